@@ -1,0 +1,99 @@
+package hookbridge
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error codes. The API maps each to exactly one HTTP status (see api/errors.go).
+const (
+	EINVALID      = "invalid"               // a field failed validation (422)
+	EBADREQUEST   = "bad_request"           // the request could not be read at all, e.g. malformed JSON (400)
+	ENOTFOUND     = "not_found"             // the entity does not exist, or is not visible to the caller (404)
+	ECONFLICT     = "conflict"              // a unique value is already taken (409)
+	ETOOLARGE     = "payload_too_large"     // the body exceeds a configured limit (413)
+	EUNAUTHORIZED = "authentication_failed" // missing or wrong credentials (401)
+	EFORBIDDEN    = "forbidden"             // credentials valid, but not for this (403)
+	EINTERNAL     = "internal"              // a bug or an unavailable dependency (500); details go to the log only
+)
+
+// Error is the one error type of the domain. Code says what kind of failure it
+// is; Message is safe to show to the caller; Fields names the offending input
+// fields for EINVALID.
+type Error struct {
+	Code    string
+	Message string
+	Fields  []FieldError
+}
+
+// FieldError names one invalid input field. Loc is the path to the field as
+// the API reports it, e.g. ["body", "url"] or ["query", "limit"].
+type FieldError struct {
+	Loc  []string
+	Msg  string
+	Type string
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	}
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = strings.Join(f.Loc, ".") + ": " + f.Msg
+	}
+	return fmt.Sprintf("%s: %s", e.Code, strings.Join(parts, "; "))
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error naming one body field.
+func Invalid(field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: []FieldError{{
+		Loc: []string{"body", field}, Msg: msg, Type: "value_error",
+	}}}
+}
+
+// InvalidQuery returns an EINVALID error naming one query parameter.
+func InvalidQuery(param, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: EINVALID, Message: param + ": " + msg, Fields: []FieldError{{
+		Loc: []string{"query", param}, Msg: msg, Type: "value_error",
+	}}}
+}
+
+// NotFound returns an ENOTFOUND error for the named kind of entity.
+func NotFound(what string) *Error {
+	return &Error{Code: ENOTFOUND, Message: what + " not found"}
+}
+
+// ErrorCode returns the code of err if it is, or wraps, an *Error; otherwise
+// EINTERNAL.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if err == nil {
+		return ""
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of err. Internal errors get a
+// generic message: their details belong in the log.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// IsNotFound reports whether err is an ENOTFOUND error.
+func IsNotFound(err error) bool { return ErrorCode(err) == ENOTFOUND }

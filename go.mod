@@ -1,0 +1,3 @@
+module github.com/hookbridge/hookbridge
+
+go 1.26

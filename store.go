@@ -1,0 +1,141 @@
+package hookbridge
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything Hookbridge keeps. Each adapter (sqlite/, postgres/)
+// implements it and passes the conformance suite in storetest/.
+//
+// Conventions every implementation follows:
+//
+//   - Lookups of a missing entity return an ENOTFOUND *Error; a taken unique
+//     value (application uid, endpoint uid within its application, event type
+//     name) returns ECONFLICT. Nothing else about the database leaks out.
+//   - Application-scoped methods take the application's id (already resolved
+//     by GetApplication) and never return rows of another application.
+//   - Times are stored with millisecond precision and returned in UTC.
+//   - Lists fetch one row more than the limit to know whether they are done.
+type Store interface {
+	ApplicationStore
+	EventTypeStore
+	EndpointStore
+	MessageStore
+	DeliveryStore
+	AttemptStore
+	SettingStore
+	Close() error
+}
+
+// ApplicationStore keeps applications. Applications list oldest first by default.
+type ApplicationStore interface {
+	CreateApplication(ctx context.Context, app *Application) error
+	// GetApplication finds an application by id or uid.
+	GetApplication(ctx context.Context, idOrUID string) (*Application, error)
+	// UpdateApplication replaces the mutable fields (UID, Name, RateLimit,
+	// Metadata) of the application with app.ID and sets app.UpdatedAt.
+	UpdateApplication(ctx context.Context, app *Application) error
+	// DeleteApplication removes the application and everything it owns.
+	DeleteApplication(ctx context.Context, id string) error
+	ListApplications(ctx context.Context, opt ListOptions) (Page[Application], error)
+}
+
+// EventTypeStore keeps the event type catalogue. Event types list by name, A first.
+type EventTypeStore interface {
+	CreateEventType(ctx context.Context, et *EventType) error
+	GetEventType(ctx context.Context, name string) (*EventType, error)
+	// UpdateEventType replaces Description, Archived, Deprecated, FeatureFlag
+	// and Schemas of the event type with et.Name.
+	UpdateEventType(ctx context.Context, et *EventType) error
+	// DeleteEventType removes the event type for good (expunge); archiving is
+	// an update.
+	DeleteEventType(ctx context.Context, name string) error
+	ListEventTypes(ctx context.Context, opt ListOptions, includeArchived bool) (Page[EventType], error)
+	// MissingEventTypes returns those of names that are not in the catalogue.
+	MissingEventTypes(ctx context.Context, names []string) ([]string, error)
+}
+
+// EndpointStore keeps endpoints. Endpoints list oldest first by default.
+type EndpointStore interface {
+	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// GetEndpoint finds an endpoint of the application by id or uid.
+	GetEndpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
+	// UpdateEndpoint replaces every mutable field of the endpoint with
+	// ep.AppID and ep.ID (UID, URL, Description, EventTypes, Channels,
+	// Disabled, RateLimit, Metadata, Headers, Secrets) and sets ep.UpdatedAt.
+	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DeleteEndpoint removes the endpoint and its pending deliveries.
+	DeleteEndpoint(ctx context.Context, appID, id string) error
+	ListEndpoints(ctx context.Context, appID string, opt ListOptions) (Page[Endpoint], error)
+}
+
+// MessageStore keeps messages and fans them out.
+type MessageStore interface {
+	// CreateMessage stores msg and, in the same transaction, one pending
+	// scheduled Delivery (due at msg.CreatedAt) for every endpoint of the
+	// application that Accepts it. If msg.EventID is set and the application
+	// already has a message with that EventID, nothing is written and the
+	// existing message is returned with created == false.
+	CreateMessage(ctx context.Context, msg *Message) (stored *Message, created bool, err error)
+	// GetMessage finds a message of the application by id or EventID.
+	GetMessage(ctx context.Context, appID, idOrEventID string) (*Message, error)
+	ListMessages(ctx context.Context, appID string, f MessageFilter) (Page[Message], error)
+	// ExpungeMessageContent deletes the payload of a message, keeping the row.
+	ExpungeMessageContent(ctx context.Context, appID, msgID string) error
+	// ListMessageEndpoints returns, for each endpoint that a message was owed
+	// to, its latest delivery state there. Ordered by endpoint id.
+	ListMessageEndpoints(ctx context.Context, appID, msgID string, opt ListOptions) (Page[MessageEndpoint], error)
+	// ListEndpointMessages returns the messages owed to an endpoint with
+	// their latest delivery state there, newest first.
+	ListEndpointMessages(ctx context.Context, appID, endpointID string, f EndpointMessageFilter) (Page[EndpointMessage], error)
+	// EndpointStats counts the messages owed to an endpoint and created in
+	// [since, until) (zero = unbounded) by their latest delivery status.
+	EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (EndpointStats, error)
+}
+
+// DeliveryStore is the dispatcher's side of the store: the hot path.
+type DeliveryStore interface {
+	// ClaimDeliveries leases up to limit deliveries that are due at now (not
+	// final, NextAttempt <= now, and not leased, or leased with the lease
+	// ended) to owner until now+lease, earliest due first.
+	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error)
+	// RecordAttempts stores the results of claimed deliveries in one
+	// transaction: inserts each Attempt, then sets the delivery's status,
+	// attempt count and next attempt, and ends its lease. A result whose
+	// delivery is no longer leased to owner (another instance took it over,
+	// or it was deleted) is dropped whole and its id is returned in rejected.
+	RecordAttempts(ctx context.Context, owner string, results []AttemptResult) (rejected []string, err error)
+	// RenewLeases extends owner's leases on the given deliveries to until.
+	RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error
+	// ReleaseDeliveries ends owner's leases on the given deliveries without
+	// recording anything, so they can be claimed again at once.
+	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
+	// NextDue returns when the earliest non-final delivery is due (for a
+	// leased one: when its lease ends, if later), and false if there is none.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	// Resend adds a manual Delivery of the message to the endpoint, due at
+	// now, even if the endpoint no longer subscribes to it.
+	Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*Delivery, error)
+	// Recover adds a manual Delivery, due at now, for every message whose
+	// latest delivery to the endpoint failed and that was created in
+	// [since, until) (zero until = now). It returns how many it added.
+	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+}
+
+// AttemptStore reads the attempt log.
+type AttemptStore interface {
+	ListAttempts(ctx context.Context, appID string, f AttemptFilter) (Page[Attempt], error)
+	GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*Attempt, error)
+	// ExpungeAttemptContent deletes the response body of an attempt.
+	ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error
+}
+
+// SettingStore keeps server-wide settings, such as the admin key's hash.
+type SettingStore interface {
+	// Setting returns the value of a setting, or ENOTFOUND.
+	Setting(ctx context.Context, name string) (string, error)
+	// PutSetting stores a setting. With onlyIfAbsent it leaves an existing
+	// value alone and reports whether it stored the new one.
+	PutSetting(ctx context.Context, name, value string, onlyIfAbsent bool) (stored bool, err error)
+}
