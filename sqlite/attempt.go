@@ -1,0 +1,100 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// attemptColumns is the column list scanAttempt reads. Queries alias
+// attempts as a.
+const attemptColumns = `a.id, a.delivery_id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.trigger,
+	a.status_code, a.response, a.duration_ms, a.created_at`
+
+func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
+	var (
+		a       hookbridge.Attempt
+		created int64
+	)
+	if err := row.Scan(&a.ID, &a.DeliveryID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status, &a.Trigger,
+		&a.StatusCode, &a.Response, &a.DurationMS, &created); err != nil {
+		return a, err
+	}
+	a.CreatedAt = fromMS(created)
+	return a, nil
+}
+
+// ListAttempts pages through the application's attempts by id, newest
+// first by default. Event type and channel filters apply to the attempt's
+// message; Before and After to the attempt's time.
+func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
+	limit := listLimit(f.Limit)
+	var w filter
+	w.add(`a.app_id = ?`, appID)
+	if f.MsgID != "" {
+		w.add(`a.msg_id = ?`, f.MsgID)
+	}
+	if f.EndpointID != "" {
+		w.add(`a.endpoint_id = ?`, f.EndpointID)
+	}
+	if f.Status != nil {
+		w.add(`a.status = ?`, int(*f.Status))
+	}
+	if f.StatusCodeClass != nil {
+		// A class is a hundred codes; class 0 is "no response" (code 0).
+		w.add(`a.status_code >= ? AND a.status_code < ?`, *f.StatusCodeClass, *f.StatusCodeClass+100)
+	}
+	join := ""
+	if len(f.EventTypes) > 0 || f.Channel != "" {
+		join = ` JOIN messages m ON m.id = a.msg_id`
+	}
+	w.messageFilter(f.EventTypes, f.Channel, "a.created_at", f.Before, f.After)
+	cond, args, orderBy := keyset("a.id", f.ListOptions, hookbridge.OrderDescending)
+	w.add(cond, args...)
+	// listAttempts walks attempts_app_msg or attempts_app_endpoint when
+	// the filter names a message or an endpoint, else the primary key.
+	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + w.where() + orderBy + ` LIMIT ?`
+	rows, err := collect(ctx, s.r, listAttempts, append(w.args, limit+1), scanAttempt)
+	if err != nil {
+		return hookbridge.Page[hookbridge.Attempt]{}, fmt.Errorf("list attempts: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// GetAttempt finds an attempt of the application's message.
+func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
+	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
+	a, err := scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbridge.NotFound("attempt")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get attempt %s: %w", attemptID, err)
+	}
+	return &a, nil
+}
+
+// ExpungeAttemptContent deletes the response body of an attempt, keeping
+// the row.
+func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
+	const expungeAttempt = `UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, expungeAttempt, attemptID, appID, msgID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("expunge attempt %s: %w", attemptID, err)
+	}
+	if n == 0 {
+		return hookbridge.NotFound("attempt")
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// deliveryColumns is the column list scanDelivery reads. Queries alias
+// deliveries as d.
+const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.trigger, d.attempts,
+	d.next_attempt_at, d.created_at, d.updated_at`
+
+func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
+	var (
+		d       hookbridge.Delivery
+		next    sql.NullInt64
+		created int64
+		updated int64
+	)
+	if err := row.Scan(&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Trigger, &d.Attempts,
+		&next, &created, &updated); err != nil {
+		return d, err
+	}
+	d.NextAttempt = fromNullMS(next)
+	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	return d, nil
+}
+
+// ClaimDeliveries leases up to limit due deliveries to owner until
+// now+lease, earliest due first, and returns them with their message and
+// endpoint. Claiming is one write transaction, so two claimers never get the
+// same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	until := truncMS(now.Add(lease))
+	const (
+		// claimDeliveries takes the earliest due deliveries that nobody
+		// holds a live lease on. The inner SELECT walks deliveries_due in
+		// order (next_attempt_at IS NOT NULL is implied by the <=), and
+		// stops after limit rows that pass the lease check.
+		claimDeliveries = `
+			UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+			WHERE id IN (
+				SELECT id FROM deliveries
+				WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+				ORDER BY next_attempt_at
+				LIMIT ?4)
+			RETURNING id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at`
+		// claimedMessages and claimedEndpoints read what sending needs,
+		// each row once however many claims share it.
+		claimedMessages  = `SELECT ` + messageColumns + ` FROM messages m WHERE m.id IN (SELECT value FROM json_each(?))`
+		claimedEndpoints = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`
+	)
+	var claims []hookbridge.Claim
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		deliveries, err := collect(ctx, tx, claimDeliveries, []any{owner, ms(until), ms(now), limit}, scanDelivery)
+		if err != nil || len(deliveries) == 0 {
+			return err
+		}
+		var msgIDs, endpointIDs []string
+		for _, d := range deliveries {
+			msgIDs = append(msgIDs, d.MsgID)
+			endpointIDs = append(endpointIDs, d.EndpointID)
+		}
+		messages, err := collect(ctx, tx, claimedMessages, []any{idList(msgIDs)}, scanMessage)
+		if err != nil {
+			return fmt.Errorf("read messages: %w", err)
+		}
+		endpoints, err := collect(ctx, tx, claimedEndpoints, []any{idList(endpointIDs)}, scanEndpoint)
+		if err != nil {
+			return fmt.Errorf("read endpoints: %w", err)
+		}
+		msgByID := make(map[string]hookbridge.Message, len(messages))
+		for _, m := range messages {
+			msgByID[m.ID] = m
+		}
+		endpointByID := make(map[string]hookbridge.Endpoint, len(endpoints))
+		for _, e := range endpoints {
+			endpointByID[e.ID] = e
+		}
+		claims = make([]hookbridge.Claim, 0, len(deliveries))
+		for _, d := range deliveries {
+			m, okM := msgByID[d.MsgID]
+			e, okE := endpointByID[d.EndpointID]
+			if !okM || !okE {
+				// The foreign keys make this impossible; fail (and roll
+				// back the leases) rather than hand out half a claim.
+				return fmt.Errorf("delivery %s: message or endpoint missing", d.ID)
+			}
+			claims = append(claims, hookbridge.Claim{Delivery: d, Message: m, Endpoint: e, LeaseUntil: until})
+		}
+		// RETURNING comes in no particular order; hand out earliest due first.
+		slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
+			return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return claims, nil
+}
+
+// RecordAttempts stores the results of claimed deliveries in one write
+// transaction. For each result it first ends owner's lease while setting the
+// delivery's new state; if the delivery is no longer leased to owner, the
+// result is dropped and its id returned in rejected. Otherwise its Attempt
+// (if any) is inserted, with its delivery, application, message, endpoint
+// and trigger taken from the delivery, and its ID and CreatedAt filled in if
+// unset.
+func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
+	for _, r := range results {
+		if err := checkResult(r); err != nil {
+			return nil, fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	now := truncMS(s.now())
+	const (
+		// finishAttempt moves a delivery leased to owner to its new state.
+		// No row back means the lease is gone.
+		finishAttempt = `
+			UPDATE deliveries
+			SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+			WHERE id = ? AND lease_owner = ?
+			RETURNING app_id, msg_id, endpoint_id, trigger`
+		insertAttempt = `
+			INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
+				status_code, response, duration_ms, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	)
+	var rejected []string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		finish, err := tx.PrepareContext(ctx, finishAttempt)
+		if err != nil {
+			return err
+		}
+		defer finish.Close()
+		insert, err := tx.PrepareContext(ctx, insertAttempt)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+
+		rejected = rejected[:0]
+		for _, r := range results {
+			tries := 0
+			if r.Attempt != nil {
+				tries = 1
+			}
+			var next sql.NullInt64
+			if r.Status == hookbridge.StatusSending {
+				next = msOrNull(r.NextAttempt)
+			}
+			var appID, msgID, endpointID string
+			var trigger hookbridge.TriggerType
+			err := finish.QueryRowContext(ctx, int(r.Status), tries, next, ms(now), r.DeliveryID, owner).
+				Scan(&appID, &msgID, &endpointID, &trigger)
+			if errors.Is(err, sql.ErrNoRows) {
+				rejected = append(rejected, r.DeliveryID)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", r.DeliveryID, err)
+			}
+			a := r.Attempt
+			if a == nil {
+				continue
+			}
+			if a.ID == "" {
+				a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
+			}
+			if a.CreatedAt.IsZero() {
+				a.CreatedAt = now
+			}
+			a.CreatedAt = truncMS(a.CreatedAt)
+			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, appID, msgID, endpointID, trigger
+			if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
+				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
+				return fmt.Errorf("delivery %s: insert attempt: %w", r.DeliveryID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	return rejected, nil
+}
+
+// checkResult rejects a result that would break the delivery invariants: a
+// delivery ends in success or fail, or goes on sending at a set time.
+func checkResult(r hookbridge.AttemptResult) error {
+	switch r.Status {
+	case hookbridge.StatusSuccess, hookbridge.StatusFail:
+		return nil
+	case hookbridge.StatusSending:
+		if r.NextAttempt.IsZero() {
+			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
+		}
+		return nil
+	}
+	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
+}
+
+// RenewLeases extends owner's leases on the given deliveries to until.
+// Deliveries owner no longer holds are left alone.
+func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	const renewLeases = `
+		UPDATE deliveries SET lease_until = ?
+		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, renewLeases, ms(until), idList(deliveryIDs), owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renew leases: %w", err)
+	}
+	return nil
+}
+
+// ReleaseDeliveries ends owner's leases on the given deliveries, leaving
+// their state as it is, so they can be claimed again at once.
+func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	const releaseDeliveries = `
+		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, releaseDeliveries, idList(deliveryIDs), owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
+}
+
+// NextDue returns when the earliest non-final delivery can next be claimed:
+// its next attempt time, or the end of its lease if that is later.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	// dueOrder walks deliveries_due in due order. A row can be claimed at
+	// max(next_attempt_at, lease_until); once next_attempt_at passes the
+	// best time found, no later row can beat it, so the scan stops after
+	// the leased rows at the head (at most the deliveries in flight).
+	const dueOrder = `
+		SELECT next_attempt_at, lease_until FROM deliveries
+		WHERE next_attempt_at IS NOT NULL
+		ORDER BY next_attempt_at`
+	rows, err := s.r.QueryContext(ctx, dueOrder)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	defer rows.Close()
+	var (
+		best  int64
+		found bool
+	)
+	for rows.Next() {
+		var (
+			next  int64
+			lease sql.NullInt64
+		)
+		if err := rows.Scan(&next, &lease); err != nil {
+			return time.Time{}, false, fmt.Errorf("next due: %w", err)
+		}
+		if found && next >= best {
+			break
+		}
+		at := next
+		if lease.Valid && lease.Int64 > at {
+			at = lease.Int64
+		}
+		if !found || at < best {
+			best, found = at, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	if !found {
+		return time.Time{}, false, nil
+	}
+	return fromMS(best), true, nil
+}
+
+// insertManualDelivery adds a pending manual delivery due at now.
+const insertManualDelivery = `
+	INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
+
+// Resend adds a manual delivery of the message to the endpoint, due at now,
+// whatever the endpoint subscribes to. Both must belong to the application.
+func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
+	now = truncMS(now)
+	d := &hookbridge.Delivery{
+		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
+		AppID:       appID,
+		MsgID:       msgID,
+		EndpointID:  endpointID,
+		Status:      hookbridge.StatusPending,
+		Trigger:     hookbridge.TriggerManual,
+		NextAttempt: now,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := messageExists(ctx, tx, appID, msgID); err != nil {
+			return err
+		}
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, appID, msgID, endpointID,
+			int(d.Status), int(d.Trigger), ms(now), ms(now), ms(now))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
+	}
+	return d, nil
+}
+
+// Recover adds a manual delivery, due at now, for every message created in
+// [since, until) whose latest delivery to the endpoint failed. A zero until
+// means now. It returns how many deliveries it added.
+func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	now = truncMS(now)
+	if until.IsZero() {
+		until = now
+	}
+	var w filter
+	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
+	w.add(latestDelivery)
+	w.add(`d.status = ?`, int(hookbridge.StatusFail))
+	if !since.IsZero() {
+		w.add(`m.created_at >= ?`, ms(since))
+	}
+	w.add(`m.created_at < ?`, ms(until))
+	// failedMessages walks deliveries_endpoint_msg for the endpoint.
+	failedMessages := `
+		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + w.where() + `
+		ORDER BY d.msg_id`
+	var n int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		msgIDs, err := collect(ctx, tx, failedMessages, w.args, func(r rowScanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		insert, err := tx.PrepareContext(ctx, insertManualDelivery)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		for _, msgID := range msgIDs {
+			if _, err := insert.ExecContext(ctx, hookbridge.NewIDAt(hookbridge.PrefixDelivery, now), appID, msgID, endpointID,
+				int(hookbridge.StatusPending), int(hookbridge.TriggerManual), ms(now), ms(now), ms(now)); err != nil {
+				return err
+			}
+		}
+		n = len(msgIDs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,26 @@
+// Package sqlite is the embedded storage adapter: hookbridge.Store on one
+// SQLite file, for a single Hookbridge instance. It uses modernc.org/sqlite,
+// a pure Go driver, so the binary builds with CGO_ENABLED=0 (see
+// docs/decisions.md, "SQLite driver").
+//
+// Invariants:
+//
+//   - Every write is one transaction on the single writer connection, begun
+//     IMMEDIATE, with synchronous=FULL in WAL mode: once a method returns
+//     nil, what it wrote survives a crash or a power loss. Writes queue in
+//     Go rather than contend for SQLite's lock; reads use a separate pool
+//     and never wait for them.
+//   - The schema changes only through the numbered files in migrations/,
+//     applied by Open in order, each in its own transaction, and recorded in
+//     schema_migrations.
+//   - Times are INTEGER unix milliseconds, read back in UTC.
+//   - A delivery's next_attempt_at is NULL exactly when its status is final
+//     (a CHECK constraint holds the table to it); the partial index
+//     deliveries_due over the non-NULL rows is what the dispatcher's claim
+//     query walks.
+//   - The state of a message at an endpoint is that of its latest delivery
+//     there, the one with the greatest id.
+//
+// Database errors are wrapped with the operation that failed; only
+// ENOTFOUND and ECONFLICT are turned into *hookbridge.Error values.
+package sqlite

@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// endpointColumns is the column list scanEndpoint reads. Queries that join
+// endpoints alias the table as e.
+const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.created_at, e.updated_at`
+
+// secretJSON is the stored form of a hookbridge.Secret.
+type secretJSON struct {
+	Key     string `json:"key"`
+	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
+}
+
+func encodeSecrets(secrets []hookbridge.Secret) jsonValue {
+	out := make([]secretJSON, len(secrets))
+	for i, s := range secrets {
+		out[i] = secretJSON{Key: s.Key}
+		if !s.Expires.IsZero() {
+			out[i].Expires = s.Expires.UnixMilli()
+		}
+	}
+	return jsonValue{out}
+}
+
+func decodeSecrets(stored []secretJSON) []hookbridge.Secret {
+	if len(stored) == 0 {
+		return nil
+	}
+	out := make([]hookbridge.Secret, len(stored))
+	for i, s := range stored {
+		out[i] = hookbridge.Secret{Key: s.Key}
+		if s.Expires != 0 {
+			out[i].Expires = fromMS(s.Expires)
+		}
+	}
+	return out
+}
+
+func scanEndpoint(row rowScanner) (hookbridge.Endpoint, error) {
+	var (
+		e         hookbridge.Endpoint
+		uid       sql.NullString
+		rateLimit sql.NullInt64
+		secrets   []secretJSON
+		created   int64
+		updated   int64
+	)
+	err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
+		&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets}, &created, &updated)
+	if err != nil {
+		return e, err
+	}
+	e.UID = uid.String
+	e.RateLimit = fromNullInt(rateLimit)
+	e.Secrets = decodeSecrets(secrets)
+	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+	return e, nil
+}
+
+// errEndpointUIDTaken is the conflict reported for a duplicate endpoint uid.
+func errEndpointUIDTaken(uid string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "an endpoint with uid %q already exists in this application", uid)
+}
+
+// CreateEndpoint stores ep, filling in its ID and times if unset. The
+// application must exist.
+func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+	if ep.ID == "" {
+		ep.ID = hookbridge.NewID(hookbridge.PrefixEndpoint)
+	}
+	if ep.CreatedAt.IsZero() {
+		ep.CreatedAt = s.now()
+	}
+	if ep.UpdatedAt.IsZero() {
+		ep.UpdatedAt = ep.CreatedAt
+	}
+	ep.CreatedAt, ep.UpdatedAt = truncMS(ep.CreatedAt), truncMS(ep.UpdatedAt)
+	for i := range ep.Secrets {
+		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+	}
+
+	const insertEndpoint = `
+		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
+			rate_limit, metadata, headers, secrets, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := appExists(ctx, tx, ep.AppID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
+			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return errEndpointUIDTaken(ep.UID)
+	}
+	if err != nil {
+		return fmt.Errorf("create endpoint: %w", err)
+	}
+	return nil
+}
+
+// appExists returns ENOTFOUND unless the application exists. Writes check
+// it in their transaction so that a missing application is reported as
+// such rather than as a foreign key failure.
+func appExists(ctx context.Context, tx *sql.Tx, appID string) error {
+	const applicationExists = `SELECT EXISTS (SELECT 1 FROM applications WHERE id = ?)`
+	var ok bool
+	if err := tx.QueryRowContext(ctx, applicationExists, appID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return hookbridge.NotFound("application")
+	}
+	return nil
+}
+
+// GetEndpoint finds an endpoint of the application by id or uid, the same
+// way GetApplication does.
+func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
+	// Both use a unique index: the primary key, or (app_id, uid).
+	const (
+		getEndpointByID  = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.id = ?`
+		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.uid = ?`
+	)
+	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixEndpoint) {
+		e, err := scanEndpoint(s.r.QueryRowContext(ctx, getEndpointByID, appID, idOrUID))
+		if err == nil {
+			return &e, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
+		}
+	}
+	e, err := scanEndpoint(s.r.QueryRowContext(ctx, getEndpointByUID, appID, idOrUID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbridge.NotFound("endpoint")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
+	}
+	return &e, nil
+}
+
+// UpdateEndpoint replaces every mutable field of the endpoint with ep.AppID
+// and ep.ID, and sets ep.UpdatedAt (and ep.CreatedAt, from the stored row).
+// Deliveries already owed to the endpoint are kept: subscriptions apply at
+// ingest.
+func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+	const updateEndpoint = `
+		UPDATE endpoints SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?, disabled = ?,
+			rate_limit = ?, metadata = ?, headers = ?, secrets = ?, updated_at = ?
+		WHERE app_id = ? AND id = ?
+		RETURNING created_at`
+	now := truncMS(s.now())
+	for i := range ep.Secrets {
+		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+	}
+	var created int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
+			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ms(now),
+			ep.AppID, ep.ID).Scan(&created)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return hookbridge.NotFound("endpoint")
+	case isUniqueViolation(err):
+		return errEndpointUIDTaken(ep.UID)
+	case err != nil:
+		return fmt.Errorf("update endpoint %s: %w", ep.ID, err)
+	}
+	ep.UpdatedAt, ep.CreatedAt = now, fromMS(created)
+	return nil
+}
+
+// DeleteEndpoint removes the endpoint; the foreign keys cascade to its
+// deliveries and their attempts.
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = ? AND id = ?`
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, deleteEndpoint, appID, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	if n == 0 {
+		return hookbridge.NotFound("endpoint")
+	}
+	return nil
+}
+
+// ListEndpoints pages through the application's endpoints by id, oldest
+// first by default.
+func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Endpoint], error) {
+	limit := listLimit(opt.Limit)
+	where, args, orderBy := keyset("e.id", opt, hookbridge.OrderAscending)
+	// listEndpoints walks endpoints_app_id.
+	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND ` + where + orderBy + ` LIMIT ?`
+	args = append([]any{appID}, args...)
+	rows, err := collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint)
+	if err != nil {
+		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
+	}
+	return page(rows, limit), nil
+}

@@ -1,0 +1,396 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// messageColumns is the column list scanMessage reads. Queries alias
+// messages as m.
+const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at`
+
+// latestDelivery is the condition that makes d the latest delivery of its
+// message to its endpoint: the status of a message at an endpoint is that of
+// its latest delivery there (see hookbridge.Delivery). Delivery ids sort by
+// creation, and deliveries_msg_endpoint answers the max from the index.
+const latestDelivery = `d.id = (SELECT max(l.id) FROM deliveries l WHERE l.msg_id = d.msg_id AND l.endpoint_id = d.endpoint_id)`
+
+func scanMessage(row rowScanner) (hookbridge.Message, error) { return scanMessageAnd(row) }
+
+// scanMessageAnd scans messageColumns followed by the columns in extra.
+func scanMessageAnd(row rowScanner, extra ...any) (hookbridge.Message, error) {
+	var (
+		m       hookbridge.Message
+		eventID sql.NullString
+		payload []byte
+		created int64
+	)
+	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, jsonScan{&m.Channels}, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return m, err
+	}
+	m.EventID = eventID.String
+	m.Payload = payload // database/sql copies []byte destinations, so this is ours
+	m.CreatedAt = fromMS(created)
+	return m, nil
+}
+
+// filter collects the AND-ed conditions of a WHERE clause with their
+// arguments, in order.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+func (f *filter) add(cond string, args ...any) {
+	f.conds = append(f.conds, cond)
+	f.args = append(f.args, args...)
+}
+
+func (f *filter) where() string {
+	if len(f.conds) == 0 {
+		return "1"
+	}
+	return strings.Join(f.conds, " AND ")
+}
+
+// messageFilter adds the conditions shared by the message, endpoint-message
+// and attempt lists on the message m and on a time column.
+func (f *filter) messageFilter(eventTypes []string, channel string, timeCol string, before, after time.Time) {
+	if len(eventTypes) > 0 {
+		f.add(`m.event_type IN (SELECT value FROM json_each(?))`, idList(eventTypes))
+	}
+	if channel != "" {
+		f.add(`EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?)`, channel)
+	}
+	if !before.IsZero() {
+		f.add(timeCol+` < ?`, ms(before))
+	}
+	if !after.IsZero() {
+		f.add(timeCol+` > ?`, ms(after))
+	}
+}
+
+// CreateMessage stores msg and fans it out, in one write transaction: one
+// pending scheduled delivery, due at msg.CreatedAt, per endpoint of the
+// application that Accepts it. ID and CreatedAt are filled in if unset. With
+// an EventID the application already used, nothing is written and the
+// stored message is returned with created == false.
+func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+	now := truncMS(s.now())
+	if msg.ID == "" {
+		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
+	}
+	if msg.CreatedAt.IsZero() {
+		msg.CreatedAt = now
+	}
+	msg.CreatedAt = truncMS(msg.CreatedAt)
+
+	const (
+		// messageByEventID uses messages_app_event_id.
+		messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
+		insertMessage    = `
+			INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`
+		// subscriptions reads what Endpoint.Accepts needs, for every
+		// endpoint of the application: the matching rule lives in the
+		// domain, once.
+		subscriptions  = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
+		insertDelivery = `
+			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
+	)
+	var (
+		stored  *hookbridge.Message
+		created bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := appExists(ctx, tx, msg.AppID); err != nil {
+			return err
+		}
+		if msg.EventID != "" {
+			m, err := scanMessage(tx.QueryRowContext(ctx, messageByEventID, msg.AppID, msg.EventID))
+			if err == nil {
+				stored = &m
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up event id: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
+			[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
+			return fmt.Errorf("insert message: %w", err)
+		}
+		endpoints, err := collect(ctx, tx, subscriptions, []any{msg.AppID}, func(r rowScanner) (hookbridge.Endpoint, error) {
+			var e hookbridge.Endpoint
+			return e, r.Scan(&e.ID, jsonScan{&e.EventTypes}, jsonScan{&e.Channels}, &e.Disabled)
+		})
+		if err != nil {
+			return fmt.Errorf("read subscriptions: %w", err)
+		}
+		for _, e := range endpoints {
+			if !e.Accepts(msg.EventType, msg.Channels) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, insertDelivery, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
+				hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(now), ms(now)); err != nil {
+				return fmt.Errorf("insert delivery: %w", err)
+			}
+		}
+		stored, created = msg, true
+		return nil
+	})
+	if isUniqueViolation(err) {
+		// Only the message id can collide here: the event id was checked
+		// in the same transaction.
+		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with id %q already exists", msg.ID)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create message: %w", err)
+	}
+	return stored, created, nil
+}
+
+// GetMessage finds a message of the application by id or EventID, the same
+// way GetApplication does with uids.
+func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
+	// Both use a unique index: the primary key, or messages_app_event_id.
+	const (
+		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
+		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
+	)
+	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
+		m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByID, appID, idOrEventID))
+		if err == nil {
+			return &m, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
+		}
+	}
+	m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByEventID, appID, idOrEventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbridge.NotFound("message")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
+	}
+	return &m, nil
+}
+
+// ListMessages pages through the application's messages by id, newest first
+// by default.
+func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
+	limit := listLimit(f.Limit)
+	var w filter
+	w.add(`m.app_id = ?`, appID)
+	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
+	cond, args, orderBy := keyset("m.id", f.ListOptions, hookbridge.OrderDescending)
+	w.add(cond, args...)
+	// listMessages walks messages_app_id and filters on the way.
+	listMessages := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + orderBy + ` LIMIT ?`
+	rows, err := collect(ctx, s.r, listMessages, append(w.args, limit+1), scanMessage)
+	if err != nil {
+		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// ExpungeMessageContent deletes the payload of a message, keeping the row.
+func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
+	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, expungeMessage, appID, msgID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("expunge message %s: %w", msgID, err)
+	}
+	if n == 0 {
+		return hookbridge.NotFound("message")
+	}
+	return nil
+}
+
+// messageExists returns ENOTFOUND unless the application has the message.
+func messageExists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, appID, msgID string) error {
+	const messageExistsQuery = `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = ? AND id = ?)`
+	var ok bool
+	if err := q.QueryRowContext(ctx, messageExistsQuery, appID, msgID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return hookbridge.NotFound("message")
+	}
+	return nil
+}
+
+// endpointExists returns ENOTFOUND unless the application has the endpoint.
+func endpointExists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, appID, endpointID string) error {
+	const endpointExistsQuery = `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?)`
+	var ok bool
+	if err := q.QueryRowContext(ctx, endpointExistsQuery, appID, endpointID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return hookbridge.NotFound("endpoint")
+	}
+	return nil
+}
+
+// ListMessageEndpoints returns each endpoint the message was owed to, with
+// the state of its latest delivery there, by endpoint id (ascending by
+// default). A message the application does not have is ENOTFOUND.
+func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
+	limit := listLimit(opt.Limit)
+	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
+	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
+	listMessageEndpoints := `
+		SELECT ` + endpointColumns + `, d.status, d.next_attempt_at
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.msg_id = ? AND d.app_id = ? AND ` + latestDelivery + ` AND ` + cond + orderBy + ` LIMIT ?`
+	args = append([]any{msgID, appID}, args...)
+	var rows []hookbridge.MessageEndpoint
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := messageExists(ctx, tx, appID, msgID); err != nil {
+			return err
+		}
+		var err error
+		rows, err = collect(ctx, tx, listMessageEndpoints, append(args, limit+1), func(r rowScanner) (hookbridge.MessageEndpoint, error) {
+			var (
+				me   hookbridge.MessageEndpoint
+				next sql.NullInt64
+			)
+			e, err := scanEndpoint(scanWith{r, []any{&me.Status, &next}})
+			me.Endpoint, me.NextAttempt = e, fromNullMS(next)
+			return me, err
+		})
+		return err
+	})
+	if err != nil {
+		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// scanWith appends destinations to every Scan, so that an entity's scan
+// function can read a row that carries a few more columns after it.
+type scanWith struct {
+	r     rowScanner
+	extra []any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra...)...) }
+
+// ListEndpointMessages returns the messages owed to the endpoint with the
+// state of their latest delivery there, by message id, newest first by
+// default. An endpoint the application does not have is ENOTFOUND.
+func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
+	limit := listLimit(f.Limit)
+	var w filter
+	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
+	w.add(latestDelivery)
+	if f.Status != nil {
+		w.add(`d.status = ?`, int(*f.Status))
+	}
+	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
+	cond, args, orderBy := keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending)
+	w.add(cond, args...)
+	// listEndpointMessages walks deliveries_endpoint_msg in message order.
+	listEndpointMessages := `
+		SELECT ` + messageColumns + `, d.status, d.next_attempt_at
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + w.where() + orderBy + ` LIMIT ?`
+	var rows []hookbridge.EndpointMessage
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		var err error
+		rows, err = collect(ctx, tx, listEndpointMessages, append(w.args, limit+1), func(r rowScanner) (hookbridge.EndpointMessage, error) {
+			var (
+				em   hookbridge.EndpointMessage
+				next sql.NullInt64
+			)
+			m, err := scanMessageAnd(r, &em.Status, &next)
+			em.Message, em.NextAttempt = m, fromNullMS(next)
+			return em, err
+		})
+		return err
+	})
+	if err != nil {
+		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// EndpointStats counts the messages owed to the endpoint, created in [since,
+// until) (a zero bound is no bound), by the status of their latest delivery.
+func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (hookbridge.EndpointStats, error) {
+	var w filter
+	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
+	w.add(latestDelivery)
+	if !since.IsZero() {
+		w.add(`m.created_at >= ?`, ms(since))
+	}
+	if !until.IsZero() {
+		w.add(`m.created_at < ?`, ms(until))
+	}
+	// endpointStats walks deliveries_endpoint_msg for the endpoint.
+	endpointStats := `
+		SELECT d.status, count(*)
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + w.where() + `
+		GROUP BY d.status`
+	var st hookbridge.EndpointStats
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, endpointStats, w.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				status hookbridge.MessageStatus
+				n      int64
+			)
+			if err := rows.Scan(&status, &n); err != nil {
+				return err
+			}
+			switch status {
+			case hookbridge.StatusSuccess:
+				st.Success = n
+			case hookbridge.StatusPending:
+				st.Pending = n
+			case hookbridge.StatusFail:
+				st.Fail = n
+			case hookbridge.StatusSending:
+				st.Sending = n
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return hookbridge.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,53 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// Setting returns the value of a server-wide setting, or ENOTFOUND.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	const getSetting = `SELECT value FROM settings WHERE name = ?`
+	var v string
+	err := s.r.QueryRowContext(ctx, getSetting, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", hookbridge.NotFound("setting")
+	}
+	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// PutSetting stores a setting. With onlyIfAbsent an existing value is kept,
+// which makes "first start wins" (e.g. generating the admin key) safe when
+// several processes start at once.
+func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent bool) (bool, error) {
+	const (
+		insertSetting = `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
+		upsertSetting = `
+			INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
+	)
+	query := upsertSetting
+	if onlyIfAbsent {
+		query = insertSetting
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, name, value, ms(s.now()))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("put setting %s: %w", name, err)
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,386 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+var _ hookbridge.Store = (*Store)(nil)
+
+// Connection settings. See docs/decisions.md ("SQLite driver") for why
+// synchronous is FULL.
+const (
+	// busyTimeout is how long a connection waits for a lock before failing
+	// with SQLITE_BUSY. Only a second process on the same file (a backup, the
+	// sqlite3 shell, a checkpoint) can hold one for long: within the process
+	// all writes go through the one writer connection.
+	busyTimeout = 5 * time.Second
+
+	// writerParams configure the single writer connection. _txlock=immediate
+	// makes every transaction BEGIN IMMEDIATE: it takes the write lock at the
+	// start, so a transaction that reads then writes can never fail on a lock
+	// upgrade. synchronous=FULL in WAL mode fsyncs the WAL on every commit,
+	// which is what "accepted means durable" needs across a power loss.
+	writerParams = "_txlock=immediate&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
+
+	// readerParams configure the read pool. query_only turns an accidental
+	// write through the pool into an error instead of a lock fight with the
+	// writer.
+	readerParams = "_query_only=1&_foreign_keys=1"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite implementation of hookbridge.Store. It is safe for
+// concurrent use.
+//
+// SQLite allows one writer at a time, so writes go through one connection
+// (w, MaxOpenConns 1) and queue in Go instead of spinning on SQLITE_BUSY.
+// Reads use a separate pool (r): in WAL mode readers see the last committed
+// state and never wait for the writer.
+type Store struct {
+	w   *sql.DB
+	r   *sql.DB
+	now func() time.Time
+}
+
+// Open opens the SQLite database at path, creating it if needed, switches it
+// to WAL mode and applies every migration not applied yet.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	// A file: URI so that SQLite, not the driver, parses the name: the path
+	// is escaped, so '?' or '#' in it cannot be taken for the query.
+	name := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + "&"
+
+	w, err := sql.Open("sqlite", name+writerParams)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{w: w, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", name+readerParams)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	s.r = r
+	return s, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrate applies the embedded migrations (migrations/NNNN_name.sql) that
+// schema_migrations does not list yet, in order, each in its own transaction
+// together with its schema_migrations row, so a failed migration leaves
+// nothing behind and is retried on the next start.
+func (s *Store) migrate(ctx context.Context) error {
+	// createMigrationsTable is the one piece of schema outside the numbered
+	// migrations: it records them.
+	const createMigrationsTable = `
+		CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER NOT NULL PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at INTEGER NOT NULL
+		) STRICT`
+	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(files)
+	for _, file := range files {
+		name := strings.TrimPrefix(file, "migrations/")
+		num, _, ok := strings.Cut(name, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
+		}
+		body, err := migrations.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			var applied bool
+			if err := tx.QueryRowContext(ctx,
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, version,
+			).Scan(&applied); err != nil {
+				return err
+			}
+			if applied {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				version, name, s.now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// write runs fn in a transaction on the writer connection and commits it if
+// fn returns nil. The transaction is BEGIN IMMEDIATE (see writerParams).
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error that made us roll back is the one to report
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction on the read pool, so that several
+// queries see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep or lose
+	return fn(tx)
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate value
+// of a UNIQUE index or PRIMARY KEY.
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// Times are INTEGER unix milliseconds; the zero time.Time is NULL where a
+// column is optional.
+
+// ms converts a time to its stored form.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts a stored time back, in UTC.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// msOrNull is the stored form of an optional time.
+func msOrNull(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromNullMS converts a stored optional time back, in UTC.
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+// truncMS is t as it will read back from the database: millisecond
+// precision, UTC. Stores apply it to the times they fill in, so that the
+// caller's struct equals what a later Get returns.
+func truncMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return fromMS(t.UnixMilli())
+}
+
+// nullString stores "" as NULL, for optional unique values such as uids.
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// nullInt stores a nil *int as NULL.
+func nullInt(p *int) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*p), Valid: true}
+}
+
+// fromNullInt converts a stored optional int back.
+func fromNullInt(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	i := int(v.Int64)
+	return &i
+}
+
+// jsonValue binds a slice or map as JSON text. An empty or nil slice is
+// stored as '[]' and an empty or nil map as '{}', never as 'null', so SQL can
+// always treat the column as an array or an object.
+type jsonValue struct{ v any }
+
+func (j jsonValue) Value() (driver.Value, error) {
+	rv := reflect.ValueOf(j.v)
+	switch rv.Kind() {
+	case reflect.Slice:
+		if rv.Len() == 0 {
+			return "[]", nil
+		}
+	case reflect.Map:
+		if rv.Len() == 0 {
+			return "{}", nil
+		}
+	}
+	b, err := json.Marshal(j.v)
+	if err != nil {
+		return nil, fmt.Errorf("encode JSON column: %w", err)
+	}
+	return string(b), nil
+}
+
+// jsonScan reads a JSON text column into the slice or map dst points to.
+// Empty arrays and objects read back as nil, the zero value of their Go
+// type.
+type jsonScan struct{ dst any }
+
+func (j jsonScan) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("decode JSON column: unexpected %T", src)
+	}
+	if s := string(b); s == "[]" || s == "{}" || s == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(b, j.dst); err != nil {
+		return fmt.Errorf("decode JSON column: %w", err)
+	}
+	return nil
+}
+
+// idList binds a list of ids as a JSON array, to be used as
+// `IN (SELECT value FROM json_each(?))`: one statement, any number of ids.
+func idList(ids []string) jsonValue { return jsonValue{ids} }
+
+// page trims rows fetched with limit+1 to limit and says whether the list is
+// done.
+func page[T any](rows []T, limit int) hookbridge.Page[T] {
+	if len(rows) > limit {
+		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return hookbridge.Page[T]{Data: rows, Done: true}
+}
+
+// listLimit resolves a requested page size: zero or less means the default,
+// more than the maximum means the maximum.
+func listLimit(n int) int {
+	if n <= 0 {
+		return hookbridge.DefaultListLimit
+	}
+	return min(n, hookbridge.MaxListLimit)
+}
+
+// keyset is the WHERE fragment and ORDER BY for paging by a sort key column:
+// rows after the iterator in the list's order. def is the list's default
+// order. The fragment is always valid SQL ("1" when there is no iterator),
+// so callers can AND it in unconditionally.
+func keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering) (where string, args []any, orderBy string) {
+	desc := opt.Order == hookbridge.OrderDescending ||
+		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	orderBy = " ORDER BY " + col + " " + dir
+	if opt.Iterator == "" {
+		return "1", nil, orderBy
+	}
+	return col + " " + cmp + " ?", []any{opt.Iterator}, orderBy
+}
+
+// collect runs a query and scans every row with scan.
+func collect[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
