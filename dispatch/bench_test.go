@@ -1,0 +1,63 @@
+package dispatch_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge/dispatch"
+)
+
+// benchFanout is how many endpoints each benchmark message goes to: most of
+// the work measured is the dispatcher's, not message ingest.
+const benchFanout = 16
+
+// BenchmarkDispatch sends b.N deliveries through a SQLite store to a local
+// receiver with the default worker pool and batch size, from the first claim
+// to the last recorded result, and reports deliveries per second.
+func BenchmarkDispatch(b *testing.B) {
+	e := newEnv(b)
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(srv.Close)
+	for i := range benchFanout {
+		e.endpoint(fmt.Sprintf("%s/hooks/%d", srv.URL, i))
+	}
+	messages := (b.N + benchFanout - 1) / benchFanout
+	for i := range messages {
+		e.publish(fmt.Sprintf(`{"type":"payment.captured","id":"pay_%d","amount":1250,"currency":"EUR"}`, i))
+	}
+	total := messages * benchFanout
+
+	b.ResetTimer()
+	start := time.Now()
+	_, stop := e.start(dispatch.Config{Workers: dispatch.DefaultWorkers, BatchSize: dispatch.DefaultBatchSize})
+	for {
+		_, pending, err := e.store.NextDue(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !pending {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := stop(); err != nil {
+		b.Fatal(err)
+	}
+	if got := received.Load(); got != int64(total) {
+		b.Fatalf("receiver got %d requests, want %d", got, total)
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "deliveries/s")
+}

@@ -1,0 +1,84 @@
+package dispatch
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// minIdleWait is the shortest the claimer sleeps when the store reports a
+// delivery due that it could not claim, so that a disagreement between
+// NextDue and ClaimDeliveries cannot turn the loop into a busy spin.
+const minIdleWait = 10 * time.Millisecond
+
+// claim is the claimer: it leases due deliveries in batches and queues them
+// for the workers until ctx is done. Store calls use storeCtx, so that a claim
+// query in progress when ctx ends still completes and its deliveries are
+// released in order rather than left leased.
+func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge.Claim) {
+	timer := time.NewTimer(d.pollInterval)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		free := d.maxInflight - d.inflight.Load()
+		if free < d.claimMin {
+			// Enough is queued to keep every worker busy; wait for the
+			// queue to drain to the low-water mark before the next batch.
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.capacity:
+			}
+			continue
+		}
+
+		limit := int(min(free, int64(d.batchSize)))
+		now := d.now()
+		claims, err := d.store.ClaimDeliveries(storeCtx, d.owner, now, d.lease, limit)
+		if err != nil {
+			d.log.Error("dispatch: claim deliveries", "err", err)
+			d.sleep(ctx, timer, d.pollInterval)
+			continue
+		}
+		if len(claims) > 0 {
+			d.leases.add(claims, now.Add(d.lease))
+			// The queue has room for maxInflight claims and inflight counts
+			// every queued one, so these sends never block.
+			d.inflight.Add(int64(len(claims)))
+			for _, c := range claims {
+				work <- c
+			}
+		}
+		if len(claims) == limit {
+			continue // a full batch: more may be due already
+		}
+		d.sleep(ctx, timer, d.idleWait(storeCtx))
+	}
+}
+
+// idleWait returns how long to sleep when everything due has been claimed:
+// until the next delivery falls due, but no longer than the poll interval.
+func (d *Dispatcher) idleWait(ctx context.Context) time.Duration {
+	if len(d.wake) > 0 {
+		return 0 // a wake-up is pending; no need to ask
+	}
+	next, ok, err := d.store.NextDue(ctx)
+	if err != nil {
+		d.log.Warn("dispatch: next due delivery", "err", err)
+		return d.pollInterval
+	}
+	if !ok {
+		return d.pollInterval
+	}
+	return min(max(next.Sub(d.now()), minIdleWait), d.pollInterval)
+}
+
+// sleep waits for wait to pass, a Wake, or ctx to be done.
+func (d *Dispatcher) sleep(ctx context.Context, timer *time.Timer, wait time.Duration) {
+	timer.Reset(wait)
+	select {
+	case <-ctx.Done():
+	case <-d.wake:
+	case <-timer.C:
+	}
+}

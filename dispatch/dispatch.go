@@ -1,0 +1,345 @@
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/netguard"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultWorkers        = 64
+	DefaultBatchSize      = 256
+	DefaultLease          = 60 * time.Second
+	DefaultRequestTimeout = 15 * time.Second
+	DefaultPollInterval   = time.Second
+	DefaultDrainTimeout   = 10 * time.Second
+	DefaultFlushLinger    = time.Millisecond
+	DefaultUserAgent      = "Hookbridge-Webhooks/1.0"
+)
+
+// Config configures a Dispatcher. Zero values mean the Default… constants.
+type Config struct {
+	// Store is where deliveries are claimed and their results recorded.
+	Store hookbridge.DeliveryStore
+	// Guard decides which addresses may be dialled. Nil means netguard.New():
+	// every special-purpose range blocked, nothing allow-listed.
+	Guard *netguard.Guard
+	// Owner identifies this instance in the leases it takes. It must differ
+	// between instances sharing a store. Empty means host:pid:random.
+	Owner string
+	// Workers is how many requests are in flight at most.
+	Workers int
+	// BatchSize is how many deliveries one claim query takes at most, and how
+	// many results one RecordAttempts call writes at most.
+	BatchSize int
+	// Lease is how long a claim is held before another instance may take the
+	// delivery over. It must exceed RequestTimeout; leases of deliveries
+	// still queued or in flight are renewed before they run out.
+	Lease time.Duration
+	// RequestTimeout bounds one HTTP try, response body included.
+	RequestTimeout time.Duration
+	// PollInterval is the longest the dispatcher sleeps without a Wake. It is
+	// a safety net: new messages wake it, and it sleeps only until the next
+	// delivery is due when that is sooner.
+	PollInterval time.Duration
+	// DrainTimeout bounds how long Run, once its context is done, waits for
+	// requests in flight. Requests still running then are cancelled and their
+	// deliveries released.
+	DrainTimeout time.Duration
+	// FlushLinger is how long the recorder waits for more results to write
+	// them in one transaction, while requests are still in flight. When
+	// nothing is in flight it writes at once.
+	FlushLinger time.Duration
+	// Retry schedules the next try of a failed scheduled delivery. Nil means
+	// DefaultRetryPolicy().
+	Retry RetryPolicy
+	// Now is the clock for due times, leases, timestamps and signatures. Nil
+	// means time.Now.
+	Now func() time.Time
+	// Logger receives operational events. Nil means slog.Default().
+	Logger *slog.Logger
+	// UserAgent is sent with every request unless the endpoint's own headers
+	// set one.
+	UserAgent string
+}
+
+// Dispatcher sends due deliveries and records the outcome. Build it with New,
+// run it with Run, and call Wake whenever a delivery may have become due.
+type Dispatcher struct {
+	store          hookbridge.DeliveryStore
+	owner          string
+	workers        int
+	batchSize      int
+	lease          time.Duration
+	requestTimeout time.Duration
+	pollInterval   time.Duration
+	drainTimeout   time.Duration
+	flushLinger    time.Duration
+	retry          RetryPolicy
+	now            func() time.Time
+	log            *slog.Logger
+	userAgent      string
+
+	transport *http.Transport
+	client    *http.Client
+	signers   signerCache
+	leases    leaseTable
+
+	// wake and capacity are coalescing signals (buffered, capacity 1): a send
+	// that finds the buffer full is already covered by the pending signal.
+	wake     chan struct{}
+	capacity chan struct{}
+
+	// inflight counts claimed deliveries not yet handed to the recorder:
+	// queued for a worker or being sent. The claimer keeps it at most
+	// maxInflight, and claims again once claimMin slots are free, so that
+	// claims come in batches and workers never wait for a query.
+	inflight    atomic.Int64
+	maxInflight int64
+	claimMin    int64
+
+	running atomic.Bool
+}
+
+// New checks cfg, fills in its defaults and returns a Dispatcher ready to Run.
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("dispatch: Config.Store is required")
+	}
+	if cfg.Workers < 0 || cfg.BatchSize < 0 || cfg.Lease < 0 || cfg.RequestTimeout < 0 ||
+		cfg.PollInterval < 0 || cfg.DrainTimeout < 0 || cfg.FlushLinger < 0 {
+		return nil, errors.New("dispatch: Config sizes and durations must not be negative")
+	}
+	d := &Dispatcher{
+		store:          cfg.Store,
+		owner:          cfg.Owner,
+		workers:        cmp.Or(cfg.Workers, DefaultWorkers),
+		batchSize:      cmp.Or(cfg.BatchSize, DefaultBatchSize),
+		lease:          cmp.Or(cfg.Lease, DefaultLease),
+		requestTimeout: cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout),
+		pollInterval:   cmp.Or(cfg.PollInterval, DefaultPollInterval),
+		drainTimeout:   cmp.Or(cfg.DrainTimeout, DefaultDrainTimeout),
+		flushLinger:    cmp.Or(cfg.FlushLinger, DefaultFlushLinger),
+		retry:          cfg.Retry,
+		now:            cfg.Now,
+		log:            cmp.Or(cfg.Logger, slog.Default()),
+		userAgent:      cmp.Or(cfg.UserAgent, DefaultUserAgent),
+		wake:           make(chan struct{}, 1),
+		capacity:       make(chan struct{}, 1),
+	}
+	if d.lease <= d.requestTimeout {
+		return nil, fmt.Errorf("dispatch: lease %s must exceed the request timeout %s", d.lease, d.requestTimeout)
+	}
+	if d.owner == "" {
+		owner, err := defaultOwner()
+		if err != nil {
+			return nil, err
+		}
+		d.owner = owner
+	}
+	if d.retry == nil {
+		d.retry = DefaultRetryPolicy()
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	guard := cfg.Guard
+	if guard == nil {
+		guard = netguard.New()
+	}
+	d.maxInflight = int64(d.workers + d.batchSize)
+	d.claimMin = int64(max(1, d.batchSize/2))
+	d.leases.until = make(map[string]time.Time)
+	d.signers.byEndpoint = make(map[string]signerEntry)
+
+	dialer := &net.Dialer{
+		// Control runs on every address actually dialled, after name
+		// resolution: the SSRF check that DNS tricks cannot get around.
+		Control:   guard.Control,
+		KeepAlive: 30 * time.Second,
+	}
+	d.transport = &http.Transport{
+		// No proxy, ever: through a proxy the guard would judge the proxy's
+		// address instead of the receiver's.
+		Proxy:             nil,
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		// Every worker may hold a connection to the same busy receiver; keep
+		// them all for reuse instead of redialling after each request.
+		MaxIdleConnsPerHost: d.workers,
+		MaxIdleConns:        max(100, 2*d.workers),
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		// Only a short excerpt of the response is kept, so asking for
+		// compression would only cost CPU.
+		DisableCompression: true,
+	}
+	d.client = &http.Client{
+		Transport: d.transport,
+		// A redirect is the receiver's answer, recorded as a failed attempt:
+		// following it would send the signed payload somewhere the endpoint
+		// owner did not configure.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return d, nil
+}
+
+// defaultOwner names this process uniquely among the instances sharing a
+// store: the host and pid say where it runs, the random part tells a restarted
+// process (same pid in a container) from its predecessor.
+func defaultOwner() (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("dispatch: owner id: %w", err)
+	}
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:])), nil
+}
+
+// Owner returns the lease owner id this dispatcher claims deliveries under.
+func (d *Dispatcher) Owner() string { return d.owner }
+
+// Wake tells the dispatcher that a delivery may be due now, so that it claims
+// at once instead of at its next poll. It never blocks; calls that arrive
+// while a wake-up is pending are merged into it. It is the one entry point for
+// every source of wake-ups: the API after accepting a message, a resend or a
+// recovery, and a database notification.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends deliveries until ctx is done, then shuts down in order:
+// it stops claiming, releases the deliveries not yet sent, waits up to the
+// drain timeout for requests in flight (cancelling and releasing the rest),
+// writes every result, and returns. It returns an error only if the final
+// writes failed; then the leases left behind expire and the deliveries are
+// claimed again. Run may be called once.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("dispatch: Run called more than once")
+	}
+	defer d.transport.CloseIdleConnections()
+
+	// Writes outlive ctx: results of requests already sent must be recorded
+	// and unsent claims released after ctx is done.
+	storeCtx := context.WithoutCancel(ctx)
+	// Requests in flight get the drain timeout to finish after ctx is done.
+	sendCtx, cancelSends := context.WithCancel(storeCtx)
+	defer cancelSends()
+
+	work := make(chan hookbridge.Claim, d.maxInflight)
+	outcomes := make(chan outcome, d.maxInflight)
+
+	var workers sync.WaitGroup
+	for range d.workers {
+		workers.Go(func() { d.work(ctx, sendCtx, work, outcomes) })
+	}
+	recorded := make(chan error, 1)
+	go func() { recorded <- d.record(storeCtx, ctx, outcomes) }()
+
+	d.claim(ctx, storeCtx, work)
+
+	close(work)
+	drain := time.AfterFunc(d.drainTimeout, cancelSends)
+	workers.Wait()
+	drain.Stop()
+	close(outcomes)
+	if err := <-recorded; err != nil {
+		return fmt.Errorf("dispatch: shutdown: %w", err)
+	}
+	return nil
+}
+
+// outcome is what a worker hands the recorder for one claim: a result to
+// record, or a delivery to release unsent.
+type outcome struct {
+	result  hookbridge.AttemptResult
+	release bool
+}
+
+// leaseTable holds the lease end of every delivery this dispatcher has
+// claimed and not yet recorded or released, for renewal and so that a worker
+// does not send a delivery whose lease already ran out.
+type leaseTable struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (t *leaseTable) add(claims []hookbridge.Claim, fallback time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range claims {
+		t.until[claims[i].Delivery.ID] = cmp.Or(claims[i].LeaseUntil, fallback)
+	}
+}
+
+// held reports whether the lease on id is still ours at now.
+func (t *leaseTable) held(id string, now time.Time) bool {
+	t.mu.Lock()
+	until, ok := t.until[id]
+	t.mu.Unlock()
+	return ok && now.Before(until)
+}
+
+// expiring returns the deliveries whose lease ends before deadline.
+func (t *leaseTable) expiring(deadline time.Time) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id, until := range t.until {
+		if until.Before(deadline) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// extend records a renewal; deliveries finished meanwhile stay removed.
+func (t *leaseTable) extend(ids []string, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := t.until[id]; ok {
+			t.until[id] = until
+		}
+	}
+}
+
+func (t *leaseTable) remove(ids []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		delete(t.until, id)
+	}
+}
+
+// all returns every delivery still held.
+func (t *leaseTable) all() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]string, 0, len(t.until))
+	for id := range t.until {
+		ids = append(ids, id)
+	}
+	return ids
+}

@@ -1,0 +1,78 @@
+// Package dispatch is Hookbridge's delivery engine: it claims due deliveries
+// from the store, sends each as a signed HTTP POST to its endpoint, records
+// every attempt, and either finishes the delivery or schedules its next try.
+//
+// # Pipeline
+//
+// A running Dispatcher is a fixed set of goroutines, all owned by Run:
+//
+//	claimer ──work queue──▶ workers (Config.Workers) ──outcomes──▶ recorder
+//	   ▲                                                                │
+//	   └── Wake, poll, next due                 RecordAttempts, ReleaseDeliveries,
+//	                                            RenewLeases (batched)
+//
+//   - The claimer leases up to BatchSize due deliveries per query
+//     (Store.ClaimDeliveries) and queues them. It keeps at most
+//     Workers+BatchSize deliveries claimed and unsent, and claims again once
+//     half a batch of room is free, so workers never wait for a query and
+//     nothing sits leased for long behind slow receivers.
+//   - Each worker takes one claim at a time and makes one HTTP try: body =
+//     the payload exactly as stored, headers webhook-id, webhook-timestamp
+//     and webhook-signature (package webhook, every live secret of the
+//     endpoint signing during a rotation), the endpoint's own headers except
+//     those the dispatcher sets. All workers share one keep-alive
+//     http.Transport; a response is read into a fixed 4 KiB buffer (the
+//     excerpt kept with the attempt) and the rest drained, within bounds, so
+//     the connection is reused. No goroutine is started per delivery.
+//   - The recorder is the only goroutine that writes results: it gathers the
+//     workers' outcomes and writes each batch in one transaction (group
+//     commit), at once when nothing else is in flight, otherwise after
+//     FlushLinger or when the batch is full.
+//
+// # Outcomes
+//
+// A 2xx is success. Anything else — another status (a redirect included:
+// redirects are never followed), a timeout, a refused connection, a blocked
+// address — is a failed attempt. A failed scheduled delivery is tried again
+// at the time the RetryPolicy gives (by default the Svix schedule, jittered,
+// Retry-After honoured on 429 and 503) until the policy gives up; a failed
+// manual delivery (resend, recover) is final at once. A delivery whose
+// endpoint was disabled, or whose content was expunged, is given up without
+// an attempt: every Attempt row is one real HTTP try.
+//
+// Every connection is dialled through netguard's Control function, on the
+// address actually dialled, and with no proxy, so deliveries never reach a
+// blocked address whatever the DNS answers.
+//
+// # Leases
+//
+// A claim is a lease (owner, until) on the delivery. Only the owner can record
+// its result, so an instance that stalled past its lease cannot overwrite the
+// work of the one that took over; such rejected results are logged and
+// dropped. The recorder renews, every quarter lease, the leases that would end
+// within half a lease, so deliveries waiting in the queue or in flight keep
+// them; a worker that finds a lease already lost (renewals failing) releases
+// the delivery instead of sending it. The lease must exceed the request
+// timeout. An instance that dies leaves its leases to expire; the deliveries
+// are then claimed by another instance (at least once, never lost).
+//
+// # Wake-ups
+//
+// Wake is the one way to say "something may be due now": the API calls it
+// after accepting a message, a resend or a recovery, and a database
+// notification (PostgreSQL LISTEN/NOTIFY) can call it for other instances.
+// It never blocks and merges bursts into one pending wake-up, which is kept
+// until the claimer next looks, so a wake-up that arrives during a claim
+// query is not lost. Without wake-ups the claimer sleeps until the next
+// delivery is due (Store.NextDue), at most PollInterval.
+//
+// # Shutdown
+//
+// When Run's context is done: the claimer stops claiming; workers release the
+// claims still queued instead of sending them; requests in flight get
+// DrainTimeout to finish, after which they are cancelled and their deliveries
+// released (a cancelled request is not the receiver's failure and costs it no
+// try); the recorder writes the remaining results and releases; idle
+// connections are closed; Run returns. Released deliveries can be claimed
+// again at once, by this process after a restart or by another instance.
+package dispatch

@@ -1,0 +1,241 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/webhook"
+)
+
+// maxDrain bounds how much of a response beyond the excerpt is read and
+// thrown away so that the connection can carry the next request. A receiver
+// that answers with more loses its keep-alive connection instead.
+const maxDrain = 64 << 10
+
+// worker is one worker's scratch space, reused for every request it makes.
+type worker struct {
+	excerpt [hookbridge.MaxResponseExcerpt]byte
+}
+
+// work sends claims from the queue until the claimer closes it. Once ctx is
+// done, claims still queued are released instead of sent. Requests use
+// sendCtx, which outlives ctx by the drain timeout.
+func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan hookbridge.Claim, out chan<- outcome) {
+	var w worker
+	for c := range queue {
+		var o outcome
+		switch {
+		case ctx.Err() != nil:
+			o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+		case !d.leases.held(c.Delivery.ID, d.now()):
+			// The lease ran out while the claim was queued (renewals
+			// failed): another instance may be sending it now, and this
+			// result would be rejected anyway.
+			d.log.Warn("dispatch: lease expired before sending", "delivery", c.Delivery.ID)
+			o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+		default:
+			o = d.deliver(sendCtx, &w, &c)
+		}
+		out <- o
+		if free := d.maxInflight - d.inflight.Add(-1); free >= d.claimMin {
+			select {
+			case d.capacity <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// deliver makes one try of a claimed delivery and decides its next state.
+func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim) outcome {
+	dl := &c.Delivery
+	res := hookbridge.AttemptResult{DeliveryID: dl.ID, Status: hookbridge.StatusFail}
+	switch {
+	case c.Endpoint.Disabled:
+		// Disabled after the message was accepted: nothing is sent, and
+		// re-enabling the endpoint does not bring old messages back unless
+		// someone recovers them.
+		return outcome{result: res}
+	case c.Message.Payload == nil:
+		// The content was expunged before it could be sent.
+		d.log.Info("dispatch: message content expunged, delivery given up", "delivery", dl.ID, "msg", c.Message.ID)
+		return outcome{result: res}
+	}
+	start := d.now()
+	signer, err := d.signers.get(&c.Endpoint, start)
+	if err != nil {
+		// No request without a valid signature: the store holds a secret
+		// the signer refuses, which is a bug to surface, not a receiver
+		// failure to retry.
+		d.log.Error("dispatch: endpoint secrets", "endpoint", c.Endpoint.ID, "delivery", dl.ID, "err", err)
+		return outcome{result: res}
+	}
+
+	// Durations are measured on the monotonic clock: they describe the
+	// request, not a schedule, and must not jump with an injected clock.
+	began := time.Now()
+	code, text, retryAfter, err := d.post(ctx, w, c, signer, start)
+	elapsed := time.Since(began)
+	if err != nil && ctx.Err() != nil {
+		// Cancelled by shutdown: not the receiver's failure, so it costs
+		// no try. Releasing lets the delivery be sent again at once.
+		return outcome{result: res, release: true}
+	}
+
+	attempt := &hookbridge.Attempt{
+		ID:         hookbridge.NewIDAt(hookbridge.PrefixAttempt, start),
+		DeliveryID: dl.ID,
+		AppID:      dl.AppID,
+		MsgID:      dl.MsgID,
+		EndpointID: dl.EndpointID,
+		URL:        c.Endpoint.URL,
+		Status:     hookbridge.StatusFail,
+		Trigger:    dl.Trigger,
+		StatusCode: code,
+		Response:   text,
+		DurationMS: elapsed.Milliseconds(),
+		CreatedAt:  start,
+	}
+	res.Attempt = attempt
+	switch {
+	case err == nil && code >= 200 && code < 300:
+		attempt.Status = hookbridge.StatusSuccess
+		res.Status = hookbridge.StatusSuccess
+	case dl.Trigger == hookbridge.TriggerManual:
+		// A manual try is tried once; the person who asked sees its result.
+	default:
+		if next, ok := d.retry.NextAttempt(dl.Attempts+1, d.now(), retryAfter); ok {
+			res.Status = hookbridge.StatusSending
+			res.NextAttempt = next
+		}
+	}
+	return outcome{result: res}
+}
+
+// post sends the signed payload and returns the status code (0 without a
+// response), the text to keep (body excerpt or error), and the receiver's
+// Retry-After on a 429 or 503. err is non-nil when no response arrived.
+func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, signer *webhook.Signer, ts time.Time) (code int, text string, retryAfter time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.requestTimeout)
+	defer cancel()
+	body := c.Message.Payload
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, truncate(fmt.Sprintf("invalid endpoint URL: %v", err)), 0, err
+	}
+	h := req.Header
+	for k, v := range c.Endpoint.Headers {
+		if k = http.CanonicalHeaderKey(k); !reserved(k) {
+			h[k] = []string{v}
+		}
+	}
+	h["Content-Type"] = []string{"application/json"}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{d.userAgent}
+	}
+	signer.SetHeaders(h, c.Message.ID, ts, body)
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return 0, fmt.Sprintf("request timed out after %s", d.requestTimeout), 0, err
+		}
+		return 0, truncate(err.Error()), 0, err
+	}
+	defer resp.Body.Close()
+
+	n, rerr := io.ReadFull(resp.Body, w.excerpt[:])
+	excerpt := w.excerpt[:n]
+	if rerr == nil {
+		// The excerpt is full; drain a bounded rest so the connection
+		// goes back to the pool, and cut a character split at the end.
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		excerpt = trimPartialRune(excerpt)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), d.now())
+	}
+	return resp.StatusCode, string(excerpt), retryAfter, nil
+}
+
+// reserved reports whether an endpoint's own header must not be sent because
+// the dispatcher sets it (the signature headers, the content type) or the
+// HTTP client derives it from the request (Host, framing).
+func reserved(canonical string) bool {
+	switch canonical {
+	case "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+		"Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection":
+		return true
+	}
+	return false
+}
+
+// truncate bounds an error text like a response excerpt.
+func truncate(s string) string {
+	if len(s) <= hookbridge.MaxResponseExcerpt {
+		return s
+	}
+	return string(trimPartialRune([]byte(s[:hookbridge.MaxResponseExcerpt])))
+}
+
+// trimPartialRune drops a UTF-8 sequence cut off at the end of b, so a
+// truncated excerpt of text stays valid text.
+func trimPartialRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
+}
+
+// signerCacheSize bounds the signer cache; past it the cache starts over,
+// which costs each endpoint one key decoding.
+const signerCacheSize = 10_000
+
+// signerCache keeps one webhook.Signer per endpoint, so that signing a request
+// does not decode its keys again. An entry is used only while the endpoint's
+// live secrets are the ones it was built from, so a rotation takes effect on
+// the next request.
+type signerCache struct {
+	mu         sync.Mutex
+	byEndpoint map[string]signerEntry
+}
+
+type signerEntry struct {
+	secrets []string
+	signer  *webhook.Signer
+}
+
+func (c *signerCache) get(ep *hookbridge.Endpoint, now time.Time) (*webhook.Signer, error) {
+	secrets := ep.SigningSecrets(now)
+	c.mu.Lock()
+	e, ok := c.byEndpoint[ep.ID]
+	c.mu.Unlock()
+	if ok && slices.Equal(e.secrets, secrets) {
+		return e.signer, nil
+	}
+	s, err := webhook.NewSigner(secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("signer for endpoint %s: %w", ep.ID, err)
+	}
+	c.mu.Lock()
+	if len(c.byEndpoint) >= signerCacheSize {
+		clear(c.byEndpoint)
+	}
+	c.byEndpoint[ep.ID] = signerEntry{secrets: secrets, signer: s}
+	c.mu.Unlock()
+	return s, nil
+}
