@@ -1,0 +1,391 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/webhook"
+)
+
+// This file holds the operations on one endpoint beyond its CRUD: secret,
+// headers, recovery, statistics and example messages.
+
+type endpointSecretOut struct {
+	Key string `json:"key"`
+}
+
+func (s *Server) handleGetEndpointSecret(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if len(ep.Secrets) == 0 {
+		return fmt.Errorf("endpoint %s has no signing secret", ep.ID)
+	}
+	writeJSON(w, http.StatusOK, endpointSecretOut{Key: ep.Secrets[0].Key})
+	return nil
+}
+
+// rotateIn is Svix's EndpointSecretRotateIn.
+type rotateIn struct {
+	Key                *string `json:"key"`
+	GracePeriodSeconds *int64  `json:"gracePeriodSeconds"`
+}
+
+// handleRotateEndpointSecret makes a new current secret (the given key, or
+// a generated one). The old current secret keeps signing for the grace
+// period (default 24 h); rotated-out secrets whose grace has ended are
+// dropped. At most maxOldSecrets may still be signing, as in Svix.
+func (s *Server) handleRotateEndpointSecret(w http.ResponseWriter, r *http.Request) error {
+	var in rotateIn
+	if err := s.decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	var key string
+	if in.Key != nil {
+		var msg string
+		if key, msg = normalizeSecret(*in.Key); msg != "" {
+			fe.body(msg, "key")
+		}
+	}
+	grace := int64(defaultGracePeriod)
+	if in.GracePeriodSeconds != nil {
+		grace = *in.GracePeriodSeconds
+		if grace < 0 || grace > maxGracePeriod {
+			fe.body(fmt.Sprintf("must be from 0 to %d (7 days)", maxGracePeriod), "gracePeriodSeconds")
+		}
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		if key, err = webhook.NewSecret(); err != nil {
+			return fmt.Errorf("new endpoint secret: %w", err)
+		}
+	}
+	now := s.timeNow()
+	secrets := []hookbridge.Secret{{Key: key}}
+	if grace > 0 && len(ep.Secrets) > 0 {
+		secrets = append(secrets, hookbridge.Secret{Key: ep.Secrets[0].Key, Expires: now.Add(time.Duration(grace) * time.Second)})
+	}
+	secrets = append(secrets, liveOldSecrets(ep.Secrets, now)...)
+	if len(secrets)-1 > maxOldSecrets {
+		return hookbridge.Errorf(hookbridge.EBADREQUEST,
+			"at most %d rotated-out secrets may be signing at once; wait for their grace periods to end or rotate with gracePeriodSeconds 0", maxOldSecrets)
+	}
+	ep.Secrets = secrets
+	ep.UpdatedAt = now
+	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endpointHeadersOut is Svix's EndpointHeadersOut: sensitive headers are
+// named in sensitive and their values withheld.
+type endpointHeadersOut struct {
+	Headers   map[string]string `json:"headers"`
+	Sensitive []string          `json:"sensitive"`
+}
+
+func (s *Server) handleGetEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	out := endpointHeadersOut{Headers: map[string]string{}, Sensitive: []string{}}
+	for _, name := range sortedKeys(ep.Headers) {
+		if slices.Contains(sensitiveHeaders, strings.ToLower(name)) {
+			out.Sensitive = append(out.Sensitive, name)
+		} else {
+			out.Headers[name] = ep.Headers[name]
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type endpointHeadersIn struct {
+	Headers map[string]string `json:"headers"`
+}
+
+// handleUpdateEndpointHeaders replaces the endpoint's headers.
+func (s *Server) handleUpdateEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	var in endpointHeadersIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	if in.Headers == nil {
+		fe.body("field required", "headers")
+	}
+	checkHeaders(in.Headers, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	ep.Headers = in.Headers
+	ep.UpdatedAt = s.timeNow()
+	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type endpointHeadersPatchIn struct {
+	Headers map[string]*string `json:"headers"`
+}
+
+// handlePatchEndpointHeaders merges headers into the endpoint's: a value
+// sets a header, null removes it. Names match without regard to case, so
+// setting "x-token" replaces "X-Token".
+func (s *Server) handlePatchEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	var in endpointHeadersPatchIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	if in.Headers == nil {
+		fe.body("field required", "headers")
+	}
+	set := map[string]string{}
+	for name, v := range in.Headers {
+		if v != nil {
+			set[name] = *v
+		} else if msg := checkHeaderName(name); msg != "" {
+			fe.body(msg, "headers", name)
+		}
+	}
+	checkHeaders(set, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	headers := make(map[string]string, len(ep.Headers)+len(set))
+	for name, v := range ep.Headers {
+		if _, touched := lookupFold(in.Headers, name); !touched {
+			headers[name] = v
+		}
+	}
+	for name, v := range set {
+		headers[name] = v
+	}
+	ep.Headers = headers
+	ep.UpdatedAt = s.timeNow()
+	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// lookupFold finds key in m without regard to case.
+func lookupFold[V any](m map[string]V, key string) (V, bool) {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+// recoverIn is Svix's RecoverIn.
+type recoverIn struct {
+	Since *string `json:"since"`
+	Until *string `json:"until"`
+}
+
+// recoverOut is Svix's RecoverOut: recovery is reported as a background
+// task, though the store queues every delivery before the answer.
+type recoverOut struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Task   string `json:"task"`
+}
+
+// handleRecoverEndpoint resends, once, every message whose latest delivery
+// to the endpoint failed and that was created in [since, until).
+func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in recoverIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	var since, until time.Time
+	var err error
+	if in.Since == nil {
+		fe.body("field required", "since")
+	} else if since, err = parseTime(*in.Since); err != nil {
+		fe.body(err.Error(), "since")
+	}
+	if in.Until != nil {
+		if until, err = parseTime(*in.Until); err != nil {
+			fe.body(err.Error(), "until")
+		}
+	}
+	if len(fe) == 0 && !until.IsZero() && !since.Before(until) {
+		fe.body("must be before until", "since")
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	app, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	now := s.timeNow()
+	n, err := s.store.Recover(r.Context(), app.ID, ep.ID, since, until, now)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.wake()
+	}
+	writeJSON(w, http.StatusAccepted, recoverOut{
+		ID:     hookbridge.NewIDAt(hookbridge.PrefixRecovery, now),
+		Status: "running",
+		Task:   "endpoint.recover",
+	})
+	return nil
+}
+
+// endpointStatsOut is Svix's EndpointStats.
+type endpointStatsOut struct {
+	Success int64 `json:"success"`
+	Pending int64 `json:"pending"`
+	Sending int64 `json:"sending"`
+	Fail    int64 `json:"fail"`
+}
+
+// handleEndpointStats counts the endpoint's messages created in [since,
+// until) by the status of their latest delivery; either bound may be left
+// out.
+func (s *Server) handleEndpointStats(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	q := r.URL.Query()
+	since := timeParam(q, "since", &fe)
+	until := timeParam(q, "until", &fe)
+	if len(fe) == 0 && !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		fe.query("since", "must be before until")
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	app, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.EndpointStats(r.Context(), app.ID, ep.ID, since, until)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail})
+	return nil
+}
+
+type eventExampleIn struct {
+	EventType *string `json:"eventType"`
+}
+
+// pingEventType is Svix's built-in test event, sendable without being in
+// the catalogue.
+const pingEventType = "svix.ping"
+
+// handleSendExample sends an example message of an event type to the
+// endpoint: the first example of the event type's schema (version "1"
+// first), else a small generic object.
+//
+// The message is created like any other, so it also fans out to the
+// application's other endpoints that accept it; if this endpoint's filters
+// do not accept it, it is resent to this endpoint explicitly. The Store
+// has no way yet to create a message owed to one endpoint only.
+func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error {
+	var in eventExampleIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	if in.EventType == nil {
+		fe.body("field required", "eventType")
+	} else if msg := checkLimitedString(*in.EventType, maxNameLen); msg != "" {
+		fe.body(msg, "eventType")
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	app, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	payload := json.RawMessage(`{"success":true}`)
+	if *in.EventType != pingEventType {
+		et, err := s.store.GetEventType(ctx, *in.EventType)
+		if err != nil {
+			return err
+		}
+		payload = examplePayload(et)
+	}
+	now := s.timeNow()
+	msg := &hookbridge.Message{
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, now),
+		AppID:     app.ID,
+		EventType: *in.EventType,
+		Payload:   payload,
+		CreatedAt: now,
+	}
+	stored, _, err := s.store.CreateMessage(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if !ep.Accepts(stored.EventType, stored.Channels) {
+		if _, err := s.store.Resend(ctx, app.ID, stored.ID, ep.ID, now); err != nil {
+			return err
+		}
+	}
+	s.wake()
+	writeJSON(w, http.StatusOK, toMessageOut(stored, true))
+	return nil
+}
+
+// examplePayload returns the first example object in the event type's
+// schemas (version "1" first, then the others in order), else a generic
+// object naming the event type.
+func examplePayload(et *hookbridge.EventType) json.RawMessage {
+	var versions map[string]json.RawMessage
+	if json.Unmarshal(et.Schemas, &versions) == nil {
+		keys := sortedKeys(versions)
+		if i := slices.Index(keys, "1"); i > 0 {
+			keys = append([]string{"1"}, slices.Delete(keys, i, i+1)...)
+		}
+		for _, v := range keys {
+			var schema struct {
+				Examples []json.RawMessage `json:"examples"`
+			}
+			if json.Unmarshal(versions[v], &schema) == nil && len(schema.Examples) > 0 && isJSONObject(schema.Examples[0]) {
+				return schema.Examples[0]
+			}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"eventType": et.Name, "example": true})
+	return b
+}

@@ -1,0 +1,458 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/webhook"
+)
+
+// endpointIn is Svix's EndpointIn (POST) and, without secret, EndpointUpdate
+// (PUT). filterTypes has the alias eventTypes and rateLimit the alias
+// throttleRate. A null or absent list means no filter; an empty list is
+// refused, as in Svix.
+type endpointIn struct {
+	URL          *string           `json:"url"`
+	Description  string            `json:"description"`
+	UID          *string           `json:"uid"`
+	RateLimit    *int              `json:"rateLimit"`
+	ThrottleRate *int              `json:"throttleRate"`
+	Version      *int              `json:"version"` // deprecated in Svix; accepted and checked, always 1
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  []string          `json:"filterTypes"`
+	EventTypes   []string          `json:"eventTypes"`
+	Channels     []string          `json:"channels"`
+	Secret       *string           `json:"secret"`
+	Metadata     map[string]string `json:"metadata"`
+	Headers      map[string]string `json:"headers"`
+}
+
+// validEndpoint is a checked endpointIn, normalised.
+type validEndpoint struct {
+	in         *endpointIn
+	eventTypes []string // nil: no filter
+	channels   []string // nil: no filter
+	rateLimit  *int
+	secret     string // "" when none was given
+}
+
+// validateEndpointIn checks every field of in, including that the event
+// types it filters on exist.
+func (s *Server) validateEndpointIn(ctx context.Context, in *endpointIn, withSecret bool) (*validEndpoint, error) {
+	var fe fieldErrors
+	v := &validEndpoint{in: in}
+	if in.URL == nil {
+		fe.body("field required", "url")
+	} else if msg := s.checkURL(*in.URL); msg != "" {
+		fe.body(msg, "url")
+	}
+	if msg := checkText(in.Description); msg != "" {
+		fe.body(msg, "description")
+	}
+	if in.UID != nil {
+		if msg := checkUID(*in.UID, hookbridge.PrefixEndpoint); msg != "" {
+			fe.body(msg, "uid")
+		}
+	}
+	v.rateLimit = in.RateLimit
+	rlField := "rateLimit"
+	if in.RateLimit == nil && in.ThrottleRate != nil {
+		v.rateLimit, rlField = in.ThrottleRate, "throttleRate"
+	}
+	if v.rateLimit != nil {
+		if msg := checkRateLimit(*v.rateLimit); msg != "" {
+			fe.body(msg, rlField)
+		}
+	}
+	if in.Version != nil && *in.Version < 1 {
+		fe.body("must be at least 1", "version")
+	}
+	typesField := "filterTypes"
+	types := in.FilterTypes
+	if types == nil && in.EventTypes != nil {
+		types, typesField = in.EventTypes, "eventTypes"
+	}
+	if types != nil {
+		v.eventTypes = normalizeSet(types, maxNameLen, 0, &fe, typesField)
+	}
+	if in.Channels != nil {
+		v.channels = normalizeSet(in.Channels, maxChannelLen, maxEndpointChannels, &fe, "channels")
+	}
+	if withSecret && in.Secret != nil {
+		var msg string
+		if v.secret, msg = normalizeSecret(*in.Secret); msg != "" {
+			fe.body(msg, "secret")
+		}
+	}
+	checkHeaders(in.Headers, &fe)
+	if len(fe) == 0 && len(v.eventTypes) > 0 {
+		missing, err := s.store.MissingEventTypes(ctx, v.eventTypes)
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			return nil, missingEventTypes(missing, typesField)
+		}
+	}
+	return v, fe.err()
+}
+
+// apply sets every field that PUT replaces. Headers are replaced only when
+// given: Svix's EndpointUpdate has none, so an SDK update keeps them.
+func (v *validEndpoint) apply(ep *hookbridge.Endpoint) {
+	in := v.in
+	ep.URL = *in.URL
+	ep.Description = in.Description
+	ep.UID = ""
+	if in.UID != nil {
+		ep.UID = *in.UID
+	}
+	ep.RateLimit = v.rateLimit
+	ep.Disabled = in.Disabled
+	ep.EventTypes = v.eventTypes
+	ep.Channels = v.channels
+	ep.Metadata = emptyIfNil(in.Metadata)
+	if in.Headers != nil {
+		ep.Headers = in.Headers
+	}
+	if ep.Headers == nil {
+		ep.Headers = map[string]string{}
+	}
+}
+
+// endpointPatch is Svix's EndpointPatch.
+type endpointPatch struct {
+	URL          Optional[string]            `json:"url"`
+	Description  Optional[string]            `json:"description"`
+	UID          Optional[string]            `json:"uid"`
+	RateLimit    Optional[int]               `json:"rateLimit"`
+	ThrottleRate Optional[int]               `json:"throttleRate"`
+	Version      Optional[int]               `json:"version"`
+	Disabled     Optional[bool]              `json:"disabled"`
+	FilterTypes  Optional[[]string]          `json:"filterTypes"`
+	EventTypes   Optional[[]string]          `json:"eventTypes"`
+	Channels     Optional[[]string]          `json:"channels"`
+	Secret       Optional[string]            `json:"secret"`
+	Metadata     Optional[map[string]string] `json:"metadata"`
+}
+
+// endpointCommon is the part of Svix's EndpointOut shared with
+// MessageEndpointOut.
+type endpointCommon struct {
+	ID          string   `json:"id"`
+	Description string   `json:"description"`
+	RateLimit   *int     `json:"rateLimit"`
+	UID         *string  `json:"uid"`
+	URL         string   `json:"url"`
+	Version     int      `json:"version"`
+	Disabled    bool     `json:"disabled"`
+	FilterTypes []string `json:"filterTypes"`
+	Channels    []string `json:"channels"`
+	CreatedAt   string   `json:"createdAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+}
+
+// endpointOut is Svix's EndpointOut. Its field names are those the Svix
+// server writes and every Svix SDK reads (filterTypes, rateLimit, version);
+// the strict SDKs refuse unknown fields, so no aliases are written.
+type endpointOut struct {
+	endpointCommon
+	Metadata map[string]string `json:"metadata"`
+}
+
+func toEndpointCommon(ep *hookbridge.Endpoint) endpointCommon {
+	return endpointCommon{
+		ID:          ep.ID,
+		Description: ep.Description,
+		RateLimit:   ep.RateLimit,
+		UID:         nullable(ep.UID),
+		URL:         ep.URL,
+		Version:     1,
+		Disabled:    ep.Disabled,
+		FilterTypes: nilIfEmpty(ep.EventTypes),
+		Channels:    nilIfEmpty(ep.Channels),
+		CreatedAt:   formatTime(ep.CreatedAt),
+		UpdatedAt:   formatTime(ep.UpdatedAt),
+	}
+}
+
+func toEndpointOut(ep *hookbridge.Endpoint) endpointOut {
+	return endpointOut{endpointCommon: toEndpointCommon(ep), Metadata: emptyIfNil(ep.Metadata)}
+}
+
+// endpoint resolves {app_id} and {endpoint_id} (each an id or a uid); an
+// endpoint of another application is not found.
+func (s *Server) endpoint(r *http.Request) (*hookbridge.Application, *hookbridge.Endpoint, error) {
+	app, err := s.application(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := s.store.GetEndpoint(r.Context(), app.ID, r.PathValue("endpoint_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, ep, nil
+}
+
+// handleListEndpoints lists an application's endpoints, newest first by
+// default as in Svix.
+func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	q := listParams(r.URL.Query(), &fe, idIterator(hookbridge.PrefixEndpoint), true, hookbridge.OrderDescending)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.ListEndpoints(r.Context(), app.ID, q.opt)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, writePage(page, q, toEndpointOut, func(ep *hookbridge.Endpoint) string { return ep.ID }, true))
+	return nil
+}
+
+// handleCreateEndpoint adds an endpoint; without a secret, one is generated.
+func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.validateEndpointIn(r.Context(), &in, true)
+	if err != nil {
+		return err
+	}
+	ep, err := s.createEndpoint(r.Context(), app, v, "")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toEndpointOut(ep))
+	return nil
+}
+
+// createEndpoint stores a new endpoint of app from v, with uid as its uid
+// when v has none.
+func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application, v *validEndpoint, uid string) (*hookbridge.Endpoint, error) {
+	secret := v.secret
+	if secret == "" {
+		var err error
+		if secret, err = webhook.NewSecret(); err != nil {
+			return nil, fmt.Errorf("new endpoint secret: %w", err)
+		}
+	}
+	now := s.timeNow()
+	ep := &hookbridge.Endpoint{
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixEndpoint, now),
+		AppID:     app.ID,
+		Secrets:   []hookbridge.Secret{{Key: secret}},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	v.apply(ep)
+	if ep.UID == "" {
+		ep.UID = uid
+	}
+	if err := s.store.CreateEndpoint(ctx, ep); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpointOut(ep))
+	return nil
+}
+
+// handleUpdateEndpoint replaces an endpoint's settings (its secrets and,
+// unless given, its headers stay), or creates it (201) when {endpoint_id}
+// names none: with the uid of the body, else {endpoint_id} as the uid.
+func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.validateEndpointIn(r.Context(), &in, false)
+	if err != nil {
+		return err
+	}
+	ep, err := s.store.GetEndpoint(r.Context(), app.ID, r.PathValue("endpoint_id"))
+	if hookbridge.IsNotFound(err) {
+		pathID := r.PathValue("endpoint_id")
+		if in.UID == nil && checkUID(pathID, hookbridge.PrefixEndpoint) != "" {
+			return err
+		}
+		ep, err = s.createEndpoint(r.Context(), app, v, pathID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, toEndpointOut(ep))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v.apply(ep)
+	ep.UpdatedAt = s.timeNow()
+	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpointOut(ep))
+	return nil
+}
+
+// handlePatchEndpoint changes the fields present in the body. A secret
+// given here replaces the current one at once (use rotate for a grace
+// period).
+func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointPatch
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+
+	var fe fieldErrors
+	notNull := func(set, null bool, field string) {
+		if set && null {
+			fe.body("must not be null", field)
+		}
+	}
+	notNull(in.URL.Set, in.URL.Null, "url")
+	notNull(in.Description.Set, in.Description.Null, "description")
+	notNull(in.Disabled.Set, in.Disabled.Null, "disabled")
+	notNull(in.Metadata.Set, in.Metadata.Null, "metadata")
+	notNull(in.Version.Set, in.Version.Null, "version")
+	if in.URL.has() {
+		if msg := s.checkURL(in.URL.Value); msg != "" {
+			fe.body(msg, "url")
+		}
+	}
+	if in.Description.has() {
+		if msg := checkText(in.Description.Value); msg != "" {
+			fe.body(msg, "description")
+		}
+	}
+	if in.UID.has() {
+		if msg := checkUID(in.UID.Value, hookbridge.PrefixEndpoint); msg != "" {
+			fe.body(msg, "uid")
+		}
+	}
+	rateLimit, rlField := pick(in.RateLimit, "rateLimit", in.ThrottleRate, "throttleRate")
+	if rateLimit.has() {
+		if msg := checkRateLimit(rateLimit.Value); msg != "" {
+			fe.body(msg, rlField)
+		}
+	}
+	if in.Version.has() && in.Version.Value < 1 {
+		fe.body("must be at least 1", "version")
+	}
+	types, typesField := pick(in.FilterTypes, "filterTypes", in.EventTypes, "eventTypes")
+	var eventTypes, channels []string
+	if types.has() {
+		eventTypes = normalizeSet(types.Value, maxNameLen, 0, &fe, typesField)
+	}
+	if in.Channels.has() {
+		channels = normalizeSet(in.Channels.Value, maxChannelLen, maxEndpointChannels, &fe, "channels")
+	}
+	var secret string
+	if in.Secret.has() {
+		var msg string
+		if secret, msg = normalizeSecret(in.Secret.Value); msg != "" {
+			fe.body(msg, "secret")
+		}
+	}
+	if len(fe) == 0 && len(eventTypes) > 0 {
+		missing, err := s.store.MissingEventTypes(ctx, eventTypes)
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return missingEventTypes(missing, typesField)
+		}
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+
+	if in.URL.Set {
+		ep.URL = in.URL.Value
+	}
+	if in.Description.Set {
+		ep.Description = in.Description.Value
+	}
+	if in.UID.Set {
+		ep.UID = in.UID.Value
+	}
+	if rateLimit.Set {
+		ep.RateLimit = nil
+		if rateLimit.has() {
+			ep.RateLimit = &rateLimit.Value
+		}
+	}
+	if in.Disabled.Set {
+		ep.Disabled = in.Disabled.Value
+	}
+	if types.Set {
+		ep.EventTypes = eventTypes // nil when null: no filter
+	}
+	if in.Channels.Set {
+		ep.Channels = channels
+	}
+	if in.Metadata.Set {
+		ep.Metadata = emptyIfNil(in.Metadata.Value)
+	}
+	now := s.timeNow()
+	if secret != "" {
+		ep.Secrets = append([]hookbridge.Secret{{Key: secret}}, liveOldSecrets(ep.Secrets, now)...)
+	}
+	ep.UpdatedAt = now
+	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpointOut(ep))
+	return nil
+}
+
+func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) error {
+	app, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteEndpoint(r.Context(), app.ID, ep.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// liveOldSecrets returns the rotated-out secrets of secrets (all but the
+// first) that still sign at now.
+func liveOldSecrets(secrets []hookbridge.Secret, now time.Time) []hookbridge.Secret {
+	var out []hookbridge.Secret
+	for i, sec := range secrets {
+		if i > 0 && !sec.Expires.IsZero() && now.Before(sec.Expires) {
+			out = append(out, sec)
+		}
+	}
+	return out
+}

@@ -1,0 +1,348 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// eventTypeIn is Svix's EventTypeIn (POST) and, without name, EventTypeUpdate
+// (PUT).
+type eventTypeIn struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Archived    bool            `json:"archived"`
+	Deprecated  bool            `json:"deprecated"`
+	Schemas     json.RawMessage `json:"schemas"`
+	FeatureFlag *string         `json:"featureFlag"`
+}
+
+// validate checks the fields; withName for POST, where the name is in the
+// body rather than the path.
+func (in *eventTypeIn) validate(fe *fieldErrors, withName bool) {
+	if withName {
+		if in.Name == nil {
+			fe.body("field required", "name")
+		} else if msg := checkLimitedString(*in.Name, maxNameLen); msg != "" {
+			fe.body(msg, "name")
+		}
+	}
+	if in.Description == nil {
+		fe.body("field required", "description")
+	} else if msg := checkText(*in.Description); msg != "" {
+		fe.body(msg, "description")
+	}
+	checkSchemas(in.Schemas, fe)
+	if in.FeatureFlag != nil {
+		if msg := checkLimitedString(*in.FeatureFlag, maxNameLen); msg != "" {
+			fe.body(msg, "featureFlag")
+		}
+	}
+}
+
+// apply sets every field of et from in (a replace).
+func (in *eventTypeIn) apply(et *hookbridge.EventType) {
+	et.Description = *in.Description
+	et.Archived = in.Archived
+	et.Deprecated = in.Deprecated
+	et.Schemas = schemasOrNil(in.Schemas)
+	et.FeatureFlag = ""
+	if in.FeatureFlag != nil {
+		et.FeatureFlag = *in.FeatureFlag
+	}
+}
+
+// checkSchemas checks that schemas, when given, is a JSON object of objects
+// (JSON Schemas keyed by version).
+func checkSchemas(raw json.RawMessage, fe *fieldErrors) {
+	if schemasOrNil(raw) == nil {
+		return
+	}
+	var versions map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &versions); err != nil {
+		fe.body("must be an object of JSON Schemas keyed by version", "schemas")
+		return
+	}
+	for _, v := range sortedKeys(versions) {
+		if !isJSONObject(versions[v]) {
+			fe.body("must be a JSON Schema object", "schemas", v)
+		}
+	}
+}
+
+// schemasOrNil returns raw, or nil for an absent or null value.
+func schemasOrNil(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return raw
+}
+
+// isJSONObject reports whether raw (valid JSON) is an object.
+func isJSONObject(raw json.RawMessage) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// eventTypePatch is Svix's EventTypePatch.
+type eventTypePatch struct {
+	Description Optional[string]          `json:"description"`
+	Archived    Optional[bool]            `json:"archived"`
+	Deprecated  Optional[bool]            `json:"deprecated"`
+	Schemas     Optional[json.RawMessage] `json:"schemas"`
+	FeatureFlag Optional[string]          `json:"featureFlag"`
+}
+
+// eventTypeOut is Svix's EventTypeOut.
+type eventTypeOut struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Archived    bool            `json:"archived"`
+	Deprecated  bool            `json:"deprecated"`
+	Schemas     json.RawMessage `json:"schemas"`
+	CreatedAt   string          `json:"createdAt"`
+	UpdatedAt   string          `json:"updatedAt"`
+	FeatureFlag *string         `json:"featureFlag"`
+}
+
+func toEventTypeOut(et *hookbridge.EventType) eventTypeOut {
+	schemas := et.Schemas
+	if schemas == nil {
+		schemas = json.RawMessage("null")
+	}
+	return eventTypeOut{
+		Name:        et.Name,
+		Description: et.Description,
+		Archived:    et.Archived,
+		Deprecated:  et.Deprecated,
+		Schemas:     schemas,
+		CreatedAt:   formatTime(et.CreatedAt),
+		UpdatedAt:   formatTime(et.UpdatedAt),
+		FeatureFlag: nullable(et.FeatureFlag),
+	}
+}
+
+// eventTypeName reads and checks {event_type_name}.
+func eventTypeName(r *http.Request) (string, error) {
+	name := r.PathValue("event_type_name")
+	if msg := checkLimitedString(name, maxNameLen); msg != "" {
+		var fe fieldErrors
+		fe.add(msg, "path", "event_type_name")
+		return "", fe.err()
+	}
+	return name, nil
+}
+
+// handleListEventTypes lists the catalogue by name. Schemas are left out
+// unless with_content=true, and archived types unless include_archived=true,
+// as in Svix.
+func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	query := r.URL.Query()
+	validName := func(it string) bool { return checkLimitedString(it, maxNameLen) == "" }
+	q := listParams(query, &fe, validName, true, hookbridge.OrderAscending)
+	includeArchived := boolParam(query, "include_archived", false, &fe)
+	withContent := boolParam(query, "with_content", false, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	page, err := s.store.ListEventTypes(r.Context(), q.opt, includeArchived)
+	if err != nil {
+		return err
+	}
+	conv := func(et *hookbridge.EventType) eventTypeOut {
+		out := toEventTypeOut(et)
+		if !withContent {
+			out.Schemas = json.RawMessage("null")
+		}
+		return out
+	}
+	writeJSON(w, http.StatusOK, writePage(page, q, conv, func(et *hookbridge.EventType) string { return et.Name }, true))
+	return nil
+}
+
+// handleCreateEventType adds an event type. Creating one that is archived
+// unarchives it with the new fields (201, as in Svix); one that exists is
+// 409.
+func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) error {
+	var in eventTypeIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	in.validate(&fe, true)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	existing, err := s.store.GetEventType(ctx, *in.Name)
+	switch {
+	case err == nil && existing.Archived:
+		in.apply(existing)
+		existing.UpdatedAt = s.timeNow()
+		if err := s.store.UpdateEventType(ctx, existing); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, toEventTypeOut(existing))
+		return nil
+	case err == nil:
+		return hookbridge.Errorf(hookbridge.ECONFLICT, "an event type named %q already exists", *in.Name)
+	case !hookbridge.IsNotFound(err):
+		return err
+	}
+	now := s.timeNow()
+	et := &hookbridge.EventType{Name: *in.Name, CreatedAt: now, UpdatedAt: now}
+	in.apply(et)
+	if err := s.store.CreateEventType(ctx, et); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toEventTypeOut(et))
+	return nil
+}
+
+func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) error {
+	name, err := eventTypeName(r)
+	if err != nil {
+		return err
+	}
+	et, err := s.store.GetEventType(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEventTypeOut(et))
+	return nil
+}
+
+// handleUpdateEventType replaces an event type, or creates it (201).
+func (s *Server) handleUpdateEventType(w http.ResponseWriter, r *http.Request) error {
+	name, err := eventTypeName(r)
+	if err != nil {
+		return err
+	}
+	var in eventTypeIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	in.validate(&fe, false)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	et, err := s.store.GetEventType(ctx, name)
+	if hookbridge.IsNotFound(err) {
+		now := s.timeNow()
+		et = &hookbridge.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
+		in.apply(et)
+		if err := s.store.CreateEventType(ctx, et); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, toEventTypeOut(et))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	in.apply(et)
+	et.UpdatedAt = s.timeNow()
+	if err := s.store.UpdateEventType(ctx, et); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEventTypeOut(et))
+	return nil
+}
+
+func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) error {
+	name, err := eventTypeName(r)
+	if err != nil {
+		return err
+	}
+	var in eventTypePatch
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	if in.Description.Null {
+		fe.body("must not be null", "description")
+	} else if in.Description.Set {
+		if msg := checkText(in.Description.Value); msg != "" {
+			fe.body(msg, "description")
+		}
+	}
+	if in.Archived.Null {
+		fe.body("must not be null", "archived")
+	}
+	if in.Deprecated.Null {
+		fe.body("must not be null", "deprecated")
+	}
+	if in.Schemas.has() {
+		checkSchemas(in.Schemas.Value, &fe)
+	}
+	if in.FeatureFlag.has() {
+		if msg := checkLimitedString(in.FeatureFlag.Value, maxNameLen); msg != "" {
+			fe.body(msg, "featureFlag")
+		}
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	et, err := s.store.GetEventType(ctx, name)
+	if err != nil {
+		return err
+	}
+	if in.Description.Set {
+		et.Description = in.Description.Value
+	}
+	if in.Archived.Set {
+		et.Archived = in.Archived.Value
+	}
+	if in.Deprecated.Set {
+		et.Deprecated = in.Deprecated.Value
+	}
+	if in.Schemas.Set {
+		et.Schemas = schemasOrNil(in.Schemas.Value) // nil when null
+	}
+	if in.FeatureFlag.Set {
+		et.FeatureFlag = in.FeatureFlag.Value // "" when null
+	}
+	et.UpdatedAt = s.timeNow()
+	if err := s.store.UpdateEventType(ctx, et); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEventTypeOut(et))
+	return nil
+}
+
+// handleDeleteEventType archives an event type, or with expunge=true
+// removes it for good.
+func (s *Server) handleDeleteEventType(w http.ResponseWriter, r *http.Request) error {
+	name, err := eventTypeName(r)
+	if err != nil {
+		return err
+	}
+	var fe fieldErrors
+	expunge := boolParam(r.URL.Query(), "expunge", false, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	et, err := s.store.GetEventType(ctx, name)
+	if err != nil {
+		return err
+	}
+	if expunge {
+		err = s.store.DeleteEventType(ctx, et.Name)
+	} else {
+		et.Archived = true
+		et.UpdatedAt = s.timeNow()
+		err = s.store.UpdateEventType(ctx, et)
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// messageIn is Svix's MessageIn. data is accepted as an alias of payload,
+// as the Svix server does. payloadRetentionPeriod and tags are accepted and
+// ignored: retention is server-wide here.
+type messageIn struct {
+	EventType   *string         `json:"eventType"`
+	Payload     json.RawMessage `json:"payload"`
+	Data        json.RawMessage `json:"data"`
+	EventID     *string         `json:"eventId"`
+	Channels    []string        `json:"channels"`
+	Application *applicationIn  `json:"application"`
+}
+
+// messageOut is Svix's MessageOut.
+type messageOut struct {
+	EventID   *string         `json:"eventId"`
+	EventType string          `json:"eventType"`
+	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels"`
+	ID        string          `json:"id"`
+	Timestamp string          `json:"timestamp"`
+}
+
+// emptyPayload stands in for the payload when the caller asked for none
+// (with_content=false); the field is required by the Svix schema.
+var emptyPayload = json.RawMessage(`{}`)
+
+func toMessageOut(m *hookbridge.Message, withContent bool) messageOut {
+	out := messageOut{
+		EventID:   nullable(m.EventID),
+		EventType: m.EventType,
+		Payload:   emptyPayload,
+		Channels:  nilIfEmpty(m.Channels),
+		ID:        m.ID,
+		Timestamp: formatTime(m.CreatedAt),
+	}
+	if withContent {
+		out.Payload = rawPayload(m.Payload)
+	}
+	return out
+}
+
+// message resolves {app_id} and {msg_id} (an id or an eventId).
+func (s *Server) message(r *http.Request) (*hookbridge.Application, *hookbridge.Message, error) {
+	app, err := s.application(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg, err := s.store.GetMessage(r.Context(), app.ID, r.PathValue("msg_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, msg, nil
+}
+
+// handleCreateMessage accepts a message: it is stored with one delivery per
+// matching endpoint in one store call, then the dispatcher is woken. This
+// is the hot path: the body is read and decoded once and the response
+// encoded once.
+//
+// A repeated eventId answers 202 with the original message and creates
+// nothing. With an application in the body, a missing application is
+// created first (with {app_id} as its uid when the body names none).
+func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	withContent := boolParam(r.URL.Query(), "with_content", true, &fe)
+	var in messageIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	payload, payloadField := in.Payload, "payload"
+	if payload == nil && in.Data != nil {
+		payload, payloadField = in.Data, "data"
+	}
+	if int64(len(payload)) > s.maxPayload {
+		return hookbridge.Errorf(hookbridge.ETOOLARGE, "%s is %d bytes; the limit is %d bytes", payloadField, len(payload), s.maxPayload)
+	}
+	switch {
+	case payload == nil:
+		fe.body("field required", "payload")
+	case !isJSONObject(payload):
+		fe.body("must be a JSON object", payloadField)
+	}
+	if in.EventType == nil {
+		fe.body("field required", "eventType")
+	} else if msg := checkLimitedString(*in.EventType, maxNameLen); msg != "" {
+		fe.body(msg, "eventType")
+	}
+	if in.EventID != nil {
+		if msg := checkLimitedString(*in.EventID, maxNameLen); msg != "" {
+			fe.body(msg, "eventId")
+		}
+	}
+	var channels []string
+	if in.Channels != nil {
+		channels = normalizeSet(in.Channels, maxChannelLen, maxMessageChannels, &fe, "channels")
+	}
+	if in.Application != nil {
+		in.Application.validate(&fe, "application")
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+
+	ctx := r.Context()
+	app, err := s.application(r)
+	if hookbridge.IsNotFound(err) && in.Application != nil {
+		uid := r.PathValue("app_id")
+		if in.Application.UID == nil && checkUID(uid, hookbridge.PrefixApplication) != "" {
+			return err
+		}
+		app, _, err = s.createApplication(ctx, in.Application, uid, true)
+	}
+	if err != nil {
+		return err
+	}
+
+	now := s.timeNow()
+	msg := &hookbridge.Message{
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, now),
+		AppID:     app.ID,
+		EventType: *in.EventType,
+		Payload:   payload,
+		Channels:  channels,
+		CreatedAt: now,
+	}
+	if in.EventID != nil {
+		msg.EventID = *in.EventID
+	}
+	stored, created, err := s.store.CreateMessage(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if created {
+		s.wake()
+	}
+	writeJSON(w, http.StatusAccepted, toMessageOut(stored, withContent))
+	return nil
+}
+
+// handleListMessages lists an application's messages, newest first.
+func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	query := r.URL.Query()
+	q := listParams(query, &fe, idIterator(hookbridge.PrefixMessage), false, hookbridge.OrderDescending)
+	f := hookbridge.MessageFilter{
+		ListOptions: q.opt,
+		EventTypes:  eventTypesParam(query, &fe),
+		Channel:     channelParam(query, &fe),
+		Before:      timeParam(query, "before", &fe),
+		After:       timeParam(query, "after", &fe),
+	}
+	withContent := boolParam(query, "with_content", true, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.ListMessages(r.Context(), app.ID, f)
+	if err != nil {
+		return err
+	}
+	conv := func(m *hookbridge.Message) messageOut { return toMessageOut(m, withContent) }
+	writeJSON(w, http.StatusOK, writePage(page, q, conv, func(m *hookbridge.Message) string { return m.ID }, true))
+	return nil
+}
+
+func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) error {
+	var fe fieldErrors
+	withContent := boolParam(r.URL.Query(), "with_content", true, &fe)
+	if err := fe.err(); err != nil {
+		return err
+	}
+	_, msg, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toMessageOut(msg, withContent))
+	return nil
+}
+
+// handleExpungeMessageContent deletes a message's payload for good; the
+// message can no longer be resent.
+func (s *Server) handleExpungeMessageContent(w http.ResponseWriter, r *http.Request) error {
+	app, msg, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ExpungeMessageContent(r.Context(), app.ID, msg.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,335 @@
+package api
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/netguard"
+)
+
+// DefaultMaxPayload is the largest message payload accepted when
+// Config.MaxPayload is zero: 256 KiB.
+const DefaultMaxPayload = 256 << 10
+
+// bodySlack is how much larger than MaxPayload a request body may be: room
+// for the envelope around a message payload (event type, eventId, channels,
+// an application to create).
+const bodySlack = 64 << 10
+
+// RequestIDHeader carries the id of a request: taken from the request when
+// the caller sent a sane one, generated otherwise, and always echoed in the
+// response so that a caller can quote it and an operator can find its log
+// line.
+const RequestIDHeader = "X-Request-Id"
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Store keeps everything; every handler reads and writes through it.
+	Store hookbridge.Store
+	// Guard checks endpoint URLs when they are set; nil means netguard.New()
+	// (every special-purpose range refused).
+	Guard *netguard.Guard
+	// AdminKeyHash is hookbridge.HashKey of the server-wide admin key.
+	// Authenticated routes require "Authorization: Bearer <key>". When it is
+	// empty every authenticated request is refused.
+	AdminKeyHash string
+	// MaxPayload is the largest message payload accepted, in bytes; larger
+	// ones are answered 413. Zero means DefaultMaxPayload.
+	MaxPayload int64
+	// Wake tells the dispatcher there is new work: it is called after every
+	// accepted message, resend and recovery. Nil means nothing to tell.
+	Wake func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per request and the details of internal
+	// errors; nil means slog.Default().
+	Logger *slog.Logger
+	// Version is reported in the served OpenAPI document.
+	Version string
+}
+
+// Server is the management HTTP API. It implements http.Handler.
+type Server struct {
+	store        hookbridge.Store
+	guard        *netguard.Guard
+	adminKeyHash string
+	maxPayload   int64
+	maxBody      int64
+	wake         func()
+	now          func() time.Time
+	log          *slog.Logger
+	openapi      []byte // the served OpenAPI document, rendered once
+
+	mux    *http.ServeMux
+	routes []route // what mux serves, for the OpenAPI conformance test
+}
+
+// route is one registered method and path pattern.
+type route struct {
+	method, path string
+	public       bool // served without authentication
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:        cfg.Store,
+		guard:        cfg.Guard,
+		adminKeyHash: cfg.AdminKeyHash,
+		maxPayload:   cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
+		wake:         cfg.Wake,
+		now:          cfg.Now,
+		log:          cfg.Logger,
+		mux:          http.NewServeMux(),
+	}
+	if s.guard == nil {
+		s.guard = netguard.New()
+	}
+	if s.wake == nil {
+		s.wake = func() {}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.maxBody = s.maxPayload + bodySlack
+	s.openapi = renderOpenAPI(cfg.Version)
+	s.registerRoutes()
+	return s
+}
+
+// handlerFunc is the shape of every endpoint handler: it writes a success
+// response itself and returns an error for everything else, which
+// writeError turns into the one error body format.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) registerRoutes() {
+	// Unauthenticated.
+	s.public("GET /api/v1/health/ping", s.handlePing)
+	s.public("GET /api/v1/health", s.handleHealth)
+	s.public("GET /api/v1/openapi.json", s.handleOpenAPI)
+
+	s.private("POST /api/v1/auth/logout", s.handleLogout)
+
+	s.private("GET /api/v1/app", s.handleListApplications)
+	s.private("POST /api/v1/app", s.handleCreateApplication)
+	s.private("GET /api/v1/app/{app_id}", s.handleGetApplication)
+	s.private("PUT /api/v1/app/{app_id}", s.handleUpdateApplication)
+	s.private("PATCH /api/v1/app/{app_id}", s.handlePatchApplication)
+	s.private("DELETE /api/v1/app/{app_id}", s.handleDeleteApplication)
+
+	s.private("GET /api/v1/app/{app_id}/endpoint", s.handleListEndpoints)
+	s.private("POST /api/v1/app/{app_id}/endpoint", s.handleCreateEndpoint)
+	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleGetEndpoint)
+	s.private("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleUpdateEndpoint)
+	s.private("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handlePatchEndpoint)
+	s.private("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleDeleteEndpoint)
+	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", s.handleGetEndpointSecret)
+	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", s.handleRotateEndpointSecret)
+	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleGetEndpointHeaders)
+	s.private("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleUpdateEndpointHeaders)
+	s.private("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handlePatchEndpointHeaders)
+	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
+	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
+	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)
+	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
+
+	s.private("GET /api/v1/app/{app_id}/msg", s.handleListMessages)
+	s.private("POST /api/v1/app/{app_id}/msg", s.handleCreateMessage)
+	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}", s.handleGetMessage)
+	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/content", s.handleExpungeMessageContent)
+	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", s.handleGetAttempt)
+	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", s.handleExpungeAttemptContent)
+	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", s.handleListAttemptedDestinations)
+	s.private("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", s.handleResend)
+	s.private("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", s.handleListAttemptsByMessage)
+	s.private("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", s.handleListAttemptsByEndpoint)
+
+	s.private("GET /api/v1/event-type", s.handleListEventTypes)
+	s.private("POST /api/v1/event-type", s.handleCreateEventType)
+	s.private("GET /api/v1/event-type/{event_type_name}", s.handleGetEventType)
+	s.private("PUT /api/v1/event-type/{event_type_name}", s.handleUpdateEventType)
+	s.private("PATCH /api/v1/event-type/{event_type_name}", s.handlePatchEventType)
+	s.private("DELETE /api/v1/event-type/{event_type_name}", s.handleDeleteEventType)
+
+	// Everything else: a JSON 404 or 405 instead of the mux's plain text.
+	s.mux.HandleFunc("/", s.handleUnrouted)
+}
+
+func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, true, h) }
+func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, false, h) }
+
+func (s *Server) register(pattern string, public bool, h handlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.routes = append(s.routes, route{method: method, path: path, public: public})
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+	if !public {
+		next = s.authenticate(next)
+	}
+	s.mux.Handle(pattern, next)
+}
+
+// ServeHTTP serves the API: it assigns a request id, recovers from panics
+// and logs one line per request around the routed handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := requestID(r.Header.Get(RequestIDHeader))
+	w.Header().Set(RequestIDHeader, id)
+	rec := &statusRecorder{ResponseWriter: w}
+
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request",
+				"request_id", id, "method", r.Method, "path", r.URL.Path,
+				"panic", v, "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeJSON(rec, http.StatusInternalServerError, httpErrorOut{Code: hookbridge.EINTERNAL, Detail: "internal error"})
+			}
+		}
+		s.logRequest(r, rec, id, start)
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// logRequest writes the request's log line: at debug level when it
+// succeeded (the hot path must not pay for formatting lines nobody reads),
+// info for client errors and error for server errors.
+func (s *Server) logRequest(r *http.Request, rec *statusRecorder, id string, start time.Time) {
+	status := cmp.Or(rec.status, http.StatusOK)
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelInfo
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	s.log.LogAttrs(r.Context(), level, "request",
+		slog.String("request_id", id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", time.Since(start)),
+	)
+}
+
+// statusRecorder remembers the status and size of a response for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestID returns the caller's request id if it is short and printable,
+// else a new random one.
+func requestID(given string) string {
+	if given != "" && len(given) <= 128 && isPrintableASCII(given) {
+		return given
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticate admits requests carrying the admin key as a bearer token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		switch {
+		case h == "":
+			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "missing Authorization header; send \"Authorization: Bearer <key>\""))
+			return
+		case !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
+			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "malformed Authorization header; send \"Authorization: Bearer <key>\""))
+			return
+		case s.adminKeyHash == "" || !hookbridge.KeyMatches(strings.TrimSpace(token), s.adminKeyHash):
+			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleUnrouted answers requests that no route matches: 405 when the path
+// exists with other methods, else 404, both in the API's error format.
+func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, httpErrorOut{
+			Code:   "method_not_allowed",
+			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")),
+		})
+		return
+	}
+	s.writeError(w, r, hookbridge.Errorf(hookbridge.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
+}
+
+// handleLogout answers the Svix logout call. Admin keys are not sessions, so
+// there is nothing to end; portal tokens will be revocable here.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// timeNow returns the current time as the store keeps it: UTC, millisecond
+// precision.
+func (s *Server) timeNow() time.Time {
+	return s.now().UTC().Truncate(time.Millisecond)
+}
