@@ -34,6 +34,19 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 	return d, nil
 }
 
+// claimDeliveries takes the earliest due deliveries that nobody holds a live
+// lease on: ?1 owner, ?2 lease end, ?3 now, ?4 limit. The inner SELECT walks
+// deliveries_due in order (next_attempt_at IS NOT NULL is implied by the
+// <=) and stops after limit rows that pass the lease check.
+const claimDeliveries = `
+	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+	WHERE id IN (
+		SELECT id FROM deliveries
+		WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+		ORDER BY next_attempt_at
+		LIMIT ?4)
+	RETURNING id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at`
+
 // ClaimDeliveries leases up to limit due deliveries to owner until
 // now+lease, earliest due first, and returns them with their message and
 // endpoint. Claiming is one write transaction, so two claimers never get the
@@ -44,18 +57,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 	}
 	until := truncMS(now.Add(lease))
 	const (
-		// claimDeliveries takes the earliest due deliveries that nobody
-		// holds a live lease on. The inner SELECT walks deliveries_due in
-		// order (next_attempt_at IS NOT NULL is implied by the <=), and
-		// stops after limit rows that pass the lease check.
-		claimDeliveries = `
-			UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
-			WHERE id IN (
-				SELECT id FROM deliveries
-				WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
-				ORDER BY next_attempt_at
-				LIMIT ?4)
-			RETURNING id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at`
 		// claimedMessages and claimedEndpoints read what sending needs,
 		// each row once however many claims share it.
 		claimedMessages  = `SELECT ` + messageColumns + ` FROM messages m WHERE m.id IN (SELECT value FROM json_each(?))`

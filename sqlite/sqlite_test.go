@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/storetest"
+)
+
+// openTest opens a store on a new file in the test's temporary directory.
+func openTest(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hookbridge.Store { return openTest(t) })
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "a b?c#d.db") // characters a URI would misread
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &hookbridge.Application{Name: "kept"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	applied := migrationRows(t, s)
+	if len(applied) == 0 {
+		t.Fatal("no migrations recorded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 {
+		s, err = Open(ctx, path)
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		if got := migrationRows(t, s); strings.Join(got, ",") != strings.Join(applied, ",") {
+			t.Errorf("migrations after reopen = %v, want %v", got, applied)
+		}
+		if _, err := s.GetApplication(ctx, app.ID); err != nil {
+			t.Errorf("data lost on reopen: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// migrationRows lists schema_migrations as "version:name".
+func migrationRows(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), `SELECT version, name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var (
+			v    int
+			name string
+		)
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d:%s", v, name))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		pool   string
+		pragma string
+		want   string
+	}{
+		{"writer", "journal_mode", "wal"},
+		{"writer", "synchronous", "2"}, // FULL
+		{"writer", "foreign_keys", "1"},
+		{"writer", "busy_timeout", "5000"},
+		{"reader", "journal_mode", "wal"},
+		{"reader", "query_only", "1"},
+		{"reader", "busy_timeout", "5000"},
+	} {
+		db := s.w
+		if tc.pool == "reader" {
+			db = s.r
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: PRAGMA %s = %s, want %s", tc.pool, tc.pragma, got, tc.want)
+		}
+	}
+}
+
+// TestReadsDoNotWaitForWriter holds a write transaction open and reads
+// meanwhile: the read pool must answer from the last commit.
+func TestReadsDoNotWaitForWriter(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := &hookbridge.Application{Name: "before"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE applications SET name = 'during' WHERE id = ?`, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	readCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got, err := s.GetApplication(readCtx, app.ID)
+	if err != nil {
+		t.Fatalf("read during a write: %v", err)
+	}
+	if got.Name != "before" {
+		t.Errorf("read saw %q, want the committed %q", got.Name, "before")
+	}
+}
+
+// TestClaimUsesDueIndex checks the plan of the dispatcher's claim query:
+// it must walk deliveries_due in order, not scan the table or sort.
+func TestClaimUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+claimDeliveries, "owner", 1, 2, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var (
+			id, parent, notused int
+			detail              string
+		)
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "USING INDEX deliveries_due (next_attempt_at<?)") {
+		t.Errorf("claim query does not range-scan deliveries_due:\n%s", text)
+	}
+	if strings.Contains(text, "TEMP B-TREE") {
+		t.Errorf("claim query sorts:\n%s", text)
+	}
+}
+
+// TestDeliveryInvariant checks that the schema refuses a final delivery
+// with a due time, the invariant deliveries_due relies on.
+func TestDeliveryInvariant(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := &hookbridge.Application{Name: "a"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "a.b", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?`, int(hookbridge.StatusSuccess))
+	if err == nil || !strings.Contains(err.Error(), "CHECK constraint failed") {
+		t.Errorf("final delivery with a due time: err = %v, want a CHECK failure", err)
+	}
+}
+
+// TestRecordAttemptsRejectsBadResult checks that a result breaking the
+// delivery invariants writes nothing.
+func TestRecordAttemptsRejectsBadResult(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	for _, r := range []hookbridge.AttemptResult{
+		{DeliveryID: "dlv_x", Status: hookbridge.StatusSending},
+		{DeliveryID: "dlv_x", Status: hookbridge.StatusPending},
+	} {
+		if _, err := s.RecordAttempts(t.Context(), "w", []hookbridge.AttemptResult{r}); err == nil {
+			t.Errorf("RecordAttempts(%+v) succeeded", r)
+		}
+	}
+}

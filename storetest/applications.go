@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+func testApplications(t *testing.T, open Opener) {
+	t.Run("CreateGet", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		rate := 10
+		app := &hookbridge.Application{
+			ID:        hookbridge.NewID(hookbridge.PrefixApplication),
+			UID:       "merchant-42",
+			Name:      "Merchant 42",
+			RateLimit: &rate,
+			Metadata:  map[string]string{"region": "eu"},
+			CreatedAt: base,
+			UpdatedAt: base,
+		}
+		ok(t, s.CreateApplication(ctx, app))
+		for _, key := range []string{app.ID, app.UID} {
+			got, err := s.GetApplication(ctx, key)
+			ok(t, err)
+			equal(t, "GetApplication("+key+")", *got, *app)
+			wantUTC(t, "GetApplication", got.CreatedAt, got.UpdatedAt)
+		}
+		for _, key := range []string{"", "nope", hookbridge.NewID(hookbridge.PrefixApplication)} {
+			_, err := s.GetApplication(ctx, key)
+			wantCode(t, err, hookbridge.ENOTFOUND)
+		}
+	})
+
+	t.Run("CreateFillsIDAndTimes", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		app := &hookbridge.Application{Name: "no id"}
+		ok(t, s.CreateApplication(t.Context(), app))
+		if !hookbridge.HasPrefix(app.ID, hookbridge.PrefixApplication) {
+			t.Errorf("ID = %q, want an application id", app.ID)
+		}
+		if app.CreatedAt.IsZero() || app.UpdatedAt.IsZero() {
+			t.Errorf("times not filled in: %+v", app)
+		}
+		got, err := s.GetApplication(t.Context(), app.ID)
+		ok(t, err)
+		equal(t, "GetApplication", *got, *app)
+	})
+
+	t.Run("UIDConflict", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		a := &hookbridge.Application{Name: "a", UID: "taken"}
+		ok(t, s.CreateApplication(ctx, a))
+		wantCode(t, s.CreateApplication(ctx, &hookbridge.Application{Name: "b", UID: "taken"}), hookbridge.ECONFLICT)
+
+		// Applications without a uid never conflict with each other.
+		b := &hookbridge.Application{Name: "b"}
+		ok(t, s.CreateApplication(ctx, b))
+		ok(t, s.CreateApplication(ctx, &hookbridge.Application{Name: "c"}))
+
+		b.UID = "taken"
+		wantCode(t, s.UpdateApplication(ctx, b), hookbridge.ECONFLICT)
+		got, err := s.GetApplication(ctx, "taken")
+		ok(t, err)
+		if got.ID != a.ID {
+			t.Errorf("uid now names %s, want %s", got.ID, a.ID)
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := &hookbridge.Application{ID: hookbridge.NewID(hookbridge.PrefixApplication), UID: "old", Name: "old", CreatedAt: base, UpdatedAt: base}
+		ok(t, s.CreateApplication(ctx, app))
+
+		rate := 3
+		upd := &hookbridge.Application{ID: app.ID, UID: "new", Name: "new", RateLimit: &rate, Metadata: map[string]string{"k": "v"}}
+		ok(t, s.UpdateApplication(ctx, upd))
+		if !upd.UpdatedAt.After(base) {
+			t.Errorf("UpdatedAt = %v, want it set to now", upd.UpdatedAt)
+		}
+		got, err := s.GetApplication(ctx, "new")
+		ok(t, err)
+		want := *upd
+		want.CreatedAt = base
+		equal(t, "after update", *got, want)
+		_, err = s.GetApplication(ctx, "old")
+		wantCode(t, err, hookbridge.ENOTFOUND)
+
+		// Clearing the uid frees it.
+		upd.UID = ""
+		ok(t, s.UpdateApplication(ctx, upd))
+		_, err = s.GetApplication(ctx, "new")
+		wantCode(t, err, hookbridge.ENOTFOUND)
+
+		missing := &hookbridge.Application{ID: hookbridge.NewID(hookbridge.PrefixApplication), Name: "x"}
+		wantCode(t, s.UpdateApplication(ctx, missing), hookbridge.ENOTFOUND)
+	})
+
+	t.Run("DeleteCascades", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "doomed")
+		other := newApp(t, s, "bystander")
+		ep := newEndpoint(t, s, app.ID, nil)
+		otherEP := newEndpoint(t, s, other.ID, nil)
+		m1 := newMessage(t, s, app.ID, "order.created", at(0))
+		newMessage(t, s, app.ID, "order.created", at(time.Second))
+		otherMsg := newMessage(t, s, other.ID, "order.created", at(2*time.Second))
+		// One finished delivery with an attempt, one still pending.
+		finish(t, s, at(0), succeed(at(0)))
+
+		ok(t, s.DeleteApplication(ctx, app.ID))
+		_, err := s.GetApplication(ctx, app.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		_, err = s.GetEndpoint(ctx, app.ID, ep.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		_, err = s.GetMessage(ctx, app.ID, m1.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		atts, err := s.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{})
+		ok(t, err)
+		if len(atts.Data) != 0 {
+			t.Errorf("attempts survive their application: %+v", atts.Data)
+		}
+		// The pending deliveries went with it; the other application's did not.
+		claims := claimAll(t, s, "w", at(time.Hour))
+		if len(claims) != 1 || claims[0].Message.ID != otherMsg.ID || claims[0].Endpoint.ID != otherEP.ID {
+			t.Errorf("claims after delete = %+v, want only the other application's", claims)
+		}
+
+		wantCode(t, s.DeleteApplication(ctx, app.ID), hookbridge.ENOTFOUND)
+	})
+
+	t.Run("List", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		var want []string
+		for _, name := range []string{"a", "b", "c", "d", "e"} {
+			want = append(want, newApp(t, s, name).ID)
+		}
+		key := func(a hookbridge.Application) string { return a.ID }
+		list := func(opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Application], error) {
+			return s.ListApplications(t.Context(), opt)
+		}
+		for _, tc := range listCases(want) {
+			t.Run(tc.name, func(t *testing.T) {
+				got := ids(pageAll(t, tc.limit, key, list, tc.order), key)
+				equal(t, "ids", got, tc.want)
+			})
+		}
+	})
+}
+
+// listCase is one way of paging through a list whose default order is
+// ascending.
+type listCase struct {
+	name  string
+	limit int
+	order hookbridge.Ordering
+	want  []string
+}
+
+// listCases are the ways of paging through a list that holds asc, in its
+// ascending order, when ascending is the list's default.
+func listCases(asc []string) []listCase {
+	desc := make([]string, len(asc))
+	for i, id := range asc {
+		desc[len(asc)-1-i] = id
+	}
+	return []listCase{
+		{"DefaultLimit", 0, hookbridge.OrderDefault, asc},
+		{"PagesOf2", 2, hookbridge.OrderDefault, asc},
+		{"ExactPages", len(asc), hookbridge.OrderAscending, asc},
+		{"Ascending", 3, hookbridge.OrderAscending, asc},
+		{"Descending", 2, hookbridge.OrderDescending, desc},
+	}
+}
+
+// reversed returns listCases for a list whose default order is descending:
+// desc is the list in that order.
+func reversedListCases(desc []string) []listCase {
+	asc := make([]string, len(desc))
+	for i, id := range desc {
+		asc[len(desc)-1-i] = id
+	}
+	return []listCase{
+		{"DefaultLimit", 0, hookbridge.OrderDefault, desc},
+		{"PagesOf2", 2, hookbridge.OrderDefault, desc},
+		{"Descending", 3, hookbridge.OrderDescending, desc},
+		{"Ascending", 2, hookbridge.OrderAscending, asc},
+	}
+}

@@ -1,0 +1,442 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+func testDeliveries(t *testing.T, open Opener) {
+	t.Run("ClaimDueEarliestFirst", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		// Created in an order unlike their due order.
+		m3 := newMessage(t, s, app.ID, "order.created", at(3*time.Second))
+		m1 := newMessage(t, s, app.ID, "order.created", at(1*time.Second))
+		m4 := newMessage(t, s, app.ID, "order.created", at(4*time.Second))
+		m2 := newMessage(t, s, app.ID, "order.created", at(2*time.Second))
+
+		claims, err := s.ClaimDeliveries(ctx, "w", at(0), lease, 10)
+		ok(t, err)
+		if len(claims) != 0 {
+			t.Fatalf("claimed %d deliveries before any was due", len(claims))
+		}
+		claimed := func(claims []hookbridge.Claim) []string {
+			return ids(claims, func(c hookbridge.Claim) string { return c.Message.ID })
+		}
+		claims, err = s.ClaimDeliveries(ctx, "w", at(3*time.Second), lease, 2)
+		ok(t, err)
+		equal(t, "limit 2 at 3s", claimed(claims), []string{m1.ID, m2.ID})
+		for _, c := range claims {
+			if !c.LeaseUntil.Equal(at(3*time.Second + lease)) {
+				t.Errorf("LeaseUntil = %v, want %v", c.LeaseUntil, at(3*time.Second+lease))
+			}
+		}
+		claims, err = s.ClaimDeliveries(ctx, "w", at(3*time.Second), lease, 10)
+		ok(t, err)
+		equal(t, "the rest due at 3s", claimed(claims), []string{m3.ID})
+		claims, err = s.ClaimDeliveries(ctx, "w", at(10*time.Second), lease, 10)
+		ok(t, err)
+		equal(t, "at 10s", claimed(claims), []string{m4.ID})
+	})
+
+	t.Run("Leases", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		newMessage(t, s, app.ID, "order.created", at(0))
+
+		a := claimAll(t, s, "a", at(0))
+		if len(a) != 1 {
+			t.Fatalf("a claimed %d, want 1", len(a))
+		}
+		if b := claimAll(t, s, "b", at(lease-time.Millisecond)); len(b) != 0 {
+			t.Fatalf("b claimed a live lease: %+v", b)
+		}
+		// The lease ran out (a crashed, or is slow): b takes over.
+		b := claimAll(t, s, "b", at(lease+time.Second))
+		if len(b) != 1 || b[0].Delivery.ID != a[0].Delivery.ID {
+			t.Fatalf("b claimed %+v, want the expired delivery", b)
+		}
+
+		// a's late result is rejected whole: no attempt, no state change.
+		late := hookbridge.AttemptResult{DeliveryID: a[0].Delivery.ID, Attempt: attemptFor(a[0], at(lease+2*time.Second), 200), Status: hookbridge.StatusSuccess}
+		rejected, err := s.RecordAttempts(ctx, "a", []hookbridge.AttemptResult{late})
+		ok(t, err)
+		equal(t, "rejected", rejected, []string{a[0].Delivery.ID})
+		atts, err := s.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{})
+		ok(t, err)
+		if len(atts.Data) != 0 {
+			t.Fatalf("a rejected result wrote attempts: %+v", atts.Data)
+		}
+		if c := claimAll(t, s, "c", at(lease+2*time.Second)); len(c) != 0 {
+			t.Fatalf("the rejected result freed the delivery: %+v", c)
+		}
+
+		// b, the owner, records.
+		rejected, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: b[0].Delivery.ID, Attempt: attemptFor(b[0], at(lease+2*time.Second), 200), Status: hookbridge.StatusSuccess}})
+		ok(t, err)
+		if len(rejected) != 0 {
+			t.Fatalf("owner's result rejected: %v", rejected)
+		}
+		// Once recorded, the lease is over: nobody may record again.
+		rejected, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: b[0].Delivery.ID, Status: hookbridge.StatusFail}})
+		ok(t, err)
+		equal(t, "second record", rejected, []string{b[0].Delivery.ID})
+		// A delivery that does not exist is rejected too.
+		gone := hookbridge.NewID(hookbridge.PrefixDelivery)
+		rejected, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: gone, Status: hookbridge.StatusFail}})
+		ok(t, err)
+		equal(t, "unknown delivery", rejected, []string{gone})
+	})
+
+	t.Run("Transitions", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, nil)
+		mOK := newMessage(t, s, app.ID, "order.created", at(0))
+		mFail := newMessage(t, s, app.ID, "order.created", at(0))
+		mRetry := newMessage(t, s, app.ID, "order.created", at(0))
+		mSkip := newMessage(t, s, app.ID, "order.created", at(0))
+
+		claims := claimAll(t, s, "w", at(0))
+		byMsg := map[string]hookbridge.Claim{}
+		for _, c := range claims {
+			byMsg[c.Message.ID] = c
+		}
+		retryAt := at(5 * time.Second)
+		results := []hookbridge.AttemptResult{
+			{DeliveryID: byMsg[mOK.ID].Delivery.ID, Attempt: attemptFor(byMsg[mOK.ID], at(time.Second), 204), Status: hookbridge.StatusSuccess},
+			{DeliveryID: byMsg[mFail.ID].Delivery.ID, Attempt: attemptFor(byMsg[mFail.ID], at(time.Second), 410), Status: hookbridge.StatusFail},
+			{DeliveryID: byMsg[mRetry.ID].Delivery.ID, Attempt: attemptFor(byMsg[mRetry.ID], at(time.Second), 0), Status: hookbridge.StatusSending, NextAttempt: retryAt},
+			// No HTTP try: the endpoint went away. No attempt row, no try counted.
+			{DeliveryID: byMsg[mSkip.ID].Delivery.ID, Status: hookbridge.StatusFail},
+		}
+		rejected, err := s.RecordAttempts(ctx, "w", results)
+		ok(t, err)
+		if len(rejected) != 0 {
+			t.Fatalf("rejected %v", rejected)
+		}
+
+		want := map[string]hookbridge.EndpointMessage{
+			mOK.ID:    {Message: *mOK, Status: hookbridge.StatusSuccess},
+			mFail.ID:  {Message: *mFail, Status: hookbridge.StatusFail},
+			mRetry.ID: {Message: *mRetry, Status: hookbridge.StatusSending, NextAttempt: retryAt},
+			mSkip.ID:  {Message: *mSkip, Status: hookbridge.StatusFail},
+		}
+		p, err := s.ListEndpointMessages(ctx, app.ID, ep.ID, hookbridge.EndpointMessageFilter{})
+		ok(t, err)
+		if len(p.Data) != len(want) {
+			t.Errorf("endpoint lists %d messages, want %d", len(p.Data), len(want))
+		}
+		for _, em := range p.Data {
+			equal(t, "state of "+em.Message.ID, em, want[em.Message.ID])
+		}
+		atts, err := s.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{})
+		ok(t, err)
+		if len(atts.Data) != 3 {
+			t.Errorf("got %d attempts, want 3 (none for the skipped delivery)", len(atts.Data))
+		}
+
+		// Only the retry comes back, when it is due, having one try behind it.
+		if c := claimAll(t, s, "w", retryAt.Add(-time.Millisecond)); len(c) != 0 {
+			t.Fatalf("claimed before the retry was due: %+v", c)
+		}
+		again := claimAll(t, s, "w", retryAt)
+		if len(again) != 1 || again[0].Message.ID != mRetry.ID {
+			t.Fatalf("claimed %+v, want the retry", again)
+		}
+		d := again[0].Delivery
+		if d.Status != hookbridge.StatusSending || d.Attempts != 1 || !d.NextAttempt.Equal(retryAt) {
+			t.Errorf("retried delivery %+v, want sending, 1 attempt, due %v", d, retryAt)
+		}
+		_, err = s.RecordAttempts(ctx, "w", []hookbridge.AttemptResult{{DeliveryID: d.ID, Attempt: attemptFor(again[0], retryAt, 200), Status: hookbridge.StatusSuccess}})
+		ok(t, err)
+		if c := claimAll(t, s, "w", at(24*time.Hour)); len(c) != 0 {
+			t.Fatalf("final deliveries claimed again: %+v", c)
+		}
+		if _, due, err := s.NextDue(ctx); err != nil || due {
+			t.Errorf("NextDue = %v, %v; want nothing due", due, err)
+		}
+	})
+
+	t.Run("RenewLeases", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		newMessage(t, s, app.ID, "order.created", at(0))
+		newMessage(t, s, app.ID, "order.created", at(0))
+		a := claimAll(t, s, "a", at(0))
+		if len(a) != 2 {
+			t.Fatalf("claimed %d, want 2", len(a))
+		}
+		// a renews the first; "b" cannot renew what it does not hold.
+		ok(t, s.RenewLeases(ctx, "a", []string{a[0].Delivery.ID}, at(2*time.Minute)))
+		ok(t, s.RenewLeases(ctx, "b", []string{a[1].Delivery.ID}, at(2*time.Minute)))
+		b, err := s.ClaimDeliveries(ctx, "b", at(time.Minute), time.Hour, 10)
+		ok(t, err)
+		if len(b) != 1 || b[0].Delivery.ID != a[1].Delivery.ID {
+			t.Fatalf("b claimed %+v, want only the unrenewed delivery", b)
+		}
+		c := claimAll(t, s, "c", at(2*time.Minute+time.Millisecond))
+		if len(c) != 1 || c[0].Delivery.ID != a[0].Delivery.ID {
+			t.Fatalf("c claimed %+v, want the renewed delivery once its new lease ended", c)
+		}
+	})
+
+	t.Run("ReleaseDeliveries", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		newMessage(t, s, app.ID, "order.created", at(0))
+		newMessage(t, s, app.ID, "order.created", at(0))
+		a := claimAll(t, s, "a", at(0))
+		if len(a) != 2 {
+			t.Fatalf("claimed %d, want 2", len(a))
+		}
+		ok(t, s.ReleaseDeliveries(ctx, "b", []string{a[0].Delivery.ID, a[1].Delivery.ID})) // not b's to release
+		ok(t, s.ReleaseDeliveries(ctx, "a", []string{a[0].Delivery.ID}))
+		b := claimAll(t, s, "b", at(0))
+		if len(b) != 1 || b[0].Delivery.ID != a[0].Delivery.ID {
+			t.Fatalf("b claimed %+v, want the released delivery", b)
+		}
+		before, after := a[0].Delivery, b[0].Delivery
+		before.UpdatedAt, after.UpdatedAt = time.Time{}, time.Time{}
+		equal(t, "released delivery unchanged", after, before)
+	})
+
+	t.Run("NextDue", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		wantDue := func(want time.Time) {
+			t.Helper()
+			got, due, err := s.NextDue(ctx)
+			ok(t, err)
+			switch {
+			case want.IsZero() && due:
+				t.Errorf("NextDue = %v, want nothing due", got)
+			case !want.IsZero() && (!due || !got.Equal(want)):
+				t.Errorf("NextDue = %v, %v; want %v", got, due, want)
+			}
+		}
+		wantDue(time.Time{})
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		newMessage(t, s, app.ID, "order.created", at(10*time.Second))
+		newMessage(t, s, app.ID, "order.created", at(5*time.Second))
+		wantDue(at(5 * time.Second))
+
+		// The delivery due at 5s is leased until 5s+lease, after the other is due.
+		first, err := s.ClaimDeliveries(ctx, "w", at(5*time.Second), lease, 1)
+		ok(t, err)
+		wantDue(at(10 * time.Second))
+		// With both leased, the earliest lease end.
+		second, err := s.ClaimDeliveries(ctx, "w", at(10*time.Second), lease, 1)
+		ok(t, err)
+		wantDue(at(5*time.Second + lease))
+		_, err = s.RecordAttempts(ctx, "w", []hookbridge.AttemptResult{
+			{DeliveryID: first[0].Delivery.ID, Attempt: attemptFor(first[0], at(6*time.Second), 200), Status: hookbridge.StatusSuccess},
+		})
+		ok(t, err)
+		wantDue(at(10*time.Second + lease))
+		_, err = s.RecordAttempts(ctx, "w", []hookbridge.AttemptResult{
+			{DeliveryID: second[0].Delivery.ID, Attempt: attemptFor(second[0], at(11*time.Second), 500), Status: hookbridge.StatusSending, NextAttempt: at(time.Hour)},
+		})
+		ok(t, err)
+		wantDue(at(time.Hour))
+	})
+
+	t.Run("Resend", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		subscribed := newEndpoint(t, s, app.ID, nil)
+		// Does not subscribe to the message's type: a resend goes anyway.
+		unsubscribed := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.EventTypes = []string{"refund.failed"} })
+		m := newMessage(t, s, app.ID, "order.created", at(0))
+		finish(t, s, at(0), succeed(at(0)))
+
+		for _, ep := range []*hookbridge.Endpoint{subscribed, unsubscribed} {
+			d, err := s.Resend(ctx, app.ID, m.ID, ep.ID, at(time.Minute))
+			ok(t, err)
+			if d.MsgID != m.ID || d.EndpointID != ep.ID || d.AppID != app.ID || d.Trigger != hookbridge.TriggerManual ||
+				d.Status != hookbridge.StatusPending || !d.NextAttempt.Equal(at(time.Minute)) || d.Attempts != 0 ||
+				!hookbridge.HasPrefix(d.ID, hookbridge.PrefixDelivery) {
+				t.Errorf("Resend returned %+v, want a pending manual delivery due at %v", d, at(time.Minute))
+			}
+		}
+		// The message is pending again at both endpoints: the latest delivery counts.
+		p, err := s.ListMessageEndpoints(ctx, app.ID, m.ID, hookbridge.ListOptions{})
+		ok(t, err)
+		want := []hookbridge.MessageEndpoint{
+			{Endpoint: *subscribed, Status: hookbridge.StatusPending, NextAttempt: at(time.Minute)},
+			{Endpoint: *unsubscribed, Status: hookbridge.StatusPending, NextAttempt: at(time.Minute)},
+		}
+		slices.SortFunc(want, func(a, b hookbridge.MessageEndpoint) int {
+			if a.Endpoint.ID < b.Endpoint.ID {
+				return -1
+			}
+			return 1
+		})
+		equal(t, "message endpoints after resend", p.Data, want)
+
+		claims := claimAll(t, s, "w", at(time.Minute))
+		if len(claims) != 2 {
+			t.Fatalf("claimed %d, want the 2 resends", len(claims))
+		}
+		for _, c := range claims {
+			if c.Delivery.Trigger != hookbridge.TriggerManual {
+				t.Errorf("claimed %+v, want a manual delivery", c.Delivery)
+			}
+		}
+
+		b := newApp(t, s, "b")
+		_, err = s.Resend(ctx, app.ID, hookbridge.NewID(hookbridge.PrefixMessage), subscribed.ID, at(time.Minute))
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		_, err = s.Resend(ctx, app.ID, m.ID, hookbridge.NewID(hookbridge.PrefixEndpoint), at(time.Minute))
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		_, err = s.Resend(ctx, b.ID, m.ID, subscribed.ID, at(time.Minute))
+		wantCode(t, err, hookbridge.ENOTFOUND)
+	})
+
+	t.Run("Recover", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, nil)
+		other := newEndpoint(t, s, app.ID, nil)
+		// Messages a minute apart; each one's fate at ep below.
+		m := make([]*hookbridge.Message, 6)
+		for i := range m {
+			m[i] = newMessage(t, s, app.ID, "order.created", at(time.Duration(i)*time.Minute))
+		}
+		failed := map[string]bool{m[0].ID: true, m[1].ID: true, m[3].ID: true, m[5].ID: true}
+		finish(t, s, at(time.Hour), func(c hookbridge.Claim) hookbridge.AttemptResult {
+			if c.Endpoint.ID == ep.ID && failed[c.Message.ID] {
+				return giveUp(at(time.Hour))(c)
+			}
+			return succeed(at(time.Hour))(c)
+		})
+		// m3 failed, then a resend succeeded: its latest delivery did not fail.
+		_, err := s.Resend(ctx, app.ID, m[3].ID, ep.ID, at(2*time.Hour))
+		ok(t, err)
+		finish(t, s, at(2*time.Hour), succeed(at(2*time.Hour)))
+
+		// Window [1m, 5m): m1 (failed), m3 (recovered already) and m2, m4
+		// (succeeded) are in it; m0 and m5 failed outside it.
+		n, err := s.Recover(ctx, app.ID, ep.ID, at(time.Minute), at(5*time.Minute), at(3*time.Hour))
+		ok(t, err)
+		if n != 1 {
+			t.Errorf("Recover = %d, want 1", n)
+		}
+		claims := claimAll(t, s, "w", at(3*time.Hour))
+		if len(claims) != 1 || claims[0].Message.ID != m[1].ID || claims[0].Endpoint.ID != ep.ID ||
+			claims[0].Delivery.Trigger != hookbridge.TriggerManual || !claims[0].Delivery.NextAttempt.Equal(at(3*time.Hour)) {
+			t.Fatalf("claimed %+v, want m1's manual delivery to ep due at %v", claims, at(3*time.Hour))
+		}
+		_, err = s.RecordAttempts(ctx, "w", []hookbridge.AttemptResult{{DeliveryID: claims[0].Delivery.ID, Attempt: attemptFor(claims[0], at(3*time.Hour), 500), Status: hookbridge.StatusFail}})
+		ok(t, err)
+
+		// No bounds: since zero is the beginning, until zero is now. m0, m1
+		// and m5 have failed.
+		n, err = s.Recover(ctx, app.ID, ep.ID, time.Time{}, time.Time{}, at(4*time.Hour))
+		ok(t, err)
+		if n != 3 {
+			t.Errorf("unbounded Recover = %d, want 3", n)
+		}
+		// "until zero = now": nothing created after now is recovered.
+		finish(t, s, at(4*time.Hour), giveUp(at(4*time.Hour)))
+		n, err = s.Recover(ctx, app.ID, ep.ID, time.Time{}, time.Time{}, at(2*time.Minute))
+		ok(t, err)
+		if n != 2 {
+			t.Errorf("Recover until now=2m: %d, want 2 (m0, m1)", n)
+		}
+
+		// The other endpoint had nothing fail.
+		n, err = s.Recover(ctx, app.ID, other.ID, time.Time{}, time.Time{}, at(5*time.Hour))
+		ok(t, err)
+		if n != 0 {
+			t.Errorf("Recover of the other endpoint = %d, want 0", n)
+		}
+		b := newApp(t, s, "b")
+		// Another application cannot recover a's endpoint.
+		n, err = s.Recover(ctx, b.ID, ep.ID, time.Time{}, time.Time{}, at(5*time.Hour))
+		if err != nil {
+			wantCode(t, err, hookbridge.ENOTFOUND)
+		} else if n != 0 {
+			t.Errorf("application b recovered %d of a's messages", n)
+		}
+	})
+}
+
+// testConcurrency claims from several goroutines at once: no delivery may
+// be handed to two of them.
+func testConcurrency(t *testing.T, open Opener) {
+	t.Run("ClaimNeverDuplicates", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		newEndpoint(t, s, app.ID, nil)
+		const messages = 100 // two deliveries each
+		for i := range messages {
+			newMessage(t, s, app.ID, "order.created", at(time.Duration(i)*time.Millisecond))
+		}
+
+		const workers = 8
+		var (
+			mu      sync.Mutex
+			claimed = map[string]string{} // delivery id -> owner
+			wg      sync.WaitGroup
+			errs    = make(chan error, workers)
+		)
+		for w := range workers {
+			owner := string(rune('a' + w))
+			wg.Go(func() {
+				for {
+					claims, err := s.ClaimDeliveries(t.Context(), owner, at(time.Hour), time.Hour, 7)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(claims) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, c := range claims {
+						if prev, dup := claimed[c.Delivery.ID]; dup {
+							t.Errorf("delivery %s claimed by %s and %s", c.Delivery.ID, prev, owner)
+						}
+						claimed[c.Delivery.ID] = owner
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if len(claimed) != 2*messages {
+			t.Errorf("claimed %d deliveries, want %d", len(claimed), 2*messages)
+		}
+	})
+}

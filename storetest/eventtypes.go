@@ -1,0 +1,110 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+func testEventTypes(t *testing.T, open Opener) {
+	t.Run("CRUD", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		et := &hookbridge.EventType{
+			Name:        "payment.captured",
+			Description: "An authorised payment was captured.",
+			FeatureFlag: "beta",
+			Schemas:     json.RawMessage(`{"1": {"type": "object"}}`),
+			CreatedAt:   base,
+			UpdatedAt:   base,
+		}
+		ok(t, s.CreateEventType(ctx, et))
+		got, err := s.GetEventType(ctx, et.Name)
+		ok(t, err)
+		equal(t, "GetEventType", *got, *et)
+		wantUTC(t, "GetEventType", got.CreatedAt, got.UpdatedAt)
+
+		wantCode(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: et.Name}), hookbridge.ECONFLICT)
+
+		upd := &hookbridge.EventType{Name: et.Name, Description: "changed", Archived: true, Deprecated: true}
+		ok(t, s.UpdateEventType(ctx, upd))
+		if !upd.UpdatedAt.After(base) {
+			t.Errorf("UpdatedAt = %v, want it set to now", upd.UpdatedAt)
+		}
+		got, err = s.GetEventType(ctx, et.Name)
+		ok(t, err)
+		want := *upd
+		want.CreatedAt = base
+		equal(t, "after update", *got, want)
+
+		ok(t, s.DeleteEventType(ctx, et.Name))
+		_, err = s.GetEventType(ctx, et.Name)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		wantCode(t, s.DeleteEventType(ctx, et.Name), hookbridge.ENOTFOUND)
+		wantCode(t, s.UpdateEventType(ctx, &hookbridge.EventType{Name: "nope"}), hookbridge.ENOTFOUND)
+	})
+
+	t.Run("CreateFillsTimes", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		et := &hookbridge.EventType{Name: "order.created"}
+		ok(t, s.CreateEventType(t.Context(), et))
+		if et.CreatedAt.IsZero() || et.UpdatedAt.IsZero() {
+			t.Errorf("times not filled in: %+v", et)
+		}
+		got, err := s.GetEventType(t.Context(), et.Name)
+		ok(t, err)
+		equal(t, "GetEventType", *got, *et)
+	})
+
+	t.Run("List", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		// Created out of order: the list is by name, not by creation.
+		for _, name := range []string{"order.ready", "dispute.opened", "refund.failed", "order.created", "payment.failed", "payment.voided"} {
+			ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: name, Archived: name == "payment.voided" || name == "dispute.opened"}))
+		}
+		key := func(et hookbridge.EventType) string { return et.Name }
+		for _, archived := range []bool{false, true} {
+			list := func(opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.EventType], error) {
+				return s.ListEventTypes(ctx, opt, archived)
+			}
+			want := []string{"order.created", "order.ready", "payment.failed", "refund.failed"}
+			name := "Active"
+			if archived {
+				want = []string{"dispute.opened", "order.created", "order.ready", "payment.failed", "payment.voided", "refund.failed"}
+				name = "WithArchived"
+			}
+			for _, tc := range listCases(want) {
+				t.Run(name+"/"+tc.name, func(t *testing.T) {
+					got := ids(pageAll(t, tc.limit, key, list, tc.order), key)
+					equal(t, "names", got, tc.want)
+				})
+			}
+		}
+	})
+
+	t.Run("MissingEventTypes", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: "order.created"}))
+		ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: "order.cancelled", Archived: true}))
+		for _, tc := range []struct {
+			names, want []string
+		}{
+			{nil, nil},
+			{[]string{"order.created"}, nil},
+			{[]string{"order.cancelled"}, nil}, // archived is still in the catalogue
+			{[]string{"nope"}, []string{"nope"}},
+			{[]string{"order.created", "a.b", "order.cancelled", "c.d"}, []string{"a.b", "c.d"}},
+		} {
+			got, err := s.MissingEventTypes(ctx, tc.names)
+			ok(t, err)
+			equal(t, "MissingEventTypes", got, tc.want)
+		}
+	})
+}
