@@ -1,0 +1,105 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestEventTypes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	schemas := obj{"1": obj{"type": "object", "properties": obj{"paymentId": obj{"type": "string"}}}}
+
+	created := e.do("POST", "/api/v1/event-type", obj{
+		"name": "payment.captured", "description": "A payment was captured.", "schemas": schemas, "featureFlag": "beta",
+	}).want(http.StatusCreated).object()
+	if str(created, "name") != "payment.captured" || created["archived"] != false || created["deprecated"] != false ||
+		str(created, "featureFlag") != "beta" || created["schemas"] == nil {
+		t.Errorf("created = %v", created)
+	}
+	e.do("POST", "/api/v1/event-type", obj{"name": "payment.captured", "description": "again"}).want(http.StatusConflict)
+
+	got := e.do("GET", "/api/v1/event-type/payment.captured", nil).want(http.StatusOK).object()
+	if s, _ := got["schemas"].(map[string]any); s["1"] == nil {
+		t.Errorf("GET schemas = %v", got["schemas"])
+	}
+	e.do("GET", "/api/v1/event-type/no.such", nil).want(http.StatusNotFound)
+
+	// PATCH: absent stays, null clears.
+	patched := e.do("PATCH", "/api/v1/event-type/payment.captured", obj{"deprecated": true, "featureFlag": nil}).
+		want(http.StatusOK).object()
+	if patched["deprecated"] != true || patched["featureFlag"] != nil || str(patched, "description") != "A payment was captured." || patched["schemas"] == nil {
+		t.Errorf("PATCH = %v", patched)
+	}
+	patched = e.do("PATCH", "/api/v1/event-type/payment.captured", obj{"schemas": nil}).want(http.StatusOK).object()
+	if patched["schemas"] != nil {
+		t.Errorf("schemas after null = %v", patched["schemas"])
+	}
+
+	// PUT replaces, or creates (201).
+	put := e.do("PUT", "/api/v1/event-type/payment.captured", obj{"description": "Captured."}).want(http.StatusOK).object()
+	if put["deprecated"] != false || str(put, "description") != "Captured." {
+		t.Errorf("PUT = %v", put)
+	}
+	e.do("PUT", "/api/v1/event-type/order.ready", obj{"description": "Ready.", "schemas": schemas}).want(http.StatusCreated)
+
+	// The list leaves schemas out unless with_content, and archived types
+	// unless include_archived.
+	list := e.do("GET", "/api/v1/event-type", nil).want(http.StatusOK).object()
+	items := list["data"].([]any)
+	if len(items) != 2 || str(items[0].(map[string]any), "name") != "order.ready" {
+		t.Fatalf("list = %v", list)
+	}
+	if items[0].(map[string]any)["schemas"] != nil {
+		t.Errorf("list without with_content has schemas: %v", items[0])
+	}
+	full := e.do("GET", "/api/v1/event-type?with_content=true", nil).want(http.StatusOK).object()["data"].([]any)
+	if full[0].(map[string]any)["schemas"] == nil {
+		t.Errorf("list with_content lacks schemas: %v", full[0])
+	}
+
+	// DELETE archives; creating it again unarchives it.
+	e.do("DELETE", "/api/v1/event-type/order.ready", nil).want(http.StatusNoContent)
+	if n := len(e.do("GET", "/api/v1/event-type", nil).object()["data"].([]any)); n != 1 {
+		t.Errorf("list after archiving: %d types, want 1", n)
+	}
+	archived := e.do("GET", "/api/v1/event-type?include_archived=true", nil).object()["data"].([]any)
+	if len(archived) != 2 || archived[0].(map[string]any)["archived"] != true {
+		t.Errorf("list include_archived = %v", archived)
+	}
+	back := e.do("POST", "/api/v1/event-type", obj{"name": "order.ready", "description": "Back."}).want(http.StatusCreated).object()
+	if back["archived"] != false || str(back, "description") != "Back." {
+		t.Errorf("unarchived = %v", back)
+	}
+
+	// DELETE with expunge removes it for good.
+	e.do("DELETE", "/api/v1/event-type/order.ready?expunge=true", nil).want(http.StatusNoContent)
+	e.do("GET", "/api/v1/event-type/order.ready", nil).want(http.StatusNotFound)
+	e.do("DELETE", "/api/v1/event-type/order.ready", nil).want(http.StatusNotFound)
+}
+
+func TestEndpointFilterNeedsKnownEventTypes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createEventType("order.ready")
+	app := str(e.createApp("a", ""), "id")
+
+	for _, field := range []string{"filterTypes", "eventTypes"} {
+		r := e.do("POST", "/api/v1/app/"+app+"/endpoint", obj{
+			"url": "https://receiver.example.com/", field: []string{"order.ready", "nope.one", "nope.two"},
+		}).want(http.StatusUnprocessableEntity)
+		locs := validationLocs(t, r)
+		if len(locs) != 1 || locs[0] != "body."+field {
+			t.Errorf("%s: locs = %v", field, locs)
+		}
+		var body struct {
+			Detail []struct{ Msg string } `json:"detail"`
+		}
+		r.decode(&body)
+		if msg := body.Detail[0].Msg; msg != "the following event types don't exist: nope.one, nope.two" {
+			t.Errorf("%s: msg = %q", field, msg)
+		}
+	}
+	ep := str(e.createEndpoint(app, obj{"filterTypes": []string{"order.ready"}}), "id")
+	e.do("PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, obj{"filterTypes": []string{"nope"}}).want(http.StatusUnprocessableEntity)
+}
