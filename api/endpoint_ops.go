@@ -302,8 +302,11 @@ func (s *Server) handleEndpointStats(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// eventExampleIn is Svix's EventExampleIn; exampleIndex picks one of the
+// schema's examples (default the first).
 type eventExampleIn struct {
-	EventType *string `json:"eventType"`
+	EventType    *string `json:"eventType"`
+	ExampleIndex *int    `json:"exampleIndex"`
 }
 
 // pingEventType is Svix's built-in test event, sendable without being in
@@ -311,8 +314,8 @@ type eventExampleIn struct {
 const pingEventType = "svix.ping"
 
 // handleSendExample sends an example message of an event type to the
-// endpoint: the first example of the event type's schema (version "1"
-// first), else a small generic object.
+// endpoint: an example of the event type's schema (the first, or the one
+// at exampleIndex; version "1" first), else a small generic object.
 //
 // The message is created like any other, so it also fans out to the
 // application's other endpoints that accept it; if this endpoint's filters
@@ -329,6 +332,12 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 	} else if msg := checkLimitedString(*in.EventType, maxNameLen); msg != "" {
 		fe.body(msg, "eventType")
 	}
+	index := 0
+	if in.ExampleIndex != nil {
+		if index = *in.ExampleIndex; index < 0 {
+			fe.body("must be at least 0", "exampleIndex")
+		}
+	}
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -343,7 +352,10 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		payload = examplePayload(et)
+		if payload = examplePayload(et, index); payload == nil {
+			fe.body(fmt.Sprintf("event type %s has no example object at index %d", et.Name, index), "exampleIndex")
+			return fe.err()
+		}
 	}
 	now := s.timeNow()
 	msg := &hookbridge.Message{
@@ -367,10 +379,11 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// examplePayload returns the first example object in the event type's
-// schemas (version "1" first, then the others in order), else a generic
-// object naming the event type.
-func examplePayload(et *hookbridge.EventType) json.RawMessage {
+// examplePayload returns the example object at index in the event type's
+// schemas (version "1" first, then the others in order). Without examples
+// it returns a generic object naming the event type for index 0, and nil
+// otherwise.
+func examplePayload(et *hookbridge.EventType, index int) json.RawMessage {
 	var versions map[string]json.RawMessage
 	if json.Unmarshal(et.Schemas, &versions) == nil {
 		keys := sortedKeys(versions)
@@ -381,10 +394,17 @@ func examplePayload(et *hookbridge.EventType) json.RawMessage {
 			var schema struct {
 				Examples []json.RawMessage `json:"examples"`
 			}
-			if json.Unmarshal(versions[v], &schema) == nil && len(schema.Examples) > 0 && isJSONObject(schema.Examples[0]) {
-				return schema.Examples[0]
+			if json.Unmarshal(versions[v], &schema) != nil || len(schema.Examples) == 0 {
+				continue
 			}
+			if index < len(schema.Examples) && isJSONObject(schema.Examples[index]) {
+				return schema.Examples[index]
+			}
+			return nil
 		}
+	}
+	if index > 0 {
+		return nil
 	}
 	b, _ := json.Marshal(map[string]any{"eventType": et.Name, "example": true})
 	return b

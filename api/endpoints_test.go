@@ -279,7 +279,7 @@ func TestSendExample(t *testing.T) {
 	e := newEnv(t)
 	e.do("POST", "/api/v1/event-type", obj{
 		"name": "payment.captured", "description": "captured",
-		"schemas": obj{"1": obj{"type": "object", "examples": []any{obj{"paymentId": "pay_1", "amount": 1200}}}},
+		"schemas": obj{"1": obj{"type": "object", "examples": []any{obj{"paymentId": "pay_1", "amount": 1200}, obj{"paymentId": "pay_2"}}}},
 	}).want(http.StatusCreated)
 	e.createEventType("order.ready")
 	app := str(e.createApp("a", ""), "id")
@@ -299,6 +299,12 @@ func TestSendExample(t *testing.T) {
 	if d := dests["data"].([]any); len(d) != 1 || str(d[0].(map[string]any), "id") != target {
 		t.Errorf("destinations = %v, want the target endpoint", dests)
 	}
+
+	second := e.do("POST", base, obj{"eventType": "payment.captured", "exampleIndex": 1}).want(http.StatusOK).object()
+	if p := second["payload"].(map[string]any); p["paymentId"] != "pay_2" {
+		t.Errorf("example 1 = %v", second)
+	}
+	e.do("POST", base, obj{"eventType": "payment.captured", "exampleIndex": 2}).want(http.StatusUnprocessableEntity)
 
 	generic := e.do("POST", base, obj{"eventType": "order.ready"}).want(http.StatusOK).object()
 	if p := generic["payload"].(map[string]any); p["eventType"] != "order.ready" {
