@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +137,15 @@ func TestMessagePayloadLimit(t *testing.T) {
 	huge := `{"eventType":"a","payload":{"s":"` + strings.Repeat("x", 200<<10) + `"}}`
 	e.do("POST", "/api/v1/app/"+app+"/msg", huge).want(http.StatusRequestEntityTooLarge)
 
+	// Without a Content-Length (chunked), the limit holds while reading.
+	req := httptest.NewRequest("POST", "/api/v1/app/"+app+"/msg", io.MultiReader(strings.NewReader(huge)))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	rec := httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	if req.ContentLength != -1 || rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked oversized body: status %d (content length %d), want 413", rec.Code, req.ContentLength)
+	}
+
 	msgs, err := e.store.ListMessages(context.Background(), app, hookbridge.MessageFilter{})
 	if err != nil || len(msgs.Data) != 1 {
 		t.Errorf("messages stored = %d (%v), want only the one that fits", len(msgs.Data), err)
@@ -147,6 +159,7 @@ func TestListMessagesFilters(t *testing.T) {
 	e.sendMessage(app, obj{"eventType": "order.created", "channels": []string{"eu"}})
 	e.clock.Advance(time.Second)
 	mid := e.sendMessage(app, obj{"eventType": "order.ready"})
+	midTime, _ := time.Parse(time.RFC3339Nano, str(mid, "timestamp"))
 	e.clock.Advance(time.Second)
 	e.sendMessage(app, obj{"eventType": "payment.failed", "channels": []string{"us"}})
 
@@ -170,6 +183,9 @@ func TestListMessagesFilters(t *testing.T) {
 		{"?channel=eu", "order.created"},
 		{"?before=" + str(mid, "timestamp"), "order.created"},
 		{"?after=" + str(mid, "timestamp"), "payment.failed"},
+		// An offset whose "+" was not encoded arrives as a space.
+		{"?before=" + url.QueryEscape(midTime.In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)), "order.created"},
+		{"?before=" + strings.ReplaceAll(midTime.In(time.FixedZone("", 3600)).Format(time.RFC3339Nano), "+", "%20"), "order.created"},
 	} {
 		if got := strings.Join(ids(c.query), ","); got != c.want {
 			t.Errorf("list%s = %s, want %s", c.query, got, c.want)

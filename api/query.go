@@ -115,6 +115,10 @@ func timeParam(q url.Values, name string, fe *fieldErrors) time.Time {
 		return time.Time{}
 	}
 	t, err := parseTime(v)
+	if err != nil && strings.Contains(v, " ") {
+		// An unencoded "+01:00" offset arrives as " 01:00".
+		t, err = parseTime(strings.ReplaceAll(v, " ", "+"))
+	}
 	if err != nil {
 		fe.query(name, err.Error())
 	}
