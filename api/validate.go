@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -251,6 +250,3 @@ func missingEventTypes(missing []string, field string) error {
 	fe.body("the following event types don't exist: "+strings.Join(missing, ", "), field)
 	return fe.err()
 }
-
-// notFound is the ENOTFOUND for an entity kind.
-func notFound(what string) error { return hookbridge.NotFound(what) }
