@@ -66,11 +66,11 @@ func (in *applicationIn) apply(app *hookbridge.Application) {
 // applicationPatch is Svix's ApplicationPatch: absent fields stay, null
 // clears the nullable ones (uid, rateLimit).
 type applicationPatch struct {
-	Name         Optional[string]            `json:"name"`
-	UID          Optional[string]            `json:"uid"`
-	RateLimit    Optional[int]               `json:"rateLimit"`
-	ThrottleRate Optional[int]               `json:"throttleRate"`
-	Metadata     Optional[map[string]string] `json:"metadata"`
+	Name         optional[string]            `json:"name"`
+	UID          optional[string]            `json:"uid"`
+	RateLimit    optional[int]               `json:"rateLimit"`
+	ThrottleRate optional[int]               `json:"throttleRate"`
+	Metadata     optional[map[string]string] `json:"metadata"`
 }
 
 // applicationOut is Svix's ApplicationOut.

@@ -125,18 +125,18 @@ func (v *validEndpoint) apply(ep *hookbridge.Endpoint) {
 
 // endpointPatch is Svix's EndpointPatch.
 type endpointPatch struct {
-	URL          Optional[string]            `json:"url"`
-	Description  Optional[string]            `json:"description"`
-	UID          Optional[string]            `json:"uid"`
-	RateLimit    Optional[int]               `json:"rateLimit"`
-	ThrottleRate Optional[int]               `json:"throttleRate"`
-	Version      Optional[int]               `json:"version"`
-	Disabled     Optional[bool]              `json:"disabled"`
-	FilterTypes  Optional[[]string]          `json:"filterTypes"`
-	EventTypes   Optional[[]string]          `json:"eventTypes"`
-	Channels     Optional[[]string]          `json:"channels"`
-	Secret       Optional[string]            `json:"secret"`
-	Metadata     Optional[map[string]string] `json:"metadata"`
+	URL          optional[string]            `json:"url"`
+	Description  optional[string]            `json:"description"`
+	UID          optional[string]            `json:"uid"`
+	RateLimit    optional[int]               `json:"rateLimit"`
+	ThrottleRate optional[int]               `json:"throttleRate"`
+	Version      optional[int]               `json:"version"`
+	Disabled     optional[bool]              `json:"disabled"`
+	FilterTypes  optional[[]string]          `json:"filterTypes"`
+	EventTypes   optional[[]string]          `json:"eventTypes"`
+	Channels     optional[[]string]          `json:"channels"`
+	Secret       optional[string]            `json:"secret"`
+	Metadata     optional[map[string]string] `json:"metadata"`
 }
 
 // endpointCommon is the part of Svix's EndpointOut shared with

@@ -88,11 +88,11 @@ func isJSONObject(raw json.RawMessage) bool {
 
 // eventTypePatch is Svix's EventTypePatch.
 type eventTypePatch struct {
-	Description Optional[string]          `json:"description"`
-	Archived    Optional[bool]            `json:"archived"`
-	Deprecated  Optional[bool]            `json:"deprecated"`
-	Schemas     Optional[json.RawMessage] `json:"schemas"`
-	FeatureFlag Optional[string]          `json:"featureFlag"`
+	Description optional[string]          `json:"description"`
+	Archived    optional[bool]            `json:"archived"`
+	Deprecated  optional[bool]            `json:"deprecated"`
+	Schemas     optional[json.RawMessage] `json:"schemas"`
+	FeatureFlag optional[string]          `json:"featureFlag"`
 }
 
 // eventTypeOut is Svix's EventTypeOut.

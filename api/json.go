@@ -144,16 +144,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// Optional is a field of a PATCH body, which distinguishes three cases: the
+// optional is a field of a PATCH body, which distinguishes three cases: the
 // field is absent (leave it alone), null (clear it) or has a value (set it).
-type Optional[T any] struct {
+type optional[T any] struct {
 	Set   bool // the field was present
 	Null  bool // ... as null
 	Value T
 }
 
 // UnmarshalJSON is called for present fields only, null included.
-func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	o.Set = true
 	if string(b) == "null" {
 		o.Null = true
@@ -163,11 +163,11 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 }
 
 // has reports whether the field was given a value (present and not null).
-func (o Optional[T]) has() bool { return o.Set && !o.Null }
+func (o optional[T]) has() bool { return o.Set && !o.Null }
 
 // pick returns a, or b when a is absent: for fields with two accepted
 // names (filterTypes and eventTypes), and the name that was used.
-func pick[T any](a Optional[T], aName string, b Optional[T], bName string) (Optional[T], string) {
+func pick[T any](a optional[T], aName string, b optional[T], bName string) (optional[T], string) {
 	if a.Set || !b.Set {
 		return a, aName
 	}
