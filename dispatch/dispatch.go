@@ -94,8 +94,13 @@ type Dispatcher struct {
 	log            *slog.Logger
 	userAgent      string
 
+	// transport is shared by every worker. Requests go to its RoundTrip
+	// directly, not through an http.Client: a redirect is the receiver's
+	// answer, recorded as a failed attempt, and never followed (following
+	// it would send the signed payload somewhere the endpoint owner did not
+	// configure); the client's redirect and cookie machinery would only
+	// cost allocations.
 	transport *http.Transport
-	client    *http.Client
 	signers   signerCache
 	leases    leaseTable
 
@@ -187,13 +192,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		// Only a short excerpt of the response is kept, so asking for
 		// compression would only cost CPU.
 		DisableCompression: true,
-	}
-	d.client = &http.Client{
-		Transport: d.transport,
-		// A redirect is the receiver's answer, recorded as a failed attempt:
-		// following it would send the signed payload somewhere the endpoint
-		// owner did not configure.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return d, nil
 }

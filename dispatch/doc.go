@@ -11,6 +11,8 @@
 //	   └── Wake, poll, next due                 RecordAttempts, ReleaseDeliveries,
 //	                                            RenewLeases (batched)
 //
+// Each part has one job:
+//
 //   - The claimer leases up to BatchSize due deliveries per query
 //     (Store.ClaimDeliveries) and queues them. It keeps at most
 //     Workers+BatchSize deliveries claimed and unsent, and claims again once

@@ -144,7 +144,7 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 	}
 	signer.SetHeaders(h, c.Message.ID, ts, body)
 
-	resp, err := d.client.Do(req)
+	resp, err := d.transport.RoundTrip(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return 0, fmt.Sprintf("request timed out after %s", d.requestTimeout), 0, err
