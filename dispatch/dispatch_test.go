@@ -490,6 +490,76 @@ func TestManualDeliveryTriedOnce(t *testing.T) {
 	}
 }
 
+func TestGivesUpAfterEighthTry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	ep, _ := e.endpoint(srv.URL)
+	msg := e.publish(`{}`)
+	d, _ := e.start(dispatch.Config{})
+	for try := 1; try <= 8; try++ {
+		e.waitAttempts(msg.ID, try)
+		want := hookbridge.StatusSending
+		if try == 8 {
+			want = hookbridge.StatusFail
+		}
+		me := e.waitStatus(msg.ID, ep.ID, want)
+		if try < 8 {
+			// The longest step is 10 h + 20 %: this is always past it.
+			e.clock.Advance(13 * time.Hour)
+			d.Wake()
+		} else if !me.NextAttempt.IsZero() {
+			t.Errorf("given-up delivery has a next attempt at %s", me.NextAttempt)
+		}
+	}
+}
+
+// TestLostLeaseResultDropped: a delivery taken over by another instance while
+// this one was still sending is not recorded by this one; the new owner's
+// lease stands.
+func TestLostLeaseResultDropped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	answer := make(chan struct{})
+	srv, got := receiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-answer:
+		case <-r.Context().Done():
+		}
+	})
+	ep, _ := e.endpoint(srv.URL)
+	msg := e.publish(`{}`)
+	// A lease long enough that no renewal tick happens during the test.
+	_, stop := e.start(dispatch.Config{Lease: time.Hour})
+	receive(t, got)
+
+	e.clock.Advance(2 * time.Hour) // the lease has run out: another instance takes over
+	taken, err := e.store.ClaimDeliveries(context.Background(), "successor", e.clock.Now(), time.Hour, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(taken) != 1 {
+		t.Fatalf("successor claimed %d deliveries, want the one whose lease ran out", len(taken))
+	}
+	close(answer)
+	// Stopping waits for the in-flight request and writes its result,
+	// which the store refuses.
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if as := e.attempts(msg.ID); len(as) != 0 {
+		t.Errorf("attempts %+v recorded by the instance that lost the lease", as)
+	}
+	if me := e.state(msg.ID, ep.ID); me.Status != hookbridge.StatusPending {
+		t.Errorf("delivery %s, want pending under the successor's lease", me.Status)
+	}
+	if again, err := e.store.ClaimDeliveries(context.Background(), "third", e.clock.Now(), time.Hour, 10); err != nil || len(again) != 0 {
+		t.Errorf("a third owner claimed %d (%v): the successor's lease was ended", len(again), err)
+	}
+}
+
 func TestBlockedAddressIsNotReached(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
