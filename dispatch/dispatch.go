@@ -189,6 +189,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		MaxIdleConns:        max(100, 2*d.workers),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
+		// A receiver's headers are not kept; bound what a hostile one can
+		// make each worker buffer.
+		MaxResponseHeaderBytes: 64 << 10,
 		// Only a short excerpt of the response is kept, so asking for
 		// compression would only cost CPU.
 		DisableCompression: true,
