@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -16,34 +17,38 @@ func testDeliveries(t *testing.T, open Opener) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
-		// Created in an order unlike their due order.
+		// Created in an order unlike their due order, so that neither
+		// creation order nor its reverse gives the due order.
 		m3 := newMessage(t, s, app.ID, "order.created", at(3*time.Second))
 		m1 := newMessage(t, s, app.ID, "order.created", at(1*time.Second))
-		m4 := newMessage(t, s, app.ID, "order.created", at(4*time.Second))
+		m5 := newMessage(t, s, app.ID, "order.created", at(5*time.Second))
 		m2 := newMessage(t, s, app.ID, "order.created", at(2*time.Second))
+		m4 := newMessage(t, s, app.ID, "order.created", at(4*time.Second))
 
-		claims, err := s.ClaimDeliveries(ctx, "w", at(0), lease, 10)
-		ok(t, err)
-		if len(claims) != 0 {
-			t.Fatalf("claimed %d deliveries before any was due", len(claims))
-		}
 		claimed := func(claims []hookbridge.Claim) []string {
 			return ids(claims, func(c hookbridge.Claim) string { return c.Message.ID })
 		}
-		claims, err = s.ClaimDeliveries(ctx, "w", at(3*time.Second), lease, 2)
-		ok(t, err)
-		equal(t, "limit 2 at 3s", claimed(claims), []string{m1.ID, m2.ID})
-		for _, c := range claims {
-			if !c.LeaseUntil.Equal(at(3*time.Second + lease)) {
-				t.Errorf("LeaseUntil = %v, want %v", c.LeaseUntil, at(3*time.Second+lease))
+		for _, step := range []struct {
+			name  string
+			now   time.Time
+			limit int
+			want  []string
+		}{
+			{"NothingDue", at(0), 10, nil},
+			{"DueAtOrBeforeNow", at(2 * time.Second), 10, []string{m1.ID, m2.ID}},
+			{"LimitTakesEarliest", at(5 * time.Second), 2, []string{m3.ID, m4.ID}},
+			{"Rest", at(5 * time.Second), 10, []string{m5.ID}},
+			{"AllLeased", at(6 * time.Second), 10, nil},
+		} {
+			claims, err := s.ClaimDeliveries(ctx, "w", step.now, lease, step.limit)
+			ok(t, err)
+			equal(t, step.name, claimed(claims), step.want)
+			for _, c := range claims {
+				if !c.LeaseUntil.Equal(step.now.Add(lease)) {
+					t.Errorf("%s: LeaseUntil = %v, want %v", step.name, c.LeaseUntil, step.now.Add(lease))
+				}
 			}
 		}
-		claims, err = s.ClaimDeliveries(ctx, "w", at(3*time.Second), lease, 10)
-		ok(t, err)
-		equal(t, "the rest due at 3s", claimed(claims), []string{m3.ID})
-		claims, err = s.ClaimDeliveries(ctx, "w", at(10*time.Second), lease, 10)
-		ok(t, err)
-		equal(t, "at 10s", claimed(claims), []string{m4.ID})
 	})
 
 	t.Run("Leases", func(t *testing.T) {
@@ -410,7 +415,9 @@ func testConcurrency(t *testing.T, open Opener) {
 		for w := range workers {
 			owner := string(rune('a' + w))
 			wg.Go(func() {
-				for {
+				// Each round claims at least one delivery, so more rounds
+				// than deliveries means deliveries are handed out twice.
+				for range 2 * messages {
 					claims, err := s.ClaimDeliveries(t.Context(), owner, at(time.Hour), time.Hour, 7)
 					if err != nil {
 						errs <- err
@@ -428,6 +435,7 @@ func testConcurrency(t *testing.T, open Opener) {
 					}
 					mu.Unlock()
 				}
+				errs <- fmt.Errorf("%s still claiming after %d rounds", owner, 2*messages)
 			})
 		}
 		wg.Wait()

@@ -176,6 +176,9 @@ func pageAll[T any](t *testing.T, limit int, key func(T) string, list func(hookb
 		if err != nil {
 			t.Fatalf("list (iterator %q): %v", opt.Iterator, err)
 		}
+		if opt.Iterator != "" && len(p.Data) == 0 {
+			t.Fatalf("list (iterator %q): empty page after a page that was not done", opt.Iterator)
+		}
 		all = append(all, p.Data...)
 		if p.Done {
 			return all
