@@ -55,7 +55,9 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 	cond, args, orderBy := keyset("a.id", f.ListOptions, hookbridge.OrderDescending)
 	w.add(cond, args...)
 	// listAttempts walks attempts_app_msg or attempts_app_endpoint when
-	// the filter names a message or an endpoint, else the primary key.
+	// the filter names a message or an endpoint, as every API list does.
+	// Without either it sorts the application's attempts, which is fine
+	// for occasional use and not worth a third index on the hot insert.
 	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + w.where() + orderBy + ` LIMIT ?`
 	rows, err := collect(ctx, s.r, listAttempts, append(w.args, limit+1), scanAttempt)
 	if err != nil {

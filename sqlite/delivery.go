@@ -73,11 +73,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 			msgIDs = append(msgIDs, d.MsgID)
 			endpointIDs = append(endpointIDs, d.EndpointID)
 		}
-		messages, err := collect(ctx, tx, claimedMessages, []any{idList(msgIDs)}, scanMessage)
+		messages, err := collect(ctx, tx, claimedMessages, []any{jsonList(msgIDs)}, scanMessage)
 		if err != nil {
 			return fmt.Errorf("read messages: %w", err)
 		}
-		endpoints, err := collect(ctx, tx, claimedEndpoints, []any{idList(endpointIDs)}, scanEndpoint)
+		endpoints, err := collect(ctx, tx, claimedEndpoints, []any{jsonList(endpointIDs)}, scanEndpoint)
 		if err != nil {
 			return fmt.Errorf("read endpoints: %w", err)
 		}
@@ -226,7 +226,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []str
 		UPDATE deliveries SET lease_until = ?
 		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, renewLeases, ms(until), idList(deliveryIDs), owner)
+		_, err := tx.ExecContext(ctx, renewLeases, ms(until), jsonList(deliveryIDs), owner)
 		return err
 	})
 	if err != nil {
@@ -245,7 +245,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs
 		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
 		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, releaseDeliveries, idList(deliveryIDs), owner)
+		_, err := tx.ExecContext(ctx, releaseDeliveries, jsonList(deliveryIDs), owner)
 		return err
 	})
 	if err != nil {

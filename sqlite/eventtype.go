@@ -147,7 +147,7 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 		return nil, nil
 	}
 	const knownEventTypes = `SELECT name FROM event_types WHERE name IN (SELECT value FROM json_each(?))`
-	known, err := collect(ctx, s.r, knownEventTypes, []any{idList(names)}, func(r rowScanner) (string, error) {
+	known, err := collect(ctx, s.r, knownEventTypes, []any{jsonList(names)}, func(r rowScanner) (string, error) {
 		var n string
 		return n, r.Scan(&n)
 	})

@@ -64,7 +64,7 @@ func (f *filter) where() string {
 // and attempt lists on the message m and on a time column.
 func (f *filter) messageFilter(eventTypes []string, channel string, timeCol string, before, after time.Time) {
 	if len(eventTypes) > 0 {
-		f.add(`m.event_type IN (SELECT value FROM json_each(?))`, idList(eventTypes))
+		f.add(`m.event_type IN (SELECT value FROM json_each(?))`, jsonList(eventTypes))
 	}
 	if channel != "" {
 		f.add(`EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?)`, channel)

@@ -322,9 +322,10 @@ func (j jsonScan) Scan(src any) error {
 	return nil
 }
 
-// idList binds a list of ids as a JSON array, to be used as
-// `IN (SELECT value FROM json_each(?))`: one statement, any number of ids.
-func idList(ids []string) jsonValue { return jsonValue{ids} }
+// jsonList binds a list of strings (ids, names) as a JSON array, to be
+// used as `IN (SELECT value FROM json_each(?))`: one statement, however
+// many values.
+func jsonList(values []string) jsonValue { return jsonValue{values} }
 
 // page trims rows fetched with limit+1 to limit and says whether the list is
 // done.
