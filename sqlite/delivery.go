@@ -155,7 +155,6 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		}
 		defer insert.Close()
 
-		rejected = rejected[:0]
 		for _, r := range results {
 			tries := 0
 			if r.Attempt != nil {

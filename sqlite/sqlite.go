@@ -44,7 +44,7 @@ const (
 	// readerParams configure the read pool. query_only turns an accidental
 	// write through the pool into an error instead of a lock fight with the
 	// writer.
-	readerParams = "_query_only=1&_foreign_keys=1"
+	readerParams = "_query_only=1"
 )
 
 //go:embed migrations/*.sql
