@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -58,17 +59,40 @@ var migrations embed.FS
 // Reads use a separate pool (r): in WAL mode readers see the last committed
 // state and never wait for the writer.
 type Store struct {
-	w   *sql.DB
-	r   *sql.DB
-	now func() time.Time
+	w    *sql.DB
+	r    *sql.DB
+	lock *os.File // holds the instance lock (see Open) until Close
+	now  func() time.Time
 }
 
+// ErrLocked is returned by Open when another process has the database open.
+var ErrLocked = errors.New("the database is in use by another Hookbridge process (one instance per SQLite file; use PostgreSQL for several)")
+
 // Open opens the SQLite database at path, creating it if needed, switches it
-// to WAL mode and applies every migration not applied yet.
+// to WAL mode and applies every migration not applied yet. It takes an
+// exclusive lock on path+"-lock" for as long as the Store is open: a second
+// Open of the same file, in this process or another, fails with ErrLocked.
+// Leases left by a previous process are ended, so its claimed deliveries are
+// due again at once.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
+	// One process per file: the lock makes that a rule rather than a hope,
+	// and it is what lets Open end every lease below. Leases exist so that
+	// instances can take over each other's work; with one instance, a lease
+	// found at start belongs to a process that died, and waiting for it to
+	// expire would only delay its deliveries.
+	lock, err := lockFile(path + "-lock")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	// A file: URI so that SQLite, not the driver, parses the name: the path
 	// is escaped, so '?' or '#' in it cannot be taken for the query.
 	name := "file:" + (&url.URL{Path: path}).EscapedPath() +
@@ -86,10 +110,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, now: time.Now}
+	s := &Store{w: w, lock: lock, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if _, err := w.ExecContext(ctx, endAllLeases); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: end leases of a previous process: %w", path, err)
 	}
 
 	r, err := sql.Open("sqlite", name+readerParams)
@@ -106,12 +134,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	s.r = r
+	ok = true
 	return s, nil
 }
 
+// endAllLeases frees every delivery claimed by a process that is gone.
+const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
+
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close(), s.lock.Close())
 }
 
 // migrate applies the embedded migrations (migrations/NNNN_name.sql) that

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -222,5 +223,55 @@ func TestRecordAttemptsRejectsBadResult(t *testing.T) {
 		if _, err := s.RecordAttempts(t.Context(), "w", []hookbridge.AttemptResult{r}); err == nil {
 			t.Errorf("RecordAttempts(%+v) succeeded", r)
 		}
+	}
+}
+
+// TestOneProcessPerFile: a second Open of an open file is refused, and a
+// reopen after a crash ends the dead process's leases, so its claimed
+// deliveries are due again at once instead of after the lease.
+func TestOneProcessPerFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(ctx, path); !errors.Is(err, ErrLocked) {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("second Open: err = %v, want ErrLocked", err)
+	}
+
+	app := &hookbridge.Application{Name: "a"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://example.com/", Secrets: []hookbridge.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "a.b", Payload: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.ClaimDeliveries(ctx, "dead-instance", now, time.Hour, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim: %v, %d claims", err, len(claims))
+	}
+	// The process "dies": its lease is still in the file.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	claims, err = s.ClaimDeliveries(ctx, "new-instance", now, time.Hour, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim after reopen: %v, %d claims, want the dead instance's delivery", err, len(claims))
 	}
 }
