@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/api"
+	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/sqlite"
+)
+
+// Defaults of `hookbridge serve`, written down once.
+const (
+	defaultAddr            = "127.0.0.1:8071"
+	defaultDB              = "hookbridge.db"
+	defaultShutdownTimeout = 10 * time.Second
+)
+
+// serveConfig is everything `hookbridge serve` can be told.
+type serveConfig struct {
+	Addr            string
+	DB              string
+	APIKey          string
+	AllowPrivate    string
+	MaxPayload      int64
+	RequestTimeout  time.Duration
+	Workers         int
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+func (c *serveConfig) register(fs *flagSet) {
+	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
+	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing)")
+	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
+	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
+	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
+	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
+	fs.Int(&c.Workers, "workers", dispatch.DefaultWorkers, "deliveries sent concurrently")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for in-flight requests and deliveries")
+	fs.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.String(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("serve", "Run the management API and the delivery dispatcher.\nWith no flags it listens on "+defaultAddr+" and keeps everything in ./"+defaultDB+".", stderr)
+	cfg.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	srv, err := startServer(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return srv.Shutdown()
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid log level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid log format %q (text or json)", format)
+}
+
+// server is a running Hookbridge: store, dispatcher and HTTP server, with
+// the order in which they stop.
+type server struct {
+	Addr   string // the address actually listened on
+	store  hookbridge.Store
+	http   *http.Server
+	cancel context.CancelFunc // stops the dispatcher
+	wg     sync.WaitGroup     // the HTTP server and the dispatcher
+	logger *slog.Logger
+	cfg    serveConfig
+
+	mu  sync.Mutex
+	err error // first error of a component that stopped on its own
+}
+
+// startServer opens the store, makes sure an admin key exists, and starts the
+// dispatcher and the HTTP server. The returned server runs until Shutdown.
+// The generated admin key, if any, is printed to out.
+func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out io.Writer) (*server, error) {
+	allow, err := netguard.ParseCIDRs(cfg.AllowPrivate)
+	if err != nil {
+		return nil, usageError("--allow-private: %v", err)
+	}
+	guard := netguard.New(allow...)
+
+	store, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			store.Close()
+		}
+	}()
+
+	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := seedEventTypes(ctx, store); err != nil {
+		return nil, err
+	}
+
+	disp, err := dispatch.New(dispatch.Config{
+		Store:          store,
+		Guard:          guard,
+		Workers:        cfg.Workers,
+		RequestTimeout: cfg.RequestTimeout,
+		Logger:         logger.With("component", "dispatch"),
+		UserAgent:      "Hookbridge/" + buildVersion(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	handler := api.New(api.Config{
+		Store:        store,
+		Guard:        guard,
+		AdminKeyHash: keyHash,
+		MaxPayload:   cfg.MaxPayload,
+		Wake:         disp.Wake,
+		Logger:       logger.With("component", "api"),
+		Version:      buildVersion(),
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := &server{
+		Addr:   ln.Addr().String(),
+		store:  store,
+		logger: logger,
+		cfg:    cfg,
+		http: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		},
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := disp.Run(dctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.fail(fmt.Errorf("dispatcher: %w", err))
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("http server: %w", err))
+		}
+	}()
+	ok = true
+	logger.Info("hookbridge started", "addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion())
+	return s, nil
+}
+
+func (s *server) fail(err error) {
+	s.logger.Error("component stopped", "err", err)
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting requests and lets those in flight finish, then
+// stops the dispatcher (which finishes or releases its in-flight
+// deliveries), then closes the store. Accepted messages are already durable,
+// so nothing is lost whatever the order; this order just wastes least work.
+func (s *server) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	herr := s.http.Shutdown(ctx)
+	s.cancel()
+	s.wg.Wait()
+	cerr := s.store.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.err, herr, cerr)
+}
+
+// openStore opens the database named by dsn, applying migrations.
+func openStore(ctx context.Context, dsn string) (hookbridge.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, usageError("--db: PostgreSQL is not supported by this version; use a SQLite file path")
+	}
+	st, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	return st, nil
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon+1] + "xxxxx" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// ensureAdminKey returns the hash of the admin key to accept. A key given
+// on the command line wins and its hash is stored; otherwise the stored hash
+// is used; on first start a key is generated, its hash stored, and the key
+// printed once to out.
+func ensureAdminKey(ctx context.Context, store hookbridge.SettingStore, key string, out io.Writer) (string, error) {
+	if key != "" {
+		if len(key) < 16 {
+			return "", usageError("--api-key: must be at least 16 characters")
+		}
+		hash := hookbridge.HashKey(key)
+		if _, err := store.PutSetting(ctx, hookbridge.SettingAdminKeyHash, hash, false); err != nil {
+			return "", fmt.Errorf("store admin key hash: %w", err)
+		}
+		return hash, nil
+	}
+	hash, err := store.Setting(ctx, hookbridge.SettingAdminKeyHash)
+	if err == nil {
+		return hash, nil
+	}
+	if !hookbridge.IsNotFound(err) {
+		return "", fmt.Errorf("read admin key hash: %w", err)
+	}
+	key = hookbridge.NewAdminKey()
+	stored, err := store.PutSetting(ctx, hookbridge.SettingAdminKeyHash, hookbridge.HashKey(key), true)
+	if err != nil {
+		return "", fmt.Errorf("store admin key hash: %w", err)
+	}
+	if !stored { // another instance generated one first
+		return store.Setting(ctx, hookbridge.SettingAdminKeyHash)
+	}
+	fmt.Fprintf(out, "\nGenerated the admin API key. It is shown only this once; only its hash is stored:\n\n    %s\n\nUse it as \"Authorization: Bearer <key>\". To choose your own, start with --api-key or HOOKBRIDGE_API_KEY.\n\n", key)
+	return hookbridge.HashKey(key), nil
+}
+
+// settingEventTypesSeeded records that the canonical event types were
+// seeded, so that ones an operator deleted are not brought back.
+const settingEventTypesSeeded = "event_types_seeded"
+
+func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
+	first, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true)
+	if err != nil || !first {
+		return err
+	}
+	for _, et := range hookbridge.CanonicalEventTypes {
+		et := et
+		if err := store.CreateEventType(ctx, &et); err != nil && hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
+			return fmt.Errorf("seed event type %s: %w", et.Name, err)
+		}
+	}
+	return nil
+}
