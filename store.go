@@ -17,6 +17,13 @@ import (
 //     by GetApplication) and never return rows of another application.
 //   - Times are stored with millisecond precision and returned in UTC.
 //   - Lists fetch one row more than the limit to know whether they are done.
+//   - Methods about a message or an endpoint (lists, stats, Resend,
+//     Recover) return ENOTFOUND when it does not exist in the application;
+//     they take ids, not uids or event ids.
+//   - "The latest delivery" of a message to an endpoint is the one created
+//     last (greatest CreatedAt, then greatest id).
+//   - A lease has ended at its end time: a delivery leased until t is
+//     claimable at now >= t.
 type Store interface {
 	ApplicationStore
 	EventTypeStore
@@ -65,7 +72,7 @@ type EndpointStore interface {
 	// ep.AppID and ep.ID (UID, URL, Description, EventTypes, Channels,
 	// Disabled, RateLimit, Metadata, Headers, Secrets) and sets ep.UpdatedAt.
 	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
-	// DeleteEndpoint removes the endpoint and its pending deliveries.
+	// DeleteEndpoint removes the endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, appID, id string) error
 	ListEndpoints(ctx context.Context, appID string, opt ListOptions) (Page[Endpoint], error)
 }
@@ -78,6 +85,11 @@ type MessageStore interface {
 	// already has a message with that EventID, nothing is written and the
 	// existing message is returned with created == false.
 	CreateMessage(ctx context.Context, msg *Message) (stored *Message, created bool, err error)
+	// CreateMessageTo stores msg and one pending scheduled Delivery to the
+	// given endpoint only, whatever its filters say: a test or example event
+	// meant for that endpoint alone. msg.EventID is stored but not checked
+	// for repeats. ENOTFOUND if the endpoint is not the application's.
+	CreateMessageTo(ctx context.Context, msg *Message, endpointID string) error
 	// GetMessage finds a message of the application by id or EventID.
 	GetMessage(ctx context.Context, appID, idOrEventID string) (*Message, error)
 	ListMessages(ctx context.Context, appID string, f MessageFilter) (Page[Message], error)

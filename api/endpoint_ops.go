@@ -316,11 +316,8 @@ const pingEventType = "svix.ping"
 // handleSendExample sends an example message of an event type to the
 // endpoint: an example of the event type's schema (the first, or the one
 // at exampleIndex; version "1" first), else a small generic object.
-//
-// The message is created like any other, so it also fans out to the
-// application's other endpoints that accept it; if this endpoint's filters
-// do not accept it, it is resent to this endpoint explicitly. The Store
-// has no way yet to create a message owed to one endpoint only.
+// The message is owed to this endpoint only, whatever its filters say: a
+// test event must not reach the application's other receivers.
 func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error {
 	var in eventExampleIn
 	if err := s.decodeBody(r, &in, false); err != nil {
@@ -365,17 +362,11 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 		Payload:   payload,
 		CreatedAt: now,
 	}
-	stored, _, err := s.store.CreateMessage(ctx, msg)
-	if err != nil {
+	if err := s.store.CreateMessageTo(ctx, msg, ep.ID); err != nil {
 		return err
 	}
-	if !ep.Accepts(stored.EventType, stored.Channels) {
-		if _, err := s.store.Resend(ctx, app.ID, stored.ID, ep.ID, now); err != nil {
-			return err
-		}
-	}
 	s.wake()
-	writeJSON(w, http.StatusOK, toMessageOut(stored, true))
+	writeJSON(w, http.StatusOK, toMessageOut(msg, true))
 	return nil
 }
 

@@ -284,6 +284,7 @@ func TestSendExample(t *testing.T) {
 	e.createEventType("order.ready")
 	app := str(e.createApp("a", ""), "id")
 	target := str(e.createEndpoint(app, obj{"filterTypes": []string{"order.ready"}}), "id")
+	e.createEndpoint(app, obj{}) // subscribed to everything: must not get the example
 	base := "/api/v1/app/" + app + "/endpoint/" + target + "/send-example"
 
 	wakes := e.wakes.Load()
@@ -294,7 +295,8 @@ func TestSendExample(t *testing.T) {
 	if e.wakes.Load() != wakes+1 {
 		t.Error("send-example did not wake the dispatcher")
 	}
-	// The target gets it although its filter does not name the type.
+	// The target gets it although its filter does not name the type, and
+	// no other endpoint does.
 	dests := e.do("GET", "/api/v1/app/"+app+"/msg/"+str(msg, "id")+"/endpoint", nil).want(http.StatusOK).object()
 	if d := dests["data"].([]any); len(d) != 1 || str(d[0].(map[string]any), "id") != target {
 		t.Errorf("destinations = %v, want the target endpoint", dests)

@@ -83,6 +83,19 @@ func (f *filter) messageFilter(eventTypes []string, channel string, timeCol stri
 // an EventID the application already used, nothing is written and the
 // stored message is returned with created == false.
 func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+	return s.createMessage(ctx, msg, "")
+}
+
+// CreateMessageTo stores msg with one delivery, to the given endpoint only.
+func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
+	_, _, err := s.createMessage(ctx, msg, endpointID)
+	return err
+}
+
+// createMessage is CreateMessage, or with only set CreateMessageTo: then the
+// event id is not looked up and the one endpoint gets the delivery whatever
+// its filters say.
+func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
 	now := truncMS(s.now())
 	if msg.ID == "" {
 		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
@@ -114,7 +127,7 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*ho
 		if err := appExists(ctx, tx, msg.AppID); err != nil {
 			return err
 		}
-		if msg.EventID != "" {
+		if msg.EventID != "" && only == "" {
 			m, err := scanMessage(tx.QueryRowContext(ctx, messageByEventID, msg.AppID, msg.EventID))
 			if err == nil {
 				stored = &m
@@ -135,14 +148,23 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*ho
 		if err != nil {
 			return fmt.Errorf("read subscriptions: %w", err)
 		}
+		found := false
 		for _, e := range endpoints {
-			if !e.Accepts(msg.EventType, msg.Channels) {
+			if only != "" {
+				if e.ID != only {
+					continue
+				}
+				found = true
+			} else if !e.Accepts(msg.EventType, msg.Channels) {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, insertDelivery, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
 				hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(now), ms(now)); err != nil {
 				return fmt.Errorf("insert delivery: %w", err)
 			}
+		}
+		if only != "" && !found {
+			return hookbridge.NotFound("endpoint")
 		}
 		stored, created = msg, true
 		return nil

@@ -82,6 +82,33 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("CreateMessageTo", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		app := newApp(t, s, "a")
+		other := newApp(t, s, "other")
+		// The target's filter does not accept the type, and another
+		// endpoint would: only the target is owed the message.
+		target := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.EventTypes = []string{"refund.failed"} })
+		newEndpoint(t, s, app.ID, nil)
+		foreign := newEndpoint(t, s, other.ID, nil)
+
+		m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: json.RawMessage(`{"test":true}`), CreatedAt: at(0)}
+		ok(t, s.CreateMessageTo(t.Context(), m, target.ID))
+		if m.ID == "" {
+			t.Fatal("CreateMessageTo left the message id empty")
+		}
+		p, err := s.ListMessageEndpoints(t.Context(), app.ID, m.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		ok(t, err)
+		equal(t, "endpoints owed the message", ids(p.Data, func(me hookbridge.MessageEndpoint) string { return me.Endpoint.ID }), []string{target.ID})
+
+		// An endpoint of another application is not found, and nothing is written.
+		m2 := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: json.RawMessage(`{}`), CreatedAt: at(0)}
+		wantCode(t, s.CreateMessageTo(t.Context(), m2, foreign.ID), hookbridge.ENOTFOUND)
+		_, err = s.GetMessage(t.Context(), app.ID, m2.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+	})
+
 	t.Run("EventIDIdempotency", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
