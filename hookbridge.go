@@ -103,6 +103,13 @@ type Message struct {
 	CreatedAt time.Time // the message's timestamp
 }
 
+// CreateResult is the outcome of one message of a batch (Store.CreateMessages).
+type CreateResult struct {
+	Message *Message // the stored message: msg itself, or the earlier one with the same EventID
+	Created bool     // false when EventID repeated an earlier message
+	Err     error    // ENOTFOUND when the application does not exist; Message is then nil
+}
+
 // MessageStatus is the state of a delivery (and, aggregated, of a message to
 // an endpoint). The numeric values are the Svix API's.
 type MessageStatus int

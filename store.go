@@ -85,6 +85,12 @@ type MessageStore interface {
 	// already has a message with that EventID, nothing is written and the
 	// existing message is returned with created == false.
 	CreateMessage(ctx context.Context, msg *Message) (stored *Message, created bool, err error)
+	// CreateMessages stores several messages in one transaction, each as
+	// CreateMessage would (a repeated EventID, within the batch too, yields
+	// the stored message and Created == false). Results are in input order.
+	// A message whose application does not exist gets ENOTFOUND in its
+	// result and the others are stored; any other error fails the batch.
+	CreateMessages(ctx context.Context, msgs []*Message) ([]CreateResult, error)
 	// CreateMessageTo stores msg and one pending scheduled Delivery to the
 	// given endpoint only, whatever its filters say: a test or example event
 	// meant for that endpoint alone. msg.EventID is stored but not checked

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,82 +93,42 @@ func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, en
 	return err
 }
 
-// createMessage is CreateMessage, or with only set CreateMessageTo: then the
-// event id is not looked up and the one endpoint gets the delivery whatever
-// its filters say.
-func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
-	now := truncMS(s.now())
-	if msg.ID == "" {
-		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
+// CreateMessages stores msgs in one write transaction, each as
+// CreateMessage would; one commit (one fsync) covers them all. A message
+// whose application does not exist gets that error in its result and the
+// others are stored.
+func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
+	results := make([]hookbridge.CreateResult, len(msgs))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		fw := s.newFanOut(tx)
+		for i, msg := range msgs {
+			stored, created, err := fw.create(ctx, msg, "")
+			if err != nil && hookbridge.ErrorCode(err) != hookbridge.ENOTFOUND {
+				return err
+			}
+			results[i] = hookbridge.CreateResult{Message: stored, Created: created, Err: err}
+		}
+		return nil
+	})
+	if isUniqueViolation(err) {
+		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message id in the batch already exists")
 	}
-	if msg.CreatedAt.IsZero() {
-		msg.CreatedAt = now
+	if err != nil {
+		return nil, fmt.Errorf("create messages: %w", err)
 	}
-	msg.CreatedAt = truncMS(msg.CreatedAt)
+	return results, nil
+}
 
-	const (
-		// messageByEventID uses messages_app_event_id.
-		messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
-		insertMessage    = `
-			INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`
-		// subscriptions reads what Endpoint.Accepts needs, for every
-		// endpoint of the application: the matching rule lives in the
-		// domain, once.
-		subscriptions  = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
-		insertDelivery = `
-			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
-	)
+// createMessage is CreateMessage, or with only set CreateMessageTo.
+func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
 	var (
 		stored  *hookbridge.Message
 		created bool
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := appExists(ctx, tx, msg.AppID); err != nil {
-			return err
-		}
-		if msg.EventID != "" && only == "" {
-			m, err := scanMessage(tx.QueryRowContext(ctx, messageByEventID, msg.AppID, msg.EventID))
-			if err == nil {
-				stored = &m
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("look up event id: %w", err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
-			[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
-			return fmt.Errorf("insert message: %w", err)
-		}
-		endpoints, err := collect(ctx, tx, subscriptions, []any{msg.AppID}, func(r rowScanner) (hookbridge.Endpoint, error) {
-			var e hookbridge.Endpoint
-			return e, r.Scan(&e.ID, jsonScan{&e.EventTypes}, jsonScan{&e.Channels}, &e.Disabled)
-		})
-		if err != nil {
-			return fmt.Errorf("read subscriptions: %w", err)
-		}
-		found := false
-		for _, e := range endpoints {
-			if only != "" {
-				if e.ID != only {
-					continue
-				}
-				found = true
-			} else if !e.Accepts(msg.EventType, msg.Channels) {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, insertDelivery, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
-				hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(now), ms(now)); err != nil {
-				return fmt.Errorf("insert delivery: %w", err)
-			}
-		}
-		if only != "" && !found {
-			return hookbridge.NotFound("endpoint")
-		}
-		stored, created = msg, true
-		return nil
+		var err error
+		stored, created, err = s.newFanOut(tx).create(ctx, msg, only)
+		return err
 	})
 	if isUniqueViolation(err) {
 		// Only the message id can collide here: the event id was checked
@@ -178,6 +139,96 @@ func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only
 		return nil, false, fmt.Errorf("create message: %w", err)
 	}
 	return stored, created, nil
+}
+
+// fanOut writes messages and their deliveries inside one write transaction,
+// remembering per application what it read (that the application exists,
+// its subscriptions), so a batch reads each only once.
+type fanOut struct {
+	tx   *sql.Tx
+	now  time.Time
+	subs map[string][]hookbridge.Endpoint // app id → subscriptions; a missing app is not cached
+}
+
+func (s *Store) newFanOut(tx *sql.Tx) *fanOut {
+	return &fanOut{tx: tx, now: truncMS(s.now()), subs: map[string][]hookbridge.Endpoint{}}
+}
+
+// create stores msg and its deliveries: to every endpoint that Accepts it,
+// or with only set to that endpoint alone (then the event id is not looked
+// up). It fills in the message's ID and CreatedAt if unset. A repeated event
+// id returns the stored message and created == false.
+func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
+	const (
+		// messageByEventID uses messages_app_event_id.
+		messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
+		insertMessage    = `
+			INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`
+		insertDelivery = `
+			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
+	)
+	if msg.ID == "" {
+		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
+	}
+	if msg.CreatedAt.IsZero() {
+		msg.CreatedAt = f.now
+	}
+	msg.CreatedAt = truncMS(msg.CreatedAt)
+
+	endpoints, err := f.subscriptions(ctx, msg.AppID)
+	if err != nil {
+		return nil, false, err
+	}
+	if msg.EventID != "" && only == "" {
+		m, err := scanMessage(f.tx.QueryRowContext(ctx, messageByEventID, msg.AppID, msg.EventID))
+		if err == nil {
+			return &m, false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("look up event id: %w", err)
+		}
+	}
+	if only != "" && !slices.ContainsFunc(endpoints, func(e hookbridge.Endpoint) bool { return e.ID == only }) {
+		return nil, false, hookbridge.NotFound("endpoint")
+	}
+	if _, err := f.tx.ExecContext(ctx, insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
+		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
+		return nil, false, fmt.Errorf("insert message: %w", err)
+	}
+	for _, e := range endpoints {
+		if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+			continue
+		}
+		if _, err := f.tx.ExecContext(ctx, insertDelivery, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
+			hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(f.now), ms(f.now)); err != nil {
+			return nil, false, fmt.Errorf("insert delivery: %w", err)
+		}
+	}
+	return msg, true, nil
+}
+
+// subscriptions returns what Endpoint.Accepts needs for every endpoint of
+// the application (the matching rule lives in the domain, once), or
+// ENOTFOUND if the application does not exist.
+func (f *fanOut) subscriptions(ctx context.Context, appID string) ([]hookbridge.Endpoint, error) {
+	const subscriptions = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
+	if eps, ok := f.subs[appID]; ok {
+		return eps, nil
+	}
+	if err := appExists(ctx, f.tx, appID); err != nil {
+		return nil, err
+	}
+	eps, err := collect(ctx, f.tx, subscriptions, []any{appID}, func(r rowScanner) (hookbridge.Endpoint, error) {
+		var e hookbridge.Endpoint
+		return e, r.Scan(&e.ID, jsonScan{&e.EventTypes}, jsonScan{&e.Channels}, &e.Disabled)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read subscriptions: %w", err)
+	}
+	f.subs[appID] = eps
+	return eps, nil
 }
 
 // GetMessage finds a message of the application by id or EventID, the same

@@ -82,6 +82,52 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("CreateMessagesBatch", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		app := newApp(t, s, "a")
+		other := newApp(t, s, "b")
+		all := newEndpoint(t, s, app.ID, nil)
+		otherEP := newEndpoint(t, s, other.ID, nil)
+		earlier := &hookbridge.Message{AppID: app.ID, EventID: "evt-old", EventType: "order.created", Payload: json.RawMessage(`{"n":0}`), CreatedAt: at(0)}
+		_, _, err := s.CreateMessage(t.Context(), earlier)
+		ok(t, err)
+
+		batch := []*hookbridge.Message{
+			{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{"n":1}`), CreatedAt: at(0)},
+			{AppID: "app_missing", EventType: "order.created", Payload: json.RawMessage(`{"n":2}`), CreatedAt: at(0)},
+			{AppID: other.ID, EventID: "evt-1", EventType: "order.created", Payload: json.RawMessage(`{"n":3}`), CreatedAt: at(0)},
+			{AppID: other.ID, EventID: "evt-1", EventType: "order.created", Payload: json.RawMessage(`{"n":4}`), CreatedAt: at(0)}, // repeat within the batch
+			{AppID: app.ID, EventID: "evt-old", EventType: "order.created", Payload: json.RawMessage(`{"n":5}`), CreatedAt: at(0)},  // repeat of a stored one
+		}
+		res, err := s.CreateMessages(t.Context(), batch)
+		ok(t, err)
+		if len(res) != len(batch) {
+			t.Fatalf("%d results for %d messages", len(res), len(batch))
+		}
+		if !res[0].Created || res[0].Err != nil || res[0].Message.ID == "" {
+			t.Errorf("result 0 = %+v, want created", res[0])
+		}
+		wantCode(t, res[1].Err, hookbridge.ENOTFOUND)
+		if res[1].Message != nil || res[1].Created {
+			t.Errorf("result 1 = %+v, want no message", res[1])
+		}
+		if !res[2].Created || res[3].Created || res[3].Message.ID != res[2].Message.ID {
+			t.Errorf("repeat within the batch: %+v then %+v, want the first message twice", res[2], res[3])
+		}
+		if res[4].Created || res[4].Message.ID != earlier.ID {
+			t.Errorf("repeat of a stored event id: %+v, want %s", res[4], earlier.ID)
+		}
+		// Fan-out happened once per created message: the endpoints each
+		// owe exactly their new messages (plus the earlier one for app).
+		claims := claimAll(t, s, "w", at(0))
+		owed := map[string]int{}
+		for _, c := range claims {
+			owed[c.Endpoint.ID]++
+		}
+		equal(t, "deliveries per endpoint", owed, map[string]int{all.ID: 2, otherEP.ID: 1})
+	})
+
 	t.Run("CreateMessageTo", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

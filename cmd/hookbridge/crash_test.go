@@ -161,7 +161,9 @@ func TestCrashSafety(t *testing.T) {
 	p1 := startProcess(t, db)
 	base := "http://" + p1.addr + "/api/v1"
 	client := &http.Client{Timeout: 10 * time.Second}
-	var app struct{ ID string `json:"id"` }
+	var app struct {
+		ID string `json:"id"`
+	}
 	if _, err := apiCall(ctx, client, "POST", base+"/app", map[string]any{"name": "crash"}, &app); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,9 @@ func TestCrashSafety(t *testing.T) {
 					return
 				default:
 				}
-				var msg struct{ ID string `json:"id"` }
+				var msg struct {
+					ID string `json:"id"`
+				}
 				_, err := apiCall(ctx, client, "POST", base+"/app/"+app.ID+"/msg",
 					map[string]any{"eventType": "order.created", "payload": map[string]any{"worker": w, "i": i}}, &msg)
 				if err != nil {
