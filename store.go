@@ -32,6 +32,7 @@ type Store interface {
 	DeliveryStore
 	AttemptStore
 	SettingStore
+	StatsStore
 	Close() error
 }
 
@@ -156,4 +157,31 @@ type SettingStore interface {
 	// PutSetting stores a setting. With onlyIfAbsent it leaves an existing
 	// value alone and reports whether it stored the new one.
 	PutSetting(ctx context.Context, name, value string, onlyIfAbsent bool) (stored bool, err error)
+}
+
+// StatsStore answers the operator's questions about delivery as a whole: how
+// many attempts succeeded and failed over time, and how much work is queued.
+type StatsStore interface {
+	// AttemptCounts counts the attempts made (by CreatedAt) in [since,
+	// until), split by outcome, in buckets of the given width: bucket i
+	// covers [since+i*width, since+(i+1)*width). appID "" counts the
+	// attempts of every application. Only buckets with at least one attempt
+	// are returned, earliest first.
+	AttemptCounts(ctx context.Context, appID string, since, until time.Time, width time.Duration) ([]AttemptCount, error)
+	// Backlog counts the deliveries that are not final yet, by status, and
+	// how many of them are due at now (NextAttempt <= now, leased or not).
+	Backlog(ctx context.Context, now time.Time) (Backlog, error)
+}
+
+// AttemptCount is one bucket of Store.AttemptCounts.
+type AttemptCount struct {
+	Start         time.Time // the bucket's first instant
+	Success, Fail int64     // attempts with StatusSuccess and StatusFail
+}
+
+// Backlog is the queued work of Store.Backlog.
+type Backlog struct {
+	Pending int64 // not attempted yet (StatusPending)
+	Sending int64 // failed at least once, another try scheduled (StatusSending)
+	Due     int64 // of those, due at the time asked about
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 	t.Run("Attempts", func(t *testing.T) { testAttempts(t, open) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, open) })
+	t.Run("DeliveryStats", func(t *testing.T) { testDeliveryStats(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
