@@ -127,3 +127,16 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// verifyOne verifies req at testNow and fails the test on a refusal.
+func verifyOne(t *testing.T, s inbound.Scheme, req *inbound.Request) *inbound.Verified {
+	t.Helper()
+	if req.Now.IsZero() {
+		req.Now = testNow
+	}
+	v, err := s.Verify(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return v
+}
