@@ -31,7 +31,9 @@ func TestShopify(t *testing.T) {
 		}
 		return h
 	}
-	req := func(h http.Header, body string) *inbound.Request { return &inbound.Request{Body: []byte(body), Header: h} }
+	req := func(h http.Header, body string) *inbound.Request {
+		return &inbound.Request{Body: []byte(body), Header: h}
+	}
 	withEventID := webhooks(good)
 	withEventID.Set("X-Shopify-Event-Id", "98880550-7158-44d4-b7cd-2c97c8a091b5")
 	events := headers(
