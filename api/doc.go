@@ -26,7 +26,9 @@
 //     uid, every {msg_id} an id or an eventId; entities of one application
 //     are never reachable through another.
 //   - Every route but the health checks and the OpenAPI document requires
-//     "Authorization: Bearer <admin key>".
+//     "Authorization: Bearer <admin key>", or comes in-process through
+//     ServeAuthenticated from a caller that authenticated its user itself
+//     (the dashboard and the consumer portal, package ui).
 //   - Accepted means durable: a message is answered 202 only after the store
 //     committed it with its deliveries; then the dispatcher is woken.
 //

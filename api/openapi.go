@@ -8,8 +8,7 @@ import (
 )
 
 // openAPIDocument describes what this server serves: the Svix server's API
-// with its wire names, without the routes that do not exist yet (the app
-// portal), plus this document's own route.
+// with its wire names, plus this document's own route.
 //
 //go:embed openapi.json
 var openAPIDocument []byte

@@ -54,6 +54,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported in the served OpenAPI document.
 	Version string
+	// PublicURL is where browsers reach this server (scheme://host[:port],
+	// no trailing slash), for the links app-portal-access returns. Empty
+	// means the scheme and host each such request was addressed to.
+	PublicURL string
 }
 
 // Server is the management HTTP API. It implements http.Handler.
@@ -67,6 +71,8 @@ type Server struct {
 	now          func() time.Time
 	log          *slog.Logger
 	openapi      []byte // the served OpenAPI document, rendered once
+	publicURL    string
+	portalKey    portalKey // see portal.go
 
 	mux    *http.ServeMux
 	routes []route // what mux serves, for the OpenAPI conformance test
@@ -88,6 +94,7 @@ func New(cfg Config) *Server {
 		wake:         cfg.Wake,
 		now:          cfg.Now,
 		log:          cfg.Logger,
+		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
 		mux:          http.NewServeMux(),
 	}
 	if s.guard == nil {
@@ -120,6 +127,7 @@ func (s *Server) registerRoutes() {
 	s.public("GET /api/v1/openapi.json", s.handleOpenAPI)
 
 	s.private("POST /api/v1/auth/logout", s.handleLogout)
+	s.private("POST /api/v1/auth/app-portal-access/{app_id}", s.handleAppPortalAccess)
 
 	s.private("GET /api/v1/app", s.handleListApplications)
 	s.private("POST /api/v1/app", s.handleCreateApplication)
@@ -282,6 +290,10 @@ func isPrintableASCII(s string) bool {
 // authenticate admits requests carrying the admin key as a bearer token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isInternalCall(r) { // authenticated by the caller; see ServeAuthenticated
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		switch {
@@ -321,8 +333,9 @@ func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, hookbridge.Errorf(hookbridge.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
 }
 
-// handleLogout answers the Svix logout call. Admin keys are not sessions, so
-// there is nothing to end; portal tokens will be revocable here.
+// handleLogout answers the Svix logout call. Admin keys are not sessions,
+// and portal tokens are not accepted here (the portal signs out by dropping
+// its session cookie), so there is nothing to end.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil

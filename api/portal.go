@@ -1,0 +1,287 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// This file holds the consumer portal's side of the API: the Svix call that
+// hands out portal links (POST /api/v1/auth/app-portal-access/{app_id}),
+// the token those links carry, and the authenticated in-process calls the
+// dashboard and the portal make through this API.
+
+// PortalPath is where the consumer portal is served (package ui); the links
+// that app-portal-access returns point there.
+const PortalPath = "/portal/"
+
+// Portal token lifetimes, in seconds: Svix's range. The default is the
+// range's short end rather than Svix's seven days, because the token is a
+// bearer credential in a URL; callers that want longer ask for it.
+const (
+	minPortalExpiry     = 3600
+	maxPortalExpiry     = 7 * 24 * 3600
+	defaultPortalExpiry = minPortalExpiry
+)
+
+// Portal token format: portalTokenPrefix, then unpadded base64url of the
+// JSON claims followed by their 32-byte HMAC-SHA256. The token carries no
+// "." (Svix SDKs read a region after a dot in a bearer token) and needs no
+// separator: the MAC is fixed-length.
+const (
+	portalTokenPrefix  = "hbpt_"
+	portalTokenVersion = 1
+	portalKeyBytes     = 32
+	// settingPortalTokenKey names the setting that holds the HMAC key of
+	// portal tokens (base64). Every instance sharing the store reads the
+	// same key, so a token issued by one is accepted by all.
+	settingPortalTokenKey = "portal_token_key"
+)
+
+// PortalAccess is what a portal token grants: the consumer portal of one
+// application until Expires.
+type PortalAccess struct {
+	AppID string
+	// Expires is when the token, and any portal session made from it, ends.
+	Expires time.Time
+	// FeatureFlags lets the portal show event types gated by these flags;
+	// event types without a flag are shown to every token.
+	FeatureFlags []string
+	// ReadOnly portals show everything and change nothing.
+	ReadOnly bool
+	// Nonce makes every token unique, so that a session made from one can
+	// be told apart from a session made from another.
+	Nonce string
+}
+
+// portalClaims is the signed JSON inside a token.
+type portalClaims struct {
+	V        int      `json:"v"`
+	App      string   `json:"app"`
+	Exp      int64    `json:"exp"` // unix seconds
+	Flags    []string `json:"ff,omitempty"`
+	ReadOnly bool     `json:"ro,omitempty"`
+	Nonce    string   `json:"n"`
+}
+
+// portalKey caches the token key once read from the store.
+type portalKey struct {
+	mu  sync.Mutex
+	key []byte
+}
+
+// portalTokenKey returns the HMAC key of portal tokens, creating it in the
+// store on first use. When several instances create one at once the first
+// write wins and every instance reads that one back.
+func (s *Server) portalTokenKey(ctx context.Context) ([]byte, error) {
+	s.portalKey.mu.Lock()
+	defer s.portalKey.mu.Unlock()
+	if s.portalKey.key != nil {
+		return s.portalKey.key, nil
+	}
+	v, err := s.store.Setting(ctx, settingPortalTokenKey)
+	if hookbridge.IsNotFound(err) {
+		var b [portalKeyBytes]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("generate portal token key: %w", err)
+		}
+		if _, err := s.store.PutSetting(ctx, settingPortalTokenKey, base64.StdEncoding.EncodeToString(b[:]), true); err != nil {
+			return nil, fmt.Errorf("store portal token key: %w", err)
+		}
+		v, err = s.store.Setting(ctx, settingPortalTokenKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read portal token key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) < portalKeyBytes {
+		return nil, fmt.Errorf("setting %s is not base64 of at least %d bytes", settingPortalTokenKey, portalKeyBytes)
+	}
+	s.portalKey.key = key
+	return key, nil
+}
+
+// issuePortalToken signs a token granting access.
+func (s *Server) issuePortalToken(ctx context.Context, access PortalAccess) (string, error) {
+	key, err := s.portalTokenKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	claims, err := json.Marshal(portalClaims{
+		V:        portalTokenVersion,
+		App:      access.AppID,
+		Exp:      access.Expires.Unix(),
+		Flags:    access.FeatureFlags,
+		ReadOnly: access.ReadOnly,
+		Nonce:    access.Nonce,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode portal token: %w", err)
+	}
+	return portalTokenPrefix + base64.RawURLEncoding.EncodeToString(append(claims, portalMAC(key, claims)...)), nil
+}
+
+func portalMAC(key, claims []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(claims)
+	return m.Sum(nil)
+}
+
+// VerifyPortalToken checks a portal token's signature and expiry and
+// returns what it grants. A malformed, forged or expired token is
+// EUNAUTHORIZED. It does not check that the application still exists.
+func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAccess, error) {
+	invalid := hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link is invalid; ask for a new one")
+	rest, ok := strings.CutPrefix(token, portalTokenPrefix)
+	if !ok || len(rest) > 4096 {
+		return nil, invalid
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil || len(raw) <= sha256.Size {
+		return nil, invalid
+	}
+	key, err := s.portalTokenKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claimsJSON, mac := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
+	if !hmac.Equal(mac, portalMAC(key, claimsJSON)) {
+		return nil, invalid
+	}
+	var c portalClaims
+	if err := json.Unmarshal(claimsJSON, &c); err != nil || c.V != portalTokenVersion || c.App == "" {
+		return nil, invalid
+	}
+	expires := time.Unix(c.Exp, 0).UTC()
+	if !s.now().Before(expires) {
+		return nil, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link has expired; ask for a new one")
+	}
+	return &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce}, nil
+}
+
+// appPortalAccessIn is Svix's AppPortalAccessIn. expiry (seconds) and
+// readOnly are in newer Svix servers and SDKs; other newer fields
+// (capabilities, sessionId) are ignored like any unknown field.
+type appPortalAccessIn struct {
+	Application  *applicationIn `json:"application"`
+	Expiry       *int64         `json:"expiry"`
+	FeatureFlags []string       `json:"featureFlags"`
+	ReadOnly     bool           `json:"readOnly"`
+}
+
+// appPortalAccessOut is Svix's AppPortalAccessOut.
+type appPortalAccessOut struct {
+	Token string `json:"token"`
+	URL   string `json:"url"`
+}
+
+// handleAppPortalAccess issues a portal token for one application and the
+// link that opens the portal with it. With an application in the body, a
+// missing application is created first, as a message does.
+func (s *Server) handleAppPortalAccess(w http.ResponseWriter, r *http.Request) error {
+	var in appPortalAccessIn
+	if err := s.decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	expiry := int64(defaultPortalExpiry)
+	if in.Expiry != nil {
+		if expiry = *in.Expiry; expiry < minPortalExpiry || expiry > maxPortalExpiry {
+			fe.body(fmt.Sprintf("must be from %d (1 hour) to %d (7 days) seconds", minPortalExpiry, maxPortalExpiry), "expiry")
+		}
+	}
+	var flags []string
+	if len(in.FeatureFlags) > 0 {
+		flags = normalizeSet(in.FeatureFlags, maxNameLen, 0, &fe, "featureFlags")
+	}
+	if in.Application != nil {
+		in.Application.validate(&fe, "application")
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+
+	ctx := r.Context()
+	app, err := s.application(r)
+	if hookbridge.IsNotFound(err) && in.Application != nil {
+		uid := r.PathValue("app_id")
+		if in.Application.UID == nil && checkUID(uid, hookbridge.PrefixApplication) != "" {
+			return err
+		}
+		app, _, err = s.createApplication(ctx, in.Application, uid, true)
+	}
+	if err != nil {
+		return err
+	}
+
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fmt.Errorf("portal token nonce: %w", err)
+	}
+	token, err := s.issuePortalToken(ctx, PortalAccess{
+		AppID:        app.ID,
+		Expires:      s.now().Add(time.Duration(expiry) * time.Second).Truncate(time.Second),
+		FeatureFlags: flags,
+		ReadOnly:     in.ReadOnly,
+		Nonce:        base64.RawURLEncoding.EncodeToString(nonce[:]),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appPortalAccessOut{
+		Token: token,
+		URL:   s.baseURL(r) + PortalPath + "?token=" + url.QueryEscape(token),
+	})
+	return nil
+}
+
+// baseURL is where browsers reach this server: Config.PublicURL, or else
+// what the request was addressed to. The request's Host is the caller's
+// own (an admin), so it cannot steer another user's link.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// internalCall marks the context of a request made in-process by
+// ServeAuthenticated. The key's type is unexported, so nothing outside this
+// package can set it, and nothing from the network carries it.
+type internalCall struct{}
+
+// ServeAuthenticated serves r as a call whose caller this process has
+// already authenticated: the dashboard's signed-in operator, or a portal
+// session acting on its one application. It skips the bearer-token check
+// and nothing else; in particular, scoping each call to what its caller
+// may touch is the caller's job (the portal only ever names its own
+// application in the path, and the API never reaches one application's
+// entities through another's path).
+//
+// This lets the dashboard and the portal change things through the same
+// handlers, validation and error reporting as the API, and through the
+// same Wake calls, instead of a second implementation of each rule.
+func (s *Server) ServeAuthenticated(w http.ResponseWriter, r *http.Request) {
+	s.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), internalCall{}, true)))
+}
+
+// isInternalCall reports whether r came through ServeAuthenticated.
+func isInternalCall(r *http.Request) bool {
+	v, _ := r.Context().Value(internalCall{}).(bool)
+	return v
+}

@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sqlite"
+)
+
+// portalAccess calls app-portal-access and returns the link and the token.
+func (e *env) portalAccess(appID string, body any) (link *url.URL, token string) {
+	e.t.Helper()
+	out := e.do("POST", "/api/v1/auth/app-portal-access/"+appID, body).want(http.StatusOK).object()
+	token = str(out, "token")
+	link, err := url.Parse(str(out, "url"))
+	if err != nil {
+		e.t.Fatalf("url %q: %v", str(out, "url"), err)
+	}
+	return link, token
+}
+
+func TestAppPortalAccess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app := str(e.createApp("Pizza Place", "merchant-42"), "id")
+
+	// By uid, with defaults: one hour, no flags, not read-only.
+	link, token := e.portalAccess("merchant-42", obj{})
+	if !strings.HasPrefix(token, portalTokenPrefix) || strings.Contains(token, ".") {
+		t.Errorf("token %q", token)
+	}
+	if link.Scheme != "http" || link.Host != "example.com" || link.Path != PortalPath || link.Query().Get("token") != token {
+		t.Errorf("url %v does not open the portal with the token", link)
+	}
+	access, err := e.api.VerifyPortalToken(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantExpiry := e.clock.Now().Add(time.Hour).Truncate(time.Second)
+	if access.AppID != app || !access.Expires.Equal(wantExpiry) || access.ReadOnly || len(access.FeatureFlags) != 0 || access.Nonce == "" {
+		t.Errorf("access = %+v, want app %s until %v", access, app, wantExpiry)
+	}
+
+	// Every option, and an empty body, which Svix SDKs never send but
+	// curl users do.
+	_, token = e.portalAccess(app, obj{"expiry": 7200, "readOnly": true, "featureFlags": []string{"beta", "beta", "gamma"}})
+	access, err = e.api.VerifyPortalToken(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !access.ReadOnly || !slices.Equal(access.FeatureFlags, []string{"beta", "gamma"}) ||
+		!access.Expires.Equal(e.clock.Now().Add(2*time.Hour).Truncate(time.Second)) {
+		t.Errorf("access = %+v", access)
+	}
+	r := e.do("POST", "/api/v1/auth/app-portal-access/"+app, nil).want(http.StatusOK).object()
+	if _, token2 := str(r, "url"), str(r, "token"); token2 == token {
+		t.Error("two tokens are equal; the nonce should make each unique")
+	}
+
+	// An unknown application is 404, unless the body creates it.
+	e.do("POST", "/api/v1/auth/app-portal-access/nobody", obj{}).want(http.StatusNotFound)
+	_, token = e.portalAccess("new-merchant", obj{"application": obj{"name": "New"}})
+	created, err := e.store.GetApplication(ctx, "new-merchant")
+	if err != nil {
+		t.Fatalf("application not created: %v", err)
+	}
+	if access, err := e.api.VerifyPortalToken(ctx, token); err != nil || access.AppID != created.ID {
+		t.Errorf("token for the created application: %+v, %v", access, err)
+	}
+
+	// The admin key is required.
+	e.doWith("POST", "/api/v1/auth/app-portal-access/"+app, obj{}, map[string]string{}).want(http.StatusUnauthorized)
+}
+
+func TestAppPortalAccessBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app := str(e.createApp("a", ""), "id")
+	for _, tc := range []struct {
+		name string
+		body any
+		loc  string
+	}{
+		{"ExpiryTooShort", obj{"expiry": 60}, "body.expiry"},
+		{"ExpiryTooLong", obj{"expiry": 8 * 24 * 3600}, "body.expiry"},
+		{"ExpiryNotANumber", obj{"expiry": "1h"}, "body.expiry"},
+		{"BadFlag", obj{"featureFlags": []string{"no spaces"}}, "body.featureFlags"},
+		{"BadApplication", obj{"application": obj{"name": ""}}, "body.application.name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/api/v1/auth/app-portal-access/"+app, tc.body).want(http.StatusUnprocessableEntity)
+			if locs := validationLocs(t, r); len(locs) != 1 || locs[0] != tc.loc {
+				t.Errorf("locs = %v, want [%s]", locs, tc.loc)
+			}
+		})
+	}
+	e.do("POST", "/api/v1/auth/app-portal-access/"+app, `{"expiry":`).want(http.StatusBadRequest)
+}
+
+func TestVerifyPortalToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app := str(e.createApp("a", ""), "id")
+	_, token := e.portalAccess(app, obj{})
+
+	flip := []byte(token)
+	i := len(portalTokenPrefix) + 10
+	flip[i] ^= 1
+	for _, tc := range []struct {
+		name, token string
+	}{
+		{"Empty", ""},
+		{"NoPrefix", strings.TrimPrefix(token, portalTokenPrefix)},
+		{"OtherPrefix", "appsk_" + strings.TrimPrefix(token, portalTokenPrefix)},
+		{"NotBase64", portalTokenPrefix + "!!!"},
+		{"Truncated", token[:len(token)-4]},
+		{"Tampered", string(flip)},
+		{"AdminKey", testKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.api.VerifyPortalToken(ctx, tc.token)
+			if hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+				t.Errorf("err = %v, want unauthorized", err)
+			}
+		})
+	}
+
+	// Another instance on the same store accepts the token; a server with
+	// another store (another key) does not.
+	twin := New(Config{Store: e.store, Now: e.clock.Now})
+	if access, err := twin.VerifyPortalToken(ctx, token); err != nil || access.AppID != app {
+		t.Errorf("instance sharing the store: %+v, %v", access, err)
+	}
+	other, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "other.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if _, err := New(Config{Store: other, Now: e.clock.Now}).VerifyPortalToken(ctx, token); hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+		t.Errorf("server with another key: err = %v, want unauthorized", err)
+	}
+
+	// Valid until the last second, refused from its expiry on.
+	e.clock.Advance(time.Hour - time.Second)
+	if _, err := e.api.VerifyPortalToken(ctx, token); err != nil {
+		t.Errorf("a second before expiry: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	_, err = e.api.VerifyPortalToken(ctx, token)
+	if hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("at expiry: err = %v, want expired", err)
+	}
+}
+
+func TestPortalLinkBase(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.PublicURL = "https://hooks.example.org/" })
+	app := str(e.createApp("a", ""), "id")
+	link, _ := e.portalAccess(app, obj{})
+	if got := link.Scheme + "://" + link.Host + link.Path; got != "https://hooks.example.org/portal/" {
+		t.Errorf("with PublicURL: %v", link)
+	}
+
+	e = newEnv(t)
+	app = str(e.createApp("a", ""), "id")
+	r := e.doWith("POST", "/api/v1/auth/app-portal-access/"+app, obj{}, map[string]string{
+		"Authorization": "Bearer " + testKey, "X-Forwarded-Proto": "https",
+	}).want(http.StatusOK)
+	if u := str(r.object(), "url"); !strings.HasPrefix(u, "https://example.com/portal/?token=") {
+		t.Errorf("behind a TLS proxy: %s", u)
+	}
+}
+
+func TestServeAuthenticated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createApp("a", "a-uid")
+	req := httptest.NewRequest("GET", "/api/v1/app/a-uid", nil)
+	rec := httptest.NewRecorder()
+	e.api.ServeAuthenticated(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("in-process call: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("the same request from the network: %d, want 401", rec.Code)
+	}
+}
+
+func TestAppPortalAccessSDK(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createApp("a", "a-uid")
+	srv := httptest.NewServer(e.api)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	sx := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
+	expiry := int32(24 * 3600)
+	out, err := sx.Authentication.AppPortalAccess(context.Background(), "a-uid", &svix.AppPortalAccessIn{
+		Expiry: &expiry, FeatureFlags: []string{"beta"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.Url, srv.URL+PortalPath+"?token=") || out.Token == "" {
+		t.Errorf("out = %+v", out)
+	}
+	access, err := e.api.VerifyPortalToken(context.Background(), out.Token)
+	if err != nil || !slices.Equal(access.FeatureFlags, []string{"beta"}) {
+		t.Errorf("access = %+v, %v", access, err)
+	}
+}
