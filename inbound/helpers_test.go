@@ -21,7 +21,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // unix formats t as the decimal unix seconds processors put in headers.
 func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
-func mustNew(t *testing.T, name string, creds inbound.Credentials, opts ...inbound.Option) inbound.Scheme {
+func mustNew(t testing.TB, name string, creds inbound.Credentials, opts ...inbound.Option) inbound.Scheme {
 	t.Helper()
 	s, err := inbound.New(name, creds, opts...)
 	if err != nil {
