@@ -33,6 +33,7 @@ type Store interface {
 	AttemptStore
 	SettingStore
 	StatsStore
+	RetentionStore
 	Close() error
 }
 
@@ -184,4 +185,16 @@ type Backlog struct {
 	Pending int64 // not attempted yet (StatusPending)
 	Sending int64 // failed at least once, another try scheduled (StatusSending)
 	Due     int64 // of those, due at the time asked about
+}
+
+// RetentionStore removes what is older than the retention period, so that
+// the database stops growing at traffic × retention.
+type RetentionStore interface {
+	// PurgeBefore deletes up to limit messages created before before whose
+	// deliveries are all final (or that have none), together with their
+	// deliveries and attempts, and returns how many messages it deleted.
+	// A message still being delivered is kept whole until its last
+	// delivery is final. Each call is one short transaction; callers
+	// repeat it until it deletes fewer than limit.
+	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }

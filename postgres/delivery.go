@@ -1,0 +1,398 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// deliveryColumns is the column list scanDelivery reads. Queries alias
+// deliveries as d.
+const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.trigger, d.attempts,
+	d.next_attempt_at, d.created_at, d.updated_at`
+
+// deliveryDest returns the scan destinations of deliveryColumns for d, and
+// a function that converts what was scanned into d's fields.
+func deliveryDest(d *hookbridge.Delivery) ([]any, func()) {
+	var (
+		status, trigger int16
+		attempts        int32
+		next            *time.Time
+	)
+	dest := []any{&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &status, &trigger, &attempts, &next, &d.CreatedAt, &d.UpdatedAt}
+	return dest, func() {
+		d.Status, d.Trigger, d.Attempts = hookbridge.MessageStatus(status), hookbridge.TriggerType(trigger), int(attempts)
+		d.NextAttempt = fromNullTime(next)
+		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	}
+}
+
+// claimDeliveries leases the earliest due deliveries that nobody holds a
+// live lease on, and returns each with its message and endpoint: $1 owner,
+// $2 lease end, $3 now, $4 limit. The CTE walks deliveries_due in order
+// (next_attempt_at <= $3 implies the index's predicate) and stops after
+// limit rows that pass the lease check and are not locked by another
+// claimer at this moment: SKIP LOCKED makes concurrent claimers take
+// different rows instead of queueing behind each other. Under READ
+// COMMITTED a row whose lock is released meanwhile is re-checked against
+// the WHERE clause on its newest version, so a lease just taken by another
+// instance is seen. One statement, one round trip, no transaction around it.
+const claimDeliveries = `
+	WITH due AS (
+		SELECT id FROM deliveries
+		WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+		ORDER BY next_attempt_at
+		LIMIT $4
+		FOR UPDATE SKIP LOCKED)
+	UPDATE deliveries d SET lease_owner = $1, lease_until = $2
+	FROM due, messages m, endpoints e
+	WHERE d.id = due.id AND m.id = d.msg_id AND e.id = d.endpoint_id
+	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns
+
+// ClaimDeliveries leases up to limit due deliveries to owner until
+// now+lease, earliest due first, and returns them with their message and
+// endpoint.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	until := truncMS(now.Add(lease))
+	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, truncMS(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
+		c := hookbridge.Claim{LeaseUntil: until}
+		dDest, dDone := deliveryDest(&c.Delivery)
+		var (
+			eventID *string
+			payload []byte
+		)
+		mDest := []any{&c.Message.ID, &c.Message.AppID, &eventID, &c.Message.EventType, &payload, &c.Message.Channels, &c.Message.CreatedAt}
+		e, err := scanEndpoint(r, append(dDest, mDest...)...)
+		if err != nil {
+			return c, err
+		}
+		dDone()
+		c.Endpoint = e
+		c.Message.EventID = fromNullString(eventID)
+		if payload != nil {
+			c.Message.Payload = payload
+		}
+		c.Message.CreatedAt = c.Message.CreatedAt.UTC()
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	// RETURNING comes in no particular order; hand out earliest due first.
+	slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
+		return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
+	return claims, nil
+}
+
+// recordAttempts writes a batch of results in one statement: r is the
+// results ($2…$5), done the deliveries still leased to owner ($1) moved to
+// their new state with the lease ended, and the attempts ($7…$14) are
+// inserted only for deliveries in done, taking application, message,
+// endpoint and trigger from the delivery. The statement returns done: a
+// result whose delivery is missing from it was rejected, and wrote nothing.
+const recordAttempts = `
+	WITH r AS (
+		SELECT * FROM unnest($2::text[], $3::smallint[], $4::integer[], $5::timestamptz[])
+			AS r (id, status, tries, next_attempt_at)),
+	done AS (
+		UPDATE deliveries d
+		SET status = r.status, attempts = d.attempts + r.tries, next_attempt_at = r.next_attempt_at,
+			lease_owner = NULL, lease_until = NULL, updated_at = $6
+		FROM r
+		WHERE d.id = r.id AND d.lease_owner = $1
+		RETURNING d.id, d.app_id, d.msg_id, d.endpoint_id, d.trigger),
+	ins AS (
+		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
+			status_code, response, duration_ms, created_at)
+		SELECT a.id, a.delivery_id, done.app_id, done.msg_id, done.endpoint_id, a.url, a.status, done.trigger,
+			a.status_code, a.response, a.duration_ms, a.created_at
+		FROM unnest($7::text[], $8::text[], $9::text[], $10::smallint[], $11::integer[], $12::text[], $13::bigint[], $14::timestamptz[])
+			AS a (id, delivery_id, url, status, status_code, response, duration_ms, created_at)
+		JOIN done ON done.id = a.delivery_id)
+	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`
+
+// RecordAttempts stores the results of claimed deliveries in one statement
+// (atomic on its own). A result whose delivery is no longer leased to owner
+// is dropped and its id returned in rejected. Otherwise its Attempt (if any)
+// is inserted, with its delivery, application, message, endpoint and
+// trigger taken from the delivery, and its ID and CreatedAt filled in if
+// unset.
+func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
+	for _, r := range results {
+		if err := checkResult(r); err != nil {
+			return nil, fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	now := truncMS(s.now())
+	var (
+		ids                                 = make([]string, len(results))
+		statuses                            = make([]int16, len(results))
+		tries                               = make([]int32, len(results))
+		nexts                               = make([]*time.Time, len(results))
+		aIDs, aDeliveries, aURLs, aResponse []string
+		aStatus                             []int16
+		aCodes                              []int32
+		aDurations                          []int64
+		aCreated                            []time.Time
+	)
+	for i, r := range results {
+		ids[i], statuses[i] = r.DeliveryID, int16(r.Status)
+		if r.Status == hookbridge.StatusSending {
+			nexts[i] = timeOrNull(r.NextAttempt)
+		}
+		a := r.Attempt
+		if a == nil {
+			continue
+		}
+		tries[i] = 1
+		if a.ID == "" {
+			a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
+		}
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = now
+		}
+		a.CreatedAt = truncMS(a.CreatedAt)
+		aIDs = append(aIDs, a.ID)
+		aDeliveries = append(aDeliveries, r.DeliveryID)
+		aURLs = append(aURLs, a.URL)
+		aStatus = append(aStatus, int16(a.Status))
+		aCodes = append(aCodes, int32(a.StatusCode))
+		aResponse = append(aResponse, textValue(a.Response))
+		aDurations = append(aDurations, a.DurationMS)
+		aCreated = append(aCreated, a.CreatedAt)
+	}
+
+	type finished struct {
+		appID, msgID, endpointID string
+		trigger                  hookbridge.TriggerType
+	}
+	done := make(map[string]finished, len(results))
+	rows, err := s.pool.Query(ctx, recordAttempts, owner, ids, statuses, tries, nexts, now,
+		aIDs, aDeliveries, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated)
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	var (
+		id      string
+		f       finished
+		trigger int16
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &f.appID, &f.msgID, &f.endpointID, &trigger}, func() error {
+		f.trigger = hookbridge.TriggerType(trigger)
+		done[id] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	var rejected []string
+	for _, r := range results {
+		f, ok := done[r.DeliveryID]
+		if !ok {
+			rejected = append(rejected, r.DeliveryID)
+			continue
+		}
+		if a := r.Attempt; a != nil {
+			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
+		}
+	}
+	return rejected, nil
+}
+
+// textValue makes s storable as PostgreSQL text, which refuses NUL bytes
+// and invalid UTF-8: a receiver's response body can hold either, and one
+// such excerpt must not fail a whole batch of results.
+func textValue(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// checkResult rejects a result that would break the delivery invariants: a
+// delivery ends in success or fail, or goes on sending at a set time.
+func checkResult(r hookbridge.AttemptResult) error {
+	switch r.Status {
+	case hookbridge.StatusSuccess, hookbridge.StatusFail:
+		return nil
+	case hookbridge.StatusSending:
+		if r.NextAttempt.IsZero() {
+			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
+		}
+		return nil
+	}
+	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
+}
+
+// RenewLeases extends owner's leases on the given deliveries to until.
+// Deliveries owner no longer holds are left alone.
+func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	// renewLeases touches no indexed column: a HOT update (see the
+	// table's fillfactor).
+	const renewLeases = `UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3`
+	if _, err := s.pool.Exec(ctx, renewLeases, truncMS(until), deliveryIDs, owner); err != nil {
+		return fmt.Errorf("renew leases: %w", err)
+	}
+	return nil
+}
+
+// ReleaseDeliveries ends owner's leases on the given deliveries, leaving
+// their state as it is, so they can be claimed again at once.
+func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	const releaseDeliveries = `
+		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+		WHERE id = ANY($1) AND lease_owner = $2`
+	if _, err := s.pool.Exec(ctx, releaseDeliveries, deliveryIDs, owner); err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
+}
+
+// nextDue is when the earliest non-final delivery can next be claimed:
+// max(next_attempt_at, lease_until) minimised over deliveries_due. head is
+// the earliest due time among deliveries whose lease does not hold them
+// back (one index probe, stopping at the first such row); only the rows due
+// before it, all leased (at most the deliveries in flight), can be
+// claimable earlier, at their lease end. greatest and least skip NULLs.
+const nextDue = `
+	WITH head AS (
+		SELECT min(next_attempt_at) AS at FROM deliveries
+		WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until <= next_attempt_at))
+	SELECT least(
+		(SELECT at FROM head),
+		(SELECT min(greatest(next_attempt_at, lease_until)) FROM deliveries
+		 WHERE next_attempt_at < coalesce((SELECT at FROM head), 'infinity') AND lease_until > next_attempt_at))`
+
+// NextDue returns when the earliest non-final delivery can next be claimed:
+// its next attempt time, or the end of its lease if that is later.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at *time.Time
+	if err := s.pool.QueryRow(ctx, nextDue).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return at.UTC(), true, nil
+}
+
+// Resend adds a manual delivery of the message to the endpoint, due at now,
+// whatever the endpoint subscribes to. Both must belong to the application.
+func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
+	now = truncMS(now)
+	updated := truncMS(s.now())
+	d := &hookbridge.Delivery{
+		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
+		AppID:       appID,
+		MsgID:       msgID,
+		EndpointID:  endpointID,
+		Status:      hookbridge.StatusPending,
+		Trigger:     hookbridge.TriggerManual,
+		NextAttempt: now,
+		UpdatedAt:   updated,
+	}
+	// insertResend writes the delivery only if both the message and the
+	// endpoint are the application's; created_at from PostgreSQL's clock
+	// (see the deliveries table).
+	const insertResend = `
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT $1, m.app_id, m.id, e.id, 1, 1, 0, $5, date_trunc('milliseconds', clock_timestamp()), $6
+		FROM messages m, endpoints e
+		WHERE m.app_id = $2 AND m.id = $3 AND e.app_id = $2 AND e.id = $4
+		RETURNING created_at`
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, insertResend, d.ID, appID, msgID, endpointID, now, updated).Scan(&d.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if err := messageExists(ctx, tx, appID, msgID); err != nil {
+				return err
+			}
+			return hookbridge.NotFound("endpoint")
+		}
+		if err != nil {
+			return err
+		}
+		d.CreatedAt = d.CreatedAt.UTC()
+		return s.notifyDue(ctx, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
+	}
+	return d, nil
+}
+
+// Recover adds a manual delivery, due at now, for every message created in
+// [since, until) whose latest delivery to the endpoint failed. A zero until
+// means now. It returns how many deliveries it added.
+func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	now = truncMS(now)
+	if until.IsZero() {
+		until = now
+	}
+	var q query
+	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
+	q.where(latestDelivery)
+	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)))
+	if !since.IsZero() {
+		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+	}
+	q.where(`m.created_at < ` + q.arg(truncMS(until)))
+	// failedMessages walks deliveries_endpoint_msg for the endpoint.
+	failedMessages := `
+		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + q.clause() + `
+		ORDER BY d.msg_id`
+	const insertRecovered = `
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT d.id, $2, d.msg_id, $3, 1, 1, 0, $4, date_trunc('milliseconds', clock_timestamp()), $5
+		FROM unnest($1::text[], $6::text[]) AS d (id, msg_id)`
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, failedMessages, q.args...)
+		if err != nil {
+			return err
+		}
+		msgIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(msgIDs) == 0 {
+			return err
+		}
+		ids := make([]string, len(msgIDs))
+		for i := range ids {
+			ids[i] = hookbridge.NewIDAt(hookbridge.PrefixDelivery, now)
+		}
+		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, truncMS(s.now()), msgIDs); err != nil {
+			return err
+		}
+		n = len(msgIDs)
+		return s.notifyDue(ctx, tx)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,44 @@
+// Package postgres is the shared storage adapter: hookbridge.Store on
+// PostgreSQL, for one or many Hookbridge instances using the same database.
+// It uses pgx v5 and its connection pool (see docs/decisions.md,
+// "PostgreSQL driver"); nothing else is shared between instances.
+//
+// Invariants:
+//
+//   - The schema changes only through the numbered files in migrations/,
+//     applied by Open (unless told not to) under a session advisory lock, so
+//     instances starting together migrate exactly once. Each migration runs
+//     in its own transaction with its schema_migrations row. Open without
+//     migrating refuses a schema that is behind this binary.
+//   - Claiming is one statement: due deliveries are picked earliest first
+//     with FOR UPDATE SKIP LOCKED, so concurrent claimers never wait for
+//     each other and never get the same delivery, and are leased (owner,
+//     until). A delivery whose lease has ended is claimable again.
+//   - A result is recorded only while the recording instance still holds
+//     the lease (lease_owner = owner in the same statement that writes it);
+//     a presumed-dead instance's late result is rejected whole.
+//   - Every write that makes a delivery due now (CreateMessage(s),
+//     CreateMessageTo, Resend, Recover) sends one payload-free NOTIFY on
+//     the store's channel in its transaction, so it reaches listening
+//     instances on commit and never before. Listen turns those into
+//     dispatcher wake-ups.
+//   - A delivery's next_attempt_at is NULL exactly when its status is final
+//     (a CHECK constraint); the partial index deliveries_due over the
+//     non-NULL rows is what the claim query walks.
+//   - Times are timestamptz truncated to milliseconds, returned in UTC. The
+//     store's own clock (Go) fills in times, except a delivery's created_at,
+//     which comes from PostgreSQL's clock: "the latest delivery" of a
+//     message to an endpoint is the greatest (created_at, id), and one clock
+//     for every instance keeps that order right when their clocks differ.
+//   - Hot-path writes are batched: a batch of messages and their deliveries
+//     is a handful of statements whatever its size (arrays and unnest), and
+//     a batch of results is one statement.
+//
+// The database schema is the one in the connection's search_path (the
+// default is public), so several installations, or test runs, can share a
+// database in separate schemas; the NOTIFY channel and the advisory lock
+// keys are derived from that schema's name.
+//
+// Database errors are wrapped with the operation that failed; only
+// ENOTFOUND and ECONFLICT are turned into *hookbridge.Error values.
+package postgres

@@ -1,0 +1,563 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// messageColumns is the column list scanMessage reads. Queries alias
+// messages as m.
+const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at`
+
+// latestDelivery is the condition that makes d the latest delivery of its
+// message to its endpoint (the greatest created_at, then id; see
+// hookbridge.Store): the status of a message at an endpoint is that of its
+// latest delivery there. deliveries_msg_endpoint answers it from the index.
+const latestDelivery = `NOT EXISTS (
+	SELECT 1 FROM deliveries l
+	WHERE l.msg_id = d.msg_id AND l.endpoint_id = d.endpoint_id AND (l.created_at, l.id) > (d.created_at, d.id))`
+
+// scanMessage reads messageColumns followed by the columns in extra.
+func scanMessage(row pgx.Row, extra ...any) (hookbridge.Message, error) {
+	var (
+		m       hookbridge.Message
+		eventID *string
+		payload []byte
+	)
+	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, &m.Channels, &m.CreatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return m, err
+	}
+	m.EventID = fromNullString(eventID)
+	if payload != nil {
+		m.Payload = json.RawMessage(payload)
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	return m, nil
+}
+
+// CreateMessage stores msg and fans it out in one transaction: one pending
+// scheduled delivery, due at msg.CreatedAt, per endpoint of the application
+// that Accepts it. ID and CreatedAt are filled in if unset. With an EventID
+// the application already used, nothing is written and the stored message is
+// returned with created == false.
+func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+	results, err := s.createMessages(ctx, []*hookbridge.Message{msg}, "")
+	if err != nil {
+		return nil, false, fmt.Errorf("create message: %w", err)
+	}
+	r := results[0]
+	if r.Err != nil {
+		return nil, false, r.Err
+	}
+	return r.Message, r.Created, nil
+}
+
+// CreateMessageTo stores msg with one delivery, to the given endpoint only.
+func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
+	results, err := s.createMessages(ctx, []*hookbridge.Message{msg}, endpointID)
+	if err != nil {
+		return fmt.Errorf("create message: %w", err)
+	}
+	return results[0].Err
+}
+
+// CreateMessages stores msgs in one transaction, each as CreateMessage
+// would, in a fixed number of statements whatever the batch size. A message
+// whose application does not exist gets that error in its result and the
+// others are stored.
+func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
+	if len(msgs) == 0 {
+		return []hookbridge.CreateResult{}, nil
+	}
+	results, err := s.createMessages(ctx, msgs, "")
+	if err != nil {
+		return nil, fmt.Errorf("create messages: %w", err)
+	}
+	return results, nil
+}
+
+// subscription is what fan-out reads of an endpoint: what Endpoint.Accepts
+// needs (the matching rule lives in the domain, once).
+type subscription struct {
+	appID    string
+	endpoint hookbridge.Endpoint
+}
+
+// insertMessages writes messages and their deliveries in one statement: the
+// messages, then the deliveries of those actually inserted (a message whose
+// event id was taken meanwhile is skipped with its deliveries), then one
+// NOTIFY if any delivery was written. It returns the ids of the inserted
+// messages. %s is the conflict clause: ON CONFLICT … DO NOTHING for
+// ordinary messages, nothing for CreateMessageTo.
+const insertMessages = `
+	WITH ins AS (
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
+		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[])
+			AS m (id, app_id, event_id, event_type, payload, channels, created_at)
+		%s
+		RETURNING id),
+	dl AS (
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, 1, 0, 0, d.next_attempt_at,
+			date_trunc('milliseconds', clock_timestamp()), $13
+		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS d (id, app_id, msg_id, endpoint_id, next_attempt_at)
+		JOIN ins ON ins.id = d.msg_id
+		RETURNING 1),
+	woke AS (
+		SELECT pg_notify($14, '') FROM (SELECT 1 FROM dl LIMIT 1) AS any_due)
+	SELECT id, (SELECT count(*) FROM woke) FROM ins`
+
+// onEventIDConflict skips a message whose (app_id, event_id) is taken,
+// by an earlier message or by a concurrent transaction that committed
+// first: the stored one is returned instead.
+const onEventIDConflict = `ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING`
+
+// createMessages is CreateMessages, or, with only set, CreateMessageTo for
+// one message. Round trips: begin, one batch reading the applications and
+// their subscriptions, one statement writing everything, a lookup of
+// stored messages only when event ids repeated, commit.
+func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
+	now := truncMS(s.now())
+	appIDs := make([]string, 0, 1)
+	for _, msg := range msgs {
+		if msg.ID == "" {
+			msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
+		}
+		if msg.CreatedAt.IsZero() {
+			msg.CreatedAt = now
+		}
+		msg.CreatedAt = truncMS(msg.CreatedAt)
+		if !slices.Contains(appIDs, msg.AppID) {
+			appIDs = append(appIDs, msg.AppID)
+		}
+	}
+
+	results := make([]hookbridge.CreateResult, len(msgs))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		apps, subs, err := readSubscriptions(ctx, tx, appIDs)
+		if err != nil {
+			return err
+		}
+
+		// Decide each message's fate: missing application, repeat of an
+		// earlier message of the batch, or to insert.
+		var (
+			ins       messageRows
+			dls       deliveryRows
+			firstOf   = map[[2]string]int{} // (app, event id) → index of its first message
+			repeatOf  = map[int]int{}       // index → index of the first message with its event id
+			candidate []int                 // indexes of messages sent to the database
+		)
+		for i, msg := range msgs {
+			if !apps[msg.AppID] {
+				results[i].Err = hookbridge.NotFound("application")
+				continue
+			}
+			if only != "" {
+				if !slices.ContainsFunc(subs, func(sb subscription) bool { return sb.appID == msg.AppID && sb.endpoint.ID == only }) {
+					results[i].Err = hookbridge.NotFound("endpoint")
+					continue
+				}
+			} else if msg.EventID != "" {
+				key := [2]string{msg.AppID, msg.EventID}
+				if first, ok := firstOf[key]; ok {
+					repeatOf[i] = first
+					continue
+				}
+				firstOf[key] = i
+			}
+			candidate = append(candidate, i)
+			if err := ins.add(msg); err != nil {
+				return err
+			}
+			for _, sb := range subs {
+				if sb.appID != msg.AppID {
+					continue
+				}
+				e := &sb.endpoint
+				if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+					continue
+				}
+				dls.add(hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID, msg.CreatedAt)
+			}
+		}
+		if len(candidate) == 0 {
+			return nil
+		}
+
+		conflict := onEventIDConflict
+		if only != "" {
+			conflict = "" // CreateMessageTo does not look event ids up
+		}
+		rows, err := tx.Query(ctx, fmt.Sprintf(insertMessages, conflict),
+			ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
+			dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, s.notify)
+		if err != nil {
+			return err
+		}
+		inserted := map[string]bool{}
+		var notified int64
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id, &notified); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		// Messages not inserted had an event id already taken: return the
+		// stored message instead.
+		var takenApps, takenEventIDs []string
+		for _, i := range candidate {
+			if inserted[msgs[i].ID] {
+				results[i] = hookbridge.CreateResult{Message: msgs[i], Created: true}
+			} else {
+				takenApps = append(takenApps, msgs[i].AppID)
+				takenEventIDs = append(takenEventIDs, msgs[i].EventID)
+			}
+		}
+		if len(takenApps) > 0 {
+			stored, err := storedByEventID(ctx, tx, takenApps, takenEventIDs)
+			if err != nil {
+				return err
+			}
+			for _, i := range candidate {
+				if inserted[msgs[i].ID] {
+					continue
+				}
+				m, ok := stored[[2]string{msgs[i].AppID, msgs[i].EventID}]
+				if !ok || msgs[i].EventID == "" {
+					return fmt.Errorf("message %s was not inserted and no message has its event id", msgs[i].ID)
+				}
+				results[i] = hookbridge.CreateResult{Message: m, Created: false}
+			}
+		}
+		for i, first := range repeatOf {
+			results[i] = hookbridge.CreateResult{Message: results[first].Message, Created: false}
+		}
+		return nil
+	})
+	if pgCode(err) == codeUniqueViolation {
+		// Only a message id can collide here: event ids are arbitrated by
+		// ON CONFLICT (or, for CreateMessageTo, not checked).
+		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message id already exists")
+	}
+	if pgCode(err) == codeForeignKeyViolation {
+		// Deleted between the read and the write despite the locks: only
+		// a concurrent DeleteApplication can do that.
+		return nil, hookbridge.NotFound("application")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// readSubscriptions reads, in one round trip, which of the applications
+// exist and the subscriptions of their endpoints. Both reads take KEY SHARE
+// locks, so that neither an application nor an endpoint can be deleted
+// before the transaction writes the rows that refer to them.
+func readSubscriptions(ctx context.Context, tx pgx.Tx, appIDs []string) (map[string]bool, []subscription, error) {
+	const (
+		existingApps  = `SELECT id FROM applications WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
+		subscriptions = `SELECT id, app_id, event_types, channels, disabled FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
+	)
+	var b pgx.Batch
+	b.Queue(existingApps, appIDs)
+	b.Queue(subscriptions, appIDs)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read applications: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, fmt.Errorf("read applications: %w", err)
+	}
+	apps := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		apps[id] = true
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (subscription, error) {
+		var sb subscription
+		err := r.Scan(&sb.endpoint.ID, &sb.appID, &sb.endpoint.EventTypes, &sb.endpoint.Channels, &sb.endpoint.Disabled)
+		sb.endpoint.AppID = sb.appID
+		return sb, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
+	}
+	return apps, subs, br.Close()
+}
+
+// storedByEventID reads the messages with the given (application, event id)
+// pairs, keyed by the pair.
+func storedByEventID(ctx context.Context, q querier, appIDs, eventIDs []string) (map[[2]string]*hookbridge.Message, error) {
+	// messagesByEventID uses messages_app_event_id for each pair.
+	const messagesByEventID = `
+		SELECT ` + messageColumns + `
+		FROM messages m JOIN unnest($1::text[], $2::text[]) AS k (app_id, event_id)
+			ON m.app_id = k.app_id AND m.event_id = k.event_id`
+	stored, err := collect(ctx, q, messagesByEventID, []any{appIDs, eventIDs}, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("look up event ids: %w", err)
+	}
+	out := make(map[[2]string]*hookbridge.Message, len(stored))
+	for i := range stored {
+		out[[2]string{stored[i].AppID, stored[i].EventID}] = &stored[i]
+	}
+	return out, nil
+}
+
+// messageRows are messages as the columns of an unnest: one array per
+// column.
+type messageRows struct {
+	ids, appIDs, eventTypes, channels []string
+	eventIDs                          []*string
+	payloads                          [][]byte
+	createdAt                         []time.Time
+}
+
+func (r *messageRows) add(m *hookbridge.Message) error {
+	channels, err := json.Marshal(jsonList(m.Channels))
+	if err != nil {
+		return fmt.Errorf("encode channels: %w", err)
+	}
+	r.ids = append(r.ids, m.ID)
+	r.appIDs = append(r.appIDs, m.AppID)
+	r.eventIDs = append(r.eventIDs, nullString(m.EventID))
+	r.eventTypes = append(r.eventTypes, m.EventType)
+	r.payloads = append(r.payloads, []byte(m.Payload))
+	r.channels = append(r.channels, string(channels))
+	r.createdAt = append(r.createdAt, m.CreatedAt)
+	return nil
+}
+
+// deliveryRows are new deliveries as the columns of an unnest.
+type deliveryRows struct {
+	ids, appIDs, msgIDs, endpointIDs []string
+	due                              []time.Time
+}
+
+func (r *deliveryRows) add(id, appID, msgID, endpointID string, due time.Time) {
+	r.ids = append(r.ids, id)
+	r.appIDs = append(r.appIDs, appID)
+	r.msgIDs = append(r.msgIDs, msgID)
+	r.endpointIDs = append(r.endpointIDs, endpointID)
+	r.due = append(r.due, due)
+}
+
+// GetMessage finds a message of the application by id or EventID, the same
+// way GetApplication does with uids.
+func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
+	// Both use a unique index: the primary key, or messages_app_event_id.
+	const (
+		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.id = $2`
+		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.event_id = $2`
+	)
+	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
+		m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByID, appID, idOrEventID))
+		if err == nil {
+			return &m, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
+		}
+	}
+	m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByEventID, appID, idOrEventID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, hookbridge.NotFound("message")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
+	}
+	return &m, nil
+}
+
+// ListMessages pages through the application's messages by id, newest first
+// by default.
+func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
+	limit := listLimit(f.Limit)
+	var q query
+	q.where(`m.app_id = ` + q.arg(appID))
+	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
+	tail := q.keyset("m.id", f.ListOptions, hookbridge.OrderDescending, limit)
+	// listMessages walks messages_app_id and filters on the way.
+	listMessages := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + q.clause() + tail
+	rows, err := collect(ctx, s.pool, listMessages, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// ExpungeMessageContent deletes the payload of a message, keeping the row.
+func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
+	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`
+	tag, err := s.pool.Exec(ctx, expungeMessage, appID, msgID)
+	if err != nil {
+		return fmt.Errorf("expunge message %s: %w", msgID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return hookbridge.NotFound("message")
+	}
+	return nil
+}
+
+// readTx runs fn in a read-only REPEATABLE READ transaction, so that its
+// queries (an existence check, then the list) see one snapshot.
+func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// ListMessageEndpoints returns each endpoint the message was owed to, with
+// the state of its latest delivery there, by endpoint id (ascending by
+// default). A message the application does not have is ENOTFOUND.
+func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
+	limit := listLimit(opt.Limit)
+	var q query
+	q.where(`d.msg_id = ` + q.arg(msgID) + ` AND d.app_id = ` + q.arg(appID))
+	q.where(latestDelivery)
+	tail := q.keyset("d.endpoint_id", opt, hookbridge.OrderAscending, limit)
+	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
+	listMessageEndpoints := `
+		SELECT ` + endpointColumns + `, d.status, d.next_attempt_at
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE ` + q.clause() + tail
+	var rows []hookbridge.MessageEndpoint
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := messageExists(ctx, tx, appID, msgID); err != nil {
+			return err
+		}
+		var err error
+		rows, err = collect(ctx, tx, listMessageEndpoints, q.args, func(r pgx.Row) (hookbridge.MessageEndpoint, error) {
+			var (
+				me     hookbridge.MessageEndpoint
+				status int16
+				next   *time.Time
+			)
+			e, err := scanEndpoint(r, &status, &next)
+			me.Endpoint, me.Status, me.NextAttempt = e, hookbridge.MessageStatus(status), fromNullTime(next)
+			return me, err
+		})
+		return err
+	})
+	if err != nil {
+		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// ListEndpointMessages returns the messages owed to the endpoint with the
+// state of their latest delivery there, by message id, newest first by
+// default. An endpoint the application does not have is ENOTFOUND.
+func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
+	limit := listLimit(f.Limit)
+	var q query
+	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
+	q.where(latestDelivery)
+	if f.Status != nil {
+		q.where(`d.status = ` + q.arg(int16(*f.Status)))
+	}
+	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
+	tail := q.keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending, limit)
+	// listEndpointMessages walks deliveries_endpoint_msg in message order.
+	listEndpointMessages := `
+		SELECT ` + messageColumns + `, d.status, d.next_attempt_at
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + q.clause() + tail
+	var rows []hookbridge.EndpointMessage
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		var err error
+		rows, err = collect(ctx, tx, listEndpointMessages, q.args, func(r pgx.Row) (hookbridge.EndpointMessage, error) {
+			var (
+				em     hookbridge.EndpointMessage
+				status int16
+				next   *time.Time
+			)
+			m, err := scanMessage(r, &status, &next)
+			em.Message, em.Status, em.NextAttempt = m, hookbridge.MessageStatus(status), fromNullTime(next)
+			return em, err
+		})
+		return err
+	})
+	if err != nil {
+		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
+// EndpointStats counts the messages owed to the endpoint, created in [since,
+// until) (a zero bound is no bound), by the status of their latest delivery.
+func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (hookbridge.EndpointStats, error) {
+	var q query
+	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
+	q.where(latestDelivery)
+	if !since.IsZero() {
+		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+	}
+	if !until.IsZero() {
+		q.where(`m.created_at < ` + q.arg(truncMS(until)))
+	}
+	// endpointStats walks deliveries_endpoint_msg for the endpoint.
+	endpointStats := `
+		SELECT d.status, count(*)
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE ` + q.clause() + `
+		GROUP BY d.status`
+	var st hookbridge.EndpointStats
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, endpointStats, q.args...)
+		if err != nil {
+			return err
+		}
+		var (
+			status int16
+			n      int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+			switch hookbridge.MessageStatus(status) {
+			case hookbridge.StatusSuccess:
+				st.Success = n
+			case hookbridge.StatusPending:
+				st.Pending = n
+			case hookbridge.StatusFail:
+				st.Fail = n
+			case hookbridge.StatusSending:
+				st.Sending = n
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return hookbridge.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,492 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+var _ hookbridge.Store = (*Store)(nil)
+
+// DefaultMaxConns is the pool size when the DSN does not set
+// pool_max_conns. The dispatcher needs two or three connections (claimer,
+// recorder, wake-up listener); the rest serve the API's requests.
+const DefaultMaxConns = 16
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the PostgreSQL implementation of hookbridge.Store. It is safe for
+// concurrent use, and any number of Stores (in one process or many) may use
+// the same database.
+type Store struct {
+	pool   *pgxpool.Pool
+	cfg    *pgxpool.Config
+	schema string // the schema the tables live in (current_schema())
+	notify string // the NOTIFY channel of this schema
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// options are what Open can be told besides the DSN.
+type options struct {
+	migrate  bool
+	maxConns int32
+	now      func() time.Time
+	logger   *slog.Logger
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithoutMigrations makes Open check that the schema is up to date instead
+// of applying migrations, for installations where schema changes are
+// applied separately (`hookbridge migrate`). Open then fails if the
+// database is behind this binary.
+func WithoutMigrations() Option { return func(o *options) { o.migrate = false } }
+
+// WithMaxConns sets the size of the connection pool; pool_max_conns in the
+// DSN wins over it. Zero means DefaultMaxConns.
+func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
+
+// WithClock sets the clock the store fills in times with. Nil means
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets where Listen reports lost connections. Nil means
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// ErrSchemaBehind is returned by Open with WithoutMigrations when the
+// database lacks migrations this binary needs.
+var ErrSchemaBehind = errors.New("the database schema is older than this Hookbridge (apply it with `hookbridge migrate --db …`)")
+
+// Open connects to the PostgreSQL database named by dsn (a postgres:// URL
+// or a key=value string, as pgx reads it; pool_max_conns and the other
+// pool_ settings of pgxpool are honoured) and applies every migration not
+// applied yet, unless WithoutMigrations is given.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{migrate: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The parse error quotes the DSN, password included: do not wrap it.
+		return nil, errors.New("postgres: open: cannot parse the database URL")
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = cmp.Or(o.maxConns, DefaultMaxConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s := &Store{
+		pool: pool,
+		cfg:  cfg,
+		now:  o.now,
+		log:  cmp.Or(o.logger, slog.Default()),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.init(ctx, o.migrate); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+	}
+	return s, nil
+}
+
+// init finds the schema, then migrates it or checks that it is current.
+func (s *Store) init(ctx context.Context, migrate bool) error {
+	var schema *string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	if schema == nil {
+		return errors.New("no schema to use: the search_path names no existing schema")
+	}
+	s.schema = *schema
+	s.notify = notifyChannel(s.schema)
+	if migrate {
+		return s.migrate(ctx)
+	}
+	return s.checkSchema(ctx)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// migration is one embedded migrations/NNNN_name.sql file.
+type migration struct {
+	version int
+	name    string
+	body    string
+}
+
+// embeddedMigrations returns the migrations in version order.
+func embeddedMigrations() ([]migration, error) {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(files)
+	out := make([]migration, 0, len(files))
+	for _, file := range files {
+		name := strings.TrimPrefix(file, "migrations/")
+		num, _, ok := strings.Cut(name, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
+		}
+		body, err := migrations.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		out = append(out, migration{version, name, string(body)})
+	}
+	return out, nil
+}
+
+// createMigrationsTable is the one piece of schema outside the numbered
+// migrations: it records them.
+const createMigrationsTable = `
+	CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer     NOT NULL PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL
+	)`
+
+// migrate applies the embedded migrations that schema_migrations does not
+// list yet, in order, each in its own transaction together with its
+// schema_migrations row. It holds a session advisory lock (keyed by the
+// schema) throughout, so instances starting together take turns: the first
+// applies everything, the others find it applied. A crash releases the lock
+// with the session, and a failed migration leaves nothing behind.
+func (s *Store) migrate(ctx context.Context) error {
+	all, err := embeddedMigrations()
+	if err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	key := s.lockKey("migrate")
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	defer func() {
+		// A connection whose unlock failed is closed rather than returned
+		// to the pool still holding the lock.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := conn.Exec(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range all {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var applied bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
+				return err
+			}
+			if applied {
+				return nil
+			}
+			// No arguments: the simple protocol, which runs a file of
+			// several statements.
+			if _, err := tx.Exec(ctx, m.body, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, truncMS(s.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// checkSchema fails with ErrSchemaBehind unless every embedded migration
+// has been applied. Versions this binary does not know (a newer binary
+// migrated) are accepted: migrations only add.
+func (s *Store) checkSchema(ctx context.Context) error {
+	all, err := embeddedMigrations()
+	if err != nil {
+		return err
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if !exists {
+		return fmt.Errorf("schema %q has no Hookbridge tables: %w", s.schema, ErrSchemaBehind)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	var missing []string
+	for _, m := range all {
+		if !slices.Contains(applied, int32(m.version)) {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("schema %q lacks %s: %w", s.schema, strings.Join(missing, ", "), ErrSchemaBehind)
+	}
+	return nil
+}
+
+// lockKey is the advisory lock key for a named job in this store's schema,
+// so that installations in different schemas of one database do not
+// exclude each other.
+func (s *Store) lockKey(job string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hookbridge\x00" + job + "\x00" + s.schema))
+	return int64(h.Sum64())
+}
+
+// RunExclusive runs fn unless another instance using the same schema is
+// running a job of the same name, and reports whether it ran. It holds a
+// session advisory lock (pg_try_advisory_lock) on a connection of its own
+// while fn runs; the lock ends with the session if the process dies.
+func (s *Store) RunExclusive(ctx context.Context, job string, fn func(context.Context) error) (bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("run %s exclusively: %w", job, err)
+	}
+	defer conn.Release()
+	key := s.lockKey(job)
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+		return false, fmt.Errorf("run %s exclusively: %w", job, err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	return true, fn(ctx)
+}
+
+// inTx runs fn in a transaction and commits it if fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// notifyDue tells listening instances (see Listen) that deliveries may be
+// due now. Called inside the transaction that made them due, it is sent on
+// commit and dropped on rollback; PostgreSQL folds repeats within one
+// transaction into one notification.
+func (s *Store) notifyDue(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, s.notify); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// PostgreSQL error codes the store turns into domain errors.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+)
+
+// pgCode returns the SQLSTATE of err, or "".
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Times are timestamptz with millisecond precision; the zero time.Time is
+// NULL where a column is optional.
+
+// truncMS is t as it will read back from the database: millisecond
+// precision, UTC. Stores apply it to the times they fill in, so that the
+// caller's struct equals what a later Get returns.
+func truncMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// timeOrNull is the stored form of an optional time.
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = truncMS(t)
+	return &t
+}
+
+// fromNullTime converts a stored optional time back, in UTC.
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nullString stores "" as NULL, for optional unique values such as uids.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// fromNullString reads NULL back as "".
+func fromNullString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// nullInt32 stores a nil *int as NULL.
+func nullInt32(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := int32(*p)
+	return &v
+}
+
+// fromNullInt32 converts a stored optional int back.
+func fromNullInt32(p *int32) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(*p)
+	return &v
+}
+
+// jsonList is the stored form of a list of names: never NULL, '[]' when
+// empty, so SQL can always treat it as an array.
+func jsonList(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// jsonMap is the stored form of a map: never NULL, '{}' when empty.
+func jsonMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// page trims rows fetched with limit+1 to limit and says whether the list is
+// done.
+func page[T any](rows []T, limit int) hookbridge.Page[T] {
+	if len(rows) > limit {
+		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return hookbridge.Page[T]{Data: rows, Done: true}
+}
+
+// listLimit resolves a requested page size: zero or less means the default,
+// more than the maximum means the maximum.
+func listLimit(n int) int {
+	if n <= 0 {
+		return hookbridge.DefaultListLimit
+	}
+	return min(n, hookbridge.MaxListLimit)
+}
+
+// query builds a statement whose WHERE clause is a list of AND-ed
+// conditions, numbering the $n placeholders as arguments are added.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// where adds a condition.
+func (q *query) where(cond string) { q.conds = append(q.conds, cond) }
+
+// clause is the WHERE condition: the conditions AND-ed, or TRUE.
+func (q *query) clause() string {
+	if len(q.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(q.conds, " AND ")
+}
+
+// keyset adds the condition for paging by a sort key column (rows after the
+// iterator in the list's order) and returns the ORDER BY and LIMIT, which
+// fetches one row more than limit. def is the list's default order.
+func (q *query) keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering, limit int) string {
+	desc := opt.Order == hookbridge.OrderDescending ||
+		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
+	dir, op := "ASC", ">"
+	if desc {
+		dir, op = "DESC", "<"
+	}
+	if opt.Iterator != "" {
+		q.where(col + " " + op + " " + q.arg(opt.Iterator))
+	}
+	return " ORDER BY " + col + " " + dir + " LIMIT " + q.arg(limit+1)
+}
+
+// messageFilter adds the conditions shared by the message, endpoint-message
+// and attempt lists on the message m and on a time column.
+func (q *query) messageFilter(eventTypes []string, channel string, timeCol string, before, after time.Time) {
+	if len(eventTypes) > 0 {
+		q.where(`m.event_type = ANY(` + q.arg(eventTypes) + `)`)
+	}
+	if channel != "" {
+		q.where(`m.channels @> jsonb_build_array(` + q.arg(channel) + `::text)`)
+	}
+	if !before.IsZero() {
+		q.where(timeCol + ` < ` + q.arg(truncMS(before)))
+	}
+	if !after.IsZero() {
+		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
+	}
+}

@@ -1,0 +1,301 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/storetest"
+)
+
+// openTest opens a store on a new, empty schema.
+func openTest(t testing.TB) *Store {
+	t.Helper()
+	return openDSN(t, pgtest.Schema(t))
+}
+
+// openDSN opens a store on dsn and closes it when the test ends.
+func openDSN(t testing.TB, dsn string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, append([]Option{WithMaxConns(4)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) hookbridge.Store { return openTest(t) })
+}
+
+// TestConcurrentOpenMigratesOnce starts several stores on an empty schema at
+// once, as instances starting together do: all succeed and every migration
+// is recorded once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	const n = 5
+	var (
+		wg     sync.WaitGroup
+		errs   = make([]error, n)
+		stores = make([]*Store, n)
+		start  = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(t.Context(), dsn, WithMaxConns(2))
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		} else {
+			defer stores[i].Close()
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	rows, err := stores[0].pool.Query(t.Context(), `SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	all, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for rows.Next() {
+		var version, count int
+		if err := rows.Scan(&version, &count); err != nil {
+			t.Fatal(err)
+		}
+		if count != 1 {
+			t.Errorf("migration %d recorded %d times", version, count)
+		}
+		seen++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(all) {
+		t.Errorf("%d migrations recorded, want %d", seen, len(all))
+	}
+}
+
+// TestOpenWithoutMigrations: an operator who applies the schema separately
+// gets a clear error from a store opened on a schema that is behind, and a
+// working store once it is applied.
+func TestOpenWithoutMigrations(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	_, err := Open(t.Context(), dsn, WithoutMigrations())
+	if !errors.Is(err, ErrSchemaBehind) {
+		t.Fatalf("Open without migrations on an empty schema: err = %v, want ErrSchemaBehind", err)
+	}
+	openDSN(t, dsn) // migrates
+	s := openDSN(t, dsn, WithoutMigrations())
+	if err := s.CreateApplication(t.Context(), &hookbridge.Application{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	// A migration this binary needs is missing again: refused.
+	if _, err := s.pool.Exec(t.Context(), `DELETE FROM schema_migrations WHERE version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), dsn, WithoutMigrations()); !errors.Is(err, ErrSchemaBehind) || !strings.Contains(err.Error(), "0001_init.sql") {
+		t.Fatalf("Open on a schema missing 0001: err = %v, want ErrSchemaBehind naming it", err)
+	}
+}
+
+// TestOpenBadDSN: a DSN that cannot be parsed is refused without repeating
+// it (it may hold a password).
+func TestOpenBadDSN(t *testing.T) {
+	t.Parallel()
+	_, err := Open(t.Context(), "postgres://u:s3cret@host:notaport/db")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v, want an error that does not show the password", err)
+	}
+}
+
+// fixture creates an application with one endpoint that takes everything.
+func fixture(t *testing.T, s hookbridge.Store) (*hookbridge.Application, *hookbridge.Endpoint) {
+	t.Helper()
+	app := &hookbridge.Application{Name: "a"}
+	if err := s.CreateApplication(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/", Secrets: []hookbridge.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	if err := s.CreateEndpoint(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	return app, ep
+}
+
+// TestListenWakes: a message accepted through one store (one instance)
+// wakes a listener on another store of the same schema, and only after
+// commit; a store on another schema is not woken.
+func TestListenWakes(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	writer, listener := openDSN(t, dsn), openDSN(t, dsn)
+	other := openTest(t)
+	app, ep := fixture(t, writer)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	wakes, otherWakes := make(chan struct{}, 16), make(chan struct{}, 16)
+	done := make(chan error, 2)
+	go func() { done <- listener.Listen(ctx, func() { wakes <- struct{}{} }) }()
+	go func() { done <- other.Listen(ctx, func() { otherWakes <- struct{}{} }) }()
+	// The first wake-up of each says it is listening.
+	waitWake(t, wakes, "listening")
+	waitWake(t, otherWakes, "other listening")
+
+	m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`)}
+	if _, _, err := writer.CreateMessage(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "CreateMessage")
+	if _, err := writer.Resend(t.Context(), app.ID, m.ID, ep.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "Resend")
+
+	// A message owed to nobody makes nothing due: no notification.
+	if err := writer.DeleteEndpoint(t.Context(), app.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := writer.CreateMessage(t.Context(), &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The store on another schema is not told about any of it. A marker
+	// notification sent after everything else proves the listener has
+	// seen all that came before it, so the absence is not a race.
+	if _, err := writer.pool.Exec(t.Context(), `SELECT pg_notify($1, 'marker')`, writer.notify); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "marker")
+	select {
+	case <-wakes:
+		t.Error("woken by a message that made nothing due")
+	default:
+	}
+	select {
+	case <-otherWakes:
+		t.Error("a store on another schema was woken")
+	default:
+	}
+
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("Listen returned %v", err)
+		}
+	}
+}
+
+func waitWake(t *testing.T, wakes <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up after %s", what)
+	}
+}
+
+// TestListenReconnects: a listener whose connection is killed reconnects
+// and wakes the dispatcher again.
+func TestListenReconnects(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	wakes := make(chan struct{}, 16)
+	go s.Listen(ctx, func() { wakes <- struct{}{} })
+	waitWake(t, wakes, "listening")
+	// End the listener's session from the server side.
+	if _, err := s.pool.Exec(t.Context(), `
+		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'`, s.notify); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "reconnecting")
+}
+
+// TestRecordAttemptsKeepsOddResponses: a response excerpt with a NUL byte
+// and invalid UTF-8 (what a receiver may send) is stored, mended, instead of
+// failing the batch it is in.
+func TestRecordAttemptsKeepsOddResponses(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app, _ := fixture(t, s)
+	now := time.Now()
+	for range 2 {
+		if _, _, err := s.CreateMessage(t.Context(), &hookbridge.Message{AppID: app.ID, EventType: "a.b", Payload: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claims, err := s.ClaimDeliveries(t.Context(), "w", now, time.Minute, 10)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claimed %d: %v", len(claims), err)
+	}
+	var results []hookbridge.AttemptResult
+	for i, c := range claims {
+		resp := "ok"
+		if i == 0 {
+			resp = "bin\x00ary\xff"
+		}
+		results = append(results, hookbridge.AttemptResult{DeliveryID: c.Delivery.ID, Status: hookbridge.StatusSuccess,
+			Attempt: &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200, Response: resp}})
+	}
+	rejected, err := s.RecordAttempts(t.Context(), "w", results)
+	if err != nil || len(rejected) > 0 {
+		t.Fatalf("RecordAttempts: %v, rejected %v", err, rejected)
+	}
+	a, err := s.GetAttempt(t.Context(), app.ID, claims[0].Message.ID, results[0].Attempt.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "bin\uFFFDary\uFFFD"; a.Response != want {
+		t.Errorf("stored response %q, want %q", a.Response, want)
+	}
+}
+
+// TestRunExclusive: only one of two stores (instances) runs a job of a
+// given name at a time; another name is not excluded.
+func TestRunExclusive(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	ctx := t.Context()
+	ran, err := a.RunExclusive(ctx, "retention", func(ctx context.Context) error {
+		ranB, err := b.RunExclusive(ctx, "retention", func(context.Context) error { return nil })
+		if err != nil || ranB {
+			t.Errorf("second instance ran the same job alongside: ran=%v err=%v", ranB, err)
+		}
+		ranOther, err := b.RunExclusive(ctx, "other", func(context.Context) error { return nil })
+		if err != nil || !ranOther {
+			t.Errorf("another job was excluded: ran=%v err=%v", ranOther, err)
+		}
+		return nil
+	})
+	if err != nil || !ran {
+		t.Fatalf("first instance: ran=%v err=%v", ran, err)
+	}
+	// Released: b can run it now.
+	ran, err = b.RunExclusive(ctx, "retention", func(context.Context) error { return errors.New("job failed") })
+	if !ran || err == nil || err.Error() != "job failed" {
+		t.Fatalf("after release: ran=%v err=%v, want the job run and its error", ran, err)
+	}
+}

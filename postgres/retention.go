@@ -1,0 +1,37 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// purgeMessages deletes the oldest messages created before $1 whose
+// deliveries are all final, at most $2 of them; the foreign keys cascade to
+// their deliveries and attempts. It walks messages_created oldest first,
+// and the NOT EXISTS probes deliveries_msg_endpoint. SKIP LOCKED leaves a
+// message that is being written to (a resend of it, say) for a later run
+// rather than waiting for it.
+const purgeMessages = `
+	WITH old AS (
+		SELECT id FROM messages m
+		WHERE created_at < $1
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.next_attempt_at IS NOT NULL)
+		ORDER BY created_at
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+	DELETE FROM messages WHERE id IN (SELECT id FROM old)`
+
+// PurgeBefore deletes up to limit messages created before before whose
+// deliveries are all final, with their deliveries and attempts, in one
+// statement, and returns how many messages it deleted.
+func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, purgeMessages, truncMS(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return int(tag.RowsAffected()), nil
+}
