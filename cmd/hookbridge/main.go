@@ -36,6 +36,7 @@ var commands = []command{
 	{"serve", "run the API and the dispatcher (embedded SQLite by default)", runServe},
 	{"migrate", "apply the database schema and exit", runMigrate},
 	{"version", "print the version and exit", runVersion},
+	{"verify", "check a processor notification's signature, as a source would", runVerify},
 }
 
 func main() {
