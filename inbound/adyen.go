@@ -13,11 +13,15 @@
 // decoded; the signature is the base64 HMAC-SHA256. A batch is accepted only
 // if every item verifies: one forged item would otherwise ride in on the
 // genuine ones. Adyen expects the answer "[accepted]".
+//
+// Only those eight fields are signed. The rest of an item (additionalData,
+// eventDate, paymentMethod, reason) is protected by TLS alone, so whatever
+// acts on a notification should take amounts, references and outcomes from
+// the signed fields.
 
 package inbound
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -106,9 +110,10 @@ func (it *adyenItem) signedData() ([]byte, error) {
 
 func (s *adyenScheme) verify(_ context.Context, req *Request, _ time.Time) (*Verified, error) {
 	const name = "adyen"
+	// Unmarshal, not a Decoder: bytes after the notification would not be
+	// covered by any item's signature, so they are refused with the rest.
 	var n adyenNotification
-	dec := json.NewDecoder(bytes.NewReader(req.Body))
-	if err := dec.Decode(&n); err != nil {
+	if err := json.Unmarshal(req.Body, &n); err != nil {
 		return nil, &Error{Scheme: name, Reason: ReasonMalformedBody, Detail: "not an Adyen JSON notification: " + err.Error(), Err: err}
 	}
 	items := n.NotificationItems

@@ -96,6 +96,7 @@ func TestAdyen(t *testing.T) {
 		{name: "amount not an integer", req: req(adyenBody(strings.Replace(good, `"value":1130`, `"value":11.30`, 1))), reason: inbound.ReasonMalformedBody},
 		{name: "success as a boolean", req: req(adyenBody(strings.Replace(good, `"success":"true"`, `"success":true`, 1))), reason: inbound.ReasonMalformedBody},
 		{name: "not JSON", req: req("eventCode=AUTHORISATION"), reason: inbound.ReasonMalformedBody},
+		{name: "unsigned bytes after the notification", req: req(adyenBody(good) + `{"notificationItems":[]}`), reason: inbound.ReasonMalformedBody},
 		{name: "no items", req: req(adyenBody()), reason: inbound.ReasonMalformedBody},
 		{name: "item without NotificationRequestItem", req: req(adyenBody(`{"Other":{}}`)), reason: inbound.ReasonMalformedBody},
 	})

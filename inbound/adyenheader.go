@@ -30,7 +30,7 @@ func newAdyenHeader(c Credentials, _ options) (verifier, error) {
 
 func (s *adyenHeaderScheme) verify(_ context.Context, req *Request, _ time.Time) (*Verified, error) {
 	const name = "adyen-hmac-header"
-	given := header(req.Header, "HmacSignature")
+	given := req.Header.Get("HmacSignature")
 	if given == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no HmacSignature header")
 	}

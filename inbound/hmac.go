@@ -106,7 +106,7 @@ func (g *genericHMAC) verify(_ context.Context, req *Request, now time.Time) (*V
 	var v Verified
 	parts := [][]byte{req.Body}
 	if g.opts.TimestampHeader != "" {
-		ts := strings.TrimSpace(header(req.Header, g.opts.TimestampHeader))
+		ts := strings.TrimSpace(req.Header.Get(g.opts.TimestampHeader))
 		if ts == "" {
 			return nil, refuse(name, ReasonMissingHeader, "no %s header", http.CanonicalHeaderKey(g.opts.TimestampHeader))
 		}

@@ -53,7 +53,7 @@ func newMercadoPago(c Credentials, o options) (verifier, error) {
 
 func (s *mercadoPagoScheme) verify(_ context.Context, req *Request, now time.Time) (*Verified, error) {
 	const name = "mercadopago"
-	h := header(req.Header, "X-Signature")
+	h := req.Header.Get("X-Signature")
 	if h == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no x-signature header")
 	}
@@ -107,7 +107,7 @@ func (s *mercadoPagoScheme) verify(_ context.Context, req *Request, now time.Tim
 	if dataID != "" {
 		manifest.WriteString("id:" + dataID + ";")
 	}
-	if requestID := header(req.Header, "X-Request-Id"); requestID != "" {
+	if requestID := req.Header.Get("X-Request-Id"); requestID != "" {
 		manifest.WriteString("request-id:" + requestID + ";")
 	}
 	manifest.WriteString("ts:" + ts + ";")

@@ -141,7 +141,7 @@ func (s *paypalScheme) verify(ctx context.Context, req *Request, now time.Time) 
 	h := map[string]string{}
 	var missing []string
 	for _, k := range []string{"Paypal-Transmission-Id", "Paypal-Transmission-Time", "Paypal-Transmission-Sig", "Paypal-Auth-Algo", "Paypal-Cert-Url"} {
-		h[k] = header(req.Header, k)
+		h[k] = req.Header.Get(k)
 		if h[k] == "" && (k != "Paypal-Cert-Url" || s.offline == nil) {
 			missing = append(missing, strings.ToUpper(k))
 		}

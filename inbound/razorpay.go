@@ -30,5 +30,5 @@ func (s *razorpayScheme) verify(_ context.Context, req *Request, _ time.Time) (*
 	if err := verifyHexBodyMAC(name, req, "X-Razorpay-Signature", sha256.New, s.key); err != nil {
 		return nil, err
 	}
-	return &Verified{EventIDs: ids(header(req.Header, "X-Razorpay-Event-Id"))}, nil
+	return &Verified{EventIDs: ids(req.Header.Get("X-Razorpay-Event-Id"))}, nil
 }

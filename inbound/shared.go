@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -27,16 +26,10 @@ func macOf(h func() hash.Hash, key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-// header returns the first value of the named header, "" if there is none.
-// http.Header.Get canonicalises the name, so any spelling works.
-func header(h http.Header, name string) string {
-	return h.Get(name)
-}
-
 // verifyHexBodyMAC checks the common shape: one header holding the hex MAC
 // of the raw body under key.
 func verifyHexBodyMAC(scheme string, req *Request, name string, h func() hash.Hash, key []byte) error {
-	given := strings.TrimSpace(header(req.Header, name))
+	given := strings.TrimSpace(req.Header.Get(name))
 	if given == "" {
 		return refuse(scheme, ReasonMissingHeader, "no %s header", name)
 	}

@@ -38,12 +38,12 @@ func (s *shopifyScheme) verify(_ context.Context, req *Request, _ time.Time) (*V
 	hmacName, required, idName := "X-Shopify-Hmac-Sha256",
 		[]string{"X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Api-Version", "X-Shopify-Webhook-Id"},
 		"X-Shopify-Webhook-Id"
-	if header(req.Header, "Shopify-Hmac-Sha256") != "" {
+	if req.Header.Get("Shopify-Hmac-Sha256") != "" {
 		hmacName, required, idName = "Shopify-Hmac-Sha256",
 			[]string{"Shopify-Topic", "Shopify-Shop-Domain", "Shopify-Api-Version", "Shopify-Event-Id"},
 			"Shopify-Event-Id"
 	}
-	given := header(req.Header, hmacName)
+	given := req.Header.Get(hmacName)
 	if given == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no %s header", hmacName)
 	}
@@ -53,7 +53,7 @@ func (s *shopifyScheme) verify(_ context.Context, req *Request, _ time.Time) (*V
 	}
 	var missing []string
 	for _, h := range required {
-		if header(req.Header, h) == "" {
+		if req.Header.Get(h) == "" {
 			missing = append(missing, h)
 		}
 	}
@@ -62,9 +62,9 @@ func (s *shopifyScheme) verify(_ context.Context, req *Request, _ time.Time) (*V
 	}
 	// X-Shopify-Event-Id names the event across the webhooks it fans out
 	// to; prefer it where Shopify sends it.
-	id := header(req.Header, "X-Shopify-Event-Id")
+	id := req.Header.Get("X-Shopify-Event-Id")
 	if id == "" {
-		id = header(req.Header, idName)
+		id = req.Header.Get(idName)
 	}
 	return &Verified{EventIDs: ids(id)}, nil
 }

@@ -31,7 +31,7 @@ func newSquare(c Credentials, _ options) (verifier, error) {
 
 func (s *squareScheme) verify(_ context.Context, req *Request, _ time.Time) (*Verified, error) {
 	const name = "square"
-	given := header(req.Header, "X-Square-Hmacsha256-Signature")
+	given := req.Header.Get("X-Square-Hmacsha256-Signature")
 	if given == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no x-square-hmacsha256-signature header")
 	}

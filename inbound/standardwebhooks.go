@@ -9,7 +9,6 @@ package inbound
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -68,13 +67,14 @@ func (s *standardWebhooks) verify(_ context.Context, req *Request, now time.Time
 		return nil, &Error{Scheme: name, Reason: reason, Detail: strings.TrimPrefix(err.Error(), "webhook: "), Err: err}
 	}
 	// VerifyAt read these from the same set of headers it verified.
-	id, ts := header(req.Header, webhook.HeaderID), header(req.Header, webhook.HeaderTimestamp)
+	id, ts := req.Header.Get(webhook.HeaderID), req.Header.Get(webhook.HeaderTimestamp)
 	if id == "" {
-		id, ts = header(req.Header, webhook.SvixHeaderID), header(req.Header, webhook.SvixHeaderTimestamp)
+		id, ts = req.Header.Get(webhook.SvixHeaderID), req.Header.Get(webhook.SvixHeaderTimestamp)
 	}
 	signed, ok := parseUnixSeconds(ts)
 	if !ok {
-		return nil, fmt.Errorf("standard-webhooks: timestamp %q verified but unreadable", ts)
+		// VerifyAt accepted it, so this cannot happen; refuse all the same.
+		return nil, refuse(name, ReasonMalformedHeader, "timestamp %.20q is not unix seconds", ts)
 	}
 	return &Verified{EventIDs: ids(id), SignedAt: signed}, nil
 }

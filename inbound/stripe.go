@@ -36,7 +36,7 @@ func newStripe(c Credentials, o options) (verifier, error) {
 
 func (s *stripeScheme) verify(_ context.Context, req *Request, now time.Time) (*Verified, error) {
 	const name = "stripe"
-	h := header(req.Header, "Stripe-Signature")
+	h := req.Header.Get("Stripe-Signature")
 	if h == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no Stripe-Signature header")
 	}

@@ -35,7 +35,7 @@ func newWorldpay(c Credentials, _ options) (verifier, error) {
 
 func (s *worldpayScheme) verify(_ context.Context, req *Request, _ time.Time) (*Verified, error) {
 	const name = "worldpay"
-	h := header(req.Header, "Event-Signature")
+	h := req.Header.Get("Event-Signature")
 	if h == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no Event-Signature header")
 	}
