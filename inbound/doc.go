@@ -47,16 +47,21 @@
 //     Stripe's whole whsec_ string is the HMAC key; a Standard Webhooks
 //     whsec_ secret is base64 after the prefix; Adyen's key is hex;
 //     Braintree's is the private key, with the public key beside it.
-//   - Nothing reaches the network except PayPal's certificate fetches, which
-//     go only to PayPal's certificate hosts over HTTPS (see paypal.go).
+//   - Nothing reaches the network except PayPal's certificate fetches: over
+//     HTTPS only, to PayPal's certificate hosts and, for a missing
+//     intermediate, to its CA's issuer host, both allow-listed (see
+//     paypal.go).
 //
 // # Event ids
 //
 // Verified.EventIDs are the processor's own ids for what the request
 // carries, the key to drop the duplicates every processor sends: one id for
-// most, one per item for batched processors (Adyen, GoCardless). A scheme
-// takes them from a signed header or from the verified body; Mercado Pago
-// signs no body, so its Verified.Note says to act on the signed data.id.
+// most, one per item for batched processors (Adyen, GoCardless). Most come
+// from the verified body or a signed header. Razorpay and Shopify send theirs
+// in a header beside the signature, which the signature does not cover: a
+// replayed body with another id there passes as a new event, so
+// de-duplication for them is best keyed on the body as well. Mercado Pago
+// signs no body at all; its Verified.Note says to act on the signed data.id.
 //
 // # Adding a scheme
 //

@@ -77,7 +77,8 @@ type Verified struct {
 	// processor delivers at least once, and each retry carries the same
 	// ids. Empty when the processor's notification has no id of its own
 	// (Braintree) or the body could not be read for one; de-duplication
-	// then has to fall back on the body itself.
+	// then has to fall back on the body itself. For Razorpay and Shopify
+	// the id comes from an unsigned header (see the package comment).
 	EventIDs []string
 
 	// SignedAt is the timestamp the signature covers, for the schemes that
@@ -249,9 +250,9 @@ func (s *scheme) Verify(ctx context.Context, req *Request) (*Verified, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// An empty body carries nothing to act on, and for schemes that sign
-	// only the body an empty one is the cheapest thing to forge a replay
-	// of. Only a processor's endpoint check may come without one.
+	// An empty body carries nothing to act on. Refusing it here, before
+	// any scheme looks, means no scheme can be talked into accepting one;
+	// only a processor's endpoint check may come without a body.
 	if len(req.Body) == 0 && !s.challenges {
 		return nil, refuse(s.name, ReasonEmptyBody, "the request has no body")
 	}
