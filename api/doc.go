@@ -10,7 +10,10 @@
 // version; attempts without statusText; stats without canceled. The newer
 // names (eventTypes, throttleRate) are accepted as input aliases. The
 // served OpenAPI document (GET /api/v1/openapi.json, embedded from
-// openapi.json) describes exactly what is served.
+// openapi.json) describes exactly what is served, including Hookbridge's
+// additions in the same style, such as batch ingest (POST
+// /api/v1/app/{app_id}/msg/batch: many messages, one transaction, one
+// result per message).
 //
 // Invariants:
 //
@@ -29,8 +32,9 @@
 //     "Authorization: Bearer <admin key>", or comes in-process through
 //     ServeAuthenticated from a caller that authenticated its user itself
 //     (the dashboard and the consumer portal, package ui).
-//   - Accepted means durable: a message is answered 202 only after the store
-//     committed it with its deliveries; then the dispatcher is woken.
+//   - Accepted means durable: a message is answered 202 (in a batch, given
+//     status 202) only after the store committed it with its deliveries;
+//     then the dispatcher is woken.
 //
 // All persistence goes through hookbridge.Store; time comes from
 // Config.Now.

@@ -43,10 +43,14 @@ func parseTime(s string) (time.Time, error) {
 // ETOOLARGE, naming the limit. When the length is announced, the body is
 // read into one buffer of exactly that size: the message hot path then
 // allocates once.
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
+func (s *Server) readBody(r *http.Request) ([]byte, error) { return s.readBodyUpTo(r, s.maxBody) }
+
+// readBodyUpTo is readBody with another limit, for requests that carry many
+// payloads.
+func (s *Server) readBodyUpTo(r *http.Request, limit int64) ([]byte, error) {
 	switch n := r.ContentLength; {
-	case n > s.maxBody:
-		return nil, s.tooLarge(n)
+	case n > limit:
+		return nil, s.tooLarge(n, limit)
 	case n >= 0:
 		// net/http stops the body at Content-Length, so nothing follows.
 		body := make([]byte, n)
@@ -55,21 +59,21 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 		}
 		return body, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, hookbridge.Errorf(hookbridge.EBADREQUEST, "reading the request body: %v", err)
 	}
-	if int64(len(body)) > s.maxBody {
-		return nil, s.tooLarge(-1)
+	if int64(len(body)) > limit {
+		return nil, s.tooLarge(-1, limit)
 	}
 	return body, nil
 }
 
-func (s *Server) tooLarge(size int64) error {
+func (s *Server) tooLarge(size, limit int64) error {
 	if size >= 0 {
-		return hookbridge.Errorf(hookbridge.ETOOLARGE, "request body is %d bytes; the limit is %d bytes (payload limit %d bytes)", size, s.maxBody, s.maxPayload)
+		return hookbridge.Errorf(hookbridge.ETOOLARGE, "request body is %d bytes; the limit is %d bytes (payload limit %d bytes)", size, limit, s.maxPayload)
 	}
-	return hookbridge.Errorf(hookbridge.ETOOLARGE, "request body exceeds the limit of %d bytes (payload limit %d bytes)", s.maxBody, s.maxPayload)
+	return hookbridge.Errorf(hookbridge.ETOOLARGE, "request body exceeds the limit of %d bytes (payload limit %d bytes)", limit, s.maxPayload)
 }
 
 // decodeBody reads the request body into v. Unknown fields are ignored, as

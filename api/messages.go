@@ -3,6 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -76,32 +79,9 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	if err := s.decodeBody(r, &in, false); err != nil {
 		return err
 	}
-	payload, payloadField := in.Payload, "payload"
-	if payload == nil && in.Data != nil {
-		payload, payloadField = in.Data, "data"
-	}
-	if int64(len(payload)) > s.maxPayload {
-		return hookbridge.Errorf(hookbridge.ETOOLARGE, "%s is %d bytes; the limit is %d bytes", payloadField, len(payload), s.maxPayload)
-	}
-	switch {
-	case payload == nil:
-		fe.body("field required", "payload")
-	case !isJSONObject(payload):
-		fe.body("must be a JSON object", payloadField)
-	}
-	if in.EventType == nil {
-		fe.body("field required", "eventType")
-	} else if msg := checkLimitedString(*in.EventType, maxNameLen); msg != "" {
-		fe.body(msg, "eventType")
-	}
-	if in.EventID != nil {
-		if msg := checkLimitedString(*in.EventID, maxNameLen); msg != "" {
-			fe.body(msg, "eventId")
-		}
-	}
-	var channels []string
-	if in.Channels != nil {
-		channels = normalizeSet(in.Channels, maxChannelLen, maxMessageChannels, &fe, "channels")
+	payload, channels, err := s.checkMessageIn(&in, &fe)
+	if err != nil {
+		return err
 	}
 	if in.Application != nil {
 		in.Application.validate(&fe, "application")
@@ -111,30 +91,12 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 
 	ctx := r.Context()
-	app, err := s.application(r)
-	if hookbridge.IsNotFound(err) && in.Application != nil {
-		uid := r.PathValue("app_id")
-		if in.Application.UID == nil && checkUID(uid, hookbridge.PrefixApplication) != "" {
-			return err
-		}
-		app, _, err = s.createApplication(ctx, in.Application, uid, true)
-	}
+	app, err := s.applicationOrCreate(r, in.Application)
 	if err != nil {
 		return err
 	}
 
-	now := s.timeNow()
-	msg := &hookbridge.Message{
-		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, now),
-		AppID:     app.ID,
-		EventType: *in.EventType,
-		Payload:   payload,
-		Channels:  channels,
-		CreatedAt: now,
-	}
-	if in.EventID != nil {
-		msg.EventID = *in.EventID
-	}
+	msg := newMessage(&in, app.ID, payload, channels, s.timeNow())
 	stored, created, err := s.store.CreateMessage(ctx, msg)
 	if err != nil {
 		return err
@@ -144,6 +106,75 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 	writeJSON(w, http.StatusAccepted, toMessageOut(stored, withContent))
 	return nil
+}
+
+// applicationOrCreate resolves {app_id}; when it does not exist and the
+// body describes an application, that application is created (with {app_id}
+// as its uid when the body names none).
+func (s *Server) applicationOrCreate(r *http.Request, in *applicationIn) (*hookbridge.Application, error) {
+	app, err := s.application(r)
+	if hookbridge.IsNotFound(err) && in != nil {
+		uid := r.PathValue("app_id")
+		if in.UID == nil && checkUID(uid, hookbridge.PrefixApplication) != "" {
+			return nil, err
+		}
+		app, _, err = s.createApplication(r.Context(), in, uid, true)
+	}
+	return app, err
+}
+
+// checkMessageIn validates a decoded MessageIn, adding what is wrong to fe
+// with each field's location under at (nothing for a single message;
+// "messages", "<i>" within a batch). It returns the payload (payload, or
+// its alias data) and the normalised channels. A payload over the limit is
+// an ETOOLARGE error, returned rather than added.
+func (s *Server) checkMessageIn(in *messageIn, fe *fieldErrors, at ...string) (json.RawMessage, []string, error) {
+	loc := func(field string) []string { return append(slices.Clip(at), field) }
+	payload, payloadField := in.Payload, "payload"
+	if payload == nil && in.Data != nil {
+		payload, payloadField = in.Data, "data"
+	}
+	if int64(len(payload)) > s.maxPayload {
+		return nil, nil, hookbridge.Errorf(hookbridge.ETOOLARGE, "%s is %d bytes; the limit is %d bytes",
+			strings.Join(loc(payloadField), "."), len(payload), s.maxPayload)
+	}
+	switch {
+	case payload == nil:
+		fe.body("field required", loc("payload")...)
+	case !isJSONObject(payload):
+		fe.body("must be a JSON object", loc(payloadField)...)
+	}
+	if in.EventType == nil {
+		fe.body("field required", loc("eventType")...)
+	} else if msg := checkLimitedString(*in.EventType, maxNameLen); msg != "" {
+		fe.body(msg, loc("eventType")...)
+	}
+	if in.EventID != nil {
+		if msg := checkLimitedString(*in.EventID, maxNameLen); msg != "" {
+			fe.body(msg, loc("eventId")...)
+		}
+	}
+	var channels []string
+	if in.Channels != nil {
+		channels = normalizeSet(in.Channels, maxChannelLen, maxMessageChannels, fe, loc("channels")...)
+	}
+	return payload, channels, nil
+}
+
+// newMessage is the message a valid MessageIn asks for, accepted at now.
+func newMessage(in *messageIn, appID string, payload json.RawMessage, channels []string, now time.Time) *hookbridge.Message {
+	msg := &hookbridge.Message{
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, now),
+		AppID:     appID,
+		EventType: *in.EventType,
+		Payload:   payload,
+		Channels:  channels,
+		CreatedAt: now,
+	}
+	if in.EventID != nil {
+		msg.EventID = *in.EventID
+	}
+	return msg
 }
 
 // handleListMessages lists an application's messages, newest first.

@@ -154,6 +154,7 @@ func (s *Server) registerRoutes() {
 
 	s.private("GET /api/v1/app/{app_id}/msg", s.handleListMessages)
 	s.private("POST /api/v1/app/{app_id}/msg", s.handleCreateMessage)
+	s.private("POST /api/v1/app/{app_id}/msg/batch", s.handleCreateMessageBatch)
 	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}", s.handleGetMessage)
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/content", s.handleExpungeMessageContent)
 	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", s.handleGetAttempt)

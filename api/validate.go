@@ -77,16 +77,17 @@ func checkRateLimit(n int) string {
 
 // normalizeSet checks a list of identifiers (event types or channels) and
 // drops duplicates, keeping the first occurrence: the API treats these lists
-// as sets, as Svix does.
-func normalizeSet(items []string, maxLen, maxItems int, fe *fieldErrors, field string) []string {
+// as sets, as Svix does. field is the list's location in the body (one
+// name, or a path for a list inside a batch item).
+func normalizeSet(items []string, maxLen, maxItems int, fe *fieldErrors, field ...string) []string {
 	if len(items) == 0 {
-		fe.body("must not be empty; omit it or send null for no filter", field)
+		fe.body("must not be empty; omit it or send null for no filter", field...)
 		return nil
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		if msg := checkLimitedString(it, maxLen); msg != "" {
-			fe.body(fmt.Sprintf("%q %s", it, msg), field)
+			fe.body(fmt.Sprintf("%q %s", it, msg), field...)
 			continue
 		}
 		if !slices.Contains(out, it) {
@@ -94,7 +95,7 @@ func normalizeSet(items []string, maxLen, maxItems int, fe *fieldErrors, field s
 		}
 	}
 	if maxItems > 0 && len(out) > maxItems {
-		fe.body(fmt.Sprintf("must have at most %d items", maxItems), field)
+		fe.body(fmt.Sprintf("must have at most %d items", maxItems), field...)
 	}
 	return out
 }
