@@ -3,6 +3,7 @@
 //
 //	hookbridge serve     run the API and the dispatcher
 //	hookbridge migrate   apply the database schema and exit
+//	hookbridge bench     measure delivery throughput and latency
 //	hookbridge version   print the version
 //
 // Every flag has a HOOKBRIDGE_* environment variable; `hookbridge <command>
@@ -35,6 +36,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the API and the dispatcher (embedded SQLite by default)", runServe},
 	{"migrate", "apply the database schema and exit", runMigrate},
+	{"bench", "measure delivery throughput and latency on this machine", runBench},
 	{"version", "print the version and exit", runVersion},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 }

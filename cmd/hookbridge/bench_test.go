@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs `hookbridge bench` end to end on small loads, with the
+// real binary as the server: every accepted message must arrive, once, at
+// every endpoint it is owed to. It checks counts only, never timings.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := hookbridgeBinary(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"OnePerRequest", []string{"--messages", "2000", "--baseline"}},
+		{"BatchFanOut", []string{"--messages", "1000", "--batch", "100", "--endpoints", "3", "--fanout", "2"}},
+		{"Backlog", []string{"--backlog", "500", "--batch", "50"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bench", "--json", "--server-binary", bin, "--timeout", "2m"}, tc.args...)
+			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("bench exited %d:\n%s\n%s", code, stdout.String(), stderr.String())
+			}
+			var rep benchReport
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("bench --json printed %q: %v", stdout.String(), err)
+			}
+			if rep.Accepted != rep.Messages || rep.Refused != 0 {
+				t.Errorf("accepted %d, refused %d of %d messages", rep.Accepted, rep.Refused, rep.Messages)
+			}
+			if want := int64(rep.Accepted * rep.Fanout); rep.Deliveries != want {
+				t.Errorf("deliveries = %d, want %d", rep.Deliveries, want)
+			}
+			if rep.Lost != 0 || rep.Duplicates != 0 || rep.Unexpected != 0 {
+				t.Errorf("lost %d, duplicates %d, unexpected %d; want none", rep.Lost, rep.Duplicates, rep.Unexpected)
+			}
+			if rep.DeliveredPerS <= 0 || rep.CPUS == nil {
+				t.Errorf("delivered_per_s = %v, cpu_s = %v: not measured", rep.DeliveredPerS, rep.CPUS)
+			}
+			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
+				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
+			}
+		})
+	}
+}
+
+// TestBenchCounts checks the receiver's accounting, which the smoke test
+// can only see succeed: a missing delivery is lost, a repeated one is a
+// duplicate, one at an endpoint the message is not owed to is unexpected.
+func TestBenchCounts(t *testing.T) {
+	t.Parallel()
+	recv := &benchReceiver{arrivals: map[arrivalKey]time.Time{}, base: map[string]struct{}{}}
+	deliver := func(id, path string) {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
+		req.Header.Set("webhook-id", id)
+		w := httptest.NewRecorder()
+		recv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("receiver answered %d to %s %s", w.Code, id, path)
+		}
+	}
+	// Two applications with two endpoints each: app 0 owns /e/0 and /e/1,
+	// app 1 owns /e/2 and /e/3.
+	ing := &ingestResult{
+		t0: time.Now(),
+		msgs: []sent{
+			{id: "msg_a", app: 0},
+			{id: "msg_b", app: 1},
+			{id: "", app: 0}, // refused: owed nowhere
+		},
+		accepted: 2,
+	}
+	deliver("msg_a", "/e/0")
+	deliver("msg_a", "/e/1")
+	deliver("msg_a", "/e/1") // duplicate
+	deliver("msg_b", "/e/2") // msg_b never reaches /e/3: lost
+	deliver("msg_b", "/e/0") // not owed there
+	deliver("msg_x", "/e/0") // not sent by this run
+
+	var rep benchReport
+	rep.addIngest(ing, 2)
+	rep.addDeliveries(recv, ing, 2, true)
+	if rep.Deliveries != 4 || rep.Lost != 1 || rep.Duplicates != 1 || rep.Unexpected != 2 {
+		t.Errorf("deliveries %d, lost %d, duplicates %d, unexpected %d; want 4, 1, 1, 2",
+			rep.Deliveries, rep.Lost, rep.Duplicates, rep.Unexpected)
+	}
+	if got := recv.matched(ing, 2); got != 3 {
+		t.Errorf("matched = %d, want 3", got)
+	}
+	if rep.P50MS == nil || rep.MaxMS == nil || *rep.P50MS > *rep.MaxMS {
+		t.Errorf("latency percentiles p50 %v, max %v", rep.P50MS, rep.MaxMS)
+	}
+}
