@@ -49,14 +49,32 @@ func hookbridgeBinary(t *testing.T) string {
 
 // process is a `hookbridge serve` child process.
 type process struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *bytes.Buffer
-	done chan struct{}
+	cmd   *exec.Cmd
+	addr  string
+	logMu sync.Mutex
+	logs  *bytes.Buffer
+	done  chan struct{}
+	addrc chan string // receives addr once it listens
+}
+
+// logText returns what the process has logged so far.
+func (p *process) logText() string {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	return p.logs.String()
 }
 
 // startProcess runs `hookbridge serve` on db and waits until it listens.
 func startProcess(t *testing.T, db string, extra ...string) *process {
+	t.Helper()
+	p := spawnProcess(t, db, extra...)
+	p.waitListening(t)
+	return p
+}
+
+// spawnProcess starts `hookbridge serve` on db without waiting for it, so
+// that several can start at once; waitListening waits for each.
+func spawnProcess(t *testing.T, db string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--api-key", testAPIKey,
 		"--allow-private", "127.0.0.0/8", "--log-format", "json"}, extra...)
@@ -69,24 +87,22 @@ func startProcess(t *testing.T, db string, extra ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: new(bytes.Buffer), done: make(chan struct{})}
-	addrc := make(chan string, 1)
-	var logMu sync.Mutex
+	p := &process{cmd: cmd, logs: new(bytes.Buffer), done: make(chan struct{}), addrc: make(chan string, 1)}
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Bytes()
-			logMu.Lock()
+			p.logMu.Lock()
 			p.logs.Write(line)
 			p.logs.WriteByte('\n')
-			logMu.Unlock()
+			p.logMu.Unlock()
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == "hookbridge started" {
-				addrc <- rec.Addr
+				p.addrc <- rec.Addr
 			}
 		}
 		cmd.Wait()
@@ -95,15 +111,19 @@ func startProcess(t *testing.T, db string, extra ...string) *process {
 		cmd.Process.Kill()
 		<-p.done
 	})
+	return p
+}
+
+// waitListening waits until the process listens and sets p.addr.
+func (p *process) waitListening(t *testing.T) {
+	t.Helper()
 	select {
-	case p.addr = <-addrc:
-		return p
+	case p.addr = <-p.addrc:
 	case <-p.done:
-		t.Fatalf("hookbridge exited before listening:\n%s", p.logs)
+		t.Fatalf("hookbridge exited before listening:\n%s", p.logText())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("hookbridge did not start:\n%s", p.logs)
+		t.Fatalf("hookbridge did not start:\n%s", p.logText())
 	}
-	return nil
 }
 
 // apiCall sends one authenticated JSON request and decodes the answer.

@@ -16,6 +16,7 @@ import (
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/sqlite"
 )
 
@@ -38,11 +39,16 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+
+	Migrate           bool          // apply the schema on start (PostgreSQL; SQLite always does)
+	Lease             time.Duration // how long a claimed delivery is held; 0 = dispatch.DefaultLease
+	Retention         time.Duration // age after which finished messages are deleted; 0 = keep everything
+	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
 }
 
 func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
-	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing)")
+	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
@@ -51,6 +57,10 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for in-flight requests and deliveries")
 	fs.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.String(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.Bool(&c.Migrate, "migrate", true, "apply the database schema on start; with false, PostgreSQL's is checked and a schema that is behind is refused (apply it with: hookbridge migrate)")
+	fs.Duration(&c.Lease, "lease", dispatch.DefaultLease, "how long a claimed delivery is held before another instance may take it over (must exceed --request-timeout)")
+	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
+	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,7 +123,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	}
 	guard := netguard.New(allow...)
 
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg.DB, cfg.Migrate, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +147,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Guard:          guard,
 		Workers:        cfg.Workers,
 		RequestTimeout: cfg.RequestTimeout,
+		Lease:          cfg.Lease,
 		Logger:         logger.With("component", "dispatch"),
 		UserAgent:      "Hookbridge/" + buildVersion(),
 	})
@@ -185,6 +196,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
+	s.startJobs(dctx, disp.Wake)
 	ok = true
 	logger.Info("hookbridge started", "addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion())
 	return s, nil
@@ -215,10 +227,21 @@ func (s *server) Shutdown() error {
 	return errors.Join(s.err, herr, cerr)
 }
 
-// openStore opens the database named by dsn, applying migrations.
-func openStore(ctx context.Context, dsn string) (hookbridge.Store, error) {
+// openStore opens the database named by dsn: a postgres:// or
+// postgresql:// URL is PostgreSQL, anything else a SQLite file path. With
+// migrate the schema is brought up to date; without, PostgreSQL's is
+// checked instead (SQLite, one process per file, always migrates).
+func openStore(ctx context.Context, dsn string, migrate bool, logger *slog.Logger) (hookbridge.Store, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, usageError("--db: PostgreSQL is not supported by this version; use a SQLite file path")
+		opts := []postgres.Option{postgres.WithLogger(logger.With("component", "store"))}
+		if !migrate {
+			opts = append(opts, postgres.WithoutMigrations())
+		}
+		st, err := postgres.Open(ctx, dsn, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+		}
+		return st, nil
 	}
 	st, err := sqlite.Open(ctx, dsn)
 	if err != nil {

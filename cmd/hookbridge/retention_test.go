@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sqlite"
+)
+
+// TestRetentionJob: the job deletes, in batches, the finished messages
+// older than the retention and nothing else; when another instance holds
+// the job it skips the round; it stops with its context.
+func TestRetentionJob(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	app := &hookbridge.Application{Name: "a"}
+	if err := st.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const old, recent = 5, 2
+	for i := range old + recent {
+		created := now.Add(-40 * 24 * time.Hour)
+		if i >= old {
+			created = now.Add(-time.Hour)
+		}
+		m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: created}
+		if _, _, err := st.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claims, err := st.ClaimDeliveries(ctx, "w", now, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []hookbridge.AttemptResult
+	for _, c := range claims {
+		results = append(results, hookbridge.AttemptResult{DeliveryID: c.Delivery.ID, Status: hookbridge.StatusSuccess,
+			Attempt: &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200}})
+	}
+	if _, err := st.RecordAttempts(ctx, "w", results); err != nil {
+		t.Fatal(err)
+	}
+
+	job := &retentionJob{
+		store: st, age: 30 * 24 * time.Hour, batch: 2,
+		now: func() time.Time { return now },
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	busy := func(context.Context, string, func(context.Context) error) (bool, error) { return false, nil }
+	job.exclusive = busy
+	if n, ran := job.runOnce(ctx); ran || n != 0 {
+		t.Fatalf("with another instance purging: ran=%v deleted=%d, want a skipped round", ran, n)
+	}
+	job.exclusive = nil
+	if n, ran := job.runOnce(ctx); !ran || n != old {
+		t.Fatalf("runOnce: ran=%v deleted=%d, want %d (in batches of 2)", ran, n, old)
+	}
+	p, err := st.ListMessages(ctx, app.ID, hookbridge.MessageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Data) != recent {
+		t.Errorf("%d messages left, want the %d recent ones", len(p.Data), recent)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		job.run(runCtx)
+		close(stopped)
+	}()
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job did not stop with its context")
+	}
+}

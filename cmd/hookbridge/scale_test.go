@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
+)
+
+// scaleFlags are the serve flags of the several-instance tests: a short
+// lease so that a dead or frozen instance's deliveries are taken over within
+// seconds, and a small pool so that three instances and the other test
+// packages fit in PostgreSQL's default 100 connections.
+const (
+	scaleLease   = 3 * time.Second
+	scaleWorkers = 16
+)
+
+var scaleFlags = []string{"--lease", scaleLease.String(), "--request-timeout", "2s", "--workers", fmt.Sprint(scaleWorkers)}
+
+// scaleDSN creates an empty database for one test and returns its DSN, and
+// the DSN the instances use: the same with a small pool.
+func scaleDSN(t *testing.T, prefix string) (dsn, serveDSN string) {
+	t.Helper()
+	dsn = pgtest.Database(t, prefix)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "6")
+	u.RawQuery = q.Encode()
+	return dsn, u.String()
+}
+
+// countingReceiver counts the requests of each (path, webhook-id).
+type countingReceiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func newCountingReceiver(t *testing.T, hold func()) *countingReceiver {
+	t.Helper()
+	r := &countingReceiver{got: map[string]int{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.got[req.URL.Path+" "+req.Header.Get("webhook-id")]++
+		r.mu.Unlock()
+		if hold != nil {
+			hold()
+		}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// count returns how often the message reached the path.
+func (r *countingReceiver) count(path, msgID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[path+" "+msgID]
+}
+
+// createAppAndEndpoints creates an application with one endpoint per path
+// on the receiver, through the instance at base.
+func createAppAndEndpoints(t *testing.T, client *http.Client, base, receiverURL string, paths ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	var app struct {
+		ID string `json:"id"`
+	}
+	if _, err := apiCall(ctx, client, "POST", base+"/app", map[string]any{"name": "scale"}, &app); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, err := apiCall(ctx, client, "POST", base+"/app/"+app.ID+"/endpoint", map[string]any{"url": receiverURL + p}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return app.ID
+}
+
+// TestScaleOut runs three real instances on one PostgreSQL database, started
+// together on an empty database, sends a few thousand messages through all
+// three, kills one with SIGKILL midway, and checks that every accepted
+// message reaches every endpoint at least once, with duplicates limited to
+// what the killed instance can have had in flight.
+func TestScaleOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dsn, serveDSN := scaleDSN(t, "hb_scale")
+	hookbridgeBinary(t)
+
+	// Started together against an empty database: they race to migrate.
+	procs := make([]*process, 3)
+	for i := range procs {
+		procs[i] = spawnProcess(t, serveDSN, scaleFlags...)
+	}
+	for _, p := range procs {
+		p.waitListening(t)
+	}
+	checkMigratedOnce(t, dsn)
+
+	// A receiver that takes a moment per request, as real ones do, so
+	// that the killed instance has requests in flight when it dies.
+	recv := newCountingReceiver(t, func() { time.Sleep(2 * time.Millisecond) })
+	paths := []string{"/a", "/b"}
+	client := &http.Client{Timeout: 10 * time.Second}
+	appID := createAppAndEndpoints(t, client, "http://"+procs[0].addr+"/api/v1", recv.URL, paths...)
+
+	const (
+		total     = 3000 // messages attempted
+		killAfter = total / 3
+		producers = 12
+	)
+	var (
+		next      atomic.Int64 // the next message number to send
+		accepted  = make([][]string, producers)
+		count     atomic.Int64
+		killOnce  sync.Once
+		killing   atomic.Bool
+		refused   atomic.Int64
+		wg        sync.WaitGroup
+		victim    = procs[1]
+		ctx       = context.Background()
+		startedAt = time.Now()
+	)
+	for w := range producers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					return
+				}
+				p := procs[i%int64(len(procs))]
+				var msg struct {
+					ID string `json:"id"`
+				}
+				_, err := apiCall(ctx, client, "POST", "http://"+p.addr+"/api/v1/app/"+appID+"/msg",
+					map[string]any{"eventType": "order.created", "payload": map[string]any{"i": i}}, &msg)
+				if err != nil {
+					if p == victim && killing.Load() {
+						refused.Add(1)
+						continue // the killed instance: not accepted
+					}
+					t.Errorf("message %d through %s: %v", i, p.addr, err)
+					return
+				}
+				accepted[w] = append(accepted[w], msg.ID)
+				if count.Add(1) == killAfter {
+					killOnce.Do(func() {
+						killing.Store(true)
+						if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	sent := time.Since(startedAt)
+	var ids []string
+	for _, a := range accepted {
+		ids = append(ids, a...)
+	}
+	t.Logf("accepted %d of %d messages in %v (%d refused by the killed instance)", len(ids), total, sent.Round(time.Millisecond), refused.Load())
+
+	// Every accepted message reaches both endpoints: the survivors take
+	// over the killed instance's deliveries once its leases end.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var missing []string
+		for _, id := range ids {
+			for _, p := range paths {
+				if recv.count(p, id) == 0 {
+					missing = append(missing, p+" "+id)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d deliveries never made, e.g. %s", len(missing), len(ids)*len(paths), strings.Join(missing[:min(5, len(missing))], ", "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("all %d deliveries made %v after the first message", len(ids)*len(paths), time.Since(startedAt).Round(time.Millisecond))
+
+	// Duplicates come only from deliveries the killed instance had sent
+	// but not recorded: at most what it holds at once (its queue and its
+	// requests in flight).
+	recv.mu.Lock()
+	dups := 0
+	for _, n := range recv.got {
+		dups += n - 1
+	}
+	recv.mu.Unlock()
+	limit := scaleWorkers + dispatch.DefaultBatchSize
+	t.Logf("%d duplicate deliveries (the killed instance holds at most %d at once)", dups, limit)
+	if dups > limit {
+		t.Errorf("%d duplicate deliveries, more than the killed instance can have had in flight (%d)", dups, limit)
+	}
+}
+
+// checkMigratedOnce fails the test unless every migration is recorded
+// exactly once.
+func checkMigratedOnce(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		version int32
+		n       int64
+		seen    int
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&version, &n}, func() error {
+		seen++
+		if n != 1 {
+			t.Errorf("migration %d recorded %d times", version, n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Error("no migrations recorded")
+	}
+}
+
+// TestLeaseTakeover freezes an instance (SIGSTOP) while its requests are in
+// flight: it stops renewing its leases, so a second instance delivers the
+// messages once the leases end; when the first one resumes, its late
+// results are rejected and the attempt log shows only the second
+// instance's attempts.
+func TestLeaseTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	_, dsn := scaleDSN(t, "hb_lease")
+
+	// The receiver holds the first instance's requests until it is frozen.
+	const messages = 4
+	var (
+		held     = make(chan struct{}, messages)
+		release  = make(chan struct{})
+		firstMu  sync.Mutex
+		firstAt  time.Time
+		holdOnce atomic.Bool
+	)
+	recv := newCountingReceiver(t, func() {
+		if holdOnce.Load() {
+			return // released: answer at once
+		}
+		firstMu.Lock()
+		if firstAt.IsZero() {
+			firstAt = time.Now()
+		}
+		firstMu.Unlock()
+		held <- struct{}{}
+		<-release
+	})
+
+	a := startProcess(t, dsn, scaleFlags...)
+	client := &http.Client{Timeout: 10 * time.Second}
+	baseA := "http://" + a.addr + "/api/v1"
+	appID := createAppAndEndpoints(t, client, baseA, recv.URL, "/a")
+	var ids []string
+	for i := range messages {
+		var msg struct {
+			ID string `json:"id"`
+		}
+		if _, err := apiCall(context.Background(), client, "POST", baseA+"/app/"+appID+"/msg",
+			map[string]any{"eventType": "order.created", "payload": map[string]any{"i": i}}, &msg); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, msg.ID)
+	}
+	for range messages {
+		select {
+		case <-held:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the first instance did not send every message")
+		}
+	}
+	// Every message is now claimed by a and in flight; a freezes.
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	holdOnce.Store(true)
+	close(release) // a's requests are answered into its socket buffers
+
+	b := startProcess(t, dsn, scaleFlags...)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for recv.count("/a", id) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("message %s not taken over by the second instance", id)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	firstMu.Lock()
+	waited := time.Since(firstAt)
+	firstMu.Unlock()
+	t.Logf("taken over %v after the frozen instance sent (lease %v)", waited.Round(time.Millisecond), scaleLease)
+	if waited < scaleLease-500*time.Millisecond {
+		t.Errorf("taken over after %v, before the lease (%v) could have ended", waited, scaleLease)
+	}
+
+	// a resumes and records what it did: the results are rejected.
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(a.logText(), "results rejected, lease lost") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resumed instance's late results were not rejected:\n%s", a.logText())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Only b's attempts are in the log, one success per message.
+	baseB := "http://" + b.addr + "/api/v1"
+	for _, id := range ids {
+		var page struct {
+			Data []struct {
+				ResponseStatusCode int `json:"responseStatusCode"`
+				Status             int `json:"status"`
+			} `json:"data"`
+		}
+		if _, err := apiCall(context.Background(), client, "GET", baseB+"/app/"+appID+"/attempt/msg/"+id, nil, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Data) != 1 || page.Data[0].Status != 0 {
+			t.Errorf("message %s: attempts %+v, want only the second instance's success", id, page.Data)
+		}
+	}
+}
