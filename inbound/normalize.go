@@ -1,0 +1,413 @@
+package inbound
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Canonical event types that processor notifications are normalised into
+// (see hookbridge.CanonicalEventTypes).
+const (
+	PaymentAuthorized = "payment.authorized"
+	PaymentCaptured   = "payment.captured"
+	PaymentFailed     = "payment.failed"
+	PaymentVoided     = "payment.voided"
+	RefundSucceeded   = "refund.succeeded"
+	RefundFailed      = "refund.failed"
+	DisputeOpened     = "dispute.opened"
+	DisputeClosed     = "dispute.closed"
+)
+
+// Event is one processor event read from a verified notification: what the
+// processor said happened, for which merchant, and the canonical messages it
+// stands for.
+type Event struct {
+	// ID is the processor's id of the event: the matching entry of
+	// Verified.EventIDs, or "" when the processor gives none.
+	ID string
+	// Type is the processor's name for what happened, e.g.
+	// "payment_intent.succeeded" or "AUTHORISATION".
+	Type string
+	// Merchant is the merchant or account the event concerns, read from
+	// the processor's usual field or NormalizeOptions.MerchantField; ""
+	// when the notification names none.
+	Merchant string
+	// OccurredAt is when the processor says it happened; zero when it does
+	// not say.
+	OccurredAt time.Time
+	// Messages are the canonical messages the event stands for: usually
+	// one, none when it maps to no canonical event type.
+	Messages []Message
+	// Note says why the event maps to nothing, or anything else the
+	// operator should know about how it was read.
+	Note string
+}
+
+// Message is one canonical Hookbridge message made from a processor event.
+type Message struct {
+	EventType string // one of the canonical types, e.g. PaymentCaptured
+	Payload   Payload
+}
+
+// Payload is the thin payload of a canonical payment message: enough to act
+// on, or to fetch the full object from the processor, and no more. Amounts
+// are integers in the currency's minor unit, whatever the processor writes.
+type Payload struct {
+	// ID is the processor's id of the payment, refund or dispute the
+	// event is about. For payment.* it is the payment's id, the same for
+	// every event of one payment.
+	ID     string `json:"id"`
+	Status string `json:"status"` // the processor's status of the object, as it writes it
+	// Amount is in minor units (cents); nil when the notification has no
+	// amount.
+	Amount    *int64 `json:"amount"`
+	Currency  string `json:"currency,omitempty"` // ISO 4217, upper case
+	Processor string `json:"processor"`         // the source's scheme, e.g. "stripe"
+	// ProcessorReference is the processor's reference of this particular
+	// event: its event id (Stripe evt_…, Square, Checkout.com, PayPal,
+	// Razorpay), or for Adyen the item's own pspReference (for a capture
+	// or refund, that of the modification).
+	ProcessorReference string `json:"processorReference,omitempty"`
+	// PaymentID is, for refunds and disputes, the payment's id.
+	PaymentID string `json:"paymentId,omitempty"`
+	// Reference is the merchant's own reference for the payment as the
+	// processor received it (Adyen merchantReference, Checkout.com
+	// reference, Square reference_id, PayPal invoice_id or custom_id,
+	// Braintree order-id, Razorpay order_id), when there is one.
+	Reference string `json:"reference,omitempty"`
+	// Reason says why a payment or refund failed or a dispute was opened,
+	// when the processor says.
+	Reason     string `json:"reason,omitempty"`
+	Merchant   string `json:"merchant,omitempty"`
+	OccurredAt string `json:"occurredAt,omitempty"` // RFC 3339, UTC
+}
+
+// NormalizeOptions adjust how notifications are read.
+type NormalizeOptions struct {
+	// MerchantField is a dotted path to the merchant or account id, from
+	// the root of the processor's event object (for Adyen, from the
+	// NotificationRequestItem; for Braintree, from <notification>). ""
+	// means the processor's usual field (MerchantFields).
+	MerchantField string
+}
+
+// normalizer reads one processor's verified notifications. It must not
+// panic on any body: the signature proves who sent it, not that it is
+// well formed.
+type normalizer func(body []byte, v *Verified, o NormalizeOptions) ([]Event, error)
+
+// normalizers maps scheme names to their processor's normaliser. Schemes
+// without one are passed through: stored and acknowledged, not forwarded.
+var normalizers = map[string]normalizer{
+	"stripe":    normalizeStripe,
+	"adyen":     normalizeAdyen,
+	"square":    normalizeSquare,
+	"checkout":  normalizeCheckout,
+	"paypal":    normalizePayPal,
+	"braintree": normalizeBraintree,
+	"razorpay":  normalizeRazorpay,
+}
+
+// defaultMerchantFields are where each processor usually names the
+// merchant or account a notification concerns; the first that is present
+// wins.
+var defaultMerchantFields = map[string][]string{
+	"stripe":     {"account"},             // Connect: the connected account
+	"adyen":      {"merchantAccountCode"}, // per NotificationRequestItem
+	"square":     {"merchant_id"},
+	"checkout":   {"data.entity_id", "data.processing_channel_id"},
+	"paypal":     {"resource.payee.merchant_id", "resource.seller.merchant_id"},
+	"braintree":  {"subject.transaction.merchant-account-id", "subject.dispute.transaction.merchant-account-id", "subject.dispute.merchant-account-id"},
+	"razorpay":   {"account_id"},
+	"gocardless": {"links.organisation"}, // per event
+}
+
+// MerchantFields returns the dotted paths where the scheme's processor
+// usually names the merchant, in the order they are tried; nil when it
+// names none.
+func MerchantFields(scheme string) []string { return slices.Clone(defaultMerchantFields[scheme]) }
+
+// Normalizes reports whether the scheme's notifications are mapped to
+// canonical messages; the others are stored and acknowledged only.
+func Normalizes(scheme string) bool {
+	_, ok := normalizers[scheme]
+	return ok
+}
+
+// SignsEventIDs reports whether the event ids Verify returns for the scheme
+// are covered by its signature. Where they are not (Razorpay's and
+// Shopify's come from a header beside the signature, Mercado Pago signs no
+// body) or there are none (Braintree, generic HMAC), de-duplication has to
+// key on the body instead.
+func SignsEventIDs(scheme string) bool {
+	switch scheme {
+	case "razorpay", "shopify", "mercadopago", "braintree", "hmac":
+		return false
+	}
+	_, ok := registry[scheme]
+	return ok
+}
+
+// Normalize reads the processor events in a notification that the scheme
+// has verified (v is what Verify returned) and maps each to canonical
+// messages. It returns one Event per event the notification carries, in
+// order: one per Verified.EventIDs entry for batches. An event that maps to
+// no canonical type has no Messages and a Note saying so. A body the
+// processor's normaliser cannot read is an error; the notification is still
+// genuine, so callers store it and do not forward it.
+func Normalize(scheme string, body []byte, v *Verified, o NormalizeOptions) ([]Event, error) {
+	if v == nil {
+		v = &Verified{}
+	}
+	n, ok := normalizers[scheme]
+	if !ok {
+		return passThrough(scheme, body, v, o), nil
+	}
+	events, err := n(body, v, o)
+	if err != nil {
+		return nil, fmt.Errorf("normalize %s notification: %w", scheme, err)
+	}
+	return events, nil
+}
+
+// passThrough is the Event list of a scheme without a normaliser: one event
+// per verified id (one without an id when there are none), no messages.
+func passThrough(scheme string, body []byte, v *Verified, o NormalizeOptions) []Event {
+	note := fmt.Sprintf("%s notifications are not mapped to canonical events: stored, not forwarded", scheme)
+	var root any
+	_ = decodeJSON(body, &root) // a body that is not JSON simply names no merchant
+	merchant := merchantOf(root, scheme, o)
+	if scheme == "gocardless" {
+		return goCardlessEvents(body, v, o, note)
+	}
+	if len(v.EventIDs) == 0 {
+		return []Event{{Merchant: merchant, Note: note}}
+	}
+	out := make([]Event, len(v.EventIDs))
+	for i, id := range v.EventIDs {
+		out[i] = Event{ID: id, Merchant: merchant, Note: note}
+	}
+	return out
+}
+
+// goCardlessEvents reads the batch of a GoCardless webhook: each event has
+// its own merchant (links.organisation, for partner integrations).
+func goCardlessEvents(body []byte, v *Verified, o NormalizeOptions, note string) []Event {
+	var batch struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	_ = decodeJSON(body, &batch)
+	out := make([]Event, 0, len(v.EventIDs))
+	for _, raw := range batch.Events {
+		var ev any
+		if decodeJSON(raw, &ev) != nil {
+			continue
+		}
+		id := str(ev, "id")
+		if id == "" || !slices.Contains(v.EventIDs, id) {
+			continue
+		}
+		out = append(out, Event{
+			ID: id, Type: str(ev, "resource_type") + "." + str(ev, "action"),
+			Merchant: merchantOf(ev, "gocardless", o), OccurredAt: parseRFC3339(str(ev, "created_at")), Note: note,
+		})
+	}
+	if len(out) == 0 {
+		return []Event{{Note: note}}
+	}
+	return out
+}
+
+// decodeJSON decodes a JSON body with numbers kept as json.Number, so that
+// amounts and ids keep every digit.
+func decodeJSON(body []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// lookup follows a dotted path through decoded JSON objects. A segment that
+// is a number indexes an array.
+func lookup(v any, path string) any {
+	if path == "" {
+		return v
+	}
+	for seg := range strings.SplitSeq(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// str returns the string or number at path as text, "" for anything else.
+func str(v any, path string) string {
+	switch x := lookup(v, path).(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}
+
+// firstStr returns the first non-empty str of the paths.
+func firstStr(v any, paths ...string) string {
+	for _, p := range paths {
+		if s := str(v, p); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// merchantOf reads the merchant of an event object: from o.MerchantField
+// when set, else from the scheme's usual fields.
+func merchantOf(obj any, scheme string, o NormalizeOptions) string {
+	if o.MerchantField != "" {
+		return str(obj, o.MerchantField)
+	}
+	return firstStr(obj, defaultMerchantFields[scheme]...)
+}
+
+// minorInt reads an amount already in minor units (an integer JSON number
+// or numeric string).
+func minorInt(v any, path string) *int64 {
+	s := str(v, path)
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// zeroDecimal and threeDecimal are the ISO 4217 currencies whose minor unit
+// is not a hundredth (the processors' lists agree on these).
+var (
+	zeroDecimal  = []string{"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}
+	threeDecimal = []string{"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+)
+
+// minorUnits returns how many decimals a currency's minor unit has.
+func minorUnits(currency string) int {
+	switch {
+	case slices.Contains(zeroDecimal, currency):
+		return 0
+	case slices.Contains(threeDecimal, currency):
+		return 3
+	}
+	return 2
+}
+
+// decimalToMinor converts a decimal amount as PayPal and Braintree write it
+// ("10.99", "1000", "-5.5") to minor units of the currency, exactly (no
+// floating point). A value with more decimals than the currency has, or
+// that does not fit, gives nil.
+func decimalToMinor(s, currency string) *int64 {
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	digits := minorUnits(currency)
+	frac = strings.TrimRight(frac, "0")
+	if whole == "" || len(frac) > digits || len(whole) > 15 {
+		return nil
+	}
+	frac += strings.Repeat("0", digits-len(frac))
+	for _, c := range whole + frac {
+		if c < '0' || c > '9' {
+			return nil
+		}
+	}
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil {
+		return nil
+	}
+	if neg {
+		n = -n
+	}
+	return &n
+}
+
+// abs returns |n|, for processors that write refunds as negative amounts.
+func abs(n *int64) *int64 {
+	if n == nil || *n >= 0 {
+		return n
+	}
+	v := -*n
+	return &v
+}
+
+// parseRFC3339 reads a processor's timestamp; zero when it is absent or
+// unreadable.
+func parseRFC3339(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// unixTime reads a unix-seconds timestamp; zero when absent or unreadable.
+func unixTime(v any, path string) time.Time {
+	s := str(v, path)
+	if s == "" {
+		return time.Time{}
+	}
+	t, ok := parseUnixSeconds(s)
+	if !ok {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// formatOccurred writes an event time for a payload, "" when unknown.
+func formatOccurred(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// finish fills in the fields every message of an event shares: the
+// processor, the merchant, the time and the event's reference.
+func (e *Event) finish(processor, reference string) {
+	for i := range e.Messages {
+		p := &e.Messages[i].Payload
+		p.Processor = processor
+		p.Merchant = e.Merchant
+		p.OccurredAt = formatOccurred(e.OccurredAt)
+		if p.ProcessorReference == "" {
+			p.ProcessorReference = reference
+		}
+		p.Currency = strings.ToUpper(p.Currency)
+	}
+	if len(e.Messages) == 0 && e.Note == "" {
+		e.Note = fmt.Sprintf("%s event %q maps to no canonical event: stored, not forwarded", processor, e.Type)
+	}
+}
+
+// one returns a single-message slice.
+func one(eventType string, p Payload) []Message {
+	return []Message{{EventType: eventType, Payload: p}}
+}
