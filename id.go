@@ -17,6 +17,9 @@ const (
 	PrefixDelivery    = "dlv"
 	PrefixAttempt     = "atmpt"
 	PrefixRecovery    = "qtask"
+	PrefixSource      = "src"
+	PrefixInbound     = "inb" // an InboundEvent
+	PrefixRollout     = "rlt" // a RolloutChange
 )
 
 // crockford is Crockford's base32 alphabet: no I, L, O, U, and it sorts in the

@@ -198,3 +198,46 @@ type RetentionStore interface {
 	// repeat it until it deletes fewer than limit.
 	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// SourceStore keeps inbound sources, the notifications they received, their
+// rollout history and what polling reported. Sources list oldest first;
+// inbound events and rollout changes newest first.
+type SourceStore interface {
+	// CreateSource stores src and records its initial rollout as a
+	// RolloutChange by actor, in one transaction.
+	CreateSource(ctx context.Context, src *Source, actor string) error
+	GetSource(ctx context.Context, id string) (*Source, error)
+	// UpdateSource replaces Name, Scheme, Credentials, Tolerance and
+	// Routing of the source with src.ID and sets src.UpdatedAt. The
+	// rollout is changed only through SetRollout.
+	UpdateSource(ctx context.Context, src *Source) error
+	// SetRollout changes the source's rollout and records the change (from
+	// the stored rollout, by actor, at now) in one transaction, and returns
+	// the updated source. Setting the rollout it already has records
+	// nothing.
+	SetRollout(ctx context.Context, id string, r Rollout, actor string, now time.Time) (*Source, error)
+	// DeleteSource removes the source with its events, rollout history and
+	// observations. Messages it forwarded stay.
+	DeleteSource(ctx context.Context, id string) error
+	ListSources(ctx context.Context, opt ListOptions) (Page[Source], error)
+	ListRolloutChanges(ctx context.Context, sourceID string, opt ListOptions) (Page[RolloutChange], error)
+
+	// CreateInboundEvent stores ev unless the source already has an event
+	// with ev.EventID; then nothing is written and the stored event is
+	// returned with created == false. The check and the insert are one
+	// atomic step (a unique index), so concurrent deliveries of one event
+	// store it once. ENOTFOUND if the source does not exist.
+	CreateInboundEvent(ctx context.Context, ev *InboundEvent) (stored *InboundEvent, created bool, err error)
+	// SetInboundMessages records the canonical messages the event with id
+	// was forwarded as.
+	SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error
+	ListInboundEvents(ctx context.Context, sourceID string, opt ListOptions) (Page[InboundEvent], error)
+
+	// AddObservations stores what polling saw; an event already observed
+	// for the source keeps its first observation. It returns how many were
+	// new. ENOTFOUND if the source does not exist.
+	AddObservations(ctx context.Context, sourceID string, obs []Observation) (int, error)
+	// CompareObservations compares the events that arrived by webhook
+	// (ReceivedAt) or were seen by polling (SeenAt) in [since, until).
+	CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (Comparison, error)
+}

@@ -1,0 +1,221 @@
+package hookbridge
+
+import (
+	"hash/fnv"
+	"slices"
+	"time"
+)
+
+// Source is an inbound URL (/in/{id}) for one payment processor: how its
+// notifications are verified, which application their canonical events go
+// to, and how far webhooks are switched on for it.
+type Source struct {
+	ID   string
+	Name string // for people; "" when none
+	// Scheme is the verification scheme's registry name (inbound.Names),
+	// e.g. "stripe"; it also names the processor in canonical payloads.
+	Scheme      string
+	Credentials SourceCredentials
+	// Tolerance is how far a signed timestamp may lie from the clock: zero
+	// means the scheme's default (five minutes), negative turns the check
+	// off.
+	Tolerance time.Duration
+	Routing   Routing
+	Rollout   Rollout
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SourceCredentials are a source's secrets exactly as the processor's
+// dashboard shows them; the scheme decides which it reads. They are never
+// shown back in full.
+type SourceCredentials struct {
+	Secret    string // signing secret, webhook key or private key
+	PublicKey string // Braintree's public key, or a Standard Webhooks whpk_ key
+	KeyID     string // PayPal's webhook ID, or Worldpay's keyId
+	CertPEM   string // PayPal's certificate supplied offline; "" = fetched
+	HMAC      SourceHMAC
+}
+
+// SourceHMAC configures the generic "hmac" scheme.
+type SourceHMAC struct {
+	Header          string
+	Algorithm       string // sha1, sha256 (default) or sha512
+	Encoding        string // hex (default) or base64
+	Prefix          string
+	TimestampHeader string
+}
+
+// Routing says which application a source's canonical events belong to. A
+// notification's merchant (read from MerchantField, or the processor's
+// usual field) is looked up in Merchants; a merchant that is not listed, or
+// a notification without one, goes to App. With neither, the notification
+// is stored and not forwarded.
+type Routing struct {
+	// App is the fixed (or fallback) application, by id or uid; "" = none.
+	App string
+	// Merchants maps the processor's merchant or account id to an
+	// application id or uid.
+	Merchants map[string]string
+	// MerchantField is a dotted path to the merchant in the notification
+	// (e.g. "data.object.on_behalf_of"); "" means the processor's usual
+	// field (see docs/inbound.md).
+	MerchantField string
+}
+
+// AppFor returns the application (id or uid) a merchant's events go to, or
+// "" when none.
+func (r Routing) AppFor(merchant string) string {
+	if app, ok := r.Merchants[merchant]; ok && merchant != "" {
+		return app
+	}
+	return r.App
+}
+
+// RolloutState is how far webhooks are switched on for a source.
+type RolloutState string
+
+const (
+	// RolloutOff: the source answers 404 and keeps nothing; the platform
+	// polls the processor.
+	RolloutOff RolloutState = "off"
+	// RolloutShadow: notifications are verified, acknowledged and stored,
+	// and compared with what polling saw, but not forwarded.
+	RolloutShadow RolloutState = "shadow"
+	// RolloutOn: notifications are forwarded as canonical messages, for
+	// the merchants the rollout's limits select.
+	RolloutOn RolloutState = "on"
+)
+
+// Valid reports whether s is one of the three states.
+func (s RolloutState) Valid() bool {
+	return s == RolloutOff || s == RolloutShadow || s == RolloutOn
+}
+
+// Rollout is a source's state and, when on, which merchants it is on for.
+// With no limit it is on for every merchant. With limits, a merchant is
+// forwarded when it is in Merchants or its bucket is below Percent; the
+// others (and notifications with no merchant) are treated as shadow.
+type Rollout struct {
+	State     RolloutState
+	Merchants []string // merchant ids it is on for; nil = no list
+	Percent   *int     // 0 to 100: merchants whose MerchantBucket is below it; nil = no percentage
+}
+
+// Limited reports whether the rollout selects merchants rather than being
+// on for all.
+func (r Rollout) Limited() bool { return len(r.Merchants) > 0 || r.Percent != nil }
+
+// Forwards reports whether a notification for merchant is forwarded.
+func (r Rollout) Forwards(merchant string) bool {
+	if r.State != RolloutOn {
+		return false
+	}
+	if !r.Limited() {
+		return true
+	}
+	if merchant == "" {
+		return false
+	}
+	return slices.Contains(r.Merchants, merchant) || r.Percent != nil && MerchantBucket(merchant) < *r.Percent
+}
+
+// Equal reports whether two rollouts select the same merchants the same way.
+func (r Rollout) Equal(o Rollout) bool {
+	return r.State == o.State && slices.Equal(r.Merchants, o.Merchants) &&
+		(r.Percent == nil) == (o.Percent == nil) && (r.Percent == nil || *r.Percent == *o.Percent)
+}
+
+// MerchantBucket places a merchant in one of 100 buckets: FNV-1a (32 bit)
+// of its id, modulo 100. The bucket depends on the id alone, so a
+// percentage rollout is stable across restarts and instances, and raising
+// the percentage only adds merchants.
+func MerchantBucket(merchant string) int {
+	h := fnv.New32a()
+	h.Write([]byte(merchant))
+	return int(h.Sum32() % 100)
+}
+
+// RolloutChange is one audited change of a source's rollout: who made it,
+// when, and the rollout before and after. A source's creation is recorded
+// as a change from the zero Rollout.
+type RolloutChange struct {
+	ID       string
+	SourceID string
+	Actor    string // who: "admin" for the server-wide key
+	From, To Rollout
+	At       time.Time
+}
+
+// InboundEvent is one processor event as a source received it, kept for
+// audit: the raw notification, what was made of it, and whether it was
+// forwarded. A batched notification (Adyen, GoCardless) is stored once per
+// event it carries, each with the whole body.
+type InboundEvent struct {
+	ID       string
+	SourceID string
+	// EventID is the de-duplication key, unique within the source: the
+	// processor's own event id where the signature covers it, otherwise
+	// "sha256:" + the hex SHA-256 of the body (with ":<n>" for the n-th
+	// event of a batch).
+	EventID string
+	// Type is the processor's name for what happened, e.g.
+	// "payment_intent.succeeded" or "AUTHORISATION"; "" when unknown.
+	Type     string
+	Merchant string // the merchant or account it concerns; "" when none
+	// Headers are the request headers worth keeping (the signature and
+	// identification headers), one value each.
+	Headers map[string]string
+	Body    []byte
+	// Note says how it was verified and what became of it, e.g. that it
+	// maps to no canonical event, or the rollout held it back.
+	Note string
+	// Forward records the rollout's decision when it arrived: true when it
+	// was to be forwarded (state on, merchant selected).
+	Forward bool
+	// AppID is the application it was routed to; "" when none.
+	AppID string
+	// MessageIDs are the canonical messages it was forwarded as; nil until
+	// then, and always when Forward is false.
+	MessageIDs []string
+	OccurredAt time.Time // when the processor says it happened; zero when unknown
+	ReceivedAt time.Time
+}
+
+// Observation is a processor event that the platform saw by polling,
+// reported so that webhooks and polling can be compared while a source is
+// rolled out. EventID is compared with InboundEvent.EventID.
+type Observation struct {
+	SourceID   string
+	EventID    string
+	OccurredAt time.Time // when the processor says it happened; zero when unknown
+	SeenAt     time.Time // when polling saw it
+}
+
+// Comparison is what webhooks and polling each saw of a source's events.
+// An event counts when either side saw it within the window asked about;
+// it is then classified by what each side saw of it at any time.
+type Comparison struct {
+	Webhook     int64 // events that arrived by webhook
+	Polling     int64 // events that polling saw
+	Both        int64
+	WebhookOnly int64
+	PollingOnly int64
+	// Leads are, for events both saw, how much earlier the webhook arrived
+	// than polling saw the event (negative when polling was first), in
+	// ascending order.
+	Leads []time.Duration
+}
+
+// LeadPercentile returns the p-th percentile (0 to 100, nearest rank) of
+// the leads, and false when there are none.
+func (c Comparison) LeadPercentile(p float64) (time.Duration, bool) {
+	n := len(c.Leads)
+	if n == 0 {
+		return 0, false
+	}
+	// Nearest rank: the smallest lead with at least p% at or below it.
+	rank := int(p/100*float64(n) + 0.999999999)
+	rank = min(max(rank, 1), n)
+	return c.Leads[rank-1], true
+}
