@@ -29,21 +29,24 @@ type Source struct {
 // SourceCredentials are a source's secrets exactly as the processor's
 // dashboard shows them; the scheme decides which it reads. They are never
 // shown back in full.
+//
+// The JSON tags here and on Routing and Rollout are the form in which the
+// stores keep these values; the API has its own.
 type SourceCredentials struct {
-	Secret    string // signing secret, webhook key or private key
-	PublicKey string // Braintree's public key, or a Standard Webhooks whpk_ key
-	KeyID     string // PayPal's webhook ID, or Worldpay's keyId
-	CertPEM   string // PayPal's certificate supplied offline; "" = fetched
-	HMAC      SourceHMAC
+	Secret    string     `json:"secret,omitempty"`    // signing secret, webhook key or private key
+	PublicKey string     `json:"publicKey,omitempty"` // Braintree's public key, or a Standard Webhooks whpk_ key
+	KeyID     string     `json:"keyId,omitempty"`     // PayPal's webhook ID, or Worldpay's keyId
+	CertPEM   string     `json:"certPem,omitempty"`   // PayPal's certificate supplied offline; "" = fetched
+	HMAC      SourceHMAC `json:"hmac"`
 }
 
 // SourceHMAC configures the generic "hmac" scheme.
 type SourceHMAC struct {
-	Header          string
-	Algorithm       string // sha1, sha256 (default) or sha512
-	Encoding        string // hex (default) or base64
-	Prefix          string
-	TimestampHeader string
+	Header          string `json:"header,omitempty"`
+	Algorithm       string `json:"algorithm,omitempty"` // sha1, sha256 (default) or sha512
+	Encoding        string `json:"encoding,omitempty"`  // hex (default) or base64
+	Prefix          string `json:"prefix,omitempty"`
+	TimestampHeader string `json:"timestampHeader,omitempty"`
 }
 
 // Routing says which application a source's canonical events belong to. A
@@ -53,14 +56,14 @@ type SourceHMAC struct {
 // is stored and not forwarded.
 type Routing struct {
 	// App is the fixed (or fallback) application, by id or uid; "" = none.
-	App string
+	App string `json:"app,omitempty"`
 	// Merchants maps the processor's merchant or account id to an
 	// application id or uid.
-	Merchants map[string]string
+	Merchants map[string]string `json:"merchants,omitempty"`
 	// MerchantField is a dotted path to the merchant in the notification
 	// (e.g. "data.object.on_behalf_of"); "" means the processor's usual
 	// field (see docs/inbound.md).
-	MerchantField string
+	MerchantField string `json:"merchantField,omitempty"`
 }
 
 // AppFor returns the application (id or uid) a merchant's events go to, or
@@ -97,9 +100,9 @@ func (s RolloutState) Valid() bool {
 // forwarded when it is in Merchants or its bucket is below Percent; the
 // others (and notifications with no merchant) are treated as shadow.
 type Rollout struct {
-	State     RolloutState
-	Merchants []string // merchant ids it is on for; nil = no list
-	Percent   *int     // 0 to 100: merchants whose MerchantBucket is below it; nil = no percentage
+	State     RolloutState `json:"state"`
+	Merchants []string     `json:"merchants,omitempty"` // merchant ids it is on for; nil = no list
+	Percent   *int         `json:"percent,omitempty"`   // 0 to 100: merchants whose MerchantBucket is below it; nil = no percentage
 }
 
 // Limited reports whether the rollout selects merchants rather than being

@@ -34,6 +34,7 @@ type Store interface {
 	SettingStore
 	StatsStore
 	RetentionStore
+	SourceStore
 	Close() error
 }
 

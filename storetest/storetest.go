@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("Sources", func(t *testing.T) { testSources(t, open) })
 }
 
 // base is the suite's fixed clock reading. Times are whole milliseconds, as
