@@ -87,3 +87,23 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+// BenchmarkCreateMessageConcurrent measures ingest with many producers at
+// once, as the API sees it under load: concurrent calls share transactions
+// (group commit), so one fsync covers many messages.
+func BenchmarkCreateMessageConcurrent(b *testing.B) {
+	s := openTest(b)
+	app := benchApp(b, s)
+	ctx := context.Background()
+	b.SetParallelism(32) // 32 × GOMAXPROCS producers
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+			if _, _, err := s.CreateMessage(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -47,24 +47,26 @@ const claimDeliveries = `
 		LIMIT ?4)
 	RETURNING id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at`
 
+// claimedMessages and claimedEndpoints read what sending the claimed
+// deliveries needs, each row once however many claims share it.
+const (
+	claimedMessages  = `SELECT ` + messageColumns + ` FROM messages m WHERE m.id IN (SELECT value FROM json_each(?))`
+	claimedEndpoints = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`
+)
+
 // ClaimDeliveries leases up to limit due deliveries to owner until
 // now+lease, earliest due first, and returns them with their message and
-// endpoint. Claiming is one write transaction, so two claimers never get the
-// same delivery.
+// endpoint. Claiming is a write (it may share its transaction with others,
+// see writer.go), so two claimers never get the same delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	until := truncMS(now.Add(lease))
-	const (
-		// claimedMessages and claimedEndpoints read what sending needs,
-		// each row once however many claims share it.
-		claimedMessages  = `SELECT ` + messageColumns + ` FROM messages m WHERE m.id IN (SELECT value FROM json_each(?))`
-		claimedEndpoints = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`
-	)
 	var claims []hookbridge.Claim
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		deliveries, err := collect(ctx, tx, claimDeliveries, []any{owner, ms(until), ms(now), limit}, scanDelivery)
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), limit)
+		deliveries, err := scanRows(rows, err, scanDelivery)
 		if err != nil || len(deliveries) == 0 {
 			return err
 		}
@@ -73,11 +75,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 			msgIDs = append(msgIDs, d.MsgID)
 			endpointIDs = append(endpointIDs, d.EndpointID)
 		}
-		messages, err := collect(ctx, tx, claimedMessages, []any{jsonList(msgIDs)}, scanMessage)
+		rows, err = tx.Stmt(ctx, stmtClaimedMessages).QueryContext(ctx, jsonList(msgIDs))
+		messages, err := scanRows(rows, err, scanMessage)
 		if err != nil {
 			return fmt.Errorf("read messages: %w", err)
 		}
-		endpoints, err := collect(ctx, tx, claimedEndpoints, []any{jsonList(endpointIDs)}, scanEndpoint)
+		rows, err = tx.Stmt(ctx, stmtClaimedEndpoints).QueryContext(ctx, jsonList(endpointIDs))
+		endpoints, err := scanRows(rows, err, scanEndpoint)
 		if err != nil {
 			return fmt.Errorf("read endpoints: %w", err)
 		}
@@ -112,8 +116,22 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 	return claims, nil
 }
 
+const (
+	// finishAttempt moves a delivery leased to owner to its new state. No
+	// row back means the lease is gone.
+	finishAttempt = `
+		UPDATE deliveries
+		SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+		WHERE id = ? AND lease_owner = ?
+		RETURNING app_id, msg_id, endpoint_id, trigger`
+	insertAttempt = `
+		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
+			status_code, response, duration_ms, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 // RecordAttempts stores the results of claimed deliveries in one write
-// transaction. For each result it first ends owner's lease while setting the
+// transaction (which it may share with other writes, see writer.go). For each result it first ends owner's lease while setting the
 // delivery's new state; if the delivery is no longer leased to owner, the
 // result is dropped and its id returned in rejected. Otherwise its Attempt
 // (if any) is inserted, with its delivery, application, message, endpoint
@@ -129,32 +147,9 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		return nil, nil
 	}
 	now := truncMS(s.now())
-	const (
-		// finishAttempt moves a delivery leased to owner to its new state.
-		// No row back means the lease is gone.
-		finishAttempt = `
-			UPDATE deliveries
-			SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-			WHERE id = ? AND lease_owner = ?
-			RETURNING app_id, msg_id, endpoint_id, trigger`
-		insertAttempt = `
-			INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
-				status_code, response, duration_ms, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	)
 	var rejected []string
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		finish, err := tx.PrepareContext(ctx, finishAttempt)
-		if err != nil {
-			return err
-		}
-		defer finish.Close()
-		insert, err := tx.PrepareContext(ctx, insertAttempt)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		finish, insert := tx.Stmt(ctx, stmtFinishAttempt), tx.Stmt(ctx, stmtInsertAttempt)
 		for _, r := range results {
 			tries := 0
 			if r.Attempt != nil {
@@ -215,17 +210,23 @@ func checkResult(r hookbridge.AttemptResult) error {
 	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
 }
 
+const (
+	renewLeases = `
+		UPDATE deliveries SET lease_until = ?
+		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
+	releaseDeliveries = `
+		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
+)
+
 // RenewLeases extends owner's leases on the given deliveries to until.
 // Deliveries owner no longer holds are left alone.
 func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
 	if len(deliveryIDs) == 0 {
 		return nil
 	}
-	const renewLeases = `
-		UPDATE deliveries SET lease_until = ?
-		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, renewLeases, ms(until), jsonList(deliveryIDs), owner)
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		_, err := tx.Stmt(ctx, stmtRenewLeases).ExecContext(ctx, ms(until), jsonList(deliveryIDs), owner)
 		return err
 	})
 	if err != nil {
@@ -240,11 +241,8 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs
 	if len(deliveryIDs) == 0 {
 		return nil
 	}
-	const releaseDeliveries = `
-		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
-		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, releaseDeliveries, jsonList(deliveryIDs), owner)
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		_, err := tx.Stmt(ctx, stmtReleaseDeliveries).ExecContext(ctx, jsonList(deliveryIDs), owner)
 		return err
 	})
 	if err != nil {

@@ -5,11 +5,18 @@
 //
 // Invariants:
 //
-//   - Every write is one transaction on the single writer connection, begun
-//     IMMEDIATE, with synchronous=FULL in WAL mode: once a method returns
-//     nil, what it wrote survives a crash or a power loss. Writes queue in
-//     Go rather than contend for SQLite's lock; reads use a separate pool
-//     and never wait for them.
+//   - Every write runs in a transaction on the single writer connection,
+//     begun IMMEDIATE, with synchronous=FULL in WAL mode: once a method
+//     returns nil, what it wrote survives a crash or a power loss. Writes
+//     queue in Go, for one goroutine that owns the connection, rather than
+//     contend for SQLite's lock; reads use a separate pool and never wait
+//     for them.
+//   - Group commit: the hot-path writes (messages and their fan-out,
+//     claims, attempt results, lease renewals and releases) that are
+//     waiting together share one transaction, each in a savepoint of its
+//     own, so that one fsync covers them all; each caller is answered only
+//     after the commit, and a write that fails is undone alone. See
+//     writer.go.
 //   - The schema changes only through the numbered files in migrations/,
 //     applied by Open in order, each in its own transaction, and recorded in
 //     schema_migrations.

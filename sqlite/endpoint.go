@@ -110,11 +110,13 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	return nil
 }
 
+// applicationExists says whether an application exists.
+const applicationExists = `SELECT EXISTS (SELECT 1 FROM applications WHERE id = ?)`
+
 // appExists returns ENOTFOUND unless the application exists. Writes check
 // it in their transaction so that a missing application is reported as
 // such rather than as a foreign key failure.
 func appExists(ctx context.Context, tx *sql.Tx, appID string) error {
-	const applicationExists = `SELECT EXISTS (SELECT 1 FROM applications WHERE id = ?)`
 	var ok bool
 	if err := tx.QueryRowContext(ctx, applicationExists, appID).Scan(&ok); err != nil {
 		return err

@@ -99,8 +99,8 @@ func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, en
 // others are stored.
 func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		fw := s.newFanOut(tx)
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		fw := s.fanOut(tx)
 		for i, msg := range msgs {
 			stored, created, err := fw.create(ctx, msg, "")
 			if err != nil && hookbridge.ErrorCode(err) != hookbridge.ENOTFOUND {
@@ -119,15 +119,17 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) 
 	return results, nil
 }
 
-// createMessage is CreateMessage, or with only set CreateMessageTo.
+// createMessage is CreateMessage, or with only set CreateMessageTo. It
+// shares its transaction with other writes waiting at the same time (group
+// commit), and returns once that transaction has committed.
 func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
 	var (
 		stored  *hookbridge.Message
 		created bool
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		var err error
-		stored, created, err = s.newFanOut(tx).create(ctx, msg, only)
+		stored, created, err = s.fanOut(tx).create(ctx, msg, only)
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -141,17 +143,39 @@ func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only
 	return stored, created, nil
 }
 
+// Statements of the fan-out, prepared on the writer connection (see
+// statements.go).
+const (
+	// messageByEventID uses messages_app_event_id.
+	messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
+	insertMessage    = `
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertDelivery = `
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
+	// selectSubscriptions reads what Endpoint.Accepts needs, by
+	// endpoints_app_id.
+	selectSubscriptions = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
+)
+
 // fanOut writes messages and their deliveries inside one write transaction,
 // remembering per application what it read (that the application exists,
-// its subscriptions), so a batch reads each only once.
+// its subscriptions), so that a batch, or a group of writes sharing the
+// transaction, reads each only once. Endpoints change only in writes of
+// their own, so what it read holds for the whole transaction.
 type fanOut struct {
-	tx   *sql.Tx
-	now  time.Time
+	tx   *writeTx
+	now  func() time.Time
 	subs map[string][]hookbridge.Endpoint // app id → subscriptions; a missing app is not cached
 }
 
-func (s *Store) newFanOut(tx *sql.Tx) *fanOut {
-	return &fanOut{tx: tx, now: truncMS(s.now()), subs: map[string][]hookbridge.Endpoint{}}
+// fanOut returns the fan-out state of tx, shared by the writes of its group.
+func (s *Store) fanOut(tx *writeTx) *fanOut {
+	if tx.fan == nil {
+		tx.fan = &fanOut{tx: tx, now: s.now, subs: map[string][]hookbridge.Endpoint{}}
+	}
+	return tx.fan
 }
 
 // create stores msg and its deliveries: to every endpoint that Accepts it,
@@ -159,21 +183,12 @@ func (s *Store) newFanOut(tx *sql.Tx) *fanOut {
 // up). It fills in the message's ID and CreatedAt if unset. A repeated event
 // id returns the stored message and created == false.
 func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
-	const (
-		// messageByEventID uses messages_app_event_id.
-		messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
-		insertMessage    = `
-			INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`
-		insertDelivery = `
-			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
-	)
+	now := truncMS(f.now())
 	if msg.ID == "" {
 		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
 	}
 	if msg.CreatedAt.IsZero() {
-		msg.CreatedAt = f.now
+		msg.CreatedAt = now
 	}
 	msg.CreatedAt = truncMS(msg.CreatedAt)
 
@@ -182,7 +197,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return nil, false, err
 	}
 	if msg.EventID != "" && only == "" {
-		m, err := scanMessage(f.tx.QueryRowContext(ctx, messageByEventID, msg.AppID, msg.EventID))
+		m, err := scanMessage(f.tx.Stmt(ctx, stmtMessageByEventID).QueryRowContext(ctx, msg.AppID, msg.EventID))
 		if err == nil {
 			return &m, false, nil
 		}
@@ -193,7 +208,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 	if only != "" && !slices.ContainsFunc(endpoints, func(e hookbridge.Endpoint) bool { return e.ID == only }) {
 		return nil, false, hookbridge.NotFound("endpoint")
 	}
-	if _, err := f.tx.ExecContext(ctx, insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
+	if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
 		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
@@ -201,8 +216,8 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
 			continue
 		}
-		if _, err := f.tx.ExecContext(ctx, insertDelivery, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
-			hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(f.now), ms(f.now)); err != nil {
+		if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
+			hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(now), ms(now)); err != nil {
 			return nil, false, fmt.Errorf("insert delivery: %w", err)
 		}
 	}
@@ -213,14 +228,18 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 // the application (the matching rule lives in the domain, once), or
 // ENOTFOUND if the application does not exist.
 func (f *fanOut) subscriptions(ctx context.Context, appID string) ([]hookbridge.Endpoint, error) {
-	const subscriptions = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
 	if eps, ok := f.subs[appID]; ok {
 		return eps, nil
 	}
-	if err := appExists(ctx, f.tx, appID); err != nil {
-		return nil, err
+	var exists bool
+	if err := f.tx.Stmt(ctx, stmtApplicationExists).QueryRowContext(ctx, appID).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up application: %w", err)
 	}
-	eps, err := collect(ctx, f.tx, subscriptions, []any{appID}, func(r rowScanner) (hookbridge.Endpoint, error) {
+	if !exists {
+		return nil, hookbridge.NotFound("application")
+	}
+	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
+	eps, err := scanRows(rows, err, func(r rowScanner) (hookbridge.Endpoint, error) {
 		var e hookbridge.Endpoint
 		return e, r.Scan(&e.ID, jsonScan{&e.EventTypes}, jsonScan{&e.Channels}, &e.Disabled)
 	})

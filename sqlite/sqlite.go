@@ -55,14 +55,18 @@ var migrations embed.FS
 // concurrent use.
 //
 // SQLite allows one writer at a time, so writes go through one connection
-// (w, MaxOpenConns 1) and queue in Go instead of spinning on SQLITE_BUSY.
-// Reads use a separate pool (r): in WAL mode readers see the last committed
-// state and never wait for the writer.
+// (w, MaxOpenConns 1), used by one goroutine (wr, see writer.go), and queue
+// in Go instead of spinning on SQLITE_BUSY; concurrent hot-path writes
+// share transactions there (group commit). Reads use a separate pool (r):
+// in WAL mode readers see the last committed state and never wait for the
+// writer.
 type Store struct {
-	w    *sql.DB
-	r    *sql.DB
-	lock *os.File // holds the instance lock (see Open) until Close
-	now  func() time.Time
+	w     *sql.DB
+	r     *sql.DB
+	wr    *writer
+	stmts *statements // prepared on w, used by the writer
+	lock  *os.File    // holds the instance lock (see Open) until Close
+	now   func() time.Time
 }
 
 // ErrLocked is returned by Open when another process has the database open.
@@ -119,9 +123,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: end leases of a previous process: %w", path, err)
 	}
+	if s.stmts, err = prepareStatements(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 
 	r, err := sql.Open("sqlite", name+readerParams)
 	if err != nil {
+		s.stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
@@ -129,11 +138,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
+		s.stmts.close()
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	s.r = r
+	s.wr = startWriter(w, s.stmts)
 	ok = true
 	return s, nil
 }
@@ -141,9 +152,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // endAllLeases frees every delivery claimed by a process that is gone.
 const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
 
-// Close closes both connection pools.
+// Close finishes the writes already queued, stops the writer and closes
+// both connection pools. Writes that arrive later fail.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close(), s.lock.Close())
+	s.wr.close()
+	return errors.Join(s.stmts.close(), s.r.Close(), s.w.Close(), s.lock.Close())
 }
 
 // migrate applies the embedded migrations (migrations/NNNN_name.sql) that
@@ -179,7 +192,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		err = s.write(ctx, func(tx *sql.Tx) error {
+		// Open runs the migrations before the writer starts.
+		err = runTx(ctx, s.w, func(tx *sql.Tx) error {
 			var applied bool
 			if err := tx.QueryRowContext(ctx,
 				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, version,
@@ -204,21 +218,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in a transaction on the writer connection and commits it if
-// fn returns nil. The transaction is BEGIN IMMEDIATE (see writerParams).
+// write runs fn in a transaction of its own on the writer connection and
+// commits it if fn returns nil. The transaction is BEGIN IMMEDIATE (see
+// writerParams).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // the error that made us roll back is the one to report
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.wr.write(ctx, fn)
+}
+
+// writeGrouped runs fn in a write transaction that it may share with other
+// hot-path writes (group commit, see writer.go) and returns once that
+// transaction has committed. fn must run its statements with the ctx it is
+// given.
+func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
+	return s.wr.writeGrouped(ctx, fn)
 }
 
 // read runs fn in a read transaction on the read pool, so that several
@@ -403,6 +415,11 @@ func collect[T any](ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
+	return scanRows(rows, err, scan)
+}
+
+// scanRows scans every row of a query's result (rows, err) with scan.
+func scanRows[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}

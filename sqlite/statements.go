@@ -1,0 +1,82 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// stmtID names one of the statements the writer keeps prepared: those of
+// the hot path, run thousands of times a second under load, which would
+// otherwise be parsed and planned again on every use.
+type stmtID int
+
+const (
+	stmtSavepoint stmtID = iota
+	stmtReleaseSavepoint
+	stmtRollbackToSavepoint
+	stmtApplicationExists
+	stmtSubscriptions
+	stmtMessageByEventID
+	stmtInsertMessage
+	stmtInsertDelivery
+	stmtClaimDeliveries
+	stmtClaimedMessages
+	stmtClaimedEndpoints
+	stmtFinishAttempt
+	stmtInsertAttempt
+	stmtRenewLeases
+	stmtReleaseDeliveries
+	numStmts
+)
+
+// stmtSQL is the text of each prepared statement. The queries live next to
+// the code that runs them; the savepoint statements belong to the writer.
+var stmtSQL = [numStmts]string{
+	stmtSavepoint:           `SAVEPOINT grouped_write`,
+	stmtReleaseSavepoint:    `RELEASE grouped_write`,
+	stmtRollbackToSavepoint: `ROLLBACK TO grouped_write`,
+	stmtApplicationExists:   applicationExists,
+	stmtSubscriptions:       selectSubscriptions,
+	stmtMessageByEventID:    messageByEventID,
+	stmtInsertMessage:       insertMessage,
+	stmtInsertDelivery:      insertDelivery,
+	stmtClaimDeliveries:     claimDeliveries,
+	stmtClaimedMessages:     claimedMessages,
+	stmtClaimedEndpoints:    claimedEndpoints,
+	stmtFinishAttempt:       finishAttempt,
+	stmtInsertAttempt:       insertAttempt,
+	stmtRenewLeases:         renewLeases,
+	stmtReleaseDeliveries:   releaseDeliveries,
+}
+
+// statements are the prepared statements of the writer connection.
+type statements struct {
+	byID [numStmts]*sql.Stmt
+}
+
+// prepareStatements prepares every statement of stmtSQL on db. The schema
+// must be migrated first, since preparing a statement checks its tables.
+func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
+	st := &statements{}
+	for id, query := range stmtSQL {
+		s, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("prepare %q: %w", query, err)
+		}
+		st.byID[id] = s
+	}
+	return st, nil
+}
+
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range st.byID {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,312 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// The writer: every write of the store is a request to one goroutine that
+// owns the writer connection.
+//
+// Group commit. With synchronous=FULL each commit waits for an fsync of the
+// WAL, and one message per transaction would cap ingest at one fsync per
+// message. So the writer takes every request that is waiting when it is
+// free and runs the hot-path writes among them — message fan-out, claims,
+// attempt results, lease renewals and releases — in one transaction: one
+// fsync for all of them. Each caller is still answered only after that
+// commit, so "accepted means durable" holds per message. Requests queue in
+// arrival order and a group is the requests at the head of the queue, so
+// no kind of write can starve another.
+//
+// Isolation within a group. Each grouped write runs inside its own
+// SAVEPOINT: one that fails is rolled back alone and its caller gets its
+// error, while the others commit. The writes of a group see each other's
+// effects in order, exactly as if they had been separate transactions one
+// after the other; a second message with the eventId of one earlier in the
+// same group therefore finds it and is answered with it.
+//
+// Cancellation. A caller whose context ends while its request is still
+// queued gets the context's error and its write is never run. Once a
+// grouped write runs, it runs to the end with its context's values but not
+// its cancellation: SQLite rolls back the whole transaction when a write
+// statement is interrupted, which would undo the other writes of the group.
+// Its caller then waits for the commit, which is bounded by the group's
+// work.
+//
+// Other writes (creating an application, updating an endpoint, migrations,
+// retention, …) keep the plain form: one transaction of their own, run by
+// the same goroutine in queue order, with the caller's context.
+
+// maxGroup bounds how many writes share one transaction, so that a long
+// queue is committed in parts and the first callers are answered sooner.
+const maxGroup = 256
+
+// errClosed answers writes that arrive after Close.
+var errClosed = errors.New("sqlite: store is closed")
+
+// writeReq is one write waiting for the writer. Exactly one of solo and
+// grouped is set.
+type writeReq struct {
+	ctx     context.Context
+	solo    func(tx *sql.Tx) error
+	grouped func(ctx context.Context, tx *writeTx) error
+	state   atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by its caller
+	done    chan error   // capacity 1: the writer never blocks on it
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// writer runs the store's writes on its goroutine; see above.
+type writer struct {
+	db    *sql.DB
+	stmts *statements
+
+	mu      sync.Mutex
+	pending []*writeReq
+	closing bool
+	wake    chan struct{} // capacity 1: a pending signal covers every request queued before it
+	done    chan struct{} // closed when the goroutine has exited
+}
+
+// startWriter starts the writer goroutine on db, whose only connection it
+// then uses for every write.
+func startWriter(db *sql.DB, stmts *statements) *writer {
+	w := &writer{db: db, stmts: stmts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// close runs every write queued so far, refuses later ones, and returns
+// once the goroutine has exited.
+func (w *writer) close() {
+	w.mu.Lock()
+	w.closing = true
+	w.mu.Unlock()
+	w.signal()
+	<-w.done
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write runs fn in a transaction of its own and returns when it has
+// committed or failed.
+func (w *writer) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return w.submit(&writeReq{ctx: ctx, solo: fn, done: make(chan error, 1)})
+}
+
+// writeGrouped runs fn in a transaction it may share with other grouped
+// writes, and returns once that transaction has committed (nil) or fn or
+// the commit failed. fn must use the ctx it is given, never a context it
+// captured, so that nothing cancels a statement of the shared transaction.
+func (w *writer) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
+	return w.submit(&writeReq{ctx: ctx, grouped: fn, done: make(chan error, 1)})
+}
+
+func (w *writer) submit(r *writeReq) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		return errClosed
+	}
+	w.pending = append(w.pending, r)
+	w.mu.Unlock()
+	w.signal()
+
+	select {
+	case err := <-r.done:
+		return err
+	case <-r.ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return r.ctx.Err() // never run
+		}
+		return <-r.done // running: its outcome is on its way
+	}
+}
+
+// loop takes everything queued, runs it, and repeats until closed and
+// drained.
+func (w *writer) loop() {
+	defer close(w.done)
+	var batch []*writeReq
+	for {
+		w.mu.Lock()
+		for len(w.pending) == 0 && !w.closing {
+			w.mu.Unlock()
+			<-w.wake
+			w.mu.Lock()
+		}
+		if len(w.pending) == 0 { // closing, and nothing left
+			w.mu.Unlock()
+			return
+		}
+		// Two slices take turns: the one just run is emptied and
+		// becomes the new queue.
+		batch, w.pending = w.pending, batch[:0]
+		w.mu.Unlock()
+
+		for rest := batch; len(rest) > 0; {
+			if rest[0].solo != nil {
+				w.runSolo(rest[0])
+				rest = rest[1:]
+				continue
+			}
+			n := 1
+			for n < len(rest) && n < maxGroup && rest[n].solo == nil {
+				n++
+			}
+			w.runGroup(rest[:n])
+			rest = rest[n:]
+		}
+		clear(batch) // let the requests go
+	}
+}
+
+func (w *writer) runSolo(r *writeReq) {
+	if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+		return // its caller gave up
+	}
+	r.done <- runTx(r.ctx, w.db, r.solo)
+}
+
+// runTx runs fn in a transaction on db and commits it if fn returns nil.
+// The transaction is BEGIN IMMEDIATE (see writerParams).
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error that made us roll back is the one to report
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// runGroup runs the grouped writes reqs in one transaction, each within a
+// savepoint when there are several, commits, and answers each.
+func (w *writer) runGroup(reqs []*writeReq) {
+	live := reqs[:0:0]
+	for _, r := range reqs {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs := make([]error, len(live))
+	answer := func() {
+		for i, r := range live {
+			r.done <- errs[i]
+		}
+	}
+	failAll := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		answer()
+	}
+
+	// The transaction belongs to the group, not to any caller: nothing
+	// cancels it (see "Cancellation" above).
+	sqlTx, err := w.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		failAll(fmt.Errorf("begin: %w", err))
+		return
+	}
+	tx := &writeTx{Tx: sqlTx, stmts: w.stmts}
+	savepoints := len(live) > 1
+	for i, r := range live {
+		ctx := context.WithoutCancel(r.ctx)
+		if savepoints {
+			if _, err := tx.Stmt(ctx, stmtSavepoint).ExecContext(ctx); err != nil {
+				_ = sqlTx.Rollback()
+				failAll(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		err := r.grouped(ctx, tx)
+		if err == nil {
+			if savepoints {
+				if _, err := tx.Stmt(ctx, stmtReleaseSavepoint).ExecContext(ctx); err != nil {
+					_ = sqlTx.Rollback()
+					failAll(fmt.Errorf("release savepoint: %w", err))
+					return
+				}
+			}
+			continue
+		}
+		errs[i] = err
+		if !savepoints {
+			_ = sqlTx.Rollback()
+			answer()
+			return
+		}
+		// Undo this write alone. If SQLite already rolled back the whole
+		// transaction (an I/O error, a full disk), the savepoint is gone
+		// and the group fails with it.
+		_, rerr := tx.Stmt(ctx, stmtRollbackToSavepoint).ExecContext(ctx)
+		if rerr == nil {
+			_, rerr = tx.Stmt(ctx, stmtReleaseSavepoint).ExecContext(ctx)
+		}
+		if rerr != nil {
+			_ = sqlTx.Rollback()
+			failAll(fmt.Errorf("a write in the same transaction failed (%v), and rolling it back failed: %w", err, rerr))
+			return
+		}
+		// The fan-out state holds only reads, which the undone write
+		// cannot have changed; it is dropped anyway, so that no cached
+		// state can outlive a rollback.
+		tx.fan = nil
+	}
+	if err := sqlTx.Commit(); err != nil {
+		failAll(fmt.Errorf("commit: %w", err))
+		return
+	}
+	answer()
+}
+
+// writeTx is the transaction of a group of writes. Stmt gives the store's
+// prepared statements bound to it, so that a statement is parsed once per
+// store rather than once per use; anything else runs through the embedded
+// *sql.Tx.
+type writeTx struct {
+	*sql.Tx
+	stmts *statements
+	bound [numStmts]*sql.Stmt
+
+	// fan is the fan-out state shared by the group's message writes, so
+	// that an application's subscriptions are read once per transaction.
+	fan *fanOut
+}
+
+// Stmt returns prepared statement id bound to the transaction.
+func (t *writeTx) Stmt(ctx context.Context, id stmtID) *sql.Stmt {
+	if s := t.bound[id]; s != nil {
+		return s
+	}
+	s := t.Tx.StmtContext(ctx, t.stmts.byID[id])
+	t.bound[id] = s
+	return s
+}
