@@ -1,0 +1,267 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// pageFunc is a page or action of a signed-in user: it renders or
+// redirects itself, and returns errors for fail to show.
+type pageFunc func(w http.ResponseWriter, r *http.Request, v *view, s *session) error
+
+// admin wraps a dashboard page: it requires the operator's session and, on
+// POST, the session's CSRF token.
+func (h *Handler) admin(fn pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := h.newView(r)
+		s := h.adminSession(r)
+		if s == nil {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()))
+				return
+			}
+			h.renderError(w, r, v, http.StatusUnauthorized, "Your session has ended. Sign in again, then repeat what you were doing.")
+			return
+		}
+		v.SignedIn, v.CSRF = true, h.keys.csrfToken(s)
+		if !h.checkForm(w, r, v, s) {
+			return
+		}
+		if err := fn(w, r, v, s); err != nil {
+			h.fail(w, r, v, err)
+		}
+	}
+}
+
+// adminSession returns the operator's session, or nil. A session made with
+// another admin key than the current one is no session.
+func (h *Handler) adminSession(r *http.Request) *session {
+	c, err := r.Cookie(adminCookie)
+	if err != nil || h.adminKeyHash == "" {
+		return nil
+	}
+	s, ok := h.keys.decode(c.Value, kindAdmin, h.now())
+	if !ok || s.AdminKey != h.keys.adminKeyFingerprint(h.adminKeyHash) {
+		return nil
+	}
+	return s
+}
+
+// checkForm reads a POST's form and checks its CSRF token, rendering 403
+// when it is missing or not the session's. GETs pass.
+func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, v *view, s *session) bool {
+	if r.Method != http.MethodPost {
+		return true
+	}
+	if err := parseForm(w, r); err != nil {
+		h.fail(w, r, v, err)
+		return false
+	}
+	if !h.keys.validCSRF(s, r.PostForm.Get("csrf")) {
+		h.renderError(w, r, v, http.StatusForbidden, "This form has expired or did not come from this page. Reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// loginPage is the data of the sign-in page.
+type loginPage struct{ Next string }
+
+func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	v := h.newView(r)
+	if h.adminSession(r) != nil {
+		redirect(w, r, safeNext(r.URL.Query().Get("next")))
+		return
+	}
+	v.Title, v.Data = "Sign in", loginPage{Next: safeNext(r.URL.Query().Get("next"))}
+	h.render(w, r, http.StatusOK, "login", v)
+}
+
+// handleLogin signs the operator in with the admin key. The form needs no
+// CSRF token (there is no session yet to derive one from); cross-origin
+// protection refuses it from other sites, and only someone who knows the
+// admin key can sign anyone in.
+func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
+	v := h.newView(r)
+	if err := parseForm(w, r); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if h.adminKeyHash == "" || !hookbridge.KeyMatches(key, h.adminKeyHash) {
+		v.Title, v.Data = "Sign in", loginPage{Next: next}
+		v.Errors["key"] = "This is not the admin key."
+		if key == "" {
+			v.Errors["key"] = "Enter the admin key."
+		}
+		h.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	now := h.now()
+	s := &session{
+		Kind:     kindAdmin,
+		Expires:  now.Add(adminSessionTTL).Unix(),
+		Nonce:    newNonce(),
+		AdminKey: h.keys.adminKeyFingerprint(h.adminKeyHash),
+	}
+	value, err := h.keys.encode(s)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: adminCookie, Value: value, Path: dashPath,
+		Expires: time.Unix(s.Expires, 0), HttpOnly: true, Secure: isHTTPS(r),
+		// Strict: the dashboard is only ever entered from its own pages.
+		SameSite: http.SameSiteStrictMode,
+	})
+	redirect(w, r, next)
+}
+
+// handleLogout ends the operator's session in this browser. It needs the
+// session's CSRF token, so that another site cannot sign the operator out.
+func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) {
+	v := h.newView(r)
+	if s := h.adminSession(r); s != nil && !h.checkForm(w, r, v, s) {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: dashPath, MaxAge: -1, HttpOnly: true,
+		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode})
+	redirect(w, r, "/ui/login?done=signedout")
+}
+
+// safeNext returns where to go after signing in: a dashboard path, never
+// another site ("//evil.example" or "/\evil.example").
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, dashPath) || strings.ContainsAny(next, "\\\r\n") {
+		return dashPath
+	}
+	return next
+}
+
+// portal wraps a portal page: it requires a portal session whose
+// application still exists, and on POST the session's CSRF token and a
+// portal that is not read-only. Every page then works on v.App only.
+func (h *Handler) portal(fn pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := h.newView(r)
+		s, ok := h.portalSession(w, r, v)
+		if !ok {
+			return
+		}
+		if !h.checkForm(w, r, v, s) {
+			return
+		}
+		if r.Method == http.MethodPost && s.ReadOnly {
+			h.renderError(w, r, v, http.StatusForbidden, "This portal is read-only.")
+			return
+		}
+		if err := fn(w, r, v, s); err != nil {
+			h.fail(w, r, v, err)
+		}
+	}
+}
+
+// portalSession returns the portal session and fills v with its
+// application; otherwise it renders why there is none.
+func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, v *view) (*session, bool) {
+	c, err := r.Cookie(portalCookie)
+	var s *session
+	if err == nil {
+		s, _ = h.keys.decode(c.Value, kindPortal, h.now())
+	}
+	if s == nil {
+		h.renderError(w, r, v, http.StatusUnauthorized,
+			"This portal session has ended or the link is no longer valid. Open the webhook portal again from the application that sent you here.")
+		return nil, false
+	}
+	app, err := h.store.GetApplication(r.Context(), s.AppID)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, false
+	}
+	v.App, v.ReadOnly, v.CSRF = app, s.ReadOnly, h.keys.csrfToken(s)
+	return s, true
+}
+
+// handlePortalHome is the portal's front page, and where its links land:
+// a ?token= is exchanged for a session cookie, then the browser is sent to
+// the same page without the token, so the token leaves the address bar
+// and the history.
+func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		h.portal(h.portalEndpoints)(w, r)
+		return
+	}
+	v := h.newView(r)
+	access, err := h.api.VerifyPortalToken(r.Context(), token)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if _, err := h.store.GetApplication(r.Context(), access.AppID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	s := &session{
+		Kind:     kindPortal,
+		Expires:  access.Expires.Unix(),
+		Nonce:    newNonce(),
+		AppID:    access.AppID,
+		Flags:    access.FeatureFlags,
+		ReadOnly: access.ReadOnly,
+	}
+	value, err := h.keys.encode(s)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.setPortalCookie(w, r, value, access.Expires)
+	redirect(w, r, portalPath)
+}
+
+// setPortalCookie sets (or, with value "", clears) the portal's session
+// cookie.
+//
+// SameSite=Lax, not Strict: portal links are opened from another site (the
+// platform's own pages, an e-mail), and a Strict cookie set on such a
+// navigation is not sent on the redirect that follows it. Lax still keeps
+// the cookie off every cross-site POST, and forms carry a CSRF token
+// besides. When the portal may be framed by another site and the page came
+// over HTTPS, the cookie is SameSite=None; Secure; Partitioned instead:
+// browsers send no Lax cookie inside a cross-site iframe, and a partitioned
+// cookie is kept apart per embedding site.
+func (h *Handler) setPortalCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
+	c := &http.Cookie{
+		Name: portalCookie, Value: value, Path: portalPath,
+		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode,
+	}
+	if h.crossSiteFraming && c.Secure {
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// handlePortalLogout ends the portal session in this browser.
+func (h *Handler) handlePortalLogout(w http.ResponseWriter, r *http.Request) {
+	v := h.newView(r)
+	s, ok := h.portalSession(w, r, v)
+	if !ok || !h.checkForm(w, r, v, s) {
+		return
+	}
+	h.setPortalCookie(w, r, "", time.Time{})
+	v.App, v.CSRF = nil, ""
+	v.Title, v.Data = "Signed out", errorPage{Heading: "Signed out", Message: "You have left the webhook portal. Open it again from the application that sent you here."}
+	h.render(w, r, http.StatusOK, "error", v)
+}

@@ -1,0 +1,159 @@
+package ui
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// Session kinds: who a session cookie speaks for.
+const (
+	kindAdmin  = "admin"  // the operator, signed in with the admin key
+	kindPortal = "portal" // a consumer, in the portal of one application
+)
+
+// Cookie names and lifetimes. Each surface has its own cookie on its own
+// path, so the operator's session is never sent to the portal and the other
+// way round.
+const (
+	adminCookie     = "hookbridge_admin"
+	portalCookie    = "hookbridge_portal"
+	adminSessionTTL = 12 * time.Hour
+	// maxCookieLen bounds what is decoded from a cookie.
+	maxCookieLen = 4096
+)
+
+// settingUIKey names the setting that holds the key signing session cookies
+// and CSRF tokens (base64 of uiKeyBytes). Every instance sharing the store
+// reads the same key, so a session started on one is valid on all.
+const (
+	settingUIKey = "ui_session_key"
+	uiKeyBytes   = 32
+)
+
+// session is what a signed session cookie says. Sessions are stateless: the
+// cookie carries them whole, signed, and nothing is kept on the server.
+type session struct {
+	Kind    string `json:"k"`
+	Expires int64  `json:"exp"` // unix seconds
+	// Nonce is random per session. CSRF tokens are derived from it, so a
+	// token is valid for its own session only.
+	Nonce string `json:"n"`
+	// AdminKey is a fingerprint of the admin key's hash (admin sessions):
+	// when the admin key changes, every session made with the old one ends.
+	AdminKey string `json:"ak,omitempty"`
+	// Portal sessions: the application and what the portal token granted.
+	AppID    string   `json:"app,omitempty"`
+	Flags    []string `json:"ff,omitempty"`
+	ReadOnly bool     `json:"ro,omitempty"`
+}
+
+// keys are the HMAC keys derived from the stored UI key, one per purpose,
+// so that no value signed for one purpose verifies for another.
+type keys struct {
+	session []byte
+	csrf    []byte
+}
+
+// loadKeys reads the UI key from the store, creating it on first start.
+// When several instances create one at once the first write wins and all
+// read that one back.
+func loadKeys(ctx context.Context, store hookbridge.SettingStore) (keys, error) {
+	v, err := store.Setting(ctx, settingUIKey)
+	if hookbridge.IsNotFound(err) {
+		var b [uiKeyBytes]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return keys{}, fmt.Errorf("generate ui key: %w", err)
+		}
+		if _, err := store.PutSetting(ctx, settingUIKey, base64.StdEncoding.EncodeToString(b[:]), true); err != nil {
+			return keys{}, fmt.Errorf("store ui key: %w", err)
+		}
+		v, err = store.Setting(ctx, settingUIKey)
+	}
+	if err != nil {
+		return keys{}, fmt.Errorf("read ui key: %w", err)
+	}
+	root, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(root) < uiKeyBytes {
+		return keys{}, fmt.Errorf("setting %s is not base64 of at least %d bytes", settingUIKey, uiKeyBytes)
+	}
+	return keys{session: mac(root, []byte("session")), csrf: mac(root, []byte("csrf"))}, nil
+}
+
+func mac(key, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// newNonce returns 16 random bytes, base64url.
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// adminKeyFingerprint identifies the admin key a session was made with,
+// without putting anything that helps guess the key into the cookie.
+func (k keys) adminKeyFingerprint(adminKeyHash string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.session, []byte("admin-key\x00"+adminKeyHash))[:12])
+}
+
+// encode signs s into a cookie value: base64url(JSON) "." base64url(MAC).
+func (k keys) encode(s *session) (string, error) {
+	payload, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode session: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac(k.session, payload)), nil
+}
+
+// decode verifies a cookie value and returns its session if it is of the
+// wanted kind and not expired at now.
+func (k keys) decode(value, kind string, now time.Time) (*session, bool) {
+	if len(value) > maxCookieLen {
+		return nil, false
+	}
+	p, m, ok := strings.Cut(value, ".")
+	if !ok {
+		return nil, false
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p)
+	sig, err2 := base64.RawURLEncoding.DecodeString(m)
+	if err1 != nil || err2 != nil || !hmac.Equal(sig, mac(k.session, payload)) {
+		return nil, false
+	}
+	var s session
+	if json.Unmarshal(payload, &s) != nil || s.Kind != kind || s.Nonce == "" || now.Unix() >= s.Expires {
+		return nil, false
+	}
+	return &s, true
+}
+
+// csrfToken is the token every form of the session carries: the MAC of
+// the session's kind and nonce. It needs no server-side state and is
+// worthless outside its session.
+func (k keys) csrfToken(s *session) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.csrf, []byte(s.Kind+"\x00"+s.Nonce)))
+}
+
+// validCSRF reports, in constant time, whether token is the session's.
+func (k keys) validCSRF(s *session, token string) bool {
+	return hmac.Equal([]byte(token), []byte(k.csrfToken(s)))
+}
+
+// isHTTPS reports whether the browser reached us over TLS, directly or
+// through a proxy that says so. It only decides the Secure attribute: a
+// wrong answer makes the browser drop the cookie, not leak it.
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}

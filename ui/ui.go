@@ -1,0 +1,355 @@
+package ui
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/api"
+)
+
+// Where the two surfaces are served. The portal's path is the API's, since
+// the API's links point there.
+const (
+	dashPath   = "/ui/"
+	portalPath = api.PortalPath
+)
+
+// DefaultFrameAncestors is the portal's frame-ancestors policy when
+// Config.FrameAncestors is empty: it may be framed by this server's own
+// pages only.
+const DefaultFrameAncestors = "'self'"
+
+// maxFormBytes bounds a submitted form (an event type's schema is the
+// largest thing typed into one).
+const maxFormBytes = 1 << 20
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures a Handler. Zero values mean the documented defaults.
+type Config struct {
+	// Store is read directly for every page; changes go through API.
+	Store hookbridge.Store
+	// API serves the changes the pages make and checks portal tokens.
+	API *api.Server
+	// AdminKeyHash is hookbridge.HashKey of the admin key that signs the
+	// operator in. When it is empty nobody can sign in.
+	AdminKeyHash string
+	// FrameAncestors is the CSP frame-ancestors source list of the portal,
+	// e.g. "'self' https://app.example.com": the pages that may embed the
+	// portal in an iframe. Empty means DefaultFrameAncestors. The dashboard
+	// may never be framed.
+	FrameAncestors string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the details of internal errors; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the operator dashboard under /ui/ and the consumer portal
+// under /portal/. Build it with New.
+type Handler struct {
+	store        hookbridge.Store
+	api          *api.Server
+	adminKeyHash string
+	keys         keys
+	now          func() time.Time
+	log          *slog.Logger
+
+	frameAncestors string
+	// crossSiteFraming: the portal may be framed by another site, where a
+	// SameSite=Lax cookie is not sent (see setPortalCookie).
+	crossSiteFraming bool
+
+	pages  map[string]*template.Template
+	assets map[string]string // static file name → content hash, for cache busting
+	static fs.FS
+	next   http.Handler // the routes, behind cross-origin protection
+}
+
+// New returns a Handler for cfg. It reads (or on first start creates) the
+// key that signs sessions, so it needs the store to answer.
+func New(ctx context.Context, cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.API == nil {
+		return nil, errors.New("ui: Config.Store and Config.API are required")
+	}
+	fa, crossSite, err := parseFrameAncestors(cfg.FrameAncestors)
+	if err != nil {
+		return nil, err
+	}
+	k, err := loadKeys(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		store:            cfg.Store,
+		api:              cfg.API,
+		adminKeyHash:     cfg.AdminKeyHash,
+		keys:             k,
+		now:              cfg.Now,
+		log:              cfg.Logger,
+		frameAncestors:   fa,
+		crossSiteFraming: crossSite,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.static, err = fs.Sub(staticFS, "static"); err != nil {
+		return nil, fmt.Errorf("ui: static files: %w", err)
+	}
+	if h.assets, err = hashAssets(h.static); err != nil {
+		return nil, err
+	}
+	if h.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, nil, http.StatusForbidden, "This form was sent from another site, so it was refused.")
+	}))
+	h.next = cop.Handler(h.routes())
+	return h, nil
+}
+
+// Register mounts the dashboard and the portal on mux, and sends a browser
+// that opens the server's root to the dashboard.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle(dashPath, h)
+	mux.Handle(portalPath, h)
+	mux.Handle("GET /{$}", http.RedirectHandler(dashPath, http.StatusFound))
+}
+
+// sourceRE matches one CSP host-source or scheme-source: no spaces, quotes,
+// commas or semicolons, which could end the directive.
+var sourceRE = regexp.MustCompile(`^(?:[a-z][a-z0-9+.-]*:(?://)?)?(?:\*\.)?[A-Za-z0-9.*-]*(?::(?:[0-9]+|\*))?(?:/[^\s;,']*)?$`)
+
+// ValidateFrameAncestors reports what is wrong with a frame-ancestors
+// source list for Config.FrameAncestors, or nil.
+func ValidateFrameAncestors(list string) error {
+	_, _, err := parseFrameAncestors(list)
+	return err
+}
+
+// parseFrameAncestors checks a frame-ancestors source list and reports
+// whether it admits another site than this one.
+func parseFrameAncestors(list string) (string, bool, error) {
+	fields := strings.Fields(list)
+	if len(fields) == 0 {
+		return DefaultFrameAncestors, false, nil
+	}
+	crossSite := false
+	for _, f := range fields {
+		switch f {
+		case "'self'":
+			continue
+		case "'none'":
+			if len(fields) > 1 {
+				return "", false, fmt.Errorf("frame-ancestors: 'none' must stand alone")
+			}
+			continue
+		}
+		if !sourceRE.MatchString(f) || f == "" {
+			return "", false, fmt.Errorf("frame-ancestors: %q is not a CSP source (e.g. https://app.example.com or 'self')", f)
+		}
+		crossSite = true
+	}
+	return strings.Join(fields, " "), crossSite, nil
+}
+
+func hashAssets(static fs.FS) (map[string]string, error) {
+	assets := map[string]string{}
+	err := fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		assets[p] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ui: hash static files: %w", err)
+	}
+	return assets, nil
+}
+
+// parsePages parses each page template together with the layout and the
+// shared partials.
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" || base == "partials.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("ui: parse %s: %w", n, err)
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
+}
+
+// ServeHTTP sets the security headers every page gets, then serves the
+// route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	portal := strings.HasPrefix(r.URL.Path, portalPath)
+	frame := "'none'"
+	if portal {
+		frame = h.frameAncestors
+	}
+	// No inline script or style anywhere: every script and stylesheet is a
+	// file under static/, so injected markup cannot run.
+	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "+frame)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	// Portal links carry a token, and pages show endpoint URLs: send no
+	// referrer anywhere.
+	hdr.Set("Referrer-Policy", "no-referrer")
+	switch {
+	case !portal:
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	case frame == "'self'":
+		hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "panic serving page", "method", r.Method, "path", r.URL.Path,
+				"panic", v, "stack", string(debug.Stack()))
+			h.renderError(w, r, nil, http.StatusInternalServerError, "")
+		}
+	}()
+	h.next.ServeHTTP(w, r)
+}
+
+// routes lists every page and action of both surfaces.
+func (h *Handler) routes() http.Handler {
+	mux := http.NewServeMux()
+	// Each surface serves the static files under its own prefix, so a
+	// proxy may expose the portal alone.
+	mux.HandleFunc("GET /ui/static/{file}", h.serveStatic)
+	mux.HandleFunc("GET /portal/static/{file}", h.serveStatic)
+
+	mux.HandleFunc("GET /ui/login", h.handleLoginForm)
+	mux.HandleFunc("POST /ui/login", h.handleLogin)
+	mux.HandleFunc("POST /ui/logout", h.handleLogout)
+	mux.HandleFunc("GET /ui/{$}", h.admin(h.dashOverview))
+	mux.HandleFunc("GET /ui/apps/{app}", h.admin(h.dashApp))
+	mux.HandleFunc("POST /ui/apps/{app}/portal", h.admin(h.dashOpenPortal))
+	mux.HandleFunc("GET /ui/apps/{app}/msg/{msg}", h.admin(h.dashMessage))
+	mux.HandleFunc("POST /ui/apps/{app}/msg/{msg}/resend", h.admin(h.dashResend))
+	mux.HandleFunc("GET /ui/event-types", h.admin(h.dashEventTypes))
+	mux.HandleFunc("POST /ui/event-types", h.admin(h.dashCreateEventType))
+	mux.HandleFunc("GET /ui/event-types/{name}", h.admin(h.dashEventType))
+	mux.HandleFunc("POST /ui/event-types/{name}", h.admin(h.dashUpdateEventType))
+	mux.HandleFunc("POST /ui/event-types/{name}/archive", h.admin(h.dashArchiveEventType))
+
+	mux.HandleFunc("GET /portal/{$}", h.handlePortalHome)
+	mux.HandleFunc("POST /portal/logout", h.handlePortalLogout)
+	mux.HandleFunc("GET /portal/endpoints/new", h.portal(h.portalNewEndpoint))
+	mux.HandleFunc("POST /portal/endpoints/new", h.portal(h.portalCreateEndpoint))
+	mux.HandleFunc("GET /portal/endpoints/{ep}", h.portal(h.portalEndpoint))
+	mux.HandleFunc("GET /portal/endpoints/{ep}/edit", h.portal(h.portalEditEndpoint))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/edit", h.portal(h.portalUpdateEndpoint))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/disable", h.portal(h.portalDisableEndpoint))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/rotate", h.portal(h.portalRotateSecret))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/test", h.portal(h.portalSendTest))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/recover", h.portal(h.portalRecover))
+	mux.HandleFunc("GET /portal/endpoints/{ep}/delete", h.portal(h.portalConfirmDelete))
+	mux.HandleFunc("POST /portal/endpoints/{ep}/delete", h.portal(h.portalDeleteEndpoint))
+	mux.HandleFunc("GET /portal/msg", h.portal(h.portalMessages))
+	mux.HandleFunc("GET /portal/msg/{msg}", h.portal(h.portalMessage))
+	mux.HandleFunc("POST /portal/msg/{msg}/resend", h.portal(h.portalResend))
+	mux.HandleFunc("GET /portal/event-types", h.portal(h.portalEventTypes))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, nil, http.StatusNotFound, "")
+	})
+	return mux
+}
+
+// serveStatic serves an embedded file. URLs carry the file's hash, so a
+// file may be cached for good.
+func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if _, ok := h.assets[name]; !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	http.ServeFileFS(w, r, h.static, name)
+}
+
+// validRef reports whether a path value can be an id, uid, eventId or
+// event type name: the API's identifier alphabet, never "." or "..".
+func validRef(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// pathRef returns the named path value if it is a valid reference, or an
+// ENOTFOUND error that renders as the 404 page.
+func pathRef(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	if !validRef(v) {
+		return "", hookbridge.Errorf(hookbridge.ENOTFOUND, "not found")
+	}
+	return v, nil
+}
+
+// parseForm reads a submitted form of bounded size.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return hookbridge.Errorf(hookbridge.EBADREQUEST, "the form could not be read: %v", err)
+	}
+	return nil
+}
+
+// redirect answers a successful form with a redirect to a page (the
+// Post/Redirect/Get pattern, so that reloading does not resend the form).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
