@@ -1,0 +1,87 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestEveryPageRenders walks every page of both surfaces over a populated
+// store, checking that each renders whole with the security headers.
+func TestEveryPageRenders(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	rcv := newReceiver(t)
+	app := st.app("Pizza Place", "merchant-42")
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{
+		"url": rcv.URL + "/hook", "description": "orders", "filterTypes": []string{"order.created"},
+	}, http.StatusCreated)["id"].(string)
+	msg := st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{
+		"eventType": "order.created", "eventId": "ord_1-created", "payload": map[string]any{"orderId": "ord_1"},
+	}, http.StatusAccepted)["id"].(string)
+	rcv.next(t)
+
+	admin := st.browser()
+	admin.signIn()
+	for _, path := range []string{
+		"/ui/", "/ui/?range=1h", "/ui/?range=7d", "/ui/apps/" + app, "/ui/apps/merchant-42",
+		"/ui/apps/" + app + "?event_id=ord_1-created", "/ui/apps/" + app + "?endpoint=" + ep + "&status=0",
+		"/ui/apps/" + app + "/msg/" + msg, "/ui/event-types", "/ui/event-types/order.created",
+	} {
+		p := admin.get(path).want(t, http.StatusOK)
+		checkPage(t, path, p, "'none'")
+	}
+
+	consumer := st.browser()
+	consumer.openPortal(st.portalLink(app, nil))
+	for _, path := range []string{
+		"/portal/", "/portal/endpoints/new", "/portal/endpoints/" + ep, "/portal/endpoints/" + ep + "?reveal=1",
+		"/portal/endpoints/" + ep + "/edit", "/portal/endpoints/" + ep + "/delete",
+		"/portal/msg", "/portal/msg?event_type=order.created", "/portal/msg/" + msg, "/portal/event-types",
+	} {
+		p := consumer.get(path).want(t, http.StatusOK)
+		checkPage(t, path, p, "'self'")
+	}
+	for _, path := range []string{"/ui/static/style.css", "/portal/static/app.js", "/ui/static/icon.svg"} {
+		p := consumer.get(path).want(t, http.StatusOK)
+		if cc := p.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Errorf("%s: Cache-Control %q", path, cc)
+		}
+	}
+	consumer.get("/ui/static/nothing.css").want(t, http.StatusNotFound)
+	consumer.get("/portal/no-such-page").want(t, http.StatusNotFound)
+	// The root sends a browser to the dashboard, which asks to sign in.
+	if p := st.browser().get("/"); p.Status != http.StatusFound || p.Location != "/ui/" {
+		t.Errorf("GET / = %d to %q", p.Status, p.Location)
+	}
+	if p := st.browser().get("/ui/apps/" + app); p.Status != http.StatusSeeOther || p.Location != "/ui/login?next="+url.QueryEscape("/ui/apps/"+app) {
+		t.Errorf("signed out: %d to %q", p.Status, p.Location)
+	}
+}
+
+// checkPage checks what every HTML page must have.
+func checkPage(t *testing.T, path string, p page, frameAncestors string) {
+	t.Helper()
+	if !strings.Contains(p.Body, "</html>") {
+		t.Errorf("%s: page not rendered whole", path)
+	}
+	h := p.Header
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors " + frameAncestors, "form-action 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("%s: CSP allows inline code: %q", path, csp)
+	}
+	for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s: %s = %q, want %q", path, k, got, v)
+		}
+	}
+	if strings.Contains(p.Body, "<script>") || strings.Contains(p.Body, " style=") || strings.Contains(p.Body, " onclick=") {
+		t.Errorf("%s: inline script or style on the page", path)
+	}
+}
