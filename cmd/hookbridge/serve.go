@@ -18,6 +18,7 @@ import (
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/sqlite"
+	"github.com/hookbridge/hookbridge/ui"
 )
 
 // Defaults of `hookbridge serve`, written down once.
@@ -44,6 +45,9 @@ type serveConfig struct {
 	Lease             time.Duration // how long a claimed delivery is held; 0 = dispatch.DefaultLease
 	Retention         time.Duration // age after which finished messages are deleted; 0 = keep everything
 	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
+
+	PublicURL            string // where browsers reach the server, for portal links; "" = each request's host
+	PortalFrameAncestors string // CSP frame-ancestors of the consumer portal; "" = ui.DefaultFrameAncestors
 }
 
 func (c *serveConfig) register(fs *flagSet) {
@@ -61,6 +65,8 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Duration(&c.Lease, "lease", dispatch.DefaultLease, "how long a claimed delivery is held before another instance may take it over (must exceed --request-timeout)")
 	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
+	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
+	fs.String(&c.PortalFrameAncestors, "portal-frame-ancestors", ui.DefaultFrameAncestors, "pages that may embed the consumer portal in an iframe: a CSP frame-ancestors source list, e.g. \"'self' https://app.example.com\"")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -162,7 +168,24 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Wake:         disp.Wake,
 		Logger:       logger.With("component", "api"),
 		Version:      buildVersion(),
+		PublicURL:    cfg.PublicURL,
 	})
+	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
+		return nil, usageError("--portal-frame-ancestors: %v", err)
+	}
+	pages, err := ui.New(ctx, ui.Config{
+		Store:          store,
+		API:            handler,
+		AdminKeyHash:   keyHash,
+		FrameAncestors: cfg.PortalFrameAncestors,
+		Logger:         logger.With("component", "ui"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", handler) // the API, and its JSON 404 for anything unrouted
+	pages.Register(mux)      // the dashboard (/ui/) and the consumer portal (/portal/)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -174,7 +197,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		logger: logger,
 		cfg:    cfg,
 		http: &http.Server{
-			Handler:           handler,
+			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			IdleTimeout:       120 * time.Second,
