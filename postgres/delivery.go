@@ -274,17 +274,25 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs
 // nextDue is when the earliest non-final delivery can next be claimed:
 // max(next_attempt_at, lease_until) minimised over deliveries_due. head is
 // the earliest due time among deliveries whose lease does not hold them
-// back (one index probe, stopping at the first such row); only the rows due
-// before it, all leased (at most the deliveries in flight), can be
-// claimable earlier, at their lease end. greatest and least skip NULLs.
+// back (one index probe, stopping at the first such row). Every row due
+// before head is leased beyond its due time, so it is claimable at its
+// lease end; those rows are a prefix of the index (at most the deliveries
+// in flight), walked in order. The LIMIT bounds that walk in case far more
+// are in flight (at worst the answer is then late, which the dispatcher's
+// poll interval caps), and it makes the planner walk the index in order
+// rather than scan it in parallel for a bound it cannot know in advance.
+// greatest and least skip NULLs.
 const nextDue = `
 	WITH head AS (
 		SELECT min(next_attempt_at) AS at FROM deliveries
 		WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until <= next_attempt_at))
 	SELECT least(
 		(SELECT at FROM head),
-		(SELECT min(greatest(next_attempt_at, lease_until)) FROM deliveries
-		 WHERE next_attempt_at < coalesce((SELECT at FROM head), 'infinity') AND lease_until > next_attempt_at))`
+		(SELECT min(greatest(next_attempt_at, lease_until)) FROM (
+			SELECT next_attempt_at, lease_until FROM deliveries
+			WHERE next_attempt_at < coalesce((SELECT at FROM head), 'infinity')
+			ORDER BY next_attempt_at
+			LIMIT 10000) AS ahead))`
 
 // NextDue returns when the earliest non-final delivery can next be claimed:
 // its next attempt time, or the end of its lease if that is later.
@@ -331,15 +339,21 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 			}
 			return hookbridge.NotFound("endpoint")
 		}
+		if pgCode(err) == codeForeignKeyViolation {
+			// The message was purged (retention) between the
+			// statement's snapshot and its foreign key check.
+			return hookbridge.NotFound("message")
+		}
 		if err != nil {
 			return err
 		}
 		d.CreatedAt = d.CreatedAt.UTC()
-		return s.notifyDue(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
 	}
+	s.notifyDue()
 	return d, nil
 }
 
@@ -389,10 +403,13 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 			return err
 		}
 		n = len(msgIDs)
-		return s.notifyDue(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
+	}
+	if n > 0 {
+		s.notifyDue()
 	}
 	return n, nil
 }

@@ -18,10 +18,12 @@
 //     the lease (lease_owner = owner in the same statement that writes it);
 //     a presumed-dead instance's late result is rejected whole.
 //   - Every write that makes a delivery due now (CreateMessage(s),
-//     CreateMessageTo, Resend, Recover) sends one payload-free NOTIFY on
-//     the store's channel in its transaction, so it reaches listening
-//     instances on commit and never before. Listen turns those into
-//     dispatcher wake-ups.
+//     CreateMessageTo, Resend, Recover) is followed, once committed, by a
+//     payload-free NOTIFY on the store's channel, so a woken instance finds
+//     what it was woken for. A store goroutine sends them, merging bursts,
+//     each in a transaction of its own that does not wait for the WAL flush
+//     (see notifyDue for why not in the writing transaction). Listen turns
+//     them into dispatcher wake-ups; a lost one costs a poll interval.
 //   - A delivery's next_attempt_at is NULL exactly when its status is final
 //     (a CHECK constraint); the partial index deliveries_due over the
 //     non-NULL rows is what the claim query walks.

@@ -94,10 +94,10 @@ type subscription struct {
 
 // insertMessages writes messages and their deliveries in one statement: the
 // messages, then the deliveries of those actually inserted (a message whose
-// event id was taken meanwhile is skipped with its deliveries), then one
-// NOTIFY if any delivery was written. It returns the ids of the inserted
-// messages. %s is the conflict clause: ON CONFLICT … DO NOTHING for
-// ordinary messages, nothing for CreateMessageTo.
+// event id was taken meanwhile is skipped with its deliveries). It returns
+// the ids of the inserted messages, each with the number of deliveries
+// written. %s is the conflict clause: ON CONFLICT … DO NOTHING for ordinary
+// messages, nothing for CreateMessageTo.
 const insertMessages = `
 	WITH ins AS (
 		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
@@ -112,10 +112,8 @@ const insertMessages = `
 			date_trunc('milliseconds', clock_timestamp()), $13
 		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS d (id, app_id, msg_id, endpoint_id, next_attempt_at)
 		JOIN ins ON ins.id = d.msg_id
-		RETURNING 1),
-	woke AS (
-		SELECT pg_notify($14, '') FROM (SELECT 1 FROM dl LIMIT 1) AS any_due)
-	SELECT id, (SELECT count(*) FROM woke) FROM ins`
+		RETURNING 1)
+	SELECT id, (SELECT count(*) FROM dl) FROM ins`
 
 // onEventIDConflict skips a message whose (app_id, event_id) is taken,
 // by an earlier message or by a concurrent transaction that committed
@@ -143,7 +141,9 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 	}
 
 	results := make([]hookbridge.CreateResult, len(msgs))
+	var written int64 // deliveries written
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		written = 0
 		apps, subs, err := readSubscriptions(ctx, tx, appIDs)
 		if err != nil {
 			return err
@@ -201,15 +201,14 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		}
 		rows, err := tx.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 			ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-			dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, s.notify)
+			dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now)
 		if err != nil {
 			return err
 		}
 		inserted := map[string]bool{}
-		var notified int64
 		for rows.Next() {
 			var id string
-			if err := rows.Scan(&id, &notified); err != nil {
+			if err := rows.Scan(&id, &written); err != nil {
 				rows.Close()
 				return err
 			}
@@ -263,6 +262,9 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if written > 0 {
+		s.notifyDue()
 	}
 	return results, nil
 }

@@ -41,6 +41,12 @@ type Store struct {
 	notify string // the NOTIFY channel of this schema
 	now    func() time.Time
 	log    *slog.Logger
+
+	// notifyReq asks the notifier goroutine for a NOTIFY (buffered, 1: a
+	// request that finds it full is covered by the pending one).
+	notifyReq    chan struct{}
+	stopNotifier context.CancelFunc
+	notifierDone chan struct{}
 }
 
 // options are what Open can be told besides the DSN.
@@ -98,10 +104,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	s := &Store{
-		pool: pool,
-		cfg:  cfg,
-		now:  o.now,
-		log:  cmp.Or(o.logger, slog.Default()),
+		pool:      pool,
+		cfg:       cfg,
+		now:       o.now,
+		log:       cmp.Or(o.logger, slog.Default()),
+		notifyReq: make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -110,6 +117,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
+	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopNotifier, s.notifierDone = cancel, make(chan struct{})
+	go s.notifier(nctx)
 	return s, nil
 }
 
@@ -130,8 +140,11 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 	return s.checkSchema(ctx)
 }
 
-// Close closes the connection pool.
+// Close stops the notifier, sending a NOTIFY still pending, and closes the
+// connection pool.
 func (s *Store) Close() error {
+	s.stopNotifier()
+	<-s.notifierDone
 	s.pool.Close()
 	return nil
 }
@@ -307,14 +320,58 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // notifyDue tells listening instances (see Listen) that deliveries may be
-// due now. Called inside the transaction that made them due, it is sent on
-// commit and dropped on rollback; PostgreSQL folds repeats within one
-// transaction into one notification.
-func (s *Store) notifyDue(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, s.notify); err != nil {
-		return fmt.Errorf("notify: %w", err)
+// due now. Writers call it after their transaction committed, so a woken
+// instance finds the deliveries. It never blocks: the notifier goroutine
+// sends the NOTIFY, and requests made while one is pending or being sent
+// are covered by the next, so a burst of commits costs a few NOTIFYs, not
+// one each.
+//
+// The NOTIFY is not part of the writing transaction, although that would
+// tie it to the commit for free: a transaction that notifies holds a
+// database-wide lock from its commit until its WAL is flushed, so every
+// notifying commit would wait for the previous one's fsync, and ingest on
+// every instance together would be capped at one commit per disk flush
+// (measured: docs/scaling.md). Sent on its own, the notification needs no
+// durability (a lost one only delays a delivery until the next poll), so
+// its transaction commits without waiting for the flush and holds the lock
+// for microseconds.
+func (s *Store) notifyDue() {
+	select {
+	case s.notifyReq <- struct{}{}:
+	default:
 	}
-	return nil
+}
+
+// notifier sends the NOTIFYs notifyDue asks for until ctx is done, then
+// sends one last if a request is pending.
+func (s *Store) notifier(ctx context.Context) {
+	defer close(s.notifierDone)
+	for {
+		select {
+		case <-s.notifyReq:
+			if err := s.sendNotify(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("postgres: notify other instances; they find new deliveries at their next poll", "err", err)
+			}
+		case <-ctx.Done():
+			select {
+			case <-s.notifyReq:
+				final, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = s.sendNotify(final) // best effort: the poll is the safety net
+			default:
+			}
+			return
+		}
+	}
+}
+
+// sendNotify sends one payload-free notification on the store's channel,
+// in a transaction of its own that does not wait for the WAL flush. One
+// round trip: the simple protocol runs the four statements at once.
+func (s *Store) sendNotify(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "+
+		pgx.Identifier{s.notify}.Sanitize()+"; COMMIT")
+	return err
 }
 
 // PostgreSQL error codes the store turns into domain errors.

@@ -299,3 +299,62 @@ func TestRunExclusive(t *testing.T) {
 		t.Fatalf("after release: ran=%v err=%v, want the job run and its error", ran, err)
 	}
 }
+
+// TestHotQueriesUseDueIndex checks the plans of the dispatcher's queries on
+// a table of finished deliveries with a few due ones: they must walk
+// deliveries_due in order, never scan the table or sort it.
+func TestHotQueriesUseDueIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, ep := fixture(t, s)
+	const fill = `
+		WITH m AS (
+			INSERT INTO messages (id, app_id, event_type, payload, created_at)
+			SELECT 'msg_' || lpad(i::text, 26, '0'), $1, 'a.b', '\x7b7d', now() FROM generate_series(1, 20000) i
+			RETURNING id)
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT 'dlv_' || substr(m.id, 5), $1, m.id, $2,
+			CASE WHEN m.id > 'msg_00000000000000000000019900' THEN 1 ELSE 0 END, 0, 0,
+			CASE WHEN m.id > 'msg_00000000000000000000019900' THEN now() END, now(), now()
+		FROM m`
+	if _, err := s.pool.Exec(ctx, fill, app.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+	}{
+		{"claim", claimDeliveries, []any{"w", time.Now().Add(time.Minute), time.Now(), 256}},
+		{"next due", nextDue, nil},
+	} {
+		// Plain EXPLAIN plans without running: nothing is claimed.
+		rows, err := s.pool.Query(ctx, "EXPLAIN "+tc.query, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(lines, "\n")
+		if !strings.Contains(text, "Index Scan using deliveries_due on deliveries") {
+			t.Errorf("%s does not walk deliveries_due:\n%s", tc.name, text)
+		}
+		for _, bad := range []string{"Seq Scan on deliveries", "Sort", "Gather"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s plan has %q:\n%s", tc.name, bad, text)
+			}
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
+)
+
+// benchPayload is a typical thin payment event.
+var benchPayload = json.RawMessage(`{"paymentId":"pay_8f2c1e","orderId":"ord_51aa","status":"captured",` +
+	`"amount":4250,"currency":"EUR","processor":"adyen","processorRef":"8535516988037431",` +
+	`"capturedAt":"2025-06-01T12:00:00Z","metadata":{"` + strings.Repeat("x", 200) + `":"y"}}`)
+
+// benchApp creates an application with one endpoint that takes every event.
+func benchApp(b *testing.B, s *Store) *hookbridge.Application {
+	b.Helper()
+	ctx := context.Background()
+	app := &hookbridge.Application{Name: "bench"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}); err != nil {
+		b.Fatal(err)
+	}
+	return app
+}
+
+// BenchmarkCreateMessage measures ingest: one message and its delivery per
+// transaction, from one goroutine and from many (PostgreSQL commits
+// concurrent transactions together).
+func BenchmarkCreateMessage(b *testing.B) {
+	for _, parallel := range []bool{false, true} {
+		name := "serial"
+		if parallel {
+			name = "parallel"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := openDSN(b, pgtest.Schema(b), WithMaxConns(32))
+			app := benchApp(b, s)
+			ctx := context.Background()
+			create := func() {
+				m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+				if _, _, err := s.CreateMessage(ctx, m); err != nil {
+					b.Error(err)
+				}
+			}
+			if parallel {
+				b.SetParallelism(16)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						create()
+					}
+				})
+			} else {
+				for b.Loop() {
+					create()
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkClaimAndRecord measures the dispatcher's side: claim a batch of
+// 100 due deliveries, then record a successful attempt for each.
+func BenchmarkClaimAndRecord(b *testing.B) {
+	const batch = 100
+	s := openDSN(b, pgtest.Schema(b))
+	app := benchApp(b, s)
+	ctx := context.Background()
+	created := time.Now()
+	msgs := make([]*hookbridge.Message, batch)
+	now := created.Add(time.Second)
+	results := make([]hookbridge.AttemptResult, 0, batch)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range msgs {
+			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload, CreatedAt: created}
+		}
+		if _, err := s.CreateMessages(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(claims) != batch {
+			b.Fatalf("claimed %d, want %d", len(claims), batch)
+		}
+		results = results[:0]
+		for _, c := range claims {
+			results = append(results, hookbridge.AttemptResult{
+				DeliveryID: c.Delivery.ID,
+				Attempt:    &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200, Response: "ok", DurationMS: 3},
+				Status:     hookbridge.StatusSuccess,
+			})
+		}
+		if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
+			b.Fatal(err, rejected)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
+}
