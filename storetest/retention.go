@@ -30,12 +30,12 @@ func testRetention(t *testing.T, open Opener) {
 		finish(t, s, at(3*time.Hour), func(c hookbridge.Claim) hookbridge.AttemptResult {
 			switch {
 			case c.Message.ID == m[1].ID:
-				return giveUp(at(3*time.Hour))(c)
+				return giveUp(at(3 * time.Hour))(c)
 			case c.Message.ID == m[2].ID && c.Endpoint.ID == ep2.ID:
 				return hookbridge.AttemptResult{DeliveryID: c.Delivery.ID, Attempt: attemptFor(c, at(3*time.Hour), 503),
 					Status: hookbridge.StatusSending, NextAttempt: at(4 * time.Hour)}
 			}
-			return succeed(at(3*time.Hour))(c)
+			return succeed(at(3 * time.Hour))(c)
 		})
 		_, err := s.Resend(ctx, app.ID, m[3].ID, ep1.ID, at(3*time.Hour))
 		ok(t, err)
