@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -35,8 +36,10 @@ type messageSearch struct {
 
 	// Results.
 	Messages []messageRow
-	Next     string // query string of the next page, "" when done
-	Searched bool   // a filter was given
+	// Next is the query string of the next page, "" when done. It is
+	// encoded here (url.Values), so the template takes it as it is.
+	Next     template.URL
+	Searched bool // a filter was given
 	Statuses []statusOption
 	Types    []hookbridge.EventType
 	Ends     []hookbridge.Endpoint
@@ -174,7 +177,7 @@ func (h *Handler) searchMessages(ctx context.Context, q url.Values, appID string
 			}
 		}
 		next.Set("iterator", last)
-		m.Next = next.Encode()
+		m.Next = template.URL(next.Encode())
 	}
 	return m, nil
 }

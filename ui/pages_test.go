@@ -1,11 +1,16 @@
 package ui
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var nextRE = regexp.MustCompile(`<a href="([^"]+)">Older messages`)
 
 // TestEveryPageRenders walks every page of both surfaces over a populated
 // store, checking that each renders whole with the security headers.
@@ -50,6 +55,27 @@ func TestEveryPageRenders(t *testing.T) {
 		}
 	}
 	consumer.get("/ui/static/nothing.css").want(t, http.StatusNotFound)
+
+	// Paging through the message log: the next page's link keeps the
+	// filter and continues after the last message shown.
+	for i := range searchPageSize {
+		st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{
+			"eventType": "order.created", "eventId": fmt.Sprintf("ord_%d", i+2), "payload": map[string]any{"n": i},
+		}, http.StatusAccepted)
+	}
+	first := consumer.get("/portal/msg?event_type=order.created").want(t, http.StatusOK)
+	m := nextRE.FindStringSubmatch(first.Body)
+	if m == nil {
+		t.Fatalf("no link to the next page:\n%s", first.Body)
+	}
+	next := html.UnescapeString(m[1])
+	if !strings.HasPrefix(next, "/portal/msg?event_type=order.created&iterator=msg_") {
+		t.Errorf("next page link %q", next)
+	}
+	second := consumer.get(next).want(t, http.StatusOK)
+	if !strings.Contains(second.Body, "/portal/msg/"+msg) || strings.Contains(second.Body, "Older messages") {
+		t.Errorf("the second page does not end with the first message")
+	}
 	consumer.get("/portal/no-such-page").want(t, http.StatusNotFound)
 	// The root sends a browser to the dashboard, which asks to sign in.
 	if p := st.browser().get("/"); p.Status != http.StatusFound || p.Location != "/ui/" {
