@@ -72,7 +72,8 @@ type Server struct {
 	log          *slog.Logger
 	openapi      []byte // the served OpenAPI document, rendered once
 	publicURL    string
-	portalKey    portalKey // see portal.go
+	portalKey    portalKey   // see portal.go
+	schemes      schemeCache // verifiers of inbound sources; see inbound.go
 
 	mux    *http.ServeMux
 	routes []route // what mux serves, for the OpenAPI conformance test
@@ -170,6 +171,23 @@ func (s *Server) registerRoutes() {
 	s.private("PUT /api/v1/event-type/{event_type_name}", s.handleUpdateEventType)
 	s.private("PATCH /api/v1/event-type/{event_type_name}", s.handlePatchEventType)
 	s.private("DELETE /api/v1/event-type/{event_type_name}", s.handleDeleteEventType)
+
+	s.private("GET /api/v1/app/{app_id}/events", s.handleEventsFeed)
+
+	// Inbound sources (see sources.go); /in/{source_id} is authenticated by
+	// the processor's signature (see inbound.go).
+	s.public("POST /in/{source_id}", s.handleInbound)
+	s.public("GET /in/{source_id}", s.handleInbound) // Braintree's bt_challenge check
+	s.private("GET /api/v1/source", s.handleListSources)
+	s.private("POST /api/v1/source", s.handleCreateSource)
+	s.private("GET /api/v1/source/{source_id}", s.handleGetSource)
+	s.private("PUT /api/v1/source/{source_id}", s.handleUpdateSource)
+	s.private("DELETE /api/v1/source/{source_id}", s.handleDeleteSource)
+	s.private("GET /api/v1/source/{source_id}/rollout", s.handleListRolloutChanges)
+	s.private("PATCH /api/v1/source/{source_id}/rollout", s.handlePatchRollout)
+	s.private("GET /api/v1/source/{source_id}/events", s.handleListInboundEvents)
+	s.private("POST /api/v1/source/{source_id}/observed", s.handleObserved)
+	s.private("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
 
 	// Everything else: a JSON 404 or 405 instead of the mux's plain text.
 	s.mux.HandleFunc("/", s.handleUnrouted)
