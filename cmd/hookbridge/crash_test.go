@@ -27,7 +27,7 @@ var (
 )
 
 // hookbridgeBinary builds the real binary once per test run.
-func hookbridgeBinary(t *testing.T) string {
+func hookbridgeBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hookbridge-bin-")
@@ -65,7 +65,7 @@ func (p *process) logText() string {
 }
 
 // startProcess runs `hookbridge serve` on db and waits until it listens.
-func startProcess(t *testing.T, db string, extra ...string) *process {
+func startProcess(t testing.TB, db string, extra ...string) *process {
 	t.Helper()
 	p := spawnProcess(t, db, extra...)
 	p.waitListening(t)
@@ -74,7 +74,7 @@ func startProcess(t *testing.T, db string, extra ...string) *process {
 
 // spawnProcess starts `hookbridge serve` on db without waiting for it, so
 // that several can start at once; waitListening waits for each.
-func spawnProcess(t *testing.T, db string, extra ...string) *process {
+func spawnProcess(t testing.TB, db string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--api-key", testAPIKey,
 		"--allow-private", "127.0.0.0/8", "--log-format", "json"}, extra...)
@@ -115,7 +115,7 @@ func spawnProcess(t *testing.T, db string, extra ...string) *process {
 }
 
 // waitListening waits until the process listens and sets p.addr.
-func (p *process) waitListening(t *testing.T) {
+func (p *process) waitListening(t testing.TB) {
 	t.Helper()
 	select {
 	case p.addr = <-p.addrc:

@@ -33,7 +33,7 @@ var scaleFlags = []string{"--lease", scaleLease.String(), "--request-timeout", "
 
 // scaleDSN creates an empty database for one test and returns its DSN, and
 // the DSN the instances use: the same with a small pool.
-func scaleDSN(t *testing.T, prefix string) (dsn, serveDSN string) {
+func scaleDSN(t testing.TB, prefix string) (dsn, serveDSN string) {
 	t.Helper()
 	dsn = pgtest.Database(t, prefix)
 	u, err := url.Parse(dsn)
@@ -53,7 +53,7 @@ type countingReceiver struct {
 	got map[string]int
 }
 
-func newCountingReceiver(t *testing.T, hold func()) *countingReceiver {
+func newCountingReceiver(t testing.TB, hold func()) *countingReceiver {
 	t.Helper()
 	r := &countingReceiver{got: map[string]int{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -78,7 +78,7 @@ func (r *countingReceiver) count(path, msgID string) int {
 
 // createAppAndEndpoints creates an application with one endpoint per path
 // on the receiver, through the instance at base.
-func createAppAndEndpoints(t *testing.T, client *http.Client, base, receiverURL string, paths ...string) string {
+func createAppAndEndpoints(t testing.TB, client *http.Client, base, receiverURL string, paths ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	var app struct {
@@ -362,5 +362,79 @@ func TestLeaseTakeover(t *testing.T) {
 		if len(page.Data) != 1 || page.Data[0].Status != 0 {
 			t.Errorf("message %s: attempts %+v, want only the second instance's success", id, page.Data)
 		}
+	}
+}
+
+// BenchmarkInstances measures what one PostgreSQL carries with one and with
+// three instances in front of it, all on this machine: messages accepted
+// per second (producers posting one message per request, spread over the
+// instances) and delivered per second (to one endpoint on a local
+// receiver), from the first request to the last acceptance and the last
+// delivery. Run it on its own, once:
+//
+//	go test -run - -bench Instances -benchtime 1x ./cmd/hookbridge
+//
+// It needs HOOKBRIDGE_TEST_POSTGRES. See docs/scaling.md for figures.
+func BenchmarkInstances(b *testing.B) {
+	const (
+		messages  = 20000
+		producers = 64
+	)
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("%dx", n), func(b *testing.B) {
+			_, dsn := scaleDSN(b, "hb_bench")
+			hookbridgeBinary(b)
+			var delivered atomic.Int64
+			lastDelivery := atomic.Int64{}
+			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				delivered.Add(1)
+				lastDelivery.Store(time.Now().UnixNano())
+			}))
+			defer recv.Close()
+			procs := make([]*process, n)
+			for i := range procs {
+				procs[i] = spawnProcess(b, strings.Replace(dsn, "pool_max_conns=6", "pool_max_conns=16", 1))
+			}
+			for _, p := range procs {
+				p.waitListening(b)
+			}
+			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: producers}}
+			appID := createAppAndEndpoints(b, client, "http://"+procs[0].addr+"/api/v1", recv.URL, "/")
+			for range b.N {
+				delivered.Store(0)
+				var next atomic.Int64
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range producers {
+					wg.Go(func() {
+						for {
+							i := next.Add(1) - 1
+							if i >= messages {
+								return
+							}
+							p := procs[i%int64(n)]
+							if _, err := apiCall(context.Background(), client, "POST", "http://"+p.addr+"/api/v1/app/"+appID+"/msg",
+								map[string]any{"eventType": "order.created", "payload": map[string]any{"i": i}}, nil); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				accepted := time.Since(start)
+				deadline := time.Now().Add(5 * time.Minute)
+				for delivered.Load() < messages {
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d delivered", delivered.Load(), messages)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				done := time.Unix(0, lastDelivery.Load()).Sub(start)
+				b.ReportMetric(messages/accepted.Seconds(), "accepted/s")
+				b.ReportMetric(messages/done.Seconds(), "delivered/s")
+			}
+		})
 	}
 }
