@@ -39,6 +39,7 @@ var commands = []command{
 	{"bench", "measure delivery throughput and latency on this machine", runBench},
 	{"version", "print the version and exit", runVersion},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
+	{"source", "manage inbound sources (payment processors) of a running server", runSource},
 }
 
 func main() {

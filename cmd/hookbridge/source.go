@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookbridge/hookbridge/inbound"
+)
+
+const sourceSynopsis = `Manage the inbound sources of a running server: one URL per payment
+processor, verified with its scheme and rolled out off → shadow → on.
+
+  hookbridge source create --scheme NAME --secret SECRET [--app APP] [--merchant-app MERCHANT=APP]...
+                           [--merchant-field PATH] [--state off|shadow|on] [--name NAME] [...]
+  hookbridge source list
+  hookbridge source get ID
+  hookbridge source set-state ID off|shadow|on [--merchants A,B] [--percent N] [--all-merchants]
+
+Every subcommand takes --url (the server, default http://` + defaultAddr + `) and
+--api-key (the admin key). create prints the source, with the URL to give the
+processor; its secret is shown masked from then on.`
+
+// runSource dispatches to a source subcommand.
+func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "Usage:\n\n"+sourceSynopsis)
+		if len(args) == 0 {
+			return usageError("a subcommand is required: create, list, get or set-state")
+		}
+		return nil
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "create":
+		return runSourceCreate(ctx, rest, stdout, stderr)
+	case "list":
+		return runSourceList(ctx, rest, stdout, stderr)
+	case "get":
+		return runSourceGet(ctx, rest, stdout, stderr)
+	case "set-state":
+		return runSourceSetState(ctx, rest, stdout, stderr)
+	}
+	return usageError("unknown subcommand %q: want create, list, get or set-state", sub)
+}
+
+// apiClient talks to a running server's management API.
+type apiClient struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// register adds --url and --api-key to fs.
+func (c *apiClient) register(fs *flagSet) {
+	fs.String(&c.base, "url", "http://"+defaultAddr, "the server's address")
+	fs.String(&c.key, "api-key", "", "the server-wide admin key")
+}
+
+func (c *apiClient) check() error {
+	if c.key == "" {
+		return usageError("--api-key (or HOOKBRIDGE_API_KEY) is required")
+	}
+	u, err := url.Parse(c.base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError("--url %q: want http(s)://host[:port]", c.base)
+	}
+	c.base = strings.TrimRight(c.base, "/")
+	c.http = &http.Client{Timeout: 30 * time.Second}
+	return nil
+}
+
+// do sends a JSON request and decodes a 2xx answer into out; any other
+// answer is an error quoting the server's detail.
+func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, apiErrorText(raw))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// apiErrorText renders an API error body: the detail, or each invalid
+// field of a 422.
+func apiErrorText(raw []byte) string {
+	var plain struct {
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(raw, &plain) == nil && plain.Detail != "" {
+		return plain.Detail
+	}
+	var invalid struct {
+		Detail []struct {
+			Loc []string `json:"loc"`
+			Msg string   `json:"msg"`
+		} `json:"detail"`
+	}
+	if json.Unmarshal(raw, &invalid) == nil && len(invalid.Detail) > 0 {
+		parts := make([]string, len(invalid.Detail))
+		for i, d := range invalid.Detail {
+			parts[i] = strings.Join(d.Loc, ".") + ": " + d.Msg
+		}
+		return strings.Join(parts, "; ")
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// mappingFlag collects repeated KEY=VALUE flags.
+type mappingFlag map[string]string
+
+func (m mappingFlag) String() string { return "" }
+
+func (m mappingFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || v == "" {
+		return fmt.Errorf("want MERCHANT=APP, got %q", s)
+	}
+	m[k] = v
+	return nil
+}
+
+// leadingID takes a source id given before the flags ("get src_…
+// --url …"), since the flag package stops at the first argument that is
+// not a flag.
+func leadingID(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		c                                  apiClient
+		name, scheme, secret, publicKey    string
+		keyID, certFile, app, field, state string
+		tolerance                          int
+		hmacOpts                           inbound.HMACOptions
+		merchants                          = mappingFlag{}
+	)
+	fs := newFlagSet("source create", "Create an inbound source and print it, with the URL to give the processor.", stderr)
+	c.register(fs)
+	fs.String(&name, "name", "", "a name for people")
+	fs.String(&scheme, "scheme", "", "verification scheme, one of: "+strings.Join(inbound.Names(), ", "))
+	fs.String(&secret, "secret", "", "the signing secret or key, exactly as the processor's dashboard shows it")
+	fs.String(&publicKey, "public-key", "", "Braintree's public key, or a Standard Webhooks whpk_ public key")
+	fs.String(&keyID, "key-id", "", "PayPal's webhook ID, or the Worldpay keyId of the secret")
+	fs.String(&certFile, "cert-file", "", "PayPal's certificate as a PEM file, used instead of fetching it")
+	fs.String(&app, "app", "", "the application (id or uid) the events go to, or that gets those of unmapped merchants")
+	fs.Var(merchants, "merchant-app", "MERCHANT=APP: route that merchant's (or account's) events to that application; repeat for more")
+	fs.String(&field, "merchant-field", "", "dotted path to the merchant in the notification (default: the processor's usual field)")
+	fs.String(&state, "state", "off", "initial rollout: off, shadow or on")
+	fs.Int(&tolerance, "tolerance", 0, "how far a signed timestamp may lie from the clock, in seconds (default 300)")
+	fs.String(&hmacOpts.Header, "hmac-header", "", "scheme hmac: the header holding the signature")
+	fs.String(&hmacOpts.Algorithm, "hmac-algorithm", "", "scheme hmac: sha1, sha256 or sha512")
+	fs.String(&hmacOpts.Encoding, "hmac-encoding", "", "scheme hmac: hex or base64")
+	fs.String(&hmacOpts.Prefix, "hmac-prefix", "", `scheme hmac: text before each signature, e.g. "sha256="`)
+	fs.String(&hmacOpts.TimestampHeader, "hmac-timestamp-header", "", `scheme hmac: a header with the unix time, signed as "<time>.<body>"`)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if scheme == "" {
+		return usageError("--scheme is required, one of: %s", strings.Join(inbound.Names(), ", "))
+	}
+	creds := map[string]any{"secret": secret, "publicKey": publicKey, "keyId": keyID}
+	if certFile != "" {
+		pemBytes, err := os.ReadFile(certFile)
+		if err != nil {
+			return usageError("--cert-file: %v", err)
+		}
+		creds["certPem"] = string(pemBytes)
+	}
+	if hmacOpts != (inbound.HMACOptions{}) {
+		creds["hmac"] = map[string]string{"header": hmacOpts.Header, "algorithm": hmacOpts.Algorithm, "encoding": hmacOpts.Encoding,
+			"prefix": hmacOpts.Prefix, "timestampHeader": hmacOpts.TimestampHeader}
+	}
+	body := map[string]any{"name": name, "scheme": scheme, "credentials": creds, "rollout": map[string]any{"state": state}}
+	if app != "" {
+		body["application"] = app
+	}
+	if len(merchants) > 0 {
+		body["merchantApplications"] = merchants
+	}
+	if field != "" {
+		body["merchantField"] = field
+	}
+	if tolerance != 0 {
+		body["toleranceSeconds"] = tolerance
+	}
+	var out map[string]any
+	if err := c.do(ctx, http.MethodPost, "/api/v1/source", body, &out); err != nil {
+		return err
+	}
+	return printJSON(stdout, out)
+}
+
+func runSourceList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c apiClient
+	fs := newFlagSet("source list", "List the inbound sources.", stderr)
+	c.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSCHEME\tROLLOUT\tNAME\tURL")
+	iterator := ""
+	for {
+		var page struct {
+			Data []struct {
+				ID, Name, Scheme, URL string
+				Rollout               struct {
+					State     string   `json:"state"`
+					Merchants []string `json:"merchants"`
+					Percent   *int     `json:"percent"`
+				} `json:"rollout"`
+			} `json:"data"`
+			Iterator *string `json:"iterator"`
+			Done     bool    `json:"done"`
+		}
+		path := "/api/v1/source?limit=250"
+		if iterator != "" {
+			path += "&iterator=" + url.QueryEscape(iterator)
+		}
+		if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return err
+		}
+		for _, s := range page.Data {
+			rollout := s.Rollout.State
+			if len(s.Rollout.Merchants) > 0 {
+				rollout += " merchants=" + strings.Join(s.Rollout.Merchants, ",")
+			}
+			if s.Rollout.Percent != nil {
+				rollout += " percent=" + strconv.Itoa(*s.Rollout.Percent)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Scheme, rollout, s.Name, s.URL)
+		}
+		if page.Done || page.Iterator == nil {
+			break
+		}
+		iterator = *page.Iterator
+	}
+	return tw.Flush()
+}
+
+func runSourceGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c apiClient
+	id, args := leadingID(args)
+	fs := newFlagSet("source get", "Print an inbound source: hookbridge source get ID.", stderr)
+	c.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError("the source id is required: hookbridge source get ID")
+	}
+	var out map[string]any
+	if err := c.do(ctx, http.MethodGet, "/api/v1/source/"+url.PathEscape(id), nil, &out); err != nil {
+		return err
+	}
+	return printJSON(stdout, out)
+}
+
+func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		c            apiClient
+		merchants    string
+		percent      int
+		allMerchants bool
+	)
+	id, args := leadingID(args)
+	state, args := leadingID(args)
+	fs := newFlagSet("source set-state", "Change a source's rollout (audited): hookbridge source set-state ID off|shadow|on.", stderr)
+	c.register(fs)
+	fs.String(&merchants, "merchants", "", "with on: only these merchants, comma-separated")
+	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this")
+	fs.Bool(&allMerchants, "all-merchants", false, "clear the merchant list and the percentage")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if id == "" || state == "" {
+		return usageError("hookbridge source set-state ID off|shadow|on")
+	}
+	patch := map[string]any{"state": state}
+	if allMerchants {
+		patch["merchants"], patch["percent"] = nil, nil
+	}
+	if merchants != "" {
+		patch["merchants"] = strings.Split(merchants, ",")
+	}
+	if percent >= 0 {
+		patch["percent"] = percent
+	}
+	var out map[string]any
+	if err := c.do(ctx, http.MethodPatch, "/api/v1/source/"+url.PathEscape(id)+"/rollout", patch, &out); err != nil {
+		return err
+	}
+	return printJSON(stdout, out)
+}
