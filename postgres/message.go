@@ -251,9 +251,10 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		return nil
 	})
 	if pgCode(err) == codeUniqueViolation {
-		// Only a message id can collide here: event ids are arbitrated by
-		// ON CONFLICT (or, for CreateMessageTo, not checked).
-		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message id already exists")
+		// A message id can collide here, and for CreateMessageTo, which
+		// does not look event ids up, an event id; otherwise event ids are
+		// arbitrated by ON CONFLICT.
+		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with this id (or event id) already exists")
 	}
 	if pgCode(err) == codeForeignKeyViolation {
 		// Deleted between the read and the write despite the locks: only

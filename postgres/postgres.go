@@ -547,3 +547,18 @@ func (q *query) messageFilter(eventTypes []string, channel string, timeCol strin
 		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
 	}
 }
+
+// querier is what the pool, a connection and a transaction have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// collect runs a query and scans every row with scan.
+func collect[T any](ctx context.Context, q querier, sql string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
