@@ -274,13 +274,13 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 // headers, authorization) are dropped.
 func keptHeaders(h http.Header, src *hookbridge.Source) map[string]string {
 	markers := []string{"signature", "webhook", "paypal", "razorpay", "shopify", "square", "stripe", "cko-",
-		"event", "request-id", "timestamp", "hmac", "mollie", "svix"}
-	extra := []string{strings.ToLower(src.Credentials.HMAC.Header), strings.ToLower(src.Credentials.HMAC.TimestampHeader)}
+		"event", "request-id", "timestamp", "hmac", "mollie", "svix",
+		strings.ToLower(src.Credentials.HMAC.Header), strings.ToLower(src.Credentials.HMAC.TimestampHeader)}
 	kept := map[string]string{}
 	for _, name := range sortedKeys(h) {
 		lower := strings.ToLower(name)
 		keep := lower == "content-type" || lower == "user-agent"
-		for _, m := range append(markers, extra...) {
+		for _, m := range markers {
 			keep = keep || m != "" && strings.Contains(lower, m)
 		}
 		if !keep || len(kept) >= maxKeptHeaders {
