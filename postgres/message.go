@@ -94,7 +94,9 @@ type subscription struct {
 
 // insertMessages writes messages and their deliveries in one statement: the
 // messages, then the deliveries of those actually inserted (a message whose
-// event id was taken meanwhile is skipped with its deliveries). It returns
+// event id was taken meanwhile is skipped with its deliveries) to the
+// endpoints that still exist (one deleted since it was read is skipped, as
+// its deliveries would have been deleted with it). It returns
 // the ids of the inserted messages, each with the number of deliveries
 // written. %s is the conflict clause: ON CONFLICT … DO NOTHING for ordinary
 // messages, nothing for CreateMessageTo.
@@ -112,6 +114,7 @@ const insertMessages = `
 			date_trunc('milliseconds', clock_timestamp()), $13
 		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS d (id, app_id, msg_id, endpoint_id, next_attempt_at)
 		JOIN ins ON ins.id = d.msg_id
+		JOIN endpoints e ON e.id = d.endpoint_id
 		RETURNING 1)
 	SELECT id, (SELECT count(*) FROM dl) FROM ins`
 
@@ -120,10 +123,19 @@ const insertMessages = `
 // first: the stored one is returned instead.
 const onEventIDConflict = `ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING`
 
+// ingestTries is how often createMessages reads and writes a batch in all
+// when an application or endpoint it read is deleted before it writes.
+const ingestTries = 3
+
 // createMessages is CreateMessages, or, with only set, CreateMessageTo for
-// one message. Round trips: begin, one batch reading the applications and
-// their subscriptions, one statement writing everything, a lookup of
-// stored messages only when event ids repeated, commit.
+// one message. It takes two round trips, with no transaction around them:
+// one batch reading the applications and their subscriptions, then one
+// statement, atomic on its own, writing the messages and their deliveries
+// (and a third, a lookup, only when event ids repeated). Endpoints created
+// or changed between the two are not seen, as if the message had come
+// first; one deleted in between is skipped. Only a deletion committed
+// while the write statement itself runs makes it fail on a foreign key,
+// writing nothing; the batch is then read and written again.
 func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
 	now := truncMS(s.now())
 	appIDs := make([]string, 0, 1)
@@ -140,149 +152,162 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		}
 	}
 
+	for try := 1; ; try++ {
+		results, written, err := s.tryCreateMessages(ctx, msgs, only, appIDs, now)
+		if errors.Is(err, errIngestRace) && try < ingestTries {
+			continue
+		}
+		if pgCode(err) == codeUniqueViolation {
+			// A message id can collide here, and for CreateMessageTo,
+			// which does not look event ids up, an event id; otherwise
+			// event ids are arbitrated by ON CONFLICT.
+			return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with this id (or event id) already exists")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if written > 0 {
+			s.notifyDue()
+		}
+		return results, nil
+	}
+}
+
+// errIngestRace reports that an application or endpoint createMessages
+// read was deleted before it wrote; nothing was written.
+var errIngestRace = errors.New("an application or endpoint was deleted during ingest")
+
+// tryCreateMessages reads and writes a batch once; see createMessages. It
+// returns the results and how many deliveries it wrote.
+func (s *Store) tryCreateMessages(ctx context.Context, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time) ([]hookbridge.CreateResult, int64, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
 	var written int64 // deliveries written
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		written = 0
-		apps, subs, err := readSubscriptions(ctx, tx, appIDs)
-		if err != nil {
-			return err
-		}
+	apps, subs, err := readSubscriptions(ctx, s.pool, appIDs)
+	if err != nil {
+		return nil, 0, err
+	}
 
-		// Decide each message's fate: missing application, repeat of an
-		// earlier message of the batch, or to insert.
-		var (
-			ins       messageRows
-			dls       deliveryRows
-			firstOf   = map[[2]string]int{} // (app, event id) → index of its first message
-			repeatOf  = map[int]int{}       // index → index of the first message with its event id
-			candidate []int                 // indexes of messages sent to the database
-		)
-		for i, msg := range msgs {
-			if !apps[msg.AppID] {
-				results[i].Err = hookbridge.NotFound("application")
+	// Decide each message's fate: missing application, repeat of an
+	// earlier message of the batch, or to insert.
+	var (
+		ins       messageRows
+		dls       deliveryRows
+		firstOf   = map[[2]string]int{} // (app, event id) → index of its first message
+		repeatOf  = map[int]int{}       // index → index of the first message with its event id
+		candidate []int                 // indexes of messages sent to the database
+	)
+	for i, msg := range msgs {
+		if !apps[msg.AppID] {
+			results[i].Err = hookbridge.NotFound("application")
+			continue
+		}
+		if only != "" {
+			if !slices.ContainsFunc(subs, func(sb subscription) bool { return sb.appID == msg.AppID && sb.endpoint.ID == only }) {
+				results[i].Err = hookbridge.NotFound("endpoint")
 				continue
 			}
-			if only != "" {
-				if !slices.ContainsFunc(subs, func(sb subscription) bool { return sb.appID == msg.AppID && sb.endpoint.ID == only }) {
-					results[i].Err = hookbridge.NotFound("endpoint")
-					continue
-				}
-			} else if msg.EventID != "" {
-				key := [2]string{msg.AppID, msg.EventID}
-				if first, ok := firstOf[key]; ok {
-					repeatOf[i] = first
-					continue
-				}
-				firstOf[key] = i
+		} else if msg.EventID != "" {
+			key := [2]string{msg.AppID, msg.EventID}
+			if first, ok := firstOf[key]; ok {
+				repeatOf[i] = first
+				continue
 			}
-			candidate = append(candidate, i)
-			if err := ins.add(msg); err != nil {
-				return err
-			}
-			for _, sb := range subs {
-				if sb.appID != msg.AppID {
-					continue
-				}
-				e := &sb.endpoint
-				if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
-					continue
-				}
-				dls.add(hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID, msg.CreatedAt)
-			}
+			firstOf[key] = i
 		}
-		if len(candidate) == 0 {
-			return nil
+		candidate = append(candidate, i)
+		if err := ins.add(msg); err != nil {
+			return nil, 0, err
 		}
+		for _, sb := range subs {
+			if sb.appID != msg.AppID {
+				continue
+			}
+			e := &sb.endpoint
+			if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+				continue
+			}
+			dls.add(hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID, msg.CreatedAt)
+		}
+	}
+	if len(candidate) == 0 {
+		return results, 0, nil
+	}
 
-		conflict := onEventIDConflict
-		if only != "" {
-			conflict = "" // CreateMessageTo does not look event ids up
+	conflict := onEventIDConflict
+	if only != "" {
+		conflict = "" // CreateMessageTo does not look event ids up
+	}
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(insertMessages, conflict),
+		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
+		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id, &written); err != nil {
+			rows.Close()
+			return nil, 0, err
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(insertMessages, conflict),
-			ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-			dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now)
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		if pgCode(err) == codeForeignKeyViolation {
+			return nil, 0, fmt.Errorf("%w: %w", errIngestRace, err)
+		}
+		return nil, 0, err
+	}
+
+	// Messages not inserted had an event id already taken: return the
+	// stored message instead.
+	var takenApps, takenEventIDs []string
+	for _, i := range candidate {
+		if inserted[msgs[i].ID] {
+			results[i] = hookbridge.CreateResult{Message: msgs[i], Created: true}
+		} else {
+			takenApps = append(takenApps, msgs[i].AppID)
+			takenEventIDs = append(takenEventIDs, msgs[i].EventID)
+		}
+	}
+	if len(takenApps) > 0 {
+		stored, err := storedByEventID(ctx, s.pool, takenApps, takenEventIDs)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
-		inserted := map[string]bool{}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id, &written); err != nil {
-				rows.Close()
-				return err
-			}
-			inserted[id] = true
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-
-		// Messages not inserted had an event id already taken: return the
-		// stored message instead.
-		var takenApps, takenEventIDs []string
 		for _, i := range candidate {
 			if inserted[msgs[i].ID] {
-				results[i] = hookbridge.CreateResult{Message: msgs[i], Created: true}
-			} else {
-				takenApps = append(takenApps, msgs[i].AppID)
-				takenEventIDs = append(takenEventIDs, msgs[i].EventID)
+				continue
 			}
-		}
-		if len(takenApps) > 0 {
-			stored, err := storedByEventID(ctx, tx, takenApps, takenEventIDs)
-			if err != nil {
-				return err
+			m, ok := stored[[2]string{msgs[i].AppID, msgs[i].EventID}]
+			if !ok || msgs[i].EventID == "" {
+				// Deleted since (its application, say): the batch's
+				// other messages are stored already, so it cannot be
+				// tried again whole.
+				return nil, 0, fmt.Errorf("message %s was not inserted and no message has its event id", msgs[i].ID)
 			}
-			for _, i := range candidate {
-				if inserted[msgs[i].ID] {
-					continue
-				}
-				m, ok := stored[[2]string{msgs[i].AppID, msgs[i].EventID}]
-				if !ok || msgs[i].EventID == "" {
-					return fmt.Errorf("message %s was not inserted and no message has its event id", msgs[i].ID)
-				}
-				results[i] = hookbridge.CreateResult{Message: m, Created: false}
-			}
+			results[i] = hookbridge.CreateResult{Message: m, Created: false}
 		}
-		for i, first := range repeatOf {
-			results[i] = hookbridge.CreateResult{Message: results[first].Message, Created: false}
-		}
-		return nil
-	})
-	if pgCode(err) == codeUniqueViolation {
-		// A message id can collide here, and for CreateMessageTo, which
-		// does not look event ids up, an event id; otherwise event ids are
-		// arbitrated by ON CONFLICT.
-		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with this id (or event id) already exists")
 	}
-	if pgCode(err) == codeForeignKeyViolation {
-		// Deleted between the read and the write despite the locks: only
-		// a concurrent DeleteApplication can do that.
-		return nil, hookbridge.NotFound("application")
+	for i, first := range repeatOf {
+		results[i] = hookbridge.CreateResult{Message: results[first].Message, Created: false}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if written > 0 {
-		s.notifyDue()
-	}
-	return results, nil
+	return results, written, nil
 }
 
 // readSubscriptions reads, in one round trip, which of the applications
-// exist and the subscriptions of their endpoints. Both reads take KEY SHARE
-// locks, so that neither an application nor an endpoint can be deleted
-// before the transaction writes the rows that refer to them.
-func readSubscriptions(ctx context.Context, tx pgx.Tx, appIDs []string) (map[string]bool, []subscription, error) {
+// exist and the subscriptions of their endpoints.
+func readSubscriptions(ctx context.Context, q interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, appIDs []string) (map[string]bool, []subscription, error) {
 	const (
-		existingApps  = `SELECT id FROM applications WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
-		subscriptions = `SELECT id, app_id, event_types, channels, disabled FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
+		existingApps  = `SELECT id FROM applications WHERE id = ANY($1)`
+		subscriptions = `SELECT id, app_id, event_types, channels, disabled FROM endpoints WHERE app_id = ANY($1) ORDER BY id`
 	)
 	var b pgx.Batch
 	b.Queue(existingApps, appIDs)
 	b.Queue(subscriptions, appIDs)
-	br := tx.SendBatch(ctx, &b)
+	br := q.SendBatch(ctx, &b)
 	defer br.Close()
 
 	rows, err := br.Query()

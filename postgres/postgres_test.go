@@ -358,3 +358,53 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestWhileEndpointsComeAndGo: ingest reads subscriptions, then
+// writes; endpoints deleted in between must not fail it (it reads and
+// writes again), and every message it accepts is owed to the endpoints
+// that were there.
+func TestIngestWhileEndpointsComeAndGo(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, stable := fixture(t, s)
+	done := make(chan struct{})
+	churnErr := make(chan error, 1)
+	go func() {
+		defer close(churnErr)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://churn.example/"}
+			if err := s.CreateEndpoint(ctx, ep); err != nil {
+				churnErr <- err
+				return
+			}
+			if err := s.DeleteEndpoint(ctx, app.ID, ep.ID); err != nil {
+				churnErr <- err
+				return
+			}
+		}
+	}()
+	const messages = 200
+	for i := range messages {
+		m := &hookbridge.Message{AppID: app.ID, EventType: "a.b", Payload: json.RawMessage(`{}`)}
+		if _, _, err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	close(done)
+	if err := <-churnErr; err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.EndpointStats(ctx, app.ID, stable.ID, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != messages {
+		t.Errorf("the stable endpoint is owed %d messages, want %d", st.Pending, messages)
+	}
+}

@@ -374,7 +374,9 @@ func TestLeaseTakeover(t *testing.T) {
 // per second (producers posting one message per request, spread over the
 // instances) and delivered per second (to one endpoint on a local
 // receiver), from the first request to the last acceptance and the last
-// delivery. Run it on its own, once:
+// delivery. It also reports how many transactions PostgreSQL committed per
+// message (ingest, claims, results, notifications and the rest), the
+// figure to size a database by. Run it on its own, once:
 //
 //	go test -run - -bench Instances -benchtime 1x ./cmd/hookbridge
 //
@@ -386,7 +388,7 @@ func BenchmarkInstances(b *testing.B) {
 	)
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("%dx", n), func(b *testing.B) {
-			_, dsn := scaleDSN(b, "hb_bench")
+			plainDSN, dsn := scaleDSN(b, "hb_bench")
 			hookbridgeBinary(b)
 			var delivered atomic.Int64
 			lastDelivery := atomic.Int64{}
@@ -406,6 +408,7 @@ func BenchmarkInstances(b *testing.B) {
 			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: producers}}
 			appID := createAppAndEndpoints(b, client, "http://"+procs[0].addr+"/api/v1", recv.URL, "/")
 			for range b.N {
+				commitsBefore := databaseCommits(b, plainDSN)
 				delivered.Store(0)
 				var next atomic.Int64
 				start := time.Now()
@@ -438,6 +441,7 @@ func BenchmarkInstances(b *testing.B) {
 				done := time.Unix(0, lastDelivery.Load()).Sub(start)
 				b.ReportMetric(messages/accepted.Seconds(), "accepted/s")
 				b.ReportMetric(messages/done.Seconds(), "delivered/s")
+				b.ReportMetric(float64(databaseCommits(b, plainDSN)-commitsBefore)/messages, "commits/msg")
 			}
 		})
 	}
@@ -488,4 +492,23 @@ func TestWakeAcrossInstances(t *testing.T) {
 	if median > 250*time.Millisecond {
 		t.Errorf("median latency %v: the running instance was not woken by the notification", median)
 	}
+}
+
+// databaseCommits returns how many transactions the database of dsn has
+// committed so far, as PostgreSQL's statistics report it.
+func databaseCommits(t testing.TB, dsn string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Backends report statistics every second or so; this connection's
+	// own query is one more commit, which does not matter at this scale.
+	var n int64
+	if err := conn.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
