@@ -60,17 +60,19 @@ func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Applicati
 	return nil
 }
 
+// getApplicationByID and getApplicationByUID each use a unique index. Every
+// accepted message runs one, so they are prepared (see readStatements).
+const (
+	getApplicationByID  = `SELECT ` + applicationColumns + ` FROM applications WHERE id = ?`
+	getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = ?`
+)
+
 // GetApplication finds an application by id or uid. A value shaped like an
 // application id is looked up as an id first; anything else, or an id-shaped
 // value that matches no id, is looked up as a uid.
 func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
-	// getApplicationByID and getApplicationByUID each use a unique index.
-	const (
-		getApplicationByID  = `SELECT ` + applicationColumns + ` FROM applications WHERE id = ?`
-		getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = ?`
-	)
 	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
-		a, err := scanApplication(s.r.QueryRowContext(ctx, getApplicationByID, idOrUID))
+		a, err := scanApplication(s.rstmts.applicationByID.QueryRowContext(ctx, idOrUID))
 		if err == nil {
 			return &a, nil
 		}
@@ -78,7 +80,7 @@ func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge
 			return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
 		}
 	}
-	a, err := scanApplication(s.r.QueryRowContext(ctx, getApplicationByUID, idOrUID))
+	a, err := scanApplication(s.rstmts.applicationByUID.QueryRowContext(ctx, idOrUID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbridge.NotFound("application")
 	}

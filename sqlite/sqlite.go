@@ -40,7 +40,10 @@ const (
 	// start, so a transaction that reads then writes can never fail on a lock
 	// upgrade. synchronous=FULL in WAL mode fsyncs the WAL on every commit,
 	// which is what "accepted means durable" needs across a power loss.
-	writerParams = "_txlock=immediate&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
+	// temp_store=MEMORY keeps the savepoint journal of group commit (the
+	// pages a grouped write changed, for undoing it alone) in memory rather
+	// than in a temporary file written on every first change of a page.
+	writerParams = "_txlock=immediate&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_pragma=temp_store(MEMORY)"
 
 	// readerParams configure the read pool. query_only turns an accidental
 	// write through the pool into an error instead of a lock fight with the
@@ -61,12 +64,13 @@ var migrations embed.FS
 // in WAL mode readers see the last committed state and never wait for the
 // writer.
 type Store struct {
-	w     *sql.DB
-	r     *sql.DB
-	wr    *writer
-	stmts *statements // prepared on w, used by the writer
-	lock  *os.File    // holds the instance lock (see Open) until Close
-	now   func() time.Time
+	w      *sql.DB
+	r      *sql.DB
+	wr     *writer
+	stmts  *statements     // prepared on w, used by the writer
+	rstmts *readStatements // prepared on r
+	lock   *os.File        // holds the instance lock (see Open) until Close
+	now    func() time.Time
 }
 
 // ErrLocked is returned by Open when another process has the database open.
@@ -143,6 +147,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
+	if s.rstmts, err = prepareReadStatements(ctx, r); err != nil {
+		s.stmts.close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
 	s.r = r
 	s.wr = startWriter(w, s.stmts)
 	ok = true
@@ -156,7 +166,7 @@ const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NU
 // both connection pools. Writes that arrive later fail.
 func (s *Store) Close() error {
 	s.wr.close()
-	return errors.Join(s.stmts.close(), s.r.Close(), s.w.Close(), s.lock.Close())
+	return errors.Join(s.stmts.close(), s.rstmts.close(), s.r.Close(), s.w.Close(), s.lock.Close())
 }
 
 // migrate applies the embedded migrations (migrations/NNNN_name.sql) that

@@ -71,6 +71,33 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 	return st, nil
 }
 
+// readStatements are the prepared statements of the read pool: the reads
+// every accepted message makes. database/sql prepares each on a connection
+// of the pool the first time it runs there, and reuses it afterwards.
+type readStatements struct {
+	applicationByID  *sql.Stmt
+	applicationByUID *sql.Stmt
+}
+
+func prepareReadStatements(ctx context.Context, db *sql.DB) (*readStatements, error) {
+	var (
+		rs  readStatements
+		err error
+	)
+	if rs.applicationByID, err = db.PrepareContext(ctx, getApplicationByID); err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", getApplicationByID, err)
+	}
+	if rs.applicationByUID, err = db.PrepareContext(ctx, getApplicationByUID); err != nil {
+		rs.applicationByID.Close()
+		return nil, fmt.Errorf("prepare %q: %w", getApplicationByUID, err)
+	}
+	return &rs, nil
+}
+
+func (rs *readStatements) close() error {
+	return errors.Join(rs.applicationByID.Close(), rs.applicationByUID.Close())
+}
+
 func (st *statements) close() error {
 	var errs []error
 	for _, s := range st.byID {
