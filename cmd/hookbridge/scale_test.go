@@ -375,8 +375,8 @@ func TestLeaseTakeover(t *testing.T) {
 // instances) and delivered per second (to one endpoint on a local
 // receiver), from the first request to the last acceptance and the last
 // delivery. It also reports how many transactions PostgreSQL committed per
-// message (ingest, claims, results, notifications and the rest), the
-// figure to size a database by. Run it on its own, once:
+// message: ingest, claims, results, notifications, and the read-only ones
+// (subscription reads, next-due queries). Run it on its own, once:
 //
 //	go test -run - -bench Instances -benchtime 1x ./cmd/hookbridge
 //
@@ -441,7 +441,7 @@ func BenchmarkInstances(b *testing.B) {
 				done := time.Unix(0, lastDelivery.Load()).Sub(start)
 				b.ReportMetric(messages/accepted.Seconds(), "accepted/s")
 				b.ReportMetric(messages/done.Seconds(), "delivered/s")
-				b.ReportMetric(float64(databaseCommits(b, plainDSN)-commitsBefore)/messages, "commits/msg")
+				b.ReportMetric(float64(databaseCommits(b, plainDSN)-commitsBefore)/messages, "xacts/msg")
 			}
 		})
 	}
