@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,13 +117,20 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 }
 
 const (
-	// finishAttempt moves a delivery leased to owner to its new state. No
-	// row back means the lease is gone.
-	finishAttempt = `
+	// finishAttempts moves every delivery of a batch that is still leased
+	// to ?3 to its new state, given as the JSON array ?2 of [id, status,
+	// tries, next attempt or null], and returns the ones it moved: a
+	// delivery missing from the answer is no longer leased to ?3. One
+	// statement for the batch, where one per delivery with its own
+	// RETURNING cost several times as much; the join probes the primary key
+	// once per result (TestFinishAttemptsUsesPrimaryKey).
+	finishAttempts = `
 		UPDATE deliveries
-		SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-		WHERE id = ? AND lease_owner = ?
-		RETURNING app_id, msg_id, endpoint_id, trigger`
+		SET status = r.value ->> 1, attempts = attempts + (r.value ->> 2), next_attempt_at = r.value ->> 3,
+			lease_owner = NULL, lease_until = NULL, updated_at = ?1
+		FROM json_each(?2) AS r
+		WHERE deliveries.id = r.value ->> 0 AND deliveries.lease_owner = ?3
+		RETURNING deliveries.id, deliveries.app_id, deliveries.msg_id, deliveries.endpoint_id, deliveries.trigger`
 	insertAttempt = `
 		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
 			status_code, response, duration_ms, created_at)
@@ -131,12 +138,13 @@ const (
 )
 
 // RecordAttempts stores the results of claimed deliveries in one write
-// transaction (which it may share with other writes, see writer.go). For each result it first ends owner's lease while setting the
-// delivery's new state; if the delivery is no longer leased to owner, the
-// result is dropped and its id returned in rejected. Otherwise its Attempt
-// (if any) is inserted, with its delivery, application, message, endpoint
-// and trigger taken from the delivery, and its ID and CreatedAt filled in if
-// unset.
+// transaction (which it may share with other writes, see writer.go). It
+// first ends owner's leases while setting each delivery's new state; a
+// result whose delivery is no longer leased to owner (or that repeats a
+// delivery of the same batch) is dropped and its id returned in rejected.
+// Then each remaining result's Attempt (if any) is inserted, with its
+// delivery, application, message, endpoint and trigger taken from the
+// delivery, and its ID and CreatedAt filled in if unset.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
 	for _, r := range results {
 		if err := checkResult(r); err != nil {
@@ -147,29 +155,64 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		return nil, nil
 	}
 	now := truncMS(s.now())
+	// The new states, as finishAttempts reads them. A delivery named twice
+	// is finished by its first result only, as it would be one at a time:
+	// the first ends the lease the second needs.
+	states := make([][4]any, 0, len(results))
+	named := make(map[string]bool, len(results))
+	for _, r := range results {
+		if named[r.DeliveryID] {
+			continue
+		}
+		named[r.DeliveryID] = true
+		tries := 0
+		if r.Attempt != nil {
+			tries = 1
+		}
+		var next any // JSON null: the delivery is final
+		if r.Status == hookbridge.StatusSending {
+			next = ms(r.NextAttempt)
+		}
+		states = append(states, [4]any{r.DeliveryID, int(r.Status), tries, next})
+	}
+	statesJSON, err := json.Marshal(states)
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	// finished is what the update returned for each delivery it moved.
+	type finished struct {
+		appID, msgID, endpointID string
+		trigger                  hookbridge.TriggerType
+	}
 	var rejected []string
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		finish, insert := tx.Stmt(ctx, stmtFinishAttempt), tx.Stmt(ctx, stmtInsertAttempt)
-		for _, r := range results {
-			tries := 0
-			if r.Attempt != nil {
-				tries = 1
+	err = s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		rows, err := tx.Stmt(ctx, stmtFinishAttempts).QueryContext(ctx, ms(now), string(statesJSON), owner)
+		if err != nil {
+			return err
+		}
+		moved := make(map[string]finished, len(states))
+		for rows.Next() {
+			var (
+				id string
+				f  finished
+			)
+			if err := rows.Scan(&id, &f.appID, &f.msgID, &f.endpointID, &f.trigger); err != nil {
+				rows.Close()
+				return err
 			}
-			var next sql.NullInt64
-			if r.Status == hookbridge.StatusSending {
-				next = msOrNull(r.NextAttempt)
-			}
-			var appID, msgID, endpointID string
-			var trigger hookbridge.TriggerType
-			err := finish.QueryRowContext(ctx, int(r.Status), tries, next, ms(now), r.DeliveryID, owner).
-				Scan(&appID, &msgID, &endpointID, &trigger)
-			if errors.Is(err, sql.ErrNoRows) {
+			moved[id] = f
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		insert := tx.Stmt(ctx, stmtInsertAttempt)
+		for i, r := range results {
+			f, ok := moved[r.DeliveryID]
+			if !ok {
 				rejected = append(rejected, r.DeliveryID)
 				continue
 			}
-			if err != nil {
-				return fmt.Errorf("delivery %s: %w", r.DeliveryID, err)
-			}
+			delete(moved, r.DeliveryID) // so that a repeat of it is rejected
 			a := r.Attempt
 			if a == nil {
 				continue
@@ -181,10 +224,10 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 				a.CreatedAt = now
 			}
 			a.CreatedAt = truncMS(a.CreatedAt)
-			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, appID, msgID, endpointID, trigger
+			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
 			if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
 				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
-				return fmt.Errorf("delivery %s: insert attempt: %w", r.DeliveryID, err)
+				return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 			}
 		}
 		return nil

@@ -156,12 +156,10 @@ func TestReadsDoNotWaitForWriter(t *testing.T) {
 	}
 }
 
-// TestClaimUsesDueIndex checks the plan of the dispatcher's claim query:
-// it must walk deliveries_due in order, not scan the table or sort.
-func TestClaimUsesDueIndex(t *testing.T) {
-	t.Parallel()
-	s := openTest(t)
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+claimDeliveries, "owner", 1, 2, 100)
+// queryPlan returns SQLite's plan for query, one step per line.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +178,69 @@ func TestClaimUsesDueIndex(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(plan, "\n")
+	return strings.Join(plan, "\n")
+}
+
+// TestClaimUsesDueIndex checks the plan of the dispatcher's claim query:
+// it must walk deliveries_due in order, not scan the table or sort.
+func TestClaimUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100)
 	if !strings.Contains(text, "USING INDEX deliveries_due (next_attempt_at<?)") {
 		t.Errorf("claim query does not range-scan deliveries_due:\n%s", text)
 	}
 	if strings.Contains(text, "TEMP B-TREE") {
 		t.Errorf("claim query sorts:\n%s", text)
+	}
+}
+
+// TestFinishAttemptsUsesPrimaryKey checks the plan of the recorder's
+// batch update: one primary-key probe per result, never a scan of the
+// deliveries.
+func TestFinishAttemptsUsesPrimaryKey(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	text := queryPlan(t, s, finishAttempts, 1, `[["dlv_x", 0, 1, null]]`, "owner")
+	if !strings.Contains(text, "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)") ||
+		strings.Contains(text, "SCAN deliveries") {
+		t.Errorf("finishAttempts does not probe deliveries by id:\n%s", text)
+	}
+}
+
+// TestRecordAttemptsRepeatedDelivery: a batch that names a delivery twice
+// records the first result only, as one-at-a-time writes would (the first
+// ends the lease the second needs).
+func TestRecordAttemptsRepeatedDelivery(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := newAppWithEndpoint(t, s)
+	now := time.Now()
+	if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "a", Payload: []byte(`{}`), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.ClaimDeliveries(ctx, "w", now, time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claimed %d (%v)", len(claims), err)
+	}
+	id := claims[0].Delivery.ID
+	attempt := func(code int) *hookbridge.Attempt {
+		return &hookbridge.Attempt{URL: "https://receiver.example/", Status: hookbridge.StatusFail, StatusCode: code}
+	}
+	rejected, err := s.RecordAttempts(ctx, "w", []hookbridge.AttemptResult{
+		{DeliveryID: id, Attempt: attempt(500), Status: hookbridge.StatusSending, NextAttempt: now.Add(time.Hour)},
+		{DeliveryID: id, Attempt: attempt(503), Status: hookbridge.StatusFail},
+	})
+	if err != nil || len(rejected) != 1 || rejected[0] != id {
+		t.Fatalf("rejected %v (%v), want the repeat", rejected, err)
+	}
+	atts, err := s.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{})
+	if err != nil || len(atts.Data) != 1 || atts.Data[0].StatusCode != 500 {
+		t.Fatalf("attempts = %+v (%v), want the first result's only", atts.Data, err)
+	}
+	if due, ok, err := s.NextDue(ctx); err != nil || !ok || !due.Equal(truncMS(now.Add(time.Hour))) {
+		t.Errorf("next due = %v, %v, %v; want the first result's retry", due, ok, err)
 	}
 }
 

@@ -24,7 +24,7 @@ const (
 	stmtClaimDeliveries
 	stmtClaimedMessages
 	stmtClaimedEndpoints
-	stmtFinishAttempt
+	stmtFinishAttempts
 	stmtInsertAttempt
 	stmtRenewLeases
 	stmtReleaseDeliveries
@@ -45,7 +45,7 @@ var stmtSQL = [numStmts]string{
 	stmtClaimDeliveries:     claimDeliveries,
 	stmtClaimedMessages:     claimedMessages,
 	stmtClaimedEndpoints:    claimedEndpoints,
-	stmtFinishAttempt:       finishAttempt,
+	stmtFinishAttempts:      finishAttempts,
 	stmtInsertAttempt:       insertAttempt,
 	stmtRenewLeases:         renewLeases,
 	stmtReleaseDeliveries:   releaseDeliveries,
