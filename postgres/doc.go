@@ -32,9 +32,11 @@
 //     which comes from PostgreSQL's clock: "the latest delivery" of a
 //     message to an endpoint is the greatest (created_at, id), and one clock
 //     for every instance keeps that order right when their clocks differ.
-//   - Hot-path writes are batched: a batch of messages and their deliveries
-//     is a handful of statements whatever its size (arrays and unnest), and
-//     a batch of results is one statement.
+//   - Hot-path writes are batched and short: a batch of messages is two
+//     round trips whatever its size (one batch reading the subscriptions,
+//     one statement writing the messages and their deliveries with arrays
+//     and unnest), a batch of results is one statement, and neither holds
+//     a transaction open across round trips.
 //
 // The database schema is the one in the connection's search_path (the
 // default is public), so several installations, or test runs, can share a
