@@ -42,6 +42,7 @@ func (in *applicationIn) validate(fe *fieldErrors, path ...string) {
 			fe.body(msg, at(field)...)
 		}
 	}
+	checkMetadata(in.Metadata, fe, at("metadata")...)
 }
 
 // rateLimit returns the rate limit under whichever name was used.
@@ -257,6 +258,7 @@ func (s *Server) handlePatchApplication(w http.ResponseWriter, r *http.Request) 
 	if in.Metadata.Null {
 		fe.body("must be an object", "metadata")
 	}
+	checkMetadata(in.Metadata.Value, &fe, "metadata")
 	if err := fe.err(); err != nil {
 		return err
 	}

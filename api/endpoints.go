@@ -52,6 +52,7 @@ func (s *Server) validateEndpointIn(ctx context.Context, in *endpointIn, withSec
 	if msg := checkText(in.Description); msg != "" {
 		fe.body(msg, "description")
 	}
+	checkMetadata(in.Metadata, &fe, "metadata")
 	if in.UID != nil {
 		if msg := checkUID(*in.UID, hookbridge.PrefixEndpoint); msg != "" {
 			fe.body(msg, "uid")
@@ -342,6 +343,7 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	notNull(in.Disabled.Set, in.Disabled.Null, "disabled")
 	notNull(in.Metadata.Set, in.Metadata.Null, "metadata")
 	notNull(in.Version.Set, in.Version.Null, "version")
+	checkMetadata(in.Metadata.Value, &fe, "metadata")
 	if in.URL.has() {
 		if msg := s.checkURL(in.URL.Value); msg != "" {
 			fe.body(msg, "url")

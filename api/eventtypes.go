@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -70,6 +72,29 @@ func checkSchemas(raw json.RawMessage, fe *fieldErrors) {
 			fe.body("must be a JSON Schema object", "schemas", v)
 		}
 	}
+	var doc any
+	if json.Unmarshal(raw, &doc) == nil && containsNUL(doc) {
+		// Text in a database (PostgreSQL's jsonb, for one) cannot hold it.
+		fe.body("must not contain the character U+0000", "schemas")
+	}
+}
+
+// containsNUL reports whether any string (key or value) in a decoded JSON
+// value contains U+0000.
+func containsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, containsNUL)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || containsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // schemasOrNil returns raw, or nil for an absent or null value.

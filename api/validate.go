@@ -66,6 +66,17 @@ func checkText(s string) string {
 	return ""
 }
 
+// checkMetadata checks the keys and values of a metadata map as free text.
+func checkMetadata(m map[string]string, fe *fieldErrors, path ...string) {
+	for _, k := range sortedKeys(m) {
+		if msg := checkText(k); msg != "" {
+			fe.body("key: "+msg, append(append([]string{}, path...), k)...)
+		} else if msg := checkText(m[k]); msg != "" {
+			fe.body(msg, append(append([]string{}, path...), k)...)
+		}
+	}
+}
+
 // checkRateLimit checks a throttle rate (messages per second, a uint16 of at
 // least 1).
 func checkRateLimit(n int) string {
