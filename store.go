@@ -198,6 +198,11 @@ type RetentionStore interface {
 	// delivery is final. Each call is one short transaction; callers
 	// repeat it until it deletes fewer than limit.
 	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeInboundBefore deletes up to limit inbound events received, and
+	// up to limit polling observations seen, before before, and returns how
+	// many rows it deleted in all. Sources and their rollout history are
+	// kept. Callers repeat it until it deletes fewer than limit.
+	PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // SourceStore keeps inbound sources, the notifications they received, their

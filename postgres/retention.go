@@ -35,3 +35,35 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// Inbound retention: each statement walks its table's (source_id, time)
+// index source by source and deletes at most $2 rows.
+const (
+	purgeInbound = `
+		WITH old AS (
+			SELECT e.id FROM sources src JOIN inbound_events e ON e.source_id = src.id AND e.received_at < $1
+			LIMIT $2)
+		DELETE FROM inbound_events WHERE id IN (SELECT id FROM old)`
+	purgeObservations = `
+		WITH old AS (
+			SELECT o.source_id, o.event_id FROM sources src JOIN observations o ON o.source_id = src.id AND o.seen_at < $1
+			LIMIT $2)
+		DELETE FROM observations o USING old WHERE o.source_id = old.source_id AND o.event_id = old.event_id`
+)
+
+// PurgeInboundBefore deletes up to limit inbound events received before
+// before and up to limit observations seen before it.
+func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	total := 0
+	for _, q := range []string{purgeInbound, purgeObservations} {
+		tag, err := s.pool.Exec(ctx, q, truncMS(before), limit)
+		if err != nil {
+			return total, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+		}
+		total += int(tag.RowsAffected())
+	}
+	return total, nil
+}

@@ -39,3 +39,42 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 	}
 	return int(n), nil
 }
+
+// PurgeInboundBefore deletes up to limit inbound events received before
+// before and up to limit observations seen before it, in one write
+// transaction. Each walks its table's (source_id, time) index source by
+// source.
+func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	const (
+		purgeInbound = `
+			DELETE FROM inbound_events WHERE id IN (
+				SELECT e.id FROM sources src JOIN inbound_events e ON e.source_id = src.id AND e.received_at < ?
+				LIMIT ?)`
+		purgeObservations = `
+			DELETE FROM observations WHERE rowid IN (
+				SELECT o.rowid FROM sources src JOIN observations o ON o.source_id = src.id AND o.seen_at < ?
+				LIMIT ?)`
+	)
+	var total int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{purgeInbound, purgeObservations} {
+			res, err := tx.ExecContext(ctx, q, ms(before), limit)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return int(total), nil
+}

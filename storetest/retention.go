@@ -8,6 +8,70 @@ import (
 )
 
 func testRetention(t *testing.T, open Opener) {
+	t.Run("PurgeInboundBefore", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		src := newSource(t, s, nil)
+		other := newSource(t, s, nil)
+		// Three old and one recent event at src, one old at other; polling
+		// saw two old events and a recent one.
+		for i, ev := range []*hookbridge.InboundEvent{
+			newInbound(src.ID, "evt_1", at(0)), newInbound(src.ID, "evt_2", at(time.Minute)),
+			newInbound(src.ID, "evt_3", at(2*time.Minute)), newInbound(src.ID, "evt_new", at(2*time.Hour)),
+			newInbound(other.ID, "evt_o", at(0)),
+		} {
+			if _, created, err := s.CreateInboundEvent(ctx, ev); err != nil || !created {
+				t.Fatalf("event %d: created %v, %v", i, created, err)
+			}
+		}
+		_, err := s.AddObservations(ctx, src.ID, []hookbridge.Observation{
+			{SourceID: src.ID, EventID: "evt_1", SeenAt: at(time.Minute)},
+			{SourceID: src.ID, EventID: "evt_2", SeenAt: at(3 * time.Minute)},
+			{SourceID: src.ID, EventID: "evt_new", SeenAt: at(3 * time.Hour)},
+		})
+		ok(t, err)
+
+		// 4 old events and 2 old observations: batches of 3 take three calls,
+		// the last one short.
+		cut := at(time.Hour)
+		total := 0
+		for calls := 1; ; calls++ {
+			n, err := s.PurgeInboundBefore(ctx, cut, 3)
+			ok(t, err)
+			total += n
+			if n < 3 {
+				break
+			}
+			if calls > 5 {
+				t.Fatal("PurgeInboundBefore does not finish")
+			}
+		}
+		if total != 6 {
+			t.Errorf("purged %d rows, want 4 events and 2 observations", total)
+		}
+		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		ok(t, err)
+		equal(t, "events kept", ids(p.Data, func(e hookbridge.InboundEvent) string { return e.EventID }), []string{"evt_new"})
+		p, err = s.ListInboundEvents(ctx, other.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		ok(t, err)
+		if len(p.Data) != 0 {
+			t.Errorf("other source kept %d old events", len(p.Data))
+		}
+		// The recent observation is kept; re-adding a purged one counts as new.
+		added, err := s.AddObservations(ctx, src.ID, []hookbridge.Observation{
+			{SourceID: src.ID, EventID: "evt_1", SeenAt: at(4 * time.Hour)},
+			{SourceID: src.ID, EventID: "evt_new", SeenAt: at(4 * time.Hour)},
+		})
+		ok(t, err)
+		if added != 1 {
+			t.Errorf("re-adding a purged and a kept observation added %d, want 1", added)
+		}
+		// The sources themselves stay.
+		_, err = s.GetSource(ctx, src.ID)
+		ok(t, err)
+	})
+
 	t.Run("PurgeBefore", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -85,10 +85,23 @@ func (j *retentionJob) runOnce(ctx context.Context) (deleted int, ran bool) {
 // purge calls PurgeBefore until a batch comes back short, so that each
 // transaction stays small however much is due.
 func (j *retentionJob) purge(ctx context.Context, before time.Time) (int, error) {
+	n, err := j.purgeAll(ctx, before, j.store.PurgeBefore)
+	if err != nil {
+		return n, err
+	}
+	// Inbound notifications and polling observations age out with the
+	// messages they became.
+	_, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore)
+	return n, err
+}
+
+// purgeAll calls purge until a batch comes back short and returns the
+// total it deleted.
+func (j *retentionJob) purgeAll(ctx context.Context, before time.Time, purge func(context.Context, time.Time, int) (int, error)) (int, error) {
 	batch := cmp.Or(j.batch, retentionBatch)
 	total := 0
 	for {
-		n, err := j.store.PurgeBefore(ctx, before, batch)
+		n, err := purge(ctx, before, batch)
 		total += n
 		if err != nil || n < batch {
 			return total, err
