@@ -81,6 +81,7 @@ type benchConfig struct {
 	Batch        int
 	Baseline     bool
 	Backlog      int
+	Instances    int
 	Workers      int
 	Timeout      time.Duration
 	JSON         bool
@@ -102,6 +103,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
 	fs.Bool(&c.Baseline, "baseline", false, "first measure the same load client posting straight to the receiver: the ceiling of this machine")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
+	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
 	fs.Duration(&c.Timeout, "timeout", defaultBenchTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
@@ -114,8 +116,10 @@ func (c *benchConfig) register(fs *flagSet) {
 // check rejects contradictory or out-of-range settings.
 func (c *benchConfig) check() error {
 	switch {
-	case c.Endpoints < 1 || c.Fanout < 1 || c.Messages < 1 || c.Concurrency < 1:
-		return usageError("--endpoints, --fanout, --messages and --concurrency must be at least 1")
+	case c.Endpoints < 1 || c.Fanout < 1 || c.Messages < 1 || c.Concurrency < 1 || c.Instances < 1:
+		return usageError("--endpoints, --fanout, --messages, --concurrency and --instances must be at least 1")
+	case c.Instances > 1 && (!isPostgres(c.DB) || c.InProcess):
+		return usageError("--instances needs --db postgres://…: several servers share one PostgreSQL database (and run as processes)")
 	case c.Rate < 0 || c.Backlog < 0 || c.Workers < 0 || c.Timeout <= 0:
 		return usageError("--rate, --backlog and --workers must not be negative, --timeout must be positive")
 	case c.Batch < 1 || c.Batch > api.MaxBatchMessages:
@@ -228,6 +232,7 @@ type benchReport struct {
 	CPUs        int    `json:"cpus"`   // of this machine
 	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
 	Server      string `json:"server"` // process, in-process, or remote
+	Instances   int    `json:"instances"`
 	Endpoints   int    `json:"endpoints"`
 	Fanout      int    `json:"fanout"`
 	Messages    int    `json:"messages"`
@@ -285,7 +290,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	defer b.client.close()
 
 	rep := &benchReport{
-		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process",
+		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}
@@ -332,12 +337,12 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	if cfg.Backlog > 0 {
 		requestTimeout = heldRequestTimeout
 	}
-	srv, err := b.launch(ctx, requestTimeout)
+	srv, err := b.launchAll(ctx, requestTimeout)
 	if err != nil {
 		return nil, err
 	}
-	// srv is whichever server runs now; on an early return it is stopped,
-	// and a database the bench does not own is cleaned up first.
+	// srv is whichever servers run now; on an early return they are
+	// stopped, and a database the bench does not own is cleaned up first.
 	var apps []benchApp
 	stopped := false
 	defer func() {
@@ -349,7 +354,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			srv.stop()
 		}
 	}()
-	if apps, err = b.setup(ctx, srv.base()); err != nil {
+	if apps, err = b.setup(ctx, srv.base(0)); err != nil {
 		return nil, err
 	}
 
@@ -360,7 +365,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	restart := time.Now()
 	if cfg.Backlog > 0 {
 		b.recv.hold()
-		ing = b.ingest(ctx, srv.base(), apps, cfg.Backlog, 0)
+		ing = b.ingest(ctx, srv, apps, cfg.Backlog, 0)
 		rep.addIngest(ing, cfg.Fanout)
 		// Stop the server holding the backlog. It stops claiming at once,
 		// releases what it claimed but did not send, and waits out its
@@ -375,13 +380,13 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		held = u
 		restart = time.Now()
-		if srv, err = b.launch(ctx, 0); err != nil {
+		if srv, err = b.launchAll(ctx, 0); err != nil {
 			return nil, err
 		}
 		stopped = false
 		b.wait(ctx, ing, "drain")
 	} else {
-		ing = b.ingest(ctx, srv.base(), apps, cfg.Messages, cfg.Rate)
+		ing = b.ingest(ctx, srv, apps, cfg.Messages, cfg.Rate)
 		rep.addIngest(ing, cfg.Fanout)
 		b.wait(ctx, ing, "deliver")
 	}
@@ -399,7 +404,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	rep.addDeliveries(b.recv, ing, cfg.Fanout, cfg.Backlog == 0)
 	if cfg.Backlog > 0 {
 		rep.addBacklog(b.recv, restart, held)
-		usage = usage.add(held)
+		usage = held.then(usage)
 	}
 	rep.addUsage(usage)
 	if rep.BaselinePerS != nil && *rep.BaselinePerS > 0 {
@@ -526,7 +531,7 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 // teardown deletes the bench's applications from a database the bench does
 // not own. It is best effort, with a bound of its own: the run's context may
 // be over.
-func (b *bench) teardown(srv target, apps []benchApp) {
+func (b *bench) teardown(srv fleet, apps []benchApp) {
 	if len(apps) == 0 {
 		return
 	}
@@ -539,7 +544,7 @@ func (b *bench) teardown(srv target, apps []benchApp) {
 			if i >= len(apps) || ctx.Err() != nil {
 				return
 			}
-			if err := w.call(ctx, http.MethodDelete, srv.base()+"/app/"+apps[i].id, nil, nil); err != nil {
+			if err := w.call(ctx, http.MethodDelete, srv.base(0)+"/app/"+apps[i].id, nil, nil); err != nil {
 				fmt.Fprintf(b.stderr, "hookbridge bench: delete application %s: %v\n", apps[i].id, err)
 			}
 		}
@@ -563,10 +568,10 @@ type ingestResult struct {
 	firstError string
 }
 
-// ingest sends n messages, cfg.Batch per request, spread over apps
-// round-robin, either as fast as the concurrency allows or, with rate > 0,
-// each at its due time.
-func (b *bench) ingest(ctx context.Context, base string, apps []benchApp, n, rate int) *ingestResult {
+// ingest sends n messages, cfg.Batch per request, spread over apps (and
+// the servers of srv) round-robin, either as fast as the concurrency allows
+// or, with rate > 0, each at its due time.
+func (b *bench) ingest(ctx context.Context, srv fleet, apps []benchApp, n, rate int) *ingestResult {
 	k := b.cfg.Batch
 	units := (n + k - 1) / k
 	res := &ingestResult{msgs: make([]sent, n)}
@@ -604,7 +609,7 @@ func (b *bench) ingest(ctx context.Context, base string, apps []benchApp, n, rat
 			} else {
 				at = time.Since(res.t0)
 			}
-			ids, err := w.send(ctx, base, apps[app].id, first, count, k > 1)
+			ids, err := w.send(ctx, srv.base(j), apps[app].id, first, count, k > 1)
 			if err != nil {
 				fail(err, count)
 				continue
@@ -750,8 +755,12 @@ func (r *benchReport) print(w io.Writer) {
 	if r.Rate > 0 {
 		mode += fmt.Sprintf(", at %d msg/s", r.Rate)
 	}
+	server := r.Server
+	if r.Instances > 1 {
+		server = fmt.Sprintf("%d × %s", r.Instances, r.Server)
+	}
 	fmt.Fprintf(w, "hookbridge bench: %s store, server %s; %d application(s) × %d endpoint(s); %d messages; %s\n",
-		r.Store, r.Server, r.Endpoints, r.Fanout, r.Messages, mode)
+		r.Store, server, r.Endpoints, r.Fanout, r.Messages, mode)
 	if r.BaselinePerS != nil {
 		fmt.Fprintf(w, "  baseline (straight to the receiver)  %9.0f req/s\n", *r.BaselinePerS)
 	}
@@ -808,12 +817,57 @@ type serverUsage struct {
 	cpuKnown bool
 }
 
-// add combines the usage of two servers: the larger peak, the summed CPU.
-func (u serverUsage) add(o serverUsage) serverUsage {
+// then combines the usage of a server with that of one that ran after it:
+// the larger peak, the summed CPU.
+func (u serverUsage) then(o serverUsage) serverUsage {
 	return serverUsage{
 		peakRSS: max(u.peakRSS, o.peakRSS), rssKnown: u.rssKnown || o.rssKnown,
 		cpu: u.cpu + o.cpu, cpuKnown: u.cpuKnown || o.cpuKnown,
 	}
+}
+
+// and combines the usage of servers that ran side by side: both summed.
+func (u serverUsage) and(o serverUsage) serverUsage {
+	return serverUsage{
+		peakRSS: u.peakRSS + o.peakRSS, rssKnown: u.rssKnown || o.rssKnown,
+		cpu: u.cpu + o.cpu, cpuKnown: u.cpuKnown || o.cpuKnown,
+	}
+}
+
+// fleet is the servers under test: one, or --instances on one PostgreSQL
+// database.
+type fleet []target
+
+// base returns the API root of the server that takes request j.
+func (f fleet) base(j int) string { return f[j%len(f)].base() }
+
+// stop stops every server, at once, and sums what they used.
+func (f fleet) stop() (serverUsage, error) {
+	usages, errs := make([]serverUsage, len(f)), make([]error, len(f))
+	var wg sync.WaitGroup
+	for i, t := range f {
+		wg.Go(func() { usages[i], errs[i] = t.stop() })
+	}
+	wg.Wait()
+	var total serverUsage
+	for _, u := range usages {
+		total = total.and(u)
+	}
+	return total, errors.Join(errs...)
+}
+
+// launchAll starts cfg.Instances servers (or returns the one at --url).
+func (b *bench) launchAll(ctx context.Context, requestTimeout time.Duration) (fleet, error) {
+	var f fleet
+	for range b.cfg.Instances {
+		t, err := b.launch(ctx, requestTimeout)
+		if err != nil {
+			f.stop()
+			return nil, err
+		}
+		f = append(f, t)
+	}
+	return f, nil
 }
 
 // launch starts the server under test (or returns the one at --url). A

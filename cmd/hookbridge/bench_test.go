@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
 // TestBenchSmoke runs `hookbridge bench` end to end on small loads, with the
@@ -30,32 +32,55 @@ func TestBenchSmoke(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			args := append([]string{"bench", "--json", "--server-binary", bin, "--timeout", "2m"}, tc.args...)
-			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
-				t.Fatalf("bench exited %d:\n%s\n%s", code, stdout.String(), stderr.String())
-			}
-			var rep benchReport
-			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-				t.Fatalf("bench --json printed %q: %v", stdout.String(), err)
-			}
-			if rep.Accepted != rep.Messages || rep.Refused != 0 {
-				t.Errorf("accepted %d, refused %d of %d messages", rep.Accepted, rep.Refused, rep.Messages)
-			}
-			if want := int64(rep.Accepted * rep.Fanout); rep.Deliveries != want {
-				t.Errorf("deliveries = %d, want %d", rep.Deliveries, want)
-			}
-			if rep.Lost != 0 || rep.Duplicates != 0 || rep.Unexpected != 0 {
-				t.Errorf("lost %d, duplicates %d, unexpected %d; want none", rep.Lost, rep.Duplicates, rep.Unexpected)
-			}
-			if rep.DeliveredPerS <= 0 || rep.CPUS == nil {
-				t.Errorf("delivered_per_s = %v, cpu_s = %v: not measured", rep.DeliveredPerS, rep.CPUS)
-			}
+			rep := runBenchSmoke(t, append([]string{"--server-binary", bin}, tc.args...))
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
 				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
 			}
 		})
 	}
+}
+
+// TestBenchSmokePostgres runs the bench on a PostgreSQL database of its own
+// with two servers sharing it.
+func TestBenchSmokePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	dsn := pgtest.Database(t, "hb_bench")
+	rep := runBenchSmoke(t, []string{"--server-binary", hookbridgeBinary(t), "--db", dsn, "--instances", "2",
+		"--messages", "1000", "--batch", "20", "--endpoints", "2"})
+	if rep.Store != "postgres" || rep.Instances != 2 {
+		t.Errorf("store %q with %d instances, want postgres with 2", rep.Store, rep.Instances)
+	}
+}
+
+// runBenchSmoke runs `hookbridge bench --json` with args and checks that
+// every accepted message arrived, once, everywhere it was owed.
+func runBenchSmoke(t *testing.T, args []string) benchReport {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"bench", "--json", "--timeout", "2m"}, args...)
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("bench exited %d:\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed %q: %v", stdout.String(), err)
+	}
+	if rep.Accepted != rep.Messages || rep.Refused != 0 {
+		t.Errorf("accepted %d, refused %d of %d messages", rep.Accepted, rep.Refused, rep.Messages)
+	}
+	if want := int64(rep.Accepted * rep.Fanout); rep.Deliveries != want {
+		t.Errorf("deliveries = %d, want %d", rep.Deliveries, want)
+	}
+	if rep.Lost != 0 || rep.Duplicates != 0 || rep.Unexpected != 0 {
+		t.Errorf("lost %d, duplicates %d, unexpected %d; want none", rep.Lost, rep.Duplicates, rep.Unexpected)
+	}
+	if rep.DeliveredPerS <= 0 || rep.CPUS == nil {
+		t.Errorf("delivered_per_s = %v, cpu_s = %v: not measured", rep.DeliveredPerS, rep.CPUS)
+	}
+	return rep
 }
 
 // TestBenchCounts checks the receiver's accounting, which the smoke test
