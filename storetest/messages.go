@@ -98,7 +98,7 @@ func testMessages(t *testing.T, open Opener) {
 			{AppID: "app_missing", EventType: "order.created", Payload: json.RawMessage(`{"n":2}`), CreatedAt: at(0)},
 			{AppID: other.ID, EventID: "evt-1", EventType: "order.created", Payload: json.RawMessage(`{"n":3}`), CreatedAt: at(0)},
 			{AppID: other.ID, EventID: "evt-1", EventType: "order.created", Payload: json.RawMessage(`{"n":4}`), CreatedAt: at(0)}, // repeat within the batch
-			{AppID: app.ID, EventID: "evt-old", EventType: "order.created", Payload: json.RawMessage(`{"n":5}`), CreatedAt: at(0)},  // repeat of a stored one
+			{AppID: app.ID, EventID: "evt-old", EventType: "order.created", Payload: json.RawMessage(`{"n":5}`), CreatedAt: at(0)}, // repeat of a stored one
 		}
 		res, err := s.CreateMessages(t.Context(), batch)
 		ok(t, err)
