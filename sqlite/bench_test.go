@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +107,38 @@ func BenchmarkCreateMessageConcurrent(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkFanOut measures ingest into an application with many endpoints,
+// from concurrent producers: each message is stored with one delivery per
+// endpoint. It reports deliveries written per second.
+func BenchmarkFanOut(b *testing.B) {
+	for _, endpoints := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("endpoints=%d", endpoints), func(b *testing.B) {
+			s := openTest(b)
+			ctx := context.Background()
+			app := &hookbridge.Application{Name: "bench"}
+			if err := s.CreateApplication(ctx, app); err != nil {
+				b.Fatal(err)
+			}
+			for i := range endpoints {
+				ep := &hookbridge.Endpoint{AppID: app.ID, URL: fmt.Sprintf("https://receiver.example/%d", i)}
+				if err := s.CreateEndpoint(ctx, ep); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+					if _, _, err := s.CreateMessage(ctx, m); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N*endpoints)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
 }
