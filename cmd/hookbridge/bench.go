@@ -92,9 +92,12 @@ type benchConfig struct {
 }
 
 func (c *benchConfig) register(fs *flagSet) {
-	fs.String(&c.DB, "db", "", "database of the server under test: a postgres:// URL or a SQLite file (default: a new SQLite file in a temporary directory, removed afterwards)")
+	// --db and --api-key are deliberately not read from HOOKBRIDGE_DB and
+	// HOOKBRIDGE_API_KEY: those configure `serve`, and an environment set up
+	// for a real server must never point the bench at its database.
+	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default: a new SQLite file in a temporary directory, removed afterwards); not read from HOOKBRIDGE_DB")
 	fs.String(&c.URL, "url", "", "measure the server already running at this loopback URL (e.g. http://127.0.0.1:8071) instead of starting one; it must allow deliveries to 127.0.0.1 (serve --allow-private 127.0.0.1/32)")
-	fs.String(&c.APIKey, "api-key", "", "admin key of the server at --url")
+	fs.StringVar(&c.APIKey, "api-key", "", "admin key of the server at --url; not read from HOOKBRIDGE_API_KEY")
 	fs.Int(&c.Endpoints, "endpoints", 1, "applications to create, each with --fanout endpoints; messages are spread over them round-robin")
 	fs.Int(&c.Fanout, "fanout", 1, "endpoints per application: every message is delivered to each")
 	fs.Int(&c.Messages, "messages", defaultBenchMessages, "messages to send")
@@ -954,6 +957,7 @@ type childServer struct {
 // listens. The child is stopped when ctx ends.
 func startChild(ctx context.Context, bin string, args []string) (*childServer, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = serverEnv(os.Environ())
 	cmd.Cancel = func() error { return stopProcess(cmd.Process) }
 	cmd.WaitDelay = serverStopTimeout
 	stderr, err := cmd.StderrPipe()
@@ -993,6 +997,16 @@ func startChild(ctx context.Context, bin string, args []string) (*childServer, e
 		<-c.done
 		return nil, fmt.Errorf("server did not listen within %s:\n%s", serverStartTimeout, c.logs)
 	}
+}
+
+// serverEnv is the environment of a server child: this one without the
+// HOOKBRIDGE_* variables, so that the server under test runs with its
+// defaults and the bench's flags, not with settings meant for another
+// server.
+func serverEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, "HOOKBRIDGE_")
+	})
 }
 
 func (c *childServer) base() string { return "http://" + c.addr + "/api/v1" }

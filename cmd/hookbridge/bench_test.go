@@ -83,6 +83,26 @@ func runBenchSmoke(t *testing.T, args []string) benchReport {
 	return rep
 }
 
+// TestBenchIgnoresServeEnvironment: the variables that configure `serve`
+// must not point the bench, or the server it starts, at a real database.
+func TestBenchIgnoresServeEnvironment(t *testing.T) {
+	t.Setenv("HOOKBRIDGE_DB", "/var/lib/hookbridge/production.db")
+	t.Setenv("HOOKBRIDGE_API_KEY", "hbk_production_key_0123456789")
+	var cfg benchConfig
+	fs := newFlagSet("bench", "", &bytes.Buffer{})
+	cfg.register(fs)
+	if err := fs.parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB != "" || cfg.APIKey != "" {
+		t.Errorf("--db %q, --api-key %q taken from the environment", cfg.DB, cfg.APIKey)
+	}
+	env := serverEnv([]string{"PATH=/bin", "HOOKBRIDGE_DB=x", "HOOKBRIDGE_MAX_PAYLOAD=10", "HOME=/root"})
+	if strings.Join(env, " ") != "PATH=/bin HOME=/root" {
+		t.Errorf("server environment = %v, want no HOOKBRIDGE_* variable", env)
+	}
+}
+
 // TestBenchCounts checks the receiver's accounting, which the smoke test
 // can only see succeed: a missing delivery is lost, a repeated one is a
 // duplicate, one at an endpoint the message is not owed to is unexpected.
