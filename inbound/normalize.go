@@ -67,7 +67,7 @@ type Payload struct {
 	// amount.
 	Amount    *int64 `json:"amount"`
 	Currency  string `json:"currency,omitempty"` // ISO 4217, upper case
-	Processor string `json:"processor"`         // the source's scheme, e.g. "stripe"
+	Processor string `json:"processor"`          // the source's scheme, e.g. "stripe"
 	// ProcessorReference is the processor's reference of this particular
 	// event: its event id (Stripe evt_…, Square, Checkout.com, PayPal,
 	// Razorpay), or for Adyen the item's own pspReference (for a capture
