@@ -49,9 +49,22 @@ type Endpoint struct {
 	Headers map[string]string
 	// Secrets sign requests: Secrets[0] is the current one; the others were
 	// rotated out and keep signing until their Expires.
-	Secrets   []Secret
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Secrets []Secret
+	// FIFO asks for strict ordering: deliveries to this endpoint go in
+	// message order, each waiting until the one before it succeeded or was
+	// given up (a Hookbridge addition to the Svix endpoint).
+	FIFO bool
+	// FailingSince is when the current unbroken run of failed attempts
+	// began; zero when the last attempt succeeded or none was made. The
+	// dispatcher keeps it (Store.RecordEndpointHealth); UpdateEndpoint
+	// leaves it alone, except that re-enabling the endpoint clears it.
+	FailingSince time.Time
+	// PausedUntil is when deliveries to the endpoint may be claimed again
+	// after the receiver asked to back off (Retry-After on a 429 or 503);
+	// zero when not paused. Kept by the dispatcher like FailingSince.
+	PausedUntil time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Secret is one signing secret of an endpoint, in its text form

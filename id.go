@@ -91,6 +91,21 @@ func (g *idGen) next(prefix string, t time.Time) string {
 	return sb.String()
 }
 
+// FirstIDAt returns the smallest id with the given prefix that NewIDAt can
+// make for a time at or after t's millisecond: every id made later than t
+// sorts after it. Stores use it as a lower bound on ids that may still
+// appear.
+func FirstIDAt(prefix string, t time.Time) string {
+	var buf [26]byte
+	v0, v1 := uint64(max(t.UnixMilli(), 0))<<16, uint64(0) // ms, then zero entropy bits
+	for i := 25; i >= 0; i-- {
+		buf[i] = crockford[v1&31]
+		v1 = v1>>5 | (v0&31)<<59
+		v0 >>= 5
+	}
+	return prefix + "_" + string(buf[:])
+}
+
 // HasPrefix reports whether id is shaped like an id with the given prefix. It
 // lets lookups that accept "id or uid" decide which column to search.
 func HasPrefix(id, prefix string) bool {

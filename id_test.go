@@ -36,3 +36,27 @@ func TestNewIDAtOrdersByTime(t *testing.T) {
 		t.Fatalf("id after clock step back %s <= %s", d, c)
 	}
 }
+
+func TestFirstIDAt(t *testing.T) {
+	t.Parallel()
+	at := time.Now().Add(time.Hour)
+	first := FirstIDAt(PrefixMessage, at)
+	if !HasPrefix(first, PrefixMessage) {
+		t.Fatalf("FirstIDAt = %q, not an id", first)
+	}
+	// Ids made at or after t sort after it (the generator never goes back
+	// in time, so this holds whatever else it made before).
+	for _, d := range []time.Duration{0, time.Millisecond, time.Second} {
+		if id := NewIDAt(PrefixMessage, at.Add(d)); id < first {
+			t.Fatalf("id %s made %v after %v sorts before FirstIDAt %s", id, d, at, first)
+		}
+	}
+	// One millisecond earlier is a smaller bound, and one a millisecond
+	// later is a larger one: the bound is the millisecond itself.
+	if prev, next := FirstIDAt(PrefixMessage, at.Add(-time.Millisecond)), FirstIDAt(PrefixMessage, at.Add(time.Millisecond)); !(prev < first && first < next) {
+		t.Fatalf("FirstIDAt not increasing: %s, %s, %s", prev, first, next)
+	}
+	if got := FirstIDAt(PrefixMessage, time.UnixMilli(0)); got != "msg_00000000000000000000000000" {
+		t.Fatalf("FirstIDAt(epoch) = %s", got)
+	}
+}

@@ -73,7 +73,9 @@ type EndpointStore interface {
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
 	// UpdateEndpoint replaces every mutable field of the endpoint with
 	// ep.AppID and ep.ID (UID, URL, Description, EventTypes, Channels,
-	// Disabled, RateLimit, Metadata, Headers, Secrets) and sets ep.UpdatedAt.
+	// Disabled, RateLimit, Metadata, Headers, Secrets, FIFO) and sets
+	// ep.UpdatedAt. FailingSince and PausedUntil belong to the dispatcher
+	// and are kept, except that enabling a disabled endpoint clears both.
 	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
 	// DeleteEndpoint removes the endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, appID, id string) error
@@ -120,7 +122,26 @@ type DeliveryStore interface {
 	// ClaimDeliveries leases up to limit deliveries that are due at now (not
 	// final, NextAttempt <= now, and not leased, or leased with the lease
 	// ended) to owner until now+lease, earliest due first.
+	//
+	// Endpoints hold deliveries back: a paused endpoint (PausedUntil > now)
+	// gets none; a rate-limited one (its RateLimit, else its application's)
+	// gets at most RateLimit per second of the clock (each [s, s+1s) window
+	// of now, counted in the store, so instances share one budget); a FIFO
+	// endpoint gets only its earliest non-final delivery by message id, and
+	// only while no other delivery of it is leased.
 	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error)
+	// ClaimDeliveriesSkipping is ClaimDeliveries that leaves the deliveries
+	// of the endpoints in skip alone (those this instance has enough of in
+	// flight).
+	ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]Claim, error)
+	// RecordEndpointHealth applies the dispatcher's reports in one
+	// transaction, in order: a success clears FailingSince; a failure sets
+	// it to At unless set; a PauseUntil pauses the endpoint (keeping a
+	// later pause) and moves its deliveries that are due earlier and not
+	// leased to that time; Gone disables the endpoint; and a failure while
+	// FailingSince <= disableBefore (zero: never) disables it too. It
+	// returns the endpoints it disabled, each once.
+	RecordEndpointHealth(ctx context.Context, reports []EndpointReport, disableBefore time.Time) ([]DisabledEndpoint, error)
 	// RecordAttempts stores the results of claimed deliveries in one
 	// transaction: inserts each Attempt, then sets the delivery's status,
 	// attempt count and next attempt, and ends its lease. A result whose

@@ -37,21 +37,90 @@ func deliveryDest(d *hookbridge.Delivery) ([]any, func()) {
 
 // claimDeliveries leases the earliest due deliveries that nobody holds a
 // live lease on, and returns each with its message and endpoint: $1 owner,
-// $2 lease end, $3 now, $4 limit. The CTE walks deliveries_due in order
-// (next_attempt_at <= $3 implies the index's predicate) and stops after
-// limit rows that pass the lease check and are not locked by another
-// claimer at this moment: SKIP LOCKED makes concurrent claimers take
-// different rows instead of queueing behind each other. Under READ
-// COMMITTED a row whose lock is released meanwhile is re-checked against
-// the WHERE clause on its newest version, so a lease just taken by another
-// instance is seen. One statement, one round trip, no transaction around it.
+// $2 lease end, $3 now, $4 limit, $5 endpoints to skip, $6 the start of
+// now's second in unix ms (the rate limits' window).
+//
+// fpick, the plain part, walks deliveries_due in order (next_attempt_at <=
+// $3 implies the index's predicate) and stops after limit rows that pass
+// the lease check and are not locked by another claimer at this moment:
+// SKIP LOCKED makes concurrent claimers take different rows instead of
+// queueing behind each other. Under READ COMMITTED a row whose lock is
+// released meanwhile is re-checked against the WHERE clause on its newest
+// version, so a lease just taken by another instance is seen.
+//
+// Gated endpoints (endpoint_health.go) are left out of fpick. g locks the
+// ones not paused nor skipped, SKIP LOCKED: an endpoint that another
+// instance is claiming for right now is left to it, and a locked row is read
+// in its newest version, so the budget one instance spent is seen by the
+// next. gpick takes each one's share (the head only, for FIFO; what is left
+// of the second's budget, for a rate limit) and touch spends the budgets
+// and ends the pauses that are over, under the same locks. Gated shares
+// come first, then the plain ones, limit in all (the plain ones beyond the
+// limit stay locked until the statement ends, and unleased). One statement, one round
+// trip, no transaction around it.
+//
+// gh finds each gated endpoint's first non-final delivery in message
+// order, walking deliveries_endpoint_msg from its pending_from (every
+// delivery before it is final; see the migration), and gpick walks on from
+// there. Their tests of next_attempt_at are written "(…) IS TRUE" so that
+// the planner cannot trade these walks for deliveries_due (every endpoint's
+// non-final deliveries) and a sort, which looks cheaper only while few are
+// due. touch
+// moves pending_from up to the head, staying $7 (an id bound pendingLag
+// behind now) behind; with nothing pending before the bound, it moves up to
+// it only once the mark is older than $8 (two lags), so that an idle
+// endpoint is written once a lag, not on every claim.
 const claimDeliveries = `
-	WITH due AS (
+	WITH gated AS (` + gatedEndpoints + `),
+	g AS (
+		SELECT e.id, e.fifo, coalesce(e.rate_limit, a.rate_limit) AS rate, e.paused_until,
+			CASE WHEN e.rl_window = $6 THEN e.rl_used ELSE 0 END AS used, coalesce(e.pending_from, '') AS pending_from
+		FROM endpoints e JOIN applications a ON a.id = e.app_id
+		WHERE e.id IN (SELECT id FROM gated) AND e.id <> ALL ($5::text[])
+			AND (e.paused_until IS NULL OR e.paused_until <= $3)
+		FOR UPDATE OF e SKIP LOCKED),
+	gh AS (
+		SELECT g.*, h.id AS head_id, h.msg_id AS head_msg FROM g LEFT JOIN LATERAL (
+			SELECT h.id, h.msg_id FROM deliveries h
+			WHERE h.endpoint_id = g.id AND h.msg_id >= g.pending_from AND (h.next_attempt_at IS NOT NULL) IS TRUE
+			ORDER BY h.msg_id
+			LIMIT 1) AS h ON true),
+	gpick AS (
+		SELECT p.id, gh.id AS endpoint_id FROM gh CROSS JOIN LATERAL (
+			SELECT d.id FROM deliveries d
+			WHERE d.endpoint_id = gh.id AND d.msg_id >= gh.head_msg
+				AND (d.next_attempt_at <= $3) IS TRUE AND (d.lease_until IS NULL OR d.lease_until <= $3)
+				AND (NOT gh.fifo OR d.id = gh.head_id)
+			ORDER BY d.msg_id
+			LIMIT greatest(least(CASE WHEN gh.fifo THEN 1 ELSE $4 END, coalesce(gh.rate - gh.used, $4)), 0)
+			FOR UPDATE SKIP LOCKED) AS p),
+	fpick AS (
 		SELECT id FROM deliveries
 		WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+			AND endpoint_id <> ALL ($5::text[]) AND endpoint_id NOT IN (SELECT id FROM gated)
 		ORDER BY next_attempt_at
 		LIMIT $4
-		FOR UPDATE SKIP LOCKED)
+		FOR UPDATE SKIP LOCKED),
+	due AS (
+		(SELECT id, endpoint_id FROM gpick LIMIT $4)
+		UNION ALL
+		(SELECT id, NULL::text FROM fpick LIMIT greatest($4 - (SELECT count(*) FROM gpick), 0))),
+	touch AS (
+		UPDATE endpoints e SET
+			paused_until = CASE WHEN e.paused_until <= $3 THEN NULL ELSE e.paused_until END,
+			rl_window = CASE WHEN c.n > 0 AND gh.rate IS NOT NULL THEN $6 ELSE e.rl_window END,
+			rl_used = CASE WHEN c.n > 0 AND gh.rate IS NOT NULL THEN gh.used + c.n ELSE e.rl_used END,
+			pending_from = nullif(nx.pending_from, '')
+		FROM gh
+			LEFT JOIN (
+				SELECT endpoint_id, count(*) AS n FROM due WHERE endpoint_id IS NOT NULL GROUP BY endpoint_id) AS c
+				ON c.endpoint_id = gh.id
+			CROSS JOIN LATERAL (
+				SELECT CASE
+					WHEN gh.head_msg <= $7 THEN greatest(gh.pending_from, gh.head_msg)
+					WHEN gh.pending_from < $8 THEN $7
+					ELSE gh.pending_from END AS pending_from) AS nx
+		WHERE e.id = gh.id AND (e.paused_until <= $3 OR c.n > 0 OR nx.pending_from <> gh.pending_from))
 	UPDATE deliveries d SET lease_owner = $1, lease_until = $2
 	FROM due, messages m, endpoints e
 	WHERE d.id = due.id AND m.id = d.msg_id AND e.id = d.endpoint_id
@@ -61,11 +130,31 @@ const claimDeliveries = `
 // now+lease, earliest due first, and returns them with their message and
 // endpoint.
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
+	return s.ClaimDeliveriesSkipping(ctx, owner, now, lease, limit, nil)
+}
+
+// ClaimDeliveriesSkipping is ClaimDeliveries leaving the deliveries of the
+// endpoints in skip alone. Gated endpoints (paused, rate-limited, FIFO) are
+// served first, each within its budget, then the earliest due of the rest.
+func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	if skip == nil {
+		skip = []string{} // an empty array, not NULL: <> ALL (NULL) is never true
+	}
 	until := truncMS(now.Add(lease))
-	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, truncMS(now), limit)
+	nowMS := now.UnixMilli()
+	// Message ids are made with the clock of whoever accepted the message;
+	// the earlier of the claim's time and the store's own keeps the
+	// bounds behind both.
+	idClock := now
+	if clock := s.now(); clock.Before(idClock) {
+		idClock = clock
+	}
+	bound := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-pendingLag))
+	stale := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-2*pendingLag))
+	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, truncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -348,7 +437,8 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 			return err
 		}
 		d.CreatedAt = d.CreatedAt.UTC()
-		return nil
+		_, err = tx.Exec(ctx, resetPendingFrom, endpointID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
@@ -403,7 +493,8 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 			return err
 		}
 		n = len(msgIDs)
-		return nil
+		_, err = tx.Exec(ctx, resetPendingFrom, endpointID)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)

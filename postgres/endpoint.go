@@ -14,7 +14,7 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries alias
 // endpoints as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.created_at, e.updated_at`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
 
 // secretJSON is the stored form of a hookbridge.Secret.
 type secretJSON struct {
@@ -54,12 +54,16 @@ func scanEndpoint(row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
 		uid       *string
 		rateLimit *int32
 		secrets   []secretJSON
+		failing   *time.Time
+		paused    *time.Time
 	)
 	dest := append([]any{&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &e.EventTypes, &e.Channels,
-		&e.Disabled, &rateLimit, &e.Metadata, &e.Headers, &secrets, &e.CreatedAt, &e.UpdatedAt}, extra...)
+		&e.Disabled, &rateLimit, &e.Metadata, &e.Headers, &secrets, &e.FIFO, &failing, &paused,
+		&e.CreatedAt, &e.UpdatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return e, err
 	}
+	e.FailingSince, e.PausedUntil = fromNullTime(failing), fromNullTime(paused)
 	e.UID = fromNullString(uid)
 	e.RateLimit = fromNullInt32(rateLimit)
 	e.Secrets = decodeSecrets(secrets)
@@ -91,11 +95,11 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
-			rate_limit, metadata, headers, secrets, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	_, err := s.pool.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 		jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-		jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), ep.CreatedAt, ep.UpdatedAt)
+		jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		return errEndpointUIDTaken(ep.UID)
@@ -140,20 +144,29 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 // Deliveries already owed to the endpoint are kept: subscriptions apply at
 // ingest.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+	// updateEndpoint keeps the dispatcher's columns, except that enabling a
+	// disabled endpoint gives it a fresh start: the run of failures that
+	// disabled it is over, and a stale pause should not hold it back. The
+	// right-hand sides read the row as it was.
 	const updateEndpoint = `
 		UPDATE endpoints SET uid = $1, url = $2, description = $3, event_types = $4, channels = $5, disabled = $6,
-			rate_limit = $7, metadata = $8, headers = $9, secrets = $10, updated_at = $11
+			rate_limit = $7, metadata = $8, headers = $9, secrets = $10, updated_at = $11, fifo = $14,
+			failing_since = CASE WHEN disabled AND NOT $6 THEN NULL ELSE failing_since END,
+			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
 		WHERE app_id = $12 AND id = $13
-		RETURNING created_at`
+		RETURNING created_at, failing_since, paused_until`
 	now := truncMS(s.now())
 	for i := range ep.Secrets {
 		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
 	}
-	var created time.Time
+	var (
+		created         time.Time
+		failing, paused *time.Time
+	)
 	err := s.pool.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 		jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 		jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), now,
-		ep.AppID, ep.ID).Scan(&created)
+		ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return hookbridge.NotFound("endpoint")
@@ -163,6 +176,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		return fmt.Errorf("update endpoint %s: %w", ep.ID, err)
 	}
 	ep.UpdatedAt, ep.CreatedAt = now, created.UTC()
+	ep.FailingSince, ep.PausedUntil = fromNullTime(failing), fromNullTime(paused)
 	return nil
 }
 

@@ -328,7 +328,7 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 		name, query string
 		args        []any
 	}{
-		{"claim", claimDeliveries, []any{"w", time.Now().Add(time.Minute), time.Now(), 256}},
+		{"claim", claimDeliveries, []any{"w", time.Now().Add(time.Minute), time.Now(), 256, []string{}, int64(0), "msg_", "msg_"}},
 		{"next due", nextDue, nil},
 	} {
 		// Plain EXPLAIN plans without running: nothing is claimed.

@@ -35,17 +35,22 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 }
 
 // claimDeliveries takes the earliest due deliveries that nobody holds a live
-// lease on: ?1 owner, ?2 lease end, ?3 now, ?4 limit. The inner SELECT walks
-// deliveries_due in order (next_attempt_at IS NOT NULL is implied by the
-// <=) and stops after limit rows that pass the lease check.
+// lease on: ?1 owner, ?2 lease end, ?3 now, ?4 limit, ?5 the JSON list of
+// endpoints to skip. The inner SELECT walks deliveries_due in order
+// (next_attempt_at IS NOT NULL is implied by the <=) and stops after limit
+// rows that pass the lease check. Deliveries of gated endpoints are left to
+// claimGated (endpoint_health.go); both NOT IN lists are built once per
+// statement, and are empty unless something is gated or skipped.
 const claimDeliveries = `
 	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
 	WHERE id IN (
 		SELECT id FROM deliveries
 		WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+			AND endpoint_id NOT IN (SELECT value FROM json_each(?5))
+			AND endpoint_id NOT IN (` + gatedEndpoints + `)
 		ORDER BY next_attempt_at
 		LIMIT ?4)
-	RETURNING id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at`
+	RETURNING ` + claimedColumns
 
 // claimedMessages and claimedEndpoints read what sending the claimed
 // deliveries needs, each row once however many claims share it.
@@ -59,23 +64,41 @@ const (
 // endpoint. Claiming is a write (it may share its transaction with others,
 // see writer.go), so two claimers never get the same delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
+	return s.ClaimDeliveriesSkipping(ctx, owner, now, lease, limit, nil)
+}
+
+// ClaimDeliveriesSkipping is ClaimDeliveries leaving the deliveries of the
+// endpoints in skip alone. Gated endpoints (paused, rate-limited, FIFO) are
+// served first, each within its budget, then the earliest due of the rest.
+func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	until := truncMS(now.Add(lease))
+	skipJSON := jsonList(skip)
 	var claims []hookbridge.Claim
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), limit)
-		deliveries, err := scanRows(rows, err, scanDelivery)
-		if err != nil || len(deliveries) == 0 {
-			return err
+		deliveries, err := claimGated(ctx, tx, owner, until, now, s.now(), limit, skip)
+		if err != nil {
+			return fmt.Errorf("gated endpoints: %w", err)
+		}
+		if rest := limit - len(deliveries); rest > 0 {
+			rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), rest, skipJSON)
+			plain, err := scanRows(rows, err, scanDelivery)
+			if err != nil {
+				return err
+			}
+			deliveries = append(deliveries, plain...)
+		}
+		if len(deliveries) == 0 {
+			return nil
 		}
 		var msgIDs, endpointIDs []string
 		for _, d := range deliveries {
 			msgIDs = append(msgIDs, d.MsgID)
 			endpointIDs = append(endpointIDs, d.EndpointID)
 		}
-		rows, err = tx.Stmt(ctx, stmtClaimedMessages).QueryContext(ctx, jsonList(msgIDs))
+		rows, err := tx.Stmt(ctx, stmtClaimedMessages).QueryContext(ctx, jsonList(msgIDs))
 		messages, err := scanRows(rows, err, scanMessage)
 		if err != nil {
 			return fmt.Errorf("read messages: %w", err)
@@ -369,8 +392,11 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, appID, msgID, endpointID,
-			int(d.Status), int(d.Trigger), ms(now), ms(now), ms(now))
+		if _, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, appID, msgID, endpointID,
+			int(d.Status), int(d.Trigger), ms(now), ms(now), ms(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, resetPendingFrom, endpointID)
 		return err
 	})
 	if err != nil {
@@ -424,7 +450,8 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 			}
 		}
 		n = len(msgIDs)
-		return nil
+		_, err = tx.ExecContext(ctx, resetPendingFrom, endpointID)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)

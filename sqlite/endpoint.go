@@ -12,7 +12,7 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries that join
 // endpoints alias the table as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.created_at, e.updated_at`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
 
 // secretJSON is the stored form of a hookbridge.Secret.
 type secretJSON struct {
@@ -51,14 +51,18 @@ func scanEndpoint(row rowScanner) (hookbridge.Endpoint, error) {
 		uid       sql.NullString
 		rateLimit sql.NullInt64
 		secrets   []secretJSON
+		failing   sql.NullInt64
+		paused    sql.NullInt64
 		created   int64
 		updated   int64
 	)
 	err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
-		&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets}, &created, &updated)
+		&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets},
+		&e.FIFO, &failing, &paused, &created, &updated)
 	if err != nil {
 		return e, err
 	}
+	e.FailingSince, e.PausedUntil = fromNullMS(failing), fromNullMS(paused)
 	e.UID = uid.String
 	e.RateLimit = fromNullInt(rateLimit)
 	e.Secrets = decodeSecrets(secrets)
@@ -90,15 +94,15 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
-			rate_limit, metadata, headers, secrets, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			rate_limit, metadata, headers, secrets, fifo, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := appExists(ctx, tx, ep.AppID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -159,21 +163,29 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 // Deliveries already owed to the endpoint are kept: subscriptions apply at
 // ingest.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+	// updateEndpoint keeps the dispatcher's columns, except that enabling a
+	// disabled endpoint gives it a fresh start: the run of failures that
+	// disabled it is over, and a stale pause should not hold it back.
 	const updateEndpoint = `
-		UPDATE endpoints SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?, disabled = ?,
-			rate_limit = ?, metadata = ?, headers = ?, secrets = ?, updated_at = ?
-		WHERE app_id = ? AND id = ?
-		RETURNING created_at`
+		UPDATE endpoints SET uid = ?1, url = ?2, description = ?3, event_types = ?4, channels = ?5, disabled = ?6,
+			rate_limit = ?7, metadata = ?8, headers = ?9, secrets = ?10, fifo = ?11, updated_at = ?12,
+			failing_since = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE failing_since END,
+			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
+		WHERE app_id = ?13 AND id = ?14
+		RETURNING created_at, failing_since, paused_until`
 	now := truncMS(s.now())
 	for i := range ep.Secrets {
 		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
 	}
-	var created int64
+	var (
+		created         int64
+		failing, paused sql.NullInt64
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ms(now),
-			ep.AppID, ep.ID).Scan(&created)
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(now),
+			ep.AppID, ep.ID).Scan(&created, &failing, &paused)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -184,6 +196,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		return fmt.Errorf("update endpoint %s: %w", ep.ID, err)
 	}
 	ep.UpdatedAt, ep.CreatedAt = now, fromMS(created)
+	ep.FailingSince, ep.PausedUntil = fromNullMS(failing), fromNullMS(paused)
 	return nil
 }
 

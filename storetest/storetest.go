@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Sources", func(t *testing.T) { testSources(t, open) })
+	t.Run("Fairness", func(t *testing.T) { testFairness(t, open) })
 }
 
 // base is the suite's fixed clock reading. Times are whole milliseconds, as

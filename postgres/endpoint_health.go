@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// The dispatcher's manners, on the store's side: which endpoints hold their
+// deliveries back, and what the dispatcher learnt about each endpoint.
+//
+// An endpoint is gated when it is paused (a Retry-After), rate-limited (its
+// own limit or its application's) or FIFO. The claim statement
+// (claimDeliveries) hands out a gated endpoint's deliveries within its
+// budget, under a lock on the endpoint's row, so that instances share one
+// budget and one FIFO head. Gated endpoints are found through partial
+// indexes, so an installation without any pays two empty index scans per
+// claim.
+
+// gatedEndpoints lists the gated endpoints, through endpoints_gated and
+// applications_rate_limited.
+const gatedEndpoints = `
+	SELECT id FROM endpoints WHERE fifo OR rate_limit IS NOT NULL OR paused_until IS NOT NULL
+	UNION ALL
+	SELECT id FROM endpoints WHERE app_id IN (SELECT id FROM applications WHERE rate_limit IS NOT NULL)`
+
+// pendingLag is how far behind now a gated endpoint's pending_from stays:
+// a message id is made before its transaction commits, by whichever
+// instance accepted it, so a delivery to a message made a moment ago may
+// still appear. It also bounds the clock skew between instances that FIFO
+// and rate limits tolerate.
+const pendingLag = time.Minute
+
+// resetPendingFrom makes the claim look at an endpoint's whole history
+// again: a manual delivery (resend, recover) may be to a message before its
+// pending_from.
+const resetPendingFrom = `UPDATE endpoints SET pending_from = NULL WHERE id = $1 AND pending_from IS NOT NULL`
+
+const (
+	// lockEndpointHealth reads an endpoint's health under its row lock, so
+	// that two instances reporting at once apply their reports in turn and
+	// only one of them disables it.
+	lockEndpointHealth = `
+		SELECT app_id, coalesce(uid, ''), disabled, failing_since, paused_until
+		FROM endpoints WHERE id = $1 FOR UPDATE`
+	setHealth = `
+		UPDATE endpoints SET failing_since = $1, paused_until = $2, disabled = $3,
+			updated_at = CASE WHEN disabled <> $3 THEN $4 ELSE updated_at END
+		WHERE id = $5`
+	// pauseDeliveries moves the endpoint's waiting deliveries to the end
+	// of its pause, so that NextDue does not wake dispatchers for
+	// deliveries they may not claim. Leased ones are in flight and keep
+	// their lease.
+	pauseDeliveries = `
+		UPDATE deliveries SET next_attempt_at = $1
+		WHERE endpoint_id = $2 AND msg_id >= coalesce((SELECT pending_from FROM endpoints WHERE id = $2), '')
+			AND next_attempt_at IS NOT NULL AND next_attempt_at < $1
+			AND (lease_until IS NULL OR lease_until <= $3)`
+)
+
+// RecordEndpointHealth applies the dispatcher's reports about endpoints in
+// one transaction; see hookbridge.DeliveryStore.
+func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
+	if len(reports) == 0 {
+		return nil, nil
+	}
+	var disabled []hookbridge.DisabledEndpoint
+	now := truncMS(s.now())
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		disabled = disabled[:0]
+		for _, r := range reports {
+			d, err := applyReport(ctx, tx, r, disableBefore, now)
+			if err != nil {
+				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
+			}
+			if d != nil {
+				disabled = append(disabled, *d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record endpoint health: %w", err)
+	}
+	return disabled, nil
+}
+
+// applyReport applies one report and returns the endpoint if it disabled it.
+func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
+	var (
+		appID, uid      string
+		wasDisabled     bool
+		failing, paused *time.Time
+	)
+	err := tx.QueryRow(ctx, lockEndpointHealth, r.EndpointID).Scan(&appID, &uid, &wasDisabled, &failing, &paused)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil // deleted meanwhile: nothing to keep
+	}
+	if err != nil {
+		return nil, err
+	}
+	at := truncMS(r.At)
+	if r.Success {
+		failing = nil
+	} else if failing == nil {
+		failing = &at
+	}
+	if pause := truncMS(r.PauseUntil); pause.After(at) && (paused == nil || pause.After(*paused)) {
+		paused = &pause
+		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, at); err != nil {
+			return nil, fmt.Errorf("pause deliveries: %w", err)
+		}
+	}
+	var gone *hookbridge.DisabledEndpoint
+	if !wasDisabled {
+		reason := hookbridge.DisableReason(0)
+		switch {
+		case r.Gone:
+			reason = hookbridge.DisabledGone
+		case !r.Success && failing != nil && !disableBefore.IsZero() && !failing.After(disableBefore):
+			reason = hookbridge.DisabledFailing
+		}
+		if reason != 0 {
+			gone = &hookbridge.DisabledEndpoint{AppID: appID, EndpointID: r.EndpointID, EndpointUID: uid,
+				FailingSince: fromNullTime(failing), Reason: reason}
+		}
+	}
+	if _, err := tx.Exec(ctx, setHealth, failing, paused, wasDisabled || gone != nil, now, r.EndpointID); err != nil {
+		return nil, err
+	}
+	return gone, nil
+}
