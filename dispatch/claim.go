@@ -34,11 +34,20 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 
 		limit := int(min(free, int64(d.batchSize)))
 		now := d.now()
-		claims, err := d.store.ClaimDeliveries(storeCtx, d.owner, now, d.lease, limit)
+		claims, err := d.store.ClaimDeliveriesSkipping(storeCtx, d.owner, now, d.lease, limit, d.slots.saturated())
 		if err != nil {
 			d.log.Error("dispatch: claim deliveries", "err", err)
 			d.sleep(ctx, timer, d.pollInterval)
 			continue
+		}
+		full := len(claims) == limit
+		if len(claims) > 0 {
+			// Claims beyond an endpoint's cap go back at once; the
+			// endpoint is skipped until one of its requests ends.
+			var over []string
+			if claims, over = d.slots.admit(claims); len(over) > 0 {
+				_ = d.release(storeCtx, over) // logged; the leases expire otherwise
+			}
 		}
 		if len(claims) > 0 {
 			d.leases.add(claims, now.Add(d.lease))
@@ -49,7 +58,7 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 				work <- c
 			}
 		}
-		if len(claims) == limit {
+		if full {
 			continue // a full batch: more may be due already
 		}
 		d.sleep(ctx, timer, d.idleWait(storeCtx))

@@ -29,6 +29,10 @@ const (
 	DefaultDrainTimeout   = 10 * time.Second
 	DefaultFlushLinger    = time.Millisecond
 	DefaultUserAgent      = "Hookbridge-Webhooks/1.0"
+
+	DefaultEndpointConcurrency = 10
+	DefaultDisableAfter        = 5 * 24 * time.Hour
+	DefaultMaxPause            = time.Hour
 )
 
 // Config configures a Dispatcher. Zero values mean the Default… constants.
@@ -75,6 +79,20 @@ type Config struct {
 	// UserAgent is sent with every request unless the endpoint's own headers
 	// set one.
 	UserAgent string
+	// EndpointConcurrency is how many deliveries to one endpoint this
+	// dispatcher holds queued or in flight at most, so that a receiver that
+	// hangs cannot take the whole worker pool. It is per instance.
+	EndpointConcurrency int
+	// DisableAfter is how long an endpoint may fail continuously (every
+	// attempt failing) before a failed attempt disables it. Negative means
+	// never.
+	DisableAfter time.Duration
+	// MaxPause caps how long a receiver's Retry-After (on a 429 or 503)
+	// pauses its endpoint.
+	MaxPause time.Duration
+	// Notifier receives operational events (an endpoint disabled, a
+	// message's retries exhausted or failing). Nil means none are sent.
+	Notifier Notifier
 }
 
 // Dispatcher sends due deliveries and records the outcome. Build it with New,
@@ -93,6 +111,12 @@ type Dispatcher struct {
 	now            func() time.Time
 	log            *slog.Logger
 	userAgent      string
+	disableAfter   time.Duration // <= 0: never
+	maxPause       time.Duration
+	notifier       Notifier
+	events         chan Event
+	slots          *endpointSlots
+	gone           goneEndpoints
 
 	// transport is shared by every worker. Requests go to its RoundTrip
 	// directly, not through an http.Client: a redirect is the receiver's
@@ -126,7 +150,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, errors.New("dispatch: Config.Store is required")
 	}
 	if cfg.Workers < 0 || cfg.BatchSize < 0 || cfg.Lease < 0 || cfg.RequestTimeout < 0 ||
-		cfg.PollInterval < 0 || cfg.DrainTimeout < 0 || cfg.FlushLinger < 0 {
+		cfg.PollInterval < 0 || cfg.DrainTimeout < 0 || cfg.FlushLinger < 0 ||
+		cfg.EndpointConcurrency < 0 || cfg.MaxPause < 0 {
 		return nil, errors.New("dispatch: Config sizes and durations must not be negative")
 	}
 	d := &Dispatcher{
@@ -145,6 +170,11 @@ func New(cfg Config) (*Dispatcher, error) {
 		userAgent:      cmp.Or(cfg.UserAgent, DefaultUserAgent),
 		wake:           make(chan struct{}, 1),
 		capacity:       make(chan struct{}, 1),
+		disableAfter:   cmp.Or(cfg.DisableAfter, DefaultDisableAfter),
+		maxPause:       cmp.Or(cfg.MaxPause, DefaultMaxPause),
+		notifier:       cfg.Notifier,
+		events:         make(chan Event, eventQueueSize),
+		slots:          newEndpointSlots(cmp.Or(cfg.EndpointConcurrency, DefaultEndpointConcurrency)),
 	}
 	if d.lease <= d.requestTimeout {
 		return nil, fmt.Errorf("dispatch: lease %s must exceed the request timeout %s", d.lease, d.requestTimeout)
@@ -257,6 +287,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	recorded := make(chan error, 1)
 	go func() { recorded <- d.record(storeCtx, ctx, outcomes) }()
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		if d.notifier != nil {
+			d.notify(storeCtx)
+		}
+	}()
+	// Events come from the recorder only; once it is done, the notifier
+	// gets what is queued and stops.
+	defer func() { close(d.events); <-notified }()
 
 	d.claim(ctx, storeCtx, work)
 
@@ -272,10 +312,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // outcome is what a worker hands the recorder for one claim: a result to
-// record, or a delivery to release unsent.
+// record, or a delivery to release unsent, and what it told about its
+// endpoint, if anything (see fairness.go).
 type outcome struct {
 	result  hookbridge.AttemptResult
 	release bool
+	note    *note
 }
 
 // leaseTable holds the lease end of every delivery this dispatcher has

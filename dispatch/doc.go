@@ -46,6 +46,19 @@
 // address actually dialled, and with no proxy, so deliveries never reach a
 // blocked address whatever the DNS answers.
 //
+// # Manners
+//
+// One receiver must not hurt the others, and a receiver that asks for less
+// gets less (fairness.go): at most Config.EndpointConcurrency requests per
+// endpoint in flight in this instance (the rest of its claims park without a
+// worker, or go back to the store); a 429 or 503 with Retry-After pauses the
+// whole endpoint, on every instance; a 410 Gone disables it, as does failing
+// continuously for Config.DisableAfter. Rate limits and FIFO ordering are
+// kept by the store's claim, so instances share them. What changes an
+// endpoint's health is written with the batch of results it came with, and
+// operational events (endpoint.disabled, message.attempt.exhausted,
+// message.attempt.failing) go to Config.Notifier.
+//
 // # Leases
 //
 // A claim is a lease (owner, until) on the delivery. Only the owner can record

@@ -91,6 +91,7 @@ func (d *Dispatcher) record(ctx, stopping context.Context, out <-chan outcome) e
 type batch struct {
 	results  []hookbridge.AttemptResult
 	releases []string
+	notes    []note // of the results, for the few that have one
 }
 
 func (b *batch) add(o outcome) {
@@ -98,6 +99,9 @@ func (b *batch) add(o outcome) {
 		b.releases = append(b.releases, o.result.DeliveryID)
 	} else {
 		b.results = append(b.results, o.result)
+		if o.note != nil {
+			b.notes = append(b.notes, *o.note)
+		}
 	}
 }
 
@@ -122,6 +126,9 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 		if len(rejected) > 0 {
 			d.log.Info("dispatch: results rejected, lease lost", "count", len(rejected), "deliveries", rejected)
 		}
+		if len(b.notes) > 0 && err == nil {
+			d.reportHealth(ctx, b.notes, rejected)
+		}
 		ids := make([]string, len(b.results))
 		for i := range b.results {
 			ids[i] = b.results[i].DeliveryID
@@ -135,6 +142,8 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 	}
 	clear(b.results) // drop the Attempt pointers for the collector
 	b.results = b.results[:0]
+	clear(b.notes)
+	b.notes = b.notes[:0]
 	b.releases = nil
 	return errors.Join(errs...)
 }

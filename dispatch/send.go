@@ -29,28 +29,49 @@ type worker struct {
 // work sends claims from the queue until the claimer closes it. Once ctx is
 // done, claims still queued are released instead of sent. Requests use
 // sendCtx, which outlives ctx by the drain timeout.
+//
+// A claim whose endpoint already has its EndpointConcurrency in flight is
+// parked instead (see endpointSlots); the worker that finishes one of that
+// endpoint's requests sends the next parked claim, so parked claims wait
+// for their endpoint, not for a worker, and never hold one.
 func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan hookbridge.Claim, out chan<- outcome) {
 	var w worker
 	for c := range queue {
-		var o outcome
-		switch {
-		case ctx.Err() != nil:
-			o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
-		case !d.leases.held(c.Delivery.ID, d.now()):
-			// The lease ran out while the claim was queued (renewals
-			// failed): another instance may be sending it now, and this
-			// result would be rejected anyway.
-			d.log.Warn("dispatch: lease expired before sending", "delivery", c.Delivery.ID)
-			o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
-		default:
-			o = d.deliver(sendCtx, &w, &c)
+		if !d.slots.start(&c) {
+			continue
 		}
-		out <- o
-		if free := d.maxInflight - d.inflight.Add(-1); free >= d.claimMin {
-			select {
-			case d.capacity <- struct{}{}:
-			default:
+		for next := &c; next != nil; {
+			d.process(ctx, sendCtx, &w, next, out)
+			var wasFull bool
+			next, wasFull = d.slots.finish(next.Endpoint.ID)
+			if wasFull {
+				d.Wake() // the endpoint was skipped at its cap; it may have more due
 			}
+		}
+	}
+}
+
+// process sends one claim, or releases it, and hands the outcome to the
+// recorder.
+func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbridge.Claim, out chan<- outcome) {
+	var o outcome
+	switch {
+	case ctx.Err() != nil:
+		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+	case !d.leases.held(c.Delivery.ID, d.now()):
+		// The lease ran out while the claim was queued (renewals
+		// failed): another instance may be sending it now, and this
+		// result would be rejected anyway.
+		d.log.Warn("dispatch: lease expired before sending", "delivery", c.Delivery.ID)
+		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+	default:
+		o = d.deliver(sendCtx, w, c)
+	}
+	out <- o
+	if free := d.maxInflight - d.inflight.Add(-1); free >= d.claimMin {
+		select {
+		case d.capacity <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -60,10 +81,11 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 	dl := &c.Delivery
 	res := hookbridge.AttemptResult{DeliveryID: dl.ID, Status: hookbridge.StatusFail}
 	switch {
-	case c.Endpoint.Disabled:
-		// Disabled after the message was accepted: nothing is sent, and
-		// re-enabling the endpoint does not bring old messages back unless
-		// someone recovers them.
+	case c.Endpoint.Disabled || d.gone.has(c.Endpoint.ID, d.now()):
+		// Disabled after the message was accepted (or answered 410 just
+		// now, and about to be): nothing is sent, and re-enabling the
+		// endpoint does not bring old messages back unless someone
+		// recovers them.
 		return outcome{result: res}
 	case c.Message.Payload == nil:
 		// The content was expunged before it could be sent.
@@ -110,6 +132,9 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 	case err == nil && code >= 200 && code < 300:
 		attempt.Status = hookbridge.StatusSuccess
 		res.Status = hookbridge.StatusSuccess
+	case code == http.StatusGone:
+		// The receiver says the endpoint is gone for good: no retry,
+		// and the endpoint is disabled (see observe).
 	case dl.Trigger == hookbridge.TriggerManual:
 		// A manual try is tried once; the person who asked sees its result.
 	default:
@@ -118,7 +143,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 			res.NextAttempt = next
 		}
 	}
-	return outcome{result: res}
+	return outcome{result: res, note: d.observe(c, &res, code, retryAfter)}
 }
 
 // post sends the signed payload and returns the status code (0 without a

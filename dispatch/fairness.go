@@ -1,0 +1,355 @@
+package dispatch
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// The dispatcher's manners: what keeps one receiver from hurting the others,
+// and what the dispatcher tells the store and the operator about receivers.
+//
+//   - Concurrency: at most EndpointConcurrency requests to one endpoint are
+//     in flight in this dispatcher, and as many more wait for them (parked,
+//     holding no worker). Claims beyond that are released at once, and the
+//     endpoint is left out of the next claims (Store.ClaimDeliveriesSkipping)
+//     until one of its requests finishes, so a receiver that hangs holds
+//     that many workers, never the pool. The cap is per instance: N
+//     instances may have N times as many in flight.
+//   - Rate limits, pauses and FIFO are the store's (ClaimDeliveries hands out
+//     only what they allow), so that every instance keeps them together.
+//   - Health: what an attempt says about its endpoint — a success after
+//     failures, the first failure of a run, a Retry-After on a 429 or 503, a
+//     410 Gone, a failure once the endpoint has failed for DisableAfter — is
+//     reported to the store (Store.RecordEndpointHealth) with the batch of
+//     results it came with. Only attempts that change something are
+//     reported: an endpoint that keeps succeeding costs nothing.
+//   - Events: an endpoint disabled, a message whose retries ran out, a
+//     message failing its fourth try are handed to the Notifier, in the
+//     shapes of Svix's operational webhooks, on a goroutine of their own.
+
+// endpointSlots keeps each endpoint's deliveries in this dispatcher within
+// bounds: at most limit being sent (holding a worker), and at most 2×limit
+// held in all (queued for a worker, parked, or being sent). Claims beyond
+// the second bound are released at once, and an endpoint at it is left out
+// of the next claims; claims within it that find limit requests in flight
+// are parked until one ends. The slack of limit queued per endpoint keeps
+// ordinary traffic from churning: a batch spread over many endpoints fits
+// without releases.
+type endpointSlots struct {
+	limit int
+
+	mu      sync.Mutex
+	held    map[string]int
+	sending map[string]int
+	parked  map[string][]hookbridge.Claim
+	full    map[string]struct{} // held at 2×limit
+}
+
+func newEndpointSlots(limit int) *endpointSlots {
+	return &endpointSlots{
+		limit:   limit,
+		held:    make(map[string]int),
+		sending: make(map[string]int),
+		parked:  make(map[string][]hookbridge.Claim),
+		full:    make(map[string]struct{}),
+	}
+}
+
+// admit splits claims into those within their endpoint's bound, which it
+// counts as held, and the ids of those beyond it.
+func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim, over []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fit = claims[:0:0]
+	for _, c := range claims {
+		id := c.Endpoint.ID
+		n := s.held[id]
+		if n >= 2*s.limit {
+			over = append(over, c.Delivery.ID)
+			continue
+		}
+		s.held[id] = n + 1
+		if n+1 >= 2*s.limit {
+			s.full[id] = struct{}{}
+		}
+		fit = append(fit, c)
+	}
+	if len(fit) == len(claims) {
+		fit = claims // the common case: no copy
+	}
+	return fit, over
+}
+
+// start takes a sending slot for c and reports true, or parks a copy of c
+// when its endpoint has none free.
+func (s *endpointSlots) start(c *hookbridge.Claim) bool {
+	id := c.Endpoint.ID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sending[id] >= s.limit {
+		s.parked[id] = append(s.parked[id], *c)
+		return false
+	}
+	s.sending[id]++
+	return true
+}
+
+// finish ends a claim of the endpoint: it gives back its slots, and returns
+// the endpoint's next parked claim (its slot taken) for the caller to send,
+// and whether the endpoint was at its bound (so the claimer may take more
+// of it now).
+func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, wasFull bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.held[id] - 1; n > 0 {
+		s.held[id] = n
+	} else {
+		delete(s.held, id)
+	}
+	if _, wasFull = s.full[id]; wasFull {
+		delete(s.full, id)
+	}
+	if q := s.parked[id]; len(q) > 0 {
+		c := q[0]
+		if len(q) == 1 {
+			delete(s.parked, id)
+		} else {
+			s.parked[id] = q[1:]
+		}
+		return &c, wasFull
+	}
+	if n := s.sending[id] - 1; n > 0 {
+		s.sending[id] = n
+	} else {
+		delete(s.sending, id)
+	}
+	return nil, wasFull
+}
+
+// saturated returns the endpoints at their bound; nil when there are none.
+func (s *endpointSlots) saturated() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.full) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(s.full))
+	for id := range s.full {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// goneEndpoints remembers the endpoints this dispatcher saw answer 410, for
+// a lease's time: deliveries to them claimed before the store disabled them
+// (their claims still say enabled) are given up without a request. After
+// that every claim reads the endpoint as the store has it, re-enabled or
+// not.
+type goneEndpoints struct {
+	any   atomic.Bool // whether until may hold anything: the hot path's only cost
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (g *goneEndpoints) mark(id string, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.until == nil {
+		g.until = make(map[string]time.Time)
+	}
+	g.until[id] = until
+	g.any.Store(true)
+}
+
+// has reports whether id answered 410 recently, as of now.
+func (g *goneEndpoints) has(id string, now time.Time) bool {
+	if !g.any.Load() {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	until, ok := g.until[id]
+	if ok && !now.Before(until) {
+		delete(g.until, id)
+		ok = false
+	}
+	g.any.Store(len(g.until) > 0)
+	return ok
+}
+
+// Operational event types, as Svix names them.
+const (
+	EventEndpointDisabled = "endpoint.disabled"
+	EventAttemptExhausted = "message.attempt.exhausted"
+	EventAttemptFailing   = "message.attempt.failing"
+)
+
+// FailingAfter is the failed try after which EventAttemptFailing is sent,
+// as in Svix: the fourth, one message.attempt.failing per delivery that
+// keeps failing.
+const FailingAfter = 4
+
+// Event is one operational event: something about delivery that the
+// operator should hear of.
+type Event struct {
+	Type       string // EventEndpointDisabled, EventAttemptExhausted or EventAttemptFailing
+	AppID      string
+	EndpointID string
+	// EndpointUID and FailSince and Reason are set for EventEndpointDisabled.
+	EndpointUID string
+	FailSince   time.Time // the start of the run of failures (the 410's time for a 410 with none running)
+	Reason      hookbridge.DisableReason
+	// MsgID, MsgEventID and Attempt are set for the message events.
+	MsgID      string
+	MsgEventID string
+	Attempt    *hookbridge.Attempt // the last attempt
+}
+
+// Notifier receives the dispatcher's operational events. Notify is called
+// from one goroutine at a time, in order; an error is logged, and the event
+// is not retried.
+type Notifier interface {
+	Notify(ctx context.Context, ev Event) error
+}
+
+// eventQueueSize bounds the events waiting for the Notifier. Past it events
+// are dropped (and logged): a slow notifier must not hold up results.
+const eventQueueSize = 1024
+
+// note is what an outcome tells beyond its result: a report about the
+// endpoint for the store, an event for the operator. Most outcomes have
+// none.
+type note struct {
+	report *hookbridge.EndpointReport
+	event  string // EventAttemptExhausted or EventAttemptFailing; "" for none
+	// What the event needs, copied so that the claim does not outlive
+	// its worker.
+	deliveryID, appID, endpointID, msgID, msgEventID string
+	attempt                                          *hookbridge.Attempt
+}
+
+// observe decides what an attempt at c tells about its endpoint and the
+// operator: nil when nothing (the common case: it succeeded, as the
+// endpoint did before).
+func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult, code int, retryAfter time.Duration) *note {
+	a := res.Attempt
+	ep := &c.Endpoint
+	var n note
+	if a.Status == hookbridge.StatusSuccess {
+		if !ep.FailingSince.IsZero() {
+			n.report = &hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt, Success: true}
+		}
+	} else {
+		r := hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt}
+		report := ep.FailingSince.IsZero() ||
+			(d.disableAfter > 0 && a.CreatedAt.Sub(ep.FailingSince) >= d.disableAfter)
+		if code == http.StatusGone {
+			r.Gone, report = true, true
+			d.gone.mark(ep.ID, a.CreatedAt.Add(d.lease))
+		}
+		if retryAfter > 0 {
+			r.PauseUntil, report = a.CreatedAt.Add(min(retryAfter, d.maxPause)), true
+		}
+		if report {
+			n.report = &r
+		}
+		if c.Delivery.Trigger == hookbridge.TriggerScheduled && !r.Gone {
+			switch {
+			case res.Status == hookbridge.StatusFail:
+				n.event = EventAttemptExhausted
+			case c.Delivery.Attempts+1 == FailingAfter:
+				n.event = EventAttemptFailing
+			}
+		}
+	}
+	if n.report == nil && n.event == "" {
+		return nil
+	}
+	n.deliveryID, n.appID, n.endpointID = c.Delivery.ID, c.Delivery.AppID, ep.ID
+	n.msgID, n.msgEventID, n.attempt = c.Message.ID, c.Message.EventID, a
+	return &n
+}
+
+// reportHealth writes the batch's endpoint reports and queues the events
+// of the batch's accepted results and of the endpoints the store disabled.
+func (d *Dispatcher) reportHealth(ctx context.Context, notes []note, rejected []string) {
+	var reports []hookbridge.EndpointReport
+	for _, n := range notes {
+		if n.report != nil {
+			reports = append(reports, *n.report)
+		}
+	}
+	if len(reports) > 0 {
+		var disableBefore time.Time
+		if d.disableAfter > 0 {
+			disableBefore = d.now().Add(-d.disableAfter)
+		}
+		var disabled []hookbridge.DisabledEndpoint
+		err := d.retryWrite(ctx, func(ctx context.Context) (err error) {
+			disabled, err = d.store.RecordEndpointHealth(ctx, reports, disableBefore)
+			return err
+		})
+		if err != nil {
+			// Health is advisory: the next attempt reports again.
+			d.log.Error("dispatch: record endpoint health", "count", len(reports), "err", err)
+		}
+		for _, e := range disabled {
+			d.log.Warn("dispatch: endpoint disabled", "app", e.AppID, "endpoint", e.EndpointID,
+				"reason", disableReason(e.Reason), "failing_since", e.FailingSince)
+			d.emit(Event{Type: EventEndpointDisabled, AppID: e.AppID, EndpointID: e.EndpointID,
+				EndpointUID: e.EndpointUID, FailSince: e.FailingSince, Reason: e.Reason})
+		}
+	}
+	if d.notifier == nil {
+		return
+	}
+	for _, n := range notes {
+		if n.event == "" {
+			continue
+		}
+		if slices.Contains(rejected, n.deliveryID) {
+			continue // another instance owns it now, and reports it
+		}
+		d.emit(Event{Type: n.event, AppID: n.appID, EndpointID: n.endpointID,
+			MsgID: n.msgID, MsgEventID: n.msgEventID, Attempt: n.attempt})
+	}
+}
+
+func disableReason(r hookbridge.DisableReason) string {
+	switch r {
+	case hookbridge.DisabledGone:
+		return "410 Gone"
+	case hookbridge.DisabledFailing:
+		return "failing continuously"
+	}
+	return "unknown"
+}
+
+// emit queues an event for the notifier without blocking.
+func (d *Dispatcher) emit(ev Event) {
+	if d.notifier == nil {
+		return
+	}
+	select {
+	case d.events <- ev:
+	default:
+		d.log.Error("dispatch: operational event dropped, the notifier is behind", "type", ev.Type,
+			"app", ev.AppID, "endpoint", ev.EndpointID, "msg", ev.MsgID)
+	}
+}
+
+// notify hands queued events to the notifier until events is closed.
+func (d *Dispatcher) notify(ctx context.Context) {
+	for ev := range d.events {
+		if err := d.notifier.Notify(ctx, ev); err != nil {
+			d.log.Error("dispatch: operational event", "type", ev.Type, "app", ev.AppID,
+				"endpoint", ev.EndpointID, "msg", ev.MsgID, "err", err)
+		}
+	}
+}
