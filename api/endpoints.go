@@ -28,6 +28,9 @@ type endpointIn struct {
 	Secret       *string           `json:"secret"`
 	Metadata     map[string]string `json:"metadata"`
 	Headers      map[string]string `json:"headers"`
+	// FIFO is a Hookbridge addition: strict message order for this
+	// endpoint. Absent keeps it as it is, as Svix SDKs never send it.
+	FIFO *bool `json:"fifo"`
 }
 
 // validEndpoint is a checked endpointIn, normalised.
@@ -122,6 +125,9 @@ func (v *validEndpoint) apply(ep *hookbridge.Endpoint) {
 	if ep.Headers == nil {
 		ep.Headers = map[string]string{}
 	}
+	if in.FIFO != nil {
+		ep.FIFO = *in.FIFO
+	}
 }
 
 // endpointPatch is Svix's EndpointPatch.
@@ -138,6 +144,7 @@ type endpointPatch struct {
 	Channels     optional[[]string]          `json:"channels"`
 	Secret       optional[string]            `json:"secret"`
 	Metadata     optional[map[string]string] `json:"metadata"`
+	FIFO         optional[bool]              `json:"fifo"` // Hookbridge addition
 }
 
 // endpointCommon is the part of Svix's EndpointOut shared with
@@ -158,10 +165,13 @@ type endpointCommon struct {
 
 // endpointOut is Svix's EndpointOut. Its field names are those the Svix
 // server writes and every Svix SDK reads (filterTypes, rateLimit, version);
-// the strict SDKs refuse unknown fields, so no aliases are written.
+// the strict SDKs refuse unknown fields, so no aliases are written, and the
+// Hookbridge addition fifo is written only when true: an endpoint that does
+// not ask for it reads as Svix's.
 type endpointOut struct {
 	endpointCommon
 	Metadata map[string]string `json:"metadata"`
+	FIFO     bool              `json:"fifo,omitempty"`
 }
 
 func toEndpointCommon(ep *hookbridge.Endpoint) endpointCommon {
@@ -181,7 +191,7 @@ func toEndpointCommon(ep *hookbridge.Endpoint) endpointCommon {
 }
 
 func toEndpointOut(ep *hookbridge.Endpoint) endpointOut {
-	return endpointOut{endpointCommon: toEndpointCommon(ep), Metadata: emptyIfNil(ep.Metadata)}
+	return endpointOut{endpointCommon: toEndpointCommon(ep), Metadata: emptyIfNil(ep.Metadata), FIFO: ep.FIFO}
 }
 
 // endpoint resolves {app_id} and {endpoint_id} (each an id or a uid); an
@@ -343,6 +353,7 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	notNull(in.Disabled.Set, in.Disabled.Null, "disabled")
 	notNull(in.Metadata.Set, in.Metadata.Null, "metadata")
 	notNull(in.Version.Set, in.Version.Null, "version")
+	notNull(in.FIFO.Set, in.FIFO.Null, "fifo")
 	checkMetadata(in.Metadata.Value, &fe, "metadata")
 	if in.URL.has() {
 		if msg := s.checkURL(in.URL.Value); msg != "" {
@@ -413,6 +424,9 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	}
 	if in.Disabled.Set {
 		ep.Disabled = in.Disabled.Value
+	}
+	if in.FIFO.Set {
+		ep.FIFO = in.FIFO.Value
 	}
 	if types.Set {
 		ep.EventTypes = eventTypes // nil when null: no filter
