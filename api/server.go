@@ -174,6 +174,15 @@ func (s *Server) registerRoutes() {
 
 	s.private("GET /api/v1/app/{app_id}/events", s.handleEventsFeed)
 
+	// Operational webhook endpoints (see operational.go).
+	s.private("GET /api/v1/operational-webhook/endpoint", s.handleListOperationalEndpoints)
+	s.private("POST /api/v1/operational-webhook/endpoint", s.handleCreateOperationalEndpoint)
+	s.private("GET /api/v1/operational-webhook/endpoint/{endpoint_id}", s.handleGetOperationalEndpoint)
+	s.private("PUT /api/v1/operational-webhook/endpoint/{endpoint_id}", s.handleUpdateOperationalEndpoint)
+	s.private("DELETE /api/v1/operational-webhook/endpoint/{endpoint_id}", s.operationalHandler(s.handleDeleteEndpoint))
+	s.private("GET /api/v1/operational-webhook/endpoint/{endpoint_id}/secret", s.operationalHandler(s.handleGetEndpointSecret))
+	s.private("POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate", s.operationalHandler(s.handleRotateEndpointSecret))
+
 	// Inbound sources (see sources.go); /in/{source_id} is authenticated by
 	// the processor's signature (see inbound.go).
 	s.public("POST /in/{source_id}", s.handleInbound)

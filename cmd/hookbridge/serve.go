@@ -16,6 +16,7 @@ import (
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/ui"
@@ -46,6 +47,9 @@ type serveConfig struct {
 	Retention         time.Duration // age after which finished messages are deleted; 0 = keep everything
 	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
 
+	EndpointConcurrency int           // requests in flight per endpoint, per instance
+	DisableAfter        time.Duration // failing this long disables an endpoint; 0 = never
+
 	PublicURL            string // where browsers reach the server, for portal links; "" = each request's host
 	PortalFrameAncestors string // CSP frame-ancestors of the consumer portal; "" = ui.DefaultFrameAncestors
 }
@@ -63,6 +67,8 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Bool(&c.Migrate, "migrate", true, "apply the database schema on start; with false, PostgreSQL's is checked and a schema that is behind is refused (apply it with: hookbridge migrate)")
 	fs.Duration(&c.Lease, "lease", dispatch.DefaultLease, "how long a claimed delivery is held before another instance may take it over (must exceed --request-timeout)")
+	fs.Int(&c.EndpointConcurrency, "endpoint-concurrency", dispatch.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, per instance, so a slow receiver cannot take every worker")
+	fs.Duration(&c.DisableAfter, "disable-after", dispatch.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long, and send endpoint.disabled to the operational webhook endpoints; 0 never disables")
 	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
@@ -148,14 +154,24 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		return nil, err
 	}
 
-	disp, err := dispatch.New(dispatch.Config{
-		Store:          store,
-		Guard:          guard,
-		Workers:        cfg.Workers,
-		RequestTimeout: cfg.RequestTimeout,
-		Lease:          cfg.Lease,
-		Logger:         logger.With("component", "dispatch"),
-		UserAgent:      "Hookbridge/" + buildVersion(),
+	disableAfter := cfg.DisableAfter
+	if disableAfter <= 0 {
+		disableAfter = -1 // the flag's 0 is "never"; the Config's is "the default"
+	}
+	var disp *dispatch.Dispatcher
+	disp, err = dispatch.New(dispatch.Config{
+		Store:               store,
+		Guard:               guard,
+		Workers:             cfg.Workers,
+		RequestTimeout:      cfg.RequestTimeout,
+		Lease:               cfg.Lease,
+		Logger:              logger.With("component", "dispatch"),
+		UserAgent:           "Hookbridge/" + buildVersion(),
+		EndpointConcurrency: cfg.EndpointConcurrency,
+		DisableAfter:        disableAfter,
+		// Operational events are messages of the reserved operational
+		// application, sent by this same dispatcher.
+		Notifier: &operational.Notifier{Store: store, Wake: func() { disp.Wake() }},
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,21 @@
+// Package operational sends Hookbridge's operational webhooks: events about
+// delivery itself, for the operator rather than for an application —
+// endpoint.disabled, message.attempt.exhausted and message.attempt.failing,
+// in the shapes of Svix's operational webhooks.
+//
+// The events travel the ordinary way. They are messages of a reserved
+// application (uid AppUID), created when first needed, whose endpoints are
+// the operator's operational endpoints (managed through
+// /api/v1/operational-webhook/endpoint, as in Svix). So they are fanned out
+// by event type, signed with each endpoint's secret, retried on the usual
+// schedule, and logged as attempts like any other message; nothing here
+// sends HTTP.
+//
+// Invariants:
+//
+//   - Events about the reserved application itself are not sent, so that a
+//     failing operational endpoint cannot feed itself events.
+//   - Sending is at most once per event as the dispatcher observed it: an
+//     event is a message written after the result it reports, so a crash in
+//     between loses it (the result, and the endpoint's state, are kept).
+package operational

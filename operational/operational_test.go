@@ -1,0 +1,204 @@
+package operational_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/operational"
+	"github.com/hookbridge/hookbridge/sqlite"
+	"github.com/hookbridge/hookbridge/webhook"
+)
+
+// clock is the injected clock: the test moves it by days, nothing sleeps.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestAutoDisableSendsOperationalWebhook runs the whole path on a real
+// store and dispatcher: a customer endpoint fails for five days of the
+// injected clock, is disabled, and the operator's operational endpoint
+// receives endpoint.disabled, signed with its own secret, in Svix's shape.
+func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(broken.Close)
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	ops := make(chan delivery, 10)
+	opsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ops <- delivery{r.Header.Clone(), body}
+	}))
+	t.Cleanup(opsSrv.Close)
+
+	app := &hookbridge.Application{UID: "merchant-7", Name: "Merchant"}
+	if err := store.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	customerSecret, _ := webhook.NewSecret()
+	customer := &hookbridge.Endpoint{AppID: app.ID, UID: "orders", URL: broken.URL, Secrets: []hookbridge.Secret{{Key: customerSecret}}}
+	if err := store.CreateEndpoint(ctx, customer); err != nil {
+		t.Fatal(err)
+	}
+	// The operator's endpoint, as POST /api/v1/operational-webhook/endpoint
+	// stores it.
+	opApp, err := operational.App(ctx, store, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opSecret, _ := webhook.NewSecret()
+	if err := store.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: opApp.ID, URL: opsSrv.URL,
+		EventTypes: []string{dispatch.EventEndpointDisabled}, Secrets: []hookbridge.Secret{{Key: opSecret}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var d *dispatch.Dispatcher
+	d, err = dispatch.New(dispatch.Config{
+		Store:        store,
+		Guard:        netguard.New(netip.MustParsePrefix("127.0.0.1/32")),
+		Now:          clk.Now,
+		PollInterval: time.Minute,
+		Logger:       slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Retry:        &dispatch.Schedule{Delays: []time.Duration{3 * 24 * time.Hour, 3 * 24 * time.Hour}},
+		Notifier:     &operational.Notifier{Store: store, Now: clk.Now, Wake: func() { d.Wake() }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	failingSince := clk.Now()
+	msg := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"id":"ord_1"}`), CreatedAt: clk.Now()}
+	if _, _, err := store.CreateMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	d.Wake()
+	attempts := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			page, err := store.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{MsgID: msg.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Data) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for attempt %d", n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	attempts(1)
+	// Three days on: failing, not yet for five days.
+	clk.Advance(3 * 24 * time.Hour)
+	d.Wake()
+	attempts(2)
+	// Six days on: the third try fails past the period.
+	clk.Advance(3 * 24 * time.Hour)
+	d.Wake()
+	attempts(3)
+
+	var got delivery
+	select {
+	case got = <-ops:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no operational webhook arrived")
+	}
+	wh, err := webhook.NewVerifier(opSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.VerifyAt(clk.Now(), got.body, got.header); err != nil {
+		t.Fatalf("operational webhook not signed with the operational endpoint's secret: %v", err)
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			AppID       string  `json:"appId"`
+			AppUID      *string `json:"appUid"`
+			EndpointID  string  `json:"endpointId"`
+			EndpointUID *string `json:"endpointUid"`
+			FailSince   string  `json:"failSince"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(got.body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "endpoint.disabled" || ev.Data.AppID != app.ID || ev.Data.AppUID == nil || *ev.Data.AppUID != "merchant-7" ||
+		ev.Data.EndpointID != customer.ID || ev.Data.EndpointUID == nil || *ev.Data.EndpointUID != "orders" ||
+		ev.Data.FailSince != failingSince.Format("2006-01-02T15:04:05.000Z") {
+		t.Fatalf("operational webhook %s", got.body)
+	}
+	if ep, err := store.GetEndpoint(ctx, app.ID, customer.ID); err != nil || !ep.Disabled {
+		t.Fatalf("customer endpoint not disabled: %+v, %v", ep, err)
+	}
+}
+
+// TestPayloadShapes checks the message events against Svix's
+// MessageAttemptExhaustedEvent: every required field, nulls where Svix
+// writes them.
+func TestPayloadShapes(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	got, err := operational.Payload(dispatch.Event{
+		Type: dispatch.EventAttemptExhausted, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1",
+		Attempt: &hookbridge.Attempt{ID: "atmpt_1", StatusCode: 500, CreatedAt: at},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"message.attempt.exhausted","data":{"appId":"app_1","appUid":null,"endpointId":"ep_1","lastAttempt":{"id":"atmpt_1","responseStatusCode":500,"timestamp":"2025-06-01T12:00:00.000Z"},"msgEventId":null,"msgId":"msg_1"}}`
+	if string(got) != want {
+		t.Fatalf("payload\n got %s\nwant %s", got, want)
+	}
+	if _, err := operational.Payload(dispatch.Event{Type: "endpoint.created"}, nil); err == nil {
+		t.Fatal("an unknown event type was accepted")
+	}
+}
