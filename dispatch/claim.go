@@ -61,13 +61,14 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 		if full {
 			continue // a full batch: more may be due already
 		}
-		d.sleep(ctx, timer, d.idleWait(storeCtx))
+		d.sleep(ctx, timer, d.idleWait(storeCtx, len(claims) == 0))
 	}
 }
 
 // idleWait returns how long to sleep when everything due has been claimed:
 // until the next delivery falls due, but no longer than the poll interval.
-func (d *Dispatcher) idleWait(ctx context.Context) time.Duration {
+// claimedNone says the last claim got nothing.
+func (d *Dispatcher) idleWait(ctx context.Context, claimedNone bool) time.Duration {
 	if len(d.wake) > 0 {
 		return 0 // a wake-up is pending; no need to ask
 	}
@@ -79,7 +80,17 @@ func (d *Dispatcher) idleWait(ctx context.Context) time.Duration {
 	if !ok {
 		return d.pollInterval
 	}
-	return min(max(next.Sub(d.now()), minIdleWait), d.pollInterval)
+	wait := next.Sub(d.now())
+	if wait <= 0 && claimedNone {
+		// Due, yet not handed out: held back by its endpoint (a rate
+		// limit's second is spent, a FIFO head waits for its retry) or
+		// skipped at this instance's cap (whose end wakes the claimer).
+		// Budgets renew on the second: look again then, not every
+		// minIdleWait for as long as a FIFO head waits.
+		now := d.now()
+		wait = now.Truncate(time.Second).Add(time.Second).Sub(now)
+	}
+	return min(max(wait, minIdleWait), d.pollInterval)
 }
 
 // sleep waits for wait to pass, a Wake, or ctx to be done.
