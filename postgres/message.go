@@ -135,7 +135,9 @@ const ingestTries = 3
 // or changed between the two are not seen, as if the message had come
 // first; one deleted in between is skipped. Only a deletion committed
 // while the write statement itself runs makes it fail on a foreign key,
-// writing nothing; the batch is then read and written again.
+// writing nothing; the batch is then read and written again, and the last
+// try does both in one transaction that holds key-share locks on what it
+// read, so that deletions wait for it and it cannot lose the race again.
 func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
 	now := truncMS(s.now())
 	appIDs := make([]string, 0, 1)
@@ -153,7 +155,20 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 	}
 
 	for try := 1; ; try++ {
-		results, written, err := s.tryCreateMessages(ctx, msgs, only, appIDs, now)
+		var (
+			results []hookbridge.CreateResult
+			written int64
+			err     error
+		)
+		if try < ingestTries {
+			results, written, err = s.tryCreateMessages(ctx, s.pool, msgs, only, appIDs, now, false)
+		} else {
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				var err error
+				results, written, err = s.tryCreateMessages(ctx, tx, msgs, only, appIDs, now, true)
+				return err
+			})
+		}
 		if errors.Is(err, errIngestRace) && try < ingestTries {
 			continue
 		}
@@ -179,10 +194,12 @@ var errIngestRace = errors.New("an application or endpoint was deleted during in
 
 // tryCreateMessages reads and writes a batch once; see createMessages. It
 // returns the results and how many deliveries it wrote.
-func (s *Store) tryCreateMessages(ctx context.Context, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time) ([]hookbridge.CreateResult, int64, error) {
+// With lock (inside a transaction, q being it) the rows read are locked
+// FOR KEY SHARE until the transaction ends.
+func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time, lock bool) ([]hookbridge.CreateResult, int64, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
 	var written int64 // deliveries written
-	apps, subs, err := readSubscriptions(ctx, s.pool, appIDs)
+	apps, subs, err := readSubscriptions(ctx, q, appIDs, lock)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -237,7 +254,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, msgs []*hookbridge.Messag
 	if only != "" {
 		conflict = "" // CreateMessageTo does not look event ids up
 	}
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(insertMessages, conflict),
+	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
 		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now)
 	if err != nil {
@@ -271,7 +288,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, msgs []*hookbridge.Messag
 		}
 	}
 	if len(takenApps) > 0 {
-		stored, err := storedByEventID(ctx, s.pool, takenApps, takenEventIDs)
+		stored, err := storedByEventID(ctx, q, takenApps, takenEventIDs)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -295,18 +312,28 @@ func (s *Store) tryCreateMessages(ctx context.Context, msgs []*hookbridge.Messag
 	return results, written, nil
 }
 
-// readSubscriptions reads, in one round trip, which of the applications
-// exist and the subscriptions of their endpoints.
-func readSubscriptions(ctx context.Context, q interface {
+// ingestQuerier is what ingest needs of a pool or a transaction.
+type ingestQuerier interface {
+	querier
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, appIDs []string) (map[string]bool, []subscription, error) {
+}
+
+// readSubscriptions reads, in one round trip, which of the applications
+// exist and the subscriptions of their endpoints; with lock, it locks the
+// rows it reads FOR KEY SHARE (deletions then wait for the transaction).
+func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (map[string]bool, []subscription, error) {
 	const (
 		existingApps  = `SELECT id FROM applications WHERE id = ANY($1)`
 		subscriptions = `SELECT id, app_id, event_types, channels, disabled FROM endpoints WHERE app_id = ANY($1) ORDER BY id`
+		forKeyShare   = ` FOR KEY SHARE`
 	)
+	appsQuery, subsQuery := existingApps, subscriptions
+	if lock {
+		appsQuery, subsQuery = appsQuery+forKeyShare, subsQuery+forKeyShare
+	}
 	var b pgx.Batch
-	b.Queue(existingApps, appIDs)
-	b.Queue(subscriptions, appIDs)
+	b.Queue(appsQuery, appIDs)
+	b.Queue(subsQuery, appIDs)
 	br := q.SendBatch(ctx, &b)
 	defer br.Close()
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/storetest"
@@ -407,4 +409,49 @@ func TestIngestWhileEndpointsComeAndGo(t *testing.T) {
 	if st.Pending != messages {
 		t.Errorf("the stable endpoint is owed %d messages, want %d", st.Pending, messages)
 	}
+}
+
+// TestLockedIngestHoldsOffDeletion: ingest's last try reads subscriptions
+// FOR KEY SHARE inside its transaction, so a deletion of the endpoint waits
+// for it instead of failing its write a third time.
+func TestLockedIngestHoldsOffDeletion(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, ep := fixture(t, s)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	msg := &hookbridge.Message{ID: hookbridge.NewID(hookbridge.PrefixMessage), AppID: app.ID, EventType: "a.b",
+		Payload: json.RawMessage(`{}`), CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if _, err := readSubscriptionsLocked(ctx, tx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deletion blocks on the lock: within a short deadline it fails.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := s.DeleteEndpoint(short, app.ID, ep.ID); err == nil {
+		t.Fatal("endpoint deleted while an ingest transaction held it")
+	}
+
+	// The ingest writes its delivery and commits; the deletion then goes through.
+	res, written, err := s.tryCreateMessages(ctx, tx, []*hookbridge.Message{msg}, "", []string{app.ID}, time.Now(), true)
+	if err != nil || len(res) != 1 || !res[0].Created || written != 1 {
+		t.Fatalf("locked ingest: %+v, %d deliveries, %v", res, written, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteEndpoint(ctx, app.ID, ep.ID); err != nil {
+		t.Fatalf("delete after the ingest committed: %v", err)
+	}
+}
+
+// readSubscriptionsLocked takes ingest's locks on one application's rows.
+func readSubscriptionsLocked(ctx context.Context, tx pgx.Tx, appID string) ([]subscription, error) {
+	_, subs, err := readSubscriptions(ctx, tx, []string{appID}, true)
+	return subs, err
 }
