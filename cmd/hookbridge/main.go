@@ -4,6 +4,8 @@
 //	hookbridge serve     run the API and the dispatcher
 //	hookbridge migrate   apply the database schema and exit
 //	hookbridge bench     measure delivery throughput and latency
+//	hookbridge verify    check a processor notification's signature
+//	hookbridge source    manage inbound sources of a running server
 //	hookbridge version   print the version
 //
 // Every flag has a HOOKBRIDGE_* environment variable; `hookbridge <command>
@@ -37,9 +39,9 @@ var commands = []command{
 	{"serve", "run the API and the dispatcher (embedded SQLite by default)", runServe},
 	{"migrate", "apply the database schema and exit", runMigrate},
 	{"bench", "measure delivery throughput and latency on this machine", runBench},
-	{"version", "print the version and exit", runVersion},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 	{"source", "manage inbound sources (payment processors) of a running server", runSource},
+	{"version", "print the version and exit", runVersion},
 }
 
 func main() {
