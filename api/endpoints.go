@@ -211,12 +211,20 @@ func (s *Server) endpoint(r *http.Request) (*hookbridge.Application, *hookbridge
 // handleListEndpoints lists an application's endpoints, newest first by
 // default as in Svix.
 func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) error {
+	return listEndpoints(s, w, r, s.application, toEndpointOut)
+}
+
+// listEndpoints answers a list of the endpoints of the application that
+// resolve finds, newest first by default, each written with out. The
+// application's endpoints and the operator's operational endpoints share it.
+func listEndpoints[O any](s *Server, w http.ResponseWriter, r *http.Request,
+	resolve func(*http.Request) (*hookbridge.Application, error), out func(*hookbridge.Endpoint) O) error {
 	var fe fieldErrors
 	q := listParams(r.URL.Query(), &fe, idIterator(hookbridge.PrefixEndpoint), true, hookbridge.OrderDescending)
 	if err := fe.err(); err != nil {
 		return err
 	}
-	app, err := s.application(r)
+	app, err := resolve(r)
 	if err != nil {
 		return err
 	}
@@ -224,7 +232,7 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, writePage(page, q, toEndpointOut, func(ep *hookbridge.Endpoint) string { return ep.ID }, true))
+	writeJSON(w, http.StatusOK, writePage(page, q, out, func(ep *hookbridge.Endpoint) string { return ep.ID }, true))
 	return nil
 }
 

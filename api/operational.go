@@ -96,21 +96,7 @@ func (s *Server) validateOperationalEndpoint(r *http.Request, in *operationalEnd
 }
 
 func (s *Server) handleListOperationalEndpoints(w http.ResponseWriter, r *http.Request) error {
-	var fe fieldErrors
-	q := listParams(r.URL.Query(), &fe, idIterator(hookbridge.PrefixEndpoint), true, hookbridge.OrderDescending)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, err := s.operationalApp(r)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.ListEndpoints(r.Context(), app.ID, q.opt)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, writePage(page, q, toOperationalEndpointOut, func(ep *hookbridge.Endpoint) string { return ep.ID }, true))
-	return nil
+	return listEndpoints(s, w, r, s.operationalApp, toOperationalEndpointOut)
 }
 
 func (s *Server) handleCreateOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
