@@ -79,9 +79,10 @@ type Config struct {
 	// UserAgent is sent with every request unless the endpoint's own headers
 	// set one.
 	UserAgent string
-	// EndpointConcurrency is how many deliveries to one endpoint this
-	// dispatcher holds queued or in flight at most, so that a receiver that
-	// hangs cannot take the whole worker pool. It is per instance.
+	// EndpointConcurrency is how many requests to one endpoint this
+	// dispatcher has in flight at most, so that a receiver that hangs cannot
+	// take the whole worker pool; its other claims wait without a worker
+	// (a bounded number; see endpointSlots). It is per instance.
 	EndpointConcurrency int
 	// DisableAfter is how long an endpoint may fail continuously (every
 	// attempt failing) before a failed attempt disables it. Negative means
@@ -133,8 +134,9 @@ type Dispatcher struct {
 	wake     chan struct{}
 	capacity chan struct{}
 
-	// inflight counts claimed deliveries not yet handed to the recorder:
-	// queued for a worker or being sent. The claimer keeps it at most
+	// inflight counts claimed deliveries queued for a worker or being sent
+	// (not those parked behind their endpoint's cap, which endpointSlots
+	// bounds, nor those handed to the recorder). The claimer keeps it at most
 	// maxInflight, and claims again once claimMin slots are free, so that
 	// claims come in batches and workers never wait for a query.
 	inflight    atomic.Int64
@@ -174,7 +176,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		maxPause:       cmp.Or(cfg.MaxPause, DefaultMaxPause),
 		notifier:       cfg.Notifier,
 		events:         make(chan Event, eventQueueSize),
-		slots:          newEndpointSlots(cmp.Or(cfg.EndpointConcurrency, DefaultEndpointConcurrency)),
 	}
 	if d.lease <= d.requestTimeout {
 		return nil, fmt.Errorf("dispatch: lease %s must exceed the request timeout %s", d.lease, d.requestTimeout)
@@ -196,6 +197,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if guard == nil {
 		guard = netguard.New()
 	}
+	d.slots = newEndpointSlots(cmp.Or(cfg.EndpointConcurrency, DefaultEndpointConcurrency), d.batchSize)
 	d.maxInflight = int64(d.workers + d.batchSize)
 	d.claimMin = int64(max(1, d.batchSize/2))
 	d.leases.until = make(map[string]time.Time)

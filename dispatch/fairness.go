@@ -15,12 +15,13 @@ import (
 // and what the dispatcher tells the store and the operator about receivers.
 //
 //   - Concurrency: at most EndpointConcurrency requests to one endpoint are
-//     in flight in this dispatcher, and as many more wait for them (parked,
-//     holding no worker). Claims beyond that are released at once, and the
-//     endpoint is left out of the next claims (Store.ClaimDeliveriesSkipping)
-//     until one of its requests finishes, so a receiver that hangs holds
-//     that many workers, never the pool. The cap is per instance: N
-//     instances may have N times as many in flight.
+//     in flight in this dispatcher; its other claims wait for them, parked,
+//     holding no worker. How many may wait is bounded per endpoint and in
+//     all (endpointSlots): an endpoint with enough waiting is left out of
+//     the next claims (Store.ClaimDeliveriesSkipping) until it is down to
+//     half of that, and claims beyond the bounds are released at once. So
+//     a receiver that hangs holds that many workers, never the pool. The
+//     cap is per instance: N instances may have N times as many in flight.
 //   - Rate limits, pauses and FIFO are the store's (ClaimDeliveries hands out
 //     only what they allow), so that every instance keeps them together.
 //   - Health: what an attempt says about its endpoint — a success after
@@ -34,35 +35,53 @@ import (
 //     shapes of Svix's operational webhooks, on a goroutine of their own.
 
 // endpointSlots keeps each endpoint's deliveries in this dispatcher within
-// bounds: at most limit being sent (holding a worker), and at most 2×limit
-// held in all (queued for a worker, parked, or being sent). Claims beyond
-// the second bound are released at once, and an endpoint at it is left out
-// of the next claims; claims within it that find limit requests in flight
-// are parked until one ends. The slack of limit queued per endpoint keeps
-// ordinary traffic from churning: a batch spread over many endpoints fits
-// without releases.
+// bounds. At most limit are being sent (each holding a worker); the rest of
+// an endpoint's claims wait for one of those to end, parked without a
+// worker. How many wait is bounded twice:
+//
+//   - per endpoint: an endpoint holding high claims is left out of the next
+//     claims until it is down to low (a hysteresis, so that a busy endpoint
+//     is claimed for in whole batches, not one delivery at a time), and
+//     claims beyond most are released at once;
+//   - in all: once maxWaiting claims wait across every endpoint, further
+//     claims that would wait are released, and every endpoint with limit in
+//     flight is left out of the claims until one of them ends.
+//
+// The slack of a batch or two per endpoint is what keeps one fast endpoint
+// from churning: a claim of a full batch for it is kept, not handed back,
+// while a receiver that hangs holds limit workers and a bounded queue.
 type endpointSlots struct {
-	limit int
+	limit      int // sending per endpoint
+	low, high  int // held per endpoint: claimed again at low, left out at high
+	most       int // held per endpoint beyond which claims are released
+	maxWaiting int // held beyond limit, summed over endpoints
 
 	mu      sync.Mutex
-	held    map[string]int
+	held    map[string]int // claims of the endpoint: waiting, parked or being sent
 	sending map[string]int
 	parked  map[string][]hookbridge.Claim
-	full    map[string]struct{} // held at 2×limit
+	full    map[string]struct{} // reached high, not yet back at low
+	waiting int                 // Σ max(0, held-limit)
 }
 
-func newEndpointSlots(limit int) *endpointSlots {
+// newEndpointSlots sizes the bounds for limit requests in flight per
+// endpoint and claims of up to batch deliveries.
+func newEndpointSlots(limit, batch int) *endpointSlots {
 	return &endpointSlots{
-		limit:   limit,
-		held:    make(map[string]int),
-		sending: make(map[string]int),
-		parked:  make(map[string][]hookbridge.Claim),
-		full:    make(map[string]struct{}),
+		limit:      limit,
+		low:        limit + batch/2,
+		high:       limit + batch,
+		most:       limit + 2*batch,
+		maxWaiting: 4 * batch,
+		held:       make(map[string]int),
+		sending:    make(map[string]int),
+		parked:     make(map[string][]hookbridge.Claim),
+		full:       make(map[string]struct{}),
 	}
 }
 
-// admit splits claims into those within their endpoint's bound, which it
-// counts as held, and the ids of those beyond it.
+// admit splits claims into those within their endpoint's bounds, which it
+// counts as held, and the ids of those beyond them.
 func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim, over []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,12 +89,15 @@ func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim
 	for _, c := range claims {
 		id := c.Endpoint.ID
 		n := s.held[id]
-		if n >= 2*s.limit {
-			over = append(over, c.Delivery.ID)
-			continue
+		if n >= s.limit {
+			if n >= s.most || s.waiting >= s.maxWaiting {
+				over = append(over, c.Delivery.ID)
+				continue
+			}
+			s.waiting++
 		}
 		s.held[id] = n + 1
-		if n+1 >= 2*s.limit {
+		if n+1 >= s.high {
 			s.full[id] = struct{}{}
 		}
 		fit = append(fit, c)
@@ -102,40 +124,59 @@ func (s *endpointSlots) start(c *hookbridge.Claim) bool {
 
 // finish ends a claim of the endpoint: it gives back its slots, and returns
 // the endpoint's next parked claim (its slot taken) for the caller to send,
-// and whether the endpoint was at its bound (so the claimer may take more
-// of it now).
-func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, wasFull bool) {
+// and whether the claimer should look again: the endpoint came back from
+// high to low, or the waiting budget has room again.
+func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, reclaim bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n := s.held[id] - 1; n > 0 {
+	n := s.held[id]
+	if n > s.limit {
+		reclaim = s.waiting == s.maxWaiting
+		s.waiting--
+	}
+	if n--; n > 0 {
 		s.held[id] = n
 	} else {
 		delete(s.held, id)
 	}
-	if _, wasFull = s.full[id]; wasFull {
+	if _, ok := s.full[id]; ok && n <= s.low {
 		delete(s.full, id)
+		reclaim = true
 	}
 	if q := s.parked[id]; len(q) > 0 {
 		c := q[0]
+		q[0] = hookbridge.Claim{} // no reference kept to the payload
 		if len(q) == 1 {
 			delete(s.parked, id)
 		} else {
 			s.parked[id] = q[1:]
 		}
-		return &c, wasFull
+		return &c, reclaim
 	}
 	if n := s.sending[id] - 1; n > 0 {
 		s.sending[id] = n
 	} else {
 		delete(s.sending, id)
 	}
-	return nil, wasFull
+	return nil, reclaim
 }
 
-// saturated returns the endpoints at their bound; nil when there are none.
+// saturated returns the endpoints the next claim should leave out; nil when
+// there are none.
 func (s *endpointSlots) saturated() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.waiting >= s.maxWaiting {
+		// No claim may wait now: leave out every endpoint whose claims
+		// would.
+		ids := make([]string, 0, len(s.held))
+		for id, n := range s.held {
+			if n >= s.limit {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
 	if len(s.full) == 0 {
 		return nil
 	}

@@ -33,20 +33,37 @@ type worker struct {
 // A claim whose endpoint already has its EndpointConcurrency in flight is
 // parked instead (see endpointSlots); the worker that finishes one of that
 // endpoint's requests sends the next parked claim, so parked claims wait
-// for their endpoint, not for a worker, and never hold one.
+// for their endpoint, not for a worker, and never hold one. Nor do they
+// count as in flight: they make room in the queue for other endpoints.
 func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan hookbridge.Claim, out chan<- outcome) {
 	var w worker
 	for c := range queue {
 		if !d.slots.start(&c) {
+			d.done()
 			continue
 		}
 		for next := &c; next != nil; {
 			d.process(ctx, sendCtx, &w, next, out)
-			var wasFull bool
-			next, wasFull = d.slots.finish(next.Endpoint.ID)
-			if wasFull {
-				d.Wake() // the endpoint was skipped at its cap; it may have more due
+			d.done()
+			var reclaim bool
+			next, reclaim = d.slots.finish(next.Endpoint.ID)
+			if next != nil {
+				d.inflight.Add(1)
 			}
+			if reclaim {
+				d.Wake() // the endpoint, or every one, was left out of claims; it may have more due
+			}
+		}
+	}
+}
+
+// done counts a claim out of the queue and its worker, and tells the
+// claimer when there is room for another batch.
+func (d *Dispatcher) done() {
+	if free := d.maxInflight - d.inflight.Add(-1); free >= d.claimMin {
+		select {
+		case d.capacity <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -68,12 +85,6 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 		o = d.deliver(sendCtx, w, c)
 	}
 	out <- o
-	if free := d.maxInflight - d.inflight.Add(-1); free >= d.claimMin {
-		select {
-		case d.capacity <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // deliver makes one try of a claimed delivery and decides its next state.
