@@ -165,6 +165,42 @@ type DeliveryStore interface {
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 }
 
+// Handoff takes deliveries straight from the transaction that creates
+// them: a dispatcher in the same process, so that a new message is sent
+// without first being claimed back from the store. A store that supports it
+// (HandoffStore) asks Reserve, inside its fan-out transaction, for each new
+// scheduled delivery due at once to an endpoint that nothing holds back (not
+// FIFO, rate-limited or paused); a reserved delivery is written leased to
+// Lease's owner, so no claimer takes it. After the commit the store gives
+// the reserved deliveries to Take as claims; if they are not committed, to
+// Cancel. Every Reserve that says true is followed by exactly one of the
+// two. A delivery Reserve refuses is written unleased, and the store calls
+// Wake after the commit so that a claimer picks it up.
+//
+// Reserve, Cancel and Take run on the store's write path and must not block
+// or call the store. A delivery handed over is as durable as any other: if
+// the process dies, its lease ends and another claim takes it.
+type Handoff interface {
+	// Lease returns the owner and the lease end to write on a delivery
+	// handed over at now.
+	Lease(now time.Time) (owner string, until time.Time)
+	// Reserve asks whether a delivery to the endpoint can be handed over.
+	Reserve(endpointID string) bool
+	// Take receives the committed claims, in creation order.
+	Take(claims []Claim)
+	// Cancel gives back reservations whose deliveries were not committed.
+	Cancel(endpointIDs []string)
+	// Wake says that deliveries were created that were not handed over.
+	Wake()
+}
+
+// HandoffStore is implemented by stores that can hand new deliveries to a
+// Handoff. SetHandoff is called once, before the store is used; nil (the
+// default) hands nothing over.
+type HandoffStore interface {
+	SetHandoff(h Handoff)
+}
+
 // AttemptStore reads the attempt log.
 type AttemptStore interface {
 	ListAttempts(ctx context.Context, appID string, f AttemptFilter) (Page[Attempt], error)

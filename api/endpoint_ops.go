@@ -365,7 +365,7 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 	if err := s.store.CreateMessageTo(ctx, msg, ep.ID); err != nil {
 		return err
 	}
-	s.wake()
+	s.wakeCreated()
 	writeJSON(w, http.StatusOK, toMessageOut(msg, true))
 	return nil
 }

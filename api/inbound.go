@@ -88,7 +88,7 @@ func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) error {
 		woke = woke || created
 	}
 	if woke {
-		s.wake()
+		s.wakeCreated()
 	}
 	writeResponse(w, scheme.Ack())
 	return nil

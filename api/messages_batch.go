@@ -139,7 +139,7 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 			created = created || res.Created
 		}
 		if created {
-			s.wake()
+			s.wakeCreated()
 		}
 	}
 	writeJSON(w, http.StatusOK, messageBatchOut{Data: out})

@@ -47,6 +47,12 @@ type Config struct {
 	// Wake tells the dispatcher there is new work: it is called after every
 	// accepted message, resend and recovery. Nil means nothing to tell.
 	Wake func()
+	// StoreWakes says the store tells the dispatcher about the deliveries
+	// of new messages itself (it hands them over, see hookbridge.Handoff),
+	// so Wake is not called for accepted messages, only for resends and
+	// recoveries: a wake-up there would send the claimer looking for work
+	// it already has.
+	StoreWakes bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the details of internal
@@ -68,6 +74,7 @@ type Server struct {
 	maxPayload   int64
 	maxBody      int64
 	wake         func()
+	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
 	now          func() time.Time
 	log          *slog.Logger
 	openapi      []byte // the served OpenAPI document, rendered once
@@ -103,6 +110,10 @@ func New(cfg Config) *Server {
 	}
 	if s.wake == nil {
 		s.wake = func() {}
+	}
+	s.wakeCreated = s.wake
+	if cfg.StoreWakes {
+		s.wakeCreated = func() {}
 	}
 	if s.now == nil {
 		s.now = time.Now

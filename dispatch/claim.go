@@ -51,8 +51,9 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 		}
 		if len(claims) > 0 {
 			d.leases.add(claims, now.Add(d.lease))
-			// The queue has room for maxInflight claims and inflight counts
-			// every queued one, so these sends never block.
+			// The queue has room for 2×maxInflight, inflight counts every
+			// queued claim, the claim kept it within maxInflight and
+			// handoffs within maxInflight as well: these sends never block.
 			d.inflight.Add(int64(len(claims)))
 			for _, c := range claims {
 				work <- c

@@ -128,6 +128,7 @@ type Dispatcher struct {
 	transport *http.Transport
 	signers   signerCache
 	leases    leaseTable
+	hand      handoffState
 
 	// wake and capacity are coalescing signals (buffered, capacity 1): a send
 	// that finds the buffer full is already covered by the pending signal.
@@ -280,7 +281,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	sendCtx, cancelSends := context.WithCancel(storeCtx)
 	defer cancelSends()
 
-	work := make(chan hookbridge.Claim, d.maxInflight)
+	// Room for the claimer's maxInflight and as much again for
+	// handoffs that arrive while a claim runs (see handoff.go).
+	work := make(chan hookbridge.Claim, 2*d.maxInflight)
 	outcomes := make(chan outcome, d.maxInflight)
 
 	var workers sync.WaitGroup
@@ -300,8 +303,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// gets what is queued and stops.
 	defer func() { close(d.events); <-notified }()
 
+	d.openHandoff(work)
 	d.claim(ctx, storeCtx, work)
 
+	d.closeHandoff(d.drainTimeout)
 	close(work)
 	drain := time.AfterFunc(d.drainTimeout, cancelSends)
 	workers.Wait()

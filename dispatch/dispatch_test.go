@@ -113,7 +113,9 @@ func (e *env) publish(payload string) *hookbridge.Message {
 // returns it with a function that stops it and returns Run's error.
 func (e *env) start(cfg dispatch.Config) (*dispatch.Dispatcher, func() error) {
 	e.t.Helper()
-	cfg.Store = e.store
+	if cfg.Store == nil {
+		cfg.Store = e.store
+	}
 	if cfg.Guard == nil {
 		cfg.Guard = netguard.New(netip.MustParsePrefix("127.0.0.1/32"))
 	}

@@ -87,18 +87,9 @@ func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim
 	defer s.mu.Unlock()
 	fit = claims[:0:0]
 	for _, c := range claims {
-		id := c.Endpoint.ID
-		n := s.held[id]
-		if n >= s.limit {
-			if n >= s.most || s.waiting >= s.maxWaiting {
-				over = append(over, c.Delivery.ID)
-				continue
-			}
-			s.waiting++
-		}
-		s.held[id] = n + 1
-		if n+1 >= s.high {
-			s.full[id] = struct{}{}
+		if !s.hold(c.Endpoint.ID) {
+			over = append(over, c.Delivery.ID)
+			continue
 		}
 		fit = append(fit, c)
 	}
@@ -106,6 +97,60 @@ func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim
 		fit = claims // the common case: no copy
 	}
 	return fit, over
+}
+
+// reserve counts one more delivery of the endpoint as held, if its bounds
+// allow, for a handoff (see handoff.go).
+func (s *endpointSlots) reserve(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hold(id)
+}
+
+// unreserve gives back a reservation whose delivery never came, and says
+// whether the claimer should look again (as finish does).
+func (s *endpointSlots) unreserve(id string) (reclaim bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unhold(id)
+}
+
+// hold counts one more claim of the endpoint as held, if its bounds allow.
+// s.mu is held.
+func (s *endpointSlots) hold(id string) bool {
+	n := s.held[id]
+	if n >= s.limit {
+		if n >= s.most || s.waiting >= s.maxWaiting {
+			return false
+		}
+		s.waiting++
+	}
+	s.held[id] = n + 1
+	if n+1 >= s.high {
+		s.full[id] = struct{}{}
+	}
+	return true
+}
+
+// unhold counts one claim of the endpoint less, and says whether the
+// claimer should look again: the endpoint came back from high to low, or
+// the waiting budget has room again. s.mu is held.
+func (s *endpointSlots) unhold(id string) (reclaim bool) {
+	n := s.held[id]
+	if n > s.limit {
+		reclaim = s.waiting == s.maxWaiting
+		s.waiting--
+	}
+	if n--; n > 0 {
+		s.held[id] = n
+	} else {
+		delete(s.held, id)
+	}
+	if _, ok := s.full[id]; ok && n <= s.low {
+		delete(s.full, id)
+		reclaim = true
+	}
+	return reclaim
 }
 
 // start takes a sending slot for c and reports true, or parks a copy of c
@@ -129,20 +174,7 @@ func (s *endpointSlots) start(c *hookbridge.Claim) bool {
 func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, reclaim bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.held[id]
-	if n > s.limit {
-		reclaim = s.waiting == s.maxWaiting
-		s.waiting--
-	}
-	if n--; n > 0 {
-		s.held[id] = n
-	} else {
-		delete(s.held, id)
-	}
-	if _, ok := s.full[id]; ok && n <= s.low {
-		delete(s.full, id)
-		reclaim = true
-	}
+	reclaim = s.unhold(id)
 	if q := s.parked[id]; len(q) > 0 {
 		c := q[0]
 		q[0] = hookbridge.Claim{} // no reference kept to the payload

@@ -78,6 +78,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	skipJSON := jsonList(skip)
 	var claims []hookbridge.Claim
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		claims = nil
 		deliveries, err := claimGated(ctx, tx, owner, until, now, s.now(), limit, skip)
 		if err != nil {
 			return fmt.Errorf("gated endpoints: %w", err)
@@ -209,6 +210,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	}
 	var rejected []string
 	err = s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+		rejected = rejected[:0]
 		rows, err := tx.Stmt(ctx, stmtFinishAttempts).QueryContext(ctx, ms(now), string(statesJSON), owner)
 		if err != nil {
 			return err

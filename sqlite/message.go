@@ -151,29 +151,43 @@ const (
 	insertMessage    = `
 		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// insertDelivery writes a new delivery, leased (?10, ?11) when it is
+	// handed over (see hookbridge.Handoff), else with NULLs there.
 	insertDelivery = `
-		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
-	// selectSubscriptions reads what Endpoint.Accepts needs, by
-	// endpoints_app_id.
-	selectSubscriptions = `SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id`
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at,
+			lease_owner, lease_until)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`
+	// fanOutApplication reads whether the application exists and its rate
+	// limit, which holds back every endpoint of it.
+	fanOutApplication = `SELECT rate_limit IS NOT NULL FROM applications WHERE id = ?`
+	// selectSubscriptions reads the application's endpoints whole, by
+	// endpoints_app_id: what Endpoint.Accepts needs, and what a claim
+	// handed over carries.
+	selectSubscriptions = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? ORDER BY e.id`
 )
 
 // fanOut writes messages and their deliveries inside one write transaction,
 // remembering per application what it read (that the application exists,
-// its subscriptions), so that a batch, or a group of writes sharing the
-// transaction, reads each only once. Endpoints change only in writes of
-// their own, so what it read holds for the whole transaction.
+// its endpoints), so that a batch, or a group of writes sharing the
+// transaction, reads each only once. Endpoints change in writes of their
+// own, and in RecordEndpointHealth, which drops this state, so what it read
+// holds until then.
 type fanOut struct {
 	tx   *writeTx
 	now  func() time.Time
-	subs map[string][]hookbridge.Endpoint // app id → subscriptions; a missing app is not cached
+	subs map[string]subscriptions // by app id; a missing app is not cached
+}
+
+// subscriptions is what the fan-out read about an application.
+type subscriptions struct {
+	endpoints   []hookbridge.Endpoint
+	rateLimited bool // the application's rate limit holds back all of them
 }
 
 // fanOut returns the fan-out state of tx, shared by the writes of its group.
 func (s *Store) fanOut(tx *writeTx) *fanOut {
 	if tx.fan == nil {
-		tx.fan = &fanOut{tx: tx, now: s.now, subs: map[string][]hookbridge.Endpoint{}}
+		tx.fan = &fanOut{tx: tx, now: s.now, subs: map[string]subscriptions{}}
 	}
 	return tx.fan
 }
@@ -192,10 +206,11 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 	}
 	msg.CreatedAt = truncMS(msg.CreatedAt)
 
-	endpoints, err := f.subscriptions(ctx, msg.AppID)
+	subs, err := f.subscriptions(ctx, msg.AppID)
 	if err != nil {
 		return nil, false, err
 	}
+	endpoints := subs.endpoints
 	if msg.EventID != "" && only == "" {
 		m, err := scanMessage(f.tx.Stmt(ctx, stmtMessageByEventID).QueryRowContext(ctx, msg.AppID, msg.EventID))
 		if err == nil {
@@ -212,42 +227,73 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
-	for _, e := range endpoints {
+	var (
+		handoff     = f.tx.handoff
+		owner       string
+		leaseUntil  time.Time
+		due         = !msg.CreatedAt.After(now)
+		maySkipWait = handoff != nil && due && !subs.rateLimited
+	)
+	for i := range endpoints {
+		e := &endpoints[i]
 		if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
 			continue
 		}
-		if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID,
-			hookbridge.StatusPending, hookbridge.TriggerScheduled, ms(msg.CreatedAt), ms(now), ms(now)); err != nil {
+		d := hookbridge.Delivery{
+			ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
+			Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
+			NextAttempt: msg.CreatedAt, CreatedAt: now, UpdatedAt: now,
+		}
+		// Handed over only if nothing would hold it back in a claim
+		// (gatedEndpoints) and the dispatcher has room for it.
+		handed := maySkipWait && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero() && handoff.Reserve(e.ID)
+		var leaseOwner sql.NullString
+		var leaseEnd sql.NullInt64
+		if handed {
+			if owner == "" {
+				owner, leaseUntil = handoff.Lease(now)
+				leaseUntil = truncMS(leaseUntil)
+			}
+			leaseOwner = sql.NullString{String: owner, Valid: true}
+			leaseEnd = sql.NullInt64{Int64: ms(leaseUntil), Valid: true}
+		} else if handoff != nil {
+			f.tx.missed = true
+		}
+		if handed {
+			// Recorded at once: if anything below fails, the writer
+			// cancels what its write reserved.
+			f.tx.handed = append(f.tx.handed, hookbridge.Claim{Delivery: d, Message: *msg, Endpoint: *e, LeaseUntil: leaseUntil})
+		}
+		if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, d.ID, d.AppID, d.MsgID, d.EndpointID,
+			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd); err != nil {
 			return nil, false, fmt.Errorf("insert delivery: %w", err)
 		}
 	}
 	return msg, true, nil
 }
 
-// subscriptions returns what Endpoint.Accepts needs for every endpoint of
-// the application (the matching rule lives in the domain, once), or
-// ENOTFOUND if the application does not exist.
-func (f *fanOut) subscriptions(ctx context.Context, appID string) ([]hookbridge.Endpoint, error) {
-	if eps, ok := f.subs[appID]; ok {
-		return eps, nil
+// subscriptions returns the application's endpoints (Endpoint.Accepts
+// decides which get a message: the matching rule lives in the domain, once)
+// and whether its rate limit holds them back, or ENOTFOUND if the
+// application does not exist.
+func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions, error) {
+	if subs, ok := f.subs[appID]; ok {
+		return subs, nil
 	}
-	var exists bool
-	if err := f.tx.Stmt(ctx, stmtApplicationExists).QueryRowContext(ctx, appID).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("look up application: %w", err)
+	var subs subscriptions
+	err := f.tx.Stmt(ctx, stmtFanOutApplication).QueryRowContext(ctx, appID).Scan(&subs.rateLimited)
+	if errors.Is(err, sql.ErrNoRows) {
+		return subs, hookbridge.NotFound("application")
 	}
-	if !exists {
-		return nil, hookbridge.NotFound("application")
+	if err != nil {
+		return subs, fmt.Errorf("look up application: %w", err)
 	}
 	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
-	eps, err := scanRows(rows, err, func(r rowScanner) (hookbridge.Endpoint, error) {
-		var e hookbridge.Endpoint
-		return e, r.Scan(&e.ID, jsonScan{&e.EventTypes}, jsonScan{&e.Channels}, &e.Disabled)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read subscriptions: %w", err)
+	if subs.endpoints, err = scanRows(rows, err, scanEndpoint); err != nil {
+		return subs, fmt.Errorf("read subscriptions: %w", err)
 	}
-	f.subs[appID] = eps
-	return eps, nil
+	f.subs[appID] = subs
+	return subs, nil
 }
 
 // GetMessage finds a message of the application by id or EventID, the same

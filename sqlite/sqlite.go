@@ -162,6 +162,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // endAllLeases frees every delivery claimed by a process that is gone.
 const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
 
+// SetHandoff makes the store hand the deliveries of new messages to h, a
+// dispatcher in this process, leased to it in the transaction that creates
+// them (see hookbridge.Handoff). Deliveries h refuses, and those of gated
+// endpoints, are written unleased and claimed as usual.
+func (s *Store) SetHandoff(h hookbridge.Handoff) { s.wr.setHandoff(h) }
+
+var _ hookbridge.HandoffStore = (*Store)(nil)
+
 // Close finishes the writes already queued, stops the writer and closes
 // both connection pools. Writes that arrive later fail.
 func (s *Store) Close() error {
@@ -238,7 +246,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // writeGrouped runs fn in a write transaction that it may share with other
 // hot-path writes (group commit, see writer.go) and returns once that
 // transaction has committed. fn must run its statements with the ctx it is
-// given.
+// given, and may run twice: it must set its results afresh on each run.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
 	return s.wr.writeGrouped(ctx, fn)
 }

@@ -16,7 +16,7 @@ const (
 	stmtSavepoint stmtID = iota
 	stmtReleaseSavepoint
 	stmtRollbackToSavepoint
-	stmtApplicationExists
+	stmtFanOutApplication
 	stmtSubscriptions
 	stmtMessageByEventID
 	stmtInsertMessage
@@ -37,7 +37,7 @@ var stmtSQL = [numStmts]string{
 	stmtSavepoint:           `SAVEPOINT grouped_write`,
 	stmtReleaseSavepoint:    `RELEASE grouped_write`,
 	stmtRollbackToSavepoint: `ROLLBACK TO grouped_write`,
-	stmtApplicationExists:   applicationExists,
+	stmtFanOutApplication:   fanOutApplication,
 	stmtSubscriptions:       selectSubscriptions,
 	stmtMessageByEventID:    messageByEventID,
 	stmtInsertMessage:       insertMessage,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hookbridge/hookbridge"
 )
 
 // The writer: every write of the store is a request to one goroutine that
@@ -22,12 +24,20 @@ import (
 // arrival order and a group is the requests at the head of the queue, so
 // no kind of write can starve another.
 //
-// Isolation within a group. Each grouped write runs inside its own
-// SAVEPOINT: one that fails is rolled back alone and its caller gets its
-// error, while the others commit. The writes of a group see each other's
-// effects in order, exactly as if they had been separate transactions one
-// after the other; a second message with the eventId of one earlier in the
-// same group therefore finds it and is answered with it.
+// Isolation within a group. A write that fails must leave nothing behind
+// while the others of its group commit. SQLite's tool for that, a SAVEPOINT
+// per write, copies every page a write first changes into a journal (a
+// quarter of the cost of a fan-out), for the sake of failures that almost
+// never happen. So a group first runs its writes one after the other in
+// the bare transaction; only if one of them fails is the whole transaction
+// rolled back and the group run again, each write inside its own
+// savepoint: the one that fails is rolled back alone and its caller gets
+// its error, while the others commit. Grouped writes are therefore written
+// to run more than once, setting their results afresh each time. The
+// writes of a group see each other's effects in order, exactly as if they
+// had been separate transactions one after the other; a second message
+// with the eventId of one earlier in the same group therefore finds it and
+// is answered with it.
 //
 // Cancellation. A caller whose context ends while its request is still
 // queued gets the context's error and its write is never run. Once a
@@ -72,8 +82,9 @@ type writer struct {
 	mu      sync.Mutex
 	pending []*writeReq
 	closing bool
-	wake    chan struct{} // capacity 1: a pending signal covers every request queued before it
-	done    chan struct{} // closed when the goroutine has exited
+	handoff hookbridge.Handoff // nil: nothing is handed over
+	wake    chan struct{}      // capacity 1: a pending signal covers every request queued before it
+	done    chan struct{}      // closed when the goroutine has exited
 }
 
 // startWriter starts the writer goroutine on db, whose only connection it
@@ -111,6 +122,8 @@ func (w *writer) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // writes, and returns once that transaction has committed (nil) or fn or
 // the commit failed. fn must use the ctx it is given, never a context it
 // captured, so that nothing cancels a statement of the shared transaction.
+// fn may be run twice (the first transaction rolled back): it must set its
+// results afresh on each run, not add to those of an earlier one.
 func (w *writer) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
 	return w.submit(&writeReq{ctx: ctx, grouped: fn, done: make(chan error, 1)})
 }
@@ -158,6 +171,7 @@ func (w *writer) loop() {
 		// Two slices take turns: the one just run is emptied and
 		// becomes the new queue.
 		batch, w.pending = w.pending, batch[:0]
+		handoff := w.handoff
 		w.mu.Unlock()
 
 		for rest := batch; len(rest) > 0; {
@@ -170,7 +184,7 @@ func (w *writer) loop() {
 			for n < len(rest) && n < maxGroup && rest[n].solo == nil {
 				n++
 			}
-			w.runGroup(rest[:n])
+			w.runGroup(rest[:n], handoff)
 			rest = rest[n:]
 		}
 		clear(batch) // let the requests go
@@ -201,9 +215,20 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// runGroup runs the grouped writes reqs in one transaction, each within a
-// savepoint when there are several, commits, and answers each.
-func (w *writer) runGroup(reqs []*writeReq) {
+// setHandoff makes the fan-out hand new deliveries to h (see
+// hookbridge.Handoff) from the next group on.
+func (w *writer) setHandoff(h hookbridge.Handoff) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.handoff = h
+}
+
+// runGroup runs the grouped writes reqs in one transaction, commits, and
+// answers each: first all in the bare transaction, and if one of them fails,
+// again with each in a savepoint (see "Isolation within a group"). Deliveries
+// the group's writes reserved with handoff go to it after the commit, or
+// back to it when their write, or the group, does not commit.
+func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 	live := reqs[:0:0]
 	for _, r := range reqs {
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {
@@ -213,13 +238,18 @@ func (w *writer) runGroup(reqs []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	if len(live) > 1 && w.runBare(live, handoff) {
+		return
+	}
 	errs := make([]error, len(live))
+	tx := &writeTx{stmts: w.stmts, handoff: handoff}
 	answer := func() {
 		for i, r := range live {
 			r.done <- errs[i]
 		}
 	}
 	failAll := func(err error) {
+		tx.cancelHandoff(0)
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -235,7 +265,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		failAll(fmt.Errorf("begin: %w", err))
 		return
 	}
-	tx := &writeTx{Tx: sqlTx, stmts: w.stmts}
+	tx.Tx = sqlTx
 	savepoints := len(live) > 1
 	for i, r := range live {
 		ctx := context.WithoutCancel(r.ctx)
@@ -246,6 +276,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 				return
 			}
 		}
+		handed, missed := len(tx.handed), tx.missed
 		err := r.grouped(ctx, tx)
 		if err == nil {
 			if savepoints {
@@ -260,6 +291,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		errs[i] = err
 		if !savepoints {
 			_ = sqlTx.Rollback()
+			tx.cancelHandoff(0)
 			answer()
 			return
 		}
@@ -275,6 +307,8 @@ func (w *writer) runGroup(reqs []*writeReq) {
 			failAll(fmt.Errorf("a write in the same transaction failed (%v), and rolling it back failed: %w", err, rerr))
 			return
 		}
+		tx.cancelHandoff(handed)
+		tx.missed = missed
 		// The fan-out state holds only reads, which the undone write
 		// cannot have changed; it is dropped anyway, so that no cached
 		// state can outlive a rollback.
@@ -284,7 +318,43 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
+	tx.handOver()
 	answer()
+}
+
+// runBare runs the writes of a group one after the other in one
+// transaction without savepoints and commits it. If a write fails it rolls
+// the transaction back and returns false without answering anyone, for the
+// group to be run again with savepoints; otherwise it answers every caller
+// (with the commit's error, if that failed) and returns true.
+func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
+	answer := func(err error) {
+		for _, r := range live {
+			r.done <- err
+		}
+	}
+	tx := &writeTx{stmts: w.stmts, handoff: handoff}
+	sqlTx, err := w.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		answer(fmt.Errorf("begin: %w", err))
+		return true
+	}
+	tx.Tx = sqlTx
+	for _, r := range live {
+		if err := r.grouped(context.WithoutCancel(r.ctx), tx); err != nil {
+			_ = sqlTx.Rollback()
+			tx.cancelHandoff(0)
+			return false
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		tx.cancelHandoff(0)
+		answer(fmt.Errorf("commit: %w", err))
+		return true
+	}
+	tx.handOver()
+	answer(nil)
+	return true
 }
 
 // writeTx is the transaction of a group of writes. Stmt gives the store's
@@ -299,6 +369,43 @@ type writeTx struct {
 	// fan is the fan-out state shared by the group's message writes, so
 	// that an application's subscriptions are read once per transaction.
 	fan *fanOut
+
+	// handoff, if set, takes the new deliveries it reserves (handed, in
+	// creation order) after the commit; missed says some new deliveries
+	// were not handed over, so the claimer must look.
+	handoff hookbridge.Handoff
+	handed  []hookbridge.Claim
+	missed  bool
+}
+
+// handOver gives the committed deliveries reserved with the handoff to it,
+// before the callers hear of the commit, so that the dispatcher has the
+// deliveries of a message by the time its producer has the answer.
+func (t *writeTx) handOver() {
+	if t.handoff == nil {
+		return
+	}
+	if len(t.handed) > 0 {
+		t.handoff.Take(t.handed)
+	}
+	if t.missed {
+		t.handoff.Wake()
+	}
+}
+
+// cancelHandoff gives back the reservations of handed[from:], whose writes
+// did not commit.
+func (t *writeTx) cancelHandoff(from int) {
+	if t.handoff == nil || len(t.handed) <= from {
+		return
+	}
+	ids := make([]string, 0, len(t.handed)-from)
+	for _, c := range t.handed[from:] {
+		ids = append(ids, c.Endpoint.ID)
+	}
+	t.handoff.Cancel(ids)
+	clear(t.handed[from:])
+	t.handed = t.handed[:from]
 }
 
 // Stmt returns prepared statement id bound to the transaction.

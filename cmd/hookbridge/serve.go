@@ -176,12 +176,19 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if err != nil {
 		return nil, err
 	}
+	// The store hands the deliveries of new messages straight to the
+	// dispatcher, leased to it, instead of leaving them to be claimed.
+	hs, storeWakes := store.(hookbridge.HandoffStore)
+	if storeWakes {
+		hs.SetHandoff(disp)
+	}
 	handler := api.New(api.Config{
 		Store:        store,
 		Guard:        guard,
 		AdminKeyHash: keyHash,
 		MaxPayload:   cfg.MaxPayload,
 		Wake:         disp.Wake,
+		StoreWakes:   storeWakes,
 		Logger:       logger.With("component", "api"),
 		Version:      buildVersion(),
 		PublicURL:    cfg.PublicURL,

@@ -1,0 +1,160 @@
+package dispatch
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// The handoff: a store in the same process gives the dispatcher the
+// deliveries of a new message as it writes them, leased to this dispatcher
+// in the same transaction (hookbridge.Handoff). They go to the workers
+// after the commit without a claim query, which spares the store a write
+// per delivery and the message the wait for the claimer.
+//
+// The handoff uses the claim pipeline's own bounds. A reservation counts as
+// in flight at once, and is refused when that would leave the claimer less
+// than a claim batch of room, so retries and held-back deliveries are never
+// crowded out by new messages; it is counted against its endpoint's bounds
+// (endpointSlots) like a claim. What is refused is written unleased and
+// claimed as usual. The claimer sizes a claim by the room it sees before the
+// query, and handoffs may fill that room while the query runs, so the
+// workers' queue has room for twice maxInflight: neither ever blocks on it.
+
+// handoffState is the handoff's side of Run: whether it may take
+// deliveries, and how many reserved ones are still to come.
+type handoffState struct {
+	mu      sync.Mutex
+	open    bool                    // Run is claiming: Reserve may say yes
+	closed  bool                    // work is closed: Take can queue nothing
+	pending int                     // reserved, neither taken nor cancelled yet
+	work    chan<- hookbridge.Claim // the workers' queue
+	settled chan struct{}           // capacity 1: pending reached 0 after open ended
+}
+
+// Lease implements hookbridge.Handoff: deliveries handed over are leased to
+// this dispatcher for the same time as a claim.
+func (d *Dispatcher) Lease(now time.Time) (owner string, until time.Time) {
+	return d.owner, now.Add(d.lease)
+}
+
+// Reserve implements hookbridge.Handoff. It says yes while Run is claiming,
+// the pipeline has room beyond a claim batch, and the endpoint is within
+// its bounds.
+func (d *Dispatcher) Reserve(endpointID string) bool {
+	h := &d.hand
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.open {
+		return false
+	}
+	for {
+		n := d.inflight.Load()
+		if n >= d.maxInflight-d.claimMin {
+			return false
+		}
+		if d.inflight.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	if !d.slots.reserve(endpointID) {
+		d.done()
+		return false
+	}
+	h.pending++
+	return true
+}
+
+// Take implements hookbridge.Handoff: it queues the committed claims for
+// the workers. The queue has room, since Reserve counted them in flight.
+func (d *Dispatcher) Take(claims []hookbridge.Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	h := &d.hand
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending -= len(claims)
+	h.settle()
+	if h.closed {
+		// Committed after the shutdown stopped waiting for them (see
+		// Run): their leases end with this process, or run out.
+		d.log.Warn("dispatch: deliveries handed over after shutdown, left to their leases", "count", len(claims))
+		return
+	}
+	d.leases.add(claims, d.now().Add(d.lease))
+	for _, c := range claims {
+		h.work <- c
+	}
+}
+
+// Cancel implements hookbridge.Handoff: the reserved deliveries were not
+// committed.
+func (d *Dispatcher) Cancel(endpointIDs []string) {
+	h := &d.hand
+	h.mu.Lock()
+	h.pending -= len(endpointIDs)
+	h.settle()
+	h.mu.Unlock()
+	reclaim := false
+	for _, id := range endpointIDs {
+		reclaim = d.slots.unreserve(id) || reclaim
+		d.done()
+	}
+	if reclaim {
+		d.Wake()
+	}
+}
+
+// openHandoff lets Reserve say yes and Take queue on work.
+func (d *Dispatcher) openHandoff(work chan<- hookbridge.Claim) {
+	h := &d.hand
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.work, h.open, h.settled = work, true, make(chan struct{}, 1)
+}
+
+// closeHandoff refuses new reservations, waits up to wait for the
+// deliveries already reserved to be taken or cancelled (a commit in
+// progress), and then stops queueing, so that work can be closed.
+func (d *Dispatcher) closeHandoff(wait time.Duration) {
+	h := &d.hand
+	h.mu.Lock()
+	h.open = false
+	h.mu.Unlock()
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		h.mu.Lock()
+		pending := h.pending
+		if pending == 0 {
+			h.closed = true
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		select {
+		case <-h.settled:
+		case <-deadline.C:
+			h.mu.Lock()
+			h.closed = true
+			h.mu.Unlock()
+			d.log.Warn("dispatch: reserved deliveries not committed by shutdown", "count", pending)
+			return
+		}
+	}
+}
+
+// settle signals closeHandoff when the last reservation is settled. h.mu
+// is held.
+func (h *handoffState) settle() {
+	if !h.open && h.pending == 0 {
+		select {
+		case h.settled <- struct{}{}:
+		default:
+		}
+	}
+}
+
+var _ hookbridge.Handoff = (*Dispatcher)(nil)

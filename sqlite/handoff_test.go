@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// handoffLog is the dispatcher's side of a handoff, reduced to keeping
+// count: it takes every delivery offered and records what it was given.
+type handoffLog struct {
+	mu                         sync.Mutex
+	reserved, cancelled, wakes int
+	taken                      []hookbridge.Claim
+	refuse                     bool
+}
+
+func (h *handoffLog) Lease(now time.Time) (string, time.Time) { return "owner-1", now.Add(time.Minute) }
+
+func (h *handoffLog) Reserve(string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.refuse {
+		return false
+	}
+	h.reserved++
+	return true
+}
+
+func (h *handoffLog) Take(claims []hookbridge.Claim) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.taken = append(h.taken, claims...)
+}
+
+func (h *handoffLog) Cancel(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cancelled += len(ids)
+}
+
+func (h *handoffLog) Wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.wakes++
+}
+
+// leasedTo returns the ids of the deliveries leased to owner.
+func leasedTo(t *testing.T, s *Store, owner string) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), `SELECT id FROM deliveries WHERE lease_owner = ? ORDER BY id`, owner)
+	ids, err := scanRows(rows, err, func(r rowScanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestHandoffFollowsCommits runs, in one group, messages that commit, a
+// message whose write fails (so the group runs again with savepoints), and
+// a batch that fails after reserving a delivery: every reservation is
+// either taken or cancelled, exactly the committed deliveries are taken,
+// each leased to the handoff's owner, with the claim the dispatcher needs.
+func TestHandoffFollowsCommits(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app := newAppWithEndpoint(t, s)
+	taken := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}
+	if _, _, err := s.CreateMessage(t.Context(), taken); err != nil {
+		t.Fatal(err)
+	}
+	h := &handoffLog{}
+	s.SetHandoff(h)
+
+	release := blockWriter(t, s)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 3 {
+		wg.Go(func() {
+			msg := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"ok":true}`)}
+			if i == 1 {
+				msg.ID = taken.ID // fails: the id is taken
+			}
+			_, _, errs[i] = s.CreateMessage(context.Background(), msg)
+		})
+	}
+	wg.Go(func() {
+		// The first message reserves its delivery; the second fails.
+		_, errs[3] = s.CreateMessages(context.Background(), []*hookbridge.Message{
+			{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"batch":0}`)},
+			{ID: taken.ID, AppID: app.ID, EventType: "order.created", Payload: []byte(`{"batch":1}`)},
+		})
+	})
+	waitQueued(t, s, 4)
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if want := i == 1 || i == 3; (err != nil) != want {
+			t.Errorf("write %d: error %v, want one: %v", i, err, want)
+		}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reserved != len(h.taken)+h.cancelled {
+		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.reserved, len(h.taken), h.cancelled)
+	}
+	if h.cancelled == 0 {
+		t.Error("nothing cancelled: the failed writes' reservations were not given back")
+	}
+	var ids []string
+	for _, c := range h.taken {
+		ids = append(ids, c.Delivery.ID)
+		if c.Message.Payload == nil || c.Endpoint.URL == "" || c.LeaseUntil.IsZero() ||
+			c.Delivery.MsgID != c.Message.ID || c.Delivery.EndpointID != c.Endpoint.ID {
+			t.Errorf("claim %+v is not complete", c)
+		}
+	}
+	slices.Sort(ids)
+	if got := leasedTo(t, s, "owner-1"); len(ids) != 2 || !slices.Equal(got, ids) {
+		t.Errorf("taken %v, leased in the store %v; want the two committed deliveries in both", ids, got)
+	}
+	if h.wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery handed over", h.wakes)
+	}
+}
+
+// TestHandoffRefusedWakes: deliveries the handoff refuses are written
+// unleased, and the store wakes the claimer for them.
+func TestHandoffRefusedWakes(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app := newAppWithEndpoint(t, s)
+	h := &handoffLog{refuse: true}
+	s.SetHandoff(h)
+	if _, _, err := s.CreateMessage(t.Context(), &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	if h.wakes != 1 || len(h.taken) != 0 {
+		t.Errorf("%d wake-ups, %d taken; want 1 and 0", h.wakes, len(h.taken))
+	}
+	h.mu.Unlock()
+	claims, err := s.ClaimDeliveries(t.Context(), "owner-2", time.Now(), time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Errorf("claimed %d (%v), want the one refused delivery", len(claims), err)
+	}
+}
