@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -46,6 +48,7 @@ func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Applicati
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	defer s.apps.invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
 			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(app.CreatedAt), ms(app.UpdatedAt))
@@ -70,10 +73,28 @@ const (
 // GetApplication finds an application by id or uid. A value shaped like an
 // application id is looked up as an id first; anything else, or an id-shaped
 // value that matches no id, is looked up as a uid.
+//
+// Applications are served from memory once read (appCache): every accepted
+// message looks its application up, and a read transaction costs more than
+// the rest of the lookup.
 func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
+	if a, ok := s.apps.get(idOrUID); ok {
+		return a, nil
+	}
+	gen := s.apps.generation()
+	a, err := s.readApplication(ctx, idOrUID)
+	if err != nil {
+		return nil, err
+	}
+	s.apps.put(gen, idOrUID, a)
+	return a, nil
+}
+
+// readApplication is GetApplication from the database.
+func (s *Store) readApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
 	// A lookup by a unique index takes microseconds, and the driver watches
 	// a cancellable context with a goroutine per statement, which doubles
-	// the cost of this one; every accepted message makes it.
+	// the cost of this one.
 	ctx = context.WithoutCancel(ctx)
 	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
 		a, err := scanApplication(s.rstmts.applicationByID.QueryRowContext(ctx, idOrUID))
@@ -94,6 +115,74 @@ func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge
 	return &a, nil
 }
 
+// appCache keeps the applications GetApplication found, by the id or uid
+// they were asked for. It can be exact because one process owns the
+// database file (see Open) and every write to applications goes through
+// the store, which empties the cache once the write has committed. A
+// lookup that read the database while such a write committed does not fill
+// the cache (the generation tells), so a value read before a write cannot
+// outlive it.
+type appCache struct {
+	mu    sync.Mutex
+	gen   uint64
+	byKey map[string]*hookbridge.Application
+}
+
+// maxCachedApps bounds the cache; past it, it starts over.
+const maxCachedApps = 10_000
+
+// get returns a copy of the cached application, which the caller may
+// change.
+func (c *appCache) get(key string) (*hookbridge.Application, bool) {
+	c.mu.Lock()
+	a, ok := c.byKey[key]
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return copyApplication(a), true
+}
+
+// generation returns the cache's generation, to pass to put after reading.
+func (c *appCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches a copy of a, read under generation gen, unless the cache was
+// emptied since.
+func (c *appCache) put(gen uint64, key string, a *hookbridge.Application) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.byKey == nil || len(c.byKey) >= maxCachedApps {
+		c.byKey = make(map[string]*hookbridge.Application)
+	}
+	c.byKey[key] = copyApplication(a)
+}
+
+// invalidate empties the cache; called after every committed (or possibly
+// committed) write to applications.
+func (c *appCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.byKey)
+}
+
+func copyApplication(a *hookbridge.Application) *hookbridge.Application {
+	cp := *a
+	cp.Metadata = maps.Clone(a.Metadata)
+	if a.RateLimit != nil {
+		rl := *a.RateLimit
+		cp.RateLimit = &rl
+	}
+	return &cp
+}
+
 // UpdateApplication replaces the mutable fields of the application with
 // app.ID, and sets app.UpdatedAt (and app.CreatedAt, from the stored row).
 func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Application) error {
@@ -103,6 +192,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 		RETURNING created_at`
 	now := truncMS(s.now())
 	var created int64
+	defer s.apps.invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateApplication, nullString(app.UID), app.Name,
 			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(now), app.ID).Scan(&created)
@@ -124,6 +214,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 	const deleteApplication = `DELETE FROM applications WHERE id = ?`
 	var n int64
+	defer s.apps.invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteApplication, id)
 		if err != nil {

@@ -71,6 +71,7 @@ type Store struct {
 	rstmts *readStatements // prepared on r
 	lock   *os.File        // holds the instance lock (see Open) until Close
 	now    func() time.Time
+	apps   appCache
 }
 
 // ErrLocked is returned by Open when another process has the database open.

@@ -331,3 +331,61 @@ func TestOneProcessPerFile(t *testing.T) {
 		t.Fatalf("claim after reopen: %v, %d claims, want the dead instance's delivery", err, len(claims))
 	}
 }
+
+// TestApplicationCacheFollowsWrites: an application read (and cached) is
+// read again as written after each update and delete, by id and by uid,
+// and changing what GetApplication returned does not change what it
+// returns next.
+func TestApplicationCacheFollowsWrites(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := &hookbridge.Application{UID: "shop", Name: "Shop", Metadata: map[string]string{"k": "v"}}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	get := func(key string) *hookbridge.Application {
+		t.Helper()
+		a, err := s.GetApplication(ctx, key)
+		if hookbridge.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for range 2 { // the second read comes from the cache
+		if a := get("shop"); a == nil || a.ID != app.ID || a.Metadata["k"] != "v" {
+			t.Fatalf("by uid: %+v", a)
+		}
+		if a := get(app.ID); a == nil || a.UID != "shop" {
+			t.Fatalf("by id: %+v", a)
+		}
+	}
+	got := get(app.ID)
+	got.Name, got.Metadata["k"] = "changed", "changed"
+	if a := get(app.ID); a.Name != "Shop" || a.Metadata["k"] != "v" {
+		t.Fatalf("a caller's change reached the cache: %+v", a)
+	}
+
+	app.UID, app.Name = "store", "Store"
+	if err := s.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if a := get("shop"); a != nil {
+		t.Errorf("the old uid still finds %+v", a)
+	}
+	if a := get("store"); a == nil || a.Name != "Store" {
+		t.Errorf("by the new uid: %+v", a)
+	}
+	if a := get(app.ID); a == nil || a.Name != "Store" {
+		t.Errorf("by id after the update: %+v", a)
+	}
+	if err := s.DeleteApplication(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := get(app.ID), get("store"); a != nil || b != nil {
+		t.Errorf("deleted, yet found: %+v, %+v", a, b)
+	}
+}
