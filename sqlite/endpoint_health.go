@@ -238,9 +238,9 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 	var disabled []hookbridge.DisabledEndpoint
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		disabled = disabled[:0]
-		// Endpoints change here: what a fan-out earlier in the group read
-		// of them (disabled, paused, failing) must be read again.
-		tx.fan = nil
+		// Endpoints change here: what fan-outs read of them (disabled,
+		// paused, failing) must be read again.
+		clear(tx.subs)
 		for _, r := range reports {
 			d, err := applyReport(ctx, tx, r, disableBefore, truncMS(s.now()))
 			if err != nil {

@@ -153,3 +153,61 @@ func TestHandoffRefusedWakes(t *testing.T) {
 		t.Errorf("claimed %d (%v), want the one refused delivery", len(claims), err)
 	}
 }
+
+// TestFanOutSeesEndpointChanges: what the fan-out remembers of an
+// application between transactions follows every change of its endpoints:
+// a new endpoint gets the next message, a pause makes its deliveries wait
+// for a claim, a disabled endpoint gets nothing.
+func TestFanOutSeesEndpointChanges(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := newAppWithEndpoint(t, s)
+	h := &handoffLog{}
+	s.SetHandoff(h)
+	send := func() {
+		t.Helper()
+		if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, taken, wakes int) {
+		t.Helper()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if len(h.taken) != taken || h.wakes != wakes {
+			t.Fatalf("%s: %d taken, %d wake-ups; want %d and %d", step, len(h.taken), h.wakes, taken, wakes)
+		}
+	}
+	send()
+	check("one endpoint", 1, 0)
+
+	second := &hookbridge.Endpoint{AppID: app.ID, URL: "https://second.example/"}
+	if err := s.CreateEndpoint(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	check("a second endpoint created", 3, 0)
+
+	if _, err := s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{
+		{EndpointID: second.ID, At: time.Now(), PauseUntil: time.Now().Add(time.Hour)}}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	check("the second paused", 4, 1)
+
+	page, err := s.ListEndpoints(ctx, app.ID, hookbridge.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range page.Data {
+		if ep.ID != second.ID {
+			ep.Disabled = true
+			if err := s.UpdateEndpoint(ctx, &ep); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send()
+	check("the first disabled", 4, 2)
+}

@@ -167,15 +167,13 @@ const (
 )
 
 // fanOut writes messages and their deliveries inside one write transaction,
-// remembering per application what it read (that the application exists,
-// its endpoints), so that a batch, or a group of writes sharing the
-// transaction, reads each only once. Endpoints change in writes of their
-// own, and in RecordEndpointHealth, which drops this state, so what it read
-// holds until then.
+// using what the writer remembers of each application (that it exists, its
+// rate limit, its endpoints; see writer.subs), so that an application is
+// read once, not once per message.
 type fanOut struct {
 	tx   *writeTx
 	now  func() time.Time
-	subs map[string]subscriptions // by app id; a missing app is not cached
+	subs map[string]subscriptions // by app id; a missing app is not cached (the writer's, see writer.subs)
 }
 
 // subscriptions is what the fan-out read about an application.
@@ -187,7 +185,7 @@ type subscriptions struct {
 // fanOut returns the fan-out state of tx, shared by the writes of its group.
 func (s *Store) fanOut(tx *writeTx) *fanOut {
 	if tx.fan == nil {
-		tx.fan = &fanOut{tx: tx, now: s.now, subs: map[string]subscriptions{}}
+		tx.fan = &fanOut{tx: tx, now: s.now, subs: tx.subs}
 	}
 	return tx.fan
 }
@@ -291,6 +289,9 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
 	if subs.endpoints, err = scanRows(rows, err, scanEndpoint); err != nil {
 		return subs, fmt.Errorf("read subscriptions: %w", err)
+	}
+	if len(f.subs) >= maxCachedApps {
+		clear(f.subs)
 	}
 	f.subs[appID] = subs
 	return subs, nil

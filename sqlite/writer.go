@@ -83,14 +83,25 @@ type writer struct {
 	pending []*writeReq
 	closing bool
 	handoff hookbridge.Handoff // nil: nothing is handed over
-	wake    chan struct{}      // capacity 1: a pending signal covers every request queued before it
-	done    chan struct{}      // closed when the goroutine has exited
+
+	// subs is what fan-outs read about applications and their endpoints,
+	// by app id, kept across transactions: at low rates every message is a
+	// transaction of its own, and reading an application's endpoints cost
+	// more than writing the message. Only the writer goroutine uses it.
+	// Endpoints and applications change only in writes this goroutine runs:
+	// plain writes, after which it is emptied, and RecordEndpointHealth,
+	// which empties it; and it is emptied whenever a transaction or a
+	// savepoint is rolled back, so it never holds what did not commit.
+	subs map[string]subscriptions
+	wake chan struct{} // capacity 1: a pending signal covers every request queued before it
+	done chan struct{} // closed when the goroutine has exited
 }
 
 // startWriter starts the writer goroutine on db, whose only connection it
 // then uses for every write.
 func startWriter(db *sql.DB, stmts *statements) *writer {
-	w := &writer{db: db, stmts: stmts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &writer{db: db, stmts: stmts, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		subs: make(map[string]subscriptions)}
 	go w.loop()
 	return w
 }
@@ -195,7 +206,9 @@ func (w *writer) runSolo(r *writeReq) {
 	if !r.state.CompareAndSwap(reqQueued, reqTaken) {
 		return // its caller gave up
 	}
-	r.done <- runTx(r.ctx, w.db, r.solo)
+	err := runTx(r.ctx, w.db, r.solo)
+	clear(w.subs) // it may have changed endpoints or applications
+	r.done <- err
 }
 
 // runTx runs fn in a transaction on db and commits it if fn returns nil.
@@ -242,7 +255,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		return
 	}
 	errs := make([]error, len(live))
-	tx := &writeTx{stmts: w.stmts, handoff: handoff}
+	tx := &writeTx{stmts: w.stmts, handoff: handoff, subs: w.subs}
 	answer := func() {
 		for i, r := range live {
 			r.done <- errs[i]
@@ -250,6 +263,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 	}
 	failAll := func(err error) {
 		tx.cancelHandoff(0)
+		clear(w.subs)
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -292,6 +306,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		if !savepoints {
 			_ = sqlTx.Rollback()
 			tx.cancelHandoff(0)
+			clear(w.subs)
 			answer()
 			return
 		}
@@ -309,10 +324,9 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		}
 		tx.cancelHandoff(handed)
 		tx.missed = missed
-		// The fan-out state holds only reads, which the undone write
-		// cannot have changed; it is dropped anyway, so that no cached
-		// state can outlive a rollback.
-		tx.fan = nil
+		// What the fan-out read may include what the undone write
+		// changed.
+		clear(w.subs)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		failAll(fmt.Errorf("commit: %w", err))
@@ -333,7 +347,7 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 			r.done <- err
 		}
 	}
-	tx := &writeTx{stmts: w.stmts, handoff: handoff}
+	tx := &writeTx{stmts: w.stmts, handoff: handoff, subs: w.subs}
 	sqlTx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		answer(fmt.Errorf("begin: %w", err))
@@ -344,11 +358,13 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 		if err := r.grouped(context.WithoutCancel(r.ctx), tx); err != nil {
 			_ = sqlTx.Rollback()
 			tx.cancelHandoff(0)
+			clear(w.subs)
 			return false
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		tx.cancelHandoff(0)
+		clear(w.subs)
 		answer(fmt.Errorf("commit: %w", err))
 		return true
 	}
@@ -366,9 +382,10 @@ type writeTx struct {
 	stmts *statements
 	bound [numStmts]*sql.Stmt
 
-	// fan is the fan-out state shared by the group's message writes, so
-	// that an application's subscriptions are read once per transaction.
-	fan *fanOut
+	// fan is the fan-out state shared by the group's message writes; subs
+	// is the writer's cache of what fan-outs read (see writer.subs).
+	fan  *fanOut
+	subs map[string]subscriptions
 
 	// handoff, if set, takes the new deliveries it reserves (handed, in
 	// creation order) after the commit; missed says some new deliveries
