@@ -6,6 +6,8 @@
 //
 // A running Dispatcher is a fixed set of goroutines, all owned by Run:
 //
+//	store fan-out ──Handoff──┐
+//	                         ▼
 //	claimer ──work queue──▶ workers (Config.Workers) ──outcomes──▶ recorder
 //	   ▲                                                                │
 //	   └── Wake, poll, next due                 RecordAttempts, ReleaseDeliveries,
@@ -13,11 +15,20 @@
 //
 // Each part has one job:
 //
+//   - A new message's deliveries come straight from the store when it
+//     supports it (hookbridge.HandoffStore): the transaction that creates
+//     them writes them leased to this dispatcher, and after the commit they
+//     join the work queue (Dispatcher implements hookbridge.Handoff; see
+//     handoff.go). No claim query, no wait for the claimer. Deliveries the
+//     handoff refuses (no room, or a FIFO, rate-limited or paused endpoint)
+//     are claimed as usual.
 //   - The claimer leases up to BatchSize due deliveries per query
-//     (Store.ClaimDeliveries) and queues them. It keeps at most
+//     (Store.ClaimDeliveries) and queues them: retries, deliveries left to
+//     the claim, and those of other instances that died. It keeps at most
 //     Workers+BatchSize deliveries claimed and unsent, and claims again once
 //     half a batch of room is free, so workers never wait for a query and
-//     nothing sits leased for long behind slow receivers.
+//     nothing sits leased for long behind slow receivers. The handoff
+//     leaves it at least half a batch of that room.
 //   - Each worker takes one claim at a time and makes one HTTP try: body =
 //     the payload exactly as stored, headers webhook-id, webhook-timestamp
 //     and webhook-signature (package webhook, every live secret of the
