@@ -24,6 +24,10 @@
 //     each in a transaction of its own that does not wait for the WAL flush
 //     (see notifyDue for why not in the writing transaction). Listen turns
 //     them into dispatcher wake-ups; a lost one costs a poll interval.
+//     With a handoff set (SetHandoff), ingest writes the deliveries it hands
+//     over leased to this process's dispatcher and gives them to it after
+//     the commit; they need no wake-up, so ingest notifies (and calls the
+//     handoff's Wake) only when some new delivery was not handed over.
 //   - A delivery's next_attempt_at is NULL exactly when its status is final
 //     (a CHECK constraint); the partial index deliveries_due over the
 //     non-NULL rows is what the claim query walks.

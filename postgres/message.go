@@ -85,21 +85,16 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) 
 	return results, nil
 }
 
-// subscription is what fan-out reads of an endpoint: what Endpoint.Accepts
-// needs (the matching rule lives in the domain, once).
-type subscription struct {
-	appID    string
-	endpoint hookbridge.Endpoint
-}
-
 // insertMessages writes messages and their deliveries in one statement: the
 // messages, then the deliveries of those actually inserted (a message whose
 // event id was taken meanwhile is skipped with its deliveries) to the
 // endpoints that still exist (one deleted since it was read is skipped, as
-// its deliveries would have been deleted with it). It returns
-// the ids of the inserted messages, each with the number of deliveries
-// written. %s is the conflict clause: ON CONFLICT … DO NOTHING for ordinary
-// messages, nothing for CreateMessageTo.
+// its deliveries would have been deleted with it). The deliveries handed
+// over ($14) are written leased to $15 until $16. It returns a row per
+// inserted message, its id with the number of deliveries written, and a
+// row per handed delivery inserted, its id with its created_at. %s is the
+// conflict clause: ON CONFLICT … DO NOTHING for ordinary messages, nothing
+// for CreateMessageTo.
 const insertMessages = `
 	WITH ins AS (
 		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
@@ -109,14 +104,19 @@ const insertMessages = `
 		%s
 		RETURNING id),
 	dl AS (
-		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at,
+			lease_owner, lease_until)
 		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, 1, 0, 0, d.next_attempt_at,
-			date_trunc('milliseconds', clock_timestamp()), $13
-		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS d (id, app_id, msg_id, endpoint_id, next_attempt_at)
+			date_trunc('milliseconds', clock_timestamp()), $13,
+			CASE WHEN d.handed THEN $15::text END, CASE WHEN d.handed THEN $16::timestamptz END
+		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $14::boolean[])
+			AS d (id, app_id, msg_id, endpoint_id, next_attempt_at, handed)
 		JOIN ins ON ins.id = d.msg_id
 		JOIN endpoints e ON e.id = d.endpoint_id
-		RETURNING 1)
-	SELECT id, (SELECT count(*) FROM dl) FROM ins`
+		RETURNING id, created_at, lease_owner IS NOT NULL AS handed)
+	SELECT id, (SELECT count(*) FROM dl), NULL::timestamptz FROM ins
+	UNION ALL
+	SELECT id, NULL, created_at FROM dl WHERE handed`
 
 // onEventIDConflict skips a message whose (app_id, event_id) is taken,
 // by an earlier message or by a concurrent transaction that committed
@@ -129,7 +129,7 @@ const ingestTries = 3
 
 // createMessages is CreateMessages, or, with only set, CreateMessageTo for
 // one message. It takes two round trips, with no transaction around them:
-// one batch reading the applications and their subscriptions, then one
+// one batch reading the applications and their endpoints, then one
 // statement, atomic on its own, writing the messages and their deliveries
 // (and a third, a lookup, only when event ids repeated). Endpoints created
 // or changed between the two are not seen, as if the message had come
@@ -138,6 +138,11 @@ const ingestTries = 3
 // writing nothing; the batch is then read and written again, and the last
 // try does both in one transaction that holds key-share locks on what it
 // read, so that deletions wait for it and it cannot lose the race again.
+//
+// With a handoff set (handoff.go), each try settles what it reserved as
+// soon as it is known to have committed or not, before any next try
+// reserves again; the NOTIFY, and the handoff's Wake, follow only when
+// some new delivery was not handed over.
 func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
 	now := truncMS(s.now())
 	appIDs := make([]string, 0, 1)
@@ -156,19 +161,24 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 
 	for try := 1; ; try++ {
 		var (
-			results []hookbridge.CreateResult
-			written int64
-			err     error
+			results   []hookbridge.CreateResult
+			written   int64
+			committed bool
+			err       error
+			ho        = s.newHandover(now)
 		)
 		if try < ingestTries {
-			results, written, err = s.tryCreateMessages(ctx, s.pool, msgs, only, appIDs, now, false)
+			results, written, err = s.tryCreateMessages(ctx, s.pool, msgs, only, appIDs, now, false, ho)
+			committed = ho.written
 		} else {
 			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 				var err error
-				results, written, err = s.tryCreateMessages(ctx, tx, msgs, only, appIDs, now, true)
+				results, written, err = s.tryCreateMessages(ctx, tx, msgs, only, appIDs, now, true, ho)
 				return err
 			})
+			committed = err == nil
 		}
+		taken := ho.settle(committed)
 		if errors.Is(err, errIngestRace) && try < ingestTries {
 			continue
 		}
@@ -181,8 +191,11 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		if err != nil {
 			return nil, err
 		}
-		if written > 0 {
+		if written > int64(taken) {
 			s.notifyDue()
+			if ho.h != nil {
+				ho.h.Wake()
+			}
 		}
 		return results, nil
 	}
@@ -193,13 +206,14 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 var errIngestRace = errors.New("an application or endpoint was deleted during ingest")
 
 // tryCreateMessages reads and writes a batch once; see createMessages. It
-// returns the results and how many deliveries it wrote.
+// returns the results and how many deliveries it wrote, and reserves with
+// ho the deliveries it hands over, recording there which it wrote.
 // With lock (inside a transaction, q being it) the rows read are locked
 // FOR KEY SHARE until the transaction ends.
-func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time, lock bool) ([]hookbridge.CreateResult, int64, error) {
+func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time, lock bool, ho *handover) ([]hookbridge.CreateResult, int64, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
 	var written int64 // deliveries written
-	apps, subs, err := readSubscriptions(ctx, q, appIDs, lock)
+	apps, endpoints, err := readSubscriptions(ctx, q, appIDs, lock)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -214,12 +228,13 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		candidate []int                 // indexes of messages sent to the database
 	)
 	for i, msg := range msgs {
-		if !apps[msg.AppID] {
+		appLimited, ok := apps[msg.AppID]
+		if !ok {
 			results[i].Err = hookbridge.NotFound("application")
 			continue
 		}
 		if only != "" {
-			if !slices.ContainsFunc(subs, func(sb subscription) bool { return sb.appID == msg.AppID && sb.endpoint.ID == only }) {
+			if !slices.ContainsFunc(endpoints, func(e hookbridge.Endpoint) bool { return e.AppID == msg.AppID && e.ID == only }) {
 				results[i].Err = hookbridge.NotFound("endpoint")
 				continue
 			}
@@ -235,15 +250,21 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		if err := ins.add(msg); err != nil {
 			return nil, 0, err
 		}
-		for _, sb := range subs {
-			if sb.appID != msg.AppID {
+		due := !msg.CreatedAt.After(now)
+		for j := range endpoints {
+			e := &endpoints[j]
+			if e.AppID != msg.AppID {
 				continue
 			}
-			e := &sb.endpoint
 			if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
 				continue
 			}
-			dls.add(hookbridge.NewID(hookbridge.PrefixDelivery), msg.AppID, msg.ID, e.ID, msg.CreatedAt)
+			d := hookbridge.Delivery{
+				ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
+				Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
+				NextAttempt: msg.CreatedAt, UpdatedAt: now,
+			}
+			dls.add(d, ho.reserve(d, msg, e, due, appLimited))
 		}
 	}
 	if len(candidate) == 0 {
@@ -254,20 +275,29 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 	if only != "" {
 		conflict = "" // CreateMessageTo does not look event ids up
 	}
+	leaseOwner, leaseUntil := ho.lease()
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now)
+		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil)
 	if err != nil {
 		return nil, 0, err
 	}
 	inserted := map[string]bool{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id, &written); err != nil {
+		var (
+			id        string
+			n         *int64
+			createdAt *time.Time
+		)
+		if err := rows.Scan(&id, &n, &createdAt); err != nil {
 			rows.Close()
 			return nil, 0, err
 		}
-		inserted[id] = true
+		if createdAt != nil {
+			ho.wrote(id, *createdAt) // a handed delivery
+			continue
+		}
+		inserted[id], written = true, *n
 	}
 	if err := rows.Err(); err != nil {
 		if pgCode(err) == codeForeignKeyViolation {
@@ -275,6 +305,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		}
 		return nil, 0, err
 	}
+	ho.written = true
 
 	// Messages not inserted had an event id already taken: return the
 	// stored message instead.
@@ -319,12 +350,15 @@ type ingestQuerier interface {
 }
 
 // readSubscriptions reads, in one round trip, which of the applications
-// exist and the subscriptions of their endpoints; with lock, it locks the
-// rows it reads FOR KEY SHARE (deletions then wait for the transaction).
-func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (map[string]bool, []subscription, error) {
+// exist, each with whether its rate limit holds back all its endpoints
+// (apps: id → rate-limited), and their endpoints whole: what
+// Endpoint.Accepts needs (the matching rule lives in the domain, once), and
+// what a claim handed over carries. With lock, it locks the rows it reads
+// FOR KEY SHARE (deletions then wait for the transaction).
+func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (apps map[string]bool, endpoints []hookbridge.Endpoint, err error) {
 	const (
-		existingApps  = `SELECT id FROM applications WHERE id = ANY($1)`
-		subscriptions = `SELECT id, app_id, event_types, channels, disabled FROM endpoints WHERE app_id = ANY($1) ORDER BY id`
+		existingApps  = `SELECT id, rate_limit IS NOT NULL FROM applications WHERE id = ANY($1)`
+		subscriptions = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ANY($1) ORDER BY e.id`
 		forKeyShare   = ` FOR KEY SHARE`
 	)
 	appsQuery, subsQuery := existingApps, subscriptions
@@ -341,28 +375,26 @@ func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lo
 	if err != nil {
 		return nil, nil, fmt.Errorf("read applications: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	apps = map[string]bool{}
+	var (
+		id      string
+		limited bool
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &limited}, func() error {
+		apps[id] = limited
+		return nil
+	}); err != nil {
 		return nil, nil, fmt.Errorf("read applications: %w", err)
-	}
-	apps := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		apps[id] = true
 	}
 	rows, err = br.Query()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
 	}
-	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (subscription, error) {
-		var sb subscription
-		err := r.Scan(&sb.endpoint.ID, &sb.appID, &sb.endpoint.EventTypes, &sb.endpoint.Channels, &sb.endpoint.Disabled)
-		sb.endpoint.AppID = sb.appID
-		return sb, err
-	})
+	endpoints, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Endpoint, error) { return scanEndpoint(r) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
 	}
-	return apps, subs, br.Close()
+	return apps, endpoints, br.Close()
 }
 
 // storedByEventID reads the messages with the given (application, event id)
@@ -412,14 +444,16 @@ func (r *messageRows) add(m *hookbridge.Message) error {
 type deliveryRows struct {
 	ids, appIDs, msgIDs, endpointIDs []string
 	due                              []time.Time
+	handed                           []bool // written leased to the handoff's owner
 }
 
-func (r *deliveryRows) add(id, appID, msgID, endpointID string, due time.Time) {
-	r.ids = append(r.ids, id)
-	r.appIDs = append(r.appIDs, appID)
-	r.msgIDs = append(r.msgIDs, msgID)
-	r.endpointIDs = append(r.endpointIDs, endpointID)
-	r.due = append(r.due, due)
+func (r *deliveryRows) add(d hookbridge.Delivery, handed bool) {
+	r.ids = append(r.ids, d.ID)
+	r.appIDs = append(r.appIDs, d.AppID)
+	r.msgIDs = append(r.msgIDs, d.MsgID)
+	r.endpointIDs = append(r.endpointIDs, d.EndpointID)
+	r.due = append(r.due, d.NextAttempt)
+	r.handed = append(r.handed, handed)
 }
 
 // GetMessage finds a message of the application by id or EventID, the same

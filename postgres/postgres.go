@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,10 @@ type Store struct {
 	notify string // the NOTIFY channel of this schema
 	now    func() time.Time
 	log    *slog.Logger
+
+	// handoff takes the deliveries of new messages (see SetHandoff); nil
+	// until set. Atomic, since SetHandoff may come while requests run.
+	handoff atomic.Pointer[hookbridge.Handoff]
 
 	// notifyReq asks the notifier goroutine for a NOTIFY (buffered, 1: a
 	// request that finds it full is covered by the pending one).

@@ -438,7 +438,7 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 	}
 
 	// The ingest writes its delivery and commits; the deletion then goes through.
-	res, written, err := s.tryCreateMessages(ctx, tx, []*hookbridge.Message{msg}, "", []string{app.ID}, time.Now(), true)
+	res, written, err := s.tryCreateMessages(ctx, tx, []*hookbridge.Message{msg}, "", []string{app.ID}, time.Now(), true, s.newHandover(time.Now()))
 	if err != nil || len(res) != 1 || !res[0].Created || written != 1 {
 		t.Fatalf("locked ingest: %+v, %d deliveries, %v", res, written, err)
 	}
@@ -451,7 +451,7 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 }
 
 // readSubscriptionsLocked takes ingest's locks on one application's rows.
-func readSubscriptionsLocked(ctx context.Context, tx pgx.Tx, appID string) ([]subscription, error) {
-	_, subs, err := readSubscriptions(ctx, tx, []string{appID}, true)
-	return subs, err
+func readSubscriptionsLocked(ctx context.Context, tx pgx.Tx, appID string) ([]hookbridge.Endpoint, error) {
+	_, endpoints, err := readSubscriptions(ctx, tx, []string{appID}, true)
+	return endpoints, err
 }

@@ -1,0 +1,417 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
+)
+
+// handoffLog is the dispatcher's side of a handoff, reduced to keeping
+// count: it takes every delivery offered (unless refuse) and records what
+// it was given, and the most reservations it ever had outstanding.
+type handoffLog struct {
+	mu                         sync.Mutex
+	reserved, cancelled, wakes int
+	most                       int      // outstanding reservations, at most
+	cancelledIDs               []string // endpoint ids given back
+	taken                      []hookbridge.Claim
+	refuse                     bool
+	onReserve                  func(endpointID string) // if set, runs first in Reserve
+}
+
+func (h *handoffLog) Lease(now time.Time) (string, time.Time) { return "owner-1", now.Add(time.Minute) }
+
+func (h *handoffLog) Reserve(endpointID string) bool {
+	if h.onReserve != nil {
+		h.onReserve(endpointID)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.refuse {
+		return false
+	}
+	h.reserved++
+	h.most = max(h.most, h.reserved-h.cancelled-len(h.taken))
+	return true
+}
+
+func (h *handoffLog) Take(claims []hookbridge.Claim) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.taken = append(h.taken, claims...)
+}
+
+func (h *handoffLog) Cancel(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cancelled += len(ids)
+	h.cancelledIDs = append(h.cancelledIDs, ids...)
+}
+
+func (h *handoffLog) Wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.wakes++
+}
+
+// check fails t unless every reservation ended once, with the taken ones
+// leased to the handoff's owner in the store, and exactly those.
+func (h *handoffLog) check(t *testing.T, s *Store) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reserved != len(h.taken)+h.cancelled {
+		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.reserved, len(h.taken), h.cancelled)
+	}
+	leased := map[string]time.Time{}
+	rows, err := s.pool.Query(t.Context(), `SELECT id, lease_until FROM deliveries WHERE lease_owner = 'owner-1'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		id    string
+		until time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &until}, func() error {
+		leased[id] = until
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range h.taken {
+		if c.Message.Payload == nil || c.Endpoint.URL == "" || len(c.Endpoint.Secrets) == 0 || c.LeaseUntil.IsZero() ||
+			c.Delivery.CreatedAt.IsZero() || c.Delivery.Status != hookbridge.StatusPending ||
+			c.Delivery.MsgID != c.Message.ID || c.Delivery.EndpointID != c.Endpoint.ID {
+			t.Errorf("claim %+v is not complete", c)
+		}
+		if until, ok := leased[c.Delivery.ID]; !ok || !until.Equal(c.LeaseUntil) {
+			t.Errorf("taken delivery %s: stored lease until %v (stored: %v), claim says %v", c.Delivery.ID, until, ok, c.LeaseUntil)
+		}
+		delete(leased, c.Delivery.ID)
+	}
+	for id := range leased {
+		t.Errorf("delivery %s is leased to the handoff's owner but was not taken", id)
+	}
+}
+
+func newMessage(appID string) *hookbridge.Message {
+	return &hookbridge.Message{AppID: appID, EventType: "order.created", Payload: json.RawMessage(`{}`)}
+}
+
+// TestHandoffFollowsCommits: the deliveries of committed messages are
+// taken, leased to the handoff's owner, with the claim the dispatcher
+// needs; reservations whose deliveries were not written are cancelled:
+// those of a write that failed (a message id taken) and of a message that
+// lost its event id to an earlier one.
+func TestHandoffFollowsCommits(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app, _ := fixture(t, s)
+	ctx := t.Context()
+	first := newMessage(app.ID)
+	first.EventID = "evt-1"
+	if _, _, err := s.CreateMessage(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	h := &handoffLog{}
+	s.SetHandoff(h)
+
+	if _, _, err := s.CreateMessage(ctx, newMessage(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	taken := newMessage(app.ID)
+	taken.ID = first.ID
+	if _, _, err := s.CreateMessage(ctx, taken); hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
+		t.Fatalf("a message with a taken id: err = %v, want a conflict", err)
+	}
+	repeat := newMessage(app.ID)
+	repeat.EventID = first.EventID
+	results, err := s.CreateMessages(ctx, []*hookbridge.Message{newMessage(app.ID), repeat})
+	if err != nil || results[0].Err != nil || !results[0].Created || results[1].Err != nil || results[1].Created {
+		t.Fatalf("batch: %+v, %v; want the first created and the second answered with the stored message", results, err)
+	}
+
+	h.check(t, s)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.taken) != 2 || h.cancelled != 2 {
+		t.Errorf("%d taken, %d cancelled; want the two new messages' deliveries taken and the other two cancelled", len(h.taken), h.cancelled)
+	}
+	if h.wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery handed over", h.wakes)
+	}
+}
+
+// TestHandoffLeavesHeldBack: a delivery that a claim would hold back (to a
+// FIFO, rate-limited or paused endpoint, of a rate-limited application, or
+// not due yet) and one the handoff refuses are written unleased, for a
+// claimer, which the store wakes.
+func TestHandoffLeavesHeldBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog)
+	}{
+		{"refused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			h.refuse = true
+		}},
+		{"fifo", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			ep.FIFO = true
+			if err := s.UpdateEndpoint(t.Context(), ep); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"endpoint rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			ep.RateLimit = new(10)
+			if err := s.UpdateEndpoint(t.Context(), ep); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"application rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			app.RateLimit = new(10)
+			if err := s.UpdateApplication(t.Context(), app); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"paused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			// A pause that is over: the claim ends it before it serves
+			// the endpoint.
+			if _, err := s.pool.Exec(t.Context(), `UPDATE endpoints SET paused_until = $1 WHERE id = $2`, time.Now().Add(-time.Second), ep.ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"not due", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+			msg.CreatedAt = time.Now().Add(time.Minute)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openTest(t)
+			app, ep := fixture(t, s)
+			h := &handoffLog{}
+			msg := newMessage(app.ID)
+			tc.setup(t, s, app, ep, msg, h)
+			s.SetHandoff(h)
+			if _, _, err := s.CreateMessage(t.Context(), msg); err != nil {
+				t.Fatal(err)
+			}
+			h.check(t, s)
+			h.mu.Lock()
+			if h.wakes != 1 || h.reserved != 0 {
+				t.Errorf("%d wake-ups, %d reserved; want 1 and 0", h.wakes, h.reserved)
+			}
+			h.mu.Unlock()
+			claims, err := s.ClaimDeliveries(t.Context(), "owner-2", msg.CreatedAt.Add(time.Second), time.Minute, 10)
+			if err != nil || len(claims) != 1 {
+				t.Errorf("claimed %d (%v), want the one delivery left to the claim", len(claims), err)
+			}
+		})
+	}
+}
+
+// TestHandoffNotifiesOnlyForTheRest: a message whose deliveries are all
+// handed over wakes no other instance; one with a delivery left to the
+// claim (to a FIFO endpoint) does, though its other delivery is handed
+// over.
+func TestHandoffNotifiesOnlyForTheRest(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	writer, listener := openDSN(t, dsn), openDSN(t, dsn)
+	app, _ := fixture(t, writer)
+	fifo := &hookbridge.Endpoint{AppID: app.ID, URL: "https://fifo.example/", EventTypes: []string{"fifo.only"}, FIFO: true}
+	if err := writer.CreateEndpoint(t.Context(), fifo); err != nil {
+		t.Fatal(err)
+	}
+	h := &handoffLog{}
+	writer.SetHandoff(h)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	wakes := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- listener.Listen(ctx, func() { wakes <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Listen returned %v", err)
+		}
+	}()
+	waitWake(t, wakes, "listening")
+
+	if _, _, err := writer.CreateMessage(t.Context(), newMessage(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// A marker sent after the message proves the listener has seen
+	// whatever came before it, so the absence is not a race.
+	if _, err := writer.pool.Exec(t.Context(), `SELECT pg_notify($1, 'marker')`, writer.notify); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "marker")
+	select {
+	case <-wakes:
+		t.Error("woken by a message whose delivery was handed over")
+	default:
+	}
+
+	m := newMessage(app.ID)
+	m.EventType = "fifo.only"
+	if _, _, err := writer.CreateMessage(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "a message to a FIFO endpoint")
+	h.check(t, writer)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Both messages' deliveries to the endpoint that takes everything.
+	if len(h.taken) != 2 || h.wakes != 1 {
+		t.Errorf("%d taken, %d wake-ups; want 2 and 1", len(h.taken), h.wakes)
+	}
+}
+
+// TestHandoffIngestRetries: ingest whose write loses a race with endpoint
+// deletions, twice (so that it runs its locked last try), settles each
+// try's reservations before the next one reserves, and hands over only the
+// delivery it finally writes.
+func TestHandoffIngestRetries(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	s := openDSN(t, dsn)
+	ctx := t.Context()
+	app, stable := fixture(t, s)
+	h := &handoffLog{}
+	s.SetHandoff(h)
+
+	// Two endpoints, each deleted by a transaction left open: ingest
+	// reads them (the deletions are not committed), and its write then
+	// waits on the row lock of one of them, to fail once it commits.
+	deleting := map[int32]pgx.Tx{} // backend pid → its open deletion
+	var doomed []string
+	for range 2 {
+		ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://doomed.example/", Secrets: stable.Secrets}
+		if err := s.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		doomed = append(doomed, ep.ID)
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, ep.ID); err != nil {
+			t.Fatal(err)
+		}
+		deleting[int32(conn.PgConn().PID())] = tx
+	}
+
+	created := make(chan error, 1)
+	go func() {
+		_, _, err := s.CreateMessage(ctx, newMessage(app.ID))
+		created <- err
+	}()
+	// blocker returns the pid of the deletion ingest waits for, if any.
+	pids := make([]int32, 0, len(deleting))
+	for pid := range deleting {
+		pids = append(pids, pid)
+	}
+	const blocker = `
+		SELECT b FROM pg_stat_activity, unnest(pg_blocking_pids(pid)) AS b
+		WHERE b = ANY($1::integer[]) LIMIT 1`
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for len(deleting) > 0 {
+		var pid int32
+		err := s.pool.QueryRow(ctx, blocker, pids).Scan(&pid)
+		switch {
+		case err == nil:
+			if err := deleting[pid].Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			delete(deleting, pid)
+			pids = slices.DeleteFunc(pids, func(p int32) bool { return p == pid })
+			continue
+		case !errors.Is(err, pgx.ErrNoRows):
+			t.Fatal(err)
+		case time.Now().After(deadline):
+			t.Fatalf("ingest never waited for the %d deletions left", len(deleting))
+		}
+		<-tick.C
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+
+	h.check(t, s)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Three tries: three deliveries reserved, then two, then one.
+	if h.reserved != 6 || len(h.taken) != 1 || h.taken[0].Endpoint.ID != stable.ID {
+		t.Errorf("%d reserved, %d taken; want 6 over three tries, and the delivery to %s taken", h.reserved, len(h.taken), stable.ID)
+	}
+	if h.most > 3 {
+		t.Errorf("%d reservations outstanding at once: a try reserved before the one before it settled", h.most)
+	}
+	for _, id := range doomed {
+		if !slices.Contains(h.cancelledIDs, id) {
+			t.Errorf("the reservation for deleted endpoint %s was not cancelled (cancelled: %v)", id, h.cancelledIDs)
+		}
+	}
+	if h.wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery written handed over", h.wakes)
+	}
+}
+
+// TestHandoffSkipsDeletedEndpoint: an endpoint deleted between ingest's
+// read and its write gets no delivery, and its reservation is cancelled,
+// while the write commits the rest.
+func TestHandoffSkipsDeletedEndpoint(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	s := openDSN(t, dsn)
+	ctx := t.Context()
+	app, stable := fixture(t, s)
+	doomed := &hookbridge.Endpoint{AppID: app.ID, URL: "https://doomed.example/"}
+	if err := s.CreateEndpoint(ctx, doomed); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Reserve runs between the read and the write: the deletion commits
+	// there (on a connection of its own, not the store's).
+	h := &handoffLog{onReserve: func(id string) {
+		if id != doomed.ID {
+			return
+		}
+		if _, err := conn.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, id); err != nil {
+			t.Error(err)
+		}
+	}}
+	s.SetHandoff(h)
+	if _, _, err := s.CreateMessage(ctx, newMessage(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	h.check(t, s)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.taken) != 1 || h.taken[0].Endpoint.ID != stable.ID || !slices.Equal(h.cancelledIDs, []string{doomed.ID}) {
+		t.Errorf("taken %d, cancelled %v; want the delivery to %s taken and the one to %s cancelled", len(h.taken), h.cancelledIDs, stable.ID, doomed.ID)
+	}
+	if h.wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery written handed over", h.wakes)
+	}
+}
