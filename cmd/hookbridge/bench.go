@@ -63,8 +63,10 @@ every accepted message has arrived at every endpoint it is owed to (or
 --timeout passes). It reports ingest and delivery rates, accept-to-arrival
 latency (from when the producer sent the message, so the server's commit is
 included), the server's peak RSS and CPU seconds, and lost and duplicate
-deliveries. --baseline first runs the same load client straight against the
-receiver: the ceiling of this machine, to which the delivery rate is compared.
+deliveries. --baseline runs the same load client straight against the
+receiver, before the server starts and again after it has stopped: the
+ceiling of this machine (the higher of the two, so that a busy moment does
+not flatter the ratio), to which the delivery rate is compared.
 
 Everything runs on loopback. The exit status is 1 if a delivery was lost.`
 
@@ -104,7 +106,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Concurrency, "concurrency", defaultBenchConcurrency, "requests the load client keeps in flight at most")
 	fs.Int(&c.Rate, "rate", 0, "send at this fixed rate (messages/s) instead of as fast as possible; for latency runs")
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
-	fs.Bool(&c.Baseline, "baseline", false, "first measure the same load client posting straight to the receiver: the ceiling of this machine")
+	fs.Bool(&c.Baseline, "baseline", false, "also measure the same load client posting straight to the receiver, before and after the run: the ceiling of this machine")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
@@ -247,20 +249,21 @@ type benchReport struct {
 	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)
 	Deliveries int64 `json:"deliveries"` // owed: accepted × fanout
 
-	IngestPerS    float64  `json:"ingest_per_s"`
-	DeliveredPerS float64  `json:"delivered_per_s"` // deliveries (arrivals) per second, end to end
-	BaselinePerS  *float64 `json:"baseline_per_s"`
-	Ratio         *float64 `json:"ratio"` // delivered_per_s / baseline_per_s
-	P50MS         *float64 `json:"p50_ms"`
-	P95MS         *float64 `json:"p95_ms"`
-	P99MS         *float64 `json:"p99_ms"`
-	MaxMS         *float64 `json:"max_ms"`
-	Lost          int64    `json:"lost"`
-	Duplicates    int64    `json:"duplicates"`
-	Unexpected    int64    `json:"unexpected"` // arrivals of messages this run did not send
-	PeakRSSBytes  *int64   `json:"peak_rss_bytes"`
-	CPUS          *float64 `json:"cpu_s"`
-	ElapsedS      float64  `json:"elapsed_s"`
+	IngestPerS    float64   `json:"ingest_per_s"`
+	DeliveredPerS float64   `json:"delivered_per_s"`     // deliveries (arrivals) per second, end to end
+	BaselinePerS  *float64  `json:"baseline_per_s"`      // the higher of the two below
+	BaselineRuns  []float64 `json:"baseline_runs_per_s"` // before the server started, after it stopped
+	Ratio         *float64  `json:"ratio"`               // delivered_per_s / baseline_per_s
+	P50MS         *float64  `json:"p50_ms"`
+	P95MS         *float64  `json:"p95_ms"`
+	P99MS         *float64  `json:"p99_ms"`
+	MaxMS         *float64  `json:"max_ms"`
+	Lost          int64     `json:"lost"`
+	Duplicates    int64     `json:"duplicates"`
+	Unexpected    int64     `json:"unexpected"` // arrivals of messages this run did not send
+	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
+	CPUS          *float64  `json:"cpu_s"`
+	ElapsedS      float64   `json:"elapsed_s"`
 
 	Backlog *backlogReport `json:"backlog,omitempty"`
 
@@ -311,11 +314,11 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	}
 
 	if cfg.Baseline {
-		rate, err := b.baseline(ctx, rep.Messages)
+		rate, err := b.baseline(ctx, rep.Messages, "before")
 		if err != nil {
 			return nil, err
 		}
-		rep.BaselinePerS = &rate
+		rep.BaselineRuns = append(rep.BaselineRuns, rate)
 	}
 
 	b.db, b.apiKey = cfg.DB, cfg.APIKey
@@ -410,6 +413,17 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		usage = held.then(usage)
 	}
 	rep.addUsage(usage)
+	if cfg.Baseline {
+		// Again now that the server is gone: the machine is shared, and
+		// the ceiling is the better of the two moments.
+		rate, err := b.baseline(ctx, rep.Messages, "after")
+		if err != nil {
+			return nil, err
+		}
+		rep.BaselineRuns = append(rep.BaselineRuns, rate)
+		ceiling := slices.Max(rep.BaselineRuns)
+		rep.BaselinePerS = &ceiling
+	}
 	if rep.BaselinePerS != nil && *rep.BaselinePerS > 0 {
 		ratio := rep.DeliveredPerS / *rep.BaselinePerS
 		rep.Ratio = &ratio
@@ -426,16 +440,18 @@ func isPostgres(dsn string) bool {
 }
 
 // baseline measures the ceiling: the load client posting the same messages,
-// with the same concurrency, straight to the receiver.
-func (b *bench) baseline(ctx context.Context, n int) (float64, error) {
+// with the same concurrency, straight to the receiver. pass names the
+// measurement, which must be new to the receiver.
+func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, error) {
 	target := b.recv.url + "/baseline"
+	before := b.recv.baselineCount()
 	var (
 		next  atomic.Int64
 		done  atomic.Int64
 		errMu sync.Mutex
 		first error
 	)
-	stop := b.progress.show("baseline", int64(n), done.Load, nil)
+	stop := b.progress.show("baseline "+pass, int64(n), done.Load, nil)
 	t0 := time.Now()
 	b.client.run(ctx, b.cfg.Concurrency, "client", func(w *clientWorker) {
 		for {
@@ -444,7 +460,7 @@ func (b *bench) baseline(ctx context.Context, n int) (float64, error) {
 				return
 			}
 			w.body = appendMessage(w.body[:0], i)
-			_, err := w.post(ctx, target, w.body, "base_"+strconv.Itoa(i))
+			_, err := w.post(ctx, target, w.body, "base_"+pass+"_"+strconv.Itoa(i))
 			if err != nil {
 				errMu.Lock()
 				first = cmp.Or(first, err)
@@ -459,7 +475,7 @@ func (b *bench) baseline(ctx context.Context, n int) (float64, error) {
 	if first != nil {
 		return 0, fmt.Errorf("baseline: %w", first)
 	}
-	if got := b.recv.baselineCount(); got != int64(n) {
+	if got := b.recv.baselineCount() - before; got != int64(n) {
 		return 0, fmt.Errorf("baseline: receiver got %d of %d requests", got, n)
 	}
 	return float64(n) / elapsed.Seconds(), nil
@@ -765,7 +781,8 @@ func (r *benchReport) print(w io.Writer) {
 	fmt.Fprintf(w, "hookbridge bench: %s store, server %s; %d application(s) × %d endpoint(s); %d messages; %s\n",
 		r.Store, server, r.Endpoints, r.Fanout, r.Messages, mode)
 	if r.BaselinePerS != nil {
-		fmt.Fprintf(w, "  baseline (straight to the receiver)  %9.0f req/s\n", *r.BaselinePerS)
+		fmt.Fprintf(w, "  baseline (straight to the receiver)  %9.0f req/s   (before %.0f, after %.0f)\n",
+			*r.BaselinePerS, r.BaselineRuns[0], r.BaselineRuns[1])
 	}
 	fmt.Fprintf(w, "  ingest                               %9.0f msg/s   (%d accepted, %d refused)\n", r.IngestPerS, r.Accepted, r.Refused)
 	fmt.Fprintf(w, "  delivered                            %9.0f deliveries/s", r.DeliveredPerS)
