@@ -430,11 +430,31 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The deletion blocks on the lock: within a short deadline it fails.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if err := s.DeleteEndpoint(short, app.ID, ep.ID); err == nil {
-		t.Fatal("endpoint deleted while an ingest transaction held it")
+	var ingestPID int32
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&ingestPID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deletion blocks on the lock: the database says it waits for the
+	// ingest's transaction, and it has not returned.
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteEndpoint(ctx, app.ID, ep.ID) }()
+	const waiting = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for blocked := false; !blocked; {
+		select {
+		case err := <-deleted:
+			t.Fatalf("endpoint deletion returned (%v) while an ingest transaction held it", err)
+		case <-tick.C:
+		}
+		if err := s.pool.QueryRow(ctx, waiting, ingestPID).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deletion never waited for the ingest")
+		}
 	}
 
 	// The ingest writes its delivery and commits; the deletion then goes through.
@@ -445,7 +465,7 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteEndpoint(ctx, app.ID, ep.ID); err != nil {
+	if err := <-deleted; err != nil {
 		t.Fatalf("delete after the ingest committed: %v", err)
 	}
 }
