@@ -174,8 +174,12 @@ type DeliveryStore interface {
 // Lease's owner, so no claimer takes it. After the commit the store gives
 // the reserved deliveries to Take as claims; if they are not committed, to
 // Cancel. Every Reserve that says true is followed by exactly one of the
-// two. A delivery Reserve refuses is written unleased, and the store calls
-// Wake after the commit so that a claimer picks it up.
+// two. Deliveries not handed over are written unleased, for a claim to
+// find: after the commit the store calls Wake if it wrote some it did not
+// offer to Reserve (held back by their endpoint, or not due yet), and
+// Refused if Reserve refused some, so that the Handoff can see to their
+// claim (a dispatcher refuses for want of room, and knows whether its
+// claimer will come back for them on its own).
 //
 // Reserve, Cancel and Take run on the store's write path and must not block
 // or call the store. A delivery handed over is as durable as any other: if
@@ -190,8 +194,12 @@ type Handoff interface {
 	Take(claims []Claim)
 	// Cancel gives back reservations whose deliveries were not committed.
 	Cancel(endpointIDs []string)
-	// Wake says that deliveries were created that were not handed over.
+	// Wake says that the transaction just committed wrote deliveries it
+	// did not offer to Reserve.
 	Wake()
+	// Refused says that the transaction just committed wrote deliveries
+	// Reserve refused.
+	Refused()
 }
 
 // HandoffStore is implemented by stores that can hand new deliveries to a

@@ -29,6 +29,9 @@ type handoffState struct {
 	open    bool                    // Run is claiming: Reserve may say yes
 	closed  bool                    // work is closed: Take can queue nothing
 	pending int                     // reserved, neither taken nor cancelled yet
+	// claimRefused says Reserve refused a delivery for want of room since
+	// the last Refused: the claimer must look once it is committed.
+	claimRefused bool
 	work    chan<- hookbridge.Claim // the workers' queue
 	settled chan struct{}           // capacity 1: pending reached 0 after open ended
 }
@@ -52,6 +55,9 @@ func (d *Dispatcher) Reserve(endpointID string) bool {
 	for {
 		n := d.inflight.Load()
 		if n >= d.maxInflight-d.claimMin {
+			// The claimer may be asleep with this little room left:
+			// wake it once the delivery is committed (Refused).
+			h.claimRefused = true
 			return false
 		}
 		if d.inflight.CompareAndSwap(n, n+1) {
@@ -59,11 +65,30 @@ func (d *Dispatcher) Reserve(endpointID string) bool {
 		}
 	}
 	if !d.slots.reserve(endpointID) {
+		// The endpoint is at its bounds, and left out of claims until it
+		// comes back to half of them (endpointSlots), which wakes the
+		// claimer then: waking it now would only send it past this
+		// endpoint's due deliveries for nothing.
 		d.done()
 		return false
 	}
 	h.pending++
 	return true
+}
+
+// Refused implements hookbridge.Handoff: deliveries Reserve refused were
+// committed. Those refused for want of room in the pipeline need the
+// claimer, which may be asleep; those refused at their endpoint's bounds
+// are claimed when it has room again, without a wake-up now.
+func (d *Dispatcher) Refused() {
+	h := &d.hand
+	h.mu.Lock()
+	wake := h.claimRefused
+	h.claimRefused = false
+	h.mu.Unlock()
+	if wake {
+		d.Wake()
+	}
 }
 
 // Take implements hookbridge.Handoff: it queues the committed claims for

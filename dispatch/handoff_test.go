@@ -70,3 +70,35 @@ func TestHandoffSendsWithoutAClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestHandoffRefusedAreClaimed: with more new deliveries than the pipeline
+// has room for, the handoff refuses the rest, and the claimer — told by
+// the store that they were refused, with no poll to fall back on — sends
+// them too.
+func TestHandoffRefusedAreClaimed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv, got := receiver(t, ok)
+	e.endpoint(srv.URL)
+	store := &claimCounter{Store: e.store}
+	// Room for 4 + 16 - 8 = 12 handed over at a time.
+	d, _ := e.start(dispatch.Config{Store: store, PollInterval: time.Hour, Workers: 4, BatchSize: 16})
+	e.store.SetHandoff(d)
+	waitFor(t, "the dispatcher's first claim", func() bool { return store.calls.Load() > 0 })
+
+	const messages = 60
+	msgs := make([]*hookbridge.Message, messages)
+	for i := range msgs {
+		msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
+			Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: e.clock.Now()}
+	}
+	if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	for range messages {
+		receive(t, got)
+	}
+	if store.claimed.Load() == 0 {
+		t.Error("nothing was claimed: the test did not make the handoff refuse")
+	}
+}

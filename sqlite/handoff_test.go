@@ -15,6 +15,7 @@ import (
 type handoffLog struct {
 	mu                         sync.Mutex
 	reserved, cancelled, wakes int
+	refusals                   int
 	taken                      []hookbridge.Claim
 	refuse                     bool
 }
@@ -47,6 +48,12 @@ func (h *handoffLog) Wake() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.wakes++
+}
+
+func (h *handoffLog) Refused() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refusals++
 }
 
 // leasedTo returns the ids of the deliveries leased to owner.
@@ -133,7 +140,7 @@ func TestHandoffFollowsCommits(t *testing.T) {
 }
 
 // TestHandoffRefusedWakes: deliveries the handoff refuses are written
-// unleased, and the store wakes the claimer for them.
+// unleased, claimable, and the store tells the handoff it refused them.
 func TestHandoffRefusedWakes(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
@@ -144,8 +151,8 @@ func TestHandoffRefusedWakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.mu.Lock()
-	if h.wakes != 1 || len(h.taken) != 0 {
-		t.Errorf("%d wake-ups, %d taken; want 1 and 0", h.wakes, len(h.taken))
+	if h.refusals != 1 || h.wakes != 0 || len(h.taken) != 0 {
+		t.Errorf("%d refusals told, %d wake-ups, %d taken; want 1, 0 and 0", h.refusals, h.wakes, len(h.taken))
 	}
 	h.mu.Unlock()
 	claims, err := s.ClaimDeliveries(t.Context(), "owner-2", time.Now(), time.Minute, 10)

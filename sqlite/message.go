@@ -244,17 +244,21 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		}
 		// Handed over only if nothing would hold it back in a claim
 		// (gatedEndpoints) and the dispatcher has room for it.
-		handed := maySkipWait && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero() && handoff.Reserve(e.ID)
+		offer := maySkipWait && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero()
+		handed := offer && handoff.Reserve(e.ID)
 		var leaseOwner sql.NullString
 		var leaseEnd sql.NullInt64
-		if handed {
+		switch {
+		case handed:
 			if owner == "" {
 				owner, leaseUntil = handoff.Lease(now)
 				leaseUntil = truncMS(leaseUntil)
 			}
 			leaseOwner = sql.NullString{String: owner, Valid: true}
 			leaseEnd = sql.NullInt64{Int64: ms(leaseUntil), Valid: true}
-		} else if handoff != nil {
+		case offer:
+			f.tx.refused = true
+		case handoff != nil:
 			f.tx.missed = true
 		}
 		if handed {

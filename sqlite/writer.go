@@ -290,7 +290,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 				return
 			}
 		}
-		handed, missed := len(tx.handed), tx.missed
+		handed, missed, refused := len(tx.handed), tx.missed, tx.refused
 		err := r.grouped(ctx, tx)
 		if err == nil {
 			if savepoints {
@@ -323,7 +323,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 			return
 		}
 		tx.cancelHandoff(handed)
-		tx.missed = missed
+		tx.missed, tx.refused = missed, refused
 		// What the fan-out read may include what the undone write
 		// changed.
 		clear(w.subs)
@@ -389,10 +389,11 @@ type writeTx struct {
 
 	// handoff, if set, takes the new deliveries it reserves (handed, in
 	// creation order) after the commit; missed says some new deliveries
-	// were not handed over, so the claimer must look.
+	// were not offered to it, refused that it refused some.
 	handoff hookbridge.Handoff
 	handed  []hookbridge.Claim
 	missed  bool
+	refused bool
 }
 
 // handOver gives the committed deliveries reserved with the handoff to it,
@@ -407,6 +408,9 @@ func (t *writeTx) handOver() {
 	}
 	if t.missed {
 		t.handoff.Wake()
+	}
+	if t.refused {
+		t.handoff.Refused()
 	}
 }
 

@@ -83,6 +83,7 @@ type benchConfig struct {
 	Batch        int
 	Baseline     bool
 	Backlog      int
+	Hang         int
 	Instances    int
 	Workers      int
 	Timeout      time.Duration
@@ -108,6 +109,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
 	fs.Bool(&c.Baseline, "baseline", false, "also measure the same load client posting straight to the receiver, before and after the run: the ceiling of this machine")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
+	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
 	fs.Duration(&c.Timeout, "timeout", defaultBenchTimeout, "bound on the whole run; deliveries still missing then are reported lost")
@@ -127,6 +129,10 @@ func (c *benchConfig) check() error {
 		return usageError("--instances needs --db postgres://…: several servers share one PostgreSQL database (and run as processes)")
 	case c.Rate < 0 || c.Backlog < 0 || c.Workers < 0 || c.Timeout <= 0:
 		return usageError("--rate, --backlog and --workers must not be negative, --timeout must be positive")
+	case c.Hang < 0 || c.Hang >= c.Endpoints*c.Fanout:
+		return usageError("--hang must leave at least one of the %d endpoints answering", c.Endpoints*c.Fanout)
+	case c.Hang > 0 && c.Backlog > 0:
+		return usageError("--hang and --backlog measure different things; use one at a time")
 	case c.Batch < 1 || c.Batch > api.MaxBatchMessages:
 		return usageError("--batch must be from 1 to %d", api.MaxBatchMessages)
 	case c.URL != "" && c.APIKey == "":
@@ -266,6 +272,10 @@ type benchReport struct {
 	ElapsedS      float64   `json:"elapsed_s"`
 
 	Backlog *backlogReport `json:"backlog,omitempty"`
+	// With --hang: the endpoints that hung, and the delivery rate of the
+	// others while they did (deliveries to them / time to their last).
+	Hanging              int      `json:"hanging,omitempty"`
+	HealthyDeliveredPerS *float64 `json:"healthy_delivered_per_s,omitempty"`
 
 	firstError string
 }
@@ -340,7 +350,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	// A backlog run's first server gets a request timeout that outlasts
 	// the ingest, so that the requests the receiver holds stay held.
 	var requestTimeout time.Duration
-	if cfg.Backlog > 0 {
+	if cfg.Backlog > 0 || cfg.Hang > 0 {
 		requestTimeout = heldRequestTimeout
 	}
 	srv, err := b.launchAll(ctx, requestTimeout)
@@ -392,8 +402,21 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		stopped = false
 		b.wait(ctx, ing, "drain")
 	} else {
+		if cfg.Hang > 0 {
+			b.recv.hang(cfg.Hang)
+		}
 		ing = b.ingest(ctx, srv, apps, cfg.Messages, cfg.Rate)
 		rep.addIngest(ing, cfg.Fanout)
+		if cfg.Hang > 0 {
+			// The healthy endpoints' deliveries first, while the
+			// others hang; then theirs, so that nothing is lost.
+			want := ing.owedFrom(cfg.Hang, cfg.Fanout)
+			stop := b.progress.show("healthy", want, b.recv.uniqueCount, nil)
+			b.waitFor(ctx, func() bool { return b.recv.uniqueCount() >= want })
+			stop()
+			rep.addHealthy(b.recv, ing, cfg.Hang)
+			b.recv.release()
+		}
 		b.wait(ctx, ing, "deliver")
 	}
 	if !ownDB {
@@ -680,19 +703,49 @@ func (b *bench) wait(ctx context.Context, ing *ingestResult, label string) {
 	want := int64(ing.accepted * b.cfg.Fanout)
 	stop := b.progress.show(label, want, b.recv.uniqueCount, nil)
 	defer stop()
+	// The unique count is cheap; an exact match of arrivals against the
+	// accepted messages is made only once it says all are in.
+	b.waitFor(ctx, func() bool {
+		return b.recv.uniqueCount() >= want && b.recv.matched(ing, b.cfg.Fanout) >= want
+	})
+}
+
+// waitFor returns once done says so, looking every 5 ms, or when ctx ends.
+func (b *bench) waitFor(ctx context.Context, done func() bool) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		// The unique count is cheap; an exact match of arrivals against
-		// the accepted messages is made only once it says all are in.
-		if b.recv.uniqueCount() >= want && b.recv.matched(ing, b.cfg.Fanout) >= want {
-			return
-		}
+	for !done() {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// owedFrom counts the deliveries owed for the accepted messages of ing to
+// endpoints numbered from on (the healthy ones of a --hang run).
+func (ing *ingestResult) owedFrom(from, fanout int) int64 {
+	var n int64
+	for i := range ing.msgs {
+		if ing.msgs[i].id == "" {
+			continue
+		}
+		first := int(ing.msgs[i].app) * fanout
+		n += int64(max(0, first+fanout-max(first, from)))
+	}
+	return n
+}
+
+// addHealthy fills in the delivery rate of the endpoints that did not
+// hang, from their arrivals so far: every one of them, since the hanging
+// endpoints have had none.
+func (r *benchReport) addHealthy(recv *benchReceiver, ing *ingestResult, hang int) {
+	r.Hanging = hang
+	_, last, n := recv.arrivalsAfter(ing.t0)
+	if n > 0 && last.After(ing.t0) {
+		rate := float64(n) / last.Sub(ing.t0).Seconds()
+		r.HealthyDeliveredPerS = &rate
 	}
 }
 
@@ -793,6 +846,10 @@ func (r *benchReport) print(w io.Writer) {
 	if r.P50MS != nil {
 		fmt.Fprintf(w, "  latency send→arrival                 p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 			*r.P50MS, *r.P95MS, *r.P99MS, *r.MaxMS)
+	}
+	if r.HealthyDeliveredPerS != nil {
+		fmt.Fprintf(w, "  healthy endpoints                    %9.0f deliveries/s   while %d hung (compare with 1-%d/%d × delivered of a run without --hang)\n",
+			*r.HealthyDeliveredPerS, r.Hanging, r.Hanging, r.Endpoints*r.Fanout)
 	}
 	if b := r.Backlog; b != nil {
 		fmt.Fprintf(w, "  backlog                              %d pending deliveries", b.Pending)
@@ -1101,6 +1158,7 @@ type benchReceiver struct {
 	url string
 
 	mu       sync.Mutex
+	hanging  int                      // endpoints below this number wait for held
 	arrivals map[arrivalKey]time.Time // first arrival of each message at each endpoint
 	dups     int64
 	base     map[string]struct{} // baseline requests by webhook-id
@@ -1156,6 +1214,9 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	held := r.held
+	if held != nil && r.hanging > 0 && ep >= r.hanging {
+		held = nil // only the hanging endpoints wait
+	}
 	r.mu.Unlock()
 	if held != nil {
 		select {
@@ -1184,11 +1245,18 @@ func (r *benchReceiver) hold() {
 	r.mu.Unlock()
 }
 
+// hang makes requests to endpoints 0 … n-1 wait until release.
+func (r *benchReceiver) hang(n int) {
+	r.mu.Lock()
+	r.held, r.hanging = make(chan struct{}), n
+	r.mu.Unlock()
+}
+
 func (r *benchReceiver) release() {
 	r.mu.Lock()
 	if r.held != nil {
 		close(r.held)
-		r.held = nil
+		r.held, r.hanging = nil, 0
 	}
 	r.mu.Unlock()
 }
