@@ -26,14 +26,14 @@ import (
 // deliveries, and how many reserved ones are still to come.
 type handoffState struct {
 	mu      sync.Mutex
-	open    bool                    // Run is claiming: Reserve may say yes
-	closed  bool                    // work is closed: Take can queue nothing
-	pending int                     // reserved, neither taken nor cancelled yet
+	open    bool // Run is claiming: Reserve may say yes
+	closed  bool // work is closed: Take can queue nothing
+	pending int  // reserved, neither taken nor cancelled yet
 	// claimRefused says Reserve refused a delivery for want of room since
 	// the last Refused: the claimer must look once it is committed.
 	claimRefused bool
-	work    chan<- hookbridge.Claim // the workers' queue
-	settled chan struct{}           // capacity 1: pending reached 0 after open ended
+	work         chan<- hookbridge.Claim // the workers' queue
+	settled      chan struct{}           // capacity 1: pending reached 0 after open ended
 }
 
 // Lease implements hookbridge.Handoff: deliveries handed over are leased to
