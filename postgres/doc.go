@@ -40,7 +40,10 @@
 //     round trips whatever its size (one batch reading the subscriptions,
 //     one statement writing the messages and their deliveries with arrays
 //     and unnest), a batch of results is one statement, and neither holds
-//     a transaction open across round trips.
+//     a transaction open across round trips. Single messages
+//     (CreateMessage) waiting at the same time are written as one such
+//     batch (group commit, group.go), each caller answered after the
+//     commit.
 //
 // The database schema is the one in the connection's search_path (the
 // default is public), so several installations, or test runs, can share a

@@ -48,13 +48,13 @@ func scanMessage(row pgx.Row, extra ...any) (hookbridge.Message, error) {
 // scheduled delivery, due at msg.CreatedAt, per endpoint of the application
 // that Accepts it. ID and CreatedAt are filled in if unset. With an EventID
 // the application already used, nothing is written and the stored message is
-// returned with created == false.
+// returned with created == false. The message is written together with the
+// others that wait at the same time (group commit, group.go).
 func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
-	results, err := s.createMessages(ctx, []*hookbridge.Message{msg}, "")
+	r, err := s.ingest.submit(ctx, msg)
 	if err != nil {
 		return nil, false, fmt.Errorf("create message: %w", err)
 	}
-	r := results[0]
 	if r.Err != nil {
 		return nil, false, r.Err
 	}
@@ -73,7 +73,7 @@ func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, en
 // CreateMessages stores msgs in one transaction, each as CreateMessage
 // would, in a fixed number of statements whatever the batch size. A message
 // whose application does not exist gets that error in its result and the
-// others are stored.
+// others are stored; any other error fails the batch.
 func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
 	if len(msgs) == 0 {
 		return []hookbridge.CreateResult{}, nil
@@ -81,6 +81,11 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) 
 	results, err := s.createMessages(ctx, msgs, "")
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
+	}
+	for _, r := range results {
+		if r.Err != nil && !hookbridge.IsNotFound(r.Err) {
+			return nil, fmt.Errorf("create messages: %w", r.Err)
+		}
 	}
 	return results, nil
 }
@@ -138,6 +143,10 @@ const ingestTries = 3
 // writing nothing; the batch is then read and written again, and the last
 // try does both in one transaction that holds key-share locks on what it
 // read, so that deletions wait for it and it cannot lose the race again.
+//
+// An error it returns from the database means that nothing was written,
+// which the group commit relies on (group.go): the lookup, which runs
+// after the write, fails only the results of the messages it was for.
 //
 // With a handoff set (handoff.go), each try settles what it reserved as
 // soon as it is known to have committed or not, before any next try
@@ -318,27 +327,29 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			takenEventIDs = append(takenEventIDs, msgs[i].EventID)
 		}
 	}
+	// The batch's other messages are stored already (outside a
+	// transaction) or will be: a failure from here on is theirs alone, and
+	// the batch cannot be tried again whole.
 	if len(takenApps) > 0 {
 		stored, err := storedByEventID(ctx, q, takenApps, takenEventIDs)
-		if err != nil {
-			return nil, 0, err
-		}
 		for _, i := range candidate {
 			if inserted[msgs[i].ID] {
 				continue
 			}
 			m, ok := stored[[2]string{msgs[i].AppID, msgs[i].EventID}]
-			if !ok || msgs[i].EventID == "" {
-				// Deleted since (its application, say): the batch's
-				// other messages are stored already, so it cannot be
-				// tried again whole.
-				return nil, 0, fmt.Errorf("message %s was not inserted and no message has its event id", msgs[i].ID)
+			switch {
+			case err != nil:
+				results[i].Err = err
+			case !ok || msgs[i].EventID == "":
+				// Deleted since (its application, say).
+				results[i].Err = fmt.Errorf("message %s was not inserted and no message has its event id", msgs[i].ID)
+			default:
+				results[i] = hookbridge.CreateResult{Message: m, Created: false}
 			}
-			results[i] = hookbridge.CreateResult{Message: m, Created: false}
 		}
 	}
 	for i, first := range repeatOf {
-		results[i] = hookbridge.CreateResult{Message: results[first].Message, Created: false}
+		results[i] = hookbridge.CreateResult{Message: results[first].Message, Created: false, Err: results[first].Err}
 	}
 	return results, written, nil
 }

@@ -47,6 +47,10 @@ type Store struct {
 	// until set. Atomic, since SetHandoff may come while requests run.
 	handoff atomic.Pointer[hookbridge.Handoff]
 
+	// ingest is the queue of CreateMessage calls, written in groups
+	// (group.go).
+	ingest *ingestQueue
+
 	// notifyReq asks the notifier goroutine for a NOTIFY (buffered, 1: a
 	// request that finds it full is covered by the pending one).
 	notifyReq    chan struct{}
@@ -125,6 +129,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopNotifier, s.notifierDone = cancel, make(chan struct{})
 	go s.notifier(nctx)
+	s.ingest = startIngest(s)
 	return s, nil
 }
 
@@ -145,9 +150,11 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 	return s.checkSchema(ctx)
 }
 
-// Close stops the notifier, sending a NOTIFY still pending, and closes the
-// connection pool.
+// Close writes the messages queued for ingest and refuses later ones, stops
+// the notifier, sending a NOTIFY still pending, and closes the connection
+// pool.
 func (s *Store) Close() error {
+	s.ingest.close()
 	s.stopNotifier()
 	<-s.notifierDone
 	s.pool.Close()
