@@ -45,6 +45,10 @@ type handover struct {
 	until time.Time // the lease end, as stored
 
 	reserved []hookbridge.Claim // in creation order
+	// notOffered and refused say some new deliveries were not handed
+	// over: held back by their endpoint (never offered to Reserve), or
+	// refused by it. They decide between Handoff.Wake and Refused.
+	notOffered, refused bool
 	// inserted maps the handed deliveries the write statement inserted to
 	// their created_at (PostgreSQL's clock); written says the statement
 	// succeeded, which outside a transaction means it committed.
@@ -69,7 +73,14 @@ func (s *Store) newHandover(now time.Time) *handover {
 // it. A handed delivery is recorded as a claim at once, so that whatever
 // happens next settles it.
 func (ho *handover) reserve(d hookbridge.Delivery, msg *hookbridge.Message, e *hookbridge.Endpoint, due, appLimited bool) bool {
-	if ho.h == nil || !due || appLimited || e.FIFO || e.RateLimit != nil || !e.PausedUntil.IsZero() || !ho.h.Reserve(e.ID) {
+	switch {
+	case ho.h == nil:
+		return false
+	case !due || appLimited || e.FIFO || e.RateLimit != nil || !e.PausedUntil.IsZero():
+		ho.notOffered = true
+		return false
+	case !ho.h.Reserve(e.ID):
+		ho.refused = true
 		return false
 	}
 	if ho.owner == "" {

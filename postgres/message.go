@@ -201,9 +201,14 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 			return nil, err
 		}
 		if written > int64(taken) {
+			// Every instance may take what this one did not: the
+			// NOTIFY wakes them all (this one included).
 			s.notifyDue()
-			if ho.h != nil {
+			if ho.notOffered {
 				ho.h.Wake()
+			}
+			if ho.refused {
+				ho.h.Refused()
 			}
 		}
 		return results, nil
