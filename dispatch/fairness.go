@@ -43,9 +43,10 @@ import (
 //     claims until it is down to low (a hysteresis, so that a busy endpoint
 //     is claimed for in whole batches, not one delivery at a time), and
 //     claims beyond most are released at once;
-//   - in all: once maxWaiting claims wait across every endpoint, further
-//     claims that would wait are released, and every endpoint with limit in
-//     flight is left out of the claims until one of them ends.
+//   - in all: once maxWaiting claims wait across every endpoint, or the
+//     payloads of those parked reach maxParkedBytes, further claims that
+//     would wait are released, and every endpoint with limit in flight is
+//     left out of the claims until one of them ends.
 //
 // The slack of a batch or two per endpoint is what keeps one fast endpoint
 // from churning: a claim of a full batch for it is kept, not handed back,
@@ -55,6 +56,10 @@ type endpointSlots struct {
 	low, high  int // held per endpoint: claimed again at low, left out at high
 	most       int // held per endpoint beyond which claims are released
 	maxWaiting int // held beyond limit, summed over endpoints
+	// maxParkedBytes bounds the payloads of parked claims, so that large
+	// messages to hanging receivers cannot fill memory; counts alone would
+	// allow maxWaiting times the largest payload.
+	maxParkedBytes int
 
 	mu      sync.Mutex
 	held    map[string]int // claims of the endpoint: waiting, parked or being sent
@@ -62,21 +67,26 @@ type endpointSlots struct {
 	parked  map[string][]hookbridge.Claim
 	full    map[string]struct{} // reached high, not yet back at low
 	waiting int                 // Σ max(0, held-limit)
+	parkedB int                 // payload bytes of the parked claims
 }
+
+// defaultMaxParkedBytes is endpointSlots.maxParkedBytes.
+const defaultMaxParkedBytes = 32 << 20
 
 // newEndpointSlots sizes the bounds for limit requests in flight per
 // endpoint and claims of up to batch deliveries.
 func newEndpointSlots(limit, batch int) *endpointSlots {
 	return &endpointSlots{
-		limit:      limit,
-		low:        limit + batch/2,
-		high:       limit + batch,
-		most:       limit + 2*batch,
-		maxWaiting: 4 * batch,
-		held:       make(map[string]int),
-		sending:    make(map[string]int),
-		parked:     make(map[string][]hookbridge.Claim),
-		full:       make(map[string]struct{}),
+		limit:          limit,
+		low:            limit + batch/2,
+		high:           limit + batch,
+		most:           limit + 2*batch,
+		maxWaiting:     4 * batch,
+		maxParkedBytes: defaultMaxParkedBytes,
+		held:           make(map[string]int),
+		sending:        make(map[string]int),
+		parked:         make(map[string][]hookbridge.Claim),
+		full:           make(map[string]struct{}),
 	}
 }
 
@@ -120,7 +130,7 @@ func (s *endpointSlots) unreserve(id string) (reclaim bool) {
 func (s *endpointSlots) hold(id string) bool {
 	n := s.held[id]
 	if n >= s.limit {
-		if n >= s.most || s.waiting >= s.maxWaiting {
+		if n >= s.most || s.waitFull() {
 			return false
 		}
 		s.waiting++
@@ -138,7 +148,7 @@ func (s *endpointSlots) hold(id string) bool {
 func (s *endpointSlots) unhold(id string) (reclaim bool) {
 	n := s.held[id]
 	if n > s.limit {
-		reclaim = s.waiting == s.maxWaiting
+		reclaim = s.waitFull()
 		s.waiting--
 	}
 	if n--; n > 0 {
@@ -161,6 +171,7 @@ func (s *endpointSlots) start(c *hookbridge.Claim) bool {
 	defer s.mu.Unlock()
 	if s.sending[id] >= s.limit {
 		s.parked[id] = append(s.parked[id], *c)
+		s.parkedB += len(c.Message.Payload)
 		return false
 	}
 	s.sending[id]++
@@ -177,6 +188,10 @@ func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, reclaim bool)
 	reclaim = s.unhold(id)
 	if q := s.parked[id]; len(q) > 0 {
 		c := q[0]
+		if s.waitFull() && s.parkedB-len(c.Message.Payload) < s.maxParkedBytes {
+			reclaim = true
+		}
+		s.parkedB -= len(c.Message.Payload)
 		q[0] = hookbridge.Claim{} // no reference kept to the payload
 		if len(q) == 1 {
 			delete(s.parked, id)
@@ -193,12 +208,18 @@ func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, reclaim bool)
 	return nil, reclaim
 }
 
+// waitFull says no more claims may wait: either bound in all is reached.
+// s.mu is held.
+func (s *endpointSlots) waitFull() bool {
+	return s.waiting >= s.maxWaiting || s.parkedB >= s.maxParkedBytes
+}
+
 // saturated returns the endpoints the next claim should leave out; nil when
 // there are none.
 func (s *endpointSlots) saturated() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.waiting >= s.maxWaiting {
+	if s.waitFull() {
 		// No claim may wait now: leave out every endpoint whose claims
 		// would.
 		ids := make([]string, 0, len(s.held))

@@ -92,3 +92,36 @@ func TestSlotsBoundWaiting(t *testing.T) {
 		t.Fatal("a finished request freed waiting budget but did not ask for a claim")
 	}
 }
+
+// TestSlotsBoundParkedBytes: once the payloads of parked claims reach the
+// bound, claims that would wait are released, and the endpoints at their
+// cap are left out of claims until a parked claim is sent.
+func TestSlotsBoundParkedBytes(t *testing.T) {
+	const limit, batch = 1, 100
+	s := newEndpointSlots(limit, batch)
+	s.maxParkedBytes = 100
+	claims := claimsFor("a", 3)
+	for i := range claims {
+		claims[i].Message.Payload = make([]byte, 60)
+	}
+	fit, over := s.admit(claims)
+	if len(fit) != 3 || len(over) != 0 {
+		t.Fatalf("%d kept, %d released; want 3 and 0", len(fit), len(over))
+	}
+	for i := range fit {
+		s.start(&fit[i]) // one sends, two park: 120 bytes
+	}
+	if fit, over := s.admit(claimsFor("a", 1)); len(fit) != 0 || len(over) != 1 {
+		t.Fatalf("past the byte bound: %d kept, %d released; want 0 and 1", len(fit), len(over))
+	}
+	if fit, _ := s.admit(claimsFor("b", 1)); len(fit) != 1 {
+		t.Fatal("an endpoint with a free slot was refused")
+	}
+	if got := s.saturated(); !slices.Contains(got, "a") {
+		t.Fatalf("left out: %v, want a among them", got)
+	}
+	next, reclaim := s.finish("a")
+	if next == nil || !reclaim {
+		t.Fatalf("finishing a's request: next %v, reclaim %v; want a parked claim and a reclaim", next, reclaim)
+	}
+}
