@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/storetest"
 )
 
 // holdIngest keeps the ingest runner from taking anything until the
@@ -140,7 +141,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 	if _, _, err := s.CreateMessage(t.Context(), existing); err != nil {
 		t.Fatal(err)
 	}
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 
 	takenID := newMessage(app.ID)
@@ -172,14 +173,14 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 		t.Errorf("stored %d messages (%v), want the 4 created and the one before", len(page.Data), err)
 	}
 
-	h.check(t, s)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.taken) != 4 {
-		t.Errorf("%d deliveries taken, want the 4 of the messages created", len(h.taken))
+	checkHandoff(t, h, s)
+	h.Lock()
+	defer h.Unlock()
+	if len(h.Taken) != 4 {
+		t.Errorf("%d deliveries taken, want the 4 of the messages created", len(h.Taken))
 	}
-	if h.wakes != 0 {
-		t.Errorf("%d wake-ups with every delivery written handed over", h.wakes)
+	if h.Wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery written handed over", h.Wakes)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,74 +12,20 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/storetest"
 )
 
-// handoffLog is the dispatcher's side of a handoff, reduced to keeping
-// count: it takes every delivery offered (unless refuse) and records what
-// it was given, and the most reservations it ever had outstanding.
-type handoffLog struct {
-	mu                         sync.Mutex
-	reserved, cancelled, wakes int
-	refusals                   int
-	most                       int      // outstanding reservations, at most
-	cancelledIDs               []string // endpoint ids given back
-	taken                      []hookbridge.Claim
-	refuse                     bool
-	onReserve                  func(endpointID string) // if set, runs first in Reserve
-}
-
-func (h *handoffLog) Lease(now time.Time) (string, time.Time) { return "owner-1", now.Add(time.Minute) }
-
-func (h *handoffLog) Reserve(endpointID string) bool {
-	if h.onReserve != nil {
-		h.onReserve(endpointID)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.refuse {
-		return false
-	}
-	h.reserved++
-	h.most = max(h.most, h.reserved-h.cancelled-len(h.taken))
-	return true
-}
-
-func (h *handoffLog) Refused() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.refusals++
-}
-
-func (h *handoffLog) Take(claims []hookbridge.Claim) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.taken = append(h.taken, claims...)
-}
-
-func (h *handoffLog) Cancel(ids []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.cancelled += len(ids)
-	h.cancelledIDs = append(h.cancelledIDs, ids...)
-}
-
-func (h *handoffLog) Wake() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.wakes++
-}
-
-// check fails t unless every reservation ended once, with the taken ones
+// checkHandoff fails t unless every reservation ended once, with the taken ones
 // leased to the handoff's owner in the store, and exactly those.
-func (h *handoffLog) check(t *testing.T, s *Store) {
+func checkHandoff(t *testing.T, h *storetest.HandoffLog, s *Store) {
 	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.reserved != len(h.taken)+h.cancelled {
-		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.reserved, len(h.taken), h.cancelled)
+	h.Lock()
+	defer h.Unlock()
+	if h.Reserved != len(h.Taken)+h.Cancelled {
+		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.Reserved, len(h.Taken), h.Cancelled)
 	}
 	leased := map[string]time.Time{}
-	rows, err := s.pool.Query(t.Context(), `SELECT id, lease_until FROM deliveries WHERE lease_owner = 'owner-1'`)
+	rows, err := s.pool.Query(t.Context(), `SELECT id, lease_until FROM deliveries WHERE lease_owner = $1`, storetest.HandoffOwner)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +39,7 @@ func (h *handoffLog) check(t *testing.T, s *Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range h.taken {
+	for _, c := range h.Taken {
 		if c.Message.Payload == nil || c.Endpoint.URL == "" || len(c.Endpoint.Secrets) == 0 || c.LeaseUntil.IsZero() ||
 			c.Delivery.CreatedAt.IsZero() || c.Delivery.Status != hookbridge.StatusPending ||
 			c.Delivery.MsgID != c.Message.ID || c.Delivery.EndpointID != c.Endpoint.ID {
@@ -129,7 +74,7 @@ func TestHandoffFollowsCommits(t *testing.T) {
 	if _, _, err := s.CreateMessage(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 
 	if _, _, err := s.CreateMessage(ctx, newMessage(app.ID)); err != nil {
@@ -147,14 +92,14 @@ func TestHandoffFollowsCommits(t *testing.T) {
 		t.Fatalf("batch: %+v, %v; want the first created and the second answered with the stored message", results, err)
 	}
 
-	h.check(t, s)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.taken) != 2 || h.cancelled != 2 {
-		t.Errorf("%d taken, %d cancelled; want the two new messages' deliveries taken and the other two cancelled", len(h.taken), h.cancelled)
+	checkHandoff(t, h, s)
+	h.Lock()
+	defer h.Unlock()
+	if len(h.Taken) != 2 || h.Cancelled != 2 {
+		t.Errorf("%d taken, %d cancelled; want the two new messages' deliveries taken and the other two cancelled", len(h.Taken), h.Cancelled)
 	}
-	if h.wakes != 0 {
-		t.Errorf("%d wake-ups with every delivery handed over", h.wakes)
+	if h.Wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery handed over", h.Wakes)
 	}
 }
 
@@ -166,37 +111,37 @@ func TestHandoffLeavesHeldBack(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		setup func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog)
+		setup func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog)
 	}{
-		{"refused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
-			h.refuse = true
+		{"refused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
+			h.Refuse = true
 		}},
-		{"fifo", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+		{"fifo", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
 			ep.FIFO = true
 			if err := s.UpdateEndpoint(t.Context(), ep); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"endpoint rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+		{"endpoint rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
 			ep.RateLimit = new(10)
 			if err := s.UpdateEndpoint(t.Context(), ep); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"application rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+		{"application rate limit", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
 			app.RateLimit = new(10)
 			if err := s.UpdateApplication(t.Context(), app); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"paused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+		{"paused", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
 			// A pause that is over: the claim ends it before it serves
 			// the endpoint.
 			if _, err := s.pool.Exec(t.Context(), `UPDATE endpoints SET paused_until = $1 WHERE id = $2`, time.Now().Add(-time.Second), ep.ID); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"not due", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *handoffLog) {
+		{"not due", func(t *testing.T, s *Store, app *hookbridge.Application, ep *hookbridge.Endpoint, msg *hookbridge.Message, h *storetest.HandoffLog) {
 			msg.CreatedAt = time.Now().Add(time.Minute)
 		}},
 	} {
@@ -204,24 +149,24 @@ func TestHandoffLeavesHeldBack(t *testing.T) {
 			t.Parallel()
 			s := openTest(t)
 			app, ep := fixture(t, s)
-			h := &handoffLog{}
+			h := &storetest.HandoffLog{}
 			msg := newMessage(app.ID)
 			tc.setup(t, s, app, ep, msg, h)
 			s.SetHandoff(h)
 			if _, _, err := s.CreateMessage(t.Context(), msg); err != nil {
 				t.Fatal(err)
 			}
-			h.check(t, s)
-			h.mu.Lock()
+			checkHandoff(t, h, s)
+			h.Lock()
 			// A refusal is told as one; the others were never offered.
 			wakes, refusals := 1, 0
-			if h.refuse {
+			if h.Refuse {
 				wakes, refusals = 0, 1
 			}
-			if h.wakes != wakes || h.refusals != refusals || h.reserved != 0 {
-				t.Errorf("%d wake-ups, %d refusals told, %d reserved; want %d, %d and 0", h.wakes, h.refusals, h.reserved, wakes, refusals)
+			if h.Wakes != wakes || h.Refusals != refusals || h.Reserved != 0 {
+				t.Errorf("%d wake-ups, %d refusals told, %d reserved; want %d, %d and 0", h.Wakes, h.Refusals, h.Reserved, wakes, refusals)
 			}
-			h.mu.Unlock()
+			h.Unlock()
 			claims, err := s.ClaimDeliveries(t.Context(), "owner-2", msg.CreatedAt.Add(time.Second), time.Minute, 10)
 			if err != nil || len(claims) != 1 {
 				t.Errorf("claimed %d (%v), want the one delivery left to the claim", len(claims), err)
@@ -243,7 +188,7 @@ func TestHandoffNotifiesOnlyForTheRest(t *testing.T) {
 	if err := writer.CreateEndpoint(t.Context(), fifo); err != nil {
 		t.Fatal(err)
 	}
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	writer.SetHandoff(h)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -279,12 +224,12 @@ func TestHandoffNotifiesOnlyForTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWake(t, wakes, "a message to a FIFO endpoint")
-	h.check(t, writer)
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	checkHandoff(t, h, writer)
+	h.Lock()
+	defer h.Unlock()
 	// Both messages' deliveries to the endpoint that takes everything.
-	if len(h.taken) != 2 || h.wakes != 1 {
-		t.Errorf("%d taken, %d wake-ups; want 2 and 1", len(h.taken), h.wakes)
+	if len(h.Taken) != 2 || h.Wakes != 1 {
+		t.Errorf("%d taken, %d wake-ups; want 2 and 1", len(h.Taken), h.Wakes)
 	}
 }
 
@@ -298,7 +243,7 @@ func TestHandoffIngestRetries(t *testing.T) {
 	s := openDSN(t, dsn)
 	ctx := t.Context()
 	app, stable := fixture(t, s)
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 
 	// Two endpoints, each deleted by a transaction left open: ingest
@@ -365,23 +310,23 @@ func TestHandoffIngestRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h.check(t, s)
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	checkHandoff(t, h, s)
+	h.Lock()
+	defer h.Unlock()
 	// Three tries: three deliveries reserved, then two, then one.
-	if h.reserved != 6 || len(h.taken) != 1 || h.taken[0].Endpoint.ID != stable.ID {
-		t.Errorf("%d reserved, %d taken; want 6 over three tries, and the delivery to %s taken", h.reserved, len(h.taken), stable.ID)
+	if h.Reserved != 6 || len(h.Taken) != 1 || h.Taken[0].Endpoint.ID != stable.ID {
+		t.Errorf("%d reserved, %d taken; want 6 over three tries, and the delivery to %s taken", h.Reserved, len(h.Taken), stable.ID)
 	}
-	if h.most > 3 {
-		t.Errorf("%d reservations outstanding at once: a try reserved before the one before it settled", h.most)
+	if h.Most > 3 {
+		t.Errorf("%d reservations outstanding at once: a try reserved before the one before it settled", h.Most)
 	}
 	for _, id := range doomed {
-		if !slices.Contains(h.cancelledIDs, id) {
-			t.Errorf("the reservation for deleted endpoint %s was not cancelled (cancelled: %v)", id, h.cancelledIDs)
+		if !slices.Contains(h.CancelledIDs, id) {
+			t.Errorf("the reservation for deleted endpoint %s was not cancelled (cancelled: %v)", id, h.CancelledIDs)
 		}
 	}
-	if h.wakes != 0 {
-		t.Errorf("%d wake-ups with every delivery written handed over", h.wakes)
+	if h.Wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery written handed over", h.Wakes)
 	}
 }
 
@@ -405,7 +350,7 @@ func TestHandoffSkipsDeletedEndpoint(t *testing.T) {
 	defer conn.Close(context.Background())
 	// Reserve runs between the read and the write: the deletion commits
 	// there (on a connection of its own, not the store's).
-	h := &handoffLog{onReserve: func(id string) {
+	h := &storetest.HandoffLog{OnReserve: func(id string) {
 		if id != doomed.ID {
 			return
 		}
@@ -417,13 +362,13 @@ func TestHandoffSkipsDeletedEndpoint(t *testing.T) {
 	if _, _, err := s.CreateMessage(ctx, newMessage(app.ID)); err != nil {
 		t.Fatal(err)
 	}
-	h.check(t, s)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.taken) != 1 || h.taken[0].Endpoint.ID != stable.ID || !slices.Equal(h.cancelledIDs, []string{doomed.ID}) {
-		t.Errorf("taken %d, cancelled %v; want the delivery to %s taken and the one to %s cancelled", len(h.taken), h.cancelledIDs, stable.ID, doomed.ID)
+	checkHandoff(t, h, s)
+	h.Lock()
+	defer h.Unlock()
+	if len(h.Taken) != 1 || h.Taken[0].Endpoint.ID != stable.ID || !slices.Equal(h.CancelledIDs, []string{doomed.ID}) {
+		t.Errorf("taken %d, cancelled %v; want the delivery to %s taken and the one to %s cancelled", len(h.Taken), h.CancelledIDs, stable.ID, doomed.ID)
 	}
-	if h.wakes != 0 {
-		t.Errorf("%d wake-ups with every delivery written handed over", h.wakes)
+	if h.Wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery written handed over", h.Wakes)
 	}
 }

@@ -8,53 +8,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/storetest"
 )
-
-// handoffLog is the dispatcher's side of a handoff, reduced to keeping
-// count: it takes every delivery offered and records what it was given.
-type handoffLog struct {
-	mu                         sync.Mutex
-	reserved, cancelled, wakes int
-	refusals                   int
-	taken                      []hookbridge.Claim
-	refuse                     bool
-}
-
-func (h *handoffLog) Lease(now time.Time) (string, time.Time) { return "owner-1", now.Add(time.Minute) }
-
-func (h *handoffLog) Reserve(string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.refuse {
-		return false
-	}
-	h.reserved++
-	return true
-}
-
-func (h *handoffLog) Take(claims []hookbridge.Claim) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.taken = append(h.taken, claims...)
-}
-
-func (h *handoffLog) Cancel(ids []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.cancelled += len(ids)
-}
-
-func (h *handoffLog) Wake() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.wakes++
-}
-
-func (h *handoffLog) Refused() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.refusals++
-}
 
 // leasedTo returns the ids of the deliveries leased to owner.
 func leasedTo(t *testing.T, s *Store, owner string) []string {
@@ -83,7 +38,7 @@ func TestHandoffFollowsCommits(t *testing.T) {
 	if _, _, err := s.CreateMessage(t.Context(), taken); err != nil {
 		t.Fatal(err)
 	}
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 
 	release := blockWriter(t, s)
@@ -114,16 +69,16 @@ func TestHandoffFollowsCommits(t *testing.T) {
 		}
 	}
 
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.reserved != len(h.taken)+h.cancelled {
-		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.reserved, len(h.taken), h.cancelled)
+	h.Lock()
+	defer h.Unlock()
+	if h.Reserved != len(h.Taken)+h.Cancelled {
+		t.Errorf("%d reserved, %d taken, %d cancelled: every reservation must end once", h.Reserved, len(h.Taken), h.Cancelled)
 	}
-	if h.cancelled == 0 {
+	if h.Cancelled == 0 {
 		t.Error("nothing cancelled: the failed writes' reservations were not given back")
 	}
 	var ids []string
-	for _, c := range h.taken {
+	for _, c := range h.Taken {
 		ids = append(ids, c.Delivery.ID)
 		if c.Message.Payload == nil || c.Endpoint.URL == "" || c.LeaseUntil.IsZero() ||
 			c.Delivery.MsgID != c.Message.ID || c.Delivery.EndpointID != c.Endpoint.ID {
@@ -131,11 +86,11 @@ func TestHandoffFollowsCommits(t *testing.T) {
 		}
 	}
 	slices.Sort(ids)
-	if got := leasedTo(t, s, "owner-1"); len(ids) != 2 || !slices.Equal(got, ids) {
+	if got := leasedTo(t, s, storetest.HandoffOwner); len(ids) != 2 || !slices.Equal(got, ids) {
 		t.Errorf("taken %v, leased in the store %v; want the two committed deliveries in both", ids, got)
 	}
-	if h.wakes != 0 {
-		t.Errorf("%d wake-ups with every delivery handed over", h.wakes)
+	if h.Wakes != 0 {
+		t.Errorf("%d wake-ups with every delivery handed over", h.Wakes)
 	}
 }
 
@@ -145,16 +100,16 @@ func TestHandoffRefusedWakes(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
 	app := newAppWithEndpoint(t, s)
-	h := &handoffLog{refuse: true}
+	h := &storetest.HandoffLog{Refuse: true}
 	s.SetHandoff(h)
 	if _, _, err := s.CreateMessage(t.Context(), &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	h.mu.Lock()
-	if h.refusals != 1 || h.wakes != 0 || len(h.taken) != 0 {
-		t.Errorf("%d refusals told, %d wake-ups, %d taken; want 1, 0 and 0", h.refusals, h.wakes, len(h.taken))
+	h.Lock()
+	if h.Refusals != 1 || h.Wakes != 0 || len(h.Taken) != 0 {
+		t.Errorf("%d refusals told, %d wake-ups, %d taken; want 1, 0 and 0", h.Refusals, h.Wakes, len(h.Taken))
 	}
-	h.mu.Unlock()
+	h.Unlock()
 	claims, err := s.ClaimDeliveries(t.Context(), "owner-2", time.Now(), time.Minute, 10)
 	if err != nil || len(claims) != 1 {
 		t.Errorf("claimed %d (%v), want the one refused delivery", len(claims), err)
@@ -170,7 +125,7 @@ func TestFanOutSeesEndpointChanges(t *testing.T) {
 	s := openTest(t)
 	ctx := t.Context()
 	app := newAppWithEndpoint(t, s)
-	h := &handoffLog{}
+	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 	send := func() {
 		t.Helper()
@@ -180,10 +135,10 @@ func TestFanOutSeesEndpointChanges(t *testing.T) {
 	}
 	check := func(step string, taken, wakes int) {
 		t.Helper()
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if len(h.taken) != taken || h.wakes != wakes {
-			t.Fatalf("%s: %d taken, %d wake-ups; want %d and %d", step, len(h.taken), h.wakes, taken, wakes)
+		h.Lock()
+		defer h.Unlock()
+		if len(h.Taken) != taken || h.Wakes != wakes {
+			t.Fatalf("%s: %d taken, %d wake-ups; want %d and %d", step, len(h.Taken), h.Wakes, taken, wakes)
 		}
 	}
 	send()

@@ -1,0 +1,73 @@
+package storetest
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// HandoffLog is the dispatcher's side of a hookbridge.Handoff, reduced to
+// keeping count, for the stores' tests of the handoff contract: it takes
+// every delivery offered (unless Refuse) and records what it was given, and
+// the most reservations it ever had outstanding. Lock it to read the
+// fields while a store may still call it.
+type HandoffLog struct {
+	sync.Mutex
+	Reserved, Cancelled, Wakes, Refusals int
+	Most                                 int      // outstanding reservations, at most
+	CancelledIDs                         []string // endpoint ids given back
+	Taken                                []hookbridge.Claim
+
+	// Set before the store uses it:
+	Refuse    bool                    // refuse every reservation
+	OnReserve func(endpointID string) // if set, runs first in Reserve
+}
+
+// HandoffOwner is the lease owner HandoffLog writes on what it takes.
+const HandoffOwner = "owner-1"
+
+var _ hookbridge.Handoff = (*HandoffLog)(nil)
+
+func (h *HandoffLog) Lease(now time.Time) (string, time.Time) {
+	return HandoffOwner, now.Add(time.Minute)
+}
+
+func (h *HandoffLog) Reserve(endpointID string) bool {
+	if h.OnReserve != nil {
+		h.OnReserve(endpointID)
+	}
+	h.Lock()
+	defer h.Unlock()
+	if h.Refuse {
+		return false
+	}
+	h.Reserved++
+	h.Most = max(h.Most, h.Reserved-h.Cancelled-len(h.Taken))
+	return true
+}
+
+func (h *HandoffLog) Take(claims []hookbridge.Claim) {
+	h.Lock()
+	defer h.Unlock()
+	h.Taken = append(h.Taken, claims...)
+}
+
+func (h *HandoffLog) Cancel(ids []string) {
+	h.Lock()
+	defer h.Unlock()
+	h.Cancelled += len(ids)
+	h.CancelledIDs = append(h.CancelledIDs, ids...)
+}
+
+func (h *HandoffLog) Wake() {
+	h.Lock()
+	defer h.Unlock()
+	h.Wakes++
+}
+
+func (h *HandoffLog) Refused() {
+	h.Lock()
+	defer h.Unlock()
+	h.Refusals++
+}
