@@ -13,10 +13,15 @@ import (
 )
 
 // claimCounter is the SQLite store, counting the deliveries its claims
-// hand out.
+// hand out and those given back unsent.
 type claimCounter struct {
 	*sqlite.Store
-	calls, claimed atomic.Int64
+	calls, claimed, released atomic.Int64
+}
+
+func (c *claimCounter) ReleaseDeliveries(ctx context.Context, owner string, ids []string) error {
+	c.released.Add(int64(len(ids)))
+	return c.Store.ReleaseDeliveries(ctx, owner, ids)
 }
 
 func (c *claimCounter) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
@@ -100,5 +105,31 @@ func TestHandoffRefusedAreClaimed(t *testing.T) {
 	}
 	if store.claimed.Load() == 0 {
 		t.Error("nothing was claimed: the test did not make the handoff refuse")
+	}
+}
+
+// TestBusyEndpointIsNotChurned: a backlog for one fast endpoint, far more
+// than its concurrency cap, is claimed in whole batches and sent without
+// handing any delivery back to the store (which a dispatcher that held
+// only a few claims per endpoint did with most of every batch).
+func TestBusyEndpointIsNotChurned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv, got := receiver(t, ok)
+	e.endpoint(srv.URL)
+	const messages = 300
+	for i := range messages {
+		e.publish(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	store := &claimCounter{Store: e.store}
+	e.start(dispatch.Config{Store: store, Workers: 8, BatchSize: 64, EndpointConcurrency: 2})
+	for range messages {
+		receive(t, got)
+	}
+	if n := store.released.Load(); n != 0 {
+		t.Errorf("%d deliveries handed back unsent, want none", n)
+	}
+	if n := store.claimed.Load(); n != messages {
+		t.Errorf("%d deliveries claimed, want each of the %d once", n, messages)
 	}
 }
