@@ -117,7 +117,7 @@ type Dispatcher struct {
 	notifier       Notifier
 	events         chan Event
 	slots          *endpointSlots
-	gone           goneEndpoints
+	gone, paused   endpointMarks
 
 	// transport is shared by every worker. Requests go to its RoundTrip
 	// directly, not through an http.Client: a redirect is the receiver's

@@ -240,29 +240,34 @@ func (s *endpointSlots) saturated() []string {
 	return ids
 }
 
-// goneEndpoints remembers the endpoints this dispatcher saw answer 410, for
-// a lease's time: deliveries to them claimed before the store disabled them
-// (their claims still say enabled) are given up without a request. After
-// that every claim reads the endpoint as the store has it, re-enabled or
-// not.
-type goneEndpoints struct {
+// endpointMarks remembers endpoints until a time: those this dispatcher
+// saw answer 410, for a lease's time, and those that asked it to back off
+// (429 or 503 with Retry-After), until the pause ends. Claims it already
+// holds say nothing of either (they were claimed before), so workers look
+// here before sending: a claim to a gone endpoint is given up without a
+// request, one to a paused endpoint is released, for the claim to hand
+// out again when the pause, by then in the store, allows. After its time
+// every claim reads the endpoint as the store has it.
+type endpointMarks struct {
 	any   atomic.Bool // whether until may hold anything: the hot path's only cost
 	mu    sync.Mutex
 	until map[string]time.Time
 }
 
-func (g *goneEndpoints) mark(id string, until time.Time) {
+func (g *endpointMarks) mark(id string, until time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.until == nil {
 		g.until = make(map[string]time.Time)
 	}
-	g.until[id] = until
+	if until.After(g.until[id]) {
+		g.until[id] = until
+	}
 	g.any.Store(true)
 }
 
-// has reports whether id answered 410 recently, as of now.
-func (g *goneEndpoints) has(id string, now time.Time) bool {
+// has reports whether id is marked at now.
+func (g *endpointMarks) has(id string, now time.Time) bool {
 	if !g.any.Load() {
 		return false
 	}
@@ -349,6 +354,7 @@ func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult,
 		}
 		if retryAfter > 0 {
 			r.PauseUntil, report = a.CreatedAt.Add(min(retryAfter, d.maxPause)), true
+			d.paused.mark(ep.ID, r.PauseUntil)
 		}
 		if report {
 			n.report = &r

@@ -412,3 +412,38 @@ func TestExhaustedEvent(t *testing.T) {
 		t.Fatalf("event %+v, want message.attempt.exhausted with the last attempt %s", ev, as[1].ID)
 	}
 }
+
+// TestRetryAfterReleasesHeldClaims: deliveries this dispatcher already
+// holds for an endpoint (parked behind its concurrency cap) when the
+// endpoint asks for a pause are not sent during the pause: they go back to
+// the store, and out when the pause ends.
+func TestRetryAfterReleasesHeldClaims(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var calls atomic.Int64
+	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		calls.Add(1)
+		if n == 1 {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	ep, _ := e.endpoint(srv.URL)
+	const messages = 10
+	msgs := make([]*hookbridge.Message, messages)
+	for i := range msgs {
+		msgs[i] = e.publish(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	store := &claimCounter{Store: e.store}
+	d, _ := e.start(dispatch.Config{Store: store, EndpointConcurrency: 1})
+	waitFor(t, "the held deliveries given back", func() bool { return store.released.Load() >= messages-1 })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the endpoint got %d requests after asking for a pause, want only the first", n)
+	}
+
+	e.clock.Advance(2*time.Minute + time.Second)
+	d.Wake()
+	for _, m := range msgs {
+		e.waitStatus(m.ID, ep.ID, hookbridge.StatusSuccess)
+	}
+}

@@ -75,6 +75,11 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 	switch {
 	case ctx.Err() != nil:
 		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+	case d.paused.has(c.Endpoint.ID, d.now()):
+		// Its receiver asked for a pause after this was claimed (or
+		// handed over): give it back unsent, for the claim, which keeps
+		// the pause, to hand out when it ends.
+		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
 	case !d.leases.held(c.Delivery.ID, d.now()):
 		// The lease ran out while the claim was queued (renewals
 		// failed): another instance may be sending it now, and this
