@@ -35,10 +35,18 @@ const (
 	DefaultMaxPause            = time.Hour
 )
 
+// Store is what a Dispatcher needs of the store: the delivery hot path, and
+// an endpoint as it is now, for deliveries that waited in memory while it
+// may have changed.
+type Store interface {
+	hookbridge.DeliveryStore
+	GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error)
+}
+
 // Config configures a Dispatcher. Zero values mean the Default… constants.
 type Config struct {
 	// Store is where deliveries are claimed and their results recorded.
-	Store hookbridge.DeliveryStore
+	Store Store
 	// Guard decides which addresses may be dialled. Nil means netguard.New():
 	// every special-purpose range blocked, nothing allow-listed.
 	Guard *netguard.Guard
@@ -99,7 +107,7 @@ type Config struct {
 // Dispatcher sends due deliveries and records the outcome. Build it with New,
 // run it with Run, and call Wake whenever a delivery may have become due.
 type Dispatcher struct {
-	store          hookbridge.DeliveryStore
+	store          Store
 	owner          string
 	workers        int
 	batchSize      int

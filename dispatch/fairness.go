@@ -64,7 +64,7 @@ type endpointSlots struct {
 	mu      sync.Mutex
 	held    map[string]int // claims of the endpoint: waiting, parked or being sent
 	sending map[string]int
-	parked  map[string][]hookbridge.Claim
+	parked  map[string][]parkedClaim
 	full    map[string]struct{} // reached high, not yet back at low
 	waiting int                 // Σ max(0, held-limit)
 	parkedB int                 // payload bytes of the parked claims
@@ -85,7 +85,7 @@ func newEndpointSlots(limit, batch int) *endpointSlots {
 		maxParkedBytes: defaultMaxParkedBytes,
 		held:           make(map[string]int),
 		sending:        make(map[string]int),
-		parked:         make(map[string][]hookbridge.Claim),
+		parked:         make(map[string][]parkedClaim),
 		full:           make(map[string]struct{}),
 	}
 }
@@ -163,14 +163,20 @@ func (s *endpointSlots) unhold(id string) (reclaim bool) {
 	return reclaim
 }
 
-// start takes a sending slot for c and reports true, or parks a copy of c
-// when its endpoint has none free.
-func (s *endpointSlots) start(c *hookbridge.Claim) bool {
+// parkedClaim is a claim waiting for its endpoint, since when.
+type parkedClaim struct {
+	claim hookbridge.Claim
+	since time.Time
+}
+
+// start takes a sending slot for c and reports true, or parks a copy of c,
+// waiting since now, when its endpoint has none free.
+func (s *endpointSlots) start(c *hookbridge.Claim, now time.Time) bool {
 	id := c.Endpoint.ID
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sending[id] >= s.limit {
-		s.parked[id] = append(s.parked[id], *c)
+		s.parked[id] = append(s.parked[id], parkedClaim{claim: *c, since: now})
 		s.parkedB += len(c.Message.Payload)
 		return false
 	}
@@ -180,32 +186,33 @@ func (s *endpointSlots) start(c *hookbridge.Claim) bool {
 
 // finish ends a claim of the endpoint: it gives back its slots, and returns
 // the endpoint's next parked claim (its slot taken) for the caller to send,
-// and whether the claimer should look again: the endpoint came back from
-// high to low, or the waiting budget has room again.
-func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, reclaim bool) {
+// with when it was parked, and whether the claimer should look again: the
+// endpoint came back from high to low, or the waiting budget has room
+// again.
+func (s *endpointSlots) finish(id string) (next *hookbridge.Claim, since time.Time, reclaim bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reclaim = s.unhold(id)
 	if q := s.parked[id]; len(q) > 0 {
-		c := q[0]
-		if s.waitFull() && s.parkedB-len(c.Message.Payload) < s.maxParkedBytes {
+		p := q[0]
+		if s.waitFull() && s.parkedB-len(p.claim.Message.Payload) < s.maxParkedBytes {
 			reclaim = true
 		}
-		s.parkedB -= len(c.Message.Payload)
-		q[0] = hookbridge.Claim{} // no reference kept to the payload
+		s.parkedB -= len(p.claim.Message.Payload)
+		q[0] = parkedClaim{} // no reference kept to the payload
 		if len(q) == 1 {
 			delete(s.parked, id)
 		} else {
 			s.parked[id] = q[1:]
 		}
-		return &c, reclaim
+		return &p.claim, p.since, reclaim
 	}
 	if n := s.sending[id] - 1; n > 0 {
 		s.sending[id] = n
 	} else {
 		delete(s.sending, id)
 	}
-	return nil, reclaim
+	return nil, time.Time{}, reclaim
 }
 
 // waitFull says no more claims may wait: either bound in all is reached.

@@ -447,3 +447,46 @@ func TestRetryAfterReleasesHeldClaims(t *testing.T) {
 		e.waitStatus(m.ID, ep.ID, hookbridge.StatusSuccess)
 	}
 }
+
+// TestWaitingDeliveriesFollowEndpointChanges: deliveries that waited in
+// memory behind their endpoint's concurrency cap go out with the endpoint
+// as it is when they are sent: to its new URL once it was changed.
+func TestWaitingDeliveriesFollowEndpointChanges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var oldCalls, newCalls atomic.Int64
+	oldSrv, _ := receiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		oldCalls.Add(1)
+		if n == 1 {
+			select { // hold the first request, so the others wait behind it
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	newSrv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) { newCalls.Add(1) })
+	ep, _ := e.endpoint(oldSrv.URL)
+	const messages = 6
+	msgs := make([]*hookbridge.Message, messages)
+	for i := range msgs {
+		msgs[i] = e.publish(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	e.start(dispatch.Config{EndpointConcurrency: 1})
+	waitFor(t, "the first request", func() bool { return oldCalls.Load() == 1 })
+
+	// Meanwhile the endpoint moves, and the waiting deliveries grow old.
+	moved := e.endpointState(ep.ID)
+	moved.URL = newSrv.URL
+	if err := e.store.UpdateEndpoint(context.Background(), moved); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	close(release)
+	for _, m := range msgs {
+		e.waitStatus(m.ID, ep.ID, hookbridge.StatusSuccess)
+	}
+	if o, n := oldCalls.Load(), newCalls.Load(); o != 1 || n != messages-1 {
+		t.Errorf("old URL got %d requests, new URL %d; want 1 and %d", o, n, messages-1)
+	}
+}

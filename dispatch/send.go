@@ -38,17 +38,22 @@ type worker struct {
 func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan hookbridge.Claim, out chan<- outcome) {
 	var w worker
 	for c := range queue {
-		if !d.slots.start(&c) {
+		if !d.slots.start(&c, d.now()) {
 			d.done()
 			continue
 		}
+		stale := false
 		for next := &c; next != nil; {
-			d.process(ctx, sendCtx, &w, next, out)
+			d.process(ctx, sendCtx, &w, next, stale, out)
 			d.done()
-			var reclaim bool
-			next, reclaim = d.slots.finish(next.Endpoint.ID)
+			var (
+				since   time.Time
+				reclaim bool
+			)
+			next, since, reclaim = d.slots.finish(next.Endpoint.ID)
 			if next != nil {
 				d.inflight.Add(1)
+				stale = d.now().Sub(since) >= staleAfter
 			}
 			if reclaim {
 				d.Wake() // the endpoint, or every one, was left out of claims; it may have more due
@@ -68,12 +73,20 @@ func (d *Dispatcher) done() {
 	}
 }
 
+// staleAfter is how long a claim may wait behind its endpoint's other
+// requests and still be sent with the endpoint as it was claimed; after
+// that the worker reads the endpoint again (refresh).
+const staleAfter = time.Second
+
 // process sends one claim, or releases it, and hands the outcome to the
-// recorder.
-func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbridge.Claim, out chan<- outcome) {
+// recorder. A stale claim (one that waited staleAfter or longer) is sent
+// only once its endpoint has been read again.
+func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbridge.Claim, stale bool, out chan<- outcome) {
 	var o outcome
 	switch {
 	case ctx.Err() != nil:
+		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
+	case stale && !d.refresh(sendCtx, c):
 		o = outcome{result: hookbridge.AttemptResult{DeliveryID: c.Delivery.ID}, release: true}
 	case d.paused.has(c.Endpoint.ID, d.now()):
 		// Its receiver asked for a pause after this was claimed (or
@@ -90,6 +103,33 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 		o = d.deliver(sendCtx, w, c)
 	}
 	out <- o
+}
+
+// refresh reads the endpoint of a claim that waited in memory, which may
+// have changed meanwhile (a new URL or secret, disabled, deleted, or now
+// FIFO, rate-limited or paused), and reports whether the claim may be sent,
+// with the endpoint as it is now. It may not when the endpoint is gone (its
+// deliveries with it) or has come to be held back by the claim, which then
+// hands the delivery out as that allows. If the endpoint cannot be read,
+// the claim goes as it was.
+func (d *Dispatcher) refresh(ctx context.Context, c *hookbridge.Claim) bool {
+	ep, err := d.store.GetEndpoint(ctx, c.Delivery.AppID, c.Endpoint.ID)
+	switch {
+	case hookbridge.IsNotFound(err):
+		return false
+	case err != nil:
+		d.log.Warn("dispatch: reading a waiting delivery's endpoint again", "endpoint", c.Endpoint.ID, "err", err)
+		return true
+	}
+	was, now := &c.Endpoint, d.now()
+	heldBack := func(e *hookbridge.Endpoint) bool {
+		return e.FIFO || e.RateLimit != nil || e.PausedUntil.After(now)
+	}
+	if heldBack(ep) && !heldBack(was) {
+		return false
+	}
+	c.Endpoint = *ep
+	return true
 }
 
 // deliver makes one try of a claimed delivery and decides its next state.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -42,7 +43,7 @@ func TestSlotsKeepABusyEndpointsBatch(t *testing.T) {
 	// Everything is accounted: limit start sending, the rest park.
 	sent := 0
 	for i := range fit {
-		if s.start(&fit[i]) {
+		if s.start(&fit[i], time.Time{}) {
 			sent++
 		}
 	}
@@ -52,7 +53,7 @@ func TestSlotsKeepABusyEndpointsBatch(t *testing.T) {
 	held := 2 * batch
 	reclaimed := -1
 	for held > 0 {
-		_, reclaim := s.finish("a")
+		_, _, reclaim := s.finish("a")
 		held--
 		if reclaim {
 			reclaimed = held
@@ -88,7 +89,7 @@ func TestSlotsBoundWaiting(t *testing.T) {
 	if want := []string{"a", "b", "c"}; !slices.Equal(got, want) {
 		t.Fatalf("left out: %v, want %v", got, want)
 	}
-	if _, reclaim := s.finish("a"); !reclaim {
+	if _, _, reclaim := s.finish("a"); !reclaim {
 		t.Fatal("a finished request freed waiting budget but did not ask for a claim")
 	}
 }
@@ -109,7 +110,7 @@ func TestSlotsBoundParkedBytes(t *testing.T) {
 		t.Fatalf("%d kept, %d released; want 3 and 0", len(fit), len(over))
 	}
 	for i := range fit {
-		s.start(&fit[i]) // one sends, two park: 120 bytes
+		s.start(&fit[i], time.Time{}) // one sends, two park: 120 bytes
 	}
 	if fit, over := s.admit(claimsFor("a", 1)); len(fit) != 0 || len(over) != 1 {
 		t.Fatalf("past the byte bound: %d kept, %d released; want 0 and 1", len(fit), len(over))
@@ -120,7 +121,7 @@ func TestSlotsBoundParkedBytes(t *testing.T) {
 	if got := s.saturated(); !slices.Contains(got, "a") {
 		t.Fatalf("left out: %v, want a among them", got)
 	}
-	next, reclaim := s.finish("a")
+	next, _, reclaim := s.finish("a")
 	if next == nil || !reclaim {
 		t.Fatalf("finishing a's request: next %v, reclaim %v; want a parked claim and a reclaim", next, reclaim)
 	}
