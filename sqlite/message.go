@@ -256,15 +256,13 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 			}
 			leaseOwner = sql.NullString{String: owner, Valid: true}
 			leaseEnd = sql.NullInt64{Int64: ms(leaseUntil), Valid: true}
+			// Recorded at once: if anything below fails, the writer
+			// cancels what its write reserved.
+			f.tx.handed = append(f.tx.handed, hookbridge.Claim{Delivery: d, Message: *msg, Endpoint: *e, LeaseUntil: leaseUntil})
 		case offer:
 			f.tx.refused = true
 		case handoff != nil:
 			f.tx.missed = true
-		}
-		if handed {
-			// Recorded at once: if anything below fails, the writer
-			// cancels what its write reserved.
-			f.tx.handed = append(f.tx.handed, hookbridge.Claim{Delivery: d, Message: *msg, Endpoint: *e, LeaseUntil: leaseUntil})
 		}
 		if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, d.ID, d.AppID, d.MsgID, d.EndpointID,
 			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd); err != nil {
