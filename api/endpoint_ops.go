@@ -85,7 +85,7 @@ func (s *Server) handleRotateEndpointSecret(w http.ResponseWriter, r *http.Reque
 	}
 	ep.Secrets = secrets
 	ep.UpdatedAt = now
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -140,7 +140,7 @@ func (s *Server) handleUpdateEndpointHeaders(w http.ResponseWriter, r *http.Requ
 	}
 	ep.Headers = in.Headers
 	ep.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -190,7 +190,7 @@ func (s *Server) handlePatchEndpointHeaders(w http.ResponseWriter, r *http.Reque
 	}
 	ep.Headers = headers
 	ep.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

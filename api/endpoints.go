@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
@@ -283,6 +285,7 @@ func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application
 	if err := s.store.CreateEndpoint(ctx, ep); err != nil {
 		return nil, err
 	}
+	s.endpointEvent(ctx, operational.EventEndpointCreated, ep)
 	return ep, nil
 }
 
@@ -329,7 +332,7 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) er
 	}
 	v.apply(ep)
 	ep.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toEndpointOut(ep))
@@ -450,7 +453,7 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 		ep.Secrets = append([]hookbridge.Secret{{Key: secret}}, liveOldSecrets(ep.Secrets, now)...)
 	}
 	ep.UpdatedAt = now
-	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
+	if err := s.updateEndpoint(ctx, ep); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toEndpointOut(ep))
@@ -465,8 +468,32 @@ func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) er
 	if err := s.store.DeleteEndpoint(r.Context(), app.ID, ep.ID); err != nil {
 		return err
 	}
+	s.endpointEvent(r.Context(), operational.EventEndpointDeleted, ep)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// updateEndpoint stores the changed ep and tells the operator
+// (endpoint.updated).
+func (s *Server) updateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
+		return err
+	}
+	s.endpointEvent(ctx, operational.EventEndpointUpdated, ep)
+	return nil
+}
+
+// endpointEvent hands the operational event typ about ep to the notifier.
+// The change it reports is made, so a failure to record the event is
+// logged, not answered: operational events are at most once.
+func (s *Server) endpointEvent(ctx context.Context, typ string, ep *hookbridge.Endpoint) {
+	if s.notifier == nil {
+		return
+	}
+	ev := dispatch.Event{Type: typ, AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID}
+	if err := s.notifier.Notify(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("operational event", "type", typ, "endpoint", ep.ID, "err", err)
+	}
 }
 
 // liveOldSecrets returns the rotated-out secrets of secrets (all but the

@@ -152,7 +152,7 @@ func (s *Server) handleUpdateOperationalEndpoint(w http.ResponseWriter, r *http.
 	}
 	v.apply(ep)
 	ep.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
+	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toOperationalEndpointOut(ep))

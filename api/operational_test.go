@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
+	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/operational"
 )
 
@@ -89,5 +92,51 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 	r.want(http.StatusUnprocessableEntity)
 	if locs := validationLocs(t, r); len(locs) != 1 || locs[0] != "body.filterTypes" {
 		t.Errorf("unknown type: errors at %v", locs)
+	}
+}
+
+// TestEndpointChangeEvents: creating, updating and deleting an endpoint
+// through the API sends endpoint.created, endpoint.updated and
+// endpoint.deleted (Svix's shapes) to the operational endpoints; nothing
+// is written, not even the reserved application, until one exists, and
+// changes of operational endpoints are not reported to themselves.
+func TestEndpointChangeEvents(t *testing.T) {
+	t.Parallel()
+	var e *env
+	e = newEnv(t, func(c *Config) {
+		c.Notifier = &operational.Notifier{Store: c.Store, Now: func() time.Time { return e.clock.Now() }}
+	})
+	ctx := context.Background()
+	app := e.createApp("Shop", "shop")
+	appID := app["id"].(string)
+	e.createEndpoint(appID, obj{"url": "https://shop.example.com/early"})
+	if _, err := e.store.GetApplication(ctx, operational.AppUID); !hookbridge.IsNotFound(err) {
+		t.Fatalf("the reserved application exists before any operational endpoint (%v)", err)
+	}
+
+	e.do("POST", "/api/v1/operational-webhook/endpoint", obj{"url": "https://ops.example.com/hooks"}).want(http.StatusCreated)
+	ep := e.createEndpoint(appID, obj{"url": "https://shop.example.com/hooks", "uid": "orders"})
+	epID := ep["id"].(string)
+	e.do("PATCH", "/api/v1/app/"+appID+"/endpoint/"+epID, obj{"description": "orders"}).want(http.StatusOK)
+	e.do("DELETE", "/api/v1/app/"+appID+"/endpoint/"+epID, nil).want(http.StatusNoContent)
+
+	op, err := e.store.GetApplication(ctx, operational.AppUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.store.ListMessages(ctx, op.ID, hookbridge.MessageFilter{ListOptions: hookbridge.ListOptions{Order: hookbridge.OrderAscending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, m := range page.Data {
+		types = append(types, m.EventType)
+		want := `{"type":"` + m.EventType + `","data":{"appId":"` + appID + `","appUid":"shop","endpointId":"` + epID + `","endpointUid":"orders"}}`
+		if string(m.Payload) != want {
+			t.Errorf("%s payload\n got %s\nwant %s", m.EventType, m.Payload, want)
+		}
+	}
+	if want := []string{"endpoint.created", "endpoint.updated", "endpoint.deleted"}; !slices.Equal(types, want) {
+		t.Fatalf("operational events %v, want %v", types, want)
 	}
 }

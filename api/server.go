@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -53,6 +54,10 @@ type Config struct {
 	// recoveries: a wake-up there would send the claimer looking for work
 	// it already has.
 	StoreWakes bool
+	// Notifier receives the operational events about endpoints changed
+	// through the API (endpoint.created, endpoint.updated,
+	// endpoint.deleted). Nil means none are sent.
+	Notifier dispatch.Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the details of internal
@@ -74,6 +79,7 @@ type Server struct {
 	maxPayload   int64
 	maxBody      int64
 	wake         func()
+	notifier     dispatch.Notifier
 	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
 	now          func() time.Time
 	log          *slog.Logger
@@ -100,6 +106,7 @@ func New(cfg Config) *Server {
 		adminKeyHash: cfg.AdminKeyHash,
 		maxPayload:   cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
 		wake:         cfg.Wake,
+		notifier:     cfg.Notifier,
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),

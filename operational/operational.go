@@ -17,9 +17,20 @@ const AppUID = "hookbridge-operational"
 // appName is the reserved application's name, as lists show it.
 const appName = "Hookbridge operational webhooks"
 
+// The operational events about endpoints that the API changed, as Svix
+// names them (the dispatcher's are dispatch.Event…).
+const (
+	EventEndpointCreated = "endpoint.created"
+	EventEndpointUpdated = "endpoint.updated"
+	EventEndpointDeleted = "endpoint.deleted"
+)
+
 // EventTypes are the operational event types an operational endpoint may
 // filter on: those Hookbridge sends.
 var EventTypes = []string{
+	EventEndpointCreated,
+	EventEndpointUpdated,
+	EventEndpointDeleted,
 	dispatch.EventEndpointDisabled,
 	dispatch.EventAttemptExhausted,
 	dispatch.EventAttemptFailing,
@@ -65,15 +76,20 @@ type Notifier struct {
 
 var _ dispatch.Notifier = (*Notifier)(nil)
 
-// Notify writes ev as a message of the reserved application.
+// Notify writes ev as a message of the reserved application. Until an
+// operational endpoint has been created (and with it the application) no
+// one listens, and nothing is written.
 func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
 	now := time.Now
 	if n.Now != nil {
 		now = n.Now
 	}
-	op, err := App(ctx, n.Store, now())
+	op, err := n.Store.GetApplication(ctx, AppUID)
+	if hookbridge.IsNotFound(err) {
+		return nil
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("operational event %s: %w", ev.Type, err)
 	}
 	if ev.AppID == op.ID {
 		return nil // about an operational endpoint: never fed back to itself
@@ -105,12 +121,15 @@ func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
 }
 
 // Payload is the JSON body of an operational event: Svix's
+// EndpointCreatedEvent, EndpointUpdatedEvent, EndpointDeletedEvent,
 // EndpointDisabledEvent, MessageAttemptExhaustedEvent or
 // MessageAttemptFailingEvent. appUID is the uid of the event's application,
 // nil when it has none.
 func Payload(ev dispatch.Event, appUID *string) (json.RawMessage, error) {
 	var data any
 	switch ev.Type {
+	case EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted:
+		data = endpointData{AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID, EndpointUID: nullable(ev.EndpointUID)}
 	case dispatch.EventEndpointDisabled:
 		data = endpointDisabledData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
@@ -139,6 +158,15 @@ func Payload(ev dispatch.Event, appUID *string) (json.RawMessage, error) {
 type event struct {
 	Type string `json:"type"`
 	Data any    `json:"data"`
+}
+
+// endpointData is Svix's EndpointCreatedEventData (and the Updated and
+// Deleted ones, the same shape).
+type endpointData struct {
+	AppID       string  `json:"appId"`
+	AppUID      *string `json:"appUid"`
+	EndpointID  string  `json:"endpointId"`
+	EndpointUID *string `json:"endpointUid"`
 }
 
 // endpointDisabledData is Svix's EndpointDisabledEventData.

@@ -181,9 +181,9 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 	}
 }
 
-// TestPayloadShapes checks the message events against Svix's
-// MessageAttemptExhaustedEvent: every required field, nulls where Svix
-// writes them.
+// TestPayloadShapes checks the events against Svix's
+// MessageAttemptExhaustedEvent and EndpointCreatedEvent: every required
+// field, nulls where Svix writes them.
 func TestPayloadShapes(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -198,7 +198,16 @@ func TestPayloadShapes(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
-	if _, err := operational.Payload(dispatch.Event{Type: "endpoint.created"}, nil); err == nil {
+	uid := "shop"
+	got, err = operational.Payload(dispatch.Event{Type: operational.EventEndpointCreated, AppID: "app_1", EndpointID: "ep_1"}, &uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"type":"endpoint.created","data":{"appId":"app_1","appUid":"shop","endpointId":"ep_1","endpointUid":null}}`
+	if string(got) != want {
+		t.Fatalf("payload\n got %s\nwant %s", got, want)
+	}
+	if _, err := operational.Payload(dispatch.Event{Type: "endpoint.exploded"}, nil); err == nil {
 		t.Fatal("an unknown event type was accepted")
 	}
 }

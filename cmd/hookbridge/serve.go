@@ -159,6 +159,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		disableAfter = -1 // the flag's 0 is "never"; the Config's is "the default"
 	}
 	var disp *dispatch.Dispatcher
+	notifier := &operational.Notifier{Store: store, Wake: func() { disp.Wake() }}
 	disp, err = dispatch.New(dispatch.Config{
 		Store:               store,
 		Guard:               guard,
@@ -171,7 +172,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		DisableAfter:        disableAfter,
 		// Operational events are messages of the reserved operational
 		// application, sent by this same dispatcher.
-		Notifier: &operational.Notifier{Store: store, Wake: func() { disp.Wake() }},
+		Notifier: notifier,
 	})
 	if err != nil {
 		return nil, err
@@ -189,6 +190,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		MaxPayload:   cfg.MaxPayload,
 		Wake:         disp.Wake,
 		StoreWakes:   storeWakes,
+		Notifier:     notifier,
 		Logger:       logger.With("component", "api"),
 		Version:      buildVersion(),
 		PublicURL:    cfg.PublicURL,
