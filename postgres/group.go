@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -60,6 +61,9 @@ import (
 // maxGroup bounds the messages of one group, so that a long queue is
 // written in parts and the first callers are answered sooner.
 const maxGroup = 256
+
+// groupTimeout bounds the writing of one group, retries included.
+const groupTimeout = 30 * time.Second
 
 // errClosed answers messages that arrive after Close.
 var errClosed = errors.New("postgres: store is closed")
@@ -188,8 +192,11 @@ func (q *ingestQueue) write(reqs []*createReq) {
 	if len(live) == 0 {
 		return
 	}
-	// The group belongs to no caller: nothing cancels it.
-	ctx := context.Background()
+	// The group belongs to no caller: none of theirs cancels it. A
+	// database that stops answering must not hold the runner, and every
+	// caller queued behind it, for ever: the group gets groupTimeout.
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
 	results, err := q.s.createMessages(ctx, msgs, "")
 	if err != nil && len(live) > 1 && refused(err) {
 		for _, r := range live {
