@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/dispatch"
@@ -321,10 +324,13 @@ func TestLeaseTakeover(t *testing.T) {
 			t.Fatal("the first instance did not send every message")
 		}
 	}
-	// Every message is now claimed by a and in flight; a freezes.
+	// Every message is now claimed by a and in flight; a freezes. The
+	// signal only starts that: a must be seen stopped before its requests
+	// are answered, or on a busy machine it may still record them.
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, a.cmd.Process.Pid)
 	holdOnce.Store(true)
 	close(release) // a's requests are answered into its socket buffers
 
@@ -333,7 +339,8 @@ func TestLeaseTakeover(t *testing.T) {
 	for _, id := range ids {
 		for recv.count("/a", id) < 2 {
 			if time.Now().After(deadline) {
-				t.Fatalf("message %s not taken over by the second instance", id)
+				t.Fatalf("message %s not taken over by the second instance\nleases: %s\nsecond instance:\n%s",
+					id, leaseStates(t, dsn), b.logText())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -517,4 +524,51 @@ func databaseCommits(t testing.TB, dsn string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// leaseStates describes every delivery's lease, for a failure message.
+func leaseStates(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn) // the DSN carries pool settings
+	if err != nil {
+		return err.Error()
+	}
+	defer pool.Close()
+	rows, err := pool.Query(ctx, `SELECT id, status::text, coalesce(lease_owner, ''), coalesce(lease_until::text, ''), now()::text FROM deliveries ORDER BY id`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, status, owner, until, now string
+		if err := rows.Scan(&id, &status, &owner, &until, &now); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "\n  %s status %s lease %q until %s (now %s)", id, status, owner, until, now)
+	}
+	return b.String()
+}
+
+// waitStopped returns once the process pid is stopped (state T in
+// /proc/<pid>/stat), failing the test after 10 s.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("process %d: %v", pid, err)
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped after SIGSTOP: %s", pid, stat)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
