@@ -364,8 +364,10 @@ func TestLeaseTakeover(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Only b's attempts are in the log, one success per message.
+	// Only b's attempts are in the log, one success per message, once b
+	// has recorded them (its requests arrived before it wrote them).
 	baseB := "http://" + b.addr + "/api/v1"
+	deadline = time.Now().Add(30 * time.Second)
 	for _, id := range ids {
 		var page struct {
 			Data []struct {
@@ -373,8 +375,14 @@ func TestLeaseTakeover(t *testing.T) {
 				Status             int `json:"status"`
 			} `json:"data"`
 		}
-		if _, err := apiCall(context.Background(), client, "GET", baseB+"/app/"+appID+"/attempt/msg/"+id, nil, &page); err != nil {
-			t.Fatal(err)
+		for {
+			if _, err := apiCall(context.Background(), client, "GET", baseB+"/app/"+appID+"/attempt/msg/"+id, nil, &page); err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Data) > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		if len(page.Data) != 1 || page.Data[0].Status != 0 {
 			t.Errorf("message %s: attempts %+v, want only the second instance's success", id, page.Data)
