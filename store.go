@@ -35,6 +35,7 @@ type Store interface {
 	StatsStore
 	RetentionStore
 	SourceStore
+	IdempotencyStore
 	Close() error
 }
 
@@ -165,6 +166,38 @@ type DeliveryStore interface {
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 }
 
+// IdempotencyTTL is how long the response to a request made with an
+// Idempotency-Key is kept and given again to a retry with the same key.
+const IdempotencyTTL = 24 * time.Hour
+
+// IdempotencyStore keeps the responses to requests made with an
+// Idempotency-Key header, so that a retried request is answered as the
+// first one was instead of being done twice.
+type IdempotencyStore interface {
+	// BeginIdempotent records that the request with key, described by
+	// fingerprint (its method and path), starts at now, and reports
+	// started == true; unless key is recorded already, in which case it
+	// returns the record and started == false. A record created before
+	// expiredBefore counts as absent, and one still running (not Done)
+	// since before staleBefore is taken over: its request is taken to
+	// have died with its process.
+	BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (rec *IdempotentRecord, started bool, err error)
+	// FinishIdempotent stores the response to the request with key.
+	FinishIdempotent(ctx context.Context, key string, status int, body []byte) error
+	// ForgetIdempotent removes key, so that a retry runs again (the
+	// request failed).
+	ForgetIdempotent(ctx context.Context, key string) error
+}
+
+// IdempotentRecord is what BeginIdempotent found for a key.
+type IdempotentRecord struct {
+	Fingerprint string
+	Done        bool // the response is stored
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
 // Handoff takes deliveries straight from the transaction that creates
 // them: a dispatcher in the same process, so that a new message is sent
 // without first being claimed back from the store. A store that supports it
@@ -268,6 +301,9 @@ type RetentionStore interface {
 	// many rows it deleted in all. Sources and their rollout history are
 	// kept. Callers repeat it until it deletes fewer than limit.
 	PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeIdempotentBefore deletes up to limit Idempotency-Key records
+	// created before before and returns how many it deleted.
+	PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // SourceStore keeps inbound sources, the notifications they received, their

@@ -232,6 +232,9 @@ func (s *Server) register(pattern string, public bool, h handlerFunc) {
 		}
 	})
 	if !public {
+		if method == http.MethodPost {
+			next = s.idempotent(next)
+		}
 		next = s.authenticate(next)
 	}
 	s.mux.Handle(pattern, next)

@@ -91,7 +91,16 @@ func (j *retentionJob) purge(ctx context.Context, before time.Time) (int, error)
 	}
 	// Inbound notifications and polling observations age out with the
 	// messages they became.
-	_, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore)
+	if _, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore); err != nil {
+		return n, err
+	}
+	// Idempotency keys are answered for a day whatever the retention; a
+	// retention shorter than that ends them sooner.
+	keysBefore := time.Now().Add(-hookbridge.IdempotencyTTL)
+	if before.After(keysBefore) {
+		keysBefore = before
+	}
+	_, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore)
 	return n, err
 }
 
