@@ -106,4 +106,3 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 	}
 	return int(n), nil
 }
-
