@@ -70,7 +70,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 
-		kept := &keptResponse{ResponseWriter: w}
+		kept := &keptResponse{statusRecorder: statusRecorder{ResponseWriter: w}}
 		next.ServeHTTP(kept, r)
 		// The answer is given; what is kept of it must not depend on the
 		// caller staying.
@@ -90,28 +90,14 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 
 // keptResponse passes a response through and keeps a copy of it.
 type keptResponse struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (w *keptResponse) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
+	statusRecorder
+	body bytes.Buffer
 }
 
 func (w *keptResponse) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
 	w.body.Write(b)
-	return w.ResponseWriter.Write(b)
+	return w.statusRecorder.Write(b)
 }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *keptResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func printableASCII(s string) bool {
 	for i := range len(s) {
