@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -286,12 +287,9 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	}
 }
 
-// TestRetryAfterPausesEndpoint: a 429 with Retry-After pauses the endpoint,
-// not only the message: a message accepted meanwhile waits as well.
-func TestRetryAfterPausesEndpoint(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	var calls atomic.Int64
+// pausingReceiver answers its first request 429 with Retry-After: 120 and
+// the others 200, counting them all in calls.
+func pausingReceiver(t *testing.T, calls *atomic.Int64) *httptest.Server {
 	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
 		calls.Add(1)
 		if n == 1 {
@@ -299,6 +297,16 @@ func TestRetryAfterPausesEndpoint(t *testing.T) {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}
 	})
+	return srv
+}
+
+// TestRetryAfterPausesEndpoint: a 429 with Retry-After pauses the endpoint,
+// not only the message: a message accepted meanwhile waits as well.
+func TestRetryAfterPausesEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var calls atomic.Int64
+	srv := pausingReceiver(t, &calls)
 	ep, _ := e.endpoint(srv.URL, func(ep *hookbridge.Endpoint) { ep.EventTypes = []string{"order.created"} })
 	var control atomic.Int64
 	controlSrv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) { control.Add(1) })
@@ -421,13 +429,7 @@ func TestRetryAfterReleasesHeldClaims(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var calls atomic.Int64
-	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
-		calls.Add(1)
-		if n == 1 {
-			w.Header().Set("Retry-After", "120")
-			w.WriteHeader(http.StatusTooManyRequests)
-		}
-	})
+	srv := pausingReceiver(t, &calls)
 	ep, _ := e.endpoint(srv.URL)
 	const messages = 10
 	msgs := make([]*hookbridge.Message, messages)
