@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/operational"
@@ -81,7 +82,7 @@ func (s *Server) validateOperationalEndpoint(r *http.Request, in *operationalEnd
 		types := normalizeSet(in.FilterTypes, maxNameLen, 0, &fe, "filterTypes")
 		for _, t := range types {
 			if !slices.Contains(operational.EventTypes, t) {
-				fe.body("unknown operational event type "+t+"; one of endpoint.disabled, message.attempt.exhausted, message.attempt.failing", "filterTypes")
+				fe.body("unknown operational event type "+t+"; one of "+strings.Join(operational.EventTypes, ", "), "filterTypes")
 				break
 			}
 		}

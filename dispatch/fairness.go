@@ -294,17 +294,19 @@ const (
 	EventEndpointDisabled = "endpoint.disabled"
 	EventAttemptExhausted = "message.attempt.exhausted"
 	EventAttemptFailing   = "message.attempt.failing"
+	EventAttemptRecovered = "message.attempt.recovered"
 )
 
 // FailingAfter is the failed try after which EventAttemptFailing is sent,
 // as in Svix: the fourth, one message.attempt.failing per delivery that
-// keeps failing.
+// keeps failing. A delivery that succeeds after it was sent sends
+// EventAttemptRecovered.
 const FailingAfter = 4
 
 // Event is one operational event: something about delivery that the
 // operator should hear of.
 type Event struct {
-	Type       string // EventEndpointDisabled, EventAttemptExhausted or EventAttemptFailing
+	Type       string // EventEndpointDisabled, EventAttemptExhausted, EventAttemptFailing or EventAttemptRecovered
 	AppID      string
 	EndpointID string
 	// EndpointUID and FailSince and Reason are set for EventEndpointDisabled.
@@ -333,7 +335,7 @@ const eventQueueSize = 1024
 // none.
 type note struct {
 	report *hookbridge.EndpointReport
-	event  string // EventAttemptExhausted or EventAttemptFailing; "" for none
+	event  string // EventAttemptExhausted, EventAttemptFailing or EventAttemptRecovered; "" for none
 	// What the event needs, copied so that the claim does not outlive
 	// its worker.
 	deliveryID, appID, endpointID, msgID, msgEventID string
@@ -350,6 +352,12 @@ func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult,
 	if a.Status == hookbridge.StatusSuccess {
 		if !ep.FailingSince.IsZero() {
 			n.report = &hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt, Success: true}
+		}
+		// Every earlier try of a delivery failed (it would be final
+		// otherwise), so FailingAfter of them mean that
+		// message.attempt.failing went out for it.
+		if c.Delivery.Trigger == hookbridge.TriggerScheduled && c.Delivery.Attempts >= FailingAfter {
+			n.event = EventAttemptRecovered
 		}
 	} else {
 		r := hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt}

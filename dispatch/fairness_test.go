@@ -421,6 +421,51 @@ func TestExhaustedEvent(t *testing.T) {
 	}
 }
 
+// TestRecoveredEvent: a message that succeeds after message.attempt.failing
+// went out for it is reported as recovered, with the successful attempt; one
+// that succeeds after fewer failures is not reported at all.
+func TestRecoveredEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var mu sync.Mutex
+	failures := map[string]int{} // webhook-id → failed answers still to give
+	srv, _ := receiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if id := r.Header.Get("webhook-id"); failures[id] > 0 {
+			failures[id]--
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	ep, _ := e.endpoint(srv.URL)
+	events := make(notifier, 10)
+	soon := e.publish(`{"n":1}`)
+	late := e.publish(`{"n":2}`)
+	mu.Lock()
+	failures[soon.ID], failures[late.ID] = 1, dispatch.FailingAfter
+	mu.Unlock()
+	d, _ := e.start(dispatch.Config{Notifier: events, Retry: &dispatch.Schedule{Delays: slices.Repeat([]time.Duration{time.Minute}, 6)}})
+
+	for try := 1; try <= dispatch.FailingAfter+1; try++ {
+		e.waitAttempts(late.ID, try)
+		e.clock.Advance(2 * time.Minute)
+		d.Wake()
+	}
+	e.waitStatus(soon.ID, ep.ID, hookbridge.StatusSuccess)
+	e.waitStatus(late.ID, ep.ID, hookbridge.StatusSuccess)
+	// Events come in the order of the results: anything about soon, whose
+	// second try succeeded long before, would come first.
+	if ev := events.next(t); ev.Type != dispatch.EventAttemptFailing || ev.MsgID != late.ID {
+		t.Fatalf("event %+v, want message.attempt.failing for %s", ev, late.ID)
+	}
+	as := e.attempts(late.ID)
+	ev := events.next(t)
+	if ev.Type != dispatch.EventAttemptRecovered || ev.MsgID != late.ID || ev.EndpointID != ep.ID || ev.AppID != e.app.ID ||
+		ev.Attempt == nil || ev.Attempt.ID != as[len(as)-1].ID || ev.Attempt.Status != hookbridge.StatusSuccess {
+		t.Fatalf("event %+v, want message.attempt.recovered with the successful attempt %+v", ev, as[len(as)-1])
+	}
+}
+
 // TestRetryAfterReleasesHeldClaims: deliveries this dispatcher already
 // holds for an endpoint (parked behind its concurrency cap) when the
 // endpoint asks for a pause are not sent during the pause: they go back to

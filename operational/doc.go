@@ -1,7 +1,8 @@
 // Package operational sends Hookbridge's operational webhooks: events about
 // delivery itself, for the operator rather than for an application —
-// endpoint.disabled, message.attempt.exhausted and message.attempt.failing,
-// in the shapes of Svix's operational webhooks.
+// endpoint.created, endpoint.updated, endpoint.deleted, endpoint.disabled,
+// message.attempt.exhausted, message.attempt.failing and
+// message.attempt.recovered, in the shapes of Svix's operational webhooks.
 //
 // The events travel the ordinary way. They are messages of a reserved
 // application (uid AppUID), created when first needed, whose endpoints are

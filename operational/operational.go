@@ -34,6 +34,7 @@ var EventTypes = []string{
 	dispatch.EventEndpointDisabled,
 	dispatch.EventAttemptExhausted,
 	dispatch.EventAttemptFailing,
+	dispatch.EventAttemptRecovered,
 }
 
 // App returns the reserved application, creating it if it does not exist
@@ -122,8 +123,8 @@ func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
 
 // Payload is the JSON body of an operational event: Svix's
 // EndpointCreatedEvent, EndpointUpdatedEvent, EndpointDeletedEvent,
-// EndpointDisabledEvent, MessageAttemptExhaustedEvent or
-// MessageAttemptFailingEvent. appUID is the uid of the event's application,
+// EndpointDisabledEvent, MessageAttemptExhaustedEvent,
+// MessageAttemptFailingEvent or MessageAttemptRecoveredEvent. appUID is the uid of the event's application,
 // nil when it has none.
 func Payload(ev dispatch.Event, appUID *string) (json.RawMessage, error) {
 	var data any
@@ -135,7 +136,7 @@ func Payload(ev dispatch.Event, appUID *string) (json.RawMessage, error) {
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			EndpointUID: nullable(ev.EndpointUID), FailSince: formatTime(ev.FailSince),
 		}
-	case dispatch.EventAttemptExhausted, dispatch.EventAttemptFailing:
+	case dispatch.EventAttemptExhausted, dispatch.EventAttemptFailing, dispatch.EventAttemptRecovered:
 		d := messageAttemptData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			MsgID: ev.MsgID, MsgEventID: nullable(ev.MsgEventID),
@@ -179,7 +180,8 @@ type endpointDisabledData struct {
 }
 
 // messageAttemptData is Svix's MessageAttemptExhaustedEventData (and
-// MessageAttemptFailingEventData, the same shape).
+// MessageAttemptFailingEventData and MessageAttemptRecoveredEventData, the
+// same shape; lastAttempt is the successful one in the last).
 type messageAttemptData struct {
 	AppID       string      `json:"appId"`
 	AppUID      *string     `json:"appUid"`

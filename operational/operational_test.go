@@ -182,7 +182,8 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 }
 
 // TestPayloadShapes checks the events against Svix's
-// MessageAttemptExhaustedEvent and EndpointCreatedEvent: every required
+// MessageAttemptExhaustedEvent, MessageAttemptRecoveredEvent and
+// EndpointCreatedEvent: every required
 // field, nulls where Svix writes them.
 func TestPayloadShapes(t *testing.T) {
 	t.Parallel()
@@ -195,6 +196,17 @@ func TestPayloadShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"type":"message.attempt.exhausted","data":{"appId":"app_1","appUid":null,"endpointId":"ep_1","lastAttempt":{"id":"atmpt_1","responseStatusCode":500,"timestamp":"2025-06-01T12:00:00.000Z"},"msgEventId":null,"msgId":"msg_1"}}`
+	if string(got) != want {
+		t.Fatalf("payload\n got %s\nwant %s", got, want)
+	}
+	got, err = operational.Payload(dispatch.Event{
+		Type: dispatch.EventAttemptRecovered, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1", MsgEventID: "evt_1",
+		Attempt: &hookbridge.Attempt{ID: "atmpt_5", StatusCode: 200, Status: hookbridge.StatusSuccess, CreatedAt: at},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"type":"message.attempt.recovered","data":{"appId":"app_1","appUid":null,"endpointId":"ep_1","lastAttempt":{"id":"atmpt_5","responseStatusCode":200,"timestamp":"2025-06-01T12:00:00.000Z"},"msgEventId":"evt_1","msgId":"msg_1"}}`
 	if string(got) != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
