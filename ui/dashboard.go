@@ -131,6 +131,25 @@ type appPage struct {
 type endpointRow struct {
 	Endpoint hookbridge.Endpoint
 	Stats    hookbridge.EndpointStats
+	State    endpointState
+}
+
+// endpointState is what holds back or orders an endpoint's deliveries, as
+// the pages show it next to its enabled or disabled badge: why messages
+// may be waiting.
+type endpointState struct {
+	PausedUntil  time.Time // zero unless a pause the receiver asked for is in force
+	FailingSince time.Time // zero unless its latest attempts failed
+	FIFO         bool
+	RateLimit    *int
+}
+
+func stateOf(e *hookbridge.Endpoint, now time.Time) endpointState {
+	st := endpointState{FailingSince: e.FailingSince, FIFO: e.FIFO, RateLimit: e.RateLimit}
+	if e.PausedUntil.After(now) {
+		st.PausedUntil = e.PausedUntil
+	}
+	return st
 }
 
 // recentAttempts is how many attempts an application's page lists.
@@ -158,7 +177,7 @@ func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *se
 		if err != nil {
 			return err
 		}
-		p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: e, Stats: st})
+		p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: e, Stats: st, State: stateOf(&e, h.now())})
 	}
 	p.Search.Action, p.Search.MsgBase = "/ui/apps/"+app.ID, "/ui/apps/"+app.ID+"/msg/"
 	if p.Search.Types, err = h.eventTypes(ctx, true); err != nil {

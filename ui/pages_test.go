@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var nextRE = regexp.MustCompile(`<a href="([^"]+)">Older messages`)
@@ -109,5 +111,63 @@ func checkPage(t *testing.T, path string, p page, frameAncestors string) {
 	}
 	if strings.Contains(p.Body, "<script>") || strings.Contains(p.Body, " style=") || strings.Contains(p.Body, " onclick=") {
 		t.Errorf("%s: inline script or style on the page", path)
+	}
+}
+
+// TestEndpointStateShown: why an endpoint's messages wait is on its pages —
+// a pause its receiver asked for (429 with Retry-After) and the run of
+// failures on the dashboard and in the portal, strict order and a rate
+// limit on the dashboard.
+func TestEndpointStateShown(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "600")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(busy.Close)
+	rcv := newReceiver(t)
+	app := st.app("Pizza Place", "merchant-42")
+	paused := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": busy.URL + "/hook"}, http.StatusCreated)["id"].(string)
+	st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": rcv.URL + "/hook", "fifo": true, "rateLimit": 5}, http.StatusCreated)
+
+	admin := st.browser()
+	admin.signIn()
+	before := admin.get("/ui/apps/"+app).want(t, http.StatusOK)
+	if strings.Contains(before.Body, "paused until") || strings.Contains(before.Body, "failing since") {
+		t.Fatal("a new endpoint is shown paused or failing")
+	}
+	for _, want := range []string{"in message order (FIFO)", "at most 5 per second"} {
+		if !strings.Contains(before.Body, want) {
+			t.Errorf("the application page does not say %q", want)
+		}
+	}
+
+	st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "order.created", "payload": map[string]any{"orderId": "ord_1"}}, http.StatusAccepted)
+	waitFor(t, "the pause to be recorded", func() bool {
+		ep, err := st.store.GetEndpoint(t.Context(), app, paused)
+		return err == nil && !ep.PausedUntil.IsZero() && !ep.FailingSince.IsZero()
+	})
+	after := admin.get("/ui/apps/"+app).want(t, http.StatusOK)
+	for _, want := range []string{"paused until", "failing since"} {
+		if !strings.Contains(after.Body, want) {
+			t.Errorf("the application page does not say %q once the receiver asked for a pause", want)
+		}
+	}
+	consumer := st.browser()
+	consumer.openPortal(st.portalLink(app, nil))
+	page := consumer.get("/portal/endpoints/"+paused).want(t, http.StatusOK)
+	for _, want := range []string{"Paused until", "Failing since"} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("the portal's endpoint page does not say %q", want)
+		}
+	}
+
+	// Once the pause is over it is no longer shown; the failures are, until
+	// an attempt succeeds.
+	st.clock.Advance(11 * time.Minute)
+	later := admin.get("/ui/apps/"+app).want(t, http.StatusOK)
+	if strings.Contains(later.Body, "paused until") || !strings.Contains(later.Body, "failing since") {
+		t.Error("after the pause the application page still shows it, or no longer shows the failures")
 	}
 }

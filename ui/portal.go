@@ -213,6 +213,7 @@ func (h *Handler) portalUpdateEndpoint(w http.ResponseWriter, r *http.Request, v
 // and the messages sent to it.
 type endpointPage struct {
 	Endpoint  hookbridge.Endpoint
+	State     endpointState
 	Stats     hookbridge.EndpointStats
 	Reveal    bool
 	Secret    string
@@ -235,7 +236,7 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return err
 	}
-	p := endpointPage{Endpoint: *ep, Reveal: r.URL.Query().Get("reveal") == "1"}
+	p := endpointPage{Endpoint: *ep, State: stateOf(ep, h.now()), Reveal: r.URL.Query().Get("reveal") == "1"}
 	if p.Reveal && len(ep.Secrets) > 0 {
 		p.Secret = ep.Secrets[0].Key
 	}
