@@ -3,8 +3,6 @@ package dispatch
 import (
 	"context"
 	"time"
-
-	"github.com/hookbridge/hookbridge"
 )
 
 // minIdleWait is the shortest the claimer sleeps when the store reports a
@@ -16,7 +14,7 @@ const minIdleWait = 10 * time.Millisecond
 // for the workers until ctx is done. Store calls use storeCtx, so that a claim
 // query in progress when ctx ends still completes and its deliveries are
 // released in order rather than left leased.
-func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge.Claim) {
+func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 	timer := time.NewTimer(d.pollInterval)
 	defer timer.Stop()
 	for ctx.Err() == nil {
@@ -30,6 +28,17 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 			case <-d.capacity:
 			}
 			continue
+		}
+
+		// Handed-over deliveries parked for an endpoint that went idle
+		// first: they are in memory already, and only the claimer moves
+		// them on (endpointSlots).
+		if ready := d.slots.takeIdle(int(free)); len(ready) > 0 {
+			d.inflight.Add(int64(len(ready)))
+			for _, p := range ready {
+				work <- job{claim: p.claim, started: true, since: p.since}
+			}
+			continue // the room is smaller now
 		}
 
 		limit := int(min(free, int64(d.batchSize)))
@@ -56,7 +65,7 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- hookbridge
 			// handoffs within maxInflight as well: these sends never block.
 			d.inflight.Add(int64(len(claims)))
 			for _, c := range claims {
-				work <- c
+				work <- job{claim: c}
 			}
 		}
 		if full {

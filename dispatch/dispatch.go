@@ -125,6 +125,7 @@ type Dispatcher struct {
 	notifier       Notifier
 	events         chan Event
 	slots          *endpointSlots
+	reads          endpointReads
 	gone, paused   endpointMarks
 
 	// transport is shared by every worker. Requests go to its RoundTrip
@@ -291,7 +292,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	// Room for the claimer's maxInflight and as much again for
 	// handoffs that arrive while a claim runs (see handoff.go).
-	work := make(chan hookbridge.Claim, 2*d.maxInflight)
+	work := make(chan job, 2*d.maxInflight)
 	outcomes := make(chan outcome, d.maxInflight)
 
 	var workers sync.WaitGroup
@@ -319,6 +320,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	drain := time.AfterFunc(d.drainTimeout, cancelSends)
 	workers.Wait()
 	drain.Stop()
+	// Handed-over deliveries still parked for an endpoint that went idle
+	// (the claimer, which would have moved them on, has stopped).
+	if ids := d.slots.parkedIDs(); len(ids) > 0 {
+		_ = d.release(storeCtx, ids) // logged; the leases expire otherwise
+	}
 	close(outcomes)
 	if err := <-recorded; err != nil {
 		return fmt.Errorf("dispatch: shutdown: %w", err)

@@ -68,7 +68,8 @@
 // kept by the store's claim, so instances share them. What changes an
 // endpoint's health is written with the batch of results it came with, and
 // operational events (endpoint.disabled, message.attempt.exhausted,
-// message.attempt.failing) go to Config.Notifier.
+// message.attempt.failing, message.attempt.recovered) go to
+// Config.Notifier.
 //
 // # Leases
 //

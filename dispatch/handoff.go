@@ -13,14 +13,25 @@ import (
 // after the commit without a claim query, which spares the store a write
 // per delivery and the message the wait for the claimer.
 //
-// The handoff uses the claim pipeline's own bounds. A reservation counts as
-// in flight at once, and is refused when that would leave the claimer less
-// than a claim batch of room, so retries and held-back deliveries are never
-// crowded out by new messages; it is counted against its endpoint's bounds
-// (endpointSlots) like a claim. What is refused is written unleased and
-// claimed as usual. The claimer sizes a claim by the room it sees before the
-// query, and handoffs may fill that room while the query runs, so the
-// workers' queue has room for twice maxInflight: neither ever blocks on it.
+// The handoff uses the claim pipeline's own bounds. A reservation is
+// counted against its endpoint's bounds (endpointSlots) like a claim. One
+// for an endpoint that already holds its concurrency limit is bound to wait
+// behind those: it counts only against the handoffs' waiting bounds, and is
+// parked for its endpoint when taken (endpointSlots.parkHanded; if the
+// endpoint has gone idle by then, the claimer moves it on). Any other
+// counts as in flight at once, and is refused when that would leave the
+// claimer less than a claim batch of room, so retries and held-back
+// deliveries are never crowded out by new messages. What is refused is
+// written unleased and claimed as usual. So a burst of batch ingest to a
+// busy endpoint is handed over up to the waiting bounds, not just up to the
+// pipeline's room, and spares the claims that would fetch it back from the
+// store.
+//
+// Take runs on the store's write path, and must never block: the writer
+// it would hold up is what the workers' results wait for. It queues only
+// reservations counted in flight, and the claimer sizes a claim by the
+// room it sees before the query while handoffs may fill that room as the
+// query runs, so the workers' queue has room for twice maxInflight.
 
 // handoffState is the handoff's side of Run: whether it may take
 // deliveries, and how many reserved ones are still to come.
@@ -32,8 +43,13 @@ type handoffState struct {
 	// claimRefused says Reserve refused a delivery for want of room since
 	// the last Refused: the claimer must look once it is committed.
 	claimRefused bool
-	work         chan<- hookbridge.Claim // the workers' queue
-	settled      chan struct{}           // capacity 1: pending reached 0 after open ended
+	// waiting counts, per endpoint, the pending reservations that were
+	// bound to wait and so took no room in the pipeline. Reservations of
+	// one endpoint are interchangeable: Take and Cancel count a claim as
+	// one of these while there are any.
+	waiting map[string]int
+	work    chan<- job    // the workers' queue
+	settled chan struct{} // capacity 1: pending reached 0 after open ended
 }
 
 // Lease implements hookbridge.Handoff: deliveries handed over are leased to
@@ -42,9 +58,10 @@ func (d *Dispatcher) Lease(now time.Time) (owner string, until time.Time) {
 	return d.owner, now.Add(d.lease)
 }
 
-// Reserve implements hookbridge.Handoff. It says yes while Run is claiming,
-// the pipeline has room beyond a claim batch, and the endpoint is within
-// its bounds.
+// Reserve implements hookbridge.Handoff. It says yes while Run is claiming
+// and the endpoint is within its bounds, and, unless the delivery is bound
+// to wait for its endpoint, while the pipeline has room beyond a claim
+// batch.
 func (d *Dispatcher) Reserve(endpointID string) bool {
 	h := &d.hand
 	h.mu.Lock()
@@ -52,27 +69,49 @@ func (d *Dispatcher) Reserve(endpointID string) bool {
 	if !h.open {
 		return false
 	}
+	ok, waits := d.slots.reserve(endpointID, d.now())
+	if !ok {
+		// The endpoint is at its bounds, and left out of claims until it
+		// comes back to half of them (endpointSlots), which wakes the
+		// claimer then: waking it now would only send it past this
+		// endpoint's due deliveries for nothing.
+		return false
+	}
+	if waits {
+		h.waiting[endpointID]++
+		h.pending++
+		return true
+	}
 	for {
 		n := d.inflight.Load()
 		if n >= d.maxInflight-d.claimMin {
 			// The claimer may be asleep with this little room left:
 			// wake it once the delivery is committed (Refused).
 			h.claimRefused = true
+			d.slots.unreserve(endpointID)
 			return false
 		}
 		if d.inflight.CompareAndSwap(n, n+1) {
 			break
 		}
 	}
-	if !d.slots.reserve(endpointID) {
-		// The endpoint is at its bounds, and left out of claims until it
-		// comes back to half of them (endpointSlots), which wakes the
-		// claimer then: waking it now would only send it past this
-		// endpoint's due deliveries for nothing.
-		d.done()
-		return false
-	}
 	h.pending++
+	return true
+}
+
+// tookWaiting counts one pending reservation of the endpoint settled, and
+// says whether it was one bound to wait (see handoffState.waiting). h.mu
+// is held.
+func (h *handoffState) tookWaiting(endpointID string) bool {
+	n := h.waiting[endpointID]
+	switch {
+	case n == 0:
+		return false
+	case n == 1:
+		delete(h.waiting, endpointID)
+	default:
+		h.waiting[endpointID] = n - 1
+	}
 	return true
 }
 
@@ -92,7 +131,8 @@ func (d *Dispatcher) Refused() {
 }
 
 // Take implements hookbridge.Handoff: it queues the committed claims for
-// the workers. The queue has room, since Reserve counted them in flight.
+// the workers, or parks those bound to wait for their endpoint. The queue
+// has room (see above).
 func (d *Dispatcher) Take(claims []hookbridge.Claim) {
 	if len(claims) == 0 {
 		return
@@ -108,9 +148,19 @@ func (d *Dispatcher) Take(claims []hookbridge.Claim) {
 		d.log.Warn("dispatch: deliveries handed over after shutdown, left to their leases", "count", len(claims))
 		return
 	}
-	d.leases.add(claims, d.now().Add(d.lease))
-	for _, c := range claims {
-		h.work <- c
+	now := d.now()
+	d.leases.add(claims, now.Add(d.lease))
+	idle := false
+	for i := range claims {
+		c := &claims[i]
+		if h.tookWaiting(c.Endpoint.ID) {
+			idle = d.slots.parkHanded(c, now) || idle
+			continue
+		}
+		h.work <- job{claim: *c}
+	}
+	if idle {
+		d.Wake() // the claimer moves them on
 	}
 }
 
@@ -121,10 +171,18 @@ func (d *Dispatcher) Cancel(endpointIDs []string) {
 	h.mu.Lock()
 	h.pending -= len(endpointIDs)
 	h.settle()
+	inflight := 0
+	for _, id := range endpointIDs {
+		if !h.tookWaiting(id) {
+			inflight++
+		}
+	}
 	h.mu.Unlock()
 	reclaim := false
 	for _, id := range endpointIDs {
 		reclaim = d.slots.unreserve(id) || reclaim
+	}
+	for range inflight {
 		d.done()
 	}
 	if reclaim {
@@ -133,11 +191,12 @@ func (d *Dispatcher) Cancel(endpointIDs []string) {
 }
 
 // openHandoff lets Reserve say yes and Take queue on work.
-func (d *Dispatcher) openHandoff(work chan<- hookbridge.Claim) {
+func (d *Dispatcher) openHandoff(work chan<- job) {
 	h := &d.hand
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.work, h.open, h.settled = work, true, make(chan struct{}, 1)
+	h.waiting = make(map[string]int)
 }
 
 // closeHandoff refuses new reservations, waits up to wait for the

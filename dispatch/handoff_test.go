@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,22 +77,26 @@ func TestHandoffSendsWithoutAClaim(t *testing.T) {
 	}
 }
 
-// TestHandoffRefusedAreClaimed: with more new deliveries than the pipeline
-// has room for, the handoff refuses the rest, and the claimer — told by
-// the store that they were refused, with no poll to fall back on — sends
-// them too.
+// TestHandoffRefusedAreClaimed: with more new deliveries to be sent at
+// once than the pipeline has room for, the handoff refuses the rest, and
+// the claimer — told by the store that they were refused, with no poll to
+// fall back on — sends them too.
 func TestHandoffRefusedAreClaimed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	srv, got := receiver(t, ok)
-	e.endpoint(srv.URL)
+	// Each message goes to every endpoint, none of which has its
+	// concurrency cap of deliveries: every one is to be sent at once.
+	const endpoints, messages = 20, 3
+	for range endpoints {
+		e.endpoint(srv.URL)
+	}
 	store := &claimCounter{Store: e.store}
 	// Room for 4 + 16 - 8 = 12 handed over at a time.
 	d, _ := e.start(dispatch.Config{Store: store, PollInterval: time.Hour, Workers: 4, BatchSize: 16})
 	e.store.SetHandoff(d)
 	waitFor(t, "the dispatcher's first claim", func() bool { return store.calls.Load() > 0 })
 
-	const messages = 60
 	msgs := make([]*hookbridge.Message, messages)
 	for i := range msgs {
 		msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
@@ -100,11 +105,65 @@ func TestHandoffRefusedAreClaimed(t *testing.T) {
 	if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
 		t.Fatal(err)
 	}
-	for range messages {
+	for range endpoints * messages {
 		receive(t, got)
 	}
 	if store.claimed.Load() == 0 {
 		t.Error("nothing was claimed: the test did not make the handoff refuse")
+	}
+}
+
+// TestHandoffParksForBusyEndpoint: a burst to one endpoint that is
+// answering, far beyond its concurrency cap, the pipeline's room and the
+// claims' bounds, is handed over whole: what must wait for the endpoint
+// waits in memory instead of being claimed back from the store. A burst to
+// the endpoint once idle (its parked deliveries then wait for the claimer
+// to move them on, not for a request to finish) is handed over too.
+func TestHandoffParksForBusyEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var held atomic.Bool
+	srv, got := receiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		if n == 2 {
+			held.Store(true)
+			<-release // the endpoint is busy until the first burst is committed
+		}
+	})
+	e.endpoint(srv.URL)
+	store := &claimCounter{Store: e.store}
+	// Room for 4 + 16 - 8 = 12 in the pipeline; one request at a time.
+	d, _ := e.start(dispatch.Config{Store: store, PollInterval: time.Hour, Workers: 4, BatchSize: 16, EndpointConcurrency: 1})
+	e.store.SetHandoff(d)
+	waitFor(t, "the dispatcher's first claim", func() bool { return store.calls.Load() > 0 })
+
+	burst := func(n int) {
+		msgs := make([]*hookbridge.Message, n)
+		for i := range msgs {
+			msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
+				Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: e.clock.Now()}
+		}
+		if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first request is answered, the second held: the endpoint
+	// answers, and is busy.
+	e.publish(`{"first":1}`)
+	e.publish(`{"first":2}`)
+	waitFor(t, "the second request to be held", held.Load)
+	const messages = 200 // the claims' bounds: 1 + 2×16 held
+	burst(messages)
+	close(release)
+	for range 2 + messages {
+		receive(t, got)
+	}
+	burst(30) // the endpoint is idle now
+	for range 30 {
+		receive(t, got)
+	}
+	if n := store.claimed.Load(); n != 0 {
+		t.Errorf("%d deliveries claimed, want every one handed over", n)
 	}
 }
 

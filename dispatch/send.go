@@ -21,6 +21,15 @@ import (
 // that answers with more loses its keep-alive connection instead.
 const maxDrain = 64 << 10
 
+// job is one claim queued for the workers. A started job already holds its
+// endpoint's sending slot: it was parked, waiting since since, and the
+// claimer moved it on (endpointSlots.takeIdle).
+type job struct {
+	claim   hookbridge.Claim
+	started bool
+	since   time.Time
+}
+
 // worker is one worker's scratch space, reused for every request it makes.
 type worker struct {
 	excerpt [hookbridge.MaxResponseExcerpt]byte
@@ -35,22 +44,26 @@ type worker struct {
 // endpoint's requests sends the next parked claim, so parked claims wait
 // for their endpoint, not for a worker, and never hold one. Nor do they
 // count as in flight: they make room in the queue for other endpoints.
-func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan hookbridge.Claim, out chan<- outcome) {
+func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan job, out chan<- outcome) {
 	var w worker
-	for c := range queue {
-		if !d.slots.start(&c, d.now()) {
+	for j := range queue {
+		c := &j.claim
+		stale := false
+		switch {
+		case j.started:
+			stale = d.now().Sub(j.since) >= staleAfter
+		case !d.slots.start(c, d.now()):
 			d.done()
 			continue
 		}
-		stale := false
-		for next := &c; next != nil; {
+		for next := c; next != nil; {
 			d.process(ctx, sendCtx, &w, next, stale, out)
 			d.done()
 			var (
 				since   time.Time
 				reclaim bool
 			)
-			next, since, reclaim = d.slots.finish(next.Endpoint.ID)
+			next, since, reclaim = d.slots.finish(next.Endpoint.ID, d.now())
 			if next != nil {
 				d.inflight.Add(1)
 				stale = d.now().Sub(since) >= staleAfter
@@ -111,17 +124,27 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 // with the endpoint as it is now. It may not when the endpoint is gone (its
 // deliveries with it) or has come to be held back by the claim, which then
 // hands the delivery out as that allows. If the endpoint cannot be read,
-// the claim goes as it was.
+// the claim goes as it was. A read less than staleAfter old serves every
+// waiting claim of the endpoint (endpointReads).
 func (d *Dispatcher) refresh(ctx context.Context, c *hookbridge.Claim) bool {
-	ep, err := d.store.GetEndpoint(ctx, c.Delivery.AppID, c.Endpoint.ID)
-	switch {
-	case hookbridge.IsNotFound(err):
-		return false
-	case err != nil:
-		d.log.Warn("dispatch: reading a waiting delivery's endpoint again", "endpoint", c.Endpoint.ID, "err", err)
-		return true
+	now := d.now()
+	ep, fresh := d.reads.get(c.Endpoint.ID, now)
+	if !fresh {
+		var err error
+		ep, err = d.store.GetEndpoint(ctx, c.Delivery.AppID, c.Endpoint.ID)
+		switch {
+		case hookbridge.IsNotFound(err):
+			ep = nil
+		case err != nil:
+			d.log.Warn("dispatch: reading a waiting delivery's endpoint again", "endpoint", c.Endpoint.ID, "err", err)
+			return true
+		}
+		d.reads.put(c.Endpoint.ID, now, ep)
 	}
-	was, now := &c.Endpoint, d.now()
+	if ep == nil {
+		return false
+	}
+	was := &c.Endpoint
 	heldBack := func(e *hookbridge.Endpoint) bool {
 		return e.FIFO || e.RateLimit != nil || e.PausedUntil.After(now)
 	}
@@ -319,4 +342,53 @@ func (c *signerCache) get(ep *hookbridge.Endpoint, now time.Time) (*webhook.Sign
 	c.byEndpoint[ep.ID] = signerEntry{secrets: secrets, signer: s}
 	c.mu.Unlock()
 	return s, nil
+}
+
+// endpointReads shares the re-reads of endpoints (refresh) among the stale
+// claims waiting for them. A read at most staleAfter old serves every
+// claim of its endpoint: a claim is sent with its endpoint as it was at
+// most that long ago either way, since one not yet stale goes with the
+// endpoint as claimed. Without it, a deep queue for one endpoint would
+// read the endpoint once per delivery.
+type endpointReads struct {
+	mu   sync.Mutex
+	byID map[string]endpointRead
+}
+
+// endpointRead is one read of an endpoint: ep is nil when it was gone.
+type endpointRead struct {
+	at time.Time
+	ep *hookbridge.Endpoint
+}
+
+// maxEndpointReads is how many reads endpointReads keeps before it drops
+// the stale ones.
+const maxEndpointReads = 1024
+
+// get returns the endpoint's read if one was made after now-staleAfter.
+func (r *endpointReads) get(id string, now time.Time) (ep *hookbridge.Endpoint, fresh bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.byID[id]
+	if !ok || now.Sub(e.at) >= staleAfter {
+		return nil, false
+	}
+	return e.ep, true
+}
+
+// put keeps a read of the endpoint made at now (ep nil: it was gone).
+func (r *endpointReads) put(id string, now time.Time, ep *hookbridge.Endpoint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID == nil {
+		r.byID = make(map[string]endpointRead)
+	}
+	if len(r.byID) >= maxEndpointReads {
+		for k, e := range r.byID {
+			if now.Sub(e.at) >= staleAfter {
+				delete(r.byID, k)
+			}
+		}
+	}
+	r.byID[id] = endpointRead{at: now, ep: ep}
 }

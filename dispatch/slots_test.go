@@ -53,7 +53,7 @@ func TestSlotsKeepABusyEndpointsBatch(t *testing.T) {
 	held := 2 * batch
 	reclaimed := -1
 	for held > 0 {
-		_, _, reclaim := s.finish("a")
+		_, _, reclaim := s.finish("a", time.Time{})
 		held--
 		if reclaim {
 			reclaimed = held
@@ -89,7 +89,7 @@ func TestSlotsBoundWaiting(t *testing.T) {
 	if want := []string{"a", "b", "c"}; !slices.Equal(got, want) {
 		t.Fatalf("left out: %v, want %v", got, want)
 	}
-	if _, _, reclaim := s.finish("a"); !reclaim {
+	if _, _, reclaim := s.finish("a", time.Time{}); !reclaim {
 		t.Fatal("a finished request freed waiting budget but did not ask for a claim")
 	}
 }
@@ -121,8 +121,98 @@ func TestSlotsBoundParkedBytes(t *testing.T) {
 	if got := s.saturated(); !slices.Contains(got, "a") {
 		t.Fatalf("left out: %v, want a among them", got)
 	}
-	next, _, reclaim := s.finish("a")
+	next, _, reclaim := s.finish("a", time.Time{})
 	if next == nil || !reclaim {
 		t.Fatalf("finishing a's request: next %v, reclaim %v; want a parked claim and a reclaim", next, reclaim)
+	}
+}
+
+// TestSlotsHandoffWaits: handoffs to an endpoint that gets answers may
+// keep more waiting than claims, up to their own bounds, and say which
+// reservations are bound to wait; one that does not get answers (it
+// hangs) is held to the claims' bounds. Once handoffs keep more than the
+// claims' budget waiting, claims that would wait are released, and the
+// claimer is told to look again only when the count comes back under that
+// budget (and when the endpoint is back at its low mark), not at every
+// finished request above it.
+func TestSlotsHandoffWaits(t *testing.T) {
+	const limit, batch = 1, 2
+	s := newEndpointSlots(limit, batch) // claims: most 5, waiting 8; handoffs: most 65, waiting 128
+	now := time.Now()
+	for i := range s.most {
+		if ok, waits := s.reserve("hangs", now); !ok || waits != (i >= limit) {
+			t.Fatalf("reservation %d: ok %v, waits %v", i, ok, waits)
+		}
+	}
+	if ok, _ := s.reserve("hangs", now); ok {
+		t.Fatalf("an endpoint with no answers got a reservation beyond the claims' most (%d)", s.most)
+	}
+	s.lastEnd["a"] = now.Add(-progressWindow / 2) // it answered a moment ago
+	for i := range s.handMost {
+		if ok, waits := s.reserve("a", now); !ok || waits != (i >= limit) {
+			t.Fatalf("reservation %d: ok %v, waits %v", i, ok, waits)
+		}
+	}
+	if ok, _ := s.reserve("a", now); ok {
+		t.Fatalf("a reservation beyond handMost (%d) was accepted", s.handMost)
+	}
+	if fit, over := s.admit(claimsFor("b", 2)); len(fit) != limit || len(over) != 1 {
+		t.Fatalf("a claim that would wait, with handoffs waiting beyond the claims' budget: %d kept, %d released", len(fit), len(over))
+	}
+	for range s.most {
+		s.unreserve("hangs")
+	}
+	reclaims := 0
+	for range s.handMost - 1 {
+		if s.unreserve("a") {
+			reclaims++
+		}
+	}
+	if reclaims != 2 {
+		t.Fatalf("%d reclaims while the handoffs' waiting deliveries drained, want 2 (back under the claims' budget, back at low)", reclaims)
+	}
+}
+
+// TestSlotsParkHandedIdle: a handed-over claim parked while its endpoint
+// has a sending slot free marks the endpoint idle, and takeIdle hands it
+// out with the slot taken, within the room given and the endpoint's cap;
+// one parked behind a busy endpoint waits for a finished request instead.
+func TestSlotsParkHandedIdle(t *testing.T) {
+	const limit, batch = 2, 4
+	s := newEndpointSlots(limit, batch)
+	now := time.Now()
+	busy := claimsFor("busy", 3)
+	for i := range busy[:limit] {
+		if !s.start(&busy[i], now) {
+			t.Fatal("a free slot was refused")
+		}
+	}
+	if s.parkHanded(&busy[2], now) {
+		t.Fatal("a claim parked behind a busy endpoint marked it idle")
+	}
+	idle := claimsFor("idle", 3)
+	for i := range idle {
+		if !s.parkHanded(&idle[i], now) {
+			t.Fatalf("claim %d parked for an endpoint with free slots did not mark it idle", i)
+		}
+	}
+	if got := s.takeIdle(1); len(got) != 1 || got[0].claim.Delivery.ID != "idle-0" {
+		t.Fatalf("takeIdle(1) = %v, want idle-0", got)
+	}
+	if got := s.takeIdle(10); len(got) != 1 || got[0].claim.Delivery.ID != "idle-1" {
+		t.Fatalf("takeIdle(10) = %v, want idle-1 alone: the endpoint's cap is %d", got, limit)
+	}
+	if got := s.takeIdle(10); len(got) != 0 {
+		t.Fatalf("takeIdle with the endpoint at its cap = %v, want none", got)
+	}
+	// The endpoint's finished requests take the rest on.
+	if next, _, _ := s.finish("idle", time.Time{}); next == nil || next.Delivery.ID != "idle-2" {
+		t.Fatalf("finish = %v, want idle-2", next)
+	}
+	if next, _, _ := s.finish("busy", time.Time{}); next == nil || next.Delivery.ID != "busy-2" {
+		t.Fatalf("finish = %v, want busy-2", next)
+	}
+	if ids := s.parkedIDs(); len(ids) != 0 {
+		t.Fatalf("parked left: %v", ids)
 	}
 }
