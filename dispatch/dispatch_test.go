@@ -109,6 +109,19 @@ func (e *env) publish(payload string) *hookbridge.Message {
 	return stored
 }
 
+// publishBatch creates n messages in one write, as batch ingest does.
+func (e *env) publishBatch(n int) {
+	e.t.Helper()
+	msgs := make([]*hookbridge.Message, n)
+	for i := range msgs {
+		msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
+			Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: e.clock.Now()}
+	}
+	if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // start runs a dispatcher over the env's store until the test ends, and
 // returns it with a function that stops it and returns Run's error.
 func (e *env) start(cfg dispatch.Config) (*dispatch.Dispatcher, func() error) {

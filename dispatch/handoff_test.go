@@ -97,14 +97,7 @@ func TestHandoffRefusedAreClaimed(t *testing.T) {
 	e.store.SetHandoff(d)
 	waitFor(t, "the dispatcher's first claim", func() bool { return store.calls.Load() > 0 })
 
-	msgs := make([]*hookbridge.Message, messages)
-	for i := range msgs {
-		msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
-			Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: e.clock.Now()}
-	}
-	if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
-		t.Fatal(err)
-	}
+	e.publishBatch(messages)
 	for range endpoints * messages {
 		receive(t, got)
 	}
@@ -137,28 +130,18 @@ func TestHandoffParksForBusyEndpoint(t *testing.T) {
 	e.store.SetHandoff(d)
 	waitFor(t, "the dispatcher's first claim", func() bool { return store.calls.Load() > 0 })
 
-	burst := func(n int) {
-		msgs := make([]*hookbridge.Message, n)
-		for i := range msgs {
-			msgs[i] = &hookbridge.Message{AppID: e.app.ID, EventType: "order.created",
-				Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: e.clock.Now()}
-		}
-		if _, err := e.store.CreateMessages(context.Background(), msgs); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// The first request is answered, the second held: the endpoint
 	// answers, and is busy.
 	e.publish(`{"first":1}`)
 	e.publish(`{"first":2}`)
 	waitFor(t, "the second request to be held", held.Load)
 	const messages = 200 // the claims' bounds: 1 + 2×16 held
-	burst(messages)
+	e.publishBatch(messages)
 	close(release)
 	for range 2 + messages {
 		receive(t, got)
 	}
-	burst(30) // the endpoint is idle now
+	e.publishBatch(30) // the endpoint is idle now
 	for range 30 {
 		receive(t, got)
 	}
