@@ -7,9 +7,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookbridge/hookbridge/operational"
 )
 
 var nextRE = regexp.MustCompile(`<a href="([^"]+)">Older messages`)
@@ -34,7 +37,7 @@ func TestEveryPageRenders(t *testing.T) {
 	for _, path := range []string{
 		"/ui/", "/ui/?range=1h", "/ui/?range=7d", "/ui/apps/" + app, "/ui/apps/merchant-42",
 		"/ui/apps/" + app + "?event_id=ord_1-created", "/ui/apps/" + app + "?endpoint=" + ep + "&status=0",
-		"/ui/apps/" + app + "/msg/" + msg, "/ui/event-types", "/ui/event-types/order.created",
+		"/ui/apps/" + app + "/msg/" + msg, "/ui/event-types", "/ui/event-types/order.created", "/ui/operational",
 	} {
 		p := admin.get(path).want(t, http.StatusOK)
 		checkPage(t, path, p, "'none'")
@@ -169,5 +172,66 @@ func TestEndpointStateShown(t *testing.T) {
 	later := admin.get("/ui/apps/"+app).want(t, http.StatusOK)
 	if strings.Contains(later.Body, "paused until") || !strings.Contains(later.Body, "failing since") {
 		t.Error("after the pause the application page still shows it, or no longer shows the failures")
+	}
+}
+
+// TestOperationalWebhooksPage: the operator adds an operational endpoint
+// from the dashboard, sees its signing secret, finds it where the API (and
+// so the dispatcher) has it, and deletes it; a bad URL is refused on the
+// form, naming the field.
+func TestOperationalWebhooksPage(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	admin := st.browser()
+	admin.signIn()
+	empty := admin.get("/ui/operational").want(t, http.StatusOK)
+	if !strings.Contains(empty.Body, "No operational endpoints yet") {
+		t.Fatal("the page does not say there are none")
+	}
+	var offered []string
+	for _, et := range operationalTypes {
+		offered = append(offered, et.Name)
+	}
+	if !slices.Equal(offered, operational.EventTypes) {
+		t.Errorf("the page offers %v, want operational.EventTypes %v", offered, operational.EventTypes)
+	}
+	for _, et := range operational.EventTypes {
+		if !strings.Contains(empty.Body, `value="`+et+`"`) {
+			t.Errorf("the form does not offer %s", et)
+		}
+	}
+	csrf := empty.csrf(t)
+
+	bad := admin.post("/ui/operational", url.Values{"csrf": {csrf}, "url": {"not a url"}}).want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.Body, `id="url-error"`) {
+		t.Errorf("a bad URL is not reported on its field:\n%s", bad.Body)
+	}
+
+	created := admin.post("/ui/operational", url.Values{"csrf": {csrf}, "url": {"https://ops.example/hooks"},
+		"filterTypes": {"endpoint.disabled", "message.attempt.exhausted"}}).want(t, http.StatusSeeOther)
+	if !strings.HasPrefix(created.Location, "/ui/operational?done=op-created&reveal=ep_") {
+		t.Fatalf("redirected to %q", created.Location)
+	}
+	page := admin.get(created.Location).want(t, http.StatusOK)
+	list := st.admin("GET", "/api/v1/operational-webhook/endpoint", nil, http.StatusOK)["data"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("the API lists %d operational endpoints, want 1", len(list))
+	}
+	ep := list[0].(map[string]any)
+	id := ep["id"].(string)
+	if ep["url"] != "https://ops.example/hooks" || fmt.Sprint(ep["filterTypes"]) != "[endpoint.disabled message.attempt.exhausted]" {
+		t.Errorf("stored %v", ep)
+	}
+	secret := st.admin("GET", "/api/v1/operational-webhook/endpoint/"+id+"/secret", nil, http.StatusOK)["key"].(string)
+	if !strings.Contains(html.UnescapeString(page.Body), secret) || !strings.Contains(page.Body, "https://ops.example/hooks") {
+		t.Error("the page does not show the new endpoint with its secret")
+	}
+	if strings.Contains(html.UnescapeString(admin.get("/ui/operational").want(t, http.StatusOK).Body), secret) {
+		t.Error("the secret is shown without being asked for")
+	}
+
+	admin.post("/ui/operational/"+id+"/delete", url.Values{"csrf": {csrf}}).want(t, http.StatusSeeOther)
+	if list := st.admin("GET", "/api/v1/operational-webhook/endpoint", nil, http.StatusOK)["data"].([]any); len(list) != 0 {
+		t.Errorf("%d operational endpoints left after the delete", len(list))
 	}
 }

@@ -278,6 +278,7 @@ func TestCSRF(t *testing.T) {
 		"/ui/event-types":                           {"name": {"x.y"}, "description": {"x"}},
 		"/ui/event-types/order.created":             {"description": {"changed"}},
 		"/ui/event-types/order.created/archive":     {"archived": {"true"}},
+		"/ui/operational":                           {"url": {"https://ops.example/hooks"}},
 		"/ui/logout":                                {},
 	}
 	for _, tc := range []struct {

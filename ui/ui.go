@@ -277,6 +277,9 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("GET /ui/event-types/{name}", h.admin(h.dashEventType))
 	mux.HandleFunc("POST /ui/event-types/{name}", h.admin(h.dashUpdateEventType))
 	mux.HandleFunc("POST /ui/event-types/{name}/archive", h.admin(h.dashArchiveEventType))
+	mux.HandleFunc("GET /ui/operational", h.admin(h.dashOperational))
+	mux.HandleFunc("POST /ui/operational", h.admin(h.dashCreateOperational))
+	mux.HandleFunc("POST /ui/operational/{ep}/delete", h.admin(h.dashDeleteOperational))
 
 	mux.HandleFunc("GET /portal/{$}", h.handlePortalHome)
 	mux.HandleFunc("POST /portal/logout", h.handlePortalLogout)

@@ -69,6 +69,8 @@ var notices = map[string]string{
 	"archived":   "Event type archived: it is hidden from the catalogue and cannot be subscribed to.",
 	"restored":   "Event type restored.",
 	"signedout":  "Signed out.",
+	"op-created": "Operational endpoint added. Its signing secret is below.",
+	"op-deleted": "Operational endpoint deleted.",
 }
 
 // render writes a page. It executes into a buffer first, so a template
