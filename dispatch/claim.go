@@ -64,6 +64,11 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 			// queued claim, the claim kept it within maxInflight and
 			// handoffs within maxInflight as well: these sends never block.
 			d.inflight.Add(int64(len(claims)))
+			ids := make([]string, len(claims))
+			for i := range claims {
+				ids[i] = claims[i].Endpoint.ID
+			}
+			d.slots.enqueue(ids...)
 			for _, c := range claims {
 				work <- job{claim: c}
 			}

@@ -79,6 +79,7 @@ type endpointSlots struct {
 	mu      sync.Mutex
 	held    map[string]int // claims of the endpoint: waiting, parked or being sent
 	sending map[string]int
+	queued  map[string]int // in the workers' queue, not started yet (enqueue)
 	parked  map[string][]parkedClaim
 	full    map[string]struct{}  // reached high, not yet back at low
 	idle    map[string]struct{}  // parked claims, fewer than limit sending: for takeIdle
@@ -111,6 +112,7 @@ func newEndpointSlots(limit, batch int) *endpointSlots {
 		maxParkedBytes: defaultMaxParkedBytes,
 		held:           make(map[string]int),
 		sending:        make(map[string]int),
+		queued:         make(map[string]int),
 		parked:         make(map[string][]parkedClaim),
 		full:           make(map[string]struct{}),
 		idle:           make(map[string]struct{}),
@@ -212,11 +214,29 @@ type parkedClaim struct {
 	since time.Time
 }
 
-// start takes a sending slot for c and reports true, or parks a copy of c,
-// waiting since now, when its endpoint has none free.
+// enqueue counts claims of the endpoints ids as put in the workers' queue,
+// where start takes them out: an endpoint with as many queued and sending
+// as its limit is not idle (parkHanded), though no request of it has
+// started yet.
+func (s *endpointSlots) enqueue(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.queued[id]++
+	}
+}
+
+// start takes a queued claim c out of the queue (enqueue), and takes a
+// sending slot for it and reports true, or parks a copy of c, waiting since
+// now, when its endpoint has none free.
 func (s *endpointSlots) start(c *hookbridge.Claim, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n := s.queued[c.Endpoint.ID]; n > 1 {
+		s.queued[c.Endpoint.ID] = n - 1
+	} else {
+		delete(s.queued, c.Endpoint.ID)
+	}
 	if s.parkIfBusyLocked(c, now) {
 		return false
 	}
@@ -245,14 +265,14 @@ func (s *endpointSlots) park(c *hookbridge.Claim, now time.Time) {
 }
 
 // parkHanded parks a handed-over claim that was bound to wait (reserve),
-// and reports whether its endpoint has a sending slot free: then the
-// claimer must move it on (takeIdle), since no request of the endpoint
-// that finishes would.
+// and reports whether its endpoint has a sending slot free that no queued
+// claim will take: then the claimer must move it on (takeIdle), since no
+// request of the endpoint that finishes would.
 func (s *endpointSlots) parkHanded(c *hookbridge.Claim, now time.Time) (idle bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.park(c, now)
-	if s.sending[c.Endpoint.ID] < s.limit {
+	if s.free(c.Endpoint.ID) {
 		s.idle[c.Endpoint.ID] = struct{}{}
 		return true
 	}
@@ -266,11 +286,11 @@ func (s *endpointSlots) takeIdle(room int) []parkedClaim {
 	defer s.mu.Unlock()
 	var out []parkedClaim
 	for id := range s.idle {
-		for room > len(out) && s.sending[id] < s.limit && len(s.parked[id]) > 0 {
+		for room > len(out) && s.free(id) && len(s.parked[id]) > 0 {
 			out = append(out, s.pop(id))
 			s.sending[id]++
 		}
-		if len(s.parked[id]) == 0 || s.sending[id] >= s.limit {
+		if len(s.parked[id]) == 0 || !s.free(id) {
 			// Nothing left, or its finishing requests take it on.
 			delete(s.idle, id)
 		}
@@ -279,6 +299,12 @@ func (s *endpointSlots) takeIdle(room int) []parkedClaim {
 		}
 	}
 	return out
+}
+
+// free says the endpoint has a sending slot that no queued claim will
+// take. s.mu is held.
+func (s *endpointSlots) free(id string) bool {
+	return s.sending[id]+s.queued[id] < s.limit
 }
 
 // pop takes the endpoint's first parked claim, which must exist. s.mu is

@@ -45,8 +45,9 @@ type handoffState struct {
 	claimRefused bool
 	// waiting counts, per endpoint, the pending reservations that were
 	// bound to wait and so took no room in the pipeline. Reservations of
-	// one endpoint are interchangeable: Take and Cancel count a claim as
-	// one of these while there are any.
+	// one endpoint are interchangeable in the counts, and the later of a
+	// write's are the ones bound to wait: Take counts an endpoint's last
+	// claims as these, Cancel (which gives back a write's last) its first.
 	waiting map[string]int
 	work    chan<- job    // the workers' queue
 	settled chan struct{} // capacity 1: pending reached 0 after open ended
@@ -99,20 +100,20 @@ func (d *Dispatcher) Reserve(endpointID string) bool {
 	return true
 }
 
-// tookWaiting counts one pending reservation of the endpoint settled, and
-// says whether it was one bound to wait (see handoffState.waiting). h.mu
-// is held.
-func (h *handoffState) tookWaiting(endpointID string) bool {
-	n := h.waiting[endpointID]
-	switch {
-	case n == 0:
-		return false
-	case n == 1:
-		delete(h.waiting, endpointID)
-	default:
-		h.waiting[endpointID] = n - 1
+// tookWaiting counts up to n pending reservations of the endpoint
+// settled, and returns how many of them were bound to wait (see
+// handoffState.waiting). h.mu is held.
+func (h *handoffState) tookWaiting(endpointID string, n int) int {
+	w := min(h.waiting[endpointID], n)
+	if w == 0 {
+		return 0
 	}
-	return true
+	if h.waiting[endpointID] == w {
+		delete(h.waiting, endpointID)
+	} else {
+		h.waiting[endpointID] -= w
+	}
+	return w
 }
 
 // Refused implements hookbridge.Handoff: deliveries Reserve refused were
@@ -150,13 +151,30 @@ func (d *Dispatcher) Take(claims []hookbridge.Claim) {
 	}
 	now := d.now()
 	d.leases.add(claims, now.Add(d.lease))
+	// Of each endpoint's claims, the last ones wait: the earlier messages
+	// go to the workers first.
+	var toQueue map[string]int // endpoint → its claims still to be queued, if any wait
+	if len(h.waiting) > 0 {
+		count := make(map[string]int)
+		for i := range claims {
+			count[claims[i].Endpoint.ID]++
+		}
+		toQueue = make(map[string]int, len(count))
+		for id, n := range count {
+			toQueue[id] = n - h.tookWaiting(id, n)
+		}
+	}
 	idle := false
 	for i := range claims {
 		c := &claims[i]
-		if h.tookWaiting(c.Endpoint.ID) {
-			idle = d.slots.parkHanded(c, now) || idle
-			continue
+		if toQueue != nil {
+			if toQueue[c.Endpoint.ID] == 0 {
+				idle = d.slots.parkHanded(c, now) || idle
+				continue
+			}
+			toQueue[c.Endpoint.ID]--
 		}
+		d.slots.enqueue(c.Endpoint.ID)
 		h.work <- job{claim: *c}
 	}
 	if idle {
@@ -173,9 +191,7 @@ func (d *Dispatcher) Cancel(endpointIDs []string) {
 	h.settle()
 	inflight := 0
 	for _, id := range endpointIDs {
-		if !h.tookWaiting(id) {
-			inflight++
-		}
+		inflight += 1 - h.tookWaiting(id, 1)
 	}
 	h.mu.Unlock()
 	reclaim := false
