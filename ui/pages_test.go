@@ -165,6 +165,12 @@ func TestEndpointStateShown(t *testing.T) {
 			t.Errorf("the portal's endpoint page does not say %q", want)
 		}
 	}
+	list := consumer.get("/portal/").want(t, http.StatusOK)
+	for _, want := range []string{"paused until", "failing since"} {
+		if !strings.Contains(list.Body, want) {
+			t.Errorf("the portal's endpoint list does not say %q", want)
+		}
+	}
 
 	// Once the pause is over it is no longer shown; the failures are, until
 	// an attempt succeeds.

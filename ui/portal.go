@@ -53,7 +53,7 @@ func (h *Handler) portalEndpoints(w http.ResponseWriter, r *http.Request, v *vie
 		if err != nil {
 			return err
 		}
-		p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: e, Stats: st})
+		p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: e, Stats: st, State: stateOf(&e, h.now())})
 	}
 	v.Title, v.Nav, v.Data = "Endpoints", "endpoints", p
 	h.render(w, r, http.StatusOK, "portal_endpoints", v)
