@@ -53,7 +53,7 @@ import (
 // while a receiver that hangs holds limit workers and a bounded queue.
 //
 // Handoffs (reserve) to an endpoint that is getting answers (one of its
-// requests finished within the last progressWindow) may keep more waiting
+// requests succeeded within the last progressWindow) may keep more waiting
 // than claims, handMost per endpoint and handMaxWaiting in all, since a
 // delivery handed over is one the claimer need not fetch back from the
 // store. An endpoint that hangs gets no more than a claim would, so it
@@ -83,7 +83,7 @@ type endpointSlots struct {
 	parked  map[string][]parkedClaim
 	full    map[string]struct{}  // reached high, not yet back at low
 	idle    map[string]struct{}  // parked claims, fewer than limit sending: for takeIdle
-	lastEnd map[string]time.Time // when a request of the endpoint last finished (recently: see finish)
+	lastEnd map[string]time.Time // when a request of the endpoint last succeeded (recently: see finish)
 	waiting int                  // Σ max(0, held-limit)
 	parkedB int                  // payload bytes of the parked claims
 }
@@ -120,9 +120,10 @@ func newEndpointSlots(limit, batch int) *endpointSlots {
 	}
 }
 
-// progressWindow is how recently an endpoint must have finished a request
-// for handoffs to it to use the deeper bounds; maxLastEnds is how many
-// endpoints' last finish times are kept before the older ones are dropped.
+// progressWindow is how recently a request to an endpoint must have
+// succeeded for handoffs to it to use the deeper bounds; maxLastEnds is
+// how many endpoints' last success times are kept before the older ones
+// are dropped.
 const (
 	progressWindow = time.Second
 	maxLastEnds    = 1024
@@ -343,19 +344,21 @@ func (s *endpointSlots) parkedIDs() []string {
 // returns the endpoint's next parked claim (its slot taken) for the caller
 // to send, with when it was parked, and whether the claimer should look
 // again: the endpoint came back from high to low, or the waiting budget
-// has room again. The endpoint counts as getting answers from now (see
-// reserve).
-func (s *endpointSlots) finish(id string, now time.Time) (next *hookbridge.Claim, since time.Time, reclaim bool) {
+// has room again. If answered (the request succeeded), the endpoint counts
+// as getting answers from now (see reserve).
+func (s *endpointSlots) finish(id string, now time.Time, answered bool) (next *hookbridge.Claim, since time.Time, reclaim bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.lastEnd) >= maxLastEnds {
-		for k, t := range s.lastEnd {
-			if now.Sub(t) >= progressWindow {
-				delete(s.lastEnd, k)
+	if answered {
+		if len(s.lastEnd) >= maxLastEnds {
+			for k, t := range s.lastEnd {
+				if now.Sub(t) >= progressWindow {
+					delete(s.lastEnd, k)
+				}
 			}
 		}
+		s.lastEnd[id] = now
 	}
-	s.lastEnd[id] = now
 	reclaim = s.unhold(id)
 	if len(s.parked[id]) > 0 {
 		full := s.waitFull()

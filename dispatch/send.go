@@ -57,13 +57,13 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan job, out ch
 			continue
 		}
 		for next := c; next != nil; {
-			d.process(ctx, sendCtx, &w, next, stale, out)
+			answered := d.process(ctx, sendCtx, &w, next, stale, out)
 			d.done()
 			var (
 				since   time.Time
 				reclaim bool
 			)
-			next, since, reclaim = d.slots.finish(next.Endpoint.ID, d.now())
+			next, since, reclaim = d.slots.finish(next.Endpoint.ID, d.now(), answered)
 			if next != nil {
 				d.inflight.Add(1)
 				stale = d.now().Sub(since) >= staleAfter
@@ -92,9 +92,10 @@ func (d *Dispatcher) done() {
 const staleAfter = time.Second
 
 // process sends one claim, or releases it, and hands the outcome to the
-// recorder. A stale claim (one that waited staleAfter or longer) is sent
-// only once its endpoint has been read again.
-func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbridge.Claim, stale bool, out chan<- outcome) {
+// recorder; it reports whether the endpoint answered it with success. A
+// stale claim (one that waited staleAfter or longer) is sent only once its
+// endpoint has been read again.
+func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbridge.Claim, stale bool, out chan<- outcome) (answered bool) {
 	var o outcome
 	switch {
 	case ctx.Err() != nil:
@@ -116,6 +117,7 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 		o = d.deliver(sendCtx, w, c)
 	}
 	out <- o
+	return o.result.Attempt != nil && o.result.Attempt.Status == hookbridge.StatusSuccess
 }
 
 // refresh reads the endpoint of a claim that waited in memory, which may

@@ -53,7 +53,7 @@ func TestSlotsKeepABusyEndpointsBatch(t *testing.T) {
 	held := 2 * batch
 	reclaimed := -1
 	for held > 0 {
-		_, _, reclaim := s.finish("a", time.Time{})
+		_, _, reclaim := s.finish("a", time.Time{}, true)
 		held--
 		if reclaim {
 			reclaimed = held
@@ -89,7 +89,7 @@ func TestSlotsBoundWaiting(t *testing.T) {
 	if want := []string{"a", "b", "c"}; !slices.Equal(got, want) {
 		t.Fatalf("left out: %v, want %v", got, want)
 	}
-	if _, _, reclaim := s.finish("a", time.Time{}); !reclaim {
+	if _, _, reclaim := s.finish("a", time.Time{}, true); !reclaim {
 		t.Fatal("a finished request freed waiting budget but did not ask for a claim")
 	}
 }
@@ -121,7 +121,7 @@ func TestSlotsBoundParkedBytes(t *testing.T) {
 	if got := s.saturated(); !slices.Contains(got, "a") {
 		t.Fatalf("left out: %v, want a among them", got)
 	}
-	next, _, reclaim := s.finish("a", time.Time{})
+	next, _, reclaim := s.finish("a", time.Time{}, true)
 	if next == nil || !reclaim {
 		t.Fatalf("finishing a's request: next %v, reclaim %v; want a parked claim and a reclaim", next, reclaim)
 	}
@@ -206,13 +206,31 @@ func TestSlotsParkHandedIdle(t *testing.T) {
 		t.Fatalf("takeIdle with the endpoint at its cap = %v, want none", got)
 	}
 	// The endpoint's finished requests take the rest on.
-	if next, _, _ := s.finish("idle", time.Time{}); next == nil || next.Delivery.ID != "idle-2" {
+	if next, _, _ := s.finish("idle", time.Time{}, true); next == nil || next.Delivery.ID != "idle-2" {
 		t.Fatalf("finish = %v, want idle-2", next)
 	}
-	if next, _, _ := s.finish("busy", time.Time{}); next == nil || next.Delivery.ID != "busy-2" {
+	if next, _, _ := s.finish("busy", time.Time{}, true); next == nil || next.Delivery.ID != "busy-2" {
 		t.Fatalf("finish = %v, want busy-2", next)
 	}
 	if ids := s.parkedIDs(); len(ids) != 0 {
 		t.Fatalf("parked left: %v", ids)
+	}
+}
+
+// TestSlotsProgressNeedsSuccess: only a request that succeeded makes its
+// endpoint count as getting answers (reserve's deeper bounds); one that
+// failed or timed out does not.
+func TestSlotsProgressNeedsSuccess(t *testing.T) {
+	s := newEndpointSlots(1, 2)
+	now := time.Now()
+	for _, answered := range []bool{false, true} {
+		c := claimsFor("a", 1)
+		if fit, _ := s.admit(c); len(fit) != 1 || !s.start(&c[0], now) {
+			t.Fatal("a free endpoint refused a claim")
+		}
+		s.finish("a", now, answered)
+		if _, ok := s.lastEnd["a"]; ok != answered {
+			t.Fatalf("after a request that succeeded: %v, the endpoint counts as answering: %v", answered, ok)
+		}
 	}
 }
