@@ -76,18 +76,12 @@ func (h *Handler) renderOperational(w http.ResponseWriter, r *http.Request, v *v
 	return nil
 }
 
-// operationalBody is the API's OperationalWebhookEndpointIn as the form
-// fills it.
-type operationalBody struct {
-	URL         string   `json:"url"`
-	Description string   `json:"description"`
-	FilterTypes []string `json:"filterTypes,omitempty"`
-}
-
 func (h *Handler) dashCreateOperational(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
 	f := r.PostForm
 	v.Form = f
-	body := operationalBody{
+	// The API's OperationalWebhookEndpointIn takes the same fields as an
+	// ordinary endpoint's.
+	body := endpointBody{
 		URL:         strings.TrimSpace(f.Get("url")),
 		Description: f.Get("description"),
 		FilterTypes: f["filterTypes"],
