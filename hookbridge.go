@@ -215,6 +215,12 @@ type AttemptResult struct {
 	// StatusSending with NextAttempt set.
 	Status      MessageStatus
 	NextAttempt time.Time
+	// Event, when set, is the operational event the result tells of
+	// (EventAttemptExhausted, EventAttemptFailing or EventAttemptRecovered),
+	// with its application, endpoint and message set; the store records it
+	// with the result if it accepts the result, after giving it an ID and
+	// the Attempt (SetAttempt).
+	Event *OperationalEvent
 }
 
 // MessageEndpoint is a message's state at one endpoint (the "attempted

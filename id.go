@@ -18,8 +18,9 @@ const (
 	PrefixAttempt     = "atmpt"
 	PrefixRecovery    = "qtask"
 	PrefixSource      = "src"
-	PrefixInbound     = "inb" // an InboundEvent
-	PrefixRollout     = "rlt" // a RolloutChange
+	PrefixInbound     = "inb"  // an InboundEvent
+	PrefixRollout     = "rlt"  // a RolloutChange
+	PrefixEvent       = "opev" // an OperationalEvent
 )
 
 // crockford is Crockford's base32 alphabet: no I, L, O, U, and it sorts in the

@@ -141,19 +141,27 @@ type DeliveryStore interface {
 	// later pause) and moves its deliveries that are due earlier and not
 	// leased to that time; Gone disables the endpoint; and a failure while
 	// FailingSince <= disableBefore (zero: never) disables it too. It
-	// returns the endpoints it disabled, each once.
+	// returns the endpoints it disabled, each once, and records an
+	// EventEndpointDisabled for each in the same transaction.
 	RecordEndpointHealth(ctx context.Context, reports []EndpointReport, disableBefore time.Time) ([]DisabledEndpoint, error)
 	// RecordAttempts stores the results of claimed deliveries in one
 	// transaction: inserts each Attempt, then sets the delivery's status,
 	// attempt count and next attempt, and ends its lease. A result whose
 	// delivery is no longer leased to owner (another instance took it over,
 	// or it was deleted) is dropped whole and its id is returned in rejected.
+	// An accepted result's Event is recorded in the same transaction.
 	RecordAttempts(ctx context.Context, owner string, results []AttemptResult) (rejected []string, err error)
 	// RenewLeases extends owner's leases on the given deliveries to until.
 	RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error
 	// ReleaseDeliveries ends owner's leases on the given deliveries without
 	// recording anything, so they can be claimed again at once.
 	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
+	// OperationalEvents returns up to limit of the recorded operational
+	// events not deleted yet, oldest first.
+	OperationalEvents(ctx context.Context, limit int) ([]OperationalEvent, error)
+	// DeleteOperationalEvents deletes the recorded events with these ids;
+	// ids it does not find are skipped.
+	DeleteOperationalEvents(ctx context.Context, ids []string) error
 	// NextDue returns when the earliest non-final delivery is due (for a
 	// leased one: when its lease ends, if later), and false if there is none.
 	NextDue(ctx context.Context) (time.Time, bool, error)

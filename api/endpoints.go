@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/webhook"
 )
@@ -483,14 +482,15 @@ func (s *Server) updateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) er
 	return nil
 }
 
-// endpointEvent hands the operational event typ about ep to the notifier.
-// The change it reports is made, so a failure to record the event is
-// logged, not answered: operational events are at most once.
+// endpointEvent hands the operational event typ about ep to the notifier,
+// which writes its message before the response goes out. The change it
+// reports is made by then, so a failure to write the event is logged, not
+// answered: these events, unlike the dispatcher's, are at most once.
 func (s *Server) endpointEvent(ctx context.Context, typ string, ep *hookbridge.Endpoint) {
 	if s.notifier == nil {
 		return
 	}
-	ev := dispatch.Event{Type: typ, AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID}
+	ev := hookbridge.OperationalEvent{Type: typ, AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID}
 	if err := s.notifier.Notify(context.WithoutCancel(ctx), ev); err != nil {
 		s.log.Error("operational event", "type", typ, "endpoint", ep.ID, "err", err)
 	}

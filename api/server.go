@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -57,7 +57,7 @@ type Config struct {
 	// Notifier receives the operational events about endpoints changed
 	// through the API (endpoint.created, endpoint.updated,
 	// endpoint.deleted). Nil means none are sent.
-	Notifier dispatch.Notifier
+	Notifier Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the details of internal
@@ -71,6 +71,11 @@ type Config struct {
 	PublicURL string
 }
 
+// Notifier writes an operational event as a message (operational.Notifier).
+type Notifier interface {
+	Notify(ctx context.Context, ev hookbridge.OperationalEvent) error
+}
+
 // Server is the management HTTP API. It implements http.Handler.
 type Server struct {
 	store        hookbridge.Store
@@ -79,7 +84,7 @@ type Server struct {
 	maxPayload   int64
 	maxBody      int64
 	wake         func()
-	notifier     dispatch.Notifier
+	notifier     Notifier
 	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
 	now          func() time.Time
 	log          *slog.Logger

@@ -99,9 +99,12 @@ type Config struct {
 	// MaxPause caps how long a receiver's Retry-After (on a 429 or 503)
 	// pauses its endpoint.
 	MaxPause time.Duration
-	// Notifier receives operational events (an endpoint disabled, a
-	// message's retries exhausted or failing). Nil means none are sent.
-	Notifier Notifier
+	// EventsRecorded is called after a write that recorded operational
+	// events (an endpoint disabled, a message failing, exhausted or
+	// recovered; see hookbridge.OperationalEvent), so that they are sent
+	// at once (operational.Relay's Kick). It must not block. Nil: they wait
+	// in the store for whoever polls it.
+	EventsRecorded func()
 }
 
 // Dispatcher sends due deliveries and records the outcome. Build it with New,
@@ -122,8 +125,7 @@ type Dispatcher struct {
 	userAgent      string
 	disableAfter   time.Duration // <= 0: never
 	maxPause       time.Duration
-	notifier       Notifier
-	events         chan Event
+	onEvents       func()
 	slots          *endpointSlots
 	reads          endpointReads
 	gone, paused   endpointMarks
@@ -184,8 +186,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		capacity:       make(chan struct{}, 1),
 		disableAfter:   cmp.Or(cfg.DisableAfter, DefaultDisableAfter),
 		maxPause:       cmp.Or(cfg.MaxPause, DefaultMaxPause),
-		notifier:       cfg.Notifier,
-		events:         make(chan Event, eventQueueSize),
+		onEvents:       cfg.EventsRecorded,
 	}
 	if d.lease <= d.requestTimeout {
 		return nil, fmt.Errorf("dispatch: lease %s must exceed the request timeout %s", d.lease, d.requestTimeout)
@@ -301,16 +302,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	recorded := make(chan error, 1)
 	go func() { recorded <- d.record(storeCtx, ctx, outcomes) }()
-	notified := make(chan struct{})
-	go func() {
-		defer close(notified)
-		if d.notifier != nil {
-			d.notify(storeCtx)
-		}
-	}()
-	// Events come from the recorder only; once it is done, the notifier
-	// gets what is queued and stops.
-	defer func() { close(d.events); <-notified }()
 
 	d.openHandoff(work)
 	d.claim(ctx, storeCtx, work)
@@ -338,7 +329,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 type outcome struct {
 	result  hookbridge.AttemptResult
 	release bool
-	note    *note
+	report  *hookbridge.EndpointReport // what the attempt tells of its endpoint, if anything
 }
 
 // leaseTable holds the lease end of every delivery this dispatcher has

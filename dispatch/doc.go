@@ -66,10 +66,12 @@
 // whole endpoint, on every instance; a 410 Gone disables it, as does failing
 // continuously for Config.DisableAfter. Rate limits and FIFO ordering are
 // kept by the store's claim, so instances share them. What changes an
-// endpoint's health is written with the batch of results it came with, and
-// operational events (endpoint.disabled, message.attempt.exhausted,
-// message.attempt.failing, message.attempt.recovered) go to
-// Config.Notifier.
+// endpoint's health is written with the batch of results it came with.
+// Operational events (endpoint.disabled, message.attempt.exhausted,
+// message.attempt.failing, message.attempt.recovered) are recorded by the
+// store in the transaction of the result or disabling they report, so they
+// are as durable as it; Config.EventsRecorded hears of them, and package
+// operational turns them into webhooks.
 //
 // # Leases
 //

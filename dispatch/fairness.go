@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +30,10 @@ import (
 //     results it came with. Only attempts that change something are
 //     reported: an endpoint that keeps succeeding costs nothing.
 //   - Events: an endpoint disabled, a message whose retries ran out, a
-//     message failing its fourth try are handed to the Notifier, in the
-//     shapes of Svix's operational webhooks, on a goroutine of their own.
+//     message failing its fourth try or succeeding after it are recorded
+//     by the store with the result or the disabling they report
+//     (hookbridge.OperationalEvent), and Config.EventsRecorded is called
+//     so that they become operational webhooks at once.
 
 // endpointSlots keeps each endpoint's deliveries in this dispatcher within
 // bounds. At most limit are being sent (each holding a worker); the rest of
@@ -448,150 +449,101 @@ func (g *endpointMarks) has(id string, now time.Time) bool {
 	return ok
 }
 
-// Operational event types, as Svix names them.
-const (
-	EventEndpointDisabled = "endpoint.disabled"
-	EventAttemptExhausted = "message.attempt.exhausted"
-	EventAttemptFailing   = "message.attempt.failing"
-	EventAttemptRecovered = "message.attempt.recovered"
-)
-
 // FailingAfter is the failed try after which EventAttemptFailing is sent,
 // as in Svix: the fourth, one message.attempt.failing per delivery that
 // keeps failing. A delivery that succeeds after it was sent sends
 // EventAttemptRecovered.
 const FailingAfter = 4
 
-// Event is one operational event: something about delivery that the
-// operator should hear of.
-type Event struct {
-	Type       string // EventEndpointDisabled, EventAttemptExhausted, EventAttemptFailing or EventAttemptRecovered
-	AppID      string
-	EndpointID string
-	// EndpointUID and FailSince and Reason are set for EventEndpointDisabled.
-	EndpointUID string
-	FailSince   time.Time // the start of the run of failures (the 410's time for a 410 with none running)
-	Reason      hookbridge.DisableReason
-	// MsgID, MsgEventID and Attempt are set for the message events.
-	MsgID      string
-	MsgEventID string
-	Attempt    *hookbridge.Attempt // the last attempt
-}
+// The operational events the dispatcher causes, as Svix names them.
+const (
+	EventEndpointDisabled = hookbridge.EventEndpointDisabled
+	EventAttemptExhausted = hookbridge.EventAttemptExhausted
+	EventAttemptFailing   = hookbridge.EventAttemptFailing
+	EventAttemptRecovered = hookbridge.EventAttemptRecovered
+)
 
-// Notifier receives the dispatcher's operational events. Notify is called
-// from one goroutine at a time, in order; an error is logged, and the event
-// is not retried.
-type Notifier interface {
-	Notify(ctx context.Context, ev Event) error
-}
-
-// eventQueueSize bounds the events waiting for the Notifier. Past it events
-// are dropped (and logged): a slow notifier must not hold up results.
-const eventQueueSize = 1024
-
-// note is what an outcome tells beyond its result: a report about the
-// endpoint for the store, an event for the operator. Most outcomes have
-// none.
-type note struct {
-	report *hookbridge.EndpointReport
-	event  string // EventAttemptExhausted, EventAttemptFailing or EventAttemptRecovered; "" for none
-	// What the event needs, copied so that the claim does not outlive
-	// its worker.
-	deliveryID, appID, endpointID, msgID, msgEventID string
-	attempt                                          *hookbridge.Attempt
-}
-
-// observe decides what an attempt at c tells about its endpoint and the
-// operator: nil when nothing (the common case: it succeeded, as the
-// endpoint did before).
-func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult, code int, retryAfter time.Duration) *note {
+// observe decides what an attempt at c tells about its endpoint, which it
+// returns (nil when nothing: the common case, it succeeded as the endpoint
+// did before), and about the operator, which it sets as res.Event.
+func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult, code int, retryAfter time.Duration) *hookbridge.EndpointReport {
 	a := res.Attempt
 	ep := &c.Endpoint
-	var n note
+	var (
+		report *hookbridge.EndpointReport
+		event  string
+	)
 	if a.Status == hookbridge.StatusSuccess {
 		if !ep.FailingSince.IsZero() {
-			n.report = &hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt, Success: true}
+			report = &hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt, Success: true}
 		}
 		// Every earlier try of a delivery failed (it would be final
 		// otherwise), so FailingAfter of them mean that
 		// message.attempt.failing went out for it.
 		if c.Delivery.Trigger == hookbridge.TriggerScheduled && c.Delivery.Attempts >= FailingAfter {
-			n.event = EventAttemptRecovered
+			event = EventAttemptRecovered
 		}
 	} else {
 		r := hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt}
-		report := ep.FailingSince.IsZero() ||
+		changed := ep.FailingSince.IsZero() ||
 			(d.disableAfter > 0 && a.CreatedAt.Sub(ep.FailingSince) >= d.disableAfter)
 		if code == http.StatusGone {
-			r.Gone, report = true, true
+			r.Gone, changed = true, true
 			d.gone.mark(ep.ID, a.CreatedAt.Add(d.lease))
 		}
 		if retryAfter > 0 {
-			r.PauseUntil, report = a.CreatedAt.Add(min(retryAfter, d.maxPause)), true
+			r.PauseUntil, changed = a.CreatedAt.Add(min(retryAfter, d.maxPause)), true
 			d.paused.mark(ep.ID, r.PauseUntil)
 		}
-		if report {
-			n.report = &r
+		if changed {
+			report = &r
 		}
 		if c.Delivery.Trigger == hookbridge.TriggerScheduled && !r.Gone {
 			switch {
 			case res.Status == hookbridge.StatusFail:
-				n.event = EventAttemptExhausted
+				event = EventAttemptExhausted
 			case c.Delivery.Attempts+1 == FailingAfter:
-				n.event = EventAttemptFailing
+				event = EventAttemptFailing
 			}
 		}
 	}
-	if n.report == nil && n.event == "" {
-		return nil
+	if event != "" {
+		res.Event = &hookbridge.OperationalEvent{Type: event, AppID: c.Delivery.AppID, EndpointID: ep.ID,
+			MsgID: c.Message.ID, MsgEventID: c.Message.EventID}
 	}
-	n.deliveryID, n.appID, n.endpointID = c.Delivery.ID, c.Delivery.AppID, ep.ID
-	n.msgID, n.msgEventID, n.attempt = c.Message.ID, c.Message.EventID, a
-	return &n
+	return report
 }
 
-// reportHealth writes the batch's endpoint reports and queues the events
-// of the batch's accepted results and of the endpoints the store disabled.
-func (d *Dispatcher) reportHealth(ctx context.Context, notes []note, rejected []string) {
-	var reports []hookbridge.EndpointReport
-	for _, n := range notes {
-		if n.report != nil {
-			reports = append(reports, *n.report)
-		}
+// reportHealth writes the batch's endpoint reports. The store records an
+// operational event for each endpoint it disables.
+func (d *Dispatcher) reportHealth(ctx context.Context, reports []hookbridge.EndpointReport) {
+	var disableBefore time.Time
+	if d.disableAfter > 0 {
+		disableBefore = d.now().Add(-d.disableAfter)
 	}
-	if len(reports) > 0 {
-		var disableBefore time.Time
-		if d.disableAfter > 0 {
-			disableBefore = d.now().Add(-d.disableAfter)
-		}
-		var disabled []hookbridge.DisabledEndpoint
-		err := d.retryWrite(ctx, func(ctx context.Context) (err error) {
-			disabled, err = d.store.RecordEndpointHealth(ctx, reports, disableBefore)
-			return err
-		})
-		if err != nil {
-			// Health is advisory: the next attempt reports again.
-			d.log.Error("dispatch: record endpoint health", "count", len(reports), "err", err)
-		}
-		for _, e := range disabled {
-			d.log.Warn("dispatch: endpoint disabled", "app", e.AppID, "endpoint", e.EndpointID,
-				"reason", disableReason(e.Reason), "failing_since", e.FailingSince)
-			d.emit(Event{Type: EventEndpointDisabled, AppID: e.AppID, EndpointID: e.EndpointID,
-				EndpointUID: e.EndpointUID, FailSince: e.FailingSince, Reason: e.Reason})
-		}
+	var disabled []hookbridge.DisabledEndpoint
+	err := d.retryWrite(ctx, func(ctx context.Context) (err error) {
+		disabled, err = d.store.RecordEndpointHealth(ctx, reports, disableBefore)
+		return err
+	})
+	if err != nil {
+		// Health is advisory: the next attempt reports again.
+		d.log.Error("dispatch: record endpoint health", "count", len(reports), "err", err)
 	}
-	if d.notifier == nil {
-		return
+	for _, e := range disabled {
+		d.log.Warn("dispatch: endpoint disabled", "app", e.AppID, "endpoint", e.EndpointID,
+			"reason", disableReason(e.Reason), "failing_since", e.FailingSince)
 	}
-	for _, n := range notes {
-		if n.event == "" {
-			continue
-		}
-		if slices.Contains(rejected, n.deliveryID) {
-			continue // another instance owns it now, and reports it
-		}
-		d.emit(Event{Type: n.event, AppID: n.appID, EndpointID: n.endpointID,
-			MsgID: n.msgID, MsgEventID: n.msgEventID, Attempt: n.attempt})
+	if len(disabled) > 0 {
+		d.eventsRecorded()
+	}
+}
+
+// eventsRecorded tells whoever turns recorded operational events into
+// messages that there are new ones.
+func (d *Dispatcher) eventsRecorded() {
+	if d.onEvents != nil {
+		d.onEvents()
 	}
 }
 
@@ -603,27 +555,4 @@ func disableReason(r hookbridge.DisableReason) string {
 		return "failing continuously"
 	}
 	return "unknown"
-}
-
-// emit queues an event for the notifier without blocking.
-func (d *Dispatcher) emit(ev Event) {
-	if d.notifier == nil {
-		return
-	}
-	select {
-	case d.events <- ev:
-	default:
-		d.log.Error("dispatch: operational event dropped, the notifier is behind", "type", ev.Type,
-			"app", ev.AppID, "endpoint", ev.EndpointID, "msg", ev.MsgID)
-	}
-}
-
-// notify hands queued events to the notifier until events is closed.
-func (d *Dispatcher) notify(ctx context.Context) {
-	for ev := range d.events {
-		if err := d.notifier.Notify(ctx, ev); err != nil {
-			d.log.Error("dispatch: operational event", "type", ev.Type, "app", ev.AppID,
-				"endpoint", ev.EndpointID, "msg", ev.MsgID, "err", err)
-		}
-	}
 }

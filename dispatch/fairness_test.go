@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,24 +17,26 @@ import (
 	"github.com/hookbridge/hookbridge/dispatch"
 )
 
-// notifier collects the dispatcher's operational events.
-type notifier chan dispatch.Event
-
-func (n notifier) Notify(_ context.Context, ev dispatch.Event) error {
-	n <- ev
-	return nil
-}
-
-// next returns the next event, failing the test if none comes.
-func (n notifier) next(t *testing.T) dispatch.Event {
-	t.Helper()
-	select {
-	case ev := <-n:
-		return ev
-	case <-time.After(waitTimeout):
-		t.Fatal("timed out waiting for an operational event")
-		return dispatch.Event{}
+// nextEvent returns the oldest operational event recorded in the store and
+// deletes it, as the relay does, failing the test if none comes.
+func (e *env) nextEvent() hookbridge.OperationalEvent {
+	e.t.Helper()
+	var ev hookbridge.OperationalEvent
+	waitFor(e.t, "an operational event", func() bool {
+		evs, err := e.store.OperationalEvents(context.Background(), 1)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return false
+		}
+		ev = evs[0]
+		return true
+	})
+	if err := e.store.DeleteOperationalEvents(context.Background(), []string{ev.ID}); err != nil {
+		e.t.Fatal(err)
 	}
+	return ev
 }
 
 // endpointState reads an endpoint back from the store.
@@ -258,14 +261,18 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusGone) })
 	ep, _ := e.endpoint(srv.URL, func(ep *hookbridge.Endpoint) { ep.UID = "gone-one" })
 	msgs := []*hookbridge.Message{e.publish(`{"n":1}`), e.publish(`{"n":2}`)}
-	events := make(notifier, 10)
-	e.start(dispatch.Config{Notifier: events, EndpointConcurrency: 1})
+	var kicks atomic.Int32
+	e.start(dispatch.Config{EventsRecorded: func() { kicks.Add(1) }, EndpointConcurrency: 1})
 
-	ev := events.next(t)
+	ev := e.nextEvent()
 	if ev.Type != dispatch.EventEndpointDisabled || ev.EndpointID != ep.ID || ev.EndpointUID != "gone-one" ||
 		ev.AppID != e.app.ID || ev.Reason != hookbridge.DisabledGone {
 		t.Fatalf("event %+v, want endpoint.disabled for a 410", ev)
 	}
+	if !strings.HasPrefix(ev.ID, hookbridge.PrefixEvent+"_") || ev.CreatedAt.IsZero() {
+		t.Fatalf("event %+v: no id or time", ev)
+	}
+	waitFor(t, "EventsRecorded to be called", func() bool { return kicks.Load() > 0 })
 	if !e.endpointState(ep.ID).Disabled {
 		t.Fatal("endpoint not disabled after a 410")
 	}
@@ -280,10 +287,8 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if attempts != 1 {
 		t.Errorf("%d attempts, want the one that got the 410", attempts)
 	}
-	select {
-	case ev := <-events:
-		t.Errorf("unexpected second event %+v", ev)
-	default:
+	if evs, err := e.store.OperationalEvents(context.Background(), 10); err != nil || len(evs) > 0 {
+		t.Errorf("events %+v (%v) after the endpoint.disabled, want none", evs, err)
 	}
 }
 
@@ -345,10 +350,8 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 		http.Error(w, "broken", http.StatusInternalServerError)
 	})
 	ep, _ := e.endpoint(srv.URL)
-	events := make(notifier, 10)
 	hour := time.Hour
 	d, _ := e.start(dispatch.Config{
-		Notifier:     events,
 		DisableAfter: 5 * 24 * hour,
 		Retry:        &dispatch.Schedule{Delays: []time.Duration{hour, 24 * hour, 24 * hour, 24 * hour, 24 * hour}},
 	})
@@ -367,7 +370,7 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 		d.Wake()
 		e.waitAttempts(msg.ID, try+2)
 	}
-	ev := events.next(t)
+	ev := e.nextEvent()
 	if ev.Type != dispatch.EventAttemptFailing || ev.MsgID != msg.ID || ev.EndpointID != ep.ID || ev.Attempt == nil || ev.Attempt.StatusCode != 500 {
 		t.Fatalf("event %+v, want message.attempt.failing after the fourth try", ev)
 	}
@@ -379,7 +382,7 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 	e.clock.Advance(3 * 24 * hour)
 	d.Wake()
 	e.waitAttempts(msg.ID, 5)
-	ev = events.next(t)
+	ev = e.nextEvent()
 	if ev.Type != dispatch.EventEndpointDisabled || ev.EndpointID != ep.ID || !ev.FailSince.Equal(failingSince) ||
 		ev.Reason != hookbridge.DisabledFailing {
 		t.Fatalf("event %+v, want endpoint.disabled failing since %v", ev, failingSince)
@@ -403,8 +406,7 @@ func TestExhaustedEvent(t *testing.T) {
 	e := newEnv(t)
 	srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusBadGateway) })
 	ep, _ := e.endpoint(srv.URL)
-	events := make(notifier, 10)
-	d, _ := e.start(dispatch.Config{Notifier: events, Retry: &dispatch.Schedule{Delays: []time.Duration{time.Minute}}})
+	d, _ := e.start(dispatch.Config{Retry: &dispatch.Schedule{Delays: []time.Duration{time.Minute}}})
 	msg := &hookbridge.Message{AppID: e.app.ID, EventID: "evt-1", EventType: "order.created", Payload: []byte(`{}`), CreatedAt: e.clock.Now()}
 	if _, _, err := e.store.CreateMessage(context.Background(), msg); err != nil {
 		t.Fatal(err)
@@ -414,7 +416,7 @@ func TestExhaustedEvent(t *testing.T) {
 	e.clock.Advance(2 * time.Minute)
 	d.Wake()
 	as := e.waitAttempts(msg.ID, 2)
-	ev := events.next(t)
+	ev := e.nextEvent()
 	if ev.Type != dispatch.EventAttemptExhausted || ev.MsgID != msg.ID || ev.MsgEventID != "evt-1" ||
 		ev.EndpointID != ep.ID || ev.AppID != e.app.ID || ev.Attempt == nil || ev.Attempt.ID != as[1].ID {
 		t.Fatalf("event %+v, want message.attempt.exhausted with the last attempt %s", ev, as[1].ID)
@@ -438,13 +440,12 @@ func TestRecoveredEvent(t *testing.T) {
 		}
 	})
 	ep, _ := e.endpoint(srv.URL)
-	events := make(notifier, 10)
 	soon := e.publish(`{"n":1}`)
 	late := e.publish(`{"n":2}`)
 	mu.Lock()
 	failures[soon.ID], failures[late.ID] = 1, dispatch.FailingAfter
 	mu.Unlock()
-	d, _ := e.start(dispatch.Config{Notifier: events, Retry: &dispatch.Schedule{Delays: slices.Repeat([]time.Duration{time.Minute}, 6)}})
+	d, _ := e.start(dispatch.Config{Retry: &dispatch.Schedule{Delays: slices.Repeat([]time.Duration{time.Minute}, 6)}})
 
 	for try := 1; try <= dispatch.FailingAfter+1; try++ {
 		e.waitAttempts(late.ID, try)
@@ -455,13 +456,14 @@ func TestRecoveredEvent(t *testing.T) {
 	e.waitStatus(late.ID, ep.ID, hookbridge.StatusSuccess)
 	// Events come in the order of the results: anything about soon, whose
 	// second try succeeded long before, would come first.
-	if ev := events.next(t); ev.Type != dispatch.EventAttemptFailing || ev.MsgID != late.ID {
+	if ev := e.nextEvent(); ev.Type != dispatch.EventAttemptFailing || ev.MsgID != late.ID {
 		t.Fatalf("event %+v, want message.attempt.failing for %s", ev, late.ID)
 	}
 	as := e.attempts(late.ID)
-	ev := events.next(t)
+	ev := e.nextEvent()
 	if ev.Type != dispatch.EventAttemptRecovered || ev.MsgID != late.ID || ev.EndpointID != ep.ID || ev.AppID != e.app.ID ||
-		ev.Attempt == nil || ev.Attempt.ID != as[len(as)-1].ID || ev.Attempt.Status != hookbridge.StatusSuccess {
+		ev.Attempt == nil || ev.Attempt.ID != as[len(as)-1].ID || ev.Attempt.StatusCode != 200 ||
+		!ev.Attempt.At.Equal(as[len(as)-1].CreatedAt) {
 		t.Fatalf("event %+v, want message.attempt.recovered with the successful attempt %+v", ev, as[len(as)-1])
 	}
 }

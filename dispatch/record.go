@@ -91,7 +91,8 @@ func (d *Dispatcher) record(ctx, stopping context.Context, out <-chan outcome) e
 type batch struct {
 	results  []hookbridge.AttemptResult
 	releases []string
-	notes    []note // of the results, for the few that have one
+	reports  []hookbridge.EndpointReport // of the results, for the few that have one
+	events   bool                        // some result has an operational event
 }
 
 func (b *batch) add(o outcome) {
@@ -99,9 +100,10 @@ func (b *batch) add(o outcome) {
 		b.releases = append(b.releases, o.result.DeliveryID)
 	} else {
 		b.results = append(b.results, o.result)
-		if o.note != nil {
-			b.notes = append(b.notes, *o.note)
+		if o.report != nil {
+			b.reports = append(b.reports, *o.report)
 		}
+		b.events = b.events || o.result.Event != nil
 	}
 }
 
@@ -126,8 +128,11 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 		if len(rejected) > 0 {
 			d.log.Info("dispatch: results rejected, lease lost", "count", len(rejected), "deliveries", rejected)
 		}
-		if len(b.notes) > 0 && err == nil {
-			d.reportHealth(ctx, b.notes, rejected)
+		if err == nil && b.events {
+			d.eventsRecorded()
+		}
+		if len(b.reports) > 0 && err == nil {
+			d.reportHealth(ctx, b.reports)
 		}
 		ids := make([]string, len(b.results))
 		for i := range b.results {
@@ -142,8 +147,8 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 	}
 	clear(b.results) // drop the Attempt pointers for the collector
 	b.results = b.results[:0]
-	clear(b.notes)
-	b.notes = b.notes[:0]
+	b.reports = b.reports[:0]
+	b.events = false
 	b.releases = nil
 	return errors.Join(errs...)
 }

@@ -224,7 +224,8 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 			res.NextAttempt = next
 		}
 	}
-	return outcome{result: res, note: d.observe(c, &res, code, retryAfter)}
+	report := d.observe(c, &res, code, retryAfter) // before res is copied: it sets res.Event
+	return outcome{result: res, report: report}
 }
 
 // post sends the signed payload and returns the status code (0 without a

@@ -16,7 +16,13 @@
 //
 //   - Events about the reserved application itself are not sent, so that a
 //     failing operational endpoint cannot feed itself events.
-//   - Sending is at most once per event as the dispatcher observed it: an
-//     event is a message written after the result it reports, so a crash in
-//     between loses it (the result, and the endpoint's state, are kept).
+//   - The events the dispatcher causes (endpoint.disabled and the
+//     message.attempt ones) are never lost and sent once: the store records
+//     each in the transaction of the result or the disabling it reports,
+//     and the Relay turns it into a message whose eventId is the event's
+//     id before deleting it, so relaying it again, after a crash or on
+//     another instance at once, writes nothing new.
+//   - The events about endpoints changed through the API are written as
+//     messages right after the change, before the API answers: a crash in
+//     between loses the event (the change is kept).
 package operational

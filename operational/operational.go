@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/dispatch"
 )
 
 // AppUID is the uid of the reserved application whose messages are the
@@ -17,12 +16,15 @@ const AppUID = "hookbridge-operational"
 // appName is the reserved application's name, as lists show it.
 const appName = "Hookbridge operational webhooks"
 
-// The operational events about endpoints that the API changed, as Svix
-// names them (the dispatcher's are dispatch.Event…).
+// The operational event types, as Svix names them.
 const (
-	EventEndpointCreated = "endpoint.created"
-	EventEndpointUpdated = "endpoint.updated"
-	EventEndpointDeleted = "endpoint.deleted"
+	EventEndpointCreated  = hookbridge.EventEndpointCreated
+	EventEndpointUpdated  = hookbridge.EventEndpointUpdated
+	EventEndpointDeleted  = hookbridge.EventEndpointDeleted
+	EventEndpointDisabled = hookbridge.EventEndpointDisabled
+	EventAttemptExhausted = hookbridge.EventAttemptExhausted
+	EventAttemptFailing   = hookbridge.EventAttemptFailing
+	EventAttemptRecovered = hookbridge.EventAttemptRecovered
 )
 
 // EventTypes are the operational event types an operational endpoint may
@@ -31,10 +33,10 @@ var EventTypes = []string{
 	EventEndpointCreated,
 	EventEndpointUpdated,
 	EventEndpointDeleted,
-	dispatch.EventEndpointDisabled,
-	dispatch.EventAttemptExhausted,
-	dispatch.EventAttemptFailing,
-	dispatch.EventAttemptRecovered,
+	EventEndpointDisabled,
+	EventAttemptExhausted,
+	EventAttemptFailing,
+	EventAttemptRecovered,
 }
 
 // App returns the reserved application, creating it if it does not exist
@@ -62,8 +64,8 @@ func App(ctx context.Context, store hookbridge.ApplicationStore, now time.Time) 
 	return app, nil
 }
 
-// Notifier turns the dispatcher's events into messages of the reserved
-// application. It implements dispatch.Notifier.
+// Notifier turns operational events into messages of the reserved
+// application.
 type Notifier struct {
 	// Store is where the application's uid is looked up and the event's
 	// message written.
@@ -71,16 +73,16 @@ type Notifier struct {
 	// Wake is called after an event was written, so that it is sent at once
 	// (the dispatcher's Wake). Nil: the next poll finds it.
 	Wake func()
-	// Now is the clock of the events' timestamps. Nil means time.Now.
+	// Now is the clock of the messages. Nil means time.Now.
 	Now func() time.Time
 }
 
-var _ dispatch.Notifier = (*Notifier)(nil)
-
-// Notify writes ev as a message of the reserved application. Until an
-// operational endpoint has been created (and with it the application) no
-// one listens, and nothing is written.
-func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
+// Notify writes ev as a message of the reserved application, whose eventId
+// is ev.ID (given one if it has none): notifying the same event again
+// writes nothing, even from another instance. Until an operational
+// endpoint has been created (and with it the application) no one listens,
+// and nothing is written.
+func (n *Notifier) Notify(ctx context.Context, ev hookbridge.OperationalEvent) error {
 	now := time.Now
 	if n.Now != nil {
 		now = n.Now
@@ -105,17 +107,23 @@ func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
 	if err != nil {
 		return err
 	}
+	if ev.ID == "" {
+		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
+	}
+	at := now()
 	msg := &hookbridge.Message{
-		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, now()),
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixMessage, at),
 		AppID:     op.ID,
+		EventID:   ev.ID,
 		EventType: ev.Type,
 		Payload:   payload,
-		CreatedAt: now().UTC().Truncate(time.Millisecond),
+		CreatedAt: at.UTC().Truncate(time.Millisecond),
 	}
-	if _, _, err := n.Store.CreateMessage(ctx, msg); err != nil {
+	_, created, err := n.Store.CreateMessage(ctx, msg)
+	if err != nil {
 		return fmt.Errorf("operational event %s: %w", ev.Type, err)
 	}
-	if n.Wake != nil {
+	if created && n.Wake != nil {
 		n.Wake()
 	}
 	return nil
@@ -126,23 +134,23 @@ func (n *Notifier) Notify(ctx context.Context, ev dispatch.Event) error {
 // EndpointDisabledEvent, MessageAttemptExhaustedEvent,
 // MessageAttemptFailingEvent or MessageAttemptRecoveredEvent. appUID is the uid of the event's application,
 // nil when it has none.
-func Payload(ev dispatch.Event, appUID *string) (json.RawMessage, error) {
+func Payload(ev hookbridge.OperationalEvent, appUID *string) (json.RawMessage, error) {
 	var data any
 	switch ev.Type {
 	case EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted:
 		data = endpointData{AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID, EndpointUID: nullable(ev.EndpointUID)}
-	case dispatch.EventEndpointDisabled:
+	case EventEndpointDisabled:
 		data = endpointDisabledData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			EndpointUID: nullable(ev.EndpointUID), FailSince: formatTime(ev.FailSince),
 		}
-	case dispatch.EventAttemptExhausted, dispatch.EventAttemptFailing, dispatch.EventAttemptRecovered:
+	case EventAttemptExhausted, EventAttemptFailing, EventAttemptRecovered:
 		d := messageAttemptData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			MsgID: ev.MsgID, MsgEventID: nullable(ev.MsgEventID),
 		}
 		if a := ev.Attempt; a != nil {
-			d.LastAttempt = lastAttempt{ID: a.ID, ResponseStatusCode: a.StatusCode, Timestamp: formatTime(a.CreatedAt)}
+			d.LastAttempt = lastAttempt{ID: a.ID, ResponseStatusCode: a.StatusCode, Timestamp: formatTime(a.At)}
 		}
 		data = d
 	default:

@@ -90,6 +90,7 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 	}
 
 	var d *dispatch.Dispatcher
+	relay := operational.NewRelay(&operational.Notifier{Store: store, Now: clk.Now, Wake: func() { d.Wake() }}, time.Minute, nil)
 	d, err = dispatch.New(dispatch.Config{
 		Store:        store,
 		Guard:        netguard.New(netip.MustParsePrefix("127.0.0.1/32")),
@@ -97,7 +98,8 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 		PollInterval: time.Minute,
 		Logger:       slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Retry:        &dispatch.Schedule{Delays: []time.Duration{3 * 24 * time.Hour, 3 * 24 * time.Hour}},
-		Notifier:     &operational.Notifier{Store: store, Now: clk.Now, Wake: func() { d.Wake() }},
+		// The relay polls once a minute: the event must come from the kick.
+		EventsRecorded: relay.Kick,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +107,14 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
+	relayed := make(chan struct{})
+	go func() { defer close(relayed); relay.Run(runCtx) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
+		<-relayed
 	})
 
 	failingSince := clk.Now()
@@ -188,9 +193,9 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 func TestPayloadShapes(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	got, err := operational.Payload(dispatch.Event{
+	got, err := operational.Payload(hookbridge.OperationalEvent{
 		Type: dispatch.EventAttemptExhausted, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1",
-		Attempt: &hookbridge.Attempt{ID: "atmpt_1", StatusCode: 500, CreatedAt: at},
+		Attempt: &hookbridge.LastAttempt{ID: "atmpt_1", StatusCode: 500, At: at},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -199,9 +204,9 @@ func TestPayloadShapes(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
-	got, err = operational.Payload(dispatch.Event{
+	got, err = operational.Payload(hookbridge.OperationalEvent{
 		Type: dispatch.EventAttemptRecovered, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1", MsgEventID: "evt_1",
-		Attempt: &hookbridge.Attempt{ID: "atmpt_5", StatusCode: 200, Status: hookbridge.StatusSuccess, CreatedAt: at},
+		Attempt: &hookbridge.LastAttempt{ID: "atmpt_5", StatusCode: 200, At: at},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +216,7 @@ func TestPayloadShapes(t *testing.T) {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
 	uid := "shop"
-	got, err = operational.Payload(dispatch.Event{Type: operational.EventEndpointCreated, AppID: "app_1", EndpointID: "ep_1"}, &uid)
+	got, err = operational.Payload(hookbridge.OperationalEvent{Type: operational.EventEndpointCreated, AppID: "app_1", EndpointID: "ep_1"}, &uid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +224,185 @@ func TestPayloadShapes(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
-	if _, err := operational.Payload(dispatch.Event{Type: "endpoint.exploded"}, nil); err == nil {
+	if _, err := operational.Payload(hookbridge.OperationalEvent{Type: "endpoint.exploded"}, nil); err == nil {
 		t.Fatal("an unknown event type was accepted")
+	}
+}
+
+// relayEnv is a store with an application whose endpoint answers 410, so
+// that one report records an endpoint.disabled event, and an operational
+// endpoint that receives it.
+type relayEnv struct {
+	store *sqlite.Store
+	app   *hookbridge.Application
+	op    *hookbridge.Application // nil until operational is called
+}
+
+func newRelayEnv(t *testing.T) *relayEnv {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	app := &hookbridge.Application{UID: "merchant-7", Name: "Merchant"}
+	if err := store.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	return &relayEnv{store: store, app: app}
+}
+
+// operational creates the operational application and an endpoint of it.
+func (e *relayEnv) operational(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	op, err := operational.App(ctx, e.store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := webhook.NewSecret()
+	if err := e.store.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: op.ID, URL: "https://ops.example/hook",
+		Secrets: []hookbridge.Secret{{Key: secret}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.op = op
+}
+
+// disable records the disabling of a new endpoint of the application, and
+// with it an endpoint.disabled event.
+func (e *relayEnv) disable(t *testing.T) *hookbridge.Endpoint {
+	t.Helper()
+	ctx := context.Background()
+	secret, _ := webhook.NewSecret()
+	ep := &hookbridge.Endpoint{AppID: e.app.ID, URL: "https://shop.example/hook", Secrets: []hookbridge.Secret{{Key: secret}}}
+	if err := e.store.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := e.store.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{{EndpointID: ep.ID, At: time.Now(), Gone: true}}, time.Time{})
+	if err != nil || len(disabled) != 1 {
+		t.Fatalf("disabled %+v, %v", disabled, err)
+	}
+	return ep
+}
+
+// opMessages returns the operational application's messages.
+func (e *relayEnv) opMessages(t *testing.T) []hookbridge.Message {
+	t.Helper()
+	page, err := e.store.ListMessages(context.Background(), e.op.ID, hookbridge.MessageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Data
+}
+
+func (e *relayEnv) pending(t *testing.T) []hookbridge.OperationalEvent {
+	t.Helper()
+	evs, err := e.store.OperationalEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// TestRelayOneMessagePerEvent: a recorded event becomes one message and is
+// deleted, even when it is relayed again after its message was written (a
+// crash before the delete) or by two relays at once (two instances).
+func TestRelayOneMessagePerEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRelayEnv(t)
+	e.operational(t)
+	ep := e.disable(t)
+
+	evs := e.pending(t)
+	if len(evs) != 1 || evs[0].Type != operational.EventEndpointDisabled || evs[0].EndpointID != ep.ID {
+		t.Fatalf("recorded %+v, want one endpoint.disabled for %s", evs, ep.ID)
+	}
+	n := &operational.Notifier{Store: e.store}
+	// The message is written, then the process dies before the delete.
+	if err := n.Notify(ctx, evs[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Two relays, as on two instances, find it again at once.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := operational.NewRelay(n, 0, nil).Relay(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	msgs := e.opMessages(t)
+	if len(msgs) != 1 || msgs[0].EventID != evs[0].ID || msgs[0].EventType != operational.EventEndpointDisabled {
+		t.Fatalf("operational messages %+v, want one endpoint.disabled with eventId %s", msgs, evs[0].ID)
+	}
+	var body struct {
+		Data struct {
+			EndpointID string `json:"endpointId"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(msgs[0].Payload, &body); err != nil || body.Data.EndpointID != ep.ID {
+		t.Fatalf("payload %s (%v)", msgs[0].Payload, err)
+	}
+	if left := e.pending(t); len(left) != 0 {
+		t.Fatalf("events left after relaying: %+v", left)
+	}
+}
+
+// TestRelayWithoutListener: with no operational endpoint (no operational
+// application yet), recorded events are deleted without a message, as no
+// one listens; an event of a type the relay does not know is deleted too,
+// since no try could send it, and does not hold back the ones after it.
+func TestRelayWithoutListener(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRelayEnv(t)
+	e.disable(t)
+	relay := operational.NewRelay(&operational.Notifier{Store: e.store}, 0, nil)
+	if err := relay.Relay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.pending(t); len(left) != 0 {
+		t.Fatalf("events left: %+v", left)
+	}
+	if _, err := e.store.GetApplication(ctx, operational.AppUID); !hookbridge.IsNotFound(err) {
+		t.Fatalf("operational application created by the relay: %v", err)
+	}
+
+	e.operational(t)
+	// An unknown type can only come from a newer version's rows.
+	secret, _ := webhook.NewSecret()
+	ep := &hookbridge.Endpoint{AppID: e.app.ID, URL: "https://shop.example/hook", Secrets: []hookbridge.Secret{{Key: secret}}}
+	if err := e.store.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	msg := &hookbridge.Message{AppID: e.app.ID, EventType: "order.created", Payload: []byte(`{}`), CreatedAt: time.Now()}
+	if _, _, err := e.store.CreateMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := e.store.ClaimDeliveries(ctx, "test", time.Now(), time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claims %+v, %v", claims, err)
+	}
+	_, err = e.store.RecordAttempts(ctx, "test", []hookbridge.AttemptResult{{
+		DeliveryID: claims[0].Delivery.ID, Status: hookbridge.StatusFail,
+		Attempt: &hookbridge.Attempt{URL: ep.URL, Status: hookbridge.StatusFail, StatusCode: 500},
+		Event:   &hookbridge.OperationalEvent{Type: "message.attempt.exploded", AppID: e.app.ID, EndpointID: ep.ID},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.disable(t)
+	if err := relay.Relay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.pending(t); len(left) != 0 {
+		t.Fatalf("events left: %+v", left)
+	}
+	if msgs := e.opMessages(t); len(msgs) != 1 || msgs[0].EventType != operational.EventEndpointDisabled {
+		t.Fatalf("operational messages %+v, want the endpoint.disabled only", msgs)
 	}
 }

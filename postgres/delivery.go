@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -213,13 +214,17 @@ const recordAttempts = `
 			a.status_code, a.response, a.duration_ms, a.created_at
 		FROM unnest($7::text[], $8::text[], $9::text[], $10::smallint[], $11::integer[], $12::text[], $13::bigint[], $14::timestamptz[])
 			AS a (id, delivery_id, url, status, status_code, response, duration_ms, created_at)
-		JOIN done ON done.id = a.delivery_id)
+		JOIN done ON done.id = a.delivery_id),
+	ev AS (
+		INSERT INTO operational_events (id, data)
+		SELECT e.id, e.data FROM unnest($15::text[], $16::text[], $17::jsonb[]) AS e (delivery_id, id, data)
+		JOIN done ON done.id = e.delivery_id)
 	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`
 
 // RecordAttempts stores the results of claimed deliveries in one statement
 // (atomic on its own). A result whose delivery is no longer leased to owner
 // is dropped and its id returned in rejected. Otherwise its Attempt (if any)
-// is inserted, with its delivery, application, message, endpoint and
+// and its Event (if any) are inserted, with its delivery, application, message, endpoint and
 // trigger taken from the delivery, and its ID and CreatedAt filled in if
 // unset.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
@@ -242,6 +247,8 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		aCodes                              []int32
 		aDurations                          []int64
 		aCreated                            []time.Time
+		eDeliveries, eIDs                   []string
+		eData                               [][]byte
 	)
 	for i, r := range results {
 		ids[i], statuses[i] = r.DeliveryID, int16(r.Status)
@@ -268,6 +275,17 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		aResponse = append(aResponse, textValue(a.Response))
 		aDurations = append(aDurations, a.DurationMS)
 		aCreated = append(aCreated, a.CreatedAt)
+		if ev := r.Event; ev != nil {
+			if ev.ID == "" {
+				ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
+			}
+			ev.SetAttempt(a)
+			data, err := json.Marshal(ev)
+			if err != nil {
+				return nil, fmt.Errorf("record attempts: operational event %s: %w", ev.Type, err)
+			}
+			eDeliveries, eIDs, eData = append(eDeliveries, r.DeliveryID), append(eIDs, ev.ID), append(eData, data)
+		}
 	}
 
 	type finished struct {
@@ -276,7 +294,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	}
 	done := make(map[string]finished, len(results))
 	rows, err := s.pool.Query(ctx, recordAttempts, owner, ids, statuses, tries, nexts, now,
-		aIDs, aDeliveries, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated)
+		aIDs, aDeliveries, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated, eDeliveries, eIDs, eData)
 	if err != nil {
 		return nil, fmt.Errorf("record attempts: %w", err)
 	}
@@ -318,6 +336,9 @@ func textValue(s string) string {
 // checkResult rejects a result that would break the delivery invariants: a
 // delivery ends in success or fail, or goes on sending at a set time.
 func checkResult(r hookbridge.AttemptResult) error {
+	if r.Event != nil && r.Attempt == nil {
+		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
+	}
 	switch r.Status {
 	case hookbridge.StatusSuccess, hookbridge.StatusFail:
 		return nil

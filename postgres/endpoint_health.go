@@ -79,6 +79,9 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
 			}
 			if d != nil {
+				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
+					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
+				}
 				disabled = append(disabled, *d)
 			}
 		}

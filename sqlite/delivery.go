@@ -254,6 +254,12 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
 				return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 			}
+			if ev := r.Event; ev != nil {
+				ev.SetAttempt(a)
+				if err := recordEvent(ctx, tx, ev, now); err != nil {
+					return fmt.Errorf("result %d, delivery %s: %w", i, r.DeliveryID, err)
+				}
+			}
 		}
 		return nil
 	})
@@ -266,6 +272,9 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 // checkResult rejects a result that would break the delivery invariants: a
 // delivery ends in success or fail, or goes on sending at a set time.
 func checkResult(r hookbridge.AttemptResult) error {
+	if r.Event != nil && r.Attempt == nil {
+		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
+	}
 	switch r.Status {
 	case hookbridge.StatusSuccess, hookbridge.StatusFail:
 		return nil

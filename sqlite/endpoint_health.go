@@ -242,11 +242,15 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 		// paused, failing) must be read again.
 		clear(tx.subs)
 		for _, r := range reports {
-			d, err := applyReport(ctx, tx, r, disableBefore, truncMS(s.now()))
+			now := truncMS(s.now())
+			d, err := applyReport(ctx, tx, r, disableBefore, now)
 			if err != nil {
 				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
 			}
 			if d != nil {
+				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
+					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
+				}
 				disabled = append(disabled, *d)
 			}
 		}

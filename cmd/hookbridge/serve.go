@@ -159,7 +159,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		disableAfter = -1 // the flag's 0 is "never"; the Config's is "the default"
 	}
 	var disp *dispatch.Dispatcher
+	// Operational events are messages of the reserved operational
+	// application, sent by this same dispatcher. Those the dispatcher
+	// causes are recorded by the store with their cause, and the relay
+	// turns them into messages.
 	notifier := &operational.Notifier{Store: store, Wake: func() { disp.Wake() }}
+	relay := operational.NewRelay(notifier, 0, logger.With("component", "operational"))
 	disp, err = dispatch.New(dispatch.Config{
 		Store:               store,
 		Guard:               guard,
@@ -170,9 +175,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		UserAgent:           "Hookbridge/" + buildVersion(),
 		EndpointConcurrency: cfg.EndpointConcurrency,
 		DisableAfter:        disableAfter,
-		// Operational events are messages of the reserved operational
-		// application, sent by this same dispatcher.
-		Notifier: notifier,
+		EventsRecorded:      relay.Kick,
 	})
 	if err != nil {
 		return nil, err
@@ -244,6 +247,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
+	s.wg.Go(func() { relay.Run(dctx) })
 	s.startJobs(dctx, disp.Wake)
 	ok = true
 	logger.Info("hookbridge started", "addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion())

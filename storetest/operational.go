@@ -1,0 +1,119 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+func testOperationalEvents(t *testing.T, open Opener) {
+	// WithResults: an accepted result's event is recorded with it, filled
+	// in from its attempt; a rejected result's is not.
+	t.Run("WithResults", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, nil)
+		newMessage(t, s, app.ID, "order.created", at(0))
+		event := func(c hookbridge.Claim) *hookbridge.OperationalEvent {
+			return &hookbridge.OperationalEvent{Type: hookbridge.EventAttemptExhausted, AppID: app.ID,
+				EndpointID: ep.ID, MsgID: c.Message.ID, MsgEventID: "evt-1"}
+		}
+		a := claimAll(t, s, "a", at(0))
+		// a's lease runs out and b takes the delivery over: a's result,
+		// and its event, are rejected.
+		b := claimAll(t, s, "b", at(lease+time.Second))
+		if len(a) != 1 || len(b) != 1 {
+			t.Fatalf("claimed %d and %d, want 1 and 1", len(a), len(b))
+		}
+		rejected, err := s.RecordAttempts(ctx, "a", []hookbridge.AttemptResult{{DeliveryID: a[0].Delivery.ID,
+			Status: hookbridge.StatusFail, Attempt: attemptFor(a[0], at(time.Second), 500), Event: event(a[0])}})
+		ok(t, err)
+		equal(t, "rejected", rejected, []string{a[0].Delivery.ID})
+		got, err := s.OperationalEvents(ctx, 10)
+		ok(t, err)
+		if len(got) != 0 {
+			t.Fatalf("a rejected result recorded events: %+v", got)
+		}
+
+		att := attemptFor(b[0], at(2*time.Hour), 502)
+		rejected, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: b[0].Delivery.ID,
+			Status: hookbridge.StatusFail, Attempt: att, Event: event(b[0])}})
+		ok(t, err)
+		if len(rejected) != 0 {
+			t.Fatalf("rejected %v", rejected)
+		}
+		got, err = s.OperationalEvents(ctx, 10)
+		ok(t, err)
+		if len(got) != 1 || !hookbridge.HasPrefix(got[0].ID, hookbridge.PrefixEvent) {
+			t.Fatalf("events %+v, want one with an id", got)
+		}
+		equal(t, "event", got[0], hookbridge.OperationalEvent{ID: got[0].ID, Type: hookbridge.EventAttemptExhausted,
+			AppID: app.ID, EndpointID: ep.ID, MsgID: b[0].Message.ID, MsgEventID: "evt-1", CreatedAt: at(2 * time.Hour),
+			Attempt: &hookbridge.LastAttempt{ID: att.ID, StatusCode: 502, At: at(2 * time.Hour)}})
+
+		// A result that reports an event needs its attempt.
+		_, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: b[0].Delivery.ID,
+			Status: hookbridge.StatusFail, Event: event(b[0])}})
+		if err == nil {
+			t.Fatal("an event without its attempt was accepted")
+		}
+	})
+
+	// Disabled: each endpoint RecordEndpointHealth disables is recorded
+	// once, in its transaction.
+	t.Run("Disabled", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "ep-1" })
+		for range 2 {
+			_, err := s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{
+				{EndpointID: ep.ID, At: at(time.Hour), Gone: true},
+				{EndpointID: ep.ID, At: at(time.Hour), Gone: true},
+			}, time.Time{})
+			ok(t, err)
+		}
+		got, err := s.OperationalEvents(ctx, 10)
+		ok(t, err)
+		if len(got) != 1 {
+			t.Fatalf("events %+v, want one endpoint.disabled", got)
+		}
+		if got[0].CreatedAt.IsZero() {
+			t.Fatalf("event %+v has no time", got[0])
+		}
+		equal(t, "event", got[0], hookbridge.OperationalEvent{ID: got[0].ID, Type: hookbridge.EventEndpointDisabled,
+			AppID: app.ID, EndpointID: ep.ID, EndpointUID: "ep-1", FailSince: at(time.Hour),
+			Reason: hookbridge.DisabledGone, CreatedAt: got[0].CreatedAt})
+	})
+
+	// TakeAndDelete: oldest first, at most limit, and gone once deleted.
+	t.Run("TakeAndDelete", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		var want []string
+		for range 3 {
+			ep := newEndpoint(t, s, app.ID, nil)
+			_, err := s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{{EndpointID: ep.ID, At: at(0), Gone: true}}, time.Time{})
+			ok(t, err)
+			want = append(want, ep.ID)
+		}
+		got, err := s.OperationalEvents(ctx, 2)
+		ok(t, err)
+		if len(got) != 2 || got[0].EndpointID != want[0] || got[1].EndpointID != want[1] {
+			t.Fatalf("first two events %+v, want those of %v", got, want[:2])
+		}
+		ok(t, s.DeleteOperationalEvents(ctx, []string{got[0].ID, hookbridge.NewID(hookbridge.PrefixEvent)}))
+		ok(t, s.DeleteOperationalEvents(ctx, nil))
+		got, err = s.OperationalEvents(ctx, 10)
+		ok(t, err)
+		if len(got) != 2 || got[0].EndpointID != want[1] || got[1].EndpointID != want[2] {
+			t.Fatalf("events after a delete %+v, want those of %v", got, want[1:])
+		}
+	})
+}
