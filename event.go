@@ -21,11 +21,11 @@ const (
 // event's ID, so that an event becomes one message however often it is
 // taken.
 //
-// The events the dispatcher causes are durable with their cause: the store
-// records them in the transaction that records the attempt result
-// (AttemptResult.Event) or disables the endpoint (RecordEndpointHealth),
-// and keeps them until they are deleted (DeliveryStore.OperationalEvents,
-// DeleteOperationalEvents).
+// Events are durable with their cause: the store records each in the
+// transaction that changes the endpoint (EndpointStore), disables it
+// (RecordEndpointHealth) or records the attempt result
+// (AttemptResult.Event), and keeps it until it is deleted
+// (DeliveryStore.OperationalEvents, DeleteOperationalEvents).
 type OperationalEvent struct {
 	ID         string    `json:"id"` // PrefixEvent
 	Type       string    `json:"type"`
@@ -67,4 +67,10 @@ func (ev *OperationalEvent) SetAttempt(a *Attempt) {
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = a.CreatedAt
 	}
+}
+
+// EndpointEvent is the event of type typ (EventEndpointCreated, Updated or
+// Deleted) about ep.
+func EndpointEvent(typ string, ep *Endpoint) *OperationalEvent {
+	return &OperationalEvent{Type: typ, AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID}
 }

@@ -68,6 +68,9 @@ type EventTypeStore interface {
 }
 
 // EndpointStore keeps endpoints. Endpoints list oldest first by default.
+//
+// Each change records its operational event (EventEndpointCreated,
+// EventEndpointUpdated, EventEndpointDeleted) in its transaction.
 type EndpointStore interface {
 	CreateEndpoint(ctx context.Context, ep *Endpoint) error
 	// GetEndpoint finds an endpoint of the application by id or uid.
@@ -157,7 +160,7 @@ type DeliveryStore interface {
 	// recording anything, so they can be claimed again at once.
 	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
 	// OperationalEvents returns up to limit of the recorded operational
-	// events not deleted yet, oldest first.
+	// events (see OperationalEvent) not deleted yet, oldest first.
 	OperationalEvents(ctx context.Context, limit int) ([]OperationalEvent, error)
 	// DeleteOperationalEvents deletes the recorded events with these ids;
 	// ids it does not find are skipped.

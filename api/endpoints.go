@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
@@ -284,7 +283,7 @@ func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application
 	if err := s.store.CreateEndpoint(ctx, ep); err != nil {
 		return nil, err
 	}
-	s.endpointEvent(ctx, operational.EventEndpointCreated, ep)
+	s.eventsRecorded()
 	return ep, nil
 }
 
@@ -467,32 +466,27 @@ func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) er
 	if err := s.store.DeleteEndpoint(r.Context(), app.ID, ep.ID); err != nil {
 		return err
 	}
-	s.endpointEvent(r.Context(), operational.EventEndpointDeleted, ep)
+	s.eventsRecorded()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// updateEndpoint stores the changed ep and tells the operator
-// (endpoint.updated).
+// updateEndpoint stores the changed ep; the store records endpoint.updated
+// with it.
 func (s *Server) updateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
 	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
 		return err
 	}
-	s.endpointEvent(ctx, operational.EventEndpointUpdated, ep)
+	s.eventsRecorded()
 	return nil
 }
 
-// endpointEvent hands the operational event typ about ep to the notifier,
-// which writes its message before the response goes out. The change it
-// reports is made by then, so a failure to write the event is logged, not
-// answered: these events, unlike the dispatcher's, are at most once.
-func (s *Server) endpointEvent(ctx context.Context, typ string, ep *hookbridge.Endpoint) {
-	if s.notifier == nil {
-		return
-	}
-	ev := hookbridge.OperationalEvent{Type: typ, AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID}
-	if err := s.notifier.Notify(context.WithoutCancel(ctx), ev); err != nil {
-		s.log.Error("operational event", "type", typ, "endpoint", ep.ID, "err", err)
+// eventsRecorded is called after a write that recorded an operational event
+// (the store records endpoint.created, endpoint.updated and
+// endpoint.deleted with the change).
+func (s *Server) eventsRecorded() {
+	if s.onEvents != nil {
+		s.onEvents()
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 
@@ -96,16 +96,21 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 }
 
 // TestEndpointChangeEvents: creating, updating and deleting an endpoint
-// through the API sends endpoint.created, endpoint.updated and
-// endpoint.deleted (Svix's shapes) to the operational endpoints; nothing
-// is written, not even the reserved application, until one exists, and
-// changes of operational endpoints are not reported to themselves.
+// through the API records endpoint.created, endpoint.updated and
+// endpoint.deleted, which the relay turns into messages (Svix's shapes) to
+// the operational endpoints; no reserved application is created until one
+// exists, events relayed before then are dropped, and changes of
+// operational endpoints are not reported to themselves.
 func TestEndpointChangeEvents(t *testing.T) {
 	t.Parallel()
-	var e *env
+	var (
+		e     *env
+		kicks atomic.Int32
+	)
 	e = newEnv(t, func(c *Config) {
-		c.Notifier = &operational.Notifier{Store: c.Store, Now: func() time.Time { return e.clock.Now() }}
+		c.EventsRecorded = func() { kicks.Add(1) }
 	})
+	relay := operational.NewRelay(&operational.Notifier{Store: e.store, Now: e.clock.Now}, 0, nil)
 	ctx := context.Background()
 	app := e.createApp("Shop", "shop")
 	appID := app["id"].(string)
@@ -113,12 +118,22 @@ func TestEndpointChangeEvents(t *testing.T) {
 	if _, err := e.store.GetApplication(ctx, operational.AppUID); !hookbridge.IsNotFound(err) {
 		t.Fatalf("the reserved application exists before any operational endpoint (%v)", err)
 	}
+	// Relayed while no one listens, the early endpoint's event is dropped.
+	if err := relay.Relay(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	e.do("POST", "/api/v1/operational-webhook/endpoint", obj{"url": "https://ops.example.com/hooks"}).want(http.StatusCreated)
 	ep := e.createEndpoint(appID, obj{"url": "https://shop.example.com/hooks", "uid": "orders"})
 	epID := ep["id"].(string)
 	e.do("PATCH", "/api/v1/app/"+appID+"/endpoint/"+epID, obj{"description": "orders"}).want(http.StatusOK)
 	e.do("DELETE", "/api/v1/app/"+appID+"/endpoint/"+epID, nil).want(http.StatusNoContent)
+	if n := kicks.Load(); n != 5 {
+		t.Errorf("EventsRecorded called %d times for 5 endpoint changes", n)
+	}
+	if err := relay.Relay(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	op, err := e.store.GetApplication(ctx, operational.AppUID)
 	if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -54,10 +53,12 @@ type Config struct {
 	// recoveries: a wake-up there would send the claimer looking for work
 	// it already has.
 	StoreWakes bool
-	// Notifier receives the operational events about endpoints changed
-	// through the API (endpoint.created, endpoint.updated,
-	// endpoint.deleted). Nil means none are sent.
-	Notifier Notifier
+	// EventsRecorded is called after a change to an endpoint, with which
+	// the store recorded its operational event (endpoint.created,
+	// endpoint.updated, endpoint.deleted), so that it is sent at once
+	// (operational.Relay's Kick). It must not block. Nil: the event waits
+	// for the relay's next poll.
+	EventsRecorded func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the details of internal
@@ -71,11 +72,6 @@ type Config struct {
 	PublicURL string
 }
 
-// Notifier writes an operational event as a message (operational.Notifier).
-type Notifier interface {
-	Notify(ctx context.Context, ev hookbridge.OperationalEvent) error
-}
-
 // Server is the management HTTP API. It implements http.Handler.
 type Server struct {
 	store        hookbridge.Store
@@ -84,7 +80,7 @@ type Server struct {
 	maxPayload   int64
 	maxBody      int64
 	wake         func()
-	notifier     Notifier
+	onEvents     func()
 	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
 	now          func() time.Time
 	log          *slog.Logger
@@ -111,7 +107,7 @@ func New(cfg Config) *Server {
 		adminKeyHash: cfg.AdminKeyHash,
 		maxPayload:   cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
 		wake:         cfg.Wake,
-		notifier:     cfg.Notifier,
+		onEvents:     cfg.EventsRecorded,
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),

@@ -17,26 +17,43 @@ import (
 	"github.com/hookbridge/hookbridge/dispatch"
 )
 
-// nextEvent returns the oldest operational event recorded in the store and
-// deletes it, as the relay does, failing the test if none comes.
+// nextEvent returns the oldest operational event of the dispatcher's
+// recorded in the store and deletes it with those before it (the
+// endpoint.created of the test's endpoints), as the relay does, failing the
+// test if none comes.
 func (e *env) nextEvent() hookbridge.OperationalEvent {
 	e.t.Helper()
-	var ev hookbridge.OperationalEvent
+	ev, ok := hookbridge.OperationalEvent{}, false
 	waitFor(e.t, "an operational event", func() bool {
-		evs, err := e.store.OperationalEvents(context.Background(), 1)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			return false
-		}
-		ev = evs[0]
-		return true
+		ev, ok = e.pendingEvent()
+		return ok
 	})
-	if err := e.store.DeleteOperationalEvents(context.Background(), []string{ev.ID}); err != nil {
+	return ev
+}
+
+// pendingEvent is nextEvent that does not wait.
+func (e *env) pendingEvent() (hookbridge.OperationalEvent, bool) {
+	e.t.Helper()
+	ctx := context.Background()
+	evs, err := e.store.OperationalEvents(ctx, 100)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	return ev
+	var taken []string
+	defer func() {
+		if err := e.store.DeleteOperationalEvents(ctx, taken); err != nil {
+			e.t.Fatal(err)
+		}
+	}()
+	for _, ev := range evs {
+		taken = append(taken, ev.ID)
+		switch ev.Type {
+		case hookbridge.EventEndpointCreated, hookbridge.EventEndpointUpdated, hookbridge.EventEndpointDeleted:
+			continue
+		}
+		return ev, true
+	}
+	return hookbridge.OperationalEvent{}, false
 }
 
 // endpointState reads an endpoint back from the store.
@@ -287,8 +304,8 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if attempts != 1 {
 		t.Errorf("%d attempts, want the one that got the 410", attempts)
 	}
-	if evs, err := e.store.OperationalEvents(context.Background(), 10); err != nil || len(evs) > 0 {
-		t.Errorf("events %+v (%v) after the endpoint.disabled, want none", evs, err)
+	if ev, ok := e.pendingEvent(); ok {
+		t.Errorf("event %+v after the endpoint.disabled, want none", ev)
 	}
 }
 

@@ -16,13 +16,10 @@
 //
 //   - Events about the reserved application itself are not sent, so that a
 //     failing operational endpoint cannot feed itself events.
-//   - The events the dispatcher causes (endpoint.disabled and the
-//     message.attempt ones) are never lost and sent once: the store records
-//     each in the transaction of the result or the disabling it reports,
-//     and the Relay turns it into a message whose eventId is the event's
-//     id before deleting it, so relaying it again, after a crash or on
-//     another instance at once, writes nothing new.
-//   - The events about endpoints changed through the API are written as
-//     messages right after the change, before the API answers: a crash in
-//     between loses the event (the change is kept).
+//   - Events are never lost and are sent once: the store records each in
+//     the transaction of the change or result it reports
+//     (hookbridge.OperationalEvent), and the Relay turns it into a message
+//     whose eventId is the event's id before deleting it, so relaying it
+//     again, after a crash or on another instance at once, writes nothing
+//     new.
 package operational

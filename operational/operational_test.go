@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -286,23 +287,26 @@ func (e *relayEnv) disable(t *testing.T) *hookbridge.Endpoint {
 	return ep
 }
 
-// opMessages returns the operational application's messages.
-func (e *relayEnv) opMessages(t *testing.T) []hookbridge.Message {
+// opMessages returns the operational application's messages of the given
+// type.
+func (e *relayEnv) opMessages(t *testing.T, typ string) []hookbridge.Message {
 	t.Helper()
-	page, err := e.store.ListMessages(context.Background(), e.op.ID, hookbridge.MessageFilter{})
+	page, err := e.store.ListMessages(context.Background(), e.op.ID, hookbridge.MessageFilter{EventTypes: []string{typ}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return page.Data
 }
 
+// pending returns the recorded events, less the endpoint.created of the
+// test's endpoints.
 func (e *relayEnv) pending(t *testing.T) []hookbridge.OperationalEvent {
 	t.Helper()
 	evs, err := e.store.OperationalEvents(context.Background(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return evs
+	return slices.DeleteFunc(evs, func(ev hookbridge.OperationalEvent) bool { return ev.Type == operational.EventEndpointCreated })
 }
 
 // TestRelayOneMessagePerEvent: a recorded event becomes one message and is
@@ -335,7 +339,7 @@ func TestRelayOneMessagePerEvent(t *testing.T) {
 	}
 	wg.Wait()
 
-	msgs := e.opMessages(t)
+	msgs := e.opMessages(t, operational.EventEndpointDisabled)
 	if len(msgs) != 1 || msgs[0].EventID != evs[0].ID || msgs[0].EventType != operational.EventEndpointDisabled {
 		t.Fatalf("operational messages %+v, want one endpoint.disabled with eventId %s", msgs, evs[0].ID)
 	}
@@ -402,7 +406,7 @@ func TestRelayWithoutListener(t *testing.T) {
 	if left := e.pending(t); len(left) != 0 {
 		t.Fatalf("events left: %+v", left)
 	}
-	if msgs := e.opMessages(t); len(msgs) != 1 || msgs[0].EventType != operational.EventEndpointDisabled {
-		t.Fatalf("operational messages %+v, want the endpoint.disabled only", msgs)
+	if msgs := e.opMessages(t, operational.EventEndpointDisabled); len(msgs) != 1 {
+		t.Fatalf("operational messages %+v, want the endpoint.disabled", msgs)
 	}
 }

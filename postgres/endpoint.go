@@ -97,9 +97,15 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
 			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
-	_, err := s.pool.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
-		jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-		jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
+			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
+	})
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		return errEndpointUIDTaken(ep.UID)
@@ -163,10 +169,16 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		created         time.Time
 		failing, paused *time.Time
 	)
-	err := s.pool.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
-		jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-		jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), now,
-		ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
+			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), now,
+			ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return hookbridge.NotFound("endpoint")
@@ -183,13 +195,19 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 // DeleteEndpoint removes the endpoint; the foreign keys cascade to its
 // deliveries and their attempts.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
-	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = $1 AND id = $2`
-	tag, err := s.pool.Exec(ctx, deleteEndpoint, appID, id)
+	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = $1 AND id = $2 RETURNING coalesce(uid, '')`
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		ep := hookbridge.Endpoint{AppID: appID, ID: id}
+		if err := tx.QueryRow(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), truncMS(s.now()))
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return hookbridge.NotFound("endpoint")
+	}
 	if err != nil {
 		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("endpoint")
 	}
 	return nil
 }

@@ -103,7 +103,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
 	})
 	if isUniqueViolation(err) {
 		return errEndpointUIDTaken(ep.UID)
@@ -182,10 +185,14 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		failing, paused sql.NullInt64
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
+		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(now),
 			ep.AppID, ep.ID).Scan(&created, &failing, &paused)
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -203,21 +210,19 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 // DeleteEndpoint removes the endpoint; the foreign keys cascade to its
 // deliveries and their attempts.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
-	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = ? AND id = ?`
-	var n int64
+	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = ? AND id = ? RETURNING coalesce(uid, '')`
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteEndpoint, appID, id)
-		if err != nil {
+		ep := hookbridge.Endpoint{AppID: appID, ID: id}
+		if err := tx.QueryRowContext(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), truncMS(s.now()))
 	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return hookbridge.NotFound("endpoint")
+	}
 	if err != nil {
 		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("endpoint")
 	}
 	return nil
 }

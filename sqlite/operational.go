@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -15,10 +16,15 @@ const (
 	deleteOperationalEvents = `DELETE FROM operational_events WHERE id IN (SELECT value FROM json_each(?))`
 )
 
+// execer is a transaction: *sql.Tx or *writeTx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // recordEvent inserts ev in the transaction of what it reports, giving it
 // an id and the time now if it has none. A write run again after a rollback (see
 // writer.go) inserts it again with the same id.
-func recordEvent(ctx context.Context, tx *writeTx, ev *hookbridge.OperationalEvent, now time.Time) error {
+func recordEvent(ctx context.Context, tx execer, ev *hookbridge.OperationalEvent, now time.Time) error {
 	if ev.ID == "" {
 		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -32,8 +33,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 			Status: hookbridge.StatusFail, Attempt: attemptFor(a[0], at(time.Second), 500), Event: event(a[0])}})
 		ok(t, err)
 		equal(t, "rejected", rejected, []string{a[0].Delivery.ID})
-		got, err := s.OperationalEvents(ctx, 10)
-		ok(t, err)
+		got := takeEvents(t, s, hookbridge.EventEndpointCreated)
 		if len(got) != 0 {
 			t.Fatalf("a rejected result recorded events: %+v", got)
 		}
@@ -45,8 +45,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		if len(rejected) != 0 {
 			t.Fatalf("rejected %v", rejected)
 		}
-		got, err = s.OperationalEvents(ctx, 10)
-		ok(t, err)
+		got = takeEvents(t, s)
 		if len(got) != 1 || !hookbridge.HasPrefix(got[0].ID, hookbridge.PrefixEvent) {
 			t.Fatalf("events %+v, want one with an id", got)
 		}
@@ -70,6 +69,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "ep-1" })
+		takeEvents(t, s, hookbridge.EventEndpointCreated)
 		for range 2 {
 			_, err := s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{
 				{EndpointID: ep.ID, At: at(time.Hour), Gone: true},
@@ -77,8 +77,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 			}, time.Time{})
 			ok(t, err)
 		}
-		got, err := s.OperationalEvents(ctx, 10)
-		ok(t, err)
+		got := takeEvents(t, s)
 		if len(got) != 1 {
 			t.Fatalf("events %+v, want one endpoint.disabled", got)
 		}
@@ -90,6 +89,29 @@ func testOperationalEvents(t *testing.T, open Opener) {
 			Reason: hookbridge.DisabledGone, CreatedAt: got[0].CreatedAt})
 	})
 
+	// EndpointChanges: creating, updating and deleting an endpoint each
+	// record their event, with the endpoint's uid, in order.
+	t.Run("EndpointChanges", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "orders" })
+		ep.Description = "changed"
+		ok(t, s.UpdateEndpoint(ctx, ep))
+		ok(t, s.DeleteEndpoint(ctx, app.ID, ep.ID))
+		wantCode(t, s.DeleteEndpoint(ctx, app.ID, ep.ID), hookbridge.ENOTFOUND)
+		got := takeEvents(t, s)
+		var types []string
+		for _, ev := range got {
+			types = append(types, ev.Type)
+			if ev.AppID != app.ID || ev.EndpointID != ep.ID || ev.EndpointUID != "orders" || ev.CreatedAt.IsZero() {
+				t.Errorf("event %+v, want one about %s (orders) with a time", ev, ep.ID)
+			}
+		}
+		equal(t, "types", types, []string{hookbridge.EventEndpointCreated, hookbridge.EventEndpointUpdated, hookbridge.EventEndpointDeleted})
+	})
+
 	// TakeAndDelete: oldest first, at most limit, and gone once deleted.
 	t.Run("TakeAndDelete", func(t *testing.T) {
 		t.Parallel()
@@ -97,23 +119,40 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		var want []string
-		for range 3 {
+		for range 2 {
 			ep := newEndpoint(t, s, app.ID, nil)
 			_, err := s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{{EndpointID: ep.ID, At: at(0), Gone: true}}, time.Time{})
 			ok(t, err)
-			want = append(want, ep.ID)
+			want = append(want, hookbridge.EventEndpointCreated+" "+ep.ID, hookbridge.EventEndpointDisabled+" "+ep.ID)
 		}
-		got, err := s.OperationalEvents(ctx, 2)
+		names := func(evs []hookbridge.OperationalEvent) []string {
+			var out []string
+			for _, ev := range evs {
+				out = append(out, ev.Type+" "+ev.EndpointID)
+			}
+			return out
+		}
+		got, err := s.OperationalEvents(ctx, 3)
 		ok(t, err)
-		if len(got) != 2 || got[0].EndpointID != want[0] || got[1].EndpointID != want[1] {
-			t.Fatalf("first two events %+v, want those of %v", got, want[:2])
-		}
-		ok(t, s.DeleteOperationalEvents(ctx, []string{got[0].ID, hookbridge.NewID(hookbridge.PrefixEvent)}))
+		equal(t, "first three", names(got), want[:3])
+		ok(t, s.DeleteOperationalEvents(ctx, []string{got[0].ID, got[2].ID, hookbridge.NewID(hookbridge.PrefixEvent)}))
 		ok(t, s.DeleteOperationalEvents(ctx, nil))
 		got, err = s.OperationalEvents(ctx, 10)
 		ok(t, err)
-		if len(got) != 2 || got[0].EndpointID != want[1] || got[1].EndpointID != want[2] {
-			t.Fatalf("events after a delete %+v, want those of %v", got, want[1:])
-		}
+		equal(t, "after a delete", names(got), []string{want[1], want[3]})
 	})
+}
+
+// takeEvents returns the recorded events, less those of the given types,
+// and deletes them all.
+func takeEvents(t *testing.T, s hookbridge.Store, skip ...string) []hookbridge.OperationalEvent {
+	t.Helper()
+	evs, err := s.OperationalEvents(t.Context(), 1000)
+	ok(t, err)
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+	}
+	ok(t, s.DeleteOperationalEvents(t.Context(), ids))
+	return slices.DeleteFunc(evs, func(ev hookbridge.OperationalEvent) bool { return slices.Contains(skip, ev.Type) })
 }

@@ -160,9 +160,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	}
 	var disp *dispatch.Dispatcher
 	// Operational events are messages of the reserved operational
-	// application, sent by this same dispatcher. Those the dispatcher
-	// causes are recorded by the store with their cause, and the relay
-	// turns them into messages.
+	// application, sent by this same dispatcher. The store records each
+	// with the change or result it reports, and the relay turns them into
+	// messages.
 	notifier := &operational.Notifier{Store: store, Wake: func() { disp.Wake() }}
 	relay := operational.NewRelay(notifier, 0, logger.With("component", "operational"))
 	disp, err = dispatch.New(dispatch.Config{
@@ -187,16 +187,16 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		hs.SetHandoff(disp)
 	}
 	handler := api.New(api.Config{
-		Store:        store,
-		Guard:        guard,
-		AdminKeyHash: keyHash,
-		MaxPayload:   cfg.MaxPayload,
-		Wake:         disp.Wake,
-		StoreWakes:   storeWakes,
-		Notifier:     notifier,
-		Logger:       logger.With("component", "api"),
-		Version:      buildVersion(),
-		PublicURL:    cfg.PublicURL,
+		Store:          store,
+		Guard:          guard,
+		AdminKeyHash:   keyHash,
+		MaxPayload:     cfg.MaxPayload,
+		Wake:           disp.Wake,
+		StoreWakes:     storeWakes,
+		EventsRecorded: relay.Kick,
+		Logger:         logger.With("component", "api"),
+		Version:        buildVersion(),
+		PublicURL:      cfg.PublicURL,
 	})
 	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
 		return nil, usageError("--portal-frame-ancestors: %v", err)
