@@ -36,6 +36,12 @@ type Store interface {
 	RetentionStore
 	SourceStore
 	IdempotencyStore
+	// Reseal brings the secrets stored (endpoint signing secrets, source
+	// credentials) in line with the keys the store was opened with (see
+	// package sealed): those sealed with an older key, or not sealed, are
+	// sealed with the current one; without keys, it checks that none is
+	// sealed. It returns how many rows it changed.
+	Reseal(ctx context.Context) (int, error)
 	Close() error
 }
 

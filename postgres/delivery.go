@@ -167,7 +167,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 			payload []byte
 		)
 		mDest := []any{&c.Message.ID, &c.Message.AppID, &eventID, &c.Message.EventType, &payload, &c.Message.Channels, &c.Message.CreatedAt}
-		e, err := scanEndpoint(r, append(dDest, mDest...)...)
+		e, err := scanEndpoint(s.keys, r, append(dDest, mDest...)...)
 		if err != nil {
 			return c, err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // endpointColumns is the column list scanEndpoint reads. Queries alias
@@ -22,10 +23,12 @@ type secretJSON struct {
 	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
 }
 
-func encodeSecrets(secrets []hookbridge.Secret) []secretJSON {
+// encodeSecrets is the stored form of an endpoint's secrets, each key
+// sealed for the endpoint with keys (as it is, when keys is nil).
+func encodeSecrets(keys *sealed.Keyring, endpointID string, secrets []hookbridge.Secret) []secretJSON {
 	out := make([]secretJSON, len(secrets))
 	for i, s := range secrets {
-		out[i] = secretJSON{Key: s.Key}
+		out[i] = secretJSON{Key: keys.Seal(s.Key, endpointID)}
 		if !s.Expires.IsZero() {
 			out[i].Expires = s.Expires.UnixMilli()
 		}
@@ -33,22 +36,28 @@ func encodeSecrets(secrets []hookbridge.Secret) []secretJSON {
 	return out
 }
 
-func decodeSecrets(stored []secretJSON) []hookbridge.Secret {
+// decodeSecrets opens what encodeSecrets stored.
+func decodeSecrets(keys *sealed.Keyring, endpointID string, stored []secretJSON) ([]hookbridge.Secret, error) {
 	if len(stored) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([]hookbridge.Secret, len(stored))
 	for i, s := range stored {
-		out[i] = hookbridge.Secret{Key: s.Key}
+		key, err := keys.Open(s.Key, endpointID)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: secret: %w", endpointID, err)
+		}
+		out[i] = hookbridge.Secret{Key: key}
 		if s.Expires != 0 {
 			out[i].Expires = time.UnixMilli(s.Expires).UTC()
 		}
 	}
-	return out
+	return out, nil
 }
 
-// scanEndpoint reads endpointColumns followed by the columns in extra.
-func scanEndpoint(row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
+// scanEndpoint reads endpointColumns followed by the columns in extra,
+// opening the secrets with keys.
+func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
 	var (
 		e         hookbridge.Endpoint
 		uid       *string
@@ -66,9 +75,10 @@ func scanEndpoint(row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
 	e.FailingSince, e.PausedUntil = fromNullTime(failing), fromNullTime(paused)
 	e.UID = fromNullString(uid)
 	e.RateLimit = fromNullInt32(rateLimit)
-	e.Secrets = decodeSecrets(secrets)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
-	return e, nil
+	var err error
+	e.Secrets, err = decodeSecrets(keys, e.ID, secrets)
+	return e, err
 }
 
 // errEndpointUIDTaken is the conflict reported for a duplicate endpoint uid.
@@ -100,7 +110,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
 		if err != nil {
 			return err
 		}
@@ -127,7 +137,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.uid = $2`
 	)
 	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixEndpoint) {
-		e, err := scanEndpoint(s.pool.QueryRow(ctx, getEndpointByID, appID, idOrUID))
+		e, err := scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpointByID, appID, idOrUID))
 		if err == nil {
 			return &e, nil
 		}
@@ -135,7 +145,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 			return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
 		}
 	}
-	e, err := scanEndpoint(s.pool.QueryRow(ctx, getEndpointByUID, appID, idOrUID))
+	e, err := scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpointByUID, appID, idOrUID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, hookbridge.NotFound("endpoint")
 	}
@@ -172,7 +182,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(ep.Secrets), now,
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(s.keys, ep.ID, ep.Secrets), now,
 			ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
@@ -221,7 +231,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	tail := q.keyset("e.id", opt, hookbridge.OrderAscending, limit)
 	// listEndpoints walks endpoints_app_id.
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listEndpoints, q.args, func(r pgx.Row) (hookbridge.Endpoint, error) { return scanEndpoint(r) })
+	rows, err := collect(ctx, s.pool, listEndpoints, q.args, func(r pgx.Row) (hookbridge.Endpoint, error) { return scanEndpoint(s.keys, r) })
 	if err != nil {
 		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
 	}

@@ -227,7 +227,7 @@ var errIngestRace = errors.New("an application or endpoint was deleted during in
 func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*hookbridge.Message, only string, appIDs []string, now time.Time, lock bool, ho *handover) ([]hookbridge.CreateResult, int64, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
 	var written int64 // deliveries written
-	apps, endpoints, err := readSubscriptions(ctx, q, appIDs, lock)
+	apps, endpoints, err := s.readSubscriptions(ctx, q, appIDs, lock)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -371,7 +371,7 @@ type ingestQuerier interface {
 // Endpoint.Accepts needs (the matching rule lives in the domain, once), and
 // what a claim handed over carries. With lock, it locks the rows it reads
 // FOR KEY SHARE (deletions then wait for the transaction).
-func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (apps map[string]bool, endpoints []hookbridge.Endpoint, err error) {
+func (s *Store) readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (apps map[string]bool, endpoints []hookbridge.Endpoint, err error) {
 	const (
 		existingApps  = `SELECT id, rate_limit IS NOT NULL FROM applications WHERE id = ANY($1)`
 		subscriptions = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ANY($1) ORDER BY e.id`
@@ -406,7 +406,7 @@ func readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lo
 	if err != nil {
 		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
 	}
-	endpoints, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Endpoint, error) { return scanEndpoint(r) })
+	endpoints, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Endpoint, error) { return scanEndpoint(s.keys, r) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("read subscriptions: %w", err)
 	}
@@ -561,7 +561,7 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 				status int16
 				next   *time.Time
 			)
-			e, err := scanEndpoint(r, &status, &next)
+			e, err := scanEndpoint(s.keys, r, &status, &next)
 			me.Endpoint, me.Status, me.NextAttempt = e, hookbridge.MessageStatus(status), fromNullTime(next)
 			return me, err
 		})

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 var _ hookbridge.Store = (*Store)(nil)
@@ -36,6 +37,7 @@ var migrations embed.FS
 // concurrent use, and any number of Stores (in one process or many) may use
 // the same database.
 type Store struct {
+	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	pool   *pgxpool.Pool
 	cfg    *pgxpool.Config
 	schema string // the schema the tables live in (current_schema())
@@ -60,6 +62,7 @@ type Store struct {
 
 // options are what Open can be told besides the DSN.
 type options struct {
+	keys     *sealed.Keyring
 	migrate  bool
 	maxConns int32
 	now      func() time.Time
@@ -82,6 +85,13 @@ func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
 // WithClock sets the clock the store fills in times with. Nil means
 // time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithKeys makes the store seal the secrets it keeps (endpoint signing
+// secrets, source credentials) with keys, and open those sealed with any of
+// them. Without it nothing is sealed, and sealed secrets cannot be read.
+// Every instance sharing the database needs the keys. Reseal brings what is
+// stored in line with them.
+func WithKeys(keys *sealed.Keyring) Option { return func(o *options) { o.keys = keys } }
 
 // WithLogger sets where Listen reports lost connections. Nil means
 // slog.Default().
@@ -113,6 +123,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	s := &Store{
+		keys:      o.keys,
 		pool:      pool,
 		cfg:       cfg,
 		now:       o.now,

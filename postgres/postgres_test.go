@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
@@ -426,7 +427,7 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 	defer tx.Rollback(ctx)
 	msg := &hookbridge.Message{ID: hookbridge.NewID(hookbridge.PrefixMessage), AppID: app.ID, EventType: "a.b",
 		Payload: json.RawMessage(`{}`), CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	if _, err := readSubscriptionsLocked(ctx, tx, app.ID); err != nil {
+	if _, err := readSubscriptionsLocked(ctx, s, tx, app.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -471,7 +472,28 @@ func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 }
 
 // readSubscriptionsLocked takes ingest's locks on one application's rows.
-func readSubscriptionsLocked(ctx context.Context, tx pgx.Tx, appID string) ([]hookbridge.Endpoint, error) {
-	_, endpoints, err := readSubscriptions(ctx, tx, []string{appID}, true)
+func readSubscriptionsLocked(ctx context.Context, s *Store, tx pgx.Tx, appID string) ([]hookbridge.Endpoint, error) {
+	_, endpoints, err := s.readSubscriptions(ctx, tx, []string{appID}, true)
 	return endpoints, err
+}
+
+func TestSealedSecrets(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	storetest.RunSealed(t, storetest.SealedDB{
+		Open: func(t *testing.T, keys *sealed.Keyring) hookbridge.Store {
+			s, err := Open(t.Context(), dsn, WithKeys(keys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Raw: func(t *testing.T, s hookbridge.Store, table, column, id string) string {
+			var v string
+			if err := s.(*Store).pool.QueryRow(t.Context(), `SELECT `+column+`::text FROM `+table+` WHERE id = $1`, id).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		},
+	})
 }

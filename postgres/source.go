@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 var _ hookbridge.SourceStore = (*Store)(nil)
@@ -17,14 +18,18 @@ var _ hookbridge.SourceStore = (*Store)(nil)
 // and rollout are jsonb in the JSON form of their domain types.
 const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at`
 
-func scanSource(row pgx.Row) (hookbridge.Source, error) {
+func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 	var (
 		src       hookbridge.Source
+		creds     []byte
 		tolerance int64
 	)
-	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &src.Credentials, &tolerance, &src.Routing, &src.Rollout,
+	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &src.Routing, &src.Rollout,
 		&src.CreatedAt, &src.UpdatedAt); err != nil {
 		return src, err
+	}
+	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
+		return src, fmt.Errorf("source %s: credentials: %w", src.ID, err)
 	}
 	src.Tolerance = time.Duration(tolerance) * time.Millisecond
 	src.CreatedAt, src.UpdatedAt = src.CreatedAt.UTC(), src.UpdatedAt.UTC()
@@ -48,8 +53,12 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 		src.UpdatedAt = src.CreatedAt
 	}
 	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertSource, src.ID, src.Name, src.Scheme, src.Credentials, src.Tolerance.Milliseconds(),
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("create source: credentials: %w", err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertSource, src.ID, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
 			src.Routing, src.Rollout, src.CreatedAt, src.UpdatedAt); err != nil {
 			return err
 		}
@@ -78,7 +87,7 @@ func insertRolloutChange(ctx context.Context, tx pgx.Tx, sourceID, actor string,
 // GetSource finds a source by id.
 func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1`
-	src, err := scanSource(s.pool.QueryRow(ctx, getSource, id))
+	src, err := scanSource(s.keys, s.pool.QueryRow(ctx, getSource, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, hookbridge.NotFound("source")
 	}
@@ -94,7 +103,11 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, updated_at = $6
 		WHERE id = $7`
 	now := truncMS(s.now())
-	tag, err := s.pool.Exec(ctx, updateSource, src.Name, src.Scheme, src.Credentials, src.Tolerance.Milliseconds(),
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
+	}
+	tag, err := s.pool.Exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
 		src.Routing, now, src.ID)
 	if err != nil {
 		return fmt.Errorf("update source %s: %w", src.ID, err)
@@ -119,7 +132,7 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 	var src hookbridge.Source
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		src, err = scanSource(tx.QueryRow(ctx, lockSource, id))
+		src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return hookbridge.NotFound("source")
 		}
@@ -169,7 +182,7 @@ func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (ho
 	if err != nil {
 		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Source, error) { return scanSource(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Source, error) { return scanSource(s.keys, r) })
 	if err != nil {
 		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
 	}

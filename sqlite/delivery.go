@@ -105,7 +105,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 			return fmt.Errorf("read messages: %w", err)
 		}
 		rows, err = tx.Stmt(ctx, stmtClaimedEndpoints).QueryContext(ctx, jsonList(endpointIDs))
-		endpoints, err := scanRows(rows, err, scanEndpoint)
+		endpoints, err := scanRows(rows, err, scanEndpoint(s.keys))
 		if err != nil {
 			return fmt.Errorf("read endpoints: %w", err)
 		}

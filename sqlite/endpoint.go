@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // endpointColumns is the column list scanEndpoint reads. Queries that join
@@ -20,10 +21,12 @@ type secretJSON struct {
 	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
 }
 
-func encodeSecrets(secrets []hookbridge.Secret) jsonValue {
+// encodeSecrets is the stored form of an endpoint's secrets, each key
+// sealed for the endpoint with keys (as it is, when keys is nil).
+func encodeSecrets(keys *sealed.Keyring, endpointID string, secrets []hookbridge.Secret) jsonValue {
 	out := make([]secretJSON, len(secrets))
 	for i, s := range secrets {
-		out[i] = secretJSON{Key: s.Key}
+		out[i] = secretJSON{Key: keys.Seal(s.Key, endpointID)}
 		if !s.Expires.IsZero() {
 			out[i].Expires = s.Expires.UnixMilli()
 		}
@@ -31,43 +34,52 @@ func encodeSecrets(secrets []hookbridge.Secret) jsonValue {
 	return jsonValue{out}
 }
 
-func decodeSecrets(stored []secretJSON) []hookbridge.Secret {
+// decodeSecrets opens what encodeSecrets stored.
+func decodeSecrets(keys *sealed.Keyring, endpointID string, stored []secretJSON) ([]hookbridge.Secret, error) {
 	if len(stored) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([]hookbridge.Secret, len(stored))
 	for i, s := range stored {
-		out[i] = hookbridge.Secret{Key: s.Key}
+		key, err := keys.Open(s.Key, endpointID)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: secret: %w", endpointID, err)
+		}
+		out[i] = hookbridge.Secret{Key: key}
 		if s.Expires != 0 {
 			out[i].Expires = fromMS(s.Expires)
 		}
 	}
-	return out
+	return out, nil
 }
 
-func scanEndpoint(row rowScanner) (hookbridge.Endpoint, error) {
-	var (
-		e         hookbridge.Endpoint
-		uid       sql.NullString
-		rateLimit sql.NullInt64
-		secrets   []secretJSON
-		failing   sql.NullInt64
-		paused    sql.NullInt64
-		created   int64
-		updated   int64
-	)
-	err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
-		&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets},
-		&e.FIFO, &failing, &paused, &created, &updated)
-	if err != nil {
+// scanEndpoint returns the scanner of endpointColumns that opens the
+// secrets with keys.
+func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoint, error) {
+	return func(row rowScanner) (hookbridge.Endpoint, error) {
+		var (
+			e         hookbridge.Endpoint
+			uid       sql.NullString
+			rateLimit sql.NullInt64
+			secrets   []secretJSON
+			failing   sql.NullInt64
+			paused    sql.NullInt64
+			created   int64
+			updated   int64
+		)
+		err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
+			&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets},
+			&e.FIFO, &failing, &paused, &created, &updated)
+		if err != nil {
+			return e, err
+		}
+		e.FailingSince, e.PausedUntil = fromNullMS(failing), fromNullMS(paused)
+		e.UID = uid.String
+		e.RateLimit = fromNullInt(rateLimit)
+		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+		e.Secrets, err = decodeSecrets(keys, e.ID, secrets)
 		return e, err
 	}
-	e.FailingSince, e.PausedUntil = fromNullMS(failing), fromNullMS(paused)
-	e.UID = uid.String
-	e.RateLimit = fromNullInt(rateLimit)
-	e.Secrets = decodeSecrets(secrets)
-	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-	return e, nil
 }
 
 // errEndpointUIDTaken is the conflict reported for a duplicate endpoint uid.
@@ -102,7 +114,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		}
 		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
 		if err != nil {
 			return err
 		}
@@ -143,7 +155,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.uid = ?`
 	)
 	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixEndpoint) {
-		e, err := scanEndpoint(s.r.QueryRowContext(ctx, getEndpointByID, appID, idOrUID))
+		e, err := scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, getEndpointByID, appID, idOrUID))
 		if err == nil {
 			return &e, nil
 		}
@@ -151,7 +163,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 			return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
 		}
 	}
-	e, err := scanEndpoint(s.r.QueryRowContext(ctx, getEndpointByUID, appID, idOrUID))
+	e, err := scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, getEndpointByUID, appID, idOrUID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbridge.NotFound("endpoint")
 	}
@@ -187,7 +199,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(ep.Secrets), ep.FIFO, ms(now),
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.FIFO, ms(now),
 			ep.AppID, ep.ID).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
@@ -235,7 +247,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	// listEndpoints walks endpoints_app_id.
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND ` + where + orderBy + ` LIMIT ?`
 	args = append([]any{appID}, args...)
-	rows, err := collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint)
+	rows, err := collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint(s.keys))
 	if err != nil {
 		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
 	}

@@ -289,7 +289,7 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 		return subs, fmt.Errorf("look up application: %w", err)
 	}
 	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
-	if subs.endpoints, err = scanRows(rows, err, scanEndpoint); err != nil {
+	if subs.endpoints, err = scanRows(rows, err, scanEndpoint(f.tx.keys)); err != nil {
 		return subs, fmt.Errorf("read subscriptions: %w", err)
 	}
 	if len(f.subs) >= maxCachedApps {
@@ -418,7 +418,7 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 				me   hookbridge.MessageEndpoint
 				next sql.NullInt64
 			)
-			e, err := scanEndpoint(scanWith{r, []any{&me.Status, &next}})
+			e, err := scanEndpoint(s.keys)(scanWith{r, []any{&me.Status, &next}})
 			me.Endpoint, me.NextAttempt = e, fromNullMS(next)
 			return me, err
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 var _ hookbridge.SourceStore = (*Store)(nil)
@@ -16,7 +17,13 @@ var _ hookbridge.SourceStore = (*Store)(nil)
 // sourceColumns is the column list scanSource reads.
 const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at`
 
-func scanSource(row rowScanner) (hookbridge.Source, error) {
+// scanSource returns the scanner of sourceColumns that opens the
+// credentials with keys.
+func scanSource(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Source, error) {
+	return func(row rowScanner) (hookbridge.Source, error) { return scanSourceWith(keys, row) }
+}
+
+func scanSourceWith(keys *sealed.Keyring, row rowScanner) (hookbridge.Source, error) {
 	var (
 		src              hookbridge.Source
 		creds, routing   jsonObject
@@ -27,7 +34,10 @@ func scanSource(row rowScanner) (hookbridge.Source, error) {
 	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &routing, &rollout, &created, &updated); err != nil {
 		return src, err
 	}
-	if err := errors.Join(creds.decode(&src.Credentials), routing.decode(&src.Routing), rollout.decode(&src.Rollout)); err != nil {
+	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
+		return src, fmt.Errorf("source %s: credentials: %w", src.ID, err)
+	}
+	if err := errors.Join(routing.decode(&src.Routing), rollout.decode(&src.Rollout)); err != nil {
 		return src, fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	src.Tolerance = time.Duration(tolerance) * time.Millisecond
@@ -75,8 +85,12 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 		src.UpdatedAt = src.CreatedAt
 	}
 	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, jsonValue{src.Credentials},
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("create source: credentials: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, string(creds),
 			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
 			return err
 		}
@@ -106,7 +120,7 @@ func insertRolloutChange(ctx context.Context, tx *sql.Tx, sourceID, actor string
 // GetSource finds a source by id.
 func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
-	src, err := scanSource(s.r.QueryRowContext(ctx, getSource, id))
+	src, err := scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbridge.NotFound("source")
 	}
@@ -122,9 +136,13 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, updated_at = ?
 		WHERE id = ?`
 	now := truncMS(s.now())
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
+	}
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, updateSource, src.Name, src.Scheme, jsonValue{src.Credentials},
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, updateSource, src.Name, src.Scheme, string(creds),
 			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
 		if err != nil {
 			return err
@@ -154,7 +172,7 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 	var src hookbridge.Source
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		src, err = scanSource(tx.QueryRowContext(ctx, getSource, id))
+		src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookbridge.NotFound("source")
 		}
@@ -209,7 +227,7 @@ func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (ho
 	limit := listLimit(opt.Limit)
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
 	query := `SELECT ` + sourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, query, append(args, limit+1), scanSource)
+	rows, err := collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
 	if err != nil {
 		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 var _ hookbridge.Store = (*Store)(nil)
@@ -64,6 +65,7 @@ var migrations embed.FS
 // in WAL mode readers see the last committed state and never wait for the
 // writer.
 type Store struct {
+	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	w      *sql.DB
 	r      *sql.DB
 	wr     *writer
@@ -74,6 +76,20 @@ type Store struct {
 	apps   appCache
 }
 
+// options are what Open can be told besides the path.
+type options struct {
+	keys *sealed.Keyring
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithKeys makes the store seal the secrets it keeps (endpoint signing
+// secrets, source credentials) with keys, and open those sealed with any of
+// them. Without it nothing is sealed, and sealed secrets cannot be read.
+// Reseal brings what is stored in line with the keys.
+func WithKeys(keys *sealed.Keyring) Option { return func(o *options) { o.keys = keys } }
+
 // ErrLocked is returned by Open when another process has the database open.
 var ErrLocked = errors.New("the database is in use by another Hookbridge process (one instance per SQLite file; use PostgreSQL for several)")
 
@@ -83,7 +99,11 @@ var ErrLocked = errors.New("the database is in use by another Hookbridge process
 // Open of the same file, in this process or another, fails with ErrLocked.
 // Leases left by a previous process are ended, so its claimed deliveries are
 // due again at once.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
@@ -119,7 +139,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, lock: lock, now: time.Now}
+	s := &Store{w: w, lock: lock, now: time.Now, keys: o.keys}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -155,7 +175,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	s.r = r
-	s.wr = startWriter(w, s.stmts)
+	s.wr = startWriter(w, s.stmts, s.keys)
 	ok = true
 	return s, nil
 }

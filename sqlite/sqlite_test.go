@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
@@ -388,4 +389,25 @@ func TestApplicationCacheFollowsWrites(t *testing.T) {
 	if a, b := get(app.ID), get("store"); a != nil || b != nil {
 		t.Errorf("deleted, yet found: %+v, %+v", a, b)
 	}
+}
+
+func TestSealedSecrets(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	storetest.RunSealed(t, storetest.SealedDB{
+		Open: func(t *testing.T, keys *sealed.Keyring) hookbridge.Store {
+			s, err := Open(t.Context(), path, WithKeys(keys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Raw: func(t *testing.T, s hookbridge.Store, table, column, id string) string {
+			var v string
+			if err := s.(*Store).r.QueryRowContext(t.Context(), `SELECT `+column+` FROM `+table+` WHERE id = ?`, id).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		},
+	})
 }

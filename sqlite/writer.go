@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // The writer: every write of the store is a request to one goroutine that
@@ -78,6 +79,7 @@ const (
 type writer struct {
 	db    *sql.DB
 	stmts *statements
+	keys  *sealed.Keyring // the store's, for the endpoints fan-outs read
 
 	mu      sync.Mutex
 	pending []*writeReq
@@ -99,8 +101,8 @@ type writer struct {
 
 // startWriter starts the writer goroutine on db, whose only connection it
 // then uses for every write.
-func startWriter(db *sql.DB, stmts *statements) *writer {
-	w := &writer{db: db, stmts: stmts, wake: make(chan struct{}, 1), done: make(chan struct{}),
+func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring) *writer {
+	w := &writer{db: db, stmts: stmts, keys: keys, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		subs: make(map[string]subscriptions)}
 	go w.loop()
 	return w
@@ -255,7 +257,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		return
 	}
 	errs := make([]error, len(live))
-	tx := &writeTx{stmts: w.stmts, handoff: handoff, subs: w.subs}
+	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}
 	answer := func() {
 		for i, r := range live {
 			r.done <- errs[i]
@@ -347,7 +349,7 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 			r.done <- err
 		}
 	}
-	tx := &writeTx{stmts: w.stmts, handoff: handoff, subs: w.subs}
+	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}
 	sqlTx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		answer(fmt.Errorf("begin: %w", err))
@@ -380,6 +382,7 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 type writeTx struct {
 	*sql.Tx
 	stmts *statements
+	keys  *sealed.Keyring // the store's
 	bound [numStmts]*sql.Stmt
 
 	// fan is the fan-out state shared by the group's message writes; subs

@@ -21,7 +21,7 @@ const testAPIKey = "hbk_test_0123456789abcdefghijklmnop"
 
 // startTestServer runs a real Hookbridge in-process on a fresh SQLite file,
 // with loopback allow-listed so deliveries can reach httptest receivers.
-func startTestServer(t *testing.T) *server {
+func startTestServer(t *testing.T, edit ...func(*serveConfig)) *server {
 	t.Helper()
 	cfg := serveConfig{
 		Addr:            "127.0.0.1:0",
@@ -32,6 +32,9 @@ func startTestServer(t *testing.T) *server {
 		RequestTimeout:  5 * time.Second,
 		Workers:         16,
 		ShutdownTimeout: 5 * time.Second,
+	}
+	for _, e := range edit {
+		e(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

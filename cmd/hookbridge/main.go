@@ -6,6 +6,7 @@
 //	hookbridge bench     measure delivery throughput and latency
 //	hookbridge verify    check a processor notification's signature
 //	hookbridge source    manage inbound sources of a running server
+//	hookbridge keygen    print a new key for --secret-key
 //	hookbridge version   print the version
 //
 // Every flag has a HOOKBRIDGE_* environment variable; `hookbridge <command>
@@ -41,6 +42,7 @@ var commands = []command{
 	{"bench", "measure delivery throughput and latency on this machine", runBench},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 	{"source", "manage inbound sources (payment processors) of a running server", runSource},
+	{"keygen", "print a new key for --secret-key, which encrypts stored secrets", runKeygen},
 	{"version", "print the version and exit", runVersion},
 }
 

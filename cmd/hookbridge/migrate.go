@@ -14,7 +14,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, db, true, slog.New(slog.NewTextHandler(stderr, nil)))
+	st, err := openStore(ctx, db, true, nil, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

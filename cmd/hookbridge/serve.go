@@ -18,6 +18,7 @@ import (
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/ui"
 )
@@ -34,6 +35,7 @@ type serveConfig struct {
 	Addr            string
 	DB              string
 	APIKey          string
+	SecretKey       string // keys that seal stored secrets, comma-separated, current first; "" = none
 	AllowPrivate    string
 	MaxPayload      int64
 	RequestTimeout  time.Duration
@@ -58,6 +60,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
+	fs.String(&c.SecretKey, "secret-key", "", "encrypt the endpoint secrets and source credentials stored in the database with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
@@ -123,6 +126,9 @@ type server struct {
 
 	mu  sync.Mutex
 	err error // first error of a component that stopped on its own
+
+	shutdown    sync.Once
+	shutdownErr error
 }
 
 // startServer opens the store, makes sure an admin key exists, and starts the
@@ -135,7 +141,11 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	}
 	guard := netguard.New(allow...)
 
-	store, err := openStore(ctx, cfg.DB, cfg.Migrate, logger)
+	keys, err := sealed.ParseKeys(cfg.SecretKey)
+	if err != nil {
+		return nil, usageError("--secret-key: %v", err)
+	}
+	store, err := openStore(ctx, cfg.DB, cfg.Migrate, keys, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +155,16 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			store.Close()
 		}
 	}()
+	// Stored secrets follow the keys: sealed with a new key, or first
+	// sealed, before anything reads them; a secret the keys cannot open
+	// stops the start here rather than every delivery to its endpoint.
+	resealed, err := store.Reseal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w; start with the --secret-key (HOOKBRIDGE_SECRET_KEY) that sealed it, listed after the current key", err)
+	}
+	if resealed > 0 {
+		logger.Info("stored secrets sealed with the current key", "rows", resealed, "key_id", keys.CurrentID())
+	}
 
 	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out)
 	if err != nil {
@@ -267,7 +287,14 @@ func (s *server) fail(err error) {
 // stops the dispatcher (which finishes or releases its in-flight
 // deliveries), then closes the store. Accepted messages are already durable,
 // so nothing is lost whatever the order; this order just wastes least work.
+// Calls after the first return the first one's result.
 func (s *server) Shutdown() error {
+	s.shutdown.Do(func() { s.shutdownErr = s.stop() })
+	return s.shutdownErr
+}
+
+// stop is Shutdown's work, done once.
+func (s *server) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	herr := s.http.Shutdown(ctx)
@@ -283,9 +310,9 @@ func (s *server) Shutdown() error {
 // postgresql:// URL is PostgreSQL, anything else a SQLite file path. With
 // migrate the schema is brought up to date; without, PostgreSQL's is
 // checked instead (SQLite, one process per file, always migrates).
-func openStore(ctx context.Context, dsn string, migrate bool, logger *slog.Logger) (hookbridge.Store, error) {
+func openStore(ctx context.Context, dsn string, migrate bool, keys *sealed.Keyring, logger *slog.Logger) (hookbridge.Store, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		opts := []postgres.Option{postgres.WithLogger(logger.With("component", "store"))}
+		opts := []postgres.Option{postgres.WithLogger(logger.With("component", "store")), postgres.WithKeys(keys)}
 		if !migrate {
 			opts = append(opts, postgres.WithoutMigrations())
 		}
@@ -295,7 +322,7 @@ func openStore(ctx context.Context, dsn string, migrate bool, logger *slog.Logge
 		}
 		return st, nil
 	}
-	st, err := sqlite.Open(ctx, dsn)
+	st, err := sqlite.Open(ctx, dsn, sqlite.WithKeys(keys))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hookbridge/hookbridge/sealed"
+)
+
+// TestSecretKeyEndToEnd: with --secret-key, an endpoint's secret is not in
+// the database file, yet every delivery (handed straight to the dispatcher
+// by the ingest transaction) is signed with it, and the API shows it.
+// Started again without the key, the server refuses to start rather than
+// send unsigned or wrongly signed webhooks.
+func TestSecretKeyEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key := sealed.NewKey()
+	db := t.TempDir() + "/hookbridge.db"
+	srv := startTestServer(t, func(c *serveConfig) { c.DB, c.SecretKey = db, key })
+	sx := svixClient(t, srv)
+
+	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := newReceiver(t)
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	ep, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL + "/hooks", Secret: svix.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	got := recv.next(t)
+	wh, err := svix.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(got.Body, got.Header); err != nil {
+		t.Fatalf("delivery not signed with the endpoint's secret: %v", err)
+	}
+	shown, err := sx.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	if err != nil || shown.Key != secret {
+		t.Fatalf("secret shown %+v, %v", shown, err)
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, name := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(name)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(strings.TrimPrefix(secret, "whsec_"))) {
+			t.Fatalf("%s holds the endpoint's secret in the clear", name)
+		}
+	}
+
+	_, err = startServer(ctx, serveConfig{Addr: "127.0.0.1:0", DB: db, APIKey: testAPIKey}, srv.logger, nil)
+	if err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Fatalf("start without the key: %v, want a refusal naming the missing key", err)
+	}
+}

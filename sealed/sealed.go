@@ -1,0 +1,202 @@
+// Package sealed encrypts the secrets Hookbridge keeps in its database
+// (endpoint signing secrets, inbound source credentials) under keys the
+// operator provides, so that a copy of the database — a backup, a dump, a
+// file attached to a ticket — does not give away the secrets with it.
+//
+// A sealed value is the text
+//
+//	hbenc1:<key id>:<base64url of nonce ‖ AES-256-GCM ciphertext ‖ tag>
+//
+// where the key id is the first 4 bytes (hex) of SHA-256 over a label and
+// the key, so a value names the key that opens it without revealing it. The
+// additional data is the id of the row the value belongs to, so a sealed
+// value copied into another row does not open there.
+//
+// A Keyring has one current key, which seals, and any number of older ones,
+// which only open: that is how keys are rotated. A nil *Keyring seals
+// nothing (values are stored as given) and opens only values that are not
+// sealed.
+package sealed
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// prefix starts every sealed value.
+const prefix = "hbenc1:"
+
+// KeyBytes is the length of a key: AES-256.
+const KeyBytes = 32
+
+// Keyring holds the keys values are sealed and opened with. It is safe for
+// concurrent use.
+type Keyring struct {
+	current *key
+	byID    map[string]*key
+}
+
+type key struct {
+	id   string
+	aead cipher.AEAD
+}
+
+// NewKey returns a new random key, base64-encoded as ParseKeys reads it.
+func NewKey() string {
+	b := make([]byte, KeyBytes)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// ParseKeys reads a comma-separated list of base64 keys of KeyBytes each:
+// the first is the current key, the others are older keys kept to open what
+// they sealed. An empty list is a nil Keyring: nothing is sealed.
+func ParseKeys(list string) (*Keyring, error) {
+	var k *Keyring
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			if strings.TrimSpace(list) == "" {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("key %d is empty", i+1)
+		}
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("key %d is not base64: %w", i+1, err)
+		}
+		if len(raw) != KeyBytes {
+			return nil, fmt.Errorf("key %d is %d bytes, want %d (make one with: hookbridge keygen)", i+1, len(raw), KeyBytes)
+		}
+		block, err := aes.NewCipher(raw)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(append([]byte("hookbridge sealed key id\x00"), raw...))
+		kk := &key{id: hex.EncodeToString(sum[:4]), aead: aead}
+		if k == nil {
+			k = &Keyring{current: kk, byID: make(map[string]*key)}
+		}
+		if _, dup := k.byID[kk.id]; dup {
+			return nil, fmt.Errorf("key %d is listed twice", i+1)
+		}
+		k.byID[kk.id] = kk
+	}
+	return k, nil
+}
+
+// CurrentID is the id of the key that seals, "" for a nil Keyring.
+func (k *Keyring) CurrentID() string {
+	if k == nil {
+		return ""
+	}
+	return k.current.id
+}
+
+// IsSealed says whether v is a sealed value.
+func IsSealed(v string) bool { return strings.HasPrefix(v, prefix) }
+
+// KeyID returns the id of the key v is sealed with, "" if v is not sealed.
+func KeyID(v string) string {
+	rest, ok := strings.CutPrefix(v, prefix)
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, ":")
+	return id
+}
+
+// Seal seals plain for the row rowID with the current key. A nil Keyring
+// returns plain as it is.
+func (k *Keyring) Seal(plain, rowID string) string {
+	if k == nil {
+		return plain
+	}
+	nonce := make([]byte, k.current.aead.NonceSize(), k.current.aead.NonceSize()+len(plain)+k.current.aead.Overhead())
+	rand.Read(nonce)
+	out := k.current.aead.Seal(nonce, nonce, []byte(plain), []byte(rowID))
+	return prefix + k.current.id + ":" + base64.RawURLEncoding.EncodeToString(out)
+}
+
+// ErrNoKey is the error of opening a value sealed with a key the Keyring
+// does not hold.
+var ErrNoKey = errors.New("sealed with a key that is not configured")
+
+// Open returns the plain text of v, sealed for the row rowID. A value that
+// is not sealed (stored before a key was configured) is returned as it is.
+func (k *Keyring) Open(v, rowID string) (string, error) {
+	rest, ok := strings.CutPrefix(v, prefix)
+	if !ok {
+		return v, nil
+	}
+	id, data, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", errors.New("malformed sealed value")
+	}
+	var kk *key
+	if k != nil {
+		kk = k.byID[id]
+	}
+	if kk == nil {
+		return "", fmt.Errorf("key %s: %w (set HOOKBRIDGE_SECRET_KEY)", id, ErrNoKey)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(data)
+	if err != nil || len(raw) < kk.aead.NonceSize()+kk.aead.Overhead() {
+		return "", errors.New("malformed sealed value")
+	}
+	n := kk.aead.NonceSize()
+	plain, err := kk.aead.Open(nil, raw[:n], raw[n:], []byte(rowID))
+	if err != nil {
+		return "", fmt.Errorf("key %s: the value does not open (altered, or copied from another row)", id)
+	}
+	return string(plain), nil
+}
+
+// Fresh says whether v is stored as k would store it now: sealed with the
+// current key, or, for a nil Keyring, not sealed. Values that are not are
+// sealed again (Store.Reseal) when the keys change.
+func (k *Keyring) Fresh(v string) bool {
+	if k == nil {
+		return !IsSealed(v)
+	}
+	return KeyID(v) == k.current.id
+}
+
+// SealJSON returns the JSON of v for the row rowID as a store keeps it:
+// with keys, a JSON string holding the sealed JSON of v; without, the JSON
+// of v.
+func (k *Keyring) SealJSON(v any, rowID string) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil || k == nil {
+		return b, err
+	}
+	return json.Marshal(k.Seal(string(b), rowID))
+}
+
+// OpenJSON decodes into dst what SealJSON returned, sealed or not.
+func (k *Keyring) OpenJSON(data []byte, rowID string, dst any) error {
+	if len(data) > 0 && data[0] == '"' {
+		var v string
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		plain, err := k.Open(v, rowID)
+		if err != nil {
+			return err
+		}
+		data = []byte(plain)
+	}
+	return json.Unmarshal(data, dst)
+}

@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
+)
+
+// SealedDB is one database that RunSealed opens again and again, with
+// different keys.
+type SealedDB struct {
+	// Open opens the database with keys (nil: none). RunSealed closes each
+	// store before it opens the next.
+	Open func(t *testing.T, keys *sealed.Keyring) hookbridge.Store
+	// Raw returns the text of a column of the row of table with the given
+	// id, as stored (s is the store open at the time).
+	Raw func(t *testing.T, s hookbridge.Store, table, column, id string) string
+}
+
+// RunSealed checks that a store seals the secrets it keeps with its keys:
+// none in the clear once keys are set, every read opening them, old keys
+// still opening what they sealed, Reseal moving everything to the current
+// key, and a store without the keys refusing to read sealed secrets.
+func RunSealed(t *testing.T, db SealedDB) {
+	t.Helper()
+	ctx := t.Context()
+	const (
+		secret1 = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		secret2 = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+		creds   = "whsec_stripe_0123456789abcdef"
+	)
+	aKey, bKey := sealed.NewKey(), sealed.NewKey()
+	a, err := sealed.ParseKeys(aKey)
+	ok(t, err)
+	b, err := sealed.ParseKeys(bKey)
+	ok(t, err)
+	ba, err := sealed.ParseKeys(bKey + "," + aKey)
+	ok(t, err)
+
+	// Written before any key: in the clear, as before.
+	s := db.Open(t, nil)
+	app := newApp(t, s, "a")
+	ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Secrets[0].Key = secret1 })
+	src := newSource(t, s, func(src *hookbridge.Source) { src.Credentials.Secret = creds })
+	n, err := s.Reseal(ctx)
+	ok(t, err)
+	equal(t, "resealed without keys", n, 0)
+	ok(t, s.Close())
+
+	// With a key: Reseal seals both; reads open them; new writes are sealed.
+	s = db.Open(t, a)
+	n, err = s.Reseal(ctx)
+	ok(t, err)
+	equal(t, "resealed with a key", n, 2)
+	raw := func(table, column, id, plain, keyID string) {
+		t.Helper()
+		v := db.Raw(t, s, table, column, id)
+		if strings.Contains(v, plain) || !strings.Contains(v, "hbenc1:"+keyID+":") {
+			t.Fatalf("%s %s stored as %s, want it sealed with key %s", table, id, v, keyID)
+		}
+	}
+	raw("endpoints", "secrets", ep.ID, secret1, a.CurrentID())
+	raw("sources", "credentials", src.ID, creds, a.CurrentID())
+	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+	ok(t, err)
+	equal(t, "secret read back", got.Secrets[0].Key, secret1)
+	gotSrc, err := s.GetSource(ctx, src.ID)
+	ok(t, err)
+	equal(t, "credentials read back", gotSrc.Credentials.Secret, creds)
+	ep2 := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Secrets[0].Key = secret2 })
+	raw("endpoints", "secrets", ep2.ID, secret2, a.CurrentID())
+	// A claim carries the secret opened, to sign with.
+	newMessage(t, s, app.ID, "order.created", at(0))
+	claims := claimAll(t, s, "a", at(0))
+	if len(claims) != 2 {
+		t.Fatalf("claimed %d, want 2", len(claims))
+	}
+	for _, c := range claims {
+		if k := c.Endpoint.Secrets[0].Key; k != secret1 && k != secret2 {
+			t.Fatalf("claim of %s carries the secret %q", c.Endpoint.ID, k)
+		}
+	}
+	ok(t, s.ReleaseDeliveries(ctx, "a", []string{claims[0].Delivery.ID, claims[1].Delivery.ID}))
+	ok(t, s.Close())
+
+	// Without the key, sealed secrets cannot be read, and Reseal says so.
+	s = db.Open(t, nil)
+	if _, err := s.GetEndpoint(ctx, app.ID, ep.ID); !errors.Is(err, sealed.ErrNoKey) {
+		t.Fatalf("read without the key: %v, want ErrNoKey", err)
+	}
+	if _, err := s.Reseal(ctx); !errors.Is(err, sealed.ErrNoKey) {
+		t.Fatalf("Reseal without the key: %v, want ErrNoKey", err)
+	}
+	// A wrong key alone is no better.
+	ok(t, s.Close())
+	s = db.Open(t, b)
+	if _, err := s.GetSource(ctx, src.ID); !errors.Is(err, sealed.ErrNoKey) {
+		t.Fatalf("read with another key: %v, want ErrNoKey", err)
+	}
+	ok(t, s.Close())
+
+	// Rotation: the new key first, the old one after; Reseal moves all.
+	s = db.Open(t, ba)
+	got, err = s.GetEndpoint(ctx, app.ID, ep.ID)
+	ok(t, err)
+	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
+	n, err = s.Reseal(ctx)
+	ok(t, err)
+	equal(t, "resealed on rotation", n, 3)
+	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
+	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
+	raw("sources", "credentials", src.ID, creds, b.CurrentID())
+	ok(t, s.Close())
+
+	// The new key alone now reads everything, and nothing is left to do.
+	s = db.Open(t, b)
+	defer s.Close()
+	n, err = s.Reseal(ctx)
+	ok(t, err)
+	equal(t, "resealed again", n, 0)
+	got, err = s.GetEndpoint(ctx, app.ID, ep2.ID)
+	ok(t, err)
+	equal(t, "secret after rotation", got.Secrets[0].Key, secret2)
+	gotSrc, err = s.GetSource(ctx, src.ID)
+	ok(t, err)
+	equal(t, "credentials after rotation", gotSrc.Credentials.Secret, creds)
+}
