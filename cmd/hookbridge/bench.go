@@ -29,6 +29,7 @@ import (
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // Defaults of `hookbridge bench`, written down once.
@@ -86,6 +87,7 @@ type benchConfig struct {
 	Hang         int
 	Instances    int
 	Workers      int
+	Sealed       bool
 	Timeout      time.Duration
 	JSON         bool
 	InProcess    bool
@@ -112,6 +114,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
+	fs.Bool(&c.Sealed, "sealed", false, "run the server with a new --secret-key, so that it keeps endpoint secrets encrypted")
 	fs.Duration(&c.Timeout, "timeout", defaultBenchTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")
@@ -137,8 +140,8 @@ func (c *benchConfig) check() error {
 		return usageError("--batch must be from 1 to %d", api.MaxBatchMessages)
 	case c.URL != "" && c.APIKey == "":
 		return usageError("--url needs --api-key")
-	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0):
-		return usageError("--url measures a running server: --db, --in-process, --server-binary, --workers and --backlog start one")
+	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0 || c.Sealed):
+		return usageError("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
 	case c.InProcess && c.ServerBinary != "":
 		return usageError("--in-process and --server-binary exclude each other")
 	}
@@ -234,6 +237,7 @@ type bench struct {
 	client *loadClient
 	db     string // what the server under test is started on
 	apiKey string
+	secret string // the servers' --secret-key with --sealed, "" without
 }
 
 // benchReport is the result of a run. Figures that were not measured are
@@ -244,6 +248,7 @@ type benchReport struct {
 	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
 	Server      string `json:"server"` // process, in-process, or remote
 	Instances   int    `json:"instances"`
+	Sealed      bool   `json:"sealed"` // --sealed: the server kept secrets encrypted
 	Endpoints   int    `json:"endpoints"`
 	Fanout      int    `json:"fanout"`
 	Messages    int    `json:"messages"`
@@ -306,7 +311,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	defer b.client.close()
 
 	rep := &benchReport{
-		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances,
+		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}
@@ -344,6 +349,9 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		if b.apiKey == "" {
 			b.apiKey = hookbridge.NewAdminKey()
+		}
+		if cfg.Sealed {
+			b.secret = sealed.NewKey() // one for every start, so that a restart reads what was sealed
 		}
 	}
 	b.client.apiKey = b.apiKey
@@ -964,6 +972,7 @@ func (b *bench) launch(ctx context.Context, requestTimeout time.Duration) (targe
 		Workers:         cmp.Or(cfg.Workers, dispatch.DefaultWorkers),
 		ShutdownTimeout: 10 * time.Second,
 	}
+	sc.SecretKey = b.secret
 	if cfg.InProcess {
 		return startInProcess(ctx, sc, b.stderr)
 	}
@@ -982,7 +991,7 @@ func (b *bench) launch(ctx context.Context, requestTimeout time.Duration) (targe
 	if cfg.Workers > 0 {
 		args = append(args, "--workers", strconv.Itoa(cfg.Workers))
 	}
-	return startChild(ctx, bin, args)
+	return startChild(ctx, bin, args, sc.SecretKey)
 }
 
 // remoteServer is a server the bench did not start.
@@ -1029,9 +1038,12 @@ type childServer struct {
 
 // startChild runs bin with args (a `serve` command line) and waits until it
 // listens. The child is stopped when ctx ends.
-func startChild(ctx context.Context, bin string, args []string) (*childServer, error) {
+func startChild(ctx context.Context, bin string, args []string, secretKey string) (*childServer, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = serverEnv(os.Environ())
+	if secretKey != "" {
+		cmd.Env = append(cmd.Env, "HOOKBRIDGE_SECRET_KEY="+secretKey) // not on the command line, which ps shows
+	}
 	cmd.Cancel = func() error { return stopProcess(cmd.Process) }
 	cmd.WaitDelay = serverStopTimeout
 	stderr, err := cmd.StderrPipe()

@@ -28,7 +28,8 @@ func TestBenchSmoke(t *testing.T) {
 	}{
 		{"OnePerRequest", []string{"--messages", "2000", "--baseline"}},
 		{"BatchFanOut", []string{"--messages", "1000", "--batch", "100", "--endpoints", "3", "--fanout", "2"}},
-		{"Backlog", []string{"--backlog", "500", "--batch", "50"}},
+		// Sealed: the restart must read the secrets the first start sealed.
+		{"BacklogSealed", []string{"--backlog", "500", "--batch", "50", "--sealed"}},
 		{"Hang", []string{"--messages", "1000", "--endpoints", "5", "--hang", "1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,6 +37,9 @@ func TestBenchSmoke(t *testing.T) {
 			rep := runBenchSmoke(t, append([]string{"--server-binary", bin}, tc.args...))
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
 				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
+			}
+			if strings.Contains(tc.name, "Sealed") && !rep.Sealed {
+				t.Error("sealed = false with --sealed")
 			}
 			if tc.name == "Hang" && (rep.Hanging != 1 || rep.HealthyDeliveredPerS == nil || *rep.HealthyDeliveredPerS <= 0) {
 				t.Errorf("hanging %d, healthy rate %v; want 1 and a rate", rep.Hanging, rep.HealthyDeliveredPerS)
