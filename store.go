@@ -56,6 +56,18 @@ type ApplicationStore interface {
 	// DeleteApplication removes the application and everything it owns.
 	DeleteApplication(ctx context.Context, id string) error
 	ListApplications(ctx context.Context, opt ListOptions) (Page[Application], error)
+	// ExpirePortalAccess makes the application's portal tokens (and the
+	// portal sessions made from them) issued before issuedBefore stop
+	// working at expiresAt. Earlier calls keep their effect: a token ends at
+	// the earliest expiresAt of the calls whose issuedBefore is after it.
+	// Calls whose issuedBefore is MaxPortalLifetime before this one's are
+	// forgotten: every token they covered has ended. ENOTFOUND if the
+	// application does not exist.
+	ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error
+	// PortalAccessExpiry returns when a portal token of the application
+	// issued at issuedAt stops working by ExpirePortalAccess, and false if
+	// no call covers it.
+	PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error)
 }
 
 // EventTypeStore keeps the event type catalogue. Event types list by name, A first.
@@ -182,6 +194,10 @@ type DeliveryStore interface {
 	// [since, until) (zero until = now). It returns how many it added.
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 }
+
+// MaxPortalLifetime is the longest a portal token (and a portal session
+// made from it) lasts; ExpirePortalAccess forgets calls older than that.
+const MaxPortalLifetime = 7 * 24 * time.Hour
 
 // IdempotencyTTL is how long the response to a request made with an
 // Idempotency-Key is kept and given again to a retry with the same key.

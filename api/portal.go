@@ -63,6 +63,9 @@ type PortalAccess struct {
 	// Nonce makes every token unique, so that a session made from one can
 	// be told apart from a session made from another.
 	Nonce string
+	// IssuedAt is when the token was made, for expire-all: tokens issued
+	// before such a call end when it says (PortalAccessEnded).
+	IssuedAt time.Time
 }
 
 // portalClaims is the signed JSON inside a token.
@@ -73,6 +76,7 @@ type portalClaims struct {
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
 	Nonce    string   `json:"n"`
+	Iat      int64    `json:"iat,omitempty"` // unix ms; absent in tokens made before expire-all existed
 }
 
 // portalKey caches the token key once read from the store.
@@ -125,6 +129,7 @@ func (s *Server) issuePortalToken(ctx context.Context, access PortalAccess) (str
 		Flags:    access.FeatureFlags,
 		ReadOnly: access.ReadOnly,
 		Nonce:    access.Nonce,
+		Iat:      access.IssuedAt.UnixMilli(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode portal token: %w", err)
@@ -167,7 +172,74 @@ func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAc
 	if !s.now().Before(expires) {
 		return nil, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link has expired; ask for a new one")
 	}
-	return &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce}, nil
+	access := &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce,
+		IssuedAt: time.UnixMilli(c.Iat).UTC()}
+	end, revoked, err := s.store.PortalAccessExpiry(ctx, access.AppID, access.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		if !s.now().Before(end) {
+			return nil, errPortalRevoked
+		}
+		if end.Before(access.Expires) {
+			access.Expires = end
+		}
+	}
+	return access, nil
+}
+
+// errPortalRevoked answers a portal token or session that expire-all ended.
+var errPortalRevoked = hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link was revoked; ask for a new one")
+
+// PortalAccessEnded says whether expire-all has ended the application's
+// portal access issued at issuedAt (a portal session carries its token's
+// issue time): sessions are checked on every request, so that revoking
+// signs out the browsers already in the portal too.
+func (s *Server) PortalAccessEnded(ctx context.Context, appID string, issuedAt time.Time) (bool, error) {
+	end, revoked, err := s.store.PortalAccessExpiry(ctx, appID, issuedAt)
+	if err != nil {
+		return false, err
+	}
+	return revoked && !s.now().Before(end), nil
+}
+
+// maxExpireAllGrace is the longest expire-all lets old portal tokens live on.
+const maxExpireAllGrace = int64(hookbridge.MaxPortalLifetime / time.Second)
+
+// applicationTokenExpireIn is Svix's ApplicationTokenExpireIn. Its other
+// fields (sessionIds) are ignored like any unknown field: every token of
+// the application is expired.
+type applicationTokenExpireIn struct {
+	Expiry *int64 `json:"expiry"`
+}
+
+// handleExpireAll is Svix's POST /api/v1/auth/app/{app_id}/expire-all: the
+// application's portal tokens issued so far, and the portal sessions made
+// from them, stop working after expiry seconds (default 0: at once).
+func (s *Server) handleExpireAll(w http.ResponseWriter, r *http.Request) error {
+	var in applicationTokenExpireIn
+	if err := s.decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	var expiry int64
+	if in.Expiry != nil {
+		if expiry = *in.Expiry; expiry < 0 || expiry > maxExpireAllGrace {
+			var fe fieldErrors
+			fe.body(fmt.Sprintf("must be from 0 to %d (7 days) seconds", maxExpireAllGrace), "expiry")
+			return fe.err()
+		}
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.store.ExpirePortalAccess(r.Context(), app.ID, now, now.Add(time.Duration(expiry)*time.Second)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // appPortalAccessIn is Svix's AppPortalAccessIn. expiry (seconds) and
@@ -230,6 +302,7 @@ func (s *Server) handleAppPortalAccess(w http.ResponseWriter, r *http.Request) e
 		return fmt.Errorf("portal token nonce: %w", err)
 	}
 	token, err := s.issuePortalToken(ctx, PortalAccess{
+		IssuedAt:     s.now(),
 		AppID:        app.ID,
 		Expires:      s.now().Add(time.Duration(expiry) * time.Second).Truncate(time.Second),
 		FeatureFlags: flags,

@@ -164,6 +164,68 @@ func TestVerifyPortalToken(t *testing.T) {
 	}
 }
 
+// TestExpireAll: Svix's expire-all ends the application's portal tokens
+// issued so far, at once or after a grace; later tokens, and other
+// applications' tokens, are not affected; a later call cannot lengthen an
+// earlier grace.
+func TestExpireAll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app := str(e.createApp("a", "shop"), "id")
+	other := str(e.createApp("b", ""), "id")
+	_, old := e.portalAccess(app, obj{"expiry": 7 * 24 * 3600})
+	_, otherToken := e.portalAccess(other, obj{"expiry": 4 * 3600})
+	valid := func(what, token string, want bool) {
+		t.Helper()
+		_, err := e.api.VerifyPortalToken(ctx, token)
+		if want && err != nil {
+			t.Errorf("%s: %v, want valid", what, err)
+		}
+		if !want && (hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED || !strings.Contains(err.Error(), "revoked")) {
+			t.Errorf("%s: %v, want revoked", what, err)
+		}
+	}
+
+	// With a grace of an hour: still valid within it, with its expiry cut
+	// to the grace's end, so a portal session made now ends then too.
+	e.clock.Advance(time.Millisecond)
+	e.do("POST", "/api/v1/auth/app/shop/expire-all", obj{"expiry": 3600}).want(http.StatusNoContent)
+	access, err := e.api.VerifyPortalToken(ctx, old)
+	if err != nil || !access.Expires.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Fatalf("within the grace: %+v, %v; want valid until an hour from now", access, err)
+	}
+	e.clock.Advance(time.Millisecond)
+	_, fresh := e.portalAccess(app, obj{"expiry": 4 * 3600})
+	// A second call with a longer grace does not lengthen the first's.
+	e.clock.Advance(time.Millisecond)
+	e.do("POST", "/api/v1/auth/app/"+app+"/expire-all", obj{"expiry": 7200}).want(http.StatusNoContent)
+	e.clock.Advance(time.Hour)
+	valid("the first token after the first grace", old, false)
+	valid("a token issued between the calls, within the second grace", fresh, true)
+	valid("another application's token", otherToken, true)
+	if ended, err := e.api.PortalAccessEnded(ctx, app, access.IssuedAt); err != nil || !ended {
+		t.Errorf("PortalAccessEnded = %v, %v for the first token", ended, err)
+	}
+
+	// Without a body's expiry: at once. Tokens issued afterwards work.
+	e.clock.Advance(time.Millisecond)
+	e.do("POST", "/api/v1/auth/app/"+app+"/expire-all", nil).want(http.StatusNoContent)
+	valid("a token issued before an immediate expire-all", fresh, false)
+	e.clock.Advance(time.Millisecond)
+	_, after := e.portalAccess(app, obj{})
+	valid("a token issued after it", after, true)
+
+	// Bad input names the field; an unknown application is 404.
+	for _, bad := range []any{-1, 7*24*3600 + 1, "soon"} {
+		r := e.do("POST", "/api/v1/auth/app/"+app+"/expire-all", obj{"expiry": bad}).want(http.StatusUnprocessableEntity)
+		if locs := validationLocs(t, r); len(locs) != 1 || locs[0] != "body.expiry" {
+			t.Errorf("expiry %v: errors at %v", bad, locs)
+		}
+	}
+	e.do("POST", "/api/v1/auth/app/nobody/expire-all", obj{}).want(http.StatusNotFound)
+}
+
 func TestPortalLinkBase(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.PublicURL = "https://hooks.example.org/" })

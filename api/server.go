@@ -148,6 +148,7 @@ func (s *Server) registerRoutes() {
 
 	s.private("POST /api/v1/auth/logout", s.handleLogout)
 	s.private("POST /api/v1/auth/app-portal-access/{app_id}", s.handleAppPortalAccess)
+	s.private("POST /api/v1/auth/app/{app_id}/expire-all", s.handleExpireAll)
 
 	s.private("GET /api/v1/app", s.handleListApplications)
 	s.private("POST /api/v1/app", s.handleCreateApplication)

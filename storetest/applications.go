@@ -198,3 +198,56 @@ func reversedListCases(desc []string) []listCase {
 		{"Ascending", 2, hookbridge.OrderAscending, asc},
 	}
 }
+
+func testPortalExpirations(t *testing.T, open Opener) {
+	t.Run("ExpireAll", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		other := newApp(t, s, "b")
+		expiry := func(appID string, issued time.Time) (time.Time, bool) {
+			t.Helper()
+			at, found, err := s.PortalAccessExpiry(ctx, appID, issued)
+			ok(t, err)
+			return at, found
+		}
+		if _, found := expiry(app.ID, at(0)); found {
+			t.Fatal("expiry before any call")
+		}
+		// Tokens issued before the hour end at two hours; later ones live.
+		ok(t, s.ExpirePortalAccess(ctx, app.ID, at(time.Hour), at(2*time.Hour)))
+		got, found := expiry(app.ID, at(time.Minute))
+		if !found || !got.Equal(at(2*time.Hour)) {
+			t.Fatalf("expiry of an earlier token: %v, %v", got, found)
+		}
+		if _, found := expiry(app.ID, at(time.Hour)); found {
+			t.Fatal("a token issued at the call's instant is covered")
+		}
+		if _, found := expiry(other.ID, at(time.Minute)); found {
+			t.Fatal("another application's tokens are covered")
+		}
+		// A later call with a longer grace does not lengthen the first's.
+		ok(t, s.ExpirePortalAccess(ctx, app.ID, at(3*time.Hour), at(10*time.Hour)))
+		got, _ = expiry(app.ID, at(time.Minute))
+		equal(t, "earliest end kept", got, at(2*time.Hour))
+		got, _ = expiry(app.ID, at(90*time.Minute))
+		equal(t, "between the calls", got, at(10*time.Hour))
+		// The same instant twice keeps the earlier end.
+		ok(t, s.ExpirePortalAccess(ctx, app.ID, at(3*time.Hour), at(12*time.Hour)))
+		got, _ = expiry(app.ID, at(90*time.Minute))
+		equal(t, "same instant", got, at(10*time.Hour))
+		// A call a week on forgets the first two: every token they covered
+		// has ended.
+		week := hookbridge.MaxPortalLifetime
+		ok(t, s.ExpirePortalAccess(ctx, app.ID, at(week+4*time.Hour), at(week+5*time.Hour)))
+		got, _ = expiry(app.ID, at(time.Minute))
+		equal(t, "after forgetting", got, at(week+5*time.Hour))
+
+		wantCode(t, s.ExpirePortalAccess(ctx, hookbridge.NewID(hookbridge.PrefixApplication), at(0), at(0)), hookbridge.ENOTFOUND)
+		ok(t, s.DeleteApplication(ctx, app.ID))
+		if _, found := expiry(app.ID, at(time.Minute)); found {
+			t.Fatal("expirations outlive their application")
+		}
+	})
+}

@@ -19,6 +19,7 @@ type Opener func(t *testing.T) hookbridge.Store
 // subtest opens its own store and runs in parallel with the others.
 func Run(t *testing.T, open Opener) {
 	t.Run("Applications", func(t *testing.T) { testApplications(t, open) })
+	t.Run("PortalExpirations", func(t *testing.T) { testPortalExpirations(t, open) })
 	t.Run("EventTypes", func(t *testing.T) { testEventTypes(t, open) })
 	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })

@@ -180,6 +180,17 @@ func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, v *view)
 			"This portal session has ended or the link is no longer valid. Open the webhook portal again from the application that sent you here.")
 		return nil, false
 	}
+	ended, err := h.api.PortalAccessEnded(r.Context(), s.AppID, time.UnixMilli(s.Iat))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, false
+	}
+	if ended {
+		h.setPortalCookie(w, r, "", time.Time{})
+		h.renderError(w, r, v, http.StatusUnauthorized,
+			"This portal link was revoked. Open the webhook portal again from the application that sent you here.")
+		return nil, false
+	}
 	app, err := h.store.GetApplication(r.Context(), s.AppID)
 	if err != nil {
 		h.fail(w, r, v, err)
@@ -216,6 +227,7 @@ func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
 		AppID:    access.AppID,
 		Flags:    access.FeatureFlags,
 		ReadOnly: access.ReadOnly,
+		Iat:      access.IssuedAt.UnixMilli(),
 	}
 	value, err := h.keys.encode(s)
 	if err != nil {

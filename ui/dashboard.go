@@ -218,6 +218,20 @@ func (h *Handler) dashOpenPortal(w http.ResponseWriter, r *http.Request, v *view
 	return nil
 }
 
+// dashExpirePortal revokes the application's portal links and sessions at
+// once, through Svix's expire-all.
+func (h *Handler) dashExpirePortal(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	ref, err := pathRef(r, "app")
+	if err != nil {
+		return err
+	}
+	if err := h.callAPI(r, http.MethodPost, apiPath("auth", "app", ref, "expire-all"), struct{}{}, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/ui/apps/"+ref+"?done=revoked")
+	return nil
+}
+
 func (h *Handler) dashMessage(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
 	ctx := r.Context()
 	appRef, err := pathRef(r, "app")

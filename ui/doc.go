@@ -36,7 +36,10 @@
 //   - A consumer opens a link from POST /api/v1/auth/app-portal-access: its
 //     ?token= is checked (api.Server.VerifyPortalToken), exchanged for a
 //     session cookie that ends when the token does, and removed from the
-//     address bar by a redirect. SameSite=Lax, because the link is opened
+//     address bar by a redirect. The session keeps the token's issue time
+//     and is checked against expire-all on every request
+//     (api.Server.PortalAccessEnded), so revoking an application's links
+//     ends the sessions already open too. SameSite=Lax, because the link is opened
 //     from another site; SameSite=None, Secure and Partitioned when the
 //     portal may be framed by another site and is served over HTTPS.
 //

@@ -241,3 +241,40 @@ func TestOperationalWebhooksPage(t *testing.T) {
 		t.Errorf("%d operational endpoints left after the delete", len(list))
 	}
 }
+
+// TestRevokePortalLinks: the dashboard's "Revoke portal links" ends the
+// portal sessions already open and the links already handed out (expire-all),
+// and leaves new links working.
+func TestRevokePortalLinks(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	app := st.app("Shop", "shop")
+	other := st.app("Other", "other")
+	unused := st.portalLink(app, nil)
+	consumer, bystander := st.browser(), st.browser()
+	consumer.openPortal(st.portalLink(app, nil))
+	bystander.openPortal(st.portalLink(other, nil))
+	consumer.get("/portal/").want(t, http.StatusOK)
+
+	admin := st.browser()
+	admin.signIn()
+	csrf := admin.get("/ui/apps/"+app).want(t, http.StatusOK).csrf(t)
+	// Issue times are compared to the millisecond: revoke in a later one.
+	time.Sleep(2 * time.Millisecond)
+	p := admin.post("/ui/apps/"+app+"/portal/expire-all", url.Values{"csrf": {csrf}}).want(t, http.StatusSeeOther)
+	if !strings.Contains(admin.get(p.Location).want(t, http.StatusOK).Body, "Portal links revoked") {
+		t.Error("no notice after revoking")
+	}
+
+	if p := consumer.get("/portal/").want(t, http.StatusUnauthorized); !strings.Contains(p.Body, "revoked") {
+		t.Errorf("open session after revoking:\n%s", p.Body)
+	}
+	if p := st.browser().get(unused); p.Status == http.StatusSeeOther {
+		t.Error("a link handed out before revoking still opens the portal")
+	}
+	bystander.get("/portal/").want(t, http.StatusOK)
+	time.Sleep(2 * time.Millisecond)
+	fresh := st.browser()
+	fresh.openPortal(st.portalLink(app, nil))
+	fresh.get("/portal/").want(t, http.StatusOK)
+}

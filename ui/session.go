@@ -55,6 +55,8 @@ type session struct {
 	AppID    string   `json:"app,omitempty"`
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
+	// Iat is when the portal token was issued (unix ms), for expire-all.
+	Iat int64 `json:"iat,omitempty"`
 }
 
 // keys are the HMAC keys derived from the stored UI key, one per purpose,

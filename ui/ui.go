@@ -270,6 +270,7 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("GET /ui/{$}", h.admin(h.dashOverview))
 	mux.HandleFunc("GET /ui/apps/{app}", h.admin(h.dashApp))
 	mux.HandleFunc("POST /ui/apps/{app}/portal", h.admin(h.dashOpenPortal))
+	mux.HandleFunc("POST /ui/apps/{app}/portal/expire-all", h.admin(h.dashExpirePortal))
 	mux.HandleFunc("GET /ui/apps/{app}/msg/{msg}", h.admin(h.dashMessage))
 	mux.HandleFunc("POST /ui/apps/{app}/msg/{msg}/resend", h.admin(h.dashResend))
 	mux.HandleFunc("GET /ui/event-types", h.admin(h.dashEventTypes))

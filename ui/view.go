@@ -71,6 +71,7 @@ var notices = map[string]string{
 	"signedout":  "Signed out.",
 	"op-created": "Operational endpoint added. Its signing secret is below.",
 	"op-deleted": "Operational endpoint deleted.",
+	"revoked":    "Portal links revoked: every link issued so far, and every portal session opened with one, has stopped working. New links work as usual.",
 }
 
 // render writes a page. It executes into a buffer first, so a template

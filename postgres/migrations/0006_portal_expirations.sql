@@ -1,0 +1,10 @@
+-- 0006_portal_expirations: POST /api/v1/auth/app/{app_id}/expire-all. The
+-- application's portal links (and portal sessions) issued before
+-- issued_before stop working at expires_at (see
+-- hookbridge.ApplicationStore.ExpirePortalAccess).
+CREATE TABLE portal_expirations (
+    app_id        text        NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+    issued_before timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    PRIMARY KEY (app_id, issued_before)
+);
