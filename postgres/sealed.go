@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -16,72 +15,39 @@ import (
 // checks that nothing is sealed. It returns how many rows it changed; an
 // error names a row whose secrets the keys cannot open, and changes
 // nothing. Each row is written only if it still holds what was read, so a
-// change made meanwhile (by the API, or another instance resealing) is
-// kept; instances that start together with the same keys reseal each row
-// at most once between them.
+// change made meanwhile (through the API, or by another instance
+// resealing) is kept.
 func (s *Store) Reseal(ctx context.Context) (int, error) {
+	type row struct {
+		id   string
+		data []byte
+	}
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		n = 0
-		type row struct {
-			id   string
-			data []byte
-		}
-		read := func(query string) ([]row, error) {
-			return collect(ctx, tx, query, nil, func(r pgx.Row) (row, error) {
+		for _, c := range sealed.Columns {
+			rows, err := collect(ctx, tx, `SELECT id, `+c.Name+`::text FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
 				var x row
 				return x, r.Scan(&x.id, &x.data)
 			})
-		}
-		endpoints, err := read(`SELECT id, secrets FROM endpoints`)
-		if err != nil {
-			return err
-		}
-		for _, e := range endpoints {
-			var stored []secretJSON
-			if err := json.Unmarshal(e.data, &stored); err != nil {
-				return fmt.Errorf("endpoint %s: secrets: %w", e.id, err)
-			}
-			fresh := true
-			for _, sec := range stored {
-				fresh = fresh && s.keys.Fresh(sec.Key)
-			}
-			if fresh {
-				continue
-			}
-			secrets, err := decodeSecrets(s.keys, e.id, stored)
 			if err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `UPDATE endpoints SET secrets = $1 WHERE id = $2 AND secrets = $3::jsonb`,
-				encodeSecrets(s.keys, e.id, secrets), e.id, string(e.data))
-			if err != nil {
-				return err
+			for _, r := range rows {
+				out, changed, err := c.Reseal(s.keys, r.data, r.id)
+				if err != nil {
+					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
+				}
+				if !changed {
+					continue
+				}
+				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1::jsonb WHERE id = $2 AND `+c.Name+` = $3::jsonb`,
+					string(out), r.id, string(r.data))
+				if err != nil {
+					return err
+				}
+				n += int(tag.RowsAffected())
 			}
-			n += int(tag.RowsAffected())
-		}
-		sources, err := read(`SELECT id, credentials FROM sources`)
-		if err != nil {
-			return err
-		}
-		for _, src := range sources {
-			if credentialsFresh(s.keys, src.data) {
-				continue
-			}
-			var creds any
-			if err := s.keys.OpenJSON(src.data, src.id, &creds); err != nil {
-				return fmt.Errorf("source %s: credentials: %w", src.id, err)
-			}
-			resealed, err := s.keys.SealJSON(creds, src.id)
-			if err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `UPDATE sources SET credentials = $1 WHERE id = $2 AND credentials = $3::jsonb`,
-				resealed, src.id, string(src.data))
-			if err != nil {
-				return err
-			}
-			n += int(tag.RowsAffected())
 		}
 		return nil
 	})
@@ -89,14 +55,4 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("reseal secrets: %w", err)
 	}
 	return n, nil
-}
-
-// credentialsFresh says whether a credentials column is stored as keys
-// would store it now.
-func credentialsFresh(keys *sealed.Keyring, data []byte) bool {
-	var v string
-	if json.Unmarshal(data, &v) != nil {
-		return keys == nil // an object: not sealed
-	}
-	return keys.Fresh(v)
 }

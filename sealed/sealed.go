@@ -200,3 +200,77 @@ func (k *Keyring) OpenJSON(data []byte, rowID string, dst any) error {
 	}
 	return json.Unmarshal(data, dst)
 }
+
+// Reseal returns v as k would store it now (see Fresh), and whether that
+// differs from v: a value sealed with an older key, or not sealed, is
+// opened and sealed again with the current key.
+func (k *Keyring) Reseal(v, rowID string) (string, bool, error) {
+	if k.Fresh(v) {
+		return v, false, nil
+	}
+	plain, err := k.Open(v, rowID)
+	if err != nil {
+		return "", false, err
+	}
+	return k.Seal(plain, rowID), true, nil
+}
+
+// ResealJSON is Reseal for what SealJSON stored.
+func (k *Keyring) ResealJSON(data []byte, rowID string) ([]byte, bool, error) {
+	var v string
+	sealedValue := json.Unmarshal(data, &v) == nil
+	if sealedValue && k.Fresh(v) || !sealedValue && k == nil {
+		return data, false, nil
+	}
+	var plain json.RawMessage
+	if err := k.OpenJSON(data, rowID, &plain); err != nil {
+		return nil, false, err
+	}
+	out, err := k.SealJSON(plain, rowID)
+	return out, true, err
+}
+
+// ResealKeys is Reseal for the "key" member of every object of a JSON
+// array, the form in which the stores keep an endpoint's secrets; the other
+// members are kept as they are.
+func (k *Keyring) ResealKeys(data []byte, rowID string) ([]byte, bool, error) {
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, false, err
+	}
+	changed := false
+	for _, obj := range list {
+		var v string
+		if err := json.Unmarshal(obj["key"], &v); err != nil {
+			return nil, false, fmt.Errorf("key: %w", err)
+		}
+		v, c, err := k.Reseal(v, rowID)
+		if err != nil {
+			return nil, false, err
+		}
+		if c {
+			obj["key"], _ = json.Marshal(v)
+			changed = true
+		}
+	}
+	if !changed {
+		return data, false, nil
+	}
+	out, err := json.Marshal(list)
+	return out, true, err
+}
+
+// Column is a database column of sealed values: in each row of Table, the
+// column Name holds What's secrets, which Reseal brings to a Keyring.
+type Column struct {
+	What, Table, Name string
+	Reseal            func(k *Keyring, data []byte, rowID string) (out []byte, changed bool, err error)
+}
+
+// Columns are the columns the stores seal, the same in every store's
+// schema: endpoint signing secrets (a JSON array of objects whose "key" is
+// sealed, see ResealKeys) and source credentials (SealJSON).
+var Columns = []Column{
+	{"endpoint", "endpoints", "secrets", (*Keyring).ResealKeys},
+	{"source", "sources", "credentials", (*Keyring).ResealJSON},
+}

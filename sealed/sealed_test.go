@@ -115,3 +115,38 @@ func TestSealJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestReseal(t *testing.T) {
+	oldKey, newKey := sealed.NewKey(), sealed.NewKey()
+	old, both := keys(t, oldKey), keys(t, newKey+","+oldKey)
+	secrets := `[{"key":"whsec_a"},{"key":` + quote(old.Seal("whsec_b", "ep_1")) + `,"expires":17}]`
+	out, changed, err := both.ResealKeys([]byte(secrets), "ep_1")
+	if err != nil || !changed {
+		t.Fatalf("ResealKeys: %s, %v, %v", out, changed, err)
+	}
+	if strings.Contains(string(out), "whsec_") || !strings.Contains(string(out), `"expires":17`) {
+		t.Fatalf("resealed secrets %s", out)
+	}
+	if again, changed, err := both.ResealKeys(out, "ep_1"); err != nil || changed || string(again) != string(out) {
+		t.Fatalf("resealing fresh secrets: %s, %v, %v", again, changed, err)
+	}
+	var none *sealed.Keyring
+	if _, _, err := none.ResealKeys(out, "ep_1"); !errors.Is(err, sealed.ErrNoKey) {
+		t.Fatalf("without keys: %v", err)
+	}
+
+	creds, _ := old.SealJSON(map[string]string{"secret": "s3cret"}, "src_1")
+	out, changed, err = both.ResealJSON(creds, "src_1")
+	if err != nil || !changed || sealed.KeyID(strings.Trim(string(out), `"`)) != both.CurrentID() {
+		t.Fatalf("ResealJSON: %s, %v, %v", out, changed, err)
+	}
+	var got map[string]string
+	if err := both.OpenJSON(out, "src_1", &got); err != nil || got["secret"] != "s3cret" {
+		t.Fatalf("resealed credentials open to %v, %v", got, err)
+	}
+	if _, changed, err := none.ResealJSON([]byte(`{"secret":"x"}`), "src_1"); changed || err != nil {
+		t.Fatalf("plain credentials without keys: %v, %v", changed, err)
+	}
+}
+
+func quote(s string) string { return `"` + s + `"` }

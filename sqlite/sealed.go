@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/hookbridge/hookbridge/sealed"
@@ -16,62 +15,34 @@ import (
 // it changed; an error names a row whose secrets the keys cannot open,
 // and changes nothing.
 func (s *Store) Reseal(ctx context.Context) (int, error) {
+	type row struct {
+		id   string
+		data []byte
+	}
 	var n int
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		n = 0
-		type row struct{ id, data string }
-		read := func(query string) ([]row, error) {
-			return collect(ctx, tx, query, nil, func(r rowScanner) (row, error) {
+		for _, c := range sealed.Columns {
+			rows, err := collect(ctx, tx, `SELECT id, `+c.Name+` FROM `+c.Table, nil, func(r rowScanner) (row, error) {
 				var x row
 				return x, r.Scan(&x.id, &x.data)
 			})
-		}
-		endpoints, err := read(`SELECT id, secrets FROM endpoints`)
-		if err != nil {
-			return err
-		}
-		for _, e := range endpoints {
-			var stored []secretJSON
-			if err := json.Unmarshal([]byte(e.data), &stored); err != nil {
-				return fmt.Errorf("endpoint %s: secrets: %w", e.id, err)
-			}
-			fresh := true
-			for _, sec := range stored {
-				fresh = fresh && s.keys.Fresh(sec.Key)
-			}
-			if fresh {
-				continue
-			}
-			secrets, err := decodeSecrets(s.keys, e.id, stored)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET secrets = ? WHERE id = ?`,
-				encodeSecrets(s.keys, e.id, secrets), e.id); err != nil {
-				return err
+			for _, r := range rows {
+				out, changed, err := c.Reseal(s.keys, r.data, r.id)
+				if err != nil {
+					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
+				}
+				if !changed {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE id = ?`, string(out), r.id); err != nil {
+					return err
+				}
+				n++
 			}
-			n++
-		}
-		sources, err := read(`SELECT id, credentials FROM sources`)
-		if err != nil {
-			return err
-		}
-		for _, src := range sources {
-			if credentialsFresh(s.keys, src.data) {
-				continue
-			}
-			var creds any
-			if err := s.keys.OpenJSON([]byte(src.data), src.id, &creds); err != nil {
-				return fmt.Errorf("source %s: credentials: %w", src.id, err)
-			}
-			sealedCreds, err := s.keys.SealJSON(creds, src.id)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE sources SET credentials = ? WHERE id = ?`, string(sealedCreds), src.id); err != nil {
-				return err
-			}
-			n++
 		}
 		return nil
 	})
@@ -79,14 +50,4 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("reseal secrets: %w", err)
 	}
 	return n, nil
-}
-
-// credentialsFresh says whether a credentials column is stored as keys
-// would store it now.
-func credentialsFresh(keys *sealed.Keyring, data string) bool {
-	var v string
-	if json.Unmarshal([]byte(data), &v) != nil {
-		return keys == nil // an object: not sealed
-	}
-	return keys.Fresh(v)
 }
