@@ -76,7 +76,7 @@ type portalClaims struct {
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
 	Nonce    string   `json:"n"`
-	Iat      int64    `json:"iat,omitempty"` // unix ms; absent in tokens made before expire-all existed
+	Iat      int64    `json:"iat,omitempty"` // unix µs; absent in tokens made before expire-all existed
 }
 
 // portalKey caches the token key once read from the store.
@@ -129,7 +129,7 @@ func (s *Server) issuePortalToken(ctx context.Context, access PortalAccess) (str
 		Flags:    access.FeatureFlags,
 		ReadOnly: access.ReadOnly,
 		Nonce:    access.Nonce,
-		Iat:      access.IssuedAt.UnixMilli(),
+		Iat:      access.IssuedAt.UnixMicro(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode portal token: %w", err)
@@ -173,7 +173,7 @@ func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAc
 		return nil, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link has expired; ask for a new one")
 	}
 	access := &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce,
-		IssuedAt: time.UnixMilli(c.Iat).UTC()}
+		IssuedAt: time.UnixMicro(c.Iat).UTC()}
 	end, revoked, err := s.store.PortalAccessExpiry(ctx, access.AppID, access.IssuedAt)
 	if err != nil {
 		return nil, err

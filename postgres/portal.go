@@ -12,6 +12,8 @@ import (
 
 // ExpirePortalAccess records that the application's portal tokens issued
 // before issuedBefore end at expiresAt; see hookbridge.ApplicationStore.
+// Times are kept to the microsecond (timestamptz's precision), as tokens
+// carry their issue time.
 func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = $1 AND issued_before < $2`
@@ -25,7 +27,7 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 		if _, err := tx.Exec(ctx, forget, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, expire, appID, truncMS(issuedBefore), truncMS(expiresAt))
+		_, err := tx.Exec(ctx, expire, appID, issuedBefore.Truncate(time.Microsecond), expiresAt.Truncate(time.Microsecond))
 		return err
 	})
 	if pgCode(err) == codeForeignKeyViolation {

@@ -11,6 +11,8 @@ import (
 
 // ExpirePortalAccess records that the application's portal tokens issued
 // before issuedBefore end at expiresAt; see hookbridge.ApplicationStore.
+// Times are kept to the microsecond, as tokens carry their issue time: a
+// token issued just after a revocation must not fall in its millisecond.
 func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = ? AND issued_before < ?`
@@ -23,10 +25,10 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 		if err := appExists(ctx, tx, appID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, forget, appID, ms(issuedBefore.Add(-hookbridge.MaxPortalLifetime))); err != nil {
+		if _, err := tx.ExecContext(ctx, forget, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime).UnixMicro()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, expire, appID, ms(truncMS(issuedBefore)), ms(truncMS(expiresAt)))
+		_, err := tx.ExecContext(ctx, expire, appID, issuedBefore.UnixMicro(), expiresAt.UnixMicro())
 		return err
 	})
 	if err != nil {
@@ -40,8 +42,11 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error) {
 	const expiry = `SELECT min(expires_at) FROM portal_expirations WHERE app_id = ? AND issued_before > ?`
 	var at sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, expiry, appID, ms(issuedAt)).Scan(&at); err != nil {
+	if err := s.r.QueryRowContext(ctx, expiry, appID, issuedAt.UnixMicro()).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("portal access expiry of %s: %w", appID, err)
 	}
-	return fromNullMS(at), at.Valid, nil
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMicro(at.Int64).UTC(), true, nil
 }

@@ -180,7 +180,7 @@ func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, v *view)
 			"This portal session has ended or the link is no longer valid. Open the webhook portal again from the application that sent you here.")
 		return nil, false
 	}
-	ended, err := h.api.PortalAccessEnded(r.Context(), s.AppID, time.UnixMilli(s.Iat))
+	ended, err := h.api.PortalAccessEnded(r.Context(), s.AppID, time.UnixMicro(s.Iat))
 	if err != nil {
 		h.fail(w, r, v, err)
 		return nil, false
@@ -227,7 +227,7 @@ func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
 		AppID:    access.AppID,
 		Flags:    access.FeatureFlags,
 		ReadOnly: access.ReadOnly,
-		Iat:      access.IssuedAt.UnixMilli(),
+		Iat:      access.IssuedAt.UnixMicro(),
 	}
 	value, err := h.keys.encode(s)
 	if err != nil {

@@ -55,7 +55,7 @@ type session struct {
 	AppID    string   `json:"app,omitempty"`
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
-	// Iat is when the portal token was issued (unix ms), for expire-all.
+	// Iat is when the portal token was issued (unix µs), for expire-all.
 	Iat int64 `json:"iat,omitempty"`
 }
 

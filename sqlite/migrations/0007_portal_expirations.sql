@@ -4,7 +4,7 @@
 -- hookbridge.ApplicationStore.ExpirePortalAccess).
 CREATE TABLE portal_expirations (
     app_id        TEXT    NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
-    issued_before INTEGER NOT NULL,
-    expires_at    INTEGER NOT NULL,
+    issued_before INTEGER NOT NULL,  -- unix microseconds, as tokens' issue times
+    expires_at    INTEGER NOT NULL,  -- unix microseconds
     PRIMARY KEY (app_id, issued_before)
 ) STRICT;
