@@ -102,6 +102,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if created {
+		s.accepted.Inc()
 		s.wakeCreated()
 	}
 	writeJSON(w, http.StatusAccepted, toMessageOut(stored, withContent))

@@ -136,7 +136,10 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 			}
 			m := toMessageOut(res.Message, withContent)
 			out[i] = batchResultOut{Status: http.StatusAccepted, Message: &m}
-			created = created || res.Created
+			if res.Created {
+				s.accepted.Inc()
+				created = true
+			}
 		}
 		if created {
 			s.wakeCreated()

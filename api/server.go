@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/metrics"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -74,6 +76,8 @@ type Config struct {
 
 // Server is the management HTTP API. It implements http.Handler.
 type Server struct {
+	requests     *metrics.CounterVec // route, class
+	accepted     metrics.Counter
 	store        hookbridge.Store
 	guard        *netguard.Guard
 	adminKeyHash string
@@ -102,6 +106,7 @@ type route struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{
+		requests:     metrics.NewCounterVec("route", "code"),
 		store:        cfg.Store,
 		guard:        cfg.Guard,
 		adminKeyHash: cfg.AdminKeyHash,
@@ -265,7 +270,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, rec, id, start)
 	}()
 	s.mux.ServeHTTP(rec, r)
+	s.requests.With(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
 }
+
+// statusClass is the class of an HTTP status, as metrics label it: "2xx".
+func statusClass(code int) string {
+	return strconv.Itoa(code/100) + "xx"
+}
+
+// WriteMetrics writes the API's figures: requests by route and status
+// class, and messages accepted.
+func (s *Server) WriteMetrics(w *metrics.Writer) {
+	w.CounterVec("hookbridge_http_requests_total",
+		"API requests this instance answered, by route pattern and status class (the dashboard's and the portal's calls included).",
+		s.requests)
+	w.Counter("hookbridge_messages_accepted_total",
+		"Messages this instance accepted and stored (a repeated eventId is not counted again).", s.accepted.Value())
+}
+
+// RequireAdmin serves h only to requests with the admin key, answering the
+// others as the API does (401 in its error format).
+func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h) }
 
 // logRequest writes the request's log line: at debug level when it
 // succeeded (the hot path must not pay for formatting lines nobody reads),

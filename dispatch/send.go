@@ -193,6 +193,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 		// no try. Releasing lets the delivery be sent again at once.
 		return outcome{result: res, release: true}
 	}
+	d.stats.observe(code, elapsed.Seconds())
 
 	attempt := &hookbridge.Attempt{
 		ID:         hookbridge.NewIDAt(hookbridge.PrefixAttempt, start),
