@@ -449,19 +449,11 @@ func (g *endpointMarks) has(id string, now time.Time) bool {
 	return ok
 }
 
-// FailingAfter is the failed try after which EventAttemptFailing is sent,
+// FailingAfter is the failed try after which message.attempt.failing is sent,
 // as in Svix: the fourth, one message.attempt.failing per delivery that
 // keeps failing. A delivery that succeeds after it was sent sends
-// EventAttemptRecovered.
+// message.attempt.recovered.
 const FailingAfter = 4
-
-// The operational events the dispatcher causes, as Svix names them.
-const (
-	EventEndpointDisabled = hookbridge.EventEndpointDisabled
-	EventAttemptExhausted = hookbridge.EventAttemptExhausted
-	EventAttemptFailing   = hookbridge.EventAttemptFailing
-	EventAttemptRecovered = hookbridge.EventAttemptRecovered
-)
 
 // observe decides what an attempt at c tells about its endpoint, which it
 // returns (nil when nothing: the common case, it succeeded as the endpoint
@@ -481,7 +473,7 @@ func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult,
 		// otherwise), so FailingAfter of them mean that
 		// message.attempt.failing went out for it.
 		if c.Delivery.Trigger == hookbridge.TriggerScheduled && c.Delivery.Attempts >= FailingAfter {
-			event = EventAttemptRecovered
+			event = hookbridge.EventAttemptRecovered
 		}
 	} else {
 		r := hookbridge.EndpointReport{EndpointID: ep.ID, At: a.CreatedAt}
@@ -501,9 +493,9 @@ func (d *Dispatcher) observe(c *hookbridge.Claim, res *hookbridge.AttemptResult,
 		if c.Delivery.Trigger == hookbridge.TriggerScheduled && !r.Gone {
 			switch {
 			case res.Status == hookbridge.StatusFail:
-				event = EventAttemptExhausted
+				event = hookbridge.EventAttemptExhausted
 			case c.Delivery.Attempts+1 == FailingAfter:
-				event = EventAttemptFailing
+				event = hookbridge.EventAttemptFailing
 			}
 		}
 	}

@@ -282,7 +282,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	e.start(dispatch.Config{EventsRecorded: func() { kicks.Add(1) }, EndpointConcurrency: 1})
 
 	ev := e.nextEvent()
-	if ev.Type != dispatch.EventEndpointDisabled || ev.EndpointID != ep.ID || ev.EndpointUID != "gone-one" ||
+	if ev.Type != hookbridge.EventEndpointDisabled || ev.EndpointID != ep.ID || ev.EndpointUID != "gone-one" ||
 		ev.AppID != e.app.ID || ev.Reason != hookbridge.DisabledGone {
 		t.Fatalf("event %+v, want endpoint.disabled for a 410", ev)
 	}
@@ -388,7 +388,7 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 		e.waitAttempts(msg.ID, try+2)
 	}
 	ev := e.nextEvent()
-	if ev.Type != dispatch.EventAttemptFailing || ev.MsgID != msg.ID || ev.EndpointID != ep.ID || ev.Attempt == nil || ev.Attempt.StatusCode != 500 {
+	if ev.Type != hookbridge.EventAttemptFailing || ev.MsgID != msg.ID || ev.EndpointID != ep.ID || ev.Attempt == nil || ev.Attempt.StatusCode != 500 {
 		t.Fatalf("event %+v, want message.attempt.failing after the fourth try", ev)
 	}
 	if e.endpointState(ep.ID).Disabled {
@@ -400,7 +400,7 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 	d.Wake()
 	e.waitAttempts(msg.ID, 5)
 	ev = e.nextEvent()
-	if ev.Type != dispatch.EventEndpointDisabled || ev.EndpointID != ep.ID || !ev.FailSince.Equal(failingSince) ||
+	if ev.Type != hookbridge.EventEndpointDisabled || ev.EndpointID != ep.ID || !ev.FailSince.Equal(failingSince) ||
 		ev.Reason != hookbridge.DisabledFailing {
 		t.Fatalf("event %+v, want endpoint.disabled failing since %v", ev, failingSince)
 	}
@@ -434,7 +434,7 @@ func TestExhaustedEvent(t *testing.T) {
 	d.Wake()
 	as := e.waitAttempts(msg.ID, 2)
 	ev := e.nextEvent()
-	if ev.Type != dispatch.EventAttemptExhausted || ev.MsgID != msg.ID || ev.MsgEventID != "evt-1" ||
+	if ev.Type != hookbridge.EventAttemptExhausted || ev.MsgID != msg.ID || ev.MsgEventID != "evt-1" ||
 		ev.EndpointID != ep.ID || ev.AppID != e.app.ID || ev.Attempt == nil || ev.Attempt.ID != as[1].ID {
 		t.Fatalf("event %+v, want message.attempt.exhausted with the last attempt %s", ev, as[1].ID)
 	}
@@ -473,12 +473,12 @@ func TestRecoveredEvent(t *testing.T) {
 	e.waitStatus(late.ID, ep.ID, hookbridge.StatusSuccess)
 	// Events come in the order of the results: anything about soon, whose
 	// second try succeeded long before, would come first.
-	if ev := e.nextEvent(); ev.Type != dispatch.EventAttemptFailing || ev.MsgID != late.ID {
+	if ev := e.nextEvent(); ev.Type != hookbridge.EventAttemptFailing || ev.MsgID != late.ID {
 		t.Fatalf("event %+v, want message.attempt.failing for %s", ev, late.ID)
 	}
 	as := e.attempts(late.ID)
 	ev := e.nextEvent()
-	if ev.Type != dispatch.EventAttemptRecovered || ev.MsgID != late.ID || ev.EndpointID != ep.ID || ev.AppID != e.app.ID ||
+	if ev.Type != hookbridge.EventAttemptRecovered || ev.MsgID != late.ID || ev.EndpointID != ep.ID || ev.AppID != e.app.ID ||
 		ev.Attempt == nil || ev.Attempt.ID != as[len(as)-1].ID || ev.Attempt.StatusCode != 200 ||
 		!ev.Attempt.At.Equal(as[len(as)-1].CreatedAt) {
 		t.Fatalf("event %+v, want message.attempt.recovered with the successful attempt %+v", ev, as[len(as)-1])

@@ -16,27 +16,16 @@ const AppUID = "hookbridge-operational"
 // appName is the reserved application's name, as lists show it.
 const appName = "Hookbridge operational webhooks"
 
-// The operational event types, as Svix names them.
-const (
-	EventEndpointCreated  = hookbridge.EventEndpointCreated
-	EventEndpointUpdated  = hookbridge.EventEndpointUpdated
-	EventEndpointDeleted  = hookbridge.EventEndpointDeleted
-	EventEndpointDisabled = hookbridge.EventEndpointDisabled
-	EventAttemptExhausted = hookbridge.EventAttemptExhausted
-	EventAttemptFailing   = hookbridge.EventAttemptFailing
-	EventAttemptRecovered = hookbridge.EventAttemptRecovered
-)
-
 // EventTypes are the operational event types an operational endpoint may
 // filter on: those Hookbridge sends.
 var EventTypes = []string{
-	EventEndpointCreated,
-	EventEndpointUpdated,
-	EventEndpointDeleted,
-	EventEndpointDisabled,
-	EventAttemptExhausted,
-	EventAttemptFailing,
-	EventAttemptRecovered,
+	hookbridge.EventEndpointCreated,
+	hookbridge.EventEndpointUpdated,
+	hookbridge.EventEndpointDeleted,
+	hookbridge.EventEndpointDisabled,
+	hookbridge.EventAttemptExhausted,
+	hookbridge.EventAttemptFailing,
+	hookbridge.EventAttemptRecovered,
 }
 
 // App returns the reserved application, creating it if it does not exist
@@ -137,14 +126,14 @@ func (n *Notifier) Notify(ctx context.Context, ev hookbridge.OperationalEvent) e
 func Payload(ev hookbridge.OperationalEvent, appUID *string) (json.RawMessage, error) {
 	var data any
 	switch ev.Type {
-	case EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted:
+	case hookbridge.EventEndpointCreated, hookbridge.EventEndpointUpdated, hookbridge.EventEndpointDeleted:
 		data = endpointData{AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID, EndpointUID: nullable(ev.EndpointUID)}
-	case EventEndpointDisabled:
+	case hookbridge.EventEndpointDisabled:
 		data = endpointDisabledData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			EndpointUID: nullable(ev.EndpointUID), FailSince: formatTime(ev.FailSince),
 		}
-	case EventAttemptExhausted, EventAttemptFailing, EventAttemptRecovered:
+	case hookbridge.EventAttemptExhausted, hookbridge.EventAttemptFailing, hookbridge.EventAttemptRecovered:
 		d := messageAttemptData{
 			AppID: ev.AppID, AppUID: appUID, EndpointID: ev.EndpointID,
 			MsgID: ev.MsgID, MsgEventID: nullable(ev.MsgEventID),

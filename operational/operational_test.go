@@ -86,7 +86,7 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 	}
 	opSecret, _ := webhook.NewSecret()
 	if err := store.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: opApp.ID, URL: opsSrv.URL,
-		EventTypes: []string{dispatch.EventEndpointDisabled}, Secrets: []hookbridge.Secret{{Key: opSecret}}}); err != nil {
+		EventTypes: []string{hookbridge.EventEndpointDisabled}, Secrets: []hookbridge.Secret{{Key: opSecret}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -195,7 +195,7 @@ func TestPayloadShapes(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	got, err := operational.Payload(hookbridge.OperationalEvent{
-		Type: dispatch.EventAttemptExhausted, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1",
+		Type: hookbridge.EventAttemptExhausted, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1",
 		Attempt: &hookbridge.LastAttempt{ID: "atmpt_1", StatusCode: 500, At: at},
 	}, nil)
 	if err != nil {
@@ -206,7 +206,7 @@ func TestPayloadShapes(t *testing.T) {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
 	got, err = operational.Payload(hookbridge.OperationalEvent{
-		Type: dispatch.EventAttemptRecovered, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1", MsgEventID: "evt_1",
+		Type: hookbridge.EventAttemptRecovered, AppID: "app_1", EndpointID: "ep_1", MsgID: "msg_1", MsgEventID: "evt_1",
 		Attempt: &hookbridge.LastAttempt{ID: "atmpt_5", StatusCode: 200, At: at},
 	}, nil)
 	if err != nil {
@@ -217,7 +217,7 @@ func TestPayloadShapes(t *testing.T) {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
 	uid := "shop"
-	got, err = operational.Payload(hookbridge.OperationalEvent{Type: operational.EventEndpointCreated, AppID: "app_1", EndpointID: "ep_1"}, &uid)
+	got, err = operational.Payload(hookbridge.OperationalEvent{Type: hookbridge.EventEndpointCreated, AppID: "app_1", EndpointID: "ep_1"}, &uid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func (e *relayEnv) pending(t *testing.T) []hookbridge.OperationalEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.DeleteFunc(evs, func(ev hookbridge.OperationalEvent) bool { return ev.Type == operational.EventEndpointCreated })
+	return slices.DeleteFunc(evs, func(ev hookbridge.OperationalEvent) bool { return ev.Type == hookbridge.EventEndpointCreated })
 }
 
 // TestRelayOneMessagePerEvent: a recorded event becomes one message and is
@@ -320,7 +320,7 @@ func TestRelayOneMessagePerEvent(t *testing.T) {
 	ep := e.disable(t)
 
 	evs := e.pending(t)
-	if len(evs) != 1 || evs[0].Type != operational.EventEndpointDisabled || evs[0].EndpointID != ep.ID {
+	if len(evs) != 1 || evs[0].Type != hookbridge.EventEndpointDisabled || evs[0].EndpointID != ep.ID {
 		t.Fatalf("recorded %+v, want one endpoint.disabled for %s", evs, ep.ID)
 	}
 	n := &operational.Notifier{Store: e.store}
@@ -339,8 +339,8 @@ func TestRelayOneMessagePerEvent(t *testing.T) {
 	}
 	wg.Wait()
 
-	msgs := e.opMessages(t, operational.EventEndpointDisabled)
-	if len(msgs) != 1 || msgs[0].EventID != evs[0].ID || msgs[0].EventType != operational.EventEndpointDisabled {
+	msgs := e.opMessages(t, hookbridge.EventEndpointDisabled)
+	if len(msgs) != 1 || msgs[0].EventID != evs[0].ID || msgs[0].EventType != hookbridge.EventEndpointDisabled {
 		t.Fatalf("operational messages %+v, want one endpoint.disabled with eventId %s", msgs, evs[0].ID)
 	}
 	var body struct {
@@ -406,7 +406,7 @@ func TestRelayWithoutListener(t *testing.T) {
 	if left := e.pending(t); len(left) != 0 {
 		t.Fatalf("events left: %+v", left)
 	}
-	if msgs := e.opMessages(t, operational.EventEndpointDisabled); len(msgs) != 1 {
+	if msgs := e.opMessages(t, hookbridge.EventEndpointDisabled); len(msgs) != 1 {
 		t.Fatalf("operational messages %+v, want the endpoint.disabled", msgs)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/operational"
 )
 
@@ -18,13 +17,13 @@ import (
 // operationalTypes are the events an operational endpoint may subscribe
 // to, with what each tells the operator, in operational.EventTypes order.
 var operationalTypes = []hookbridge.EventType{
-	{Name: operational.EventEndpointCreated, Description: "An endpoint was created, through the API, the dashboard or a portal."},
-	{Name: operational.EventEndpointUpdated, Description: "An endpoint was changed: its settings, headers or secret."},
-	{Name: operational.EventEndpointDeleted, Description: "An endpoint was deleted."},
-	{Name: dispatch.EventEndpointDisabled, Description: "An endpoint was disabled: its receiver answered 410 Gone, or every attempt failed for the disable period."},
-	{Name: dispatch.EventAttemptExhausted, Description: "A message ran out of retries to an endpoint."},
-	{Name: dispatch.EventAttemptFailing, Description: "A message failed its fourth try to an endpoint."},
-	{Name: dispatch.EventAttemptRecovered, Description: "A message succeeded after it was reported failing."},
+	{Name: hookbridge.EventEndpointCreated, Description: "An endpoint was created, through the API, the dashboard or a portal."},
+	{Name: hookbridge.EventEndpointUpdated, Description: "An endpoint was changed: its settings, headers or secret."},
+	{Name: hookbridge.EventEndpointDeleted, Description: "An endpoint was deleted."},
+	{Name: hookbridge.EventEndpointDisabled, Description: "An endpoint was disabled: its receiver answered 410 Gone, or every attempt failed for the disable period."},
+	{Name: hookbridge.EventAttemptExhausted, Description: "A message ran out of retries to an endpoint."},
+	{Name: hookbridge.EventAttemptFailing, Description: "A message failed its fourth try to an endpoint."},
+	{Name: hookbridge.EventAttemptRecovered, Description: "A message succeeded after it was reported failing."},
 }
 
 // operationalPage lists the operational endpoints, with the form that adds
