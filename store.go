@@ -183,6 +183,9 @@ type DeliveryStore interface {
 	// DeleteOperationalEvents deletes the recorded events with these ids;
 	// ids it does not find are skipped.
 	DeleteOperationalEvents(ctx context.Context, ids []string) error
+	// CountOperationalEvents counts the recorded events not deleted yet:
+	// more than a moment's worth means they are not being relayed.
+	CountOperationalEvents(ctx context.Context) (int64, error)
 	// NextDue returns when the earliest non-final delivery is due (for a
 	// leased one: when its lease ends, if later), and false if there is none.
 	NextDue(ctx context.Context) (time.Time, bool, error)

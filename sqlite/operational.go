@@ -74,3 +74,12 @@ func (s *Store) DeleteOperationalEvents(ctx context.Context, ids []string) error
 	}
 	return nil
 }
+
+// CountOperationalEvents counts the recorded events not deleted yet.
+func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM operational_events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operational events: %w", err)
+	}
+	return n, nil
+}

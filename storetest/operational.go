@@ -140,6 +140,9 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		got, err = s.OperationalEvents(ctx, 10)
 		ok(t, err)
 		equal(t, "after a delete", names(got), []string{want[1], want[3]})
+		n, err := s.CountOperationalEvents(ctx)
+		ok(t, err)
+		equal(t, "count", n, int64(2))
 	})
 }
 

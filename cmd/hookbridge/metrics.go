@@ -19,13 +19,17 @@ const backlogTimeout = 5 * time.Second
 
 // metricsHandler serves GET /metrics in Prometheus's text format: this
 // instance's API and dispatcher figures, the database's backlog (shared by
-// every instance), and the process's. The backlog read is the only work a
+// every instance), and the process's. The backlog reads are the only work a
 // scrape adds; if the database does not answer, hookbridge_store_up is 0
 // and the rest is still served.
-func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, store hookbridge.StatsStore, started time.Time, log *slog.Logger) http.Handler {
+func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, store hookbridge.Store, started time.Time, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), backlogTimeout)
 		backlog, err := store.Backlog(ctx, time.Now())
+		var events int64
+		if err == nil {
+			events, err = store.CountOperationalEvents(ctx)
+		}
 		cancel()
 		if err != nil {
 			log.Warn("metrics: read the backlog", "err", err)
@@ -45,6 +49,8 @@ func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, store hookbridge
 				metrics.Sample{Labels: []string{"sending"}, Value: float64(backlog.Sending)})
 			mw.Gauge("hookbridge_deliveries_due",
 				"Of those, the deliveries due now: a backlog that grows here means delivery is behind.", float64(backlog.Due))
+			mw.Gauge("hookbridge_operational_events_pending",
+				"Operational events recorded and not yet turned into messages: more than a moment's worth means the relay is stuck.", float64(events))
 		}
 		mw.Gauge("hookbridge_store_up", "1 if the database answered this scrape's read, else 0.", up)
 

@@ -61,10 +61,13 @@ func TestMetricsEndpoint(t *testing.T) {
 		`hookbridge_deliveries_queued{status="pending"} 0` + "\n",
 		"hookbridge_deliveries_due 0\n",
 		"hookbridge_store_up 1\n",
+		"hookbridge_operational_events_pending 0\n",
 		"# TYPE hookbridge_delivery_attempt_duration_seconds histogram\n",
 	}
 	var body string
-	// The attempt is counted when it ends, its result written just after.
+	// The attempt is counted when it ends, its result written just after;
+	// the endpoint's endpoint.created is relayed (dropped: no operational
+	// endpoint listens) soon after it was recorded.
 	waitFor(t, "the attempt to be counted and recorded", func() bool {
 		code, ctype, b := get(testAPIKey)
 		if code != http.StatusOK || ctype != metrics.ContentType {
@@ -72,7 +75,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		body = b
 		return strings.Contains(body, `hookbridge_delivery_attempts_total{outcome="success"} 1`+"\n") &&
-			strings.Contains(body, `hookbridge_deliveries_queued{status="pending"} 0`+"\n")
+			strings.Contains(body, `hookbridge_deliveries_queued{status="pending"} 0`+"\n") &&
+			strings.Contains(body, "hookbridge_operational_events_pending 0\n") // the endpoint.created, relayed
 	})
 	for _, w := range want {
 		if !strings.Contains(body, w) {
