@@ -488,9 +488,9 @@ func TestSealedSecrets(t *testing.T) {
 			}
 			return s
 		},
-		Raw: func(t *testing.T, s hookbridge.Store, table, column, id string) string {
+		Raw: func(t *testing.T, s hookbridge.Store, table, keyColumn, column, key string) string {
 			var v string
-			if err := s.(*Store).pool.QueryRow(t.Context(), `SELECT `+column+`::text FROM `+table+` WHERE id = $1`, id).Scan(&v); err != nil {
+			if err := s.(*Store).pool.QueryRow(t.Context(), `SELECT `+column+`::text FROM `+table+` WHERE `+keyColumn+` = $1`, key).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
 			return v

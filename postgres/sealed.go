@@ -10,8 +10,8 @@ import (
 )
 
 // Reseal brings the secrets stored to the store's keys (WithKeys): every
-// endpoint secret and source credential sealed with an older key, or not
-// sealed at all, is sealed again with the current key. Without keys it
+// endpoint secret, source credential and setting sealed with an older key,
+// or not sealed at all, is sealed again with the current key. Without keys it
 // checks that nothing is sealed. It returns how many rows it changed; an
 // error names a row whose secrets the keys cannot open, and changes
 // nothing. Each row is written only if it still holds what was read, so a
@@ -26,7 +26,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		n = 0
 		for _, c := range sealed.Columns {
-			rows, err := collect(ctx, tx, `SELECT id, `+c.Name+`::text FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
+			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+`::text FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
 				var x row
 				return x, r.Scan(&x.id, &x.data)
 			})
@@ -41,7 +41,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				if !changed {
 					continue
 				}
-				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1::jsonb WHERE id = $2 AND `+c.Name+` = $3::jsonb`,
+				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+`::text = $3`,
 					string(out), r.id, string(r.data))
 				if err != nil {
 					return err

@@ -10,7 +10,8 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// Setting returns the value of a server-wide setting, or ENOTFOUND.
+// Setting returns the value of a server-wide setting, or ENOTFOUND. Values
+// are sealed with the store's keys, like other secrets: some are keys.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	const getSetting = `SELECT value FROM settings WHERE name = $1`
 	var v string
@@ -19,6 +20,9 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 		return "", hookbridge.NotFound("setting")
 	}
 	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", name, err)
+	}
+	if v, err = s.keys.Open(v, name); err != nil {
 		return "", fmt.Errorf("setting %s: %w", name, err)
 	}
 	return v, nil
@@ -39,7 +43,7 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	if onlyIfAbsent {
 		query = insertSetting
 	}
-	tag, err := s.pool.Exec(ctx, query, name, value, truncMS(s.now()))
+	tag, err := s.pool.Exec(ctx, query, name, s.keys.Seal(value, name), truncMS(s.now()))
 	if err != nil {
 		return false, fmt.Errorf("put setting %s: %w", name, err)
 	}

@@ -1,6 +1,6 @@
 // Package sealed encrypts the secrets Hookbridge keeps in its database
-// (endpoint signing secrets, inbound source credentials) under keys the
-// operator provides, so that a copy of the database — a backup, a dump, a
+// (endpoint signing secrets, inbound source credentials, settings such as
+// the keys that sign portal links) under keys the operator provides, so that a copy of the database — a backup, a dump, a
 // file attached to a ticket — does not give away the secrets with it.
 //
 // A sealed value is the text
@@ -260,17 +260,27 @@ func (k *Keyring) ResealKeys(data []byte, rowID string) ([]byte, bool, error) {
 	return out, true, err
 }
 
-// Column is a database column of sealed values: in each row of Table, the
-// column Name holds What's secrets, which Reseal brings to a Keyring.
+// Column is a database column of sealed values: in each row of Table
+// (whose key column is Key), the column Name holds What's secrets, which
+// Reseal brings to a Keyring.
 type Column struct {
-	What, Table, Name string
-	Reseal            func(k *Keyring, data []byte, rowID string) (out []byte, changed bool, err error)
+	What, Table, Key, Name string
+	Reseal                 func(k *Keyring, data []byte, rowID string) (out []byte, changed bool, err error)
 }
 
 // Columns are the columns the stores seal, the same in every store's
 // schema: endpoint signing secrets (a JSON array of objects whose "key" is
-// sealed, see ResealKeys) and source credentials (SealJSON).
+// sealed, see ResealKeys), source credentials (SealJSON), and settings
+// (their values as text: the keys that sign portal tokens and sessions,
+// among others).
 var Columns = []Column{
-	{"endpoint", "endpoints", "secrets", (*Keyring).ResealKeys},
-	{"source", "sources", "credentials", (*Keyring).ResealJSON},
+	{"endpoint", "endpoints", "id", "secrets", (*Keyring).ResealKeys},
+	{"source", "sources", "id", "credentials", (*Keyring).ResealJSON},
+	{"setting", "settings", "name", "value", (*Keyring).ResealText},
+}
+
+// ResealText is Reseal for a value stored as text.
+func (k *Keyring) ResealText(data []byte, rowID string) ([]byte, bool, error) {
+	v, changed, err := k.Reseal(string(data), rowID)
+	return []byte(v), changed, err
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // Reseal brings the secrets stored to the store's keys (WithKeys): every
-// endpoint secret and source credential sealed with an older key, or not
-// sealed at all, is sealed again with the current key, in one transaction.
+// endpoint secret, source credential and setting sealed with an older key,
+// or not sealed at all, is sealed again with the current key, in one transaction.
 // Without keys it checks that nothing is sealed. It returns how many rows
 // it changed; an error names a row whose secrets the keys cannot open,
 // and changes nothing.
@@ -23,7 +23,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		n = 0
 		for _, c := range sealed.Columns {
-			rows, err := collect(ctx, tx, `SELECT id, `+c.Name+` FROM `+c.Table, nil, func(r rowScanner) (row, error) {
+			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+` FROM `+c.Table, nil, func(r rowScanner) (row, error) {
 				var x row
 				return x, r.Scan(&x.id, &x.data)
 			})
@@ -38,7 +38,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				if !changed {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE id = ?`, string(out), r.id); err != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, string(out), r.id); err != nil {
 					return err
 				}
 				n++

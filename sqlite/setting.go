@@ -9,7 +9,8 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// Setting returns the value of a server-wide setting, or ENOTFOUND.
+// Setting returns the value of a server-wide setting, or ENOTFOUND. Values
+// are sealed with the store's keys, like other secrets: some are keys.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	const getSetting = `SELECT value FROM settings WHERE name = ?`
 	var v string
@@ -18,6 +19,9 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 		return "", hookbridge.NotFound("setting")
 	}
 	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", name, err)
+	}
+	if v, err = s.keys.Open(v, name); err != nil {
 		return "", fmt.Errorf("setting %s: %w", name, err)
 	}
 	return v, nil
@@ -39,7 +43,7 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	}
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, name, value, ms(s.now()))
+		res, err := tx.ExecContext(ctx, query, name, s.keys.Seal(value, name), ms(s.now()))
 		if err != nil {
 			return err
 		}

@@ -402,9 +402,9 @@ func TestSealedSecrets(t *testing.T) {
 			}
 			return s
 		},
-		Raw: func(t *testing.T, s hookbridge.Store, table, column, id string) string {
+		Raw: func(t *testing.T, s hookbridge.Store, table, keyColumn, column, key string) string {
 			var v string
-			if err := s.(*Store).r.QueryRowContext(t.Context(), `SELECT `+column+` FROM `+table+` WHERE id = ?`, id).Scan(&v); err != nil {
+			if err := s.(*Store).r.QueryRowContext(t.Context(), `SELECT `+column+` FROM `+table+` WHERE `+keyColumn+` = ?`, key).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
 			return v

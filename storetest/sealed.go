@@ -15,12 +15,13 @@ type SealedDB struct {
 	// Open opens the database with keys (nil: none). RunSealed closes each
 	// store before it opens the next.
 	Open func(t *testing.T, keys *sealed.Keyring) hookbridge.Store
-	// Raw returns the text of a column of the row of table with the given
-	// id, as stored (s is the store open at the time).
-	Raw func(t *testing.T, s hookbridge.Store, table, column, id string) string
+	// Raw returns the text of a column of the row of table whose key
+	// column holds key, as stored (s is the store open at the time).
+	Raw func(t *testing.T, s hookbridge.Store, table, keyColumn, column, key string) string
 }
 
-// RunSealed checks that a store seals the secrets it keeps with its keys:
+// RunSealed checks that a store seals the secrets it keeps (endpoint
+// secrets, source credentials, settings) with its keys:
 // none in the clear once keys are set, every read opening them, old keys
 // still opening what they sealed, Reseal moving everything to the current
 // key, and a store without the keys refusing to read sealed secrets.
@@ -31,6 +32,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 		secret1 = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 		secret2 = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 		creds   = "whsec_stripe_0123456789abcdef"
+		setting = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
 	)
 	aKey, bKey := sealed.NewKey(), sealed.NewKey()
 	a, err := sealed.ParseKeys(aKey)
@@ -45,6 +47,8 @@ func RunSealed(t *testing.T, db SealedDB) {
 	app := newApp(t, s, "a")
 	ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Secrets[0].Key = secret1 })
 	src := newSource(t, s, func(src *hookbridge.Source) { src.Credentials.Secret = creds })
+	_, err = s.PutSetting(ctx, "a_key", setting, false)
+	ok(t, err)
 	n, err := s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed without keys", n, 0)
@@ -54,16 +58,24 @@ func RunSealed(t *testing.T, db SealedDB) {
 	s = db.Open(t, a)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed with a key", n, 2)
+	equal(t, "resealed with a key", n, 3)
 	raw := func(table, column, id, plain, keyID string) {
 		t.Helper()
-		v := db.Raw(t, s, table, column, id)
+		keyColumn := "id"
+		if table == "settings" {
+			keyColumn = "name"
+		}
+		v := db.Raw(t, s, table, keyColumn, column, id)
 		if strings.Contains(v, plain) || !strings.Contains(v, "hbenc1:"+keyID+":") {
 			t.Fatalf("%s %s stored as %s, want it sealed with key %s", table, id, v, keyID)
 		}
 	}
 	raw("endpoints", "secrets", ep.ID, secret1, a.CurrentID())
 	raw("sources", "credentials", src.ID, creds, a.CurrentID())
+	raw("settings", "value", "a_key", setting, a.CurrentID())
+	v, err := s.Setting(ctx, "a_key")
+	ok(t, err)
+	equal(t, "setting read back", v, setting)
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret read back", got.Secrets[0].Key, secret1)
@@ -109,10 +121,11 @@ func RunSealed(t *testing.T, db SealedDB) {
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed on rotation", n, 3)
+	equal(t, "resealed on rotation", n, 4)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())
+	raw("settings", "value", "a_key", setting, b.CurrentID())
 	ok(t, s.Close())
 
 	// The new key alone now reads everything, and nothing is left to do.
@@ -127,4 +140,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	gotSrc, err = s.GetSource(ctx, src.ID)
 	ok(t, err)
 	equal(t, "credentials after rotation", gotSrc.Credentials.Secret, creds)
+	v, err = s.Setting(ctx, "a_key")
+	ok(t, err)
+	equal(t, "setting after rotation", v, setting)
 }
