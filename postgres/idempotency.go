@@ -45,6 +45,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 			return nil, false, fmt.Errorf("read idempotent request: %w", err)
 		}
 		r.CreatedAt = r.CreatedAt.UTC()
+		if r.Body, err = s.keys.OpenBytes(r.Body, key); err != nil {
+			return nil, false, fmt.Errorf("read idempotent request: %w", err)
+		}
 		return &r, false, nil
 	}
 	return nil, false, errors.New("begin idempotent request: the key keeps being forgotten")
@@ -53,7 +56,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 // FinishIdempotent stores the response to the request with key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
 	const finish = `UPDATE idempotency_keys SET done = true, status = $1, body = $2 WHERE key = $3`
-	if _, err := s.pool.Exec(ctx, finish, status, body, key); err != nil {
+	if _, err := s.pool.Exec(ctx, finish, status, s.keys.SealBytes(body, key), key); err != nil {
 		return fmt.Errorf("finish idempotent request: %w", err)
 	}
 	return nil

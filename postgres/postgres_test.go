@@ -489,11 +489,11 @@ func TestSealedSecrets(t *testing.T) {
 			return s
 		},
 		Raw: func(t *testing.T, s hookbridge.Store, table, keyColumn, column, key string) string {
-			var v string
-			if err := s.(*Store).pool.QueryRow(t.Context(), `SELECT `+column+`::text FROM `+table+` WHERE `+keyColumn+` = $1`, key).Scan(&v); err != nil {
+			var v []byte // text, jsonb's text or bytea's bytes, as stored
+			if err := s.(*Store).pool.QueryRow(t.Context(), `SELECT `+column+` FROM `+table+` WHERE `+keyColumn+` = $1`, key).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
-			return v
+			return string(v)
 		},
 	})
 }

@@ -26,7 +26,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		n = 0
 		for _, c := range sealed.Columns {
-			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+`::text FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
+			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+` FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
 				var x row
 				return x, r.Scan(&x.id, &x.data)
 			})
@@ -34,6 +34,9 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				return err
 			}
 			for _, r := range rows {
+				if r.data == nil {
+					continue // NULL: nothing stored
+				}
 				out, changed, err := c.Reseal(s.keys, r.data, r.id)
 				if err != nil {
 					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
@@ -41,8 +44,8 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				if !changed {
 					continue
 				}
-				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+`::text = $3`,
-					string(out), r.id, string(r.data))
+				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+` = $3`,
+					out, r.id, r.data)
 				if err != nil {
 					return err
 				}

@@ -262,25 +262,47 @@ func (k *Keyring) ResealKeys(data []byte, rowID string) ([]byte, bool, error) {
 
 // Column is a database column of sealed values: in each row of Table
 // (whose key column is Key), the column Name holds What's secrets, which
-// Reseal brings to a Keyring.
+// Reseal brings to a Keyring. Binary columns hold bytes, the others text.
 type Column struct {
 	What, Table, Key, Name string
+	Binary                 bool
 	Reseal                 func(k *Keyring, data []byte, rowID string) (out []byte, changed bool, err error)
 }
 
 // Columns are the columns the stores seal, the same in every store's
 // schema: endpoint signing secrets (a JSON array of objects whose "key" is
-// sealed, see ResealKeys), source credentials (SealJSON), and settings
-// (their values as text: the keys that sign portal tokens and sessions,
-// among others).
+// sealed, see ResealKeys), source credentials (SealJSON), settings (their
+// values as text: the keys that sign portal tokens and sessions, among
+// others), and the responses kept for Idempotency-Key retries (a portal
+// link's among them). A NULL column holds nothing to seal.
 var Columns = []Column{
-	{"endpoint", "endpoints", "id", "secrets", (*Keyring).ResealKeys},
-	{"source", "sources", "id", "credentials", (*Keyring).ResealJSON},
-	{"setting", "settings", "name", "value", (*Keyring).ResealText},
+	{"endpoint", "endpoints", "id", "secrets", false, (*Keyring).ResealKeys},
+	{"source", "sources", "id", "credentials", false, (*Keyring).ResealJSON},
+	{"setting", "settings", "name", "value", false, (*Keyring).ResealText},
+	{"kept response", "idempotency_keys", "key", "body", true, (*Keyring).ResealText},
 }
 
 // ResealText is Reseal for a value stored as text.
 func (k *Keyring) ResealText(data []byte, rowID string) ([]byte, bool, error) {
 	v, changed, err := k.Reseal(string(data), rowID)
 	return []byte(v), changed, err
+}
+
+// SealBytes is Seal for a byte value; a nil Keyring returns b as it is
+// (nil stays nil).
+func (k *Keyring) SealBytes(b []byte, rowID string) []byte {
+	if k == nil {
+		return b
+	}
+	return []byte(k.Seal(string(b), rowID))
+}
+
+// OpenBytes is Open for a byte value; a value that is not sealed (nil
+// included) is returned as it is.
+func (k *Keyring) OpenBytes(b []byte, rowID string) ([]byte, error) {
+	if !IsSealed(string(b)) {
+		return b, nil
+	}
+	plain, err := k.Open(string(b), rowID)
+	return []byte(plain), err
 }

@@ -49,6 +49,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 			return err
 		}
 		r.CreatedAt = fromMS(created)
+		if r.Body, err = s.keys.OpenBytes(r.Body, key); err != nil {
+			return err
+		}
 		rec = &r
 		return nil
 	})
@@ -62,7 +65,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
 	const finish = `UPDATE idempotency_keys SET done = 1, status = ?, body = ? WHERE key = ?`
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		_, err := tx.ExecContext(ctx, finish, status, body, key)
+		_, err := tx.ExecContext(ctx, finish, status, s.keys.SealBytes(body, key), key)
 		return err
 	})
 	if err != nil {

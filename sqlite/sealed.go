@@ -31,6 +31,9 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				return err
 			}
 			for _, r := range rows {
+				if r.data == nil {
+					continue // NULL: nothing stored
+				}
 				out, changed, err := c.Reseal(s.keys, r.data, r.id)
 				if err != nil {
 					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
@@ -38,7 +41,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				if !changed {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, string(out), r.id); err != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, columnValue(c, out), r.id); err != nil {
 					return err
 				}
 				n++
@@ -50,4 +53,12 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("reseal secrets: %w", err)
 	}
 	return n, nil
+}
+
+// columnValue is out as c keeps it: bytes or text (STRICT tables check).
+func columnValue(c sealed.Column, out []byte) any {
+	if c.Binary {
+		return out
+	}
+	return string(out)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/sealed"
@@ -29,10 +30,12 @@ func RunSealed(t *testing.T, db SealedDB) {
 	t.Helper()
 	ctx := t.Context()
 	const (
-		secret1 = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-		secret2 = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
-		creds   = "whsec_stripe_0123456789abcdef"
-		setting = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
+		secret1  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		secret2  = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+		creds    = "whsec_stripe_0123456789abcdef"
+		setting  = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
+		token    = "hbpt_eyJ2IjoxLCJhcHAiOiJhcHBfMSJ9"
+		response = `{"token":"` + token + `"}`
 	)
 	aKey, bKey := sealed.NewKey(), sealed.NewKey()
 	a, err := sealed.ParseKeys(aKey)
@@ -49,6 +52,16 @@ func RunSealed(t *testing.T, db SealedDB) {
 	src := newSource(t, s, func(src *hookbridge.Source) { src.Credentials.Secret = creds })
 	_, err = s.PutSetting(ctx, "a_key", setting, false)
 	ok(t, err)
+	// Kept responses: one finished (it holds a portal token), one still
+	// running (NULL body: nothing to seal).
+	for _, key := range []string{"done-key", "running-key"} {
+		_, started, err := s.BeginIdempotent(ctx, key, "POST /x", at(0), time.Time{}, time.Time{})
+		ok(t, err)
+		if !started {
+			t.Fatalf("%s did not start", key)
+		}
+	}
+	ok(t, s.FinishIdempotent(ctx, "done-key", 200, []byte(response)))
 	n, err := s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed without keys", n, 0)
@@ -58,12 +71,12 @@ func RunSealed(t *testing.T, db SealedDB) {
 	s = db.Open(t, a)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed with a key", n, 3)
+	equal(t, "resealed with a key", n, 4)
 	raw := func(table, column, id, plain, keyID string) {
 		t.Helper()
-		keyColumn := "id"
-		if table == "settings" {
-			keyColumn = "name"
+		keyColumn := map[string]string{"settings": "name", "idempotency_keys": "key"}[table]
+		if keyColumn == "" {
+			keyColumn = "id"
 		}
 		v := db.Raw(t, s, table, keyColumn, column, id)
 		if strings.Contains(v, plain) || !strings.Contains(v, "hbenc1:"+keyID+":") {
@@ -73,9 +86,20 @@ func RunSealed(t *testing.T, db SealedDB) {
 	raw("endpoints", "secrets", ep.ID, secret1, a.CurrentID())
 	raw("sources", "credentials", src.ID, creds, a.CurrentID())
 	raw("settings", "value", "a_key", setting, a.CurrentID())
+	raw("idempotency_keys", "body", "done-key", token, a.CurrentID())
 	v, err := s.Setting(ctx, "a_key")
 	ok(t, err)
 	equal(t, "setting read back", v, setting)
+	kept := func(want string) {
+		t.Helper()
+		rec, started, err := s.BeginIdempotent(ctx, "done-key", "POST /x", at(time.Second), time.Time{}, time.Time{})
+		ok(t, err)
+		if started || string(rec.Body) != want {
+			t.Fatalf("kept response: started %v, %+v", started, rec)
+		}
+	}
+	kept(response)
+	ok(t, s.FinishIdempotent(ctx, "running-key", 201, nil))
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret read back", got.Secrets[0].Key, secret1)
@@ -121,11 +145,13 @@ func RunSealed(t *testing.T, db SealedDB) {
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed on rotation", n, 4)
+	equal(t, "resealed on rotation", n, 6)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())
 	raw("settings", "value", "a_key", setting, b.CurrentID())
+	raw("idempotency_keys", "body", "done-key", token, b.CurrentID())
+	kept(response)
 	ok(t, s.Close())
 
 	// The new key alone now reads everything, and nothing is left to do.

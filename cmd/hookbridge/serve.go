@@ -60,7 +60,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
-	fs.String(&c.SecretKey, "secret-key", "", "encrypt the endpoint secrets, source credentials and settings (the keys that sign portal links) stored in the database with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
+	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
