@@ -22,8 +22,8 @@ type execer interface {
 }
 
 // recordEvent inserts ev in the transaction of what it reports, giving it
-// an id and the time now if it has none. A write run again after a rollback (see
-// writer.go) inserts it again with the same id.
+// an id and the time now if it has none. A grouped write run again after a
+// rollback (see writer.go) inserts it again with the same id.
 func recordEvent(ctx context.Context, tx execer, ev *hookbridge.OperationalEvent, now time.Time) error {
 	if ev.ID == "" {
 		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
