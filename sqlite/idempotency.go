@@ -3,86 +3,147 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
 
-// beginIdempotent records a request's key, unless the key is recorded and
-// neither expired (?5) nor a request still running since before ?4: one
-// statement, so that of two requests with one key exactly one starts.
-const beginIdempotent = `
-	INSERT INTO idempotency_keys (key, fingerprint, done, status, body, created_at) VALUES (?1, ?2, 0, 0, NULL, ?3)
-	ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = 0, status = 0, body = NULL,
-		created_at = excluded.created_at
-	WHERE idempotency_keys.created_at < ?5 OR (idempotency_keys.done = 0 AND idempotency_keys.created_at < ?4)`
+// Requests with an Idempotency-Key. One process owns the file (the
+// instance lock), so a request that is running can only be this process's:
+// running requests are kept in memory (running), and only a finished
+// request's response is written. A request with a key therefore costs one
+// write, after its answer, instead of one before its work and one after;
+// with Svix SDKs, which put a key on every POST, that is every message. A
+// request that was running when a previous process died left nothing
+// behind, so a retry runs at once instead of waiting for it to be stale.
+
+// runningKeys are the keys of the requests this process is serving.
+type runningKeys struct {
+	mu   sync.Mutex
+	m    map[string]runningKey
+	next uint64 // tells a reservation from a later one for the same key
+}
+
+type runningKey struct {
+	fingerprint string
+	since       time.Time
+	id          uint64
+}
+
+// reserve records key as running since now, unless it is running and not
+// stale; it returns the reservation's id, or the running request.
+func (r *runningKeys) reserve(key, fingerprint string, now, staleBefore time.Time) (uint64, *runningKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]runningKey)
+	}
+	if cur, ok := r.m[key]; ok && !cur.since.Before(staleBefore) {
+		return 0, &cur
+	}
+	r.next++
+	r.m[key] = runningKey{fingerprint: fingerprint, since: now, id: r.next}
+	return r.next, nil
+}
+
+// get returns the running request of key.
+func (r *runningKeys) get(key string) (runningKey, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, ok := r.m[key]
+	return cur, ok
+}
+
+// release forgets key's reservation id (any reservation with id 0).
+func (r *runningKeys) release(key string, id uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur, ok := r.m[key]; ok && (id == 0 || cur.id == id) {
+		delete(r.m, key)
+	}
+}
+
+// purgeBefore forgets the requests running since before before.
+func (r *runningKeys) purgeBefore(before time.Time, limit int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for key, cur := range r.m {
+		if n < limit && cur.since.Before(before) {
+			delete(r.m, key)
+			n++
+		}
+	}
+	return n
+}
+
+// readIdempotent reads the record a finished request left.
+const readIdempotent = `SELECT fingerprint, done, status, body, created_at FROM idempotency_keys WHERE key = ?`
 
 // BeginIdempotent records that the request with key starts, or returns the
 // record of the key; see hookbridge.IdempotencyStore.
 func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
-	const readIdempotent = `SELECT fingerprint, done, status, body, created_at FROM idempotency_keys WHERE key = ?`
+	id, running := s.running.reserve(key, fingerprint, now, staleBefore)
+	if running != nil {
+		return &hookbridge.IdempotentRecord{Fingerprint: running.fingerprint, CreatedAt: running.since}, false, nil
+	}
+	// Read after the reservation: a request with this key that finished
+	// before it had written its record by then (FinishIdempotent releases
+	// only after its commit).
 	var (
-		rec     *hookbridge.IdempotentRecord
-		started bool
+		r       hookbridge.IdempotentRecord
+		created int64
 	)
-	// Grouped: with SDKs that put a key on every POST, one runs before and
-	// one after nearly every accepted message, and must share its commit.
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		rec, started = nil, false
-		res, err := tx.ExecContext(ctx, beginIdempotent, key, fingerprint, ms(now), ms(staleBefore), ms(expiredBefore))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if started = n > 0; started {
-			return nil
-		}
-		var (
-			r       hookbridge.IdempotentRecord
-			created int64
-		)
-		if err := tx.QueryRowContext(ctx, readIdempotent, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &created); err != nil {
-			return err
-		}
+	err := s.rstmts.idempotentRecord.QueryRowContext(ctx, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, true, nil
+	}
+	if err == nil {
 		r.CreatedAt = fromMS(created)
-		if r.Body, err = s.keys.OpenBytes(r.Body, key); err != nil {
-			return err
-		}
-		rec = &r
-		return nil
-	})
+		r.Body, err = s.keys.OpenBytes(r.Body, key)
+	}
 	if err != nil {
+		s.running.release(key, id)
 		return nil, false, fmt.Errorf("begin idempotent request: %w", err)
 	}
-	return rec, started, nil
+	// Written records are finished requests' (or, from older versions, the
+	// running requests of a process that is gone, which count as stale).
+	if r.CreatedAt.Before(expiredBefore) || (!r.Done && r.CreatedAt.Before(staleBefore)) {
+		return nil, true, nil
+	}
+	s.running.release(key, id)
+	return &r, false, nil
 }
 
 // FinishIdempotent stores the response to the request with key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
-	const finish = `UPDATE idempotency_keys SET done = 1, status = ?, body = ? WHERE key = ?`
+	const finish = `
+		INSERT INTO idempotency_keys (key, fingerprint, done, status, body, created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)
+		ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = 1, status = excluded.status,
+			body = excluded.body, created_at = excluded.created_at`
+	run, ok := s.running.get(key)
+	if !ok {
+		return fmt.Errorf("finish idempotent request: key %q is not running", key)
+	}
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		_, err := tx.ExecContext(ctx, finish, status, s.keys.SealBytes(body, key), key)
+		_, err := tx.ExecContext(ctx, finish, key, run.fingerprint, status, s.keys.SealBytes(body, key), ms(run.since))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("finish idempotent request: %w", err)
 	}
+	s.running.release(key, run.id)
 	return nil
 }
 
-// ForgetIdempotent removes key.
+// ForgetIdempotent removes key. A running key was never written, and a
+// written one that is expired or stale counts as absent, so nothing needs
+// deleting but the reservation.
 func (s *Store) ForgetIdempotent(ctx context.Context, key string) error {
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key = ?`, key)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("forget idempotent request: %w", err)
-	}
+	s.running.release(key, 0)
 	return nil
 }
 
@@ -95,6 +156,9 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 	const purge = `
 		DELETE FROM idempotency_keys WHERE key IN (
 			SELECT key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`
+	if n := s.running.purgeBefore(before, limit); n > 0 {
+		return n, nil // the rest on the next call
+	}
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, purge, ms(before), limit)

@@ -74,6 +74,9 @@ type Store struct {
 	lock   *os.File        // holds the instance lock (see Open) until Close
 	now    func() time.Time
 	apps   appCache
+	// running are the requests with an Idempotency-Key being served
+	// (idempotency.go).
+	running runningKeys
 }
 
 // options are what Open can be told besides the path.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -410,4 +412,69 @@ func TestSealedSecrets(t *testing.T) {
 			return v
 		},
 	})
+}
+
+// TestIdempotencyRunningInMemory: a request with a key that is running is
+// this process's alone, so it is not written. Of concurrent requests with
+// one key exactly one starts; a running key blocks others until it
+// finishes, and then they get its kept response; after a restart (the
+// process that ran it is gone) a retry runs at once.
+func TestIdempotencyRunningInMemory(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var (
+		wg      sync.WaitGroup
+		started atomic.Int32
+	)
+	for range 16 {
+		wg.Go(func() {
+			_, ok, err := s.BeginIdempotent(ctx, "k", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				started.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := started.Load(); n != 1 {
+		t.Fatalf("%d of 16 concurrent requests with one key started, want 1", n)
+	}
+	var rows int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d rows written for a running request (%v), want 0", rows, err)
+	}
+	if err := s.FinishIdempotent(ctx, "k", 202, []byte(`{"id":"msg_1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := s.BeginIdempotent(ctx, "k", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour))
+	if err != nil || ok || !rec.Done || rec.Status != 202 || string(rec.Body) != `{"id":"msg_1"}` {
+		t.Fatalf("after finishing: %+v, started %v, %v", rec, ok, err)
+	}
+
+	// Running when the process stops: the next one runs a retry at once.
+	if _, ok, err := s.BeginIdempotent(ctx, "k2", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour)); err != nil || !ok {
+		t.Fatalf("k2 did not start: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok, err := s.BeginIdempotent(ctx, "k2", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour)); err != nil || !ok {
+		t.Fatalf("a retry after the restart did not run: %v", err)
+	}
+	if _, ok, err := s.BeginIdempotent(ctx, "k", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour)); err != nil || ok {
+		t.Fatalf("a finished key ran again after the restart: %v", err)
+	}
 }

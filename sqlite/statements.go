@@ -77,6 +77,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 type readStatements struct {
 	applicationByID  *sql.Stmt
 	applicationByUID *sql.Stmt
+	idempotentRecord *sql.Stmt // with Svix SDKs, every accepted message's
 }
 
 func prepareReadStatements(ctx context.Context, db *sql.DB) (*readStatements, error) {
@@ -91,11 +92,16 @@ func prepareReadStatements(ctx context.Context, db *sql.DB) (*readStatements, er
 		rs.applicationByID.Close()
 		return nil, fmt.Errorf("prepare %q: %w", getApplicationByUID, err)
 	}
+	if rs.idempotentRecord, err = db.PrepareContext(ctx, readIdempotent); err != nil {
+		rs.applicationByID.Close()
+		rs.applicationByUID.Close()
+		return nil, fmt.Errorf("prepare %q: %w", readIdempotent, err)
+	}
 	return &rs, nil
 }
 
 func (rs *readStatements) close() error {
-	return errors.Join(rs.applicationByID.Close(), rs.applicationByUID.Close())
+	return errors.Join(rs.applicationByID.Close(), rs.applicationByUID.Close(), rs.idempotentRecord.Close())
 }
 
 func (st *statements) close() error {

@@ -53,7 +53,8 @@ func RunSealed(t *testing.T, db SealedDB) {
 	_, err = s.PutSetting(ctx, "a_key", setting, false)
 	ok(t, err)
 	// Kept responses: one finished (it holds a portal token), one still
-	// running (NULL body: nothing to seal).
+	// running (where a store writes it, its NULL body holds nothing to
+	// seal).
 	for _, key := range []string{"done-key", "running-key"} {
 		_, started, err := s.BeginIdempotent(ctx, key, "POST /x", at(0), time.Time{}, time.Time{})
 		ok(t, err)
@@ -99,7 +100,6 @@ func RunSealed(t *testing.T, db SealedDB) {
 		}
 	}
 	kept(response)
-	ok(t, s.FinishIdempotent(ctx, "running-key", 201, nil))
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret read back", got.Secrets[0].Key, secret1)
@@ -145,7 +145,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed on rotation", n, 6)
+	equal(t, "resealed on rotation", n, 5)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())

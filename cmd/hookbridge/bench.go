@@ -88,6 +88,7 @@ type benchConfig struct {
 	Instances    int
 	Workers      int
 	Sealed       bool
+	Idempotency  bool
 	Timeout      time.Duration
 	JSON         bool
 	InProcess    bool
@@ -115,6 +116,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
 	fs.Bool(&c.Sealed, "sealed", false, "run the server with a new --secret-key, so that it keeps endpoint secrets encrypted")
+	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
 	fs.Duration(&c.Timeout, "timeout", defaultBenchTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")
@@ -248,7 +250,8 @@ type benchReport struct {
 	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
 	Server      string `json:"server"` // process, in-process, or remote
 	Instances   int    `json:"instances"`
-	Sealed      bool   `json:"sealed"` // --sealed: the server kept secrets encrypted
+	Sealed      bool   `json:"sealed"`           // --sealed: the server kept secrets encrypted
+	Idempotency bool   `json:"idempotency_keys"` // --idempotency-keys
 	Endpoints   int    `json:"endpoints"`
 	Fanout      int    `json:"fanout"`
 	Messages    int    `json:"messages"`
@@ -311,7 +314,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	defer b.client.close()
 
 	rep := &benchReport{
-		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed,
+		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}
@@ -355,6 +358,9 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 	}
 	b.client.apiKey = b.apiKey
+	if cfg.Idempotency {
+		b.client.idempotencyPrefix = "bench-" + hookbridge.NewID("run") + "-"
+	}
 	// A backlog run's first server gets a request timeout that outlasts
 	// the ingest, so that the requests the receiver holds stay held.
 	var requestTimeout time.Duration
@@ -1349,6 +1355,9 @@ func (r *benchReceiver) arrivalsAfter(t time.Time) (first, last time.Time, n int
 type loadClient struct {
 	http   *http.Client
 	apiKey string // set once the server under test is known
+	// idempotencyPrefix, if set, starts the Idempotency-Key of every
+	// message request (--idempotency-keys); the first message's index ends it.
+	idempotencyPrefix string
 }
 
 func newLoadClient(concurrency int) *loadClient {
@@ -1481,6 +1490,9 @@ func (w *clientWorker) send(ctx context.Context, base, appID string, first, coun
 	}
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.Header["Authorization"] = []string{"Bearer " + w.c.apiKey}
+	if w.c.idempotencyPrefix != "" {
+		req.Header["Idempotency-Key"] = []string{w.c.idempotencyPrefix + strconv.Itoa(first)}
+	}
 	resp, err := w.do(req)
 	if err != nil {
 		return nil, err

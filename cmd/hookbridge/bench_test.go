@@ -27,6 +27,7 @@ func TestBenchSmoke(t *testing.T) {
 		args []string
 	}{
 		{"OnePerRequest", []string{"--messages", "2000", "--baseline"}},
+		{"IdempotencyKeys", []string{"--messages", "1000", "--idempotency-keys"}},
 		{"BatchFanOut", []string{"--messages", "1000", "--batch", "100", "--endpoints", "3", "--fanout", "2"}},
 		// Sealed: the restart must read the secrets the first start sealed.
 		{"BacklogSealed", []string{"--backlog", "500", "--batch", "50", "--sealed"}},
