@@ -213,7 +213,9 @@ type IdempotencyStore interface {
 	// BeginIdempotent records that the request with key, described by
 	// fingerprint (its method and path), starts at now, and reports
 	// started == true; unless key is recorded already, in which case it
-	// returns the record and started == false. A record created before
+	// returns the record and started == false. A store that one process
+	// owns (SQLite) may keep running requests in memory only: they cannot
+	// outlive the process that serves them. A record created before
 	// expiredBefore counts as absent, and one still running (not Done)
 	// since before staleBefore is taken over: its request is taken to
 	// have died with its process.
