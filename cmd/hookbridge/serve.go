@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError("%v", err)
 	}
+	tuneGC()
 	srv, err := startServer(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err
@@ -96,6 +99,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return srv.Shutdown()
+}
+
+// serveGCPercent is the garbage collector's target that serve runs with
+// unless GOGC says otherwise: Go's default of 100 spends a tenth of the
+// server's CPU on collection under load, and the heap is small.
+// Measured (docs/benchmarks.md): 4-6 % less CPU per delivery for 5-20 MB
+// more RSS.
+const serveGCPercent = 200
+
+// tuneGC sets serveGCPercent, leaving GOGC (and GOMEMLIMIT) to whoever set
+// them in the environment.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
