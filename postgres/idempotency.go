@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // beginIdempotent records a request's key, unless the key is recorded and
@@ -45,7 +46,15 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 			return nil, false, fmt.Errorf("read idempotent request: %w", err)
 		}
 		r.CreatedAt = r.CreatedAt.UTC()
-		if r.Body, err = s.keys.OpenBytes(r.Body, key); err != nil {
+		if r.Body, err = s.keys.OpenBytes(r.Body, key); errors.Is(err, sealed.ErrNoKey) {
+			// Sealed with a key no longer configured: the response is
+			// gone, as if it had expired, and the request runs again.
+			if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1 AND created_at = $2`, key, r.CreatedAt); err != nil {
+				return nil, false, fmt.Errorf("read idempotent request: %w", err)
+			}
+			continue
+		}
+		if err != nil {
 			return nil, false, fmt.Errorf("read idempotent request: %w", err)
 		}
 		return &r, false, nil

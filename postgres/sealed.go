@@ -26,30 +26,34 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		n = 0
 		for _, c := range sealed.Columns {
-			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+` FROM `+c.Table, nil, func(r pgx.Row) (row, error) {
-				var x row
-				return x, r.Scan(&x.id, &x.data)
-			})
-			if err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if r.data == nil {
-					continue // NULL: nothing stored
-				}
-				out, changed, err := c.Reseal(s.keys, r.data, r.id)
-				if err != nil {
-					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
-				}
-				if !changed {
-					continue
-				}
-				tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+` = $3`,
-					out, r.id, r.data)
+			page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > $1 ORDER BY ` + c.Key + ` LIMIT $2`
+			for after := ""; ; {
+				rows, err := collect(ctx, tx, page, []any{after, sealed.ResealPage}, func(r pgx.Row) (row, error) {
+					var x row
+					return x, r.Scan(&x.id, &x.data)
+				})
 				if err != nil {
 					return err
 				}
-				n += int(tag.RowsAffected())
+				for _, r := range rows {
+					out, changed, err := c.Reseal(s.keys, r.data, r.id)
+					if err != nil {
+						return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
+					}
+					if !changed {
+						continue
+					}
+					tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+` = $3`,
+						out, r.id, r.data)
+					if err != nil {
+						return err
+					}
+					n += int(tag.RowsAffected())
+				}
+				if len(rows) < sealed.ResealPage {
+					break
+				}
+				after = rows[len(rows)-1].id
 			}
 		}
 		return nil

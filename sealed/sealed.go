@@ -271,16 +271,20 @@ type Column struct {
 
 // Columns are the columns the stores seal, the same in every store's
 // schema: endpoint signing secrets (a JSON array of objects whose "key" is
-// sealed, see ResealKeys), source credentials (SealJSON), settings (their
-// values as text: the keys that sign portal tokens and sessions, among
-// others), and the responses kept for Idempotency-Key retries (a portal
-// link's among them). A NULL column holds nothing to seal.
+// sealed, see ResealKeys), source credentials (SealJSON), and settings
+// (their values as text: the keys that sign portal tokens and sessions,
+// among others). The responses kept for Idempotency-Key retries are sealed
+// as they are written (SealBytes) but not resealed: there can be millions,
+// they live a day, and one that no configured key opens counts as gone.
 var Columns = []Column{
 	{"endpoint", "endpoints", "id", "secrets", false, (*Keyring).ResealKeys},
 	{"source", "sources", "id", "credentials", false, (*Keyring).ResealJSON},
 	{"setting", "settings", "name", "value", false, (*Keyring).ResealText},
-	{"kept response", "idempotency_keys", "key", "body", true, (*Keyring).ResealText},
 }
+
+// ResealPage is how many rows a store's Reseal reads at a time, so that
+// its memory does not grow with the tables.
+const ResealPage = 1000
 
 // ResealText is Reseal for a value stored as text.
 func (k *Keyring) ResealText(data []byte, rowID string) ([]byte, bool, error) {

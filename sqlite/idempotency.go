@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // Requests with an Idempotency-Key. One process owns the file (the
@@ -103,7 +104,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 	}
 	if err == nil {
 		r.CreatedAt = fromMS(created)
-		r.Body, err = s.keys.OpenBytes(r.Body, key)
+		if r.Body, err = s.keys.OpenBytes(r.Body, key); errors.Is(err, sealed.ErrNoKey) {
+			return nil, true, nil // sealed with a key no longer configured: gone
+		}
 	}
 	if err != nil {
 		s.running.release(key, id)

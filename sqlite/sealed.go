@@ -23,28 +23,32 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		n = 0
 		for _, c := range sealed.Columns {
-			rows, err := collect(ctx, tx, `SELECT `+c.Key+`, `+c.Name+` FROM `+c.Table, nil, func(r rowScanner) (row, error) {
-				var x row
-				return x, r.Scan(&x.id, &x.data)
-			})
-			if err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if r.data == nil {
-					continue // NULL: nothing stored
-				}
-				out, changed, err := c.Reseal(s.keys, r.data, r.id)
+			page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > ? ORDER BY ` + c.Key + ` LIMIT ?`
+			for after := ""; ; {
+				rows, err := collect(ctx, tx, page, []any{after, sealed.ResealPage}, func(r rowScanner) (row, error) {
+					var x row
+					return x, r.Scan(&x.id, &x.data)
+				})
 				if err != nil {
-					return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
-				}
-				if !changed {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, columnValue(c, out), r.id); err != nil {
 					return err
 				}
-				n++
+				for _, r := range rows {
+					out, changed, err := c.Reseal(s.keys, r.data, r.id)
+					if err != nil {
+						return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
+					}
+					if !changed {
+						continue
+					}
+					if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, columnValue(c, out), r.id); err != nil {
+						return err
+					}
+					n++
+				}
+				if len(rows) < sealed.ResealPage {
+					break
+				}
+				after = rows[len(rows)-1].id
 			}
 		}
 		return nil

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,17 +53,28 @@ func RunSealed(t *testing.T, db SealedDB) {
 	src := newSource(t, s, func(src *hookbridge.Source) { src.Credentials.Secret = creds })
 	_, err = s.PutSetting(ctx, "a_key", setting, false)
 	ok(t, err)
-	// Kept responses: one finished (it holds a portal token), one still
-	// running (where a store writes it, its NULL body holds nothing to
-	// seal).
-	for _, key := range []string{"done-key", "running-key"} {
+	// A kept response (it holds a portal token) from before any key, and
+	// a request still running.
+	keep := func(key string) {
+		t.Helper()
 		_, started, err := s.BeginIdempotent(ctx, key, "POST /x", at(0), time.Time{}, time.Time{})
 		ok(t, err)
 		if !started {
 			t.Fatalf("%s did not start", key)
 		}
+		if key != "running-key" {
+			ok(t, s.FinishIdempotent(ctx, key, 200, []byte(response)))
+		}
 	}
-	ok(t, s.FinishIdempotent(ctx, "done-key", 200, []byte(response)))
+	keep("plain-key")
+	keep("running-key")
+	// More settings than Reseal reads at a time.
+	extra := sealed.ResealPage + 1
+	for i := range extra {
+		_, err := s.PutSetting(ctx, fmt.Sprintf("page_%05d", i), setting, false)
+		ok(t, err)
+	}
+	last := fmt.Sprintf("page_%05d", extra-1)
 	n, err := s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed without keys", n, 0)
@@ -72,7 +84,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	s = db.Open(t, a)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed with a key", n, 4)
+	equal(t, "resealed with a key", n, 3+extra)
 	raw := func(table, column, id, plain, keyID string) {
 		t.Helper()
 		keyColumn := map[string]string{"settings": "name", "idempotency_keys": "key"}[table]
@@ -87,19 +99,23 @@ func RunSealed(t *testing.T, db SealedDB) {
 	raw("endpoints", "secrets", ep.ID, secret1, a.CurrentID())
 	raw("sources", "credentials", src.ID, creds, a.CurrentID())
 	raw("settings", "value", "a_key", setting, a.CurrentID())
-	raw("idempotency_keys", "body", "done-key", token, a.CurrentID())
 	v, err := s.Setting(ctx, "a_key")
 	ok(t, err)
 	equal(t, "setting read back", v, setting)
-	kept := func(want string) {
+	// Kept responses are sealed as they are written, and not resealed:
+	// the one from before the key stays as it was, and both read back.
+	keep("done-key")
+	raw("idempotency_keys", "body", "done-key", token, a.CurrentID())
+	kept := func(key string) {
 		t.Helper()
-		rec, started, err := s.BeginIdempotent(ctx, "done-key", "POST /x", at(time.Second), time.Time{}, time.Time{})
+		rec, started, err := s.BeginIdempotent(ctx, key, "POST /x", at(time.Second), time.Time{}, time.Time{})
 		ok(t, err)
-		if started || string(rec.Body) != want {
-			t.Fatalf("kept response: started %v, %+v", started, rec)
+		if started || string(rec.Body) != response {
+			t.Fatalf("kept response %s: started %v, %+v", key, started, rec)
 		}
 	}
-	kept(response)
+	kept("done-key")
+	kept("plain-key")
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret read back", got.Secrets[0].Key, secret1)
@@ -145,13 +161,13 @@ func RunSealed(t *testing.T, db SealedDB) {
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed on rotation", n, 5)
+	equal(t, "resealed on rotation", n, 4+extra)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())
 	raw("settings", "value", "a_key", setting, b.CurrentID())
-	raw("idempotency_keys", "body", "done-key", token, b.CurrentID())
-	kept(response)
+	raw("settings", "value", last, setting, b.CurrentID())
+	kept("done-key") // the old key still opens it
 	ok(t, s.Close())
 
 	// The new key alone now reads everything, and nothing is left to do.
@@ -169,4 +185,9 @@ func RunSealed(t *testing.T, db SealedDB) {
 	v, err = s.Setting(ctx, "a_key")
 	ok(t, err)
 	equal(t, "setting after rotation", v, setting)
+	// A kept response that no configured key opens is gone: the request
+	// runs again, as after its expiry.
+	if _, started, err := s.BeginIdempotent(ctx, "done-key", "POST /x", at(2*time.Second), time.Time{}, time.Time{}); err != nil || !started {
+		t.Fatalf("a kept response under a dropped key: started %v, %v; want it gone", started, err)
+	}
 }
