@@ -18,6 +18,8 @@ import (
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/operational"
+	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/webhook"
 )
@@ -408,5 +410,67 @@ func TestRelayWithoutListener(t *testing.T) {
 	}
 	if msgs := e.opMessages(t, hookbridge.EventEndpointDisabled); len(msgs) != 1 {
 		t.Fatalf("operational messages %+v, want the endpoint.disabled", msgs)
+	}
+}
+
+// TestRelayOneAtATime: on PostgreSQL the instances' relays take turns
+// (an advisory lock): while one relays, another's pass is skipped and the
+// events wait for the one relaying; then a pass runs and relays them.
+func TestRelayOneAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := operational.App(ctx, store, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	app := &hookbridge.Application{Name: "Shop"}
+	if err := store.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := webhook.NewSecret()
+	if err := store.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://shop.example/hook",
+		Secrets: []hookbridge.Secret{{Key: secret}}}); err != nil {
+		t.Fatal(err)
+	}
+	relay := operational.NewRelay(&operational.Notifier{Store: store}, 0, nil)
+	relay.OneAtATime(store.RunExclusive)
+	pending := func() int64 {
+		t.Helper()
+		n, err := store.CountOperationalEvents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := store.RunExclusive(ctx, "operational-relay", func(context.Context) error {
+			close(held)
+			<-release
+			return nil
+		})
+		done <- err
+	}()
+	<-held
+	if ran, err := relay.Pass(ctx); err != nil || ran {
+		t.Fatalf("a pass while another instance relays: ran %v, %v", ran, err)
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("%d events pending, want the endpoint.created still there", n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := relay.Pass(ctx); err != nil || !ran {
+		t.Fatalf("a pass alone: ran %v, %v", ran, err)
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("%d events pending after the pass, want 0", n)
 	}
 }

@@ -28,12 +28,24 @@ const relayBatch = 256
 // cannot send it twice, and an event is deleted only once its message is
 // stored: none is lost.
 type Relay struct {
-	notifier *Notifier
-	store    hookbridge.DeliveryStore
-	poll     time.Duration
-	log      *slog.Logger
-	kick     chan struct{}
+	notifier  *Notifier
+	store     hookbridge.DeliveryStore
+	poll      time.Duration
+	log       *slog.Logger
+	kick      chan struct{}
+	exclusive Exclusive // nil: every pass runs
 }
+
+// Exclusive runs fn unless another instance runs the job of the same name,
+// and reports whether it ran (postgres.Store.RunExclusive).
+type Exclusive func(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
+
+// OneAtATime makes the relay's passes take turns with the other instances'
+// on a shared store: a pass that finds another instance relaying is
+// skipped, since that one relays every recorded event. Without it every
+// instance relays every event (each still becomes one message, by its
+// eventId, but N instances try N times). Call it before Run.
+func (r *Relay) OneAtATime(x Exclusive) { r.exclusive = x }
 
 // NewRelay returns a relay of the events in n.Store through n. poll is
 // DefaultRelayPoll if zero; log is slog.Default() if nil.
@@ -56,7 +68,7 @@ func (r *Relay) Run(ctx context.Context) {
 	tick := time.NewTicker(r.poll)
 	defer tick.Stop()
 	for {
-		if err := r.Relay(ctx); err != nil && ctx.Err() == nil {
+		if _, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("operational: relay events; they are tried again", "err", err)
 		}
 		select {
@@ -66,6 +78,15 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// Pass is one pass of Run: Relay, unless (with OneAtATime) another
+// instance is relaying, and whether it ran.
+func (r *Relay) Pass(ctx context.Context) (bool, error) {
+	if r.exclusive == nil {
+		return true, r.Relay(ctx)
+	}
+	return r.exclusive(ctx, "operational-relay", r.Relay)
 }
 
 // Relay turns every event recorded so far into its message, oldest first,

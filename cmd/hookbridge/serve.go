@@ -203,6 +203,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	// messages.
 	notifier := &operational.Notifier{Store: store, Wake: func() { disp.Wake() }}
 	relay := operational.NewRelay(notifier, 0, logger.With("component", "operational"))
+	if x, ok := store.(exclusiveRunner); ok {
+		relay.OneAtATime(x.RunExclusive)
+	}
 	disp, err = dispatch.New(dispatch.Config{
 		Store:               store,
 		Guard:               guard,
