@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -476,5 +477,71 @@ func TestIdempotencyRunningInMemory(t *testing.T) {
 	}
 	if _, ok, err := s.BeginIdempotent(ctx, "k", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour)); err != nil || ok {
 		t.Fatalf("a finished key ran again after the restart: %v", err)
+	}
+}
+
+// TestBackupWhileOpen: a backup taken while a store has the database open
+// (and its writer running) holds everything committed, opens as a store of
+// its own, and refuses what is not a fresh copy of a Hookbridge database.
+func TestBackupWhileOpen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hookbridge.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &hookbridge.Application{Name: "Shop"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	msg := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"n":1}`), CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if _, _, err := s.CreateMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "copy.db")
+	if err := Backup(ctx, path, dest); err != nil {
+		t.Fatal(err)
+	}
+	// The store is still open and writing.
+	if err := s.CreateApplication(ctx, &hookbridge.Application{Name: "After"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := Backup(ctx, path, dest); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("a backup over an existing file: %v", err)
+	}
+	if err := Backup(ctx, filepath.Join(dir, "missing.db"), filepath.Join(dir, "x.db")); err == nil {
+		t.Fatal("a backup of a missing database succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); !os.IsNotExist(err) {
+		t.Fatal("a backup created the database it was asked to copy")
+	}
+	other := filepath.Join(dir, "other.db")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Backup(ctx, other, filepath.Join(dir, "y.db")); err == nil || !strings.Contains(err.Error(), "not a Hookbridge database") {
+		t.Fatalf("a backup of another file: %v", err)
+	}
+
+	c, err := Open(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetApplication(ctx, app.ID); err != nil {
+		t.Fatalf("the application is not in the copy: %v", err)
+	}
+	if got, err := c.GetMessage(ctx, app.ID, msg.ID); err != nil || string(got.Payload) != `{"n":1}` {
+		t.Fatalf("the message in the copy: %+v, %v", got, err)
+	}
+	page, err := c.ListApplications(ctx, hookbridge.ListOptions{})
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("the copy has %d applications (%v), want the one made before it", len(page.Data), err)
 	}
 }

@@ -3,6 +3,7 @@
 //
 //	hookbridge serve     run the API and the dispatcher
 //	hookbridge migrate   apply the database schema and exit
+//	hookbridge backup    copy a SQLite database while serve runs
 //	hookbridge bench     measure delivery throughput and latency
 //	hookbridge verify    check a processor notification's signature
 //	hookbridge source    manage inbound sources of a running server
@@ -39,6 +40,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the API and the dispatcher (embedded SQLite by default)", runServe},
 	{"migrate", "apply the database schema and exit", runMigrate},
+	{"backup", "copy a SQLite database to a new file, while serve runs", runBackup},
 	{"bench", "measure delivery throughput and latency on this machine", runBench},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 	{"source", "manage inbound sources (payment processors) of a running server", runSource},

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hookbridge/hookbridge/sqlite"
+)
+
+func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var db, to string
+	fs := newFlagSet("backup", "Write a consistent copy of a SQLite database to a new file, while serve runs on it.\n"+
+		"The copy is one self-contained file (the write-ahead log folded in, compacted). To restore,\n"+
+		"stop serve, put the copy in the database's place (removing its -wal and -shm files), and start.\n"+
+		"Secrets encrypted with --secret-key stay encrypted: keep the key with the backup's keeper.\n"+
+		"For PostgreSQL, use pg_dump.", stderr)
+	fs.String(&db, "db", defaultDB, "the SQLite database to copy")
+	fs.String(&to, "to", "", "the file to write, which must not exist (required)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if to == "" {
+		return usageError("--to: name the file to write")
+	}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return usageError("--db: backup copies SQLite files; for PostgreSQL use pg_dump")
+	}
+	if err := sqlite.Backup(ctx, db, to); err != nil {
+		return err
+	}
+	info, err := os.Stat(to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "copied %s to %s (%d bytes)\n", db, to, info.Size())
+	return nil
+}
