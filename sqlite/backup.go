@@ -14,7 +14,8 @@ import (
 // dest, while a Store (another process's, even) has it open: it reads in
 // one read transaction, which in WAL mode neither waits for the writer nor
 // holds it up, and writes the copy with VACUUM INTO, compacted and with its
-// write-ahead log folded in, so the copy is one self-contained file. dest
+// write-ahead log folded in, so the copy is one self-contained file; then
+// it checks the copy (quick_check) and removes it if it does not pass. dest
 // must not exist. Secrets sealed with --secret-key stay sealed in the copy.
 func Backup(ctx context.Context, path, dest string) error {
 	if _, err := os.Stat(path); err != nil {
@@ -40,6 +41,28 @@ func Backup(ctx context.Context, path, dest string) error {
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
 		os.Remove(dest) // a partial copy is no backup
 		return fmt.Errorf("sqlite: backup %s to %s: %w", path, dest, err)
+	}
+	if err := check(ctx, dest); err != nil {
+		os.Remove(dest)
+		return fmt.Errorf("sqlite: backup %s to %s: the copy does not check out: %w", path, dest, err)
+	}
+	return nil
+}
+
+// check runs SQLite's quick_check on the database at path: every page
+// read, and the b-trees well formed.
+func check(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var result string
+	if err := db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&result); err != nil {
+		return err
+	}
+	if result != "ok" {
+		return errors.New(result)
 	}
 	return nil
 }
