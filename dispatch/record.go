@@ -115,6 +115,16 @@ func (b *batch) len() int { return len(b.results) + len(b.releases) }
 func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 	var errs []error
 	if len(b.results) > 0 {
+		// The leases end with the write, so they are dropped from the
+		// table before it: once the write commits, the delivery may be
+		// claimed again at once (a retry due now), and a removal after
+		// the commit could take the new claim's lease with it. If the
+		// write fails they are not renewed, and end in the store.
+		ids := make([]string, len(b.results))
+		for i := range b.results {
+			ids[i] = b.results[i].DeliveryID
+		}
+		d.leases.remove(ids)
 		var rejected []string
 		err := d.retryWrite(ctx, func(ctx context.Context) (err error) {
 			rejected, err = d.store.RecordAttempts(ctx, d.owner, b.results)
@@ -134,11 +144,6 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 		if len(b.reports) > 0 && err == nil {
 			d.reportHealth(ctx, b.reports)
 		}
-		ids := make([]string, len(b.results))
-		for i := range b.results {
-			ids[i] = b.results[i].DeliveryID
-		}
-		d.leases.remove(ids)
 	}
 	if len(b.releases) > 0 {
 		if err := d.release(ctx, b.releases); err != nil {
@@ -153,12 +158,13 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 	return errors.Join(errs...)
 }
 
-// release ends the leases on ids without recording anything.
+// release ends the leases on ids without recording anything. As in flush,
+// the table forgets them before the store does.
 func (d *Dispatcher) release(ctx context.Context, ids []string) error {
+	d.leases.remove(ids)
 	err := d.retryWrite(ctx, func(ctx context.Context) error {
 		return d.store.ReleaseDeliveries(ctx, d.owner, ids)
 	})
-	d.leases.remove(ids)
 	if err != nil {
 		d.log.Error("dispatch: release deliveries; they are claimable again when the leases end",
 			"count", len(ids), "err", err)
