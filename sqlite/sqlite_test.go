@@ -19,6 +19,17 @@ import (
 )
 
 // openTest opens a store on a new file in the test's temporary directory.
+// openAt opens the store at path, for tests that close and reopen it: the
+// caller closes it.
+func openAt(t testing.TB, path string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func openTest(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "hookbridge.db"))
@@ -398,13 +409,7 @@ func TestSealedSecrets(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hookbridge.db")
 	storetest.RunSealed(t, storetest.SealedDB{
-		Open: func(t *testing.T, keys *sealed.Keyring) hookbridge.Store {
-			s, err := Open(t.Context(), path, WithKeys(keys))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
+		Open: func(t *testing.T, keys *sealed.Keyring) hookbridge.Store { return openAt(t, path, WithKeys(keys)) },
 		Raw: func(t *testing.T, s hookbridge.Store, table, keyColumn, column, key string) string {
 			var v string
 			if err := s.(*Store).r.QueryRowContext(t.Context(), `SELECT `+column+` FROM `+table+` WHERE `+keyColumn+` = ?`, key).Scan(&v); err != nil {
@@ -424,10 +429,7 @@ func TestIdempotencyRunningInMemory(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "hookbridge.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	now := time.Now()
 	var (
 		wg      sync.WaitGroup
@@ -467,10 +469,7 @@ func TestIdempotencyRunningInMemory(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openAt(t, path)
 	defer s.Close()
 	if _, ok, err := s.BeginIdempotent(ctx, "k2", "POST /x", now, now.Add(-time.Minute), now.Add(-time.Hour)); err != nil || !ok {
 		t.Fatalf("a retry after the restart did not run: %v", err)
@@ -488,10 +487,7 @@ func TestBackupWhileOpen(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hookbridge.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	app := &hookbridge.Application{Name: "Shop"}
 	if err := s.CreateApplication(ctx, app); err != nil {
 		t.Fatal(err)
@@ -529,10 +525,7 @@ func TestBackupWhileOpen(t *testing.T) {
 		t.Fatalf("a backup of another file: %v", err)
 	}
 
-	c, err := Open(ctx, dest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openAt(t, dest)
 	defer c.Close()
 	if _, err := c.GetApplication(ctx, app.ID); err != nil {
 		t.Fatalf("the application is not in the copy: %v", err)
