@@ -67,7 +67,9 @@ included), the server's peak RSS and CPU seconds, and lost and duplicate
 deliveries. --baseline runs the same load client straight against the
 receiver, before the server starts and again after it has stopped: the
 ceiling of this machine (the higher of the two, so that a busy moment does
-not flatter the ratio), to which the delivery rate is compared.
+not flatter the ratio), to which the delivery rate is compared. --relay also
+runs the same load through a relay inside the bench that forwards each
+message but writes nothing down: what HTTP alone allows on this machine.
 
 Everything runs on loopback. The exit status is 1 if a delivery was lost.`
 
@@ -83,6 +85,7 @@ type benchConfig struct {
 	Rate         int
 	Batch        int
 	Baseline     bool
+	Relay        bool
 	Backlog      int
 	Hang         int
 	Instances    int
@@ -111,6 +114,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Rate, "rate", 0, "send at this fixed rate (messages/s) instead of as fast as possible; for latency runs")
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
 	fs.Bool(&c.Baseline, "baseline", false, "also measure the same load client posting straight to the receiver, before and after the run: the ceiling of this machine")
+	fs.Bool(&c.Relay, "relay", false, "also measure a store-less relay inside the bench: the same load through an HTTP relay that answers at once and forwards each message signed from a worker pool, but writes nothing down — what net/http alone allows a gateway on this machine (one endpoint; not with --rate, --backlog, --hang or --fanout)")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
@@ -144,6 +148,8 @@ func (c *benchConfig) check() error {
 		return usageError("--url needs --api-key")
 	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0 || c.Sealed):
 		return usageError("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
+	case c.Relay && (c.Rate > 0 || c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
+		return usageError("--relay measures throughput with one delivery per message: not with --rate, --backlog, --hang or --fanout")
 	case c.InProcess && c.ServerBinary != "":
 		return usageError("--in-process and --server-binary exclude each other")
 	}
@@ -268,6 +274,9 @@ type benchReport struct {
 	BaselinePerS  *float64  `json:"baseline_per_s"`      // the higher of the two below
 	BaselineRuns  []float64 `json:"baseline_runs_per_s"` // before the server started, after it stopped
 	Ratio         *float64  `json:"ratio"`               // delivered_per_s / baseline_per_s
+	RelayPerS     *float64  `json:"relay_per_s"`         // --relay: the store-less relay's deliveries per second
+	RelayRatio    *float64  `json:"relay_ratio"`         // relay_per_s / baseline_per_s
+	OfRelay       *float64  `json:"of_relay"`            // delivered_per_s / relay_per_s
 	P50MS         *float64  `json:"p50_ms"`
 	P95MS         *float64  `json:"p95_ms"`
 	P99MS         *float64  `json:"p99_ms"`
@@ -338,6 +347,13 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		rep.BaselineRuns = append(rep.BaselineRuns, rate)
 	}
+	if cfg.Relay {
+		rate, err := b.relay(ctx, rep.Messages)
+		if err != nil {
+			return nil, err
+		}
+		rep.RelayPerS = &rate
+	}
 
 	b.db, b.apiKey = cfg.DB, cfg.APIKey
 	ownDB := false
@@ -395,7 +411,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	restart := time.Now()
 	if cfg.Backlog > 0 {
 		b.recv.hold()
-		ing = b.ingest(ctx, srv, apps, cfg.Backlog, 0)
+		ing = b.ingest(ctx, b.recv, srv, apps, cfg.Backlog, 0, "ingest")
 		rep.addIngest(ing, cfg.Fanout)
 		// Stop the server holding the backlog. It stops claiming at once,
 		// releases what it claimed but did not send, and waits out its
@@ -414,12 +430,12 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			return nil, err
 		}
 		stopped = false
-		b.wait(ctx, ing, "drain")
+		b.wait(ctx, b.recv, ing, cfg.Fanout, "drain")
 	} else {
 		if cfg.Hang > 0 {
 			b.recv.hang(cfg.Hang)
 		}
-		ing = b.ingest(ctx, srv, apps, cfg.Messages, cfg.Rate)
+		ing = b.ingest(ctx, b.recv, srv, apps, cfg.Messages, cfg.Rate, "ingest")
 		rep.addIngest(ing, cfg.Fanout)
 		if cfg.Hang > 0 {
 			// The healthy endpoints' deliveries first, while the
@@ -431,7 +447,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			rep.addHealthy(b.recv, ing, cfg.Hang)
 			b.recv.release()
 		}
-		b.wait(ctx, ing, "deliver")
+		b.wait(ctx, b.recv, ing, cfg.Fanout, "deliver")
 	}
 	if !ownDB {
 		// A database or server the bench does not own gets its bench
@@ -464,6 +480,14 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	if rep.BaselinePerS != nil && *rep.BaselinePerS > 0 {
 		ratio := rep.DeliveredPerS / *rep.BaselinePerS
 		rep.Ratio = &ratio
+		if rep.RelayPerS != nil {
+			r := *rep.RelayPerS / *rep.BaselinePerS
+			rep.RelayRatio = &r
+		}
+	}
+	if rep.RelayPerS != nil && *rep.RelayPerS > 0 {
+		r := rep.DeliveredPerS / *rep.RelayPerS
+		rep.OfRelay = &r
 	}
 	rep.ElapsedS = time.Since(start).Seconds()
 	if rep.Accepted == 0 {
@@ -627,7 +651,7 @@ type ingestResult struct {
 // ingest sends n messages, cfg.Batch per request, spread over apps (and
 // the servers of srv) round-robin, either as fast as the concurrency allows
 // or, with rate > 0, each at its due time.
-func (b *bench) ingest(ctx context.Context, srv fleet, apps []benchApp, n, rate int) *ingestResult {
+func (b *bench) ingest(ctx context.Context, recv *benchReceiver, srv fleet, apps []benchApp, n, rate int, label string) *ingestResult {
 	k := b.cfg.Batch
 	units := (n + k - 1) / k
 	res := &ingestResult{msgs: make([]sent, n)}
@@ -644,8 +668,8 @@ func (b *bench) ingest(ctx context.Context, srv fleet, apps []benchApp, n, rate 
 		res.firstError = cmp.Or(res.firstError, err.Error())
 		errMu.Unlock()
 	}
-	stop := b.progress.show("ingest", int64(n), accepted.Load, func() string {
-		return fmt.Sprintf("delivered %d", b.recv.uniqueCount())
+	stop := b.progress.show(label, int64(n), accepted.Load, func() string {
+		return fmt.Sprintf("delivered %d", recv.uniqueCount())
 	})
 	res.t0 = time.Now()
 	b.client.run(ctx, b.cfg.Concurrency, "client", func(w *clientWorker) {
@@ -712,15 +736,16 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-// wait returns once every delivery owed for ing has arrived, or ctx ends.
-func (b *bench) wait(ctx context.Context, ing *ingestResult, label string) {
-	want := int64(ing.accepted * b.cfg.Fanout)
-	stop := b.progress.show(label, want, b.recv.uniqueCount, nil)
+// wait returns once every delivery owed for ing (fanout to each accepted
+// message) has arrived at recv, or ctx ends.
+func (b *bench) wait(ctx context.Context, recv *benchReceiver, ing *ingestResult, fanout int, label string) {
+	want := int64(ing.accepted * fanout)
+	stop := b.progress.show(label, want, recv.uniqueCount, nil)
 	defer stop()
 	// The unique count is cheap; an exact match of arrivals against the
 	// accepted messages is made only once it says all are in.
 	b.waitFor(ctx, func() bool {
-		return b.recv.uniqueCount() >= want && b.recv.matched(ing, b.cfg.Fanout) >= want
+		return recv.uniqueCount() >= want && recv.matched(ing, fanout) >= want
 	})
 }
 
@@ -851,10 +876,20 @@ func (r *benchReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  baseline (straight to the receiver)  %9.0f req/s   (before %.0f, after %.0f)\n",
 			*r.BaselinePerS, r.BaselineRuns[0], r.BaselineRuns[1])
 	}
+	if r.RelayPerS != nil {
+		fmt.Fprintf(w, "  store-less relay (writes nothing)    %9.0f deliveries/s", *r.RelayPerS)
+		if r.RelayRatio != nil {
+			fmt.Fprintf(w, "   = %.2f × baseline", *r.RelayRatio)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  ingest                               %9.0f msg/s   (%d accepted, %d refused)\n", r.IngestPerS, r.Accepted, r.Refused)
 	fmt.Fprintf(w, "  delivered                            %9.0f deliveries/s", r.DeliveredPerS)
 	if r.Ratio != nil {
 		fmt.Fprintf(w, "   = %.2f × baseline", *r.Ratio)
+	}
+	if r.OfRelay != nil {
+		fmt.Fprintf(w, ", %.2f × relay", *r.OfRelay)
 	}
 	fmt.Fprintln(w)
 	if r.P50MS != nil {

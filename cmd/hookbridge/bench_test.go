@@ -26,7 +26,7 @@ func TestBenchSmoke(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"OnePerRequest", []string{"--messages", "2000", "--baseline"}},
+		{"OnePerRequest", []string{"--messages", "2000", "--baseline", "--relay"}},
 		{"IdempotencyKeys", []string{"--messages", "1000", "--idempotency-keys"}},
 		{"BatchFanOut", []string{"--messages", "1000", "--batch", "100", "--endpoints", "3", "--fanout", "2"}},
 		// Sealed: the restart must read the secrets the first start sealed.
@@ -36,6 +36,13 @@ func TestBenchSmoke(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rep := runBenchSmoke(t, append([]string{"--server-binary", bin}, tc.args...))
+			if tc.name == "OnePerRequest" {
+				for name, v := range map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio, "of_relay": rep.OfRelay} {
+					if v == nil || *v <= 0 {
+						t.Errorf("%s = %v with --relay --baseline, want a positive figure", name, v)
+					}
+				}
+			}
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
 				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
 			}
@@ -90,6 +97,31 @@ func runBenchSmoke(t *testing.T, args []string) benchReport {
 		t.Errorf("delivered_per_s = %v, cpu_s = %v: not measured", rep.DeliveredPerS, rep.CPUS)
 	}
 	return rep
+}
+
+// TestBenchRefusesContradictions: settings that cannot measure what they
+// say are refused as a usage error before anything starts.
+func TestBenchRefusesContradictions(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--relay", "--rate", "1000"},
+		{"--relay", "--backlog", "100"},
+		{"--relay", "--endpoints", "2", "--hang", "1"},
+		{"--relay", "--fanout", "2"},
+		{"--hang", "1", "--endpoints", "3", "--backlog", "10"},
+		{"--instances", "2"},
+		{"--batch", "0"},
+		{"--url", "http://127.0.0.1:8071"},
+		{"--url", "http://example.com:8071", "--api-key", "k"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), append([]string{"bench"}, args...), &stdout, &stderr); code != 2 {
+			t.Errorf("bench %v exited %d, want 2 (usage)\n%s", args, code, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("bench %v printed %q: it ran", args, stdout.String())
+		}
+	}
 }
 
 // TestBenchIgnoresServeEnvironment: the variables that configure `serve`

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/webhook"
+)
+
+// benchRelay is the reference --relay measures Hookbridge against: the
+// least a webhook gateway built on net/http can do. It answers the
+// message calls of the API at once, before anything is written anywhere,
+// and forwards each message from a pool of workers as Hookbridge's
+// dispatcher does — signed, over keep-alive connections — but keeps
+// nothing: no database, no retries, no attempt log, no authentication. Its
+// delivery rate is what the HTTP exchanges alone allow on this machine for
+// the producer → gateway → receiver pattern, with everything that makes a
+// gateway durable left out.
+type benchRelay struct {
+	srv    *http.Server
+	url    string
+	target string // the receiver endpoint every message is forwarded to
+	client *http.Client
+	signer *webhook.Signer
+
+	jobs    chan relayJob
+	workers sync.WaitGroup
+	seq     atomic.Int64
+
+	errMu sync.Mutex
+	err   error // the first failed forward
+}
+
+type relayJob struct {
+	id      string
+	payload []byte
+}
+
+// startBenchRelay starts a relay on loopback that forwards to target with
+// the given number of workers.
+func startBenchRelay(target string, workers int) (*benchRelay, error) {
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := webhook.NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}
+	r := &benchRelay{
+		url:    "http://" + ln.Addr().String(),
+		target: target,
+		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+			DialContext:         dialer.DialContext,
+			MaxIdleConnsPerHost: workers,
+			DisableCompression:  true,
+		}},
+		signer: signer,
+		jobs:   make(chan relayJob, 2*workers),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /app/{app}/msg", r.handleMessage)
+	mux.HandleFunc("POST /app/{app}/msg/batch", r.handleBatch)
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Labelled like a server under --in-process: a CPU profile of the
+	// bench can then tell the relay's goroutines from the client's.
+	pprof.Do(context.Background(), pprof.Labels("role", "relay"), func(context.Context) {
+		for range workers {
+			r.workers.Go(r.forward)
+		}
+		go r.srv.Serve(ln)
+	})
+	return r, nil
+}
+
+// base and stop make the relay a target of the load client.
+func (r *benchRelay) base() string { return r.url }
+
+// stop closes the relay once its requests are answered and its workers
+// have forwarded what they were given, and returns the first failed
+// forward.
+func (r *benchRelay) stop() (serverUsage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), serverStopTimeout)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	close(r.jobs)
+	r.workers.Wait()
+	r.client.CloseIdleConnections()
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return serverUsage{}, errors.Join(err, r.err)
+}
+
+func (r *benchRelay) handleMessage(w http.ResponseWriter, req *http.Request) {
+	var in struct {
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&in); err != nil || len(in.Payload) == 0 {
+		http.Error(w, "want a message with a payload", http.StatusBadRequest)
+		return
+	}
+	id := r.enqueue(in.Payload)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, `{"id":%q}`, id)
+}
+
+func (r *benchRelay) handleBatch(w http.ResponseWriter, req *http.Request) {
+	var in struct {
+		Messages []struct {
+			Payload json.RawMessage `json:"payload"`
+		} `json:"messages"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&in); err != nil || len(in.Messages) == 0 {
+		http.Error(w, "want a batch of messages", http.StatusBadRequest)
+		return
+	}
+	var out bytes.Buffer
+	out.WriteString(`{"data":[`)
+	for i, m := range in.Messages {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		fmt.Fprintf(&out, `{"status":202,"message":{"id":%q}}`, r.enqueue(m.Payload))
+	}
+	out.WriteString(`]}`)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out.Bytes())
+}
+
+// enqueue hands a message to the workers, waiting while they are all busy
+// and their queue is full, and returns its id.
+func (r *benchRelay) enqueue(payload []byte) string {
+	id := "relay_" + strconv.FormatInt(r.seq.Add(1), 10)
+	r.jobs <- relayJob{id: id, payload: payload}
+	return id
+}
+
+// forward is one worker: it sends each job to the target, signed, once.
+func (r *benchRelay) forward() {
+	for j := range r.jobs {
+		if err := r.send(j); err != nil {
+			r.errMu.Lock()
+			if r.err == nil {
+				r.err = fmt.Errorf("relay: %s: %w", j.id, err)
+			}
+			r.errMu.Unlock()
+		}
+	}
+}
+
+func (r *benchRelay) send(j relayJob) error {
+	req, err := http.NewRequest(http.MethodPost, r.target, bytes.NewReader(j.payload))
+	if err != nil {
+		return err
+	}
+	req.Header["Content-Type"] = []string{"application/json"}
+	r.signer.SetHeaders(req.Header, j.id, time.Now(), j.payload)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("receiver answered %s", resp.Status)
+	}
+	return nil
+}
+
+// relay measures the relay's delivery rate for n messages, sent the way
+// the run sends them (--batch, --concurrency) to one endpoint of a
+// receiver of its own, so that its arrivals never mix with the server's.
+func (b *bench) relay(ctx context.Context, n int) (float64, error) {
+	recv, err := startBenchReceiver()
+	if err != nil {
+		return 0, err
+	}
+	defer recv.close()
+	rl, err := startBenchRelay(recv.url+"/e/0", max(b.cfg.Workers, dispatch.DefaultWorkers))
+	if err != nil {
+		return 0, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			rl.stop()
+		}
+	}()
+	ing := b.ingest(ctx, recv, fleet{rl}, []benchApp{{id: "relay"}}, n, 0, "relay")
+	b.wait(ctx, recv, ing, 1, "relay deliver")
+	stopped = true
+	if _, err := rl.stop(); err != nil {
+		return 0, err
+	}
+	var rep benchReport
+	rep.addIngest(ing, 1)
+	rep.addDeliveries(recv, ing, 1, true)
+	switch {
+	case rep.Refused > 0:
+		return 0, fmt.Errorf("relay: %d messages refused: %s", rep.Refused, rep.firstError)
+	case rep.Lost > 0 || rep.Duplicates > 0 || rep.Unexpected > 0:
+		return 0, fmt.Errorf("relay: %d lost, %d duplicates, %d unexpected", rep.Lost, rep.Duplicates, rep.Unexpected)
+	}
+	return rep.DeliveredPerS, nil
+}
