@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/storetest"
 )
 
 // benchFanout is how many endpoints each benchmark message goes to: most of
@@ -47,7 +48,7 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	total = int64(messages * benchFanout)
 
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := storetest.ProcessCPU()
 	b.ResetTimer()
 	start := time.Now()
 	_, stop := e.start(dispatch.Config{Workers: dispatch.DefaultWorkers, BatchSize: dispatch.DefaultBatchSize})
@@ -64,7 +65,7 @@ func BenchmarkDispatch(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	cpu1, _ := processCPU()
+	cpu1, _ := storetest.ProcessCPU()
 	b.StopTimer()
 	if err := stop(); err != nil {
 		b.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/storetest"
 )
 
 // benchPayload is a typical thin payment event.
@@ -87,6 +88,56 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkDataPath measures everything the store does for a delivery on
+// the batch path, and nothing else: a batch of 100 messages written in one
+// transaction with their deliveries handed over (no claim), then a
+// successful attempt recorded for each, in one transaction — the two
+// durable writes every delivery costs, with no HTTP on either side. Its
+// CPU per delivery is the floor of what storage adds to a delivery
+// (docs/benchmarks.md sets it against the throughput targets).
+func BenchmarkDataPath(b *testing.B) {
+	const batch = 100
+	s := openTest(b)
+	app := benchApp(b, s)
+	h := &storetest.HandoffLog{}
+	s.SetHandoff(h)
+	ctx := context.Background()
+	msgs := make([]*hookbridge.Message, batch)
+	results := make([]hookbridge.AttemptResult, 0, batch)
+	cpu0, cpuOK := storetest.ProcessCPU()
+	for b.Loop() {
+		for i := range msgs {
+			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+		}
+		if _, err := s.CreateMessages(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+		h.Lock()
+		claims := h.Taken
+		h.Taken = nil
+		h.Unlock()
+		if len(claims) != batch {
+			b.Fatalf("%d deliveries handed over, want %d", len(claims), batch)
+		}
+		results = results[:0]
+		for _, c := range claims {
+			results = append(results, hookbridge.AttemptResult{
+				DeliveryID: c.Delivery.ID,
+				Attempt:    &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200, Response: "ok", DurationMS: 3},
+				Status:     hookbridge.StatusSuccess,
+			})
+		}
+		if rejected, err := s.RecordAttempts(ctx, storetest.HandoffOwner, results); err != nil || len(rejected) > 0 {
+			b.Fatal(err, rejected)
+		}
+	}
+	cpu1, _ := storetest.ProcessCPU()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
+	if cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/delivery")
+	}
 }
 
 // BenchmarkCreateMessageConcurrent measures ingest with many producers at
