@@ -75,14 +75,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 		if len(claims) != batch {
 			b.Fatalf("claimed %d, want %d", len(claims), batch)
 		}
-		results = results[:0]
-		for _, c := range claims {
-			results = append(results, hookbridge.AttemptResult{
-				DeliveryID: c.Delivery.ID,
-				Attempt:    &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200, Response: "ok", DurationMS: 3},
-				Status:     hookbridge.StatusSuccess,
-			})
-		}
+		results = storetest.AppendSuccesses(results[:0], claims)
 		if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
 			b.Fatal(err, rejected)
 		}
@@ -121,14 +114,7 @@ func BenchmarkDataPath(b *testing.B) {
 		if len(claims) != batch {
 			b.Fatalf("%d deliveries handed over, want %d", len(claims), batch)
 		}
-		results = results[:0]
-		for _, c := range claims {
-			results = append(results, hookbridge.AttemptResult{
-				DeliveryID: c.Delivery.ID,
-				Attempt:    &hookbridge.Attempt{URL: c.Endpoint.URL, Status: hookbridge.StatusSuccess, StatusCode: 200, Response: "ok", DurationMS: 3},
-				Status:     hookbridge.StatusSuccess,
-			})
-		}
+		results = storetest.AppendSuccesses(results[:0], claims)
 		if rejected, err := s.RecordAttempts(ctx, storetest.HandoffOwner, results); err != nil || len(rejected) > 0 {
 			b.Fatal(err, rejected)
 		}
