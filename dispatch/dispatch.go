@@ -47,8 +47,10 @@ type Store interface {
 type Config struct {
 	// Store is where deliveries are claimed and their results recorded.
 	Store Store
-	// Guard decides which addresses may be dialled. Nil means netguard.New():
-	// every special-purpose range blocked, nothing allow-listed.
+	// Guard decides which addresses may be dialled and, made with
+	// HTTPSOnly, refuses to send to a URL that is not https. Nil means
+	// netguard.New(): every special-purpose range blocked, nothing
+	// allow-listed, http and https both sent.
 	Guard *netguard.Guard
 	// Owner identifies this instance in the leases it takes. It must differ
 	// between instances sharing a store. Empty means host:pid:random.
@@ -137,6 +139,7 @@ type Dispatcher struct {
 	// configure); the client's redirect and cookie machinery would only
 	// cost allocations.
 	transport *http.Transport
+	guard     *netguard.Guard // also checks each request's scheme (--https-only)
 	signers   signerCache
 	leases    leaseTable
 	hand      handoffState
@@ -210,6 +213,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if guard == nil {
 		guard = netguard.New()
 	}
+	d.guard = guard
 	d.slots = newEndpointSlots(cmp.Or(cfg.EndpointConcurrency, DefaultEndpointConcurrency), d.batchSize)
 	d.maxInflight = int64(d.workers + d.batchSize)
 	d.claimMin = int64(max(1, d.batchSize/2))

@@ -596,6 +596,29 @@ func TestBlockedAddressIsNotReached(t *testing.T) {
 	}
 }
 
+// TestHTTPSOnlyRefusesStoredHTTPEndpoint: an endpoint stored with an http
+// URL before the server ran with --https-only gets a failed attempt that
+// says why, and a retry, but no request.
+func TestHTTPSOnlyRefusesStoredHTTPEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var hit atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Store(true) }))
+	t.Cleanup(srv.Close)
+	ep, _ := e.endpoint(srv.URL)
+	msg := e.publish(`{}`)
+	e.start(dispatch.Config{Guard: netguard.New(netip.MustParsePrefix("127.0.0.1/32")).HTTPSOnly()})
+
+	a := e.waitAttempts(msg.ID, 1)[0]
+	if a.Status != hookbridge.StatusFail || a.StatusCode != 0 || !strings.Contains(a.Response, "only https URLs") {
+		t.Errorf("attempt %+v, want a failed attempt saying only https URLs are allowed", a)
+	}
+	e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSending)
+	if hit.Load() {
+		t.Error("the http receiver was reached")
+	}
+}
+
 func TestRedirectIsAFailedAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

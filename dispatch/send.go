@@ -240,6 +240,11 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 	if err != nil {
 		return 0, truncate(fmt.Sprintf("invalid endpoint URL: %v", err)), 0, err
 	}
+	if err := d.guard.CheckScheme(req.URL.Scheme); err != nil {
+		// An endpoint stored before --https-only was set: refused unsent,
+		// as a failed attempt that says why, until its URL is changed.
+		return 0, "refused: " + err.Error(), 0, err
+	}
 	h := req.Header
 	for k, v := range c.Endpoint.Headers {
 		if k = http.CanonicalHeaderKey(k); !reserved(k) {

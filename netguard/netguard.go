@@ -8,7 +8,8 @@
 // (rebinding) or a redirect cannot get around it. CheckURL is an early,
 // friendlier check for URLs whose host is a literal IP (or "localhost"), so
 // that such an endpoint is refused when it is created rather than on its
-// first delivery.
+// first delivery. A Guard made with HTTPSOnly also keeps deliveries off
+// plain HTTP.
 package netguard
 
 import (
@@ -60,11 +61,13 @@ var (
 	sixToFo = netip.MustParsePrefix("2002::/16")
 )
 
-// Guard decides which IP addresses outbound requests may reach. The zero
-// value blocks every special-purpose range and allows nothing extra. A Guard
-// is safe for concurrent use; it is not changed after New.
+// Guard decides which IP addresses outbound requests may reach, and with
+// HTTPSOnly which URLs. The zero value blocks every special-purpose range,
+// allows nothing extra and takes http and https. A Guard is safe for
+// concurrent use; it is not changed after it is made.
 type Guard struct {
-	allow []netip.Prefix
+	allow     []netip.Prefix
+	httpsOnly bool
 }
 
 // New returns a Guard that also allows the given prefixes (the operator's
@@ -75,6 +78,29 @@ func New(allow ...netip.Prefix) *Guard {
 		g.allow[i] = p.Masked()
 	}
 	return g
+}
+
+// HTTPSOnly returns a Guard like g that also refuses every URL whose scheme
+// is not https (serve --https-only): endpoints with an http URL are refused
+// when they are created or changed, and a delivery to one stored before is
+// refused without being sent (CheckScheme).
+func (g *Guard) HTTPSOnly() *Guard {
+	c := *g
+	c.httpsOnly = true
+	return &c
+}
+
+// ErrNotHTTPS is wrapped by the errors of a Guard made with HTTPSOnly for a
+// URL that is not https.
+var ErrNotHTTPS = errors.New("only https URLs are allowed: this server runs with --https-only")
+
+// CheckScheme checks the scheme of a URL about to be requested: with
+// HTTPSOnly, anything but https is refused.
+func (g *Guard) CheckScheme(scheme string) error {
+	if g.httpsOnly && !strings.EqualFold(scheme, "https") {
+		return ErrNotHTTPS
+	}
+	return nil
 }
 
 // ParseCIDRs parses a comma-separated list of CIDRs. A bare address is taken
@@ -179,9 +205,10 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 var ErrBadURL = errors.New("invalid URL")
 
 // CheckURL checks an endpoint URL when it is created or changed: it must be an
-// absolute http or https URL with a host, and a host given as a literal IP —
-// or the name localhost — must be allowed. Other hostnames pass here; their
-// resolved addresses are checked when dialled.
+// absolute http or https URL with a host (https only, with HTTPSOnly), and a
+// host given as a literal IP — or the name localhost — must be allowed.
+// Other hostnames pass here; their resolved addresses are checked when
+// dialled.
 func (g *Guard) CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -189,6 +216,9 @@ func (g *Guard) CheckURL(raw string) error {
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%w: scheme must be http or https", ErrBadURL)
+	}
+	if err := g.CheckScheme(u.Scheme); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
 	host := u.Hostname()
 	if host == "" {

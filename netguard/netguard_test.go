@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,6 +94,43 @@ func TestCheckURL(t *testing.T) {
 	allowLoop := New(netip.MustParsePrefix("127.0.0.0/8"))
 	if err := allowLoop.CheckURL("http://localhost:8000/"); err != nil {
 		t.Errorf("localhost with loopback allowed: %v", err)
+	}
+}
+
+func TestHTTPSOnly(t *testing.T) {
+	t.Parallel()
+	allow := New(netip.MustParsePrefix("127.0.0.0/8"))
+	strict := allow.HTTPSOnly()
+	for _, tt := range []struct {
+		url     string
+		wantErr bool
+	}{
+		{"https://example.com/hook", false},
+		{"HTTPS://example.com/hook", false},
+		{"https://127.0.0.1:9000/", false}, // the allow-list still applies
+		{"http://example.com/hook", true},
+		{"https://10.0.0.5/", true},
+	} {
+		err := strict.CheckURL(tt.url)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("CheckURL(%q) = %v, want error %v", tt.url, err, tt.wantErr)
+		}
+		if strings.HasPrefix(tt.url, "http:") && !errors.Is(err, ErrNotHTTPS) {
+			t.Errorf("CheckURL(%q) = %v, want ErrNotHTTPS", tt.url, err)
+		}
+	}
+	if err := strict.CheckScheme("http"); !errors.Is(err, ErrNotHTTPS) {
+		t.Errorf("CheckScheme(http) = %v, want ErrNotHTTPS", err)
+	}
+	if err := strict.CheckScheme("https"); err != nil {
+		t.Errorf("CheckScheme(https) = %v", err)
+	}
+	// The guard it was made from is unchanged.
+	if err := allow.CheckURL("http://example.com/hook"); err != nil {
+		t.Errorf("the original guard refuses http: %v", err)
+	}
+	if err := allow.CheckScheme("http"); err != nil {
+		t.Errorf("the original guard refuses the http scheme: %v", err)
 	}
 }
 

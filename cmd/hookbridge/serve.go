@@ -39,6 +39,7 @@ type serveConfig struct {
 	APIKey          string
 	SecretKey       string // keys that seal stored secrets, comma-separated, current first; "" = none
 	AllowPrivate    string
+	HTTPSOnly       bool
 	MaxPayload      int64
 	RequestTimeout  time.Duration
 	Workers         int
@@ -64,6 +65,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
+	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
 	fs.Int(&c.Workers, "workers", dispatch.DefaultWorkers, "deliveries sent concurrently")
@@ -158,6 +160,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		return nil, usageError("--allow-private: %v", err)
 	}
 	guard := netguard.New(allow...)
+	if cfg.HTTPSOnly {
+		guard = guard.HTTPSOnly()
+	}
 
 	keys, err := sealed.ParseKeys(cfg.SecretKey)
 	if err != nil {
