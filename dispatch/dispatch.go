@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,13 @@ type Config struct {
 	// netguard.New(): every special-purpose range blocked, nothing
 	// allow-listed, http and https both sent.
 	Guard *netguard.Guard
+	// Proxy, if set, is an egress proxy (see ParseProxy) that every request
+	// goes through, such as Smokescreen: the dispatcher then dials the
+	// proxy and nothing else, and the proxy, which resolves and dials the
+	// receivers, decides which addresses they may have. The Guard still
+	// judges the scheme, and endpoint URLs whose host is a literal address
+	// are still refused where they are set.
+	Proxy *url.URL
 	// Owner identifies this instance in the leases it takes. It must differ
 	// between instances sharing a store. Empty means host:pid:random.
 	Owner string
@@ -227,8 +235,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		KeepAlive: 30 * time.Second,
 	}
 	d.transport = &http.Transport{
-		// No proxy, ever: through a proxy the guard would judge the proxy's
-		// address instead of the receiver's.
+		// No proxy from the environment: through a proxy the guard would
+		// judge the proxy's address instead of the receiver's. Only one the
+		// operator names (cfg.Proxy), which then takes over that judgement.
 		Proxy:             nil,
 		DialContext:       dialer.DialContext,
 		ForceAttemptHTTP2: true,
@@ -244,6 +253,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		// Only a short excerpt of the response is kept, so asking for
 		// compression would only cost CPU.
 		DisableCompression: true,
+	}
+	if cfg.Proxy != nil {
+		d.transport.Proxy = http.ProxyURL(cfg.Proxy)
+		d.transport.DialContext = proxyDial(cfg.Proxy)
 	}
 	return d, nil
 }

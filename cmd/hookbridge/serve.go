@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -40,6 +41,7 @@ type serveConfig struct {
 	SecretKey       string // keys that seal stored secrets, comma-separated, current first; "" = none
 	AllowPrivate    string
 	HTTPSOnly       bool
+	Proxy           string
 	MaxPayload      int64
 	RequestTimeout  time.Duration
 	Workers         int
@@ -65,6 +67,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
+	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
 	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
@@ -163,6 +166,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if cfg.HTTPSOnly {
 		guard = guard.HTTPSOnly()
 	}
+	var proxy *url.URL
+	if cfg.Proxy != "" {
+		if proxy, err = dispatch.ParseProxy(cfg.Proxy); err != nil {
+			return nil, usageError("--proxy: %v", err)
+		}
+	}
 
 	keys, err := sealed.ParseKeys(cfg.SecretKey)
 	if err != nil {
@@ -214,6 +223,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	disp, err = dispatch.New(dispatch.Config{
 		Store:               store,
 		Guard:               guard,
+		Proxy:               proxy,
 		Workers:             cfg.Workers,
 		RequestTimeout:      cfg.RequestTimeout,
 		Lease:               cfg.Lease,
@@ -297,7 +307,11 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	s.wg.Go(func() { relay.Run(dctx) })
 	s.startJobs(dctx, disp.Wake)
 	ok = true
-	logger.Info("hookbridge started", "addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion())
+	started := []any{"addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion()}
+	if proxy != nil {
+		started = append(started, "proxy", proxy.Redacted())
+	}
+	logger.Info("hookbridge started", started...)
 	return s, nil
 }
 
