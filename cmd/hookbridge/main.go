@@ -5,6 +5,7 @@
 //	hookbridge migrate   apply the database schema and exit
 //	hookbridge backup    copy a SQLite database while serve runs
 //	hookbridge bench     measure delivery throughput and latency
+//	hookbridge listen    receive an application's webhooks on this machine
 //	hookbridge verify    check a processor notification's signature
 //	hookbridge source    manage inbound sources of a running server
 //	hookbridge keygen    print a new key for --secret-key
@@ -42,6 +43,7 @@ var commands = []command{
 	{"migrate", "apply the database schema and exit", runMigrate},
 	{"backup", "copy a SQLite database to a new file, while serve runs", runBackup},
 	{"bench", "measure delivery throughput and latency on this machine", runBench},
+	{"listen", "receive an application's webhooks on this machine, checked and printed", runListen},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 	{"source", "manage inbound sources (payment processors) of a running server", runSource},
 	{"keygen", "print a new key for --secret-key, which encrypts stored secrets", runKeygen},
