@@ -23,7 +23,7 @@ const testKey = "hbk_test-admin-key"
 
 // env is one API server over a fresh SQLite store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store *sqlite.Store
 	api   *Server
 	clock *clock
@@ -53,7 +53,7 @@ type envOption func(*Config)
 
 func withMaxPayload(n int64) envOption { return func(c *Config) { c.MaxPayload = n } }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
@@ -97,7 +97,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // response is a recorded answer.
 type response struct {
-	t      *testing.T
+	t      testing.TB
 	Status int
 	Header http.Header
 	Body   []byte
