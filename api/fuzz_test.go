@@ -1,17 +1,34 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
 // FuzzWrites sends arbitrary bodies to every route that takes one, and
 // holds the API to its promise about bad input: a 4xx, never a 500 (which
 // is also what a panic in a handler becomes). The seeds run with the other
 // tests; `go test -fuzz FuzzWrites ./api` searches further.
-func FuzzWrites(f *testing.F) {
-	e := newEnv(f)
+func FuzzWrites(f *testing.F) { fuzzWrites(f, newEnv(f)) }
+
+// FuzzWritesPostgres is FuzzWrites on PostgreSQL, which refuses in text
+// and jsonb what SQLite stores (a NUL character, say): those must be 4xx
+// there too.
+func FuzzWritesPostgres(f *testing.F) {
+	store, err := postgres.Open(context.Background(), pgtest.Schema(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { store.Close() })
+	fuzzWrites(f, newEnvOn(f, store))
+}
+
+func fuzzWrites(f *testing.F, e *env) {
 	e.createEventType("order.ready")
 	e.createApp("fixture", "fx")
 	e.createEndpoint("fx", obj{"uid": "fx-ep", "filterTypes": []string{"order.ready"}})

@@ -24,7 +24,7 @@ const testKey = "hbk_test-admin-key"
 // env is one API server over a fresh SQLite store.
 type env struct {
 	t     testing.TB
-	store *sqlite.Store
+	store hookbridge.Store
 	api   *Server
 	clock *clock
 	wakes atomic.Int64
@@ -55,12 +55,17 @@ func withMaxPayload(n int64) envOption { return func(c *Config) { c.MaxPayload =
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookbridge.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newEnvOn(t, store, opts...)
+}
+
+// newEnvOn is newEnv over a store the caller opened.
+func newEnvOn(t testing.TB, store hookbridge.Store, opts ...envOption) *env {
+	t.Helper()
 	e := &env{
 		t:     t,
 		store: store,

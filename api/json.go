@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -94,6 +95,12 @@ func decodeJSON(body []byte, v any, emptyOK bool) error {
 			return nil
 		}
 		return hookbridge.Errorf(hookbridge.EBADREQUEST, "request body is empty; expected a JSON object")
+	}
+	if !utf8.Valid(body) {
+		// JSON text is UTF-8 (RFC 8259). encoding/json would keep the
+		// invalid bytes of a value it leaves raw (a payload, a schema) as
+		// they are, for PostgreSQL to refuse when it is stored.
+		return hookbridge.Errorf(hookbridge.EBADREQUEST, "request body is not valid UTF-8, which JSON must be")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
