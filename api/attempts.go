@@ -68,6 +68,12 @@ func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Requ
 	f, q := attemptFilter(query, &fe)
 	withContent := boolParam(query, "with_content", true, &fe)
 	withMsg := boolParam(query, "with_msg", false, &fe)
+	epID := query.Get("endpoint_id")
+	if epID != "" {
+		if msg := checkLimitedString(epID, maxNameLen); msg != "" {
+			fe.query("endpoint_id", msg) // no endpoint id or uid could match it
+		}
+	}
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -76,7 +82,7 @@ func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	f.MsgID = msg.ID
-	if epID := query.Get("endpoint_id"); epID != "" {
+	if epID != "" {
 		ep, err := s.store.GetEndpoint(r.Context(), app.ID, epID)
 		if err != nil {
 			return err

@@ -67,6 +67,8 @@ func TestBadInput(t *testing.T) {
 		{"app PATCH uid taken", "PATCH", apps + "/fx", obj{"uid": "other"}, 409, ""},
 		{"app PATCH null metadata", "PATCH", apps + "/fx", obj{"metadata": nil}, 422, "body.metadata"},
 		{"app unknown", "GET", apps + "/nope", nil, 404, ""},
+		{"app id with NUL", "GET", apps + "/fx%00", nil, 404, ""},
+		{"app id not UTF-8", "PATCH", apps + "/%FF", obj{"name": "x"}, 404, ""},
 
 		// Lists.
 		{"limit 0", "GET", apps + "?limit=0", nil, 422, "query.limit"},
@@ -80,6 +82,7 @@ func TestBadInput(t *testing.T) {
 		{"bad channel", "GET", msgs + "?channel=a%20b", nil, 422, "query.channel"},
 		{"bad with_content", "GET", msgs + "?with_content=perhaps", nil, 422, "query.with_content"},
 		{"bad attempt status", "GET", "/api/v1/app/fx/attempt/msg/fx-msg?status=7", nil, 422, "query.status"},
+		{"attempts endpoint_id with NUL", "GET", "/api/v1/app/fx/attempt/msg/fx-msg?endpoint_id=fx-ep%00", nil, 422, "query.endpoint_id"},
 		{"bad status_code_class", "GET", "/api/v1/app/fx/attempt/endpoint/fx-ep?status_code_class=250", nil, 422, "query.status_code_class"},
 		{"bad message iterator", "GET", msgs + "?iterator=app_01HZZZZZZZZZZZZZZZZZZZZZZZ", nil, 422, "query.iterator"},
 		{"bad event type iterator", "GET", "/api/v1/event-type?iterator=a%20b", nil, 422, "query.iterator"},

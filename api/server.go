@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/metrics"
@@ -269,6 +270,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, rec, id, start)
 	}()
+	if !utf8.ValidString(r.URL.Path) || strings.ContainsRune(r.URL.Path, 0) {
+		// No id, uid or name can hold these (they are checked when set),
+		// and PostgreSQL would refuse them as a query's text.
+		writeJSON(rec, http.StatusNotFound, httpErrorOut{Code: hookbridge.ENOTFOUND, Detail: "no such resource: the path is not valid text"})
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 	s.requests.With(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
 }
