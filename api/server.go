@@ -270,14 +270,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, rec, id, start)
 	}()
-	if !utf8.ValidString(r.URL.Path) || strings.ContainsRune(r.URL.Path, 0) {
-		// No id, uid or name can hold these (they are checked when set),
-		// and PostgreSQL would refuse them as a query's text.
+	if !pathIsText(r) {
 		writeJSON(rec, http.StatusNotFound, httpErrorOut{Code: hookbridge.ENOTFOUND, Detail: "no such resource: the path is not valid text"})
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
 	s.requests.With(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
+}
+
+// pathIsText reports whether the request's path is valid UTF-8 without
+// U+0000. A path that is not names nothing — no id, uid or name can hold
+// such bytes, they are checked when set — and PostgreSQL would refuse it
+// as a query's text: such a request is answered 404 before it is routed.
+func pathIsText(r *http.Request) bool {
+	return utf8.ValidString(r.URL.Path) && !strings.ContainsRune(r.URL.Path, 0)
 }
 
 // statusClass is the class of an HTTP status, as metrics label it: "2xx".

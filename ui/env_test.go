@@ -23,6 +23,8 @@ import (
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/sqlite"
 )
 
@@ -34,7 +36,7 @@ const testAdminKey = "hbk_ui_test_key_0123456789abcdef"
 type stack struct {
 	t     *testing.T
 	URL   string
-	store *sqlite.Store
+	store hookbridge.Store
 	api   *api.Server
 	ui    *Handler
 	clock *clock
@@ -80,14 +82,21 @@ func (s *syncBuffer) String() string {
 
 // stackOptions change how newStack builds the server.
 type stackOptions struct {
-	ui   func(*Config)
-	seed func(*stack) // runs before the dispatcher starts
+	ui       func(*Config)
+	seed     func(*stack) // runs before the dispatcher starts
+	postgres bool
 }
 
 type stackOption func(*stackOptions)
 
 func withFrameAncestors(fa string) stackOption {
 	return func(o *stackOptions) { o.ui = func(c *Config) { c.FrameAncestors = fa } }
+}
+
+// onPostgres runs the stack on a PostgreSQL schema of its own instead of
+// SQLite.
+func onPostgres() stackOption {
+	return func(o *stackOptions) { o.postgres = true }
 }
 
 // withSeed fills the store before the dispatcher starts, so that the seed
@@ -99,7 +108,19 @@ func withSeed(seed func(*stack)) stackOption {
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	var o stackOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var (
+		store hookbridge.Store
+		err   error
+	)
+	if o.postgres {
+		store, err = postgres.Open(ctx, pgtest.Schema(t))
+	} else {
+		store, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -113,10 +134,6 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	keyHash := hookbridge.HashKey(testAdminKey)
 	st.api = api.New(api.Config{Store: store, Guard: guard, AdminKeyHash: keyHash, Wake: disp.Wake, Now: st.clock.Now, Logger: logger})
 	cfg := Config{Store: store, API: st.api, AdminKeyHash: keyHash, Now: st.clock.Now, Logger: logger}
-	var o stackOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
 	if o.ui != nil {
 		o.ui(&cfg)
 	}
