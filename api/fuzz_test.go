@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,13 +148,18 @@ func fuzzReads(f *testing.F, e *env) {
 		"event_types=order.ready&event_types=a%00b", "channel=%00", "channel=%FF", "with_content=false",
 		"status=0&status_code_class=500", "status=9", "since=2024-01-01T00:00:00Z", "tag=%00", "endpoint_id=%00",
 	}
+	// Every id with no query and every query with the fixture's id, per
+	// route; the fuzzer combines them further.
 	for i := range routes {
 		for _, id := range ids {
-			for _, q := range queries {
-				f.Add(uint8(i), id, q)
-			}
+			f.Add(uint8(i), id, "")
+		}
+		for _, q := range queries {
+			f.Add(uint8(i), "fx", q)
 		}
 	}
+	// A query naming an endpoint, on a message that exists.
+	f.Add(uint8(slices.Index(routes, "/api/v1/app/fx/attempt/msg/{id}")), "fx-msg", "endpoint_id=a%00b")
 	f.Fuzz(func(t *testing.T, route uint8, id, query string) {
 		target := strings.ReplaceAll(routes[int(route)%len(routes)], "{id}", url.PathEscape(id))
 		u, err := url.Parse(target)
