@@ -177,6 +177,7 @@ func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+
 	conv := func(et *hookbridge.EventType) eventTypeOut {
 		out := toEventTypeOut(et)
 		if !withContent {
@@ -184,7 +185,20 @@ func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) er
 		}
 		return out
 	}
-	writeJSON(w, http.StatusOK, writePage(page, q, conv, func(et *hookbridge.EventType) string { return et.Name }, true))
+	out := writePage(page, q, conv, func(et *hookbridge.EventType) string { return et.Name }, true)
+	if access := appAccess(r); access != nil {
+		// An application's key sees the catalogue as its portal does. The
+		// iterators stay those of the whole page, so a page may come out
+		// short, or empty, and still lead on.
+		hidden := make(map[string]bool)
+		for i := range page.Data {
+			if !access.sees(&page.Data[i]) {
+				hidden[page.Data[i].Name] = true
+			}
+		}
+		out.Data = slices.DeleteFunc(out.Data, func(et eventTypeOut) bool { return hidden[et.Name] })
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -235,6 +249,9 @@ func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) erro
 	et, err := s.store.GetEventType(r.Context(), name)
 	if err != nil {
 		return err
+	}
+	if access := appAccess(r); access != nil && !access.sees(et) {
+		return hookbridge.Errorf(hookbridge.ENOTFOUND, "event type %q not found", name)
 	}
 	writeJSON(w, http.StatusOK, toEventTypeOut(et))
 	return nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,13 @@ type PortalAccess struct {
 	// IssuedAt is when the token was made, for expire-all: tokens issued
 	// before such a call end when it says (PortalAccessEnded).
 	IssuedAt time.Time
+}
+
+// sees reports whether the access may see an event type: one without a
+// feature flag, or with one the access was granted, as the portal shows
+// the catalogue.
+func (a *PortalAccess) sees(et *hookbridge.EventType) bool {
+	return et.FeatureFlag == "" || slices.Contains(a.FeatureFlags, et.FeatureFlag)
 }
 
 // portalClaims is the signed JSON inside a token.

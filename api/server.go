@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -101,8 +102,21 @@ type Server struct {
 // route is one registered method and path pattern.
 type route struct {
 	method, path string
-	public       bool // served without authentication
+	who          routeAccess
 }
+
+// routeAccess says which keys may call a route.
+type routeAccess int
+
+const (
+	routePublic routeAccess = iota // no key: health, the OpenAPI document, inbound sources
+	routeAdmin                     // the admin key only
+	// routeApp: the admin key, or an application's key (a portal token,
+	// Svix's application-scoped token) for the application the path names
+	// as {app_id}, by id or uid; a read-only one may only read. The few
+	// such routes without {app_id} read the event type catalogue.
+	routeApp
+)
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
@@ -158,47 +172,47 @@ func (s *Server) registerRoutes() {
 
 	s.private("GET /api/v1/app", s.handleListApplications)
 	s.private("POST /api/v1/app", s.handleCreateApplication)
-	s.private("GET /api/v1/app/{app_id}", s.handleGetApplication)
+	s.app("GET /api/v1/app/{app_id}", s.handleGetApplication)
 	s.private("PUT /api/v1/app/{app_id}", s.handleUpdateApplication)
 	s.private("PATCH /api/v1/app/{app_id}", s.handlePatchApplication)
 	s.private("DELETE /api/v1/app/{app_id}", s.handleDeleteApplication)
 
-	s.private("GET /api/v1/app/{app_id}/endpoint", s.handleListEndpoints)
-	s.private("POST /api/v1/app/{app_id}/endpoint", s.handleCreateEndpoint)
-	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleGetEndpoint)
-	s.private("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleUpdateEndpoint)
-	s.private("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handlePatchEndpoint)
-	s.private("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleDeleteEndpoint)
-	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", s.handleGetEndpointSecret)
-	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", s.handleRotateEndpointSecret)
-	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleGetEndpointHeaders)
-	s.private("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleUpdateEndpointHeaders)
-	s.private("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handlePatchEndpointHeaders)
-	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
-	s.private("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
-	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)
-	s.private("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
+	s.app("GET /api/v1/app/{app_id}/endpoint", s.handleListEndpoints)
+	s.app("POST /api/v1/app/{app_id}/endpoint", s.handleCreateEndpoint)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleGetEndpoint)
+	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleUpdateEndpoint)
+	s.app("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handlePatchEndpoint)
+	s.app("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}", s.handleDeleteEndpoint)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", s.handleGetEndpointSecret)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", s.handleRotateEndpointSecret)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleGetEndpointHeaders)
+	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleUpdateEndpointHeaders)
+	s.app("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handlePatchEndpointHeaders)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
 
-	s.private("GET /api/v1/app/{app_id}/msg", s.handleListMessages)
+	s.app("GET /api/v1/app/{app_id}/msg", s.handleListMessages)
 	s.private("POST /api/v1/app/{app_id}/msg", s.handleCreateMessage)
 	s.private("POST /api/v1/app/{app_id}/msg/batch", s.handleCreateMessageBatch)
-	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}", s.handleGetMessage)
+	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}", s.handleGetMessage)
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/content", s.handleExpungeMessageContent)
-	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", s.handleGetAttempt)
+	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", s.handleGetAttempt)
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", s.handleExpungeAttemptContent)
-	s.private("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", s.handleListAttemptedDestinations)
-	s.private("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", s.handleResend)
-	s.private("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", s.handleListAttemptsByMessage)
-	s.private("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", s.handleListAttemptsByEndpoint)
+	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", s.handleListAttemptedDestinations)
+	s.app("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", s.handleResend)
+	s.app("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", s.handleListAttemptsByMessage)
+	s.app("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", s.handleListAttemptsByEndpoint)
 
-	s.private("GET /api/v1/event-type", s.handleListEventTypes)
+	s.app("GET /api/v1/event-type", s.handleListEventTypes)
 	s.private("POST /api/v1/event-type", s.handleCreateEventType)
-	s.private("GET /api/v1/event-type/{event_type_name}", s.handleGetEventType)
+	s.app("GET /api/v1/event-type/{event_type_name}", s.handleGetEventType)
 	s.private("PUT /api/v1/event-type/{event_type_name}", s.handleUpdateEventType)
 	s.private("PATCH /api/v1/event-type/{event_type_name}", s.handlePatchEventType)
 	s.private("DELETE /api/v1/event-type/{event_type_name}", s.handleDeleteEventType)
 
-	s.private("GET /api/v1/app/{app_id}/events", s.handleEventsFeed)
+	s.app("GET /api/v1/app/{app_id}/events", s.handleEventsFeed)
 
 	// Operational webhook endpoints (see operational.go).
 	s.private("GET /api/v1/operational-webhook/endpoint", s.handleListOperationalEndpoints)
@@ -228,22 +242,23 @@ func (s *Server) registerRoutes() {
 	s.mux.HandleFunc("/", s.handleUnrouted)
 }
 
-func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, true, h) }
-func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, false, h) }
+func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, routePublic, h) }
+func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, routeAdmin, h) }
+func (s *Server) app(pattern string, h handlerFunc)     { s.register(pattern, routeApp, h) }
 
-func (s *Server) register(pattern string, public bool, h handlerFunc) {
+func (s *Server) register(pattern string, who routeAccess, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	s.routes = append(s.routes, route{method: method, path: path, public: public})
+	s.routes = append(s.routes, route{method: method, path: path, who: who})
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
-	if !public {
+	if who != routePublic {
 		if method == http.MethodPost {
 			next = s.idempotent(next)
 		}
-		next = s.authenticate(next)
+		next = s.authenticate(next, who == routeApp)
 	}
 	s.mux.Handle(pattern, next)
 }
@@ -302,8 +317,9 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 }
 
 // RequireAdmin serves h only to requests with the admin key, answering the
-// others as the API does (401 in its error format).
-func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h) }
+// others as the API does (401 in its error format; 403 for an
+// application's key).
+func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h, false) }
 
 // logRequest writes the request's log line: at debug level when it
 // succeeded (the hot path must not pay for formatting lines nobody reads),
@@ -376,8 +392,11 @@ func isPrintableASCII(s string) bool {
 	return true
 }
 
-// authenticate admits requests carrying the admin key as a bearer token.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+// authenticate lets a request through with the admin key, or, on a route
+// an application's key may call (appRoute), with a valid portal token for
+// the application the path names; see authorizeApp. Anything else is 401,
+// or 403 for a valid key that may not do this.
+func (s *Server) authenticate(next http.Handler, appRoute bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isInternalCall(r) { // authenticated by the caller; see ServeAuthenticated
 			next.ServeHTTP(w, r)
@@ -385,19 +404,65 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
+		token = strings.TrimSpace(token)
 		switch {
 		case h == "":
 			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "missing Authorization header; send \"Authorization: Bearer <key>\""))
-			return
-		case !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
+		case !ok || !strings.EqualFold(scheme, "Bearer") || token == "":
 			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "malformed Authorization header; send \"Authorization: Bearer <key>\""))
-			return
-		case s.adminKeyHash == "" || !hookbridge.KeyMatches(strings.TrimSpace(token), s.adminKeyHash):
+		case s.adminKeyHash != "" && hookbridge.KeyMatches(token, s.adminKeyHash):
+			next.ServeHTTP(w, r)
+		case strings.HasPrefix(token, portalTokenPrefix):
+			access, err := s.VerifyPortalToken(r.Context(), token)
+			if err == nil {
+				err = s.authorizeApp(r, access, appRoute)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appKey{}, access)))
+		default:
 			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials"))
-			return
 		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// appKey is the context key under which an application's key's access
+// travels to the handler.
+type appKey struct{}
+
+// appAccess returns the access of the application's key the request was
+// made with, or nil for the admin key (or an in-process call).
+func appAccess(r *http.Request) *PortalAccess {
+	a, _ := r.Context().Value(appKey{}).(*PortalAccess)
+	return a
+}
+
+// authorizeApp decides what an application's key may do: only routes
+// registered with app, only for its own application — the path's {app_id},
+// given as the id or the uid — and, when read-only, only GET. Every
+// entity below an application is reached through its path, so the path
+// is the whole scope.
+func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, appRoute bool) error {
+	switch {
+	case !appRoute:
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s %s needs the admin key", access.AppID, r.Method, r.Pattern)
+	case access.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is read-only")
+	}
+	named := r.PathValue("app_id")
+	if named == "" || named == access.AppID {
+		return nil // the catalogue's routes name no application
+	}
+	app, err := s.store.GetApplication(r.Context(), named)
+	if err != nil && !hookbridge.IsNotFound(err) {
+		return err
+	}
+	if err != nil || app.ID != access.AppID {
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s", access.AppID)
+	}
+	return nil
 }
 
 // handleUnrouted answers requests that no route matches: 405 when the path
