@@ -49,7 +49,7 @@ const maxListenBody = 16 << 20
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c listenConfig
 	fs := newFlagSet("listen", listenSynopsis, stderr)
-	c.api.register(fs)
+	c.api.register(fs, "the admin key, or the application's own key (the token of app-portal-access)")
 	fs.String(&c.app, "app", "", "the application (id or uid) whose webhooks to receive")
 	fs.String(&c.events, "events", "", "comma-separated event types to receive (default: all)")
 	fs.String(&c.listen, "listen", "127.0.0.1:0", "address to receive on (port 0: any free port)")

@@ -219,3 +219,35 @@ func TestListenRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestListenWithApplicationKey: listen needs nothing but the application's
+// own key, which a consumer developing its receiver may be given.
+func TestListenWithApplicationKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startTestServer(t)
+	sx := svixClient(t, srv)
+	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop", Uid: svix.String("shop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := sx.Authentication.AppPortalAccess(ctx, "shop", &svix.AppPortalAccessIn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, stop := listening(t, srv, "shop", "--api-key", access.Token)
+	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery to be printed", func() bool { return len(out.records(t)) == 1 })
+	if r := out.records(t)[0]; r.WebhookID != msg.Id || !r.Verified {
+		t.Errorf("printed %+v, want %s verified", r, msg.Id)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("listen exited %d", code)
+	}
+	if list, err := sx.Endpoint.List(ctx, app.Id, nil); err != nil || len(list.Data) != 0 {
+		t.Errorf("endpoints after listen stopped: %+v, %v; want none", list, err)
+	}
+}

@@ -60,10 +60,10 @@ type apiClient struct {
 	http *http.Client
 }
 
-// register adds --url and --api-key to fs.
-func (c *apiClient) register(fs *flagSet) {
+// register adds --url and --api-key to fs; keyUsage says which keys do.
+func (c *apiClient) register(fs *flagSet, keyUsage string) {
 	fs.String(&c.base, "url", "http://"+defaultAddr, "the server's address")
-	fs.String(&c.key, "api-key", "", "the server-wide admin key")
+	fs.String(&c.key, "api-key", "", keyUsage)
 }
 
 func (c *apiClient) check() error {
@@ -185,7 +185,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		merchants                          = mappingFlag{}
 	)
 	fs := newFlagSet("source create", "Create an inbound source and print it, with the URL to give the processor.", stderr)
-	c.register(fs)
+	c.register(fs, "the server-wide admin key")
 	fs.String(&name, "name", "", "a name for people")
 	fs.String(&scheme, "scheme", "", "verification scheme, one of: "+strings.Join(inbound.Names(), ", "))
 	fs.String(&secret, "secret", "", "the signing secret or key, exactly as the processor's dashboard shows it")
@@ -246,7 +246,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 func runSourceList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c apiClient
 	fs := newFlagSet("source list", "List the inbound sources.", stderr)
-	c.register(fs)
+	c.register(fs, "the server-wide admin key")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func runSourceGet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var c apiClient
 	id, args := leadingID(args)
 	fs := newFlagSet("source get", "Print an inbound source: hookbridge source get ID.", stderr)
-	c.register(fs)
+	c.register(fs, "the server-wide admin key")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Wri
 	id, args := leadingID(args)
 	state, args := leadingID(args)
 	fs := newFlagSet("source set-state", "Change a source's rollout (audited): hookbridge source set-state ID off|shadow|on.", stderr)
-	c.register(fs)
+	c.register(fs, "the server-wide admin key")
 	fs.String(&merchants, "merchants", "", "with on: only these merchants, comma-separated")
 	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this")
 	fs.Bool(&allMerchants, "all-merchants", false, "clear the merchant list and the percentage")
