@@ -114,6 +114,10 @@ type Message struct {
 	Payload   json.RawMessage // nil once expunged
 	Channels  []string
 	CreatedAt time.Time // the message's timestamp
+	// TraceParent is the W3C traceparent of the request that accepted the
+	// message, when tracing is on: its delivery attempts join that trace.
+	// "" when there was none. Not part of the API's message.
+	TraceParent string
 }
 
 // CreateResult is the outcome of one message of a batch (Store.CreateMessages).

@@ -97,6 +97,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 
 	msg := newMessage(&in, app.ID, payload, channels, s.timeNow())
+	msg.TraceParent = s.traceParent(r)
 	stored, created, err := s.store.CreateMessage(ctx, msg)
 	if err != nil {
 		return err

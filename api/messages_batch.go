@@ -98,7 +98,7 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 	out := make([]batchResultOut, len(in.Messages))
 	msgs := make([]*hookbridge.Message, 0, len(in.Messages))
 	index := make([]int, 0, len(in.Messages)) // msgs[j] is message index[j] of the batch
-	now := s.timeNow()
+	now, trace := s.timeNow(), s.traceParent(r)
 	for i := range in.Messages {
 		if itemErrs[i] != nil {
 			out[i] = batchError(itemErrs[i])
@@ -118,7 +118,9 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 			out[i] = batchError(err)
 			continue
 		}
-		msgs = append(msgs, newMessage(item, app.ID, payload, channels, now))
+		msg := newMessage(item, app.ID, payload, channels, now)
+		msg.TraceParent = trace
+		msgs = append(msgs, msg)
 		index = append(index, i)
 	}
 

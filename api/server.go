@@ -17,6 +17,7 @@ import (
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/metrics"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/tracing"
 )
 
 // DefaultMaxPayload is the largest message payload accepted when
@@ -74,6 +75,9 @@ type Config struct {
 	// no trailing slash), for the links app-portal-access returns. Empty
 	// means the scheme and host each such request was addressed to.
 	PublicURL string
+	// Tracer, if set, records a span per request, continuing the caller's
+	// traceparent, and gives each accepted message its trace context.
+	Tracer *tracing.Tracer
 }
 
 // Server is the management HTTP API. It implements http.Handler.
@@ -92,8 +96,9 @@ type Server struct {
 	log          *slog.Logger
 	openapi      []byte // the served OpenAPI document, rendered once
 	publicURL    string
-	portalKey    portalKey   // see portal.go
-	schemes      schemeCache // verifiers of inbound sources; see inbound.go
+	tracer       *tracing.Tracer // nil: no tracing
+	portalKey    portalKey       // see portal.go
+	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
 
 	mux    *http.ServeMux
 	routes []route // what mux serves, for the OpenAPI conformance test
@@ -131,6 +136,7 @@ func New(cfg Config) *Server {
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
+		tracer:       cfg.Tracer,
 		mux:          http.NewServeMux(),
 	}
 	if s.guard == nil {
@@ -289,6 +295,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, http.StatusNotFound, httpErrorOut{Code: hookbridge.ENOTFOUND, Detail: "no such resource: the path is not valid text"})
 		return
 	}
+	var span *tracing.Span
+	if s.tracer != nil {
+		parent, _ := tracing.ParseTraceparent(r.Header.Get("Traceparent"))
+		if span = s.tracer.Start(parent, r.Method, tracing.KindServer); span != nil {
+			r = r.WithContext(tracing.WithSpan(r.Context(), span))
+			defer s.endSpan(span, r, rec, id)
+		}
+	}
 	s.mux.ServeHTTP(rec, r)
 	s.requests.With(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
 }
@@ -299,6 +313,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // as a query's text: such a request is answered 404 before it is routed.
 func pathIsText(r *http.Request) bool {
 	return utf8.ValidString(r.URL.Path) && !strings.ContainsRune(r.URL.Path, 0)
+}
+
+// endSpan ends a request's span, named by its route as OpenTelemetry's
+// HTTP conventions name server spans.
+func (s *Server) endSpan(span *tracing.Span, r *http.Request, rec *statusRecorder, requestID string) {
+	status := cmp.Or(rec.status, http.StatusOK)
+	if r.Pattern != "" && r.Pattern != "/" {
+		span.SetName(r.Pattern)
+		_, route, _ := strings.Cut(r.Pattern, " ")
+		span.SetString("http.route", route)
+	}
+	span.SetString("http.request.method", r.Method)
+	span.SetString("url.path", r.URL.Path)
+	span.SetInt("http.response.status_code", int64(status))
+	span.SetString("hookbridge.request_id", requestID)
+	if status >= 500 {
+		span.SetError(http.StatusText(status))
+	}
+	span.End()
+}
+
+// traceParent is the trace context to keep with a message accepted by r:
+// the request's span, or, when it records none (not sampled), the
+// caller's traceparent as it came, so that deliveries still pass it on.
+// "" without tracing.
+func (s *Server) traceParent(r *http.Request) string {
+	if s.tracer == nil {
+		return ""
+	}
+	if span := tracing.FromContext(r.Context()); span != nil {
+		return span.Context().Traceparent()
+	}
+	if sc, ok := tracing.ParseTraceparent(r.Header.Get("Traceparent")); ok {
+		return sc.Traceparent()
+	}
+	return ""
 }
 
 // statusClass is the class of an HTTP status, as metrics label it: "2xx".

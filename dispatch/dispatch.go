@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/tracing"
 )
 
 // Defaults for the zero values of Config.
@@ -109,6 +110,10 @@ type Config struct {
 	// MaxPause caps how long a receiver's Retry-After (on a 429 or 503)
 	// pauses its endpoint.
 	MaxPause time.Duration
+	// Tracer, if set, records a client span per delivery attempt, a child
+	// of the message's trace context, and sends the receiver its
+	// traceparent.
+	Tracer *tracing.Tracer
 	// EventsRecorded is called after a write that recorded operational
 	// events (an endpoint disabled, a message failing, exhausted or
 	// recovered; see hookbridge.OperationalEvent), so that they are sent
@@ -148,6 +153,7 @@ type Dispatcher struct {
 	// cost allocations.
 	transport *http.Transport
 	guard     *netguard.Guard // also checks each request's scheme (--https-only)
+	tracer    *tracing.Tracer // nil: no tracing
 	signers   signerCache
 	leases    leaseTable
 	hand      handoffState
@@ -222,6 +228,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		guard = netguard.New()
 	}
 	d.guard = guard
+	d.tracer = cfg.Tracer
 	d.slots = newEndpointSlots(cmp.Or(cfg.EndpointConcurrency, DefaultEndpointConcurrency), d.batchSize)
 	d.maxInflight = int64(d.workers + d.batchSize)
 	d.claimMin = int64(max(1, d.batchSize/2))

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/tracing"
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
@@ -256,6 +258,10 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		h["User-Agent"] = []string{d.userAgent}
 	}
 	signer.SetHeaders(h, c.Message.ID, ts, body)
+	if d.tracer != nil {
+		span := d.traceAttempt(req, c)
+		defer func() { endAttemptSpan(span, code, text, err) }()
+	}
 
 	resp, err := d.transport.RoundTrip(req)
 	if err != nil {
@@ -278,6 +284,40 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), d.now())
 	}
 	return resp.StatusCode, string(excerpt), retryAfter, nil
+}
+
+// traceAttempt starts the span of one delivery attempt, a child of the
+// message's trace context, and sets the request's traceparent: the span's,
+// or, when the trace is not recorded, the message's own, passed on. The
+// URL is recorded without its query, which may hold a credential.
+func (d *Dispatcher) traceAttempt(req *http.Request, c *hookbridge.Claim) *tracing.Span {
+	parent, _ := tracing.ParseTraceparent(c.Message.TraceParent)
+	span := d.tracer.Start(parent, http.MethodPost, tracing.KindClient)
+	if tp := cmp.Or(span.Context().Traceparent(), c.Message.TraceParent); tp != "" {
+		req.Header["Traceparent"] = []string{tp}
+	}
+	span.SetString("http.request.method", http.MethodPost)
+	span.SetString("server.address", req.URL.Hostname())
+	span.SetString("url.path", req.URL.Path)
+	span.SetString("hookbridge.msg_id", c.Message.ID)
+	span.SetString("hookbridge.endpoint_id", c.Endpoint.ID)
+	span.SetString("hookbridge.app_id", c.Delivery.AppID)
+	span.SetInt("hookbridge.attempt", int64(c.Delivery.Attempts+1))
+	return span
+}
+
+// endAttemptSpan records an attempt's outcome on its span and ends it.
+func endAttemptSpan(span *tracing.Span, code int, text string, err error) {
+	if code > 0 {
+		span.SetInt("http.response.status_code", int64(code))
+	}
+	switch {
+	case err != nil:
+		span.SetError(text)
+	case code < 200 || code > 299:
+		span.SetError(http.StatusText(code))
+	}
+	span.End()
 }
 
 // reserved reports whether an endpoint's own header must not be sent because

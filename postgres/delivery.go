@@ -162,22 +162,14 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
 		c := hookbridge.Claim{LeaseUntil: until}
 		dDest, dDone := deliveryDest(&c.Delivery)
-		var (
-			eventID *string
-			payload []byte
-		)
-		mDest := []any{&c.Message.ID, &c.Message.AppID, &eventID, &c.Message.EventType, &payload, &c.Message.Channels, &c.Message.CreatedAt}
+		mDest, mDone := messageDest(&c.Message)
 		e, err := scanEndpoint(s.keys, r, append(dDest, mDest...)...)
 		if err != nil {
 			return c, err
 		}
 		dDone()
+		mDone()
 		c.Endpoint = e
-		c.Message.EventID = fromNullString(eventID)
-		if payload != nil {
-			c.Message.Payload = payload
-		}
-		c.Message.CreatedAt = c.Message.CreatedAt.UTC()
 		return c, nil
 	})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // messageColumns is the column list scanMessage reads. Queries alias
 // messages as m.
-const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at`
+const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at, m.trace_parent`
 
 // latestDelivery is the condition that makes d the latest delivery of its
 // message to its endpoint (the greatest created_at, then id; see
@@ -27,21 +27,29 @@ const latestDelivery = `NOT EXISTS (
 
 // scanMessage reads messageColumns followed by the columns in extra.
 func scanMessage(row pgx.Row, extra ...any) (hookbridge.Message, error) {
-	var (
-		m       hookbridge.Message
-		eventID *string
-		payload []byte
-	)
-	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, &m.Channels, &m.CreatedAt}, extra...)
-	if err := row.Scan(dest...); err != nil {
+	var m hookbridge.Message
+	dest, done := messageDest(&m)
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return m, err
 	}
-	m.EventID = fromNullString(eventID)
-	if payload != nil {
-		m.Payload = json.RawMessage(payload)
-	}
-	m.CreatedAt = m.CreatedAt.UTC()
+	done()
 	return m, nil
+}
+
+// messageDest returns the scan destinations of messageColumns for m, and
+// the function that completes m once they are scanned.
+func messageDest(m *hookbridge.Message) (dest []any, done func()) {
+	var (
+		eventID, trace *string
+		payload        []byte
+	)
+	return []any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, &m.Channels, &m.CreatedAt, &trace}, func() {
+		m.EventID, m.TraceParent = fromNullString(eventID), fromNullString(trace)
+		if payload != nil {
+			m.Payload = json.RawMessage(payload)
+		}
+		m.CreatedAt = m.CreatedAt.UTC()
+	}
 }
 
 // CreateMessage stores msg and fans it out in one transaction: one pending
@@ -102,10 +110,10 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) 
 // for CreateMessageTo.
 const insertMessages = `
 	WITH ins AS (
-		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[])
-			AS m (id, app_id, event_id, event_type, payload, channels, created_at)
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
+		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at, trace_parent
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[], $17::text[])
+			AS m (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
 		%s
 		RETURNING id),
 	dl AS (
@@ -292,7 +300,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 	leaseOwner, leaseUntil := ho.lease()
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil)
+		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -436,7 +444,7 @@ func storedByEventID(ctx context.Context, q querier, appIDs, eventIDs []string) 
 // column.
 type messageRows struct {
 	ids, appIDs, eventTypes, channels []string
-	eventIDs                          []*string
+	eventIDs, traceParents            []*string
 	payloads                          [][]byte
 	createdAt                         []time.Time
 }
@@ -449,6 +457,7 @@ func (r *messageRows) add(m *hookbridge.Message) error {
 	r.ids = append(r.ids, m.ID)
 	r.appIDs = append(r.appIDs, m.AppID)
 	r.eventIDs = append(r.eventIDs, nullString(m.EventID))
+	r.traceParents = append(r.traceParents, nullString(m.TraceParent))
 	r.eventTypes = append(r.eventTypes, m.EventType)
 	r.payloads = append(r.payloads, []byte(m.Payload))
 	r.channels = append(r.channels, string(channels))

@@ -14,7 +14,7 @@ import (
 
 // messageColumns is the column list scanMessage reads. Queries alias
 // messages as m.
-const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at`
+const messageColumns = `m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at, m.trace_parent`
 
 // latestDelivery is the condition that makes d the latest delivery of its
 // message to its endpoint: the status of a message at an endpoint is that of
@@ -31,12 +31,14 @@ func scanMessageAnd(row rowScanner, extra ...any) (hookbridge.Message, error) {
 		eventID sql.NullString
 		payload []byte
 		created int64
+		trace   sql.NullString
 	)
-	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, jsonScan{&m.Channels}, &created}, extra...)
+	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &payload, jsonScan{&m.Channels}, &created, &trace}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return m, err
 	}
 	m.EventID = eventID.String
+	m.TraceParent = trace.String
 	m.Payload = payload // database/sql copies []byte destinations, so this is ours
 	m.CreatedAt = fromMS(created)
 	return m, nil
@@ -149,8 +151,8 @@ const (
 	// messageByEventID uses messages_app_event_id.
 	messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
 	insertMessage    = `
-		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// insertDelivery writes a new delivery, leased (?10, ?11) when it is
 	// handed over (see hookbridge.Handoff), else with NULLs there.
 	insertDelivery = `
@@ -222,7 +224,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return nil, false, hookbridge.NotFound("endpoint")
 	}
 	if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
-		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt)); err != nil {
+		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt), nullString(msg.TraceParent)); err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
 	var (

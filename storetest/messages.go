@@ -227,6 +227,35 @@ func testMessages(t *testing.T, open Opener) {
 		equal(t, "GetMessage", *got, *stored)
 	})
 
+	t.Run("TraceParent", func(t *testing.T) {
+		// The trace context a message was accepted in comes back with it,
+		// on every path a delivery reads it from: reads, claims, a batch.
+		t.Parallel()
+		s := open(t)
+		app := newApp(t, s, "a")
+		newEndpoint(t, s, app.ID, nil)
+		const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		one := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0), TraceParent: tp}
+		_, _, err := s.CreateMessage(t.Context(), one)
+		ok(t, err)
+		res, err := s.CreateMessages(t.Context(), []*hookbridge.Message{
+			{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0), TraceParent: tp},
+			{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0)},
+		})
+		ok(t, err)
+		got, err := s.GetMessage(t.Context(), app.ID, one.ID)
+		ok(t, err)
+		equal(t, "GetMessage's trace parent", got.TraceParent, tp)
+		want := map[string]string{one.ID: tp, res[0].Message.ID: tp, res[1].Message.ID: ""}
+		claims := claimAll(t, s, "w", at(0))
+		if len(claims) != 3 {
+			t.Fatalf("claimed %d deliveries, want 3", len(claims))
+		}
+		for _, c := range claims {
+			equal(t, "claimed trace parent of "+c.Message.ID, c.Message.TraceParent, want[c.Message.ID])
+		}
+	})
+
 	t.Run("GetScopedToApplication", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

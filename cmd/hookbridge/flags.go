@@ -62,39 +62,37 @@ func (fs *flagSet) Bool(p *bool, name string, def bool, usage string) {
 }
 
 func (fs *flagSet) Int(p *int, name string, def int, usage string) {
-	if v, ok := fs.env(name); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fs.setEnvErr(name, v, err)
-		} else {
-			def = n
-		}
-	}
-	fs.IntVar(p, name, def, fs.usage(name, usage))
+	fs.IntVar(p, name, envDefault(fs, name, def, strconv.Atoi), fs.usage(name, usage))
 }
 
 func (fs *flagSet) Int64(p *int64, name string, def int64, usage string) {
-	if v, ok := fs.env(name); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			fs.setEnvErr(name, v, err)
-		} else {
-			def = n
-		}
-	}
-	fs.Int64Var(p, name, def, fs.usage(name, usage))
+	parse := func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }
+	fs.Int64Var(p, name, envDefault(fs, name, def, parse), fs.usage(name, usage))
+}
+
+func (fs *flagSet) Float64(p *float64, name string, def float64, usage string) {
+	parse := func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
+	fs.Float64Var(p, name, envDefault(fs, name, def, parse), fs.usage(name, usage))
 }
 
 func (fs *flagSet) Duration(p *time.Duration, name string, def time.Duration, usage string) {
-	if v, ok := fs.env(name); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			fs.setEnvErr(name, v, err)
-		} else {
-			def = d
-		}
+	fs.DurationVar(p, name, envDefault(fs, name, def, time.ParseDuration), fs.usage(name, usage))
+}
+
+// envDefault returns the flag's environment variable parsed, if it is set
+// and parses, else def; a value that does not parse is kept for parse to
+// report.
+func envDefault[T any](fs *flagSet, name string, def T, parse func(string) (T, error)) T {
+	v, ok := fs.env(name)
+	if !ok {
+		return def
 	}
-	fs.DurationVar(p, name, def, fs.usage(name, usage))
+	x, err := parse(v)
+	if err != nil {
+		fs.setEnvErr(name, v, err)
+		return def
+	}
+	return x
 }
 
 func (fs *flagSet) setEnvErr(name, v string, err error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/sqlite"
+	"github.com/hookbridge/hookbridge/tracing"
 	"github.com/hookbridge/hookbridge/ui"
 )
 
@@ -42,6 +43,8 @@ type serveConfig struct {
 	AllowPrivate    string
 	HTTPSOnly       bool
 	Proxy           string
+	OTelEndpoint    string
+	OTelSampleRatio float64
 	MaxPayload      int64
 	RequestTimeout  time.Duration
 	Workers         int
@@ -67,6 +70,8 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
+	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to this OTLP/HTTP collector, e.g. http://localhost:4318")
+	fs.Float64(&c.OTelSampleRatio, "otel-sample-ratio", 1, "share of new traces to record, from 0 to 1 (a caller's traceparent decides for its own trace)")
 	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
 	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
@@ -144,8 +149,11 @@ type server struct {
 	http   *http.Server
 	cancel context.CancelFunc // stops the dispatcher
 	wg     sync.WaitGroup     // the HTTP server and the dispatcher
-	logger *slog.Logger
-	cfg    serveConfig
+	// stopTracing flushes and stops the trace exporter, once the HTTP
+	// server and the dispatcher have ended their last spans.
+	stopTracing func()
+	logger      *slog.Logger
+	cfg         serveConfig
 
 	mu  sync.Mutex
 	err error // first error of a component that stopped on its own
@@ -170,6 +178,16 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if cfg.Proxy != "" {
 		if proxy, err = dispatch.ParseProxy(cfg.Proxy); err != nil {
 			return nil, usageError("--proxy: %v", err)
+		}
+	}
+	var tracer *tracing.Tracer
+	if cfg.OTelEndpoint != "" {
+		if u, err := url.Parse(cfg.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError("--otel-endpoint %q: want the collector's http(s)://host:port", cfg.OTelEndpoint)
+		}
+		if tracer, err = tracing.New(tracing.Config{Endpoint: cfg.OTelEndpoint, SampleRatio: cfg.OTelSampleRatio,
+			Service: "hookbridge", Version: buildVersion()}); err != nil {
+			return nil, usageError("--otel-sample-ratio: %v", err)
 		}
 	}
 
@@ -224,6 +242,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Store:               store,
 		Guard:               guard,
 		Proxy:               proxy,
+		Tracer:              tracer,
 		Workers:             cfg.Workers,
 		RequestTimeout:      cfg.RequestTimeout,
 		Lease:               cfg.Lease,
@@ -253,6 +272,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Logger:         logger.With("component", "api"),
 		Version:        buildVersion(),
 		PublicURL:      cfg.PublicURL,
+		Tracer:         tracer,
 	})
 	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
 		return nil, usageError("--portal-frame-ancestors: %v", err)
@@ -289,6 +309,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},
 	}
+	// The exporter outlives the components whose spans it sends: stop
+	// flushes it after they have stopped.
+	tctx, stopTracer := context.WithCancel(context.WithoutCancel(ctx))
+	traced := make(chan struct{})
+	go func() { defer close(traced); tracer.Run(tctx) }()
+	s.stopTracing = func() { stopTracer(); <-traced }
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(2)
@@ -310,6 +336,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	started := []any{"addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion()}
 	if proxy != nil {
 		started = append(started, "proxy", proxy.Redacted())
+	}
+	if tracer != nil {
+		started = append(started, "otel_endpoint", cfg.OTelEndpoint, "otel_sample_ratio", cfg.OTelSampleRatio)
 	}
 	logger.Info("hookbridge started", started...)
 	return s, nil
@@ -341,6 +370,7 @@ func (s *server) stop() error {
 	herr := s.http.Shutdown(ctx)
 	s.cancel()
 	s.wg.Wait()
+	s.stopTracing()
 	cerr := s.store.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
