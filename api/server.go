@@ -276,6 +276,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r.Header.Get(RequestIDHeader))
 	w.Header().Set(RequestIDHeader, id)
 	rec := &statusRecorder{ResponseWriter: w}
+	var span *tracing.Span // the request's, when it is traced
 
 	defer func() {
 		if v := recover(); v != nil {
@@ -290,17 +291,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.logRequest(r, rec, id, start)
+		if span != nil {
+			s.endSpan(span, r, rec, id) // after a panic's 500 is written
+		}
 	}()
 	if !pathIsText(r) {
 		writeJSON(rec, http.StatusNotFound, httpErrorOut{Code: hookbridge.ENOTFOUND, Detail: "no such resource: the path is not valid text"})
 		return
 	}
-	var span *tracing.Span
 	if s.tracer != nil {
 		parent, _ := tracing.ParseTraceparent(r.Header.Get("Traceparent"))
 		if span = s.tracer.Start(parent, r.Method, tracing.KindServer); span != nil {
 			r = r.WithContext(tracing.WithSpan(r.Context(), span))
-			defer s.endSpan(span, r, rec, id)
 		}
 	}
 	s.mux.ServeHTTP(rec, r)
