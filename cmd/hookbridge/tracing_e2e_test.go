@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,23 +82,11 @@ func TestTracingEndToEnd(t *testing.T) {
 	collector := newOTLPCollector(t)
 	srv := startTestServer(t, func(c *serveConfig) { c.OTelEndpoint, c.OTelSampleRatio = collector.URL, 1 })
 	recv := newReceiver(t)
-	api := "http://" + srv.Addr + "/api/v1"
 	call := func(method, path, body string, header map[string]string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, api+path, bytes.NewReader([]byte(body)))
-		req.Header.Set("Authorization", "Bearer "+testAPIKey)
-		req.Header.Set("Content-Type", "application/json")
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %s %s", method, path, resp.Status, raw)
+		status, raw := callAPI(t, srv, method, "/api/v1"+path, []byte(body), header)
+		if status/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, path, status, raw)
 		}
 		var out map[string]any
 		_ = json.Unmarshal(raw, &out)
