@@ -12,6 +12,7 @@ import (
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/metrics"
+	"github.com/hookbridge/hookbridge/tracing"
 )
 
 // backlogTimeout bounds the one database read a scrape makes.
@@ -22,7 +23,7 @@ const backlogTimeout = 5 * time.Second
 // every instance), and the process's. The backlog reads are the only work a
 // scrape adds; if the database does not answer, hookbridge_store_up is 0
 // and the rest is still served.
-func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, store hookbridge.Store, started time.Time, log *slog.Logger) http.Handler {
+func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, tracer *tracing.Tracer, store hookbridge.Store, started time.Time, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), backlogTimeout)
 		backlog, err := store.Backlog(ctx, time.Now())
@@ -53,6 +54,11 @@ func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, store hookbridge
 				"Operational events recorded and not yet turned into messages: more than a moment's worth means the relay is stuck.", float64(events))
 		}
 		mw.Gauge("hookbridge_store_up", "1 if the database answered this scrape's read, else 0.", up)
+		if tracer != nil {
+			mw.Counter("hookbridge_trace_spans_dropped_total",
+				"Trace spans not sent (--otel-endpoint): the export queue was full, or the collector refused or could not be reached.",
+				uint64(tracer.Dropped()))
+		}
 
 		samples := []rtmetrics.Sample{{Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/objects:bytes"}}
 		rtmetrics.Read(samples)

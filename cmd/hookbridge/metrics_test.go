@@ -40,6 +40,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, _, _ := get("hbk_wrong_0123456789abcdefghij"); code != http.StatusUnauthorized {
 		t.Fatalf("with a wrong key: %d, want 401", code)
 	}
+	if _, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Keyed", Uid: svix.String("keyed")}); err != nil {
+		t.Fatal(err)
+	}
+	access, err := sx.Authentication.AppPortalAccess(ctx, "keyed", &svix.AppPortalAccessIn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := get(access.Token); code != http.StatusForbidden {
+		t.Fatalf("with an application's key: %d, want 403", code)
+	}
 
 	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop"})
 	if err != nil {

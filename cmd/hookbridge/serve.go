@@ -290,7 +290,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	mux := http.NewServeMux()
 	mux.Handle("/", handler) // the API, and its JSON 404 for anything unrouted
 	pages.Register(mux)      // the dashboard (/ui/) and the consumer portal (/portal/)
-	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, store, time.Now(), logger.With("component", "metrics"))))
+	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, time.Now(), logger.With("component", "metrics"))))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

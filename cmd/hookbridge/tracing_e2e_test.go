@@ -103,6 +103,10 @@ func TestTracingEndToEnd(t *testing.T) {
 	if len(tp) != 4 || tp[1] != traceID || tp[2] == producerSpan {
 		t.Fatalf("the receiver got traceparent %q, want the producer's trace with the attempt's span", got.Header.Get("traceparent"))
 	}
+	if status, body := callAPI(t, srv, "GET", "/metrics", nil, nil); status != http.StatusOK ||
+		!strings.Contains(string(body), "\nhookbridge_trace_spans_dropped_total 0\n") {
+		t.Errorf("/metrics: %d, without hookbridge_trace_spans_dropped_total 0:\n%s", status, body)
+	}
 	if err := srv.Shutdown(); err != nil { // flushes the spans
 		t.Fatal(err)
 	}
