@@ -852,3 +852,29 @@ func noLeaks(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// immediateRetry retries at once, twice.
+type immediateRetry struct{}
+
+func (immediateRetry) NextAttempt(attempts int, now time.Time, _ time.Duration) (time.Time, bool) {
+	return now, attempts < 3
+}
+
+// TestRetryDueSoonIsSentWhenDue: a retry that falls due before the
+// claimer's next planned look is sent then, not at the poll interval (a
+// minute in these tests, far past the test's wait).
+func TestRetryDueSoonIsSentWhenDue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv, got := receiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		if n == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	ep, _ := e.endpoint(srv.URL)
+	msg := e.publish(`{}`)
+	e.start(dispatch.Config{Retry: immediateRetry{}})
+	receive(t, got)
+	receive(t, got)
+	e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSuccess)
+}

@@ -93,6 +93,7 @@ type batch struct {
 	releases []string
 	reports  []hookbridge.EndpointReport // of the results, for the few that have one
 	events   bool                        // some result has an operational event
+	retry    time.Time                   // the soonest retry the results schedule; zero if none
 }
 
 func (b *batch) add(o outcome) {
@@ -100,6 +101,9 @@ func (b *batch) add(o outcome) {
 		b.releases = append(b.releases, o.result.DeliveryID)
 	} else {
 		b.results = append(b.results, o.result)
+		if r := o.result; r.Status == hookbridge.StatusSending && (b.retry.IsZero() || r.NextAttempt.Before(b.retry)) {
+			b.retry = r.NextAttempt
+		}
 		if o.report != nil {
 			b.reports = append(b.reports, *o.report)
 		}
@@ -141,6 +145,12 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 		if err == nil && b.events {
 			d.eventsRecorded()
 		}
+		if err == nil && !b.retry.IsZero() && b.retry.Sub(d.now()) < d.pollInterval {
+			// The claimer may be asleep for the poll interval, planned
+			// before this retry existed: it looks again, and sleeps
+			// until the retry is due instead.
+			d.Wake()
+		}
 		if len(b.reports) > 0 && err == nil {
 			d.reportHealth(ctx, b.reports)
 		}
@@ -154,6 +164,7 @@ func (d *Dispatcher) flush(ctx context.Context, b *batch) error {
 	b.results = b.results[:0]
 	b.reports = b.reports[:0]
 	b.events = false
+	b.retry = time.Time{}
 	b.releases = nil
 	return errors.Join(errs...)
 }
