@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -36,6 +37,39 @@ func DefaultDelays() []time.Duration {
 		10 * time.Hour,
 		10 * time.Hour,
 	}
+}
+
+// Bounds of a retry schedule given by an operator (ParseDelays).
+const (
+	MaxDelays = 50
+	MaxDelay  = 7 * 24 * time.Hour
+)
+
+// ParseDelays reads a retry schedule as serve --retry-schedule takes it:
+// comma-separated Go durations ("5s,5m,30m,2h"), the delays between tries,
+// or "none" for a single try and no retry. Each delay is from 1ms to
+// MaxDelay, and there are at most MaxDelays.
+func ParseDelays(s string) ([]time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "none" {
+		return []time.Duration{}, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxDelays {
+		return nil, fmt.Errorf("%d delays: at most %d", len(parts), MaxDelays)
+	}
+	delays := make([]time.Duration, len(parts))
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("delay %d: %w (want e.g. 5s,5m,30m,2h, or none)", i+1, err)
+		case d < time.Millisecond || d > MaxDelay:
+			return nil, fmt.Errorf("delay %d: %s is not from 1ms to %s", i+1, d, MaxDelay)
+		}
+		delays[i] = d
+	}
+	return delays, nil
 }
 
 // Schedule is a RetryPolicy with a fixed list of delays: after the n-th

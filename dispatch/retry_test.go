@@ -3,6 +3,8 @@ package dispatch
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -142,6 +144,22 @@ func TestParseRetryAfter(t *testing.T) {
 	for _, tt := range tests {
 		if got := ParseRetryAfter(tt.in, epoch); got != tt.want {
 			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseDelays(t *testing.T) {
+	t.Parallel()
+	got, err := ParseDelays(" 5s, 5m,30m ,2h")
+	if err != nil || !slices.Equal(got, []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour}) {
+		t.Errorf("ParseDelays = %v, %v", got, err)
+	}
+	if got, err := ParseDelays("none"); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("ParseDelays(none) = %#v, %v; want no delays", got, err)
+	}
+	for _, bad := range []string{"", "5", "5s,,5m", "0s", "-1s", "500us", "169h", "5s;5m", strings.Repeat("1s,", MaxDelays) + "1s"} {
+		if got, err := ParseDelays(bad); err == nil {
+			t.Errorf("ParseDelays(%q) = %v: took it", bad, got)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type serveConfig struct {
 	HTTPSOnly       bool
 	Proxy           string
 	OTelEndpoint    string
+	RetrySchedule   string
 	OTelSampleRatio float64
 	MaxPayload      int64
 	RequestTimeout  time.Duration
@@ -70,6 +71,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
+	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
 	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to this OTLP/HTTP collector, e.g. http://localhost:4318")
 	fs.Float64(&c.OTelSampleRatio, "otel-sample-ratio", 1, "share of new traces to record, from 0 to 1 (a caller's traceparent decides for its own trace)")
 	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
@@ -180,6 +182,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			return nil, usageError("--proxy: %v", err)
 		}
 	}
+	delays := dispatch.DefaultDelays() // also for a serveConfig made in code
+	if cfg.RetrySchedule != "" {
+		if delays, err = dispatch.ParseDelays(cfg.RetrySchedule); err != nil {
+			return nil, usageError("--retry-schedule: %v", err)
+		}
+	}
 	var tracer *tracing.Tracer
 	if cfg.OTelEndpoint != "" {
 		if u, err := url.Parse(cfg.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -243,6 +251,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Guard:               guard,
 		Proxy:               proxy,
 		Tracer:              tracer,
+		Retry:               &dispatch.Schedule{Delays: delays, Jitter: dispatch.DefaultJitter},
 		Workers:             cfg.Workers,
 		RequestTimeout:      cfg.RequestTimeout,
 		Lease:               cfg.Lease,
