@@ -361,6 +361,9 @@ func (s *Server) handleSendExample(w http.ResponseWriter, r *http.Request) error
 		EventType: *in.EventType,
 		Payload:   payload,
 		CreatedAt: now,
+		// The trace of whoever asked for the example: the portal's user's
+		// request, or an API caller's.
+		TraceParent: s.traceParent(r),
 	}
 	if err := s.store.CreateMessageTo(ctx, msg, ep.ID); err != nil {
 		return err

@@ -233,6 +233,7 @@ func merchantName(m string) string {
 func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge.InboundEvent, canonical []inbound.Message, now time.Time) (bool, error) {
 	ctx := r.Context()
 	msgs := make([]*hookbridge.Message, len(canonical))
+	trace := s.traceParent(r)
 	for j, m := range canonical {
 		payload, err := json.Marshal(m.Payload)
 		if err != nil {
@@ -245,6 +246,7 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 		msgs[j] = &hookbridge.Message{
 			ID: hookbridge.NewIDAt(hookbridge.PrefixMessage, now), AppID: ev.AppID, EventID: eventID,
 			EventType: m.EventType, Payload: payload, CreatedAt: now,
+			TraceParent: trace, // the processor's notification and the consumer's deliveries, one trace
 		}
 	}
 	results, err := s.store.CreateMessages(ctx, msgs)
