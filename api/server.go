@@ -176,6 +176,8 @@ func (s *Server) registerRoutes() {
 	s.private("POST /api/v1/auth/app-portal-access/{app_id}", s.handleAppPortalAccess)
 	s.private("POST /api/v1/auth/app/{app_id}/expire-all", s.handleExpireAll)
 
+	// private: the admin key only. app: also an application's own key, for
+	// its application — what a consumer needs of it (see authorizeApp).
 	s.private("GET /api/v1/app", s.handleListApplications)
 	s.private("POST /api/v1/app", s.handleCreateApplication)
 	s.app("GET /api/v1/app/{app_id}", s.handleGetApplication)
