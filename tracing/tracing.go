@@ -193,20 +193,21 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Tracer makes spans and exports them. Create one with New, run Run, and
-// call Shutdown (or cancel Run's context) to flush what is queued.
+// Tracer makes spans and exports them. Create one with New and run Run;
+// cancelling Run's context flushes what is queued.
 type Tracer struct {
 	cfg       Config
 	threshold uint64 // a trace id's low 8 bytes below this are sampled
 	exp       *exporter
 }
 
-// New returns a Tracer for cfg. It records nothing until Run exports.
+// New returns a Tracer for cfg. Its spans wait in a bounded queue until
+// Run sends them.
 func New(cfg Config) (*Tracer, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("tracing: no endpoint")
 	}
-	if cfg.SampleRatio < 0 || cfg.SampleRatio > 1 {
+	if !(cfg.SampleRatio >= 0 && cfg.SampleRatio <= 1) { // NaN too
 		return nil, errors.New("tracing: the sample ratio must be from 0 to 1")
 	}
 	if cfg.Now == nil {

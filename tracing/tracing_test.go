@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -169,6 +170,11 @@ func TestSampling(t *testing.T) {
 	}
 	if n < 800 || n > 1200 {
 		t.Errorf("a ratio of 0.5 sampled %d of 2000 traces", n)
+	}
+	for _, bad := range []float64{-0.1, 1.5, math.NaN()} {
+		if _, err := New(Config{Endpoint: "http://127.0.0.1:1", SampleRatio: bad}); err == nil {
+			t.Errorf("New took the sample ratio %v", bad)
+		}
 	}
 	var nilTracer *Tracer
 	if s := nilTracer.Start(sampled, "x", KindServer); s != nil {
