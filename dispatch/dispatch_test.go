@@ -575,47 +575,44 @@ func TestLostLeaseResultDropped(t *testing.T) {
 	}
 }
 
-func TestBlockedAddressIsNotReached(t *testing.T) {
+// TestRefusedReceiverIsNotReached: a receiver the guard refuses — at a
+// blocked address, or at an http URL stored before the server ran with
+// --https-only — gets a failed attempt that says why, and a retry, but no
+// request.
+func TestRefusedReceiverIsNotReached(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	var hit atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Store(true) }))
-	t.Cleanup(srv.Close)
-	ep, _ := e.endpoint(srv.URL)
-	msg := e.publish(`{}`)
-	e.start(dispatch.Config{Guard: netguard.New()}) // no allow-list: loopback is blocked
+	for _, tc := range []struct {
+		name  string
+		guard *netguard.Guard
+		why   []string // in the attempt's response
+	}{
+		{"BlockedAddress", netguard.New(), []string{"not allowed", "loopback"}}, // no allow-list: loopback is blocked
+		{"HTTPSOnly", netguard.New(netip.MustParsePrefix("127.0.0.1/32")).HTTPSOnly(), []string{"only https URLs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			var hit atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Store(true) }))
+			t.Cleanup(srv.Close)
+			ep, _ := e.endpoint(srv.URL)
+			msg := e.publish(`{}`)
+			e.start(dispatch.Config{Guard: tc.guard})
 
-	a := e.waitAttempts(msg.ID, 1)[0]
-	if a.Status != hookbridge.StatusFail || a.StatusCode != 0 ||
-		!strings.Contains(a.Response, "not allowed") || !strings.Contains(a.Response, "loopback") {
-		t.Errorf("attempt %+v, want a failed attempt naming the blocked loopback address", a)
-	}
-	e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSending)
-	if hit.Load() {
-		t.Error("the blocked receiver was reached")
-	}
-}
-
-// TestHTTPSOnlyRefusesStoredHTTPEndpoint: an endpoint stored with an http
-// URL before the server ran with --https-only gets a failed attempt that
-// says why, and a retry, but no request.
-func TestHTTPSOnlyRefusesStoredHTTPEndpoint(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	var hit atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Store(true) }))
-	t.Cleanup(srv.Close)
-	ep, _ := e.endpoint(srv.URL)
-	msg := e.publish(`{}`)
-	e.start(dispatch.Config{Guard: netguard.New(netip.MustParsePrefix("127.0.0.1/32")).HTTPSOnly()})
-
-	a := e.waitAttempts(msg.ID, 1)[0]
-	if a.Status != hookbridge.StatusFail || a.StatusCode != 0 || !strings.Contains(a.Response, "only https URLs") {
-		t.Errorf("attempt %+v, want a failed attempt saying only https URLs are allowed", a)
-	}
-	e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSending)
-	if hit.Load() {
-		t.Error("the http receiver was reached")
+			a := e.waitAttempts(msg.ID, 1)[0]
+			if a.Status != hookbridge.StatusFail || a.StatusCode != 0 {
+				t.Errorf("attempt %+v, want a failed attempt without a response", a)
+			}
+			for _, w := range tc.why {
+				if !strings.Contains(a.Response, w) {
+					t.Errorf("attempt response %q does not say %q", a.Response, w)
+				}
+			}
+			e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSending)
+			if hit.Load() {
+				t.Error("the refused receiver was reached")
+			}
+		})
 	}
 }
 
