@@ -22,13 +22,16 @@ func FuzzWrites(f *testing.F) { fuzzWrites(f, newEnv(f)) }
 // FuzzWritesPostgres is FuzzWrites on PostgreSQL, which refuses in text
 // and jsonb what SQLite stores (a NUL character, say): those must be 4xx
 // there too.
-func FuzzWritesPostgres(f *testing.F) {
+func FuzzWritesPostgres(f *testing.F) { fuzzWrites(f, postgresEnv(f)) }
+
+// postgresEnv is newEnv on a PostgreSQL schema of its own.
+func postgresEnv(f *testing.F) *env {
 	store, err := postgres.Open(context.Background(), pgtest.Schema(f))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { store.Close() })
-	fuzzWrites(f, newEnvOn(f, store))
+	return newEnvOn(f, store)
 }
 
 func fuzzWrites(f *testing.F, e *env) {
@@ -112,14 +115,7 @@ func fuzzWrites(f *testing.F, e *env) {
 func FuzzReads(f *testing.F) { fuzzReads(f, newEnv(f)) }
 
 // FuzzReadsPostgres is FuzzReads on PostgreSQL.
-func FuzzReadsPostgres(f *testing.F) {
-	store, err := postgres.Open(context.Background(), pgtest.Schema(f))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close() })
-	fuzzReads(f, newEnvOn(f, store))
-}
+func FuzzReadsPostgres(f *testing.F) { fuzzReads(f, postgresEnv(f)) }
 
 func fuzzReads(f *testing.F, e *env) {
 	e.createEventType("order.ready")
