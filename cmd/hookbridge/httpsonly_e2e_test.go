@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 )
@@ -52,5 +51,9 @@ func TestHTTPSOnlyEndToEnd(t *testing.T) {
 	if a.EndpointId != ep.Id || a.ResponseStatusCode != 0 || !strings.Contains(a.Response, "only https URLs") {
 		t.Errorf("attempt = %+v, want a failed attempt to %s saying only https URLs are allowed", a, ep.Id)
 	}
-	recv.none(t, 200*time.Millisecond)
+	// The attempt is recorded after the refusal: a request that reached
+	// the receiver would be in got by now.
+	if len(recv.got) != 0 {
+		t.Error("the http receiver was reached")
+	}
 }
