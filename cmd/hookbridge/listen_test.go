@@ -89,18 +89,26 @@ func listening(t *testing.T, srv *server, app string, args ...string) (ep *svix.
 	return &list.Data[0], out, stop
 }
 
+// serverWithShop starts a server with one application, uid "shop", and
+// returns it with an admin SDK client and the application.
+func serverWithShop(t *testing.T) (*server, *svix.Svix, *svix.ApplicationOut) {
+	t.Helper()
+	srv := startTestServer(t)
+	sx := svixClient(t, srv)
+	app, err := sx.Application.Create(context.Background(), &svix.ApplicationIn{Name: "shop", Uid: svix.String("shop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, sx, app
+}
+
 // TestListen: listen receives the application's deliveries of the types
 // it asked for, checks their signatures, refuses what is not signed, and
 // deletes its endpoint when stopped.
 func TestListen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startTestServer(t)
-	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop", Uid: svix.String("shop")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, sx, app := serverWithShop(t)
 	ep, out, stop := listening(t, srv, "shop", "--events", "payment.captured")
 	if len(ep.FilterTypes) != 1 || ep.FilterTypes[0] != "payment.captured" {
 		t.Errorf("listen's endpoint filters %v, want payment.captured", ep.FilterTypes)
@@ -225,12 +233,7 @@ func TestListenRefusesBadFlags(t *testing.T) {
 func TestListenWithApplicationKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startTestServer(t)
-	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop", Uid: svix.String("shop")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, sx, app := serverWithShop(t)
 	access, err := sx.Authentication.AppPortalAccess(ctx, "shop", &svix.AppPortalAccessIn{})
 	if err != nil {
 		t.Fatal(err)
