@@ -81,7 +81,8 @@ type EventTypeStore interface {
 	// an update.
 	DeleteEventType(ctx context.Context, name string) error
 	ListEventTypes(ctx context.Context, opt ListOptions, includeArchived bool) (Page[EventType], error)
-	// MissingEventTypes returns those of names that are not in the catalogue.
+	// MissingEventTypes returns those of names that nothing may subscribe to:
+	// not in the catalogue, or archived.
 	MissingEventTypes(ctx context.Context, names []string) ([]string, error)
 }
 

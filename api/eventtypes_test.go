@@ -96,10 +96,26 @@ func TestEndpointFilterNeedsKnownEventTypes(t *testing.T) {
 			Detail []struct{ Msg string } `json:"detail"`
 		}
 		r.decode(&body)
-		if msg := body.Detail[0].Msg; msg != "the following event types don't exist: nope.one, nope.two" {
+		if msg := body.Detail[0].Msg; msg != "the following event types don't exist or are archived: nope.one, nope.two" {
 			t.Errorf("%s: msg = %q", field, msg)
 		}
 	}
 	ep := str(e.createEndpoint(app, obj{"filterTypes": []string{"order.ready"}}), "id")
 	e.do("PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, obj{"filterTypes": []string{"nope"}}).want(http.StatusUnprocessableEntity)
+
+	// An archived type takes no new subscriptions, through any of the three
+	// ways of setting them; the endpoint keeps the ones it has.
+	e.createEventType("order.gone")
+	e.do("DELETE", "/api/v1/event-type/order.gone", nil).want(http.StatusNoContent)
+	gone := []string{"order.ready", "order.gone"}
+	e.do("POST", "/api/v1/app/"+app+"/endpoint", obj{"url": "https://receiver.example.com/", "eventTypes": gone}).want(http.StatusUnprocessableEntity)
+	e.do("PUT", "/api/v1/app/"+app+"/endpoint/"+ep, obj{"url": "https://receiver.example.com/", "filterTypes": gone}).want(http.StatusUnprocessableEntity)
+	r := e.do("PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, obj{"eventTypes": gone}).want(http.StatusUnprocessableEntity)
+	if locs := validationLocs(t, r); len(locs) != 1 || locs[0] != "body.eventTypes" {
+		t.Errorf("archived: locs = %v", locs)
+	}
+	got := e.do("GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil).want(http.StatusOK).object()
+	if types, _ := got["filterTypes"].([]any); len(types) != 1 || types[0] != "order.ready" {
+		t.Errorf("after refused updates, filterTypes = %v", got["filterTypes"])
+	}
 }

@@ -69,8 +69,9 @@ func (s *Server) message(r *http.Request) (*hookbridge.Application, *hookbridge.
 // is the hot path: the body is read and decoded once and the response
 // encoded once.
 //
-// A repeated eventId answers 202 with the original message and creates
-// nothing. With an application in the body, a missing application is
+// A repeated eventId answers 409 Conflict, as the Svix reference says, and
+// creates nothing; a retry that must get the original answer back sends an
+// Idempotency-Key. With an application in the body, a missing application is
 // created first (with {app_id} as its uid when the body names none).
 func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
@@ -102,12 +103,19 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if created {
-		s.accepted.Inc()
-		s.wakeCreated()
+	if !created {
+		return eventIDTaken(stored)
 	}
+	s.accepted.Inc()
+	s.wakeCreated()
 	writeJSON(w, http.StatusAccepted, toMessageOut(stored, withContent))
 	return nil
+}
+
+// eventIDTaken is the 409 of a message whose eventId an earlier message of
+// the application has: stored, which is not sent again.
+func eventIDTaken(stored *hookbridge.Message) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "a message with eventId %q was already accepted: %s", stored.EventID, stored.ID)
 }
 
 // applicationOrCreate resolves {app_id}; when it does not exist and the

@@ -59,8 +59,9 @@ type batchErrorOut struct {
 // result (with the field's location under body.messages.<index>) and the
 // others are stored, all in one Store.CreateMessages transaction; then the
 // dispatcher is woken once. Every message with status 202 is durable when
-// the answer is sent. A repeated eventId, within the batch too, answers 202
-// with the original message, as a single message does.
+// the answer is sent. A repeated eventId, within the batch too, is a 409,
+// as for a single message, whose result also carries the original message,
+// so that a producer retrying a batch sees what was accepted before.
 //
 // The request as a whole fails only when it cannot be read (400, 413), its
 // envelope is invalid (422: messages missing, empty or too many), or the
@@ -137,11 +138,14 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 				continue
 			}
 			m := toMessageOut(res.Message, withContent)
-			out[i] = batchResultOut{Status: http.StatusAccepted, Message: &m}
-			if res.Created {
-				s.accepted.Inc()
-				created = true
+			if !res.Created {
+				out[i] = batchError(eventIDTaken(res.Message))
+				out[i].Message = &m
+				continue
 			}
+			out[i] = batchResultOut{Status: http.StatusAccepted, Message: &m}
+			s.accepted.Inc()
+			created = true
 		}
 		if created {
 			s.wakeCreated()

@@ -59,9 +59,16 @@ func TestCreateMessageBatch(t *testing.T) {
 		t.Fatalf("%d results, want 4", len(out.Data))
 	}
 	for i, r := range out.Data {
-		if r.Status != http.StatusAccepted || r.Message == nil || r.Error != nil {
-			t.Fatalf("result %d = %+v, want 202 with the message", i, r)
+		want := http.StatusAccepted
+		if i >= 2 {
+			want = http.StatusConflict // a repeated eventId, answered with the original
 		}
+		if r.Status != want || r.Message == nil || (r.Error != nil) != (i >= 2) {
+			t.Fatalf("result %d = %+v, want %d with the message", i, r, want)
+		}
+	}
+	if out.Data[2].Error.Code != "conflict" {
+		t.Errorf("repeated eventId error = %+v", out.Data[2].Error)
 	}
 	ids := []string{out.Data[0].Message.ID, out.Data[1].Message.ID, out.Data[2].Message.ID, out.Data[3].Message.ID}
 	if ids[0] == ids[1] || !strings.HasPrefix(ids[0], "msg_") {

@@ -44,11 +44,12 @@ func TestCreateMessage(t *testing.T) {
 		t.Error("an accepted message did not wake the dispatcher")
 	}
 
-	// A repeated eventId answers with the original and writes nothing.
+	// A repeated eventId is a conflict, as the Svix reference says, naming
+	// the original; nothing is written.
 	again := e.do("POST", "/api/v1/app/"+app+"/msg", obj{"eventType": "other.type", "eventId": "evt-1", "payload": obj{}}).
-		want(http.StatusAccepted).object()
-	if str(again, "id") != id || str(again, "eventType") != "payment.captured" {
-		t.Errorf("duplicate eventId answered %v, want the original message", again)
+		want(http.StatusConflict).object()
+	if str(again, "code") != "conflict" || !strings.Contains(str(again, "detail"), id) {
+		t.Errorf("duplicate eventId answered %v, want a conflict naming %s", again, id)
 	}
 	if e.wakes.Load() != wakes+1 {
 		t.Error("a duplicate woke the dispatcher")

@@ -141,10 +141,9 @@ func TestSvixSDK(t *testing.T) {
 		Payload: map[string]any{"paymentId": "pay_1"},
 	})
 	check("create message", err)
-	dup, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", EventId: svix.String("evt-1"), Payload: map[string]any{}})
-	check("create duplicate message", err)
-	if dup.Id != msg.Id {
-		t.Errorf("duplicate eventId made %s, want %s", dup.Id, msg.Id)
+	_, err = sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", EventId: svix.String("evt-1"), Payload: map[string]any{}})
+	if se := (*svix.Error)(nil); !errors.As(err, &se) || se.Status() != http.StatusConflict {
+		t.Errorf("duplicate eventId: %v, want a 409 error", err)
 	}
 	_, err = sx.Message.Get(ctx, app.Id, "evt-1")
 	check("get message", err)

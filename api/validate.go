@@ -259,6 +259,6 @@ func sortedKeys[V any](m map[string]V) []string {
 // that are not in the catalogue; field is the name the caller used.
 func missingEventTypes(missing []string, field string) error {
 	var fe fieldErrors
-	fe.body("the following event types don't exist: "+strings.Join(missing, ", "), field)
+	fe.body("the following event types don't exist or are archived: "+strings.Join(missing, ", "), field)
 	return fe.err()
 }

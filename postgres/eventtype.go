@@ -136,12 +136,13 @@ func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, 
 }
 
 // MissingEventTypes returns, in the order given and without repeats, the
-// names that are not in the catalogue. Archived types are in the catalogue.
+// names that are not in the catalogue or are archived: those nothing may
+// subscribe to, as in Svix.
 func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	const knownEventTypes = `SELECT name FROM event_types WHERE name = ANY($1)`
+	const knownEventTypes = `SELECT name FROM event_types WHERE NOT archived AND name = ANY($1)`
 	rows, err := s.pool.Query(ctx, knownEventTypes, names)
 	if err != nil {
 		return nil, fmt.Errorf("missing event types: %w", err)

@@ -141,12 +141,13 @@ func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, 
 }
 
 // MissingEventTypes returns, in the order given and without repeats, the
-// names that are not in the catalogue. Archived types are in the catalogue.
+// names that are not in the catalogue or are archived: those nothing may
+// subscribe to, as in Svix.
 func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	const knownEventTypes = `SELECT name FROM event_types WHERE name IN (SELECT value FROM json_each(?))`
+	const knownEventTypes = `SELECT name FROM event_types WHERE NOT archived AND name IN (SELECT value FROM json_each(?))`
 	known, err := collect(ctx, s.r, knownEventTypes, []any{jsonList(names)}, func(r rowScanner) (string, error) {
 		var n string
 		return n, r.Scan(&n)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -210,14 +211,14 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	}
 	ready.none(t, 200*time.Millisecond)
 
-	// The same eventId again is the same message, and nothing is sent twice.
-	again, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{
+	// The same eventId again is a conflict, and nothing is sent twice.
+	_, err = sx.Message.Create(ctx, app.Id, &svix.MessageIn{
 		EventType: "payment.captured",
 		EventId:   svix.String("evt-1"),
 		Payload:   map[string]any{"paymentId": "pay_1", "amount": 2599, "currency": "EUR"},
 	})
-	if err != nil || again.Id != msg.Id {
-		t.Fatalf("repeat eventId: %v, id %v want %s", err, again, msg.Id)
+	if se := (*svix.Error)(nil); !errors.As(err, &se) || se.Status() != http.StatusConflict {
+		t.Fatalf("repeat eventId: %v, want a 409 error", err)
 	}
 	captured.none(t, 200*time.Millisecond)
 
