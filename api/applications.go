@@ -74,26 +74,30 @@ type applicationPatch struct {
 	Metadata     optional[map[string]string] `json:"metadata"`
 }
 
-// applicationOut is Svix's ApplicationOut.
+// applicationOut is Svix's ApplicationOut. The rate limit is written under
+// both its names, as the Svix server does: throttleRate, the reference's,
+// and rateLimit, which older SDKs read.
 type applicationOut struct {
-	UID       *string           `json:"uid,omitempty"`
-	Name      string            `json:"name"`
-	RateLimit *int              `json:"rateLimit,omitempty"`
-	ID        string            `json:"id"`
-	CreatedAt string            `json:"createdAt"`
-	UpdatedAt string            `json:"updatedAt"`
-	Metadata  map[string]string `json:"metadata"`
+	UID          *string           `json:"uid,omitempty"`
+	Name         string            `json:"name"`
+	RateLimit    *int              `json:"rateLimit,omitempty"`
+	ThrottleRate *int              `json:"throttleRate,omitempty"`
+	ID           string            `json:"id"`
+	CreatedAt    string            `json:"createdAt"`
+	UpdatedAt    string            `json:"updatedAt"`
+	Metadata     map[string]string `json:"metadata"`
 }
 
 func toApplicationOut(a *hookbridge.Application) applicationOut {
 	return applicationOut{
-		UID:       nullable(a.UID),
-		Name:      a.Name,
-		RateLimit: a.RateLimit,
-		ID:        a.ID,
-		CreatedAt: formatTime(a.CreatedAt),
-		UpdatedAt: formatTime(a.UpdatedAt),
-		Metadata:  emptyIfNil(a.Metadata),
+		UID:          nullable(a.UID),
+		Name:         a.Name,
+		RateLimit:    a.RateLimit,
+		ThrottleRate: a.RateLimit,
+		ID:           a.ID,
+		CreatedAt:    formatTime(a.CreatedAt),
+		UpdatedAt:    formatTime(a.UpdatedAt),
+		Metadata:     emptyIfNil(a.Metadata),
 	}
 }
 

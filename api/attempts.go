@@ -15,6 +15,7 @@ type attemptOut struct {
 	ResponseStatusCode int         `json:"responseStatusCode"`
 	ResponseDurationMs int64       `json:"responseDurationMs"`
 	Status             int         `json:"status"`
+	StatusText         string      `json:"statusText"`
 	TriggerType        int         `json:"triggerType"`
 	MsgID              string      `json:"msgId"`
 	EndpointID         string      `json:"endpointId"`
@@ -34,6 +35,7 @@ func toAttemptOut(a *hookbridge.Attempt, withContent bool) attemptOut {
 		ResponseStatusCode: a.StatusCode,
 		ResponseDurationMs: a.DurationMS,
 		Status:             int(a.Status),
+		StatusText:         a.Status.String(),
 		TriggerType:        int(a.Trigger),
 		MsgID:              a.MsgID,
 		EndpointID:         a.EndpointID,
@@ -174,6 +176,7 @@ func (s *Server) handleExpungeAttemptContent(w http.ResponseWriter, r *http.Requ
 type messageEndpointOut struct {
 	endpointCommon
 	Status      int     `json:"status"`
+	StatusText  string  `json:"statusText"`
 	NextAttempt *string `json:"nextAttempt"`
 }
 
@@ -197,6 +200,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 		return messageEndpointOut{
 			endpointCommon: toEndpointCommon(&me.Endpoint),
 			Status:         int(me.Status),
+			StatusText:     me.Status.String(),
 			NextAttempt:    formatTimePtr(me.NextAttempt),
 		}
 	}
@@ -209,6 +213,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 type endpointMessageOut struct {
 	messageOut
 	Status      int     `json:"status"`
+	StatusText  string  `json:"statusText"`
 	NextAttempt *string `json:"nextAttempt,omitempty"`
 }
 
@@ -242,6 +247,7 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 		return endpointMessageOut{
 			messageOut:  toMessageOut(&em.Message, withContent),
 			Status:      int(em.Status),
+			StatusText:  em.Status.String(),
 			NextAttempt: formatTimePtr(em.NextAttempt),
 		}
 	}
@@ -268,6 +274,10 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.wake()
-	w.WriteHeader(http.StatusAccepted)
+	writeJSON(w, http.StatusAccepted, emptyResponse{})
 	return nil
 }
+
+// emptyResponse is Svix's EmptyResponse, {}: the body of an accepted
+// action that has nothing to report, which the SDKs decode.
+type emptyResponse struct{}

@@ -197,6 +197,50 @@ func (s *Server) handlePatchEndpointHeaders(w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
+// endpointFIFO is the body of …/endpoint/{endpoint_id}/fifo, Hookbridge's
+// strict-order setting of an endpoint: when enabled, a message is sent only
+// after the one before it succeeded or was given up. It is a sub-resource,
+// as Svix keeps headers and secret beside the endpoint, so that EndpointOut
+// stays exactly Svix's model.
+type endpointFIFO struct {
+	Enabled *bool `json:"enabled"`
+}
+
+func (s *Server) handleGetEndpointFIFO(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, endpointFIFO{Enabled: &ep.FIFO})
+	return nil
+}
+
+// handleUpdateEndpointFIFO turns strict order on or off.
+func (s *Server) handleUpdateEndpointFIFO(w http.ResponseWriter, r *http.Request) error {
+	var in endpointFIFO
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	if in.Enabled == nil {
+		var fe fieldErrors
+		fe.body("field required", "enabled")
+		return fe.err()
+	}
+	_, ep, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if ep.FIFO != *in.Enabled {
+		ep.FIFO = *in.Enabled
+		ep.UpdatedAt = s.timeNow()
+		if err := s.updateEndpoint(r.Context(), ep); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // lookupFold finds key in m without regard to case.
 func lookupFold[V any](m map[string]V, key string) (V, bool) {
 	for k, v := range m {
@@ -217,9 +261,10 @@ type recoverIn struct {
 // recoverOut is Svix's RecoverOut: recovery is reported as a background
 // task, though the store queues every delivery before the answer.
 type recoverOut struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Task   string `json:"task"`
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	Task      string `json:"task"`
+	UpdatedAt string `json:"updatedAt"`
 }
 
 // handleRecoverEndpoint resends, once, every message whose latest delivery
@@ -261,9 +306,10 @@ func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) e
 		s.wake()
 	}
 	writeJSON(w, http.StatusAccepted, recoverOut{
-		ID:     hookbridge.NewIDAt(hookbridge.PrefixRecovery, now),
-		Status: "running",
-		Task:   "endpoint.recover",
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixRecovery, now),
+		Status:    "running",
+		Task:      "endpoint.recover",
+		UpdatedAt: formatTime(now),
 	})
 	return nil
 }
@@ -274,6 +320,9 @@ type endpointStatsOut struct {
 	Pending int64 `json:"pending"`
 	Sending int64 `json:"sending"`
 	Fail    int64 `json:"fail"`
+	// Canceled is always 0: Hookbridge cancels no delivery; one is sent
+	// until it succeeds or its retries run out (fail).
+	Canceled int64 `json:"canceled"`
 }
 
 // handleEndpointStats counts the endpoint's messages created in [since,

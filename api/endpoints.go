@@ -148,50 +148,54 @@ type endpointPatch struct {
 }
 
 // endpointCommon is the part of Svix's EndpointOut shared with
-// MessageEndpointOut.
+// MessageEndpointOut. The event types and the rate limit are written under
+// both their names, as the Svix server does: eventTypes and throttleRate,
+// the reference's, and filterTypes and rateLimit, which older SDKs read;
+// version (always 1) is still written by the Svix server too.
 type endpointCommon struct {
-	ID          string   `json:"id"`
-	Description string   `json:"description"`
-	RateLimit   *int     `json:"rateLimit"`
-	UID         *string  `json:"uid"`
-	URL         string   `json:"url"`
-	Version     int      `json:"version"`
-	Disabled    bool     `json:"disabled"`
-	FilterTypes []string `json:"filterTypes"`
-	Channels    []string `json:"channels"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
+	ID           string   `json:"id"`
+	Description  string   `json:"description"`
+	RateLimit    *int     `json:"rateLimit"`
+	ThrottleRate *int     `json:"throttleRate"`
+	UID          *string  `json:"uid"`
+	URL          string   `json:"url"`
+	Version      int      `json:"version"`
+	Disabled     bool     `json:"disabled"`
+	FilterTypes  []string `json:"filterTypes"`
+	EventTypes   []string `json:"eventTypes"`
+	Channels     []string `json:"channels"`
+	CreatedAt    string   `json:"createdAt"`
+	UpdatedAt    string   `json:"updatedAt"`
 }
 
-// endpointOut is Svix's EndpointOut. Its field names are those the Svix
-// server writes and every Svix SDK reads (filterTypes, rateLimit, version);
-// the strict SDKs refuse unknown fields, so no aliases are written, and the
-// Hookbridge addition fifo is written only when true: an endpoint that does
-// not ask for it reads as Svix's.
+// endpointOut is Svix's EndpointOut, and nothing more: Svix SDKs decode it
+// as their model, so Hookbridge's own settings of an endpoint (strict
+// order) are a sub-resource, …/endpoint/{endpoint_id}/fifo.
 type endpointOut struct {
 	endpointCommon
 	Metadata map[string]string `json:"metadata"`
-	FIFO     bool              `json:"fifo,omitempty"`
 }
 
 func toEndpointCommon(ep *hookbridge.Endpoint) endpointCommon {
 	return endpointCommon{
-		ID:          ep.ID,
-		Description: ep.Description,
-		RateLimit:   ep.RateLimit,
-		UID:         nullable(ep.UID),
-		URL:         ep.URL,
-		Version:     1,
-		Disabled:    ep.Disabled,
-		FilterTypes: nilIfEmpty(ep.EventTypes),
-		Channels:    nilIfEmpty(ep.Channels),
-		CreatedAt:   formatTime(ep.CreatedAt),
-		UpdatedAt:   formatTime(ep.UpdatedAt),
+		ID:           ep.ID,
+		Description:  ep.Description,
+		RateLimit:    ep.RateLimit,
+		ThrottleRate: ep.RateLimit,
+		UID:          nullable(ep.UID),
+		URL:          ep.URL,
+		Version:      1,
+		Disabled:     ep.Disabled,
+		FilterTypes:  nilIfEmpty(ep.EventTypes),
+		EventTypes:   nilIfEmpty(ep.EventTypes),
+		Channels:     nilIfEmpty(ep.Channels),
+		CreatedAt:    formatTime(ep.CreatedAt),
+		UpdatedAt:    formatTime(ep.UpdatedAt),
 	}
 }
 
 func toEndpointOut(ep *hookbridge.Endpoint) endpointOut {
-	return endpointOut{endpointCommon: toEndpointCommon(ep), Metadata: emptyIfNil(ep.Metadata), FIFO: ep.FIFO}
+	return endpointOut{endpointCommon: toEndpointCommon(ep), Metadata: emptyIfNil(ep.Metadata)}
 }
 
 // endpoint resolves {app_id} and {endpoint_id} (each an id or a uid); an

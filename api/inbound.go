@@ -228,8 +228,8 @@ func merchantName(m string) string {
 
 // forward creates the canonical messages of a stored event in its
 // application and records them on the event. Each message's eventId is
-// "<processor>:<key>" (with "#n" for the n-th message of one event), so a
-// second forward of the same event finds the messages of the first.
+// derived from the event's key (canonicalEventID), so a second forward of
+// the same event finds the messages of the first.
 func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge.InboundEvent, canonical []inbound.Message, now time.Time) (bool, error) {
 	ctx := r.Context()
 	msgs := make([]*hookbridge.Message, len(canonical))
@@ -239,10 +239,7 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 		if err != nil {
 			return false, err
 		}
-		eventID := src.Scheme + ":" + ev.EventID
-		if j > 0 {
-			eventID += "#" + strconv.Itoa(j)
-		}
+		eventID := canonicalEventID(src.Scheme, ev.EventID, j)
 		msgs[j] = &hookbridge.Message{
 			ID: hookbridge.NewIDAt(hookbridge.PrefixMessage, now), AppID: ev.AppID, EventID: eventID,
 			EventType: m.EventType, Payload: payload, CreatedAt: now,
@@ -385,4 +382,50 @@ func (s *Server) handleEventsFeed(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// canonicalEventID is the eventId of the n-th canonical message (from 0)
+// of the inbound event with key, received through a source of scheme. It
+// keeps to Svix's eventId shape, ^[a-zA-Z0-9\-_.]+$, which SDKs check, and
+// it is one-to-one, so that no two events ever share a message:
+//
+//	<scheme>.<key>         stripe.evt_3PzE2e
+//	<scheme>.<key>..<n>    the n-th message of one event, n > 0
+//
+// In the key, every byte outside [a-zA-Z0-9_-] is written "." and two hex
+// digits (adyen.AUTHORISATION.3a7914073381342284.3atrue), so ".." occurs
+// only before n. A key that would make the eventId longer than Svix allows
+// is cut, and the hash of the whole key appended after ".7e" (an escaped
+// "~"): distinct keys still give distinct ids.
+func canonicalEventID(scheme, key string, n int) string {
+	const hexDigits = "0123456789abcdef"
+	var b strings.Builder
+	b.Grow(len(scheme) + 1 + len(key) + 8)
+	b.WriteString(scheme)
+	b.WriteByte('.')
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('.')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
+		}
+	}
+	id := b.String()
+	suffix := ""
+	if n > 0 {
+		suffix = ".." + strconv.Itoa(n)
+	}
+	if len(id)+len(suffix) > maxNameLen {
+		sum := sha256.Sum256([]byte(key))
+		tail := ".7e" + hex.EncodeToString(sum[:])
+		cut := min(len(id), maxNameLen-len(tail)-len(suffix))
+		if p := strings.LastIndexByte(id[:cut], '.'); p+3 > cut {
+			cut = p // never cut an escape in two
+		}
+		id = id[:cut] + tail
+	}
+	return id + suffix
 }

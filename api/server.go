@@ -196,6 +196,8 @@ func (s *Server) registerRoutes() {
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleGetEndpointHeaders)
 	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handleUpdateEndpointHeaders)
 	s.app("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", s.handlePatchEndpointHeaders)
+	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/fifo", s.handleGetEndpointFIFO)
+	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/fifo", s.handleUpdateEndpointFIFO)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)

@@ -76,6 +76,7 @@ func TestHealthWhenStoreFails(t *testing.T) {
 	}
 
 	// Internal errors: a generic 500; the details go to the log only.
+	e.internalErrors = true
 	r = e.do("GET", "/api/v1/app/"+app, nil).want(http.StatusInternalServerError)
 	if body := r.object(); body["code"] != "internal" || body["detail"] != "internal error" || len(body) != 2 {
 		t.Errorf("500 body = %v", body)
@@ -114,6 +115,7 @@ func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.api.mux.HandleFunc("GET /test/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	e.internalErrors = true
 	r := e.do("GET", "/test/panic", nil).want(http.StatusInternalServerError)
 	if body := r.object(); body["code"] != "internal" {
 		t.Errorf("body = %v", body)

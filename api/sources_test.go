@@ -173,7 +173,7 @@ func TestInboundForwardsOnceAndAcknowledges(t *testing.T) {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
 	m := msgs[0]
-	if m.EventType != "payment.captured" || derefStr(m.EventID) != "stripe:evt_once" {
+	if m.EventType != "payment.captured" || derefStr(m.EventID) != "stripe.evt_once" {
 		t.Errorf("message %s %q", m.EventType, derefStr(m.EventID))
 	}
 	var p map[string]any
@@ -227,7 +227,7 @@ func TestInboundRepeatForwardsWhatWasNotForwarded(t *testing.T) {
 	}
 	e.postStripe(src, body).want(http.StatusOK)
 	e.postStripe(src, body).want(http.StatusOK)
-	if msgs := e.appMessages(app); len(msgs) != 1 || derefStr(msgs[0].EventID) != "stripe:evt_crash" {
+	if msgs := e.appMessages(app); len(msgs) != 1 || derefStr(msgs[0].EventID) != "stripe.evt_crash" {
 		t.Fatalf("messages %+v, want the one forwarded event", msgs)
 	}
 	if ev := e.inboundEvents(src)[0]; len(ev.MessageIDs) != 1 {

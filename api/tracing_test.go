@@ -44,7 +44,7 @@ func TestTraceContextKeptWithMessages(t *testing.T) {
 	})
 	e.doWith("POST", "/in/"+src, signed.Payload, map[string]string{"Stripe-Signature": signed.Header, "traceparent": caller["traceparent"]}).
 		want(http.StatusOK)
-	processor, err := e.store.GetMessage(context.Background(), app, "stripe:evt_traced")
+	processor, err := e.store.GetMessage(context.Background(), app, "stripe.evt_traced")
 	if err != nil {
 		t.Fatal(err)
 	}

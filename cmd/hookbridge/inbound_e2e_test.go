@@ -286,7 +286,7 @@ func TestInboundEndToEnd(t *testing.T) {
 		if json.Unmarshal(raw, &feed) != nil || len(feed.Data) < 3 {
 			return false
 		}
-		want := []string{"stripe:evt_3PzE2e", "adyen:AUTHORISATION:7914073381342284:true", "stripe:evt_on2"}
+		want := []string{"stripe.evt_3PzE2e", "adyen.AUTHORISATION.3a7914073381342284.3atrue", "stripe.evt_on2"}
 		for i, m := range feed.Data {
 			if m.EventID != want[i] {
 				t.Fatalf("feed item %d is %s, want %s", i, m.EventID, want[i])
