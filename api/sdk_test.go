@@ -197,9 +197,11 @@ func TestSvixSDK(t *testing.T) {
 	if rec.Status != "running" || rec.Task != "endpoint.recover" {
 		t.Errorf("recover = %+v", rec)
 	}
-	// Endpoint.SendExample of this SDK version never sends its body (the
-	// request builder's copy is dropped), so send-example is covered by
-	// TestSendExample instead.
+	example, err := sx.Endpoint.SendExample(ctx, app.Id, ep.Id, svix.EventExampleIn{EventType: "payment.captured"}, nil)
+	check("send example", err)
+	if example.EventType != "payment.captured" || example.Payload["paymentId"] != "pay_x" {
+		t.Errorf("example message = %+v, want the schema's example", example)
+	}
 	check("expunge message", sx.Message.ExpungeContent(ctx, app.Id, msg.Id))
 	check("logout", sx.Authentication.Logout(ctx, nil))
 
