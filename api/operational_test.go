@@ -17,15 +17,18 @@ import (
 )
 
 // TestOperationalEndpointsSvixSDK manages operational webhook endpoints
-// with the Svix Go SDK's OperationalWebhookEndpoint, which decodes strictly:
-// the paths and the fields are Svix's.
+// with the Svix Go SDK's OperationalWebhookEndpoint, which decodes into
+// its typed models: the paths and the fields are Svix's.
 func TestOperationalEndpointsSvixSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	sx := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
+	sx, err := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	check := func(what string, err error) {
 		t.Helper()
@@ -38,12 +41,12 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 		}
 	}
 
-	created, err := sx.OperationalWebhookEndpoint.Create(ctx, &svix.OperationalWebhookEndpointIn{
+	created, err := sx.OperationalWebhookEndpoint.Create(ctx, svix.OperationalWebhookEndpointIn{
 		Url:         "https://ops.example.com/hooks",
 		Description: ptr("pager"),
 		FilterTypes: []string{"endpoint.disabled", "message.attempt.exhausted"},
 		Uid:         ptr("pager"),
-	})
+	}, nil)
 	check("create", err)
 	if created.Url != "https://ops.example.com/hooks" || len(created.FilterTypes) != 2 || created.Uid == nil || *created.Uid != "pager" {
 		t.Fatalf("created %+v", created)
@@ -53,7 +56,7 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 	if got.Id != created.Id {
 		t.Fatalf("got %s by uid, want %s", got.Id, created.Id)
 	}
-	updated, err := sx.OperationalWebhookEndpoint.Update(ctx, created.Id, &svix.OperationalWebhookEndpointUpdate{
+	updated, err := sx.OperationalWebhookEndpoint.Update(ctx, created.Id, svix.OperationalWebhookEndpointUpdate{
 		Url: "https://ops.example.com/v2", FilterTypes: []string{"endpoint.disabled"},
 	})
 	check("update", err)
@@ -62,7 +65,7 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 	}
 	secret, err := sx.OperationalWebhookEndpoint.GetSecret(ctx, created.Id)
 	check("get secret", err)
-	check("rotate secret", sx.OperationalWebhookEndpoint.RotateSecret(ctx, created.Id, &svix.OperationalWebhookEndpointSecretIn{}))
+	check("rotate secret", sx.OperationalWebhookEndpoint.RotateSecret(ctx, created.Id, svix.OperationalWebhookEndpointSecretIn{}, nil))
 	rotated, err := sx.OperationalWebhookEndpoint.GetSecret(ctx, created.Id)
 	check("get rotated secret", err)
 	if rotated.Key == secret.Key {

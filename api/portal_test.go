@@ -269,11 +269,14 @@ func TestAppPortalAccessSDK(t *testing.T) {
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	sx := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
-	expiry := int32(24 * 3600)
-	out, err := sx.Authentication.AppPortalAccess(context.Background(), "a-uid", &svix.AppPortalAccessIn{
+	sx, err := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := uint64(24 * 3600)
+	out, err := sx.Authentication.AppPortalAccess(context.Background(), "a-uid", svix.AppPortalAccessIn{
 		Expiry: &expiry, FeatureFlags: []string{"beta"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,22 +18,25 @@ func TestApplicationKeyWithSDK(t *testing.T) {
 	ctx := context.Background()
 	srv := startTestServer(t)
 	admin := svixClient(t, srv)
-	shop, err := admin.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop", Uid: svix.String("shop")})
+	shop, err := admin.Application.Create(ctx, svix.ApplicationIn{Name: "Shop", Uid: ptr("shop")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Application.Create(ctx, &svix.ApplicationIn{Name: "Other", Uid: svix.String("other")}); err != nil {
+	if _, err := admin.Application.Create(ctx, svix.ApplicationIn{Name: "Other", Uid: ptr("other")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	access, err := admin.Authentication.AppPortalAccess(ctx, "shop", &svix.AppPortalAccessIn{})
+	access, err := admin.Authentication.AppPortalAccess(ctx, "shop", svix.AppPortalAccessIn{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse("http://" + srv.Addr)
-	consumer := svix.New(access.Token, &svix.SvixOptions{ServerUrl: u})
+	consumer, err := svix.New(access.Token, &svix.SvixOptions{ServerUrl: u})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	recv := newReceiver(t)
-	ep, err := consumer.Endpoint.Create(ctx, "shop", &svix.EndpointIn{Url: recv.URL + "/mine", FilterTypes: []string{"payment.captured"}})
+	ep, err := consumer.Endpoint.Create(ctx, "shop", svix.EndpointIn{Url: recv.URL + "/mine", FilterTypes: []string{"payment.captured"}}, nil)
 	if err != nil {
 		t.Fatalf("create an endpoint with the application's key: %v", err)
 	}
@@ -41,7 +44,7 @@ func TestApplicationKeyWithSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := admin.Message.Create(ctx, shop.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := admin.Message.Create(ctx, shop.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func TestApplicationKeyWithSDK(t *testing.T) {
 	if _, err := consumer.Endpoint.List(ctx, "other", nil); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("another application's endpoints with the key: %v, want 403", err)
 	}
-	if _, err := consumer.Message.Create(ctx, "shop", &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{}}); err == nil {
+	if _, err := consumer.Message.Create(ctx, "shop", svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{}}, nil); err == nil {
 		t.Error("the application's key sent a message")
 	}
 	if _, err := consumer.Application.List(ctx, nil); err == nil {

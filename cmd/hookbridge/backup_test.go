@@ -21,7 +21,7 @@ func TestBackupCommand(t *testing.T) {
 	db := filepath.Join(dir, "hookbridge.db")
 	srv := startTestServer(t, func(c *serveConfig) { c.DB = db })
 	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop", Uid: svix.String("shop")})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Shop", Uid: ptr("shop")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,14 @@ func (w *testWriter) Write(p []byte) (int, error) {
 func svixClient(t *testing.T, srv *server) *svix.Svix {
 	t.Helper()
 	u, _ := url.Parse("http://" + srv.Addr)
-	return svix.New(testAPIKey, &svix.SvixOptions{ServerUrl: u})
+	sx, err := svix.New(testAPIKey, &svix.SvixOptions{ServerUrl: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sx
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // received is one request that reached a receiver.
 type received struct {
@@ -148,7 +154,7 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	srv := startTestServer(t)
 	sx := svixClient(t, srv)
 
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Pizza Place", Uid: svix.String("merchant-42")})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Pizza Place", Uid: ptr("merchant-42")}, nil)
 	if err != nil {
 		t.Fatalf("create application: %v", err)
 	}
@@ -161,18 +167,18 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	}
 
 	captured, ready := newReceiver(t), newReceiver(t)
-	epCaptured, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{
+	epCaptured, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{
 		Url:         captured.URL + "/hooks",
 		FilterTypes: []string{"payment.captured"},
-		Description: svix.String("payments"),
-	})
+		Description: ptr("payments"),
+	}, nil)
 	if err != nil {
 		t.Fatalf("create endpoint: %v", err)
 	}
-	epReady, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{
+	epReady, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{
 		Url:         ready.URL + "/hooks",
 		FilterTypes: []string{"order.ready"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("create endpoint: %v", err)
 	}
@@ -186,11 +192,11 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 
 	// A message reaches the subscribed endpoint only, signed so that the
 	// SDK's own verifier accepts it.
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{
 		EventType: "payment.captured",
-		EventId:   svix.String("evt-1"),
+		EventId:   ptr("evt-1"),
 		Payload:   map[string]any{"paymentId": "pay_1", "amount": 2599, "currency": "EUR"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("create message: %v", err)
 	}
@@ -212,11 +218,11 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	ready.none(t, 200*time.Millisecond)
 
 	// The same eventId again is a conflict, and nothing is sent twice.
-	_, err = sx.Message.Create(ctx, app.Id, &svix.MessageIn{
+	_, err = sx.Message.Create(ctx, app.Id, svix.MessageIn{
 		EventType: "payment.captured",
-		EventId:   svix.String("evt-1"),
+		EventId:   ptr("evt-1"),
 		Payload:   map[string]any{"paymentId": "pay_1", "amount": 2599, "currency": "EUR"},
-	})
+	}, nil)
 	if se := (*svix.Error)(nil); !errors.As(err, &se) || se.Status() != http.StatusConflict {
 		t.Fatalf("repeat eventId: %v, want a 409 error", err)
 	}
@@ -237,7 +243,7 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	}
 
 	// Resend by hand: a new, manual attempt.
-	if err := sx.MessageAttempt.Resend(ctx, app.Id, msg.Id, epCaptured.Id); err != nil {
+	if _, err := sx.MessageAttempt.Resend(ctx, app.Id, msg.Id, epCaptured.Id, nil); err != nil {
 		t.Fatalf("resend: %v", err)
 	}
 	if got := captured.next(t); got.Header.Get("webhook-id") != msg.Id {
@@ -255,12 +261,12 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 	// recovering since before it sends it again, now successfully.
 	since := time.Now().Add(-time.Minute)
 	ready.setStatus(http.StatusInternalServerError)
-	orderMsg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.ready", Payload: map[string]any{"orderId": "ord_7"}})
+	orderMsg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "order.ready", Payload: map[string]any{"orderId": "ord_7"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ready.next(t) // first, failing try; the next is scheduled seconds away
-	if err := sx.MessageAttempt.Resend(ctx, app.Id, orderMsg.Id, epReady.Id); err != nil {
+	if _, err := sx.MessageAttempt.Resend(ctx, app.Id, orderMsg.Id, epReady.Id, nil); err != nil {
 		t.Fatal(err)
 	}
 	ready.next(t) // manual, failing: the message is now failed at the endpoint
@@ -269,7 +275,7 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 		return err == nil && len(dests.Data) == 1 && dests.Data[0].Status == svix.MessageStatus(2)
 	})
 	ready.setStatus(http.StatusOK)
-	if _, err := sx.Endpoint.Recover(ctx, app.Id, epReady.Id, &svix.RecoverIn{Since: since}); err != nil {
+	if _, err := sx.Endpoint.Recover(ctx, app.Id, epReady.Id, svix.RecoverIn{Since: since}, nil); err != nil {
 		t.Fatalf("recover: %v", err)
 	}
 	if got := ready.next(t); got.Header.Get("webhook-id") != orderMsg.Id {
@@ -282,14 +288,14 @@ func TestSvixSDKEndToEnd(t *testing.T) {
 
 	// Rotate the secret: for the grace period both secrets sign, so a
 	// receiver still holding the old one keeps accepting.
-	if err := sx.Endpoint.RotateSecret(ctx, app.Id, epCaptured.Id, &svix.EndpointSecretRotateIn{}); err != nil {
+	if err := sx.Endpoint.RotateSecret(ctx, app.Id, epCaptured.Id, svix.EndpointSecretRotateIn{}, nil); err != nil {
 		t.Fatalf("rotate secret: %v", err)
 	}
 	newSecret, err := sx.Endpoint.GetSecret(ctx, app.Id, epCaptured.Id)
 	if err != nil || newSecret.Key == secret.Key {
 		t.Fatalf("secret after rotation: %v, %v", err, newSecret)
 	}
-	if _, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"paymentId": "pay_2"}}); err != nil {
+	if _, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"paymentId": "pay_2"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got = captured.next(t)
@@ -314,7 +320,7 @@ func TestSvixSDKPagination(t *testing.T) {
 
 	want := map[string]bool{}
 	for i := range 7 {
-		app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "app " + string(rune('a'+i))})
+		app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "app " + string(rune('a'+i))}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +334,7 @@ func TestSvixSDKPagination(t *testing.T) {
 			if pages > 10 {
 				t.Fatal("pagination does not end")
 			}
-			page, err := sx.Application.List(ctx, &svix.ApplicationListOptions{Limit: svix.Int32(3), Iterator: iter, Order: &order})
+			page, err := sx.Application.List(ctx, &svix.ApplicationListOptions{Limit: ptr[uint64](3), Iterator: iter, Order: &order})
 			if err != nil {
 				t.Fatalf("list %s: %v", order, err)
 			}
@@ -342,7 +348,7 @@ func TestSvixSDKPagination(t *testing.T) {
 			if page.Done {
 				break
 			}
-			iter = page.Iterator.Get()
+			iter = page.Iterator
 		}
 		if len(seen) != len(want) {
 			t.Fatalf("%s: saw %d applications, want %d", order, len(seen), len(want))

@@ -20,11 +20,11 @@ func TestHTTPSOnlyEndToEnd(t *testing.T) {
 
 	first := startTestServer(t, func(c *serveConfig) { c.DB = db })
 	sx := svixClient(t, first)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL + "/hooks"})
+	ep, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL + "/hooks"}, nil)
 	if err != nil {
 		t.Fatalf("http endpoint without --https-only: %v", err)
 	}
@@ -34,11 +34,11 @@ func TestHTTPSOnlyEndToEnd(t *testing.T) {
 
 	srv := startTestServer(t, func(c *serveConfig) { c.DB, c.HTTPSOnly = db, true })
 	sx = svixClient(t, srv)
-	_, err = sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL + "/other"})
+	_, err = sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL + "/other"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "422") {
 		t.Fatalf("http endpoint with --https-only: %v, want a 422", err)
 	}
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

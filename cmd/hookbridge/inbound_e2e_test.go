@@ -149,14 +149,14 @@ func TestInboundEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	srv := startTestServer(t)
 	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Pizza Place", Uid: svix.String("pizza")})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Pizza Place", Uid: ptr("pizza")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcv := newReceiver(t)
-	ep, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{
+	ep, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{
 		Url: rcv.URL + "/payments", FilterTypes: []string{"payment.captured", "payment.authorized"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

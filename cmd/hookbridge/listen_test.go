@@ -95,7 +95,7 @@ func serverWithShop(t *testing.T) (*server, *svix.Svix, *svix.ApplicationOut) {
 	t.Helper()
 	srv := startTestServer(t)
 	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(context.Background(), &svix.ApplicationIn{Name: "shop", Uid: svix.String("shop")})
+	app, err := sx.Application.Create(context.Background(), svix.ApplicationIn{Name: "shop", Uid: ptr("shop")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +114,11 @@ func TestListen(t *testing.T) {
 		t.Errorf("listen's endpoint filters %v, want payment.captured", ep.FilterTypes)
 	}
 
-	skipped, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.created", Payload: map[string]any{"order": "o_1"}})
+	skipped, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "order.created", Payload: map[string]any{"order": "o_1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"paymentId": "pay_1"}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"paymentId": "pay_1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +165,14 @@ func TestListenForwardsAndAnswers(t *testing.T) {
 	ctx := context.Background()
 	srv := startTestServer(t)
 	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recv := newReceiver(t)
 	recv.setStatus(http.StatusAccepted)
 	_, out, stop := listening(t, srv, app.Id, "--forward-to", recv.URL+"/webhooks")
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestListenForwardsAndAnswers(t *testing.T) {
 
 	// --status: the server sees the failure listen was told to answer.
 	_, _, stop = listening(t, srv, app.Id, "--status", "503")
-	failing, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 2}})
+	failing, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 2}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +234,12 @@ func TestListenWithApplicationKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv, sx, app := serverWithShop(t)
-	access, err := sx.Authentication.AppPortalAccess(ctx, "shop", &svix.AppPortalAccessIn{})
+	access, err := sx.Authentication.AppPortalAccess(ctx, "shop", svix.AppPortalAccessIn{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, out, stop := listening(t, srv, "shop", "--api-key", access.Token)
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,10 +40,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, _, _ := get("hbk_wrong_0123456789abcdefghij"); code != http.StatusUnauthorized {
 		t.Fatalf("with a wrong key: %d, want 401", code)
 	}
-	if _, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Keyed", Uid: svix.String("keyed")}); err != nil {
+	if _, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Keyed", Uid: ptr("keyed")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	access, err := sx.Authentication.AppPortalAccess(ctx, "keyed", &svix.AppPortalAccessIn{})
+	access, err := sx.Authentication.AppPortalAccess(ctx, "keyed", svix.AppPortalAccessIn{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,15 +51,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("with an application's key: %d, want 403", code)
 	}
 
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recv := newReceiver(t)
-	if _, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL}); err != nil {
+	if _, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}); err != nil {
+	if _, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	recv.next(t)

@@ -21,10 +21,10 @@ func TestOperationalWebhooksEndToEnd(t *testing.T) {
 	sx := svixClient(t, srv)
 
 	ops := newReceiver(t)
-	op, err := sx.OperationalWebhookEndpoint.Create(ctx, &svix.OperationalWebhookEndpointIn{
+	op, err := sx.OperationalWebhookEndpoint.Create(ctx, svix.OperationalWebhookEndpointIn{
 		Url:         ops.URL + "/ops",
 		FilterTypes: []string{"endpoint.disabled"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("create operational endpoint: %v", err)
 	}
@@ -33,17 +33,17 @@ func TestOperationalWebhooksEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop", Uid: svix.String("shop-9")})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Shop", Uid: ptr("shop-9")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gone := newReceiver(t)
 	gone.setStatus(http.StatusGone)
-	ep, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: gone.URL + "/hooks", Uid: svix.String("orders")})
+	ep, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: gone.URL + "/hooks", Uid: ptr("orders")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}); err != nil {
+	if _, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	gone.next(t)

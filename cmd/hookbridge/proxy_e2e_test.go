@@ -37,14 +37,14 @@ func TestProxyEndToEnd(t *testing.T) {
 	srv := startTestServer(t, func(c *serveConfig) { c.Proxy = proxy.URL })
 	recv := newReceiver(t)
 	sx := svixClient(t, srv)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL + "/hooks"}); err != nil {
+	if _, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL + "/hooks"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,14 +20,14 @@ func TestRetryScheduleFlag(t *testing.T) {
 	sx := svixClient(t, srv)
 	recv := newReceiver(t)
 	recv.setStatus(http.StatusInternalServerError)
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL}); err != nil {
+	if _, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL}, nil); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}})
+	msg, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "payment.captured", Payload: map[string]any{"n": 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,17 +25,17 @@ func TestSecretKeyEndToEnd(t *testing.T) {
 	srv := startTestServer(t, func(c *serveConfig) { c.DB, c.SecretKey = db, key })
 	sx := svixClient(t, srv)
 
-	app, err := sx.Application.Create(ctx, &svix.ApplicationIn{Name: "Shop"})
+	app, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Shop"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recv := newReceiver(t)
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	ep, err := sx.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: recv.URL + "/hooks", Secret: svix.String(secret)})
+	ep, err := sx.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: recv.URL + "/hooks", Secret: ptr(secret)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sx.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}); err != nil {
+	if _, err := sx.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "order.created", Payload: map[string]any{"id": 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := recv.next(t)
