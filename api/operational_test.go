@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sync/atomic"
@@ -22,8 +21,7 @@ import (
 func TestOperationalEndpointsSvixSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	srv := httptest.NewServer(e.api)
-	t.Cleanup(srv.Close)
+	srv := e.server()
 	u, _ := url.Parse(srv.URL)
 	sx, err := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
 	if err != nil {

@@ -266,8 +266,7 @@ func TestAppPortalAccessSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.createApp("a", "a-uid")
-	srv := httptest.NewServer(e.api)
-	t.Cleanup(srv.Close)
+	srv := e.server()
 	u, _ := url.Parse(srv.URL)
 	sx, err := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
 	if err != nil {

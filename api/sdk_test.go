@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -20,8 +19,7 @@ import (
 func TestSvixSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	srv := httptest.NewServer(e.api)
-	t.Cleanup(srv.Close)
+	srv := e.server()
 	u, _ := url.Parse(srv.URL)
 	sx, err := svix.New(testKey, &svix.SvixOptions{ServerUrl: u})
 	if err != nil {
