@@ -213,6 +213,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			store.Close()
 		}
 	}()
+	if m, is := store.(migrationReporter); is && len(m.Migrated()) > 0 {
+		logger.Info("schema migrated", "applied", strings.Join(m.Migrated(), ","))
+	}
 	// Stored secrets follow the keys: sealed with a new key, or first
 	// sealed, before anything reads them; a secret the keys cannot open
 	// stops the start here rather than every delivery to its endpoint.
