@@ -56,10 +56,19 @@ func (fs *flagSet) usage(name, usage string) string {
 }
 
 func (fs *flagSet) String(p *string, name, def, usage string) {
-	if v, ok := fs.env(name); ok {
+	fs.stringEnv(p, name, envName(name), def, usage)
+}
+
+// stringEnv is String reading the environment variable env rather than
+// the one named after the flag: for a flag whose name means something else
+// in other commands, whose variable a user sets for those (verify's --url
+// is a notification's URL; HOOKBRIDGE_URL is the server of listen and
+// source).
+func (fs *flagSet) stringEnv(p *string, name, env, def, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
 		def = v
 	}
-	fs.StringVar(p, name, def, fs.usage(name, usage))
+	fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
 }
 
 func (fs *flagSet) Bool(p *bool, name string, def bool, usage string) {

@@ -26,8 +26,8 @@ processor, verified with its scheme and rolled out off → shadow → on.
   hookbridge source get ID
   hookbridge source set-state ID off|shadow|on [--merchants A,B] [--percent N] [--all-merchants]
 
-Every subcommand takes --url (the server, default http://` + defaultAddr + `) and
---api-key (the admin key). Flags may come before or after the arguments (ID,
+Every subcommand takes --url (the server, default http://` + defaultAddr + `;
+env HOOKBRIDGE_URL) and --api-key (the admin key; env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
 state); -- ends the flags. create prints the source, with the URL to give the
 processor; its secret is shown masked from then on.`
 
