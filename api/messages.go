@@ -91,6 +91,15 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 
 	ctx := r.Context()
+	unknownTypes, err := s.checkEventTypes(ctx, *in.EventType)
+	if err != nil {
+		return err
+	}
+	if msg, bad := unknownTypes[*in.EventType]; bad && s.strictEventTypes {
+		fe.body(msg, "eventType")
+		return fe.err()
+	}
+
 	app, err := s.applicationOrCreate(r, in.Application)
 	if err != nil {
 		return err
@@ -104,6 +113,9 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 	if created {
 		s.accepted.Inc()
+		if _, bad := unknownTypes[msg.EventType]; bad {
+			s.uncatalogued.accepted(msg.EventType)
+		}
 		s.wakeCreated()
 	}
 	writeJSON(w, http.StatusAccepted, toMessageOut(stored, withContent))

@@ -63,6 +63,10 @@ type serveConfig struct {
 
 	PublicURL            string // where browsers reach the server, for portal links; "" = each request's host
 	PortalFrameAncestors string // CSP frame-ancestors of the consumer portal; "" = ui.DefaultFrameAncestors
+
+	// StrictEventTypes refuses messages of event types not in the
+	// catalogue, or archived (422); by default they are accepted and counted.
+	StrictEventTypes bool
 }
 
 func (c *serveConfig) register(fs *flagSet) {
@@ -76,6 +80,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Float64(&c.OTelSampleRatio, "otel-sample-ratio", 1, "share of new traces to record, from 0 to 1 (a caller's traceparent decides for its own trace)")
 	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
 	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
+	fs.Bool(&c.StrictEventTypes, "strict-event-types", false, "refuse (422 on eventType) a message whose event type is not in the catalogue, or is archived; by default it is accepted, as Svix does, and counted in /metrics and on the dashboard")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
 	fs.Int(&c.Workers, "workers", dispatch.DefaultWorkers, "deliveries sent concurrently")
@@ -300,6 +305,8 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Version:        buildVersion(),
 		PublicURL:      cfg.PublicURL,
 		Tracer:         tracer,
+
+		StrictEventTypes: cfg.StrictEventTypes,
 	})
 	pages, err := ui.New(ctx, ui.Config{
 		Store:          store,
