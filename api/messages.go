@@ -92,6 +92,15 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 
 	ctx := r.Context()
+	unknownTypes, err := s.checkEventTypes(ctx, *in.EventType)
+	if err != nil {
+		return err
+	}
+	if msg, bad := unknownTypes[*in.EventType]; bad && s.strictEventTypes {
+		fe.body(msg, "eventType")
+		return fe.err()
+	}
+
 	app, err := s.applicationOrCreate(r, in.Application)
 	if err != nil {
 		return err
@@ -105,6 +114,9 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) err
 	}
 	if !created {
 		return eventIDTaken(stored)
+	}
+	if _, bad := unknownTypes[msg.EventType]; bad {
+		s.uncatalogued.accepted(msg.EventType)
 	}
 	s.accepted.Inc()
 	s.wakeCreated()

@@ -125,6 +125,14 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 		index = append(index, i)
 	}
 
+	unknownTypes, err := s.checkEventTypes(r.Context(), eventTypesOf(msgs)...)
+	if err != nil {
+		return err
+	}
+	if s.strictEventTypes {
+		msgs, index = refuseUncatalogued(msgs, index, unknownTypes, out)
+	}
+
 	if len(msgs) > 0 {
 		results, err := s.store.CreateMessages(r.Context(), msgs)
 		if err != nil {
@@ -142,6 +150,9 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 				out[i] = batchError(eventIDTaken(res.Message))
 				out[i].Message = &m
 				continue
+			}
+			if _, bad := unknownTypes[res.Message.EventType]; bad {
+				s.uncatalogued.accepted(res.Message.EventType)
 			}
 			out[i] = batchResultOut{Status: http.StatusAccepted, Message: &m}
 			s.accepted.Inc()

@@ -78,6 +78,10 @@ type Config struct {
 	// Tracer, if set, records a span per request, continuing the caller's
 	// traceparent, and gives each accepted message its trace context.
 	Tracer *tracing.Tracer
+	// StrictEventTypes refuses a message whose event type is not in the
+	// catalogue, or is archived (422 on body.eventType). False accepts it,
+	// as Svix does, and counts it (see uncatalogued.go).
+	StrictEventTypes bool
 }
 
 // Server is the management HTTP API. It implements http.Handler.
@@ -99,6 +103,9 @@ type Server struct {
 	tracer       *tracing.Tracer // nil: no tracing
 	portalKey    portalKey       // see portal.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
+
+	strictEventTypes bool
+	uncatalogued     uncatalogued // messages of event types not in the catalogue
 
 	mux    *http.ServeMux
 	routes []route // what mux serves, for the OpenAPI conformance test
@@ -138,6 +145,8 @@ func New(cfg Config) *Server {
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
 		tracer:       cfg.Tracer,
 		mux:          http.NewServeMux(),
+
+		strictEventTypes: cfg.StrictEventTypes,
 	}
 	if s.guard == nil {
 		s.guard = netguard.New()
@@ -370,6 +379,8 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 		s.requests)
 	w.Counter("hookbridge_messages_accepted_total",
 		"Messages this instance accepted and stored (a repeated eventId is not counted again).", s.accepted.Value())
+	w.Counter("hookbridge_messages_unknown_event_type_total",
+		"Of those, the messages whose event type was not in the catalogue (--strict-event-types refuses them instead).", s.uncatalogued.count.Value())
 }
 
 // RequireAdmin serves h only to requests with the admin key, answering the

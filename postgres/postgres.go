@@ -44,6 +44,8 @@ type Store struct {
 	notify string // the NOTIFY channel of this schema
 	now    func() time.Time
 	log    *slog.Logger
+	// migrated names the migrations Open applied, in order (Migrated).
+	migrated []string
 
 	// handoff takes the deliveries of new messages (see SetHandoff); nil
 	// until set. Atomic, since SetHandoff may come while requests run.
@@ -243,6 +245,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range all {
+		ran := false
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var applied bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
@@ -251,6 +254,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if applied {
 				return nil
 			}
+			ran = true
 			// No arguments: the simple protocol, which runs a file of
 			// several statements.
 			if _, err := tx.Exec(ctx, m.body, pgx.QueryExecModeSimpleProtocol); err != nil {
@@ -263,9 +267,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+		if ran {
+			s.migrated = append(s.migrated, m.name)
+		}
 	}
 	return nil
 }
+
+// Migrated returns the names of the migrations Open applied, in order
+// (e.g. "0001_init.sql"): empty when the schema was already up to date, or
+// another instance migrated it first.
+func (s *Store) Migrated() []string { return slices.Clone(s.migrated) }
 
 // checkSchema fails with ErrSchemaBehind unless every embedded migration
 // has been applied. Versions this binary does not know (a newer binary

@@ -96,6 +96,21 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if seen != len(all) {
 		t.Errorf("%d migrations recorded, want %d", seen, len(all))
 	}
+	// The one that took the lock first applied everything; the others
+	// found nothing to do, and say so.
+	var migrators int
+	for i, s := range stores {
+		switch got := s.Migrated(); len(got) {
+		case 0:
+		case len(all):
+			migrators++
+		default:
+			t.Errorf("store %d applied %q, some of %d", i, got, len(all))
+		}
+	}
+	if migrators != 1 {
+		t.Errorf("%d stores say they applied the migrations; want 1", migrators)
+	}
 }
 
 // TestOpenWithoutMigrations: an operator who applies the schema separately

@@ -72,8 +72,10 @@ type Store struct {
 	stmts  *statements     // prepared on w, used by the writer
 	rstmts *readStatements // prepared on r
 	lock   *os.File        // holds the instance lock (see Open) until Close
-	now    func() time.Time
-	apps   appCache
+	// migrated names the migrations Open applied, in order (Migrated).
+	migrated []string
+	now      func() time.Time
+	apps     appCache
 	// running are the requests with an Idempotency-Key being served
 	// (idempotency.go).
 	running runningKeys
@@ -235,6 +237,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		// Open runs the migrations before the writer starts.
+		ran := false
 		err = runTx(ctx, s.w, func(tx *sql.Tx) error {
 			var applied bool
 			if err := tx.QueryRowContext(ctx,
@@ -245,6 +248,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if applied {
 				return nil
 			}
+			ran = true
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
@@ -256,9 +260,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+		if ran {
+			s.migrated = append(s.migrated, name)
+		}
 	}
 	return nil
 }
+
+// Migrated returns the names of the migrations Open applied, in order
+// (e.g. "0001_init.sql"): empty when the schema was already up to date.
+func (s *Store) Migrated() []string { return slices.Clone(s.migrated) }
 
 // write runs fn in a transaction of its own on the writer connection and
 // commits it if fn returns nil. The transaction is BEGIN IMMEDIATE (see

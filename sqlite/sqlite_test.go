@@ -64,6 +64,9 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if len(applied) == 0 {
 		t.Fatal("no migrations recorded")
 	}
+	if got := s.Migrated(); len(got) != len(applied) || got[0] != "0001_init.sql" {
+		t.Errorf("Migrated() after the first Open = %q; want every migration (%v)", got, applied)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +78,9 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		if got := migrationRows(t, s); strings.Join(got, ",") != strings.Join(applied, ",") {
 			t.Errorf("migrations after reopen = %v, want %v", got, applied)
+		}
+		if got := s.Migrated(); len(got) != 0 {
+			t.Errorf("Migrated() after reopen = %q, want none", got)
 		}
 		if _, err := s.GetApplication(ctx, app.ID); err != nil {
 			t.Errorf("data lost on reopen: %v", err)

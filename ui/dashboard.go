@@ -28,6 +28,10 @@ type overviewPage struct {
 	Apps    []appRow
 	Next    string // iterator of the next page of applications
 	Paged   bool   // this is not the first page
+	// Messages this instance accepted with an event type not in the
+	// catalogue, and the latest such type (api.Server.UncataloguedMessages).
+	Uncatalogued     int64
+	UncataloguedLast string
 }
 
 // appRow is an application with its endpoints and recent health.
@@ -51,6 +55,8 @@ func (h *Handler) dashOverview(w http.ResponseWriter, r *http.Request, v *view, 
 	if p.Backlog, err = h.store.Backlog(ctx, now); err != nil {
 		return err
 	}
+	n, last := h.api.UncataloguedMessages()
+	p.Uncatalogued, p.UncataloguedLast = int64(n), last
 	since, until := p.Range.window(now)
 	counts, err := h.store.AttemptCounts(ctx, "", since, until, p.Range.Width)
 	if err != nil {

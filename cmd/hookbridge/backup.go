@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hookbridge/hookbridge/sqlite"
@@ -18,7 +19,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"Secrets encrypted with --secret-key stay encrypted: keep the key with the backup's keeper.\n"+
 		"For PostgreSQL, use pg_dump.", stderr)
 	fs.String(&db, "db", defaultDB, "the SQLite database to copy")
-	fs.String(&to, "to", "", "the file to write, which must not exist (required)")
+	fs.String(&to, "to", "", "the file to write, which must not exist (required); missing folders on its path are created, for the owner only")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -27,6 +28,16 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return usageError("--db: backup copies SQLite files; for PostgreSQL use pg_dump")
+	}
+	if _, err := os.Stat(db); err != nil { // before making folders for nothing
+		return fmt.Errorf("--db: %w", err)
+	}
+	// The copy holds all the database does (payloads, key hashes,
+	// endpoint secrets unless --secret-key sealed them), and the database
+	// is for its owner only: so are the folders made for it. Folders that
+	// exist are left as they are.
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return fmt.Errorf("--to: %w", err)
 	}
 	if err := sqlite.Backup(ctx, db, to); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +49,55 @@ func TestBackupCommand(t *testing.T) {
 	defer copy.Close()
 	if got, err := copy.GetApplication(ctx, "shop"); err != nil || got.ID != app.Id {
 		t.Fatalf("the application in the copy: %+v, %v", got, err)
+	}
+}
+
+// TestBackupCreatesFolders: --to may name a folder that does not exist
+// yet (backups/x.db, as in the README); the folders made for it are the
+// owner's only, like the database, and one that exists is left alone.
+func TestBackupCreatesFolders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "hookbridge.db")
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	dest := filepath.Join(dir, "backups", "daily", "hookbridge.db")
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"backup", "--db", db, "--to", dest}, &out, &errOut); code != 0 {
+		t.Fatalf("backup into a new folder exited %d: %s", code, errOut.String())
+	}
+	if _, err := os.Stat(dest); err != nil {
+		t.Fatalf("the copy: %v", err)
+	}
+	for _, d := range []string{filepath.Join(dir, "backups"), filepath.Join(dir, "backups", "daily")} {
+		info, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %o; want it the owner's only", d, perm)
+		}
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o755 {
+		t.Errorf("the existing folder: %v, %v; want it left at 755", info.Mode(), err)
+	}
+
+	// A database that does not exist makes no folder.
+	missing := filepath.Join(dir, "nothing-here", "x.db")
+	if code := run(ctx, []string{"backup", "--db", filepath.Join(dir, "no.db"), "--to", missing}, &out, &errOut); code == 0 {
+		t.Fatal("backup of a missing database succeeded")
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Errorf("backup of a missing database made %s: %v", filepath.Dir(missing), err)
 	}
 }

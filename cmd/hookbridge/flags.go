@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,16 +14,28 @@ import (
 // flagSet wraps flag.FlagSet so that every flag also reads a HOOKBRIDGE_*
 // environment variable. Precedence: command line, then environment, then the
 // default. The variable's name is shown in --help.
+//
+// Flags may come before, between and after a command's arguments (its
+// operands, such as a source id): parse takes them all, up to "--", after
+// which everything is an argument.
 type flagSet struct {
 	*flag.FlagSet
 	envErr error // first malformed environment value, reported by parse
+	// operands names the arguments the command takes, for the usage line
+	// ("ID off|shadow|on"); "" for a command that takes none.
+	operands string
 }
 
 func newFlagSet(name, synopsis string, out io.Writer) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: hookbridge %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		if fs.operands == "" {
+			fmt.Fprintf(out, "Usage: hookbridge %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		} else {
+			fmt.Fprintf(out, "Usage: hookbridge %s [flags] %s [flags]\n\n%s\n\n"+
+				"Flags may come before or after the arguments; -- ends the flags.\n\nFlags:\n", name, fs.operands, synopsis)
+		}
 		fs.PrintDefaults()
 	}
 	return fs
@@ -43,10 +56,19 @@ func (fs *flagSet) usage(name, usage string) string {
 }
 
 func (fs *flagSet) String(p *string, name, def, usage string) {
-	if v, ok := fs.env(name); ok {
+	fs.stringEnv(p, name, envName(name), def, usage)
+}
+
+// stringEnv is String reading the environment variable env rather than
+// the one named after the flag: for a flag whose name means something else
+// in other commands, whose variable a user sets for those (verify's --url
+// is a notification's URL; HOOKBRIDGE_URL is the server of listen and
+// source).
+func (fs *flagSet) stringEnv(p *string, name, env, def, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
 		def = v
 	}
-	fs.StringVar(p, name, def, fs.usage(name, usage))
+	fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
 }
 
 func (fs *flagSet) Bool(p *bool, name string, def bool, usage string) {
@@ -101,10 +123,15 @@ func (fs *flagSet) setEnvErr(name, v string, err error) {
 	}
 }
 
-// parse parses the command line; help requests return flag.ErrHelp, other
-// problems a usage error.
-func (fs *flagSet) parse(args []string) error {
-	if err := fs.Parse(args); err != nil {
+// parse parses the command line, flags and arguments in any order, and
+// sets operands to the arguments in turn; an argument beyond them is a
+// usage error, and operands not given are left as they are. "--" ends the
+// flags: what follows is arguments even if it starts with "-" (a flag's
+// value that is "--" must be given as --flag=--). Help requests return
+// flag.ErrHelp, other problems a usage error.
+func (fs *flagSet) parse(args []string, operands ...*string) error {
+	positional, err := fs.parseInterspersed(args)
+	if err != nil {
 		if err == flag.ErrHelp {
 			return err
 		}
@@ -113,8 +140,39 @@ func (fs *flagSet) parse(args []string) error {
 	if fs.envErr != nil {
 		return usageError("%v", fs.envErr)
 	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
+	if len(positional) > len(operands) {
+		return usageError("unexpected argument %q", positional[len(operands)])
+	}
+	for i, a := range positional {
+		*operands[i] = a
 	}
 	return nil
+}
+
+// parseInterspersed returns the arguments of args, parsing the flags
+// around them. The flag package stops at the first argument that is not a
+// flag; this takes that argument and carries on with the rest. Each run of
+// the flag package is given the args only up to the next "--", so that it
+// cannot swallow the "--" itself and lose track of where the flags end.
+func (fs *flagSet) parseInterspersed(args []string) ([]string, error) {
+	var positional []string
+	for len(args) > 0 {
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		if !strings.HasPrefix(args[0], "-") || args[0] == "-" {
+			positional = append(positional, args[0])
+			args = args[1:]
+			continue
+		}
+		end := len(args)
+		if i := slices.Index(args, "--"); i >= 0 {
+			end = i
+		}
+		if err := fs.Parse(args[:end]); err != nil {
+			return nil, err
+		}
+		args = args[end-len(fs.Args()):] // what it did not take, and from "--" on
+	}
+	return positional, nil
 }

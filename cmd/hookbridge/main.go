@@ -9,7 +9,7 @@
 //	hookbridge verify    check a processor notification's signature
 //	hookbridge source    manage inbound sources of a running server
 //	hookbridge keygen    print a new key for --secret-key
-//	hookbridge version   print the version
+//	hookbridge version   print the version (also: hookbridge --version, -v)
 //
 // Every flag has a HOOKBRIDGE_* environment variable; `hookbridge <command>
 // --help` lists them.
@@ -78,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
@@ -107,7 +110,8 @@ the endpoints your consumers register, retries until they are accepted, and
 keeps a log of every attempt.
 
 Usage:
-  hookbridge <command> [flags]
+  hookbridge <command> [flags] [arguments]
+  hookbridge --version
 
 Commands:
 `)
@@ -115,7 +119,9 @@ Commands:
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-Run "hookbridge <command> --help" for a command's flags. Every flag can also be
-set with an environment variable named HOOKBRIDGE_<FLAG>, e.g. HOOKBRIDGE_ADDR.
+Run "hookbridge <command> --help" for a command's flags. Flags may come before
+or after a command's arguments; -- ends the flags. Every flag can also be set
+with an environment variable, named HOOKBRIDGE_<FLAG> (e.g. HOOKBRIDGE_ADDR)
+unless the command's --help names another.
 `)
 }

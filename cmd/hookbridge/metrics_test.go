@@ -66,6 +66,7 @@ func TestMetricsEndpoint(t *testing.T) {
 
 	want := []string{
 		"hookbridge_messages_accepted_total 1\n",
+		"hookbridge_messages_unknown_event_type_total 0\n", // order.created is seeded
 		`hookbridge_http_requests_total{route="POST /api/v1/app/{app_id}/msg",code="2xx"} 1` + "\n",
 		`hookbridge_delivery_attempt_duration_seconds_count 1` + "\n",
 		`hookbridge_deliveries_queued{status="pending"} 0` + "\n",

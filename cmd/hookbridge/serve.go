@@ -63,12 +63,16 @@ type serveConfig struct {
 
 	PublicURL            string // where browsers reach the server, for portal links; "" = each request's host
 	PortalFrameAncestors string // CSP frame-ancestors of the consumer portal; "" = ui.DefaultFrameAncestors
+
+	// StrictEventTypes refuses messages of event types not in the
+	// catalogue, or archived (422); by default they are accepted and counted.
+	StrictEventTypes bool
 }
 
 func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
-	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; when unset, a stored key is used, or one is generated and printed once on first start")
+	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
@@ -76,6 +80,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Float64(&c.OTelSampleRatio, "otel-sample-ratio", 1, "share of new traces to record, from 0 to 1 (a caller's traceparent decides for its own trace)")
 	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
 	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
+	fs.Bool(&c.StrictEventTypes, "strict-event-types", false, "refuse (422 on eventType) a message whose event type is not in the catalogue, or is archived; by default it is accepted, as Svix does, and counted in /metrics and on the dashboard")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
 	fs.Int(&c.Workers, "workers", dispatch.DefaultWorkers, "deliveries sent concurrently")
@@ -164,8 +169,8 @@ type server struct {
 	shutdownErr error
 }
 
-// startServer opens the store, makes sure an admin key exists, and starts the
-// dispatcher and the HTTP server. The returned server runs until Shutdown.
+// startServer listens on the address, opens the store, makes sure an admin
+// key exists, and starts the dispatcher and the HTTP server. The returned server runs until Shutdown.
 // The generated admin key, if any, is printed to out.
 func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out io.Writer) (*server, error) {
 	allow, err := netguard.ParseCIDRs(cfg.AllowPrivate)
@@ -203,16 +208,34 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if err != nil {
 		return nil, usageError("--secret-key: %v", err)
 	}
+	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
+		return nil, usageError("--portal-frame-ancestors: %v", err)
+	}
+
+	// The address first: a start that cannot listen must not leave a new
+	// database (and a generated admin key nobody will use) behind.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
 	store, err := openStore(ctx, cfg.DB, cfg.Migrate, keys, logger)
 	if err != nil {
 		return nil, err
 	}
-	ok := false
 	defer func() {
 		if !ok {
 			store.Close()
 		}
 	}()
+	if m, is := store.(migrationReporter); is && len(m.Migrated()) > 0 {
+		logger.Info("schema migrated", "applied", strings.Join(m.Migrated(), ","))
+	}
 	// Stored secrets follow the keys: sealed with a new key, or first
 	// sealed, before anything reads them; a secret the keys cannot open
 	// stops the start here rather than every delivery to its endpoint.
@@ -224,7 +247,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		logger.Info("stored secrets sealed with the current key", "rows", resealed, "key_id", keys.CurrentID())
 	}
 
-	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out)
+	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -282,10 +305,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Version:        buildVersion(),
 		PublicURL:      cfg.PublicURL,
 		Tracer:         tracer,
+
+		StrictEventTypes: cfg.StrictEventTypes,
 	})
-	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
-		return nil, usageError("--portal-frame-ancestors: %v", err)
-	}
 	pages, err := ui.New(ctx, ui.Config{
 		Store:          store,
 		API:            handler,
@@ -301,10 +323,6 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	pages.Register(mux)      // the dashboard (/ui/) and the consumer portal (/portal/)
 	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, time.Now(), logger.With("component", "metrics"))))
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	s := &server{
 		Addr:   ln.Addr().String(),
 		store:  store,
@@ -422,17 +440,30 @@ func redactDSN(dsn string) string {
 }
 
 // ensureAdminKey returns the hash of the admin key to accept. A key given
-// on the command line wins and its hash is stored; otherwise the stored hash
-// is used; on first start a key is generated, its hash stored, and the key
-// printed once to out.
-func ensureAdminKey(ctx context.Context, store hookbridge.SettingStore, key string, out io.Writer) (string, error) {
+// on the command line wins and its hash is stored, with a warning when it
+// replaces another (the key printed on first start, say), since that one
+// stops working; otherwise the stored hash is used; on first start a key is
+// generated, its hash stored, and the key printed once to out. No key is
+// ever logged.
+func ensureAdminKey(ctx context.Context, store hookbridge.SettingStore, key string, out io.Writer, logger *slog.Logger) (string, error) {
 	if key != "" {
 		if len(key) < 16 {
 			return "", usageError("--api-key: must be at least 16 characters")
 		}
 		hash := hookbridge.HashKey(key)
+		stored, err := store.Setting(ctx, hookbridge.SettingAdminKeyHash)
+		if err != nil && !hookbridge.IsNotFound(err) {
+			return "", fmt.Errorf("read admin key hash: %w", err)
+		}
+		if err == nil && stored == hash {
+			return hash, nil
+		}
 		if _, err := store.PutSetting(ctx, hookbridge.SettingAdminKeyHash, hash, false); err != nil {
 			return "", fmt.Errorf("store admin key hash: %w", err)
+		}
+		if stored != "" {
+			logger.Warn("the admin key given with --api-key (HOOKBRIDGE_API_KEY) replaces the one stored before " +
+				"(generated on first start, or given earlier); that key no longer works")
 		}
 		return hash, nil
 	}

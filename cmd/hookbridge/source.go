@@ -26,8 +26,9 @@ processor, verified with its scheme and rolled out off → shadow → on.
   hookbridge source get ID
   hookbridge source set-state ID off|shadow|on [--merchants A,B] [--percent N] [--all-merchants]
 
-Every subcommand takes --url (the server, default http://` + defaultAddr + `) and
---api-key (the admin key). create prints the source, with the URL to give the
+Every subcommand takes --url (the server, default http://` + defaultAddr + `;
+env HOOKBRIDGE_URL) and --api-key (the admin key; env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
+state); -- ends the flags. create prints the source, with the URL to give the
 processor; its secret is shown masked from then on.`
 
 // runSource dispatches to a source subcommand.
@@ -165,16 +166,6 @@ func (m mappingFlag) Set(s string) error {
 	return nil
 }
 
-// leadingID takes a source id given before the flags ("get src_…
-// --url …"), since the flag package stops at the first argument that is
-// not a flag.
-func leadingID(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	return "", args
-}
-
 func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		c                                  apiClient
@@ -296,10 +287,11 @@ func runSourceList(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 func runSourceGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c apiClient
-	id, args := leadingID(args)
-	fs := newFlagSet("source get", "Print an inbound source: hookbridge source get ID.", stderr)
+	var id string
+	fs := newFlagSet("source get", "Print an inbound source.", stderr)
+	fs.operands = "ID"
 	c.register(fs, "the server-wide admin key")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parse(args, &id); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -317,19 +309,18 @@ func runSourceGet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		c            apiClient
-		merchants    string
-		percent      int
-		allMerchants bool
+		c                    apiClient
+		id, state, merchants string
+		percent              int
+		allMerchants         bool
 	)
-	id, args := leadingID(args)
-	state, args := leadingID(args)
-	fs := newFlagSet("source set-state", "Change a source's rollout (audited): hookbridge source set-state ID off|shadow|on.", stderr)
+	fs := newFlagSet("source set-state", "Change a source's rollout (audited).", stderr)
+	fs.operands = "ID off|shadow|on"
 	c.register(fs, "the server-wide admin key")
 	fs.String(&merchants, "merchants", "", "with on: only these merchants, comma-separated")
 	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this")
 	fs.Bool(&allMerchants, "all-merchants", false, "clear the merchant list and the percentage")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parse(args, &id, &state); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {

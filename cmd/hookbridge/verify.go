@@ -19,6 +19,11 @@ import (
 // tests can hand the command a body without a pipe.
 var stdin io.Reader = os.Stdin
 
+// verifyURLEnv is the environment variable of verify's --url, the
+// notification's URL: not HOOKBRIDGE_URL, which names the server for listen
+// and source and would otherwise be taken for the notification's.
+const verifyURLEnv = "HOOKBRIDGE_VERIFY_URL"
+
 // maxVerifyBody bounds the body verify reads: notifications are kilobytes.
 const maxVerifyBody = 10 << 20
 
@@ -38,7 +43,11 @@ is Braintree's public key (with the private key as --secret) or a Standard
 Webhooks whpk_ key; --key-id is PayPal's webhook ID or Worldpay's keyId.
 --cert-file supplies PayPal's certificate instead of fetching it; its chain and
 expiry are then not checked. The --hmac-* flags configure the generic "hmac"
-scheme.`
+scheme.
+
+Each flag's environment variable is shown with it below. --url's is
+` + verifyURLEnv + `, not HOOKBRIDGE_URL, which is the server's address for
+listen and source.`
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
@@ -51,7 +60,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.String(&scheme, "scheme", "", "verification scheme, one of: "+strings.Join(inbound.Names(), ", "))
 	fs.String(&secret, "secret", "", "the signing secret or key, exactly as the processor's dashboard shows it")
 	fs.Var(hdrs, "header", "a request header as 'Name: value'; repeat the flag for more, and a repeated name is a repeated header")
-	fs.String(&rawURL, "url", "", "the full notification URL as the processor called it (Square signs it; Mercado Pago and Braintree read its query)")
+	fs.stringEnv(&rawURL, "url", verifyURLEnv, "", "the full notification URL as the processor called it (Square signs it; Mercado Pago and Braintree read its query)")
 	fs.String(&now, "now", "", "verify as of this unix time in seconds instead of the clock")
 	fs.String(&tolerance, "tolerance", "", "how far a signed timestamp may lie from now, in seconds, or none (default 300)")
 	fs.String(&publicKey, "public-key", "", "Braintree's public key, or a Standard Webhooks whpk_ public key")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -124,6 +125,34 @@ func TestVerifyCommand_SecretFromEnvironment(t *testing.T) {
 		"--header", "Stripe-Signature: "+cliStripeRequest(t, body, cliNow), "--now", strconv.Itoa(cliNow))
 	if code != 0 || stdout != "valid\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// The notification's URL comes from HOOKBRIDGE_VERIFY_URL, never from
+// HOOKBRIDGE_URL, which a user sets to the server's address for listen and
+// source.
+func TestVerifyCommand_URLFromEnvironment(t *testing.T) {
+	const (
+		key    = "square-signature-key"
+		notice = "https://hooks.example.com/in/src_square"
+		body   = `{"event_id":"ev_1"}`
+	)
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(notice + body))
+	args := []string{"--scheme", "square", "--secret", key,
+		"--header", "x-square-hmacsha256-signature: " + base64.StdEncoding.EncodeToString(m.Sum(nil))}
+
+	t.Setenv("HOOKBRIDGE_URL", "http://127.0.0.1:8071")
+	code, stdout, stderr := runVerifyCommand(t, body, args...)
+	if code != 2 || !strings.Contains(stderr, "needs --url") {
+		t.Fatalf("with HOOKBRIDGE_URL only: exit %d, stdout %q, stderr %q; want 2, needs --url", code, stdout, stderr)
+	}
+	t.Setenv("HOOKBRIDGE_VERIFY_URL", notice)
+	if code, stdout, stderr = runVerifyCommand(t, body, args...); code != 0 || stdout != "valid\n" {
+		t.Fatalf("with HOOKBRIDGE_VERIFY_URL: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, _, stderr = runVerifyCommand(t, "", "--help"); !strings.Contains(stderr, "(env HOOKBRIDGE_VERIFY_URL)") {
+		t.Errorf("--help does not name HOOKBRIDGE_VERIFY_URL:\n%s", stderr)
 	}
 }
 

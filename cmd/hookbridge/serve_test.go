@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startStop starts a server on db with the admin key given (or none) and
+// stops it again, returning what it logged and what it printed.
+func startStop(t *testing.T, db, apiKey string) (logged, printed string) {
+	t.Helper()
+	var logBuf syncBuffer
+	var out bytes.Buffer
+	cfg := serveConfig{Addr: "127.0.0.1:0", DB: db, APIKey: apiKey, ShutdownTimeout: 5 * time.Second}
+	srv, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logBuf, nil)), &out)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	return logBuf.String(), out.String()
+}
+
+// TestAPIKeyReplacingStoredKeyIsLogged: starting with --api-key on a
+// database whose key was generated (and printed) on first start warns that
+// the printed key no longer works, without logging either key; the same
+// key again, or a key on a new database, replaces nothing and says nothing.
+func TestAPIKeyReplacingStoredKeyIsLogged(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "hookbridge.db")
+	const replaces = "replaces the one stored before"
+
+	logged, printed := startStop(t, db, "")
+	generated := regexp.MustCompile(`hbk_\S+`).FindString(printed)
+	if generated == "" {
+		t.Fatalf("first start printed no key: %q", printed)
+	}
+	if strings.Contains(logged, replaces) {
+		t.Errorf("first start logged a replacement: %s", logged)
+	}
+
+	logged, _ = startStop(t, db, testAPIKey)
+	if !strings.Contains(logged, "level=WARN") || !strings.Contains(logged, replaces) || !strings.Contains(logged, "--api-key") {
+		t.Errorf("the configured key replaced the generated one without a warning:\n%s", logged)
+	}
+	for _, key := range []string{generated, testAPIKey} {
+		if strings.Contains(logged, key) {
+			t.Errorf("the log shows a key:\n%s", logged)
+		}
+	}
+
+	if logged, _ = startStop(t, db, testAPIKey); strings.Contains(logged, replaces) {
+		t.Errorf("the same key again logged a replacement:\n%s", logged)
+	}
+	other := filepath.Join(t.TempDir(), "hookbridge.db")
+	if logged, _ = startStop(t, other, testAPIKey); strings.Contains(logged, replaces) {
+		t.Errorf("a key on a new database logged a replacement:\n%s", logged)
+	}
+}
+
+// TestServeOnBusyPortLeavesNoDatabase: serve on an address already in use
+// fails before it opens the database, so no database (nor its lock or
+// write-ahead log) is left behind by a start that never ran.
+func TestServeOnBusyPortLeavesNoDatabase(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "hookbridge.db")
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--addr", busy.Addr().String(), "--db", db}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "listen on "+busy.Addr().String()) {
+		t.Errorf("serve on a busy port: exit %d, stderr %q; want a failure to listen", code, stderr.String())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("serve on a busy port left %s behind", e.Name())
+	}
+	if strings.Contains(stdout.String(), "Generated the admin API key") {
+		t.Errorf("serve on a busy port generated a key: %q", stdout.String())
+	}
+}
