@@ -74,6 +74,7 @@ func ptr[T any](v T) *T { return &v }
 
 // received is one request that reached a receiver.
 type received struct {
+	Path   string // the request's URL path, which tells endpoints of one receiver apart
 	Body   []byte
 	Header http.Header
 }
@@ -97,7 +98,7 @@ func newReceiver(t *testing.T) *receiver {
 		r.mu.Unlock()
 		w.WriteHeader(status)
 		io.WriteString(w, `{"ok":true}`)
-		r.got <- received{Body: body, Header: req.Header.Clone()}
+		r.got <- received{Path: req.URL.Path, Body: body, Header: req.Header.Clone()}
 	}))
 	t.Cleanup(r.Close)
 	return r
