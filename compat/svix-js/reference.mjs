@@ -9,6 +9,18 @@
 import { readFileSync } from "node:fs";
 
 const METHODS = ["get", "head", "post", "put", "patch", "delete"];
+
+// The fields outside the reference's models that the current Svix server
+// writes too, and so Hookbridge as well (docs/api.md, "Where Hookbridge
+// differs from Svix"): the older names beside eventTypes and throttleRate,
+// the deprecated version, and an attempt's msg, which only with_msg=true
+// asks for. Every other field outside a model fails.
+const WRITTEN_BY_SVIX_TOO = {
+  ApplicationOut: ["rateLimit"],
+  EndpointOut: ["filterTypes", "rateLimit", "version"],
+  MessageEndpointOut: ["filterTypes", "rateLimit", "version"],
+  MessageAttemptOut: ["msg"],
+};
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export class Reference {
@@ -91,7 +103,7 @@ export class Reference {
   validate(schema, value, where, model = false) {
     if (schema.$ref) {
       const name = schema.$ref.split("/").pop();
-      return this.validate(this.schemas[name], value, `${where}<${name}>`, true);
+      return this.validate(this.schemas[name], value, `${where}<${name}>`, name);
     }
     const at = where || "body";
     if (value === null) {
@@ -135,7 +147,7 @@ export class Reference {
           problems.push(...this.validate(properties[field], v, `${where}.${field}`));
         } else if (typeof schema.additionalProperties === "object") {
           problems.push(...this.validate(schema.additionalProperties, v, `${where}.${field}`));
-        } else if (model || schema.properties) {
+        } else if ((model || schema.properties) && !WRITTEN_BY_SVIX_TOO[model]?.includes(field)) {
           // A field the SDK would silently drop: extensions belong in
           // sub-resources, not in a Svix model.
           problems.push(`${where}.${field}: not a field of the reference's model`);
