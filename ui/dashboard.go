@@ -52,7 +52,7 @@ func (h *Handler) dashOverview(w http.ResponseWriter, r *http.Request, v *view, 
 		return err
 	}
 	since, until := p.Range.window(now)
-	counts, err := h.store.AttemptCounts(ctx, "", since, until, p.Range.Width)
+	counts, err := h.store.AttemptCounts(ctx, "", "", since, until, p.Range.Width)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (h *Handler) appHealth(ctx context.Context, app hookbridge.Application, now
 			row.Disabled++
 		}
 	}
-	counts, err := h.store.AttemptCounts(ctx, app.ID, now.Add(-healthWindow), now, healthWindow)
+	counts, err := h.store.AttemptCounts(ctx, app.ID, "", now.Add(-healthWindow), now, healthWindow)
 	if err != nil {
 		return row, err
 	}
