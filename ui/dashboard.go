@@ -21,13 +21,14 @@ const healthWindow = 24 * time.Hour
 
 // overviewPage is the dashboard's front page.
 type overviewPage struct {
-	Backlog hookbridge.Backlog
-	Range   chartRange
-	Ranges  []chartRange
-	Chart   chart
-	Apps    []appRow
-	Next    string // iterator of the next page of applications
-	Paged   bool   // this is not the first page
+	Backlog     hookbridge.Backlog
+	Range       chartRange
+	Ranges      []chartRange
+	RangeAction string // where the period picker goes
+	Chart       chart
+	Apps        []appRow
+	Next        string // iterator of the next page of applications
+	Paged       bool   // this is not the first page
 }
 
 // appRow is an application with its endpoints and recent health.
@@ -45,7 +46,7 @@ func (h *Handler) dashOverview(w http.ResponseWriter, r *http.Request, v *view, 
 	ctx := r.Context()
 	q := r.URL.Query()
 	now := h.now()
-	p := overviewPage{Range: findRange(q.Get("range")), Ranges: chartRanges}
+	p := overviewPage{Range: findRange(q.Get("range")), Ranges: chartRanges, RangeAction: dashPath}
 
 	var err error
 	if p.Backlog, err = h.store.Backlog(ctx, now); err != nil {
@@ -157,15 +158,9 @@ const recentAttempts = 20
 
 func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
 	ctx := r.Context()
-	ref, err := pathRef(r, "app")
-	if err != nil {
-		return err
-	}
-	app, err := h.store.GetApplication(ctx, ref)
-	if err != nil {
-		return err
-	}
+	app := v.App
 	p := appPage{App: *app}
+	var err error
 	if p.Health, err = h.appHealth(ctx, *app, h.now()); err != nil {
 		return err
 	}
@@ -233,20 +228,12 @@ func (h *Handler) dashExpirePortal(w http.ResponseWriter, r *http.Request, v *vi
 }
 
 func (h *Handler) dashMessage(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
-	ctx := r.Context()
-	appRef, err := pathRef(r, "app")
-	if err != nil {
-		return err
-	}
+	app := v.App
 	msgRef, err := pathRef(r, "msg")
 	if err != nil {
 		return err
 	}
-	app, err := h.store.GetApplication(ctx, appRef)
-	if err != nil {
-		return err
-	}
-	p, err := h.loadMessage(ctx, app.ID, msgRef)
+	p, err := h.loadMessage(r.Context(), app.ID, msgRef)
 	if err != nil {
 		return err
 	}
