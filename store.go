@@ -304,9 +304,10 @@ type StatsStore interface {
 	// AttemptCounts counts the attempts made (by CreatedAt) in [since,
 	// until), split by outcome, in buckets of the given width: bucket i
 	// covers [since+i*width, since+(i+1)*width). appID "" counts the
-	// attempts of every application. Only buckets with at least one attempt
-	// are returned, earliest first.
-	AttemptCounts(ctx context.Context, appID string, since, until time.Time, width time.Duration) ([]AttemptCount, error)
+	// attempts of every application; endpointID "" those of every endpoint
+	// of appID, else only those made to that endpoint of appID. Only
+	// buckets with at least one attempt are returned, earliest first.
+	AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]AttemptCount, error)
 	// Backlog counts the deliveries that are not final yet, by status, and
 	// how many of them are due at now (NextAttempt <= now, leased or not).
 	Backlog(ctx context.Context, now time.Time) (Backlog, error)

@@ -9,8 +9,9 @@ import (
 )
 
 // AttemptCounts counts the attempts made in [since, until) per bucket of
-// width, by outcome, for one application or (appID "") for all.
-func (s *Store) AttemptCounts(ctx context.Context, appID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
+// width, by outcome, for one application or (appID "") for all, and for
+// one endpoint of it or (endpointID "") for all.
+func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
 	widthMS := width.Milliseconds()
 	if widthMS <= 0 {
 		return nil, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
@@ -23,8 +24,12 @@ func (s *Store) AttemptCounts(ctx context.Context, appID string, since, until ti
 	if appID != "" {
 		w.add(`app_id = ?`, appID)
 	}
-	// attemptCounts walks attempts_app_msg for one application's attempts
-	// and the whole table otherwise: it serves the dashboard's chart, a few
+	if endpointID != "" {
+		w.add(`endpoint_id = ?`, endpointID)
+	}
+	// attemptCounts walks attempts_app_endpoint for one endpoint's
+	// attempts, attempts_app_msg for one application's and the whole table
+	// otherwise: it serves the dashboard's chart, a few
 	// reads a minute, so it is not worth an index on the hot insert.
 	// Integer division by the width puts each attempt in its bucket.
 	attemptCounts := `

@@ -90,7 +90,7 @@ func testDeliveryStats(t *testing.T, open Opener) {
 			{"EmptyWindow", "", at(time.Hour), at(time.Hour), quarter, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := s.AttemptCounts(ctx, tc.appID, tc.since, tc.until, tc.width)
+				got, err := s.AttemptCounts(ctx, tc.appID, "", tc.since, tc.until, tc.width)
 				ok(t, err)
 				equal(t, "attempt counts", got, tc.want)
 			})
@@ -121,5 +121,41 @@ func testDeliveryStats(t *testing.T, open Opener) {
 		got, err := s.Backlog(ctx, at(3*time.Hour))
 		ok(t, err)
 		equal(t, "backlog while claimed", got, hookbridge.Backlog{Pending: 1, Sending: 1, Due: 2})
+	})
+
+	t.Run("AttemptCountsOfOneEndpoint", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		a := newApp(t, s, "a")
+		good := newEndpoint(t, s, a.ID, nil)
+		bad := newEndpoint(t, s, a.ID, nil)
+		other := newApp(t, s, "other")
+		newMessage(t, s, a.ID, "order.created", at(0))
+		newMessage(t, s, a.ID, "order.created", at(0))
+		// Each message goes to both endpoints: good answers 200, bad 500.
+		finish(t, s, at(time.Minute), func(c hookbridge.Claim) hookbridge.AttemptResult {
+			code, status := 200, hookbridge.StatusSuccess
+			if c.Delivery.EndpointID == bad.ID {
+				code, status = 500, hookbridge.StatusFail
+			}
+			return hookbridge.AttemptResult{DeliveryID: c.Delivery.ID, Attempt: attemptFor(c, at(time.Minute), code), Status: status}
+		})
+		for _, tc := range []struct {
+			name              string
+			appID, endpointID string
+			want              []hookbridge.AttemptCount
+		}{
+			{"Succeeding", a.ID, good.ID, []hookbridge.AttemptCount{{Start: at(0), Success: 2}}},
+			{"Failing", a.ID, bad.ID, []hookbridge.AttemptCount{{Start: at(0), Fail: 2}}},
+			{"Both", a.ID, "", []hookbridge.AttemptCount{{Start: at(0), Success: 2, Fail: 2}}},
+			{"OtherApplication", other.ID, good.ID, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.AttemptCounts(ctx, tc.appID, tc.endpointID, at(0), at(time.Hour), time.Hour)
+				ok(t, err)
+				equal(t, "attempt counts", got, tc.want)
+			})
+		}
 	})
 }

@@ -37,6 +37,21 @@ func (h *Handler) admin(fn pageFunc) http.HandlerFunc {
 	}
 }
 
+// adminApp wraps a dashboard page of one application: admin's checks,
+// then the application the path names ({app}, an id or a uid) in v.App.
+func (h *Handler) adminApp(fn pageFunc) http.HandlerFunc {
+	return h.admin(func(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
+		ref, err := pathRef(r, "app")
+		if err != nil {
+			return err
+		}
+		if v.App, err = h.store.GetApplication(r.Context(), ref); err != nil {
+			return err
+		}
+		return fn(w, r, v, s)
+	})
+}
+
 // adminSession returns the operator's session, or nil. A session made with
 // another admin key than the current one is no session.
 func (h *Handler) adminSession(r *http.Request) *session {

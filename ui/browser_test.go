@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookbridge/hookbridge"
@@ -274,4 +277,222 @@ func TestBrowserOperator(t *testing.T) {
 		t.Errorf("newest attempt = %q, want a manual one", meta)
 	}
 	screenshot(t, ctx, "dashboard-message.png", "")
+}
+
+// signInChrome signs the browser in to the dashboard and waits for the
+// overview.
+func signInChrome(t *testing.T, ctx context.Context, st *stack) {
+	t.Helper()
+	do(t, ctx, "open the dashboard", chromedp.Navigate(st.URL+"/ui/"))
+	waitJS(t, ctx, "the sign-in form", `document.querySelector("#key")`)
+	do(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.CSS("#key"), testAdminKey),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the overview", `document.querySelector("h1")?.textContent === "Overview"`)
+}
+
+// TestBrowserApplicationLifecycle walks an application's life on the
+// dashboard of an empty server: create it from the empty overview, see a
+// bad uid refused beside its field, correct it, edit it (adding a metadata
+// row with the script's button), and delete it after the confirm step.
+func TestBrowserApplicationLifecycle(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ctx := newChrome(t)
+	signInChrome(t, ctx, st)
+
+	// The empty overview offers to create one, not curl advice.
+	if empty := text(t, ctx, ".empty-state"); !strings.Contains(empty, "No applications yet") || strings.Contains(empty, "POST") {
+		t.Errorf("empty overview says %q", empty)
+	}
+	do(t, ctx, "open the form from the empty state", chromedp.Click(chromedp.CSS(`.empty-state a[href="/ui/apps/new"]`)))
+	waitJS(t, ctx, "the application form", `document.querySelector("h1")?.textContent === "New application"`)
+	do(t, ctx, "fill the form with a bad uid",
+		chromedp.SendKeys(chromedp.CSS("#name"), "Pizza Place"),
+		chromedp.SendKeys(chromedp.CSS("#uid"), "merchant 42"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaKey"]`), "region"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaValue"]`), "eu-west"),
+		chromedp.Click(chromedp.CSS(`form.form button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the uid's error", `document.querySelector("#uid-error")`)
+	if msg := text(t, ctx, "#uid-error"); !strings.Contains(msg, "must match") {
+		t.Errorf("uid error = %q", msg)
+	}
+	waitJS(t, ctx, "the form keeping what was typed", `document.querySelector("#uid").getAttribute("aria-invalid") === "true" &&
+		document.querySelector("#name").value === "Pizza Place" && document.querySelector('input[name="metaValue"]').value === "eu-west"`)
+	if apps, _ := st.store.ListApplications(context.Background(), hookbridge.ListOptions{Limit: 10}); len(apps.Data) != 0 {
+		t.Fatalf("a refused form created %d applications", len(apps.Data))
+	}
+	do(t, ctx, "correct the uid",
+		chromedp.Clear(chromedp.CSS("#uid")),
+		chromedp.SendKeys(chromedp.CSS("#uid"), "merchant-42"),
+		chromedp.Click(chromedp.CSS(`form.form button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the new application's page", `document.querySelector(".notice")?.textContent.includes("Application created") && document.querySelector("h1")?.textContent === "Pizza Place"`)
+	app, err := st.store.GetApplication(context.Background(), "merchant-42")
+	if err != nil || app.Name != "Pizza Place" || app.Metadata["region"] != "eu-west" || app.RateLimit != nil {
+		t.Fatalf("stored application = %+v, %v", app, err)
+	}
+
+	// Edit: rename, set a rate limit, add a metadata key in a row the
+	// script adds.
+	do(t, ctx, "open the edit form", chromedp.Click(chromedp.CSS(`a[href="/ui/apps/`+app.ID+`/edit"]`)))
+	waitJS(t, ctx, "the edit form", `document.querySelector("#name")?.value === "Pizza Place"`)
+	// One row for the key it has and two empty ones; the script adds a
+	// fourth and puts the cursor in it.
+	waitJS(t, ctx, "the metadata rows", `document.querySelectorAll('input[name="metaKey"]').length === 3`)
+	do(t, ctx, "add a metadata row", chromedp.Click(chromedp.CSS(`button[data-add-rows]`)))
+	waitJS(t, ctx, "a fourth metadata row", `document.querySelectorAll('input[name="metaKey"]').length === 4 && document.activeElement === [...document.querySelectorAll('input[name="metaKey"]')].pop()`)
+	do(t, ctx, "edit the application",
+		chromedp.Clear(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Pizza Place Berlin"),
+		chromedp.SendKeys(chromedp.CSS("#rateLimit"), "25"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaKey"][aria-label="Key 4"]`), "tier"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaValue"][aria-label="Value 4"]`), "gold"),
+		chromedp.Click(chromedp.CSS(`form.form button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the saved application", `document.querySelector(".notice")?.textContent.includes("Application saved")`)
+	if meta := text(t, ctx, ".page-head > div"); !strings.Contains(meta, "rate limit 25/s") {
+		t.Errorf("application meta = %q", meta)
+	}
+	if meta := text(t, ctx, ".app-metadata"); !strings.Contains(meta, "region: eu-west") || !strings.Contains(meta, "tier: gold") {
+		t.Errorf("application metadata shown = %q", meta)
+	}
+	app, err = st.store.GetApplication(context.Background(), app.ID)
+	if err != nil || app.Name != "Pizza Place Berlin" || app.UID != "merchant-42" || app.RateLimit == nil || *app.RateLimit != 25 ||
+		len(app.Metadata) != 2 || app.Metadata["tier"] != "gold" {
+		t.Fatalf("application after the edit = %+v, %v", app, err)
+	}
+
+	// Delete, after a confirm step that names it.
+	do(t, ctx, "ask to delete", chromedp.Click(chromedp.CSS(`a[href="/ui/apps/`+app.ID+`/delete"]`)))
+	waitJS(t, ctx, "the confirm step", `document.querySelector("h1")?.textContent === "Delete this application?"`)
+	if subject := text(t, ctx, ".narrow strong"); subject != "Pizza Place Berlin" {
+		t.Errorf("the confirm step names %q", subject)
+	}
+	if _, err := st.store.GetApplication(context.Background(), app.ID); err != nil {
+		t.Fatalf("the application is gone before the confirm: %v", err)
+	}
+	do(t, ctx, "confirm", chromedp.Click(chromedp.CSS(`.narrow button[type="submit"]`)))
+	waitJS(t, ctx, "the overview after the delete", `document.querySelector(".notice")?.textContent.includes("Application deleted") && document.querySelector(".empty-state")`)
+	if _, err := st.store.GetApplication(context.Background(), app.ID); !hookbridge.IsNotFound(err) {
+		t.Errorf("after the delete: %v, want not found", err)
+	}
+}
+
+// TestBrowserDashboardEndpoints: the operator adds two endpoints to an
+// application with the portal's endpoint form, sees them listed, sees the
+// status of a message that succeeded and of one that failed, sees each
+// endpoint's attempts on its chart, and opens the application's portal in
+// a new tab in one click.
+func TestBrowserDashboardEndpoints(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, withoutRetries())
+	good := newReceiver(t)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(bad.Close)
+	app := st.app("Pizza Place", "merchant-42")
+	ctx := newChrome(t)
+	signInChrome(t, ctx, st)
+
+	addEndpoint := func(url, eventType, channels string) string {
+		t.Helper()
+		do(t, ctx, "open the application", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+		waitJS(t, ctx, "the add endpoint button", `document.querySelector('a[href="/ui/apps/`+app+`/endpoints/new"]')`)
+		do(t, ctx, "open the endpoint form", chromedp.Click(chromedp.CSS(`a[href="/ui/apps/`+app+`/endpoints/new"]`)))
+		waitJS(t, ctx, "the endpoint form", `document.querySelector("#url") && document.querySelector("#channels")`)
+		do(t, ctx, "fill the endpoint form",
+			chromedp.SendKeys(chromedp.CSS("#url"), url),
+			chromedp.Click(chromedp.CSS(`input[name="filterTypes"][value="`+eventType+`"]`)),
+			chromedp.SendKeys(chromedp.CSS("#channels"), channels),
+			chromedp.Click(chromedp.CSS(`form.form button.btn-primary`)),
+		)
+		waitJS(t, ctx, "the new endpoint's page", `document.querySelector(".notice")?.textContent.includes("Endpoint added") && location.pathname.startsWith("/ui/apps/`+app+`/endpoints/ep_")`)
+		if secret := text(t, ctx, "#secret"); !strings.HasPrefix(secret, "whsec_") {
+			t.Errorf("secret shown = %q", secret)
+		}
+		path, err := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path[strings.LastIndex(path, "/")+1:]
+	}
+	okEP := addEndpoint(good.URL+"/orders", "payment.captured", "")
+	badEP := addEndpoint(bad.URL+"/refunds", "refund.succeeded", "eu, store-17")
+	stored, err := st.store.GetEndpoint(context.Background(), app, badEP)
+	if err != nil || stored.URL != bad.URL+"/refunds" || fmt.Sprint(stored.EventTypes) != "[refund.succeeded]" || fmt.Sprint(stored.Channels) != "[eu store-17]" {
+		t.Fatalf("stored endpoint = %+v, %v", stored, err)
+	}
+
+	// Both are listed on the application's page.
+	do(t, ctx, "back to the application", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+	waitJS(t, ctx, "both endpoints listed", `document.querySelectorAll('section[aria-labelledby="endpoints-title"] tbody tr').length === 2`)
+	for _, u := range []string{good.URL + "/orders", bad.URL + "/refunds"} {
+		waitJS(t, ctx, "the endpoint "+u, `[...document.querySelectorAll('section[aria-labelledby="endpoints-title"] td.url a')].some(a => a.textContent === `+jsString(u)+`)`)
+	}
+
+	// A message that succeeds and one that fails (no retries here).
+	okMsg := st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "payment.captured", "payload": map[string]any{"paymentId": "pay_1"}}, http.StatusAccepted)["id"].(string)
+	badMsg := st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "refund.succeeded", "channels": []string{"eu"}, "payload": map[string]any{"refundId": "re_1"}}, http.StatusAccepted)["id"].(string)
+	good.next(t)
+	waitFor(t, "both deliveries final", func() bool {
+		for _, msg := range []string{okMsg, badMsg} {
+			dests, err := st.store.ListMessageEndpoints(context.Background(), app, msg, hookbridge.ListOptions{Limit: 10})
+			if err != nil || len(dests.Data) != 1 || !dests.Data[0].Status.Final() {
+				return false
+			}
+		}
+		return true
+	})
+	do(t, ctx, "reload the application", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+	statusOf := func(msg string) string {
+		t.Helper()
+		return text(t, ctx, `#message-results tr:has(a[href$="/msg/`+msg+`"]) td:last-child`)
+	}
+	waitJS(t, ctx, "the message list", `document.querySelectorAll("#message-results tbody tr").length === 2`)
+	if s := statusOf(okMsg); s != "succeeded" {
+		t.Errorf("status of the delivered message = %q", s)
+	}
+	if s := statusOf(badMsg); s != "failed" {
+		t.Errorf("status of the failed message = %q", s)
+	}
+
+	// Each endpoint's chart shows its own attempts.
+	for _, tc := range []struct{ ep, bar, other string }{{okEP, "bar-success", "bar-fail"}, {badEP, "bar-fail", "bar-success"}} {
+		do(t, ctx, "open the endpoint", chromedp.Navigate(st.URL+"/ui/apps/"+app+"/endpoints/"+tc.ep))
+		waitJS(t, ctx, "the endpoint's chart", `document.querySelector("svg.chart rect.`+tc.bar+`") && !document.querySelector("svg.chart rect.`+tc.other+`") &&
+			document.querySelector("svg.chart desc").textContent.includes("attempts succeeded")`)
+	}
+	// Picking a period reloads the chart (static/app.js submits the form).
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(s => { s.value = "1h"; s.dispatchEvent(new Event("change")); return true })(document.querySelector("#range"))`)); err != nil {
+		t.Fatalf("pick the last hour: %v", err)
+	}
+	waitJS(t, ctx, "the chart of the last hour", `location.search === "?range=1h" && document.querySelector("#chart-title").textContent.includes("last hour") && document.querySelector("svg.chart rect.bar-fail")`)
+	screenshot(t, ctx, "dashboard-endpoint.png", "")
+
+	// The portal, in one click, in a new tab.
+	do(t, ctx, "back to the application", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+	waitJS(t, ctx, "the portal button", `document.querySelector('form[action$="/portal"][target="_blank"] button')`)
+	opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return strings.Contains(info.URL, "/portal/") })
+	do(t, ctx, "open the portal", chromedp.Click(chromedp.CSS(`form[action$="/portal"] button`)))
+	var id target.ID
+	select {
+	case id = <-opened:
+	case <-time.After(stepTimeout):
+		t.Fatal("no new tab opened")
+	}
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+	defer cancel()
+	// Attach to the tab without a timeout, which would close it.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("attach to the new tab: %v", err)
+	}
+	waitJS(t, tab, "the application's portal", `location.pathname === "/portal/" && location.search === "" &&
+		document.querySelector(".brand")?.textContent.includes("Pizza Place") && document.querySelectorAll(".endpoint-card").length === 2`)
+	do(t, tab, "the portal's messages", chromedp.Navigate(st.URL+"/portal/msg"))
+	waitJS(t, tab, "the portal's status column", `[...document.querySelectorAll("#message-results tbody td:last-child")].map(td => td.textContent.trim()).sort().join() === "failed,succeeded"`)
 }

@@ -21,13 +21,14 @@ const healthWindow = 24 * time.Hour
 
 // overviewPage is the dashboard's front page.
 type overviewPage struct {
-	Backlog hookbridge.Backlog
-	Range   chartRange
-	Ranges  []chartRange
-	Chart   chart
-	Apps    []appRow
-	Next    string // iterator of the next page of applications
-	Paged   bool   // this is not the first page
+	Backlog     hookbridge.Backlog
+	Range       chartRange
+	Ranges      []chartRange
+	RangeAction string // where the period picker goes
+	Chart       chart
+	Apps        []appRow
+	Next        string // iterator of the next page of applications
+	Paged       bool   // this is not the first page
 	// Messages this instance accepted with an event type not in the
 	// catalogue, and the latest such type (api.Server.UncataloguedMessages).
 	Uncatalogued     int64
@@ -49,7 +50,7 @@ func (h *Handler) dashOverview(w http.ResponseWriter, r *http.Request, v *view, 
 	ctx := r.Context()
 	q := r.URL.Query()
 	now := h.now()
-	p := overviewPage{Range: findRange(q.Get("range")), Ranges: chartRanges}
+	p := overviewPage{Range: findRange(q.Get("range")), Ranges: chartRanges, RangeAction: dashPath}
 
 	var err error
 	if p.Backlog, err = h.store.Backlog(ctx, now); err != nil {
@@ -58,7 +59,7 @@ func (h *Handler) dashOverview(w http.ResponseWriter, r *http.Request, v *view, 
 	n, last := h.api.UncataloguedMessages()
 	p.Uncatalogued, p.UncataloguedLast = int64(n), last
 	since, until := p.Range.window(now)
-	counts, err := h.store.AttemptCounts(ctx, "", since, until, p.Range.Width)
+	counts, err := h.store.AttemptCounts(ctx, "", "", since, until, p.Range.Width)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (h *Handler) appHealth(ctx context.Context, app hookbridge.Application, now
 			row.Disabled++
 		}
 	}
-	counts, err := h.store.AttemptCounts(ctx, app.ID, now.Add(-healthWindow), now, healthWindow)
+	counts, err := h.store.AttemptCounts(ctx, app.ID, "", now.Add(-healthWindow), now, healthWindow)
 	if err != nil {
 		return row, err
 	}
@@ -163,15 +164,9 @@ const recentAttempts = 20
 
 func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
 	ctx := r.Context()
-	ref, err := pathRef(r, "app")
-	if err != nil {
-		return err
-	}
-	app, err := h.store.GetApplication(ctx, ref)
-	if err != nil {
-		return err
-	}
+	app := v.App
 	p := appPage{App: *app}
+	var err error
 	if p.Health, err = h.appHealth(ctx, *app, h.now()); err != nil {
 		return err
 	}
@@ -239,20 +234,12 @@ func (h *Handler) dashExpirePortal(w http.ResponseWriter, r *http.Request, v *vi
 }
 
 func (h *Handler) dashMessage(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
-	ctx := r.Context()
-	appRef, err := pathRef(r, "app")
-	if err != nil {
-		return err
-	}
+	app := v.App
 	msgRef, err := pathRef(r, "msg")
 	if err != nil {
 		return err
 	}
-	app, err := h.store.GetApplication(ctx, appRef)
-	if err != nil {
-		return err
-	}
-	p, err := h.loadMessage(ctx, app.ID, msgRef)
+	p, err := h.loadMessage(r.Context(), app.ID, msgRef)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,18 @@
 //
 // The dashboard shows every application with its endpoints and recent
 // health, a chart of delivery attempts over time (an SVG laid out on the
-// server, with a table for screen readers) and the delivery backlog; per
-// application its endpoints, a message search (eventId, event type,
-// endpoint and status, date) and the latest attempts; a message with every
-// attempt's request and response, and a resend button; and the event type
-// catalogue (add, describe, edit the schema, archive). The portal lets one
+// server, with a table for screen readers) and the delivery backlog; it
+// creates, edits and deletes applications; per application its endpoints,
+// a message search (eventId, event type, endpoint and status, date) with
+// each message's status over its deliveries, the latest attempts and a
+// button that opens its consumer portal; a message with every attempt's
+// request and response, and a resend button; and the event type catalogue
+// (add, describe, edit the schema, archive). The portal lets one
 // application's consumer add, edit, disable and delete endpoints, reveal
 // and rotate signing secrets, send test events, browse the message log and
-// recover failed messages.
+// recover failed messages. An application's endpoint pages (endpoints.go),
+// each with a chart of its own attempts, are the same on both surfaces:
+// the dashboard serves the portal's under /ui/apps/{app}/endpoints/.
 //
 // # Reads and writes
 //

@@ -44,7 +44,9 @@ func TestDocImages(t *testing.T) {
 
 	var pizza, pizzaEP string
 	st := newStack(t, withSeed(func(st *stack) {
-		pizza = st.app("Pizza Place", "merchant-42")
+		pizza = st.admin("POST", "/api/v1/app", map[string]any{
+			"name": "Pizza Place", "uid": "merchant-42", "metadata": map[string]string{"region": "eu-west", "plan": "pro"},
+		}, http.StatusCreated)["id"].(string)
 		pizzaEP = st.admin("POST", "/api/v1/app/"+pizza+"/endpoint", map[string]any{
 			"url": ok.URL + "/webhooks/orders", "description": "Order sync (production)",
 			"filterTypes": []string{"order.created", "order.ready", "payment.captured", "refund.succeeded"},
@@ -61,16 +63,20 @@ func TestDocImages(t *testing.T) {
 		seedHistory(t, st)
 	}))
 	ctx := newChrome(t)
+	// shot captures the viewport; full, the whole page (for a form).
 	shot := func(name string) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-		defer cancel()
-		png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
+		capture(t, ctx, filepath.Join(dir, name), chromedp.CaptureScreenshot())
+	}
+	full := func(name string) {
+		t.Helper()
+		capture(t, ctx, filepath.Join(dir, name), chromedp.FullScreenshot(100))
+	}
+	// top scrolls the page so that the element is at the top.
+	top := func(sel string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(e => { e.scrollIntoView({block: "start"}); return true })(document.querySelector(`+jsString(sel)+`))`)); err != nil {
+			t.Fatalf("scroll to %s: %v", sel, err)
 		}
 	}
 
@@ -79,6 +85,44 @@ func TestDocImages(t *testing.T) {
 	do(t, ctx, "sign in", chromedp.SendKeys(chromedp.CSS("#key"), testAdminKey), chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
 	waitJS(t, ctx, "the overview", `document.querySelector("h1")?.textContent === "Overview"`)
 	shot("dashboard.png")
+
+	// A new application, refused once for its uid.
+	do(t, ctx, "the application form", chromedp.Click(chromedp.CSS(`.page-head a[href="/ui/apps/new"]`)))
+	waitJS(t, ctx, "the application form", `document.querySelector("#name")`)
+	do(t, ctx, "fill the application form",
+		chromedp.SendKeys(chromedp.CSS("#name"), "Taco Truck"),
+		chromedp.SendKeys(chromedp.CSS("#uid"), "merchant 88"),
+		chromedp.SendKeys(chromedp.CSS("#rateLimit"), "50"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaKey"]`), "region"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="metaValue"]`), "eu-west"),
+		chromedp.Click(chromedp.CSS(`form.form button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the uid's error", `document.querySelector("#uid-error")`)
+	full("dashboard-app-new.png")
+
+	// An application: its endpoints, then its messages with their status.
+	do(t, ctx, "the application", chromedp.Navigate(st.URL+"/ui/apps/"+pizza))
+	waitJS(t, ctx, "the application", `document.querySelector("#message-results")`)
+	shot("dashboard-app.png")
+	top(`section[aria-labelledby="messages-title"]`)
+	shot("dashboard-messages.png")
+
+	// The endpoint form, the portal's, on the dashboard.
+	do(t, ctx, "the endpoint form", chromedp.Navigate(st.URL+"/ui/apps/"+pizza+"/endpoints/new"))
+	waitJS(t, ctx, "the endpoint form", `document.querySelector("#url")`)
+	do(t, ctx, "fill the endpoint form",
+		chromedp.SendKeys(chromedp.CSS("#url"), "https://pos.pizza.example/webhooks"),
+		chromedp.SendKeys(chromedp.CSS("#description"), "Point of sale"),
+		chromedp.Click(chromedp.CSS(`input[name="filterTypes"][value="order.created"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="filterTypes"][value="order.cancelled"]`)),
+	)
+	full("dashboard-endpoint-new.png")
+
+	// An endpoint's attempts over time.
+	do(t, ctx, "the endpoint", chromedp.Navigate(st.URL+"/ui/apps/"+pizza+"/endpoints/"+pizzaEP))
+	waitJS(t, ctx, "the endpoint's chart", `document.querySelector("svg.chart rect.bar-success")`)
+	top(`section[aria-labelledby="chart-title"]`)
+	shot("dashboard-endpoint.png")
 
 	// Portal: a test event, then the message with its attempt.
 	do(t, ctx, "open the portal", chromedp.Navigate(st.URL+st.portalLink(pizza, nil)))
@@ -90,6 +134,20 @@ func TestDocImages(t *testing.T) {
 	waitJS(t, ctx, "the attempt", `document.querySelector('[data-status-code="200"]')`)
 	do(t, ctx, "open the attempt", chromedp.Click(chromedp.CSS(".attempt summary")))
 	shot("portal-test-event.png")
+}
+
+// capture saves a screenshot.
+func capture(t *testing.T, ctx context.Context, path string, action chromedp.Action[[]byte]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(sctx, action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // seedHistory records a day of attempts (hour by hour, some failing) for

@@ -85,6 +85,7 @@ type stackOptions struct {
 	ui       func(*Config)
 	seed     func(*stack) // runs before the dispatcher starts
 	postgres bool
+	retry    dispatch.RetryPolicy
 }
 
 type stackOption func(*stackOptions)
@@ -97,6 +98,12 @@ func withFrameAncestors(fa string) stackOption {
 // SQLite.
 func onPostgres() stackOption {
 	return func(o *stackOptions) { o.postgres = true }
+}
+
+// withoutRetries makes the dispatcher give a delivery up after its first
+// failed try, so that a failing receiver's messages fail at once.
+func withoutRetries() stackOption {
+	return func(o *stackOptions) { o.retry = &dispatch.Schedule{} }
 }
 
 // withSeed fills the store before the dispatcher starts, so that the seed
@@ -127,7 +134,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	st := &stack{t: t, store: store, clock: &clock{}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	guard := netguard.New(netip.MustParsePrefix("127.0.0.0/8"))
-	disp, err := dispatch.New(dispatch.Config{Store: store, Guard: guard, Workers: 4, RequestTimeout: 5 * time.Second, Logger: logger})
+	disp, err := dispatch.New(dispatch.Config{Store: store, Guard: guard, Workers: 4, RequestTimeout: 5 * time.Second, Retry: o.retry, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

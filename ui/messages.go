@@ -46,11 +46,73 @@ type messageSearch struct {
 }
 
 // messageRow is a found message, with its status at the searched endpoint
-// when there was one.
+// when there was one, else the outcome of all its deliveries.
 type messageRow struct {
 	Message   hookbridge.Message
 	Status    hookbridge.MessageStatus
 	HasStatus bool
+	Outcome   outcome
+}
+
+// outcome sums up a message's deliveries, each by its latest status.
+type outcome struct {
+	Succeeded, Failed, Pending int
+}
+
+// outcomeOf counts the deliveries of a message by their status: pending
+// and sending (a retry is scheduled) are both still pending.
+func outcomeOf(dests []hookbridge.MessageEndpoint) outcome {
+	var o outcome
+	for _, d := range dests {
+		switch d.Status {
+		case hookbridge.StatusSuccess:
+			o.Succeeded++
+		case hookbridge.StatusFail:
+			o.Failed++
+		default:
+			o.Pending++
+		}
+	}
+	return o
+}
+
+// State is the message's status in one word: pending while a delivery is
+// not final, then failed if one failed, succeeded if all succeeded, and
+// "none" when it was owed to no endpoint.
+func (o outcome) State() string {
+	switch {
+	case o.Pending > 0:
+		return "pending"
+	case o.Failed > 0:
+		return "failed"
+	case o.Succeeded > 0:
+		return "succeeded"
+	}
+	return "none"
+}
+
+// Class is the badge class of State, in the classes of the delivery
+// statuses.
+func (o outcome) Class() string {
+	return map[string]string{"pending": "pending", "failed": "fail", "succeeded": "success"}[o.State()]
+}
+
+// Detail counts the deliveries when they did not all end alike, e.g. "1
+// succeeded, 1 failed"; "" otherwise.
+func (o outcome) Detail() string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		word string
+	}{{o.Succeeded, "succeeded"}, {o.Failed, "failed"}, {o.Pending, "pending"}} {
+		if c.n > 0 {
+			parts = append(parts, strconv.Itoa(c.n)+" "+c.word)
+		}
+	}
+	if len(parts) < 2 {
+		return ""
+	}
+	return strings.Join(parts, ", ")
 }
 
 type statusOption struct {
@@ -98,6 +160,9 @@ func (h *Handler) searchMessages(ctx context.Context, q url.Values, appID string
 			return nil, err
 		}
 		m.Messages = []messageRow{{Message: *msg}}
+		if err := h.addOutcomes(ctx, appID, m.Messages); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
 
@@ -164,6 +229,9 @@ func (h *Handler) searchMessages(ctx context.Context, q url.Values, appID string
 		for _, msg := range page.Data {
 			m.Messages = append(m.Messages, messageRow{Message: msg})
 		}
+		if err := h.addOutcomes(ctx, appID, m.Messages); err != nil {
+			return nil, err
+		}
 		done = page.Done
 	}
 	if n := len(m.Messages); n > 0 {
@@ -180,6 +248,19 @@ func (h *Handler) searchMessages(ctx context.Context, q url.Values, appID string
 		m.Next = template.URL(next.Encode())
 	}
 	return m, nil
+}
+
+// addOutcomes sums up the deliveries of each message of a page of results
+// (searchPageSize of them, one read each).
+func (h *Handler) addOutcomes(ctx context.Context, appID string, rows []messageRow) error {
+	for i := range rows {
+		dests, err := h.store.ListMessageEndpoints(ctx, appID, rows[i].Message.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		if err != nil {
+			return err
+		}
+		rows[i].Outcome = outcomeOf(dests.Data)
+	}
+	return nil
 }
 
 // messagePage is a message with where it was sent and every attempt.

@@ -34,10 +34,14 @@ func TestEveryPageRenders(t *testing.T) {
 
 	admin := st.browser()
 	admin.signIn()
+	dashEP := "/ui/apps/" + app + "/endpoints/" + ep
 	for _, path := range []string{
 		"/ui/", "/ui/?range=1h", "/ui/?range=7d", "/ui/apps/" + app, "/ui/apps/merchant-42",
 		"/ui/apps/" + app + "?event_id=ord_1-created", "/ui/apps/" + app + "?endpoint=" + ep + "&status=0",
 		"/ui/apps/" + app + "/msg/" + msg, "/ui/event-types", "/ui/event-types/order.created", "/ui/operational",
+		"/ui/apps/new", "/ui/apps/" + app + "/edit", "/ui/apps/" + app + "/delete",
+		"/ui/apps/" + app + "/endpoints/new", dashEP, dashEP + "?reveal=1", dashEP + "?range=7d",
+		dashEP + "/edit", dashEP + "/delete", "/ui/apps/merchant-42/endpoints/" + ep,
 	} {
 		p := admin.get(path).want(t, http.StatusOK)
 		checkPage(t, path, p, "'none'")
@@ -49,6 +53,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"/portal/", "/portal/endpoints/new", "/portal/endpoints/" + ep, "/portal/endpoints/" + ep + "?reveal=1",
 		"/portal/endpoints/" + ep + "/edit", "/portal/endpoints/" + ep + "/delete",
 		"/portal/msg", "/portal/msg?event_type=order.created", "/portal/msg/" + msg, "/portal/event-types",
+		"/portal/endpoints/" + ep + "?range=1h",
 	} {
 		p := consumer.get(path).want(t, http.StatusOK)
 		checkPage(t, path, p, "'self'")

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -272,7 +274,18 @@ func TestCSRF(t *testing.T) {
 		"/portal/msg/" + msg + "/resend":       {"endpoint": {ep}},
 		"/portal/logout":                       {},
 	}
+	dashEP := "/ui/apps/" + a + "/endpoints/" + ep
 	adminForms := map[string]url.Values{
+		"/ui/apps/new":                              {"name": {"New"}},
+		"/ui/apps/" + a + "/edit":                   {"name": {"Renamed"}},
+		"/ui/apps/" + a + "/delete":                 {},
+		"/ui/apps/" + a + "/endpoints/new":          {"url": {"https://receiver.example/new"}},
+		dashEP + "/edit":                            {"url": {"https://receiver.example/changed"}},
+		dashEP + "/disable":                         {"disabled": {"true"}},
+		dashEP + "/rotate":                          {},
+		dashEP + "/test":                            {"eventType": {"order.created"}},
+		dashEP + "/recover":                         {"since": {"2020-01-01T00:00"}},
+		dashEP + "/delete":                          {},
 		"/ui/apps/" + a + "/portal":                 {},
 		"/ui/apps/" + a + "/msg/" + msg + "/resend": {"endpoint": {ep}},
 		"/ui/event-types":                           {"name": {"x.y"}, "description": {"x"}},
@@ -306,6 +319,15 @@ func TestCSRF(t *testing.T) {
 		}
 	}
 	// Nothing changed.
+	if app, err := st.store.GetApplication(context.Background(), a); err != nil || app.Name != "A" {
+		t.Errorf("application after refused forms: %+v, %v", app, err)
+	}
+	if apps, _ := st.store.ListApplications(context.Background(), hookbridge.ListOptions{Limit: 10}); len(apps.Data) != 1 {
+		t.Errorf("%d applications after refused forms, want 1", len(apps.Data))
+	}
+	if ends, _ := st.store.ListEndpoints(context.Background(), a, hookbridge.ListOptions{Limit: 10}); len(ends.Data) != 1 {
+		t.Errorf("%d endpoints after refused forms, want 1", len(ends.Data))
+	}
 	e, err := st.store.GetEndpoint(context.Background(), a, ep)
 	if err != nil || e.Disabled || e.URL != "https://receiver.example/a" || len(e.Secrets) != 1 {
 		t.Errorf("endpoint after refused forms: %+v, %v", e, err)
@@ -462,6 +484,137 @@ func TestFormErrors(t *testing.T) {
 				t.Errorf("no alert:\n%s", p.Body)
 			}
 		})
+	}
+}
+
+// TestApplicationFormErrors checks that the dashboard's application form
+// shows each refusal, the API's or its own, beside the field at fault, and
+// keeps what was typed.
+func TestApplicationFormErrors(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	st.app("Taken", "app-taken")
+	mine := st.app("Mine", "app-mine")
+	admin := st.browser()
+	admin.signIn()
+	csrf := admin.get("/ui/apps/new").want(t, http.StatusOK).csrf(t)
+
+	for _, tc := range []struct {
+		name  string
+		form  url.Values
+		field string
+		says  string
+	}{
+		{"NoName", url.Values{"name": {" "}}, "name", "at least one character"},
+		{"UIDNotAnIdentifier", url.Values{"name": {"A"}, "uid": {"has space"}}, "uid", "must match"},
+		{"UIDLikeAnID", url.Values{"name": {"A"}, "uid": {"app_123"}}, "uid", "must not start with"},
+		{"UIDTaken", url.Values{"name": {"A"}, "uid": {"app-taken"}}, "uid", "already exists"},
+		{"RateLimitOutOfRange", url.Values{"name": {"A"}, "rateLimit": {"0"}}, "rateLimit", "from 1 to 65535"},
+		{"RateLimitNotANumber", url.Values{"name": {"A"}, "rateLimit": {"fast"}}, "rateLimit", "whole number"},
+		{"ValueWithoutKey", url.Values{"name": {"A"}, "metaKey": {""}, "metaValue": {"eu"}}, "metadata", "Give each value a key"},
+		{"KeyTwice", url.Values{"name": {"A"}, "metaKey": {"region", "region"}, "metaValue": {"eu", "us"}}, "metadata", "given twice"},
+		{"ControlCharacter", url.Values{"name": {"A"}, "metaKey": {"region"}, "metaValue": {"e\x01u"}}, "metadata", "control characters"},
+	} {
+		for _, action := range []string{"/ui/apps/new", "/ui/apps/" + mine + "/edit"} {
+			t.Run(tc.name+strings.ReplaceAll(action, "/", "_"), func(t *testing.T) {
+				form := url.Values{"csrf": {csrf}}
+				for k, v := range tc.form {
+					form[k] = v
+				}
+				p := admin.post(action, form).want(t, http.StatusUnprocessableEntity)
+				if !strings.Contains(p.Body, `id="`+tc.field+`-error"`) || !strings.Contains(p.Body, tc.says) {
+					t.Errorf("no %s error saying %q:\n%s", tc.field, tc.says, p.Body)
+				}
+				if uid := tc.form.Get("uid"); uid != "" && !strings.Contains(p.Body, `value="`+uid+`"`) {
+					t.Errorf("the uid field lost %q", uid)
+				}
+			})
+		}
+	}
+	apps, err := st.store.ListApplications(context.Background(), hookbridge.ListOptions{Limit: 10})
+	if err != nil || len(apps.Data) != 2 {
+		t.Errorf("after refused forms: %d applications, %v", len(apps.Data), err)
+	}
+	if app, _ := st.store.GetApplication(context.Background(), mine); app.Name != "Mine" || app.UID != "app-mine" {
+		t.Errorf("a refused edit changed the application: %+v", app)
+	}
+}
+
+// TestDashboardEndpointForm: the dashboard adds endpoints with the portal's
+// form and handlers: the API's refusals come back beside their field, and
+// the operator may subscribe to event types behind a feature flag, which a
+// portal without that flag does not offer.
+func TestDashboardEndpointForm(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	st.admin("POST", "/api/v1/event-type", map[string]any{"name": "payout.sent", "description": "beta", "featureFlag": "payouts"}, http.StatusCreated)
+	a := st.app("A", "app-a")
+	b := st.app("B", "app-b")
+	epB := st.admin("POST", "/api/v1/app/"+b+"/endpoint", map[string]any{"url": "https://receiver.example/b"}, http.StatusCreated)["id"].(string)
+	admin := st.browser()
+	admin.signIn()
+	// An endpoint is found under its own application's path only.
+	admin.get("/ui/apps/"+b+"/endpoints/"+epB).want(t, http.StatusOK)
+	admin.get("/ui/apps/"+a+"/endpoints/"+epB).want(t, http.StatusNotFound)
+	admin.get("/ui/apps/no-such-app/endpoints/new").want(t, http.StatusNotFound)
+	form := admin.get("/ui/apps/"+a+"/endpoints/new").want(t, http.StatusOK)
+	if !strings.Contains(form.Body, `value="payout.sent"`) {
+		t.Error("the operator is not offered the flagged event type")
+	}
+	consumer := st.browser()
+	consumer.openPortal(st.portalLink(a, nil))
+	if strings.Contains(consumer.get("/portal/endpoints/new").want(t, http.StatusOK).Body, "payout.sent") {
+		t.Error("a portal without the flag offers the flagged event type")
+	}
+	csrf := form.csrf(t)
+	for _, tc := range []struct {
+		name  string
+		form  url.Values
+		field string
+		says  string
+	}{
+		{"PrivateAddress", url.Values{"url": {"http://10.1.2.3/hook"}}, "url", "refused"},
+		{"BadChannel", url.Values{"url": {"https://receiver.example/x"}, "channels": {"eu, no/slash"}}, "channels", "must match"},
+		{"RateLimitOutOfRange", url.Values{"url": {"https://receiver.example/x"}, "rateLimit": {"70000"}}, "rateLimit", "from 1 to 65535"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.form.Set("csrf", csrf)
+			p := admin.post("/ui/apps/"+a+"/endpoints/new", tc.form).want(t, http.StatusUnprocessableEntity)
+			if !strings.Contains(p.Body, `id="`+tc.field+`-error"`) || !strings.Contains(p.Body, tc.says) {
+				t.Errorf("no %s error saying %q:\n%s", tc.field, tc.says, p.Body)
+			}
+		})
+	}
+	p := admin.post("/ui/apps/"+a+"/endpoints/new", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/payouts"},
+		"filterTypes": {"payout.sent"}, "channels": {"eu store-17,eu"}, "rateLimit": {"5"}}).want(t, http.StatusSeeOther)
+	if !strings.HasPrefix(p.Location, "/ui/apps/"+a+"/endpoints/ep_") || !strings.HasSuffix(p.Location, "?done=created&reveal=1") {
+		t.Fatalf("created: redirected to %q", p.Location)
+	}
+	ends, err := st.store.ListEndpoints(context.Background(), a, hookbridge.ListOptions{Limit: 10})
+	if err != nil || len(ends.Data) != 1 {
+		t.Fatalf("endpoints = %+v, %v", ends, err)
+	}
+	e := ends.Data[0]
+	if e.URL != "https://receiver.example/payouts" || fmt.Sprint(e.EventTypes) != "[payout.sent]" || fmt.Sprint(e.Channels) != "[eu store-17]" || e.RateLimit == nil || *e.RateLimit != 5 {
+		t.Errorf("stored endpoint = %+v", e)
+	}
+	page := admin.get(p.Location).want(t, http.StatusOK)
+	if !strings.Contains(html.UnescapeString(page.Body), e.Secrets[0].Key) {
+		t.Error("the new endpoint's page does not show its secret")
+	}
+	// Saving the edit form with the channels emptied clears them, and
+	// keeps the rest.
+	admin.post("/ui/apps/"+a+"/endpoints/"+e.ID+"/edit", url.Values{"csrf": {csrf}, "url": {e.URL}, "filterTypes": {"payout.sent"}, "channels": {""}}).want(t, http.StatusSeeOther)
+	if got, _ := st.store.GetEndpoint(context.Background(), a, e.ID); len(got.Channels) != 0 || got.RateLimit != nil || len(got.EventTypes) != 1 {
+		t.Errorf("after the edit: %+v", got)
+	}
+	// Delete, from the dashboard, back to the application's page.
+	admin.get("/ui/apps/"+a+"/endpoints/"+e.ID+"/delete").want(t, http.StatusOK)
+	if p := admin.post("/ui/apps/"+a+"/endpoints/"+e.ID+"/delete", url.Values{"csrf": {csrf}}).want(t, http.StatusSeeOther); p.Location != "/ui/apps/"+a+"?done=deleted" {
+		t.Errorf("deleted: redirected to %q", p.Location)
+	}
+	if _, err := st.store.GetEndpoint(context.Background(), a, e.ID); !hookbridge.IsNotFound(err) {
+		t.Errorf("after the delete: %v", err)
 	}
 }
 

@@ -268,10 +268,16 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("POST /ui/login", h.handleLogin)
 	mux.HandleFunc("POST /ui/logout", h.handleLogout)
 	mux.HandleFunc("GET /ui/{$}", h.admin(h.dashOverview))
-	mux.HandleFunc("GET /ui/apps/{app}", h.admin(h.dashApp))
+	mux.HandleFunc("GET /ui/apps/new", h.admin(h.dashNewApp))
+	mux.HandleFunc("POST /ui/apps/new", h.admin(h.dashCreateApp))
+	mux.HandleFunc("GET /ui/apps/{app}", h.adminApp(h.dashApp))
+	mux.HandleFunc("GET /ui/apps/{app}/edit", h.adminApp(h.dashEditApp))
+	mux.HandleFunc("POST /ui/apps/{app}/edit", h.adminApp(h.dashUpdateApp))
+	mux.HandleFunc("GET /ui/apps/{app}/delete", h.adminApp(h.dashConfirmDeleteApp))
+	mux.HandleFunc("POST /ui/apps/{app}/delete", h.adminApp(h.dashDeleteApp))
 	mux.HandleFunc("POST /ui/apps/{app}/portal", h.admin(h.dashOpenPortal))
 	mux.HandleFunc("POST /ui/apps/{app}/portal/expire-all", h.admin(h.dashExpirePortal))
-	mux.HandleFunc("GET /ui/apps/{app}/msg/{msg}", h.admin(h.dashMessage))
+	mux.HandleFunc("GET /ui/apps/{app}/msg/{msg}", h.adminApp(h.dashMessage))
 	mux.HandleFunc("POST /ui/apps/{app}/msg/{msg}/resend", h.admin(h.dashResend))
 	mux.HandleFunc("GET /ui/event-types", h.admin(h.dashEventTypes))
 	mux.HandleFunc("POST /ui/event-types", h.admin(h.dashCreateEventType))
@@ -284,21 +290,33 @@ func (h *Handler) routes() http.Handler {
 
 	mux.HandleFunc("GET /portal/{$}", h.handlePortalHome)
 	mux.HandleFunc("POST /portal/logout", h.handlePortalLogout)
-	mux.HandleFunc("GET /portal/endpoints/new", h.portal(h.portalNewEndpoint))
-	mux.HandleFunc("POST /portal/endpoints/new", h.portal(h.portalCreateEndpoint))
-	mux.HandleFunc("GET /portal/endpoints/{ep}", h.portal(h.portalEndpoint))
-	mux.HandleFunc("GET /portal/endpoints/{ep}/edit", h.portal(h.portalEditEndpoint))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/edit", h.portal(h.portalUpdateEndpoint))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/disable", h.portal(h.portalDisableEndpoint))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/rotate", h.portal(h.portalRotateSecret))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/test", h.portal(h.portalSendTest))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/recover", h.portal(h.portalRecover))
-	mux.HandleFunc("GET /portal/endpoints/{ep}/delete", h.portal(h.portalConfirmDelete))
-	mux.HandleFunc("POST /portal/endpoints/{ep}/delete", h.portal(h.portalDeleteEndpoint))
 	mux.HandleFunc("GET /portal/msg", h.portal(h.portalMessages))
 	mux.HandleFunc("GET /portal/msg/{msg}", h.portal(h.portalMessage))
 	mux.HandleFunc("POST /portal/msg/{msg}/resend", h.portal(h.portalResend))
 	mux.HandleFunc("GET /portal/event-types", h.portal(h.portalEventTypes))
+
+	// An application's endpoints have the same pages in the portal (the
+	// session's application) and on the dashboard (the path's).
+	for _, surface := range []struct {
+		prefix string
+		wrap   func(pageFunc) http.HandlerFunc
+	}{
+		{"/portal/endpoints", h.portal},
+		{"/ui/apps/{app}/endpoints", h.adminApp},
+	} {
+		p, wrap := surface.prefix, surface.wrap
+		mux.HandleFunc("GET "+p+"/new", wrap(h.newEndpoint))
+		mux.HandleFunc("POST "+p+"/new", wrap(h.createEndpoint))
+		mux.HandleFunc("GET "+p+"/{ep}", wrap(h.showEndpoint))
+		mux.HandleFunc("GET "+p+"/{ep}/edit", wrap(h.editEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/edit", wrap(h.updateEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/disable", wrap(h.disableEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/rotate", wrap(h.rotateSecret))
+		mux.HandleFunc("POST "+p+"/{ep}/test", wrap(h.sendTest))
+		mux.HandleFunc("POST "+p+"/{ep}/recover", wrap(h.recoverEndpoint))
+		mux.HandleFunc("GET "+p+"/{ep}/delete", wrap(h.confirmDeleteEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/delete", wrap(h.deleteEndpoint))
+	}
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "")

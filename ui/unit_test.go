@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -183,5 +184,46 @@ func TestHelpers(t *testing.T) {
 	}
 	if _, ok := parseInputTime("yesterday"); ok {
 		t.Error("parseInputTime accepted nonsense")
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	t.Parallel()
+	dests := func(statuses ...hookbridge.MessageStatus) []hookbridge.MessageEndpoint {
+		var d []hookbridge.MessageEndpoint
+		for _, s := range statuses {
+			d = append(d, hookbridge.MessageEndpoint{Status: s})
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name                 string
+		dests                []hookbridge.MessageEndpoint
+		state, class, detail string
+	}{
+		{"NoEndpoint", nil, "none", "", ""},
+		{"Succeeded", dests(hookbridge.StatusSuccess, hookbridge.StatusSuccess), "succeeded", "success", ""},
+		{"Failed", dests(hookbridge.StatusFail), "failed", "fail", ""},
+		{"OneFailed", dests(hookbridge.StatusSuccess, hookbridge.StatusFail), "failed", "fail", "1 succeeded, 1 failed"},
+		{"NotAttempted", dests(hookbridge.StatusPending), "pending", "pending", ""},
+		// A delivery being retried is pending, even next to a failure.
+		{"Retrying", dests(hookbridge.StatusFail, hookbridge.StatusSending, hookbridge.StatusSuccess), "pending", "pending", "1 succeeded, 1 failed, 1 pending"},
+	} {
+		o := outcomeOf(tc.dests)
+		if o.State() != tc.state || o.Class() != tc.class || o.Detail() != tc.detail {
+			t.Errorf("%s: %q %q %q, want %q %q %q", tc.name, o.State(), o.Class(), o.Detail(), tc.state, tc.class, tc.detail)
+		}
+	}
+}
+
+func TestListField(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "[]", " , ": "[]", "eu": "[eu]", "eu, store-17": "[eu store-17]", "eu store-17\n,us": "[eu store-17 us]"} {
+		if got := fmt.Sprint(listField(in)); got != want {
+			t.Errorf("listField(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if listField(" ") != nil {
+		t.Error("an empty list is not nil (null: no filter)")
 	}
 }

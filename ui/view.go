@@ -41,6 +41,44 @@ func (v *view) Asset(name string) string {
 	return v.Base + "/static/" + name + "?v=" + v.assets[name]
 }
 
+// The pages of one application's endpoints and messages are the same on
+// both surfaces: in the portal for the session's application, on the
+// dashboard under /ui/apps/{app}/ for the application of the path (v.App
+// on both). These give their paths on the surface of the page.
+
+// AppBase is what an endpoint's ("/endpoints/{ep}") or a message's
+// ("/msg/{msg}") path is appended to.
+func (v *view) AppBase() string {
+	if v.Portal {
+		return portalPath[:len(portalPath)-1]
+	}
+	return "/ui/apps/" + v.App.ID
+}
+
+// AppHome is the page that lists the application's endpoints.
+func (v *view) AppHome() string {
+	if v.Portal {
+		return portalPath
+	}
+	return "/ui/apps/" + v.App.ID
+}
+
+// MessagesPath is the page that searches the application's messages.
+func (v *view) MessagesPath() string {
+	if v.Portal {
+		return "/portal/msg"
+	}
+	return "/ui/apps/" + v.App.ID
+}
+
+// appNav is the navigation item of the application's pages.
+func (v *view) appNav() string {
+	if v.Portal {
+		return "endpoints"
+	}
+	return "overview"
+}
+
 // newView starts the view of a request on the surface its path is on.
 func (h *Handler) newView(r *http.Request) *view {
 	v := &view{assets: h.assets, Base: "/ui", Errors: map[string]string{}, Form: url.Values{}}
@@ -55,23 +93,26 @@ func (h *Handler) newView(r *http.Request) *view {
 // (?done=key). Only these fixed texts can appear, so the query cannot be
 // used to put words on the page.
 var notices = map[string]string{
-	"created":    "Endpoint added. Its signing secret is below.",
-	"updated":    "Endpoint saved.",
-	"disabled":   "Endpoint disabled: nothing is sent to it until it is enabled again.",
-	"enabled":    "Endpoint enabled.",
-	"deleted":    "Endpoint deleted.",
-	"rotated":    "Signing secret rotated. The previous secret keeps signing for 24 hours, so verify with either.",
-	"sent":       "Test event sent. Its attempt shows below as soon as the endpoint answers.",
-	"resent":     "Message queued to be sent again.",
-	"recovering": "Recovery started: every message that failed since then is being sent again.",
-	"et-created": "Event type created.",
-	"et-updated": "Event type saved.",
-	"archived":   "Event type archived: it is hidden from the catalogue and cannot be subscribed to.",
-	"restored":   "Event type restored.",
-	"signedout":  "Signed out.",
-	"op-created": "Operational endpoint added. Its signing secret is below.",
-	"op-deleted": "Operational endpoint deleted.",
-	"revoked":    "Portal links revoked: every link issued so far, and every portal session opened with one, has stopped working. New links work as usual.",
+	"created":     "Endpoint added. Its signing secret is below.",
+	"updated":     "Endpoint saved.",
+	"disabled":    "Endpoint disabled: nothing is sent to it until it is enabled again.",
+	"enabled":     "Endpoint enabled.",
+	"deleted":     "Endpoint deleted.",
+	"rotated":     "Signing secret rotated. The previous secret keeps signing for 24 hours, so verify with either.",
+	"sent":        "Test event sent. Its attempt shows below as soon as the endpoint answers.",
+	"resent":      "Message queued to be sent again.",
+	"recovering":  "Recovery started: every message that failed since then is being sent again.",
+	"et-created":  "Event type created.",
+	"et-updated":  "Event type saved.",
+	"archived":    "Event type archived: it is hidden from the catalogue and cannot be subscribed to.",
+	"restored":    "Event type restored.",
+	"signedout":   "Signed out.",
+	"op-created":  "Operational endpoint added. Its signing secret is below.",
+	"op-deleted":  "Operational endpoint deleted.",
+	"revoked":     "Portal links revoked: every link issued so far, and every portal session opened with one, has stopped working. New links work as usual.",
+	"app-created": "Application created. Add an endpoint to start delivering its messages.",
+	"app-updated": "Application saved.",
+	"app-deleted": "Application deleted, with its endpoints, messages and attempts.",
 }
 
 // render writes a page. It executes into a buffer first, so a template
@@ -232,6 +273,7 @@ var funcs = template.FuncMap{
 	},
 	"count": func(n int64) string { return groupDigits(n) },
 	"add":   func(a, b int64) int64 { return a + b },
+	"add1":  func(i int) int { return i + 1 },
 }
 
 // prettyJSON indents a JSON value for reading; what is not JSON is shown as

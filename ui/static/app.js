@@ -3,7 +3,9 @@
 //   - [data-poll] regions (a message still being delivered) refresh
 //     themselves until delivery settles;
 //   - [data-copy] buttons copy an element's text to the clipboard;
-//   - select[data-autosubmit] submits its form on change.
+//   - select[data-autosubmit] submits its form on change;
+//   - button[data-add-rows] adds an empty row of inputs (a copy of the
+//     last row, as many inputs as the last row has) to a grid of them.
 // The Content-Security-Policy allows scripts from this server only, and no
 // inline script: keep it that way.
 (function () {
@@ -43,6 +45,29 @@
     });
   }
 
+  // addRow copies the last row of a grid of inputs (its last n inputs,
+  // n being the number of columns the grid's headings name), empties the
+  // copies and numbers their labels on.
+  function addRow(button) {
+    var grid = document.getElementById(button.getAttribute("data-add-rows"));
+    if (!grid) return;
+    var inputs = grid.querySelectorAll("input");
+    var cols = grid.querySelectorAll(".meta-head").length || 1;
+    if (inputs.length < cols) return;
+    var row = Math.floor(inputs.length / cols) + 1;
+    var first = null;
+    for (var i = inputs.length - cols; i < inputs.length; i++) {
+      var copy = inputs[i].cloneNode(false);
+      copy.value = "";
+      copy.removeAttribute("aria-invalid");
+      var label = copy.getAttribute("aria-label");
+      if (label) copy.setAttribute("aria-label", label.replace(/\d+$/, String(row)));
+      grid.appendChild(copy);
+      if (!first) first = copy;
+    }
+    first.focus();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll][id]").forEach(function (el) { poll(el, POLL_MAX); });
     document.querySelectorAll("button[data-copy]").forEach(function (b) {
@@ -50,6 +75,9 @@
     });
     document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
       s.addEventListener("change", function () { s.form.submit(); });
+    });
+    document.querySelectorAll("button[data-add-rows]").forEach(function (b) {
+      b.addEventListener("click", function () { addRow(b); });
     });
   });
 })();
