@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -122,12 +121,6 @@ func pageText(ctx context.Context) string {
 		return "(unavailable: " + err.Error() + ")"
 	}
 	return s
-}
-
-// jsString quotes s for a JavaScript expression.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // screenshot saves the viewport as a PNG into the test's temp dir and, when
