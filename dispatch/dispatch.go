@@ -37,6 +37,10 @@ const (
 	DefaultMaxPause            = time.Hour
 )
 
+// NeverDisable is the Config.DisableAfter that keeps endpoints enabled
+// however long they fail (a 410 Gone still disables one).
+const NeverDisable time.Duration = -1
+
 // Store is what a Dispatcher needs of the store: the delivery hot path, and
 // an endpoint as it is now, for deliveries that waited in memory while it
 // may have changed.
@@ -104,8 +108,9 @@ type Config struct {
 	// (a bounded number; see endpointSlots). It is per instance.
 	EndpointConcurrency int
 	// DisableAfter is how long an endpoint may fail continuously (every
-	// attempt failing) before a failed attempt disables it. Negative means
-	// never.
+	// attempt failing) before a failed attempt disables it. Zero means
+	// DefaultDisableAfter, like every zero here; NeverDisable (or any
+	// negative duration) means never.
 	DisableAfter time.Duration
 	// MaxPause caps how long a receiver's Retry-After (on a 429 or 503)
 	// pauses its endpoint.
@@ -138,7 +143,7 @@ type Dispatcher struct {
 	now            func() time.Time
 	log            *slog.Logger
 	userAgent      string
-	disableAfter   time.Duration // <= 0: never
+	disableAfter   time.Duration // < 0: never
 	maxPause       time.Duration
 	onEvents       func()
 	slots          *endpointSlots

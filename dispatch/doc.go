@@ -60,7 +60,7 @@
 // # Manners
 //
 // One receiver must not hurt the others, and a receiver that asks for less
-// gets less (fairness.go): at most Config.EndpointConcurrency requests per
+// gets less (fairness.go, slots.go): at most Config.EndpointConcurrency requests per
 // endpoint in flight in this instance (the rest of its claims park without a
 // worker, or go back to the store); a 429 or 503 with Retry-After pauses the
 // whole endpoint, on every instance; a 410 Gone disables it, as does failing

@@ -416,6 +416,57 @@ func TestAutoDisableAfterFailingPeriod(t *testing.T) {
 	}
 }
 
+// TestDisableAfterZeroAndNever: DisableAfter's zero is DefaultDisableAfter,
+// like every zero of Config; NeverDisable keeps an endpoint that has failed
+// for longer than that enabled, and its deliveries tried. Time is the
+// injected clock's.
+func TestDisableAfterZeroAndNever(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name         string
+		disableAfter time.Duration
+		disabled     bool
+	}{
+		{"Zero", 0, true},
+		{"Never", dispatch.NeverDisable, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			srv, _ := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+				http.Error(w, "broken", http.StatusInternalServerError)
+			})
+			ep, _ := e.endpoint(srv.URL)
+			d, _ := e.start(dispatch.Config{
+				DisableAfter: tc.disableAfter,
+				Retry:        &dispatch.Schedule{Delays: []time.Duration{dispatch.DefaultDisableAfter + day, day, day}},
+			})
+			msg := e.publish(`{"n":1}`)
+			d.Wake()
+			e.waitAttempts(msg.ID, 1)
+			waitFor(t, "the run of failures to be recorded", func() bool { return !e.endpointState(ep.ID).FailingSince.IsZero() })
+
+			// The second try fails a day past the default period.
+			e.clock.Advance(dispatch.DefaultDisableAfter + day)
+			d.Wake()
+			e.waitAttempts(msg.ID, 2)
+			if tc.disabled {
+				waitFor(t, "the endpoint to be disabled", func() bool { return e.endpointState(ep.ID).Disabled })
+				return
+			}
+			// A third try is made, and recorded after what the second
+			// told of the endpoint: it is still enabled.
+			e.clock.Advance(day)
+			d.Wake()
+			e.waitAttempts(msg.ID, 3)
+			if e.endpointState(ep.ID).Disabled {
+				t.Fatal("disabled with DisableAfter NeverDisable")
+			}
+		})
+	}
+}
+
 // TestExhaustedEvent: a message whose last scheduled try fails is reported
 // once, with its last attempt.
 func TestExhaustedEvent(t *testing.T) {

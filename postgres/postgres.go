@@ -3,20 +3,15 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookbridge/hookbridge"
@@ -29,9 +24,6 @@ var _ hookbridge.Store = (*Store)(nil)
 // pool_max_conns. The dispatcher needs two or three connections (claimer,
 // recorder, wake-up listener); the rest serve the API's requests.
 const DefaultMaxConns = 16
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is the PostgreSQL implementation of hookbridge.Store. It is safe for
 // concurrent use, and any number of Stores (in one process or many) may use
@@ -98,10 +90,6 @@ func WithKeys(keys *sealed.Keyring) Option { return func(o *options) { o.keys = 
 // WithLogger sets where Listen reports lost connections. Nil means
 // slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// ErrSchemaBehind is returned by Open with WithoutMigrations when the
-// database lacks migrations this binary needs.
-var ErrSchemaBehind = errors.New("the database schema is older than this Hookbridge (apply it with `hookbridge migrate --db …`)")
 
 // Open connects to the PostgreSQL database named by dsn (a postgres:// URL
 // or a key=value string, as pgx reads it; pool_max_conns and the other
@@ -174,148 +162,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// migration is one embedded migrations/NNNN_name.sql file.
-type migration struct {
-	version int
-	name    string
-	body    string
-}
-
-// embeddedMigrations returns the migrations in version order.
-func embeddedMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	slices.Sort(files)
-	out := make([]migration, 0, len(files))
-	for _, file := range files {
-		name := strings.TrimPrefix(file, "migrations/")
-		num, _, ok := strings.Cut(name, "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		body, err := migrations.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", name, err)
-		}
-		out = append(out, migration{version, name, string(body)})
-	}
-	return out, nil
-}
-
-// createMigrationsTable is the one piece of schema outside the numbered
-// migrations: it records them.
-const createMigrationsTable = `
-	CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer     NOT NULL PRIMARY KEY,
-		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL
-	)`
-
-// migrate applies the embedded migrations that schema_migrations does not
-// list yet, in order, each in its own transaction together with its
-// schema_migrations row. It holds a session advisory lock (keyed by the
-// schema) throughout, so instances starting together take turns: the first
-// applies everything, the others find it applied. A crash releases the lock
-// with the session, and a failed migration leaves nothing behind.
-func (s *Store) migrate(ctx context.Context) error {
-	all, err := embeddedMigrations()
-	if err != nil {
-		return err
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	key := s.lockKey("migrate")
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
-		return fmt.Errorf("take the migration lock: %w", err)
-	}
-	defer func() {
-		// A connection whose unlock failed is closed rather than returned
-		// to the pool still holding the lock.
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-	}()
-	if _, err := conn.Exec(ctx, createMigrationsTable); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	for _, m := range all {
-		ran := false
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			var applied bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
-				return err
-			}
-			if applied {
-				return nil
-			}
-			ran = true
-			// No arguments: the simple protocol, which runs a file of
-			// several statements.
-			if _, err := tx.Exec(ctx, m.body, pgx.QueryExecModeSimpleProtocol); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, truncMS(s.now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if ran {
-			s.migrated = append(s.migrated, m.name)
-		}
-	}
-	return nil
-}
-
-// Migrated returns the names of the migrations Open applied, in order
-// (e.g. "0001_init.sql"): empty when the schema was already up to date, or
-// another instance migrated it first.
-func (s *Store) Migrated() []string { return slices.Clone(s.migrated) }
-
-// checkSchema fails with ErrSchemaBehind unless every embedded migration
-// has been applied. Versions this binary does not know (a newer binary
-// migrated) are accepted: migrations only add.
-func (s *Store) checkSchema(ctx context.Context) error {
-	all, err := embeddedMigrations()
-	if err != nil {
-		return err
-	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return fmt.Errorf("check schema: %w", err)
-	}
-	if !exists {
-		return fmt.Errorf("schema %q has no Hookbridge tables: %w", s.schema, ErrSchemaBehind)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return fmt.Errorf("check schema: %w", err)
-	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return fmt.Errorf("check schema: %w", err)
-	}
-	var missing []string
-	for _, m := range all {
-		if !slices.Contains(applied, int32(m.version)) {
-			missing = append(missing, m.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("schema %q lacks %s: %w", s.schema, strings.Join(missing, ", "), ErrSchemaBehind)
-	}
-	return nil
-}
-
-// lockKey is the advisory lock key for a named job in this store's schema,
-// so that installations in different schemas of one database do not
 // exclude each other.
 func (s *Store) lockKey(job string) int64 {
 	h := fnv.New64a()
@@ -407,193 +253,4 @@ func (s *Store) sendNotify(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "+
 		pgx.Identifier{s.notify}.Sanitize()+"; COMMIT")
 	return err
-}
-
-// PostgreSQL error codes the store turns into domain errors.
-const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-)
-
-// pgCode returns the SQLSTATE of err, or "".
-func pgCode(err error) string {
-	var e *pgconn.PgError
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
-
-// Times are timestamptz with millisecond precision; the zero time.Time is
-// NULL where a column is optional.
-
-// truncMS is t as it will read back from the database: millisecond
-// precision, UTC. Stores apply it to the times they fill in, so that the
-// caller's struct equals what a later Get returns.
-func truncMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return time.UnixMilli(t.UnixMilli()).UTC()
-}
-
-// timeOrNull is the stored form of an optional time.
-func timeOrNull(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = truncMS(t)
-	return &t
-}
-
-// fromNullTime converts a stored optional time back, in UTC.
-func fromNullTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// nullString stores "" as NULL, for optional unique values such as uids.
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// fromNullString reads NULL back as "".
-func fromNullString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// nullInt32 stores a nil *int as NULL.
-func nullInt32(p *int) *int32 {
-	if p == nil {
-		return nil
-	}
-	v := int32(*p)
-	return &v
-}
-
-// fromNullInt32 converts a stored optional int back.
-func fromNullInt32(p *int32) *int {
-	if p == nil {
-		return nil
-	}
-	v := int(*p)
-	return &v
-}
-
-// jsonList is the stored form of a list of names: never NULL, '[]' when
-// empty, so SQL can always treat it as an array.
-func jsonList(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
-}
-
-// jsonMap is the stored form of a map: never NULL, '{}' when empty.
-func jsonMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// page trims rows fetched with limit+1 to limit and says whether the list is
-// done.
-func page[T any](rows []T, limit int) hookbridge.Page[T] {
-	if len(rows) > limit {
-		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return hookbridge.Page[T]{Data: rows, Done: true}
-}
-
-// listLimit resolves a requested page size: zero or less means the default,
-// more than the maximum means the maximum.
-func listLimit(n int) int {
-	if n <= 0 {
-		return hookbridge.DefaultListLimit
-	}
-	return min(n, hookbridge.MaxListLimit)
-}
-
-// query builds a statement whose WHERE clause is a list of AND-ed
-// conditions, numbering the $n placeholders as arguments are added.
-type query struct {
-	conds []string
-	args  []any
-}
-
-// arg adds an argument and returns its placeholder.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return "$" + strconv.Itoa(len(q.args))
-}
-
-// where adds a condition.
-func (q *query) where(cond string) { q.conds = append(q.conds, cond) }
-
-// clause is the WHERE condition: the conditions AND-ed, or TRUE.
-func (q *query) clause() string {
-	if len(q.conds) == 0 {
-		return "TRUE"
-	}
-	return strings.Join(q.conds, " AND ")
-}
-
-// keyset adds the condition for paging by a sort key column (rows after the
-// iterator in the list's order) and returns the ORDER BY and LIMIT, which
-// fetches one row more than limit. def is the list's default order.
-func (q *query) keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering, limit int) string {
-	desc := opt.Order == hookbridge.OrderDescending ||
-		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
-	dir, op := "ASC", ">"
-	if desc {
-		dir, op = "DESC", "<"
-	}
-	if opt.Iterator != "" {
-		q.where(col + " " + op + " " + q.arg(opt.Iterator))
-	}
-	return " ORDER BY " + col + " " + dir + " LIMIT " + q.arg(limit+1)
-}
-
-// messageFilter adds the conditions shared by the message, endpoint-message
-// and attempt lists on the message m and on a time column.
-func (q *query) messageFilter(eventTypes []string, channel string, timeCol string, before, after time.Time) {
-	if len(eventTypes) > 0 {
-		q.where(`m.event_type = ANY(` + q.arg(eventTypes) + `)`)
-	}
-	if channel != "" {
-		q.where(`m.channels @> jsonb_build_array(` + q.arg(channel) + `::text)`)
-	}
-	if !before.IsZero() {
-		q.where(timeCol + ` < ` + q.arg(truncMS(before)))
-	}
-	if !after.IsZero() {
-		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
-	}
-}
-
-// querier is what the pool, a connection and a transaction have in common.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// collect runs a query and scans every row with scan.
-func collect[T any](ctx context.Context, q querier, sql string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }

@@ -13,11 +13,7 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// deliveryColumns is the column list scanDelivery reads. Queries alias
-// deliveries as d.
-const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.trigger, d.attempts,
-	d.next_attempt_at, d.created_at, d.updated_at`
-
+// scanDelivery reads a delivery as a claim returns it (claimedColumns).
 func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 	var (
 		d       hookbridge.Delivery

@@ -127,7 +127,7 @@ func pageText(ctx context.Context) string {
 	return s
 }
 
-// jsString quotes s for a JavaScript expression.
+// jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hookbridge/hookbridge/bench"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
@@ -73,14 +71,14 @@ func TestBenchSmokePostgres(t *testing.T) {
 
 // runBenchSmoke runs `hookbridge bench --json` with args and checks that
 // every accepted message arrived, once, everywhere it was owed.
-func runBenchSmoke(t *testing.T, args []string) benchReport {
+func runBenchSmoke(t *testing.T, args []string) bench.Report {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args = append([]string{"bench", "--json", "--timeout", "2m"}, args...)
 	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("bench exited %d:\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	var rep benchReport
+	var rep bench.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("bench --json printed %q: %v", stdout.String(), err)
 	}
@@ -125,7 +123,8 @@ func TestBenchRefusesContradictions(t *testing.T) {
 }
 
 // TestBenchIgnoresServeEnvironment: the variables that configure `serve`
-// must not point the bench, or the server it starts, at a real database.
+// must not point the bench at a real database (nor the server it starts:
+// bench.TestServerEnv).
 func TestBenchIgnoresServeEnvironment(t *testing.T) {
 	t.Setenv("HOOKBRIDGE_DB", "/var/lib/hookbridge/production.db")
 	t.Setenv("HOOKBRIDGE_API_KEY", "hbk_production_key_0123456789")
@@ -137,57 +136,5 @@ func TestBenchIgnoresServeEnvironment(t *testing.T) {
 	}
 	if cfg.DB != "" || cfg.APIKey != "" {
 		t.Errorf("--db %q, --api-key %q taken from the environment", cfg.DB, cfg.APIKey)
-	}
-	env := serverEnv([]string{"PATH=/bin", "HOOKBRIDGE_DB=x", "HOOKBRIDGE_MAX_PAYLOAD=10", "HOME=/root"})
-	if strings.Join(env, " ") != "PATH=/bin HOME=/root" {
-		t.Errorf("server environment = %v, want no HOOKBRIDGE_* variable", env)
-	}
-}
-
-// TestBenchCounts checks the receiver's accounting, which the smoke test
-// can only see succeed: a missing delivery is lost, a repeated one is a
-// duplicate, one at an endpoint the message is not owed to is unexpected.
-func TestBenchCounts(t *testing.T) {
-	t.Parallel()
-	recv := &benchReceiver{arrivals: map[arrivalKey]time.Time{}, base: map[string]struct{}{}}
-	deliver := func(id, path string) {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
-		req.Header.Set("webhook-id", id)
-		w := httptest.NewRecorder()
-		recv.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("receiver answered %d to %s %s", w.Code, id, path)
-		}
-	}
-	// Two applications with two endpoints each: app 0 owns /e/0 and /e/1,
-	// app 1 owns /e/2 and /e/3.
-	ing := &ingestResult{
-		t0: time.Now(),
-		msgs: []sent{
-			{id: "msg_a", app: 0},
-			{id: "msg_b", app: 1},
-			{id: "", app: 0}, // refused: owed nowhere
-		},
-		accepted: 2,
-	}
-	deliver("msg_a", "/e/0")
-	deliver("msg_a", "/e/1")
-	deliver("msg_a", "/e/1") // duplicate
-	deliver("msg_b", "/e/2") // msg_b never reaches /e/3: lost
-	deliver("msg_b", "/e/0") // not owed there
-	deliver("msg_x", "/e/0") // not sent by this run
-
-	var rep benchReport
-	rep.addIngest(ing, 2)
-	rep.addDeliveries(recv, ing, 2, true)
-	if rep.Deliveries != 4 || rep.Lost != 1 || rep.Duplicates != 1 || rep.Unexpected != 2 {
-		t.Errorf("deliveries %d, lost %d, duplicates %d, unexpected %d; want 4, 1, 1, 2",
-			rep.Deliveries, rep.Lost, rep.Duplicates, rep.Unexpected)
-	}
-	if got := recv.matched(ing, 2); got != 3 {
-		t.Errorf("matched = %d, want 3", got)
-	}
-	if rep.P50MS == nil || rep.MaxMS == nil || *rep.P50MS > *rep.MaxMS {
-		t.Errorf("latency percentiles p50 %v, max %v", rep.P50MS, rep.MaxMS)
 	}
 }

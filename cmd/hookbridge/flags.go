@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,6 +100,49 @@ func (fs *flagSet) Float64(p *float64, name string, def float64, usage string) {
 
 func (fs *flagSet) Duration(p *time.Duration, name string, def time.Duration, usage string) {
 	fs.DurationVar(p, name, envDefault(fs, name, def, time.ParseDuration), fs.usage(name, usage))
+}
+
+// DurationOrNever is a duration flag that also takes "never", which it
+// stores in p as never (a negative duration). Zero and negative durations
+// are refused, so that no number stands for "never".
+func (fs *flagSet) DurationOrNever(p *time.Duration, name string, def, never time.Duration, usage string) {
+	v := &durationOrNever{p: p, never: never}
+	*p = def
+	if s, ok := fs.env(name); ok {
+		if err := v.Set(s); err != nil {
+			fs.setEnvErr(name, s, err)
+		}
+	}
+	fs.Var(v, name, fs.usage(name, usage))
+}
+
+// durationOrNever is the flag.Value of DurationOrNever.
+type durationOrNever struct {
+	p     *time.Duration
+	never time.Duration
+}
+
+func (v *durationOrNever) String() string {
+	switch {
+	case v.p == nil:
+		return ""
+	case *v.p == v.never:
+		return "never"
+	}
+	return v.p.String()
+}
+
+func (v *durationOrNever) Set(s string) error {
+	if s == "never" {
+		*v.p = v.never
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return errors.New(`want a positive duration (e.g. 120h) or "never"`)
+	}
+	*v.p = d
+	return nil
 }
 
 // envDefault returns the flag's environment variable parsed, if it is set

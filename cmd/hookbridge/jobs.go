@@ -3,6 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/hookbridge/hookbridge/retention"
+)
+
+// Retention defaults of `hookbridge serve`: the retention job's.
+const (
+	defaultRetention         = retention.DefaultAge
+	defaultRetentionInterval = retention.DefaultInterval
 )
 
 // listener is a store through which other instances' new deliveries are
@@ -31,15 +39,16 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 		})
 	}
 	if s.cfg.Retention > 0 {
-		job := &retentionJob{
-			store:    s.store,
-			age:      s.cfg.Retention,
-			interval: s.cfg.RetentionInterval,
-			log:      s.logger.With("component", "retention"),
+		cfg := retention.Config{
+			Store:    s.store,
+			Age:      s.cfg.Retention,
+			Interval: s.cfg.RetentionInterval,
+			Logger:   s.logger.With("component", "retention"),
 		}
 		if x, ok := s.store.(exclusiveRunner); ok {
-			job.exclusive = x.RunExclusive
+			cfg.Exclusive = x.RunExclusive
 		}
-		s.wg.Go(func() { job.run(ctx) })
+		job := retention.New(cfg)
+		s.wg.Go(func() { job.Run(ctx) })
 	}
 }

@@ -59,7 +59,7 @@ type serveConfig struct {
 	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
 
 	EndpointConcurrency int           // requests in flight per endpoint, per instance
-	DisableAfter        time.Duration // failing this long disables an endpoint; 0 = never
+	DisableAfter        time.Duration // failing this long disables an endpoint; 0 = dispatch.DefaultDisableAfter, dispatch.NeverDisable = never
 
 	PublicURL            string // where browsers reach the server, for portal links; "" = each request's host
 	PortalFrameAncestors string // CSP frame-ancestors of the consumer portal; "" = ui.DefaultFrameAncestors
@@ -90,7 +90,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Bool(&c.Migrate, "migrate", true, "apply the database schema on start; with false, PostgreSQL's is checked and a schema that is behind is refused (apply it with: hookbridge migrate)")
 	fs.Duration(&c.Lease, "lease", dispatch.DefaultLease, "how long a claimed delivery is held before another instance may take it over (must exceed --request-timeout)")
 	fs.Int(&c.EndpointConcurrency, "endpoint-concurrency", dispatch.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, per instance, so a slow receiver cannot take every worker")
-	fs.Duration(&c.DisableAfter, "disable-after", dispatch.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long, and send endpoint.disabled to the operational webhook endpoints; 0 never disables")
+	fs.DurationOrNever(&c.DisableAfter, "disable-after", dispatch.DefaultDisableAfter, dispatch.NeverDisable, "disable an endpoint whose attempts have all failed for this `duration`, and send endpoint.disabled to the operational webhook endpoints; never keeps failing endpoints enabled")
 	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
@@ -255,10 +255,6 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		return nil, err
 	}
 
-	disableAfter := cfg.DisableAfter
-	if disableAfter <= 0 {
-		disableAfter = -1 // the flag's 0 is "never"; the Config's is "the default"
-	}
 	var disp *dispatch.Dispatcher
 	// Operational events are messages of the reserved operational
 	// application, sent by this same dispatcher. The store records each
@@ -281,7 +277,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Logger:              logger.With("component", "dispatch"),
 		UserAgent:           "Hookbridge/" + buildVersion(),
 		EndpointConcurrency: cfg.EndpointConcurrency,
-		DisableAfter:        disableAfter,
+		DisableAfter:        cfg.DisableAfter,
 		EventsRecorded:      relay.Kick,
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
-// benchRelay is the reference --relay measures Hookbridge against: the
+// relayServer is the reference --relay measures Hookbridge against: the
 // least a webhook gateway built on net/http can do. It answers the
 // message calls of the API at once, before anything is written anywhere,
 // and forwards each message from a pool of workers as Hookbridge's
@@ -28,7 +28,7 @@ import (
 // delivery rate is what the HTTP exchanges alone allow on this machine for
 // the producer → gateway → receiver pattern, with everything that makes a
 // gateway durable left out.
-type benchRelay struct {
+type relayServer struct {
 	srv    *http.Server
 	url    string
 	target string // the receiver endpoint every message is forwarded to
@@ -48,9 +48,9 @@ type relayJob struct {
 	payload []byte
 }
 
-// startBenchRelay starts a relay on loopback that forwards to target with
+// startRelay starts a relay on loopback that forwards to target with
 // the given number of workers.
-func startBenchRelay(target string, workers int) (*benchRelay, error) {
+func startRelay(target string, workers int) (*relayServer, error) {
 	secret, err := webhook.NewSecret()
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func startBenchRelay(target string, workers int) (*benchRelay, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}
-	r := &benchRelay{
+	r := &relayServer{
 		url:    "http://" + ln.Addr().String(),
 		target: target,
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
@@ -91,12 +91,12 @@ func startBenchRelay(target string, workers int) (*benchRelay, error) {
 }
 
 // base and stop make the relay a target of the load client.
-func (r *benchRelay) base() string { return r.url }
+func (r *relayServer) base() string { return r.url }
 
 // stop closes the relay once its requests are answered and its workers
 // have forwarded what they were given, and returns the first failed
 // forward.
-func (r *benchRelay) stop() (serverUsage, error) {
+func (r *relayServer) stop() (serverUsage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), serverStopTimeout)
 	defer cancel()
 	err := r.srv.Shutdown(ctx)
@@ -108,7 +108,7 @@ func (r *benchRelay) stop() (serverUsage, error) {
 	return serverUsage{}, errors.Join(err, r.err)
 }
 
-func (r *benchRelay) handleMessage(w http.ResponseWriter, req *http.Request) {
+func (r *relayServer) handleMessage(w http.ResponseWriter, req *http.Request) {
 	var in struct {
 		Payload json.RawMessage `json:"payload"`
 	}
@@ -122,7 +122,7 @@ func (r *benchRelay) handleMessage(w http.ResponseWriter, req *http.Request) {
 	fmt.Fprintf(w, `{"id":%q}`, id)
 }
 
-func (r *benchRelay) handleBatch(w http.ResponseWriter, req *http.Request) {
+func (r *relayServer) handleBatch(w http.ResponseWriter, req *http.Request) {
 	var in struct {
 		Messages []struct {
 			Payload json.RawMessage `json:"payload"`
@@ -147,14 +147,14 @@ func (r *benchRelay) handleBatch(w http.ResponseWriter, req *http.Request) {
 
 // enqueue hands a message to the workers, waiting while they are all busy
 // and their queue is full, and returns its id.
-func (r *benchRelay) enqueue(payload []byte) string {
+func (r *relayServer) enqueue(payload []byte) string {
 	id := "relay_" + strconv.FormatInt(r.seq.Add(1), 10)
 	r.jobs <- relayJob{id: id, payload: payload}
 	return id
 }
 
 // forward is one worker: it sends each job to the target, signed, once.
-func (r *benchRelay) forward() {
+func (r *relayServer) forward() {
 	for j := range r.jobs {
 		if err := r.send(j); err != nil {
 			r.errMu.Lock()
@@ -166,7 +166,7 @@ func (r *benchRelay) forward() {
 	}
 }
 
-func (r *benchRelay) send(j relayJob) error {
+func (r *relayServer) send(j relayJob) error {
 	req, err := http.NewRequest(http.MethodPost, r.target, bytes.NewReader(j.payload))
 	if err != nil {
 		return err
@@ -189,12 +189,12 @@ func (r *benchRelay) send(j relayJob) error {
 // the run sends them (--batch, --concurrency) to one endpoint of a
 // receiver of its own, so that its arrivals never mix with the server's.
 func (b *bench) relay(ctx context.Context, n int) (float64, error) {
-	recv, err := startBenchReceiver()
+	recv, err := startReceiver()
 	if err != nil {
 		return 0, err
 	}
 	defer recv.close()
-	rl, err := startBenchRelay(recv.url+"/e/0", max(b.cfg.Workers, dispatch.DefaultWorkers))
+	rl, err := startRelay(recv.url+"/e/0", max(b.cfg.Workers, dispatch.DefaultWorkers))
 	if err != nil {
 		return 0, err
 	}
@@ -204,13 +204,13 @@ func (b *bench) relay(ctx context.Context, n int) (float64, error) {
 			rl.stop()
 		}
 	}()
-	ing := b.ingest(ctx, recv, fleet{rl}, []benchApp{{id: "relay"}}, n, 0, "relay")
+	ing := b.ingest(ctx, recv, fleet{rl}, []application{{id: "relay"}}, n, 0, "relay")
 	b.wait(ctx, recv, ing, 1, "relay deliver")
 	stopped = true
 	if _, err := rl.stop(); err != nil {
 		return 0, err
 	}
-	var rep benchReport
+	var rep Report
 	rep.addIngest(ing, 1)
 	rep.addDeliveries(recv, ing, 1, true)
 	switch {

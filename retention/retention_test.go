@@ -1,4 +1,4 @@
-package main
+package retention
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/hookbridge/hookbridge/sqlite"
 )
 
-// TestRetentionJob: the job deletes, in batches, the finished messages
-// older than the retention and nothing else; when another instance holds
-// the job it skips the round; it stops with its context.
-func TestRetentionJob(t *testing.T) {
+// TestJob: the job deletes, in batches, the finished messages older than
+// the retention and nothing else, and the idempotency keys older than a
+// day by its own clock; when another instance holds the job it skips the
+// round; it stops with its context.
+func TestJob(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
@@ -56,19 +57,31 @@ func TestRetentionJob(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	job := &retentionJob{
-		store: st, age: 30 * 24 * time.Hour, batch: 2,
-		now: func() time.Time { return now },
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	// Idempotency keys are kept a day by the job's clock, which is not
+	// the wall clock.
+	for key, at := range map[string]time.Time{"recent": now.Add(-time.Hour), "expired": now.Add(-25 * time.Hour)} {
+		if _, _, err := st.BeginIdempotent(ctx, key, "POST /", at, at.Add(-time.Minute), at.Add(-hookbridge.IdempotencyTTL)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishIdempotent(ctx, key, 202, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg := Config{
+		Store: st, Age: 30 * 24 * time.Hour, Batch: 2,
+		Now:    func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	busy := func(context.Context, string, func(context.Context) error) (bool, error) { return false, nil }
-	job.exclusive = busy
-	if n, ran := job.runOnce(ctx); ran || n != 0 {
+	skipping := cfg
+	skipping.Exclusive = busy
+	if n, ran := New(skipping).RunOnce(ctx); ran || n != 0 {
 		t.Fatalf("with another instance purging: ran=%v deleted=%d, want a skipped round", ran, n)
 	}
-	job.exclusive = nil
-	if n, ran := job.runOnce(ctx); !ran || n != old {
-		t.Fatalf("runOnce: ran=%v deleted=%d, want %d (in batches of 2)", ran, n, old)
+	job := New(cfg)
+	if n, ran := job.RunOnce(ctx); !ran || n != old {
+		t.Fatalf("RunOnce: ran=%v deleted=%d, want %d (in batches of 2)", ran, n, old)
 	}
 	p, err := st.ListMessages(ctx, app.ID, hookbridge.MessageFilter{})
 	if err != nil {
@@ -77,11 +90,21 @@ func TestRetentionJob(t *testing.T) {
 	if len(p.Data) != recent {
 		t.Errorf("%d messages left, want the %d recent ones", len(p.Data), recent)
 	}
+	for key, kept := range map[string]bool{"recent": true, "expired": false} {
+		// An expiry bound far back: a record still stored is found.
+		_, started, err := st.BeginIdempotent(ctx, key, "POST /", now, now.Add(-time.Minute), time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if started == kept {
+			t.Errorf("idempotency key %q kept = %v, want %v", key, !started, kept)
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
-		job.run(runCtx)
+		job.Run(runCtx)
 		close(stopped)
 	}()
 	cancel()

@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
+)
+
+// Run runs the bench that cfg describes, within cfg.Timeout, and returns
+// what it measured. A progress bar is drawn on stderr when it is a
+// terminal; warnings, and those of a server run in this process, are
+// written to it. Deliveries that did not arrive are reported
+// (Report.Lost), not returned as an error: an error means that the run
+// could not measure.
+func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	b := &bench{cfg: cfg, stderr: stderr, progress: newProgress(stderr)}
+	return b.run(ctx)
+}
+
+// bench is one run.
+type bench struct {
+	cfg      Config
+	stderr   io.Writer
+	progress *progress
+
+	recv   *receiver
+	client *loadClient
+	db     string // what the server under test is started on
+	apiKey string
+	secret string // the servers' --secret-key with --sealed, "" without
+}
+
+func (b *bench) run(ctx context.Context) (*Report, error) {
+	cfg := b.cfg
+	start := time.Now()
+	recv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer recv.close()
+	b.recv = recv
+	b.client = newLoadClient(cfg.Concurrency)
+	defer b.client.close()
+
+	rep := &Report{
+		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
+		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
+		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
+	}
+	switch {
+	case cfg.URL != "":
+		rep.Store, rep.Server = "unknown", "remote"
+	case isPostgres(cfg.DB):
+		rep.Store = "postgres"
+	}
+	if cfg.InProcess {
+		rep.Server = "in-process"
+	}
+	if cfg.Backlog > 0 {
+		rep.Messages = cfg.Backlog
+	}
+
+	if cfg.Baseline {
+		rate, err := b.baseline(ctx, rep.Messages, "before")
+		if err != nil {
+			return nil, err
+		}
+		rep.BaselineRuns = append(rep.BaselineRuns, rate)
+	}
+	if cfg.Relay {
+		rate, err := b.relay(ctx, rep.Messages)
+		if err != nil {
+			return nil, err
+		}
+		rep.RelayPerS = &rate
+	}
+
+	b.db, b.apiKey = cfg.DB, cfg.APIKey
+	ownDB := false
+	if cfg.URL == "" {
+		if b.db == "" {
+			dir, err := os.MkdirTemp("", "hookbridge-bench-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			b.db, ownDB = filepath.Join(dir, "bench.db"), true
+		}
+		if b.apiKey == "" {
+			b.apiKey = hookbridge.NewAdminKey()
+		}
+		if cfg.Sealed {
+			b.secret = sealed.NewKey() // one for every start, so that a restart reads what was sealed
+		}
+	}
+	b.client.apiKey = b.apiKey
+	if cfg.Idempotency {
+		b.client.idempotencyPrefix = "bench-" + hookbridge.NewID("run") + "-"
+	}
+	// A backlog run's first server gets a request timeout that outlasts
+	// the ingest, so that the requests the receiver holds stay held.
+	var requestTimeout time.Duration
+	if cfg.Backlog > 0 || cfg.Hang > 0 {
+		requestTimeout = heldRequestTimeout
+	}
+	srv, err := b.launchAll(ctx, requestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	// srv is whichever servers run now; on an early return they are
+	// stopped, and a database the bench does not own is cleaned up first.
+	var apps []application
+	stopped := false
+	defer func() {
+		if !stopped {
+			b.recv.release()
+			if !ownDB {
+				b.teardown(srv, apps)
+			}
+			srv.stop()
+		}
+	}()
+	if apps, err = b.setup(ctx, srv.base(0)); err != nil {
+		return nil, err
+	}
+
+	var (
+		ing  *ingestResult
+		held serverUsage // of the server that built up the backlog
+	)
+	restart := time.Now()
+	if cfg.Backlog > 0 {
+		b.recv.hold()
+		ing = b.ingest(ctx, b.recv, srv, apps, cfg.Backlog, 0, "ingest")
+		rep.addIngest(ing, cfg.Fanout)
+		// Stop the server holding the backlog. It stops claiming at once,
+		// releases what it claimed but did not send, and waits out its
+		// drain timeout for the requests the receiver holds before
+		// cancelling and releasing them too: a graceful restart, after
+		// which every delivery of the backlog is still to be made.
+		u, err := srv.stop()
+		stopped = true
+		b.recv.release()
+		if err != nil {
+			return nil, err
+		}
+		held = u
+		restart = time.Now()
+		if srv, err = b.launchAll(ctx, 0); err != nil {
+			return nil, err
+		}
+		stopped = false
+		b.wait(ctx, b.recv, ing, cfg.Fanout, "drain")
+	} else {
+		if cfg.Hang > 0 {
+			b.recv.hang(cfg.Hang)
+		}
+		ing = b.ingest(ctx, b.recv, srv, apps, cfg.Messages, cfg.Rate, "ingest")
+		rep.addIngest(ing, cfg.Fanout)
+		if cfg.Hang > 0 {
+			// The healthy endpoints' deliveries first, while the
+			// others hang; then theirs, so that nothing is lost.
+			want := ing.owedFrom(cfg.Hang, cfg.Fanout)
+			stop := b.progress.show("healthy", want, b.recv.uniqueCount, nil)
+			b.waitFor(ctx, func() bool { return b.recv.uniqueCount() >= want })
+			stop()
+			rep.addHealthy(b.recv, ing, cfg.Hang)
+			b.recv.release()
+		}
+		b.wait(ctx, b.recv, ing, cfg.Fanout, "deliver")
+	}
+	if !ownDB {
+		// A database or server the bench does not own gets its bench
+		// applications (and with them their messages) removed. It needs
+		// the server, so the usage read below includes it.
+		b.teardown(srv, apps)
+	}
+	stopped = true
+	usage, err := srv.stop()
+	if err != nil {
+		return nil, err
+	}
+	rep.addDeliveries(b.recv, ing, cfg.Fanout, cfg.Backlog == 0)
+	if cfg.Backlog > 0 {
+		rep.addBacklog(b.recv, restart, held)
+		usage = held.then(usage)
+	}
+	rep.addUsage(usage)
+	if cfg.Baseline {
+		// Again now that the server is gone: the machine is shared, and
+		// the ceiling is the better of the two moments.
+		rate, err := b.baseline(ctx, rep.Messages, "after")
+		if err != nil {
+			return nil, err
+		}
+		rep.BaselineRuns = append(rep.BaselineRuns, rate)
+		ceiling := slices.Max(rep.BaselineRuns)
+		rep.BaselinePerS = &ceiling
+	}
+	if rep.BaselinePerS != nil && *rep.BaselinePerS > 0 {
+		ratio := rep.DeliveredPerS / *rep.BaselinePerS
+		rep.Ratio = &ratio
+		if rep.RelayPerS != nil {
+			r := *rep.RelayPerS / *rep.BaselinePerS
+			rep.RelayRatio = &r
+		}
+	}
+	if rep.RelayPerS != nil && *rep.RelayPerS > 0 {
+		r := rep.DeliveredPerS / *rep.RelayPerS
+		rep.OfRelay = &r
+	}
+	rep.ElapsedS = time.Since(start).Seconds()
+	if rep.Accepted == 0 {
+		return nil, fmt.Errorf("the server accepted no message: %s", rep.firstError)
+	}
+	return rep, nil
+}

@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge/api"
+)
+
+// Defaults of `hookbridge bench`, written down once.
+const (
+	DefaultMessages    = 20_000
+	DefaultConcurrency = 64
+	DefaultTimeout     = 10 * time.Minute
+
+	// eventType is the type of every bench message, one of the event
+	// types seeded on first start.
+	eventType = "payment.captured"
+	// serverStartTimeout bounds how long a server may take to listen, and
+	// serverStopTimeout how long it may take to stop after being asked.
+	serverStartTimeout = 30 * time.Second
+	serverStopTimeout  = 30 * time.Second
+	// heldRequestTimeout is the delivery request timeout of the server that
+	// builds up a backlog (--backlog): long enough that requests held by
+	// the receiver do not time out while the backlog is ingested, short
+	// enough to stay under the dispatcher's lease.
+	heldRequestTimeout = 50 * time.Second
+)
+
+// Config is everything a run can be told: one field per flag of
+// `hookbridge bench`, whose --help says what each means. Check names the
+// flags in its errors.
+type Config struct {
+	DB           string        // --db; "" is a new SQLite file in a temporary directory
+	URL          string        // --url
+	APIKey       string        // --api-key
+	Endpoints    int           // --endpoints
+	Fanout       int           // --fanout
+	Messages     int           // --messages
+	Concurrency  int           // --concurrency
+	Rate         int           // --rate; 0 is as fast as possible
+	Batch        int           // --batch
+	Baseline     bool          // --baseline
+	Relay        bool          // --relay
+	Backlog      int           // --backlog
+	Hang         int           // --hang
+	Instances    int           // --instances
+	Workers      int           // --workers; 0 is the server's default
+	Sealed       bool          // --sealed
+	Idempotency  bool          // --idempotency-keys
+	Timeout      time.Duration // --timeout: the bound on the whole run
+	InProcess    bool          // --in-process: the server runs in this process, started by Serve
+	ServerBinary string        // --server-binary; "" is the running executable
+
+	// Serve starts a server inside this process for InProcess, as
+	// `hookbridge serve` does: the command that runs the bench provides
+	// it, so that the bench does not wire a server of its own.
+	Serve ServeFunc
+}
+
+// Check rejects contradictory or out-of-range settings.
+func (c *Config) Check() error {
+	switch {
+	case c.Endpoints < 1 || c.Fanout < 1 || c.Messages < 1 || c.Concurrency < 1 || c.Instances < 1:
+		return errors.New("--endpoints, --fanout, --messages, --concurrency and --instances must be at least 1")
+	case c.Instances > 1 && (!isPostgres(c.DB) || c.InProcess):
+		return errors.New("--instances needs --db postgres://…: several servers share one PostgreSQL database (and run as processes)")
+	case c.Rate < 0 || c.Backlog < 0 || c.Workers < 0 || c.Timeout <= 0:
+		return errors.New("--rate, --backlog and --workers must not be negative, --timeout must be positive")
+	case c.Hang < 0 || c.Hang >= c.Endpoints*c.Fanout:
+		return fmt.Errorf("--hang must leave at least one of the %d endpoints answering", c.Endpoints*c.Fanout)
+	case c.Hang > 0 && c.Backlog > 0:
+		return errors.New("--hang and --backlog measure different things; use one at a time")
+	case c.Batch < 1 || c.Batch > api.MaxBatchMessages:
+		return fmt.Errorf("--batch must be from 1 to %d", api.MaxBatchMessages)
+	case c.URL != "" && c.APIKey == "":
+		return errors.New("--url needs --api-key")
+	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0 || c.Sealed):
+		return errors.New("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
+	case c.Relay && (c.Rate > 0 || c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
+		return errors.New("--relay measures throughput with one delivery per message: not with --rate, --backlog, --hang or --fanout")
+	case c.InProcess && c.ServerBinary != "":
+		return errors.New("--in-process and --server-binary exclude each other")
+	case c.InProcess && c.Serve == nil:
+		return errors.New("--in-process needs a Serve function that starts the server in this process")
+	}
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--url: want http://host:port, got %q", c.URL)
+		}
+		if !isLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("--url: %s is not a loopback address; the bench's receiver listens on loopback, so the server must run on this machine", u.Hostname())
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

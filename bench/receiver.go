@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// receiver is the webhook receiver: a keep-alive HTTP server on loopback
+// that answers 200 and records when each (webhook-id, endpoint) first
+// arrived. Endpoint k is the path /e/<k>; /baseline takes the baseline's
+// requests, recorded the same way.
+type receiver struct {
+	srv *http.Server
+	url string
+
+	mu       sync.Mutex
+	hanging  int                      // endpoints below this number wait for held
+	arrivals map[arrivalKey]time.Time // first arrival of each message at each endpoint
+	dups     int64
+	base     map[string]struct{} // baseline requests by webhook-id
+	held     chan struct{}       // while non-nil, requests wait for it to close
+
+	unique atomic.Int64
+}
+
+type arrivalKey struct {
+	id string
+	ep int32
+}
+
+func startReceiver() (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	r := &receiver{
+		url:      "http://" + ln.Addr().String(),
+		arrivals: make(map[arrivalKey]time.Time),
+		base:     make(map[string]struct{}),
+	}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// The receiver's goroutines inherit the label, so a CPU profile can
+	// tell them from the server's.
+	pprof.Do(context.Background(), pprof.Labels("role", "receiver"), func(context.Context) {
+		go r.srv.Serve(ln)
+	})
+	return r, nil
+}
+
+func (r *receiver) close() { _ = r.srv.Close() }
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	id := req.Header.Get("webhook-id")
+	if id == "" {
+		http.Error(w, "no webhook-id", http.StatusBadRequest)
+		return
+	}
+	if req.URL.Path == "/baseline" {
+		r.mu.Lock()
+		r.base[id] = struct{}{}
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	ep, err := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/e/"))
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/e/") {
+		http.Error(w, "no such endpoint", http.StatusNotFound)
+		return
+	}
+	r.mu.Lock()
+	held := r.held
+	if held != nil && r.hanging > 0 && ep >= r.hanging {
+		held = nil // only the hanging endpoints wait
+	}
+	r.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-req.Context().Done():
+			return // the server gave up on this request: not a delivery
+		}
+	}
+	now := time.Now()
+	key := arrivalKey{id: id, ep: int32(ep)}
+	r.mu.Lock()
+	if _, seen := r.arrivals[key]; seen {
+		r.dups++
+	} else {
+		r.arrivals[key] = now
+		r.unique.Add(1)
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// hold makes requests wait until release.
+func (r *receiver) hold() {
+	r.mu.Lock()
+	r.held = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// hang makes requests to endpoints 0 … n-1 wait until release.
+func (r *receiver) hang(n int) {
+	r.mu.Lock()
+	r.held, r.hanging = make(chan struct{}), n
+	r.mu.Unlock()
+}
+
+func (r *receiver) release() {
+	r.mu.Lock()
+	if r.held != nil {
+		close(r.held)
+		r.held, r.hanging = nil, 0
+	}
+	r.mu.Unlock()
+}
+
+func (r *receiver) uniqueCount() int64 { return r.unique.Load() }
+
+func (r *receiver) baselineCount() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int64(len(r.base))
+}
+
+// matched counts the arrivals that are owed for ing: an accepted message at
+// one of its application's endpoints.
+func (r *receiver) matched(ing *ingestResult, fanout int) int64 {
+	lat, _, _ := r.collect(ing, fanout)
+	return int64(len(lat))
+}
+
+// delivery is one owed delivery that arrived: when its message was sent
+// (since t0) and how long it took to arrive.
+type delivery struct {
+	sentAt, latency time.Duration
+}
+
+// collect matches arrivals against the accepted messages of ing. It returns
+// one delivery per (message, endpoint) owed and arrived, the duplicate
+// count, and how many arrivals were not owed by this run.
+func (r *receiver) collect(ing *ingestResult, fanout int) (got []delivery, dups, unexpected int64) {
+	byID := make(map[string]int, ing.accepted)
+	for i := range ing.msgs {
+		if ing.msgs[i].id != "" {
+			byID[ing.msgs[i].id] = i
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got = make([]delivery, 0, len(r.arrivals))
+	for key, at := range r.arrivals {
+		i, ok := byID[key.id]
+		if !ok {
+			unexpected++
+			continue
+		}
+		m := &ing.msgs[i]
+		first := int32(int(m.app) * fanout)
+		if key.ep < first || key.ep >= first+int32(fanout) {
+			unexpected++
+			continue
+		}
+		got = append(got, delivery{sentAt: m.at, latency: at.Sub(ing.t0) - m.at})
+	}
+	return got, r.dups, unexpected
+}
+
+// arrivalsAfter returns the first and last arrival at or after t and how
+// many there were.
+func (r *receiver) arrivalsAfter(t time.Time) (first, last time.Time, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, at := range r.arrivals {
+		if at.Before(t) {
+			continue
+		}
+		if n == 0 || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+		n++
+	}
+	return first, last, n
+}

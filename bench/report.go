@@ -1,0 +1,222 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Report is the result of a run. Figures that were not measured are
+// null in JSON: latency in a backlog run, the baseline without --baseline,
+// resource usage of a server the bench did not start.
+type Report struct {
+	CPUs        int    `json:"cpus"`   // of this machine
+	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
+	Server      string `json:"server"` // process, in-process, or remote
+	Instances   int    `json:"instances"`
+	Sealed      bool   `json:"sealed"`           // --sealed: the server kept secrets encrypted
+	Idempotency bool   `json:"idempotency_keys"` // --idempotency-keys
+	Endpoints   int    `json:"endpoints"`
+	Fanout      int    `json:"fanout"`
+	Messages    int    `json:"messages"`
+	Concurrency int    `json:"concurrency"`
+	Rate        int    `json:"rate"`
+	Batch       int    `json:"batch"`
+
+	Accepted   int   `json:"accepted"`   // messages the server accepted (2xx)
+	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)
+	Deliveries int64 `json:"deliveries"` // owed: accepted × fanout
+
+	IngestPerS    float64   `json:"ingest_per_s"`
+	DeliveredPerS float64   `json:"delivered_per_s"`     // deliveries (arrivals) per second, end to end
+	BaselinePerS  *float64  `json:"baseline_per_s"`      // the higher of the two below
+	BaselineRuns  []float64 `json:"baseline_runs_per_s"` // before the server started, after it stopped
+	Ratio         *float64  `json:"ratio"`               // delivered_per_s / baseline_per_s
+	RelayPerS     *float64  `json:"relay_per_s"`         // --relay: the store-less relay's deliveries per second
+	RelayRatio    *float64  `json:"relay_ratio"`         // relay_per_s / baseline_per_s
+	OfRelay       *float64  `json:"of_relay"`            // delivered_per_s / relay_per_s
+	P50MS         *float64  `json:"p50_ms"`
+	P95MS         *float64  `json:"p95_ms"`
+	P99MS         *float64  `json:"p99_ms"`
+	MaxMS         *float64  `json:"max_ms"`
+	Lost          int64     `json:"lost"`
+	Duplicates    int64     `json:"duplicates"`
+	Unexpected    int64     `json:"unexpected"` // arrivals of messages this run did not send
+	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
+	CPUS          *float64  `json:"cpu_s"`
+	ElapsedS      float64   `json:"elapsed_s"`
+
+	Backlog *BacklogReport `json:"backlog,omitempty"`
+	// With --hang: the endpoints that hung, and the delivery rate of the
+	// others while they did (deliveries to them / time to their last).
+	Hanging              int      `json:"hanging,omitempty"`
+	HealthyDeliveredPerS *float64 `json:"healthy_delivered_per_s,omitempty"`
+
+	firstError string
+}
+
+// BacklogReport is what --backlog measures.
+type BacklogReport struct {
+	Pending int `json:"pending"` // deliveries built up
+	// HeldPeakRSSBytes is the peak RSS of the server that accepted the
+	// backlog and held it.
+	HeldPeakRSSBytes *int64 `json:"held_peak_rss_bytes"`
+	// RestartFirstDeliveryMS is from starting the new server to the first
+	// delivery arriving.
+	RestartFirstDeliveryMS float64 `json:"restart_first_delivery_ms"`
+	// DrainPerS is the rate at which the restarted server delivered it.
+	DrainPerS float64 `json:"drain_per_s"`
+}
+
+// hang, from their arrivals so far: every one of them, since the hanging
+// endpoints have had none.
+func (r *Report) addHealthy(recv *receiver, ing *ingestResult, hang int) {
+	r.Hanging = hang
+	_, last, n := recv.arrivalsAfter(ing.t0)
+	if n > 0 && last.After(ing.t0) {
+		rate := float64(n) / last.Sub(ing.t0).Seconds()
+		r.HealthyDeliveredPerS = &rate
+	}
+}
+
+// addBacklog fills in what a backlog run measured: the peak RSS of the
+// server that held the backlog, and how soon after restart the first
+// delivery arrived and how fast the rest followed.
+func (r *Report) addBacklog(recv *receiver, restart time.Time, held serverUsage) {
+	br := &BacklogReport{Pending: int(r.Deliveries)}
+	if held.rssKnown {
+		br.HeldPeakRSSBytes = &held.peakRSS
+	}
+	if first, last, n := recv.arrivalsAfter(restart); n > 0 {
+		br.RestartFirstDeliveryMS = ms(first.Sub(restart))
+		if d := last.Sub(restart); d > 0 {
+			br.DrainPerS = float64(n) / d.Seconds()
+		}
+		r.DeliveredPerS = br.DrainPerS
+	}
+	r.Backlog = br
+}
+
+func (r *Report) addIngest(ing *ingestResult, fanout int) {
+	r.Accepted, r.Refused = ing.accepted, ing.refused
+	r.Deliveries = int64(ing.accepted * fanout)
+	r.firstError = ing.firstError
+	if ing.lastAccept > 0 {
+		r.IngestPerS = float64(ing.accepted) / ing.lastAccept.Seconds()
+	}
+}
+
+// addDeliveries matches the receiver's arrivals against the accepted
+// messages: lost and duplicate counts and, with latency, the delivery rate
+// and the accept-to-arrival percentiles.
+func (r *Report) addDeliveries(recv *receiver, ing *ingestResult, fanout int, latency bool) {
+	lat, dups, unexpected := recv.collect(ing, fanout)
+	r.Lost = r.Deliveries - int64(len(lat))
+	r.Duplicates, r.Unexpected = dups, unexpected
+	if !latency || len(lat) == 0 {
+		return
+	}
+	// lat holds, per delivery, arrival minus send; the last arrival
+	// (since t0) is the largest send offset plus latency.
+	var last time.Duration
+	for i := range lat {
+		if a := lat[i].sentAt + lat[i].latency; a > last {
+			last = a
+		}
+	}
+	if last > 0 {
+		r.DeliveredPerS = float64(len(lat)) / last.Seconds()
+	}
+	ds := make([]time.Duration, len(lat))
+	for i := range lat {
+		ds[i] = lat[i].latency
+	}
+	slices.Sort(ds)
+	pct := func(q float64) *float64 {
+		i := max(int(float64(len(ds))*q+0.999999)-1, 0)
+		v := ms(ds[min(i, len(ds)-1)])
+		return &v
+	}
+	r.P50MS, r.P95MS, r.P99MS, r.MaxMS = pct(0.50), pct(0.95), pct(0.99), pct(1)
+}
+
+func (r *Report) addUsage(u serverUsage) {
+	if u.rssKnown {
+		r.PeakRSSBytes = &u.peakRSS
+	}
+	if u.cpuKnown {
+		s := u.cpu.Seconds()
+		r.CPUS = &s
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Print writes the report as the lines `hookbridge bench` prints.
+func (r *Report) Print(w io.Writer) {
+	mode := fmt.Sprintf("%d message(s) per request, concurrency %d", r.Batch, r.Concurrency)
+	if r.Rate > 0 {
+		mode += fmt.Sprintf(", at %d msg/s", r.Rate)
+	}
+	server := r.Server
+	if r.Instances > 1 {
+		server = fmt.Sprintf("%d × %s", r.Instances, r.Server)
+	}
+	fmt.Fprintf(w, "hookbridge bench: %s store, server %s; %d application(s) × %d endpoint(s); %d messages; %s\n",
+		r.Store, server, r.Endpoints, r.Fanout, r.Messages, mode)
+	if r.BaselinePerS != nil {
+		fmt.Fprintf(w, "  baseline (straight to the receiver)  %9.0f req/s   (before %.0f, after %.0f)\n",
+			*r.BaselinePerS, r.BaselineRuns[0], r.BaselineRuns[1])
+	}
+	if r.RelayPerS != nil {
+		fmt.Fprintf(w, "  store-less relay (writes nothing)    %9.0f deliveries/s", *r.RelayPerS)
+		if r.RelayRatio != nil {
+			fmt.Fprintf(w, "   = %.2f × baseline", *r.RelayRatio)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  ingest                               %9.0f msg/s   (%d accepted, %d refused)\n", r.IngestPerS, r.Accepted, r.Refused)
+	fmt.Fprintf(w, "  delivered                            %9.0f deliveries/s", r.DeliveredPerS)
+	if r.Ratio != nil {
+		fmt.Fprintf(w, "   = %.2f × baseline", *r.Ratio)
+	}
+	if r.OfRelay != nil {
+		fmt.Fprintf(w, ", %.2f × relay", *r.OfRelay)
+	}
+	fmt.Fprintln(w)
+	if r.P50MS != nil {
+		fmt.Fprintf(w, "  latency send→arrival                 p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+			*r.P50MS, *r.P95MS, *r.P99MS, *r.MaxMS)
+	}
+	if r.HealthyDeliveredPerS != nil {
+		fmt.Fprintf(w, "  healthy endpoints                    %9.0f deliveries/s   while %d hung (compare with 1-%d/%d × delivered of a run without --hang)\n",
+			*r.HealthyDeliveredPerS, r.Hanging, r.Hanging, r.Endpoints*r.Fanout)
+	}
+	if b := r.Backlog; b != nil {
+		fmt.Fprintf(w, "  backlog                              %d pending deliveries", b.Pending)
+		if b.HeldPeakRSSBytes != nil {
+			fmt.Fprintf(w, " held in %.1f MB peak RSS", float64(*b.HeldPeakRSSBytes)/1e6)
+		}
+		fmt.Fprintf(w, "\n  restart                              first delivery after %.0f ms, drained at %.0f deliveries/s\n",
+			b.RestartFirstDeliveryMS, b.DrainPerS)
+	}
+	if r.PeakRSSBytes != nil || r.CPUS != nil {
+		fmt.Fprint(w, "  server")
+		if r.PeakRSSBytes != nil {
+			fmt.Fprintf(w, "                               peak RSS %.1f MB", float64(*r.PeakRSSBytes)/1e6)
+		}
+		if r.CPUS != nil {
+			fmt.Fprintf(w, ", CPU %.2f s", *r.CPUS)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  lost %d, duplicates %d", r.Lost, r.Duplicates)
+	if r.Unexpected > 0 {
+		fmt.Fprintf(w, ", unexpected %d", r.Unexpected)
+	}
+	fmt.Fprintf(w, "   (%.1f s in all)\n", r.ElapsedS)
+	if r.Refused > 0 && r.firstError != "" {
+		fmt.Fprintf(w, "  first refusal: %s\n", r.firstError)
+	}
+}

@@ -1,0 +1,203 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// PostgreSQL error codes the store turns into domain errors.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+)
+
+// pgCode returns the SQLSTATE of err, or "".
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Times are timestamptz with millisecond precision; the zero time.Time is
+// NULL where a column is optional.
+
+// truncMS is t as it will read back from the database: millisecond
+// precision, UTC. Stores apply it to the times they fill in, so that the
+// caller's struct equals what a later Get returns.
+func truncMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// timeOrNull is the stored form of an optional time.
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = truncMS(t)
+	return &t
+}
+
+// fromNullTime converts a stored optional time back, in UTC.
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nullString stores "" as NULL, for optional unique values such as uids.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// fromNullString reads NULL back as "".
+func fromNullString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// nullInt32 stores a nil *int as NULL.
+func nullInt32(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := int32(*p)
+	return &v
+}
+
+// fromNullInt32 converts a stored optional int back.
+func fromNullInt32(p *int32) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(*p)
+	return &v
+}
+
+// jsonList is the stored form of a list of names: never NULL, '[]' when
+// empty, so SQL can always treat it as an array.
+func jsonList(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// jsonMap is the stored form of a map: never NULL, '{}' when empty.
+func jsonMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// page trims rows fetched with limit+1 to limit and says whether the list is
+// done.
+func page[T any](rows []T, limit int) hookbridge.Page[T] {
+	if len(rows) > limit {
+		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return hookbridge.Page[T]{Data: rows, Done: true}
+}
+
+// listLimit resolves a requested page size: zero or less means the default,
+// more than the maximum means the maximum.
+func listLimit(n int) int {
+	if n <= 0 {
+		return hookbridge.DefaultListLimit
+	}
+	return min(n, hookbridge.MaxListLimit)
+}
+
+// query builds a statement whose WHERE clause is a list of AND-ed
+// conditions, numbering the $n placeholders as arguments are added.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// where adds a condition.
+func (q *query) where(cond string) { q.conds = append(q.conds, cond) }
+
+// clause is the WHERE condition: the conditions AND-ed, or TRUE.
+func (q *query) clause() string {
+	if len(q.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(q.conds, " AND ")
+}
+
+// keyset adds the condition for paging by a sort key column (rows after the
+// iterator in the list's order) and returns the ORDER BY and LIMIT, which
+// fetches one row more than limit. def is the list's default order.
+func (q *query) keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering, limit int) string {
+	desc := opt.Order == hookbridge.OrderDescending ||
+		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
+	dir, op := "ASC", ">"
+	if desc {
+		dir, op = "DESC", "<"
+	}
+	if opt.Iterator != "" {
+		q.where(col + " " + op + " " + q.arg(opt.Iterator))
+	}
+	return " ORDER BY " + col + " " + dir + " LIMIT " + q.arg(limit+1)
+}
+
+// messageFilter adds the conditions shared by the message, endpoint-message
+// and attempt lists on the message m and on a time column.
+func (q *query) messageFilter(eventTypes []string, channel string, timeCol string, before, after time.Time) {
+	if len(eventTypes) > 0 {
+		q.where(`m.event_type = ANY(` + q.arg(eventTypes) + `)`)
+	}
+	if channel != "" {
+		q.where(`m.channels @> jsonb_build_array(` + q.arg(channel) + `::text)`)
+	}
+	if !before.IsZero() {
+		q.where(timeCol + ` < ` + q.arg(truncMS(before)))
+	}
+	if !after.IsZero() {
+		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
+	}
+}
+
+// querier is what the pool, a connection and a transaction have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// collect runs a query and scans every row with scan.
+func collect[T any](ctx context.Context, q querier, sql string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
