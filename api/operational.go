@@ -18,43 +18,47 @@ import (
 // operationalEndpointIn is Svix's OperationalWebhookEndpointIn (and,
 // without secret, OperationalWebhookEndpointUpdate).
 type operationalEndpointIn struct {
-	URL         *string           `json:"url"`
-	Description string            `json:"description"`
-	UID         *string           `json:"uid"`
-	RateLimit   *int              `json:"rateLimit"`
-	Disabled    bool              `json:"disabled"`
-	FilterTypes []string          `json:"filterTypes"`
-	Metadata    map[string]string `json:"metadata"`
-	Secret      *string           `json:"secret"`
+	URL          *string           `json:"url"`
+	Description  string            `json:"description"`
+	UID          *string           `json:"uid"`
+	RateLimit    *int              `json:"rateLimit"`
+	ThrottleRate *int              `json:"throttleRate"`
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  []string          `json:"filterTypes"`
+	Metadata     map[string]string `json:"metadata"`
+	Secret       *string           `json:"secret"`
 }
 
 // operationalEndpointOut is Svix's OperationalWebhookEndpointOut: its
-// fields only, since SDKs decode it strictly.
+// fields only, the rate limit under both its names as the Svix server
+// writes it.
 type operationalEndpointOut struct {
-	ID          string            `json:"id"`
-	UID         *string           `json:"uid,omitempty"`
-	URL         string            `json:"url"`
-	Description string            `json:"description"`
-	RateLimit   *int              `json:"rateLimit,omitempty"`
-	Disabled    bool              `json:"disabled"`
-	FilterTypes []string          `json:"filterTypes,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   string            `json:"createdAt"`
-	UpdatedAt   string            `json:"updatedAt"`
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid,omitempty"`
+	URL          string            `json:"url"`
+	Description  string            `json:"description"`
+	RateLimit    *int              `json:"rateLimit,omitempty"`
+	ThrottleRate *int              `json:"throttleRate,omitempty"`
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  []string          `json:"filterTypes,omitempty"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    string            `json:"createdAt"`
+	UpdatedAt    string            `json:"updatedAt"`
 }
 
 func toOperationalEndpointOut(ep *hookbridge.Endpoint) operationalEndpointOut {
 	return operationalEndpointOut{
-		ID:          ep.ID,
-		UID:         nullable(ep.UID),
-		URL:         ep.URL,
-		Description: ep.Description,
-		RateLimit:   ep.RateLimit,
-		Disabled:    ep.Disabled,
-		FilterTypes: nilIfEmpty(ep.EventTypes),
-		Metadata:    emptyIfNil(ep.Metadata),
-		CreatedAt:   formatTime(ep.CreatedAt),
-		UpdatedAt:   formatTime(ep.UpdatedAt),
+		ID:           ep.ID,
+		UID:          nullable(ep.UID),
+		URL:          ep.URL,
+		Description:  ep.Description,
+		RateLimit:    ep.RateLimit,
+		ThrottleRate: ep.RateLimit,
+		Disabled:     ep.Disabled,
+		FilterTypes:  nilIfEmpty(ep.EventTypes),
+		Metadata:     emptyIfNil(ep.Metadata),
+		CreatedAt:    formatTime(ep.CreatedAt),
+		UpdatedAt:    formatTime(ep.UpdatedAt),
 	}
 }
 
@@ -74,7 +78,7 @@ func (s *Server) operationalApp(r *http.Request) (*hookbridge.Application, error
 // event type catalogue.
 func (s *Server) validateOperationalEndpoint(r *http.Request, in *operationalEndpointIn, withSecret bool) (*validEndpoint, error) {
 	v, err := s.validateEndpointIn(r.Context(), &endpointIn{
-		URL: in.URL, Description: in.Description, UID: in.UID, RateLimit: in.RateLimit,
+		URL: in.URL, Description: in.Description, UID: in.UID, RateLimit: in.RateLimit, ThrottleRate: in.ThrottleRate,
 		Disabled: in.Disabled, Metadata: in.Metadata, Secret: in.Secret,
 	}, withSecret)
 	var fe fieldErrors

@@ -55,10 +55,11 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 		t.Fatalf("got %s by uid, want %s", got.Id, created.Id)
 	}
 	updated, err := sx.OperationalWebhookEndpoint.Update(ctx, created.Id, svix.OperationalWebhookEndpointUpdate{
-		Url: "https://ops.example.com/v2", FilterTypes: []string{"endpoint.disabled"},
+		Url: "https://ops.example.com/v2", FilterTypes: []string{"endpoint.disabled"}, ThrottleRate: ptr(uint16(7)),
 	})
 	check("update", err)
-	if updated.Url != "https://ops.example.com/v2" || len(updated.FilterTypes) != 1 {
+	if updated.Url != "https://ops.example.com/v2" || len(updated.FilterTypes) != 1 ||
+		updated.ThrottleRate == nil || *updated.ThrottleRate != 7 || updated.RateLimit == nil || *updated.RateLimit != 7 {
 		t.Fatalf("updated %+v", updated)
 	}
 	secret, err := sx.OperationalWebhookEndpoint.GetSecret(ctx, created.Id)
