@@ -17,11 +17,17 @@ const (
 	// most: each call is one transaction, kept short so that ingest and
 	// dispatch are never held up behind a purge.
 	retentionBatch = 1000
+	// revocationSlack is how long after a logged-out portal token expired
+	// its revocation is kept: an instance whose clock runs behind must not
+	// take it for unexpired while the revocation is gone.
+	revocationSlack = 10 * time.Minute
 )
 
 // retentionJob deletes the messages older than age whose deliveries are all
-// final, with their deliveries and attempts (Store.PurgeBefore): once at
-// start, then every interval. With several instances on one database
+// final, with their deliveries and attempts (Store.PurgeBefore), and what
+// else is no longer needed (inbound events as old, expired idempotency
+// keys, the revocations of expired portal tokens): once at start, then
+// every interval. With several instances on one database
 // (exclusive set) only one of them purges at a time; the others skip that
 // round.
 type retentionJob struct {
@@ -59,10 +65,11 @@ func (j *retentionJob) runOnce(ctx context.Context) (deleted int, ran bool) {
 	if j.now != nil {
 		now = j.now
 	}
-	before := now().Add(-j.age)
+	at := now()
+	before := at.Add(-j.age)
 	purge := func(ctx context.Context) error {
 		var err error
-		deleted, err = j.purge(ctx, before)
+		deleted, err = j.purge(ctx, at, before)
 		return err
 	}
 	var err error
@@ -83,8 +90,9 @@ func (j *retentionJob) runOnce(ctx context.Context) (deleted int, ran bool) {
 }
 
 // purge calls PurgeBefore until a batch comes back short, so that each
-// transaction stays small however much is due.
-func (j *retentionJob) purge(ctx context.Context, before time.Time) (int, error) {
+// transaction stays small however much is due, and then the other purges
+// of what is no longer needed at now.
+func (j *retentionJob) purge(ctx context.Context, now, before time.Time) (int, error) {
 	n, err := j.purgeAll(ctx, before, j.store.PurgeBefore)
 	if err != nil {
 		return n, err
@@ -96,11 +104,16 @@ func (j *retentionJob) purge(ctx context.Context, before time.Time) (int, error)
 	}
 	// Idempotency keys are answered for a day whatever the retention; a
 	// retention shorter than that ends them sooner.
-	keysBefore := time.Now().Add(-hookbridge.IdempotencyTTL)
+	keysBefore := now.Add(-hookbridge.IdempotencyTTL)
 	if before.After(keysBefore) {
 		keysBefore = before
 	}
-	_, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore)
+	if _, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore); err != nil {
+		return n, err
+	}
+	// A logged-out portal token's revocation is needed until the token
+	// expires by itself, whatever the retention.
+	_, err = j.purgeAll(ctx, now.Add(-revocationSlack), j.store.PurgePortalRevocationsBefore)
 	return n, err
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // TestRetentionJob: the job deletes, in batches, the finished messages
-// older than the retention and nothing else; when another instance holds
+// older than the retention and nothing else, and the revocations of
+// logged-out portal tokens that have expired; when another instance holds
 // the job it skips the round; it stops with its context.
 func TestRetentionJob(t *testing.T) {
 	t.Parallel()
@@ -56,6 +57,15 @@ func TestRetentionJob(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two logged-out portal tokens: one expired a day ago, whose
+	// revocation is no longer needed, and one still unexpired.
+	if err := st.RevokePortalToken(ctx, app.ID, "expired", now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokePortalToken(ctx, app.ID, "live", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
 	job := &retentionJob{
 		store: st, age: 30 * 24 * time.Hour, batch: 2,
 		now: func() time.Time { return now },
@@ -76,6 +86,15 @@ func TestRetentionJob(t *testing.T) {
 	}
 	if len(p.Data) != recent {
 		t.Errorf("%d messages left, want the %d recent ones", len(p.Data), recent)
+	}
+	for nonce, want := range map[string]bool{"expired": false, "live": true} {
+		e, err := st.PortalAccessExpiry(ctx, app.ID, now, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Revoked != want {
+			t.Errorf("revocation of the %s token kept: %v, want %v", nonce, e.Revoked, want)
+		}
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
