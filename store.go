@@ -64,10 +64,31 @@ type ApplicationStore interface {
 	// forgotten: every token they covered has ended. ENOTFOUND if the
 	// application does not exist.
 	ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error
-	// PortalAccessExpiry returns when a portal token of the application
-	// issued at issuedAt stops working by ExpirePortalAccess, and false if
-	// no call covers it.
-	PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error)
+	// RevokePortalToken ends, at once and for good, the application's
+	// portal token with nonce and the portal sessions made from it (its
+	// logout). expiresAt is when the token would have expired: from then
+	// on PurgePortalRevocationsBefore may forget the revocation. Revoking
+	// a token again changes nothing. The revocation is about a token, not
+	// owned by its application: it outlives a deleted application, so that
+	// the token stays refused where no application is named. The caller
+	// passes a non-empty nonce (every token carries one).
+	RevokePortalToken(ctx context.Context, appID, nonce string, expiresAt time.Time) error
+	// PortalAccessExpiry says what ends a portal token of the application,
+	// issued at issuedAt with nonce, besides its own expiry:
+	// ExpirePortalAccess calls that cover it and RevokePortalToken. It is
+	// one read, made on every request of a portal token or session.
+	PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (PortalExpiry, error)
+}
+
+// PortalExpiry is what ends a portal token besides its own expiry (see
+// ApplicationStore.PortalAccessExpiry).
+type PortalExpiry struct {
+	// Ends is when ExpirePortalAccess ends the token: the earliest end of
+	// the calls that cover it. Zero when none does.
+	Ends time.Time
+	// Revoked says RevokePortalToken ended the token: at once, whatever
+	// the clocks of the instances say.
+	Revoked bool
 }
 
 // EventTypeStore keeps the event type catalogue. Event types list by name, A first.
@@ -344,6 +365,10 @@ type RetentionStore interface {
 	// PurgeIdempotentBefore deletes up to limit Idempotency-Key records
 	// created before before and returns how many it deleted.
 	PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgePortalRevocationsBefore deletes up to limit RevokePortalToken
+	// records of tokens that expired before before (their expiresAt) and
+	// returns how many it deleted: such a token is refused anyway.
+	PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // SourceStore keeps inbound sources, the notifications they received, their

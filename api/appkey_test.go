@@ -85,6 +85,12 @@ func TestApplicationKey(t *testing.T) {
 		}
 	}
 
+	// The 403 names the route once, as its pattern.
+	r := e.withKey(key, "POST", "/api/v1/auth/app-portal-access/shop", obj{}).want(http.StatusForbidden)
+	if want := "; POST /api/v1/auth/app-portal-access/{app_id} needs the admin key"; !strings.HasSuffix(str(r.object(), "detail"), want) {
+		t.Errorf("403 detail %s, want it to end %q", r.Body, want)
+	}
+
 	var list struct {
 		Data []struct {
 			Name string `json:"name"`

@@ -62,7 +62,8 @@ type PortalAccess struct {
 	// ReadOnly portals show everything and change nothing.
 	ReadOnly bool
 	// Nonce makes every token unique, so that a session made from one can
-	// be told apart from a session made from another.
+	// be told apart from a session made from another, and one token can be
+	// logged out (revoked by its nonce) while the others live on.
 	Nonce string
 	// IssuedAt is when the token was made, for expire-all: tokens issued
 	// before such a call end when it says (PortalAccessEnded).
@@ -182,34 +183,62 @@ func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAc
 	}
 	access := &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce,
 		IssuedAt: time.UnixMicro(c.Iat).UTC()}
-	end, revoked, err := s.store.PortalAccessExpiry(ctx, access.AppID, access.IssuedAt)
+	end, err := s.store.PortalAccessExpiry(ctx, access.AppID, access.IssuedAt, access.Nonce)
 	if err != nil {
 		return nil, err
 	}
-	if revoked {
-		if !s.now().Before(end) {
-			return nil, errPortalRevoked
-		}
-		if end.Before(access.Expires) {
-			access.Expires = end
-		}
+	switch {
+	case end.Revoked:
+		return nil, errPortalLoggedOut
+	case end.Ends.IsZero():
+	case !s.now().Before(end.Ends):
+		return nil, errPortalRevoked
+	case end.Ends.Before(access.Expires):
+		access.Expires = end.Ends
 	}
 	return access, nil
 }
 
-// errPortalRevoked answers a portal token or session that expire-all ended.
-var errPortalRevoked = hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link was revoked; ask for a new one")
+// errPortalRevoked answers a portal token or session that expire-all
+// ended; errPortalLoggedOut one whose token was logged out.
+var (
+	errPortalRevoked   = hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link was revoked; ask for a new one")
+	errPortalLoggedOut = hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "this token was logged out; ask for a new portal link")
+)
 
-// PortalAccessEnded says whether expire-all has ended the application's
-// portal access issued at issuedAt (a portal session carries its token's
-// issue time): sessions are checked on every request, so that revoking
-// signs out the browsers already in the portal too.
-func (s *Server) PortalAccessEnded(ctx context.Context, appID string, issuedAt time.Time) (bool, error) {
-	end, revoked, err := s.store.PortalAccessExpiry(ctx, appID, issuedAt)
+// PortalAccessEnded says whether expire-all or a logout has ended the
+// application's portal access issued at issuedAt with the token nonce (a
+// portal session carries its token's issue time and nonce): sessions are
+// checked on every request, so that revoking signs out the browsers
+// already in the portal too. It is one store read.
+func (s *Server) PortalAccessEnded(ctx context.Context, appID string, issuedAt time.Time, nonce string) (bool, error) {
+	end, err := s.store.PortalAccessExpiry(ctx, appID, issuedAt, nonce)
 	if err != nil {
 		return false, err
 	}
-	return revoked && !s.now().Before(end), nil
+	return end.Revoked || (!end.Ends.IsZero() && !s.now().Before(end.Ends)), nil
+}
+
+// handleLogout is Svix's POST /api/v1/auth/logout: it ends the
+// application's key (a portal token) it is called with, at once and for
+// good, and with it the portal sessions opened with that token; the
+// application's other tokens live on. A read-only token may log itself
+// out. The admin key is not a session: as the reference says, logging out
+// any other token than an application's fails, here with 400.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	access := appAccess(r)
+	if access == nil || access.Nonce == "" {
+		return hookbridge.Errorf(hookbridge.EBADREQUEST,
+			"only an application's token (from app-portal-access) can be logged out; the admin key is not a session and stays valid")
+	}
+	// access.Expires is when the token ends anyway: its own expiry, or
+	// expire-all's earlier end, whose record keeps refusing it from then
+	// on. Until then the revocation is needed.
+	if err := s.store.RevokePortalToken(r.Context(), access.AppID, access.Nonce, access.Expires); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // maxExpireAllGrace is the longest expire-all lets old portal tokens live on.

@@ -204,7 +204,7 @@ func TestExpireAll(t *testing.T) {
 	valid("the first token after the first grace", old, false)
 	valid("a token issued between the calls, within the second grace", fresh, true)
 	valid("another application's token", otherToken, true)
-	if ended, err := e.api.PortalAccessEnded(ctx, app, access.IssuedAt); err != nil || !ended {
+	if ended, err := e.api.PortalAccessEnded(ctx, app, access.IssuedAt, access.Nonce); err != nil || !ended {
 		t.Errorf("PortalAccessEnded = %v, %v for the first token", ended, err)
 	}
 
@@ -224,6 +224,90 @@ func TestExpireAll(t *testing.T) {
 		}
 	}
 	e.do("POST", "/api/v1/auth/app/nobody/expire-all", obj{}).want(http.StatusNotFound)
+}
+
+// TestLogout: Svix's logout ends the application's token it is called
+// with, at once, on every route and every instance sharing the store; the
+// application's other tokens live on; a read-only token may log itself
+// out; the admin key cannot be logged out (400).
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	shop := str(e.createApp("Shop", "shop"), "id")
+	e.createEndpoint("shop", obj{"uid": "shop-ep"})
+	key := e.portalToken("shop", obj{})
+	sibling := e.portalToken("shop", obj{})
+	e.withKey(key, "GET", "/api/v1/app/shop/endpoint", nil).want(http.StatusOK)
+	access, err := e.api.VerifyPortalToken(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An Idempotency-Key is no way around it: another token logging out
+	// with the same key is logged out too, not answered from a record.
+	idem := map[string]string{"Authorization": "Bearer " + key, IdempotencyKeyHeader: "logout-1"}
+	if r := e.doWith("POST", "/api/v1/auth/logout", nil, idem); r.Status != http.StatusNoContent || len(r.Body) != 0 {
+		t.Fatalf("logout: %d %s, want 204", r.Status, r.Body)
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/v1/app/shop", nil},
+		{"GET", "/api/v1/app/" + shop + "/endpoint", nil},
+		{"POST", "/api/v1/app/shop/endpoint", obj{"url": "https://consumer.example.com/x"}},
+		{"GET", "/api/v1/event-type", nil}, // names no application
+		{"POST", "/api/v1/auth/logout", nil},
+		{"POST", "/api/v1/auth/app-portal-access/shop", obj{}},
+	} {
+		r := e.withKey(key, c.method, c.path, c.body)
+		if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "logged out") {
+			t.Errorf("%s %s with the logged-out key: %d %s, want 401 saying it was logged out", c.method, c.path, r.Status, r.Body)
+		}
+	}
+	twin := New(Config{Store: e.store, Now: e.clock.Now})
+	if _, err := twin.VerifyPortalToken(ctx, key); hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+		t.Errorf("another instance on the store: %v, want unauthorized", err)
+	}
+	if ended, err := e.api.PortalAccessEnded(ctx, shop, access.IssuedAt, access.Nonce); err != nil || !ended {
+		t.Errorf("PortalAccessEnded = %v, %v for the logged-out token's sessions", ended, err)
+	}
+
+	// The application's other token works, and logs out on its own, with
+	// the same Idempotency-Key.
+	e.withKey(sibling, "GET", "/api/v1/app/shop/endpoint", nil).want(http.StatusOK)
+	e.doWith("POST", "/api/v1/auth/logout", nil, map[string]string{
+		"Authorization": "Bearer " + sibling, IdempotencyKeyHeader: "logout-1",
+	}).want(http.StatusNoContent)
+	e.withKey(sibling, "GET", "/api/v1/app/shop/endpoint", nil).want(http.StatusUnauthorized)
+
+	// A read-only token, and one within an expire-all grace, log out at once.
+	ro := e.portalToken("shop", obj{"readOnly": true})
+	e.withKey(ro, "POST", "/api/v1/auth/logout", nil).want(http.StatusNoContent)
+	e.withKey(ro, "GET", "/api/v1/app/shop", nil).want(http.StatusUnauthorized)
+	graced := e.portalToken("shop", obj{})
+	e.clock.Advance(time.Millisecond)
+	e.do("POST", "/api/v1/auth/app/shop/expire-all", obj{"expiry": 3600}).want(http.StatusNoContent)
+	e.withKey(graced, "GET", "/api/v1/app/shop", nil).want(http.StatusOK)
+	e.withKey(graced, "POST", "/api/v1/auth/logout", nil).want(http.StatusNoContent)
+	e.withKey(graced, "GET", "/api/v1/app/shop", nil).want(http.StatusUnauthorized)
+
+	// A token of a deleted application logs out, and is then refused
+	// where no application is named too.
+	goneID := str(e.createApp("Gone", ""), "id")
+	gone := e.portalToken(goneID, obj{})
+	e.do("DELETE", "/api/v1/app/"+goneID, nil).want(http.StatusNoContent)
+	e.withKey(gone, "POST", "/api/v1/auth/logout", nil).want(http.StatusNoContent)
+	e.withKey(gone, "GET", "/api/v1/event-type", nil).want(http.StatusUnauthorized)
+
+	// The admin key is no session: 400 saying so, and it keeps working.
+	r := e.do("POST", "/api/v1/auth/logout", nil).want(http.StatusBadRequest)
+	if body := r.object(); body["code"] != hookbridge.EBADREQUEST || !strings.Contains(str(body, "detail"), "admin key") {
+		t.Errorf("logout with the admin key: %s", r.Body)
+	}
+	e.do("GET", "/api/v1/app/shop", nil).want(http.StatusOK)
+	e.doWith("POST", "/api/v1/auth/logout", nil, map[string]string{}).want(http.StatusUnauthorized)
 }
 
 func TestPortalLinkBase(t *testing.T) {

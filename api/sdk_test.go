@@ -200,7 +200,19 @@ func TestSvixSDK(t *testing.T) {
 		t.Errorf("example message = %+v, want the schema's example", example)
 	}
 	check("expunge message", sx.Message.ExpungeContent(ctx, app.Id, msg.Id))
-	check("logout", sx.Authentication.Logout(ctx, nil))
+	// Logout ends an application's token; the admin key cannot be logged out.
+	access, err := sx.Authentication.AppPortalAccess(ctx, app.Id, svix.AppPortalAccessIn{}, nil)
+	check("portal access", err)
+	consumer, err := svix.New(access.Token, &svix.SvixOptions{ServerUrl: u})
+	check("client with the application's key", err)
+	check("logout", consumer.Authentication.Logout(ctx, nil))
+	var lse *svix.Error
+	if _, err := consumer.Endpoint.List(ctx, app.Id, nil); !errors.As(err, &lse) || lse.Status() != http.StatusUnauthorized {
+		t.Errorf("the logged-out key lists endpoints: %v, want 401", err)
+	}
+	if err := sx.Authentication.Logout(ctx, nil); !errors.As(err, &lse) || lse.Status() != http.StatusBadRequest {
+		t.Errorf("logout with the admin key: %v, want 400", err)
+	}
 
 	// Errors surface with their status.
 	_, err = sx.Application.Get(ctx, "nope")

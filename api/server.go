@@ -128,6 +128,9 @@ const (
 	// as {app_id}, by id or uid; a read-only one may only read. The few
 	// such routes without {app_id} read the event type catalogue.
 	routeApp
+	// routeOwnKey: any valid key, a read-only application's key included:
+	// the route acts on the key it is called with (logout).
+	routeOwnKey
 )
 
 // New returns a Server for cfg.
@@ -181,7 +184,7 @@ func (s *Server) registerRoutes() {
 	s.public("GET /api/v1/health", s.handleHealth)
 	s.public("GET /api/v1/openapi.json", s.handleOpenAPI)
 
-	s.private("POST /api/v1/auth/logout", s.handleLogout)
+	s.ownKey("POST /api/v1/auth/logout", s.handleLogout)
 	s.private("POST /api/v1/auth/app-portal-access/{app_id}", s.handleAppPortalAccess)
 	s.private("POST /api/v1/auth/app/{app_id}/expire-all", s.handleExpireAll)
 
@@ -264,6 +267,7 @@ func (s *Server) registerRoutes() {
 func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, routePublic, h) }
 func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, routeAdmin, h) }
 func (s *Server) app(pattern string, h handlerFunc)     { s.register(pattern, routeApp, h) }
+func (s *Server) ownKey(pattern string, h handlerFunc)  { s.register(pattern, routeOwnKey, h) }
 
 func (s *Server) register(pattern string, who routeAccess, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
@@ -274,10 +278,14 @@ func (s *Server) register(pattern string, who routeAccess, h handlerFunc) {
 		}
 	})
 	if who != routePublic {
-		if method == http.MethodPost {
+		// A route acting on its caller's key keeps no Idempotency-Key
+		// answer: once the key is ended, a retry with it is refused before
+		// the answer is looked up, so a kept answer could only ever be
+		// given to another key, which it would not have ended.
+		if method == http.MethodPost && who != routeOwnKey {
 			next = s.idempotent(next)
 		}
-		next = s.authenticate(next, who == routeApp)
+		next = s.authenticate(next, who)
 	}
 	s.mux.Handle(pattern, next)
 }
@@ -386,7 +394,7 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 // RequireAdmin serves h only to requests with the admin key, answering the
 // others as the API does (401 in its error format; 403 for an
 // application's key).
-func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h, false) }
+func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h, routeAdmin) }
 
 // logRequest writes the request's log line: at debug level when it
 // succeeded (the hot path must not pay for formatting lines nobody reads),
@@ -460,10 +468,10 @@ func isPrintableASCII(s string) bool {
 }
 
 // authenticate lets a request through with the admin key, or, on a route
-// an application's key may call (appRoute), with a valid portal token for
-// the application the path names; see authorizeApp. Anything else is 401,
-// or 403 for a valid key that may not do this.
-func (s *Server) authenticate(next http.Handler, appRoute bool) http.Handler {
+// an application's key may call (who), with a valid portal token for the
+// application the path names; see authorizeApp. Anything else is 401, or
+// 403 for a valid key that may not do this.
+func (s *Server) authenticate(next http.Handler, who routeAccess) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isInternalCall(r) { // authenticated by the caller; see ServeAuthenticated
 			next.ServeHTTP(w, r)
@@ -482,7 +490,7 @@ func (s *Server) authenticate(next http.Handler, appRoute bool) http.Handler {
 		case strings.HasPrefix(token, portalTokenPrefix):
 			access, err := s.VerifyPortalToken(r.Context(), token)
 			if err == nil {
-				err = s.authorizeApp(r, access, appRoute)
+				err = s.authorizeApp(r, access, who)
 			}
 			if err != nil {
 				s.writeError(w, r, err)
@@ -506,15 +514,19 @@ func appAccess(r *http.Request) *PortalAccess {
 	return a
 }
 
-// authorizeApp decides what an application's key may do: only routes
-// registered with app, only for its own application — the path's {app_id},
-// given as the id or the uid — and, when read-only, only GET. Every
-// entity below an application is reached through its path, so the path
-// is the whole scope.
-func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, appRoute bool) error {
+// authorizeApp decides what an application's key may do: routes that act
+// on the key itself (ownKey), and routes registered with app, only for its
+// own application — the path's {app_id}, given as the id or the uid — and,
+// when read-only, only GET. Every entity below an application is reached
+// through its path, so the path is the whole scope.
+func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, who routeAccess) error {
 	switch {
-	case !appRoute:
-		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s %s needs the admin key", access.AppID, r.Method, r.Pattern)
+	case who == routeOwnKey:
+		return nil
+	case who != routeApp:
+		// r.Pattern is "METHOD /path"; outside a mux it is empty.
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s needs the admin key",
+			access.AppID, cmp.Or(r.Pattern, r.Method+" "+r.URL.Path))
 	case access.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is read-only")
 	}
@@ -552,14 +564,6 @@ func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, hookbridge.Errorf(hookbridge.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
-}
-
-// handleLogout answers the Svix logout call. Admin keys are not sessions,
-// and portal tokens are not accepted here (the portal signs out by dropping
-// its session cookie), so there is nothing to end.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // timeNow returns the current time as the store keeps it: UTC, millisecond

@@ -39,16 +39,51 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 	return nil
 }
 
-// PortalAccessExpiry returns when the application's portal tokens issued at
-// issuedAt end by ExpirePortalAccess.
-func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error) {
-	const expiry = `SELECT min(expires_at) FROM portal_expirations WHERE app_id = $1 AND issued_before > $2`
-	var at *time.Time
-	if err := s.pool.QueryRow(ctx, expiry, appID, issuedAt).Scan(&at); err != nil {
-		return time.Time{}, false, fmt.Errorf("portal access expiry of %s: %w", appID, err)
+// RevokePortalToken records that the application's portal token with
+// nonce was logged out; see hookbridge.ApplicationStore.
+func (s *Store) RevokePortalToken(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
+	const revoke = `
+		INSERT INTO portal_revocations (app_id, nonce, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (app_id, nonce) DO NOTHING`
+	if _, err := s.pool.Exec(ctx, revoke, appID, nonce, truncMS(expiresAt)); err != nil {
+		return fmt.Errorf("revoke portal token of %s: %w", appID, err)
 	}
-	if at == nil {
-		return time.Time{}, false, nil
+	return nil
+}
+
+// PortalAccessExpiry says what ends the application's portal token issued
+// at issuedAt with nonce: the expire-all calls that cover it and its
+// logout, in one read (the primary keys of both tables).
+func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
+	const expiry = `
+		SELECT (SELECT min(expires_at) FROM portal_expirations WHERE app_id = $1 AND issued_before > $2),
+		       EXISTS (SELECT 1 FROM portal_revocations WHERE app_id = $1 AND nonce = $3)`
+	var (
+		at      *time.Time
+		revoked bool
+	)
+	if err := s.pool.QueryRow(ctx, expiry, appID, issuedAt, nonce).Scan(&at, &revoked); err != nil {
+		return hookbridge.PortalExpiry{}, fmt.Errorf("portal access expiry of %s: %w", appID, err)
 	}
-	return at.UTC(), true, nil
+	e := hookbridge.PortalExpiry{Revoked: revoked}
+	if at != nil {
+		e.Ends = at.UTC()
+	}
+	return e, nil
+}
+
+// PurgePortalRevocationsBefore deletes up to limit revocations of tokens
+// that expired before before, oldest first (portal_revocations_expires).
+func (s *Store) PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	const purge = `
+		DELETE FROM portal_revocations WHERE (app_id, nonce) IN (
+			SELECT app_id, nonce FROM portal_revocations WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`
+	tag, err := s.pool.Exec(ctx, purge, truncMS(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge portal revocations: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -32,6 +32,10 @@ const (
 	// DefaultBatch is how many rows one store call deletes at most: each
 	// call is one transaction, kept short.
 	DefaultBatch = 1000
+	// RevocationSlack is how long after a logged-out portal token expired
+	// its revocation is kept: an instance whose clock runs behind must not
+	// take the token for unexpired while the revocation is gone.
+	RevocationSlack = 10 * time.Minute
 )
 
 // Config is what New needs. Zero values mean the documented default.
@@ -140,7 +144,12 @@ func (j *Job) purge(ctx context.Context, now, before time.Time) (int, error) {
 	if before.After(keysBefore) {
 		keysBefore = before
 	}
-	_, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore)
+	if _, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore); err != nil {
+		return n, err
+	}
+	// A logged-out portal token's revocation is needed until the token
+	// expires by itself, whatever the retention.
+	_, err = j.purgeAll(ctx, now.Add(-RevocationSlack), j.store.PurgePortalRevocationsBefore)
 	return n, err
 }
 

@@ -14,9 +14,10 @@ import (
 )
 
 // TestJob: the job deletes, in batches, the finished messages older than
-// the retention and nothing else, and the idempotency keys older than a
-// day by its own clock; when another instance holds the job it skips the
-// round; it stops with its context.
+// the retention and nothing else, the idempotency keys older than a day by
+// its own clock, and the revocations of logged-out portal tokens that have
+// expired; when another instance holds the job it skips the round; it
+// stops with its context.
 func TestJob(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -67,6 +68,14 @@ func TestJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Two logged-out portal tokens: one expired a day ago, whose
+	// revocation is no longer needed, and one still unexpired.
+	if err := st.RevokePortalToken(ctx, app.ID, "expired", now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokePortalToken(ctx, app.ID, "live", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := Config{
 		Store: st, Age: 30 * 24 * time.Hour, Batch: 2,
@@ -98,6 +107,15 @@ func TestJob(t *testing.T) {
 		}
 		if started == kept {
 			t.Errorf("idempotency key %q kept = %v, want %v", key, !started, kept)
+		}
+	}
+	for nonce, want := range map[string]bool{"expired": false, "live": true} {
+		e, err := st.PortalAccessExpiry(ctx, app.ID, now, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Revoked != want {
+			t.Errorf("revocation of the %s token kept: %v, want %v", nonce, e.Revoked, want)
 		}
 	}
 

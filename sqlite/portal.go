@@ -37,16 +37,63 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 	return nil
 }
 
-// PortalAccessExpiry returns when the application's portal tokens issued at
-// issuedAt end by ExpirePortalAccess.
-func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error) {
-	const expiry = `SELECT min(expires_at) FROM portal_expirations WHERE app_id = ? AND issued_before > ?`
-	var at sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, expiry, appID, issuedAt.UnixMicro()).Scan(&at); err != nil {
-		return time.Time{}, false, fmt.Errorf("portal access expiry of %s: %w", appID, err)
+// RevokePortalToken records that the application's portal token with
+// nonce was logged out; see hookbridge.ApplicationStore.
+func (s *Store) RevokePortalToken(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
+	const revoke = `
+		INSERT INTO portal_revocations (app_id, nonce, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (app_id, nonce) DO NOTHING`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, revoke, appID, nonce, ms(expiresAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke portal token of %s: %w", appID, err)
 	}
-	if !at.Valid {
-		return time.Time{}, false, nil
+	return nil
+}
+
+// PortalAccessExpiry says what ends the application's portal token issued
+// at issuedAt with nonce: the expire-all calls that cover it and its
+// logout, in one read (the primary keys of both tables).
+func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
+	const expiry = `
+		SELECT (SELECT min(expires_at) FROM portal_expirations WHERE app_id = ? AND issued_before > ?),
+		       EXISTS (SELECT 1 FROM portal_revocations WHERE app_id = ? AND nonce = ?)`
+	var (
+		at      sql.NullInt64
+		revoked bool
+	)
+	if err := s.r.QueryRowContext(ctx, expiry, appID, issuedAt.UnixMicro(), appID, nonce).Scan(&at, &revoked); err != nil {
+		return hookbridge.PortalExpiry{}, fmt.Errorf("portal access expiry of %s: %w", appID, err)
 	}
-	return time.UnixMicro(at.Int64).UTC(), true, nil
+	e := hookbridge.PortalExpiry{Revoked: revoked}
+	if at.Valid {
+		e.Ends = time.UnixMicro(at.Int64).UTC()
+	}
+	return e, nil
+}
+
+// PurgePortalRevocationsBefore deletes up to limit revocations of tokens
+// that expired before before, oldest first (portal_revocations_expires).
+func (s *Store) PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	const purge = `
+		DELETE FROM portal_revocations WHERE rowid IN (
+			SELECT rowid FROM portal_revocations WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, purge, ms(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge portal revocations: %w", err)
+	}
+	return int(n), nil
 }

@@ -208,9 +208,12 @@ func testPortalExpirations(t *testing.T, open Opener) {
 		other := newApp(t, s, "b")
 		expiry := func(appID string, issued time.Time) (time.Time, bool) {
 			t.Helper()
-			at, found, err := s.PortalAccessExpiry(ctx, appID, issued)
+			e, err := s.PortalAccessExpiry(ctx, appID, issued, "nonce")
 			ok(t, err)
-			return at, found
+			if e.Revoked {
+				t.Fatal("revoked without a logout")
+			}
+			return e.Ends, !e.Ends.IsZero()
 		}
 		if _, found := expiry(app.ID, at(0)); found {
 			t.Fatal("expiry before any call")
@@ -248,6 +251,81 @@ func testPortalExpirations(t *testing.T, open Opener) {
 		ok(t, s.DeleteApplication(ctx, app.ID))
 		if _, found := expiry(app.ID, at(time.Minute)); found {
 			t.Fatal("expirations outlive their application")
+		}
+	})
+	t.Run("Logout", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		other := newApp(t, s, "b")
+		expiry := func(appID string, issued time.Time, nonce string) hookbridge.PortalExpiry {
+			t.Helper()
+			e, err := s.PortalAccessExpiry(ctx, appID, issued, nonce)
+			ok(t, err)
+			return e
+		}
+		if e := expiry(app.ID, at(0), "n1"); e.Revoked || !e.Ends.IsZero() {
+			t.Fatalf("before any logout: %+v", e)
+		}
+		ok(t, s.RevokePortalToken(ctx, app.ID, "n1", at(time.Hour)))
+		if e := expiry(app.ID, at(0), "n1"); !e.Revoked || !e.Ends.IsZero() {
+			t.Fatalf("the logged-out token: %+v, want revoked only", e)
+		}
+		for _, c := range []struct {
+			what, app, nonce string
+		}{
+			{"another token of the application", app.ID, "n2"},
+			{"the same nonce in another application", other.ID, "n1"},
+			{"a token without a nonce", app.ID, ""},
+		} {
+			if e := expiry(c.app, at(0), c.nonce); e.Revoked {
+				t.Errorf("%s is revoked", c.what)
+			}
+		}
+		// Again: nothing changes, nothing fails.
+		ok(t, s.RevokePortalToken(ctx, app.ID, "n1", at(time.Hour)))
+
+		// With an expire-all too, the one read answers both.
+		ok(t, s.ExpirePortalAccess(ctx, app.ID, at(time.Minute), at(2*time.Hour)))
+		e := expiry(app.ID, at(0), "n1")
+		if !e.Revoked || !e.Ends.Equal(at(2*time.Hour)) {
+			t.Errorf("logged out and expired: %+v", e)
+		}
+		if e := expiry(app.ID, at(0), "n2"); e.Revoked || !e.Ends.Equal(at(2*time.Hour)) {
+			t.Errorf("expired only: %+v", e)
+		}
+
+		// A revocation outlives its application: the token stays refused
+		// where no application is named.
+		ok(t, s.RevokePortalToken(ctx, other.ID, "n3", at(3*time.Hour)))
+		ok(t, s.DeleteApplication(ctx, other.ID))
+		if e := expiry(other.ID, at(0), "n3"); !e.Revoked {
+			t.Error("the revocation of a deleted application's token was forgotten")
+		}
+
+		// Purging forgets the revocations of tokens expired before the
+		// bound, in batches, and keeps the others.
+		ok(t, s.RevokePortalToken(ctx, app.ID, "n4", at(5*time.Hour)))
+		n, err := s.PurgePortalRevocationsBefore(ctx, at(4*time.Hour), 1)
+		if err != nil || n != 1 {
+			t.Fatalf("first batch: purged %d (%v), want 1", n, err)
+		}
+		n, err = s.PurgePortalRevocationsBefore(ctx, at(4*time.Hour), 10)
+		if err != nil || n != 1 {
+			t.Fatalf("second batch: purged %d (%v), want the other of the two", n, err)
+		}
+		if e := expiry(app.ID, at(0), "n1"); e.Revoked {
+			t.Error("a purged revocation still counts")
+		}
+		if e := expiry(other.ID, at(0), "n3"); e.Revoked {
+			t.Error("a purged revocation of a deleted application still counts")
+		}
+		if e := expiry(app.ID, at(0), "n4"); !e.Revoked {
+			t.Error("purging deleted the revocation of a token that has not expired")
+		}
+		if n, err := s.PurgePortalRevocationsBefore(ctx, at(4*time.Hour), 10); err != nil || n != 0 {
+			t.Errorf("nothing left to purge: purged %d (%v)", n, err)
 		}
 	})
 }

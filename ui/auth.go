@@ -195,7 +195,7 @@ func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, v *view)
 			"This portal session has ended or the link is no longer valid. Open the webhook portal again from the application that sent you here.")
 		return nil, false
 	}
-	ended, err := h.api.PortalAccessEnded(r.Context(), s.AppID, time.UnixMicro(s.Iat))
+	ended, err := h.api.PortalAccessEnded(r.Context(), s.AppID, time.UnixMicro(s.Iat), s.TokenNonce)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return nil, false
@@ -236,13 +236,14 @@ func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &session{
-		Kind:     kindPortal,
-		Expires:  access.Expires.Unix(),
-		Nonce:    newNonce(),
-		AppID:    access.AppID,
-		Flags:    access.FeatureFlags,
-		ReadOnly: access.ReadOnly,
-		Iat:      access.IssuedAt.UnixMicro(),
+		Kind:       kindPortal,
+		Expires:    access.Expires.Unix(),
+		Nonce:      newNonce(),
+		AppID:      access.AppID,
+		Flags:      access.FeatureFlags,
+		ReadOnly:   access.ReadOnly,
+		Iat:        access.IssuedAt.UnixMicro(),
+		TokenNonce: access.Nonce,
 	}
 	value, err := h.keys.encode(s)
 	if err != nil {

@@ -41,8 +41,9 @@
 //     ?token= is checked (api.Server.VerifyPortalToken), exchanged for a
 //     session cookie that ends when the token does, and removed from the
 //     address bar by a redirect. The session keeps the token's issue time
-//     and is checked against expire-all on every request
-//     (api.Server.PortalAccessEnded), so revoking an application's links
+//     and nonce and is checked against expire-all and the token's logout
+//     on every request (api.Server.PortalAccessEnded, one store read), so
+//     revoking an application's links, or logging out the one token,
 //     ends the sessions already open too. SameSite=Lax, because the link is opened
 //     from another site; SameSite=None, Secure and Partitioned when the
 //     portal may be framed by another site and is served over HTTPS.

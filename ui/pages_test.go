@@ -280,3 +280,56 @@ func TestRevokePortalLinks(t *testing.T) {
 	fresh.openPortal(st.portalLink(app, nil))
 	fresh.get("/portal/").want(t, http.StatusOK)
 }
+
+// TestPortalLogout: logging out a portal token (POST /api/v1/auth/logout
+// with it) ends every portal session opened with that token and the link
+// that carries it, and no other: another link of the same application
+// keeps its session. On both stores, whose one read answers the check.
+func TestPortalLogout(t *testing.T) {
+	t.Parallel()
+	for _, store := range []struct {
+		name string
+		opts []stackOption
+	}{{"SQLite", nil}, {"PostgreSQL", []stackOption{onPostgres()}}} {
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			st := newStack(t, store.opts...)
+			app := st.app("Shop", "shop")
+			link := st.portalLink(app, nil)
+			u, err := url.Parse(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := u.Query().Get("token")
+			first, second, sibling := st.browser(), st.browser(), st.browser()
+			first.openPortal(link)
+			second.openPortal(link)
+			sibling.openPortal(st.portalLink(app, nil))
+			first.get("/portal/").want(t, http.StatusOK)
+
+			logout, err := http.NewRequest("POST", st.URL+"/api/v1/auth/logout", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logout.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(logout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("logout: %d, want 204", resp.StatusCode)
+			}
+
+			for name, b := range map[string]*browser{"first": first, "second": second} {
+				if p := b.get("/portal/").want(t, http.StatusUnauthorized); !strings.Contains(p.Body, "revoked") {
+					t.Errorf("%s session after its token's logout:\n%s", name, p.Body)
+				}
+			}
+			if p := st.browser().get(link); p.Status == http.StatusSeeOther {
+				t.Error("the logged-out token's link still opens the portal")
+			}
+			sibling.get("/portal/").want(t, http.StatusOK)
+		})
+	}
+}

@@ -57,6 +57,10 @@ type session struct {
 	ReadOnly bool     `json:"ro,omitempty"`
 	// Iat is when the portal token was issued (unix µs), for expire-all.
 	Iat int64 `json:"iat,omitempty"`
+	// TokenNonce is the portal token's nonce, so that the session ends when
+	// its token is logged out (POST /api/v1/auth/logout). A session made
+	// before sessions carried it ends with its token's expiry or expire-all.
+	TokenNonce string `json:"tn,omitempty"`
 }
 
 // keys are the HMAC keys derived from the stored UI key, one per purpose,
