@@ -31,7 +31,10 @@ const idempotencyStale = time.Minute
 //   - a request with a key whose first request is still running gets 409,
 //     and so does one with a key first used for another method or path.
 //
-// Keys are the admin's: every caller of these routes holds the one admin key.
+// Keys belong to the credential that sent them: the admin key's are one
+// set, and each application key (portal token) has its own, so that one
+// caller's kept answer is never given to another that happens to reuse
+// its key.
 func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(IdempotencyKeyHeader)
@@ -43,6 +46,11 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			s.writeError(w, r, hookbridge.Errorf(hookbridge.EBADREQUEST,
 				"the %s header must be at most %d printable ASCII characters", IdempotencyKeyHeader, maxIdempotencyKey))
 			return
+		}
+		if access := appAccess(r); access != nil {
+			// A token's nonce names it alone; what it holds is not secret
+			// from the store, which keeps the token's claims anyway.
+			key = "token:" + access.Nonce + ":" + key
 		}
 		now := s.timeNow()
 		fingerprint := r.Method + " " + r.URL.Path

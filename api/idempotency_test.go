@@ -58,3 +58,41 @@ func TestIdempotencyKey(t *testing.T) {
 	e.doWith("POST", "/api/v1/app", obj{"name": "Other"}, key(strings.Repeat("k", 300))).want(http.StatusBadRequest)
 	e.doWith("POST", "/api/v1/app", obj{"name": "Other"}, key("has space")).want(http.StatusBadRequest)
 }
+
+// TestIdempotencyKeyPerCredential: keys belong to the credential that sent
+// them. Two application keys, and the admin key, that reuse one
+// Idempotency-Key on the same route each get their own request run and
+// their own answer, never another's; each one's retry still gets its first
+// answer.
+func TestIdempotencyKeyPerCredential(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createApp("shop", "shop")
+	path := "/api/v1/app/shop/endpoint"
+	send := func(bearer, url string) string {
+		t.Helper()
+		r := e.doWith("POST", path, obj{"url": url},
+			map[string]string{"Authorization": "Bearer " + bearer, "Idempotency-Key": "same-key"}).want(http.StatusCreated)
+		return str(r.object(), "id")
+	}
+	one, two := e.portalToken("shop", obj{}), e.portalToken("shop", obj{})
+	ids := map[string]string{
+		"first token":  send(one, "https://one.example.com/"),
+		"second token": send(two, "https://two.example.com/"),
+		"admin key":    send(testKey, "https://admin.example.com/"),
+	}
+	seen := map[string]string{}
+	for who, id := range ids {
+		if other, ok := seen[id]; ok {
+			t.Errorf("%s and %s were given the same answer, %s", who, other, id)
+		}
+		seen[id] = who
+	}
+	if again := send(one, "https://one.example.com/"); again != ids["first token"] {
+		t.Errorf("the first token's retry answered %s, want its first answer %s", again, ids["first token"])
+	}
+	page, err := e.store.ListEndpoints(context.Background(), str(e.do("GET", "/api/v1/app/shop", nil).want(http.StatusOK).object(), "id"), hookbridge.ListOptions{})
+	if err != nil || len(page.Data) != 3 {
+		t.Fatalf("%d endpoints (%v), want 3: one per credential", len(page.Data), err)
+	}
+}
