@@ -36,12 +36,16 @@ const (
 	// its revocation is kept: an instance whose clock runs behind must not
 	// take the token for unexpired while the revocation is gone.
 	RevocationSlack = 10 * time.Minute
+	// KeepMessages as a Config's Age keeps every message and inbound event
+	// for good; the job still deletes what expires whatever the retention
+	// (Idempotency-Key answers, revocations of expired portal tokens).
+	KeepMessages time.Duration = -1
 )
 
 // Config is what New needs. Zero values mean the documented default.
 type Config struct {
 	Store    hookbridge.RetentionStore
-	Age      time.Duration // 0: DefaultAge
+	Age      time.Duration // 0: DefaultAge; KeepMessages: none is deleted
 	Interval time.Duration // 0: DefaultInterval
 	Batch    int           // 0: DefaultBatch
 	// Exclusive runs fn unless another instance runs the same job, and
@@ -53,8 +57,9 @@ type Config struct {
 }
 
 // Job deletes the messages older than its age whose deliveries are all
-// final, with their deliveries and attempts (Store.PurgeBefore): once at
-// start, then every interval. With several instances on one database
+// final, with their deliveries and attempts (Store.PurgeBefore), and what
+// expires whatever the age (Idempotency-Key answers, revocations of expired
+// portal tokens): once at start, then every interval. With several instances on one database
 // (Exclusive set) only one of them purges at a time; the others skip that
 // round.
 type Job struct {
@@ -129,20 +134,23 @@ func (j *Job) RunOnce(ctx context.Context) (deleted int, ran bool) {
 // purge deletes, as of now, the messages created before before and what
 // ages out with them, and returns how many messages it deleted.
 func (j *Job) purge(ctx context.Context, now, before time.Time) (int, error) {
-	n, err := j.purgeAll(ctx, before, j.store.PurgeBefore)
-	if err != nil {
-		return n, err
-	}
-	// Inbound notifications and polling observations age out with the
-	// messages they became.
-	if _, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore); err != nil {
-		return n, err
-	}
 	// Idempotency keys are answered for a day whatever the retention; a
 	// retention shorter than that ends them sooner.
 	keysBefore := now.Add(-hookbridge.IdempotencyTTL)
-	if before.After(keysBefore) {
-		keysBefore = before
+	var n int
+	var err error
+	if j.age != KeepMessages {
+		if n, err = j.purgeAll(ctx, before, j.store.PurgeBefore); err != nil {
+			return n, err
+		}
+		// Inbound notifications and polling observations age out with
+		// the messages they became.
+		if _, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore); err != nil {
+			return n, err
+		}
+		if before.After(keysBefore) {
+			keysBefore = before
+		}
 	}
 	if _, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore); err != nil {
 		return n, err

@@ -132,3 +132,50 @@ func TestJob(t *testing.T) {
 		t.Fatal("the job did not stop with its context")
 	}
 }
+
+// TestJobKeepMessages: with messages kept for good, the job deletes none,
+// old or not, but still deletes the Idempotency-Key answers older than a
+// day and the revocations of expired portal tokens.
+func TestJobKeepMessages(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	app := &hookbridge.Application{Name: "a"}
+	if err := st.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: now.Add(-400 * 24 * time.Hour)}
+	if _, _, err := st.CreateMessage(ctx, m); err != nil { // no endpoint: no delivery, final at once
+		t.Fatal(err)
+	}
+	old := now.Add(-25 * time.Hour)
+	if _, _, err := st.BeginIdempotent(ctx, "old", "POST /", old, old.Add(-time.Minute), old.Add(-hookbridge.IdempotencyTTL)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishIdempotent(ctx, "old", 202, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokePortalToken(ctx, app.ID, "expired", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	job := New(Config{Store: st, Age: KeepMessages, Now: func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if n, ran := job.RunOnce(ctx); !ran || n != 0 {
+		t.Fatalf("RunOnce: ran=%v deleted=%d, want a round that deletes no message", ran, n)
+	}
+	if _, err := st.GetMessage(ctx, app.ID, m.ID); err != nil {
+		t.Errorf("the old message is gone: %v", err)
+	}
+	if _, started, err := st.BeginIdempotent(ctx, "old", "POST /", now, now.Add(-time.Minute), time.Unix(0, 0)); err != nil || !started {
+		t.Errorf("the day-old Idempotency-Key answer was kept (started=%v, %v)", started, err)
+	}
+	if e, err := st.PortalAccessExpiry(ctx, app.ID, now, "expired"); err != nil || e.Revoked {
+		t.Errorf("the expired token's revocation was kept (%+v, %v)", e, err)
+	}
+}

@@ -28,7 +28,8 @@ type exclusiveRunner interface {
 // startJobs starts what runs beside the dispatcher for as long as it does
 // (ctx is the dispatcher's): on a store shared by several instances, the
 // listener that wakes this dispatcher when another instance accepts a
-// message; and the retention job, unless retention is off. Both are
+// message; and the retention job (with retention off it still deletes
+// expired Idempotency-Key answers and token revocations). Both are
 // counted in s.wg, so Shutdown waits for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
 	if l, ok := s.store.(listener); ok {
@@ -38,17 +39,19 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 			}
 		})
 	}
-	if s.cfg.Retention > 0 {
-		cfg := retention.Config{
-			Store:    s.store,
-			Age:      s.cfg.Retention,
-			Interval: s.cfg.RetentionInterval,
-			Logger:   s.logger.With("component", "retention"),
-		}
-		if x, ok := s.store.(exclusiveRunner); ok {
-			cfg.Exclusive = x.RunExclusive
-		}
-		job := retention.New(cfg)
-		s.wg.Go(func() { job.Run(ctx) })
+	cfg := retention.Config{
+		Store:    s.store,
+		Age:      s.cfg.Retention,
+		Interval: s.cfg.RetentionInterval,
+		Logger:   s.logger.With("component", "retention"),
 	}
+	if cfg.Age == 0 {
+		// Messages are kept, but what expires by itself is still deleted.
+		cfg.Age = retention.KeepMessages
+	}
+	if x, ok := s.store.(exclusiveRunner); ok {
+		cfg.Exclusive = x.RunExclusive
+	}
+	job := retention.New(cfg)
+	s.wg.Go(func() { job.Run(ctx) })
 }
