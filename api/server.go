@@ -14,8 +14,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/metrics"
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/tracing"
 )
@@ -86,8 +91,8 @@ type Config struct {
 
 // Server is the management HTTP API. It implements http.Handler.
 type Server struct {
-	requests     *metrics.CounterVec // route, class
-	accepted     metrics.Counter
+	requests     *prometheus.CounterVec // route, code (the status class)
+	accepted     prometheus.Counter
 	store        hookbridge.Store
 	guard        *netguard.Guard
 	adminKeyHash string
@@ -136,7 +141,14 @@ const (
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{
-		requests:     metrics.NewCounterVec("route", "code"),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookbridge_http_requests_total",
+			Help: "API requests this instance answered, by route pattern and status class (the dashboard's and the portal's calls included).",
+		}, []string{"route", "code"}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookbridge_messages_accepted_total",
+			Help: "Messages this instance accepted and stored (a repeated eventId is not counted again).",
+		}),
 		store:        cfg.Store,
 		guard:        cfg.Guard,
 		adminKeyHash: cfg.AdminKeyHash,
@@ -297,7 +309,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r.Header.Get(RequestIDHeader))
 	w.Header().Set(RequestIDHeader, id)
 	rec := &statusRecorder{ResponseWriter: w}
-	var span *tracing.Span // the request's, when it is traced
+	var span trace.Span // the request's, when tracing is on
 
 	defer func() {
 		if v := recover(); v != nil {
@@ -321,13 +333,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.tracer != nil {
-		parent, _ := tracing.ParseTraceparent(r.Header.Get("Traceparent"))
-		if span = s.tracer.Start(parent, r.Method, tracing.KindServer); span != nil {
-			r = r.WithContext(tracing.WithSpan(r.Context(), span))
-		}
+		var ctx context.Context
+		ctx, span = s.startSpan(r)
+		r = r.WithContext(ctx)
 	}
 	s.mux.ServeHTTP(rec, r)
-	s.requests.With(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
+	s.requests.WithLabelValues(cmp.Or(r.Pattern, "unrouted"), statusClass(cmp.Or(rec.status, http.StatusOK))).Inc()
 }
 
 // pathIsText reports whether the request's path is valid UTF-8 without
@@ -338,40 +349,65 @@ func pathIsText(r *http.Request) bool {
 	return utf8.ValidString(r.URL.Path) && !strings.ContainsRune(r.URL.Path, 0)
 }
 
+// startSpan starts a request's server span, a child of the caller's
+// traceparent if it sent one, with the attributes of OpenTelemetry's HTTP
+// conventions known before routing.
+func (s *Server) startSpan(r *http.Request) (context.Context, trace.Span) {
+	method := spanMethod(r.Method)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	name := method.Value.AsString()
+	if name == "_OTHER" {
+		name = "HTTP"
+	}
+	return s.tracer.Start(s.tracer.Extract(r.Context(), r.Header), name,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(method, semconv.URLScheme(scheme), semconv.URLPath(r.URL.Path),
+			semconv.UserAgentOriginal(r.UserAgent())))
+}
+
+// spanMethod is the http.request.method attribute: a known method as it
+// is, any other as "_OTHER", so that a caller cannot make up values.
+func spanMethod(m string) attribute.KeyValue {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return semconv.HTTPRequestMethodKey.String(m)
+	}
+	return semconv.HTTPRequestMethodKey.String("_OTHER")
+}
+
 // endSpan ends a request's span, named by its route as OpenTelemetry's
-// HTTP conventions name server spans.
-func (s *Server) endSpan(span *tracing.Span, r *http.Request, rec *statusRecorder, requestID string) {
+// HTTP conventions name server spans ("POST /api/v1/app/{app_id}/msg").
+// A 5xx answer is an error; a 4xx is the caller's, not the server's.
+func (s *Server) endSpan(span trace.Span, r *http.Request, rec *statusRecorder, requestID string) {
+	defer span.End()
+	if !span.IsRecording() {
+		return
+	}
 	status := cmp.Or(rec.status, http.StatusOK)
 	if r.Pattern != "" && r.Pattern != "/" {
 		span.SetName(r.Pattern)
 		_, route, _ := strings.Cut(r.Pattern, " ")
-		span.SetString("http.route", route)
+		span.SetAttributes(semconv.HTTPRoute(route))
 	}
-	span.SetString("http.request.method", r.Method)
-	span.SetString("url.path", r.URL.Path)
-	span.SetInt("http.response.status_code", int64(status))
-	span.SetString("hookbridge.request_id", requestID)
+	span.SetAttributes(semconv.HTTPResponseStatusCode(status), attribute.String("hookbridge.request_id", requestID))
 	if status >= 500 {
-		span.SetError(http.StatusText(status))
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+		span.SetStatus(codes.Error, http.StatusText(status))
 	}
-	span.End()
 }
 
 // traceParent is the trace context to keep with a message accepted by r:
-// the request's span, or, when it records none (not sampled), the
-// caller's traceparent as it came, so that deliveries still pass it on.
-// "" without tracing.
+// the request's span's, sampled or not, so that its delivery attempts
+// join the trace (and follow its sampling). "" without tracing.
 func (s *Server) traceParent(r *http.Request) string {
 	if s.tracer == nil {
 		return ""
 	}
-	if span := tracing.FromContext(r.Context()); span != nil {
-		return span.Context().Traceparent()
-	}
-	if sc, ok := tracing.ParseTraceparent(r.Header.Get("Traceparent")); ok {
-		return sc.Traceparent()
-	}
-	return ""
+	return s.tracer.Traceparent(r.Context())
 }
 
 // statusClass is the class of an HTTP status, as metrics label it: "2xx".
@@ -379,16 +415,24 @@ func statusClass(code int) string {
 	return strconv.Itoa(code/100) + "xx"
 }
 
-// WriteMetrics writes the API's figures: requests by route and status
-// class, and messages accepted.
-func (s *Server) WriteMetrics(w *metrics.Writer) {
-	w.CounterVec("hookbridge_http_requests_total",
-		"API requests this instance answered, by route pattern and status class (the dashboard's and the portal's calls included).",
-		s.requests)
-	w.Counter("hookbridge_messages_accepted_total",
-		"Messages this instance accepted and stored (a repeated eventId is not counted again).", s.accepted.Value())
-	w.Counter("hookbridge_messages_unknown_event_type_total",
-		"Of those, the messages whose event type was not in the catalogue (--strict-event-types refuses them instead).", s.uncatalogued.count.Value())
+// unknownTypesDesc describes the count of messages of event types not in
+// the catalogue, which the API keeps itself (UncataloguedMessages).
+var unknownTypesDesc = prometheus.NewDesc("hookbridge_messages_unknown_event_type_total",
+	"Of those, the messages whose event type was not in the catalogue (--strict-event-types refuses them instead).", nil, nil)
+
+// Describe and Collect make the Server a prometheus.Collector of its
+// figures: requests by route and status class, and messages accepted.
+func (s *Server) Describe(ch chan<- *prometheus.Desc) {
+	s.requests.Describe(ch)
+	s.accepted.Describe(ch)
+	ch <- unknownTypesDesc
+}
+
+// Collect sends the figures' current values; see Describe.
+func (s *Server) Collect(ch chan<- prometheus.Metric) {
+	s.requests.Collect(ch)
+	s.accepted.Collect(ch)
+	ch <- prometheus.MustNewConstMetric(unknownTypesDesc, prometheus.CounterValue, float64(s.uncatalogued.count.Load()))
 }
 
 // RequireAdmin serves h only to requests with the admin key, answering the

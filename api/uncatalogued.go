@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/metrics"
 )
 
 // Messages whose event type is not in the catalogue. Svix accepts them
@@ -31,7 +30,7 @@ const maxKnownTypes = 10_000
 // uncatalogued counts the messages accepted with an event type not in the
 // catalogue, and remembers the types found in it.
 type uncatalogued struct {
-	count metrics.Counter
+	count atomic.Uint64
 	last  atomic.Pointer[string] // the latest such type
 
 	mu    sync.Mutex
@@ -44,7 +43,7 @@ func (s *Server) UncataloguedMessages() (count uint64, lastType string) {
 	if p := s.uncatalogued.last.Load(); p != nil {
 		lastType = *p
 	}
-	return s.uncatalogued.count.Value(), lastType
+	return s.uncatalogued.count.Load(), lastType
 }
 
 // checkEventTypes returns, for each of names that is not in the catalogue
@@ -106,7 +105,7 @@ func (s *Server) checkEventTypes(ctx context.Context, names ...string) (map[stri
 // accepted counts a message stored with an event type not in the
 // catalogue.
 func (u *uncatalogued) accepted(eventType string) {
-	u.count.Inc()
+	u.count.Add(1)
 	u.last.Store(&eventType)
 }
 

@@ -1,32 +1,31 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/hookbridge/hookbridge/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// unknownTypesMetric returns the line of hookbridge_messages_unknown_event_type_total
-// that WriteMetrics writes.
+// unknownTypesMetric returns the value of hookbridge_messages_unknown_event_type_total
+// that the Server, as a Prometheus collector, reports.
 func (e *env) unknownTypesMetric() string {
 	e.t.Helper()
-	var buf bytes.Buffer
-	w := metrics.NewWriter(&buf)
-	e.api.WriteMetrics(w)
-	if err := w.Flush(); err != nil {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.api)
+	families, err := reg.Gather()
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	for line := range strings.SplitSeq(buf.String(), "\n") {
-		if strings.HasPrefix(line, "hookbridge_messages_unknown_event_type_total ") {
-			return line
+	for _, f := range families {
+		if f.GetName() == "hookbridge_messages_unknown_event_type_total" && len(f.GetMetric()) == 1 {
+			return "hookbridge_messages_unknown_event_type_total " + strconv.FormatFloat(f.GetMetric()[0].GetCounter().GetValue(), 'f', -1, 64)
 		}
 	}
-	e.t.Fatalf("no hookbridge_messages_unknown_event_type_total in\n%s", buf.String())
+	e.t.Fatalf("no hookbridge_messages_unknown_event_type_total in %v", families)
 	return ""
 }
 

@@ -174,7 +174,7 @@ type Dispatcher struct {
 	// maxInflight, and claims again once claimMin slots are free, so that
 	// claims come in batches and workers never wait for a query.
 	inflight    atomic.Int64
-	stats       stats // for WriteMetrics
+	stats       stats // for Collect
 	maxInflight int64
 	claimMin    int64
 
@@ -210,8 +210,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		disableAfter:   cmp.Or(cfg.DisableAfter, DefaultDisableAfter),
 		maxPause:       cmp.Or(cfg.MaxPause, DefaultMaxPause),
 		onEvents:       cfg.EventsRecorded,
-		stats:          newStats(),
 	}
+	d.stats = newStats(d)
 	if d.lease <= d.requestTimeout {
 		return nil, fmt.Errorf("dispatch: lease %s must exceed the request timeout %s", d.lease, d.requestTimeout)
 	}

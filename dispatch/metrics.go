@@ -1,55 +1,95 @@
 package dispatch
 
 import (
-	"github.com/hookbridge/hookbridge/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // attemptBuckets are the upper bounds, in seconds, of the request-duration
 // histogram: from a loopback answer to the default request timeout.
 var attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15}
 
-// stats are the dispatcher's counters, updated as attempts end.
+// stats are the dispatcher's figures: counters and a histogram updated as
+// attempts end, gauges read when a scrape asks.
 type stats struct {
-	attempts *metrics.CounterVec // outcome: success, failure (an answer other than 2xx), error (no answer)
-	duration *metrics.Histogram  // seconds per request made
+	// attempts by outcome: success, failure (an answer other than 2xx),
+	// error (no answer); each outcome's counter is looked up once.
+	attempts                  *prometheus.CounterVec
+	success, failure, errored prometheus.Counter
+	duration                  prometheus.Histogram // seconds per request made
+	gauges                    []prometheus.Collector
 }
 
-func newStats() stats {
-	s := stats{attempts: metrics.NewCounterVec("outcome"), duration: metrics.NewHistogram(attemptBuckets...)}
-	for _, outcome := range []string{"success", "failure", "error"} {
-		s.attempts.With(outcome) // shown at 0 before the first attempt
+func newStats(d *Dispatcher) stats {
+	s := stats{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookbridge_delivery_attempts_total",
+			Help: "Delivery requests this instance made, by outcome: success (2xx), failure (another status) or error (no answer: refused, timed out, reset).",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookbridge_delivery_attempt_duration_seconds",
+			Help:    "How long delivery requests took, from sending to the end of the answer.",
+			Buckets: attemptBuckets,
+		}),
+	}
+	// Created now, so that each is shown at 0 before the first attempt.
+	s.success, s.failure, s.errored = s.attempts.WithLabelValues("success"), s.attempts.WithLabelValues("failure"), s.attempts.WithLabelValues("error")
+	s.gauges = []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookbridge_deliveries_in_flight",
+			Help: "Deliveries this instance holds: queued for a worker, being sent, or waiting behind their endpoint's concurrency cap.",
+		}, func() float64 { return float64(d.inflight.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookbridge_deliveries_waiting_for_endpoint",
+			Help: "Of those, the deliveries beyond their endpoint's concurrency cap.",
+		}, func() float64 {
+			d.slots.mu.Lock()
+			defer d.slots.mu.Unlock()
+			return float64(d.slots.waiting)
+		}),
 	}
 	return s
 }
 
 // observe counts one request made: its status code (0 without an answer)
-// and how long it took.
-func (s *stats) observe(code int, seconds float64) {
-	outcome := "failure"
+// and how long it took. When the attempt's trace is sampled, its duration
+// carries the trace as an exemplar, so that a slow bucket leads to a
+// trace of a slow request.
+func (s *stats) observe(code int, seconds float64, span trace.Span) {
 	switch {
 	case code == 0:
-		outcome = "error"
+		s.errored.Inc()
 	case code >= 200 && code < 300:
-		outcome = "success"
+		s.success.Inc()
+	default:
+		s.failure.Inc()
 	}
-	s.attempts.With(outcome).Inc()
+	if span != nil {
+		if sc := span.SpanContext(); sc.IsSampled() {
+			s.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(seconds,
+				prometheus.Labels{"trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String()})
+			return
+		}
+	}
 	s.duration.Observe(seconds)
 }
 
-// WriteMetrics writes the dispatcher's figures: attempts by outcome, their
-// durations, and the deliveries it holds.
-func (d *Dispatcher) WriteMetrics(w *metrics.Writer) {
-	w.CounterVec("hookbridge_delivery_attempts_total",
-		"Delivery requests this instance made, by outcome: success (2xx), failure (another status) or error (no answer: refused, timed out, reset).",
-		d.stats.attempts)
-	w.Histogram("hookbridge_delivery_attempt_duration_seconds",
-		"How long delivery requests took, from sending to the end of the answer.", d.stats.duration)
-	w.Gauge("hookbridge_deliveries_in_flight",
-		"Deliveries this instance holds: queued for a worker, being sent, or waiting behind their endpoint's concurrency cap.",
-		float64(d.inflight.Load()))
-	d.slots.mu.Lock()
-	waiting := d.slots.waiting
-	d.slots.mu.Unlock()
-	w.Gauge("hookbridge_deliveries_waiting_for_endpoint",
-		"Of those, the deliveries beyond their endpoint's concurrency cap.", float64(waiting))
+// Describe and Collect make the Dispatcher a prometheus.Collector of its
+// figures: attempts by outcome, their durations, and the deliveries it
+// holds.
+func (d *Dispatcher) Describe(ch chan<- *prometheus.Desc) {
+	d.stats.attempts.Describe(ch)
+	d.stats.duration.Describe(ch)
+	for _, g := range d.stats.gauges {
+		g.Describe(ch)
+	}
+}
+
+// Collect sends the figures' current values; see Describe.
+func (d *Dispatcher) Collect(ch chan<- prometheus.Metric) {
+	d.stats.attempts.Collect(ch)
+	d.stats.duration.Collect(ch)
+	for _, g := range d.stats.gauges {
+		g.Collect(ch)
+	}
 }

@@ -2,19 +2,24 @@ package dispatch
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/tracing"
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
@@ -185,17 +190,24 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 		return outcome{result: res}
 	}
 
+	var span trace.Span // the attempt's, when tracing is on
+	if d.tracer != nil {
+		ctx, span = d.traceAttempt(ctx, c)
+	}
 	// Durations are measured on the monotonic clock: they describe the
 	// request, not a schedule, and must not jump with an injected clock.
 	began := time.Now()
 	code, text, retryAfter, err := d.post(ctx, w, c, signer, start)
 	elapsed := time.Since(began)
+	if span != nil {
+		endAttemptSpan(span, code, text, err)
+	}
 	if err != nil && ctx.Err() != nil {
 		// Cancelled by shutdown: not the receiver's failure, so it costs
 		// no try. Releasing lets the delivery be sent again at once.
 		return outcome{result: res, release: true}
 	}
-	d.stats.observe(code, elapsed.Seconds())
+	d.stats.observe(code, elapsed.Seconds(), span)
 
 	attempt := &hookbridge.Attempt{
 		ID:         hookbridge.NewIDAt(hookbridge.PrefixAttempt, start),
@@ -259,8 +271,7 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 	}
 	signer.SetHeaders(h, c.Message.ID, ts, body)
 	if d.tracer != nil {
-		span := d.traceAttempt(req, c)
-		defer func() { endAttemptSpan(span, code, text, err) }()
+		d.tracer.Inject(ctx, h) // the attempt's traceparent, sampled or not
 	}
 
 	resp, err := d.transport.RoundTrip(req)
@@ -286,38 +297,62 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 	return resp.StatusCode, string(excerpt), retryAfter, nil
 }
 
-// traceAttempt starts the span of one delivery attempt, a child of the
-// message's trace context, and sets the request's traceparent: the span's,
-// or, when the trace is not recorded, the message's own, passed on. The
-// URL is recorded without its query, which may hold a credential.
-func (d *Dispatcher) traceAttempt(req *http.Request, c *hookbridge.Claim) *tracing.Span {
-	parent, _ := tracing.ParseTraceparent(c.Message.TraceParent)
-	span := d.tracer.Start(parent, http.MethodPost, tracing.KindClient)
-	if tp := cmp.Or(span.Context().Traceparent(), c.Message.TraceParent); tp != "" {
-		req.Header["Traceparent"] = []string{tp}
+// traceAttempt starts the client span of one delivery attempt, a child of
+// the message's trace context (of the request that accepted it), with the
+// attributes of OpenTelemetry's HTTP client conventions. The URL is
+// recorded without its query and user, which may hold a credential.
+func (d *Dispatcher) traceAttempt(ctx context.Context, c *hookbridge.Claim) (context.Context, trace.Span) {
+	ctx = d.tracer.WithTraceparent(ctx, c.Message.TraceParent)
+	ctx, span := d.tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient))
+	if !span.IsRecording() {
+		return ctx, span
 	}
-	span.SetString("http.request.method", http.MethodPost)
-	span.SetString("server.address", req.URL.Hostname())
-	span.SetString("url.path", req.URL.Path)
-	span.SetString("hookbridge.msg_id", c.Message.ID)
-	span.SetString("hookbridge.endpoint_id", c.Endpoint.ID)
-	span.SetString("hookbridge.app_id", c.Delivery.AppID)
-	span.SetInt("hookbridge.attempt", int64(c.Delivery.Attempts+1))
-	return span
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodPost,
+		attribute.String("hookbridge.msg_id", c.Message.ID),
+		attribute.String("hookbridge.endpoint_id", c.Endpoint.ID),
+		attribute.String("hookbridge.app_id", c.Delivery.AppID),
+		attribute.Int("hookbridge.attempt", c.Delivery.Attempts+1),
+	}
+	if c.Delivery.Attempts > 0 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(c.Delivery.Attempts))
+	}
+	if u, err := url.Parse(c.Endpoint.URL); err == nil {
+		port, _ := strconv.Atoi(u.Port())
+		if port == 0 && u.Scheme == "https" {
+			port = 443
+		} else if port == 0 {
+			port = 80
+		}
+		full := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+		attrs = append(attrs, semconv.ServerAddress(u.Hostname()), semconv.ServerPort(port), semconv.URLFull(full.String()))
+	}
+	span.SetAttributes(attrs...)
+	return ctx, span
 }
 
-// endAttemptSpan records an attempt's outcome on its span and ends it.
-func endAttemptSpan(span *tracing.Span, code int, text string, err error) {
+// endAttemptSpan records an attempt's outcome on its span and ends it: any
+// answer but a 2xx is an error, as it is for the delivery.
+func endAttemptSpan(span trace.Span, code int, text string, err error) {
+	defer span.End()
+	if !span.IsRecording() {
+		return
+	}
 	if code > 0 {
-		span.SetInt("http.response.status_code", int64(code))
+		span.SetAttributes(semconv.HTTPResponseStatusCode(code))
 	}
 	switch {
 	case err != nil:
-		span.SetError(text)
+		errorType := semconv.ErrorTypeOther
+		if errors.Is(err, context.DeadlineExceeded) {
+			errorType = semconv.ErrorTypeKey.String("timeout")
+		}
+		span.SetAttributes(errorType)
+		span.SetStatus(codes.Error, text)
 	case code < 200 || code > 299:
-		span.SetError(http.StatusText(code))
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(code)))
+		span.SetStatus(codes.Error, http.StatusText(code))
 	}
-	span.End()
 }
 
 // reserved reports whether an endpoint's own header must not be sent because

@@ -1,201 +1,109 @@
 package tracing
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
+	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// Export bounds: spans wait in a queue of queueSize; a batch of up to
-// batchSize goes out when full or every flushEvery. A full queue drops
-// new spans: tracing must never hold up the data path.
-const (
-	queueSize   = 4096
-	batchSize   = 512
-	flushEvery  = time.Second
-	postTimeout = 10 * time.Second
-	// drainTimeout bounds the last flush when Run stops.
-	drainTimeout = 5 * time.Second
-)
-
-type exporter struct {
-	url, service, version string
-	client                *http.Client
-	spans                 chan *Span
-	dropped               atomic.Int64
-}
-
-func newExporter(cfg Config) *exporter {
-	return &exporter{
-		url:     strings.TrimRight(cfg.Endpoint, "/") + "/v1/traces",
-		service: cfg.Service,
-		version: cfg.Version,
-		client:  &http.Client{Timeout: postTimeout},
-		spans:   make(chan *Span, queueSize),
-	}
-}
-
-func (e *exporter) add(s *Span) {
-	select {
-	case e.spans <- s:
-	default:
-		e.dropped.Add(1)
-	}
-}
-
-func (e *exporter) run(ctx context.Context) {
-	tick := time.NewTicker(flushEvery)
-	defer tick.Stop()
-	batch := make([]*Span, 0, batchSize)
-	send := func(ctx context.Context) {
-		if len(batch) > 0 {
-			e.post(ctx, batch)
-			batch = batch[:0]
+// newExporter returns the OTLP exporter that OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+// (or OTEL_EXPORTER_OTLP_PROTOCOL) names: grpc, or http/protobuf (the
+// default) or http/json. The exporters read the rest of their
+// configuration (headers, TLS, timeout, compression, the endpoint when
+// endpoint is "") from the environment themselves.
+func newExporter(ctx context.Context, endpoint string) (sdktrace.SpanExporter, error) {
+	protocol := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
+	switch protocol {
+	case "grpc":
+		var opts []otlptracegrpc.Option
+		if endpoint != "" {
+			opts = append(opts, otlptracegrpc.WithEndpointURL(endpoint))
 		}
-	}
-	for {
-		select {
-		case s := <-e.spans:
-			if batch = append(batch, s); len(batch) == batchSize {
-				send(ctx)
-			}
-		case <-tick.C:
-			send(ctx)
-		case <-ctx.Done():
-			// What was queued before the stop still goes out, within a
-			// bound of its own.
-			dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-			defer cancel()
-			for {
-				select {
-				case s := <-e.spans:
-					if batch = append(batch, s); len(batch) == batchSize {
-						send(dctx)
-					}
-				default:
-					send(dctx)
-					return
-				}
-			}
+		return otlptracegrpc.New(ctx, opts...)
+	case "http/protobuf", "http/json":
+		var opts []otlptracehttp.Option
+		if endpoint != "" {
+			// A base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is.
+			opts = append(opts, otlptracehttp.WithEndpointURL(strings.TrimRight(endpoint, "/")+"/v1/traces"))
 		}
+		return otlptracehttp.New(ctx, opts...)
 	}
+	return nil, fmt.Errorf("OTLP protocol %q (OTEL_EXPORTER_OTLP_PROTOCOL): want grpc, http/protobuf or http/json", protocol)
 }
 
-// post sends one batch; a batch the collector does not take is dropped
-// (and counted), not retried: spans are worth less than the data path's
-// time.
-func (e *exporter) post(ctx context.Context, batch []*Span) {
-	body, err := json.Marshal(e.request(batch))
-	if err == nil {
-		var req *http.Request
-		if req, err = http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body)); err == nil {
-			req.Header.Set("Content-Type", "application/json")
-			var resp *http.Response
-			if resp, err = e.client.Do(req); err == nil {
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
-					err = fmt.Errorf("collector answered %s", resp.Status)
-				}
-			}
-		}
+// boundedQueue is the span processor: the SDK's batch span processor, and
+// a count of the spans it loses, which the SDK does not expose (outside
+// its experimental self-observability metrics).
+//
+// pending counts the sampled spans handed to the batch processor and not
+// yet to the exporter: those in its queue, its current batch, or its
+// export call. A span that would take pending past limit is dropped here,
+// as the batch processor would drop it on a full queue, and counted; the
+// batch processor's own queue, as large as limit, so never fills. A batch
+// the exporter fails to send (after its own retries) is counted too.
+type boundedQueue struct {
+	sdktrace.SpanProcessor
+	limit   int64
+	pending atomic.Int64
+	dropped atomic.Int64
+	log     *slog.Logger
+}
+
+func newBoundedQueue(exp sdktrace.SpanExporter, log *slog.Logger) *boundedQueue {
+	q := &boundedQueue{limit: int64(maxQueueSize()), log: log}
+	q.SpanProcessor = sdktrace.NewBatchSpanProcessor(countingExporter{exp, q}, sdktrace.WithMaxQueueSize(int(q.limit)))
+	return q
+}
+
+// OnEnd queues an ended span for export, or drops it when the queue is
+// full: ending a span never waits for the collector.
+func (q *boundedQueue) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return // not exported anyway
 	}
+	if q.pending.Add(1) > q.limit {
+		q.pending.Add(-1)
+		q.dropped.Add(1)
+		return
+	}
+	q.SpanProcessor.OnEnd(s)
+}
+
+// maxQueueSize is OTEL_BSP_MAX_QUEUE_SIZE when it is a positive number,
+// else the SDK's default, as the batch processor itself reads it.
+func maxQueueSize() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OTEL_BSP_MAX_QUEUE_SIZE"))); err == nil && n > 0 {
+		return n
+	}
+	return sdktrace.DefaultMaxQueueSize
+}
+
+// countingExporter counts what the batch processor hands the exporter,
+// and what the exporter fails to send.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	q *boundedQueue
+}
+
+// ExportSpans sends spans. A failure is logged and counted here, and not
+// returned: the batch processor would only hand it to OpenTelemetry's
+// global error handler, and the batch is gone either way (the exporter
+// has already retried it).
+func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	e.q.pending.Add(-int64(len(spans)))
 	if err != nil {
-		e.dropped.Add(int64(len(batch)))
+		e.q.dropped.Add(int64(len(spans)))
+		e.q.log.Warn("tracing: spans not exported", "spans", len(spans), "err", err)
 	}
-}
-
-// The OTLP/JSON request: ExportTraceServiceRequest in the protobuf JSON
-// mapping, with trace and span ids in hex as OTLP/JSON specifies.
-type (
-	otlpRequest struct {
-		ResourceSpans []otlpResourceSpans `json:"resourceSpans"`
-	}
-	otlpResourceSpans struct {
-		Resource   otlpResource     `json:"resource"`
-		ScopeSpans []otlpScopeSpans `json:"scopeSpans"`
-	}
-	otlpResource struct {
-		Attributes []otlpKeyValue `json:"attributes"`
-	}
-	otlpScopeSpans struct {
-		Scope otlpScope  `json:"scope"`
-		Spans []otlpSpan `json:"spans"`
-	}
-	otlpScope struct {
-		Name    string `json:"name"`
-		Version string `json:"version,omitempty"`
-	}
-	otlpSpan struct {
-		TraceID           string         `json:"traceId"`
-		SpanID            string         `json:"spanId"`
-		ParentSpanID      string         `json:"parentSpanId,omitempty"`
-		Name              string         `json:"name"`
-		Kind              int            `json:"kind"`
-		StartTimeUnixNano string         `json:"startTimeUnixNano"`
-		EndTimeUnixNano   string         `json:"endTimeUnixNano"`
-		Attributes        []otlpKeyValue `json:"attributes,omitempty"`
-		Status            *otlpStatus    `json:"status,omitempty"`
-	}
-	otlpKeyValue struct {
-		Key   string       `json:"key"`
-		Value otlpAnyValue `json:"value"`
-	}
-	otlpAnyValue struct {
-		StringValue *string `json:"stringValue,omitempty"`
-		IntValue    *string `json:"intValue,omitempty"` // int64 as a JSON string
-	}
-	otlpStatus struct {
-		Code    int    `json:"code"`
-		Message string `json:"message,omitempty"`
-	}
-)
-
-func stringKV(k, v string) otlpKeyValue {
-	return otlpKeyValue{Key: k, Value: otlpAnyValue{StringValue: &v}}
-}
-
-func (e *exporter) request(batch []*Span) otlpRequest {
-	spans := make([]otlpSpan, len(batch))
-	for i, s := range batch {
-		o := otlpSpan{
-			TraceID:           hex.EncodeToString(s.sc.TraceID[:]),
-			SpanID:            hex.EncodeToString(s.sc.SpanID[:]),
-			Name:              s.name,
-			Kind:              int(s.kind),
-			StartTimeUnixNano: strconv.FormatInt(s.start.UnixNano(), 10),
-			EndTimeUnixNano:   strconv.FormatInt(s.end.UnixNano(), 10),
-		}
-		if s.parent != [8]byte{} {
-			o.ParentSpanID = hex.EncodeToString(s.parent[:])
-		}
-		for _, a := range s.attrs {
-			if a.isNum {
-				n := strconv.FormatInt(a.num, 10)
-				o.Attributes = append(o.Attributes, otlpKeyValue{Key: a.key, Value: otlpAnyValue{IntValue: &n}})
-			} else {
-				o.Attributes = append(o.Attributes, stringKV(a.key, a.str))
-			}
-		}
-		if s.status != 0 {
-			o.Status = &otlpStatus{Code: s.status, Message: s.msg}
-		}
-		spans[i] = o
-	}
-	resource := []otlpKeyValue{stringKV("service.name", e.service)}
-	if e.version != "" {
-		resource = append(resource, stringKV("service.version", e.version))
-	}
-	return otlpRequest{ResourceSpans: []otlpResourceSpans{{
-		Resource:   otlpResource{Attributes: resource},
-		ScopeSpans: []otlpScopeSpans{{Scope: otlpScope{Name: "hookbridge", Version: e.version}, Spans: spans}},
-	}}}
+	return nil
 }

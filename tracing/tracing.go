@@ -1,299 +1,174 @@
-// Package tracing records OpenTelemetry traces of Hookbridge's data path
-// and sends them to an OTLP/HTTP collector (the OpenTelemetry Collector,
-// Jaeger, Tempo, Honeycomb, …) in OTLP's JSON encoding.
+// Package tracing sets up OpenTelemetry tracing for Hookbridge's data path
+// with the OpenTelemetry Go SDK, and keeps the one piece of it that is
+// Hookbridge's own: a message's trace context, stored as a W3C traceparent.
 //
-// Three kinds of span are recorded: one per API request (server), one per
-// delivery attempt (client), and their links through W3C Trace Context: an
-// API request continues the trace its caller sent in a traceparent header,
-// a message keeps the context of the request that accepted it, each of its
-// delivery attempts is a child of that request, and each attempt sends its
-// own traceparent to the receiver. So one trace shows a message from the
-// producer's call, through Hookbridge, to the receiver's handling of it,
-// retries included.
+// Two kinds of span are recorded: one per API request (server), one per
+// delivery attempt (client), linked through W3C Trace Context. An API
+// request continues the trace its caller sent in a traceparent header, a
+// message keeps the context of the request that accepted it
+// (Tracer.Traceparent), each of its delivery attempts is a child of that
+// request (Tracer.WithTraceparent), even after a restart or on another
+// instance, and each attempt sends its own traceparent to the receiver
+// (Tracer.Inject). So one trace shows a message from the producer's call,
+// through Hookbridge, to the receiver's handling of it, retries included.
 //
-// A nil *Tracer records nothing and costs a nil check: tracing is off
-// unless an endpoint is configured.
+// Spans go to an OTLP collector over HTTP (protobuf or JSON) or gRPC, as
+// the standard OTEL_EXPORTER_OTLP_* variables choose; sampling follows
+// OTEL_TRACES_SAMPLER unless a ratio is given. Export is batched on the
+// SDK's own goroutine and never waits: a span that finds the queue full is
+// dropped and counted (Dropped), as is a batch the collector does not take.
 //
-// This is a small, self-contained implementation of the parts of the
-// OpenTelemetry specification it needs (see docs/decisions.md for why not
-// the SDK): W3C traceparent, ratio sampling by trace id, a bounded batch
-// exporter that drops spans rather than hold up deliveries when the
-// collector is slow or down.
+// A nil *Tracer means tracing is off; its callers check for nil, and
+// Dropped and Shutdown accept it.
 package tracing
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"strings"
-	"sync/atomic"
-	"time"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// SpanContext identifies a span within its trace, as W3C Trace Context
-// carries it.
-type SpanContext struct {
-	TraceID [16]byte
-	SpanID  [8]byte
-	Sampled bool
-}
+// ScopeName is the instrumentation scope of Hookbridge's spans.
+const ScopeName = "github.com/hookbridge/hookbridge"
 
-// IsValid reports whether sc names a span: ids of all zeros are invalid.
-func (sc SpanContext) IsValid() bool {
-	return sc.TraceID != [16]byte{} && sc.SpanID != [8]byte{}
-}
-
-// Traceparent formats sc as a W3C traceparent header value (version 00),
-// or "" when sc is invalid.
-func (sc SpanContext) Traceparent() string {
-	if !sc.IsValid() {
-		return ""
-	}
-	var b [55]byte
-	copy(b[:], "00-")
-	hex.Encode(b[3:35], sc.TraceID[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sc.SpanID[:])
-	copy(b[52:], "-00")
-	if sc.Sampled {
-		b[54] = '1'
-	}
-	return string(b[:])
-}
-
-// ParseTraceparent reads a W3C traceparent header value. It accepts future
-// versions' longer values as the specification asks, and refuses anything
-// malformed, version ff, and all-zero ids.
-func ParseTraceparent(s string) (SpanContext, bool) {
-	var sc SpanContext
-	s = strings.TrimSpace(s)
-	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
-		return sc, false
-	}
-	version := s[0:2]
-	if version == "ff" || !isLowerHex(version) || (version == "00" && len(s) != 55) || (len(s) > 55 && s[55] != '-') {
-		return sc, false
-	}
-	if !isLowerHex(s[3:35]) || !isLowerHex(s[36:52]) || !isLowerHex(s[53:55]) {
-		return sc, false
-	}
-	hex.Decode(sc.TraceID[:], []byte(s[3:35]))
-	hex.Decode(sc.SpanID[:], []byte(s[36:52]))
-	var flags [1]byte
-	hex.Decode(flags[:], []byte(s[53:55]))
-	sc.Sampled = flags[0]&1 == 1
-	return sc, sc.IsValid()
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// Kind is a span's kind, as OTLP numbers them.
-type Kind int
-
-const (
-	KindServer Kind = 2
-	KindClient Kind = 3
-)
-
-// Span is one operation being timed. A nil *Span (from a nil Tracer, or a
-// trace not sampled) ignores every call. A span belongs to the goroutine
-// that started it until End, which hands it to the exporter.
-type Span struct {
-	t      *Tracer
-	sc     SpanContext
-	parent [8]byte
-	name   string
-	kind   Kind
-	start  time.Time
-	end    time.Time
-	attrs  []attr
-	status int // 0 unset, 2 error
-	msg    string
-	ended  atomic.Bool
-}
-
-// attr is one attribute: a string or an int64 value.
-type attr struct {
-	key   string
-	str   string
-	num   int64
-	isNum bool
-}
-
-// Context returns the span's context, to pass on (a traceparent header, a
-// message's stored context). A nil span has none.
-func (s *Span) Context() SpanContext {
-	if s == nil {
-		return SpanContext{}
-	}
-	return s.sc
-}
-
-// SetName renames the span, for a name known only once the work is done
-// (a request's route).
-func (s *Span) SetName(name string) {
-	if s != nil {
-		s.name = name
-	}
-}
-
-// SetString sets a string attribute.
-func (s *Span) SetString(key, value string) {
-	if s != nil {
-		s.attrs = append(s.attrs, attr{key: key, str: value})
-	}
-}
-
-// SetInt sets an integer attribute.
-func (s *Span) SetInt(key string, value int64) {
-	if s != nil {
-		s.attrs = append(s.attrs, attr{key: key, num: value, isNum: true})
-	}
-}
-
-// SetError marks the span as failed, with a description.
-func (s *Span) SetError(msg string) {
-	if s != nil {
-		s.status, s.msg = 2, msg
-	}
-}
-
-// End ends the span and queues it for export. Later calls do nothing.
-func (s *Span) End() {
-	if s == nil || s.ended.Swap(true) {
-		return
-	}
-	s.end = s.t.now()
-	s.t.queue(s)
-}
-
-// Config configures a Tracer.
+// Config configures a Tracer. Whatever it leaves empty comes from the
+// standard OpenTelemetry environment variables, which the SDK reads.
 type Config struct {
-	// Endpoint is the collector's OTLP/HTTP base URL, e.g.
-	// http://otel-collector:4318; spans go to Endpoint + "/v1/traces".
+	// Endpoint is the collector's URL: for OTLP/HTTP its base URL, e.g.
+	// http://otel-collector:4318, spans going to Endpoint + "/v1/traces";
+	// for gRPC its address, e.g. http://otel-collector:4317. It wins over
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT;
+	// empty with neither set means no tracing.
 	Endpoint string
-	// SampleRatio is the share of new traces recorded, from 0 to 1. A
-	// trace begun by a caller that sent a traceparent follows the caller's
-	// sampled flag instead.
-	SampleRatio float64
-	// Service is the service.name resource attribute; Version goes in
-	// service.version.
+	// SampleRatio, when set, is the share of new traces recorded, from 0
+	// to 1; a trace begun by a caller that sent a traceparent follows the
+	// caller's sampled flag (parentbased_traceidratio). It wins over
+	// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG; nil with neither
+	// set records every trace (parentbased_always_on).
+	SampleRatio *float64
+	// Service is the service.name resource attribute and Version
+	// service.version; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+	// override them.
 	Service, Version string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Logger receives export failures; nil means slog.Default().
+	Logger *slog.Logger
 }
 
-// Tracer makes spans and exports them. Create one with New and run Run;
-// cancelling Run's context flushes what is queued.
+// Tracer makes spans with the SDK and sends them to the collector. Create
+// one with New and stop it with Shutdown, which flushes what is queued.
 type Tracer struct {
-	cfg       Config
-	threshold uint64 // a trace id's low 8 bytes below this are sampled
-	exp       *exporter
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
+	prop     propagation.TraceContext
+	queue    *boundedQueue
 }
 
-// New returns a Tracer for cfg. Its spans wait in a bounded queue until
-// Run sends them.
-func New(cfg Config) (*Tracer, error) {
-	if cfg.Endpoint == "" {
-		return nil, errors.New("tracing: no endpoint")
+// New returns a Tracer for cfg and the environment, or nil (and no error)
+// when no collector is configured or OTEL_SDK_DISABLED is true.
+func New(ctx context.Context, cfg Config) (*Tracer, error) {
+	if disabled, _ := strconv.ParseBool(os.Getenv("OTEL_SDK_DISABLED")); disabled {
+		return nil, nil
 	}
-	if !(cfg.SampleRatio >= 0 && cfg.SampleRatio <= 1) { // NaN too
-		return nil, errors.New("tracing: the sample ratio must be from 0 to 1")
+	if cfg.Endpoint == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" {
+		return nil, nil
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	opts := []sdktrace.TracerProviderOption{}
+	if r := cfg.SampleRatio; r != nil {
+		if !(*r >= 0 && *r <= 1) { // NaN too
+			return nil, errors.New("the sample ratio must be from 0 to 1")
+		}
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*r))))
 	}
-	t := &Tracer{cfg: cfg}
-	switch {
-	case cfg.SampleRatio >= 1:
-		t.threshold = ^uint64(0)
-	default:
-		t.threshold = uint64(cfg.SampleRatio * float64(^uint64(0)))
+	exp, err := newExporter(ctx, cfg.Endpoint)
+	if err != nil {
+		return nil, err
 	}
-	t.exp = newExporter(cfg)
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(cfg.Service), semconv.ServiceVersion(cfg.Version)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(), // last: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+	)
+	if err != nil {
+		// A malformed OTEL_RESOURCE_ATTRIBUTES: say so rather than send
+		// spans under a name nobody looks for.
+		return nil, fmt.Errorf("resource attributes: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	q := newBoundedQueue(exp, logger)
+	t := &Tracer{queue: q}
+	t.provider = sdktrace.NewTracerProvider(append(opts, sdktrace.WithResource(res), sdktrace.WithSpanProcessor(q))...)
+	t.tracer = t.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(cfg.Version))
 	return t, nil
 }
 
-func (t *Tracer) now() time.Time { return t.cfg.Now() }
-
-// Start begins a span named name, a child of parent when parent is valid,
-// else the root of a new trace. It returns nil — a span that records
-// nothing — when t is nil or the trace is not sampled.
-func (t *Tracer) Start(parent SpanContext, name string, kind Kind) *Span {
-	if t == nil {
-		return nil
-	}
-	s := &Span{t: t, name: name, kind: kind, start: t.now()}
-	if parent.IsValid() {
-		if !parent.Sampled {
-			return nil
-		}
-		s.sc.TraceID, s.parent = parent.TraceID, parent.SpanID
-	} else {
-		randomID(s.sc.TraceID[:])
-		if binary.BigEndian.Uint64(s.sc.TraceID[8:]) > t.threshold || t.threshold == 0 {
-			return nil
-		}
-	}
-	randomID(s.sc.SpanID[:])
-	s.sc.Sampled = true
-	return s
+// Start starts a span, a child of the span ctx carries (a local one, or a
+// remote one from Extract or WithTraceparent), else the root of a new
+// trace. The span records only if the trace is sampled; it must be ended.
+func (t *Tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	return t.tracer.Start(ctx, name, opts...)
 }
 
-// randomID fills b with random bytes, never all zeros.
-func randomID(b []byte) {
-	for {
-		_, _ = rand.Read(b)
-		for _, c := range b {
-			if c != 0 {
-				return
-			}
-		}
-	}
+// Extract returns ctx carrying the remote span context of the traceparent
+// (and tracestate) in h; ctx unchanged when there is none or it is
+// malformed.
+func (t *Tracer) Extract(ctx context.Context, h http.Header) context.Context {
+	return t.prop.Extract(ctx, propagation.HeaderCarrier(h))
 }
 
-func (t *Tracer) queue(s *Span) { t.exp.add(s) }
-
-// Run exports queued spans until ctx ends, then flushes what is left
-// (bounded by a few seconds). It returns when done.
-func (t *Tracer) Run(ctx context.Context) {
-	if t != nil {
-		t.exp.run(ctx)
-	}
+// Inject sets h's traceparent (and tracestate) to the span context of
+// ctx: what a receiver gets with a delivery attempt.
+func (t *Tracer) Inject(ctx context.Context, h http.Header) {
+	t.prop.Inject(ctx, propagation.HeaderCarrier(h))
 }
 
-// Dropped returns how many spans were dropped: the queue was full, or the
-// collector refused or could not be reached.
+// Traceparent returns the span context of ctx as a W3C traceparent value,
+// "" when ctx has none: what a message keeps of the request that accepted
+// it. An unsampled trace's context is kept too, so that its attempts stay
+// unsampled with it.
+func (t *Tracer) Traceparent(ctx context.Context) string {
+	c := propagation.MapCarrier{}
+	t.prop.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// WithTraceparent returns ctx carrying the remote span context tp names
+// (a message's kept traceparent); ctx unchanged when tp is empty or
+// malformed.
+func (t *Tracer) WithTraceparent(ctx context.Context, tp string) context.Context {
+	if tp == "" {
+		return ctx
+	}
+	return t.prop.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
+}
+
+// Dropped returns how many spans were not sent: the export queue was full,
+// or the collector refused the batch or could not be reached (after the
+// exporter's retries). 0 for a nil Tracer.
 func (t *Tracer) Dropped() int64 {
 	if t == nil {
 		return 0
 	}
-	return t.exp.dropped.Load()
+	return t.queue.dropped.Load()
 }
 
-// spanKey carries the current span in a context.
-type spanKey struct{}
-
-// WithSpan returns ctx carrying s.
-func WithSpan(ctx context.Context, s *Span) context.Context {
-	if s == nil {
-		return ctx
+// Shutdown sends what is queued, within ctx, and stops the exporter. A
+// nil Tracer has nothing to do.
+func (t *Tracer) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
 	}
-	return context.WithValue(ctx, spanKey{}, s)
-}
-
-// FromContext returns the span ctx carries, or nil.
-func FromContext(ctx context.Context) *Span {
-	s, _ := ctx.Value(spanKey{}).(*Span)
-	return s
+	return t.provider.Shutdown(ctx)
 }

@@ -1,170 +1,172 @@
-package tracing
+package tracing_test
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/hookbridge/hookbridge/tracing"
+	"github.com/hookbridge/hookbridge/tracing/otlptest"
 )
 
+const (
+	callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	callerSpan  = "00f067aa0ba902b7"
+	sampledTP   = "00-" + callerTrace + "-" + callerSpan + "-01"
+	unsampledTP = "00-" + callerTrace + "-" + callerSpan + "-00"
+)
+
+func ratio(r float64) *float64 { return &r }
+
+// newTracer returns a Tracer for cfg, shut down when the test ends.
+func newTracer(t *testing.T, cfg tracing.Config) *tracing.Tracer {
+	t.Helper()
+	tr, err := tracing.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil {
+		t.Fatalf("New(%+v) made no tracer", cfg)
+	}
+	t.Cleanup(func() { shutdown(t, tr) })
+	return tr
+}
+
+// shutdown flushes tr: what was ended has reached the collector after it.
+func shutdown(t *testing.T, tr *tracing.Tracer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// TestTraceparent: a message keeps its request's context as a W3C
+// traceparent and a delivery attempt reads it back through the SDK's
+// TraceContext propagator; what is malformed is not read.
 func TestTraceparent(t *testing.T) {
 	t.Parallel()
-	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	sc, ok := ParseTraceparent(tp)
-	if !ok || !sc.Sampled || sc.Traceparent() != tp {
-		t.Fatalf("ParseTraceparent(%q) = %+v, %v; formats back as %q", tp, sc, ok, sc.Traceparent())
+	tr := newTracer(t, tracing.Config{Endpoint: otlptest.NewHTTP(t).URL})
+	ctx := context.Background()
+	for _, tp := range []string{sampledTP, unsampledTP} {
+		if got := tr.Traceparent(tr.WithTraceparent(ctx, tp)); got != tp {
+			t.Errorf("traceparent %q read and written back as %q", tp, got)
+		}
 	}
-	unsampled, ok := ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
-	if !ok || unsampled.Sampled {
-		t.Errorf("unsampled parent read as %+v, %v", unsampled, ok)
-	}
-	if _, ok := ParseTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"); !ok {
+	if sc := trace.SpanContextFromContext(tr.WithTraceparent(ctx, "01-"+callerTrace+"-"+callerSpan+"-01-future")); !sc.IsValid() {
 		t.Error("a future version with more fields was refused")
 	}
 	for _, bad := range []string{
-		"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", // version 00 has no more fields
-		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-		"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
-		"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"", "00-" + callerTrace + "-" + callerSpan + "-01-x", // version 00 has no more fields
+		"ff-" + callerTrace + "-" + callerSpan + "-01",
+		"00-00000000000000000000000000000000-" + callerSpan + "-01",
+		"00-" + callerTrace + "-0000000000000000-01",
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-" + callerSpan + "-01",
+		"00-" + callerTrace + "-" + callerSpan + "-0g",
+		"00_" + callerTrace + "-" + callerSpan + "-01",
 	} {
-		if sc, ok := ParseTraceparent(bad); ok {
-			t.Errorf("ParseTraceparent(%q) = %+v: took it", bad, sc)
+		if sc := trace.SpanContextFromContext(tr.WithTraceparent(ctx, bad)); sc.IsValid() {
+			t.Errorf("traceparent %q read as %v", bad, sc)
 		}
 	}
-	if (SpanContext{}).Traceparent() != "" {
-		t.Error("an invalid context formats as a header")
+	if got := tr.Traceparent(ctx); got != "" {
+		t.Errorf("a context without a span gives traceparent %q", got)
+	}
+
+	// Headers, as an API request and a delivery attempt carry them.
+	in := http.Header{"Traceparent": {sampledTP}}
+	ctx, span := tr.Start(tr.Extract(ctx, in), "x", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	out := http.Header{}
+	tr.Inject(ctx, out)
+	if sc := span.SpanContext(); out.Get("Traceparent") != "00-"+callerTrace+"-"+sc.SpanID().String()+"-01" {
+		t.Errorf("injected %q, want the caller's trace with the span %s", out.Get("Traceparent"), sc.SpanID())
 	}
 }
 
-// collector is an OTLP/HTTP endpoint that keeps the spans posted to it.
-type collector struct {
-	*httptest.Server
-	mu       sync.Mutex
-	spans    []otlpSpan
-	resource []otlpKeyValue
-	status   int
-}
-
-func newCollector(t *testing.T) *collector {
-	c := &collector{status: http.StatusOK}
-	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "want OTLP/JSON at /v1/traces", http.StatusBadRequest)
-			return
-		}
-		var req otlpRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.status != http.StatusOK {
-			w.WriteHeader(c.status)
-			return
-		}
-		for _, rs := range req.ResourceSpans {
-			c.resource = rs.Resource.Attributes
-			for _, ss := range rs.ScopeSpans {
-				c.spans = append(c.spans, ss.Spans...)
-			}
-		}
-	}))
-	t.Cleanup(c.Close)
-	return c
-}
-
-func (c *collector) got() []otlpSpan {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]otlpSpan(nil), c.spans...)
-}
-
-// run runs the tracer until the test stops it, and returns the stop.
-func run(t *testing.T, tr *Tracer) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { tr.Run(ctx); close(done) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
-
-// TestExport: spans reach the collector in OTLP/JSON, with their parent,
-// kind, attributes and status, and a child continues its parent's trace.
+// TestExport: spans reach an OTLP collector, over HTTP (protobuf) and over
+// gRPC, with their parent, kind, attributes, status and resource, and a
+// child continues its parent's trace.
 func TestExport(t *testing.T) {
-	t.Parallel()
-	c := newCollector(t)
-	tr, err := New(Config{Endpoint: c.URL, SampleRatio: 1, Service: "hookbridge", Version: "v1.2.3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, tr)
-	parent, _ := ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	server := tr.Start(parent, "POST /api/v1/app/{app_id}/msg", KindServer)
-	server.SetInt("http.response.status_code", 202)
-	client := tr.Start(server.Context(), "POST", KindClient)
-	client.SetString("hookbridge.msg_id", "msg_1")
-	client.SetError("receiver answered 500")
-	client.End()
-	server.End()
-	server.End() // a second End does nothing
-	stop()       // flushes
+	for _, protocol := range []string{"http/protobuf", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+			c := otlptest.NewHTTP(t)
+			if protocol == "grpc" {
+				c = otlptest.NewGRPC(t)
+			}
+			tr := newTracer(t, tracing.Config{Endpoint: c.URL, SampleRatio: ratio(1), Service: "hookbridge", Version: "v1.2.3"})
+			ctx := tr.WithTraceparent(context.Background(), sampledTP)
+			ctx, server := tr.Start(ctx, "POST /api/v1/app/{app_id}/msg", trace.WithSpanKind(trace.SpanKindServer))
+			server.SetAttributes(attribute.Int("http.response.status_code", 202))
+			_, client := tr.Start(ctx, "POST", trace.WithSpanKind(trace.SpanKindClient))
+			client.SetAttributes(attribute.String("hookbridge.msg_id", "msg_1"))
+			client.SetStatus(codes.Error, "receiver answered 500")
+			client.End()
+			server.End()
+			shutdown(t, tr)
 
-	spans := c.got()
-	if len(spans) != 2 {
-		t.Fatalf("collector got %d spans, want 2: %+v", len(spans), spans)
+			spans := c.Spans()
+			if len(spans) != 2 {
+				t.Fatalf("collector got %d spans, want 2: %+v", len(spans), spans)
+			}
+			cs, ss := spans[0], spans[1]
+			if ss.TraceID() != callerTrace || ss.ParentID() != callerSpan || ss.Kind != tracepb.Span_SPAN_KIND_SERVER ||
+				ss.Name != "POST /api/v1/app/{app_id}/msg" || ss.Attr("http.response.status_code") != "202" {
+				t.Errorf("server span %v", ss.Span)
+			}
+			if cs.TraceID() != callerTrace || cs.ParentID() != ss.SpanID() || cs.Kind != tracepb.Span_SPAN_KIND_CLIENT ||
+				cs.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || cs.Attr("hookbridge.msg_id") != "msg_1" {
+				t.Errorf("client span %v, want a failed child of %s", cs.Span, ss.SpanID())
+			}
+			if cs.StartTimeUnixNano == 0 || cs.EndTimeUnixNano < cs.StartTimeUnixNano {
+				t.Errorf("client span times %d … %d", cs.StartTimeUnixNano, cs.EndTimeUnixNano)
+			}
+			if r := ss.Resource; r["service.name"] != "hookbridge" || r["service.version"] != "v1.2.3" || ss.Scope != tracing.ScopeName {
+				t.Errorf("resource %v, scope %q", r, ss.Scope)
+			}
+		})
 	}
-	cs, ss := spans[0], spans[1]
-	if ss.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || ss.ParentSpanID != "00f067aa0ba902b7" || ss.Kind != 2 ||
-		ss.Name != "POST /api/v1/app/{app_id}/msg" || len(ss.Attributes) != 1 || *ss.Attributes[0].Value.IntValue != "202" {
-		t.Errorf("server span %+v", ss)
-	}
-	if cs.TraceID != ss.TraceID || cs.ParentSpanID != ss.SpanID || cs.Kind != 3 || cs.Status == nil || cs.Status.Code != 2 ||
-		*cs.Attributes[0].Value.StringValue != "msg_1" {
-		t.Errorf("client span %+v, want a failed child of %s", cs, ss.SpanID)
-	}
-	if cs.StartTimeUnixNano == "" || cs.EndTimeUnixNano < cs.StartTimeUnixNano {
-		t.Errorf("client span times %s … %s", cs.StartTimeUnixNano, cs.EndTimeUnixNano)
-	}
-	if len(c.resource) != 2 || *c.resource[0].Value.StringValue != "hookbridge" || *c.resource[1].Value.StringValue != "v1.2.3" {
-		t.Errorf("resource %+v", c.resource)
-	}
+}
+
+// sampled reports whether a new span, a child of parent (a traceparent, or
+// "" for a new trace), is recorded.
+func sampled(tr *tracing.Tracer, parent string) bool {
+	_, span := tr.Start(tr.WithTraceparent(context.Background(), parent), "x")
+	defer span.End()
+	return span.SpanContext().IsSampled() && span.IsRecording()
 }
 
 // TestSampling: a ratio of 0 records no new trace, but a caller's sampled
-// trace is continued; an unsampled one is not.
+// trace is continued; an unsampled one is not; a ratio of 0.5 records
+// about half.
 func TestSampling(t *testing.T) {
 	t.Parallel()
-	tr, err := New(Config{Endpoint: "http://127.0.0.1:1", SampleRatio: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := otlptest.NewHTTP(t)
+	none := newTracer(t, tracing.Config{Endpoint: c.URL, SampleRatio: ratio(0)})
 	for range 100 {
-		if s := tr.Start(SpanContext{}, "x", KindServer); s != nil {
+		if sampled(none, "") {
 			t.Fatal("a ratio of 0 sampled a new trace")
 		}
 	}
-	sampled, _ := ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	if tr.Start(sampled, "x", KindServer) == nil {
+	if !sampled(none, sampledTP) {
 		t.Error("a caller's sampled trace was not continued")
 	}
-	unsampled, _ := ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
-	if tr.Start(unsampled, "x", KindServer) != nil {
+	if sampled(none, unsampledTP) {
 		t.Error("a caller's unsampled trace was recorded")
 	}
-	half, _ := New(Config{Endpoint: "http://127.0.0.1:1", SampleRatio: 0.5})
+	half := newTracer(t, tracing.Config{Endpoint: c.URL, SampleRatio: ratio(0.5)})
 	n := 0
 	for range 2000 {
-		if half.Start(SpanContext{}, "x", KindServer) != nil {
+		if sampled(half, "") {
 			n++
 		}
 	}
@@ -172,46 +174,109 @@ func TestSampling(t *testing.T) {
 		t.Errorf("a ratio of 0.5 sampled %d of 2000 traces", n)
 	}
 	for _, bad := range []float64{-0.1, 1.5, math.NaN()} {
-		if _, err := New(Config{Endpoint: "http://127.0.0.1:1", SampleRatio: bad}); err == nil {
+		if tr, err := tracing.New(context.Background(), tracing.Config{Endpoint: c.URL, SampleRatio: &bad}); err == nil {
+			tr.Shutdown(context.Background())
 			t.Errorf("New took the sample ratio %v", bad)
 		}
 	}
-	var nilTracer *Tracer
-	if s := nilTracer.Start(sampled, "x", KindServer); s != nil {
-		t.Error("a nil tracer made a span")
-	}
-	var nilSpan *Span
-	nilSpan.SetString("k", "v")
-	nilSpan.SetError("x")
-	nilSpan.End()
-	if nilSpan.Context().IsValid() {
-		t.Error("a nil span has a context")
-	}
 }
 
-// TestDrops: a collector that refuses, and a full queue, lose spans and
-// count them; nothing waits on them.
+// TestEnvironment: the standard variables configure what Config leaves
+// empty, and Config wins over them.
+func TestEnvironment(t *testing.T) {
+	ctx := context.Background()
+	t.Run("no endpoint, no tracing", func(t *testing.T) {
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+		if tr, err := tracing.New(ctx, tracing.Config{}); tr != nil || err != nil {
+			t.Errorf("New without an endpoint: %v, %v; want no tracer", tr, err)
+		}
+	})
+	t.Run("OTEL_SDK_DISABLED", func(t *testing.T) {
+		t.Setenv("OTEL_SDK_DISABLED", "true")
+		if tr, err := tracing.New(ctx, tracing.Config{Endpoint: "http://127.0.0.1:1"}); tr != nil || err != nil {
+			t.Errorf("New with the SDK disabled: %v, %v; want no tracer", tr, err)
+		}
+	})
+	t.Run("endpoint and service name", func(t *testing.T) {
+		c := otlptest.NewHTTP(t)
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", c.URL)
+		t.Setenv("OTEL_SERVICE_NAME", "hookbridge-eu")
+		tr := newTracer(t, tracing.Config{Service: "hookbridge"})
+		_, span := tr.Start(ctx, "x")
+		span.End()
+		shutdown(t, tr)
+		if spans := c.Spans(); len(spans) != 1 || spans[0].Resource["service.name"] != "hookbridge-eu" {
+			t.Errorf("spans %v, want one of service hookbridge-eu", spans)
+		}
+	})
+	t.Run("Config's endpoint wins", func(t *testing.T) {
+		env, flag := otlptest.NewHTTP(t), otlptest.NewHTTP(t)
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", env.URL+"/v1/traces")
+		tr := newTracer(t, tracing.Config{Endpoint: flag.URL})
+		_, span := tr.Start(ctx, "x")
+		span.End()
+		shutdown(t, tr)
+		if len(flag.Spans()) != 1 || len(env.Spans()) != 0 {
+			t.Errorf("Config's collector got %d spans, the environment's %d; want 1 and 0", len(flag.Spans()), len(env.Spans()))
+		}
+	})
+	t.Run("sampler", func(t *testing.T) {
+		t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
+		c := otlptest.NewHTTP(t)
+		if sampled(newTracer(t, tracing.Config{Endpoint: c.URL}), "") {
+			t.Error("OTEL_TRACES_SAMPLER=always_off: a trace was sampled")
+		}
+		if !sampled(newTracer(t, tracing.Config{Endpoint: c.URL, SampleRatio: ratio(1)}), "") {
+			t.Error("a sample ratio of 1 did not win over OTEL_TRACES_SAMPLER=always_off")
+		}
+	})
+	t.Run("protocol", func(t *testing.T) {
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+		if tr, err := tracing.New(ctx, tracing.Config{Endpoint: "http://127.0.0.1:1"}); err == nil {
+			tr.Shutdown(ctx)
+			t.Error("New took an unknown protocol")
+		}
+	})
+}
+
+// TestDrops: a collector that stops answering fills the queue, and a
+// collector that refuses loses the batch; both are counted, and ending a
+// span never waits.
 func TestDrops(t *testing.T) {
-	t.Parallel()
-	c := newCollector(t)
-	c.status = http.StatusServiceUnavailable
-	tr, err := New(Config{Endpoint: c.URL, SampleRatio: 1})
-	if err != nil {
-		t.Fatal(err)
+	const queue = 10
+	t.Setenv("OTEL_BSP_MAX_QUEUE_SIZE", "10")
+	c := otlptest.NewHTTP(t)
+	release := c.Hold()
+	tr := newTracer(t, tracing.Config{Endpoint: c.URL, SampleRatio: ratio(1)})
+	end := func(n int) {
+		start := time.Now()
+		for range n {
+			_, span := tr.Start(context.Background(), "x")
+			span.End()
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Error("ending spans waited for the exporter")
+		}
 	}
-	// Not running: the queue fills and then drops.
-	start := time.Now()
-	for range queueSize + 10 {
-		tr.Start(SpanContext{}, "x", KindServer).End()
+	// A full batch goes out at once, and hangs: what follows is dropped.
+	end(queue + 25)
+	<-c.Arrived()
+	if d := tr.Dropped(); d != 25 {
+		t.Errorf("dropped %d with the collector hanging, want 25", d)
 	}
-	if d := tr.Dropped(); d != 10 {
-		t.Errorf("dropped %d with the queue full, want 10", d)
+	c.Refuse()
+	release()
+	end(queue) // a full batch again, refused
+	shutdown(t, tr)
+	if d := tr.Dropped(); d != 25+2*queue {
+		t.Errorf("dropped %d in all, want %d", d, 25+2*queue)
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Error("ending spans waited for the exporter")
+	if n := len(c.Spans()); n != 0 {
+		t.Errorf("the collector kept %d spans, want none", n)
 	}
-	run(t, tr)() // sends the queue, which the collector refuses
-	if d := tr.Dropped(); d != queueSize+10 {
-		t.Errorf("dropped %d in all, want %d", d, queueSize+10)
+	var off *tracing.Tracer
+	if off.Dropped() != 0 || off.Shutdown(context.Background()) != nil {
+		t.Error("a nil Tracer counts drops or fails to shut down")
 	}
 }

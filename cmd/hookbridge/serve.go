@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/api"
@@ -32,6 +35,8 @@ const (
 	defaultAddr            = "127.0.0.1:8071"
 	defaultDB              = "hookbridge.db"
 	defaultShutdownTimeout = 10 * time.Second
+	// tracingFlushTimeout bounds the sending of the last spans on shutdown.
+	tracingFlushTimeout = 5 * time.Second
 )
 
 // serveConfig is everything `hookbridge serve` can be told.
@@ -45,7 +50,7 @@ type serveConfig struct {
 	Proxy           string
 	OTelEndpoint    string
 	RetrySchedule   string
-	OTelSampleRatio float64
+	OTelSampleRatio string // "" = OTEL_TRACES_SAMPLER's choice, else all
 	MaxPayload      int64
 	RequestTimeout  time.Duration
 	Workers         int
@@ -76,8 +81,8 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
-	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to this OTLP/HTTP collector, e.g. http://localhost:4318")
-	fs.Float64(&c.OTelSampleRatio, "otel-sample-ratio", 1, "share of new traces to record, from 0 to 1 (a caller's traceparent decides for its own trace)")
+	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to the OTLP collector at this `url`, e.g. http://localhost:4318 (OTLP/HTTP; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); it wins over OTEL_EXPORTER_OTLP_ENDPOINT, and the other OTEL_EXPORTER_OTLP_* variables apply")
+	fs.String(&c.OTelSampleRatio, "otel-sample-ratio", "", "share of new traces to record, a `ratio` from 0 to 1 (a caller's traceparent decides for its own trace); it wins over OTEL_TRACES_SAMPLER, and with neither every trace is recorded")
 	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
 	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
 	fs.Bool(&c.StrictEventTypes, "strict-event-types", false, "refuse (422 on eventType) a message whose event type is not in the catalogue, or is archived; by default it is accepted, as Svix does, and counted in /metrics and on the dashboard")
@@ -109,6 +114,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("%v", err)
 	}
 	tuneGC()
+	// The OpenTelemetry SDK reports what goes wrong (a malformed
+	// OTEL_* variable, a collector's partial refusal) to a process-wide
+	// handler: into the log with the rest.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("opentelemetry", "component", "tracing", "err", err)
+	}))
 	srv, err := startServer(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err
@@ -193,16 +204,30 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			return nil, usageError("--retry-schedule: %v", err)
 		}
 	}
-	var tracer *tracing.Tracer
 	if cfg.OTelEndpoint != "" {
 		if u, err := url.Parse(cfg.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, usageError("--otel-endpoint %q: want the collector's http(s)://host:port", cfg.OTelEndpoint)
 		}
-		if tracer, err = tracing.New(tracing.Config{Endpoint: cfg.OTelEndpoint, SampleRatio: cfg.OTelSampleRatio,
-			Service: "hookbridge", Version: buildVersion()}); err != nil {
-			return nil, usageError("--otel-sample-ratio: %v", err)
-		}
 	}
+	var ratio *float64
+	if cfg.OTelSampleRatio != "" {
+		r, err := strconv.ParseFloat(cfg.OTelSampleRatio, 64)
+		if err != nil || !(r >= 0 && r <= 1) { // NaN too
+			return nil, usageError("--otel-sample-ratio %q: want a number from 0 to 1", cfg.OTelSampleRatio)
+		}
+		ratio = &r
+	}
+	tracer, err := tracing.New(ctx, tracing.Config{Endpoint: cfg.OTelEndpoint, SampleRatio: ratio,
+		Service: "hookbridge", Version: buildVersion(), Logger: logger.With("component", "tracing")})
+	if err != nil {
+		return nil, usageError("tracing: %v", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tracer.Shutdown(context.Background())
+		}
+	}()
 
 	keys, err := sealed.ParseKeys(cfg.SecretKey)
 	if err != nil {
@@ -218,7 +243,6 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	ok := false
 	defer func() {
 		if !ok {
 			ln.Close()
@@ -317,7 +341,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	mux := http.NewServeMux()
 	mux.Handle("/", handler) // the API, and its JSON 404 for anything unrouted
 	pages.Register(mux)      // the dashboard (/ui/) and the consumer portal (/portal/)
-	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, time.Now(), logger.With("component", "metrics"))))
+	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, logger.With("component", "metrics"))))
 
 	s := &server{
 		Addr:   ln.Addr().String(),
@@ -333,11 +357,14 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		},
 	}
 	// The exporter outlives the components whose spans it sends: stop
-	// flushes it after they have stopped.
-	tctx, stopTracer := context.WithCancel(context.WithoutCancel(ctx))
-	traced := make(chan struct{})
-	go func() { defer close(traced); tracer.Run(tctx) }()
-	s.stopTracing = func() { stopTracer(); <-traced }
+	// flushes it after they have stopped, within a bound of its own.
+	s.stopTracing = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		if err := tracer.Shutdown(ctx); err != nil {
+			logger.Warn("tracing: flush on shutdown", "err", err)
+		}
+	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(2)
@@ -361,7 +388,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		started = append(started, "proxy", proxy.Redacted())
 	}
 	if tracer != nil {
-		started = append(started, "otel_endpoint", cfg.OTelEndpoint, "otel_sample_ratio", cfg.OTelSampleRatio)
+		started = append(started, "tracing", true)
+		if cfg.OTelEndpoint != "" {
+			started = append(started, "otel_endpoint", cfg.OTelEndpoint)
+		}
+		if ratio != nil {
+			started = append(started, "otel_sample_ratio", *ratio)
+		}
 	}
 	logger.Info("hookbridge started", started...)
 	return s, nil
