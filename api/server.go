@@ -102,6 +102,7 @@ type Server struct {
 	publicURL    string
 	tracer       *tracing.Tracer // nil: no tracing
 	portalKey    portalKey       // see portal.go
+	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
 
 	strictEventTypes bool
@@ -145,6 +146,7 @@ func New(cfg Config) *Server {
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
 		tracer:       cfg.Tracer,
 		mux:          http.NewServeMux(),
+		authThrottle: newAuthThrottle(maxTrackedClients),
 
 		strictEventTypes: cfg.StrictEventTypes,
 	}
@@ -481,18 +483,33 @@ func (s *Server) authenticate(next http.Handler, appRoute bool) http.Handler {
 			next.ServeHTTP(w, r)
 		case strings.HasPrefix(token, portalTokenPrefix):
 			access, err := s.VerifyPortalToken(r.Context(), token)
-			if err == nil {
-				err = s.authorizeApp(r, access, appRoute)
-			}
 			if err != nil {
+				s.writeError(w, r, s.refused(r, token, err))
+				return
+			}
+			if err := s.authorizeApp(r, access, appRoute); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appKey{}, access)))
 		default:
-			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials"))
+			s.writeError(w, r, s.refused(r, token, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials")))
 		}
 	})
+}
+
+// refused is the answer to credential failing to authenticate r with err:
+// err, or, once too many have failed (see AuthFailed), a
+// *TooManyFailures. Only a refused credential (EUNAUTHORIZED) counts; a
+// store that could not be read is no failure of the caller's.
+func (s *Server) refused(r *http.Request, credential string, err error) error {
+	if hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+		return err
+	}
+	if tooMany := s.AuthFailed(r, credential); tooMany != nil {
+		return tooMany
+	}
+	return err
 }
 
 // appKey is the context key under which an application's key's access
