@@ -47,7 +47,7 @@ func TestFailedSignInsAreThrottled(t *testing.T) {
 		t.Errorf("the page does not say to wait %d seconds:\n%s", secs, throttled.Body)
 	}
 
-	p := b.get("/portal/?token=" + url.QueryEscape("hbpt_forged")).want(t, http.StatusTooManyRequests)
+	p := b.get("/portal/?token="+url.QueryEscape("hbpt_forged")).want(t, http.StatusTooManyRequests)
 	if p.Header.Get("Retry-After") == "" || !strings.Contains(p.Body, "Too many failed attempts") {
 		t.Errorf("a forged portal link from a throttled address: Retry-After %q, body:\n%s", p.Header.Get("Retry-After"), p.Body)
 	}
