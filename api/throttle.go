@@ -15,9 +15,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Failed authentication is throttled, so that guessing the admin key or a
-// portal token costs the guesser time and shows up as 429s rather than as
-// an endless run of 401s. Two budgets are spent by every failure:
+// Failed authentication is throttled: a run of wrong keys is answered 429
+// with Retry-After, telling a misconfigured client to back off and showing
+// a guesser for what it is, instead of an endless run of cheap 401s. Two
+// budgets are spent by every failure:
 //
 //   - the client's address: authFailBurst failures at once, then one per
 //     authFailEvery. IPv6 clients count by their /64, which one host
@@ -29,11 +30,12 @@ import (
 //
 // Only failures count, and a credential is always checked before any
 // budget is looked at: a request with a valid key is never slowed or
-// refused by this, whatever its address or the prefix's budget has spent,
-// so an attacker cannot lock the operator or a consumer out. What guessing
-// would still get through is what the keys' strength rules out (a
-// generated admin key has 256 bits, an operator's own at least 32
-// characters; portal tokens are signed).
+// refused by this, whatever its address or its prefix's budget has spent,
+// so an attacker cannot lock the operator or a consumer out. It follows
+// that a throttled guess is still told apart from a right one (429, not
+// 200): what keeps guessing out is the keys' strength (a generated admin
+// key has 256 bits, an operator's own at least 32 characters, checked by
+// serve; portal tokens are signed).
 //
 // The client address is the connection's remote address: behind a reverse
 // proxy every client shares the proxy's budget (which still never refuses
@@ -176,7 +178,7 @@ func clientAddress(r *http.Request) string {
 // nil when the failure should be answered as usual. Call it only for a
 // credential that was presented and refused: a missing one, or a request
 // that authenticated, spends nothing.
-func (s *Server) AuthFailed(r *http.Request, credential string) error {
+func (s *Server) AuthFailed(r *http.Request, credential string) *TooManyFailures {
 	wait, ok := s.authThrottle.fail(clientAddress(r), keyKind(credential), s.now())
 	if ok {
 		return nil

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/api"
 )
 
 // pageFunc is a page or action of a signed-in user: it renders or
@@ -117,10 +115,8 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 		v.Errors["key"] = "This is not the admin key."
 		if key == "" {
 			v.Errors["key"] = "Enter the admin key."
-		} else if err := h.api.AuthFailed(r, key); err != nil {
+		} else if tooMany := h.api.AuthFailed(r, key); tooMany != nil {
 			// Failed sign-ins are throttled with the API's failed keys.
-			var tooMany *api.TooManyFailures
-			errors.As(err, &tooMany)
 			tooMany.SetRetryAfter(w.Header())
 			status = http.StatusTooManyRequests
 			v.Errors["key"] = fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", tooMany.Seconds())
