@@ -27,8 +27,13 @@ type validationErrorItem struct {
 	Type string   `json:"type"`
 }
 
+// codeTooManyRequests is the code of a 429's HttpErrorOut: too many
+// failed authentications (see throttle.go).
+const codeTooManyRequests = "too_many_requests"
+
 // statusOf maps each domain error code to its HTTP status. This and
-// writeError are the only places that know the mapping.
+// writeError (which also answers *TooManyFailures, 429) are the only
+// places that know the mapping.
 func statusOf(code string) int {
 	switch code {
 	case hookbridge.EINVALID:
@@ -53,6 +58,12 @@ func statusOf(code string) int {
 // body; anything else is an internal error: its details go to the log, and
 // the caller gets a generic 500 that reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooMany *TooManyFailures
+	if errors.As(err, &tooMany) {
+		tooMany.SetRetryAfter(w.Header())
+		writeJSON(w, http.StatusTooManyRequests, httpErrorOut{Code: codeTooManyRequests, Detail: tooMany.Error()})
+		return
+	}
 	code := hookbridge.ErrorCode(err)
 	status := statusOf(code)
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -162,7 +163,8 @@ func eventTypeName(r *http.Request) (string, error) {
 
 // handleListEventTypes lists the catalogue by name. Schemas are left out
 // unless with_content=true, and archived types unless include_archived=true,
-// as in Svix.
+// as in Svix. An application's key sees the catalogue as its portal does:
+// see visibleEventTypes.
 func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	query := r.URL.Query()
@@ -173,7 +175,15 @@ func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) er
 	if err := fe.err(); err != nil {
 		return err
 	}
-	page, err := s.store.ListEventTypes(r.Context(), q.opt, includeArchived)
+	var (
+		page hookbridge.Page[hookbridge.EventType]
+		err  error
+	)
+	if access := appAccess(r); access != nil {
+		page, err = s.visibleEventTypes(r.Context(), access, q.opt, includeArchived)
+	} else {
+		page, err = s.store.ListEventTypes(r.Context(), q.opt, includeArchived)
+	}
 	if err != nil {
 		return err
 	}
@@ -185,21 +195,40 @@ func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) er
 		}
 		return out
 	}
-	out := writePage(page, q, conv, func(et *hookbridge.EventType) string { return et.Name }, true)
-	if access := appAccess(r); access != nil {
-		// An application's key sees the catalogue as its portal does. The
-		// iterators stay those of the whole page, so a page may come out
-		// short, or empty, and still lead on.
-		hidden := make(map[string]bool)
+	writeJSON(w, http.StatusOK, writePage(page, q, conv, func(et *hookbridge.EventType) string { return et.Name }, true))
+	return nil
+}
+
+// visibleEventTypes is the page of the catalogue that access may see:
+// opt.Limit event types it sees (those gated by a feature flag it was not
+// given are skipped), read on through the store's pages until there are
+// that many or the catalogue ends. The page's iterators are made from its
+// own items only, so that neither iterator names a hidden type, and Done
+// says whether another visible one follows.
+func (s *Server) visibleEventTypes(ctx context.Context, access *PortalAccess, opt hookbridge.ListOptions, includeArchived bool) (hookbridge.Page[hookbridge.EventType], error) {
+	want := opt.Limit
+	read := opt
+	read.Limit = hookbridge.MaxListLimit
+	var seen []hookbridge.EventType
+	for {
+		page, err := s.store.ListEventTypes(ctx, read, includeArchived)
+		if err != nil {
+			return page, err
+		}
 		for i := range page.Data {
-			if !access.sees(&page.Data[i]) {
-				hidden[page.Data[i].Name] = true
+			if access.sees(&page.Data[i]) {
+				if len(seen) == want {
+					// One more follows: this page is full, and not the last.
+					return hookbridge.Page[hookbridge.EventType]{Data: seen}, nil
+				}
+				seen = append(seen, page.Data[i])
 			}
 		}
-		out.Data = slices.DeleteFunc(out.Data, func(et eventTypeOut) bool { return hidden[et.Name] })
+		if page.Done || len(page.Data) == 0 {
+			return hookbridge.Page[hookbridge.EventType]{Data: seen, Done: true}, nil
+		}
+		read.Iterator = page.Data[len(page.Data)-1].Name
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // handleCreateEventType adds an event type. Creating one that is archived

@@ -1,7 +1,11 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,5 +121,102 @@ func TestEndpointFilterNeedsKnownEventTypes(t *testing.T) {
 	got := e.do("GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil).want(http.StatusOK).object()
 	if types, _ := got["filterTypes"].([]any); len(types) != 1 || types[0] != "order.ready" {
 		t.Errorf("after refused updates, filterTypes = %v", got["filterTypes"])
+	}
+}
+
+// TestEventTypeIteratorsHideGatedTypes: an application's key pages
+// through the catalogue, forwards and back, at every page size, and sees
+// each type it may see exactly once, in order; no iterator or
+// prevIterator it is given is, or contains, the name of a type gated by a
+// feature flag the key lacks. A key with the flag sees that type.
+func TestEventTypeIteratorsHideGatedTypes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createApp("Shop", "shop")
+	hidden := []string{"b.gated", "c.gated", "e.gated", "g.gated"}
+	for _, name := range []string{"a.open", "d.open", "f.open"} {
+		e.createEventType(name)
+	}
+	for _, name := range hidden {
+		e.do("POST", "/api/v1/event-type", obj{"name": name, "description": "gated", "featureFlag": "beta"}).want(http.StatusCreated)
+	}
+	visible := []string{"a.open", "d.open", "f.open"}
+	key := e.portalToken("shop", obj{})
+
+	type page struct {
+		Data []struct {
+			Name string `json:"name"`
+		} `json:"data"`
+		Iterator     *string `json:"iterator"`
+		PrevIterator *string `json:"prevIterator"`
+		Done         bool    `json:"done"`
+	}
+	get := func(key string, limit int, iter string) page {
+		t.Helper()
+		path := fmt.Sprintf("/api/v1/event-type?limit=%d", limit)
+		if iter != "" {
+			path += "&iterator=" + url.QueryEscape(iter)
+		}
+		var p page
+		e.withKey(key, "GET", path, nil).want(http.StatusOK).decode(&p)
+		for _, it := range []*string{p.Iterator, p.PrevIterator} {
+			for _, h := range hidden {
+				if it != nil && strings.Contains(*it, h) {
+					t.Errorf("limit %d after %q: an iterator %q names the hidden %s", limit, iter, *it, h)
+				}
+			}
+		}
+		for _, d := range p.Data {
+			if slices.Contains(hidden, d.Name) {
+				t.Errorf("limit %d: the page shows the hidden %s", limit, d.Name)
+			}
+		}
+		return p
+	}
+	names := func(p page) (out []string) {
+		for _, d := range p.Data {
+			out = append(out, d.Name)
+		}
+		return out
+	}
+
+	for limit := 1; limit <= len(visible)+len(hidden)+1; limit++ {
+		var forward []string
+		p := get(key, limit, "")
+		for i := 0; ; i++ {
+			if i > 10 {
+				t.Fatalf("limit %d: no end after %d pages", limit, i)
+			}
+			forward = append(forward, names(p)...)
+			if p.Done || p.Iterator == nil {
+				break
+			}
+			p = get(key, limit, *p.Iterator)
+		}
+		if !slices.Equal(forward, visible) {
+			t.Errorf("limit %d forwards: %v, want %v", limit, forward, visible)
+		}
+		// And back from the last page, through prevIterator.
+		var back []string
+		for i := 0; p.PrevIterator != nil; i++ {
+			if i > 10 {
+				t.Fatalf("limit %d: no start after %d pages back", limit, i)
+			}
+			back = append(names(p), back...)
+			if p = get(key, limit, *p.PrevIterator); len(p.Data) == 0 {
+				break
+			}
+		}
+		back = append(names(p), back...)
+		if !slices.Equal(back, visible) {
+			t.Errorf("limit %d backwards: %v, want %v", limit, back, visible)
+		}
+	}
+
+	beta := e.portalToken("shop", obj{"featureFlags": []string{"beta"}})
+	var all page
+	e.withKey(beta, "GET", "/api/v1/event-type?limit=250", nil).want(http.StatusOK).decode(&all)
+	if got := names(all); len(got) != len(visible)+len(hidden) {
+		t.Errorf("a key with the flag sees %v, want every type", got)
 	}
 }

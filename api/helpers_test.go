@@ -145,6 +145,13 @@ func (e *env) do(method, path string, body any) *response {
 
 func (e *env) doWith(method, path string, body any, headers map[string]string) *response {
 	e.t.Helper()
+	return e.doFrom("", method, path, body, headers)
+}
+
+// doFrom is doWith from the client address remote (host:port; ""
+// keeps httptest's 192.0.2.1:1234).
+func (e *env) doFrom(remote, method, path string, body any, headers map[string]string) *response {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -160,6 +167,9 @@ func (e *env) doWith(method, path string, body any, headers map[string]string) *
 		rd = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequest(method, path, rd)
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

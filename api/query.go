@@ -125,28 +125,97 @@ func timeParam(q url.Values, name string, fe *fieldErrors) time.Time {
 	return t
 }
 
+// MaxFilterValues is the most values a list filter takes (event_types,
+// the only query parameter that carries a list): more is 422 on the
+// parameter. A filter is a set the store matches every row against, so its
+// size is bounded like a page's.
+const MaxFilterValues = 100
+
+// maxQueryParams is the most parameters a request's query may have, counted
+// as Go counts them (one more than its "&"s). Go's parser reads none at
+// all past 10 000, which would turn a filter into no filter and list
+// everything; well below that, checkQuery answers 422.
+const maxQueryParams = 500
+
+// checkQuery refuses a query of more than maxQueryParams parameters with a
+// 422 on the one given most often (name[…] counts as name): a filter past
+// its MaxFilterValues, typically. It is linear in the query's length.
+func checkQuery(raw string) error {
+	total := strings.Count(raw, "&") + 1
+	if total <= maxQueryParams {
+		return nil
+	}
+	counts := make(map[string]int)
+	most, n := "", 0
+	for pair := range strings.SplitSeq(raw, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if i := strings.IndexByte(key, '['); i > 0 {
+			key = key[:i]
+		}
+		if key == "" {
+			continue
+		}
+		if counts[key]++; counts[key] > n {
+			most, n = key, counts[key]
+		}
+	}
+	var fe fieldErrors
+	switch {
+	case n > MaxFilterValues:
+		fe.query(most, fmt.Sprintf("must have at most %d values", MaxFilterValues))
+	case most != "":
+		fe.query(most, fmt.Sprintf("one of %d query parameters, more than the %d a request may have", total, maxQueryParams))
+	default:
+		fe.add(fmt.Sprintf("%d query parameters, more than the %d a request may have", total, maxQueryParams), "query")
+	}
+	return fe.err()
+}
+
 // eventTypesParam reads the event_types filter the way Svix does: repeated
 // (event_types=a&event_types=b, also event_types[]=a or event_types[0]=a)
 // and/or comma separated (event_types=a,b).
 func eventTypesParam(q url.Values, fe *fieldErrors) []string {
-	var out []string
+	return filterParam(q, "event_types", maxNameLen, fe)
+}
+
+// filterParam reads the list filter name: every value of name, name[] and
+// name[i], each split at commas, empty ones skipped. More than
+// MaxFilterValues values (repeats included) is one 422 on name, found
+// without reading further; otherwise each value is checked (at most maxLen
+// characters, printable) and the set is returned sorted, without repeats.
+// The work is linear in the query's size.
+func filterParam(q url.Values, name string, maxLen int, fe *fieldErrors) []string {
+	var given []string
 	for key, vals := range q {
-		if key != "event_types" && !(strings.HasPrefix(key, "event_types[") && strings.HasSuffix(key, "]")) {
+		if key != name && !(strings.HasPrefix(key, name+"[") && strings.HasSuffix(key, "]")) {
 			continue
 		}
 		for _, v := range vals {
-			for name := range strings.SplitSeq(v, ",") {
-				if name == "" {
+			for value := range strings.SplitSeq(v, ",") {
+				if value == "" {
 					continue
 				}
-				if msg := checkLimitedString(name, maxNameLen); msg != "" {
-					fe.query("event_types", fmt.Sprintf("%q: %s", name, msg))
-					continue
+				if len(given) == MaxFilterValues {
+					fe.query(name, fmt.Sprintf("must have at most %d values", MaxFilterValues))
+					return nil
 				}
-				if !slices.Contains(out, name) {
-					out = append(out, name)
-				}
+				given = append(given, value)
 			}
+		}
+	}
+	seen := make(map[string]bool, len(given))
+	out := given[:0]
+	for _, value := range given {
+		if msg := checkLimitedString(value, maxLen); msg != "" {
+			fe.query(name, fmt.Sprintf("%q: %s", value, msg))
+			continue
+		}
+		if !seen[value] {
+			seen[value] = true
+			out = append(out, value)
 		}
 	}
 	slices.Sort(out) // map iteration above is unordered; keep filters deterministic

@@ -107,6 +107,7 @@ type Server struct {
 	publicURL    string
 	tracer       *tracing.Tracer // nil: no tracing
 	portalKey    portalKey       // see portal.go
+	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
 
 	strictEventTypes bool
@@ -160,6 +161,7 @@ func New(cfg Config) *Server {
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
 		tracer:       cfg.Tracer,
 		mux:          http.NewServeMux(),
+		authThrottle: newAuthThrottle(maxTrackedClients),
 
 		strictEventTypes: cfg.StrictEventTypes,
 	}
@@ -285,7 +287,11 @@ func (s *Server) register(pattern string, who routeAccess, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.routes = append(s.routes, route{method: method, path: path, who: who})
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := checkQuery(r.URL.RawQuery)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -533,18 +539,33 @@ func (s *Server) authenticate(next http.Handler, who routeAccess) http.Handler {
 			next.ServeHTTP(w, r)
 		case strings.HasPrefix(token, portalTokenPrefix):
 			access, err := s.VerifyPortalToken(r.Context(), token)
-			if err == nil {
-				err = s.authorizeApp(r, access, who)
-			}
 			if err != nil {
+				s.writeError(w, r, s.refused(r, token, err))
+				return
+			}
+			if err := s.authorizeApp(r, access, who); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appKey{}, access)))
 		default:
-			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials"))
+			s.writeError(w, r, s.refused(r, token, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "incorrect authentication credentials")))
 		}
 	})
+}
+
+// refused is the answer to credential failing to authenticate r with err:
+// err, or, once too many have failed (see AuthFailed), a
+// *TooManyFailures. Only a refused credential (EUNAUTHORIZED) counts; a
+// store that could not be read is no failure of the caller's.
+func (s *Server) refused(r *http.Request, credential string, err error) error {
+	if hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+		return err
+	}
+	if tooMany := s.AuthFailed(r, credential); tooMany != nil {
+		return tooMany
+	}
+	return err
 }
 
 // appKey is the context key under which an application's key's access

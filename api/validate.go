@@ -96,12 +96,14 @@ func normalizeSet(items []string, maxLen, maxItems int, fe *fieldErrors, field .
 		return nil
 	}
 	out := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items)) // not slices.Contains: linear, whatever the list's length
 	for _, it := range items {
 		if msg := checkLimitedString(it, maxLen); msg != "" {
 			fe.body(fmt.Sprintf("%q %s", it, msg), field...)
 			continue
 		}
-		if !slices.Contains(out, it) {
+		if !seen[it] {
+			seen[it] = true
 			out = append(out, it)
 		}
 	}

@@ -276,10 +276,11 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 
 	resp, err := d.transport.RoundTrip(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return 0, fmt.Sprintf("request timed out after %s", d.requestTimeout), 0, err
-		}
-		return 0, truncate(err.Error()), 0, err
+		// The attempt says what failed in words fit for the endpoint's
+		// owner (see failureText); the error as it came, which may name
+		// the resolver or the addresses dialled, is the operator's.
+		d.log.Debug("dispatch: request failed", "endpoint", c.Endpoint.ID, "delivery", c.Delivery.ID, "err", err)
+		return 0, truncate(failureText(err, req.URL, d.requestTimeout)), 0, err
 	}
 	defer resp.Body.Close()
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -110,11 +111,17 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostForm.Get("key"))
 	if h.adminKeyHash == "" || !hookbridge.KeyMatches(key, h.adminKeyHash) {
 		v.Title, v.Data = "Sign in", loginPage{Next: next}
+		status := http.StatusUnauthorized
 		v.Errors["key"] = "This is not the admin key."
 		if key == "" {
 			v.Errors["key"] = "Enter the admin key."
+		} else if tooMany := h.api.AuthFailed(r, key); tooMany != nil {
+			// Failed sign-ins are throttled with the API's failed keys.
+			tooMany.SetRetryAfter(w.Header())
+			status = http.StatusTooManyRequests
+			v.Errors["key"] = fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", tooMany.Seconds())
 		}
-		h.render(w, r, http.StatusUnauthorized, "login", v)
+		h.render(w, r, status, "login", v)
 		return
 	}
 	now := h.now()
@@ -228,6 +235,11 @@ func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
 	v := h.newView(r)
 	access, err := h.api.VerifyPortalToken(r.Context(), token)
 	if err != nil {
+		if hookbridge.ErrorCode(err) == hookbridge.EUNAUTHORIZED {
+			if tooMany := h.api.AuthFailed(r, token); tooMany != nil {
+				err = tooMany
+			}
+		}
 		h.fail(w, r, v, err)
 		return
 	}

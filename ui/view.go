@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/api"
 )
 
 // view is what every page template gets: the surface it belongs to, the
@@ -177,6 +179,13 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, v *view, s
 // fail renders the page for an error a handler returned: the API's and the
 // store's refusals in their own words, anything else as a logged 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
+	var tooMany *api.TooManyFailures
+	if errors.As(err, &tooMany) {
+		tooMany.SetRetryAfter(w.Header())
+		h.renderError(w, r, v, http.StatusTooManyRequests,
+			fmt.Sprintf("Too many failed attempts. Try again in %d seconds.", tooMany.Seconds()))
+		return
+	}
 	var ae *apiError
 	if errors.As(err, &ae) {
 		msg := ae.Detail

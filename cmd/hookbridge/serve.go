@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 
@@ -77,7 +78,7 @@ type serveConfig struct {
 func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
-	fs.String(&c.APIKey, "api-key", "", "server-wide admin key; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
+	fs.String(&c.APIKey, "api-key", "", "server-wide admin key: at least 32 characters, at least 10 of them different, not a shorter string repeated; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
 	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
@@ -184,6 +185,11 @@ type server struct {
 // key exists, and starts the dispatcher and the HTTP server. The returned server runs until Shutdown.
 // The generated admin key, if any, is printed to out.
 func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out io.Writer) (*server, error) {
+	if cfg.APIKey != "" {
+		if err := checkAdminKeyStrength(cfg.APIKey); err != nil {
+			return nil, usageError("--api-key: %v", err)
+		}
+	}
 	allow, err := netguard.ParseCIDRs(cfg.AllowPrivate)
 	if err != nil {
 		return nil, usageError("--allow-private: %v", err)
@@ -469,16 +475,13 @@ func redactDSN(dsn string) string {
 }
 
 // ensureAdminKey returns the hash of the admin key to accept. A key given
-// on the command line wins and its hash is stored, with a warning when it
-// replaces another (the key printed on first start, say), since that one
-// stops working; otherwise the stored hash is used; on first start a key is
-// generated, its hash stored, and the key printed once to out. No key is
-// ever logged.
+// on the command line (its strength checked before) wins and its hash is
+// stored, with a warning when it replaces another (the key printed on
+// first start, say), since that one stops working; otherwise the stored
+// hash is used; on first start a key is generated, its hash stored, and
+// the key printed once to out. No key is ever logged.
 func ensureAdminKey(ctx context.Context, store hookbridge.SettingStore, key string, out io.Writer, logger *slog.Logger) (string, error) {
 	if key != "" {
-		if len(key) < 16 {
-			return "", usageError("--api-key: must be at least 16 characters")
-		}
 		hash := hookbridge.HashKey(key)
 		stored, err := store.Setting(ctx, hookbridge.SettingAdminKeyHash)
 		if err != nil && !hookbridge.IsNotFound(err) {
@@ -513,6 +516,63 @@ func ensureAdminKey(ctx context.Context, store hookbridge.SettingStore, key stri
 	}
 	fmt.Fprintf(out, "\nGenerated the admin API key. It is shown only this once; only its hash is stored:\n\n    %s\n\nUse it as \"Authorization: Bearer <key>\". To choose your own, start with --api-key or HOOKBRIDGE_API_KEY.\n\n", key)
 	return hookbridge.HashKey(key), nil
+}
+
+// The strength an admin key chosen with --api-key must have. A generated
+// one (hookbridge.NewAdminKey: 47 characters, 256 random bits) has it.
+const (
+	minAdminKeyLen      = 32
+	minAdminKeyDistinct = 10
+)
+
+// adminKeyRule is the rule an operator's admin key must follow, as the
+// refusal says it.
+var adminKeyRule = fmt.Sprintf("an admin key needs at least %d characters, at least %d of them different, "+
+	"and must not repeat a shorter string; leave --api-key unset to have one generated, "+
+	"or make one with: openssl rand -base64 32", minAdminKeyLen, minAdminKeyDistinct)
+
+// checkAdminKeyStrength refuses an operator's admin key that is short or
+// plainly guessable: few distinct characters ("aaaa…", "abab…"), or one
+// shorter string over and over ("0123456789" four times). Failed
+// authentication is throttled, but the throttle never refuses a right
+// key, so the key's strength is what keeps guessing out.
+func checkAdminKeyStrength(key string) error {
+	n := utf8.RuneCountInString(key)
+	if n < minAdminKeyLen {
+		return fmt.Errorf("too short (%d characters): %s", n, adminKeyRule)
+	}
+	distinct := make(map[rune]bool)
+	for _, c := range key {
+		distinct[c] = true
+	}
+	if len(distinct) < minAdminKeyDistinct {
+		return fmt.Errorf("only %d different characters: %s", len(distinct), adminKeyRule)
+	}
+	if p := period(key); p <= len(key)/2 {
+		return fmt.Errorf("it is a string of %d characters repeated: %s", utf8.RuneCountInString(key[:p]), adminKeyRule)
+	}
+	return nil
+}
+
+// period returns the smallest p such that s[i] == s[i-p] for every i ≥ p
+// (len(s) when s repeats nothing), in linear time: the length of s less
+// its longest proper prefix that is also a suffix (Knuth–Morris–Pratt).
+func period(s string) int {
+	if s == "" {
+		return 0
+	}
+	border := make([]int, len(s)) // border[i]: longest proper border of s[:i+1]
+	for i := 1; i < len(s); i++ {
+		k := border[i-1]
+		for k > 0 && s[i] != s[k] {
+			k = border[k-1]
+		}
+		if s[i] == s[k] {
+			k++
+		}
+		border[i] = k
+	}
+	return len(s) - border[len(s)-1]
 }
 
 // settingEventTypesSeeded records that the canonical event types were

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookbridge/hookbridge"
 )
 
 // startStop starts a server on db with the admin key given (or none) and
@@ -94,5 +96,53 @@ func TestServeOnBusyPortLeavesNoDatabase(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "Generated the admin API key") {
 		t.Errorf("serve on a busy port generated a key: %q", stdout.String())
+	}
+}
+
+// TestAPIKeyStrength: serve refuses an --api-key that is short, has few
+// different characters or repeats a shorter string, with a usage error
+// (exit 2) that states the rule, before it creates a database; generated
+// keys, and a long random one, pass.
+func TestAPIKeyStrength(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ key, why string }{
+		{"hbk_demo_key_0123456789", "too short (23 characters)"},
+		{"0123456789abcdef", "too short (16 characters)"}, // the old minimum
+		{strings.Repeat("a", 40), "only 1 different characters"},
+		{strings.Repeat("abcdefgh", 5), "only 8 different characters"},
+		{strings.Repeat("0123456789", 4), "a string of 10 characters repeated"},
+		{strings.Repeat("hbk_0123456789-", 2) + "hbk_0123", "a string of 15 characters repeated"},
+	} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "hookbridge.db"), "--api-key", c.key}, &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || !strings.Contains(msg, "--api-key") || !strings.Contains(msg, c.why) ||
+			!strings.Contains(msg, "at least 32 characters, at least 10 of them different") {
+			t.Errorf("--api-key %q: exit %d, stderr %q; want exit 2 saying %q and the rule", c.key, code, msg, c.why)
+		}
+		if strings.Contains(msg, c.key) {
+			t.Errorf("the refusal shows the key: %q", msg)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("--api-key %q: a refused start left %s behind", c.key, entries[0].Name())
+		}
+	}
+	for _, key := range []string{testAPIKey, hookbridge.NewAdminKey(), hookbridge.NewAdminKey(), "Zk3v9Qw7Lr2xNp5Tb8Hc1Md6Fg4Js0Ya"} {
+		if err := checkAdminKeyStrength(key); err != nil {
+			t.Errorf("key %q refused: %v", key, err)
+		}
+	}
+}
+
+func TestPeriod(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		s    string
+		want int
+	}{{"", 0}, {"a", 1}, {"aaaa", 1}, {"abab", 2}, {"ababa", 2}, {"abcab", 3}, {"abcd", 4}, {"aabaab", 3}} {
+		if got := period(c.s); got != c.want {
+			t.Errorf("period(%q) = %d, want %d", c.s, got, c.want)
+		}
 	}
 }
