@@ -298,54 +298,6 @@ func minorInt(v any, path string) *int64 {
 	return &n
 }
 
-// zeroDecimal and threeDecimal are the ISO 4217 currencies whose minor unit
-// is not a hundredth (the processors' lists agree on these).
-var (
-	zeroDecimal  = []string{"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}
-	threeDecimal = []string{"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
-)
-
-// minorUnits returns how many decimals a currency's minor unit has.
-func minorUnits(currency string) int {
-	switch {
-	case slices.Contains(zeroDecimal, currency):
-		return 0
-	case slices.Contains(threeDecimal, currency):
-		return 3
-	}
-	return 2
-}
-
-// decimalToMinor converts a decimal amount as PayPal and Braintree write it
-// ("10.99", "1000", "-5.5") to minor units of the currency, exactly (no
-// floating point). A value with more decimals than the currency has, or
-// that does not fit, gives nil.
-func decimalToMinor(s, currency string) *int64 {
-	s = strings.TrimSpace(s)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	digits := minorUnits(currency)
-	frac = strings.TrimRight(frac, "0")
-	if whole == "" || len(frac) > digits || len(whole) > 15 {
-		return nil
-	}
-	frac += strings.Repeat("0", digits-len(frac))
-	for _, c := range whole + frac {
-		if c < '0' || c > '9' {
-			return nil
-		}
-	}
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return nil
-	}
-	if neg {
-		n = -n
-	}
-	return &n
-}
-
 // abs returns |n|, for processors that write refunds as negative amounts.
 func abs(n *int64) *int64 {
 	if n == nil || *n >= 0 {
