@@ -175,7 +175,7 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 	}
 	ev := &hookbridge.InboundEvent{
 		ID: hookbridge.NewIDAt(hookbridge.PrefixInbound, now), SourceID: src.ID, EventID: key,
-		Type: e.Type, Merchant: e.Merchant, Headers: headers, Body: body,
+		Type: e.Type, Merchant: e.Merchant, Headers: headers, Body: inbound.Redact(body), // verified on the original bytes; stored without card data
 		OccurredAt: e.OccurredAt, ReceivedAt: now,
 	}
 	if len(e.Messages) > 0 {
