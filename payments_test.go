@@ -55,16 +55,16 @@ func TestCanonicalSchemas(t *testing.T) {
 	}
 	sch := compileSchema(t, "payment.captured", versions["1"])
 	for _, bad := range []string{
-		`{"id":"pi_1","status":"succeeded","amount":2599,"processor":"stripe"}`,                           // an amount without a currency
-		`{"id":"pi_1","status":"succeeded","amount":25.99,"currency":"EUR","processor":"stripe"}`,         // a major-unit amount
-		`{"id":"pi_1","status":"succeeded","amount":"2599","currency":"EUR","processor":"stripe"}`,        // an amount as text
-		`{"id":"pi_1","status":"succeeded","amount":2599,"currency":"eur","processor":"stripe"}`,          // a lower-case currency
-		`{"id":"","status":"succeeded","amount":null,"processor":"stripe"}`,                               // no id
-		`{"id":"pi_1","status":"succeeded","processor":"stripe"}`,                                         // no amount at all
-		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","card":"4242"}`,             // a field the payload has not
-		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","occurredAt":"yesterday"}`,  // not a date-time
-		`{"id":"pi_1","status":"succeeded","amount":-5,"currency":"EUR","processor":"stripe"}`,            // a negative amount
-		`{"id":"pi_1","amount":2599,"currency":"EUR","processor":"stripe"}`,                               // no status
+		`{"id":"pi_1","status":"succeeded","amount":2599,"processor":"stripe"}`,                          // an amount without a currency
+		`{"id":"pi_1","status":"succeeded","amount":25.99,"currency":"EUR","processor":"stripe"}`,        // a major-unit amount
+		`{"id":"pi_1","status":"succeeded","amount":"2599","currency":"EUR","processor":"stripe"}`,       // an amount as text
+		`{"id":"pi_1","status":"succeeded","amount":2599,"currency":"eur","processor":"stripe"}`,         // a lower-case currency
+		`{"id":"","status":"succeeded","amount":null,"processor":"stripe"}`,                              // no id
+		`{"id":"pi_1","status":"succeeded","processor":"stripe"}`,                                        // no amount at all
+		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","card":"4242"}`,            // a field the payload has not
+		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","occurredAt":"yesterday"}`, // not a date-time
+		`{"id":"pi_1","status":"succeeded","amount":-5,"currency":"EUR","processor":"stripe"}`,           // a negative amount
+		`{"id":"pi_1","amount":2599,"currency":"EUR","processor":"stripe"}`,                              // no status
 	} {
 		if err := sch.Validate(instance(t, json.RawMessage(bad))); err == nil {
 			t.Errorf("payment.captured accepts %s", bad)
