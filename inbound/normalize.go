@@ -199,7 +199,11 @@ func passThrough(scheme string, body []byte, v *Verified, o NormalizeOptions) []
 	var root any
 	_ = decodeJSON(body, &root) // a body that is not JSON names no type and no merchant
 	typ := firstStr(root, "type", "event_type", "eventType", "event")
-	note := fmt.Sprintf("%s notifications are passed through under their own type (%q), not mapped to canonical events: stored, not forwarded", scheme, typ)
+	own := "their own type"
+	if typ != "" {
+		own = fmt.Sprintf("their own type (%q)", typ)
+	}
+	note := scheme + " notifications are passed through under " + own + ", not mapped to canonical events: stored, not forwarded"
 	merchant := merchantOf(root, scheme, o)
 	if len(v.EventIDs) == 0 {
 		return []Event{{Type: typ, Merchant: merchant, Note: note}}
