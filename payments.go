@@ -1,20 +1,52 @@
 package hookbridge
 
 // CanonicalEventTypes are the event types of the ordering and payment flow,
-// seeded into the catalogue on first start (and editable afterwards). Inbound
-// processor notifications are normalised into the payment.*, refund.* and
-// dispute.* types.
+// seeded into the catalogue on first start (and editable afterwards), each
+// with a JSON Schema of its payload (version "1") and an example, which the
+// portal's "send example" sends. Inbound processor notifications are
+// normalised into the payment.*, refund.* and dispute.* types (and Shopify's
+// cancelled orders into order.cancelled); docs/inbound.md has the mapping.
 var CanonicalEventTypes = []EventType{
-	{Name: "order.created", Description: "An order was placed."},
-	{Name: "order.updated", Description: "An order changed (items, amounts, fulfilment details)."},
-	{Name: "order.cancelled", Description: "An order was cancelled."},
-	{Name: "order.ready", Description: "An order is ready for pick-up or dispatch."},
-	{Name: "payment.authorized", Description: "A payment was authorised and funds are reserved."},
-	{Name: "payment.captured", Description: "An authorised payment was captured."},
-	{Name: "payment.failed", Description: "A payment was declined or failed."},
-	{Name: "payment.voided", Description: "An authorisation was voided before capture."},
-	{Name: "refund.succeeded", Description: "A refund was completed."},
-	{Name: "refund.failed", Description: "A refund failed."},
-	{Name: "dispute.opened", Description: "A cardholder opened a dispute (chargeback)."},
-	{Name: "dispute.closed", Description: "A dispute was closed, won or lost."},
+	{Name: "order.created", Description: "An order was placed.",
+		Schemas: orderSchema("order.created", "An order was placed.",
+			`{"id":"order-1138","status":"placed","amount":2599,"currency":"EUR","reference":"#1138","merchant":"merchant-42","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "order.updated", Description: "An order changed (items, amounts, fulfilment details).",
+		Schemas: orderSchema("order.updated", "An order changed (items, amounts, fulfilment details).",
+			`{"id":"order-1138","status":"accepted","amount":3199,"currency":"EUR","reference":"#1138","merchant":"merchant-42","occurredAt":"2024-05-01T10:02:00Z"}`)},
+	{Name: "order.cancelled", Description: "An order was cancelled.",
+		Schemas: orderSchema("order.cancelled", "An order was cancelled.",
+			`{"id":"820982911946154508","status":"cancelled","amount":59894,"currency":"USD","processor":"shopify","processorReference":"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043","reference":"#9999","reason":"customer","merchant":"shop1.myshopify.com","occurredAt":"2024-05-01T10:05:00Z"}`)},
+	{Name: "order.ready", Description: "An order is ready for pick-up or dispatch.",
+		Schemas: orderSchema("order.ready", "An order is ready for pick-up or dispatch.",
+			`{"id":"order-1138","status":"ready","reference":"#1138","merchant":"merchant-42","occurredAt":"2024-05-01T10:25:00Z"}`)},
+	{Name: "payment.authorized", Description: "A payment was authorised and funds are reserved.",
+		Schemas: paymentSchema("payment.authorized", "A payment was authorised and funds are reserved.",
+			`{"id":"7914073381342284","status":"authorised","amount":1130,"currency":"EUR","processor":"adyen","processorReference":"7914073381342284","reference":"order-1138","merchant":"PizzaEU","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "payment.captured", Description: "An authorised payment was captured.",
+		Schemas: paymentSchema("payment.captured", "An authorised payment was captured.",
+			`{"id":"pi_3MtwBwLkdIwHu7ix28a3tqPa","status":"succeeded","amount":2599,"currency":"EUR","processor":"stripe","processorReference":"evt_3MtwBwLkdIwHu7ix0ZR3Jg1x","reference":"order-1138","merchant":"acct_1032D82eZvKYlo2C","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "payment.failed", Description: "A payment was declined or failed.",
+		Schemas: paymentSchema("payment.failed", "A payment was declined or failed.",
+			`{"id":"pi_3MtwBwLkdIwHu7ix28a3tqPb","status":"requires_payment_method","amount":700,"currency":"GBP","processor":"stripe","processorReference":"evt_1PaY2fLkdIwHu7ix","reason":"insufficient_funds","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "payment.voided", Description: "An authorisation was voided before capture.",
+		Schemas: paymentSchema("payment.voided", "An authorisation was voided before capture.",
+			`{"id":"pay_wx6qcbaxuttuhdtwbxaavzmjvy","status":"voided","amount":6540,"currency":"GBP","processor":"checkout","processorReference":"evt_dli6ty4qo5vuxle5wklf5gwbwy","reference":"ORD-5023-4E89","merchant":"ent_wxdkcoymxwieeg4twbonfgt3ua","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "payment.updated", Description: paymentUpdatedDescription,
+		Schemas: schemaOf("payment.updated", paymentUpdatedDescription, []string{"id", "amount", "processor"},
+			`{"id":"123456789","amount":null,"processor":"mercadopago","processorReference":"12345","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "refund.succeeded", Description: "A refund was completed.",
+		Schemas: paymentSchema("refund.succeeded", "A refund was completed.",
+			`{"id":"1Y107995YT783435V","status":"COMPLETED","amount":1500,"currency":"JPY","processor":"paypal","processorReference":"WH-2","paymentId":"27M47624FP291604U","merchant":"KQ9XTPTLDNNT6","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "refund.failed", Description: "A refund failed.",
+		Schemas: paymentSchema("refund.failed", "A refund failed.",
+			`{"id":"re_3MtwBwLkdIwHu7ix","status":"failed","amount":300,"currency":"USD","processor":"stripe","processorReference":"evt_1PaY2fLkdIwHu7iy","paymentId":"pi_3MtwBwLkdIwHu7ix28a3tqPa","reason":"expired_or_canceled_card","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "dispute.opened", Description: "A cardholder opened a dispute (chargeback).",
+		Schemas: paymentSchema("dispute.opened", "A cardholder opened a dispute (chargeback).",
+			`{"id":"dp_1MtwBwLkdIwHu7ix","status":"needs_response","amount":1000,"currency":"USD","processor":"stripe","processorReference":"evt_1PaY2fLkdIwHu7iz","paymentId":"pi_3MtwBwLkdIwHu7ix28a3tqPa","reason":"fraudulent","occurredAt":"2024-05-01T10:00:00Z"}`)},
+	{Name: "dispute.closed", Description: "A dispute was closed, won or lost.",
+		Schemas: paymentSchema("dispute.closed", "A dispute was closed, won or lost.",
+			`{"id":"PP-D-21526","status":"RESOLVED_SELLER_FAVOUR","amount":3125,"currency":"KWD","processor":"paypal","processorReference":"WH-3","paymentId":"27M47624FP291604U","reason":"MERCHANDISE_OR_SERVICE_NOT_RECEIVED","occurredAt":"2024-05-01T10:00:00Z"}`)},
 }
+
+const paymentUpdatedDescription = "A processor reported a change to this payment without saying what it now is " +
+	"(Mercado Pago, Mollie): fetch the payment from the processor by its id."

@@ -79,9 +79,10 @@ func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) error {
 		events = []inbound.Event{{Note: nerr.Error() + "; stored, not forwarded"}}
 	}
 	headers := keptHeaders(r.Header, src)
+	stored := inbound.Redact(body) // verified, and keyed, on the original bytes; stored without card data
 	woke := false
 	for i, e := range events {
-		created, err := s.receiveEvent(r, src, body, headers, v, e, eventKey(src.Scheme, e, body, i, len(events)), now)
+		created, err := s.receiveEvent(r, src, stored, headers, v, e, eventKey(src.Scheme, e, body, i, len(events)), now)
 		if err != nil {
 			return err
 		}

@@ -63,6 +63,18 @@
 // de-duplication for them is best keyed on the body as well. Mercado Pago
 // signs no body at all; its Verified.Note says to act on the signed data.id.
 //
+// # Normalisation and card data
+//
+// Normalize reads a verified notification into Events, each with the
+// canonical messages it stands for (payment.captured, refund.succeeded, …,
+// or payment.updated where the processor only names the object that
+// changed); one file per processor, normalize_<processor>.go, whose opening
+// comment gives the mapping and the documentation followed. Payload amounts
+// are integers in the currency's minor unit (CurrencyExponent, the one
+// exponent table). Redact removes card numbers and security codes from a
+// body before it is stored; payloads are masked the same way. Schemes
+// without a normaliser are passed through under their own type.
+//
 // # Adding a scheme
 //
 //  1. Read the processor's official SDK: how it finds the signature, what

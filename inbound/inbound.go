@@ -94,6 +94,23 @@ type Verified struct {
 	// verified, e.g. that a certificate was supplied offline and its chain
 	// and expiry were not checked.
 	Note string
+
+	// Topic is the processor's name for the event when it travels in a
+	// header rather than in the body: Shopify's X-Shopify-Topic
+	// ("orders/paid"). "" for the others. Like Shopify's event id, the
+	// signature does not cover it.
+	Topic string
+
+	// Merchant is the merchant the request names in a header rather than
+	// in the body: Shopify's shop domain (X-Shopify-Shop-Domain). "" for
+	// the others.
+	Merchant string
+
+	// ResourceID is the id of the object the notification is about where
+	// the signature covers it apart from the body: Mercado Pago's data.id
+	// (as the body writes it, which must match the signed one). "" for the
+	// others.
+	ResourceID string
 }
 
 // Credentials are a source's secrets and settings, each taken exactly as the

@@ -130,14 +130,22 @@ func (s *mercadoPagoScheme) verify(_ context.Context, req *Request, now time.Tim
 			ID json.RawMessage `json:"id"`
 		} `json:"data"`
 	}
+	// The signed data.id is lower-cased; the body writes it as Mercado
+	// Pago does, and is refused unless the two agree, so the body's
+	// spelling is the one to pass on.
+	resourceID := dataID
 	if json.Unmarshal(req.Body, &body) == nil {
-		if bodyDataID := jsonScalar(body.Data.ID); bodyDataID != "" && !strings.EqualFold(bodyDataID, dataID) {
-			return nil, refuse(name, ReasonMalformedBody, "the body names data.id %.40q, the signed URL %.40q", bodyDataID, dataID)
+		if bodyDataID := jsonScalar(body.Data.ID); bodyDataID != "" {
+			if !strings.EqualFold(bodyDataID, dataID) {
+				return nil, refuse(name, ReasonMalformedBody, "the body names data.id %.40q, the signed URL %.40q", bodyDataID, dataID)
+			}
+			resourceID = bodyDataID
 		}
 	}
 	return &Verified{
-		EventIDs: ids(jsonScalar(body.ID)),
-		SignedAt: signed,
-		Note:     "Mercado Pago signs data.id, x-request-id and ts, not the body: act on data.id " + dataID,
+		EventIDs:   ids(jsonScalar(body.ID)),
+		SignedAt:   signed,
+		Note:       "Mercado Pago signs data.id, x-request-id and ts, not the body: act on data.id " + dataID,
+		ResourceID: resourceID,
 	}, nil
 }

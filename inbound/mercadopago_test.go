@@ -68,4 +68,17 @@ func TestMercadoPago(t *testing.T) {
 	if !strings.Contains(v.Note, "not the body") || !strings.Contains(v.Note, "123456") {
 		t.Errorf("Note = %q, want it to say the body is unsigned and name data.id", v.Note)
 	}
+	if v.ResourceID != "123456" {
+		t.Errorf("ResourceID = %q, want the signed data.id 123456", v.ResourceID)
+	}
+	// The signed id is lower-cased; the body's spelling, which must match
+	// it, is the one passed on.
+	alnum := verifyOne(t, s, req(alnumURL, "ts="+ts+",v1="+sig("ord01jq4s4ky8hwq6na5pxb65b3d3", requestID, ts), alnumBody))
+	if alnum.ResourceID != "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3" {
+		t.Errorf("ResourceID = %q, want ORD01JQ4S4KY8HWQ6NA5PXB65B3D3", alnum.ResourceID)
+	}
+	noBodyID := verifyOne(t, s, req(url, good, `{"action":"payment.updated","type":"payment"}`))
+	if noBodyID.ResourceID != "123456" {
+		t.Errorf("ResourceID without data.id in the body = %q, want the signed 123456", noBodyID.ResourceID)
+	}
 }

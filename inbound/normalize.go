@@ -17,10 +17,16 @@ const (
 	PaymentCaptured   = "payment.captured"
 	PaymentFailed     = "payment.failed"
 	PaymentVoided     = "payment.voided"
-	RefundSucceeded   = "refund.succeeded"
-	RefundFailed      = "refund.failed"
-	DisputeOpened     = "dispute.opened"
-	DisputeClosed     = "dispute.closed"
+	// PaymentUpdated says only that the processor reported a change to the
+	// payment named by id: fetch it from the processor to learn what. It
+	// is what processors that send nothing but an id (Mercado Pago, Mollie)
+	// become, rather than a guess at the change.
+	PaymentUpdated  = "payment.updated"
+	RefundSucceeded = "refund.succeeded"
+	RefundFailed    = "refund.failed"
+	DisputeOpened   = "dispute.opened"
+	DisputeClosed   = "dispute.closed"
+	OrderCancelled  = "order.cancelled"
 )
 
 // Event is one processor event read from a verified notification: what the
@@ -61,8 +67,10 @@ type Payload struct {
 	// ID is the processor's id of the payment, refund or dispute the
 	// event is about. For payment.* it is the payment's id, the same for
 	// every event of one payment.
-	ID     string `json:"id"`
-	Status string `json:"status"` // the processor's status of the object, as it writes it
+	ID string `json:"id"`
+	// Status is the processor's status of the object, as it writes it;
+	// left out only from payment.updated when the processor does not say.
+	Status string `json:"status,omitempty"`
 	// Amount is in minor units (cents); nil when the notification has no
 	// amount.
 	Amount    *int64 `json:"amount"`
@@ -78,7 +86,8 @@ type Payload struct {
 	// Reference is the merchant's own reference for the payment as the
 	// processor received it (Adyen merchantReference, Checkout.com
 	// reference, Square reference_id, PayPal invoice_id or custom_id,
-	// Braintree order-id, Razorpay order_id), when there is one.
+	// Braintree order-id, Razorpay order_id, Worldpay
+	// transactionReference, Shopify's order name), when there is one.
 	Reference string `json:"reference,omitempty"`
 	// Reason says why a payment or refund failed or a dispute was opened,
 	// when the processor says.
@@ -104,13 +113,18 @@ type normalizer func(body []byte, v *Verified, o NormalizeOptions) ([]Event, err
 // normalizers maps scheme names to their processor's normaliser. Schemes
 // without one are passed through: stored and acknowledged, not forwarded.
 var normalizers = map[string]normalizer{
-	"stripe":    normalizeStripe,
-	"adyen":     normalizeAdyen,
-	"square":    normalizeSquare,
-	"checkout":  normalizeCheckout,
-	"paypal":    normalizePayPal,
-	"braintree": normalizeBraintree,
-	"razorpay":  normalizeRazorpay,
+	"stripe":      normalizeStripe,
+	"adyen":       normalizeAdyen,
+	"square":      normalizeSquare,
+	"checkout":    normalizeCheckout,
+	"paypal":      normalizePayPal,
+	"braintree":   normalizeBraintree,
+	"razorpay":    normalizeRazorpay,
+	"gocardless":  normalizeGoCardless,
+	"shopify":     normalizeShopify,
+	"mollie":      normalizeMollie,
+	"worldpay":    normalizeWorldpay,
+	"mercadopago": normalizeMercadoPago,
 }
 
 // defaultMerchantFields are where each processor usually names the
@@ -175,50 +189,28 @@ func Normalize(scheme string, body []byte, v *Verified, o NormalizeOptions) ([]E
 	return events, nil
 }
 
-// passThrough is the Event list of a scheme without a normaliser: one event
-// per verified id (one without an id when there are none), no messages.
+// passThrough is the Event list of a scheme without a normaliser
+// (standard-webhooks, adyen-hmac-header, hmac): one event per verified id
+// (one without an id when there are none), under the sender's own type, no
+// messages. These senders name their events themselves; which canonical
+// type each stands for is the source's to say, and sources have no such
+// mapping yet.
 func passThrough(scheme string, body []byte, v *Verified, o NormalizeOptions) []Event {
-	note := fmt.Sprintf("%s notifications are not mapped to canonical events: stored, not forwarded", scheme)
 	var root any
-	_ = decodeJSON(body, &root) // a body that is not JSON simply names no merchant
-	merchant := merchantOf(root, scheme, o)
-	if scheme == "gocardless" {
-		return goCardlessEvents(body, v, o, note)
+	_ = decodeJSON(body, &root) // a body that is not JSON names no type and no merchant
+	typ := firstStr(root, "type", "event_type", "eventType", "event")
+	own := "their own type"
+	if typ != "" {
+		own = fmt.Sprintf("their own type (%q)", typ)
 	}
+	note := scheme + " notifications are passed through under " + own + ", not mapped to canonical events: stored, not forwarded"
+	merchant := merchantOf(root, scheme, o)
 	if len(v.EventIDs) == 0 {
-		return []Event{{Merchant: merchant, Note: note}}
+		return []Event{{Type: typ, Merchant: merchant, Note: note}}
 	}
 	out := make([]Event, len(v.EventIDs))
 	for i, id := range v.EventIDs {
-		out[i] = Event{ID: id, Merchant: merchant, Note: note}
-	}
-	return out
-}
-
-// goCardlessEvents reads the batch of a GoCardless webhook: each event has
-// its own merchant (links.organisation, for partner integrations).
-func goCardlessEvents(body []byte, v *Verified, o NormalizeOptions, note string) []Event {
-	var batch struct {
-		Events []json.RawMessage `json:"events"`
-	}
-	_ = decodeJSON(body, &batch)
-	out := make([]Event, 0, len(v.EventIDs))
-	for _, raw := range batch.Events {
-		var ev any
-		if decodeJSON(raw, &ev) != nil {
-			continue
-		}
-		id := str(ev, "id")
-		if id == "" || !slices.Contains(v.EventIDs, id) {
-			continue
-		}
-		out = append(out, Event{
-			ID: id, Type: str(ev, "resource_type") + "." + str(ev, "action"),
-			Merchant: merchantOf(ev, "gocardless", o), OccurredAt: parseRFC3339(str(ev, "created_at")), Note: note,
-		})
-	}
-	if len(out) == 0 {
-		return []Event{{Note: note}}
+		out[i] = Event{ID: id, Type: typ, Merchant: merchant, Note: note}
 	}
 	return out
 }
@@ -298,54 +290,6 @@ func minorInt(v any, path string) *int64 {
 	return &n
 }
 
-// zeroDecimal and threeDecimal are the ISO 4217 currencies whose minor unit
-// is not a hundredth (the processors' lists agree on these).
-var (
-	zeroDecimal  = []string{"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}
-	threeDecimal = []string{"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
-)
-
-// minorUnits returns how many decimals a currency's minor unit has.
-func minorUnits(currency string) int {
-	switch {
-	case slices.Contains(zeroDecimal, currency):
-		return 0
-	case slices.Contains(threeDecimal, currency):
-		return 3
-	}
-	return 2
-}
-
-// decimalToMinor converts a decimal amount as PayPal and Braintree write it
-// ("10.99", "1000", "-5.5") to minor units of the currency, exactly (no
-// floating point). A value with more decimals than the currency has, or
-// that does not fit, gives nil.
-func decimalToMinor(s, currency string) *int64 {
-	s = strings.TrimSpace(s)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	digits := minorUnits(currency)
-	frac = strings.TrimRight(frac, "0")
-	if whole == "" || len(frac) > digits || len(whole) > 15 {
-		return nil
-	}
-	frac += strings.Repeat("0", digits-len(frac))
-	for _, c := range whole + frac {
-		if c < '0' || c > '9' {
-			return nil
-		}
-	}
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return nil
-	}
-	if neg {
-		n = -n
-	}
-	return &n
-}
-
 // abs returns |n|, for processors that write refunds as negative amounts.
 func abs(n *int64) *int64 {
 	if n == nil || *n >= 0 {
@@ -356,14 +300,17 @@ func abs(n *int64) *int64 {
 }
 
 // parseRFC3339 reads a processor's timestamp; zero when it is absent or
-// unreadable.
+// unreadable. A timestamp without a zone (Worldpay's eventTimestamp,
+// "2018-06-13T14:18:13.407") is read as UTC.
 func parseRFC3339(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}
+		if t, err = time.Parse("2006-01-02T15:04:05.999999999", s); err != nil {
+			return time.Time{}
+		}
 	}
 	return t.UTC()
 }
@@ -390,20 +337,41 @@ func formatOccurred(t time.Time) string {
 }
 
 // finish fills in the fields every message of an event shares: the
-// processor, the merchant, the time and the event's reference.
+// processor, the merchant, the time and the event's reference. It masks
+// card numbers in the fields that carry text the merchant or the processor
+// wrote (status, reference, reason, merchant): a canonical payload never
+// carries one. Ids are the processors' own; a normaliser that makes an id
+// of the merchant's text (Worldpay's transactionReference) masks it
+// itself. A message without an id names nothing to act on and is dropped.
 func (e *Event) finish(processor, reference string) {
-	for i := range e.Messages {
-		p := &e.Messages[i].Payload
+	kept := e.Messages[:0]
+	for _, m := range e.Messages {
+		if m.Payload.ID == "" {
+			continue
+		}
+		p := &m.Payload
 		p.Processor = processor
-		p.Merchant = e.Merchant
+		p.Merchant = maskString(e.Merchant)
 		p.OccurredAt = formatOccurred(e.OccurredAt)
 		if p.ProcessorReference == "" {
 			p.ProcessorReference = reference
 		}
 		p.Currency = strings.ToUpper(p.Currency)
+		p.Status = maskString(p.Status)
+		p.Reference = maskString(p.Reference)
+		p.Reason = maskString(p.Reason)
+		kept = append(kept, m)
 	}
-	if len(e.Messages) == 0 && e.Note == "" {
+	dropped := len(e.Messages) - len(kept)
+	e.Messages = kept
+	switch {
+	case len(e.Messages) == 0 && dropped > 0 && e.Note == "":
+		e.Note = fmt.Sprintf("%s event %q names no id of the object it is about: stored, not forwarded", processor, e.Type)
+	case len(e.Messages) == 0 && e.Note == "":
 		e.Note = fmt.Sprintf("%s event %q maps to no canonical event: stored, not forwarded", processor, e.Type)
+	}
+	if len(e.Messages) == 0 {
+		e.Messages = nil
 	}
 }
 

@@ -98,7 +98,7 @@ func adyenEvent(it any, o NormalizeOptions) Event {
 	case (code == "CANCELLATION" || code == "TECHNICAL_CANCEL") && ok:
 		e.Messages = one(PaymentVoided, payment("cancelled"))
 	case code == "CANCEL_OR_REFUND" && ok:
-		switch str(it, "additionalData.modification.action") {
+		switch adyenAdditional(it, "modification.action") {
 		case "cancel":
 			e.Messages = one(PaymentVoided, payment("cancelled"))
 		case "refund":
@@ -121,4 +121,16 @@ func adyenEvent(it any, o NormalizeOptions) Event {
 	}
 	e.finish("adyen", psp)
 	return e
+}
+
+// adyenAdditional reads a field of additionalData. Adyen's keys there are
+// flat strings with dots in them ("modification.action"), which a dotted
+// path would read as nesting; a nested object is read too.
+func adyenAdditional(it any, key string) string {
+	if ad, ok := lookup(it, "additionalData").(map[string]any); ok {
+		if v, ok := ad[key].(string); ok {
+			return v
+		}
+	}
+	return str(it, "additionalData."+key)
 }

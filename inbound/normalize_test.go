@@ -296,12 +296,78 @@ func TestNormalize(t *testing.T) {
 				ProcessorReference: "evt_rzp_1", Reference: "order_QNCBpF4tmQ60Hi", Merchant: "acc_QMXWedJSZ3vAnr", OccurredAt: "2025-05-14T04:32:14Z"}}},
 		}}},
 
-		{name: "PassThroughMollie", scheme: "mollie", body: `{"id":"tr_WDqYK6vllg","resource":"payment"}`, verified: inbound.Verified{EventIDs: []string{"tr_WDqYK6vllg"}},
-			want: []inbound.Event{{ID: "tr_WDqYK6vllg"}}},
-		{name: "PassThroughGoCardless", scheme: "gocardless",
-			body:     `{"events":[{"id":"EV1","action":"confirmed","resource_type":"payments","created_at":"2024-01-01T00:00:00.000Z","links":{"payment":"PM1","organisation":"OR1"}},{"id":"EV2","action":"paid_out","resource_type":"payments","links":{}}]}`,
-			verified: inbound.Verified{EventIDs: []string{"EV1", "EV2"}},
-			want:     []inbound.Event{{ID: "EV1", Type: "payments.confirmed", Merchant: "OR1", OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}, {ID: "EV2", Type: "payments.paid_out"}}},
+		{name: "MollieLegacyShape", scheme: "mollie", body: `{"id":"tr_WDqYK6vllg","resource":"payment"}`, verified: inbound.Verified{EventIDs: []string{"tr_WDqYK6vllg"}},
+			want: []inbound.Event{{ID: "tr_WDqYK6vllg", Messages: nil}}},
+		{name: "GoCardlessBatch", scheme: "gocardless",
+			body:     `{"events":[{"id":"EV1","action":"confirmed","resource_type":"payments","created_at":"2024-01-01T00:00:00.000Z","links":{"payment":"PM1","organisation":"OR1"}},{"id":"EV2","action":"paid_out","resource_type":"payments","links":{}},{"id":"EV3","action":"confirmed","resource_type":"payments","links":{"payment":"PM3"}}]}`,
+			verified: inbound.Verified{EventIDs: []string{"EV1", "EV2"}}, // EV3's id was not read by the scheme: left out
+			want: []inbound.Event{{ID: "EV1", Type: "payments.confirmed", Merchant: "OR1", OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+				Messages: []inbound.Message{{EventType: "payment.captured", Payload: inbound.Payload{
+					ID: "PM1", Status: "confirmed", Processor: "gocardless", ProcessorReference: "EV1", Merchant: "OR1", OccurredAt: "2024-01-01T00:00:00Z"}}}},
+				{ID: "EV2", Type: "payments.paid_out", Messages: nil}}},
+
+		{name: "GoCardlessFailed", scheme: "gocardless", body: goCardlessWebhook(goCardlessEvent("EV9", "payments", "failed")),
+			verified: inbound.Verified{EventIDs: []string{"EV9"}}, want: []inbound.Event{{Messages: []inbound.Message{{EventType: "payment.failed",
+				Payload: inbound.Payload{ID: "PM0007XK4WT9R3", Status: "failed", Reason: "insufficient_funds", Merchant: "OR00002MCGYZC9", ProcessorReference: "EV9"}}}}}},
+		{name: "GoCardlessRefundPaid", scheme: "gocardless", body: goCardlessWebhook(goCardlessEvent("EV8", "refunds", "paid")),
+			verified: inbound.Verified{EventIDs: []string{"EV8"}}, want: []inbound.Event{{Messages: []inbound.Message{{EventType: "refund.succeeded",
+				Payload: inbound.Payload{ID: "RF0000BX9R3D9Z", Status: "paid", PaymentID: "PM0007XK4WT9R3"}}}}}},
+		{name: "GoCardlessChargeback", scheme: "gocardless", body: goCardlessWebhook(goCardlessEvent("EV7", "payments", "charged_back")),
+			verified: inbound.Verified{EventIDs: []string{"EV7"}}, want: []inbound.Event{{Messages: []inbound.Message{{EventType: "dispute.opened",
+				Payload: inbound.Payload{ID: "PM0007XK4WT9R3", Status: "charged_back", PaymentID: "PM0007XK4WT9R3", Reason: "insufficient_funds"}}}}}},
+
+		{name: "WorldpayAuthorized", scheme: "worldpay", body: worldpayEvent("payment", "authorized", 1500, "JPY"),
+			want: []inbound.Event{{ID: "bb55ca5a-e05c-47e1-8e94-e88bac1a0a17", Type: "authorized", OccurredAt: time.Date(2024, 5, 1, 10, 0, 13, 407e6, time.UTC),
+				Messages: []inbound.Message{{EventType: "payment.authorized", Payload: inbound.Payload{
+					ID: "Memory265-13/08/1876", Status: "authorized", Amount: n(1500), Currency: "JPY", Processor: "worldpay",
+					ProcessorReference: "bb55ca5a-e05c-47e1-8e94-e88bac1a0a17", Reference: "Memory265-13/08/1876", OccurredAt: "2024-05-01T10:00:13Z"}}}}}},
+		{name: "WorldpayRefundFailed", scheme: "worldpay", body: worldpayEvent("payment", "refundFailed", 250, "EUR"),
+			want: []inbound.Event{{Messages: []inbound.Message{{EventType: "refund.failed", Payload: inbound.Payload{
+				ID: "12345", Status: "refundFailed", Amount: n(250), Currency: "EUR", PaymentID: "Memory265-13/08/1876", Reason: "Do not honor"}}}}}},
+		{name: "WorldpayCardNumberAsReference", scheme: "worldpay", body: strings.Replace(worldpayEvent("payment", "authorized", 100, "EUR"), "Memory265-13/08/1876", "4242424242424242", 1),
+			want: []inbound.Event{{Messages: []inbound.Message{{EventType: "payment.authorized", Payload: inbound.Payload{
+				ID: "************4242", Reference: "************4242"}}}}}},
+
+		{name: "MolliePaymentLinkPaid", scheme: "mollie", body: mollieEvent("payment-link.paid", "pl_qng5gbbv8NAZ5gpM5ZYgx", mollieLink("EUR", "24.95")),
+			verified: inbound.Verified{EventIDs: []string{"event_GvJ8WHrp5isUdRub9CJyH"}},
+			want: []inbound.Event{{ID: "event_GvJ8WHrp5isUdRub9CJyH", Type: "payment-link.paid", OccurredAt: time.Date(2024, 12, 16, 15, 59, 4, 0, time.UTC),
+				Messages: []inbound.Message{{EventType: "payment.updated", Payload: inbound.Payload{
+					ID: "pl_qng5gbbv8NAZ5gpM5ZYgx", Status: "paid", Amount: n(2495), Currency: "EUR", Processor: "mollie",
+					ProcessorReference: "event_GvJ8WHrp5isUdRub9CJyH", Reference: "Bicycle tires", OccurredAt: "2024-12-16T15:59:04Z"}}}}}},
+
+		{name: "MercadoPagoPayment", scheme: "mercadopago", body: mercadoPagoBody, verified: inbound.Verified{EventIDs: []string{"12345"}, ResourceID: "123456"},
+			want: []inbound.Event{{ID: "12345", Type: "payment.updated", OccurredAt: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
+				Messages: []inbound.Message{{EventType: "payment.updated", Payload: inbound.Payload{
+					ID: "123456", Processor: "mercadopago", ProcessorReference: "12345", OccurredAt: "2024-05-01T10:00:00Z"}}}}}},
+		{name: "MercadoPagoUnsignedBodyIgnored", scheme: "mercadopago", body: strings.Replace(mercadoPagoBody, `"id":"123456"`, `"id":"999"`, 1),
+			verified: inbound.Verified{ResourceID: "123456"},
+			want:     []inbound.Event{{Messages: []inbound.Message{{EventType: "payment.updated", Payload: inbound.Payload{ID: "123456"}}}}}},
+
+		{name: "ShopifyOrderPaid", scheme: "shopify", body: shopifyOrder("USD", "598.94", "paid", ""),
+			verified: inbound.Verified{EventIDs: []string{"b54557e4"}, Topic: "orders/paid", Merchant: "shop1.myshopify.com"},
+			want: []inbound.Event{{ID: "b54557e4", Type: "orders/paid", Merchant: "shop1.myshopify.com", OccurredAt: time.Date(2024, 5, 1, 15, 30, 0, 0, time.UTC),
+				Messages: []inbound.Message{{EventType: "payment.captured", Payload: inbound.Payload{
+					ID: "820982911946154508", Status: "paid", Amount: n(59894), Currency: "USD", Processor: "shopify", ProcessorReference: "b54557e4",
+					Reference: "#9999", Merchant: "shop1.myshopify.com", OccurredAt: "2024-05-01T15:30:00Z"}}}}}},
+		{name: "ShopifyOrderCancelled", scheme: "shopify", body: shopifyOrder("EUR", "10.00", "voided", "customer"),
+			verified: inbound.Verified{Topic: "orders/cancelled", Merchant: "shop1.myshopify.com"},
+			want: []inbound.Event{{OccurredAt: time.Date(2024, 5, 1, 16, 0, 0, 0, time.UTC), Messages: []inbound.Message{{EventType: "order.cancelled", Payload: inbound.Payload{
+				ID: "820982911946154508", Status: "cancelled", Amount: n(1000), Currency: "EUR", Reason: "customer", Reference: "#9999"}}}}}},
+		{name: "ShopifyRefund", scheme: "shopify", body: shopifyRefund("USD", `"12.00"`, "success"),
+			verified: inbound.Verified{Topic: "refunds/create"},
+			want: []inbound.Event{{Messages: []inbound.Message{{EventType: "refund.succeeded", Payload: inbound.Payload{
+				ID: "890088186047892319", Status: "success", Amount: n(1200), Currency: "USD", PaymentID: "820982911946154508"}}}}}},
+		{name: "ShopifyMerchantField", scheme: "shopify", body: shopifyOrder("USD", "1.00", "paid", ""), opt: inbound.NormalizeOptions{MerchantField: "email"},
+			verified: inbound.Verified{Topic: "orders/paid", Merchant: "shop1.myshopify.com"}, want: []inbound.Event{{Merchant: "jon@example.com"}}},
+		{name: "ShopifyTopicDisagreesWithBody", scheme: "shopify", body: shopifyOrder("USD", "1.00", "paid", ""),
+			verified: inbound.Verified{Topic: "refunds/create"}, want: []inbound.Event{{Messages: nil}}},
+
+		{name: "StandardWebhooksOwnType", scheme: "standard-webhooks", body: `{"type":"invoice.paid","timestamp":"2022-11-03T20:26:10.344522Z","data":{}}`,
+			verified: inbound.Verified{EventIDs: []string{"msg_1"}}, want: []inbound.Event{{ID: "msg_1", Type: "invoice.paid", Messages: nil}}},
+		{name: "HMACOwnType", scheme: "hmac", body: `{"event":"order.paid"}`, want: []inbound.Event{{Type: "order.paid", Messages: nil}}},
+		{name: "AdyenCancelOrRefund", scheme: "adyen", body: `{"live":"false","notificationItems":[` + adyenItemJSON(`"additionalData":{"modification.action":"refund"},
+			"amount":{"currency":"EUR","value":500},"eventCode":"CANCEL_OR_REFUND","merchantAccountCode":"AcmeEU","originalReference":"P1","pspReference":"R9","success":"true"`) + `]}`,
+			want: []inbound.Event{{Messages: []inbound.Message{{EventType: "refund.succeeded", Payload: inbound.Payload{ID: "R9", Amount: n(500), PaymentID: "P1"}}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -389,7 +455,7 @@ func TestPayloadJSON(t *testing.T) {
 
 func TestNormalizeUnreadable(t *testing.T) {
 	t.Parallel()
-	for _, scheme := range []string{"stripe", "adyen", "square", "checkout", "paypal", "braintree", "razorpay"} {
+	for _, scheme := range []string{"stripe", "adyen", "square", "checkout", "paypal", "braintree", "razorpay", "gocardless", "shopify", "mollie", "worldpay", "mercadopago"} {
 		if _, err := inbound.Normalize(scheme, []byte(`[1,2`), &inbound.Verified{}, inbound.NormalizeOptions{}); err == nil {
 			t.Errorf("%s: a body that is not JSON (or a form) was read", scheme)
 		}
@@ -409,9 +475,12 @@ func TestSignsEventIDs(t *testing.T) {
 // body, Normalize must return promptly, never panic, and give either events
 // or an error; every event that maps to nothing says why.
 func FuzzNormalize(f *testing.F) {
-	schemes := []string{"stripe", "adyen", "square", "checkout", "paypal", "braintree", "razorpay", "gocardless", "mollie"}
+	schemes := []string{"stripe", "adyen", "square", "checkout", "paypal", "braintree", "razorpay", "gocardless", "mollie",
+		"worldpay", "mercadopago", "shopify", "standard-webhooks", "hmac"}
 	for _, body := range []string{stripePISucceeded, stripeChargeRefunded, squarePaymentCompleted, checkoutCaptured, paypalCaptureCompleted,
-		razorpayCaptured, braintreeBody(braintreeSettled), `{"notificationItems":[{"NotificationRequestItem":{"eventCode":"CAPTURE","success":"true","amount":{"value":"x"}}}]}`,
+		razorpayCaptured, braintreeBody(braintreeSettled), goCardlessWebhook(goCardlessEvent("e1", "payments", "confirmed")),
+		worldpayEvent("payment", "refunded", 100, "EUR"), mollieEvent("payment-link.paid", "pl_1", mollieLink("JPY", "1500")), mercadoPagoOrder,
+		shopifyRefund("KWD", `"3.125"`, "success"), shopifyOrder("JPY", "1500", "paid", ""), `{"notificationItems":[{"NotificationRequestItem":{"eventCode":"CAPTURE","success":"true","amount":{"value":"x"}}}]}`,
 		`{"data":{"object":{"amount":1e999}},"type":"payment_intent.succeeded"}`, `{"resource":{"amount":{"value":"-.5","currency_code":"USD"}},"event_type":"PAYMENT.CAPTURE.COMPLETED"}`} {
 		for i := range schemes {
 			f.Add(uint8(i), body, "")
@@ -420,7 +489,9 @@ func FuzzNormalize(f *testing.F) {
 	f.Add(uint8(5), braintreeBody(`<a><b>1</b><b>2</b><b><c/></b></a>`), "a.b.2.c")
 	f.Fuzz(func(t *testing.T, which uint8, body, field string) {
 		scheme := schemes[int(which)%len(schemes)]
-		events, err := inbound.Normalize(scheme, []byte(body), &inbound.Verified{EventIDs: []string{"e1"}}, inbound.NormalizeOptions{MerchantField: field})
+		topic := []string{"orders/paid", "orders/cancelled", "refunds/create", "disputes/update"}[int(which)%4]
+		v := &inbound.Verified{EventIDs: []string{"e1"}, Topic: topic, ResourceID: "r1"}
+		events, err := inbound.Normalize(scheme, []byte(body), v, inbound.NormalizeOptions{MerchantField: field})
 		if err != nil {
 			return
 		}
@@ -434,6 +505,9 @@ func FuzzNormalize(f *testing.F) {
 			for _, m := range e.Messages {
 				if _, err := json.Marshal(m.Payload); err != nil {
 					t.Fatalf("%s: payload does not encode: %v", scheme, err)
+				}
+				if m.Payload.ID == "" || m.Payload.Processor != scheme {
+					t.Fatalf("%s: a message without an id or processor: %+v", scheme, m.Payload)
 				}
 			}
 		}

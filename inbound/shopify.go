@@ -43,6 +43,7 @@ func (s *shopifyScheme) verify(_ context.Context, req *Request, _ time.Time) (*V
 			[]string{"Shopify-Topic", "Shopify-Shop-Domain", "Shopify-Api-Version", "Shopify-Event-Id"},
 			"Shopify-Event-Id"
 	}
+	topicName, shopName := required[0], required[1]
 	given := req.Header.Get(hmacName)
 	if given == "" {
 		return nil, refuse(name, ReasonMissingHeader, "no %s header", hmacName)
@@ -66,5 +67,5 @@ func (s *shopifyScheme) verify(_ context.Context, req *Request, _ time.Time) (*V
 	if id == "" {
 		id = req.Header.Get(idName)
 	}
-	return &Verified{EventIDs: ids(id)}, nil
+	return &Verified{EventIDs: ids(id), Topic: req.Header.Get(topicName), Merchant: req.Header.Get(shopName)}, nil
 }

@@ -52,4 +52,13 @@ func TestShopify(t *testing.T) {
 		{name: "missing topic", req: req(webhooks(good, "X-Shopify-Topic"), body), reason: inbound.ReasonMissingHeader},
 		{name: "missing webhook id", req: req(webhooks(good, "X-Shopify-Webhook-Id"), body), reason: inbound.ReasonMissingHeader},
 	})
+
+	// The topic and the shop travel in headers; the normaliser reads them
+	// from Verified, for both header sets.
+	for name, h := range map[string]http.Header{"webhook": webhooks(good), "events webhook": events} {
+		v := verifyOne(t, s, req(h, body))
+		if v.Topic != "orders/paid" || v.Merchant != "shop1.myshopify.io" {
+			t.Errorf("%s: Topic %q, Merchant %q, want orders/paid and shop1.myshopify.io", name, v.Topic, v.Merchant)
+		}
+	}
 }

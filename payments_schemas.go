@@ -1,0 +1,87 @@
+package hookbridge
+
+import "encoding/json"
+
+// The JSON Schemas of the canonical payloads, as Svix keeps them on an event
+// type: Schemas is {"1": <JSON Schema>}, and the schema's "examples" list
+// holds the payloads the portal's "send example" sends (the first by
+// default). Every canonical type shares one thin payload shape (ids, status,
+// amount in minor units, currency, processor and its reference, timestamps:
+// enough to act on or to fetch the full object, no more); what differs is
+// which fields are required.
+//
+// The schemas are closed (additionalProperties false): a field added to the
+// payload is a new schema version, not a silent change. Draft-07, which
+// every JSON Schema tool reads.
+
+// payloadProperties describes each field of a canonical payload.
+var payloadProperties = map[string]any{
+	"id": map[string]any{"type": "string", "minLength": 1,
+		"description": "The processor's id of the payment, refund or dispute the event is about " +
+			"(for payment.* the payment's, the same across one payment's events); for order.* the order's."},
+	"status": map[string]any{"type": "string", "minLength": 1,
+		"description": "The status of the object, as the processor (or the ordering platform) writes it."},
+	"amount": map[string]any{"type": []string{"integer", "null"}, "minimum": 0,
+		"description": "The amount in the currency's minor unit, an integer: ISO 4217's exponent applies " +
+			"(1500 JPY is 1500, 25.99 EUR is 2599, 3.125 KWD is 3125). Null when the notification carries no amount."},
+	"currency": map[string]any{"type": "string", "pattern": "^[A-Z]{3}$",
+		"description": "ISO 4217 code, upper case; present whenever amount is."},
+	"processor": map[string]any{"type": "string", "pattern": "^[a-z][a-z0-9-]*$",
+		"description": "The verification scheme of the source that received the notification, e.g. stripe, adyen, shopify."},
+	"processorReference": map[string]any{"type": "string",
+		"description": "The processor's reference of this particular event: its event id, or Adyen's pspReference of the item."},
+	"paymentId": map[string]any{"type": "string",
+		"description": "For refunds and disputes: the id of the payment (for Shopify, the order) they concern."},
+	"reference": map[string]any{"type": "string",
+		"description": "The merchant's own reference for the payment or order, as the processor received it."},
+	"reason": map[string]any{"type": "string",
+		"description": "Why a payment or refund failed, an order was cancelled or a dispute was opened, when the processor says."},
+	"merchant": map[string]any{"type": "string",
+		"description": "The processor's merchant or account id the event concerns (what routes it to an application)."},
+	"occurredAt": map[string]any{"type": "string", "format": "date-time",
+		"description": "When the processor says it happened, RFC 3339 in UTC."},
+}
+
+// paymentSchema is the schema of a payment.*, refund.* or dispute.* type,
+// made from a processor's notification: id, status, amount and processor
+// are always there.
+func paymentSchema(name, description, example string) []byte {
+	return schemaOf(name, description, []string{"id", "status", "amount", "processor"}, example)
+}
+
+// orderSchema is the schema of an order.* type, which the ordering platform
+// sends itself (and a storefront processor may too): id and status are
+// always there.
+func orderSchema(name, description, example string) []byte {
+	return schemaOf(name, description, []string{"id", "status"}, example)
+}
+
+// schemaOf builds the Schemas value of one event type. It panics on an
+// example that is not JSON: the examples are constants of this package, and
+// a test validates each against its schema.
+func schemaOf(name, description string, required []string, example string) []byte {
+	if !json.Valid([]byte(example)) {
+		panic("hookbridge: the example of " + name + " is not JSON")
+	}
+	schema := map[string]any{
+		"$schema":              "http://json-schema.org/draft-07/schema#",
+		"title":                name,
+		"description":          description,
+		"type":                 "object",
+		"properties":           payloadProperties,
+		"required":             required,
+		"additionalProperties": false,
+		// An amount is nothing without its currency.
+		"if": map[string]any{
+			"properties": map[string]any{"amount": map[string]any{"type": "integer"}},
+			"required":   []string{"amount"},
+		},
+		"then":     map[string]any{"required": []string{"currency"}},
+		"examples": []json.RawMessage{json.RawMessage(example)},
+	}
+	b, err := json.Marshal(map[string]any{"1": schema})
+	if err != nil {
+		panic("hookbridge: the schema of " + name + ": " + err.Error())
+	}
+	return b
+}
