@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sqlite"
 )
 
 // TestSeededEventTypesCarrySchemas: a fresh server's catalogue has every
@@ -60,5 +62,65 @@ func TestSeededEventTypesCarrySchemas(t *testing.T) {
 	_ = json.Compact(&exp, want.One.Examples[0])
 	if got.String() != exp.String() {
 		t.Errorf("send-example sent %s, want the schema's example %s", got.String(), exp.String())
+	}
+}
+
+// TestSeedUpgradesAnOlderCatalogue: a database seeded by the first
+// generation (twelve types, no schemas) gets the types added since and the
+// schemas of the types it has, but a type the operator deleted stays
+// deleted and a schema the operator wrote stays theirs; seeding again
+// changes nothing.
+func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mine := json.RawMessage(`{"1":{"type":"object","title":"mine"}}`)
+	for _, et := range hookbridge.CanonicalEventTypes {
+		if eventTypeSince[et.Name] > 1 {
+			continue
+		}
+		old := hookbridge.EventType{Name: et.Name, Description: et.Description}
+		if et.Name == "payment.captured" {
+			old.Schemas = mine
+		}
+		if err := store.CreateEventType(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.DeleteEventType(ctx, "order.ready"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 {
+		if err := seedEventTypes(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		for _, et := range hookbridge.CanonicalEventTypes {
+			got, err := store.GetEventType(ctx, et.Name)
+			switch {
+			case et.Name == "order.ready":
+				if !hookbridge.IsNotFound(err) {
+					t.Errorf("order.ready, deleted by the operator, is back: %v", err)
+				}
+			case err != nil:
+				t.Errorf("%s: %v", et.Name, err)
+			case et.Name == "payment.captured":
+				if !bytes.Equal(got.Schemas, mine) {
+					t.Errorf("the operator's schema of payment.captured was replaced: %s", got.Schemas)
+				}
+			case !hasSchema(got.Schemas):
+				t.Errorf("%s has no schema after the upgrade", et.Name)
+			}
+		}
+	}
+	if gen, err := seededGeneration(ctx, store); err != nil || gen != eventTypesGeneration {
+		t.Errorf("generation %d (%v), want %d", gen, err, eventTypesGeneration)
 	}
 }

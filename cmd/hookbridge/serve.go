@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -579,16 +580,84 @@ func period(s string) int {
 // seeded, so that ones an operator deleted are not brought back.
 const settingEventTypesSeeded = "event_types_seeded"
 
+// settingEventTypesGeneration records which generation of the canonical
+// catalogue a database was seeded with (absent: 1 if it was seeded at all),
+// so that a newer binary adds what came later without bringing back what
+// an operator deleted or overwriting what an operator edited.
+const settingEventTypesGeneration = "event_types_generation"
+
+// Generations of the canonical catalogue: 1, the first twelve types; 2, a
+// JSON Schema with an example on every type, and payment.updated.
+const eventTypesGeneration = 2
+
+// eventTypeSince is the generation that added a type; the others are 1.
+var eventTypeSince = map[string]int{"payment.updated": 2}
+
+// seedEventTypes brings the catalogue up to eventTypesGeneration: a fresh
+// database gets every canonical type; one seeded by an older generation
+// gets the types added since, and the schema of each type it has that has
+// none (one the operator gave a schema, or deleted, is left as it is).
 func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
-	first, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true)
-	if err != nil || !first {
+	gen, err := seededGeneration(ctx, store)
+	if err != nil || gen >= eventTypesGeneration {
 		return err
 	}
 	for _, et := range hookbridge.CanonicalEventTypes {
-		et := et
-		if err := store.CreateEventType(ctx, &et); err != nil && hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
-			return fmt.Errorf("seed event type %s: %w", et.Name, err)
+		since := max(eventTypeSince[et.Name], 1)
+		if since > gen {
+			et := et
+			if err := store.CreateEventType(ctx, &et); err != nil && hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
+				return fmt.Errorf("seed event type %s: %w", et.Name, err)
+			}
+			continue
+		}
+		if gen < 2 && len(et.Schemas) > 0 { // schemas came with generation 2
+			cur, err := store.GetEventType(ctx, et.Name)
+			if hookbridge.IsNotFound(err) {
+				continue // deleted by the operator
+			} else if err != nil {
+				return fmt.Errorf("seed event type %s: %w", et.Name, err)
+			}
+			if hasSchema(cur.Schemas) {
+				continue
+			}
+			cur.Schemas = et.Schemas
+			if err := store.UpdateEventType(ctx, cur); err != nil {
+				return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
+			}
 		}
 	}
-	return nil
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true); err != nil {
+		return err
+	}
+	_, err = store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(eventTypesGeneration), false)
+	return err
+}
+
+// seededGeneration is the catalogue generation the database was seeded
+// with: 0 for none.
+func seededGeneration(ctx context.Context, store hookbridge.Store) (int, error) {
+	v, err := store.Setting(ctx, settingEventTypesGeneration)
+	if err == nil {
+		gen, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("setting %s is %q, not a number", settingEventTypesGeneration, v)
+		}
+		return gen, nil
+	}
+	if !hookbridge.IsNotFound(err) {
+		return 0, err
+	}
+	if _, err := store.Setting(ctx, settingEventTypesSeeded); err == nil {
+		return 1, nil
+	} else if !hookbridge.IsNotFound(err) {
+		return 0, err
+	}
+	return 0, nil
+}
+
+// hasSchema reports whether an event type's schemas hold any.
+func hasSchema(raw []byte) bool {
+	var m map[string]any
+	return json.Unmarshal(raw, &m) == nil && len(m) > 0
 }
