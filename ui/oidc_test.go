@@ -259,6 +259,17 @@ func TestOIDCSignIn(t *testing.T) {
 		st.browser().callback(st.browser().startOIDC(p, "/ui/")).want(t, http.StatusBadRequest)
 	})
 
+	t.Run("NextStaysOnTheDashboard", func(t *testing.T) {
+		p.signIn(adminUser)
+		for _, next := range []string{"//evil.example/ui/", "https://evil.example", "/ui/\\evil"} {
+			b := st.browser()
+			done := b.callback(b.startOIDC(p, next)).want(t, http.StatusOK)
+			if !strings.Contains(done.Body, `content="0; url=/ui/"`) || !strings.Contains(done.Body, `id="continue"`) {
+				t.Errorf("next %q: the signed-in page leads elsewhere than /ui/:\n%s", next, done.Body)
+			}
+		}
+	})
+
 	t.Run("ProviderRefused", func(t *testing.T) {
 		p.signIn(adminUser)
 		b := st.browser()
