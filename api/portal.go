@@ -390,6 +390,27 @@ func (s *Server) ServeAuthenticated(w http.ResponseWriter, r *http.Request) {
 	s.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), internalCall{}, true)))
 }
 
+// actorKey is the context key of the user a ServeAuthenticated call acts
+// for (WithActor).
+type actorKey struct{}
+
+// WithActor names, in a ServeAuthenticated call's context, the person the
+// call acts for (the dashboard's signed-in user), so that changes the API
+// audits record them rather than "admin". It is read from in-process calls
+// only: a request from the network is the admin key's.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// actorOf returns who a change is attributed to: the actor an in-process
+// caller named, or adminActor.
+func actorOf(r *http.Request) string {
+	if a, _ := r.Context().Value(actorKey{}).(string); a != "" && isInternalCall(r) {
+		return a
+	}
+	return adminActor
+}
+
 // isInternalCall reports whether r came through ServeAuthenticated.
 func isInternalCall(r *http.Request) bool {
 	v, _ := r.Context().Value(internalCall{}).(bool)

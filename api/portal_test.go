@@ -346,6 +346,40 @@ func TestServeAuthenticated(t *testing.T) {
 	}
 }
 
+// TestServeAuthenticatedActor: an in-process call that names its actor
+// (the dashboard's signed-in user) is audited under that name; the same
+// context on a request from the network is still the admin key's.
+func TestServeAuthenticatedActor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	src := str(e.createSource(obj{"scheme": "stripe", "credentials": obj{"secret": testStripeSecret}}), "id")
+	ctx := WithActor(context.Background(), "ops@example.com")
+	req := httptest.NewRequestWithContext(ctx, "PATCH", "/api/v1/source/"+src+"/rollout", strings.NewReader(`{"state": "shadow"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.api.ServeAuthenticated(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("in-process rollout change: %d %s", rec.Code, rec.Body)
+	}
+	req = httptest.NewRequestWithContext(ctx, "PATCH", "/api/v1/source/"+src+"/rollout", strings.NewReader(`{"state": "on"}`))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec = httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rollout change with the admin key: %d %s", rec.Code, rec.Body)
+	}
+	var audit listOut[rolloutChangeOut]
+	e.do("GET", "/api/v1/source/"+src+"/rollout", nil).want(http.StatusOK).decode(&audit)
+	var actors []string
+	for _, c := range audit.Data {
+		actors = append(actors, c.Actor)
+	}
+	if want := []string{"admin", "ops@example.com", "admin"}; !slices.Equal(actors, want) {
+		t.Errorf("actors, newest first: %v, want %v", actors, want)
+	}
+}
+
 func TestAppPortalAccessSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

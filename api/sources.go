@@ -28,7 +28,8 @@ const (
 )
 
 // adminActor is who a change made with the server-wide admin key is
-// attributed to in the rollout audit.
+// attributed to in the rollout audit, unless the dashboard names its
+// signed-in user (WithActor).
 const adminActor = "admin"
 
 // sourceCredentialsIn are the credentials as the processor's dashboard
@@ -292,7 +293,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) erro
 	if err := s.buildSource(r, &in, src, false); err != nil {
 		return err
 	}
-	if err := s.store.CreateSource(r.Context(), src, adminActor); err != nil {
+	if err := s.store.CreateSource(r.Context(), src, actorOf(r)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, s.toSourceOut(r, src))
@@ -400,12 +401,13 @@ func (s *Server) handlePatchRollout(w http.ResponseWriter, r *http.Request) erro
 	if err := fe.err(); err != nil {
 		return err
 	}
-	updated, err := s.store.SetRollout(r.Context(), src.ID, next, adminActor, s.timeNow())
+	actor := actorOf(r)
+	updated, err := s.store.SetRollout(r.Context(), src.ID, next, actor, s.timeNow())
 	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "source rollout changed", "source", src.ID, "scheme", src.Scheme,
-		"from", src.Rollout.State, "to", updated.Rollout.State, "actor", adminActor)
+		"from", src.Rollout.State, "to", updated.Rollout.State, "actor", actor)
 	writeJSON(w, http.StatusOK, s.toSourceOut(r, updated))
 	return nil
 }

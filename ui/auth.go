@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/api"
 )
 
 // pageFunc is a page or action of a signed-in user: it renders or
 // redirects itself, and returns errors for fail to show.
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *view, s *session) error
 
-// admin wraps a dashboard page: it requires the operator's session and, on
-// POST, the session's CSRF token.
+// admin wraps a dashboard page: it requires an operator's session and, on
+// POST, the session's CSRF token and a role that may change things. The
+// API calls the page makes act for the session's user (api.WithActor).
 func (h *Handler) admin(fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := h.newView(r)
@@ -29,13 +31,42 @@ func (h *Handler) admin(fn pageFunc) http.HandlerFunc {
 			return
 		}
 		v.SignedIn, v.CSRF = true, h.keys.csrfToken(s)
+		v.User, v.ReadOnly = s.display(), s.role() == RoleReadOnly
 		if !h.checkForm(w, r, v, s) {
 			return
 		}
+		if r.Method == http.MethodPost && v.ReadOnly {
+			h.refuseReadOnly(w, r, v)
+			return
+		}
+		r = r.WithContext(api.WithActor(r.Context(), s.actor()))
 		if err := fn(w, r, v, s); err != nil {
 			h.fail(w, r, v, err)
 		}
 	}
+}
+
+// formPage wraps a page that is a form and nothing else (new, edit,
+// confirm delete): a read-only session, on the dashboard or in the portal,
+// is refused it as it would be refused the form's POST.
+func (h *Handler) formPage(fn pageFunc) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
+		if v.ReadOnly {
+			h.refuseReadOnly(w, r, v)
+			return nil
+		}
+		return fn(w, r, v, s)
+	}
+}
+
+// refuseReadOnly renders the 403 of a change asked for by a read-only
+// session.
+func (h *Handler) refuseReadOnly(w http.ResponseWriter, r *http.Request, v *view) {
+	if v.Portal {
+		h.renderError(w, r, v, http.StatusForbidden, "This portal is read-only.")
+		return
+	}
+	h.renderError(w, r, v, http.StatusForbidden, "Your role on this dashboard is read-only: you can see every page, and change nothing. Ask for the admin role to make changes.")
 }
 
 // adminApp wraps a dashboard page of one application: admin's checks,
@@ -54,17 +85,41 @@ func (h *Handler) adminApp(fn pageFunc) http.HandlerFunc {
 }
 
 // adminSession returns the operator's session, or nil. A session made with
-// another admin key than the current one is no session.
+// another admin key than the current one, or with the admin key when its
+// sign-in is turned off, is no session; nor is one made through the
+// identity provider under other settings than the current ones.
 func (h *Handler) adminSession(r *http.Request) *session {
 	c, err := r.Cookie(adminCookie)
-	if err != nil || h.adminKeyHash == "" {
+	if err != nil {
 		return nil
 	}
 	s, ok := h.keys.decode(c.Value, kindAdmin, h.now())
-	if !ok || s.AdminKey != h.keys.adminKeyFingerprint(h.adminKeyHash) {
+	switch {
+	case !ok:
+		return nil
+	case s.oidcSignedIn():
+		if h.oidc == nil || s.IdP != h.oidc.fingerprint || (s.Role != RoleAdmin && s.Role != RoleReadOnly) {
+			return nil
+		}
+	case !h.keySignIn || h.adminKeyHash == "" || s.AdminKey != h.keys.adminKeyFingerprint(h.adminKeyHash):
 		return nil
 	}
 	return s
+}
+
+// setAdminCookie sets (or, with value "", clears) the dashboard's session
+// cookie. SameSite=Strict: the dashboard is only ever entered from its own
+// pages (the sign-in through the provider ends on a page of its own, see
+// handleOIDCCallback).
+func (h *Handler) setAdminCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
+	c := &http.Cookie{Name: adminCookie, Value: value, Path: dashPath, HttpOnly: true,
+		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
 }
 
 // checkForm reads a POST's form and checks its CSRF token, rendering 403
@@ -84,8 +139,24 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, v *view, s *
 	return true
 }
 
-// loginPage is the data of the sign-in page.
-type loginPage struct{ Next string }
+// loginPage is the data of the sign-in page: the ways in this server
+// offers.
+type loginPage struct {
+	Next      string
+	KeySignIn bool   // the admin key form
+	OIDC      string // the identity provider's host, when sign-in through it is offered
+}
+
+func (h *Handler) loginPage(next string) loginPage {
+	p := loginPage{Next: next, KeySignIn: h.keySignIn}
+	if h.oidc != nil {
+		p.OIDC = h.oidc.cfg.Issuer
+		if u, err := url.Parse(h.oidc.cfg.Issuer); err == nil {
+			p.OIDC = u.Host
+		}
+	}
+	return p
+}
 
 func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	v := h.newView(r)
@@ -93,7 +164,7 @@ func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, safeNext(r.URL.Query().Get("next")))
 		return
 	}
-	v.Title, v.Data = "Sign in", loginPage{Next: safeNext(r.URL.Query().Get("next"))}
+	v.Title, v.Data = "Sign in", h.loginPage(safeNext(r.URL.Query().Get("next")))
 	h.render(w, r, http.StatusOK, "login", v)
 }
 
@@ -103,6 +174,10 @@ func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 // admin key can sign anyone in.
 func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	v := h.newView(r)
+	if !h.keySignIn {
+		h.renderError(w, r, v, http.StatusForbidden, "Sign-in with the admin key is turned off on this server: sign in through the identity provider.")
+		return
+	}
 	if err := parseForm(w, r); err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -110,7 +185,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	key := strings.TrimSpace(r.PostForm.Get("key"))
 	if h.adminKeyHash == "" || !hookbridge.KeyMatches(key, h.adminKeyHash) {
-		v.Title, v.Data = "Sign in", loginPage{Next: next}
+		v.Title, v.Data = "Sign in", h.loginPage(next)
 		status := http.StatusUnauthorized
 		v.Errors["key"] = "This is not the admin key."
 		if key == "" {
@@ -136,25 +211,35 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: adminCookie, Value: value, Path: dashPath,
-		Expires: time.Unix(s.Expires, 0), HttpOnly: true, Secure: isHTTPS(r),
-		// Strict: the dashboard is only ever entered from its own pages.
-		SameSite: http.SameSiteStrictMode,
-	})
+	h.setAdminCookie(w, r, value, time.Unix(s.Expires, 0))
 	redirect(w, r, next)
+}
+
+// signedOutPage is the data of the page after signing out of a session
+// made through the identity provider.
+type signedOutPage struct {
+	EndSession string // the provider's sign-out page, "" when it has none
+	Provider   string // its host
 }
 
 // handleLogout ends the operator's session in this browser. It needs the
 // session's CSRF token, so that another site cannot sign the operator out.
+// A user signed in through the identity provider is offered the
+// provider's own sign-out (its end_session_endpoint), as a link: this
+// page's form-action policy keeps a form's redirect on this site.
 func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) {
 	v := h.newView(r)
-	if s := h.adminSession(r); s != nil && !h.checkForm(w, r, v, s) {
+	s := h.adminSession(r)
+	if s != nil && !h.checkForm(w, r, v, s) {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: dashPath, MaxAge: -1, HttpOnly: true,
-		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode})
-	redirect(w, r, "/ui/login?done=signedout")
+	h.setAdminCookie(w, r, "", time.Time{})
+	if s == nil || !s.oidcSignedIn() {
+		redirect(w, r, "/ui/login?done=signedout")
+		return
+	}
+	v.Title, v.Data = "Signed out", signedOutPage{EndSession: h.oidc.endSessionURL(), Provider: h.loginPage("").OIDC}
+	h.render(w, r, http.StatusOK, "signed_out", v)
 }
 
 // safeNext returns where to go after signing in: a dashboard path, never

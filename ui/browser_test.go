@@ -496,3 +496,60 @@ func TestBrowserDashboardEndpoints(t *testing.T) {
 	do(t, tab, "the portal's messages", chromedp.Navigate(st.URL+"/portal/msg"))
 	waitJS(t, tab, "the portal's status column", `[...document.querySelectorAll("#message-results tbody td:last-child")].map(td => td.textContent.trim()).sort().join() === "failed,succeeded"`)
 }
+
+// TestBrowserOIDC signs in through the identity provider (idp_test.go, on
+// another site than the dashboard, whose page the user acts on, so the
+// browser applies its cross-site cookie rules to the redirects back), with
+// the admin key's sign-in turned off: the deep link survives the trip, the dashboard shows who is
+// signed in, sign-out links to the provider's; then a read-only user sees
+// no forms.
+func TestBrowserOIDC(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t)
+	st := newStack(t, func(o *stackOptions) { o.oidc = p; o.noKey = true })
+	app := st.app("Pizza Place", "merchant-42")
+	ctx := newChrome(t)
+
+	p.signIn(adminUser)
+	p.setInteractive(true)
+	do(t, ctx, "open an application's page", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+	waitJS(t, ctx, "the sign-in page, without the key form", `document.querySelector("#sso") && !document.querySelector("#key")`)
+	do(t, ctx, "sign in with single sign-on", chromedp.Click(chromedp.CSS("#sso")))
+	waitJS(t, ctx, "the provider's page", `location.origin === `+jsString(p.Issuer)+` && document.querySelector("#approve")`)
+	do(t, ctx, "approve at the provider", chromedp.Click(chromedp.CSS("#approve")))
+	waitJS(t, ctx, "the application's page, signed in", `location.pathname === "/ui/apps/`+app+`" && document.querySelector("h1")?.textContent === "Pizza Place"`)
+	if who := text(t, ctx, ".who"); who != "Signed in as\nada@example.com" {
+		t.Errorf("signed in as %q", who)
+	}
+	waitJS(t, ctx, "the admin's actions", `document.querySelector('a[href="/ui/apps/`+app+`/edit"]')`)
+	screenshot(t, ctx, "dashboard-oidc.png", "")
+
+	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/ui/logout"] button`)))
+	waitJS(t, ctx, "the signed-out page", `document.querySelector("h1")?.textContent === "Signed out"`)
+	if href, want := jsEval[string](t, ctx, `document.querySelector("#end-session").href`), p.Issuer+"/logout?client_id="+idpClientID; href != want {
+		t.Errorf("provider sign-out link %q, want %q", href, want)
+	}
+	do(t, ctx, "back to the dashboard", chromedp.Navigate(st.URL+"/ui/"))
+	waitJS(t, ctx, "the sign-in page", `document.querySelector("#sso")`)
+
+	p.signIn(viewerUser)
+	do(t, ctx, "sign in as a read-only user", chromedp.Click(chromedp.CSS("#sso")))
+	waitJS(t, ctx, "the provider's page", `document.querySelector("#approve")`)
+	do(t, ctx, "approve at the provider", chromedp.Click(chromedp.CSS("#approve")))
+	waitJS(t, ctx, "the overview, read-only", `document.querySelector("h1")?.textContent === "Overview" && document.querySelector(".who")?.textContent.includes("read-only")`)
+	if n := jsEval[int](t, ctx, `document.querySelectorAll('form[method="post"]:not([action="/ui/logout"]), a[href="/ui/apps/new"]').length`); n != 0 {
+		t.Errorf("a read-only user is shown %d forms or form links", n)
+	}
+}
+
+// jsEval evaluates a JavaScript expression in the current page.
+func jsEval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}

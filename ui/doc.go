@@ -34,9 +34,14 @@
 // the store's settings, so that every instance sharing the store accepts
 // them), HttpOnly and scoped by path to their surface:
 //
-//   - The operator signs in with the admin key. The session lasts 12 hours
-//     and names a fingerprint of the admin key's hash: a new admin key ends
-//     every session. SameSite=Strict.
+//   - The operator signs in with the admin key, or through an OpenID
+//     Connect provider (oidc.go). The session lasts 12 hours and names
+//     either a fingerprint of the admin key's hash (a new admin key ends
+//     every such session) or the user, the role (admin or read-only) and a
+//     fingerprint of the provider's settings. SameSite=Strict. A read-only
+//     session sees every page without its forms, and is refused every
+//     POST and every page that is only a form; the changes of the others
+//     reach the API in the user's name (api.WithActor).
 //   - A consumer opens a link from POST /api/v1/auth/app-portal-access: its
 //     ?token= is checked (api.Server.VerifyPortalToken), exchanged for a
 //     session cookie that ends when the token does, and removed from the
@@ -55,7 +60,8 @@
 // without the session's token is refused with 403. Beneath that,
 // http.CrossOriginProtection refuses cross-origin POSTs the browser marks
 // (Sec-Fetch-Site, Origin), which also covers the sign-in form, made before
-// there is a session.
+// there is a session. A sign-in through the provider is bound to the
+// browser that started it by its state, kept in a signed cookie of its own.
 //
 // # Portal scope
 //

@@ -86,6 +86,8 @@ type stackOptions struct {
 	seed     func(*stack) // runs before the dispatcher starts
 	postgres bool
 	retry    dispatch.RetryPolicy
+	oidc     *idp // sign-in through this provider (oidc_test.go)
+	noKey    bool // the admin key sign-in turned off
 }
 
 type stackOption func(*stackOptions)
@@ -140,18 +142,25 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	}
 	keyHash := hookbridge.HashKey(testAdminKey)
 	st.api = api.New(api.Config{Store: store, Guard: guard, AdminKeyHash: keyHash, Wake: disp.Wake, Now: st.clock.Now, Logger: logger})
-	cfg := Config{Store: store, API: st.api, AdminKeyHash: keyHash, Now: st.clock.Now, Logger: logger}
+	// The server's address is known before the UI is made, for the
+	// redirect URL it registers with an identity provider.
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	st.URL = "http://" + srv.Listener.Addr().String()
+	cfg := Config{Store: store, API: st.api, AdminKeyHash: keyHash, Now: st.clock.Now, Logger: logger,
+		NoAdminKeySignIn: o.noKey}
+	if o.oidc != nil {
+		cfg.OIDC = o.oidc.register(st.URL + OIDCCallbackPath)
+	}
 	if o.ui != nil {
 		o.ui(&cfg)
 	}
 	if st.ui, err = New(ctx, cfg); err != nil {
 		t.Fatalf("ui.New: %v", err)
 	}
-	mux := http.NewServeMux()
 	mux.Handle("/", st.api)
 	st.ui.Register(mux)
-	srv := httptest.NewServer(mux)
-	st.URL = srv.URL
+	srv.Start()
 
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -220,6 +220,10 @@ func TestPortalTokens(t *testing.T) {
 		}
 		csrf := p.csrf(t) // the sign-out form
 		b.post("/portal/endpoints/"+ep+"/disable", url.Values{"csrf": {csrf}, "disabled": {"true"}}).want(t, http.StatusForbidden)
+		// Nor is it shown the pages that are only a form.
+		for _, path := range []string{"/portal/endpoints/new", "/portal/endpoints/" + ep + "/edit", "/portal/endpoints/" + ep + "/delete"} {
+			b.get(path).want(t, http.StatusForbidden)
+		}
 		if e, _ := st.store.GetEndpoint(context.Background(), a, ep); e.Disabled {
 			t.Error("read-only session disabled the endpoint")
 		}

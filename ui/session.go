@@ -17,8 +17,11 @@ import (
 
 // Session kinds: who a session cookie speaks for.
 const (
-	kindAdmin  = "admin"  // the operator, signed in with the admin key
+	kindAdmin  = "admin"  // an operator on the dashboard: with the admin key, or through the identity provider
 	kindPortal = "portal" // a consumer, in the portal of one application
+	// kindOIDCFlow is no session: it carries a sign-in through the
+	// identity provider from its start to the callback (oidc.go).
+	kindOIDCFlow = "oidc-flow"
 )
 
 // Cookie names and lifetimes. Each surface has its own cookie on its own
@@ -48,9 +51,24 @@ type session struct {
 	// Nonce is random per session. CSRF tokens are derived from it, so a
 	// token is valid for its own session only.
 	Nonce string `json:"n"`
-	// AdminKey is a fingerprint of the admin key's hash (admin sessions):
-	// when the admin key changes, every session made with the old one ends.
+	// AdminKey is a fingerprint of the admin key's hash (dashboard
+	// sessions of the admin key): when the admin key changes, every session
+	// made with the old one ends.
 	AdminKey string `json:"ak,omitempty"`
+	// Dashboard sessions made through the identity provider: IdP is a
+	// fingerprint of the provider's settings (oidcClient.fingerprint), so
+	// that changing them ends the sessions made before; Role is RoleAdmin
+	// or RoleReadOnly; Subject and Email name the user.
+	IdP     string `json:"idp,omitempty"`
+	Role    string `json:"r,omitempty"`
+	Subject string `json:"sub,omitempty"`
+	Email   string `json:"em,omitempty"`
+	// A sign-in under way (kindOIDCFlow): the state sent to the provider,
+	// the PKCE verifier and the page to return to. Nonce is then the
+	// nonce the ID token must carry.
+	State    string `json:"st,omitempty"`
+	Verifier string `json:"pv,omitempty"`
+	Next     string `json:"nx,omitempty"`
 	// Portal sessions: the application and what the portal token granted.
 	AppID    string   `json:"app,omitempty"`
 	Flags    []string `json:"ff,omitempty"`
@@ -111,7 +129,12 @@ func newNonce() string {
 // adminKeyFingerprint identifies the admin key a session was made with,
 // without putting anything that helps guess the key into the cookie.
 func (k keys) adminKeyFingerprint(adminKeyHash string) string {
-	return base64.RawURLEncoding.EncodeToString(mac(k.session, []byte("admin-key\x00"+adminKeyHash))[:12])
+	return k.fingerprint("admin-key\x00" + adminKeyHash)
+}
+
+// fingerprint is a short MAC of what a session was made under.
+func (k keys) fingerprint(s string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.session, []byte(s))[:12])
 }
 
 // encode signs s into a cookie value: base64url(JSON) "." base64url(MAC).

@@ -33,6 +33,9 @@ const (
 // pages only.
 const DefaultFrameAncestors = "'self'"
 
+// oidcStartTimeout bounds New's first request to the identity provider.
+const oidcStartTimeout = 5 * time.Second
+
 // maxFormBytes bounds a submitted form (an event type's schema is the
 // largest thing typed into one).
 const maxFormBytes = 1 << 20
@@ -50,8 +53,15 @@ type Config struct {
 	// API serves the changes the pages make and checks portal tokens.
 	API *api.Server
 	// AdminKeyHash is hookbridge.HashKey of the admin key that signs the
-	// operator in. When it is empty nobody can sign in.
+	// operator in. When it is empty nobody can sign in with a key.
 	AdminKeyHash string
+	// OIDC, when set, lets operators sign in through an OpenID Connect
+	// provider, each with the role its claims map to.
+	OIDC *OIDCConfig
+	// NoAdminKeySignIn turns the dashboard's sign-in with the admin key
+	// off (the API still takes the key), and ends the sessions made with
+	// it. It needs OIDC.
+	NoAdminKeySignIn bool
 	// FrameAncestors is the CSP frame-ancestors source list of the portal,
 	// e.g. "'self' https://app.example.com": the pages that may embed the
 	// portal in an iframe. Empty means DefaultFrameAncestors. The dashboard
@@ -70,6 +80,8 @@ type Handler struct {
 	store        hookbridge.Store
 	api          *api.Server
 	adminKeyHash string
+	keySignIn    bool        // the admin key signs in to the dashboard
+	oidc         *oidcClient // nil without OIDC
 	keys         keys
 	now          func() time.Time
 	log          *slog.Logger
@@ -95,6 +107,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.NoAdminKeySignIn && cfg.OIDC == nil {
+		return nil, errors.New("ui: the admin key sign-in can only be turned off when sign-in through an OpenID Connect provider is configured")
+	}
 	k, err := loadKeys(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
@@ -103,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		store:            cfg.Store,
 		api:              cfg.API,
 		adminKeyHash:     cfg.AdminKeyHash,
+		keySignIn:        !cfg.NoAdminKeySignIn,
 		keys:             k,
 		now:              cfg.Now,
 		log:              cfg.Logger,
@@ -114,6 +130,20 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if cfg.OIDC != nil {
+		if h.oidc, err = newOIDCClient(cfg.OIDC, k, h.now); err != nil {
+			return nil, err
+		}
+		// Fetch the provider's discovery document now, to show a wrong
+		// issuer in the log at start; a provider that is down delays
+		// sign-in only, never the server, and is asked again then.
+		dctx, cancel := context.WithTimeout(ctx, oidcStartTimeout)
+		_, _, err := h.oidc.discover(dctx)
+		cancel()
+		if err != nil {
+			h.log.WarnContext(ctx, "ui: identity provider not reachable at start; sign-in through it tries again when used", "err", err)
+		}
 	}
 	if h.static, err = fs.Sub(staticFS, "static"); err != nil {
 		return nil, fmt.Errorf("ui: static files: %w", err)
@@ -266,14 +296,18 @@ func (h *Handler) routes() http.Handler {
 
 	mux.HandleFunc("GET /ui/login", h.handleLoginForm)
 	mux.HandleFunc("POST /ui/login", h.handleLogin)
+	mux.HandleFunc("GET /ui/oidc/login", h.handleOIDCLogin)
+	mux.HandleFunc("GET "+OIDCCallbackPath, h.handleOIDCCallback)
 	mux.HandleFunc("POST /ui/logout", h.handleLogout)
 	mux.HandleFunc("GET /ui/{$}", h.admin(h.dashOverview))
-	mux.HandleFunc("GET /ui/apps/new", h.admin(h.dashNewApp))
+	// Pages that are a form and nothing else (formPage) are refused to
+	// read-only sessions, as their POSTs are.
+	mux.HandleFunc("GET /ui/apps/new", h.admin(h.formPage(h.dashNewApp)))
 	mux.HandleFunc("POST /ui/apps/new", h.admin(h.dashCreateApp))
 	mux.HandleFunc("GET /ui/apps/{app}", h.adminApp(h.dashApp))
-	mux.HandleFunc("GET /ui/apps/{app}/edit", h.adminApp(h.dashEditApp))
+	mux.HandleFunc("GET /ui/apps/{app}/edit", h.adminApp(h.formPage(h.dashEditApp)))
 	mux.HandleFunc("POST /ui/apps/{app}/edit", h.adminApp(h.dashUpdateApp))
-	mux.HandleFunc("GET /ui/apps/{app}/delete", h.adminApp(h.dashConfirmDeleteApp))
+	mux.HandleFunc("GET /ui/apps/{app}/delete", h.adminApp(h.formPage(h.dashConfirmDeleteApp)))
 	mux.HandleFunc("POST /ui/apps/{app}/delete", h.adminApp(h.dashDeleteApp))
 	mux.HandleFunc("POST /ui/apps/{app}/portal", h.admin(h.dashOpenPortal))
 	mux.HandleFunc("POST /ui/apps/{app}/portal/expire-all", h.admin(h.dashExpirePortal))
@@ -305,16 +339,16 @@ func (h *Handler) routes() http.Handler {
 		{"/ui/apps/{app}/endpoints", h.adminApp},
 	} {
 		p, wrap := surface.prefix, surface.wrap
-		mux.HandleFunc("GET "+p+"/new", wrap(h.newEndpoint))
+		mux.HandleFunc("GET "+p+"/new", wrap(h.formPage(h.newEndpoint)))
 		mux.HandleFunc("POST "+p+"/new", wrap(h.createEndpoint))
 		mux.HandleFunc("GET "+p+"/{ep}", wrap(h.showEndpoint))
-		mux.HandleFunc("GET "+p+"/{ep}/edit", wrap(h.editEndpoint))
+		mux.HandleFunc("GET "+p+"/{ep}/edit", wrap(h.formPage(h.editEndpoint)))
 		mux.HandleFunc("POST "+p+"/{ep}/edit", wrap(h.updateEndpoint))
 		mux.HandleFunc("POST "+p+"/{ep}/disable", wrap(h.disableEndpoint))
 		mux.HandleFunc("POST "+p+"/{ep}/rotate", wrap(h.rotateSecret))
 		mux.HandleFunc("POST "+p+"/{ep}/test", wrap(h.sendTest))
 		mux.HandleFunc("POST "+p+"/{ep}/recover", wrap(h.recoverEndpoint))
-		mux.HandleFunc("GET "+p+"/{ep}/delete", wrap(h.confirmDeleteEndpoint))
+		mux.HandleFunc("GET "+p+"/{ep}/delete", wrap(h.formPage(h.confirmDeleteEndpoint)))
 		mux.HandleFunc("POST "+p+"/{ep}/delete", wrap(h.deleteEndpoint))
 	}
 

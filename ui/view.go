@@ -27,8 +27,9 @@ type view struct {
 	Nav      string // the active navigation item
 	CSRF     string // the token every form of the session carries
 	SignedIn bool
+	User     string                  // who is signed in to the dashboard
 	App      *hookbridge.Application // the portal's application
-	ReadOnly bool                    // a read-only portal: no forms
+	ReadOnly bool                    // a read-only portal or dashboard role: no forms
 	Notice   string                  // what the last action did
 	Error    string                  // why the last action failed, when no one field is to blame
 	Errors   map[string]string       // invalid form fields: name → message

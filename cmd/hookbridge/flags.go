@@ -72,6 +72,57 @@ func (fs *flagSet) stringEnv(p *string, name, env, def, usage string) {
 	fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
 }
 
+// Secret is String for a secret: its environment variable is read like
+// every other, but neither it nor a value given on the command line is
+// ever shown as the default in --help, which anyone may run.
+func (fs *flagSet) Secret(p *string, name, usage string) {
+	if v, ok := fs.env(name); ok {
+		*p = v
+	}
+	fs.Var(secretValue{p}, name, fs.usage(name, usage))
+}
+
+// secretValue is the flag.Value of Secret: it shows nothing.
+type secretValue struct{ p *string }
+
+func (v secretValue) String() string { return "" }
+
+func (v secretValue) Set(s string) error {
+	*v.p = s
+	return nil
+}
+
+// BoolOff is a boolean flag that is true by default, stored negated in
+// *off: so that the field's zero value, in a config made in code, is the
+// flag's default too.
+func (fs *flagSet) BoolOff(off *bool, name, usage string) {
+	v := boolOff{off}
+	if s, ok := fs.env(name); ok {
+		if err := v.Set(s); err != nil {
+			fs.setEnvErr(name, s, err)
+		}
+	}
+	fs.Var(v, name, fs.usage(name, usage))
+}
+
+// boolOff is the flag.Value of BoolOff.
+type boolOff struct{ off *bool }
+
+// String is the flag's value. The zero boolOff, which the flag package
+// asks to tell a default worth printing, says false, as a bool flag's does.
+func (v boolOff) String() string { return strconv.FormatBool(v.off != nil && !*v.off) }
+
+func (v boolOff) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*v.off = !b
+	return nil
+}
+
+func (v boolOff) IsBoolFlag() bool { return true }
+
 func (fs *flagSet) Bool(p *bool, name string, def bool, usage string) {
 	if v, ok := fs.env(name); ok {
 		b, err := strconv.ParseBool(v)

@@ -74,13 +74,27 @@ type serveConfig struct {
 	// StrictEventTypes refuses messages of event types not in the
 	// catalogue, or archived (422); by default they are accepted and counted.
 	StrictEventTypes bool
+
+	// Dashboard sign-in through an OpenID Connect provider (ui.OIDCConfig),
+	// on when OIDCIssuer is set. Lists are comma- or space-separated.
+	OIDCIssuer         string
+	OIDCClientID       string
+	OIDCClientSecret   string
+	OIDCRedirectURL    string // "" = PublicURL + ui.OIDCCallbackPath
+	OIDCScopes         string
+	OIDCRolesClaim     string
+	OIDCAdminValues    string
+	OIDCReadOnlyValues string
+	// NoAdminKeySignIn turns off the dashboard's sign-in with the admin
+	// key (--admin-key-sign-in=false); it needs OIDCIssuer.
+	NoAdminKeySignIn bool
 }
 
 func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
-	fs.String(&c.APIKey, "api-key", "", "server-wide admin key: at least 32 characters, at least 10 of them different, not a shorter string repeated; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
-	fs.String(&c.SecretKey, "secret-key", "", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this key (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
+	fs.Secret(&c.APIKey, "api-key", "server-wide admin `key`: at least 32 characters, at least 10 of them different, not a shorter string repeated; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
+	fs.Secret(&c.SecretKey, "secret-key", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this `key` (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
 	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to the OTLP collector at this `url`, e.g. http://localhost:4318 (OTLP/HTTP; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); it wins over OTEL_EXPORTER_OTLP_ENDPOINT, and the other OTEL_EXPORTER_OTLP_* variables apply")
@@ -102,6 +116,73 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
 	fs.String(&c.PortalFrameAncestors, "portal-frame-ancestors", ui.DefaultFrameAncestors, "pages that may embed the consumer portal in an iframe: a CSP frame-ancestors source list, e.g. \"'self' https://app.example.com\"")
+
+	fs.String(&c.OIDCIssuer, "oidc-issuer", "", "let operators sign in to the dashboard through this OpenID Connect provider: its issuer `url` (https; http only on loopback), e.g. https://login.example.com/realms/ops")
+	fs.String(&c.OIDCClientID, "oidc-client-id", "", "the dashboard's client id at the OpenID Connect provider")
+	fs.Secret(&c.OIDCClientSecret, "oidc-client-secret", "the dashboard's client `secret` at the OpenID Connect provider; prefer the environment variable, which ps does not show. Empty for a public client (PKCE only)")
+	fs.String(&c.OIDCRedirectURL, "oidc-redirect-url", "", "where the provider sends the browser back to, as registered with it (its path ends in "+ui.OIDCCallbackPath+"); when unset, --public-url followed by "+ui.OIDCCallbackPath)
+	fs.String(&c.OIDCScopes, "oidc-scopes", strings.Join(strings.Fields(ui.DefaultOIDCScopes), ","), "scopes asked of the provider, comma-separated (openid is always asked); add the one that puts the roles claim in the ID token if the provider needs it, e.g. groups")
+	fs.String(&c.OIDCRolesClaim, "oidc-roles-claim", ui.DefaultRolesClaim, "the ID token `claim` that carries the user's groups or roles (a string or a list; a dotted name such as realm_access.roles looks into nested objects)")
+	fs.String(&c.OIDCAdminValues, "oidc-admin-values", "", "`values` of the roles claim, comma-separated, that make a user admin: everything the dashboard does")
+	fs.String(&c.OIDCReadOnlyValues, "oidc-read-only-values", "", "`values` of the roles claim, comma-separated, that make a user read-only: every page, no change (admin wins when both match; a user with neither is refused)")
+	fs.BoolOff(&c.NoAdminKeySignIn, "admin-key-sign-in", "let the dashboard be signed in to with the admin key; false (only with --oidc-issuer) leaves sign-in to the OpenID Connect provider and ends the sessions made with the key. The API takes the key either way")
+}
+
+// oidcFlags names the flag of each ui.OIDCConfig field, for errors.
+var oidcFlags = map[string]string{
+	"Issuer": "--oidc-issuer", "ClientID": "--oidc-client-id", "RedirectURL": "--oidc-redirect-url",
+	"Scopes": "--oidc-scopes", "RolesClaim": "--oidc-roles-claim",
+	"AdminValues": "--oidc-admin-values", "ReadOnlyValues": "--oidc-read-only-values",
+}
+
+// oidcConfig returns the dashboard's OpenID Connect settings, nil when
+// --oidc-issuer is unset, or a usage error naming the flag at fault.
+func (c *serveConfig) oidcConfig() (*ui.OIDCConfig, error) {
+	if c.OIDCIssuer == "" {
+		if c.NoAdminKeySignIn {
+			return nil, usageError("--admin-key-sign-in=false needs --oidc-issuer: without either, nobody could sign in to the dashboard")
+		}
+		for flag, v := range map[string]string{"--oidc-client-id": c.OIDCClientID, "--oidc-client-secret": c.OIDCClientSecret,
+			"--oidc-redirect-url": c.OIDCRedirectURL, "--oidc-admin-values": c.OIDCAdminValues, "--oidc-read-only-values": c.OIDCReadOnlyValues} {
+			if v != "" {
+				return nil, usageError("%s is set but --oidc-issuer is not: set the provider's issuer URL too", flag)
+			}
+		}
+		return nil, nil
+	}
+	redirect := c.OIDCRedirectURL
+	if redirect == "" {
+		if c.PublicURL == "" {
+			return nil, usageError("--oidc-redirect-url: set it to the callback URL registered with the provider (ending in %s), or set --public-url to derive it", ui.OIDCCallbackPath)
+		}
+		redirect = strings.TrimSuffix(c.PublicURL, "/") + ui.OIDCCallbackPath
+	}
+	oc := &ui.OIDCConfig{
+		Issuer:         c.OIDCIssuer,
+		ClientID:       c.OIDCClientID,
+		ClientSecret:   c.OIDCClientSecret,
+		RedirectURL:    redirect,
+		Scopes:         splitList(c.OIDCScopes),
+		RolesClaim:     c.OIDCRolesClaim,
+		AdminValues:    splitList(c.OIDCAdminValues),
+		ReadOnlyValues: splitList(c.OIDCReadOnlyValues),
+	}
+	if err := ui.ValidateOIDC(oc); err != nil {
+		var fe *ui.OIDCConfigError
+		if errors.As(err, &fe) && oidcFlags[fe.Field] != "" {
+			if fe.Field == "RedirectURL" && c.OIDCRedirectURL == "" {
+				return nil, usageError("--public-url: the OpenID Connect redirect URL derived from it, %s", fe.Msg)
+			}
+			return nil, usageError("%s: %s", oidcFlags[fe.Field], fe.Msg)
+		}
+		return nil, usageError("%v", err)
+	}
+	return oc, nil
+}
+
+// splitList splits a flag's list at commas and spaces.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -243,6 +324,10 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
 		return nil, usageError("--portal-frame-ancestors: %v", err)
 	}
+	oidcCfg, err := cfg.oidcConfig()
+	if err != nil {
+		return nil, err
+	}
 
 	// The address first: a start that cannot listen must not leave a new
 	// database (and a generated admin key nobody will use) behind.
@@ -336,11 +421,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		StrictEventTypes: cfg.StrictEventTypes,
 	})
 	pages, err := ui.New(ctx, ui.Config{
-		Store:          store,
-		API:            handler,
-		AdminKeyHash:   keyHash,
-		FrameAncestors: cfg.PortalFrameAncestors,
-		Logger:         logger.With("component", "ui"),
+		Store:            store,
+		API:              handler,
+		AdminKeyHash:     keyHash,
+		OIDC:             oidcCfg,
+		NoAdminKeySignIn: cfg.NoAdminKeySignIn,
+		FrameAncestors:   cfg.PortalFrameAncestors,
+		Logger:           logger.With("component", "ui"),
 	})
 	if err != nil {
 		return nil, err
@@ -393,6 +480,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	started := []any{"addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion()}
 	if proxy != nil {
 		started = append(started, "proxy", proxy.Redacted())
+	}
+	if oidcCfg != nil {
+		started = append(started, "oidc_issuer", oidcCfg.Issuer, "admin_key_sign_in", !cfg.NoAdminKeySignIn)
 	}
 	if tracer != nil {
 		started = append(started, "tracing", true)
