@@ -151,6 +151,15 @@ func TestSecretFlagsHidden(t *testing.T) {
 			t.Errorf("serve --help does not name %s", k)
 		}
 	}
+	// The client commands take the admin key too.
+	for _, cmd := range [][]string{{"source", "list", "--help"}, {"listen", "--help"}} {
+		stdout.Reset()
+		stderr.Reset()
+		run(context.Background(), cmd, &stdout, &stderr)
+		if help := stdout.String() + stderr.String(); strings.Contains(help, secrets["HOOKBRIDGE_API_KEY"]) || !strings.Contains(help, "api-key") {
+			t.Errorf("%s shows the admin key's value, or no --api-key:\n%s", strings.Join(cmd, " "), help)
+		}
+	}
 	var cfg serveConfig
 	fs := newFlagSet("serve", "", io.Discard)
 	cfg.register(fs)

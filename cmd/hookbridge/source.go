@@ -64,7 +64,7 @@ type apiClient struct {
 // register adds --url and --api-key to fs; keyUsage says which keys do.
 func (c *apiClient) register(fs *flagSet, keyUsage string) {
 	fs.String(&c.base, "url", "http://"+defaultAddr, "the server's address")
-	fs.String(&c.key, "api-key", "", keyUsage)
+	fs.Secret(&c.key, "api-key", keyUsage)
 }
 
 func (c *apiClient) check() error {
