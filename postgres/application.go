@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // applicationColumns is the column list scanApplication reads.
@@ -31,7 +32,7 @@ func scanApplication(row pgx.Row) (hookbridge.Application, error) {
 
 // CreateApplication stores app, filling in its ID and times if unset.
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	if app.ID == "" {
 		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
 	}
@@ -41,7 +42,7 @@ func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Applicati
 	if app.UpdatedAt.IsZero() {
 		app.UpdatedAt = app.CreatedAt
 	}
-	app.CreatedAt, app.UpdatedAt = truncMS(app.CreatedAt), truncMS(app.UpdatedAt)
+	app.CreatedAt, app.UpdatedAt = storekit.TruncMS(app.CreatedAt), storekit.TruncMS(app.UpdatedAt)
 
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
@@ -92,7 +93,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 		UPDATE applications SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5
 		WHERE id = $6
 		RETURNING created_at`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
 		nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
@@ -125,7 +126,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 // ListApplications pages through applications by id, oldest first by
 // default.
 func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Application], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
 	// listApplications walks the primary key in either direction.
@@ -134,5 +135,5 @@ func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions
 	if err != nil {
 		return hookbridge.Page[hookbridge.Application]{}, fmt.Errorf("list applications: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // attemptColumns is the column list scanAttempt reads. Queries alias
@@ -34,7 +35,7 @@ func scanAttempt(row pgx.Row) (hookbridge.Attempt, error) {
 // first by default. Event type and channel filters apply to the attempt's
 // message; Before and After to the attempt's time.
 func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var q query
 	q.where(`a.app_id = ` + q.arg(appID))
 	if f.MsgID != "" {
@@ -65,7 +66,7 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 	if err != nil {
 		return hookbridge.Page[hookbridge.Attempt]{}, fmt.Errorf("list attempts: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // GetAttempt finds an attempt of the application's message.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // deliveryColumns is the column list scanDelivery reads. Queries alias
@@ -144,7 +145,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	if skip == nil {
 		skip = []string{} // an empty array, not NULL: <> ALL (NULL) is never true
 	}
-	until := truncMS(now.Add(lease))
+	until := storekit.TruncMS(now.Add(lease))
 	nowMS := now.UnixMilli()
 	// Message ids are made with the clock of whoever accepted the message;
 	// the earlier of the claim's time and the store's own keeps the
@@ -155,7 +156,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	}
 	bound := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-pendingLag))
 	stale := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-2*pendingLag))
-	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, truncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
+	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, storekit.TruncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -228,7 +229,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	if len(results) == 0 {
 		return nil, nil
 	}
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	var (
 		ids                                 = make([]string, len(results))
 		statuses                            = make([]int16, len(results))
@@ -258,7 +259,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = now
 		}
-		a.CreatedAt = truncMS(a.CreatedAt)
+		a.CreatedAt = storekit.TruncMS(a.CreatedAt)
 		aIDs = append(aIDs, a.ID)
 		aDeliveries = append(aDeliveries, r.DeliveryID)
 		aURLs = append(aURLs, a.URL)
@@ -352,7 +353,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []str
 	// renewLeases touches no indexed column: a HOT update (see the
 	// table's fillfactor).
 	const renewLeases = `UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3`
-	if _, err := s.pool.Exec(ctx, renewLeases, truncMS(until), deliveryIDs, owner); err != nil {
+	if _, err := s.pool.Exec(ctx, renewLeases, storekit.TruncMS(until), deliveryIDs, owner); err != nil {
 		return fmt.Errorf("renew leases: %w", err)
 	}
 	return nil
@@ -412,8 +413,8 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 // Resend adds a manual delivery of the message to the endpoint, due at now,
 // whatever the endpoint subscribes to. Both must belong to the application.
 func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
-	now = truncMS(now)
-	updated := truncMS(s.now())
+	now = storekit.TruncMS(now)
+	updated := storekit.TruncMS(s.now())
 	d := &hookbridge.Delivery{
 		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
 		AppID:       appID,
@@ -464,7 +465,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 // [since, until) whose latest delivery to the endpoint failed. A zero until
 // means now. It returns how many deliveries it added.
 func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	now = truncMS(now)
+	now = storekit.TruncMS(now)
 	if until.IsZero() {
 		until = now
 	}
@@ -473,9 +474,9 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 	q.where(latestDelivery)
 	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)))
 	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
 	}
-	q.where(`m.created_at < ` + q.arg(truncMS(until)))
+	q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
 	// failedMessages walks deliveries_endpoint_msg for the endpoint.
 	failedMessages := `
 		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
@@ -502,7 +503,7 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 		for i := range ids {
 			ids[i] = hookbridge.NewIDAt(hookbridge.PrefixDelivery, now)
 		}
-		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, truncMS(s.now()), msgIDs); err != nil {
+		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, storekit.TruncMS(s.now()), msgIDs); err != nil {
 			return err
 		}
 		n = len(msgIDs)

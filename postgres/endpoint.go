@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -98,9 +99,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	if ep.UpdatedAt.IsZero() {
 		ep.UpdatedAt = ep.CreatedAt
 	}
-	ep.CreatedAt, ep.UpdatedAt = truncMS(ep.CreatedAt), truncMS(ep.UpdatedAt)
+	ep.CreatedAt, ep.UpdatedAt = storekit.TruncMS(ep.CreatedAt), storekit.TruncMS(ep.UpdatedAt)
 	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
 	}
 
 	const insertEndpoint = `
@@ -171,9 +172,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
 		WHERE app_id = $12 AND id = $13
 		RETURNING created_at, failing_since, paused_until`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
 	}
 	var (
 		created         time.Time
@@ -211,7 +212,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 		if err := tx.QueryRow(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
 			return err
 		}
-		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), truncMS(s.now()))
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return hookbridge.NotFound("endpoint")
@@ -225,7 +226,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 // ListEndpoints pages through the application's endpoints by id, oldest
 // first by default.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Endpoint], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	q.where(`e.app_id = ` + q.arg(appID))
 	tail := q.keyset("e.id", opt, hookbridge.OrderAscending, limit)
@@ -235,7 +236,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	if err != nil {
 		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // endpointExists returns ENOTFOUND unless the application has the endpoint.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The dispatcher's manners, on the store's side: which endpoints hold their
@@ -70,7 +71,7 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 		return nil, nil
 	}
 	var disabled []hookbridge.DisabledEndpoint
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		disabled = disabled[:0]
 		for _, r := range reports {
@@ -107,13 +108,13 @@ func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, di
 	if err != nil {
 		return nil, err
 	}
-	at := truncMS(r.At)
+	at := storekit.TruncMS(r.At)
 	if r.Success {
 		failing = nil
 	} else if failing == nil {
 		failing = &at
 	}
-	if pause := truncMS(r.PauseUntil); pause.After(at) && (paused == nil || pause.After(*paused)) {
+	if pause := storekit.TruncMS(r.PauseUntil); pause.After(at) && (paused == nil || pause.After(*paused)) {
 		paused = &pause
 		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, at); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)

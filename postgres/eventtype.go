@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // eventTypeColumns is the column list scanEventType reads. schemas is read
@@ -52,7 +53,7 @@ func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) e
 	if et.UpdatedAt.IsZero() {
 		et.UpdatedAt = et.CreatedAt
 	}
-	et.CreatedAt, et.UpdatedAt = truncMS(et.CreatedAt), truncMS(et.UpdatedAt)
+	et.CreatedAt, et.UpdatedAt = storekit.TruncMS(et.CreatedAt), storekit.TruncMS(et.UpdatedAt)
 
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
@@ -89,7 +90,7 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, updated_at = $6
 		WHERE name = $7
 		RETURNING created_at`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
 		nullString(et.FeatureFlag), nullJSON(et.Schemas), now, et.Name).Scan(&created)
@@ -119,7 +120,7 @@ func (s *Store) DeleteEventType(ctx context.Context, name string) error {
 
 // ListEventTypes pages through the catalogue by name, A first by default.
 func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool) (hookbridge.Page[hookbridge.EventType], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	if !includeArchived {
 		q.where(`NOT archived`)
@@ -132,7 +133,7 @@ func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, 
 	if err != nil {
 		return hookbridge.Page[hookbridge.EventType]{}, fmt.Errorf("list event types: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // MissingEventTypes returns, in the order given and without repeats, the

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The handoff (see hookbridge.Handoff): ingest writes the deliveries of a
@@ -85,7 +86,7 @@ func (ho *handover) reserve(d hookbridge.Delivery, msg *hookbridge.Message, e *h
 	}
 	if ho.owner == "" {
 		owner, until := ho.h.Lease(ho.now)
-		ho.owner, ho.until = owner, truncMS(until)
+		ho.owner, ho.until = owner, storekit.TruncMS(until)
 	}
 	ho.reserved = append(ho.reserved, hookbridge.Claim{Delivery: d, Message: *msg, Endpoint: *e, LeaseUntil: ho.until})
 	return true

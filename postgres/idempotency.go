@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -30,7 +31,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 	// read; then the key is free again.
 	for range 3 {
 		var started bool
-		err := s.pool.QueryRow(ctx, beginIdempotent, key, fingerprint, truncMS(now), truncMS(staleBefore), truncMS(expiredBefore)).Scan(&started)
+		err := s.pool.QueryRow(ctx, beginIdempotent, key, fingerprint, storekit.TruncMS(now), storekit.TruncMS(staleBefore), storekit.TruncMS(expiredBefore)).Scan(&started)
 		switch {
 		case err == nil:
 			return nil, true, nil
@@ -88,7 +89,7 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 	const purge = `
 		DELETE FROM idempotency_keys WHERE key IN (
 			SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`
-	tag, err := s.pool.Exec(ctx, purge, truncMS(before), limit)
+	tag, err := s.pool.Exec(ctx, purge, storekit.TruncMS(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}

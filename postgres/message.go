@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // messageColumns is the column list scanMessage reads. Queries alias
@@ -161,7 +162,7 @@ const ingestTries = 3
 // reserves again; the NOTIFY, and the handoff's Wake, follow only when
 // some new delivery was not handed over.
 func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	appIDs := make([]string, 0, 1)
 	for _, msg := range msgs {
 		if msg.ID == "" {
@@ -170,7 +171,7 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		if msg.CreatedAt.IsZero() {
 			msg.CreatedAt = now
 		}
-		msg.CreatedAt = truncMS(msg.CreatedAt)
+		msg.CreatedAt = storekit.TruncMS(msg.CreatedAt)
 		if !slices.Contains(appIDs, msg.AppID) {
 			appIDs = append(appIDs, msg.AppID)
 		}
@@ -511,7 +512,7 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hoo
 // ListMessages pages through the application's messages by id, newest first
 // by default.
 func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var q query
 	q.where(`m.app_id = ` + q.arg(appID))
 	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
@@ -522,7 +523,7 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 	if err != nil {
 		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
@@ -548,7 +549,7 @@ func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // the state of its latest delivery there, by endpoint id (ascending by
 // default). A message the application does not have is ENOTFOUND.
 func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	q.where(`d.msg_id = ` + q.arg(msgID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
@@ -579,14 +580,14 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 	if err != nil {
 		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // ListEndpointMessages returns the messages owed to the endpoint with the
 // state of their latest delivery there, by message id, newest first by
 // default. An endpoint the application does not have is ENOTFOUND.
 func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
@@ -621,7 +622,7 @@ func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID stri
 	if err != nil {
 		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // EndpointStats counts the messages owed to the endpoint, created in [since,
@@ -631,10 +632,10 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
 	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
 	}
 	if !until.IsZero() {
-		q.where(`m.created_at < ` + q.arg(truncMS(until)))
+		q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
 	}
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -261,7 +262,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, truncMS(s.now()))
+				m.version, m.name, storekit.TruncMS(s.now()))
 			return err
 		})
 		if err != nil {
@@ -427,22 +428,12 @@ func pgCode(err error) string {
 // Times are timestamptz with millisecond precision; the zero time.Time is
 // NULL where a column is optional.
 
-// truncMS is t as it will read back from the database: millisecond
-// precision, UTC. Stores apply it to the times they fill in, so that the
-// caller's struct equals what a later Get returns.
-func truncMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return time.UnixMilli(t.UnixMilli()).UTC()
-}
-
 // timeOrNull is the stored form of an optional time.
 func timeOrNull(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	t = truncMS(t)
+	t = storekit.TruncMS(t)
 	return &t
 }
 
@@ -505,27 +496,6 @@ func jsonMap(m map[string]string) map[string]string {
 	return m
 }
 
-// page trims rows fetched with limit+1 to limit and says whether the list is
-// done.
-func page[T any](rows []T, limit int) hookbridge.Page[T] {
-	if len(rows) > limit {
-		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return hookbridge.Page[T]{Data: rows, Done: true}
-}
-
-// listLimit resolves a requested page size: zero or less means the default,
-// more than the maximum means the maximum.
-func listLimit(n int) int {
-	if n <= 0 {
-		return hookbridge.DefaultListLimit
-	}
-	return min(n, hookbridge.MaxListLimit)
-}
-
 // query builds a statement whose WHERE clause is a list of AND-ed
 // conditions, numbering the $n placeholders as arguments are added.
 type query struct {
@@ -554,10 +524,8 @@ func (q *query) clause() string {
 // iterator in the list's order) and returns the ORDER BY and LIMIT, which
 // fetches one row more than limit. def is the list's default order.
 func (q *query) keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering, limit int) string {
-	desc := opt.Order == hookbridge.OrderDescending ||
-		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
 	dir, op := "ASC", ">"
-	if desc {
+	if storekit.Descending(opt, def) {
 		dir, op = "DESC", "<"
 	}
 	if opt.Iterator != "" {
@@ -576,10 +544,10 @@ func (q *query) messageFilter(eventTypes []string, channel string, timeCol strin
 		q.where(`m.channels @> jsonb_build_array(` + q.arg(channel) + `::text)`)
 	}
 	if !before.IsZero() {
-		q.where(timeCol + ` < ` + q.arg(truncMS(before)))
+		q.where(timeCol + ` < ` + q.arg(storekit.TruncMS(before)))
 	}
 	if !after.IsZero() {
-		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
+		q.where(timeCol + ` > ` + q.arg(storekit.TruncMS(after)))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // purgeMessages deletes the oldest messages created before $1 whose
@@ -29,7 +31,7 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 	if limit <= 0 {
 		return 0, nil
 	}
-	tag, err := s.pool.Exec(ctx, purgeMessages, truncMS(before), limit)
+	tag, err := s.pool.Exec(ctx, purgeMessages, storekit.TruncMS(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
 	}
@@ -59,7 +61,7 @@ func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit 
 	}
 	total := 0
 	for _, q := range []string{purgeInbound, purgeObservations} {
-		tag, err := s.pool.Exec(ctx, q, truncMS(before), limit)
+		tag, err := s.pool.Exec(ctx, q, storekit.TruncMS(before), limit)
 		if err != nil {
 			return total, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
 		}

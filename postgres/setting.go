@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // Setting returns the value of a server-wide setting, or ENOTFOUND. Values
@@ -43,7 +44,7 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	if onlyIfAbsent {
 		query = insertSetting
 	}
-	tag, err := s.pool.Exec(ctx, query, name, s.keys.Seal(value, name), truncMS(s.now()))
+	tag, err := s.pool.Exec(ctx, query, name, s.keys.Seal(value, name), storekit.TruncMS(s.now()))
 	if err != nil {
 		return false, fmt.Errorf("put setting %s: %w", name, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -42,7 +43,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	if src.ID == "" {
 		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
 	}
@@ -52,7 +53,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	if src.UpdatedAt.IsZero() {
 		src.UpdatedAt = src.CreatedAt
 	}
-	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
+	src.CreatedAt, src.UpdatedAt = storekit.TruncMS(src.CreatedAt), storekit.TruncMS(src.UpdatedAt)
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("create source: credentials: %w", err)
@@ -102,7 +103,7 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 	const updateSource = `
 		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, updated_at = $6
 		WHERE id = $7`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
@@ -128,7 +129,7 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 		lockSource    = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1 FOR UPDATE`
 		updateRollout = `UPDATE sources SET rollout = $1, updated_at = $2 WHERE id = $3`
 	)
-	now = truncMS(now)
+	now = storekit.TruncMS(now)
 	var src hookbridge.Source
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -175,7 +176,7 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 
 // ListSources lists sources, oldest first by default.
 func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+sourceColumns+` FROM sources WHERE `+q.clause()+tail, q.args...)
@@ -186,7 +187,7 @@ func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (ho
 	if err != nil {
 		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
 	}
-	return page(out, limit), nil
+	return storekit.Page(out, limit), nil
 }
 
 // sourceExists returns ENOTFOUND unless the source exists.
@@ -206,7 +207,7 @@ func sourceExists(ctx context.Context, q interface {
 // ListRolloutChanges lists a source's rollout changes, newest first by
 // default.
 func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	q.where(`source_id = ` + q.arg(sourceID))
 	tail := q.keyset("id", opt, hookbridge.OrderDescending, limit)
@@ -233,7 +234,7 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 	if err != nil {
 		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
 	}
-	return page(out, limit), nil
+	return storekit.Page(out, limit), nil
 }
 
 // inboundColumns is the column list scanInbound reads.
@@ -278,7 +279,7 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = s.now()
 	}
-	ev.ReceivedAt, ev.OccurredAt = truncMS(ev.ReceivedAt), truncMS(ev.OccurredAt)
+	ev.ReceivedAt, ev.OccurredAt = storekit.TruncMS(ev.ReceivedAt), storekit.TruncMS(ev.OccurredAt)
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
@@ -317,7 +318,7 @@ func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msg
 
 // ListInboundEvents lists a source's events, newest first by default.
 func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	var q query
 	q.where(`source_id = ` + q.arg(sourceID))
 	tail := q.keyset("id", opt, hookbridge.OrderDescending, limit)
@@ -339,7 +340,7 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 	if err != nil {
 		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
 	}
-	return page(out, limit), nil
+	return storekit.Page(out, limit), nil
 }
 
 // AddObservations stores what polling saw in one statement, keeping the
@@ -354,7 +355,7 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 	occurred := make([]*time.Time, len(obs))
 	seen := make([]time.Time, len(obs))
 	for i, o := range obs {
-		eventIDs[i], occurred[i], seen[i] = o.EventID, timeOrNull(o.OccurredAt), truncMS(o.SeenAt)
+		eventIDs[i], occurred[i], seen[i] = o.EventID, timeOrNull(o.OccurredAt), storekit.TruncMS(o.SeenAt)
 	}
 	var added int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -403,7 +404,7 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 			WHERE webhook_at IS NOT NULL AND polling_at IS NOT NULL ORDER BY lead`
 	)
 	var c hookbridge.Comparison
-	args := []any{sourceID, truncMS(since), truncMS(until)}
+	args := []any{sourceID, storekit.TruncMS(since), storekit.TruncMS(until)}
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // AttemptCounts counts the attempts made in [since, until) per bucket of
@@ -25,7 +26,7 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 	var q query
 	bucket := `((extract(epoch FROM created_at) * 1000)::bigint - ` + q.arg(sinceMS) + `) / ` + q.arg(widthMS)
 	success, fail := q.arg(int16(hookbridge.StatusSuccess)), q.arg(int16(hookbridge.StatusFail))
-	q.where(`created_at >= ` + q.arg(truncMS(since)) + ` AND created_at < ` + q.arg(truncMS(until)))
+	q.where(`created_at >= ` + q.arg(storekit.TruncMS(since)) + ` AND created_at < ` + q.arg(storekit.TruncMS(until)))
 	if appID != "" {
 		q.where(`app_id = ` + q.arg(appID))
 	}
@@ -72,7 +73,7 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 		FROM deliveries
 		WHERE next_attempt_at IS NOT NULL
 		GROUP BY status`
-	rows, err := s.pool.Query(ctx, backlog, truncMS(now))
+	rows, err := s.pool.Query(ctx, backlog, storekit.TruncMS(now))
 	if err != nil {
 		return hookbridge.Backlog{}, fmt.Errorf("backlog: %w", err)
 	}

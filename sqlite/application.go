@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // applicationColumns is the column list scanApplication reads.
@@ -33,7 +34,7 @@ func scanApplication(row rowScanner) (hookbridge.Application, error) {
 
 // CreateApplication stores app, filling in its ID and times if unset.
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	if app.ID == "" {
 		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
 	}
@@ -43,7 +44,7 @@ func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Applicati
 	if app.UpdatedAt.IsZero() {
 		app.UpdatedAt = app.CreatedAt
 	}
-	app.CreatedAt, app.UpdatedAt = truncMS(app.CreatedAt), truncMS(app.UpdatedAt)
+	app.CreatedAt, app.UpdatedAt = storekit.TruncMS(app.CreatedAt), storekit.TruncMS(app.UpdatedAt)
 
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
@@ -190,7 +191,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 		UPDATE applications SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?
 		WHERE id = ?
 		RETURNING created_at`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	var created int64
 	defer s.apps.invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -235,7 +236,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 // ListApplications pages through applications by id, oldest first by
 // default.
 func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Application], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	where, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
 	// listApplications walks the primary key in either direction.
 	listApplications := `SELECT ` + applicationColumns + ` FROM applications WHERE ` + where + orderBy + ` LIMIT ?`
@@ -243,5 +244,5 @@ func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions
 	if err != nil {
 		return hookbridge.Page[hookbridge.Application]{}, fmt.Errorf("list applications: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }

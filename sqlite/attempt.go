@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // attemptColumns is the column list scanAttempt reads. Queries alias
@@ -31,7 +32,7 @@ func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
 // first by default. Event type and channel filters apply to the attempt's
 // message; Before and After to the attempt's time.
 func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var w filter
 	w.add(`a.app_id = ?`, appID)
 	if f.MsgID != "" {
@@ -63,7 +64,7 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 	if err != nil {
 		return hookbridge.Page[hookbridge.Attempt]{}, fmt.Errorf("list attempts: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // GetAttempt finds an attempt of the application's message.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // deliveryColumns is the column list scanDelivery reads. Queries alias
@@ -74,7 +75,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	if limit <= 0 {
 		return nil, nil
 	}
-	until := truncMS(now.Add(lease))
+	until := storekit.TruncMS(now.Add(lease))
 	skipJSON := jsonList(skip)
 	var claims []hookbridge.Claim
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
@@ -178,7 +179,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	if len(results) == 0 {
 		return nil, nil
 	}
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	// The new states, as finishAttempts reads them. A delivery named twice
 	// is finished by its first result only, as it would be one at a time:
 	// the first ends the lease the second needs.
@@ -248,7 +249,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 			if a.CreatedAt.IsZero() {
 				a.CreatedAt = now
 			}
-			a.CreatedAt = truncMS(a.CreatedAt)
+			a.CreatedAt = storekit.TruncMS(a.CreatedAt)
 			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
 			if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
 				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
@@ -384,7 +385,7 @@ const insertManualDelivery = `
 // Resend adds a manual delivery of the message to the endpoint, due at now,
 // whatever the endpoint subscribes to. Both must belong to the application.
 func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
-	now = truncMS(now)
+	now = storekit.TruncMS(now)
 	d := &hookbridge.Delivery{
 		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
 		AppID:       appID,
@@ -420,7 +421,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 // [since, until) whose latest delivery to the endpoint failed. A zero until
 // means now. It returns how many deliveries it added.
 func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	now = truncMS(now)
+	now = storekit.TruncMS(now)
 	if until.IsZero() {
 		until = now
 	}

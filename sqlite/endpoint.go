@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -99,9 +100,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	if ep.UpdatedAt.IsZero() {
 		ep.UpdatedAt = ep.CreatedAt
 	}
-	ep.CreatedAt, ep.UpdatedAt = truncMS(ep.CreatedAt), truncMS(ep.UpdatedAt)
+	ep.CreatedAt, ep.UpdatedAt = storekit.TruncMS(ep.CreatedAt), storekit.TruncMS(ep.UpdatedAt)
 	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
 	}
 
 	const insertEndpoint = `
@@ -188,9 +189,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
 		WHERE app_id = ?13 AND id = ?14
 		RETURNING created_at, failing_since, paused_until`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = truncMS(ep.Secrets[i].Expires)
+		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
 	}
 	var (
 		created         int64
@@ -228,7 +229,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 		if err := tx.QueryRowContext(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
 			return err
 		}
-		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), truncMS(s.now()))
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookbridge.NotFound("endpoint")
@@ -242,7 +243,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 // ListEndpoints pages through the application's endpoints by id, oldest
 // first by default.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Endpoint], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	where, args, orderBy := keyset("e.id", opt, hookbridge.OrderAscending)
 	// listEndpoints walks endpoints_app_id.
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND ` + where + orderBy + ` LIMIT ?`
@@ -251,5 +252,5 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	if err != nil {
 		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The dispatcher's manners, on the store's side: which endpoints hold their
@@ -242,7 +243,7 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 		// paused, failing) must be read again.
 		clear(tx.subs)
 		for _, r := range reports {
-			now := truncMS(s.now())
+			now := storekit.TruncMS(s.now())
 			d, err := applyReport(ctx, tx, r, disableBefore, now)
 			if err != nil {
 				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
@@ -276,13 +277,13 @@ func applyReport(ctx context.Context, tx *writeTx, r hookbridge.EndpointReport, 
 	if err != nil {
 		return nil, err
 	}
-	at := truncMS(r.At)
+	at := storekit.TruncMS(r.At)
 	if r.Success {
 		failing = sql.NullInt64{}
 	} else if !failing.Valid {
 		failing = msOrNull(at)
 	}
-	if pause := truncMS(r.PauseUntil); pause.After(at) && (!paused.Valid || ms(pause) > paused.Int64) {
+	if pause := storekit.TruncMS(r.PauseUntil); pause.After(at) && (!paused.Valid || ms(pause) > paused.Int64) {
 		paused = msOrNull(pause)
 		if _, err := tx.ExecContext(ctx, pauseDeliveries, ms(pause), r.EndpointID, ms(at)); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // eventTypeColumns is the column list scanEventType reads.
@@ -46,7 +47,7 @@ func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) e
 	if et.UpdatedAt.IsZero() {
 		et.UpdatedAt = et.CreatedAt
 	}
-	et.CreatedAt, et.UpdatedAt = truncMS(et.CreatedAt), truncMS(et.UpdatedAt)
+	et.CreatedAt, et.UpdatedAt = storekit.TruncMS(et.CreatedAt), storekit.TruncMS(et.UpdatedAt)
 
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
@@ -86,7 +87,7 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 		SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, updated_at = ?
 		WHERE name = ?
 		RETURNING created_at`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	var created int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
@@ -126,7 +127,7 @@ func (s *Store) DeleteEventType(ctx context.Context, name string) error {
 
 // ListEventTypes pages through the catalogue by name, A first by default.
 func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool) (hookbridge.Page[hookbridge.EventType], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	where, args, orderBy := keyset("name", opt, hookbridge.OrderAscending)
 	// listEventTypes walks the primary key (name); ?-bound includeArchived
 	// keeps it one statement.
@@ -137,7 +138,7 @@ func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, 
 	if err != nil {
 		return hookbridge.Page[hookbridge.EventType]{}, fmt.Errorf("list event types: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // MissingEventTypes returns, in the order given and without repeats, the

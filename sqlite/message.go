@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // messageColumns is the column list scanMessage reads. Queries alias
@@ -197,14 +198,14 @@ func (s *Store) fanOut(tx *writeTx) *fanOut {
 // up). It fills in the message's ID and CreatedAt if unset. A repeated event
 // id returns the stored message and created == false.
 func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
-	now := truncMS(f.now())
+	now := storekit.TruncMS(f.now())
 	if msg.ID == "" {
 		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
 	}
 	if msg.CreatedAt.IsZero() {
 		msg.CreatedAt = now
 	}
-	msg.CreatedAt = truncMS(msg.CreatedAt)
+	msg.CreatedAt = storekit.TruncMS(msg.CreatedAt)
 
 	subs, err := f.subscriptions(ctx, msg.AppID)
 	if err != nil {
@@ -254,7 +255,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		case handed:
 			if owner == "" {
 				owner, leaseUntil = handoff.Lease(now)
-				leaseUntil = truncMS(leaseUntil)
+				leaseUntil = storekit.TruncMS(leaseUntil)
 			}
 			leaseOwner = sql.NullString{String: owner, Valid: true}
 			leaseEnd = sql.NullInt64{Int64: ms(leaseUntil), Valid: true}
@@ -331,7 +332,7 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hoo
 // ListMessages pages through the application's messages by id, newest first
 // by default.
 func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var w filter
 	w.add(`m.app_id = ?`, appID)
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
@@ -343,7 +344,7 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 	if err != nil {
 		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
@@ -401,7 +402,7 @@ func endpointExists(ctx context.Context, q interface {
 // the state of its latest delivery there, by endpoint id (ascending by
 // default). A message the application does not have is ENOTFOUND.
 func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
@@ -429,7 +430,7 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 	if err != nil {
 		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // scanWith appends destinations to every Scan, so that an entity's scan
@@ -445,7 +446,7 @@ func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra
 // state of their latest delivery there, by message id, newest first by
 // default. An endpoint the application does not have is ENOTFOUND.
 func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
-	limit := listLimit(f.Limit)
+	limit := storekit.Limit(f.Limit)
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -480,7 +481,7 @@ func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID stri
 	if err != nil {
 		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // EndpointStats counts the messages owed to the endpoint, created in [since,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -74,7 +75,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	if src.ID == "" {
 		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
 	}
@@ -84,7 +85,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	if src.UpdatedAt.IsZero() {
 		src.UpdatedAt = src.CreatedAt
 	}
-	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
+	src.CreatedAt, src.UpdatedAt = storekit.TruncMS(src.CreatedAt), storekit.TruncMS(src.UpdatedAt)
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("create source: credentials: %w", err)
@@ -135,7 +136,7 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 	const updateSource = `
 		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, updated_at = ?
 		WHERE id = ?`
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
@@ -168,7 +169,7 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 		getSource     = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
 		updateRollout = `UPDATE sources SET rollout = ?, updated_at = ? WHERE id = ?`
 	)
-	now = truncMS(now)
+	now = storekit.TruncMS(now)
 	var src hookbridge.Source
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -224,20 +225,20 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 
 // ListSources lists sources, oldest first by default.
 func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
 	query := `SELECT ` + sourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
 	rows, err := collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
 	if err != nil {
 		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // ListRolloutChanges lists a source's rollout changes, newest first by
 // default.
 func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT id, source_id, actor, from_rollout, to_rollout, at FROM rollout_changes
 		WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
@@ -267,7 +268,7 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 	if err != nil {
 		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // sourceExists returns ENOTFOUND unless the source exists.
@@ -318,7 +319,7 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = s.now()
 	}
-	ev.ReceivedAt, ev.OccurredAt = truncMS(ev.ReceivedAt), truncMS(ev.OccurredAt)
+	ev.ReceivedAt, ev.OccurredAt = storekit.TruncMS(ev.ReceivedAt), storekit.TruncMS(ev.OccurredAt)
 	var (
 		stored  hookbridge.InboundEvent
 		created bool
@@ -381,7 +382,7 @@ func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msg
 
 // ListInboundEvents lists a source's events, newest first by default.
 func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	limit := listLimit(opt.Limit)
+	limit := storekit.Limit(opt.Limit)
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
 	var rows []hookbridge.InboundEvent
@@ -399,7 +400,7 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 	if err != nil {
 		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
 	}
-	return page(rows, limit), nil
+	return storekit.Page(rows, limit), nil
 }
 
 // AddObservations stores what polling saw, keeping the first report of
@@ -419,7 +420,7 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		}
 		defer stmt.Close()
 		for _, o := range obs {
-			res, err := stmt.ExecContext(ctx, sourceID, o.EventID, msOrNull(truncMS(o.OccurredAt)), ms(o.SeenAt))
+			res, err := stmt.ExecContext(ctx, sourceID, o.EventID, msOrNull(storekit.TruncMS(o.OccurredAt)), ms(o.SeenAt))
 			if err != nil {
 				return err
 			}

@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -337,16 +338,6 @@ func fromNullMS(v sql.NullInt64) time.Time {
 	return fromMS(v.Int64)
 }
 
-// truncMS is t as it will read back from the database: millisecond
-// precision, UTC. Stores apply it to the times they fill in, so that the
-// caller's struct equals what a later Get returns.
-func truncMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return fromMS(t.UnixMilli())
-}
-
 // nullString stores "" as NULL, for optional unique values such as uids.
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
@@ -424,36 +415,13 @@ func (j jsonScan) Scan(src any) error {
 // many values.
 func jsonList(values []string) jsonValue { return jsonValue{values} }
 
-// page trims rows fetched with limit+1 to limit and says whether the list is
-// done.
-func page[T any](rows []T, limit int) hookbridge.Page[T] {
-	if len(rows) > limit {
-		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return hookbridge.Page[T]{Data: rows, Done: true}
-}
-
-// listLimit resolves a requested page size: zero or less means the default,
-// more than the maximum means the maximum.
-func listLimit(n int) int {
-	if n <= 0 {
-		return hookbridge.DefaultListLimit
-	}
-	return min(n, hookbridge.MaxListLimit)
-}
-
 // keyset is the WHERE fragment and ORDER BY for paging by a sort key column:
 // rows after the iterator in the list's order. def is the list's default
 // order. The fragment is always valid SQL ("1" when there is no iterator),
 // so callers can AND it in unconditionally.
 func keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering) (where string, args []any, orderBy string) {
-	desc := opt.Order == hookbridge.OrderDescending ||
-		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
 	dir, cmp := "ASC", ">"
-	if desc {
+	if storekit.Descending(opt, def) {
 		dir, cmp = "DESC", "<"
 	}
 	orderBy = " ORDER BY " + col + " " + dir

@@ -1,0 +1,85 @@
+package storekit
+
+import (
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// What a new row gets when the caller leaves it unset: an id of its kind,
+// and the store's now as its times (UpdatedAt: CreatedAt). Every time is
+// then truncated (TruncMS), so that the caller's struct equals what a
+// later read returns.
+
+// NewApplication fills in app's ID and times if unset.
+func NewApplication(app *hookbridge.Application, now time.Time) {
+	newRow(&app.ID, hookbridge.PrefixApplication, &app.CreatedAt, &app.UpdatedAt, now)
+}
+
+// NewEndpoint fills in ep's ID and times if unset.
+func NewEndpoint(ep *hookbridge.Endpoint, now time.Time) {
+	newRow(&ep.ID, hookbridge.PrefixEndpoint, &ep.CreatedAt, &ep.UpdatedAt, now)
+	TruncSecrets(ep)
+}
+
+// TruncSecrets truncates the expiry of ep's secrets, as a write of the
+// endpoint stores them.
+func TruncSecrets(ep *hookbridge.Endpoint) {
+	for i := range ep.Secrets {
+		ep.Secrets[i].Expires = TruncMS(ep.Secrets[i].Expires)
+	}
+}
+
+// NewEventType fills in et's times if unset; its name is its key.
+func NewEventType(et *hookbridge.EventType, now time.Time) {
+	newRow(nil, "", &et.CreatedAt, &et.UpdatedAt, now)
+}
+
+// NewSource fills in src's ID and times if unset.
+func NewSource(src *hookbridge.Source, now time.Time) {
+	newRow(&src.ID, hookbridge.PrefixSource, &src.CreatedAt, &src.UpdatedAt, now)
+}
+
+// NewMessage fills in msg's ID and CreatedAt (its timestamp) if unset.
+func NewMessage(msg *hookbridge.Message, now time.Time) {
+	newRow(&msg.ID, hookbridge.PrefixMessage, &msg.CreatedAt, nil, now)
+}
+
+// NewAttempt fills in a's ID and CreatedAt if unset.
+func NewAttempt(a *hookbridge.Attempt, now time.Time) {
+	newRow(&a.ID, hookbridge.PrefixAttempt, &a.CreatedAt, nil, now)
+}
+
+// NewInboundEvent fills in ev's ID and ReceivedAt if unset, and truncates
+// OccurredAt.
+func NewInboundEvent(ev *hookbridge.InboundEvent, now time.Time) {
+	newRow(&ev.ID, hookbridge.PrefixInbound, &ev.ReceivedAt, nil, now)
+	ev.OccurredAt = TruncMS(ev.OccurredAt)
+}
+
+// NewOperationalEvent fills in ev's ID and CreatedAt if unset; now is the
+// time of the change it reports. Its times are the reporter's, as they are.
+func NewOperationalEvent(ev *hookbridge.OperationalEvent, now time.Time) {
+	if ev.ID == "" {
+		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = now
+	}
+}
+
+func newRow(id *string, prefix string, created, updated *time.Time, now time.Time) {
+	if id != nil && *id == "" {
+		*id = hookbridge.NewID(prefix)
+	}
+	if created.IsZero() {
+		*created = now
+	}
+	*created = TruncMS(*created)
+	if updated != nil {
+		if updated.IsZero() {
+			*updated = *created
+		}
+		*updated = TruncMS(*updated)
+	}
+}

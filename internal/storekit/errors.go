@@ -1,0 +1,134 @@
+package storekit
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// The kinds of driver error the Store contract gives a meaning to. A store
+// marks its driver's error with one (Mark) where the driver reports it;
+// "no rows" needs no mark: it is sql.ErrNoRows, which pgx's ErrNoRows also
+// is.
+var (
+	// ErrDuplicate: a UNIQUE index or primary key refused a value.
+	ErrDuplicate = errors.New("duplicate value")
+	// ErrMissingRef: a foreign key refused a value, the row it names
+	// being gone.
+	ErrMissingRef = errors.New("referenced row missing")
+)
+
+// Mark returns err marked as kind (ErrDuplicate, ErrMissingRef), so that
+// errors.Is(err, kind) holds; its text stays the driver's. Nil stays nil.
+func Mark(err, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return marked{err: err, kind: kind}
+}
+
+type marked struct{ err, kind error }
+
+func (m marked) Error() string   { return m.err.Error() }
+func (m marked) Unwrap() []error { return []error{m.err, m.kind} }
+
+// IsNoRows reports whether err is a driver's "no rows".
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Err is what a store returns for err, the outcome of its statements about
+// one what (an entity: "application", "endpoint", …): nil stays nil, "no
+// rows" is ENOTFOUND for what, a duplicate is taken (when taken is not
+// nil), a domain error (an *hookbridge.Error a statement's rule returned,
+// such as a missing parent) passes as it is, and anything else, a failure
+// of the database, is wrapped with the operation, format.
+func Err(err error, what string, taken error, format string, args ...any) error {
+	var de *hookbridge.Error
+	switch {
+	case err == nil:
+		return nil
+	case IsNoRows(err):
+		return hookbridge.NotFound(what)
+	case taken != nil && errors.Is(err, ErrDuplicate):
+		return taken
+	case errors.As(err, &de):
+		return de
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// Changed is Err for a statement that must change a row of what: one that
+// changed none (n == 0) is ENOTFOUND.
+func Changed(n int64, err error, what string, format string, args ...any) error {
+	if err != nil {
+		return Err(err, what, nil, format, args...)
+	}
+	if n == 0 {
+		return hookbridge.NotFound(what)
+	}
+	return nil
+}
+
+// Found is the answer of an existence check of what: ENOTFOUND unless ok.
+// Writes check their parent rows in their transaction so that a missing
+// one is reported as such rather than as a foreign key failure.
+func Found(ok bool, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return hookbridge.NotFound(what)
+	}
+	return nil
+}
+
+// Lookup finds one what by its id or by its other unique key (the uid of
+// an application or an endpoint, the event id of a message), as every
+// Get…(idOrUID) of the Store does: a key shaped like an id of prefix is
+// looked up as an id first (with byID), anything else, or an id-shaped key
+// that matches no id, as the other key (with byKey). get runs one of the
+// two queries.
+func Lookup[T, Q any](key, prefix, what string, byID, byKey Q, get func(query Q) (T, error)) (*T, error) {
+	if hookbridge.HasPrefix(key, prefix) {
+		v, err := get(byID)
+		if err == nil {
+			return &v, nil
+		}
+		if !IsNoRows(err) {
+			return nil, fmt.Errorf("get %s %s: %w", what, key, err)
+		}
+	}
+	v, err := get(byKey)
+	if err != nil {
+		return nil, Err(err, what, nil, "get %s %s", what, key)
+	}
+	return &v, nil
+}
+
+// The conflicts the Store reports for a unique value already taken.
+
+// ApplicationUIDTaken is the conflict of a duplicate application uid.
+func ApplicationUIDTaken(uid string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", uid)
+}
+
+// EndpointUIDTaken is the conflict of a duplicate endpoint uid.
+func EndpointUIDTaken(uid string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "an endpoint with uid %q already exists in this application", uid)
+}
+
+// EventTypeTaken is the conflict of a duplicate event type name.
+func EventTypeTaken(name string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", name)
+}
+
+// SourceIDTaken is the conflict of a duplicate source id.
+func SourceIDTaken(id string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", id)
+}
+
+// InboundEventIDTaken is the conflict of a duplicate inbound event id.
+func InboundEventIDTaken(id string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", id)
+}
