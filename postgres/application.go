@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,58 +31,26 @@ func scanApplication(row pgx.Row) (hookbridge.Application, error) {
 
 // CreateApplication stores app, filling in its ID and times if unset.
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := storekit.TruncMS(s.now())
-	if app.ID == "" {
-		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
-	}
-	if app.CreatedAt.IsZero() {
-		app.CreatedAt = now
-	}
-	if app.UpdatedAt.IsZero() {
-		app.UpdatedAt = app.CreatedAt
-	}
-	app.CreatedAt, app.UpdatedAt = storekit.TruncMS(app.CreatedAt), storekit.TruncMS(app.UpdatedAt)
-
+	storekit.NewApplication(app, s.now())
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	_, err := s.pool.Exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
+	_, err := s.exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
 		nullInt32(app.RateLimit), jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	}
-	if err != nil {
-		return fmt.Errorf("create application: %w", err)
-	}
-	return nil
+	return storekit.Err(err, "application", storekit.ApplicationUIDTaken(app.UID), "create application")
 }
 
-// GetApplication finds an application by id or uid. A value shaped like an
-// application id is looked up as an id first; anything else, or an id-shaped
-// value that matches no id, is looked up as a uid.
+// GetApplication finds an application by id or uid (see storekit.Lookup).
 func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
 	// getApplicationByID and getApplicationByUID each use a unique index.
 	const (
 		getApplicationByID  = `SELECT ` + applicationColumns + ` FROM applications WHERE id = $1`
 		getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = $1`
 	)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
-		a, err := scanApplication(s.pool.QueryRow(ctx, getApplicationByID, idOrUID))
-		if err == nil {
-			return &a, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-		}
-	}
-	a, err := scanApplication(s.pool.QueryRow(ctx, getApplicationByUID, idOrUID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("application")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-	}
-	return &a, nil
+	return storekit.Lookup(idOrUID, hookbridge.PrefixApplication, "application", getApplicationByID, getApplicationByUID,
+		func(query string) (hookbridge.Application, error) {
+			return scanApplication(s.pool.QueryRow(ctx, query, idOrUID))
+		})
 }
 
 // UpdateApplication replaces the mutable fields of the application with
@@ -97,13 +64,8 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
 		nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return hookbridge.NotFound("application")
-	case pgCode(err) == codeUniqueViolation:
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	case err != nil:
-		return fmt.Errorf("update application %s: %w", app.ID, err)
+	if err != nil {
+		return storekit.Err(markErr(err), "application", storekit.ApplicationUIDTaken(app.UID), "update application %s", app.ID)
 	}
 	app.UpdatedAt, app.CreatedAt = now, created.UTC()
 	return nil
@@ -112,15 +74,8 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 // DeleteApplication removes the application; the foreign keys cascade to
 // its endpoints, messages, deliveries and attempts.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	const deleteApplication = `DELETE FROM applications WHERE id = $1`
-	tag, err := s.pool.Exec(ctx, deleteApplication, id)
-	if err != nil {
-		return fmt.Errorf("delete application %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("application")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM applications WHERE id = $1`, id)
+	return storekit.Changed(n, err, "application", "delete application %s", id)
 }
 
 // ListApplications pages through applications by id, oldest first by

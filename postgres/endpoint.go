@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,44 +17,6 @@ import (
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
 	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
 
-// secretJSON is the stored form of a hookbridge.Secret.
-type secretJSON struct {
-	Key     string `json:"key"`
-	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
-}
-
-// encodeSecrets is the stored form of an endpoint's secrets, each key
-// sealed for the endpoint with keys (as it is, when keys is nil).
-func encodeSecrets(keys *sealed.Keyring, endpointID string, secrets []hookbridge.Secret) []secretJSON {
-	out := make([]secretJSON, len(secrets))
-	for i, s := range secrets {
-		out[i] = secretJSON{Key: keys.Seal(s.Key, endpointID)}
-		if !s.Expires.IsZero() {
-			out[i].Expires = s.Expires.UnixMilli()
-		}
-	}
-	return out
-}
-
-// decodeSecrets opens what encodeSecrets stored.
-func decodeSecrets(keys *sealed.Keyring, endpointID string, stored []secretJSON) ([]hookbridge.Secret, error) {
-	if len(stored) == 0 {
-		return nil, nil
-	}
-	out := make([]hookbridge.Secret, len(stored))
-	for i, s := range stored {
-		key, err := keys.Open(s.Key, endpointID)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint %s: secret: %w", endpointID, err)
-		}
-		out[i] = hookbridge.Secret{Key: key}
-		if s.Expires != 0 {
-			out[i].Expires = time.UnixMilli(s.Expires).UTC()
-		}
-	}
-	return out, nil
-}
-
 // scanEndpoint reads endpointColumns followed by the columns in extra,
 // opening the secrets with keys.
 func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
@@ -63,7 +24,7 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 		e         hookbridge.Endpoint
 		uid       *string
 		rateLimit *int32
-		secrets   []secretJSON
+		secrets   []storekit.StoredSecret
 		failing   *time.Time
 		paused    *time.Time
 	)
@@ -78,32 +39,14 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 	e.RateLimit = fromNullInt32(rateLimit)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 	var err error
-	e.Secrets, err = decodeSecrets(keys, e.ID, secrets)
+	e.Secrets, err = storekit.OpenSecrets(keys, e.ID, secrets)
 	return e, err
-}
-
-// errEndpointUIDTaken is the conflict reported for a duplicate endpoint uid.
-func errEndpointUIDTaken(uid string) error {
-	return hookbridge.Errorf(hookbridge.ECONFLICT, "an endpoint with uid %q already exists in this application", uid)
 }
 
 // CreateEndpoint stores ep, filling in its ID and times if unset. The
 // application must exist: the foreign key says so in the same statement.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
-	if ep.ID == "" {
-		ep.ID = hookbridge.NewID(hookbridge.PrefixEndpoint)
-	}
-	if ep.CreatedAt.IsZero() {
-		ep.CreatedAt = s.now()
-	}
-	if ep.UpdatedAt.IsZero() {
-		ep.UpdatedAt = ep.CreatedAt
-	}
-	ep.CreatedAt, ep.UpdatedAt = storekit.TruncMS(ep.CreatedAt), storekit.TruncMS(ep.UpdatedAt)
-	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
-	}
-
+	storekit.NewEndpoint(ep, s.now())
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
 			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo)
@@ -111,49 +54,27 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
 		if err != nil {
 			return err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
 	})
-	switch pgCode(err) {
-	case codeUniqueViolation:
-		return errEndpointUIDTaken(ep.UID)
-	case codeForeignKeyViolation:
-		return hookbridge.NotFound("application")
-	}
-	if err != nil {
-		return fmt.Errorf("create endpoint: %w", err)
-	}
-	return nil
+	return storekit.Err(missingParent(err, "application"), "endpoint", storekit.EndpointUIDTaken(ep.UID), "create endpoint")
 }
 
-// GetEndpoint finds an endpoint of the application by id or uid, the same
-// way GetApplication does.
+// GetEndpoint finds an endpoint of the application by id or uid (see
+// storekit.Lookup).
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
 	// Both use a unique index: the primary key, or (app_id, uid).
 	const (
 		getEndpointByID  = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.id = $2`
 		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.uid = $2`
 	)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixEndpoint) {
-		e, err := scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpointByID, appID, idOrUID))
-		if err == nil {
-			return &e, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
-		}
-	}
-	e, err := scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpointByUID, appID, idOrUID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("endpoint")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
-	}
-	return &e, nil
+	return storekit.Lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", getEndpointByID, getEndpointByUID,
+		func(query string) (hookbridge.Endpoint, error) {
+			return scanEndpoint(s.keys, s.pool.QueryRow(ctx, query, appID, idOrUID))
+		})
 }
 
 // UpdateEndpoint replaces every mutable field of the endpoint with ep.AppID
@@ -173,9 +94,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		WHERE app_id = $12 AND id = $13
 		RETURNING created_at, failing_since, paused_until`
 	now := storekit.TruncMS(s.now())
-	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
-	}
+	storekit.TruncSecrets(ep)
 	var (
 		created         time.Time
 		failing, paused *time.Time
@@ -183,20 +102,15 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), encodeSecrets(s.keys, ep.ID, ep.Secrets), now,
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
 			ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
 	})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return hookbridge.NotFound("endpoint")
-	case pgCode(err) == codeUniqueViolation:
-		return errEndpointUIDTaken(ep.UID)
-	case err != nil:
-		return fmt.Errorf("update endpoint %s: %w", ep.ID, err)
+	if err != nil {
+		return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
 	ep.UpdatedAt, ep.CreatedAt = now, created.UTC()
 	ep.FailingSince, ep.PausedUntil = fromNullTime(failing), fromNullTime(paused)
@@ -214,13 +128,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return hookbridge.NotFound("endpoint")
-	}
-	if err != nil {
-		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	return nil
+	return storekit.Err(err, "endpoint", nil, "delete endpoint %s", id)
 }
 
 // ListEndpoints pages through the application's endpoints by id, oldest
@@ -239,28 +147,28 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	return storekit.Page(rows, limit), nil
 }
 
-// endpointExists returns ENOTFOUND unless the application has the endpoint.
-func endpointExists(ctx context.Context, q querier, appID, endpointID string) error {
-	const endpointExistsQuery = `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`
+// Existence checks: ENOTFOUND unless the row exists, for the reads and
+// writes whose own statement cannot tell a missing parent from an empty
+// answer.
+
+// exists runs the existence query (SELECT EXISTS …) of a what.
+func exists(ctx context.Context, q querier, what, query string, args ...any) error {
 	var ok bool
-	if err := q.QueryRow(ctx, endpointExistsQuery, appID, endpointID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("endpoint")
-	}
-	return nil
+	err := q.QueryRow(ctx, query, args...).Scan(&ok)
+	return storekit.Found(ok, err, what)
 }
 
-// messageExists returns ENOTFOUND unless the application has the message.
+// endpointExists checks that the application has the endpoint.
+func endpointExists(ctx context.Context, q querier, appID, endpointID string) error {
+	return exists(ctx, q, "endpoint", `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`, appID, endpointID)
+}
+
+// messageExists checks that the application has the message.
 func messageExists(ctx context.Context, q querier, appID, msgID string) error {
-	const messageExistsQuery = `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = $1 AND id = $2)`
-	var ok bool
-	if err := q.QueryRow(ctx, messageExistsQuery, appID, msgID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("message")
-	}
-	return nil
+	return exists(ctx, q, "message", `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = $1 AND id = $2)`, appID, msgID)
+}
+
+// sourceExists checks that the source exists.
+func sourceExists(ctx context.Context, q querier, id string) error {
+	return exists(ctx, q, "source", `SELECT EXISTS (SELECT 1 FROM sources WHERE id = $1)`, id)
 }

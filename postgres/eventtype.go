@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -47,37 +46,21 @@ func nullJSON(m json.RawMessage) *string {
 
 // CreateEventType adds et to the catalogue, filling in its times if unset.
 func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	if et.CreatedAt.IsZero() {
-		et.CreatedAt = s.now()
-	}
-	if et.UpdatedAt.IsZero() {
-		et.UpdatedAt = et.CreatedAt
-	}
-	et.CreatedAt, et.UpdatedAt = storekit.TruncMS(et.CreatedAt), storekit.TruncMS(et.UpdatedAt)
-
+	storekit.NewEventType(et, s.now())
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`
-	_, err := s.pool.Exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
+	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
 		nullString(et.FeatureFlag), nullJSON(et.Schemas), et.CreatedAt, et.UpdatedAt)
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", et.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create event type %s: %w", et.Name, err)
-	}
-	return nil
+	return storekit.Err(err, "event type", storekit.EventTypeTaken(et.Name), "create event type %s", et.Name)
 }
 
 // GetEventType finds an event type by name, archived or not.
 func (s *Store) GetEventType(ctx context.Context, name string) (*hookbridge.EventType, error) {
 	const getEventType = `SELECT ` + eventTypeColumns + ` FROM event_types WHERE name = $1`
 	et, err := scanEventType(s.pool.QueryRow(ctx, getEventType, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("event type")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get event type %s: %w", name, err)
+		return nil, storekit.Err(err, "event type", nil, "get event type %s", name)
 	}
 	return &et, nil
 }
@@ -94,11 +77,8 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
 		nullString(et.FeatureFlag), nullJSON(et.Schemas), now, et.Name).Scan(&created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return hookbridge.NotFound("event type")
-	}
 	if err != nil {
-		return fmt.Errorf("update event type %s: %w", et.Name, err)
+		return storekit.Err(err, "event type", nil, "update event type %s", et.Name)
 	}
 	et.UpdatedAt, et.CreatedAt = now, created.UTC()
 	return nil
@@ -107,15 +87,8 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 // DeleteEventType removes the event type for good. Messages of that type
 // keep their type name.
 func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	const deleteEventType = `DELETE FROM event_types WHERE name = $1`
-	tag, err := s.pool.Exec(ctx, deleteEventType, name)
-	if err != nil {
-		return fmt.Errorf("delete event type %s: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("event type")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)
+	return storekit.Changed(n, err, "event type", "delete event type %s", name)
 }
 
 // ListEventTypes pages through the catalogue by name, A first by default.

@@ -352,7 +352,14 @@ func (s *Store) RunExclusive(ctx context.Context, job string, fn func(context.Co
 
 // inTx runs fn in a transaction and commits it if fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return markErr(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// exec runs one statement on the pool and returns how many rows it
+// changed.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), markErr(err)
 }
 
 // notifyDue tells listening instances (see Listen) that deliveries may be
@@ -423,6 +430,28 @@ func pgCode(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// markErr marks PostgreSQL's constraint errors for the rules above the
+// SQL (storekit.ErrDuplicate, storekit.ErrMissingRef).
+func markErr(err error) error {
+	switch pgCode(err) {
+	case codeUniqueViolation:
+		return storekit.Mark(err, storekit.ErrDuplicate)
+	case codeForeignKeyViolation:
+		return storekit.Mark(err, storekit.ErrMissingRef)
+	}
+	return err
+}
+
+// missingParent is ENOTFOUND for what when err is a foreign key's refusal
+// (the parent row, of kind what, is gone), else err: PostgreSQL writes
+// check their parent in the statement itself.
+func missingParent(err error, what string) error {
+	if errors.Is(err, storekit.ErrMissingRef) || pgCode(err) == codeForeignKeyViolation {
+		return hookbridge.NotFound(what)
+	}
+	return err
 }
 
 // Times are timestamptz with millisecond precision; the zero time.Time is

@@ -190,20 +190,6 @@ func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (ho
 	return storekit.Page(out, limit), nil
 }
 
-// sourceExists returns ENOTFOUND unless the source exists.
-func sourceExists(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, id string) error {
-	var exists bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sources WHERE id = $1)`, id).Scan(&exists); err != nil {
-		return fmt.Errorf("look up source: %w", err)
-	}
-	if !exists {
-		return hookbridge.NotFound("source")
-	}
-	return nil
-}
-
 // ListRolloutChanges lists a source's rollout changes, newest first by
 // default.
 func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -34,34 +33,14 @@ func scanApplication(row rowScanner) (hookbridge.Application, error) {
 
 // CreateApplication stores app, filling in its ID and times if unset.
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := storekit.TruncMS(s.now())
-	if app.ID == "" {
-		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
-	}
-	if app.CreatedAt.IsZero() {
-		app.CreatedAt = now
-	}
-	if app.UpdatedAt.IsZero() {
-		app.UpdatedAt = app.CreatedAt
-	}
-	app.CreatedAt, app.UpdatedAt = storekit.TruncMS(app.CreatedAt), storekit.TruncMS(app.UpdatedAt)
-
+	storekit.NewApplication(app, s.now())
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	defer s.apps.invalidate()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
-			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(app.CreatedAt), ms(app.UpdatedAt))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	}
-	if err != nil {
-		return fmt.Errorf("create application: %w", err)
-	}
-	return nil
+	_, err := s.exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
+		nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(app.CreatedAt), ms(app.UpdatedAt))
+	return storekit.Err(err, "application", storekit.ApplicationUIDTaken(app.UID), "create application")
 }
 
 // getApplicationByID and getApplicationByUID each use a unique index. Every
@@ -97,23 +76,10 @@ func (s *Store) readApplication(ctx context.Context, idOrUID string) (*hookbridg
 	// a cancellable context with a goroutine per statement, which doubles
 	// the cost of this one.
 	ctx = context.WithoutCancel(ctx)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
-		a, err := scanApplication(s.rstmts.applicationByID.QueryRowContext(ctx, idOrUID))
-		if err == nil {
-			return &a, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-		}
-	}
-	a, err := scanApplication(s.rstmts.applicationByUID.QueryRowContext(ctx, idOrUID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("application")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-	}
-	return &a, nil
+	return storekit.Lookup(idOrUID, hookbridge.PrefixApplication, "application", s.rstmts.applicationByID, s.rstmts.applicationByUID,
+		func(stmt *sql.Stmt) (hookbridge.Application, error) {
+			return scanApplication(stmt.QueryRowContext(ctx, idOrUID))
+		})
 }
 
 // appCache keeps the applications GetApplication found, by the id or uid
@@ -198,13 +164,8 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 		return tx.QueryRowContext(ctx, updateApplication, nullString(app.UID), app.Name,
 			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(now), app.ID).Scan(&created)
 	})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return hookbridge.NotFound("application")
-	case isUniqueViolation(err):
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	case err != nil:
-		return fmt.Errorf("update application %s: %w", app.ID, err)
+	if err != nil {
+		return storekit.Err(err, "application", storekit.ApplicationUIDTaken(app.UID), "update application %s", app.ID)
 	}
 	app.UpdatedAt, app.CreatedAt = now, fromMS(created)
 	return nil
@@ -213,24 +174,9 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 // DeleteApplication removes the application; the foreign keys cascade to
 // its endpoints, messages, deliveries and attempts.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	const deleteApplication = `DELETE FROM applications WHERE id = ?`
-	var n int64
 	defer s.apps.invalidate()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteApplication, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete application %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("application")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM applications WHERE id = ?`, id)
+	return storekit.Changed(n, err, "application", "delete application %s", id)
 }
 
 // ListApplications pages through applications by id, oldest first by

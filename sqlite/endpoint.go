@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/hookbridge/hookbridge"
@@ -16,44 +15,6 @@ import (
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
 	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
 
-// secretJSON is the stored form of a hookbridge.Secret.
-type secretJSON struct {
-	Key     string `json:"key"`
-	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
-}
-
-// encodeSecrets is the stored form of an endpoint's secrets, each key
-// sealed for the endpoint with keys (as it is, when keys is nil).
-func encodeSecrets(keys *sealed.Keyring, endpointID string, secrets []hookbridge.Secret) jsonValue {
-	out := make([]secretJSON, len(secrets))
-	for i, s := range secrets {
-		out[i] = secretJSON{Key: keys.Seal(s.Key, endpointID)}
-		if !s.Expires.IsZero() {
-			out[i].Expires = s.Expires.UnixMilli()
-		}
-	}
-	return jsonValue{out}
-}
-
-// decodeSecrets opens what encodeSecrets stored.
-func decodeSecrets(keys *sealed.Keyring, endpointID string, stored []secretJSON) ([]hookbridge.Secret, error) {
-	if len(stored) == 0 {
-		return nil, nil
-	}
-	out := make([]hookbridge.Secret, len(stored))
-	for i, s := range stored {
-		key, err := keys.Open(s.Key, endpointID)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint %s: secret: %w", endpointID, err)
-		}
-		out[i] = hookbridge.Secret{Key: key}
-		if s.Expires != 0 {
-			out[i].Expires = fromMS(s.Expires)
-		}
-	}
-	return out, nil
-}
-
 // scanEndpoint returns the scanner of endpointColumns that opens the
 // secrets with keys.
 func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoint, error) {
@@ -62,7 +23,7 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 			e         hookbridge.Endpoint
 			uid       sql.NullString
 			rateLimit sql.NullInt64
-			secrets   []secretJSON
+			secrets   []storekit.StoredSecret
 			failing   sql.NullInt64
 			paused    sql.NullInt64
 			created   int64
@@ -78,33 +39,15 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 		e.UID = uid.String
 		e.RateLimit = fromNullInt(rateLimit)
 		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-		e.Secrets, err = decodeSecrets(keys, e.ID, secrets)
+		e.Secrets, err = storekit.OpenSecrets(keys, e.ID, secrets)
 		return e, err
 	}
-}
-
-// errEndpointUIDTaken is the conflict reported for a duplicate endpoint uid.
-func errEndpointUIDTaken(uid string) error {
-	return hookbridge.Errorf(hookbridge.ECONFLICT, "an endpoint with uid %q already exists in this application", uid)
 }
 
 // CreateEndpoint stores ep, filling in its ID and times if unset. The
 // application must exist.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
-	if ep.ID == "" {
-		ep.ID = hookbridge.NewID(hookbridge.PrefixEndpoint)
-	}
-	if ep.CreatedAt.IsZero() {
-		ep.CreatedAt = s.now()
-	}
-	if ep.UpdatedAt.IsZero() {
-		ep.UpdatedAt = ep.CreatedAt
-	}
-	ep.CreatedAt, ep.UpdatedAt = storekit.TruncMS(ep.CreatedAt), storekit.TruncMS(ep.UpdatedAt)
-	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
-	}
-
+	storekit.NewEndpoint(ep, s.now())
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
 			rate_limit, metadata, headers, secrets, fifo, created_at, updated_at)
@@ -115,63 +58,64 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		}
 		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
 		if err != nil {
 			return err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
 	})
-	if isUniqueViolation(err) {
-		return errEndpointUIDTaken(ep.UID)
-	}
-	if err != nil {
-		return fmt.Errorf("create endpoint: %w", err)
-	}
-	return nil
+	return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "create endpoint")
 }
 
-// applicationExists says whether an application exists.
-const applicationExists = `SELECT EXISTS (SELECT 1 FROM applications WHERE id = ?)`
+// Existence checks: ENOTFOUND unless the row exists. Writes check their
+// parent rows in their transaction so that a missing one is reported as
+// such rather than as a foreign key failure, and lists check theirs in
+// their read transaction.
 
-// appExists returns ENOTFOUND unless the application exists. Writes check
-// it in their transaction so that a missing application is reported as
-// such rather than as a foreign key failure.
-func appExists(ctx context.Context, tx *sql.Tx, appID string) error {
+// queryRower is a transaction or a pool.
+type queryRower interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// exists runs the existence query (SELECT EXISTS …) of a what.
+func exists(ctx context.Context, q queryRower, what, query string, args ...any) error {
 	var ok bool
-	if err := tx.QueryRowContext(ctx, applicationExists, appID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("application")
-	}
-	return nil
+	err := q.QueryRowContext(ctx, query, args...).Scan(&ok)
+	return storekit.Found(ok, err, what)
 }
 
-// GetEndpoint finds an endpoint of the application by id or uid, the same
-// way GetApplication does.
+// appExists checks that the application exists.
+func appExists(ctx context.Context, tx *sql.Tx, appID string) error {
+	return exists(ctx, tx, "application", `SELECT EXISTS (SELECT 1 FROM applications WHERE id = ?)`, appID)
+}
+
+// messageExists checks that the application has the message.
+func messageExists(ctx context.Context, q queryRower, appID, msgID string) error {
+	return exists(ctx, q, "message", `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = ? AND id = ?)`, appID, msgID)
+}
+
+// endpointExists checks that the application has the endpoint.
+func endpointExists(ctx context.Context, q queryRower, appID, endpointID string) error {
+	return exists(ctx, q, "endpoint", `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?)`, appID, endpointID)
+}
+
+// sourceExists checks that the source exists.
+func sourceExists(ctx context.Context, q queryRower, id string) error {
+	return exists(ctx, q, "source", `SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)`, id)
+}
+
+// GetEndpoint finds an endpoint of the application by id or uid (see
+// storekit.Lookup).
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
 	// Both use a unique index: the primary key, or (app_id, uid).
 	const (
 		getEndpointByID  = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.id = ?`
 		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.uid = ?`
 	)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixEndpoint) {
-		e, err := scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, getEndpointByID, appID, idOrUID))
-		if err == nil {
-			return &e, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
-		}
-	}
-	e, err := scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, getEndpointByUID, appID, idOrUID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("endpoint")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, err)
-	}
-	return &e, nil
+	return storekit.Lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", getEndpointByID, getEndpointByUID,
+		func(query string) (hookbridge.Endpoint, error) {
+			return scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, query, appID, idOrUID))
+		})
 }
 
 // UpdateEndpoint replaces every mutable field of the endpoint with ep.AppID
@@ -190,9 +134,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		WHERE app_id = ?13 AND id = ?14
 		RETURNING created_at, failing_since, paused_until`
 	now := storekit.TruncMS(s.now())
-	for i := range ep.Secrets {
-		ep.Secrets[i].Expires = storekit.TruncMS(ep.Secrets[i].Expires)
-	}
+	storekit.TruncSecrets(ep)
 	var (
 		created         int64
 		failing, paused sql.NullInt64
@@ -200,20 +142,15 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, encodeSecrets(s.keys, ep.ID, ep.Secrets), ep.FIFO, ms(now),
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
 			ep.AppID, ep.ID).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
 	})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return hookbridge.NotFound("endpoint")
-	case isUniqueViolation(err):
-		return errEndpointUIDTaken(ep.UID)
-	case err != nil:
-		return fmt.Errorf("update endpoint %s: %w", ep.ID, err)
+	if err != nil {
+		return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
 	ep.UpdatedAt, ep.CreatedAt = now, fromMS(created)
 	ep.FailingSince, ep.PausedUntil = fromNullMS(failing), fromNullMS(paused)
@@ -231,13 +168,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookbridge.NotFound("endpoint")
-	}
-	if err != nil {
-		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	return nil
+	return storekit.Err(err, "endpoint", nil, "delete endpoint %s", id)
 }
 
 // ListEndpoints pages through the application's endpoints by id, oldest

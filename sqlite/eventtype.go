@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -41,40 +40,21 @@ func nullJSON(m json.RawMessage) sql.NullString {
 
 // CreateEventType adds et to the catalogue, filling in its times if unset.
 func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	if et.CreatedAt.IsZero() {
-		et.CreatedAt = s.now()
-	}
-	if et.UpdatedAt.IsZero() {
-		et.UpdatedAt = et.CreatedAt
-	}
-	et.CreatedAt, et.UpdatedAt = storekit.TruncMS(et.CreatedAt), storekit.TruncMS(et.UpdatedAt)
-
+	storekit.NewEventType(et, s.now())
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
-			nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(et.CreatedAt), ms(et.UpdatedAt))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", et.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create event type %s: %w", et.Name, err)
-	}
-	return nil
+	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(et.CreatedAt), ms(et.UpdatedAt))
+	return storekit.Err(err, "event type", storekit.EventTypeTaken(et.Name), "create event type %s", et.Name)
 }
 
 // GetEventType finds an event type by name, archived or not.
 func (s *Store) GetEventType(ctx context.Context, name string) (*hookbridge.EventType, error) {
 	const getEventType = `SELECT ` + eventTypeColumns + ` FROM event_types WHERE name = ?`
 	et, err := scanEventType(s.r.QueryRowContext(ctx, getEventType, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("event type")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get event type %s: %w", name, err)
+		return nil, storekit.Err(err, "event type", nil, "get event type %s", name)
 	}
 	return &et, nil
 }
@@ -93,11 +73,8 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 		return tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
 			nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(now), et.Name).Scan(&created)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookbridge.NotFound("event type")
-	}
 	if err != nil {
-		return fmt.Errorf("update event type %s: %w", et.Name, err)
+		return storekit.Err(err, "event type", nil, "update event type %s", et.Name)
 	}
 	et.UpdatedAt, et.CreatedAt = now, fromMS(created)
 	return nil
@@ -106,23 +83,8 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 // DeleteEventType removes the event type for good. Messages of that type
 // keep their type name.
 func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	const deleteEventType = `DELETE FROM event_types WHERE name = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteEventType, name)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete event type %s: %w", name, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("event type")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM event_types WHERE name = ?`, name)
+	return storekit.Changed(n, err, "event type", "delete event type %s", name)
 }
 
 // ListEventTypes pages through the catalogue by name, A first by default.

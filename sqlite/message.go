@@ -368,36 +368,6 @@ func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) 
 	return nil
 }
 
-// messageExists returns ENOTFOUND unless the application has the message.
-func messageExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, appID, msgID string) error {
-	const messageExistsQuery = `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = ? AND id = ?)`
-	var ok bool
-	if err := q.QueryRowContext(ctx, messageExistsQuery, appID, msgID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("message")
-	}
-	return nil
-}
-
-// endpointExists returns ENOTFOUND unless the application has the endpoint.
-func endpointExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, appID, endpointID string) error {
-	const endpointExistsQuery = `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?)`
-	var ok bool
-	if err := q.QueryRowContext(ctx, endpointExistsQuery, appID, endpointID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("endpoint")
-	}
-	return nil
-}
-
 // ListMessageEndpoints returns each endpoint the message was owed to, with
 // the state of its latest delivery there, by endpoint id (ascending by
 // default). A message the application does not have is ENOTFOUND.

@@ -271,18 +271,6 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 	return storekit.Page(rows, limit), nil
 }
 
-// sourceExists returns ENOTFOUND unless the source exists.
-func sourceExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM sources WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookbridge.NotFound("source")
-	}
-	return err
-}
-
 // inboundColumns is the column list scanInbound reads.
 const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at`
 

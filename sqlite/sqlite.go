@@ -276,7 +276,22 @@ func (s *Store) Migrated() []string { return slices.Clone(s.migrated) }
 // commits it if fn returns nil. The transaction is BEGIN IMMEDIATE (see
 // writerParams).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.wr.write(ctx, fn)
+	return markErr(s.wr.write(ctx, fn))
+}
+
+// exec runs one statement in a write transaction of its own and returns
+// how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // writeGrouped runs fn in a write transaction that it may share with other
@@ -284,7 +299,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // transaction has committed. fn must run its statements with the ctx it is
 // given, and may run twice: it must set its results afresh on each run.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
-	return s.wr.writeGrouped(ctx, fn)
+	return markErr(s.wr.writeGrouped(ctx, fn))
 }
 
 // read runs fn in a read transaction on the read pool, so that several
@@ -306,6 +321,16 @@ func isUniqueViolation(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// markErr marks SQLite's refusal of a duplicate for the rules above the
+// SQL (storekit.ErrDuplicate). Every write passes through it; foreign keys
+// need no mark, since writes check their parent rows first.
+func markErr(err error) error {
+	if isUniqueViolation(err) {
+		return storekit.Mark(err, storekit.ErrDuplicate)
+	}
+	return err
 }
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.

@@ -1,0 +1,49 @@
+package storekit
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/sealed"
+)
+
+// StoredSecret is how both stores keep one of an endpoint's secrets: an
+// element of the JSON array in endpoints.secrets, its key sealed for the
+// endpoint (see package sealed).
+type StoredSecret struct {
+	Key     string `json:"key"`
+	Expires int64  `json:"expires,omitempty"` // unix ms; absent for the current secret
+}
+
+// SealSecrets is the stored form of an endpoint's secrets, each key sealed
+// for the endpoint with keys (as it is, when keys is nil).
+func SealSecrets(keys *sealed.Keyring, endpointID string, secrets []hookbridge.Secret) []StoredSecret {
+	out := make([]StoredSecret, len(secrets))
+	for i, s := range secrets {
+		out[i] = StoredSecret{Key: keys.Seal(s.Key, endpointID)}
+		if !s.Expires.IsZero() {
+			out[i].Expires = s.Expires.UnixMilli()
+		}
+	}
+	return out
+}
+
+// OpenSecrets opens what SealSecrets stored.
+func OpenSecrets(keys *sealed.Keyring, endpointID string, stored []StoredSecret) ([]hookbridge.Secret, error) {
+	if len(stored) == 0 {
+		return nil, nil
+	}
+	out := make([]hookbridge.Secret, len(stored))
+	for i, s := range stored {
+		key, err := keys.Open(s.Key, endpointID)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: secret: %w", endpointID, err)
+		}
+		out[i] = hookbridge.Secret{Key: key}
+		if s.Expires != 0 {
+			out[i].Expires = time.UnixMilli(s.Expires).UTC()
+		}
+	}
+	return out, nil
+}
