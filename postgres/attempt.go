@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -73,11 +72,8 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
 	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = $1 AND a.app_id = $2 AND a.msg_id = $3`
 	a, err := scanAttempt(s.pool.QueryRow(ctx, getAttempt, attemptID, appID, msgID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("attempt")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get attempt %s: %w", attemptID, err)
+		return nil, storekit.Err(err, "attempt", nil, "get attempt %s", attemptID)
 	}
 	return &a, nil
 }
@@ -86,12 +82,6 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 // the row.
 func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
 	const expungeAttempt = `UPDATE attempts SET response = '' WHERE id = $1 AND app_id = $2 AND msg_id = $3`
-	tag, err := s.pool.Exec(ctx, expungeAttempt, attemptID, appID, msgID)
-	if err != nil {
-		return fmt.Errorf("expunge attempt %s: %w", attemptID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("attempt")
-	}
-	return nil
+	n, err := s.exec(ctx, expungeAttempt, attemptID, appID, msgID)
+	return storekit.Changed(n, err, "attempt", "expunge attempt %s", attemptID)
 }

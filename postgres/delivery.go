@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -176,10 +174,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	// RETURNING comes in no particular order; hand out earliest due first.
-	slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
-		return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
-	})
+	storekit.SortClaims(claims) // RETURNING comes in no particular order
 	return claims, nil
 }
 
@@ -221,10 +216,8 @@ const recordAttempts = `
 // trigger taken from the delivery, and its ID and CreatedAt filled in if
 // unset.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
-	for _, r := range results {
-		if err := checkResult(r); err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
-		}
+	if err := storekit.CheckResults(results); err != nil {
+		return nil, err
 	}
 	if len(results) == 0 {
 		return nil, nil
@@ -253,13 +246,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 			continue
 		}
 		tries[i] = 1
-		if a.ID == "" {
-			a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
-		}
-		if a.CreatedAt.IsZero() {
-			a.CreatedAt = now
-		}
-		a.CreatedAt = storekit.TruncMS(a.CreatedAt)
+		storekit.NewAttempt(a, now)
 		aIDs = append(aIDs, a.ID)
 		aDeliveries = append(aDeliveries, r.DeliveryID)
 		aURLs = append(aURLs, a.URL)
@@ -269,10 +256,8 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		aDurations = append(aDurations, a.DurationMS)
 		aCreated = append(aCreated, a.CreatedAt)
 		if ev := r.Event; ev != nil {
-			if ev.ID == "" {
-				ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-			}
 			ev.SetAttempt(a)
+			storekit.NewOperationalEvent(ev, now)
 			data, err := json.Marshal(ev)
 			if err != nil {
 				return nil, fmt.Errorf("record attempts: operational event %s: %w", ev.Type, err)
@@ -326,7 +311,6 @@ func textValue(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// checkResult rejects a result that would break the delivery invariants: a
 // delivery ends in success or fail, or goes on sending at a set time.
 func checkResult(r hookbridge.AttemptResult) error {
 	if r.Event != nil && r.Attempt == nil {
@@ -414,17 +398,9 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 // whatever the endpoint subscribes to. Both must belong to the application.
 func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
 	now = storekit.TruncMS(now)
-	updated := storekit.TruncMS(s.now())
-	d := &hookbridge.Delivery{
-		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
-		AppID:       appID,
-		MsgID:       msgID,
-		EndpointID:  endpointID,
-		Status:      hookbridge.StatusPending,
-		Trigger:     hookbridge.TriggerManual,
-		NextAttempt: now,
-		UpdatedAt:   updated,
-	}
+	// created_at comes from PostgreSQL's clock, updated_at from the store's.
+	d := storekit.ManualDelivery(appID, msgID, endpointID, now)
+	d.UpdatedAt = storekit.TruncMS(s.now())
 	// insertResend writes the delivery only if both the message and the
 	// endpoint are the application's; created_at from PostgreSQL's clock
 	// (see the deliveries table).
@@ -435,7 +411,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 		WHERE m.app_id = $2 AND m.id = $3 AND e.app_id = $2 AND e.id = $4
 		RETURNING created_at`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, insertResend, d.ID, appID, msgID, endpointID, now, updated).Scan(&d.CreatedAt)
+		err := tx.QueryRow(ctx, insertResend, d.ID, appID, msgID, endpointID, now, d.UpdatedAt).Scan(&d.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if err := messageExists(ctx, tx, appID, msgID); err != nil {
 				return err
@@ -458,7 +434,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
 	}
 	s.notifyDue()
-	return d, nil
+	return &d, nil
 }
 
 // Recover adds a manual delivery, due at now, for every message created in
@@ -466,9 +442,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 // means now. It returns how many deliveries it added.
 func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	now = storekit.TruncMS(now)
-	if until.IsZero() {
-		until = now
-	}
+	until = storekit.RecoverUntil(until, now)
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)

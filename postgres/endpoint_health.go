@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -94,47 +93,28 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 	return disabled, nil
 }
 
-// applyReport applies one report and returns the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) and returns
+// the endpoint if it disabled it.
 func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
-		appID, uid      string
-		wasDisabled     bool
+		h               storekit.Health
 		failing, paused *time.Time
 	)
-	err := tx.QueryRow(ctx, lockEndpointHealth, r.EndpointID).Scan(&appID, &uid, &wasDisabled, &failing, &paused)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := tx.QueryRow(ctx, lockEndpointHealth, r.EndpointID).Scan(&h.AppID, &h.UID, &h.Disabled, &failing, &paused)
+	if storekit.IsNoRows(err) {
 		return nil, nil // deleted meanwhile: nothing to keep
 	}
 	if err != nil {
 		return nil, err
 	}
-	at := storekit.TruncMS(r.At)
-	if r.Success {
-		failing = nil
-	} else if failing == nil {
-		failing = &at
-	}
-	if pause := storekit.TruncMS(r.PauseUntil); pause.After(at) && (paused == nil || pause.After(*paused)) {
-		paused = &pause
-		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, at); err != nil {
+	h.FailingSince, h.PausedUntil = fromNullTime(failing), fromNullTime(paused)
+	h, pause, gone := storekit.ApplyReport(h, r, r.EndpointID, disableBefore)
+	if !pause.IsZero() {
+		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, storekit.TruncMS(r.At)); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)
 		}
 	}
-	var gone *hookbridge.DisabledEndpoint
-	if !wasDisabled {
-		reason := hookbridge.DisableReason(0)
-		switch {
-		case r.Gone:
-			reason = hookbridge.DisabledGone
-		case !r.Success && failing != nil && !disableBefore.IsZero() && !failing.After(disableBefore):
-			reason = hookbridge.DisabledFailing
-		}
-		if reason != 0 {
-			gone = &hookbridge.DisabledEndpoint{AppID: appID, EndpointID: r.EndpointID, EndpointUID: uid,
-				FailingSince: fromNullTime(failing), Reason: reason}
-		}
-	}
-	if _, err := tx.Exec(ctx, setHealth, failing, paused, wasDisabled || gone != nil, now, r.EndpointID); err != nil {
+	if _, err := tx.Exec(ctx, setHealth, timeOrNull(h.FailingSince), timeOrNull(h.PausedUntil), h.Disabled, now, r.EndpointID); err != nil {
 		return nil, err
 	}
 	return gone, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 const (
@@ -20,12 +21,7 @@ const (
 // recordEvent inserts ev in the transaction of what it reports, giving it
 // an id and the time now if it has none.
 func recordEvent(ctx context.Context, tx pgx.Tx, ev *hookbridge.OperationalEvent, now time.Time) error {
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
+	storekit.NewOperationalEvent(ev, now)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("operational event %s: %w", ev.Type, err)

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/hookbridge/hookbridge"
@@ -71,11 +69,8 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
 	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
 	a, err := scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("attempt")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get attempt %s: %w", attemptID, err)
+		return nil, storekit.Err(err, "attempt", nil, "get attempt %s", attemptID)
 	}
 	return &a, nil
 }
@@ -84,20 +79,6 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 // the row.
 func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
 	const expungeAttempt = `UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, expungeAttempt, attemptID, appID, msgID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("expunge attempt %s: %w", attemptID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("attempt")
-	}
-	return nil
+	n, err := s.exec(ctx, expungeAttempt, attemptID, appID, msgID)
+	return storekit.Changed(n, err, "attempt", "expunge attempt %s", attemptID)
 }

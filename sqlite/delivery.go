@@ -1,13 +1,10 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -129,10 +126,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 			}
 			claims = append(claims, hookbridge.Claim{Delivery: d, Message: m, Endpoint: e, LeaseUntil: until})
 		}
-		// RETURNING comes in no particular order; hand out earliest due first.
-		slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
-			return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
-		})
+		storekit.SortClaims(claims) // RETURNING comes in no particular order
 		return nil
 	})
 	if err != nil {
@@ -171,10 +165,8 @@ const (
 // delivery, application, message, endpoint and trigger taken from the
 // delivery, and its ID and CreatedAt filled in if unset.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
-	for _, r := range results {
-		if err := checkResult(r); err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
-		}
+	if err := storekit.CheckResults(results); err != nil {
+		return nil, err
 	}
 	if len(results) == 0 {
 		return nil, nil
@@ -243,13 +235,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 			if a == nil {
 				continue
 			}
-			if a.ID == "" {
-				a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
-			}
-			if a.CreatedAt.IsZero() {
-				a.CreatedAt = now
-			}
-			a.CreatedAt = storekit.TruncMS(a.CreatedAt)
+			storekit.NewAttempt(a, now)
 			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
 			if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
 				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
@@ -268,24 +254,6 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		return nil, fmt.Errorf("record attempts: %w", err)
 	}
 	return rejected, nil
-}
-
-// checkResult rejects a result that would break the delivery invariants: a
-// delivery ends in success or fail, or goes on sending at a set time.
-func checkResult(r hookbridge.AttemptResult) error {
-	if r.Event != nil && r.Attempt == nil {
-		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
-	}
-	switch r.Status {
-	case hookbridge.StatusSuccess, hookbridge.StatusFail:
-		return nil
-	case hookbridge.StatusSending:
-		if r.NextAttempt.IsZero() {
-			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
-		}
-		return nil
-	}
-	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
 }
 
 const (
@@ -386,17 +354,7 @@ const insertManualDelivery = `
 // whatever the endpoint subscribes to. Both must belong to the application.
 func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
 	now = storekit.TruncMS(now)
-	d := &hookbridge.Delivery{
-		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
-		AppID:       appID,
-		MsgID:       msgID,
-		EndpointID:  endpointID,
-		Status:      hookbridge.StatusPending,
-		Trigger:     hookbridge.TriggerManual,
-		NextAttempt: now,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
+	d := storekit.ManualDelivery(appID, msgID, endpointID, now)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := messageExists(ctx, tx, appID, msgID); err != nil {
 			return err
@@ -414,7 +372,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 	if err != nil {
 		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
 	}
-	return d, nil
+	return &d, nil
 }
 
 // Recover adds a manual delivery, due at now, for every message created in
@@ -422,9 +380,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 // means now. It returns how many deliveries it added.
 func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	now = storekit.TruncMS(now)
-	if until.IsZero() {
-		until = now
-	}
+	until = storekit.RecoverUntil(until, now)
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)

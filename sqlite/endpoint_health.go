@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -263,47 +262,28 @@ func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.E
 	return disabled, nil
 }
 
-// applyReport applies one report and returns the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) and returns
+// the endpoint if it disabled it.
 func applyReport(ctx context.Context, tx *writeTx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
-		appID, uid      string
-		wasDisabled     bool
+		h               storekit.Health
 		failing, paused sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, endpointHealth, r.EndpointID).Scan(&appID, &uid, &wasDisabled, &failing, &paused)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := tx.QueryRowContext(ctx, endpointHealth, r.EndpointID).Scan(&h.AppID, &h.UID, &h.Disabled, &failing, &paused)
+	if storekit.IsNoRows(err) {
 		return nil, nil // deleted meanwhile: nothing to keep
 	}
 	if err != nil {
 		return nil, err
 	}
-	at := storekit.TruncMS(r.At)
-	if r.Success {
-		failing = sql.NullInt64{}
-	} else if !failing.Valid {
-		failing = msOrNull(at)
-	}
-	if pause := storekit.TruncMS(r.PauseUntil); pause.After(at) && (!paused.Valid || ms(pause) > paused.Int64) {
-		paused = msOrNull(pause)
-		if _, err := tx.ExecContext(ctx, pauseDeliveries, ms(pause), r.EndpointID, ms(at)); err != nil {
+	h.FailingSince, h.PausedUntil = fromNullMS(failing), fromNullMS(paused)
+	h, pause, gone := storekit.ApplyReport(h, r, r.EndpointID, disableBefore)
+	if !pause.IsZero() {
+		if _, err := tx.ExecContext(ctx, pauseDeliveries, ms(pause), r.EndpointID, ms(storekit.TruncMS(r.At))); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)
 		}
 	}
-	var gone *hookbridge.DisabledEndpoint
-	if !wasDisabled {
-		reason := hookbridge.DisableReason(0)
-		switch {
-		case r.Gone:
-			reason = hookbridge.DisabledGone
-		case !r.Success && failing.Valid && !disableBefore.IsZero() && failing.Int64 <= ms(disableBefore):
-			reason = hookbridge.DisabledFailing
-		}
-		if reason != 0 {
-			gone = &hookbridge.DisabledEndpoint{AppID: appID, EndpointID: r.EndpointID, EndpointUID: uid,
-				FailingSince: fromNullMS(failing), Reason: reason}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, setHealth, failing, paused, wasDisabled || gone != nil, ms(now), r.EndpointID); err != nil {
+	if _, err := tx.ExecContext(ctx, setHealth, msOrNull(h.FailingSince), msOrNull(h.PausedUntil), h.Disabled, ms(now), r.EndpointID); err != nil {
 		return nil, err
 	}
 	return gone, nil

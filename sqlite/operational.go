@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 const (
@@ -25,12 +26,7 @@ type execer interface {
 // an id and the time now if it has none. A grouped write run again after a
 // rollback (see writer.go) inserts it again with the same id.
 func recordEvent(ctx context.Context, tx execer, ev *hookbridge.OperationalEvent, now time.Time) error {
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
+	storekit.NewOperationalEvent(ev, now)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("operational event %s: %w", ev.Type, err)

@@ -2,29 +2,17 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
-	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // Setting returns the value of a server-wide setting, or ENOTFOUND. Values
 // are sealed with the store's keys, like other secrets: some are keys.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
-	const getSetting = `SELECT value FROM settings WHERE name = ?`
 	var v string
-	err := s.r.QueryRowContext(ctx, getSetting, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", hookbridge.NotFound("setting")
-	}
-	if err != nil {
-		return "", fmt.Errorf("setting %s: %w", name, err)
-	}
-	if v, err = s.keys.Open(v, name); err != nil {
-		return "", fmt.Errorf("setting %s: %w", name, err)
-	}
-	return v, nil
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	return storekit.OpenSetting(s.keys, name, v, err)
 }
 
 // PutSetting stores a setting. With onlyIfAbsent an existing value is kept,
@@ -41,15 +29,7 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	if onlyIfAbsent {
 		query = insertSetting
 	}
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, name, s.keys.Seal(value, name), ms(s.now()))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.exec(ctx, query, name, s.keys.Seal(value, name), ms(s.now()))
 	if err != nil {
 		return false, fmt.Errorf("put setting %s: %w", name, err)
 	}
