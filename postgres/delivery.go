@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -412,7 +411,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 		RETURNING created_at`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, insertResend, d.ID, appID, msgID, endpointID, now, d.UpdatedAt).Scan(&d.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if storekit.IsNoRows(err) {
 			if err := messageExists(ctx, tx, appID, msgID); err != nil {
 				return err
 			}

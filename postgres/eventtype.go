@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,11 +124,5 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("missing event types: %w", err)
 	}
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(known, n) && !slices.Contains(missing, n) {
-			missing = append(missing, n)
-		}
-	}
-	return missing, nil
+	return storekit.MissingEventTypes(names, known), nil
 }

@@ -77,7 +77,7 @@ func (ho *handover) reserve(d hookbridge.Delivery, msg *hookbridge.Message, e *h
 	switch {
 	case ho.h == nil:
 		return false
-	case !due || appLimited || e.FIFO || e.RateLimit != nil || !e.PausedUntil.IsZero():
+	case !storekit.MayHandOver(e, due, appLimited):
 		ho.notOffered = true
 		return false
 	case !ho.h.Reserve(e.ID):

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
@@ -35,12 +33,12 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 		switch {
 		case err == nil:
 			return nil, true, nil
-		case !errors.Is(err, pgx.ErrNoRows):
+		case !storekit.IsNoRows(err):
 			return nil, false, fmt.Errorf("begin idempotent request: %w", err)
 		}
 		var r hookbridge.IdempotentRecord
 		err = s.pool.QueryRow(ctx, readIdempotent, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &r.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if storekit.IsNoRows(err) {
 			continue
 		}
 		if err != nil {
@@ -89,9 +87,9 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 	const purge = `
 		DELETE FROM idempotency_keys WHERE key IN (
 			SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`
-	tag, err := s.pool.Exec(ctx, purge, storekit.TruncMS(before), limit)
+	n, err := s.exec(ctx, purge, storekit.TruncMS(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }

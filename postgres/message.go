@@ -165,13 +165,7 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 	now := storekit.TruncMS(s.now())
 	appIDs := make([]string, 0, 1)
 	for _, msg := range msgs {
-		if msg.ID == "" {
-			msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
-		}
-		if msg.CreatedAt.IsZero() {
-			msg.CreatedAt = now
-		}
-		msg.CreatedAt = storekit.TruncMS(msg.CreatedAt)
+		storekit.NewMessage(msg, now)
 		if !slices.Contains(appIDs, msg.AppID) {
 			appIDs = append(appIDs, msg.AppID)
 		}
@@ -279,14 +273,11 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			if e.AppID != msg.AppID {
 				continue
 			}
-			if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+			if !storekit.Owed(e, msg, only) {
 				continue
 			}
-			d := hookbridge.Delivery{
-				ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-				Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
-				NextAttempt: msg.CreatedAt, UpdatedAt: now,
-			}
+			// created_at will be PostgreSQL's clock (insertMessages).
+			d := storekit.ScheduledDelivery(msg, e.ID, now)
 			dls.add(d, ho.reserve(d, msg, e, due, appLimited))
 		}
 	}
@@ -482,31 +473,18 @@ func (r *deliveryRows) add(d hookbridge.Delivery, handed bool) {
 	r.handed = append(r.handed, handed)
 }
 
-// GetMessage finds a message of the application by id or EventID, the same
-// way GetApplication does with uids.
+// GetMessage finds a message of the application by id or EventID (see
+// storekit.Lookup).
 func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
 	// Both use a unique index: the primary key, or messages_app_event_id.
 	const (
 		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.id = $2`
 		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.event_id = $2`
 	)
-	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
-		m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByID, appID, idOrEventID))
-		if err == nil {
-			return &m, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-		}
-	}
-	m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByEventID, appID, idOrEventID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("message")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-	}
-	return &m, nil
+	return storekit.Lookup(idOrEventID, hookbridge.PrefixMessage, "message", getMessageByID, getMessageByEventID,
+		func(query string) (hookbridge.Message, error) {
+			return scanMessage(s.pool.QueryRow(ctx, query, appID, idOrEventID))
+		})
 }
 
 // ListMessages pages through the application's messages by id, newest first
@@ -528,15 +506,8 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`
-	tag, err := s.pool.Exec(ctx, expungeMessage, appID, msgID)
-	if err != nil {
-		return fmt.Errorf("expunge message %s: %w", msgID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("message")
-	}
-	return nil
+	n, err := s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`, appID, msgID)
+	return storekit.Changed(n, err, "message", "expunge message %s", msgID)
 }
 
 // readTx runs fn in a read-only REPEATABLE READ transaction, so that its
@@ -657,16 +628,7 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 			n      int64
 		)
 		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-			switch hookbridge.MessageStatus(status) {
-			case hookbridge.StatusSuccess:
-				st.Success = n
-			case hookbridge.StatusPending:
-				st.Pending = n
-			case hookbridge.StatusFail:
-				st.Fail = n
-			case hookbridge.StatusSending:
-				st.Sending = n
-			}
+			storekit.CountStatus(&st, hookbridge.MessageStatus(status), n)
 			return nil
 		})
 		return err

@@ -31,11 +31,11 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 	if limit <= 0 {
 		return 0, nil
 	}
-	tag, err := s.pool.Exec(ctx, purgeMessages, storekit.TruncMS(before), limit)
+	n, err := s.exec(ctx, purgeMessages, storekit.TruncMS(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }
 
 // Inbound retention: each statement walks its table's (source_id, time)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,17 +42,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	now := storekit.TruncMS(s.now())
-	if src.ID == "" {
-		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
-	}
-	if src.CreatedAt.IsZero() {
-		src.CreatedAt = now
-	}
-	if src.UpdatedAt.IsZero() {
-		src.UpdatedAt = src.CreatedAt
-	}
-	src.CreatedAt, src.UpdatedAt = storekit.TruncMS(src.CreatedAt), storekit.TruncMS(src.UpdatedAt)
+	storekit.NewSource(src, s.now())
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("create source: credentials: %w", err)
@@ -65,13 +54,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
 	})
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", src.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("create source: %w", err)
-	}
-	return nil
+	return storekit.Err(err, "source", storekit.SourceIDTaken(src.ID), "create source")
 }
 
 // insertRolloutChange appends one audit record.
@@ -89,11 +72,8 @@ func insertRolloutChange(ctx context.Context, tx pgx.Tx, sourceID, actor string,
 func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1`
 	src, err := scanSource(s.keys, s.pool.QueryRow(ctx, getSource, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("source")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get source %s: %w", id, err)
+		return nil, storekit.Err(err, "source", nil, "get source %s", id)
 	}
 	return &src, nil
 }
@@ -108,13 +88,10 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 	if err != nil {
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
 	}
-	tag, err := s.pool.Exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
+	n, err := s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
 		src.Routing, now, src.ID)
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("source")
+	if err := storekit.Changed(n, err, "source", "update source %s", src.ID); err != nil {
+		return err
 	}
 	src.UpdatedAt = now
 	return nil
@@ -133,30 +110,18 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 	var src hookbridge.Source
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return hookbridge.NotFound("source")
-		}
-		if err != nil {
+		if src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id)); err != nil {
 			return err
 		}
-		if src.Rollout.Equal(r) {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
-			return err
-		}
-		if err := insertRolloutChange(ctx, tx, id, actor, src.Rollout, r, now); err != nil {
-			return err
-		}
-		src.Rollout, src.UpdatedAt = r, now
-		return nil
+		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
+			if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
+				return err
+			}
+			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
+		})
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, err
-	}
 	if err != nil {
-		return nil, fmt.Errorf("set rollout of source %s: %w", id, err)
+		return nil, storekit.Err(err, "source", nil, "set rollout of source %s", id)
 	}
 	return &src, nil
 }
@@ -164,14 +129,8 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 // DeleteSource removes the source; its events, rollout history and
 // observations go with it (ON DELETE CASCADE).
 func (s *Store) DeleteSource(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("delete source %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("source")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
+	return storekit.Changed(n, err, "source", "delete source %s", id)
 }
 
 // ListSources lists sources, oldest first by default.
@@ -214,11 +173,8 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, err
-	}
 	if err != nil {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
+		return hookbridge.Page[hookbridge.RolloutChange]{}, storekit.Err(err, "source", nil, "list rollout changes of %s", sourceID)
 	}
 	return storekit.Page(out, limit), nil
 }
@@ -259,27 +215,17 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
 	)
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixInbound)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = s.now()
-	}
-	ev.ReceivedAt, ev.OccurredAt = storekit.TruncMS(ev.ReceivedAt), storekit.TruncMS(ev.OccurredAt)
+	storekit.NewInboundEvent(ev, s.now())
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
+	n, err := s.exec(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
 		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt)
 	switch {
-	case pgCode(err) == codeForeignKeyViolation:
-		return nil, false, hookbridge.NotFound("source")
-	case pgCode(err) == codeUniqueViolation:
-		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", ev.ID)
 	case err != nil:
-		return nil, false, fmt.Errorf("create inbound event: %w", err)
-	case tag.RowsAffected() == 1:
+		return nil, false, storekit.Err(missingParent(err, "source"), "inbound event", storekit.InboundEventIDTaken(ev.ID), "create inbound event")
+	case n == 1:
 		return ev, true, nil
 	}
 	stored, err := scanInbound(s.pool.QueryRow(ctx, getEvent, ev.SourceID, ev.EventID))
@@ -291,15 +237,9 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 
 // SetInboundMessages records the messages an event was forwarded as.
 func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE inbound_events SET message_ids = $1 WHERE source_id = $2 AND id = $3`,
+	n, err := s.exec(ctx, `UPDATE inbound_events SET message_ids = $1 WHERE source_id = $2 AND id = $3`,
 		jsonList(msgIDs), sourceID, id)
-	if err != nil {
-		return fmt.Errorf("set messages of inbound event %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("inbound event")
-	}
-	return nil
+	return storekit.Changed(n, err, "inbound event", "set messages of inbound event %s", id)
 }
 
 // ListInboundEvents lists a source's events, newest first by default.
@@ -320,11 +260,8 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.InboundEvent, error) { return scanInbound(r) })
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, err
-	}
 	if err != nil {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
+		return hookbridge.Page[hookbridge.InboundEvent]{}, storekit.Err(err, "source", nil, "list inbound events of %s", sourceID)
 	}
 	return storekit.Page(out, limit), nil
 }
@@ -352,11 +289,8 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		added = tag.RowsAffected()
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return 0, err
-	}
 	if err != nil {
-		return 0, fmt.Errorf("add observations to %s: %w", sourceID, err)
+		return 0, storekit.Err(err, "source", nil, "add observations to %s", sourceID)
 	}
 	return int(added), nil
 }
@@ -409,11 +343,8 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Comparison{}, err
-	}
 	if err != nil {
-		return hookbridge.Comparison{}, fmt.Errorf("compare observations of %s: %w", sourceID, err)
+		return hookbridge.Comparison{}, storekit.Err(err, "source", nil, "compare observations of %s", sourceID)
 	}
 	if len(c.Leads) == 0 {
 		c.Leads = nil

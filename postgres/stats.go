@@ -15,12 +15,9 @@ import (
 // width, by outcome, for one application or (appID "") for all, and for
 // one endpoint of it or (endpointID "") for all.
 func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
-	widthMS := width.Milliseconds()
-	if widthMS <= 0 {
-		return nil, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
-	}
-	if !since.Before(until) {
-		return nil, nil
+	widthMS, ok, err := storekit.Buckets(since, until, width)
+	if !ok {
+		return nil, err
 	}
 	sinceMS := since.UnixMilli()
 	var q query
@@ -53,7 +50,7 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 		if err := row.Scan(&b, &c.Success, &c.Fail); err != nil {
 			return c, err
 		}
-		c.Start = time.UnixMilli(sinceMS + b*widthMS).UTC()
+		c.Start = storekit.BucketStart(since, widthMS, b)
 		return c, nil
 	})
 	if err != nil {
@@ -83,13 +80,7 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 		n, due int64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&status, &n, &due}, func() error {
-		switch hookbridge.MessageStatus(status) {
-		case hookbridge.StatusPending:
-			b.Pending += n
-		case hookbridge.StatusSending:
-			b.Sending += n
-		}
-		b.Due += due
+		storekit.CountBacklog(&b, hookbridge.MessageStatus(status), n, due)
 		return nil
 	})
 	if err != nil {

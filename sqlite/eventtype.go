@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/storekit"
@@ -118,11 +117,5 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("missing event types: %w", err)
 	}
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(known, n) && !slices.Contains(missing, n) {
-			missing = append(missing, n)
-		}
-	}
-	return missing, nil
+	return storekit.MissingEventTypes(names, known), nil
 }

@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -99,7 +99,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 		created int64
 	)
 	err := s.rstmts.idempotentRecord.QueryRowContext(ctx, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	if storekit.IsNoRows(err) {
 		return nil, true, nil
 	}
 	if err == nil {
@@ -162,15 +162,7 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 	if n := s.running.purgeBefore(before, limit); n > 0 {
 		return n, nil // the rest on the next call
 	}
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, purge, ms(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.exec(ctx, purge, ms(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,13 +198,7 @@ func (s *Store) fanOut(tx *writeTx) *fanOut {
 // id returns the stored message and created == false.
 func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
 	now := storekit.TruncMS(f.now())
-	if msg.ID == "" {
-		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
-	}
-	if msg.CreatedAt.IsZero() {
-		msg.CreatedAt = now
-	}
-	msg.CreatedAt = storekit.TruncMS(msg.CreatedAt)
+	storekit.NewMessage(msg, now)
 
 	subs, err := f.subscriptions(ctx, msg.AppID)
 	if err != nil {
@@ -217,7 +210,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		if err == nil {
 			return &m, false, nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if !storekit.IsNoRows(err) {
 			return nil, false, fmt.Errorf("look up event id: %w", err)
 		}
 	}
@@ -229,25 +222,20 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
 	var (
-		handoff     = f.tx.handoff
-		owner       string
-		leaseUntil  time.Time
-		due         = !msg.CreatedAt.After(now)
-		maySkipWait = handoff != nil && due && !subs.rateLimited
+		handoff    = f.tx.handoff
+		owner      string
+		leaseUntil time.Time
+		due        = !msg.CreatedAt.After(now)
 	)
 	for i := range endpoints {
 		e := &endpoints[i]
-		if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+		if !storekit.Owed(e, msg, only) {
 			continue
 		}
-		d := hookbridge.Delivery{
-			ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-			Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
-			NextAttempt: msg.CreatedAt, CreatedAt: now, UpdatedAt: now,
-		}
+		d := storekit.ScheduledDelivery(msg, e.ID, now)
 		// Handed over only if nothing would hold it back in a claim
 		// (gatedEndpoints) and the dispatcher has room for it.
-		offer := maySkipWait && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero()
+		offer := handoff != nil && storekit.MayHandOver(e, due, subs.rateLimited)
 		handed := offer && handoff.Reserve(e.ID)
 		var leaseOwner sql.NullString
 		var leaseEnd sql.NullInt64
@@ -285,11 +273,8 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	}
 	var subs subscriptions
 	err := f.tx.Stmt(ctx, stmtFanOutApplication).QueryRowContext(ctx, appID).Scan(&subs.rateLimited)
-	if errors.Is(err, sql.ErrNoRows) {
-		return subs, hookbridge.NotFound("application")
-	}
 	if err != nil {
-		return subs, fmt.Errorf("look up application: %w", err)
+		return subs, storekit.Err(err, "application", nil, "look up application")
 	}
 	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
 	if subs.endpoints, err = scanRows(rows, err, scanEndpoint(f.tx.keys)); err != nil {
@@ -302,31 +287,18 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	return subs, nil
 }
 
-// GetMessage finds a message of the application by id or EventID, the same
-// way GetApplication does with uids.
+// GetMessage finds a message of the application by id or EventID (see
+// storekit.Lookup).
 func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
 	// Both use a unique index: the primary key, or messages_app_event_id.
 	const (
 		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
 		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
 	)
-	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
-		m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByID, appID, idOrEventID))
-		if err == nil {
-			return &m, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-		}
-	}
-	m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByEventID, appID, idOrEventID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("message")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-	}
-	return &m, nil
+	return storekit.Lookup(idOrEventID, hookbridge.PrefixMessage, "message", getMessageByID, getMessageByEventID,
+		func(query string) (hookbridge.Message, error) {
+			return scanMessage(s.r.QueryRowContext(ctx, query, appID, idOrEventID))
+		})
 }
 
 // ListMessages pages through the application's messages by id, newest first
@@ -349,23 +321,8 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, expungeMessage, appID, msgID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("expunge message %s: %w", msgID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("message")
-	}
-	return nil
+	n, err := s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`, appID, msgID)
+	return storekit.Changed(n, err, "message", "expunge message %s", msgID)
 }
 
 // ListMessageEndpoints returns each endpoint the message was owed to, with
@@ -490,16 +447,7 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 			if err := rows.Scan(&status, &n); err != nil {
 				return err
 			}
-			switch status {
-			case hookbridge.StatusSuccess:
-				st.Success = n
-			case hookbridge.StatusPending:
-				st.Pending = n
-			case hookbridge.StatusFail:
-				st.Fail = n
-			case hookbridge.StatusSending:
-				st.Sending = n
-			}
+			storekit.CountStatus(&st, status, n)
 		}
 		return rows.Err()
 	})

@@ -25,15 +25,7 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.next_attempt_at IS NOT NULL)
 			ORDER BY m.created_at
 			LIMIT ?)`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, purgeMessages, ms(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.exec(ctx, purgeMessages, ms(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
 	}

@@ -75,17 +75,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	now := storekit.TruncMS(s.now())
-	if src.ID == "" {
-		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
-	}
-	if src.CreatedAt.IsZero() {
-		src.CreatedAt = now
-	}
-	if src.UpdatedAt.IsZero() {
-		src.UpdatedAt = src.CreatedAt
-	}
-	src.CreatedAt, src.UpdatedAt = storekit.TruncMS(src.CreatedAt), storekit.TruncMS(src.UpdatedAt)
+	storekit.NewSource(src, s.now())
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("create source: credentials: %w", err)
@@ -97,13 +87,7 @@ func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor 
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
 	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", src.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("create source: %w", err)
-	}
-	return nil
+	return storekit.Err(err, "source", storekit.SourceIDTaken(src.ID), "create source")
 }
 
 // insertRolloutChange appends one audit record.
@@ -122,11 +106,8 @@ func insertRolloutChange(ctx context.Context, tx *sql.Tx, sourceID, actor string
 func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
 	src, err := scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("source")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get source %s: %w", id, err)
+		return nil, storekit.Err(err, "source", nil, "get source %s", id)
 	}
 	return &src, nil
 }
@@ -141,21 +122,10 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 	if err != nil {
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
 	}
-	var n int64
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, updateSource, src.Name, src.Scheme, string(creds),
-			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	n, err := s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
+		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
+	if err := storekit.Changed(n, err, "source", "update source %s", src.ID); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("source")
 	}
 	src.UpdatedAt = now
 	return nil
@@ -173,30 +143,18 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 	var src hookbridge.Source
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return hookbridge.NotFound("source")
-		}
-		if err != nil {
+		if src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id)); err != nil {
 			return err
 		}
-		if src.Rollout.Equal(r) {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
-			return err
-		}
-		if err := insertRolloutChange(ctx, tx, id, actor, src.Rollout, r, now); err != nil {
-			return err
-		}
-		src.Rollout, src.UpdatedAt = r, now
-		return nil
+		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
+			if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
+				return err
+			}
+			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
+		})
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, err
-	}
 	if err != nil {
-		return nil, fmt.Errorf("set rollout of source %s: %w", id, err)
+		return nil, storekit.Err(err, "source", nil, "set rollout of source %s", id)
 	}
 	return &src, nil
 }
@@ -204,23 +162,8 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 // DeleteSource removes the source; its events, rollout history and
 // observations go with it (ON DELETE CASCADE).
 func (s *Store) DeleteSource(ctx context.Context, id string) error {
-	const deleteSource = `DELETE FROM sources WHERE id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteSource, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete source %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("source")
-	}
-	return nil
+	n, err := s.exec(ctx, `DELETE FROM sources WHERE id = ?`, id)
+	return storekit.Changed(n, err, "source", "delete source %s", id)
 }
 
 // ListSources lists sources, oldest first by default.
@@ -262,11 +205,8 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, err
-	}
 	if err != nil {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
+		return hookbridge.Page[hookbridge.RolloutChange]{}, storekit.Err(err, "source", nil, "list rollout changes of %s", sourceID)
 	}
 	return storekit.Page(rows, limit), nil
 }
@@ -301,13 +241,7 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
 	)
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixInbound)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = s.now()
-	}
-	ev.ReceivedAt, ev.OccurredAt = storekit.TruncMS(ev.ReceivedAt), storekit.TruncMS(ev.OccurredAt)
+	storekit.NewInboundEvent(ev, s.now())
 	var (
 		stored  hookbridge.InboundEvent
 		created bool
@@ -332,14 +266,8 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 		stored, err = scanInbound(tx.QueryRowContext(ctx, getEvent, ev.SourceID, ev.EventID))
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, false, err
-	}
-	if isUniqueViolation(err) {
-		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", ev.ID)
-	}
 	if err != nil {
-		return nil, false, fmt.Errorf("create inbound event: %w", err)
+		return nil, false, storekit.Err(err, "inbound event", storekit.InboundEventIDTaken(ev.ID), "create inbound event")
 	}
 	if created {
 		return ev, true, nil
@@ -350,22 +278,8 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 // SetInboundMessages records the messages an event was forwarded as.
 func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
 	const setMessages = `UPDATE inbound_events SET message_ids = ? WHERE source_id = ? AND id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("set messages of inbound event %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("inbound event")
-	}
-	return nil
+	n, err := s.exec(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
+	return storekit.Changed(n, err, "inbound event", "set messages of inbound event %s", id)
 }
 
 // ListInboundEvents lists a source's events, newest first by default.
@@ -382,11 +296,8 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 		rows, err = collect(ctx, tx, query, append(append([]any{sourceID}, args...), limit+1), scanInbound)
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, err
-	}
 	if err != nil {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
+		return hookbridge.Page[hookbridge.InboundEvent]{}, storekit.Err(err, "source", nil, "list inbound events of %s", sourceID)
 	}
 	return storekit.Page(rows, limit), nil
 }
@@ -420,11 +331,8 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		}
 		return nil
 	})
-	if hookbridge.IsNotFound(err) {
-		return 0, err
-	}
 	if err != nil {
-		return 0, fmt.Errorf("add observations to %s: %w", sourceID, err)
+		return 0, storekit.Err(err, "source", nil, "add observations to %s", sourceID)
 	}
 	return added, nil
 }
@@ -475,11 +383,8 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Comparison{}, err
-	}
 	if err != nil {
-		return hookbridge.Comparison{}, fmt.Errorf("compare observations of %s: %w", sourceID, err)
+		return hookbridge.Comparison{}, storekit.Err(err, "source", nil, "compare observations of %s", sourceID)
 	}
 	return c, nil
 }

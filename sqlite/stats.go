@@ -6,18 +6,16 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // AttemptCounts counts the attempts made in [since, until) per bucket of
 // width, by outcome, for one application or (appID "") for all, and for
 // one endpoint of it or (endpointID "") for all.
 func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
-	widthMS := width.Milliseconds()
-	if widthMS <= 0 {
-		return nil, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
-	}
-	if !since.Before(until) {
-		return nil, nil
+	widthMS, ok, err := storekit.Buckets(since, until, width)
+	if !ok {
+		return nil, err
 	}
 	var w filter
 	w.add(`created_at >= ? AND created_at < ?`, ms(since), ms(until))
@@ -48,7 +46,7 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 		if err := row.Scan(&bucket, &c.Success, &c.Fail); err != nil {
 			return c, err
 		}
-		c.Start = fromMS(ms(since) + bucket*widthMS)
+		c.Start = storekit.BucketStart(since, widthMS, bucket)
 		return c, nil
 	})
 	if err != nil {
@@ -82,13 +80,7 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 	}
 	var b hookbridge.Backlog
 	for _, r := range rows {
-		switch r.status {
-		case hookbridge.StatusPending:
-			b.Pending += r.n
-		case hookbridge.StatusSending:
-			b.Sending += r.n
-		}
-		b.Due += r.due
+		storekit.CountBacklog(&b, r.status, r.n, r.due)
 	}
 	return b, nil
 }

@@ -83,3 +83,18 @@ func newRow(id *string, prefix string, created, updated *time.Time, now time.Tim
 		*updated = TruncMS(*updated)
 	}
 }
+
+// ChangeRollout is the rule of SetRollout for src, as the store read it in
+// its transaction: setting the rollout it has already changes and records
+// nothing; otherwise write stores r and records the change from the stored
+// rollout, and src then has r, updated at now.
+func ChangeRollout(src *hookbridge.Source, r hookbridge.Rollout, now time.Time, write func(from hookbridge.Rollout) error) error {
+	if src.Rollout.Equal(r) {
+		return nil
+	}
+	if err := write(src.Rollout); err != nil {
+		return err
+	}
+	src.Rollout, src.UpdatedAt = r, now
+	return nil
+}
