@@ -38,6 +38,10 @@ var migrations embed.FS
 // concurrent use, and any number of Stores (in one process or many) may use
 // the same database.
 type Store struct {
+	// Store is hookbridge.Store: the contract's rules, written once above
+	// the SQL, over this package's queries (driver).
+	*storekit.Store
+
 	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	pool   *pgxpool.Pool
 	cfg    *pgxpool.Config
@@ -136,6 +140,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Store = storekit.New(driver{s}, s.now)
 	if err := s.init(ctx, o.migrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
@@ -146,6 +151,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s.ingest = startIngest(s)
 	return s, nil
 }
+
+// driver is storekit's Driver on this store: the methods named after an
+// entity and a verb (ApplicationInsert, …), which run this package's
+// queries for the rules in storekit.Store.
+type driver struct{ *Store }
+
+var _ storekit.Driver = driver{}
 
 // init finds the schema, then migrates it or checks that it is current.
 func (s *Store) init(ctx context.Context, migrate bool) error {

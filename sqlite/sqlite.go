@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
+	sqldriver "database/sql/driver"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -66,6 +66,10 @@ var migrations embed.FS
 // in WAL mode readers see the last committed state and never wait for the
 // writer.
 type Store struct {
+	// Store is hookbridge.Store: the contract's rules, written once above
+	// the SQL, over this package's queries (driver).
+	*storekit.Store
+
 	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	w      *sql.DB
 	r      *sql.DB
@@ -146,6 +150,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{w: w, lock: lock, now: time.Now, keys: o.keys}
+	s.Store = storekit.New(driver{s}, s.now)
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -185,6 +190,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	ok = true
 	return s, nil
 }
+
+// driver is storekit's Driver on this store: the methods named after an
+// entity and a verb (ApplicationInsert, …), which run this package's
+// queries for the rules in storekit.Store.
+type driver struct{ *Store }
+
+var _ storekit.Driver = driver{}
 
 // endAllLeases frees every delivery claimed by a process that is gone.
 const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
@@ -390,7 +402,7 @@ func fromNullInt(v sql.NullInt64) *int {
 // always treat the column as an array or an object.
 type jsonValue struct{ v any }
 
-func (j jsonValue) Value() (driver.Value, error) {
+func (j jsonValue) Value() (sqldriver.Value, error) {
 	rv := reflect.ValueOf(j.v)
 	switch rv.Kind() {
 	case reflect.Slice:
