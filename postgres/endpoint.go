@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,15 +42,14 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 	return e, err
 }
 
-// CreateEndpoint stores ep, filling in its ID and times if unset. The
-// application must exist: the foreign key says so in the same statement.
-func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
-	storekit.NewEndpoint(ep, s.now())
+// EndpointInsert inserts ep and records its creation. The application
+// must exist: the foreign key says so in the same statement.
+func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error {
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
 			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
@@ -60,28 +58,21 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
 	})
-	return storekit.Err(missingParent(err, "application"), "endpoint", storekit.EndpointUIDTaken(ep.UID), "create endpoint")
 }
 
-// GetEndpoint finds an endpoint of the application by id or uid (see
-// storekit.Lookup).
-func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
-	// Both use a unique index: the primary key, or (app_id, uid).
-	const (
-		getEndpointByID  = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.id = $2`
-		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.uid = $2`
-	)
-	return storekit.Lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", getEndpointByID, getEndpointByUID,
-		func(query string) (hookbridge.Endpoint, error) {
-			return scanEndpoint(s.keys, s.pool.QueryRow(ctx, query, appID, idOrUID))
-		})
+// EndpointGet reads the application's endpoint with id (byID) or uid key;
+// each query uses a unique index: the primary key, or (app_id, uid).
+func (s driver) EndpointGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Endpoint, error) {
+	getEndpoint := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.uid = $2`
+	if byID {
+		getEndpoint = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = $1 AND e.id = $2`
+	}
+	return scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpoint, appID, key))
 }
 
-// UpdateEndpoint replaces every mutable field of the endpoint with ep.AppID
-// and ep.ID, and sets ep.UpdatedAt (and ep.CreatedAt, from the stored row).
-// Deliveries already owed to the endpoint are kept: subscriptions apply at
-// ingest.
-func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+// EndpointUpdate writes ep's mutable fields, updated at now, and records
+// the change.
+func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error {
 	// updateEndpoint keeps the dispatcher's columns, except that enabling a
 	// disabled endpoint gives it a fresh start: the run of failures that
 	// disabled it is over, and a stale pause should not hold it back. The
@@ -93,8 +84,6 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
 		WHERE app_id = $12 AND id = $13
 		RETURNING created_at, failing_since, paused_until`
-	now := storekit.TruncMS(s.now())
-	storekit.TruncSecrets(ep)
 	var (
 		created         time.Time
 		failing, paused *time.Time
@@ -110,41 +99,34 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
 	})
 	if err != nil {
-		return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
+		return err
 	}
-	ep.UpdatedAt, ep.CreatedAt = now, created.UTC()
+	ep.CreatedAt = created.UTC()
 	ep.FailingSince, ep.PausedUntil = fromNullTime(failing), fromNullTime(paused)
 	return nil
 }
 
-// DeleteEndpoint removes the endpoint; the foreign keys cascade to its
-// deliveries and their attempts.
-func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+// EndpointDelete deletes the endpoint, whose deliveries and attempts the
+// foreign keys cascade to, and records the deletion at now.
+func (s driver) EndpointDelete(ctx context.Context, appID, id string, now time.Time) error {
 	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = $1 AND id = $2 RETURNING coalesce(uid, '')`
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		ep := hookbridge.Endpoint{AppID: appID, ID: id}
 		if err := tx.QueryRow(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
 			return err
 		}
-		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), now)
 	})
-	return storekit.Err(err, "endpoint", nil, "delete endpoint %s", id)
 }
 
-// ListEndpoints pages through the application's endpoints by id, oldest
-// first by default.
-func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Endpoint], error) {
-	limit := storekit.Limit(opt.Limit)
+// EndpointList reads a page of the application's endpoints by id, through
+// endpoints_app_id.
+func (s driver) EndpointList(ctx context.Context, appID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.Endpoint, error) {
 	var q query
 	q.where(`e.app_id = ` + q.arg(appID))
 	tail := q.keyset("e.id", opt, hookbridge.OrderAscending, limit)
-	// listEndpoints walks endpoints_app_id.
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listEndpoints, q.args, func(r pgx.Row) (hookbridge.Endpoint, error) { return scanEndpoint(s.keys, r) })
-	if err != nil {
-		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
-	}
-	return storekit.Page(rows, limit), nil
+	return collect(ctx, s.pool, listEndpoints, q.args, func(r pgx.Row) (hookbridge.Endpoint, error) { return scanEndpoint(s.keys, r) })
 }
 
 // Existence checks: ENOTFOUND unless the row exists, for the reads and

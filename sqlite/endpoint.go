@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/storekit"
@@ -44,10 +44,9 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 	}
 }
 
-// CreateEndpoint stores ep, filling in its ID and times if unset. The
-// application must exist.
-func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
-	storekit.NewEndpoint(ep, s.now())
+// EndpointInsert inserts ep, once its application is found, and records
+// its creation.
+func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error {
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
 			rate_limit, metadata, headers, secrets, fifo, created_at, updated_at)
@@ -64,7 +63,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		}
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointCreated, ep), ep.CreatedAt)
 	})
-	return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "create endpoint")
+	return err
 }
 
 // Existence checks: ENOTFOUND unless the row exists. Writes check their
@@ -104,25 +103,19 @@ func sourceExists(ctx context.Context, q queryRower, id string) error {
 	return exists(ctx, q, "source", `SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)`, id)
 }
 
-// GetEndpoint finds an endpoint of the application by id or uid (see
-// storekit.Lookup).
-func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
-	// Both use a unique index: the primary key, or (app_id, uid).
-	const (
-		getEndpointByID  = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.id = ?`
-		getEndpointByUID = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.uid = ?`
-	)
-	return storekit.Lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", getEndpointByID, getEndpointByUID,
-		func(query string) (hookbridge.Endpoint, error) {
-			return scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, query, appID, idOrUID))
-		})
+// EndpointGet reads the application's endpoint with id (byID) or uid key;
+// each query uses a unique index: the primary key, or (app_id, uid).
+func (s driver) EndpointGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Endpoint, error) {
+	getEndpoint := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.uid = ?`
+	if byID {
+		getEndpoint = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND e.id = ?`
+	}
+	return scanEndpoint(s.keys)(s.r.QueryRowContext(ctx, getEndpoint, appID, key))
 }
 
-// UpdateEndpoint replaces every mutable field of the endpoint with ep.AppID
-// and ep.ID, and sets ep.UpdatedAt (and ep.CreatedAt, from the stored row).
-// Deliveries already owed to the endpoint are kept: subscriptions apply at
-// ingest.
-func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
+// EndpointUpdate writes ep's mutable fields, updated at now, and records
+// the change.
+func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error {
 	// updateEndpoint keeps the dispatcher's columns, except that enabling a
 	// disabled endpoint gives it a fresh start: the run of failures that
 	// disabled it is over, and a stale pause should not hold it back.
@@ -133,8 +126,6 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
 		WHERE app_id = ?13 AND id = ?14
 		RETURNING created_at, failing_since, paused_until`
-	now := storekit.TruncMS(s.now())
-	storekit.TruncSecrets(ep)
 	var (
 		created         int64
 		failing, paused sql.NullInt64
@@ -150,38 +141,31 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, ep), now)
 	})
 	if err != nil {
-		return storekit.Err(err, "endpoint", storekit.EndpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
+		return err
 	}
-	ep.UpdatedAt, ep.CreatedAt = now, fromMS(created)
+	ep.CreatedAt = fromMS(created)
 	ep.FailingSince, ep.PausedUntil = fromNullMS(failing), fromNullMS(paused)
 	return nil
 }
 
-// DeleteEndpoint removes the endpoint; the foreign keys cascade to its
-// deliveries and their attempts.
-func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+// EndpointDelete deletes the endpoint, whose deliveries and attempts the
+// foreign keys cascade to, and records the deletion at now.
+func (s driver) EndpointDelete(ctx context.Context, appID, id string, now time.Time) error {
 	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = ? AND id = ? RETURNING coalesce(uid, '')`
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		ep := hookbridge.Endpoint{AppID: appID, ID: id}
 		if err := tx.QueryRowContext(ctx, deleteEndpoint, appID, id).Scan(&ep.UID); err != nil {
 			return err
 		}
-		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), storekit.TruncMS(s.now()))
+		return recordEvent(ctx, tx, hookbridge.EndpointEvent(hookbridge.EventEndpointDeleted, &ep), now)
 	})
-	return storekit.Err(err, "endpoint", nil, "delete endpoint %s", id)
 }
 
-// ListEndpoints pages through the application's endpoints by id, oldest
-// first by default.
-func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Endpoint], error) {
-	limit := storekit.Limit(opt.Limit)
+// EndpointList reads a page of the application's endpoints by id, through
+// endpoints_app_id.
+func (s driver) EndpointList(ctx context.Context, appID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.Endpoint, error) {
 	where, args, orderBy := keyset("e.id", opt, hookbridge.OrderAscending)
-	// listEndpoints walks endpoints_app_id.
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND ` + where + orderBy + ` LIMIT ?`
 	args = append([]any{appID}, args...)
-	rows, err := collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint(s.keys))
-	if err != nil {
-		return hookbridge.Page[hookbridge.Endpoint]{}, fmt.Errorf("list endpoints: %w", err)
-	}
-	return storekit.Page(rows, limit), nil
+	return collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint(s.keys))
 }

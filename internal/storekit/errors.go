@@ -132,3 +132,13 @@ func SourceIDTaken(id string) error {
 func InboundEventIDTaken(id string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", id)
 }
+
+// MissingParent is ENOTFOUND for what when err is a foreign key's refusal
+// (ErrMissingRef): the parent row the write named, of kind what, is gone.
+// Other errors pass as they are.
+func MissingParent(err error, what string) error {
+	if errors.Is(err, ErrMissingRef) {
+		return hookbridge.NotFound(what)
+	}
+	return err
+}
