@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -256,10 +255,9 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		aCreated = append(aCreated, a.CreatedAt)
 		if ev := r.Event; ev != nil {
 			ev.SetAttempt(a)
-			storekit.NewOperationalEvent(ev, now)
-			data, err := json.Marshal(ev)
+			data, err := storekit.EncodeEvent(ev, now)
 			if err != nil {
-				return nil, fmt.Errorf("record attempts: operational event %s: %w", ev.Type, err)
+				return nil, fmt.Errorf("record attempts: %w", err)
 			}
 			eDeliveries, eIDs, eData = append(eDeliveries, r.DeliveryID), append(eIDs, ev.ID), append(eData, data)
 		}

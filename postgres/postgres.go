@@ -140,7 +140,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.Store = storekit.New(driver{s}, s.now)
+	s.Store = storekit.New(driver{s}, s.now, s.keys)
 	if err := s.init(ctx, o.migrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)

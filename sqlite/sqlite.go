@@ -150,7 +150,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{w: w, lock: lock, now: time.Now, keys: o.keys}
-	s.Store = storekit.New(driver{s}, s.now)
+	s.Store = storekit.New(driver{s}, s.now, s.keys)
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -1,6 +1,8 @@
 package storekit
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -97,4 +99,16 @@ func ChangeRollout(src *hookbridge.Source, r hookbridge.Rollout, now time.Time, 
 	}
 	src.Rollout, src.UpdatedAt = r, now
 	return nil
+}
+
+// EncodeEvent is the stored form of an operational event, recorded in the
+// transaction of the change it reports at now: its JSON, once it has an ID
+// and a time (NewOperationalEvent).
+func EncodeEvent(ev *hookbridge.OperationalEvent, now time.Time) ([]byte, error) {
+	NewOperationalEvent(ev, now)
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("operational event %s: %w", ev.Type, err)
+	}
+	return data, nil
 }

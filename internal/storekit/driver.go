@@ -48,4 +48,60 @@ type Driver interface {
 	// deliveries and attempts) and records its EventEndpointDeleted at now.
 	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
 	EndpointList(ctx context.Context, appID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.Endpoint, error)
+
+	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
+	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)
+	// AttemptExpunge empties the attempt's response body.
+	AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (changed int64, err error)
+	// AttemptBuckets counts the attempts made in [since, until), by the
+	// bucket of width widthMS (counted from since) they fall in and by
+	// outcome, for appID and endpointID ("": all); buckets in order, empty
+	// ones left out.
+	AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]Bucket, error)
+
+	// SettingGet reads a setting's stored (sealed) value.
+	SettingGet(ctx context.Context, name string) (string, error)
+	// SettingPut stores a setting's sealed value, unless onlyIfAbsent and
+	// it has one, and returns how many rows it wrote.
+	SettingPut(ctx context.Context, name, value string, onlyIfAbsent bool, now time.Time) (stored int64, err error)
+
+	// DeliveryBacklog counts the non-final deliveries by status, and those
+	// due at now.
+	DeliveryBacklog(ctx context.Context, now time.Time) ([]StatusCount, error)
+
+	// MessagePurge deletes up to limit messages created before before
+	// whose deliveries are all final, oldest first, with their deliveries
+	// and attempts.
+	MessagePurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// InboundPurge deletes up to limit inbound events received, and up to
+	// limit observations seen, before before, and returns how many rows it
+	// deleted.
+	InboundPurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// IdempotentPurge deletes up to limit Idempotency-Key records created
+	// before before, oldest first.
+	IdempotentPurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// IdempotentBegin, IdempotentFinish (the body sealed for the key) and
+	// IdempotentForget are hookbridge.IdempotencyStore's.
+	IdempotentBegin(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error)
+	IdempotentFinish(ctx context.Context, key string, status int, sealedBody []byte) error
+	IdempotentForget(ctx context.Context, key string) error
+
+	// OperationalEventList reads up to limit recorded events, oldest first,
+	// as the JSON EncodeEvent made.
+	OperationalEventList(ctx context.Context, limit int) ([][]byte, error)
+	OperationalEventDelete(ctx context.Context, ids []string) error
+	OperationalEventCount(ctx context.Context) (int64, error)
+}
+
+// Bucket is one bucket of Driver.AttemptBuckets.
+type Bucket struct {
+	Index         int64 // from since, in widths
+	Success, Fail int64
+}
+
+// StatusCount is how many deliveries (or messages) have a status, and how
+// many of them are due.
+type StatusCount struct {
+	Status hookbridge.MessageStatus
+	N, Due int64
 }

@@ -2,10 +2,13 @@ package storekit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // Store is hookbridge.Store over a Driver: each method applies the
@@ -13,13 +16,17 @@ import (
 // the driver's queries for the rest. A store package embeds it
 // (sqlite.Store, postgres.Store) and gives it its driver.
 type Store struct {
-	d   Driver
-	now func() time.Time
+	d    Driver
+	now  func() time.Time
+	keys *sealed.Keyring
 }
 
 // New returns the Store over d; now is the store's clock, which fills in
-// the times a caller leaves unset.
-func New(d Driver, now func() time.Time) *Store { return &Store{d: d, now: now} }
+// the times a caller leaves unset, and keys seal the secrets it keeps (nil:
+// none is sealed; see package sealed).
+func New(d Driver, now func() time.Time, keys *sealed.Keyring) *Store {
+	return &Store{d: d, now: now, keys: keys}
+}
 
 // Applications.
 
@@ -177,4 +184,177 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, opt hookbridge.
 	return list(opt, "list endpoints", func(limit int) ([]hookbridge.Endpoint, error) {
 		return s.d.EndpointList(ctx, appID, opt, limit)
 	})
+}
+
+// Attempts.
+
+// ListAttempts pages through the application's attempts by id, newest
+// first by default.
+func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
+	return list(f.ListOptions, "list attempts", func(limit int) ([]hookbridge.Attempt, error) {
+		return s.d.AttemptList(ctx, appID, f, limit)
+	})
+}
+
+// GetAttempt finds an attempt of the application's message.
+func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
+	a, err := s.d.AttemptGet(ctx, appID, msgID, attemptID)
+	return one(a, err, "attempt", "get attempt %s", attemptID)
+}
+
+// ExpungeAttemptContent deletes the response body of an attempt, keeping
+// the row.
+func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
+	n, err := s.d.AttemptExpunge(ctx, appID, msgID, attemptID)
+	return Changed(n, err, "attempt", "expunge attempt %s", attemptID)
+}
+
+// Settings.
+
+// Setting returns the value of a server-wide setting, or ENOTFOUND. Values
+// are sealed with the store's keys, like other secrets: some are keys.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	v, err := s.d.SettingGet(ctx, name)
+	return OpenSetting(s.keys, name, v, err)
+}
+
+// PutSetting stores a setting. With onlyIfAbsent an existing value is kept,
+// which makes "first start wins" (e.g. generating the admin key) safe when
+// several processes start at once.
+func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent bool) (bool, error) {
+	n, err := s.d.SettingPut(ctx, name, s.keys.Seal(value, name), onlyIfAbsent, TruncMS(s.now()))
+	if err != nil {
+		return false, fmt.Errorf("put setting %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+// Stats.
+
+// AttemptCounts counts the attempts made in [since, until) per bucket of
+// width, by outcome, for one application or (appID "") for all, and for
+// one endpoint of it or (endpointID "") for all.
+func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
+	widthMS, ok, err := Buckets(since, until, width)
+	if !ok {
+		return nil, err
+	}
+	buckets, err := s.d.AttemptBuckets(ctx, appID, endpointID, since, until, widthMS)
+	if err != nil {
+		return nil, fmt.Errorf("attempt counts: %w", err)
+	}
+	var out []hookbridge.AttemptCount
+	for _, b := range buckets {
+		out = append(out, hookbridge.AttemptCount{Start: BucketStart(since, widthMS, b.Index), Success: b.Success, Fail: b.Fail})
+	}
+	return out, nil
+}
+
+// Backlog counts the deliveries not final yet, by status, and those due at
+// now.
+func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog, error) {
+	counts, err := s.d.DeliveryBacklog(ctx, now)
+	if err != nil {
+		return hookbridge.Backlog{}, fmt.Errorf("backlog: %w", err)
+	}
+	var b hookbridge.Backlog
+	for _, c := range counts {
+		CountBacklog(&b, c.Status, c.N, c.Due)
+	}
+	return b, nil
+}
+
+// Retention.
+
+// PurgeBefore deletes up to limit messages created before before whose
+// deliveries are all final (or that have none), oldest first, with their
+// deliveries and attempts, and returns how many messages it deleted.
+func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.d.MessagePurge(ctx, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// PurgeInboundBefore deletes up to limit inbound events received before
+// before and up to limit observations seen before it.
+func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.d.InboundPurge(ctx, before, limit)
+	if err != nil {
+		return n, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// PurgeIdempotentBefore deletes up to limit Idempotency-Key records created
+// before before, oldest first.
+func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.d.IdempotentPurge(ctx, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return n, nil
+}
+
+// Idempotency-Key records: the driver keeps them as its database allows
+// (see hookbridge.IdempotencyStore).
+
+func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
+	return s.d.IdempotentBegin(ctx, key, fingerprint, now, staleBefore, expiredBefore)
+}
+
+func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+	return s.d.IdempotentFinish(ctx, key, status, s.keys.SealBytes(body, key))
+}
+
+func (s *Store) ForgetIdempotent(ctx context.Context, key string) error {
+	return s.d.IdempotentForget(ctx, key)
+}
+
+// Operational events.
+
+// OperationalEvents returns up to limit recorded operational events, oldest
+// first.
+func (s *Store) OperationalEvents(ctx context.Context, limit int) ([]hookbridge.OperationalEvent, error) {
+	data, err := s.d.OperationalEventList(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("operational events: %w", err)
+	}
+	events := make([]hookbridge.OperationalEvent, len(data))
+	for i, d := range data {
+		if err := json.Unmarshal(d, &events[i]); err != nil {
+			return nil, fmt.Errorf("operational events: %w", err)
+		}
+	}
+	return events, nil
+}
+
+// DeleteOperationalEvents deletes the recorded events with these ids.
+func (s *Store) DeleteOperationalEvents(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.d.OperationalEventDelete(ctx, ids); err != nil {
+		return fmt.Errorf("delete operational events: %w", err)
+	}
+	return nil
+}
+
+// CountOperationalEvents counts the recorded events not deleted yet.
+func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
+	n, err := s.d.OperationalEventCount(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count operational events: %w", err)
+	}
+	return n, nil
 }
