@@ -456,16 +456,6 @@ func markErr(err error) error {
 	return err
 }
 
-// missingParent is ENOTFOUND for what when err is a foreign key's refusal
-// (the parent row, of kind what, is gone), else err: PostgreSQL writes
-// check their parent in the statement itself.
-func missingParent(err error, what string) error {
-	if errors.Is(err, storekit.ErrMissingRef) || pgCode(err) == codeForeignKeyViolation {
-		return hookbridge.NotFound(what)
-	}
-	return err
-}
-
 // Times are timestamptz with millisecond precision; the zero time.Time is
 // NULL where a column is optional.
 

@@ -69,25 +69,19 @@ func (j jsonObject) decode(dst any) error {
 	return nil
 }
 
-// CreateSource stores src, filling in its ID and times if unset, and records
-// its initial rollout as the first change.
-func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor string) error {
+// SourceInsert inserts src and records its initial rollout as the first
+// change.
+func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	storekit.NewSource(src, s.now())
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("create source: credentials: %w", err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, string(creds),
 			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
 	})
-	return storekit.Err(err, "source", storekit.SourceIDTaken(src.ID), "create source")
 }
 
 // insertRolloutChange appends one audit record.
@@ -102,44 +96,28 @@ func insertRolloutChange(ctx context.Context, tx *sql.Tx, sourceID, actor string
 	return nil
 }
 
-// GetSource finds a source by id.
-func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
+// SourceGet reads a source by id.
+func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
-	src, err := scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
-	if err != nil {
-		return nil, storekit.Err(err, "source", nil, "get source %s", id)
-	}
-	return &src, nil
+	return scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
 }
 
-// UpdateSource replaces the source's configuration, leaving its rollout.
-func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error {
+// SourceUpdate writes the source's configuration, leaving its rollout.
+func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
 		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, updated_at = ?
 		WHERE id = ?`
-	now := storekit.TruncMS(s.now())
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
-	}
-	n, err := s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
+	return s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
 		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
-	if err := storekit.Changed(n, err, "source", "update source %s", src.ID); err != nil {
-		return err
-	}
-	src.UpdatedAt = now
-	return nil
 }
 
-// SetRollout changes the source's rollout and audits the change, in one
-// transaction, so that the audit cannot miss a change or record one that
-// did not happen.
-func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (*hookbridge.Source, error) {
+// SourceSetRollout changes the source's rollout and audits the change, in
+// one write transaction.
+func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error) {
 	const (
 		getSource     = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
 		updateRollout = `UPDATE sources SET rollout = ?, updated_at = ? WHERE id = ?`
 	)
-	now = storekit.TruncMS(now)
 	var src hookbridge.Source
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -153,35 +131,24 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
 		})
 	})
-	if err != nil {
-		return nil, storekit.Err(err, "source", nil, "set rollout of source %s", id)
-	}
-	return &src, nil
+	return src, err
 }
 
-// DeleteSource removes the source; its events, rollout history and
+// SourceDelete deletes the source; its events, rollout history and
 // observations go with it (ON DELETE CASCADE).
-func (s *Store) DeleteSource(ctx context.Context, id string) error {
-	n, err := s.exec(ctx, `DELETE FROM sources WHERE id = ?`, id)
-	return storekit.Changed(n, err, "source", "delete source %s", id)
+func (s driver) SourceDelete(ctx context.Context, id string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM sources WHERE id = ?`, id)
 }
 
-// ListSources lists sources, oldest first by default.
-func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
-	limit := storekit.Limit(opt.Limit)
+// SourceList reads a page of sources by id.
+func (s driver) SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
 	query := `SELECT ` + sourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
-	if err != nil {
-		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
-	}
-	return storekit.Page(rows, limit), nil
+	return collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
 }
 
-// ListRolloutChanges lists a source's rollout changes, newest first by
-// default.
-func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
-	limit := storekit.Limit(opt.Limit)
+// RolloutChangeList reads a page of a source's rollout changes by id.
+func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT id, source_id, actor, from_rollout, to_rollout, at FROM rollout_changes
 		WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
@@ -205,10 +172,7 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, storekit.Err(err, "source", nil, "list rollout changes of %s", sourceID)
-	}
-	return storekit.Page(rows, limit), nil
+	return rows, err
 }
 
 // inboundColumns is the column list scanInbound reads.
@@ -230,10 +194,10 @@ func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	return ev, nil
 }
 
-// CreateInboundEvent stores ev unless its source already has its EventID.
+// InboundEventInsert stores ev unless its source already has its EventID.
 // The unique index (source_id, event_id) decides, inside the one write
 // transaction, so a concurrent repeat finds the first.
-func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
+func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (hookbridge.InboundEvent, bool, error) {
 	const (
 		insertEvent = `
 			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at)
@@ -241,7 +205,6 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
 	)
-	storekit.NewInboundEvent(ev, s.now())
 	var (
 		stored  hookbridge.InboundEvent
 		created bool
@@ -266,25 +229,17 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 		stored, err = scanInbound(tx.QueryRowContext(ctx, getEvent, ev.SourceID, ev.EventID))
 		return err
 	})
-	if err != nil {
-		return nil, false, storekit.Err(err, "inbound event", storekit.InboundEventIDTaken(ev.ID), "create inbound event")
-	}
-	if created {
-		return ev, true, nil
-	}
-	return &stored, false, nil
+	return stored, created, err
 }
 
-// SetInboundMessages records the messages an event was forwarded as.
-func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
+// InboundEventSetMessages records the messages an event was forwarded as.
+func (s driver) InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (int64, error) {
 	const setMessages = `UPDATE inbound_events SET message_ids = ? WHERE source_id = ? AND id = ?`
-	n, err := s.exec(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
-	return storekit.Changed(n, err, "inbound event", "set messages of inbound event %s", id)
+	return s.exec(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
 }
 
-// ListInboundEvents lists a source's events, newest first by default.
-func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	limit := storekit.Limit(opt.Limit)
+// InboundEventList reads a page of a source's events by id.
+func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
 	var rows []hookbridge.InboundEvent
@@ -296,20 +251,18 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 		rows, err = collect(ctx, tx, query, append(append([]any{sourceID}, args...), limit+1), scanInbound)
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, storekit.Err(err, "source", nil, "list inbound events of %s", sourceID)
-	}
-	return storekit.Page(rows, limit), nil
+	return rows, err
 }
 
-// AddObservations stores what polling saw, keeping the first report of
+// ObservationInsert stores what polling saw, keeping the first report of
 // each event.
-func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
+func (s driver) ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
 	const insertObservation = `
 		INSERT INTO observations (source_id, event_id, occurred_at, seen_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (source_id, event_id) DO NOTHING`
 	added := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		added = 0
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
 		}
@@ -331,16 +284,13 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, storekit.Err(err, "source", nil, "add observations to %s", sourceID)
-	}
-	return added, nil
+	return added, err
 }
 
-// CompareObservations classifies the events either side saw in [since,
+// ObservationCompare classifies the events either side saw in [since,
 // until) by what each side saw of them at any time, and returns the
 // webhook's lead for those both saw.
-func (s *Store) CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
+func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
 	// window is every event id either side saw in the window, each with
 	// when the webhook first brought it (NULL if never) and when polling
 	// saw it (NULL if never). A batch stores one row per event, so the
@@ -383,8 +333,5 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Comparison{}, storekit.Err(err, "source", nil, "compare observations of %s", sourceID)
-	}
-	return c, nil
+	return c, err
 }

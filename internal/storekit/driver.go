@@ -91,6 +91,39 @@ type Driver interface {
 	OperationalEventList(ctx context.Context, limit int) ([][]byte, error)
 	OperationalEventDelete(ctx context.Context, ids []string) error
 	OperationalEventCount(ctx context.Context) (int64, error)
+
+	// SourceInsert inserts src, its credentials as sealed, and records its
+	// initial rollout as a change by actor, in one transaction.
+	SourceInsert(ctx context.Context, src *hookbridge.Source, sealedCreds []byte, actor string) error
+	SourceGet(ctx context.Context, id string) (hookbridge.Source, error)
+	// SourceUpdate writes src's configuration, its credentials as sealed,
+	// updated at now, leaving its rollout.
+	SourceUpdate(ctx context.Context, src *hookbridge.Source, sealedCreds []byte, now time.Time) (changed int64, err error)
+	// SourceSetRollout reads the source (locked, where the database locks)
+	// and applies ChangeRollout to it, in one transaction; it returns the
+	// source as it stays.
+	SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error)
+	// SourceDelete deletes the source; its events, rollout history and
+	// observations go with it.
+	SourceDelete(ctx context.Context, id string) (deleted int64, err error)
+	SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error)
+	// RolloutChangeList reads a page of the source's changes by id; a
+	// missing source is ENOTFOUND.
+	RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error)
+	// InboundEventInsert inserts ev unless its source has its EventID (a
+	// unique index decides, atomically), and then reads the stored one; a
+	// missing source is ENOTFOUND or ErrMissingRef.
+	InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (stored hookbridge.InboundEvent, created bool, err error)
+	InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (changed int64, err error)
+	// InboundEventList reads a page of the source's events by id; a missing
+	// source is ENOTFOUND.
+	InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error)
+	// ObservationInsert stores what polling saw, keeping an event's first
+	// observation, and returns how many were new; a missing source is
+	// ENOTFOUND.
+	ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error)
+	// ObservationCompare is hookbridge.SourceStore's CompareObservations.
+	ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error)
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.

@@ -39,7 +39,8 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // Err is what a store returns for err, the outcome of its statements about
 // one what (an entity: "application", "endpoint", …): nil stays nil, "no
-// rows" is ENOTFOUND for what, a duplicate is taken (when taken is not
+// rows" is ENOTFOUND for what (unless what is "": then no row is a failure
+// like any other), a duplicate is taken (when taken is not
 // nil), a domain error (an *hookbridge.Error a statement's rule returned,
 // such as a missing parent) passes as it is, and anything else, a failure
 // of the database, is wrapped with the operation, format.
@@ -48,7 +49,7 @@ func Err(err error, what string, taken error, format string, args ...any) error 
 	switch {
 	case err == nil:
 		return nil
-	case IsNoRows(err):
+	case what != "" && IsNoRows(err):
 		return hookbridge.NotFound(what)
 	case taken != nil && errors.Is(err, ErrDuplicate):
 		return taken

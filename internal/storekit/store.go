@@ -358,3 +358,119 @@ func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// Sources.
+
+// CreateSource stores src, filling in its ID and times if unset, and
+// records its initial rollout as the first change, by actor.
+func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor string) error {
+	NewSource(src, s.now())
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("create source: credentials: %w", err)
+	}
+	return Err(s.d.SourceInsert(ctx, src, creds, actor), "source", SourceIDTaken(src.ID), "create source")
+}
+
+// GetSource finds a source by id.
+func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
+	src, err := s.d.SourceGet(ctx, id)
+	return one(src, err, "source", "get source %s", id)
+}
+
+// UpdateSource replaces the source's configuration, leaving its rollout.
+func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error {
+	now := TruncMS(s.now())
+	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
+	if err != nil {
+		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
+	}
+	n, err := s.d.SourceUpdate(ctx, src, creds, now)
+	if err := Changed(n, err, "source", "update source %s", src.ID); err != nil {
+		return err
+	}
+	src.UpdatedAt = now
+	return nil
+}
+
+// SetRollout changes the source's rollout and audits the change, in one
+// transaction, so that the audit cannot miss a change or record one that
+// did not happen (see ChangeRollout).
+func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (*hookbridge.Source, error) {
+	src, err := s.d.SourceSetRollout(ctx, id, r, actor, TruncMS(now))
+	return one(src, err, "source", "set rollout of source %s", id)
+}
+
+// DeleteSource removes the source with its events, rollout history and
+// observations.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	n, err := s.d.SourceDelete(ctx, id)
+	return Changed(n, err, "source", "delete source %s", id)
+}
+
+// ListSources lists sources, oldest first by default.
+func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
+	return list(opt, "list sources", func(limit int) ([]hookbridge.Source, error) {
+		return s.d.SourceList(ctx, opt, limit)
+	})
+}
+
+// ListRolloutChanges lists a source's rollout changes, newest first by
+// default.
+func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
+	return list(opt, "list rollout changes of "+sourceID, func(limit int) ([]hookbridge.RolloutChange, error) {
+		return s.d.RolloutChangeList(ctx, sourceID, opt, limit)
+	})
+}
+
+// CreateInboundEvent stores ev, filling in its ID and ReceivedAt if unset,
+// unless its source already has its EventID: then it returns the stored
+// event, and created == false.
+func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
+	NewInboundEvent(ev, s.now())
+	stored, created, err := s.d.InboundEventInsert(ctx, ev)
+	if err != nil {
+		return nil, false, Err(MissingParent(err, "source"), "", InboundEventIDTaken(ev.ID), "create inbound event")
+	}
+	if created {
+		return ev, true, nil
+	}
+	return &stored, false, nil
+}
+
+// SetInboundMessages records the messages an event was forwarded as.
+func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
+	n, err := s.d.InboundEventSetMessages(ctx, sourceID, id, msgIDs)
+	return Changed(n, err, "inbound event", "set messages of inbound event %s", id)
+}
+
+// ListInboundEvents lists a source's events, newest first by default.
+func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
+	return list(opt, "list inbound events of "+sourceID, func(limit int) ([]hookbridge.InboundEvent, error) {
+		return s.d.InboundEventList(ctx, sourceID, opt, limit)
+	})
+}
+
+// AddObservations stores what polling saw, keeping the first report of
+// each event, and returns how many were new.
+func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
+	n, err := s.d.ObservationInsert(ctx, sourceID, obs)
+	if err != nil {
+		return 0, Err(err, "", nil, "add observations to %s", sourceID)
+	}
+	return n, nil
+}
+
+// CompareObservations classifies the events either side saw in [since,
+// until) by what each side saw of them at any time, and returns the
+// webhook's lead for those both saw.
+func (s *Store) CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
+	c, err := s.d.ObservationCompare(ctx, sourceID, since, until)
+	if err != nil {
+		return hookbridge.Comparison{}, Err(err, "", nil, "compare observations of %s", sourceID)
+	}
+	if len(c.Leads) == 0 {
+		c.Leads = nil
+	}
+	return c, nil
+}
