@@ -63,38 +63,24 @@ const (
 			AND (lease_until IS NULL OR lease_until <= $3)`
 )
 
-// RecordEndpointHealth applies the dispatcher's reports about endpoints in
-// one transaction; see hookbridge.DeliveryStore.
-func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
-	if len(reports) == 0 {
-		return nil, nil
-	}
+// EndpointHealthRecord applies the dispatcher's reports about endpoints in
+// one transaction (see storekit.ApplyReports).
+func (s driver) EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
 	var disabled []hookbridge.DisabledEndpoint
 	now := storekit.TruncMS(s.now())
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		disabled = disabled[:0]
-		for _, r := range reports {
-			d, err := applyReport(ctx, tx, r, disableBefore, now)
-			if err != nil {
-				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-			}
-			if d != nil {
-				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
-					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-				}
-				disabled = append(disabled, *d)
-			}
-		}
-		return nil
+		var err error
+		disabled, err = storekit.ApplyReports(reports, func(r hookbridge.EndpointReport) (*hookbridge.DisabledEndpoint, error) {
+			return applyReport(ctx, tx, r, disableBefore, now)
+		})
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record endpoint health: %w", err)
-	}
-	return disabled, nil
+	return disabled, err
 }
 
-// applyReport applies one report (see storekit.ApplyReport) and returns
-// the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) at now and
+// returns the endpoint if it disabled it, having recorded its
+// EventEndpointDisabled.
 func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
 		h               storekit.Health
@@ -116,6 +102,11 @@ func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, di
 	}
 	if _, err := tx.Exec(ctx, setHealth, timeOrNull(h.FailingSince), timeOrNull(h.PausedUntil), h.Disabled, now, r.EndpointID); err != nil {
 		return nil, err
+	}
+	if gone != nil {
+		if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(gone), now); err != nil {
+			return nil, err
+		}
 	}
 	return gone, nil
 }

@@ -229,41 +229,26 @@ const (
 			AND (lease_until IS NULL OR lease_until <= ?3)`
 )
 
-// RecordEndpointHealth applies the dispatcher's reports about endpoints in
-// one transaction; see hookbridge.DeliveryStore.
-func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
-	if len(reports) == 0 {
-		return nil, nil
-	}
+// EndpointHealthRecord applies the dispatcher's reports about endpoints in
+// one transaction (see storekit.ApplyReports).
+func (s driver) EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
 	var disabled []hookbridge.DisabledEndpoint
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		disabled = disabled[:0]
 		// Endpoints change here: what fan-outs read of them (disabled,
 		// paused, failing) must be read again.
 		clear(tx.subs)
-		for _, r := range reports {
-			now := storekit.TruncMS(s.now())
-			d, err := applyReport(ctx, tx, r, disableBefore, now)
-			if err != nil {
-				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-			}
-			if d != nil {
-				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
-					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-				}
-				disabled = append(disabled, *d)
-			}
-		}
-		return nil
+		var err error
+		disabled, err = storekit.ApplyReports(reports, func(r hookbridge.EndpointReport) (*hookbridge.DisabledEndpoint, error) {
+			return applyReport(ctx, tx, r, disableBefore, storekit.TruncMS(s.now()))
+		})
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record endpoint health: %w", err)
-	}
-	return disabled, nil
+	return disabled, err
 }
 
-// applyReport applies one report (see storekit.ApplyReport) and returns
-// the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) at now and
+// returns the endpoint if it disabled it, having recorded its
+// EventEndpointDisabled.
 func applyReport(ctx context.Context, tx *writeTx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
 		h               storekit.Health
@@ -285,6 +270,11 @@ func applyReport(ctx context.Context, tx *writeTx, r hookbridge.EndpointReport, 
 	}
 	if _, err := tx.ExecContext(ctx, setHealth, msOrNull(h.FailingSince), msOrNull(h.PausedUntil), h.Disabled, ms(now), r.EndpointID); err != nil {
 		return nil, err
+	}
+	if gone != nil {
+		if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(gone), now); err != nil {
+			return nil, err
+		}
 	}
 	return gone, nil
 }

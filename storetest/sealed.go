@@ -9,6 +9,8 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/sealed"
+
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // SealedDB is one database that RunSealed opens again and again, with
@@ -69,7 +71,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	keep("plain-key")
 	keep("running-key")
 	// More settings than Reseal reads at a time.
-	extra := sealed.ResealPage + 1
+	extra := storekit.ResealPage + 1
 	for i := range extra {
 		_, err := s.PutSetting(ctx, fmt.Sprintf("page_%05d", i), setting, false)
 		ok(t, err)

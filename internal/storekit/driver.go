@@ -124,6 +124,69 @@ type Driver interface {
 	ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error)
 	// ObservationCompare is hookbridge.SourceStore's CompareObservations.
 	ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error)
+
+	// MessageCreate, MessageCreateBatch and MessageCreateTo are
+	// hookbridge.MessageStore's CreateMessage, CreateMessages and
+	// CreateMessageTo, the messages' defaults filled in: the fan-out, with
+	// the handoff, grouped as the database does it best.
+	MessageCreate(ctx context.Context, msg *hookbridge.Message) (stored *hookbridge.Message, created bool, err error)
+	MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error)
+	MessageCreateTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error
+	// MessageGet reads the application's message with id (byID) or event
+	// id key.
+	MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error)
+	MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error)
+	// MessageExpunge deletes the message's payload, keeping the row.
+	MessageExpunge(ctx context.Context, appID, msgID string) (changed int64, err error)
+	// MessageEndpointList reads a page of the endpoints the message was
+	// owed to, by endpoint id, with their latest delivery's state; a
+	// missing message is ENOTFOUND.
+	MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error)
+	// EndpointMessageList reads a page of the messages owed to the
+	// endpoint, by message id, with their latest delivery's state there; a
+	// missing endpoint is ENOTFOUND.
+	EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error)
+	// EndpointStatusCounts counts the messages owed to the endpoint and
+	// created in [since, until) (zero: unbounded) by their latest
+	// delivery's status; a missing endpoint is ENOTFOUND.
+	EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]StatusCount, error)
+
+	// DeliveryClaim leases up to limit (> 0) due deliveries to owner until
+	// until, as hookbridge.DeliveryStore's ClaimDeliveriesSkipping says,
+	// in any order.
+	DeliveryClaim(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]hookbridge.Claim, error)
+	// DeliveryRecord records a checked, non-empty batch of results (their
+	// attempts' and events' defaults filled in) at now, as
+	// hookbridge.DeliveryStore's RecordAttempts says, setting the accepted
+	// attempts' delivery, application, message, endpoint and trigger.
+	DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) (rejected []string, err error)
+	// EndpointHealthRecord applies a non-empty batch of reports in one
+	// transaction (see ApplyReports).
+	EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error)
+	DeliveryRenew(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error
+	DeliveryRelease(ctx context.Context, owner string, deliveryIDs []string) error
+	DeliveryNextDue(ctx context.Context) (time.Time, bool, error)
+	// DeliveryResend inserts d, a ManualDelivery, if both its message and
+	// its endpoint are its application's (else ENOTFOUND), setting the
+	// times the database gives it.
+	DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error
+	// DeliveryRecover adds a ManualDelivery at now for every message
+	// created in [since, until) whose latest delivery to the endpoint
+	// failed, and returns how many; a missing endpoint is ENOTFOUND.
+	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+
+	// PortalExpire records, in one transaction, that the application's
+	// portal tokens issued before issuedBefore end at expiresAt, and
+	// forgets the records whose issuedBefore is before forgetBefore; a
+	// missing application is ENOTFOUND or ErrMissingRef.
+	PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error
+	// PortalExpiry returns the earliest end recorded for tokens issued at
+	// issuedAt, and false if none.
+	PortalExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error)
+
+	// SecretsReseal runs reseal in one write transaction, which it commits
+	// if reseal returns nil.
+	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.

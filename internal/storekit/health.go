@@ -1,6 +1,7 @@
 package storekit
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -48,4 +49,22 @@ func ApplyReport(h Health, r hookbridge.EndpointReport, endpointID string, disab
 		}
 	}
 	return h, pause, disabled
+}
+
+// ApplyReports applies the reports in order with apply, which reads and
+// writes one endpoint's health in the driver's transaction (ApplyReport,
+// then the disabled endpoint's EventEndpointDisabled), and returns the
+// endpoints disabled, each once.
+func ApplyReports(reports []hookbridge.EndpointReport, apply func(r hookbridge.EndpointReport) (*hookbridge.DisabledEndpoint, error)) ([]hookbridge.DisabledEndpoint, error) {
+	var disabled []hookbridge.DisabledEndpoint
+	for _, r := range reports {
+		d, err := apply(r)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
+		}
+		if d != nil {
+			disabled = append(disabled, *d)
+		}
+	}
+	return disabled, nil
 }

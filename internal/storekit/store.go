@@ -474,3 +474,228 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 	}
 	return c, nil
 }
+
+// Messages.
+
+// CreateMessage stores msg, filling in its ID and CreatedAt if unset, and
+// fans it out (see hookbridge.MessageStore); the driver decides how the
+// write is grouped with others.
+func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+	NewMessage(msg, s.now())
+	return s.d.MessageCreate(ctx, msg)
+}
+
+// CreateMessages stores msgs in one transaction, each as CreateMessage
+// would.
+func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
+	if len(msgs) == 0 {
+		return []hookbridge.CreateResult{}, nil
+	}
+	now := s.now()
+	for _, msg := range msgs {
+		NewMessage(msg, now)
+	}
+	return s.d.MessageCreateBatch(ctx, msgs)
+}
+
+// CreateMessageTo stores msg with one delivery, to the given endpoint only.
+func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
+	NewMessage(msg, s.now())
+	return s.d.MessageCreateTo(ctx, msg, endpointID)
+}
+
+// GetMessage finds a message of the application by id or EventID (see
+// Lookup).
+func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
+	return Lookup(idOrEventID, hookbridge.PrefixMessage, "message", true, false, func(byID bool) (hookbridge.Message, error) {
+		return s.d.MessageGet(ctx, appID, byID, idOrEventID)
+	})
+}
+
+// ListMessages pages through the application's messages by id, newest first
+// by default.
+func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
+	return list(f.ListOptions, "list messages", func(limit int) ([]hookbridge.Message, error) {
+		return s.d.MessageList(ctx, appID, f, limit)
+	})
+}
+
+// ExpungeMessageContent deletes the payload of a message, keeping the row.
+func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
+	n, err := s.d.MessageExpunge(ctx, appID, msgID)
+	return Changed(n, err, "message", "expunge message %s", msgID)
+}
+
+// ListMessageEndpoints returns each endpoint the message was owed to, with
+// the state of its latest delivery there, by endpoint id (ascending by
+// default). A message the application does not have is ENOTFOUND.
+func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
+	return list(opt, "list message endpoints", func(limit int) ([]hookbridge.MessageEndpoint, error) {
+		return s.d.MessageEndpointList(ctx, appID, msgID, opt, limit)
+	})
+}
+
+// ListEndpointMessages returns the messages owed to the endpoint with the
+// state of their latest delivery there, by message id, newest first by
+// default. An endpoint the application does not have is ENOTFOUND.
+func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
+	return list(f.ListOptions, "list endpoint messages", func(limit int) ([]hookbridge.EndpointMessage, error) {
+		return s.d.EndpointMessageList(ctx, appID, endpointID, f, limit)
+	})
+}
+
+// EndpointStats counts the messages owed to the endpoint, created in [since,
+// until) (a zero bound is no bound), by the status of their latest delivery.
+func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (hookbridge.EndpointStats, error) {
+	counts, err := s.d.EndpointStatusCounts(ctx, appID, endpointID, since, until)
+	if err != nil {
+		return hookbridge.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
+	}
+	var st hookbridge.EndpointStats
+	for _, c := range counts {
+		CountStatus(&st, c.Status, c.N)
+	}
+	return st, nil
+}
+
+// Deliveries: the dispatcher's side.
+
+// ClaimDeliveries leases up to limit due deliveries to owner until
+// now+lease, earliest due first, and returns them with their message and
+// endpoint.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
+	return s.ClaimDeliveriesSkipping(ctx, owner, now, lease, limit, nil)
+}
+
+// ClaimDeliveriesSkipping is ClaimDeliveries leaving the deliveries of the
+// endpoints in skip alone. Gated endpoints (paused, rate-limited, FIFO) are
+// served first, each within its budget, then the earliest due of the rest.
+func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	claims, err := s.d.DeliveryClaim(ctx, owner, now, TruncMS(now.Add(lease)), limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	SortClaims(claims)
+	return claims, nil
+}
+
+// RecordAttempts stores the results of claimed deliveries in one
+// transaction. A result whose delivery is no longer leased to owner (or
+// that repeats a delivery of the same batch) is dropped and its id
+// returned in rejected. Each Attempt gets its ID and CreatedAt if unset,
+// and, once recorded, its delivery, application, message, endpoint and
+// trigger, taken from the delivery; each Event gets its Attempt.
+func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
+	if err := CheckResults(results); err != nil {
+		return nil, err
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	now := TruncMS(s.now())
+	for _, r := range results {
+		if r.Attempt != nil {
+			NewAttempt(r.Attempt, now)
+			if r.Event != nil {
+				r.Event.SetAttempt(r.Attempt)
+			}
+		}
+	}
+	rejected, err := s.d.DeliveryRecord(ctx, owner, results, now)
+	if err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	return rejected, nil
+}
+
+// RecordEndpointHealth applies the dispatcher's reports about endpoints in
+// one transaction (see ApplyReport).
+func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
+	if len(reports) == 0 {
+		return nil, nil
+	}
+	disabled, err := s.d.EndpointHealthRecord(ctx, reports, disableBefore)
+	if err != nil {
+		return nil, fmt.Errorf("record endpoint health: %w", err)
+	}
+	return disabled, nil
+}
+
+// RenewLeases extends owner's leases on the given deliveries to until.
+// Deliveries owner no longer holds are left alone.
+func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	if err := s.d.DeliveryRenew(ctx, owner, deliveryIDs, TruncMS(until)); err != nil {
+		return fmt.Errorf("renew leases: %w", err)
+	}
+	return nil
+}
+
+// ReleaseDeliveries ends owner's leases on the given deliveries, leaving
+// their state as it is, so they can be claimed again at once.
+func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	if err := s.d.DeliveryRelease(ctx, owner, deliveryIDs); err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
+}
+
+// NextDue returns when the earliest non-final delivery can next be claimed:
+// its next attempt time, or the end of its lease if that is later.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	at, ok, err := s.d.DeliveryNextDue(ctx)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return at, ok, nil
+}
+
+// Resend adds a manual delivery of the message to the endpoint, due at now,
+// whatever the endpoint subscribes to. Both must belong to the application.
+func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
+	d := ManualDelivery(appID, msgID, endpointID, TruncMS(now))
+	if err := s.d.DeliveryResend(ctx, &d); err != nil {
+		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
+	}
+	return &d, nil
+}
+
+// Recover adds a manual delivery, due at now, for every message created in
+// [since, until) whose latest delivery to the endpoint failed. A zero until
+// means now. It returns how many deliveries it added.
+func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	now = TruncMS(now)
+	n, err := s.d.DeliveryRecover(ctx, appID, endpointID, since, RecoverUntil(until, now), now)
+	if err != nil {
+		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
+	}
+	return n, nil
+}
+
+// Portal access.
+
+// ExpirePortalAccess makes the application's portal tokens issued before
+// issuedBefore stop working at expiresAt; calls older than
+// MaxPortalLifetime are forgotten.
+func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
+	err := s.d.PortalExpire(ctx, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime), issuedBefore, expiresAt)
+	return Err(MissingParent(err, "application"), "", nil, "expire portal access of %s", appID)
+}
+
+// PortalAccessExpiry returns when the application's portal tokens issued at
+// issuedAt end by ExpirePortalAccess, and false if no call covers them.
+func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time) (time.Time, bool, error) {
+	at, ok, err := s.d.PortalExpiry(ctx, appID, issuedAt)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("portal access expiry of %s: %w", appID, err)
+	}
+	return at, ok, nil
+}
