@@ -24,7 +24,11 @@ import (
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
-var _ hookbridge.Store = (*Store)(nil)
+var (
+	_ hookbridge.Store           = (*Store)(nil)
+	_ hookbridge.Listener        = (*Store)(nil)
+	_ hookbridge.ExclusiveRunner = (*Store)(nil)
+)
 
 // DefaultMaxConns is the pool size when the DSN does not set
 // pool_max_conns. The dispatcher needs two or three connections (claimer,

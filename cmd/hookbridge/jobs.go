@@ -3,19 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/hookbridge/hookbridge"
 )
-
-// listener is a store through which other instances' new deliveries are
-// announced (postgres.Store.Listen: LISTEN/NOTIFY).
-type listener interface {
-	Listen(ctx context.Context, wake func()) error
-}
-
-// exclusiveRunner is a store that can make a job run on one instance at a
-// time (postgres.Store.RunExclusive: an advisory lock).
-type exclusiveRunner interface {
-	RunExclusive(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
-}
 
 // startJobs starts what runs beside the dispatcher for as long as it does
 // (ctx is the dispatcher's): on a store shared by several instances, the
@@ -23,7 +13,7 @@ type exclusiveRunner interface {
 // message; and the retention job, unless retention is off. Both are
 // counted in s.wg, so Shutdown waits for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
-	if l, ok := s.store.(listener); ok {
+	if l, ok := s.store.(hookbridge.Listener); ok {
 		s.wg.Go(func() {
 			if err := l.Listen(ctx, wake); err != nil && !errors.Is(err, context.Canceled) {
 				s.fail(err)
@@ -37,7 +27,7 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 			interval: s.cfg.RetentionInterval,
 			log:      s.logger.With("component", "retention"),
 		}
-		if x, ok := s.store.(exclusiveRunner); ok {
+		if x, ok := s.store.(hookbridge.ExclusiveRunner); ok {
 			job.exclusive = x.RunExclusive
 		}
 		s.wg.Go(func() { job.run(ctx) })
