@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookbridge/hookbridge"
-
 	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 

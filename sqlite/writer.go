@@ -8,9 +8,8 @@ import (
 	"sync"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/sealed"
-
 	"github.com/hookbridge/hookbridge/internal/storekit"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // The writer: every write of the store is a request to one goroutine that

@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/sealed"
-
 	"github.com/hookbridge/hookbridge/internal/storekit"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // SealedDB is one database that RunSealed opens again and again, with

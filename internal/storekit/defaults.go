@@ -13,55 +13,55 @@ import (
 // then truncated (TruncMS), so that the caller's struct equals what a
 // later read returns.
 
-// NewApplication fills in app's ID and times if unset.
-func NewApplication(app *hookbridge.Application, now time.Time) {
+// newApplication fills in app's ID and times if unset.
+func newApplication(app *hookbridge.Application, now time.Time) {
 	newRow(&app.ID, hookbridge.PrefixApplication, &app.CreatedAt, &app.UpdatedAt, now)
 }
 
-// NewEndpoint fills in ep's ID and times if unset.
-func NewEndpoint(ep *hookbridge.Endpoint, now time.Time) {
+// newEndpoint fills in ep's ID and times if unset.
+func newEndpoint(ep *hookbridge.Endpoint, now time.Time) {
 	newRow(&ep.ID, hookbridge.PrefixEndpoint, &ep.CreatedAt, &ep.UpdatedAt, now)
-	TruncSecrets(ep)
+	truncSecrets(ep)
 }
 
-// TruncSecrets truncates the expiry of ep's secrets, as a write of the
+// truncSecrets truncates the expiry of ep's secrets, as a write of the
 // endpoint stores them.
-func TruncSecrets(ep *hookbridge.Endpoint) {
+func truncSecrets(ep *hookbridge.Endpoint) {
 	for i := range ep.Secrets {
 		ep.Secrets[i].Expires = TruncMS(ep.Secrets[i].Expires)
 	}
 }
 
-// NewEventType fills in et's times if unset; its name is its key.
-func NewEventType(et *hookbridge.EventType, now time.Time) {
+// newEventType fills in et's times if unset; its name is its key.
+func newEventType(et *hookbridge.EventType, now time.Time) {
 	newRow(nil, "", &et.CreatedAt, &et.UpdatedAt, now)
 }
 
-// NewSource fills in src's ID and times if unset.
-func NewSource(src *hookbridge.Source, now time.Time) {
+// newSource fills in src's ID and times if unset.
+func newSource(src *hookbridge.Source, now time.Time) {
 	newRow(&src.ID, hookbridge.PrefixSource, &src.CreatedAt, &src.UpdatedAt, now)
 }
 
-// NewMessage fills in msg's ID and CreatedAt (its timestamp) if unset.
-func NewMessage(msg *hookbridge.Message, now time.Time) {
+// newMessage fills in msg's ID and CreatedAt (its timestamp) if unset.
+func newMessage(msg *hookbridge.Message, now time.Time) {
 	newRow(&msg.ID, hookbridge.PrefixMessage, &msg.CreatedAt, nil, now)
 }
 
-// NewAttempt fills in a's ID and CreatedAt if unset.
-func NewAttempt(a *hookbridge.Attempt, now time.Time) {
+// newAttempt fills in a's ID and CreatedAt if unset.
+func newAttempt(a *hookbridge.Attempt, now time.Time) {
 	newRow(&a.ID, hookbridge.PrefixAttempt, &a.CreatedAt, nil, now)
 }
 
-// NewInboundEvent fills in ev's ID and ReceivedAt if unset, and truncates
+// newInboundEvent fills in ev's ID and ReceivedAt if unset, and truncates
 // OccurredAt.
-func NewInboundEvent(ev *hookbridge.InboundEvent, now time.Time) {
+func newInboundEvent(ev *hookbridge.InboundEvent, now time.Time) {
 	newRow(&ev.ID, hookbridge.PrefixInbound, &ev.ReceivedAt, nil, now)
 	ev.OccurredAt = TruncMS(ev.OccurredAt)
 }
 
-// NewOperationalEvent fills in ev's ID and CreatedAt if unset; now is the
+// newOperationalEvent fills in ev's ID and CreatedAt if unset; now is the
 // time of the change it reports. Its times are the reporter's, as they are.
-func NewOperationalEvent(ev *hookbridge.OperationalEvent, now time.Time) {
+func newOperationalEvent(ev *hookbridge.OperationalEvent, now time.Time) {
 	if ev.ID == "" {
 		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
 	}
@@ -105,7 +105,7 @@ func ChangeRollout(src *hookbridge.Source, r hookbridge.Rollout, now time.Time, 
 // transaction of the change it reports at now: its JSON, once it has an ID
 // and a time (NewOperationalEvent).
 func EncodeEvent(ev *hookbridge.OperationalEvent, now time.Time) ([]byte, error) {
-	NewOperationalEvent(ev, now)
+	newOperationalEvent(ev, now)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("operational event %s: %w", ev.Type, err)

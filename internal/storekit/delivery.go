@@ -40,8 +40,8 @@ func ManualDelivery(appID, msgID, endpointID string, now time.Time) hookbridge.D
 	}
 }
 
-// RecoverUntil is the end of Recover's window: until, or now when zero.
-func RecoverUntil(until, now time.Time) time.Time {
+// recoverUntil is the end of Recover's window: until, or now when zero.
+func recoverUntil(until, now time.Time) time.Time {
 	if until.IsZero() {
 		return now
 	}
@@ -57,19 +57,19 @@ func MayHandOver(e *hookbridge.Endpoint, due, appLimited bool) bool {
 	return due && !appLimited && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero()
 }
 
-// SortClaims orders claims as the dispatcher is handed them: earliest due
+// sortClaims orders claims as the dispatcher is handed them: earliest due
 // first, then by delivery id. A claim statement returns its rows in no
 // particular order.
-func SortClaims(claims []hookbridge.Claim) {
+func sortClaims(claims []hookbridge.Claim) {
 	slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
 		return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
 	})
 }
 
-// CheckResult rejects a result that would break the delivery invariants: a
+// checkResult rejects a result that would break the delivery invariants: a
 // delivery ends in success or fail, or goes on sending at a set time; an
 // operational event reports an attempt.
-func CheckResult(r hookbridge.AttemptResult) error {
+func checkResult(r hookbridge.AttemptResult) error {
 	if r.Event != nil && r.Attempt == nil {
 		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
 	}
@@ -85,11 +85,11 @@ func CheckResult(r hookbridge.AttemptResult) error {
 	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
 }
 
-// CheckResults is CheckResult for a batch, as RecordAttempts checks it
+// checkResults is CheckResult for a batch, as RecordAttempts checks it
 // before it writes anything.
-func CheckResults(results []hookbridge.AttemptResult) error {
+func checkResults(results []hookbridge.AttemptResult) error {
 	for _, r := range results {
-		if err := CheckResult(r); err != nil {
+		if err := checkResult(r); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 	}

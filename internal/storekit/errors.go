@@ -40,8 +40,8 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // Err is what a store returns for err, the outcome of its statements about
 // one what (an entity: "application", "endpoint", …): nil stays nil, "no
 // rows" is ENOTFOUND for what (unless what is "": then no row is a failure
-// like any other), a duplicate is taken (when taken is not
-// nil), a domain error (an *hookbridge.Error a statement's rule returned,
+// like any other), a duplicate is taken (when taken is not nil), a domain
+// error (an *hookbridge.Error a statement's rule returned,
 // such as a missing parent) passes as it is, and anything else, a failure
 // of the database, is wrapped with the operation, format.
 func Err(err error, what string, taken error, format string, args ...any) error {
@@ -59,9 +59,9 @@ func Err(err error, what string, taken error, format string, args ...any) error 
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
-// Changed is Err for a statement that must change a row of what: one that
+// oneChanged is Err for a statement that must change a row of what: one that
 // changed none (n == 0) is ENOTFOUND.
-func Changed(n int64, err error, what string, format string, args ...any) error {
+func oneChanged(n int64, err error, what string, format string, args ...any) error {
 	if err != nil {
 		return Err(err, what, nil, format, args...)
 	}
@@ -84,15 +84,15 @@ func Found(ok bool, err error, what string) error {
 	return nil
 }
 
-// Lookup finds one what by its id or by its other unique key (the uid of
+// lookup finds one what by its id or by its other unique key (the uid of
 // an application or an endpoint, the event id of a message), as every
 // Get…(idOrUID) of the Store does: a key shaped like an id of prefix is
-// looked up as an id first (with byID), anything else, or an id-shaped key
-// that matches no id, as the other key (with byKey). get runs one of the
-// two queries.
-func Lookup[T, Q any](key, prefix, what string, byID, byKey Q, get func(query Q) (T, error)) (*T, error) {
+// looked up as an id first, anything else, or an id-shaped key that
+// matches no id, as the other key. get runs the query by id (byID) or by
+// the other key.
+func lookup[T any](key, prefix, what string, get func(byID bool) (T, error)) (*T, error) {
 	if hookbridge.HasPrefix(key, prefix) {
-		v, err := get(byID)
+		v, err := get(true)
 		if err == nil {
 			return &v, nil
 		}
@@ -100,7 +100,7 @@ func Lookup[T, Q any](key, prefix, what string, byID, byKey Q, get func(query Q)
 			return nil, fmt.Errorf("get %s %s: %w", what, key, err)
 		}
 	}
-	v, err := get(byKey)
+	v, err := get(false)
 	if err != nil {
 		return nil, Err(err, what, nil, "get %s %s", what, key)
 	}
@@ -109,35 +109,35 @@ func Lookup[T, Q any](key, prefix, what string, byID, byKey Q, get func(query Q)
 
 // The conflicts the Store reports for a unique value already taken.
 
-// ApplicationUIDTaken is the conflict of a duplicate application uid.
-func ApplicationUIDTaken(uid string) error {
+// applicationUIDTaken is the conflict of a duplicate application uid.
+func applicationUIDTaken(uid string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", uid)
 }
 
-// EndpointUIDTaken is the conflict of a duplicate endpoint uid.
-func EndpointUIDTaken(uid string) error {
+// endpointUIDTaken is the conflict of a duplicate endpoint uid.
+func endpointUIDTaken(uid string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "an endpoint with uid %q already exists in this application", uid)
 }
 
-// EventTypeTaken is the conflict of a duplicate event type name.
-func EventTypeTaken(name string) error {
+// eventTypeTaken is the conflict of a duplicate event type name.
+func eventTypeTaken(name string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", name)
 }
 
-// SourceIDTaken is the conflict of a duplicate source id.
-func SourceIDTaken(id string) error {
+// sourceIDTaken is the conflict of a duplicate source id.
+func sourceIDTaken(id string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", id)
 }
 
-// InboundEventIDTaken is the conflict of a duplicate inbound event id.
-func InboundEventIDTaken(id string) error {
+// inboundEventIDTaken is the conflict of a duplicate inbound event id.
+func inboundEventIDTaken(id string) error {
 	return hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", id)
 }
 
-// MissingParent is ENOTFOUND for what when err is a foreign key's refusal
+// missingParent is ENOTFOUND for what when err is a foreign key's refusal
 // (ErrMissingRef): the parent row the write named, of kind what, is gone.
 // Other errors pass as they are.
-func MissingParent(err error, what string) error {
+func missingParent(err error, what string) error {
 	if errors.Is(err, ErrMissingRef) {
 		return hookbridge.NotFound(what)
 	}

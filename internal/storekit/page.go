@@ -2,18 +2,18 @@ package storekit
 
 import "github.com/hookbridge/hookbridge"
 
-// Limit resolves a requested page size: zero or less means the default,
+// pageLimit resolves a requested page size: zero or less means the default,
 // more than the maximum means the maximum.
-func Limit(n int) int {
+func pageLimit(n int) int {
 	if n <= 0 {
 		return hookbridge.DefaultListLimit
 	}
 	return min(n, hookbridge.MaxListLimit)
 }
 
-// Page trims rows fetched with limit+1 to limit and says whether the list is
+// page trims rows fetched with limit+1 to limit and says whether the list is
 // done. An empty page has empty, not nil, Data.
-func Page[T any](rows []T, limit int) hookbridge.Page[T] {
+func page[T any](rows []T, limit int) hookbridge.Page[T] {
 	if len(rows) > limit {
 		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
 	}

@@ -48,10 +48,10 @@ func OpenSecrets(keys *sealed.Keyring, endpointID string, stored []StoredSecret)
 	return out, nil
 }
 
-// OpenSetting is the answer of Store.Setting for name, given what the
+// openSetting is the answer of Store.Setting for name, given what the
 // store's query read (stored, err): settings are sealed like other secrets,
 // for their name, since some are keys.
-func OpenSetting(keys *sealed.Keyring, name, stored string, err error) (string, error) {
+func openSetting(keys *sealed.Keyring, name, stored string, err error) (string, error) {
 	if err != nil {
 		return "", Err(err, "setting", nil, "setting %s", name)
 	}

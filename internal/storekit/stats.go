@@ -8,8 +8,8 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// CountStatus adds n messages whose latest delivery has status to st.
-func CountStatus(st *hookbridge.EndpointStats, status hookbridge.MessageStatus, n int64) {
+// countStatus adds n messages whose latest delivery has status to st.
+func countStatus(st *hookbridge.EndpointStats, status hookbridge.MessageStatus, n int64) {
 	switch status {
 	case hookbridge.StatusSuccess:
 		st.Success = n
@@ -22,9 +22,9 @@ func CountStatus(st *hookbridge.EndpointStats, status hookbridge.MessageStatus, 
 	}
 }
 
-// CountBacklog adds n non-final deliveries with status, due of them due,
+// countBacklog adds n non-final deliveries with status, due of them due,
 // to b.
-func CountBacklog(b *hookbridge.Backlog, status hookbridge.MessageStatus, n, due int64) {
+func countBacklog(b *hookbridge.Backlog, status hookbridge.MessageStatus, n, due int64) {
 	switch status {
 	case hookbridge.StatusPending:
 		b.Pending += n
@@ -34,10 +34,10 @@ func CountBacklog(b *hookbridge.Backlog, status hookbridge.MessageStatus, n, due
 	b.Due += due
 }
 
-// Buckets checks the window and bucket width of AttemptCounts: it returns
+// checkBuckets checks the window and bucket width of AttemptCounts: it returns
 // the width in milliseconds, and false when [since, until) is empty, so
 // that there is nothing to count. A width under a millisecond is an error.
-func Buckets(since, until time.Time, width time.Duration) (widthMS int64, ok bool, err error) {
+func checkBuckets(since, until time.Time, width time.Duration) (widthMS int64, ok bool, err error) {
 	widthMS = width.Milliseconds()
 	if widthMS <= 0 {
 		return 0, false, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
@@ -45,17 +45,17 @@ func Buckets(since, until time.Time, width time.Duration) (widthMS int64, ok boo
 	return widthMS, since.Before(until), nil
 }
 
-// BucketStart is the first instant of bucket i of AttemptCounts: buckets
+// bucketStart is the first instant of bucket i of AttemptCounts: buckets
 // are counted from since, in whole milliseconds.
-func BucketStart(since time.Time, widthMS, i int64) time.Time {
+func bucketStart(since time.Time, widthMS, i int64) time.Time {
 	return time.UnixMilli(since.UnixMilli() + i*widthMS).UTC()
 }
 
-// MissingEventTypes returns, in the order of names and without repeats,
+// missingEventTypes returns, in the order of names and without repeats,
 // those of names that are not in known (the catalogue's event types that
 // may be subscribed to, not archived): those nothing may subscribe to, as
 // in Svix.
-func MissingEventTypes(names, known []string) []string {
+func missingEventTypes(names, known []string) []string {
 	var missing []string
 	for _, n := range names {
 		if !slices.Contains(known, n) && !slices.Contains(missing, n) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -31,13 +30,13 @@ func New(d Driver, now func() time.Time, keys *sealed.Keyring) *Store {
 // Applications.
 
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	NewApplication(app, s.now())
-	return Err(s.d.ApplicationInsert(ctx, app), "application", ApplicationUIDTaken(app.UID), "create application")
+	newApplication(app, s.now())
+	return Err(s.d.ApplicationInsert(ctx, app), "application", applicationUIDTaken(app.UID), "create application")
 }
 
-// GetApplication finds an application by id or uid (see Lookup).
+// GetApplication finds an application by id or uid (see lookup).
 func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
-	return Lookup(idOrUID, hookbridge.PrefixApplication, "application", true, false, func(byID bool) (hookbridge.Application, error) {
+	return lookup(idOrUID, hookbridge.PrefixApplication, "application", func(byID bool) (hookbridge.Application, error) {
 		return s.d.ApplicationGet(ctx, byID, idOrUID)
 	})
 }
@@ -48,7 +47,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 	now := TruncMS(s.now())
 	created, err := s.d.ApplicationUpdate(ctx, app, now)
 	if err != nil {
-		return Err(err, "application", ApplicationUIDTaken(app.UID), "update application %s", app.ID)
+		return Err(err, "application", applicationUIDTaken(app.UID), "update application %s", app.ID)
 	}
 	app.UpdatedAt, app.CreatedAt = now, created
 	return nil
@@ -57,7 +56,7 @@ func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Applicati
 // DeleteApplication removes the application and everything it owns.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 	n, err := s.d.ApplicationDelete(ctx, id)
-	return Changed(n, err, "application", "delete application %s", id)
+	return oneChanged(n, err, "application", "delete application %s", id)
 }
 
 // ListApplications pages through applications by id, oldest first by
@@ -70,12 +69,12 @@ func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions
 
 // list runs a list query for one page: the driver fetches limit+1 rows.
 func list[T any](opt hookbridge.ListOptions, op string, query func(limit int) ([]T, error)) (hookbridge.Page[T], error) {
-	limit := Limit(opt.Limit)
+	limit := pageLimit(opt.Limit)
 	rows, err := query(limit)
 	if err != nil {
 		return hookbridge.Page[T]{}, Err(err, "", nil, "%s", op)
 	}
-	return Page(rows, limit), nil
+	return page(rows, limit), nil
 }
 
 // one is the answer of a lookup of one what: the row, or the error as Err
@@ -91,8 +90,8 @@ func one[T any](v T, err error, what, format string, args ...any) (*T, error) {
 
 // CreateEventType adds et to the catalogue, filling in its times if unset.
 func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	NewEventType(et, s.now())
-	return Err(s.d.EventTypeInsert(ctx, et), "event type", EventTypeTaken(et.Name), "create event type %s", et.Name)
+	newEventType(et, s.now())
+	return Err(s.d.EventTypeInsert(ctx, et), "event type", eventTypeTaken(et.Name), "create event type %s", et.Name)
 }
 
 // GetEventType finds an event type by name, archived or not.
@@ -117,7 +116,7 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) e
 // keep their type name.
 func (s *Store) DeleteEventType(ctx context.Context, name string) error {
 	n, err := s.d.EventTypeDelete(ctx, name)
-	return Changed(n, err, "event type", "delete event type %s", name)
+	return oneChanged(n, err, "event type", "delete event type %s", name)
 }
 
 // ListEventTypes pages through the catalogue by name, A first by default.
@@ -138,7 +137,7 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("missing event types: %w", err)
 	}
-	return MissingEventTypes(names, known), nil
+	return missingEventTypes(names, known), nil
 }
 
 // Endpoints.
@@ -146,15 +145,15 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 // CreateEndpoint stores ep, filling in its ID and times if unset. The
 // application must exist.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
-	NewEndpoint(ep, s.now())
-	err := MissingParent(s.d.EndpointInsert(ctx, ep), "application")
-	return Err(err, "endpoint", EndpointUIDTaken(ep.UID), "create endpoint")
+	newEndpoint(ep, s.now())
+	err := missingParent(s.d.EndpointInsert(ctx, ep), "application")
+	return Err(err, "endpoint", endpointUIDTaken(ep.UID), "create endpoint")
 }
 
 // GetEndpoint finds an endpoint of the application by id or uid (see
-// Lookup).
+// lookup).
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error) {
-	return Lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", true, false, func(byID bool) (hookbridge.Endpoint, error) {
+	return lookup(idOrUID, hookbridge.PrefixEndpoint, "endpoint", func(byID bool) (hookbridge.Endpoint, error) {
 		return s.d.EndpointGet(ctx, appID, byID, idOrUID)
 	})
 }
@@ -165,9 +164,9 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 // endpoint are kept: subscriptions apply at ingest.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
 	now := TruncMS(s.now())
-	TruncSecrets(ep)
+	truncSecrets(ep)
 	if err := s.d.EndpointUpdate(ctx, ep, now); err != nil {
-		return Err(err, "endpoint", EndpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
+		return Err(err, "endpoint", endpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
 	ep.UpdatedAt = now
 	return nil
@@ -206,7 +205,7 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 // the row.
 func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
 	n, err := s.d.AttemptExpunge(ctx, appID, msgID, attemptID)
-	return Changed(n, err, "attempt", "expunge attempt %s", attemptID)
+	return oneChanged(n, err, "attempt", "expunge attempt %s", attemptID)
 }
 
 // Settings.
@@ -215,7 +214,7 @@ func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attempt
 // are sealed with the store's keys, like other secrets: some are keys.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	v, err := s.d.SettingGet(ctx, name)
-	return OpenSetting(s.keys, name, v, err)
+	return openSetting(s.keys, name, v, err)
 }
 
 // PutSetting stores a setting. With onlyIfAbsent an existing value is kept,
@@ -235,7 +234,7 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 // width, by outcome, for one application or (appID "") for all, and for
 // one endpoint of it or (endpointID "") for all.
 func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
-	widthMS, ok, err := Buckets(since, until, width)
+	widthMS, ok, err := checkBuckets(since, until, width)
 	if !ok {
 		return nil, err
 	}
@@ -245,7 +244,7 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 	}
 	var out []hookbridge.AttemptCount
 	for _, b := range buckets {
-		out = append(out, hookbridge.AttemptCount{Start: BucketStart(since, widthMS, b.Index), Success: b.Success, Fail: b.Fail})
+		out = append(out, hookbridge.AttemptCount{Start: bucketStart(since, widthMS, b.Index), Success: b.Success, Fail: b.Fail})
 	}
 	return out, nil
 }
@@ -259,7 +258,7 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 	}
 	var b hookbridge.Backlog
 	for _, c := range counts {
-		CountBacklog(&b, c.Status, c.N, c.Due)
+		countBacklog(&b, c.Status, c.N, c.Due)
 	}
 	return b, nil
 }
@@ -364,12 +363,12 @@ func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
 // CreateSource stores src, filling in its ID and times if unset, and
 // records its initial rollout as the first change, by actor.
 func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor string) error {
-	NewSource(src, s.now())
+	newSource(src, s.now())
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("create source: credentials: %w", err)
 	}
-	return Err(s.d.SourceInsert(ctx, src, creds, actor), "source", SourceIDTaken(src.ID), "create source")
+	return Err(s.d.SourceInsert(ctx, src, creds, actor), "source", sourceIDTaken(src.ID), "create source")
 }
 
 // GetSource finds a source by id.
@@ -386,7 +385,7 @@ func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error 
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
 	}
 	n, err := s.d.SourceUpdate(ctx, src, creds, now)
-	if err := Changed(n, err, "source", "update source %s", src.ID); err != nil {
+	if err := oneChanged(n, err, "source", "update source %s", src.ID); err != nil {
 		return err
 	}
 	src.UpdatedAt = now
@@ -405,7 +404,7 @@ func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout,
 // observations.
 func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	n, err := s.d.SourceDelete(ctx, id)
-	return Changed(n, err, "source", "delete source %s", id)
+	return oneChanged(n, err, "source", "delete source %s", id)
 }
 
 // ListSources lists sources, oldest first by default.
@@ -427,10 +426,10 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 // unless its source already has its EventID: then it returns the stored
 // event, and created == false.
 func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
-	NewInboundEvent(ev, s.now())
+	newInboundEvent(ev, s.now())
 	stored, created, err := s.d.InboundEventInsert(ctx, ev)
 	if err != nil {
-		return nil, false, Err(MissingParent(err, "source"), "", InboundEventIDTaken(ev.ID), "create inbound event")
+		return nil, false, Err(missingParent(err, "source"), "", inboundEventIDTaken(ev.ID), "create inbound event")
 	}
 	if created {
 		return ev, true, nil
@@ -441,7 +440,7 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 // SetInboundMessages records the messages an event was forwarded as.
 func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
 	n, err := s.d.InboundEventSetMessages(ctx, sourceID, id, msgIDs)
-	return Changed(n, err, "inbound event", "set messages of inbound event %s", id)
+	return oneChanged(n, err, "inbound event", "set messages of inbound event %s", id)
 }
 
 // ListInboundEvents lists a source's events, newest first by default.
@@ -481,7 +480,7 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 // fans it out (see hookbridge.MessageStore); the driver decides how the
 // write is grouped with others.
 func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
-	NewMessage(msg, s.now())
+	newMessage(msg, s.now())
 	return s.d.MessageCreate(ctx, msg)
 }
 
@@ -493,21 +492,21 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) 
 	}
 	now := s.now()
 	for _, msg := range msgs {
-		NewMessage(msg, now)
+		newMessage(msg, now)
 	}
 	return s.d.MessageCreateBatch(ctx, msgs)
 }
 
 // CreateMessageTo stores msg with one delivery, to the given endpoint only.
 func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
-	NewMessage(msg, s.now())
+	newMessage(msg, s.now())
 	return s.d.MessageCreateTo(ctx, msg, endpointID)
 }
 
 // GetMessage finds a message of the application by id or EventID (see
-// Lookup).
+// lookup).
 func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
-	return Lookup(idOrEventID, hookbridge.PrefixMessage, "message", true, false, func(byID bool) (hookbridge.Message, error) {
+	return lookup(idOrEventID, hookbridge.PrefixMessage, "message", func(byID bool) (hookbridge.Message, error) {
 		return s.d.MessageGet(ctx, appID, byID, idOrEventID)
 	})
 }
@@ -523,7 +522,7 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
 	n, err := s.d.MessageExpunge(ctx, appID, msgID)
-	return Changed(n, err, "message", "expunge message %s", msgID)
+	return oneChanged(n, err, "message", "expunge message %s", msgID)
 }
 
 // ListMessageEndpoints returns each endpoint the message was owed to, with
@@ -553,7 +552,7 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 	}
 	var st hookbridge.EndpointStats
 	for _, c := range counts {
-		CountStatus(&st, c.Status, c.N)
+		countStatus(&st, c.Status, c.N)
 	}
 	return st, nil
 }
@@ -578,7 +577,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	SortClaims(claims)
+	sortClaims(claims)
 	return claims, nil
 }
 
@@ -589,7 +588,7 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 // and, once recorded, its delivery, application, message, endpoint and
 // trigger, taken from the delivery; each Event gets its Attempt.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
-	if err := CheckResults(results); err != nil {
+	if err := checkResults(results); err != nil {
 		return nil, err
 	}
 	if len(results) == 0 {
@@ -598,7 +597,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	now := TruncMS(s.now())
 	for _, r := range results {
 		if r.Attempt != nil {
-			NewAttempt(r.Attempt, now)
+			newAttempt(r.Attempt, now)
 			if r.Event != nil {
 				r.Event.SetAttempt(r.Attempt)
 			}
@@ -673,7 +672,7 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 // means now. It returns how many deliveries it added.
 func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	now = TruncMS(now)
-	n, err := s.d.DeliveryRecover(ctx, appID, endpointID, since, RecoverUntil(until, now), now)
+	n, err := s.d.DeliveryRecover(ctx, appID, endpointID, since, recoverUntil(until, now), now)
 	if err != nil {
 		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
 	}
@@ -687,7 +686,7 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 // MaxPortalLifetime are forgotten.
 func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
 	err := s.d.PortalExpire(ctx, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime), issuedBefore, expiresAt)
-	return Err(MissingParent(err, "application"), "", nil, "expire portal access of %s", appID)
+	return Err(missingParent(err, "application"), "", nil, "expire portal access of %s", appID)
 }
 
 // PortalAccessExpiry returns when the application's portal tokens issued at
