@@ -66,17 +66,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(claims) != batch {
-			b.Fatalf("claimed %d, want %d", len(claims), batch)
-		}
-		results = storetest.AppendSuccesses(results[:0], claims)
-		if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
-			b.Fatal(err, rejected)
-		}
+		results = storetest.BenchClaimRecord(b, s, now, batch, results)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
 }

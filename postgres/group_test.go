@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
@@ -41,28 +40,24 @@ func queued(s *Store) int {
 	return len(s.ingest.pending)
 }
 
-// waitQueued waits until n messages are queued for ingest.
-func waitQueued(t *testing.T, s *Store, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for queued(s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages queued after 10s, want %d", queued(s), n)
-		}
-		time.Sleep(time.Millisecond)
+// groupCommit is what storetest's group commit tests need of s.
+func groupCommit(s *Store) storetest.GroupCommit {
+	return storetest.GroupCommit{
+		Store:    s,
+		Hold:     func(t *testing.T) func() { return holdIngest(t, s) },
+		Queued:   func() int { return queued(s) },
+		LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
 	}
 }
+
+// waitQueued waits until n writes are queued.
+func waitQueued(t *testing.T, s *Store, n int) { groupCommit(s).WaitQueued(t, n) }
 
 // TestGroupCommit runs the stores' group commit tests on the ingest queue.
 func TestGroupCommit(t *testing.T) {
 	storetest.RunGroupCommit(t, func(t *testing.T) (hookbridge.Store, storetest.GroupCommit) {
 		s := openTest(t)
-		return s, storetest.GroupCommit{
-			Store:    s,
-			Hold:     func(t *testing.T) func() { return holdIngest(t, s) },
-			Queued:   func() int { return queued(s) },
-			LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
-		}
+		return s, groupCommit(s)
 	})
 }
 

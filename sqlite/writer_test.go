@@ -48,18 +48,6 @@ func queued(s *Store) int {
 	return len(s.wr.pending)
 }
 
-// waitQueued waits until n writes are queued behind the running one.
-func waitQueued(t *testing.T, s *Store, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for queued(s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued after 10s, want %d", queued(s), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // newAppWithEndpoint creates an application with one endpoint that takes
 // every message.
 func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
@@ -74,16 +62,24 @@ func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
 	return app
 }
 
+// groupCommit is what storetest's group commit tests need of s.
+func groupCommit(s *Store) storetest.GroupCommit {
+	return storetest.GroupCommit{
+		Store:    s,
+		Hold:     func(t *testing.T) func() { return blockWriter(t, s) },
+		Queued:   func() int { return queued(s) },
+		LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
+	}
+}
+
+// waitQueued waits until n writes are queued.
+func waitQueued(t *testing.T, s *Store, n int) { groupCommit(s).WaitQueued(t, n) }
+
 // TestGroupCommit runs the stores' group commit tests on the writer.
 func TestGroupCommit(t *testing.T) {
 	storetest.RunGroupCommit(t, func(t *testing.T) (hookbridge.Store, storetest.GroupCommit) {
 		s := openTest(t)
-		return s, storetest.GroupCommit{
-			Store:    s,
-			Hold:     func(t *testing.T) func() { return blockWriter(t, s) },
-			Queued:   func() int { return queued(s) },
-			LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
-		}
+		return s, groupCommit(s)
 	})
 }
 

@@ -52,8 +52,8 @@ func groupMessage(appID string) *hookbridge.Message {
 	return &hookbridge.Message{AppID: appID, EventType: "order.created", Payload: json.RawMessage(`{}`)}
 }
 
-// waitQueued waits until n writes are queued.
-func (g GroupCommit) waitQueued(t *testing.T, n int) {
+// WaitQueued waits until n writes are queued, or fails after 10s.
+func (g GroupCommit) WaitQueued(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -94,7 +94,7 @@ func createConcurrently(t *testing.T, s hookbridge.Store, g GroupCommit, msgs []
 				o.visible = err == nil
 			}
 		})
-		g.waitQueued(t, i+1)
+		g.WaitQueued(t, i+1)
 	}
 	release()
 	wg.Wait()
@@ -230,14 +230,14 @@ func testGroupCancelledWhileQueued(t *testing.T, open func(t *testing.T) (hookbr
 		_, _, err := s.CreateMessage(ctx, gone)
 		goneErr <- err
 	}()
-	g.waitQueued(t, 1)
+	g.WaitQueued(t, 1)
 	kept := groupMessage(app.ID)
 	keptErr := make(chan error, 1)
 	go func() {
 		_, _, err := s.CreateMessage(t.Context(), kept)
 		keptErr <- err
 	}()
-	g.waitQueued(t, 2)
+	g.WaitQueued(t, 2)
 	cancel()
 	if err := <-goneErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled while queued: err = %v, want context.Canceled", err)

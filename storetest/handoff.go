@@ -110,3 +110,22 @@ func BenchApp(b testing.TB, s hookbridge.Store) *hookbridge.Application {
 	}
 	return app
 }
+
+// BenchClaimRecord claims batch deliveries due at now as the owner "bench"
+// and records a success for each, as a benchmark of the dispatcher's side
+// does once a round; results is the slice to reuse, returned.
+func BenchClaimRecord(b testing.TB, s hookbridge.Store, now time.Time, batch int, results []hookbridge.AttemptResult) []hookbridge.AttemptResult {
+	ctx := context.Background()
+	claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(claims) != batch {
+		b.Fatalf("claimed %d, want %d", len(claims), batch)
+	}
+	results = AppendSuccesses(results[:0], claims)
+	if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
+		b.Fatal(err, rejected)
+	}
+	return results
+}
