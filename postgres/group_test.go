@@ -33,32 +33,25 @@ func holdIngest(t *testing.T, s *Store) (release func()) {
 	return release
 }
 
-// queued is how many messages are queued for ingest.
-func queued(s *Store) int {
+// HoldWrites, QueuedWrites and LeasedTo make Store a storetest.GroupStore
+// for the group commit tests: they hold the ingest queue, count what waits in it,
+// and read leases.
+func (s *Store) HoldWrites(t *testing.T) func() { return holdIngest(t, s) }
+
+func (s *Store) QueuedWrites() int {
 	s.ingest.mu.Lock()
 	defer s.ingest.mu.Unlock()
 	return len(s.ingest.pending)
 }
 
-// groupCommit is what storetest's group commit tests need of s.
-func groupCommit(s *Store) storetest.GroupCommit {
-	return storetest.GroupCommit{
-		Store:    s,
-		Hold:     func(t *testing.T) func() { return holdIngest(t, s) },
-		Queued:   func() int { return queued(s) },
-		LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
-	}
-}
+func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 
 // waitQueued waits until n writes are queued.
-func waitQueued(t *testing.T, s *Store, n int) { groupCommit(s).WaitQueued(t, n) }
+func waitQueued(t *testing.T, s *Store, n int) { storetest.WaitQueued(t, s, n) }
 
 // TestGroupCommit runs the stores' group commit tests on the ingest queue.
 func TestGroupCommit(t *testing.T) {
-	storetest.RunGroupCommit(t, func(t *testing.T) (hookbridge.Store, storetest.GroupCommit) {
-		s := openTest(t)
-		return s, groupCommit(s)
-	})
+	storetest.RunGroupCommit(t, func(t *testing.T) storetest.GroupStore { return openTest(t) })
 }
 
 // TestGroupCommitCloseAnswersQueued: Close writes the messages still

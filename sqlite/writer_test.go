@@ -41,13 +41,6 @@ func blockWriter(t *testing.T, s *Store) (release func()) {
 	return release
 }
 
-// queued is how many writes are queued behind the running one.
-func queued(s *Store) int {
-	s.wr.mu.Lock()
-	defer s.wr.mu.Unlock()
-	return len(s.wr.pending)
-}
-
 // newAppWithEndpoint creates an application with one endpoint that takes
 // every message.
 func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
@@ -62,25 +55,25 @@ func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
 	return app
 }
 
-// groupCommit is what storetest's group commit tests need of s.
-func groupCommit(s *Store) storetest.GroupCommit {
-	return storetest.GroupCommit{
-		Store:    s,
-		Hold:     func(t *testing.T) func() { return blockWriter(t, s) },
-		Queued:   func() int { return queued(s) },
-		LeasedTo: func(t *testing.T, owner string) []string { return leasedTo(t, s, owner) },
-	}
+// HoldWrites, QueuedWrites and LeasedTo make Store a storetest.GroupStore
+// for the group commit tests: they hold the writer, count what waits in it,
+// and read leases.
+func (s *Store) HoldWrites(t *testing.T) func() { return blockWriter(t, s) }
+
+func (s *Store) QueuedWrites() int {
+	s.wr.mu.Lock()
+	defer s.wr.mu.Unlock()
+	return len(s.wr.pending)
 }
 
+func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
+
 // waitQueued waits until n writes are queued.
-func waitQueued(t *testing.T, s *Store, n int) { groupCommit(s).WaitQueued(t, n) }
+func waitQueued(t *testing.T, s *Store, n int) { storetest.WaitQueued(t, s, n) }
 
 // TestGroupCommit runs the stores' group commit tests on the writer.
 func TestGroupCommit(t *testing.T) {
-	storetest.RunGroupCommit(t, func(t *testing.T) (hookbridge.Store, storetest.GroupCommit) {
-		s := openTest(t)
-		return s, groupCommit(s)
-	})
+	storetest.RunGroupCommit(t, func(t *testing.T) storetest.GroupStore { return openTest(t) })
 }
 
 // TestGroupCommitMixesWriteKinds runs a claim, a result, a release, a lease

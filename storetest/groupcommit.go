@@ -13,28 +13,30 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// GroupCommit is what RunGroupCommit needs of a store that writes the
-// messages waiting at the same time together (SQLite's writer, PostgreSQL's
-// ingest queue): a way to make them wait, and to see them waiting.
-type GroupCommit struct {
-	Store hookbridge.HandoffStore
-	// Hold makes the store queue its writes until release is called
-	// (release may be called more than once).
-	Hold func(t *testing.T) (release func())
-	// Queued reports how many writes are queued behind the held one.
-	Queued func() int
+// GroupStore is a store that writes the messages waiting at the same time
+// together (SQLite's writer, PostgreSQL's ingest queue), with what
+// RunGroupCommit needs to see it do so; a store's tests give it the three
+// methods.
+type GroupStore interface {
+	hookbridge.Store
+	hookbridge.HandoffStore
+	// HoldWrites makes the store queue its writes until release is
+	// called (release may be called more than once).
+	HoldWrites(t *testing.T) (release func())
+	// QueuedWrites reports how many writes are queued behind the held one.
+	QueuedWrites() int
 	// LeasedTo returns the ids of the deliveries leased to owner, read
 	// from the database.
-	LeasedTo func(t *testing.T, owner string) []string
+	LeasedTo(t *testing.T, owner string) []string
 }
 
 // RunGroupCommit tests the group commit of the stores open returns: every
 // caller of a group is answered after the group committed, with its own
 // result, and a write that fails or whose caller gives up fails alone.
-func RunGroupCommit(t *testing.T, open func(t *testing.T) (hookbridge.Store, GroupCommit)) {
-	t.Run("SameEventID", func(t *testing.T) { t.Parallel(); testGroupSameEventID(t, open) })
-	t.Run("FailureIsolated", func(t *testing.T) { t.Parallel(); testGroupFailureIsolated(t, open) })
-	t.Run("CancelledWhileQueued", func(t *testing.T) { t.Parallel(); testGroupCancelledWhileQueued(t, open) })
+func RunGroupCommit(t *testing.T, open func(t *testing.T) GroupStore) {
+	t.Run("SameEventID", func(t *testing.T) { t.Parallel(); testGroupSameEventID(t, open(t)) })
+	t.Run("FailureIsolated", func(t *testing.T) { t.Parallel(); testGroupFailureIsolated(t, open(t)) })
+	t.Run("CancelledWhileQueued", func(t *testing.T) { t.Parallel(); testGroupCancelledWhileQueued(t, open(t)) })
 }
 
 // groupApp creates an application with one endpoint that takes every
@@ -52,12 +54,12 @@ func groupMessage(appID string) *hookbridge.Message {
 	return &hookbridge.Message{AppID: appID, EventType: "order.created", Payload: json.RawMessage(`{}`)}
 }
 
-// WaitQueued waits until n writes are queued, or fails after 10s.
-func (g GroupCommit) WaitQueued(t *testing.T, n int) {
+// WaitQueued waits until n writes of s are queued, or fails after 10s.
+func WaitQueued(t *testing.T, s GroupStore, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		queued := g.Queued()
+		queued := s.QueuedWrites()
 		if queued >= n {
 			return
 		}
@@ -80,9 +82,9 @@ type createOutcome struct {
 // are, then releases it. Each caller checks, the moment it is answered,
 // that its message can be read back: that it was committed before the
 // answer.
-func createConcurrently(t *testing.T, s hookbridge.Store, g GroupCommit, msgs []*hookbridge.Message) []createOutcome {
+func createConcurrently(t *testing.T, s GroupStore, msgs []*hookbridge.Message) []createOutcome {
 	t.Helper()
-	release := g.Hold(t)
+	release := s.HoldWrites(t)
 	out := make([]createOutcome, len(msgs))
 	var wg sync.WaitGroup
 	for i, m := range msgs {
@@ -94,7 +96,7 @@ func createConcurrently(t *testing.T, s hookbridge.Store, g GroupCommit, msgs []
 				o.visible = err == nil
 			}
 		})
-		g.WaitQueued(t, i+1)
+		WaitQueued(t, s, i+1)
 	}
 	release()
 	wg.Wait()
@@ -103,15 +105,14 @@ func createConcurrently(t *testing.T, s hookbridge.Store, g GroupCommit, msgs []
 
 // testGroupSameEventID sends one eventId many times in one group: exactly
 // one message is created and every caller gets it.
-func testGroupSameEventID(t *testing.T, open func(t *testing.T) (hookbridge.Store, GroupCommit)) {
-	s, g := open(t)
+func testGroupSameEventID(t *testing.T, s GroupStore) {
 	app := groupApp(t, s)
 	msgs := make([]*hookbridge.Message, 20)
 	for i := range msgs {
 		msgs[i] = groupMessage(app.ID)
 		msgs[i].EventID, msgs[i].Payload = "evt-1", json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
 	}
-	out := createConcurrently(t, s, g, msgs)
+	out := createConcurrently(t, s, msgs)
 	created := 0
 	for i, o := range out {
 		if o.err != nil {
@@ -146,14 +147,13 @@ func testGroupSameEventID(t *testing.T, open func(t *testing.T) (hookbridge.Stor
 // its own caller only and leaves nothing behind, the others commit, and
 // every delivery reserved with the handoff is taken or cancelled once, the
 // taken ones leased in the store to the handoff's owner.
-func testGroupFailureIsolated(t *testing.T, open func(t *testing.T) (hookbridge.Store, GroupCommit)) {
-	s, g := open(t)
+func testGroupFailureIsolated(t *testing.T, s GroupStore) {
 	app := groupApp(t, s)
 	existing := groupMessage(app.ID)
 	_, _, err := s.CreateMessage(t.Context(), existing)
 	ok(t, err)
 	h := &HandoffLog{}
-	g.Store.SetHandoff(h)
+	s.SetHandoff(h)
 
 	takenID := groupMessage(app.ID)
 	takenID.ID, takenID.EventID, takenID.Payload = existing.ID, "evt-taken-id", json.RawMessage(`{"taken":true}`)
@@ -161,7 +161,7 @@ func testGroupFailureIsolated(t *testing.T, open func(t *testing.T) (hookbridge.
 	sameEvent.EventID = takenID.EventID
 	noApp := groupMessage(hookbridge.NewID(hookbridge.PrefixApplication))
 	msgs := []*hookbridge.Message{groupMessage(app.ID), takenID, groupMessage(app.ID), noApp, sameEvent, groupMessage(app.ID)}
-	out := createConcurrently(t, s, g, msgs)
+	out := createConcurrently(t, s, msgs)
 
 	for i, o := range out {
 		switch msgs[i] {
@@ -207,7 +207,7 @@ func testGroupFailureIsolated(t *testing.T, open func(t *testing.T) (hookbridge.
 		}
 	}
 	slices.Sort(taken)
-	leased := g.LeasedTo(t, HandoffOwner)
+	leased := s.LeasedTo(t, HandoffOwner)
 	slices.Sort(leased)
 	if !slices.Equal(taken, leased) {
 		t.Errorf("taken %v, leased in the store to the handoff's owner %v; want the same", taken, leased)
@@ -217,10 +217,9 @@ func testGroupFailureIsolated(t *testing.T, open func(t *testing.T) (hookbridge.
 // testGroupCancelledWhileQueued: a caller whose context ends while its
 // message waits gets the context's error, and its message is never
 // written; the rest of its group is.
-func testGroupCancelledWhileQueued(t *testing.T, open func(t *testing.T) (hookbridge.Store, GroupCommit)) {
-	s, g := open(t)
+func testGroupCancelledWhileQueued(t *testing.T, s GroupStore) {
 	app := groupApp(t, s)
-	release := g.Hold(t)
+	release := s.HoldWrites(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	gone := groupMessage(app.ID)
@@ -230,14 +229,14 @@ func testGroupCancelledWhileQueued(t *testing.T, open func(t *testing.T) (hookbr
 		_, _, err := s.CreateMessage(ctx, gone)
 		goneErr <- err
 	}()
-	g.WaitQueued(t, 1)
+	WaitQueued(t, s, 1)
 	kept := groupMessage(app.ID)
 	keptErr := make(chan error, 1)
 	go func() {
 		_, _, err := s.CreateMessage(t.Context(), kept)
 		keptErr <- err
 	}()
-	g.WaitQueued(t, 2)
+	WaitQueued(t, s, 2)
 	cancel()
 	if err := <-goneErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled while queued: err = %v, want context.Canceled", err)
