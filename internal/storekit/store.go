@@ -29,6 +29,7 @@ func New(d Driver, now func() time.Time, keys *sealed.Keyring) *Store {
 
 // Applications.
 
+// CreateApplication stores app, filling in its ID and times if unset.
 func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
 	newApplication(app, s.now())
 	return Err(s.d.ApplicationInsert(ctx, app), "application", applicationUIDTaken(app.UID), "create application")
@@ -306,16 +307,21 @@ func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, lim
 }
 
 // Idempotency-Key records: the driver keeps them as its database allows
-// (see hookbridge.IdempotencyStore).
+// (see hookbridge.IdempotencyStore); the responses are sealed for their
+// key, like other secrets.
 
+// BeginIdempotent records that the request with key starts, or returns the
+// record of the key.
 func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
 	return s.d.IdempotentBegin(ctx, key, fingerprint, now, staleBefore, expiredBefore)
 }
 
+// FinishIdempotent stores the response to the request with key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
 	return s.d.IdempotentFinish(ctx, key, status, s.keys.SealBytes(body, key))
 }
 
+// ForgetIdempotent removes key, so that a retry runs again.
 func (s *Store) ForgetIdempotent(ctx context.Context, key string) error {
 	return s.d.IdempotentForget(ctx, key)
 }
