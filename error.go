@@ -3,7 +3,6 @@ package hookbridge
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Error codes. The API maps each to exactly one HTTP status (see api/errors.go).
@@ -18,53 +17,20 @@ const (
 	EINTERNAL     = "internal"              // a bug or an unavailable dependency (500); details go to the log only
 )
 
-// Error is the one error type of the domain. Code says what kind of failure it
-// is; Message is safe to show to the caller; Fields names the offending input
-// fields for EINVALID.
+// Error is the one error type of the domain. Code says what kind of failure
+// it is; Message is safe to show to the caller. How an error reaches a
+// caller (an HTTP status, the body Svix clients read, the request fields
+// it names) is the API's business: see api/errors.go.
 type Error struct {
 	Code    string
 	Message string
-	Fields  []FieldError
 }
 
-// FieldError names one invalid input field. Loc is the path to the field as
-// the API reports it, e.g. ["body", "url"] or ["query", "limit"].
-type FieldError struct {
-	Loc  []string
-	Msg  string
-	Type string
-}
-
-func (e *Error) Error() string {
-	if len(e.Fields) == 0 {
-		return fmt.Sprintf("%s: %s", e.Code, e.Message)
-	}
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = strings.Join(f.Loc, ".") + ": " + f.Msg
-	}
-	return fmt.Sprintf("%s: %s", e.Code, strings.Join(parts, "; "))
-}
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// Invalid returns an EINVALID error naming one body field.
-func Invalid(field, format string, args ...any) *Error {
-	msg := fmt.Sprintf(format, args...)
-	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: []FieldError{{
-		Loc: []string{"body", field}, Msg: msg, Type: "value_error",
-	}}}
-}
-
-// InvalidQuery returns an EINVALID error naming one query parameter.
-func InvalidQuery(param, format string, args ...any) *Error {
-	msg := fmt.Sprintf(format, args...)
-	return &Error{Code: EINVALID, Message: param + ": " + msg, Fields: []FieldError{{
-		Loc: []string{"query", param}, Msg: msg, Type: "value_error",
-	}}}
 }
 
 // NotFound returns an ENOTFOUND error for the named kind of entity.

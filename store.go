@@ -302,6 +302,27 @@ type HandoffStore interface {
 	SetHandoff(h Handoff)
 }
 
+// Listener is implemented by stores that several instances share, through
+// which each instance hears of the deliveries the others make due (on
+// PostgreSQL, LISTEN/NOTIFY). Listen calls wake whenever any instance using
+// the same database commits a write that made deliveries due now, and once
+// each time it starts listening (notifications sent while it was not are
+// lost), until ctx is done; then it returns nil. wake must not block. A
+// store that one process owns has none: its dispatcher is told directly.
+type Listener interface {
+	Listen(ctx context.Context, wake func()) error
+}
+
+// ExclusiveRunner is implemented by stores that several instances share,
+// to run a job on one instance at a time (retention, the operational
+// relay). RunExclusive runs fn unless a job of the same name is running,
+// on any instance, and reports whether it ran; jobs of other names are not
+// excluded. A store that one process owns has none: the process runs its
+// jobs once.
+type ExclusiveRunner interface {
+	RunExclusive(ctx context.Context, job string, fn func(context.Context) error) (ran bool, err error)
+}
+
 // AttemptStore reads the attempt log.
 type AttemptStore interface {
 	ListAttempts(ctx context.Context, appID string, f AttemptFilter) (Page[Attempt], error)

@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hookbridge/hookbridge"
@@ -69,16 +71,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 	switch {
 	case code == hookbridge.EINVALID:
-		var e *hookbridge.Error
-		errors.As(err, &e)
-		body := httpValidationError{Detail: make([]validationErrorItem, 0, max(len(e.Fields), 1))}
-		for _, f := range e.Fields {
-			body.Detail = append(body.Detail, validationErrorItem{Loc: f.Loc, Msg: f.Msg, Type: f.Type})
-		}
-		if len(body.Detail) == 0 {
-			body.Detail = append(body.Detail, validationErrorItem{Loc: []string{"body"}, Msg: e.Message, Type: "value_error"})
-		}
-		writeJSON(w, status, body)
+		writeJSON(w, status, httpValidationError{Detail: validationDetail(err)})
 	case status == http.StatusInternalServerError:
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			// The caller went away; nobody reads the answer.
@@ -94,13 +87,42 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// validationDetail is the detail of the 422 that answers an EINVALID err:
+// the fields it names (see fieldErrors), or, for an error from below the
+// API that names none, the body as a whole.
+func validationDetail(err error) []validationErrorItem {
+	var ve *validationError
+	if errors.As(err, &ve) && len(ve.fields) > 0 {
+		return slices.Clone(ve.fields)
+	}
+	return []validationErrorItem{{Loc: []string{"body"}, Msg: hookbridge.ErrorMessage(err), Type: "value_error"}}
+}
+
+// validationError is an EINVALID error that names the request's fields at
+// fault, as Svix's 422 does (loc, msg, type). It unwraps to the domain
+// error, so that ErrorCode and ErrorMessage read it as one.
+type validationError struct {
+	err    *hookbridge.Error
+	fields fieldErrors
+}
+
+func (e *validationError) Error() string {
+	parts := make([]string, len(e.fields))
+	for i, f := range e.fields {
+		parts[i] = strings.Join(f.Loc, ".") + ": " + f.Msg
+	}
+	return fmt.Sprintf("%s: %s", e.err.Code, strings.Join(parts, "; "))
+}
+
+func (e *validationError) Unwrap() error { return e.err }
+
 // fieldErrors collects every invalid field of a request, so that one 422
 // names them all, as Svix does.
-type fieldErrors []hookbridge.FieldError
+type fieldErrors []validationErrorItem
 
 // add records that the field at loc is invalid.
 func (fe *fieldErrors) add(msg string, loc ...string) {
-	*fe = append(*fe, hookbridge.FieldError{Loc: loc, Msg: msg, Type: "value_error"})
+	*fe = append(*fe, validationErrorItem{Loc: loc, Msg: msg, Type: "value_error"})
 }
 
 // body records an invalid body field; path elements name nested fields.
@@ -120,5 +142,8 @@ func (fe fieldErrors) err() error {
 	for i, f := range fe {
 		parts[i] = strings.Join(f.Loc[1:], ".") + ": " + f.Msg
 	}
-	return &hookbridge.Error{Code: hookbridge.EINVALID, Message: strings.Join(parts, "; "), Fields: fe}
+	return &validationError{
+		err:    &hookbridge.Error{Code: hookbridge.EINVALID, Message: strings.Join(parts, "; ")},
+		fields: fe,
+	}
 }

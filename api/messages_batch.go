@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,11 +171,9 @@ func (s *Server) handleCreateMessageBatch(w http.ResponseWriter, r *http.Request
 func batchError(err error) batchResultOut {
 	code := hookbridge.ErrorCode(err)
 	e := &batchErrorOut{Code: code, Detail: hookbridge.ErrorMessage(err)}
-	var he *hookbridge.Error
-	if errors.As(err, &he) {
-		for _, f := range he.Fields {
-			e.Fields = append(e.Fields, validationErrorItem{Loc: f.Loc, Msg: f.Msg, Type: f.Type})
-		}
+	var ve *validationError
+	if errors.As(err, &ve) {
+		e.Fields = slices.Clone(ve.fields)
 	}
 	return batchResultOut{Status: statusOf(code), Error: e}
 }
@@ -227,13 +226,13 @@ func batchItemJSONError(err error, i int) error {
 		fe[0].Type = "type_error"
 		return fe.err()
 	}
-	var he *hookbridge.Error
-	if !errors.As(jsonError(err), &he) {
+	var ve *validationError
+	if !errors.As(jsonError(err), &ve) {
 		return err
 	}
-	for k := range he.Fields {
-		f := &he.Fields[k]
+	for k := range ve.fields {
+		f := &ve.fields[k]
 		f.Loc = append(append([]string{"body"}, at...), f.Loc[1:]...)
 	}
-	return (fieldErrors)(he.Fields).err()
+	return ve.fields.err()
 }

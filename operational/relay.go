@@ -37,7 +37,7 @@ type Relay struct {
 }
 
 // Exclusive runs fn unless another instance runs the job of the same name,
-// and reports whether it ran (postgres.Store.RunExclusive).
+// and reports whether it ran (hookbridge.ExclusiveRunner.RunExclusive).
 type Exclusive func(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
 
 // OneAtATime makes the relay's passes take turns with the other instances'

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,110 +27,49 @@ func scanApplication(row pgx.Row) (hookbridge.Application, error) {
 	return a, nil
 }
 
-// CreateApplication stores app, filling in its ID and times if unset.
-func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := truncMS(s.now())
-	if app.ID == "" {
-		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
-	}
-	if app.CreatedAt.IsZero() {
-		app.CreatedAt = now
-	}
-	if app.UpdatedAt.IsZero() {
-		app.UpdatedAt = app.CreatedAt
-	}
-	app.CreatedAt, app.UpdatedAt = truncMS(app.CreatedAt), truncMS(app.UpdatedAt)
-
+// ApplicationInsert inserts app.
+func (s driver) ApplicationInsert(ctx context.Context, app *hookbridge.Application) error {
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	_, err := s.pool.Exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
+	_, err := s.exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
 		nullInt32(app.RateLimit), jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	}
-	if err != nil {
-		return fmt.Errorf("create application: %w", err)
-	}
-	return nil
+	return err
 }
 
-// GetApplication finds an application by id or uid. A value shaped like an
-// application id is looked up as an id first; anything else, or an id-shaped
-// value that matches no id, is looked up as a uid.
-func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
-	// getApplicationByID and getApplicationByUID each use a unique index.
-	const (
-		getApplicationByID  = `SELECT ` + applicationColumns + ` FROM applications WHERE id = $1`
-		getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = $1`
-	)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
-		a, err := scanApplication(s.pool.QueryRow(ctx, getApplicationByID, idOrUID))
-		if err == nil {
-			return &a, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-		}
+// ApplicationGet reads the application with id (byID) or uid key; each
+// query uses a unique index.
+func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error) {
+	getApplication := `SELECT ` + applicationColumns + ` FROM applications WHERE uid = $1`
+	if byID {
+		getApplication = `SELECT ` + applicationColumns + ` FROM applications WHERE id = $1`
 	}
-	a, err := scanApplication(s.pool.QueryRow(ctx, getApplicationByUID, idOrUID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("application")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-	}
-	return &a, nil
+	return scanApplication(s.pool.QueryRow(ctx, getApplication, key))
 }
 
-// UpdateApplication replaces the mutable fields of the application with
-// app.ID, and sets app.UpdatedAt (and app.CreatedAt, from the stored row).
-func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Application) error {
+// ApplicationUpdate writes app's mutable fields, updated at now.
+func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (time.Time, error) {
 	const updateApplication = `
 		UPDATE applications SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5
 		WHERE id = $6
 		RETURNING created_at`
-	now := truncMS(s.now())
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
 		nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return hookbridge.NotFound("application")
-	case pgCode(err) == codeUniqueViolation:
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	case err != nil:
-		return fmt.Errorf("update application %s: %w", app.ID, err)
-	}
-	app.UpdatedAt, app.CreatedAt = now, created.UTC()
-	return nil
+	return created.UTC(), markErr(err)
 }
 
-// DeleteApplication removes the application; the foreign keys cascade to
+// ApplicationDelete deletes the application; the foreign keys cascade to
 // its endpoints, messages, deliveries and attempts.
-func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	const deleteApplication = `DELETE FROM applications WHERE id = $1`
-	tag, err := s.pool.Exec(ctx, deleteApplication, id)
-	if err != nil {
-		return fmt.Errorf("delete application %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("application")
-	}
-	return nil
+func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM applications WHERE id = $1`, id)
 }
 
-// ListApplications pages through applications by id, oldest first by
-// default.
-func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Application], error) {
-	limit := listLimit(opt.Limit)
+// ApplicationList reads a page of applications by id (the primary key, in
+// either direction).
+func (s driver) ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error) {
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
-	// listApplications walks the primary key in either direction.
 	listApplications := `SELECT ` + applicationColumns + ` FROM applications WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listApplications, q.args, scanApplication)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Application]{}, fmt.Errorf("list applications: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.pool, listApplications, q.args, scanApplication)
 }

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,11 +28,10 @@ func scanAttempt(row pgx.Row) (hookbridge.Attempt, error) {
 	return a, nil
 }
 
-// ListAttempts pages through the application's attempts by id, newest
-// first by default. Event type and channel filters apply to the attempt's
-// message; Before and After to the attempt's time.
-func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
-	limit := listLimit(f.Limit)
+// AttemptList reads a page of the application's attempts by id. Event type
+// and channel filters apply to the attempt's message; Before and After to
+// the attempt's time.
+func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
 	var q query
 	q.where(`a.app_id = ` + q.arg(appID))
 	if f.MsgID != "" {
@@ -61,36 +58,16 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 	// Without either it sorts the application's attempts, which is fine
 	// for occasional use and not worth a third index on the hot insert.
 	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listAttempts, q.args, scanAttempt)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Attempt]{}, fmt.Errorf("list attempts: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.pool, listAttempts, q.args, scanAttempt)
 }
 
-// GetAttempt finds an attempt of the application's message.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
+// AttemptGet reads an attempt of the application's message.
+func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
 	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = $1 AND a.app_id = $2 AND a.msg_id = $3`
-	a, err := scanAttempt(s.pool.QueryRow(ctx, getAttempt, attemptID, appID, msgID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("attempt")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get attempt %s: %w", attemptID, err)
-	}
-	return &a, nil
+	return scanAttempt(s.pool.QueryRow(ctx, getAttempt, attemptID, appID, msgID))
 }
 
-// ExpungeAttemptContent deletes the response body of an attempt, keeping
-// the row.
-func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
-	const expungeAttempt = `UPDATE attempts SET response = '' WHERE id = $1 AND app_id = $2 AND msg_id = $3`
-	tag, err := s.pool.Exec(ctx, expungeAttempt, attemptID, appID, msgID)
-	if err != nil {
-		return fmt.Errorf("expunge attempt %s: %w", attemptID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("attempt")
-	}
-	return nil
+// AttemptExpunge empties the response body of an attempt, keeping the row.
+func (s driver) AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (int64, error) {
+	return s.exec(ctx, `UPDATE attempts SET response = '' WHERE id = $1 AND app_id = $2 AND msg_id = $3`, attemptID, appID, msgID)
 }

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,25 +9,6 @@ import (
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/storetest"
 )
-
-// benchPayload is a typical thin payment event.
-var benchPayload = json.RawMessage(`{"paymentId":"pay_8f2c1e","orderId":"ord_51aa","status":"captured",` +
-	`"amount":4250,"currency":"EUR","processor":"adyen","processorRef":"8535516988037431",` +
-	`"capturedAt":"2025-06-01T12:00:00Z","metadata":{"` + strings.Repeat("x", 200) + `":"y"}}`)
-
-// benchApp creates an application with one endpoint that takes every event.
-func benchApp(b *testing.B, s *Store) *hookbridge.Application {
-	b.Helper()
-	ctx := context.Background()
-	app := &hookbridge.Application{Name: "bench"}
-	if err := s.CreateApplication(ctx, app); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}); err != nil {
-		b.Fatal(err)
-	}
-	return app
-}
 
 // BenchmarkCreateMessage measures ingest: one message and its delivery per
 // transaction, from one goroutine and from many (PostgreSQL commits
@@ -42,10 +21,10 @@ func BenchmarkCreateMessage(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			s := openDSN(b, pgtest.Schema(b), WithMaxConns(32))
-			app := benchApp(b, s)
+			app := storetest.BenchApp(b, s)
 			ctx := context.Background()
 			create := func() {
-				m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+				m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
 				if _, _, err := s.CreateMessage(ctx, m); err != nil {
 					b.Error(err)
 				}
@@ -72,7 +51,7 @@ func BenchmarkCreateMessage(b *testing.B) {
 func BenchmarkClaimAndRecord(b *testing.B) {
 	const batch = 100
 	s := openDSN(b, pgtest.Schema(b))
-	app := benchApp(b, s)
+	app := storetest.BenchApp(b, s)
 	ctx := context.Background()
 	created := time.Now()
 	msgs := make([]*hookbridge.Message, batch)
@@ -81,23 +60,13 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for i := range msgs {
-			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload, CreatedAt: created}
+			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload, CreatedAt: created}
 		}
 		if _, err := s.CreateMessages(ctx, msgs); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(claims) != batch {
-			b.Fatalf("claimed %d, want %d", len(claims), batch)
-		}
-		results = storetest.AppendSuccesses(results[:0], claims)
-		if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
-			b.Fatal(err, rejected)
-		}
+		results = storetest.BenchClaimRecord(b, s, now, batch, results)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
 }

@@ -1,18 +1,14 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // deliveryColumns is the column list scanDelivery reads. Queries alias
@@ -127,24 +123,15 @@ const claimDeliveries = `
 	WHERE d.id = due.id AND m.id = d.msg_id AND e.id = d.endpoint_id
 	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns
 
-// ClaimDeliveries leases up to limit due deliveries to owner until
-// now+lease, earliest due first, and returns them with their message and
-// endpoint.
-func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
-	return s.ClaimDeliveriesSkipping(ctx, owner, now, lease, limit, nil)
-}
-
-// ClaimDeliveriesSkipping is ClaimDeliveries leaving the deliveries of the
-// endpoints in skip alone. Gated endpoints (paused, rate-limited, FIFO) are
-// served first, each within its budget, then the earliest due of the rest.
-func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
+// DeliveryClaim leases up to limit due deliveries to owner until until, in
+// one statement (claimDeliveries), and returns them with their message and
+// endpoint. Gated endpoints (paused, rate-limited, FIFO) are served first,
+// each within its budget, then the earliest due of the rest, leaving the
+// endpoints in skip alone.
+func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]hookbridge.Claim, error) {
 	if skip == nil {
 		skip = []string{} // an empty array, not NULL: <> ALL (NULL) is never true
 	}
-	until := truncMS(now.Add(lease))
 	nowMS := now.UnixMilli()
 	// Message ids are made with the clock of whoever accepted the message;
 	// the earlier of the claim's time and the store's own keeps the
@@ -155,11 +142,11 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 	}
 	bound := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-pendingLag))
 	stale := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-2*pendingLag))
-	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, truncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
+	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, storekit.TruncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		return nil, err
 	}
-	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
 		c := hookbridge.Claim{LeaseUntil: until}
 		dDest, dDone := deliveryDest(&c.Delivery)
 		mDest, mDone := messageDest(&c.Message)
@@ -172,14 +159,6 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 		c.Endpoint = e
 		return c, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	// RETURNING comes in no particular order; hand out earliest due first.
-	slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
-		return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
-	})
-	return claims, nil
 }
 
 // recordAttempts writes a batch of results in one statement: r is the
@@ -213,22 +192,12 @@ const recordAttempts = `
 		JOIN done ON done.id = e.delivery_id)
 	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`
 
-// RecordAttempts stores the results of claimed deliveries in one statement
+// DeliveryRecord stores the results of claimed deliveries in one statement
 // (atomic on its own). A result whose delivery is no longer leased to owner
-// is dropped and its id returned in rejected. Otherwise its Attempt (if any)
-// and its Event (if any) are inserted, with its delivery, application, message, endpoint and
-// trigger taken from the delivery, and its ID and CreatedAt filled in if
-// unset.
-func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
-	for _, r := range results {
-		if err := checkResult(r); err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
-		}
-	}
-	if len(results) == 0 {
-		return nil, nil
-	}
-	now := truncMS(s.now())
+// is dropped and its id returned in rejected. Otherwise its Attempt (if
+// any) and its Event (if any) are inserted, with its delivery,
+// application, message, endpoint and trigger taken from the delivery.
+func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) ([]string, error) {
 	var (
 		ids                                 = make([]string, len(results))
 		statuses                            = make([]int16, len(results))
@@ -252,13 +221,6 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 			continue
 		}
 		tries[i] = 1
-		if a.ID == "" {
-			a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
-		}
-		if a.CreatedAt.IsZero() {
-			a.CreatedAt = now
-		}
-		a.CreatedAt = truncMS(a.CreatedAt)
 		aIDs = append(aIDs, a.ID)
 		aDeliveries = append(aDeliveries, r.DeliveryID)
 		aURLs = append(aURLs, a.URL)
@@ -268,13 +230,9 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		aDurations = append(aDurations, a.DurationMS)
 		aCreated = append(aCreated, a.CreatedAt)
 		if ev := r.Event; ev != nil {
-			if ev.ID == "" {
-				ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-			}
-			ev.SetAttempt(a)
-			data, err := json.Marshal(ev)
+			data, err := storekit.EncodeEvent(ev, now)
 			if err != nil {
-				return nil, fmt.Errorf("record attempts: operational event %s: %w", ev.Type, err)
+				return nil, err
 			}
 			eDeliveries, eIDs, eData = append(eDeliveries, r.DeliveryID), append(eIDs, ev.ID), append(eData, data)
 		}
@@ -288,7 +246,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	rows, err := s.pool.Query(ctx, recordAttempts, owner, ids, statuses, tries, nexts, now,
 		aIDs, aDeliveries, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated, eDeliveries, eIDs, eData)
 	if err != nil {
-		return nil, fmt.Errorf("record attempts: %w", err)
+		return nil, err
 	}
 	var (
 		id      string
@@ -301,7 +259,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("record attempts: %w", err)
+		return nil, err
 	}
 	var rejected []string
 	for _, r := range results {
@@ -325,52 +283,24 @@ func textValue(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// checkResult rejects a result that would break the delivery invariants: a
-// delivery ends in success or fail, or goes on sending at a set time.
-func checkResult(r hookbridge.AttemptResult) error {
-	if r.Event != nil && r.Attempt == nil {
-		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
-	}
-	switch r.Status {
-	case hookbridge.StatusSuccess, hookbridge.StatusFail:
-		return nil
-	case hookbridge.StatusSending:
-		if r.NextAttempt.IsZero() {
-			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
-		}
-		return nil
-	}
-	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
-}
-
-// RenewLeases extends owner's leases on the given deliveries to until.
+// DeliveryRenew extends owner's leases on the given deliveries to until.
 // Deliveries owner no longer holds are left alone.
-func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
+func (s driver) DeliveryRenew(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
 	// renewLeases touches no indexed column: a HOT update (see the
 	// table's fillfactor).
 	const renewLeases = `UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3`
-	if _, err := s.pool.Exec(ctx, renewLeases, truncMS(until), deliveryIDs, owner); err != nil {
-		return fmt.Errorf("renew leases: %w", err)
-	}
-	return nil
+	_, err := s.pool.Exec(ctx, renewLeases, until, deliveryIDs, owner)
+	return err
 }
 
-// ReleaseDeliveries ends owner's leases on the given deliveries, leaving
+// DeliveryRelease ends owner's leases on the given deliveries, leaving
 // their state as it is, so they can be claimed again at once.
-func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
+func (s driver) DeliveryRelease(ctx context.Context, owner string, deliveryIDs []string) error {
 	const releaseDeliveries = `
 		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
 		WHERE id = ANY($1) AND lease_owner = $2`
-	if _, err := s.pool.Exec(ctx, releaseDeliveries, deliveryIDs, owner); err != nil {
-		return fmt.Errorf("release deliveries: %w", err)
-	}
-	return nil
+	_, err := s.pool.Exec(ctx, releaseDeliveries, deliveryIDs, owner)
+	return err
 }
 
 // nextDue is when the earliest non-final delivery can next be claimed:
@@ -396,34 +326,22 @@ const nextDue = `
 			ORDER BY next_attempt_at
 			LIMIT 10000) AS ahead))`
 
-// NextDue returns when the earliest non-final delivery can next be claimed:
-// its next attempt time, or the end of its lease if that is later.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+// DeliveryNextDue returns when the earliest non-final delivery can next be
+// claimed: its next attempt time, or the end of its lease if that is later.
+func (s driver) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 	var at *time.Time
-	if err := s.pool.QueryRow(ctx, nextDue).Scan(&at); err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
-	}
-	if at == nil {
-		return time.Time{}, false, nil
+	if err := s.pool.QueryRow(ctx, nextDue).Scan(&at); err != nil || at == nil {
+		return time.Time{}, false, err
 	}
 	return at.UTC(), true, nil
 }
 
-// Resend adds a manual delivery of the message to the endpoint, due at now,
-// whatever the endpoint subscribes to. Both must belong to the application.
-func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
-	now = truncMS(now)
-	updated := truncMS(s.now())
-	d := &hookbridge.Delivery{
-		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
-		AppID:       appID,
-		MsgID:       msgID,
-		EndpointID:  endpointID,
-		Status:      hookbridge.StatusPending,
-		Trigger:     hookbridge.TriggerManual,
-		NextAttempt: now,
-		UpdatedAt:   updated,
-	}
+// DeliveryResend inserts the manual delivery d if both its message and its
+// endpoint are its application's, whatever the endpoint subscribes to; its
+// created_at comes from PostgreSQL's clock, its updated_at from the
+// store's.
+func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error {
+	d.UpdatedAt = storekit.TruncMS(s.now())
 	// insertResend writes the delivery only if both the message and the
 	// endpoint are the application's; created_at from PostgreSQL's clock
 	// (see the deliveries table).
@@ -434,9 +352,9 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 		WHERE m.app_id = $2 AND m.id = $3 AND e.app_id = $2 AND e.id = $4
 		RETURNING created_at`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, insertResend, d.ID, appID, msgID, endpointID, now, updated).Scan(&d.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if err := messageExists(ctx, tx, appID, msgID); err != nil {
+		err := tx.QueryRow(ctx, insertResend, d.ID, d.AppID, d.MsgID, d.EndpointID, d.NextAttempt, d.UpdatedAt).Scan(&d.CreatedAt)
+		if storekit.IsNoRows(err) {
+			if err := messageExists(ctx, tx, d.AppID, d.MsgID); err != nil {
 				return err
 			}
 			return hookbridge.NotFound("endpoint")
@@ -450,32 +368,28 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 			return err
 		}
 		d.CreatedAt = d.CreatedAt.UTC()
-		_, err = tx.Exec(ctx, resetPendingFrom, endpointID)
+		_, err = tx.Exec(ctx, resetPendingFrom, d.EndpointID)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
+		return err
 	}
 	s.notifyDue()
-	return d, nil
+	return nil
 }
 
-// Recover adds a manual delivery, due at now, for every message created in
-// [since, until) whose latest delivery to the endpoint failed. A zero until
-// means now. It returns how many deliveries it added.
-func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	now = truncMS(now)
-	if until.IsZero() {
-		until = now
-	}
+// DeliveryRecover adds a manual delivery, due at now, for every message
+// created in [since, until) whose latest delivery to the endpoint failed,
+// and returns how many it added.
+func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
 	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)))
 	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
 	}
-	q.where(`m.created_at < ` + q.arg(truncMS(until)))
+	q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
 	// failedMessages walks deliveries_endpoint_msg for the endpoint.
 	failedMessages := `
 		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
@@ -499,10 +413,10 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 			return err
 		}
 		ids := make([]string, len(msgIDs))
-		for i := range ids {
-			ids[i] = hookbridge.NewIDAt(hookbridge.PrefixDelivery, now)
+		for i, msgID := range msgIDs {
+			ids[i] = storekit.ManualDelivery(appID, msgID, endpointID, now).ID
 		}
-		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, truncMS(s.now()), msgIDs); err != nil {
+		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, storekit.TruncMS(s.now()), msgIDs); err != nil {
 			return err
 		}
 		n = len(msgIDs)
@@ -510,7 +424,7 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
+		return 0, err
 	}
 	if n > 0 {
 		s.notifyDue()

@@ -50,6 +50,10 @@
 // database in separate schemas; the NOTIFY channel and the advisory lock
 // keys are derived from that schema's name.
 //
-// Database errors are wrapped with the operation that failed; only
-// ENOTFOUND and ECONFLICT are turned into *hookbridge.Error values.
+// The Store methods themselves, with the rules of the contract (defaults,
+// paging, error answers, sealing), are internal/storekit's Store, which
+// Store embeds; this package is its Driver: the statements, named
+// entity-then-verb (driver.ApplicationInsert, …), the transactions, and
+// what only PostgreSQL needs. A driver's error reaches storekit as the
+// database gave it, its constraint violations marked (markErr).
 package postgres

@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The dispatcher's manners, on the store's side: which endpoints hold their
@@ -63,78 +63,50 @@ const (
 			AND (lease_until IS NULL OR lease_until <= $3)`
 )
 
-// RecordEndpointHealth applies the dispatcher's reports about endpoints in
-// one transaction; see hookbridge.DeliveryStore.
-func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
-	if len(reports) == 0 {
-		return nil, nil
-	}
+// EndpointHealthRecord applies the dispatcher's reports about endpoints in
+// one transaction (see storekit.ApplyReports).
+func (s driver) EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
 	var disabled []hookbridge.DisabledEndpoint
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		disabled = disabled[:0]
-		for _, r := range reports {
-			d, err := applyReport(ctx, tx, r, disableBefore, now)
-			if err != nil {
-				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-			}
-			if d != nil {
-				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
-					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-				}
-				disabled = append(disabled, *d)
-			}
-		}
-		return nil
+		var err error
+		disabled, err = storekit.ApplyReports(reports, func(r hookbridge.EndpointReport) (*hookbridge.DisabledEndpoint, error) {
+			return applyReport(ctx, tx, r, disableBefore, now)
+		})
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record endpoint health: %w", err)
-	}
-	return disabled, nil
+	return disabled, err
 }
 
-// applyReport applies one report and returns the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) at now and
+// returns the endpoint if it disabled it, having recorded its
+// EventEndpointDisabled.
 func applyReport(ctx context.Context, tx pgx.Tx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
-		appID, uid      string
-		wasDisabled     bool
+		h               storekit.Health
 		failing, paused *time.Time
 	)
-	err := tx.QueryRow(ctx, lockEndpointHealth, r.EndpointID).Scan(&appID, &uid, &wasDisabled, &failing, &paused)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := tx.QueryRow(ctx, lockEndpointHealth, r.EndpointID).Scan(&h.AppID, &h.UID, &h.Disabled, &failing, &paused)
+	if storekit.IsNoRows(err) {
 		return nil, nil // deleted meanwhile: nothing to keep
 	}
 	if err != nil {
 		return nil, err
 	}
-	at := truncMS(r.At)
-	if r.Success {
-		failing = nil
-	} else if failing == nil {
-		failing = &at
-	}
-	if pause := truncMS(r.PauseUntil); pause.After(at) && (paused == nil || pause.After(*paused)) {
-		paused = &pause
-		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, at); err != nil {
+	h.FailingSince, h.PausedUntil = fromNullTime(failing), fromNullTime(paused)
+	h, pause, gone := storekit.ApplyReport(h, r, r.EndpointID, disableBefore)
+	if !pause.IsZero() {
+		if _, err := tx.Exec(ctx, pauseDeliveries, pause, r.EndpointID, storekit.TruncMS(r.At)); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)
 		}
 	}
-	var gone *hookbridge.DisabledEndpoint
-	if !wasDisabled {
-		reason := hookbridge.DisableReason(0)
-		switch {
-		case r.Gone:
-			reason = hookbridge.DisabledGone
-		case !r.Success && failing != nil && !disableBefore.IsZero() && !failing.After(disableBefore):
-			reason = hookbridge.DisabledFailing
-		}
-		if reason != 0 {
-			gone = &hookbridge.DisabledEndpoint{AppID: appID, EndpointID: r.EndpointID, EndpointUID: uid,
-				FailingSince: fromNullTime(failing), Reason: reason}
-		}
-	}
-	if _, err := tx.Exec(ctx, setHealth, failing, paused, wasDisabled || gone != nil, now, r.EndpointID); err != nil {
+	if _, err := tx.Exec(ctx, setHealth, timeOrNull(h.FailingSince), timeOrNull(h.PausedUntil), h.Disabled, now, r.EndpointID); err != nil {
 		return nil, err
+	}
+	if gone != nil {
+		if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(gone), now); err != nil {
+			return nil, err
+		}
 	}
 	return gone, nil
 }

@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,82 +41,42 @@ func nullJSON(m json.RawMessage) *string {
 	return &s
 }
 
-// CreateEventType adds et to the catalogue, filling in its times if unset.
-func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	if et.CreatedAt.IsZero() {
-		et.CreatedAt = s.now()
-	}
-	if et.UpdatedAt.IsZero() {
-		et.UpdatedAt = et.CreatedAt
-	}
-	et.CreatedAt, et.UpdatedAt = truncMS(et.CreatedAt), truncMS(et.UpdatedAt)
-
+// EventTypeInsert inserts et.
+func (s driver) EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error {
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`
-	_, err := s.pool.Exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
+	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
 		nullString(et.FeatureFlag), nullJSON(et.Schemas), et.CreatedAt, et.UpdatedAt)
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", et.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create event type %s: %w", et.Name, err)
-	}
-	return nil
+	return err
 }
 
-// GetEventType finds an event type by name, archived or not.
-func (s *Store) GetEventType(ctx context.Context, name string) (*hookbridge.EventType, error) {
+// EventTypeGet reads an event type by name.
+func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.EventType, error) {
 	const getEventType = `SELECT ` + eventTypeColumns + ` FROM event_types WHERE name = $1`
-	et, err := scanEventType(s.pool.QueryRow(ctx, getEventType, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("event type")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get event type %s: %w", name, err)
-	}
-	return &et, nil
+	return scanEventType(s.pool.QueryRow(ctx, getEventType, name))
 }
 
-// UpdateEventType replaces the mutable fields of the event type with
-// et.Name, and sets et.UpdatedAt (and et.CreatedAt, from the stored row).
-func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) error {
+// EventTypeUpdate writes et's mutable fields, updated at now.
+func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
 	const updateEventType = `
 		UPDATE event_types
 		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, updated_at = $6
 		WHERE name = $7
 		RETURNING created_at`
-	now := truncMS(s.now())
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
 		nullString(et.FeatureFlag), nullJSON(et.Schemas), now, et.Name).Scan(&created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return hookbridge.NotFound("event type")
-	}
-	if err != nil {
-		return fmt.Errorf("update event type %s: %w", et.Name, err)
-	}
-	et.UpdatedAt, et.CreatedAt = now, created.UTC()
-	return nil
+	return created.UTC(), err
 }
 
-// DeleteEventType removes the event type for good. Messages of that type
-// keep their type name.
-func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	const deleteEventType = `DELETE FROM event_types WHERE name = $1`
-	tag, err := s.pool.Exec(ctx, deleteEventType, name)
-	if err != nil {
-		return fmt.Errorf("delete event type %s: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("event type")
-	}
-	return nil
+// EventTypeDelete deletes the event type.
+func (s driver) EventTypeDelete(ctx context.Context, name string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)
 }
 
-// ListEventTypes pages through the catalogue by name, A first by default.
-func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool) (hookbridge.Page[hookbridge.EventType], error) {
-	limit := listLimit(opt.Limit)
+// EventTypeList reads a page of the catalogue by name.
+func (s driver) EventTypeList(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool, limit int) ([]hookbridge.EventType, error) {
 	var q query
 	if !includeArchived {
 		q.where(`NOT archived`)
@@ -128,34 +85,14 @@ func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, 
 	// so pages neither skip nor repeat names whatever the locale).
 	tail := q.keyset(`name`, opt, hookbridge.OrderAscending, limit)
 	listEventTypes := `SELECT ` + eventTypeColumns + ` FROM event_types WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listEventTypes, q.args, scanEventType)
-	if err != nil {
-		return hookbridge.Page[hookbridge.EventType]{}, fmt.Errorf("list event types: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.pool, listEventTypes, q.args, scanEventType)
 }
 
-// MissingEventTypes returns, in the order given and without repeats, the
-// names that are not in the catalogue or are archived: those nothing may
-// subscribe to, as in Svix.
-func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	const knownEventTypes = `SELECT name FROM event_types WHERE NOT archived AND name = ANY($1)`
-	rows, err := s.pool.Query(ctx, knownEventTypes, names)
+// EventTypeKnown returns those of names in the catalogue, not archived.
+func (s driver) EventTypeKnown(ctx context.Context, names []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM event_types WHERE NOT archived AND name = ANY($1)`, names)
 	if err != nil {
-		return nil, fmt.Errorf("missing event types: %w", err)
+		return nil, err
 	}
-	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("missing event types: %w", err)
-	}
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(known, n) && !slices.Contains(missing, n) {
-			missing = append(missing, n)
-		}
-	}
-	return missing, nil
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

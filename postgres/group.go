@@ -5,13 +5,13 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // Group commit. A message accepted on its own costs a read, a write
@@ -70,16 +70,10 @@ var errClosed = errors.New("postgres: store is closed")
 
 // createReq is one CreateMessage waiting for the runner.
 type createReq struct {
-	msg   *hookbridge.Message
-	state atomic.Int32      // reqQueued, then reqTaken by the runner or reqAbandoned by its caller
-	done  chan createAnswer // capacity 1: the runner never blocks on it
+	msg             *hookbridge.Message
+	storekit.Queued                   // taken by the runner, or abandoned by its caller
+	done            chan createAnswer // capacity 1: the runner never blocks on it
 }
-
-const (
-	reqQueued int32 = iota
-	reqTaken
-	reqAbandoned
-)
 
 // createAnswer is the runner's answer to a createReq: err when the message's
 // write failed with its group's, or else its result.
@@ -146,7 +140,7 @@ func (q *ingestQueue) submit(ctx context.Context, msg *hookbridge.Message) (hook
 	case a := <-r.done:
 		return a.result, a.err
 	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if r.Abandon() {
 			return hookbridge.CreateResult{}, ctx.Err() // never written
 		}
 		a := <-r.done // being written: its outcome is on its way
@@ -184,7 +178,7 @@ func (q *ingestQueue) write(reqs []*createReq) {
 	live := make([]*createReq, 0, len(reqs))
 	msgs := make([]*hookbridge.Message, 0, len(reqs))
 	for _, r := range reqs {
-		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+		if r.Take() {
 			live = append(live, r)
 			msgs = append(msgs, r.msg)
 		}

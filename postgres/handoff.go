@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The handoff (see hookbridge.Handoff): ingest writes the deliveries of a
@@ -76,7 +77,7 @@ func (ho *handover) reserve(d hookbridge.Delivery, msg *hookbridge.Message, e *h
 	switch {
 	case ho.h == nil:
 		return false
-	case !due || appLimited || e.FIFO || e.RateLimit != nil || !e.PausedUntil.IsZero():
+	case !storekit.MayHandOver(e, due, appLimited):
 		ho.notOffered = true
 		return false
 	case !ho.h.Reserve(e.ID):
@@ -85,7 +86,7 @@ func (ho *handover) reserve(d hookbridge.Delivery, msg *hookbridge.Message, e *h
 	}
 	if ho.owner == "" {
 		owner, until := ho.h.Lease(ho.now)
-		ho.owner, ho.until = owner, truncMS(until)
+		ho.owner, ho.until = owner, storekit.TruncMS(until)
 	}
 	ho.reserved = append(ho.reserved, hookbridge.Claim{Delivery: d, Message: *msg, Endpoint: *e, LeaseUntil: ho.until})
 	return true

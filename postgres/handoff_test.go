@@ -15,6 +15,20 @@ import (
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
+// leasedTo returns the ids of the deliveries leased to owner.
+func leasedTo(t *testing.T, s *Store, owner string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT id FROM deliveries WHERE lease_owner = $1 ORDER BY id`, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 // checkHandoff fails t unless every reservation ended once, with the taken ones
 // leased to the handoff's owner in the store, and exactly those.
 func checkHandoff(t *testing.T, h *storetest.HandoffLog, s *Store) {

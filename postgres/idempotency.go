@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -22,24 +21,24 @@ const beginIdempotent = `
 	WHERE idempotency_keys.created_at < $5 OR (NOT idempotency_keys.done AND idempotency_keys.created_at < $4)
 	RETURNING true`
 
-// BeginIdempotent records that the request with key starts, or returns the
+// IdempotentBegin records that the request with key starts, or returns the
 // record of the key; see hookbridge.IdempotencyStore.
-func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
+func (s driver) IdempotentBegin(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
 	const readIdempotent = `SELECT fingerprint, done, status, body, created_at FROM idempotency_keys WHERE key = $1`
 	// The record the insert yielded to may be forgotten before it is
 	// read; then the key is free again.
 	for range 3 {
 		var started bool
-		err := s.pool.QueryRow(ctx, beginIdempotent, key, fingerprint, truncMS(now), truncMS(staleBefore), truncMS(expiredBefore)).Scan(&started)
+		err := s.pool.QueryRow(ctx, beginIdempotent, key, fingerprint, storekit.TruncMS(now), storekit.TruncMS(staleBefore), storekit.TruncMS(expiredBefore)).Scan(&started)
 		switch {
 		case err == nil:
 			return nil, true, nil
-		case !errors.Is(err, pgx.ErrNoRows):
+		case !storekit.IsNoRows(err):
 			return nil, false, fmt.Errorf("begin idempotent request: %w", err)
 		}
 		var r hookbridge.IdempotentRecord
 		err = s.pool.QueryRow(ctx, readIdempotent, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &r.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if storekit.IsNoRows(err) {
 			continue
 		}
 		if err != nil {
@@ -62,35 +61,29 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 	return nil, false, errors.New("begin idempotent request: the key keeps being forgotten")
 }
 
-// FinishIdempotent stores the response to the request with key.
-func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+// IdempotentFinish stores the response to the request with key.
+func (s driver) IdempotentFinish(ctx context.Context, key string, status int, body []byte) error {
 	const finish = `UPDATE idempotency_keys SET done = true, status = $1, body = $2 WHERE key = $3`
-	if _, err := s.pool.Exec(ctx, finish, status, s.keys.SealBytes(body, key), key); err != nil {
+	if _, err := s.pool.Exec(ctx, finish, status, body, key); err != nil {
 		return fmt.Errorf("finish idempotent request: %w", err)
 	}
 	return nil
 }
 
-// ForgetIdempotent removes key.
-func (s *Store) ForgetIdempotent(ctx context.Context, key string) error {
+// IdempotentForget removes key.
+func (s driver) IdempotentForget(ctx context.Context, key string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("forget idempotent request: %w", err)
 	}
 	return nil
 }
 
-// PurgeIdempotentBefore deletes up to limit records created before before,
+// IdempotentPurge deletes up to limit records created before before,
 // oldest first (idempotency_keys_created).
-func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+func (s driver) IdempotentPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const purge = `
 		DELETE FROM idempotency_keys WHERE key IN (
 			SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`
-	tag, err := s.pool.Exec(ctx, purge, truncMS(before), limit)
-	if err != nil {
-		return 0, fmt.Errorf("purge idempotency keys: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+	n, err := s.exec(ctx, purge, storekit.TruncMS(before), limit)
+	return int(n), err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // messageColumns is the column list scanMessage reads. Queries alias
@@ -52,13 +53,13 @@ func messageDest(m *hookbridge.Message) (dest []any, done func()) {
 	}
 }
 
-// CreateMessage stores msg and fans it out in one transaction: one pending
+// MessageCreate stores msg and fans it out in one transaction: one pending
 // scheduled delivery, due at msg.CreatedAt, per endpoint of the application
-// that Accepts it. ID and CreatedAt are filled in if unset. With an EventID
-// the application already used, nothing is written and the stored message is
-// returned with created == false. The message is written together with the
-// others that wait at the same time (group commit, group.go).
-func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+// that Accepts it. With an EventID the application already used, nothing is
+// written and the stored message is returned with created == false. The
+// message is written together with the others that wait at the same time
+// (group commit, group.go).
+func (s driver) MessageCreate(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
 	r, err := s.ingest.submit(ctx, msg)
 	if err != nil {
 		return nil, false, fmt.Errorf("create message: %w", err)
@@ -69,8 +70,8 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*ho
 	return r.Message, r.Created, nil
 }
 
-// CreateMessageTo stores msg with one delivery, to the given endpoint only.
-func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
+// MessageCreateTo stores msg with one delivery, to the given endpoint only.
+func (s driver) MessageCreateTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
 	results, err := s.createMessages(ctx, []*hookbridge.Message{msg}, endpointID)
 	if err != nil {
 		return fmt.Errorf("create message: %w", err)
@@ -78,14 +79,11 @@ func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, en
 	return results[0].Err
 }
 
-// CreateMessages stores msgs in one transaction, each as CreateMessage
+// MessageCreateBatch stores msgs in one transaction, each as MessageCreate
 // would, in a fixed number of statements whatever the batch size. A message
 // whose application does not exist gets that error in its result and the
 // others are stored; any other error fails the batch.
-func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
-	if len(msgs) == 0 {
-		return []hookbridge.CreateResult{}, nil
-	}
+func (s driver) MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
 	results, err := s.createMessages(ctx, msgs, "")
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
@@ -161,16 +159,9 @@ const ingestTries = 3
 // reserves again; the NOTIFY, and the handoff's Wake, follow only when
 // some new delivery was not handed over.
 func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, only string) ([]hookbridge.CreateResult, error) {
-	now := truncMS(s.now())
+	now := storekit.TruncMS(s.now())
 	appIDs := make([]string, 0, 1)
 	for _, msg := range msgs {
-		if msg.ID == "" {
-			msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
-		}
-		if msg.CreatedAt.IsZero() {
-			msg.CreatedAt = now
-		}
-		msg.CreatedAt = truncMS(msg.CreatedAt)
 		if !slices.Contains(appIDs, msg.AppID) {
 			appIDs = append(appIDs, msg.AppID)
 		}
@@ -278,14 +269,11 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			if e.AppID != msg.AppID {
 				continue
 			}
-			if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+			if !storekit.Owed(e, msg, only) {
 				continue
 			}
-			d := hookbridge.Delivery{
-				ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-				Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
-				NextAttempt: msg.CreatedAt, UpdatedAt: now,
-			}
+			// created_at will be PostgreSQL's clock (insertMessages).
+			d := storekit.ScheduledDelivery(msg, e.ID, now)
 			dls.add(d, ho.reserve(d, msg, e, due, appLimited))
 		}
 	}
@@ -481,61 +469,31 @@ func (r *deliveryRows) add(d hookbridge.Delivery, handed bool) {
 	r.handed = append(r.handed, handed)
 }
 
-// GetMessage finds a message of the application by id or EventID, the same
-// way GetApplication does with uids.
-func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
-	// Both use a unique index: the primary key, or messages_app_event_id.
-	const (
-		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.id = $2`
-		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.event_id = $2`
-	)
-	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
-		m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByID, appID, idOrEventID))
-		if err == nil {
-			return &m, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-		}
+// MessageGet reads the application's message with id (byID) or event id
+// key; each query uses a unique index: the primary key, or
+// messages_app_event_id.
+func (s driver) MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error) {
+	getMessage := `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.event_id = $2`
+	if byID {
+		getMessage = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = $1 AND m.id = $2`
 	}
-	m, err := scanMessage(s.pool.QueryRow(ctx, getMessageByEventID, appID, idOrEventID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("message")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-	}
-	return &m, nil
+	return scanMessage(s.pool.QueryRow(ctx, getMessage, appID, key))
 }
 
-// ListMessages pages through the application's messages by id, newest first
-// by default.
-func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
-	limit := listLimit(f.Limit)
+// MessageList reads a page of the application's messages by id.
+func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error) {
 	var q query
 	q.where(`m.app_id = ` + q.arg(appID))
 	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
 	tail := q.keyset("m.id", f.ListOptions, hookbridge.OrderDescending, limit)
 	// listMessages walks messages_app_id and filters on the way.
 	listMessages := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + q.clause() + tail
-	rows, err := collect(ctx, s.pool, listMessages, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
-	if err != nil {
-		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.pool, listMessages, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
 }
 
-// ExpungeMessageContent deletes the payload of a message, keeping the row.
-func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`
-	tag, err := s.pool.Exec(ctx, expungeMessage, appID, msgID)
-	if err != nil {
-		return fmt.Errorf("expunge message %s: %w", msgID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("message")
-	}
-	return nil
+// MessageExpunge deletes the payload of a message, keeping the row.
+func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64, error) {
+	return s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`, appID, msgID)
 }
 
 // readTx runs fn in a read-only REPEATABLE READ transaction, so that its
@@ -544,11 +502,9 @@ func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
-// ListMessageEndpoints returns each endpoint the message was owed to, with
-// the state of its latest delivery there, by endpoint id (ascending by
-// default). A message the application does not have is ENOTFOUND.
-func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
-	limit := listLimit(opt.Limit)
+// MessageEndpointList reads a page of the endpoints the message was owed
+// to, with the state of its latest delivery there, by endpoint id.
+func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error) {
 	var q query
 	q.where(`d.msg_id = ` + q.arg(msgID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
@@ -576,17 +532,12 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
-	}
-	return page(rows, limit), nil
+	return rows, err
 }
 
-// ListEndpointMessages returns the messages owed to the endpoint with the
-// state of their latest delivery there, by message id, newest first by
-// default. An endpoint the application does not have is ENOTFOUND.
-func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
-	limit := listLimit(f.Limit)
+// EndpointMessageList reads a page of the messages owed to the endpoint,
+// with the state of their latest delivery there, by message id.
+func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error) {
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
@@ -618,23 +569,21 @@ func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID stri
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
-	}
-	return page(rows, limit), nil
+	return rows, err
 }
 
-// EndpointStats counts the messages owed to the endpoint, created in [since,
-// until) (a zero bound is no bound), by the status of their latest delivery.
-func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (hookbridge.EndpointStats, error) {
+// EndpointStatusCounts counts the messages owed to the endpoint, created
+// in [since, until) (a zero bound is no bound), by the status of their
+// latest delivery.
+func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]storekit.StatusCount, error) {
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
 	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(truncMS(since)))
+		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
 	}
 	if !until.IsZero() {
-		q.where(`m.created_at < ` + q.arg(truncMS(until)))
+		q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
 	}
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `
@@ -642,36 +591,20 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + q.clause() + `
 		GROUP BY d.status`
-	var st hookbridge.EndpointStats
+	var counts []storekit.StatusCount
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, endpointStats, q.args...)
-		if err != nil {
-			return err
-		}
-		var (
-			status int16
-			n      int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-			switch hookbridge.MessageStatus(status) {
-			case hookbridge.StatusSuccess:
-				st.Success = n
-			case hookbridge.StatusPending:
-				st.Pending = n
-			case hookbridge.StatusFail:
-				st.Fail = n
-			case hookbridge.StatusSending:
-				st.Sending = n
-			}
-			return nil
+		var err error
+		counts, err = collect(ctx, tx, endpointStats, q.args, func(r pgx.Row) (storekit.StatusCount, error) {
+			var status int16
+			c := storekit.StatusCount{}
+			err := r.Scan(&status, &c.N)
+			c.Status = hookbridge.MessageStatus(status)
+			return c, err
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
-	}
-	return st, nil
+	return counts, err
 }

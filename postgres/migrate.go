@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 //go:embed migrations/*.sql
@@ -107,7 +109,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, truncMS(s.now()))
+				m.version, m.name, storekit.TruncMS(s.now()))
 			return err
 		})
 		if err != nil {

@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 const (
@@ -20,15 +20,9 @@ const (
 // recordEvent inserts ev in the transaction of what it reports, giving it
 // an id and the time now if it has none.
 func recordEvent(ctx context.Context, tx pgx.Tx, ev *hookbridge.OperationalEvent, now time.Time) error {
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
-	data, err := json.Marshal(ev)
+	data, err := storekit.EncodeEvent(ev, now)
 	if err != nil {
-		return fmt.Errorf("operational event %s: %w", ev.Type, err)
+		return err
 	}
 	if _, err := tx.Exec(ctx, insertOperationalEvent, ev.ID, data); err != nil {
 		return fmt.Errorf("operational event %s: %w", ev.Type, err)
@@ -36,41 +30,24 @@ func recordEvent(ctx context.Context, tx pgx.Tx, ev *hookbridge.OperationalEvent
 	return nil
 }
 
-// OperationalEvents returns up to limit recorded operational events, oldest
-// first; see hookbridge.DeliveryStore.
-func (s *Store) OperationalEvents(ctx context.Context, limit int) ([]hookbridge.OperationalEvent, error) {
-	events, err := collect(ctx, s.pool, operationalEvents, []any{limit}, func(r pgx.Row) (hookbridge.OperationalEvent, error) {
-		var (
-			data []byte
-			ev   hookbridge.OperationalEvent
-		)
-		if err := r.Scan(&data); err != nil {
-			return ev, err
-		}
-		return ev, json.Unmarshal(data, &ev)
-	})
+// OperationalEventList reads up to limit recorded events, oldest first.
+func (s driver) OperationalEventList(ctx context.Context, limit int) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, operationalEvents, limit)
 	if err != nil {
-		return nil, fmt.Errorf("operational events: %w", err)
+		return nil, err
 	}
-	return events, nil
+	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
 }
 
-// DeleteOperationalEvents deletes the recorded events with these ids.
-func (s *Store) DeleteOperationalEvents(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := s.pool.Exec(ctx, deleteOperationalEvents, ids); err != nil {
-		return fmt.Errorf("delete operational events: %w", err)
-	}
-	return nil
+// OperationalEventDelete deletes the recorded events with these ids.
+func (s driver) OperationalEventDelete(ctx context.Context, ids []string) error {
+	_, err := s.pool.Exec(ctx, deleteOperationalEvents, ids)
+	return err
 }
 
-// CountOperationalEvents counts the recorded events not deleted yet.
-func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
+// OperationalEventCount counts the recorded events.
+func (s driver) OperationalEventCount(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM operational_events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count operational events: %w", err)
-	}
-	return n, nil
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM operational_events`).Scan(&n)
+	return n, err
 }

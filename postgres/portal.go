@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,11 +9,11 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// ExpirePortalAccess records that the application's portal tokens issued
-// before issuedBefore end at expiresAt; see hookbridge.ApplicationStore.
-// Times are kept to the microsecond (timestamptz's precision), as tokens
-// carry their issue time.
-func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
+// PortalExpire records that the application's portal tokens issued before
+// issuedBefore end at expiresAt, and forgets the records before
+// forgetBefore; see storekit.Store.ExpirePortalAccess. Times are kept to the
+// microsecond (timestamptz's precision), as tokens carry their issue time.
+func (s driver) PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = $1 AND issued_before < $2`
 		// A second call in the same millisecond keeps the earlier end.
@@ -23,38 +22,28 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 			ON CONFLICT (app_id, issued_before) DO UPDATE
 			SET expires_at = least(portal_expirations.expires_at, excluded.expires_at)`
 	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, forget, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime)); err != nil {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, forget, appID, forgetBefore); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, expire, appID, issuedBefore.Truncate(time.Microsecond), expiresAt.Truncate(time.Microsecond))
 		return err
 	})
-	if pgCode(err) == codeForeignKeyViolation {
-		return hookbridge.NotFound("application")
-	}
-	if err != nil {
-		return fmt.Errorf("expire portal access of %s: %w", appID, err)
-	}
-	return nil
 }
 
-// RevokePortalToken records that the application's portal token with
-// nonce was logged out; see hookbridge.ApplicationStore.
-func (s *Store) RevokePortalToken(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
+// PortalRevoke records that the application's token with nonce was
+// logged out; see storekit.Driver.
+func (s driver) PortalRevoke(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
 	const revoke = `
 		INSERT INTO portal_revocations (app_id, nonce, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (app_id, nonce) DO NOTHING`
-	if _, err := s.pool.Exec(ctx, revoke, appID, nonce, truncMS(expiresAt)); err != nil {
-		return fmt.Errorf("revoke portal token of %s: %w", appID, err)
-	}
-	return nil
+	_, err := s.pool.Exec(ctx, revoke, appID, nonce, expiresAt)
+	return err
 }
 
-// PortalAccessExpiry says what ends the application's portal token issued
-// at issuedAt with nonce: the expire-all calls that cover it and its
-// logout, in one read (the primary keys of both tables).
-func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
+// PortalExpiry says what ends the application's token issued at issuedAt
+// with nonce, in one read (the primary keys of both tables).
+func (s driver) PortalExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
 	const expiry = `
 		SELECT (SELECT min(expires_at) FROM portal_expirations WHERE app_id = $1 AND issued_before > $2),
 		       EXISTS (SELECT 1 FROM portal_revocations WHERE app_id = $1 AND nonce = $3)`
@@ -63,7 +52,7 @@ func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt t
 		revoked bool
 	)
 	if err := s.pool.QueryRow(ctx, expiry, appID, issuedAt, nonce).Scan(&at, &revoked); err != nil {
-		return hookbridge.PortalExpiry{}, fmt.Errorf("portal access expiry of %s: %w", appID, err)
+		return hookbridge.PortalExpiry{}, err
 	}
 	e := hookbridge.PortalExpiry{Revoked: revoked}
 	if at != nil {
@@ -72,18 +61,15 @@ func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt t
 	return e, nil
 }
 
-// PurgePortalRevocationsBefore deletes up to limit revocations of tokens
-// that expired before before, oldest first (portal_revocations_expires).
-func (s *Store) PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// PortalRevocationsPurge deletes up to limit revocations of tokens that
+// expired before before, oldest first (portal_revocations_expires).
+func (s driver) PortalRevocationsPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const purge = `
 		DELETE FROM portal_revocations WHERE (app_id, nonce) IN (
 			SELECT app_id, nonce FROM portal_revocations WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`
-	tag, err := s.pool.Exec(ctx, purge, truncMS(before), limit)
+	tag, err := s.pool.Exec(ctx, purge, before, limit)
 	if err != nil {
-		return 0, fmt.Errorf("purge portal revocations: %w", err)
+		return 0, err
 	}
 	return int(tag.RowsAffected()), nil
 }

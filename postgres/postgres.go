@@ -15,10 +15,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
-var _ hookbridge.Store = (*Store)(nil)
+var (
+	_ hookbridge.Store           = (*Store)(nil)
+	_ hookbridge.Listener        = (*Store)(nil)
+	_ hookbridge.ExclusiveRunner = (*Store)(nil)
+)
 
 // DefaultMaxConns is the pool size when the DSN does not set
 // pool_max_conns. The dispatcher needs two or three connections (claimer,
@@ -29,6 +34,10 @@ const DefaultMaxConns = 16
 // concurrent use, and any number of Stores (in one process or many) may use
 // the same database.
 type Store struct {
+	// Store is hookbridge.Store: the contract's rules, written once above
+	// the SQL, over this package's queries (driver).
+	*storekit.Store
+
 	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	pool   *pgxpool.Pool
 	cfg    *pgxpool.Config
@@ -123,6 +132,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Store = storekit.New(driver{s}, s.now, s.keys)
 	if err := s.init(ctx, o.migrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
@@ -133,6 +143,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s.ingest = startIngest(s)
 	return s, nil
 }
+
+// driver is storekit's Driver on this store: the methods named after an
+// entity and a verb (ApplicationInsert, …), which run this package's
+// queries for the rules in storekit.Store.
+type driver struct{ *Store }
+
+var _ storekit.Driver = driver{}
 
 // init finds the schema, then migrates it or checks that it is current.
 func (s *Store) init(ctx context.Context, migrate bool) error {
@@ -197,7 +214,14 @@ func (s *Store) RunExclusive(ctx context.Context, job string, fn func(context.Co
 
 // inTx runs fn in a transaction and commits it if fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return markErr(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// exec runs one statement on the pool and returns how many rows it
+// changed.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), markErr(err)
 }
 
 // notifyDue tells listening instances (see Listen) that deliveries may be

@@ -290,32 +290,15 @@ func TestRecordAttemptsKeepsOddResponses(t *testing.T) {
 	}
 }
 
-// TestRunExclusive: only one of two stores (instances) runs a job of a
-// given name at a time; another name is not excluded.
-func TestRunExclusive(t *testing.T) {
-	t.Parallel()
-	dsn := pgtest.Schema(t)
-	a, b := openDSN(t, dsn), openDSN(t, dsn)
-	ctx := t.Context()
-	ran, err := a.RunExclusive(ctx, "retention", func(ctx context.Context) error {
-		ranB, err := b.RunExclusive(ctx, "retention", func(context.Context) error { return nil })
-		if err != nil || ranB {
-			t.Errorf("second instance ran the same job alongside: ran=%v err=%v", ranB, err)
-		}
-		ranOther, err := b.RunExclusive(ctx, "other", func(context.Context) error { return nil })
-		if err != nil || !ranOther {
-			t.Errorf("another job was excluded: ran=%v err=%v", ranOther, err)
-		}
-		return nil
+// TestInstances runs the tests of what instances sharing a database
+// offer each other (LISTEN/NOTIFY wake-ups, advisory-lock jobs) on two
+// stores of one schema.
+func TestInstances(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.RunInstances(t, func(t *testing.T) (a, b hookbridge.Store) {
+		dsn := pgtest.Schema(t)
+		return openDSN(t, dsn), openDSN(t, dsn)
 	})
-	if err != nil || !ran {
-		t.Fatalf("first instance: ran=%v err=%v", ran, err)
-	}
-	// Released: b can run it now.
-	ran, err = b.RunExclusive(ctx, "retention", func(context.Context) error { return errors.New("job failed") })
-	if !ran || err == nil || err.Error() != "job failed" {
-		t.Fatalf("after release: ran=%v err=%v, want the job run and its error", ran, err)
-	}
 }
 
 // TestHotQueriesUseDueIndex checks the plans of the dispatcher's queries on

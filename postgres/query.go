@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // PostgreSQL error codes the store turns into domain errors.
@@ -28,25 +29,27 @@ func pgCode(err error) string {
 	return ""
 }
 
+// markErr marks PostgreSQL's constraint errors for the rules above the
+// SQL (storekit.ErrDuplicate, storekit.ErrMissingRef).
+func markErr(err error) error {
+	switch pgCode(err) {
+	case codeUniqueViolation:
+		return storekit.Mark(err, storekit.ErrDuplicate)
+	case codeForeignKeyViolation:
+		return storekit.Mark(err, storekit.ErrMissingRef)
+	}
+	return err
+}
+
 // Times are timestamptz with millisecond precision; the zero time.Time is
 // NULL where a column is optional.
-
-// truncMS is t as it will read back from the database: millisecond
-// precision, UTC. Stores apply it to the times they fill in, so that the
-// caller's struct equals what a later Get returns.
-func truncMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return time.UnixMilli(t.UnixMilli()).UTC()
-}
 
 // timeOrNull is the stored form of an optional time.
 func timeOrNull(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	t = truncMS(t)
+	t = storekit.TruncMS(t)
 	return &t
 }
 
@@ -109,27 +112,6 @@ func jsonMap(m map[string]string) map[string]string {
 	return m
 }
 
-// page trims rows fetched with limit+1 to limit and says whether the list is
-// done.
-func page[T any](rows []T, limit int) hookbridge.Page[T] {
-	if len(rows) > limit {
-		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return hookbridge.Page[T]{Data: rows, Done: true}
-}
-
-// listLimit resolves a requested page size: zero or less means the default,
-// more than the maximum means the maximum.
-func listLimit(n int) int {
-	if n <= 0 {
-		return hookbridge.DefaultListLimit
-	}
-	return min(n, hookbridge.MaxListLimit)
-}
-
 // query builds a statement whose WHERE clause is a list of AND-ed
 // conditions, numbering the $n placeholders as arguments are added.
 type query struct {
@@ -158,10 +140,8 @@ func (q *query) clause() string {
 // iterator in the list's order) and returns the ORDER BY and LIMIT, which
 // fetches one row more than limit. def is the list's default order.
 func (q *query) keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering, limit int) string {
-	desc := opt.Order == hookbridge.OrderDescending ||
-		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
 	dir, op := "ASC", ">"
-	if desc {
+	if storekit.Descending(opt, def) {
 		dir, op = "DESC", "<"
 	}
 	if opt.Iterator != "" {
@@ -180,10 +160,10 @@ func (q *query) messageFilter(eventTypes []string, channel string, timeCol strin
 		q.where(`m.channels @> jsonb_build_array(` + q.arg(channel) + `::text)`)
 	}
 	if !before.IsZero() {
-		q.where(timeCol + ` < ` + q.arg(truncMS(before)))
+		q.where(timeCol + ` < ` + q.arg(storekit.TruncMS(before)))
 	}
 	if !after.IsZero() {
-		q.where(timeCol + ` > ` + q.arg(truncMS(after)))
+		q.where(timeCol + ` > ` + q.arg(storekit.TruncMS(after)))
 	}
 }
 

@@ -2,8 +2,9 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // purgeMessages deletes the oldest messages created before $1 whose
@@ -22,18 +23,12 @@ const purgeMessages = `
 		FOR UPDATE SKIP LOCKED)
 	DELETE FROM messages WHERE id IN (SELECT id FROM old)`
 
-// PurgeBefore deletes up to limit messages created before before whose
+// MessagePurge deletes up to limit messages created before before whose
 // deliveries are all final, with their deliveries and attempts, in one
-// statement, and returns how many messages it deleted.
-func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	tag, err := s.pool.Exec(ctx, purgeMessages, truncMS(before), limit)
-	if err != nil {
-		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
-	}
-	return int(tag.RowsAffected()), nil
+// statement.
+func (s driver) MessagePurge(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.exec(ctx, purgeMessages, storekit.TruncMS(before), limit)
+	return int(n), err
 }
 
 // Inbound retention: each statement walks its table's (source_id, time)
@@ -51,19 +46,17 @@ const (
 		DELETE FROM observations o USING old WHERE o.source_id = old.source_id AND o.event_id = old.event_id`
 )
 
-// PurgeInboundBefore deletes up to limit inbound events received before
-// before and up to limit observations seen before it.
-func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// InboundPurge deletes up to limit inbound events received before before
+// and up to limit observations seen before it, and returns how many rows
+// it deleted, those of the first statement too if the second fails.
+func (s driver) InboundPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	total := 0
 	for _, q := range []string{purgeInbound, purgeObservations} {
-		tag, err := s.pool.Exec(ctx, q, truncMS(before), limit)
+		n, err := s.exec(ctx, q, storekit.TruncMS(before), limit)
 		if err != nil {
-			return total, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+			return total, err
 		}
-		total += int(tag.RowsAffected())
+		total += int(n)
 	}
 	return total, nil
 }

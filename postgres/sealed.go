@@ -2,64 +2,36 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hookbridge/hookbridge/sealed"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// Reseal brings the secrets stored to the store's keys (WithKeys): every
-// endpoint secret, source credential and setting sealed with an older key,
-// or not sealed at all, is sealed again with the current key. Without keys it
-// checks that nothing is sealed. It returns how many rows it changed; an
-// error names a row whose secrets the keys cannot open, and changes
-// nothing. Each row is written only if it still holds what was read, so a
-// change made meanwhile (through the API, or by another instance
+// SecretsReseal runs reseal (see storekit.Store.Reseal) in one
+// transaction. Each row is written only if it still holds what was read,
+// so a change made meanwhile (through the API, or by another instance
 // resealing) is kept.
-func (s *Store) Reseal(ctx context.Context) (int, error) {
-	type row struct {
-		id   string
-		data []byte
-	}
-	var n int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		n = 0
-		for _, c := range sealed.Columns {
-			page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > $1 ORDER BY ` + c.Key + ` LIMIT $2`
-			for after := ""; ; {
-				rows, err := collect(ctx, tx, page, []any{after, sealed.ResealPage}, func(r pgx.Row) (row, error) {
-					var x row
-					return x, r.Scan(&x.id, &x.data)
-				})
-				if err != nil {
-					return err
-				}
-				for _, r := range rows {
-					out, changed, err := c.Reseal(s.keys, r.data, r.id)
-					if err != nil {
-						return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
-					}
-					if !changed {
-						continue
-					}
-					tag, err := tx.Exec(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+` = $3`,
-						out, r.id, r.data)
-					if err != nil {
-						return err
-					}
-					n += int(tag.RowsAffected())
-				}
-				if len(rows) < sealed.ResealPage {
-					break
-				}
-				after = rows[len(rows)-1].id
-			}
-		}
-		return nil
+func (s driver) SecretsReseal(ctx context.Context, reseal func(tx storekit.ResealTx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return reseal(resealTx{ctx, tx}) })
+}
+
+// resealTx is storekit.ResealTx on a transaction.
+type resealTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (r resealTx) Page(c storekit.SealedColumn, after string, limit int) ([]storekit.SealedRow, error) {
+	page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > $1 ORDER BY ` + c.Key + ` LIMIT $2`
+	return collect(r.ctx, r.tx, page, []any{after, limit}, func(row pgx.Row) (storekit.SealedRow, error) {
+		var x storekit.SealedRow
+		return x, row.Scan(&x.Key, &x.Data)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("reseal secrets: %w", err)
-	}
-	return n, nil
+}
+
+func (r resealTx) Update(c storekit.SealedColumn, row storekit.SealedRow, out []byte) (int64, error) {
+	tag, err := r.tx.Exec(r.ctx, `UPDATE `+c.Table+` SET `+c.Name+` = $1 WHERE `+c.Key+` = $2 AND `+c.Name+` = $3`,
+		out, row.Key, row.Data)
+	return tag.RowsAffected(), err
 }

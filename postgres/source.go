@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -36,41 +36,19 @@ func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 	return src, nil
 }
 
-// CreateSource stores src, filling in its ID and times if unset, and records
-// its initial rollout as the first change, in one transaction.
-func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor string) error {
+// SourceInsert inserts src and records its initial rollout as the first
+// change, in one transaction.
+func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	now := truncMS(s.now())
-	if src.ID == "" {
-		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
-	}
-	if src.CreatedAt.IsZero() {
-		src.CreatedAt = now
-	}
-	if src.UpdatedAt.IsZero() {
-		src.UpdatedAt = src.CreatedAt
-	}
-	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("create source: credentials: %w", err)
-	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, insertSource, src.ID, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
 			src.Routing, src.Rollout, src.CreatedAt, src.UpdatedAt); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
 	})
-	if pgCode(err) == codeUniqueViolation {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", src.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("create source: %w", err)
-	}
-	return nil
 }
 
 // insertRolloutChange appends one audit record.
@@ -84,129 +62,61 @@ func insertRolloutChange(ctx context.Context, tx pgx.Tx, sourceID, actor string,
 	return nil
 }
 
-// GetSource finds a source by id.
-func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
+// SourceGet reads a source by id.
+func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1`
-	src, err := scanSource(s.keys, s.pool.QueryRow(ctx, getSource, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookbridge.NotFound("source")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get source %s: %w", id, err)
-	}
-	return &src, nil
+	return scanSource(s.keys, s.pool.QueryRow(ctx, getSource, id))
 }
 
-// UpdateSource replaces the source's configuration, leaving its rollout.
-func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error {
+// SourceUpdate writes the source's configuration, leaving its rollout.
+func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
 		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, updated_at = $6
 		WHERE id = $7`
-	now := truncMS(s.now())
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
-	}
-	tag, err := s.pool.Exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
-		src.Routing, now, src.ID)
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("source")
-	}
-	src.UpdatedAt = now
-	return nil
+	return s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(), src.Routing, now, src.ID)
 }
 
-// SetRollout changes the source's rollout and audits the change in one
-// transaction. The source's row is locked first, so that two concurrent
-// changes are recorded in the order they were made, each from the rollout
-// the other left.
-func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (*hookbridge.Source, error) {
+// SourceSetRollout changes the source's rollout and audits the change in
+// one transaction. The source's row is locked first, so that two
+// concurrent changes are recorded in the order they were made, each from
+// the rollout the other left.
+func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error) {
 	const (
 		lockSource    = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1 FOR UPDATE`
 		updateRollout = `UPDATE sources SET rollout = $1, updated_at = $2 WHERE id = $3`
 	)
-	now = truncMS(now)
 	var src hookbridge.Source
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return hookbridge.NotFound("source")
-		}
-		if err != nil {
+		if src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id)); err != nil {
 			return err
 		}
-		if src.Rollout.Equal(r) {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
-			return err
-		}
-		if err := insertRolloutChange(ctx, tx, id, actor, src.Rollout, r, now); err != nil {
-			return err
-		}
-		src.Rollout, src.UpdatedAt = r, now
-		return nil
+		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
+			if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
+				return err
+			}
+			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
+		})
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("set rollout of source %s: %w", id, err)
-	}
-	return &src, nil
+	return src, err
 }
 
-// DeleteSource removes the source; its events, rollout history and
+// SourceDelete deletes the source; its events, rollout history and
 // observations go with it (ON DELETE CASCADE).
-func (s *Store) DeleteSource(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("delete source %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("source")
-	}
-	return nil
+func (s driver) SourceDelete(ctx context.Context, id string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
 }
 
-// ListSources lists sources, oldest first by default.
-func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
-	limit := listLimit(opt.Limit)
+// SourceList reads a page of sources by id.
+func (s driver) SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error) {
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
-	rows, err := s.pool.Query(ctx, `SELECT `+sourceColumns+` FROM sources WHERE `+q.clause()+tail, q.args...)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Source, error) { return scanSource(s.keys, r) })
-	if err != nil {
-		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
-	}
-	return page(out, limit), nil
+	return collect(ctx, s.pool, `SELECT `+sourceColumns+` FROM sources WHERE `+q.clause()+tail, q.args,
+		func(r pgx.Row) (hookbridge.Source, error) { return scanSource(s.keys, r) })
 }
 
-// sourceExists returns ENOTFOUND unless the source exists.
-func sourceExists(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, id string) error {
-	var exists bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sources WHERE id = $1)`, id).Scan(&exists); err != nil {
-		return fmt.Errorf("look up source: %w", err)
-	}
-	if !exists {
-		return hookbridge.NotFound("source")
-	}
-	return nil
-}
-
-// ListRolloutChanges lists a source's rollout changes, newest first by
-// default.
-func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
-	limit := listLimit(opt.Limit)
+// RolloutChangeList reads a page of a source's rollout changes by id.
+func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error) {
 	var q query
 	q.where(`source_id = ` + q.arg(sourceID))
 	tail := q.keyset("id", opt, hookbridge.OrderDescending, limit)
@@ -227,13 +137,7 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, err
-	}
-	if err != nil {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
-	}
-	return page(out, limit), nil
+	return out, err
 }
 
 // inboundColumns is the column list scanInbound reads.
@@ -260,11 +164,11 @@ func scanInbound(row pgx.Row) (hookbridge.InboundEvent, error) {
 	return ev, nil
 }
 
-// CreateInboundEvent stores ev unless its source already has its EventID.
+// InboundEventInsert stores ev unless its source already has its EventID.
 // INSERT … ON CONFLICT DO NOTHING on the unique (source_id, event_id)
 // decides; a concurrent insert of the same key waits for the first to
 // commit and then finds it.
-func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
+func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (hookbridge.InboundEvent, bool, error) {
 	const (
 		insertEvent = `
 			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at)
@@ -272,52 +176,30 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
 	)
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixInbound)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = s.now()
-	}
-	ev.ReceivedAt, ev.OccurredAt = truncMS(ev.ReceivedAt), truncMS(ev.OccurredAt)
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
+	n, err := s.exec(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
 		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt)
-	switch {
-	case pgCode(err) == codeForeignKeyViolation:
-		return nil, false, hookbridge.NotFound("source")
-	case pgCode(err) == codeUniqueViolation:
-		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", ev.ID)
-	case err != nil:
-		return nil, false, fmt.Errorf("create inbound event: %w", err)
-	case tag.RowsAffected() == 1:
-		return ev, true, nil
+	if err != nil || n == 1 {
+		return hookbridge.InboundEvent{}, n == 1, err
 	}
 	stored, err := scanInbound(s.pool.QueryRow(ctx, getEvent, ev.SourceID, ev.EventID))
 	if err != nil {
-		return nil, false, fmt.Errorf("create inbound event: read the stored one: %w", err)
+		return stored, false, fmt.Errorf("read the stored one: %w", err)
 	}
-	return &stored, false, nil
+	return stored, false, nil
 }
 
-// SetInboundMessages records the messages an event was forwarded as.
-func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE inbound_events SET message_ids = $1 WHERE source_id = $2 AND id = $3`,
+// InboundEventSetMessages records the messages an event was forwarded as.
+func (s driver) InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (int64, error) {
+	return s.exec(ctx, `UPDATE inbound_events SET message_ids = $1 WHERE source_id = $2 AND id = $3`,
 		jsonList(msgIDs), sourceID, id)
-	if err != nil {
-		return fmt.Errorf("set messages of inbound event %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return hookbridge.NotFound("inbound event")
-	}
-	return nil
 }
 
-// ListInboundEvents lists a source's events, newest first by default.
-func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	limit := listLimit(opt.Limit)
+// InboundEventList reads a page of a source's events by id.
+func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error) {
 	var q query
 	q.where(`source_id = ` + q.arg(sourceID))
 	tail := q.keyset("id", opt, hookbridge.OrderDescending, limit)
@@ -333,18 +215,12 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.InboundEvent, error) { return scanInbound(r) })
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, err
-	}
-	if err != nil {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
-	}
-	return page(out, limit), nil
+	return out, err
 }
 
-// AddObservations stores what polling saw in one statement, keeping the
+// ObservationInsert stores what polling saw in one statement, keeping the
 // first report of each event.
-func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
+func (s driver) ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
 	const insertObservations = `
 		INSERT INTO observations (source_id, event_id, occurred_at, seen_at)
 		SELECT $1, o.event_id, o.occurred_at, o.seen_at
@@ -354,7 +230,7 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 	occurred := make([]*time.Time, len(obs))
 	seen := make([]time.Time, len(obs))
 	for i, o := range obs {
-		eventIDs[i], occurred[i], seen[i] = o.EventID, timeOrNull(o.OccurredAt), truncMS(o.SeenAt)
+		eventIDs[i], occurred[i], seen[i] = o.EventID, timeOrNull(o.OccurredAt), storekit.TruncMS(o.SeenAt)
 	}
 	var added int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -365,19 +241,13 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		added = tag.RowsAffected()
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return 0, err
-	}
-	if err != nil {
-		return 0, fmt.Errorf("add observations to %s: %w", sourceID, err)
-	}
-	return int(added), nil
+	return int(added), err
 }
 
-// CompareObservations classifies the events either side saw in [since,
+// ObservationCompare classifies the events either side saw in [since,
 // until) by what each side saw of them at any time, and returns the
 // webhook's lead for those both saw.
-func (s *Store) CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
+func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
 	// window is every event id either side saw in the window, each with
 	// when the webhook first brought it (NULL if never) and when polling
 	// saw it (NULL if never).
@@ -403,7 +273,7 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 			WHERE webhook_at IS NOT NULL AND polling_at IS NOT NULL ORDER BY lead`
 	)
 	var c hookbridge.Comparison
-	args := []any{sourceID, truncMS(since), truncMS(until)}
+	args := []any{sourceID, storekit.TruncMS(since), storekit.TruncMS(until)}
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
@@ -422,14 +292,5 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Comparison{}, err
-	}
-	if err != nil {
-		return hookbridge.Comparison{}, fmt.Errorf("compare observations of %s: %w", sourceID, err)
-	}
-	if len(c.Leads) == 0 {
-		c.Leads = nil
-	}
-	return c, nil
+	return c, err
 }

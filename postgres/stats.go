@@ -2,30 +2,22 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// AttemptCounts counts the attempts made in [since, until) per bucket of
-// width, by outcome, for one application or (appID "") for all, and for
+// AttemptBuckets counts the attempts made in [since, until) per bucket of
+// widthMS, by outcome, for one application or (appID "") for all, and for
 // one endpoint of it or (endpointID "") for all.
-func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
-	widthMS := width.Milliseconds()
-	if widthMS <= 0 {
-		return nil, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
-	}
-	if !since.Before(until) {
-		return nil, nil
-	}
-	sinceMS := since.UnixMilli()
+func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
 	var q query
-	bucket := `((extract(epoch FROM created_at) * 1000)::bigint - ` + q.arg(sinceMS) + `) / ` + q.arg(widthMS)
+	bucket := `((extract(epoch FROM created_at) * 1000)::bigint - ` + q.arg(since.UnixMilli()) + `) / ` + q.arg(widthMS)
 	success, fail := q.arg(int16(hookbridge.StatusSuccess)), q.arg(int16(hookbridge.StatusFail))
-	q.where(`created_at >= ` + q.arg(truncMS(since)) + ` AND created_at < ` + q.arg(truncMS(until)))
+	q.where(`created_at >= ` + q.arg(storekit.TruncMS(since)) + ` AND created_at < ` + q.arg(storekit.TruncMS(until)))
 	if appID != "" {
 		q.where(`app_id = ` + q.arg(appID))
 	}
@@ -44,26 +36,15 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 		WHERE ` + q.clause() + `
 		GROUP BY bucket
 		ORDER BY bucket`
-	rows, err := collect(ctx, s.pool, attemptCounts, q.args, func(row pgx.Row) (hookbridge.AttemptCount, error) {
-		var (
-			c hookbridge.AttemptCount
-			b int64
-		)
-		if err := row.Scan(&b, &c.Success, &c.Fail); err != nil {
-			return c, err
-		}
-		c.Start = time.UnixMilli(sinceMS + b*widthMS).UTC()
-		return c, nil
+	return collect(ctx, s.pool, attemptCounts, q.args, func(row pgx.Row) (storekit.Bucket, error) {
+		var b storekit.Bucket
+		return b, row.Scan(&b.Index, &b.Success, &b.Fail)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("attempt counts: %w", err)
-	}
-	return rows, nil
 }
 
-// Backlog counts the deliveries not final yet, by status, and those due at
-// now.
-func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog, error) {
+// DeliveryBacklog counts the deliveries not final yet, by status, and those
+// due at now.
+func (s driver) DeliveryBacklog(ctx context.Context, now time.Time) ([]storekit.StatusCount, error) {
 	// backlog reads the rows of the partial index deliveries_due, which
 	// holds exactly the non-final deliveries: its cost is the backlog's
 	// size, not the table's.
@@ -72,27 +53,17 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 		FROM deliveries
 		WHERE next_attempt_at IS NOT NULL
 		GROUP BY status`
-	rows, err := s.pool.Query(ctx, backlog, truncMS(now))
-	if err != nil {
-		return hookbridge.Backlog{}, fmt.Errorf("backlog: %w", err)
-	}
+	return collect(ctx, s.pool, backlog, []any{storekit.TruncMS(now)}, scanStatusCount)
+}
+
+// scanStatusCount reads a status, a count and (if the query has it) how
+// many of those are due.
+func scanStatusCount(row pgx.Row) (storekit.StatusCount, error) {
 	var (
-		b      hookbridge.Backlog
+		c      storekit.StatusCount
 		status int16
-		n, due int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&status, &n, &due}, func() error {
-		switch hookbridge.MessageStatus(status) {
-		case hookbridge.StatusPending:
-			b.Pending += n
-		case hookbridge.StatusSending:
-			b.Sending += n
-		}
-		b.Due += due
-		return nil
-	})
-	if err != nil {
-		return hookbridge.Backlog{}, fmt.Errorf("backlog: %w", err)
-	}
-	return b, nil
+	err := row.Scan(&status, &c.N, &c.Due)
+	c.Status = hookbridge.MessageStatus(status)
+	return c, err
 }

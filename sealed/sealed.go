@@ -231,8 +231,8 @@ func (k *Keyring) ResealJSON(data []byte, rowID string) ([]byte, bool, error) {
 }
 
 // ResealKeys is Reseal for the "key" member of every object of a JSON
-// array, the form in which the stores keep an endpoint's secrets; the other
-// members are kept as they are.
+// array (an endpoint's secrets, as the stores keep them); the other members
+// are kept as they are.
 func (k *Keyring) ResealKeys(data []byte, rowID string) ([]byte, bool, error) {
 	var list []map[string]json.RawMessage
 	if err := json.Unmarshal(data, &list); err != nil {
@@ -259,32 +259,6 @@ func (k *Keyring) ResealKeys(data []byte, rowID string) ([]byte, bool, error) {
 	out, err := json.Marshal(list)
 	return out, true, err
 }
-
-// Column is a database column of sealed values: in each row of Table
-// (whose key column is Key), the column Name holds What's secrets, which
-// Reseal brings to a Keyring. Binary columns hold bytes, the others text.
-type Column struct {
-	What, Table, Key, Name string
-	Binary                 bool
-	Reseal                 func(k *Keyring, data []byte, rowID string) (out []byte, changed bool, err error)
-}
-
-// Columns are the columns the stores seal, the same in every store's
-// schema: endpoint signing secrets (a JSON array of objects whose "key" is
-// sealed, see ResealKeys), source credentials (SealJSON), and settings
-// (their values as text: the keys that sign portal tokens and sessions,
-// among others). The responses kept for Idempotency-Key retries are sealed
-// as they are written (SealBytes) but not resealed: there can be millions,
-// they live a day, and one that no configured key opens counts as gone.
-var Columns = []Column{
-	{"endpoint", "endpoints", "id", "secrets", false, (*Keyring).ResealKeys},
-	{"source", "sources", "id", "credentials", false, (*Keyring).ResealJSON},
-	{"setting", "settings", "name", "value", false, (*Keyring).ResealText},
-}
-
-// ResealPage is how many rows a store's Reseal reads at a time, so that
-// its memory does not grow with the tables.
-const ResealPage = 1000
 
 // ResealText is Reseal for a value stored as text.
 func (k *Keyring) ResealText(data []byte, rowID string) ([]byte, bool, error) {

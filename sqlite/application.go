@@ -3,10 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -31,36 +30,15 @@ func scanApplication(row rowScanner) (hookbridge.Application, error) {
 	return a, nil
 }
 
-// CreateApplication stores app, filling in its ID and times if unset.
-func (s *Store) CreateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := truncMS(s.now())
-	if app.ID == "" {
-		app.ID = hookbridge.NewID(hookbridge.PrefixApplication)
-	}
-	if app.CreatedAt.IsZero() {
-		app.CreatedAt = now
-	}
-	if app.UpdatedAt.IsZero() {
-		app.UpdatedAt = app.CreatedAt
-	}
-	app.CreatedAt, app.UpdatedAt = truncMS(app.CreatedAt), truncMS(app.UpdatedAt)
-
+// ApplicationInsert inserts app.
+func (s driver) ApplicationInsert(ctx context.Context, app *hookbridge.Application) error {
 	const insertApplication = `
 		INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	defer s.apps.invalidate()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
-			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(app.CreatedAt), ms(app.UpdatedAt))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	}
-	if err != nil {
-		return fmt.Errorf("create application: %w", err)
-	}
-	return nil
+	_, err := s.exec(ctx, insertApplication, app.ID, nullString(app.UID), app.Name,
+		nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(app.CreatedAt), ms(app.UpdatedAt))
+	return err
 }
 
 // getApplicationByID and getApplicationByUID each use a unique index. Every
@@ -70,49 +48,30 @@ const (
 	getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = ?`
 )
 
-// GetApplication finds an application by id or uid. A value shaped like an
-// application id is looked up as an id first; anything else, or an id-shaped
-// value that matches no id, is looked up as a uid.
+// ApplicationGet reads the application with id (byID) or uid key.
 //
 // Applications are served from memory once read (appCache): every accepted
 // message looks its application up, and a read transaction costs more than
 // the rest of the lookup.
-func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
-	if a, ok := s.apps.get(idOrUID); ok {
-		return a, nil
+func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error) {
+	ck := appKey{byID, key}
+	if a, ok := s.apps.get(ck); ok {
+		return *a, nil
 	}
 	gen := s.apps.generation()
-	a, err := s.readApplication(ctx, idOrUID)
-	if err != nil {
-		return nil, err
+	stmt := s.rstmts.applicationByUID
+	if byID {
+		stmt = s.rstmts.applicationByID
 	}
-	s.apps.put(gen, idOrUID, a)
-	return a, nil
-}
-
-// readApplication is GetApplication from the database.
-func (s *Store) readApplication(ctx context.Context, idOrUID string) (*hookbridge.Application, error) {
 	// A lookup by a unique index takes microseconds, and the driver watches
 	// a cancellable context with a goroutine per statement, which doubles
 	// the cost of this one.
-	ctx = context.WithoutCancel(ctx)
-	if hookbridge.HasPrefix(idOrUID, hookbridge.PrefixApplication) {
-		a, err := scanApplication(s.rstmts.applicationByID.QueryRowContext(ctx, idOrUID))
-		if err == nil {
-			return &a, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
-		}
-	}
-	a, err := scanApplication(s.rstmts.applicationByUID.QueryRowContext(ctx, idOrUID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("application")
-	}
+	a, err := scanApplication(stmt.QueryRowContext(context.WithoutCancel(ctx), key))
 	if err != nil {
-		return nil, fmt.Errorf("get application %s: %w", idOrUID, err)
+		return a, err
 	}
-	return &a, nil
+	s.apps.put(gen, ck, &a)
+	return a, nil
 }
 
 // appCache keeps the applications GetApplication found, by the id or uid
@@ -125,7 +84,13 @@ func (s *Store) readApplication(ctx context.Context, idOrUID string) (*hookbridg
 type appCache struct {
 	mu    sync.Mutex
 	gen   uint64
-	byKey map[string]*hookbridge.Application
+	byKey map[appKey]*hookbridge.Application
+}
+
+// appKey is what an application was looked up by: its id or its uid.
+type appKey struct {
+	byID bool
+	key  string
 }
 
 // maxCachedApps bounds the cache; past it, it starts over.
@@ -133,7 +98,7 @@ const maxCachedApps = 10_000
 
 // get returns a copy of the cached application, which the caller may
 // change.
-func (c *appCache) get(key string) (*hookbridge.Application, bool) {
+func (c *appCache) get(key appKey) (*hookbridge.Application, bool) {
 	c.mu.Lock()
 	a, ok := c.byKey[key]
 	c.mu.Unlock()
@@ -152,14 +117,14 @@ func (c *appCache) generation() uint64 {
 
 // put caches a copy of a, read under generation gen, unless the cache was
 // emptied since.
-func (c *appCache) put(gen uint64, key string, a *hookbridge.Application) {
+func (c *appCache) put(gen uint64, key appKey, a *hookbridge.Application) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
 	if c.byKey == nil || len(c.byKey) >= maxCachedApps {
-		c.byKey = make(map[string]*hookbridge.Application)
+		c.byKey = make(map[appKey]*hookbridge.Application)
 	}
 	c.byKey[key] = copyApplication(a)
 }
@@ -183,65 +148,32 @@ func copyApplication(a *hookbridge.Application) *hookbridge.Application {
 	return &cp
 }
 
-// UpdateApplication replaces the mutable fields of the application with
-// app.ID, and sets app.UpdatedAt (and app.CreatedAt, from the stored row).
-func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Application) error {
+// ApplicationUpdate writes app's mutable fields, updated at now.
+func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (time.Time, error) {
 	const updateApplication = `
 		UPDATE applications SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?
 		WHERE id = ?
 		RETURNING created_at`
-	now := truncMS(s.now())
 	var created int64
 	defer s.apps.invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateApplication, nullString(app.UID), app.Name,
 			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(now), app.ID).Scan(&created)
 	})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return hookbridge.NotFound("application")
-	case isUniqueViolation(err):
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "an application with uid %q already exists", app.UID)
-	case err != nil:
-		return fmt.Errorf("update application %s: %w", app.ID, err)
-	}
-	app.UpdatedAt, app.CreatedAt = now, fromMS(created)
-	return nil
+	return fromMS(created), err
 }
 
-// DeleteApplication removes the application; the foreign keys cascade to
+// ApplicationDelete deletes the application; the foreign keys cascade to
 // its endpoints, messages, deliveries and attempts.
-func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	const deleteApplication = `DELETE FROM applications WHERE id = ?`
-	var n int64
+func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error) {
 	defer s.apps.invalidate()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteApplication, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete application %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("application")
-	}
-	return nil
+	return s.exec(ctx, `DELETE FROM applications WHERE id = ?`, id)
 }
 
-// ListApplications pages through applications by id, oldest first by
-// default.
-func (s *Store) ListApplications(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Application], error) {
-	limit := listLimit(opt.Limit)
+// ApplicationList reads a page of applications by id (the primary key, in
+// either direction).
+func (s driver) ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error) {
 	where, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
-	// listApplications walks the primary key in either direction.
 	listApplications := `SELECT ` + applicationColumns + ` FROM applications WHERE ` + where + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, listApplications, append(args, limit+1), scanApplication)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Application]{}, fmt.Errorf("list applications: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.r, listApplications, append(args, limit+1), scanApplication)
 }

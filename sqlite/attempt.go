@@ -2,9 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -27,11 +24,10 @@ func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
 	return a, nil
 }
 
-// ListAttempts pages through the application's attempts by id, newest
-// first by default. Event type and channel filters apply to the attempt's
-// message; Before and After to the attempt's time.
-func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.AttemptFilter) (hookbridge.Page[hookbridge.Attempt], error) {
-	limit := listLimit(f.Limit)
+// AttemptList reads a page of the application's attempts by id. Event type
+// and channel filters apply to the attempt's message; Before and After to
+// the attempt's time.
+func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
 	var w filter
 	w.add(`a.app_id = ?`, appID)
 	if f.MsgID != "" {
@@ -59,44 +55,16 @@ func (s *Store) ListAttempts(ctx context.Context, appID string, f hookbridge.Att
 	// Without either it sorts the application's attempts, which is fine
 	// for occasional use and not worth a third index on the hot insert.
 	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + w.where() + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, listAttempts, append(w.args, limit+1), scanAttempt)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Attempt]{}, fmt.Errorf("list attempts: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.r, listAttempts, append(w.args, limit+1), scanAttempt)
 }
 
-// GetAttempt finds an attempt of the application's message.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*hookbridge.Attempt, error) {
+// AttemptGet reads an attempt of the application's message.
+func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
 	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
-	a, err := scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("attempt")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get attempt %s: %w", attemptID, err)
-	}
-	return &a, nil
+	return scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID))
 }
 
-// ExpungeAttemptContent deletes the response body of an attempt, keeping
-// the row.
-func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
-	const expungeAttempt = `UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, expungeAttempt, attemptID, appID, msgID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("expunge attempt %s: %w", attemptID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("attempt")
-	}
-	return nil
+// AttemptExpunge empties the response body of an attempt, keeping the row.
+func (s driver) AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (int64, error) {
+	return s.exec(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`, attemptID, appID, msgID)
 }

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,33 +10,14 @@ import (
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
-// benchPayload is a typical thin payment event.
-var benchPayload = json.RawMessage(`{"paymentId":"pay_8f2c1e","orderId":"ord_51aa","status":"captured",` +
-	`"amount":4250,"currency":"EUR","processor":"adyen","processorRef":"8535516988037431",` +
-	`"capturedAt":"2025-06-01T12:00:00Z","metadata":{"` + strings.Repeat("x", 200) + `":"y"}}`)
-
-// benchApp creates an application with one endpoint that takes every event.
-func benchApp(b *testing.B, s *Store) *hookbridge.Application {
-	b.Helper()
-	ctx := context.Background()
-	app := &hookbridge.Application{Name: "bench"}
-	if err := s.CreateApplication(ctx, app); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}); err != nil {
-		b.Fatal(err)
-	}
-	return app
-}
-
 // BenchmarkCreateMessage measures ingest: one message and its one delivery
 // per durable (fsynced) transaction.
 func BenchmarkCreateMessage(b *testing.B) {
 	s := openTest(b)
-	app := benchApp(b, s)
+	app := storetest.BenchApp(b, s)
 	ctx := context.Background()
 	for b.Loop() {
-		m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+		m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
 		if _, _, err := s.CreateMessage(ctx, m); err != nil {
 			b.Fatal(err)
 		}
@@ -51,12 +30,12 @@ func BenchmarkCreateMessage(b *testing.B) {
 func BenchmarkClaimAndRecord(b *testing.B) {
 	const batch = 100
 	s := openTest(b)
-	app := benchApp(b, s)
+	app := storetest.BenchApp(b, s)
 	ctx := context.Background()
 	created := time.Now()
 	fill := func() {
 		for range batch {
-			m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload, CreatedAt: created}
+			m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload, CreatedAt: created}
 			if _, _, err := s.CreateMessage(ctx, m); err != nil {
 				b.Fatal(err)
 			}
@@ -68,17 +47,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 		b.StopTimer()
 		fill()
 		b.StartTimer()
-		claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(claims) != batch {
-			b.Fatalf("claimed %d, want %d", len(claims), batch)
-		}
-		results = storetest.AppendSuccesses(results[:0], claims)
-		if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
-			b.Fatal(err, rejected)
-		}
+		results = storetest.BenchClaimRecord(b, s, now, batch, results)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
 }
@@ -93,7 +62,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 func BenchmarkDataPath(b *testing.B) {
 	const batch = 100
 	s := openTest(b)
-	app := benchApp(b, s)
+	app := storetest.BenchApp(b, s)
 	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
 	ctx := context.Background()
@@ -102,7 +71,7 @@ func BenchmarkDataPath(b *testing.B) {
 	cpu0, cpuOK := storetest.ProcessCPU()
 	for b.Loop() {
 		for i := range msgs {
-			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+			msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
 		}
 		if _, err := s.CreateMessages(ctx, msgs); err != nil {
 			b.Fatal(err)
@@ -131,12 +100,12 @@ func BenchmarkDataPath(b *testing.B) {
 // (group commit), so one fsync covers many messages.
 func BenchmarkCreateMessageConcurrent(b *testing.B) {
 	s := openTest(b)
-	app := benchApp(b, s)
+	app := storetest.BenchApp(b, s)
 	ctx := context.Background()
 	b.SetParallelism(32) // 32 × GOMAXPROCS producers
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+			m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
 			if _, _, err := s.CreateMessage(ctx, m); err != nil {
 				b.Error(err)
 				return
@@ -168,7 +137,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.SetParallelism(4)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: benchPayload}
+					m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
 					if _, _, err := s.CreateMessage(ctx, m); err != nil {
 						b.Error(err)
 						return

@@ -1,16 +1,14 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // scanDelivery reads a delivery as a claim returns it (claimedColumns).
@@ -55,22 +53,13 @@ const (
 	claimedEndpoints = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`
 )
 
-// ClaimDeliveries leases up to limit due deliveries to owner until
-// now+lease, earliest due first, and returns them with their message and
-// endpoint. Claiming is a write (it may share its transaction with others,
-// see writer.go), so two claimers never get the same delivery.
-func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]hookbridge.Claim, error) {
-	return s.ClaimDeliveriesSkipping(ctx, owner, now, lease, limit, nil)
-}
-
-// ClaimDeliveriesSkipping is ClaimDeliveries leaving the deliveries of the
-// endpoints in skip alone. Gated endpoints (paused, rate-limited, FIFO) are
-// served first, each within its budget, then the earliest due of the rest.
-func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip []string) ([]hookbridge.Claim, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	until := truncMS(now.Add(lease))
+// DeliveryClaim leases up to limit due deliveries to owner until until,
+// and returns them with their message and endpoint. Claiming is a write (it
+// may share its transaction with others, see writer.go), so two claimers
+// never get the same delivery. Gated endpoints (paused, rate-limited,
+// FIFO) are served first, each within its budget, then the earliest due of
+// the rest, leaving the endpoints in skip alone.
+func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]hookbridge.Claim, error) {
 	skipJSON := jsonList(skip)
 	var claims []hookbridge.Claim
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
@@ -124,16 +113,9 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 			}
 			claims = append(claims, hookbridge.Claim{Delivery: d, Message: m, Endpoint: e, LeaseUntil: until})
 		}
-		// RETURNING comes in no particular order; hand out earliest due first.
-		slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
-			return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
-		})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	return claims, nil
+	return claims, err
 }
 
 const (
@@ -157,24 +139,15 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-// RecordAttempts stores the results of claimed deliveries in one write
+// DeliveryRecord stores the results of claimed deliveries in one write
 // transaction (which it may share with other writes, see writer.go). It
 // first ends owner's leases while setting each delivery's new state; a
 // result whose delivery is no longer leased to owner (or that repeats a
 // delivery of the same batch) is dropped and its id returned in rejected.
 // Then each remaining result's Attempt (if any) is inserted, with its
 // delivery, application, message, endpoint and trigger taken from the
-// delivery, and its ID and CreatedAt filled in if unset.
-func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
-	for _, r := range results {
-		if err := checkResult(r); err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
-		}
-	}
-	if len(results) == 0 {
-		return nil, nil
-	}
-	now := truncMS(s.now())
+// delivery, and its Event recorded.
+func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) ([]string, error) {
 	// The new states, as finishAttempts reads them. A delivery named twice
 	// is finished by its first result only, as it would be one at a time:
 	// the first ends the lease the second needs.
@@ -197,7 +170,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 	}
 	statesJSON, err := json.Marshal(states)
 	if err != nil {
-		return nil, fmt.Errorf("record attempts: %w", err)
+		return nil, err
 	}
 	// finished is what the update returned for each delivery it moved.
 	type finished struct {
@@ -238,20 +211,12 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 			if a == nil {
 				continue
 			}
-			if a.ID == "" {
-				a.ID = hookbridge.NewID(hookbridge.PrefixAttempt)
-			}
-			if a.CreatedAt.IsZero() {
-				a.CreatedAt = now
-			}
-			a.CreatedAt = truncMS(a.CreatedAt)
 			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
 			if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
 				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
 				return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 			}
 			if ev := r.Event; ev != nil {
-				ev.SetAttempt(a)
 				if err := recordEvent(ctx, tx, ev, now); err != nil {
 					return fmt.Errorf("result %d, delivery %s: %w", i, r.DeliveryID, err)
 				}
@@ -259,28 +224,7 @@ func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hook
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record attempts: %w", err)
-	}
-	return rejected, nil
-}
-
-// checkResult rejects a result that would break the delivery invariants: a
-// delivery ends in success or fail, or goes on sending at a set time.
-func checkResult(r hookbridge.AttemptResult) error {
-	if r.Event != nil && r.Attempt == nil {
-		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
-	}
-	switch r.Status {
-	case hookbridge.StatusSuccess, hookbridge.StatusFail:
-		return nil
-	case hookbridge.StatusSending:
-		if r.NextAttempt.IsZero() {
-			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
-		}
-		return nil
-	}
-	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
+	return rejected, err
 }
 
 const (
@@ -292,41 +236,27 @@ const (
 		WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
 )
 
-// RenewLeases extends owner's leases on the given deliveries to until.
+// DeliveryRenew extends owner's leases on the given deliveries to until.
 // Deliveries owner no longer holds are left alone.
-func (s *Store) RenewLeases(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+func (s driver) DeliveryRenew(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
+	return s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		_, err := tx.Stmt(ctx, stmtRenewLeases).ExecContext(ctx, ms(until), jsonList(deliveryIDs), owner)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("renew leases: %w", err)
-	}
-	return nil
 }
 
-// ReleaseDeliveries ends owner's leases on the given deliveries, leaving
+// DeliveryRelease ends owner's leases on the given deliveries, leaving
 // their state as it is, so they can be claimed again at once.
-func (s *Store) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+func (s driver) DeliveryRelease(ctx context.Context, owner string, deliveryIDs []string) error {
+	return s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		_, err := tx.Stmt(ctx, stmtReleaseDeliveries).ExecContext(ctx, jsonList(deliveryIDs), owner)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("release deliveries: %w", err)
-	}
-	return nil
 }
 
-// NextDue returns when the earliest non-final delivery can next be claimed:
-// its next attempt time, or the end of its lease if that is later.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+// DeliveryNextDue returns when the earliest non-final delivery can next be
+// claimed: its next attempt time, or the end of its lease if that is later.
+func (s driver) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 	// dueOrder walks deliveries_due in due order. A row can be claimed at
 	// max(next_attempt_at, lease_until); once next_attempt_at passes the
 	// best time found, no later row can beat it, so the scan stops after
@@ -337,7 +267,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 		ORDER BY next_attempt_at`
 	rows, err := s.r.QueryContext(ctx, dueOrder)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+		return time.Time{}, false, err
 	}
 	defer rows.Close()
 	var (
@@ -350,7 +280,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 			lease sql.NullInt64
 		)
 		if err := rows.Scan(&next, &lease); err != nil {
-			return time.Time{}, false, fmt.Errorf("next due: %w", err)
+			return time.Time{}, false, err
 		}
 		if found && next >= best {
 			break
@@ -364,7 +294,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+		return time.Time{}, false, err
 	}
 	if !found {
 		return time.Time{}, false, nil
@@ -377,49 +307,36 @@ const insertManualDelivery = `
 	INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
 	VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
 
-// Resend adds a manual delivery of the message to the endpoint, due at now,
-// whatever the endpoint subscribes to. Both must belong to the application.
-func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*hookbridge.Delivery, error) {
-	now = truncMS(now)
-	d := &hookbridge.Delivery{
-		ID:          hookbridge.NewIDAt(hookbridge.PrefixDelivery, now),
-		AppID:       appID,
-		MsgID:       msgID,
-		EndpointID:  endpointID,
-		Status:      hookbridge.StatusPending,
-		Trigger:     hookbridge.TriggerManual,
-		NextAttempt: now,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := messageExists(ctx, tx, appID, msgID); err != nil {
+// DeliveryResend inserts the manual delivery d, whatever its endpoint
+// subscribes to, once its message and endpoint are found in its
+// application.
+func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := messageExists(ctx, tx, d.AppID, d.MsgID); err != nil {
 			return err
 		}
-		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+		if err := endpointExists(ctx, tx, d.AppID, d.EndpointID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, appID, msgID, endpointID,
-			int(d.Status), int(d.Trigger), ms(now), ms(now), ms(now)); err != nil {
+		if err := insertManual(ctx, tx, *d); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, resetPendingFrom, endpointID)
+		_, err := tx.ExecContext(ctx, resetPendingFrom, d.EndpointID)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("resend %s to %s: %w", msgID, endpointID, err)
-	}
-	return d, nil
 }
 
-// Recover adds a manual delivery, due at now, for every message created in
-// [since, until) whose latest delivery to the endpoint failed. A zero until
-// means now. It returns how many deliveries it added.
-func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	now = truncMS(now)
-	if until.IsZero() {
-		until = now
-	}
+// insertManual inserts a manual delivery.
+func insertManual(ctx context.Context, tx execer, d hookbridge.Delivery) error {
+	_, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, d.AppID, d.MsgID, d.EndpointID,
+		int(d.Status), int(d.Trigger), ms(d.NextAttempt), ms(d.CreatedAt), ms(d.UpdatedAt))
+	return err
+}
+
+// DeliveryRecover adds a manual delivery, due at now, for every message
+// created in [since, until) whose latest delivery to the endpoint failed,
+// and returns how many it added.
+func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -445,14 +362,8 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 		if err != nil {
 			return err
 		}
-		insert, err := tx.PrepareContext(ctx, insertManualDelivery)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
 		for _, msgID := range msgIDs {
-			if _, err := insert.ExecContext(ctx, hookbridge.NewIDAt(hookbridge.PrefixDelivery, now), appID, msgID, endpointID,
-				int(hookbridge.StatusPending), int(hookbridge.TriggerManual), ms(now), ms(now), ms(now)); err != nil {
+			if err := insertManual(ctx, tx, storekit.ManualDelivery(appID, msgID, endpointID, now)); err != nil {
 				return err
 			}
 		}
@@ -460,8 +371,5 @@ func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, un
 		_, err = tx.ExecContext(ctx, resetPendingFrom, endpointID)
 		return err
 	})
-	if err != nil {
-		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
-	}
-	return n, nil
+	return n, err
 }

@@ -28,6 +28,10 @@
 //   - The state of a message at an endpoint is that of its latest delivery
 //     there, the one with the greatest id.
 //
-// Database errors are wrapped with the operation that failed; only
-// ENOTFOUND and ECONFLICT are turned into *hookbridge.Error values.
+// The Store methods themselves, with the rules of the contract (defaults,
+// paging, error answers, sealing), are internal/storekit's Store, which
+// Store embeds; this package is its Driver: the statements, named
+// entity-then-verb (driver.ApplicationInsert, …), the transactions, and
+// what only SQLite needs. A driver's error reaches storekit as the
+// database gave it, its constraint violations marked (markErr).
 package sqlite

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // The dispatcher's manners, on the store's side: which endpoints hold their
@@ -229,81 +229,52 @@ const (
 			AND (lease_until IS NULL OR lease_until <= ?3)`
 )
 
-// RecordEndpointHealth applies the dispatcher's reports about endpoints in
-// one transaction; see hookbridge.DeliveryStore.
-func (s *Store) RecordEndpointHealth(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
-	if len(reports) == 0 {
-		return nil, nil
-	}
+// EndpointHealthRecord applies the dispatcher's reports about endpoints in
+// one transaction (see storekit.ApplyReports).
+func (s driver) EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
 	var disabled []hookbridge.DisabledEndpoint
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		disabled = disabled[:0]
 		// Endpoints change here: what fan-outs read of them (disabled,
 		// paused, failing) must be read again.
 		clear(tx.subs)
-		for _, r := range reports {
-			now := truncMS(s.now())
-			d, err := applyReport(ctx, tx, r, disableBefore, now)
-			if err != nil {
-				return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-			}
-			if d != nil {
-				if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(d), now); err != nil {
-					return fmt.Errorf("endpoint %s: %w", r.EndpointID, err)
-				}
-				disabled = append(disabled, *d)
-			}
-		}
-		return nil
+		var err error
+		disabled, err = storekit.ApplyReports(reports, func(r hookbridge.EndpointReport) (*hookbridge.DisabledEndpoint, error) {
+			return applyReport(ctx, tx, r, disableBefore, storekit.TruncMS(s.now()))
+		})
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record endpoint health: %w", err)
-	}
-	return disabled, nil
+	return disabled, err
 }
 
-// applyReport applies one report and returns the endpoint if it disabled it.
+// applyReport applies one report (see storekit.ApplyReport) at now and
+// returns the endpoint if it disabled it, having recorded its
+// EventEndpointDisabled.
 func applyReport(ctx context.Context, tx *writeTx, r hookbridge.EndpointReport, disableBefore, now time.Time) (*hookbridge.DisabledEndpoint, error) {
 	var (
-		appID, uid      string
-		wasDisabled     bool
+		h               storekit.Health
 		failing, paused sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, endpointHealth, r.EndpointID).Scan(&appID, &uid, &wasDisabled, &failing, &paused)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := tx.QueryRowContext(ctx, endpointHealth, r.EndpointID).Scan(&h.AppID, &h.UID, &h.Disabled, &failing, &paused)
+	if storekit.IsNoRows(err) {
 		return nil, nil // deleted meanwhile: nothing to keep
 	}
 	if err != nil {
 		return nil, err
 	}
-	at := truncMS(r.At)
-	if r.Success {
-		failing = sql.NullInt64{}
-	} else if !failing.Valid {
-		failing = msOrNull(at)
-	}
-	if pause := truncMS(r.PauseUntil); pause.After(at) && (!paused.Valid || ms(pause) > paused.Int64) {
-		paused = msOrNull(pause)
-		if _, err := tx.ExecContext(ctx, pauseDeliveries, ms(pause), r.EndpointID, ms(at)); err != nil {
+	h.FailingSince, h.PausedUntil = fromNullMS(failing), fromNullMS(paused)
+	h, pause, gone := storekit.ApplyReport(h, r, r.EndpointID, disableBefore)
+	if !pause.IsZero() {
+		if _, err := tx.ExecContext(ctx, pauseDeliveries, ms(pause), r.EndpointID, ms(storekit.TruncMS(r.At))); err != nil {
 			return nil, fmt.Errorf("pause deliveries: %w", err)
 		}
 	}
-	var gone *hookbridge.DisabledEndpoint
-	if !wasDisabled {
-		reason := hookbridge.DisableReason(0)
-		switch {
-		case r.Gone:
-			reason = hookbridge.DisabledGone
-		case !r.Success && failing.Valid && !disableBefore.IsZero() && failing.Int64 <= ms(disableBefore):
-			reason = hookbridge.DisabledFailing
-		}
-		if reason != 0 {
-			gone = &hookbridge.DisabledEndpoint{AppID: appID, EndpointID: r.EndpointID, EndpointUID: uid,
-				FailingSince: fromNullMS(failing), Reason: reason}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, setHealth, failing, paused, wasDisabled || gone != nil, ms(now), r.EndpointID); err != nil {
+	if _, err := tx.ExecContext(ctx, setHealth, msOrNull(h.FailingSince), msOrNull(h.PausedUntil), h.Disabled, ms(now), r.EndpointID); err != nil {
 		return nil, err
+	}
+	if gone != nil {
+		if err := recordEvent(ctx, tx, hookbridge.DisabledEvent(gone), now); err != nil {
+			return nil, err
+		}
 	}
 	return gone, nil
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -38,128 +36,58 @@ func nullJSON(m json.RawMessage) sql.NullString {
 	return sql.NullString{String: string(m), Valid: len(m) > 0}
 }
 
-// CreateEventType adds et to the catalogue, filling in its times if unset.
-func (s *Store) CreateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	if et.CreatedAt.IsZero() {
-		et.CreatedAt = s.now()
-	}
-	if et.UpdatedAt.IsZero() {
-		et.UpdatedAt = et.CreatedAt
-	}
-	et.CreatedAt, et.UpdatedAt = truncMS(et.CreatedAt), truncMS(et.UpdatedAt)
-
+// EventTypeInsert inserts et.
+func (s driver) EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error {
 	const insertEventType = `
 		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
-			nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(et.CreatedAt), ms(et.UpdatedAt))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "event type %q already exists", et.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create event type %s: %w", et.Name, err)
-	}
-	return nil
+	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(et.CreatedAt), ms(et.UpdatedAt))
+	return err
 }
 
-// GetEventType finds an event type by name, archived or not.
-func (s *Store) GetEventType(ctx context.Context, name string) (*hookbridge.EventType, error) {
+// EventTypeGet reads an event type by name.
+func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.EventType, error) {
 	const getEventType = `SELECT ` + eventTypeColumns + ` FROM event_types WHERE name = ?`
-	et, err := scanEventType(s.r.QueryRowContext(ctx, getEventType, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("event type")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get event type %s: %w", name, err)
-	}
-	return &et, nil
+	return scanEventType(s.r.QueryRowContext(ctx, getEventType, name))
 }
 
-// UpdateEventType replaces the mutable fields of the event type with
-// et.Name, and sets et.UpdatedAt (and et.CreatedAt, from the stored row).
-func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) error {
+// EventTypeUpdate writes et's mutable fields, updated at now.
+func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
 	const updateEventType = `
 		UPDATE event_types
 		SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, updated_at = ?
 		WHERE name = ?
 		RETURNING created_at`
-	now := truncMS(s.now())
 	var created int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
 			nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(now), et.Name).Scan(&created)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookbridge.NotFound("event type")
-	}
-	if err != nil {
-		return fmt.Errorf("update event type %s: %w", et.Name, err)
-	}
-	et.UpdatedAt, et.CreatedAt = now, fromMS(created)
-	return nil
+	return fromMS(created), err
 }
 
-// DeleteEventType removes the event type for good. Messages of that type
-// keep their type name.
-func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	const deleteEventType = `DELETE FROM event_types WHERE name = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteEventType, name)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete event type %s: %w", name, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("event type")
-	}
-	return nil
+// EventTypeDelete deletes the event type.
+func (s driver) EventTypeDelete(ctx context.Context, name string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM event_types WHERE name = ?`, name)
 }
 
-// ListEventTypes pages through the catalogue by name, A first by default.
-func (s *Store) ListEventTypes(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool) (hookbridge.Page[hookbridge.EventType], error) {
-	limit := listLimit(opt.Limit)
+// EventTypeList reads a page of the catalogue by name.
+func (s driver) EventTypeList(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool, limit int) ([]hookbridge.EventType, error) {
 	where, args, orderBy := keyset("name", opt, hookbridge.OrderAscending)
 	// listEventTypes walks the primary key (name); ?-bound includeArchived
 	// keeps it one statement.
 	listEventTypes := `SELECT ` + eventTypeColumns + ` FROM event_types
 		WHERE (? OR NOT archived) AND ` + where + orderBy + ` LIMIT ?`
 	args = append([]any{includeArchived}, args...)
-	rows, err := collect(ctx, s.r, listEventTypes, append(args, limit+1), scanEventType)
-	if err != nil {
-		return hookbridge.Page[hookbridge.EventType]{}, fmt.Errorf("list event types: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.r, listEventTypes, append(args, limit+1), scanEventType)
 }
 
-// MissingEventTypes returns, in the order given and without repeats, the
-// names that are not in the catalogue or are archived: those nothing may
-// subscribe to, as in Svix.
-func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
+// EventTypeKnown returns those of names in the catalogue, not archived.
+func (s driver) EventTypeKnown(ctx context.Context, names []string) ([]string, error) {
 	const knownEventTypes = `SELECT name FROM event_types WHERE NOT archived AND name IN (SELECT value FROM json_each(?))`
-	known, err := collect(ctx, s.r, knownEventTypes, []any{jsonList(names)}, func(r rowScanner) (string, error) {
+	return collect(ctx, s.r, knownEventTypes, []any{jsonList(names)}, func(r rowScanner) (string, error) {
 		var n string
 		return n, r.Scan(&n)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("missing event types: %w", err)
-	}
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(known, n) && !slices.Contains(missing, n) {
-			missing = append(missing, n)
-		}
-	}
-	return missing, nil
 }

@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -84,9 +84,9 @@ func (r *runningKeys) purgeBefore(before time.Time, limit int) int {
 // readIdempotent reads the record a finished request left.
 const readIdempotent = `SELECT fingerprint, done, status, body, created_at FROM idempotency_keys WHERE key = ?`
 
-// BeginIdempotent records that the request with key starts, or returns the
+// IdempotentBegin records that the request with key starts, or returns the
 // record of the key; see hookbridge.IdempotencyStore.
-func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
+func (s driver) IdempotentBegin(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error) {
 	id, running := s.running.reserve(key, fingerprint, now, staleBefore)
 	if running != nil {
 		return &hookbridge.IdempotentRecord{Fingerprint: running.fingerprint, CreatedAt: running.since}, false, nil
@@ -99,7 +99,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 		created int64
 	)
 	err := s.rstmts.idempotentRecord.QueryRowContext(ctx, key).Scan(&r.Fingerprint, &r.Done, &r.Status, &r.Body, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	if storekit.IsNoRows(err) {
 		return nil, true, nil
 	}
 	if err == nil {
@@ -121,8 +121,8 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, no
 	return &r, false, nil
 }
 
-// FinishIdempotent stores the response to the request with key.
-func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+// IdempotentFinish stores the response to the request with key.
+func (s driver) IdempotentFinish(ctx context.Context, key string, status int, body []byte) error {
 	const finish = `
 		INSERT INTO idempotency_keys (key, fingerprint, done, status, body, created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)
 		ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = 1, status = excluded.status,
@@ -132,7 +132,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, bo
 		return fmt.Errorf("finish idempotent request: key %q is not running", key)
 	}
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
-		_, err := tx.ExecContext(ctx, finish, key, run.fingerprint, status, s.keys.SealBytes(body, key), ms(run.since))
+		_, err := tx.ExecContext(ctx, finish, key, run.fingerprint, status, body, ms(run.since))
 		return err
 	})
 	if err != nil {
@@ -142,37 +142,23 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, bo
 	return nil
 }
 
-// ForgetIdempotent removes key. A running key was never written, and a
+// IdempotentForget removes key. A running key was never written, and a
 // written one that is expired or stale counts as absent, so nothing needs
 // deleting but the reservation.
-func (s *Store) ForgetIdempotent(ctx context.Context, key string) error {
+func (s driver) IdempotentForget(ctx context.Context, key string) error {
 	s.running.release(key, 0)
 	return nil
 }
 
-// PurgeIdempotentBefore deletes up to limit records created before before,
+// IdempotentPurge deletes up to limit records created before before,
 // oldest first (idempotency_keys_created).
-func (s *Store) PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+func (s driver) IdempotentPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const purge = `
 		DELETE FROM idempotency_keys WHERE key IN (
 			SELECT key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`
 	if n := s.running.purgeBefore(before, limit); n > 0 {
 		return n, nil // the rest on the next call
 	}
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, purge, ms(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge idempotency keys: %w", err)
-	}
-	return int(n), nil
+	n, err := s.exec(ctx, purge, ms(before), limit)
+	return int(n), err
 }

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // messageColumns is the column list scanMessage reads. Queries alias
@@ -80,26 +80,26 @@ func (f *filter) messageFilter(eventTypes []string, channel string, timeCol stri
 	}
 }
 
-// CreateMessage stores msg and fans it out, in one write transaction: one
+// MessageCreate stores msg and fans it out, in one write transaction: one
 // pending scheduled delivery, due at msg.CreatedAt, per endpoint of the
-// application that Accepts it. ID and CreatedAt are filled in if unset. With
-// an EventID the application already used, nothing is written and the
-// stored message is returned with created == false.
-func (s *Store) CreateMessage(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
+// application that Accepts it. With an EventID the application already
+// used, nothing is written and the stored message is returned with created
+// == false.
+func (s driver) MessageCreate(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
 	return s.createMessage(ctx, msg, "")
 }
 
-// CreateMessageTo stores msg with one delivery, to the given endpoint only.
-func (s *Store) CreateMessageTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
+// MessageCreateTo stores msg with one delivery, to the given endpoint only.
+func (s driver) MessageCreateTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error {
 	_, _, err := s.createMessage(ctx, msg, endpointID)
 	return err
 }
 
-// CreateMessages stores msgs in one write transaction, each as
-// CreateMessage would; one commit (one fsync) covers them all. A message
+// MessageCreateBatch stores msgs in one write transaction, each as
+// MessageCreate would; one commit (one fsync) covers them all. A message
 // whose application does not exist gets that error in its result and the
 // others are stored.
-func (s *Store) CreateMessages(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
+func (s driver) MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error) {
 	results := make([]hookbridge.CreateResult, len(msgs))
 	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		fw := s.fanOut(tx)
@@ -194,17 +194,9 @@ func (s *Store) fanOut(tx *writeTx) *fanOut {
 
 // create stores msg and its deliveries: to every endpoint that Accepts it,
 // or with only set to that endpoint alone (then the event id is not looked
-// up). It fills in the message's ID and CreatedAt if unset. A repeated event
-// id returns the stored message and created == false.
+// up). A repeated event id returns the stored message and created == false.
 func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
-	now := truncMS(f.now())
-	if msg.ID == "" {
-		msg.ID = hookbridge.NewID(hookbridge.PrefixMessage)
-	}
-	if msg.CreatedAt.IsZero() {
-		msg.CreatedAt = now
-	}
-	msg.CreatedAt = truncMS(msg.CreatedAt)
+	now := storekit.TruncMS(f.now())
 
 	subs, err := f.subscriptions(ctx, msg.AppID)
 	if err != nil {
@@ -216,7 +208,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		if err == nil {
 			return &m, false, nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if !storekit.IsNoRows(err) {
 			return nil, false, fmt.Errorf("look up event id: %w", err)
 		}
 	}
@@ -228,25 +220,20 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
 	var (
-		handoff     = f.tx.handoff
-		owner       string
-		leaseUntil  time.Time
-		due         = !msg.CreatedAt.After(now)
-		maySkipWait = handoff != nil && due && !subs.rateLimited
+		handoff    = f.tx.handoff
+		owner      string
+		leaseUntil time.Time
+		due        = !msg.CreatedAt.After(now)
 	)
 	for i := range endpoints {
 		e := &endpoints[i]
-		if only != "" && e.ID != only || only == "" && !e.Accepts(msg.EventType, msg.Channels) {
+		if !storekit.Owed(e, msg, only) {
 			continue
 		}
-		d := hookbridge.Delivery{
-			ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-			Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
-			NextAttempt: msg.CreatedAt, CreatedAt: now, UpdatedAt: now,
-		}
+		d := storekit.ScheduledDelivery(msg, e.ID, now)
 		// Handed over only if nothing would hold it back in a claim
 		// (gatedEndpoints) and the dispatcher has room for it.
-		offer := maySkipWait && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero()
+		offer := handoff != nil && storekit.MayHandOver(e, due, subs.rateLimited)
 		handed := offer && handoff.Reserve(e.ID)
 		var leaseOwner sql.NullString
 		var leaseEnd sql.NullInt64
@@ -254,7 +241,7 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		case handed:
 			if owner == "" {
 				owner, leaseUntil = handoff.Lease(now)
-				leaseUntil = truncMS(leaseUntil)
+				leaseUntil = storekit.TruncMS(leaseUntil)
 			}
 			leaseOwner = sql.NullString{String: owner, Valid: true}
 			leaseEnd = sql.NullInt64{Int64: ms(leaseUntil), Valid: true}
@@ -284,11 +271,8 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	}
 	var subs subscriptions
 	err := f.tx.Stmt(ctx, stmtFanOutApplication).QueryRowContext(ctx, appID).Scan(&subs.rateLimited)
-	if errors.Is(err, sql.ErrNoRows) {
-		return subs, hookbridge.NotFound("application")
-	}
 	if err != nil {
-		return subs, fmt.Errorf("look up application: %w", err)
+		return subs, storekit.Err(err, "application", nil, "look up application")
 	}
 	rows, err := f.tx.Stmt(ctx, stmtSubscriptions).QueryContext(ctx, appID)
 	if subs.endpoints, err = scanRows(rows, err, scanEndpoint(f.tx.keys)); err != nil {
@@ -301,37 +285,19 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	return subs, nil
 }
 
-// GetMessage finds a message of the application by id or EventID, the same
-// way GetApplication does with uids.
-func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*hookbridge.Message, error) {
-	// Both use a unique index: the primary key, or messages_app_event_id.
-	const (
-		getMessageByID      = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
-		getMessageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
-	)
-	if hookbridge.HasPrefix(idOrEventID, hookbridge.PrefixMessage) {
-		m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByID, appID, idOrEventID))
-		if err == nil {
-			return &m, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-		}
+// MessageGet reads the application's message with id (byID) or event id
+// key; each query uses a unique index: the primary key, or
+// messages_app_event_id.
+func (s driver) MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error) {
+	getMessage := `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
+	if byID {
+		getMessage = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
 	}
-	m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageByEventID, appID, idOrEventID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("message")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get message %s: %w", idOrEventID, err)
-	}
-	return &m, nil
+	return scanMessage(s.r.QueryRowContext(ctx, getMessage, appID, key))
 }
 
-// ListMessages pages through the application's messages by id, newest first
-// by default.
-func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.MessageFilter) (hookbridge.Page[hookbridge.Message], error) {
-	limit := listLimit(f.Limit)
+// MessageList reads a page of the application's messages by id.
+func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error) {
 	var w filter
 	w.add(`m.app_id = ?`, appID)
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
@@ -339,69 +305,17 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 	w.add(cond, args...)
 	// listMessages walks messages_app_id and filters on the way.
 	listMessages := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, listMessages, append(w.args, limit+1), scanMessage)
-	if err != nil {
-		return hookbridge.Page[hookbridge.Message]{}, fmt.Errorf("list messages: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.r, listMessages, append(w.args, limit+1), scanMessage)
 }
 
-// ExpungeMessageContent deletes the payload of a message, keeping the row.
-func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	const expungeMessage = `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, expungeMessage, appID, msgID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("expunge message %s: %w", msgID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("message")
-	}
-	return nil
+// MessageExpunge deletes the payload of a message, keeping the row.
+func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64, error) {
+	return s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`, appID, msgID)
 }
 
-// messageExists returns ENOTFOUND unless the application has the message.
-func messageExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, appID, msgID string) error {
-	const messageExistsQuery = `SELECT EXISTS (SELECT 1 FROM messages WHERE app_id = ? AND id = ?)`
-	var ok bool
-	if err := q.QueryRowContext(ctx, messageExistsQuery, appID, msgID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("message")
-	}
-	return nil
-}
-
-// endpointExists returns ENOTFOUND unless the application has the endpoint.
-func endpointExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, appID, endpointID string) error {
-	const endpointExistsQuery = `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?)`
-	var ok bool
-	if err := q.QueryRowContext(ctx, endpointExistsQuery, appID, endpointID).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return hookbridge.NotFound("endpoint")
-	}
-	return nil
-}
-
-// ListMessageEndpoints returns each endpoint the message was owed to, with
-// the state of its latest delivery there, by endpoint id (ascending by
-// default). A message the application does not have is ENOTFOUND.
-func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.MessageEndpoint], error) {
-	limit := listLimit(opt.Limit)
+// MessageEndpointList reads a page of the endpoints the message was owed
+// to, with the state of its latest delivery there, by endpoint id.
+func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error) {
 	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
@@ -426,10 +340,7 @@ func (s *Store) ListMessageEndpoints(ctx context.Context, appID, msgID string, o
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.MessageEndpoint]{}, fmt.Errorf("list message endpoints: %w", err)
-	}
-	return page(rows, limit), nil
+	return rows, err
 }
 
 // scanWith appends destinations to every Scan, so that an entity's scan
@@ -441,11 +352,9 @@ type scanWith struct {
 
 func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra...)...) }
 
-// ListEndpointMessages returns the messages owed to the endpoint with the
-// state of their latest delivery there, by message id, newest first by
-// default. An endpoint the application does not have is ENOTFOUND.
-func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter) (hookbridge.Page[hookbridge.EndpointMessage], error) {
-	limit := listLimit(f.Limit)
+// EndpointMessageList reads a page of the messages owed to the endpoint,
+// with the state of their latest delivery there, by message id.
+func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error) {
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -477,15 +386,13 @@ func (s *Store) ListEndpointMessages(ctx context.Context, appID, endpointID stri
 		})
 		return err
 	})
-	if err != nil {
-		return hookbridge.Page[hookbridge.EndpointMessage]{}, fmt.Errorf("list endpoint messages: %w", err)
-	}
-	return page(rows, limit), nil
+	return rows, err
 }
 
-// EndpointStats counts the messages owed to the endpoint, created in [since,
-// until) (a zero bound is no bound), by the status of their latest delivery.
-func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (hookbridge.EndpointStats, error) {
+// EndpointStatusCounts counts the messages owed to the endpoint, created
+// in [since, until) (a zero bound is no bound), by the status of their
+// latest delivery.
+func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]storekit.StatusCount, error) {
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -501,39 +408,17 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + w.where() + `
 		GROUP BY d.status`
-	var st hookbridge.EndpointStats
+	var counts []storekit.StatusCount
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, endpointStats, w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				status hookbridge.MessageStatus
-				n      int64
-			)
-			if err := rows.Scan(&status, &n); err != nil {
-				return err
-			}
-			switch status {
-			case hookbridge.StatusSuccess:
-				st.Success = n
-			case hookbridge.StatusPending:
-				st.Pending = n
-			case hookbridge.StatusFail:
-				st.Fail = n
-			case hookbridge.StatusSending:
-				st.Sending = n
-			}
-		}
-		return rows.Err()
+		var err error
+		counts, err = collect(ctx, tx, endpointStats, w.args, func(r rowScanner) (storekit.StatusCount, error) {
+			var c storekit.StatusCount
+			return c, r.Scan(&c.Status, &c.N)
+		})
+		return err
 	})
-	if err != nil {
-		return hookbridge.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
-	}
-	return st, nil
+	return counts, err
 }

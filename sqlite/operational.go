@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 const (
@@ -25,15 +25,9 @@ type execer interface {
 // an id and the time now if it has none. A grouped write run again after a
 // rollback (see writer.go) inserts it again with the same id.
 func recordEvent(ctx context.Context, tx execer, ev *hookbridge.OperationalEvent, now time.Time) error {
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixEvent)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
-	data, err := json.Marshal(ev)
+	data, err := storekit.EncodeEvent(ev, now)
 	if err != nil {
-		return fmt.Errorf("operational event %s: %w", ev.Type, err)
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, insertOperationalEvent, ev.ID, string(data)); err != nil {
 		return fmt.Errorf("operational event %s: %w", ev.Type, err)
@@ -41,45 +35,25 @@ func recordEvent(ctx context.Context, tx execer, ev *hookbridge.OperationalEvent
 	return nil
 }
 
-// OperationalEvents returns up to limit recorded operational events, oldest
-// first; see hookbridge.DeliveryStore.
-func (s *Store) OperationalEvents(ctx context.Context, limit int) ([]hookbridge.OperationalEvent, error) {
-	events, err := collect(ctx, s.r, operationalEvents, []any{limit}, func(r rowScanner) (hookbridge.OperationalEvent, error) {
-		var (
-			data string
-			ev   hookbridge.OperationalEvent
-		)
-		if err := r.Scan(&data); err != nil {
-			return ev, err
-		}
-		return ev, json.Unmarshal([]byte(data), &ev)
+// OperationalEventList reads up to limit recorded events, oldest first.
+func (s driver) OperationalEventList(ctx context.Context, limit int) ([][]byte, error) {
+	return collect(ctx, s.r, operationalEvents, []any{limit}, func(r rowScanner) ([]byte, error) {
+		var data []byte
+		return data, r.Scan(&data)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("operational events: %w", err)
-	}
-	return events, nil
 }
 
-// DeleteOperationalEvents deletes the recorded events with these ids.
-func (s *Store) DeleteOperationalEvents(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+// OperationalEventDelete deletes the recorded events with these ids.
+func (s driver) OperationalEventDelete(ctx context.Context, ids []string) error {
+	return s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		_, err := tx.ExecContext(ctx, deleteOperationalEvents, jsonList(ids))
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("delete operational events: %w", err)
-	}
-	return nil
 }
 
-// CountOperationalEvents counts the recorded events not deleted yet.
-func (s *Store) CountOperationalEvents(ctx context.Context) (int64, error) {
+// OperationalEventCount counts the recorded events.
+func (s driver) OperationalEventCount(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM operational_events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count operational events: %w", err)
-	}
-	return n, nil
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM operational_events`).Scan(&n)
+	return n, err
 }

@@ -3,17 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
 
-// ExpirePortalAccess records that the application's portal tokens issued
-// before issuedBefore end at expiresAt; see hookbridge.ApplicationStore.
-// Times are kept to the microsecond, as tokens carry their issue time: a
-// token issued just after a revocation must not fall in its millisecond.
-func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefore, expiresAt time.Time) error {
+// PortalExpire records that the application's portal tokens issued before
+// issuedBefore end at expiresAt, and forgets the records before
+// forgetBefore; see storekit.Store.ExpirePortalAccess. Times are kept to the
+// microsecond, as tokens carry their issue time: a token issued just after
+// a revocation must not fall in its millisecond.
+func (s driver) PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = ? AND issued_before < ?`
 		// A second call in the same millisecond keeps the earlier end.
@@ -21,42 +21,33 @@ func (s *Store) ExpirePortalAccess(ctx context.Context, appID string, issuedBefo
 			INSERT INTO portal_expirations (app_id, issued_before, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (app_id, issued_before) DO UPDATE SET expires_at = min(expires_at, excluded.expires_at)`
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := appExists(ctx, tx, appID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, forget, appID, issuedBefore.Add(-hookbridge.MaxPortalLifetime).UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, forget, appID, forgetBefore.UnixMicro()); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, expire, appID, issuedBefore.UnixMicro(), expiresAt.UnixMicro())
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("expire portal access of %s: %w", appID, err)
-	}
-	return nil
 }
 
-// RevokePortalToken records that the application's portal token with
-// nonce was logged out; see hookbridge.ApplicationStore.
-func (s *Store) RevokePortalToken(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
+// PortalRevoke records that the application's token with nonce was
+// logged out; see storekit.Driver.
+func (s driver) PortalRevoke(ctx context.Context, appID, nonce string, expiresAt time.Time) error {
 	const revoke = `
 		INSERT INTO portal_revocations (app_id, nonce, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (app_id, nonce) DO NOTHING`
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, revoke, appID, nonce, ms(expiresAt))
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("revoke portal token of %s: %w", appID, err)
-	}
-	return nil
 }
 
-// PortalAccessExpiry says what ends the application's portal token issued
-// at issuedAt with nonce: the expire-all calls that cover it and its
-// logout, in one read (the primary keys of both tables).
-func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
+// PortalExpiry says what ends the application's token issued at issuedAt
+// with nonce, in one read (the primary keys of both tables).
+func (s driver) PortalExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error) {
 	const expiry = `
 		SELECT (SELECT min(expires_at) FROM portal_expirations WHERE app_id = ? AND issued_before > ?),
 		       EXISTS (SELECT 1 FROM portal_revocations WHERE app_id = ? AND nonce = ?)`
@@ -65,7 +56,7 @@ func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt t
 		revoked bool
 	)
 	if err := s.r.QueryRowContext(ctx, expiry, appID, issuedAt.UnixMicro(), appID, nonce).Scan(&at, &revoked); err != nil {
-		return hookbridge.PortalExpiry{}, fmt.Errorf("portal access expiry of %s: %w", appID, err)
+		return hookbridge.PortalExpiry{}, err
 	}
 	e := hookbridge.PortalExpiry{Revoked: revoked}
 	if at.Valid {
@@ -74,12 +65,9 @@ func (s *Store) PortalAccessExpiry(ctx context.Context, appID string, issuedAt t
 	return e, nil
 }
 
-// PurgePortalRevocationsBefore deletes up to limit revocations of tokens
-// that expired before before, oldest first (portal_revocations_expires).
-func (s *Store) PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// PortalRevocationsPurge deletes up to limit revocations of tokens that
+// expired before before, oldest first (portal_revocations_expires).
+func (s driver) PortalRevocationsPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const purge = `
 		DELETE FROM portal_revocations WHERE rowid IN (
 			SELECT rowid FROM portal_revocations WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
@@ -92,8 +80,5 @@ func (s *Store) PurgePortalRevocationsBefore(ctx context.Context, before time.Ti
 		n, err = res.RowsAffected()
 		return err
 	})
-	if err != nil {
-		return 0, fmt.Errorf("purge portal revocations: %w", err)
-	}
-	return int(n), nil
+	return int(n), err
 }

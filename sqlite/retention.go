@@ -3,19 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 )
 
-// PurgeBefore deletes up to limit messages created before before whose
+// MessagePurge deletes up to limit messages created before before whose
 // deliveries are all final (or that have none), oldest first, with their
 // deliveries and attempts (the foreign keys cascade), in one write
-// transaction, and returns how many messages it deleted. Keeping each batch
-// small keeps the writer free for ingest and dispatch in between.
-func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// transaction. Keeping each batch small keeps the writer free for ingest
+// and dispatch in between.
+func (s driver) MessagePurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	// purgeMessages walks messages_created oldest first; the NOT EXISTS
 	// probes deliveries_msg_endpoint (a non-final delivery has a due time).
 	const purgeMessages = `
@@ -25,29 +21,14 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.next_attempt_at IS NOT NULL)
 			ORDER BY m.created_at
 			LIMIT ?)`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, purgeMessages, ms(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge before %s: %w", before.Format(time.RFC3339), err)
-	}
-	return int(n), nil
+	n, err := s.exec(ctx, purgeMessages, ms(before), limit)
+	return int(n), err
 }
 
-// PurgeInboundBefore deletes up to limit inbound events received before
-// before and up to limit observations seen before it, in one write
-// transaction. Each walks its table's (source_id, time) index source by
-// source.
-func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// InboundPurge deletes up to limit inbound events received before before
+// and up to limit observations seen before it, in one write transaction.
+// Each walks its table's (source_id, time) index source by source.
+func (s driver) InboundPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const (
 		purgeInbound = `
 			DELETE FROM inbound_events WHERE id IN (
@@ -60,6 +41,7 @@ func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit 
 	)
 	var total int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		total = 0
 		for _, q := range []string{purgeInbound, purgeObservations} {
 			res, err := tx.ExecContext(ctx, q, ms(before), limit)
 			if err != nil {
@@ -74,7 +56,7 @@ func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit 
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+		return 0, err
 	}
 	return int(total), nil
 }

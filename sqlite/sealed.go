@@ -3,66 +3,37 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
-	"github.com/hookbridge/hookbridge/sealed"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// Reseal brings the secrets stored to the store's keys (WithKeys): every
-// endpoint secret, source credential and setting sealed with an older key,
-// or not sealed at all, is sealed again with the current key, in one transaction.
-// Without keys it checks that nothing is sealed. It returns how many rows
-// it changed; an error names a row whose secrets the keys cannot open,
-// and changes nothing.
-func (s *Store) Reseal(ctx context.Context) (int, error) {
-	type row struct {
-		id   string
-		data []byte
-	}
-	var n int
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		n = 0
-		for _, c := range sealed.Columns {
-			page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > ? ORDER BY ` + c.Key + ` LIMIT ?`
-			for after := ""; ; {
-				rows, err := collect(ctx, tx, page, []any{after, sealed.ResealPage}, func(r rowScanner) (row, error) {
-					var x row
-					return x, r.Scan(&x.id, &x.data)
-				})
-				if err != nil {
-					return err
-				}
-				for _, r := range rows {
-					out, changed, err := c.Reseal(s.keys, r.data, r.id)
-					if err != nil {
-						return fmt.Errorf("%s %s: %s: %w", c.What, r.id, c.Name, err)
-					}
-					if !changed {
-						continue
-					}
-					if _, err := tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, columnValue(c, out), r.id); err != nil {
-						return err
-					}
-					n++
-				}
-				if len(rows) < sealed.ResealPage {
-					break
-				}
-				after = rows[len(rows)-1].id
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("reseal secrets: %w", err)
-	}
-	return n, nil
+// SecretsReseal runs reseal (see storekit.Store.Reseal) in one write
+// transaction: the writer is this process's, so nothing can change a row
+// between its read and its write.
+func (s driver) SecretsReseal(ctx context.Context, reseal func(tx storekit.ResealTx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return reseal(resealTx{ctx, tx}) })
 }
 
-// columnValue is out as c keeps it: bytes or text (STRICT tables check).
-func columnValue(c sealed.Column, out []byte) any {
-	if c.Binary {
-		return out
+// resealTx is storekit.ResealTx on a write transaction.
+type resealTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (r resealTx) Page(c storekit.SealedColumn, after string, limit int) ([]storekit.SealedRow, error) {
+	page := `SELECT ` + c.Key + `, ` + c.Name + ` FROM ` + c.Table + ` WHERE ` + c.Key + ` > ? ORDER BY ` + c.Key + ` LIMIT ?`
+	return collect(r.ctx, r.tx, page, []any{after, limit}, func(row rowScanner) (storekit.SealedRow, error) {
+		var x storekit.SealedRow
+		return x, row.Scan(&x.Key, &x.Data)
+	})
+}
+
+// Update stores out as text: every sealed column is TEXT (STRICT tables
+// check).
+func (r resealTx) Update(c storekit.SealedColumn, row storekit.SealedRow, out []byte) (int64, error) {
+	res, err := r.tx.ExecContext(r.ctx, `UPDATE `+c.Table+` SET `+c.Name+` = ? WHERE `+c.Key+` = ?`, string(out), row.Key)
+	if err != nil {
+		return 0, err
 	}
-	return string(out)
+	return res.RowsAffected()
 }

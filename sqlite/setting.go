@@ -2,35 +2,18 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-
-	"github.com/hookbridge/hookbridge"
+	"time"
 )
 
-// Setting returns the value of a server-wide setting, or ENOTFOUND. Values
-// are sealed with the store's keys, like other secrets: some are keys.
-func (s *Store) Setting(ctx context.Context, name string) (string, error) {
-	const getSetting = `SELECT value FROM settings WHERE name = ?`
+// SettingGet reads a setting's stored value.
+func (s driver) SettingGet(ctx context.Context, name string) (string, error) {
 	var v string
-	err := s.r.QueryRowContext(ctx, getSetting, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", hookbridge.NotFound("setting")
-	}
-	if err != nil {
-		return "", fmt.Errorf("setting %s: %w", name, err)
-	}
-	if v, err = s.keys.Open(v, name); err != nil {
-		return "", fmt.Errorf("setting %s: %w", name, err)
-	}
-	return v, nil
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	return v, err
 }
 
-// PutSetting stores a setting. With onlyIfAbsent an existing value is kept,
-// which makes "first start wins" (e.g. generating the admin key) safe when
-// several processes start at once.
-func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent bool) (bool, error) {
+// SettingPut stores a setting's value, unless onlyIfAbsent and it has one.
+func (s driver) SettingPut(ctx context.Context, name, value string, onlyIfAbsent bool, now time.Time) (int64, error) {
 	const (
 		insertSetting = `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
 		upsertSetting = `
@@ -41,17 +24,5 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	if onlyIfAbsent {
 		query = insertSetting
 	}
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, name, s.keys.Seal(value, name), ms(s.now()))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("put setting %s: %w", name, err)
-	}
-	return n > 0, nil
+	return s.exec(ctx, query, name, value, ms(now))
 }

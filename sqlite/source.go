@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -68,41 +69,19 @@ func (j jsonObject) decode(dst any) error {
 	return nil
 }
 
-// CreateSource stores src, filling in its ID and times if unset, and records
-// its initial rollout as the first change.
-func (s *Store) CreateSource(ctx context.Context, src *hookbridge.Source, actor string) error {
+// SourceInsert inserts src and records its initial rollout as the first
+// change.
+func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
 		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	now := truncMS(s.now())
-	if src.ID == "" {
-		src.ID = hookbridge.NewID(hookbridge.PrefixSource)
-	}
-	if src.CreatedAt.IsZero() {
-		src.CreatedAt = now
-	}
-	if src.UpdatedAt.IsZero() {
-		src.UpdatedAt = src.CreatedAt
-	}
-	src.CreatedAt, src.UpdatedAt = truncMS(src.CreatedAt), truncMS(src.UpdatedAt)
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("create source: credentials: %w", err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, string(creds),
 			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
 	})
-	if isUniqueViolation(err) {
-		return hookbridge.Errorf(hookbridge.ECONFLICT, "a source with id %q already exists", src.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("create source: %w", err)
-	}
-	return nil
 }
 
 // insertRolloutChange appends one audit record.
@@ -117,127 +96,59 @@ func insertRolloutChange(ctx context.Context, tx *sql.Tx, sourceID, actor string
 	return nil
 }
 
-// GetSource finds a source by id.
-func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, error) {
+// SourceGet reads a source by id.
+func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, error) {
 	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
-	src, err := scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbridge.NotFound("source")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get source %s: %w", id, err)
-	}
-	return &src, nil
+	return scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
 }
 
-// UpdateSource replaces the source's configuration, leaving its rollout.
-func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error {
+// SourceUpdate writes the source's configuration, leaving its rollout.
+func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
 		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, updated_at = ?
 		WHERE id = ?`
-	now := truncMS(s.now())
-	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
-	if err != nil {
-		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
-	}
-	var n int64
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, updateSource, src.Name, src.Scheme, string(creds),
-			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("source")
-	}
-	src.UpdatedAt = now
-	return nil
+	return s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
+		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
 }
 
-// SetRollout changes the source's rollout and audits the change, in one
-// transaction, so that the audit cannot miss a change or record one that
-// did not happen.
-func (s *Store) SetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (*hookbridge.Source, error) {
+// SourceSetRollout changes the source's rollout and audits the change, in
+// one write transaction.
+func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error) {
 	const (
 		getSource     = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
 		updateRollout = `UPDATE sources SET rollout = ?, updated_at = ? WHERE id = ?`
 	)
-	now = truncMS(now)
 	var src hookbridge.Source
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return hookbridge.NotFound("source")
-		}
-		if err != nil {
+		if src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id)); err != nil {
 			return err
 		}
-		if src.Rollout.Equal(r) {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
-			return err
-		}
-		if err := insertRolloutChange(ctx, tx, id, actor, src.Rollout, r, now); err != nil {
-			return err
-		}
-		src.Rollout, src.UpdatedAt = r, now
-		return nil
+		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
+			if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
+				return err
+			}
+			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
+		})
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("set rollout of source %s: %w", id, err)
-	}
-	return &src, nil
+	return src, err
 }
 
-// DeleteSource removes the source; its events, rollout history and
+// SourceDelete deletes the source; its events, rollout history and
 // observations go with it (ON DELETE CASCADE).
-func (s *Store) DeleteSource(ctx context.Context, id string) error {
-	const deleteSource = `DELETE FROM sources WHERE id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteSource, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete source %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("source")
-	}
-	return nil
+func (s driver) SourceDelete(ctx context.Context, id string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM sources WHERE id = ?`, id)
 }
 
-// ListSources lists sources, oldest first by default.
-func (s *Store) ListSources(ctx context.Context, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Source], error) {
-	limit := listLimit(opt.Limit)
+// SourceList reads a page of sources by id.
+func (s driver) SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
 	query := `SELECT ` + sourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
-	rows, err := collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
-	if err != nil {
-		return hookbridge.Page[hookbridge.Source]{}, fmt.Errorf("list sources: %w", err)
-	}
-	return page(rows, limit), nil
+	return collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
 }
 
-// ListRolloutChanges lists a source's rollout changes, newest first by
-// default.
-func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.RolloutChange], error) {
-	limit := listLimit(opt.Limit)
+// RolloutChangeList reads a page of a source's rollout changes by id.
+func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT id, source_id, actor, from_rollout, to_rollout, at FROM rollout_changes
 		WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
@@ -261,25 +172,7 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, err
-	}
-	if err != nil {
-		return hookbridge.Page[hookbridge.RolloutChange]{}, fmt.Errorf("list rollout changes of %s: %w", sourceID, err)
-	}
-	return page(rows, limit), nil
-}
-
-// sourceExists returns ENOTFOUND unless the source exists.
-func sourceExists(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM sources WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookbridge.NotFound("source")
-	}
-	return err
+	return rows, err
 }
 
 // inboundColumns is the column list scanInbound reads.
@@ -301,10 +194,10 @@ func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	return ev, nil
 }
 
-// CreateInboundEvent stores ev unless its source already has its EventID.
+// InboundEventInsert stores ev unless its source already has its EventID.
 // The unique index (source_id, event_id) decides, inside the one write
 // transaction, so a concurrent repeat finds the first.
-func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
+func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (hookbridge.InboundEvent, bool, error) {
 	const (
 		insertEvent = `
 			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at)
@@ -312,13 +205,6 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
 	)
-	if ev.ID == "" {
-		ev.ID = hookbridge.NewID(hookbridge.PrefixInbound)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = s.now()
-	}
-	ev.ReceivedAt, ev.OccurredAt = truncMS(ev.ReceivedAt), truncMS(ev.OccurredAt)
 	var (
 		stored  hookbridge.InboundEvent
 		created bool
@@ -343,45 +229,17 @@ func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEv
 		stored, err = scanInbound(tx.QueryRowContext(ctx, getEvent, ev.SourceID, ev.EventID))
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return nil, false, err
-	}
-	if isUniqueViolation(err) {
-		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "an inbound event with id %q already exists", ev.ID)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("create inbound event: %w", err)
-	}
-	if created {
-		return ev, true, nil
-	}
-	return &stored, false, nil
+	return stored, created, err
 }
 
-// SetInboundMessages records the messages an event was forwarded as.
-func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error {
+// InboundEventSetMessages records the messages an event was forwarded as.
+func (s driver) InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (int64, error) {
 	const setMessages = `UPDATE inbound_events SET message_ids = ? WHERE source_id = ? AND id = ?`
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("set messages of inbound event %s: %w", id, err)
-	}
-	if n == 0 {
-		return hookbridge.NotFound("inbound event")
-	}
-	return nil
+	return s.exec(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
 }
 
-// ListInboundEvents lists a source's events, newest first by default.
-func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	limit := listLimit(opt.Limit)
+// InboundEventList reads a page of a source's events by id.
+func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
 	query := `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
 	var rows []hookbridge.InboundEvent
@@ -393,23 +251,18 @@ func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hook
 		rows, err = collect(ctx, tx, query, append(append([]any{sourceID}, args...), limit+1), scanInbound)
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, err
-	}
-	if err != nil {
-		return hookbridge.Page[hookbridge.InboundEvent]{}, fmt.Errorf("list inbound events of %s: %w", sourceID, err)
-	}
-	return page(rows, limit), nil
+	return rows, err
 }
 
-// AddObservations stores what polling saw, keeping the first report of
+// ObservationInsert stores what polling saw, keeping the first report of
 // each event.
-func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
+func (s driver) ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error) {
 	const insertObservation = `
 		INSERT INTO observations (source_id, event_id, occurred_at, seen_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (source_id, event_id) DO NOTHING`
 	added := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		added = 0
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
 		}
@@ -419,7 +272,7 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		}
 		defer stmt.Close()
 		for _, o := range obs {
-			res, err := stmt.ExecContext(ctx, sourceID, o.EventID, msOrNull(truncMS(o.OccurredAt)), ms(o.SeenAt))
+			res, err := stmt.ExecContext(ctx, sourceID, o.EventID, msOrNull(storekit.TruncMS(o.OccurredAt)), ms(o.SeenAt))
 			if err != nil {
 				return err
 			}
@@ -431,19 +284,13 @@ func (s *Store) AddObservations(ctx context.Context, sourceID string, obs []hook
 		}
 		return nil
 	})
-	if hookbridge.IsNotFound(err) {
-		return 0, err
-	}
-	if err != nil {
-		return 0, fmt.Errorf("add observations to %s: %w", sourceID, err)
-	}
-	return added, nil
+	return added, err
 }
 
-// CompareObservations classifies the events either side saw in [since,
+// ObservationCompare classifies the events either side saw in [since,
 // until) by what each side saw of them at any time, and returns the
 // webhook's lead for those both saw.
-func (s *Store) CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
+func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error) {
 	// window is every event id either side saw in the window, each with
 	// when the webhook first brought it (NULL if never) and when polling
 	// saw it (NULL if never). A batch stores one row per event, so the
@@ -486,11 +333,5 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 		})
 		return err
 	})
-	if hookbridge.IsNotFound(err) {
-		return hookbridge.Comparison{}, err
-	}
-	if err != nil {
-		return hookbridge.Comparison{}, fmt.Errorf("compare observations of %s: %w", sourceID, err)
-	}
-	return c, nil
+	return c, err
 }

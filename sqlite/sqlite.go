@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
+	sqldriver "database/sql/driver"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -65,6 +66,10 @@ var migrations embed.FS
 // in WAL mode readers see the last committed state and never wait for the
 // writer.
 type Store struct {
+	// Store is hookbridge.Store: the contract's rules, written once above
+	// the SQL, over this package's queries (driver).
+	*storekit.Store
+
 	keys   *sealed.Keyring // seals secrets; nil: stored as they are (see Reseal)
 	w      *sql.DB
 	r      *sql.DB
@@ -145,6 +150,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{w: w, lock: lock, now: time.Now, keys: o.keys}
+	s.Store = storekit.New(driver{s}, s.now, s.keys)
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -184,6 +190,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	ok = true
 	return s, nil
 }
+
+// driver is storekit's Driver on this store: the methods named after an
+// entity and a verb (ApplicationInsert, …), which run this package's
+// queries for the rules in storekit.Store.
+type driver struct{ *Store }
+
+var _ storekit.Driver = driver{}
 
 // endAllLeases frees every delivery claimed by a process that is gone.
 const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
@@ -275,7 +288,22 @@ func (s *Store) Migrated() []string { return slices.Clone(s.migrated) }
 // commits it if fn returns nil. The transaction is BEGIN IMMEDIATE (see
 // writerParams).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.wr.write(ctx, fn)
+	return markErr(s.wr.write(ctx, fn))
+}
+
+// exec runs one statement in a write transaction of its own and returns
+// how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // writeGrouped runs fn in a write transaction that it may share with other
@@ -283,7 +311,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // transaction has committed. fn must run its statements with the ctx it is
 // given, and may run twice: it must set its results afresh on each run.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
-	return s.wr.writeGrouped(ctx, fn)
+	return markErr(s.wr.writeGrouped(ctx, fn))
 }
 
 // read runs fn in a read transaction on the read pool, so that several
@@ -305,6 +333,16 @@ func isUniqueViolation(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// markErr marks SQLite's refusal of a duplicate for the rules above the
+// SQL (storekit.ErrDuplicate). Every write passes through it; foreign keys
+// need no mark, since writes check their parent rows first.
+func markErr(err error) error {
+	if isUniqueViolation(err) {
+		return storekit.Mark(err, storekit.ErrDuplicate)
+	}
+	return err
 }
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
@@ -337,16 +375,6 @@ func fromNullMS(v sql.NullInt64) time.Time {
 	return fromMS(v.Int64)
 }
 
-// truncMS is t as it will read back from the database: millisecond
-// precision, UTC. Stores apply it to the times they fill in, so that the
-// caller's struct equals what a later Get returns.
-func truncMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return fromMS(t.UnixMilli())
-}
-
 // nullString stores "" as NULL, for optional unique values such as uids.
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
@@ -374,7 +402,7 @@ func fromNullInt(v sql.NullInt64) *int {
 // always treat the column as an array or an object.
 type jsonValue struct{ v any }
 
-func (j jsonValue) Value() (driver.Value, error) {
+func (j jsonValue) Value() (sqldriver.Value, error) {
 	rv := reflect.ValueOf(j.v)
 	switch rv.Kind() {
 	case reflect.Slice:
@@ -424,36 +452,13 @@ func (j jsonScan) Scan(src any) error {
 // many values.
 func jsonList(values []string) jsonValue { return jsonValue{values} }
 
-// page trims rows fetched with limit+1 to limit and says whether the list is
-// done.
-func page[T any](rows []T, limit int) hookbridge.Page[T] {
-	if len(rows) > limit {
-		return hookbridge.Page[T]{Data: rows[:limit], Done: false}
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return hookbridge.Page[T]{Data: rows, Done: true}
-}
-
-// listLimit resolves a requested page size: zero or less means the default,
-// more than the maximum means the maximum.
-func listLimit(n int) int {
-	if n <= 0 {
-		return hookbridge.DefaultListLimit
-	}
-	return min(n, hookbridge.MaxListLimit)
-}
-
 // keyset is the WHERE fragment and ORDER BY for paging by a sort key column:
 // rows after the iterator in the list's order. def is the list's default
 // order. The fragment is always valid SQL ("1" when there is no iterator),
 // so callers can AND it in unconditionally.
 func keyset(col string, opt hookbridge.ListOptions, def hookbridge.Ordering) (where string, args []any, orderBy string) {
-	desc := opt.Order == hookbridge.OrderDescending ||
-		(opt.Order == hookbridge.OrderDefault && def == hookbridge.OrderDescending)
 	dir, cmp := "ASC", ">"
-	if desc {
+	if storekit.Descending(opt, def) {
 		dir, cmp = "DESC", "<"
 	}
 	orderBy = " ORDER BY " + col + " " + dir

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/storetest"
 )
@@ -260,7 +261,7 @@ func TestRecordAttemptsRepeatedDelivery(t *testing.T) {
 	if err != nil || len(atts.Data) != 1 || atts.Data[0].StatusCode != 500 {
 		t.Fatalf("attempts = %+v (%v), want the first result's only", atts.Data, err)
 	}
-	if due, ok, err := s.NextDue(ctx); err != nil || !ok || !due.Equal(truncMS(now.Add(time.Hour))) {
+	if due, ok, err := s.NextDue(ctx); err != nil || !ok || !due.Equal(storekit.TruncMS(now.Add(time.Hour))) {
 		t.Errorf("next due = %v, %v, %v; want the first result's retry", due, ok, err)
 	}
 }

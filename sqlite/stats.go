@@ -2,23 +2,16 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// AttemptCounts counts the attempts made in [since, until) per bucket of
-// width, by outcome, for one application or (appID "") for all, and for
+// AttemptBuckets counts the attempts made in [since, until) per bucket of
+// widthMS, by outcome, for one application or (appID "") for all, and for
 // one endpoint of it or (endpointID "") for all.
-func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, since, until time.Time, width time.Duration) ([]hookbridge.AttemptCount, error) {
-	widthMS := width.Milliseconds()
-	if widthMS <= 0 {
-		return nil, fmt.Errorf("attempt counts: bucket width %v is under a millisecond", width)
-	}
-	if !since.Before(until) {
-		return nil, nil
-	}
+func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
 	var w filter
 	w.add(`created_at >= ? AND created_at < ?`, ms(since), ms(until))
 	if appID != "" {
@@ -40,26 +33,15 @@ func (s *Store) AttemptCounts(ctx context.Context, appID, endpointID string, sin
 		GROUP BY bucket
 		ORDER BY bucket`
 	args := append([]any{ms(since), widthMS, int(hookbridge.StatusSuccess), int(hookbridge.StatusFail)}, w.args...)
-	rows, err := collect(ctx, s.r, attemptCounts, args, func(row rowScanner) (hookbridge.AttemptCount, error) {
-		var (
-			c      hookbridge.AttemptCount
-			bucket int64
-		)
-		if err := row.Scan(&bucket, &c.Success, &c.Fail); err != nil {
-			return c, err
-		}
-		c.Start = fromMS(ms(since) + bucket*widthMS)
-		return c, nil
+	return collect(ctx, s.r, attemptCounts, args, func(row rowScanner) (storekit.Bucket, error) {
+		var b storekit.Bucket
+		return b, row.Scan(&b.Index, &b.Success, &b.Fail)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("attempt counts: %w", err)
-	}
-	return rows, nil
 }
 
-// Backlog counts the deliveries not final yet, by status, and those due at
-// now.
-func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog, error) {
+// DeliveryBacklog counts the deliveries not final yet, by status, and those
+// due at now.
+func (s driver) DeliveryBacklog(ctx context.Context, now time.Time) ([]storekit.StatusCount, error) {
 	// backlog reads the rows of the partial index deliveries_due, which
 	// holds exactly the non-final deliveries: its cost is the backlog's
 	// size, not the table's.
@@ -68,27 +50,8 @@ func (s *Store) Backlog(ctx context.Context, now time.Time) (hookbridge.Backlog,
 		FROM deliveries
 		WHERE next_attempt_at IS NOT NULL
 		GROUP BY status`
-	type row struct {
-		status hookbridge.MessageStatus
-		n, due int64
-	}
-	rows, err := collect(ctx, s.r, backlog, []any{ms(now)}, func(rs rowScanner) (row, error) {
-		var r row
-		err := rs.Scan(&r.status, &r.n, &r.due)
-		return r, err
+	return collect(ctx, s.r, backlog, []any{ms(now)}, func(rs rowScanner) (storekit.StatusCount, error) {
+		var c storekit.StatusCount
+		return c, rs.Scan(&c.Status, &c.N, &c.Due)
 	})
-	if err != nil {
-		return hookbridge.Backlog{}, fmt.Errorf("backlog: %w", err)
-	}
-	var b hookbridge.Backlog
-	for _, r := range rows {
-		switch r.status {
-		case hookbridge.StatusPending:
-			b.Pending += r.n
-		case hookbridge.StatusSending:
-			b.Sending += r.n
-		}
-		b.Due += r.due
-	}
-	return b, nil
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -62,18 +62,12 @@ var errClosed = errors.New("sqlite: store is closed")
 // writeReq is one write waiting for the writer. Exactly one of solo and
 // grouped is set.
 type writeReq struct {
-	ctx     context.Context
-	solo    func(tx *sql.Tx) error
-	grouped func(ctx context.Context, tx *writeTx) error
-	state   atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by its caller
-	done    chan error   // capacity 1: the writer never blocks on it
+	ctx             context.Context
+	solo            func(tx *sql.Tx) error
+	grouped         func(ctx context.Context, tx *writeTx) error
+	storekit.Queued            // taken by the writer, or abandoned by its caller
+	done            chan error // capacity 1: the writer never blocks on it
 }
-
-const (
-	reqQueued int32 = iota
-	reqTaken
-	reqAbandoned
-)
 
 // writer runs the store's writes on its goroutine; see above.
 type writer struct {
@@ -158,7 +152,7 @@ func (w *writer) submit(r *writeReq) error {
 	case err := <-r.done:
 		return err
 	case <-r.ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if r.Abandon() {
 			return r.ctx.Err() // never run
 		}
 		return <-r.done // running: its outcome is on its way
@@ -205,7 +199,7 @@ func (w *writer) loop() {
 }
 
 func (w *writer) runSolo(r *writeReq) {
-	if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+	if !r.Take() {
 		return // its caller gave up
 	}
 	err := runTx(r.ctx, w.db, r.solo)
@@ -246,7 +240,7 @@ func (w *writer) setHandoff(h hookbridge.Handoff) {
 func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 	live := reqs[:0:0]
 	for _, r := range reqs {
-		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+		if r.Take() {
 			live = append(live, r)
 		}
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/storetest"
 )
 
 // blockWriter occupies the writer with a write of its own until the
@@ -41,24 +41,6 @@ func blockWriter(t *testing.T, s *Store) (release func()) {
 	return release
 }
 
-// waitQueued waits until n writes are queued behind the running one.
-func waitQueued(t *testing.T, s *Store, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.wr.mu.Lock()
-		queued := len(s.wr.pending)
-		s.wr.mu.Unlock()
-		if queued >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued after 10s, want %d", queued, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // newAppWithEndpoint creates an application with one endpoint that takes
 // every message.
 func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
@@ -73,120 +55,25 @@ func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
 	return app
 }
 
-type createOutcome struct {
-	stored  *hookbridge.Message
-	created bool
-	err     error
-	visible bool // the message could be read back as soon as the call returned
+// HoldWrites, QueuedWrites and LeasedTo make Store a storetest.GroupStore
+// for the group commit tests: they hold the writer, count what waits in it,
+// and read leases.
+func (s *Store) HoldWrites(t *testing.T) func() { return blockWriter(t, s) }
+
+func (s *Store) QueuedWrites() int {
+	s.wr.mu.Lock()
+	defer s.wr.mu.Unlock()
+	return len(s.wr.pending)
 }
 
-// createConcurrently submits msgs as concurrent CreateMessage calls while
-// the writer is blocked, so that they share one transaction, then lets the
-// writer go. Each caller checks, the moment it is answered, that its
-// message can be read back on the read pool: that it was committed before
-// the answer.
-func createConcurrently(t *testing.T, s *Store, msgs []*hookbridge.Message) []createOutcome {
-	t.Helper()
-	release := blockWriter(t, s)
-	out := make([]createOutcome, len(msgs))
-	var wg sync.WaitGroup
-	for i, m := range msgs {
-		wg.Go(func() {
-			o := &out[i]
-			o.stored, o.created, o.err = s.CreateMessage(context.Background(), m)
-			if o.err == nil {
-				_, err := s.GetMessage(context.Background(), o.stored.AppID, o.stored.ID)
-				o.visible = err == nil
-			}
-		})
-	}
-	waitQueued(t, s, len(msgs))
-	release()
-	wg.Wait()
-	return out
-}
+func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 
-// TestGroupCommitSameEventID sends one eventId many times in one group:
-// exactly one message is created and every caller gets it.
-func TestGroupCommitSameEventID(t *testing.T) {
-	t.Parallel()
-	s := openTest(t)
-	app := newAppWithEndpoint(t, s)
-	msgs := make([]*hookbridge.Message, 20)
-	for i := range msgs {
-		msgs[i] = &hookbridge.Message{AppID: app.ID, EventID: "evt-1", EventType: "order.created",
-			Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))}
-	}
-	out := createConcurrently(t, s, msgs)
-	created := 0
-	for i, o := range out {
-		if o.err != nil {
-			t.Fatalf("call %d: %v", i, o.err)
-		}
-		if o.created {
-			created++
-		}
-		if o.stored.ID != out[0].stored.ID {
-			t.Errorf("call %d got message %s, call 0 got %s", i, o.stored.ID, out[0].stored.ID)
-		}
-		if !o.visible {
-			t.Errorf("call %d was answered before its message could be read", i)
-		}
-	}
-	if created != 1 {
-		t.Errorf("%d calls created a message, want 1", created)
-	}
-	page, err := s.ListMessages(t.Context(), app.ID, hookbridge.MessageFilter{})
-	if err != nil || len(page.Data) != 1 {
-		t.Fatalf("stored %d messages (%v), want 1", len(page.Data), err)
-	}
-	dests, err := s.ListMessageEndpoints(t.Context(), app.ID, page.Data[0].ID, hookbridge.ListOptions{})
-	if err != nil || len(dests.Data) != 1 {
-		t.Errorf("deliveries = %d (%v), want 1", len(dests.Data), err)
-	}
-}
+// waitQueued waits until n writes are queued.
+func waitQueued(t *testing.T, s *Store, n int) { storetest.WaitQueued(t, s, n) }
 
-// TestGroupCommitFailureIsolated puts writes that fail into a group with
-// writes that succeed: each failure reaches its own caller only, and
-// leaves nothing behind, while the others commit.
-func TestGroupCommitFailureIsolated(t *testing.T) {
-	t.Parallel()
-	s := openTest(t)
-	app := newAppWithEndpoint(t, s)
-	taken := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}
-	if _, _, err := s.CreateMessage(t.Context(), taken); err != nil {
-		t.Fatal(err)
-	}
-	msgs := []*hookbridge.Message{
-		{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"n":0}`)},
-		{ID: taken.ID, AppID: app.ID, EventType: "order.created", Payload: []byte(`{"n":1}`)}, // id taken: ECONFLICT
-		{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"n":2}`)},
-		{AppID: "app_missing", EventType: "order.created", Payload: []byte(`{"n":3}`)}, // ENOTFOUND
-		{AppID: app.ID, EventType: "order.created", Payload: []byte(`{"n":4}`)},
-	}
-	out := createConcurrently(t, s, msgs)
-	for i, o := range out {
-		var want string
-		switch i {
-		case 1:
-			want = hookbridge.ECONFLICT
-		case 3:
-			want = hookbridge.ENOTFOUND
-		}
-		if got := hookbridge.ErrorCode(o.err); got != want {
-			t.Errorf("call %d: error %v, want code %q", i, o.err, want)
-		}
-		if want == "" && (!o.created || !o.visible) {
-			t.Errorf("call %d: created %v, visible %v", i, o.created, o.visible)
-		}
-	}
-	page, err := s.ListMessages(t.Context(), app.ID, hookbridge.MessageFilter{})
-	if err != nil || len(page.Data) != 4 {
-		t.Fatalf("stored %d messages (%v), want 4", len(page.Data), err)
-	}
-	if got, err := s.GetMessage(t.Context(), app.ID, taken.ID); err != nil || string(got.Payload) != `{}` {
-		t.Errorf("the taken id now holds %s (%v), want the original", got.Payload, err)
-	}
+// TestGroupCommit runs the stores' group commit tests on the writer.
+func TestGroupCommit(t *testing.T) {
+	storetest.RunGroupCommit(t, func(t *testing.T) storetest.GroupStore { return openTest(t) })
 }
 
 // TestGroupCommitMixesWriteKinds runs a claim, a result, a release, a lease
@@ -252,37 +139,6 @@ func TestGroupCommitMixesWriteKinds(t *testing.T) {
 	rejected, err = s.RecordAttempts(ctx, "me", []hookbridge.AttemptResult{{DeliveryID: claims[1].Delivery.ID, Status: hookbridge.StatusSuccess}})
 	if err != nil || len(rejected) != 1 {
 		t.Errorf("result of a released delivery: rejected %v, err %v", rejected, err)
-	}
-}
-
-// TestGroupCommitCancelledWhileQueued: a caller that gives up before its
-// write runs gets its context's error, and the write never happens.
-func TestGroupCommitCancelledWhileQueued(t *testing.T) {
-	t.Parallel()
-	s := openTest(t)
-	app := newAppWithEndpoint(t, s)
-	release := blockWriter(t, s)
-	ctx, cancel := context.WithCancel(context.Background())
-	msg := &hookbridge.Message{AppID: app.ID, EventType: "a", Payload: []byte(`{}`)}
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := s.CreateMessage(ctx, msg)
-		done <- err
-	}()
-	waitQueued(t, s, 1)
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled call returned %v, want context.Canceled", err)
-	}
-	release()
-	// A write queued after it runs, so the abandoned one was skipped, not
-	// merely late.
-	if _, _, err := s.CreateMessage(t.Context(), &hookbridge.Message{AppID: app.ID, EventType: "b", Payload: []byte(`{}`)}); err != nil {
-		t.Fatal(err)
-	}
-	page, err := s.ListMessages(t.Context(), app.ID, hookbridge.MessageFilter{})
-	if err != nil || len(page.Data) != 1 || page.Data[0].EventType != "b" {
-		t.Errorf("messages = %+v (%v), want only the one written after", page.Data, err)
 	}
 }
 

@@ -17,6 +17,13 @@
 //		})
 //	}
 //
+// Run also checks the optional capabilities a store implements
+// (hookbridge.Listener, hookbridge.ExclusiveRunner; a store that one
+// process owns has neither, and those subtests skip). A store shared by
+// several instances also runs RunInstances on two stores of one database,
+// and a store that groups concurrent writes into one commit runs
+// RunGroupCommit with the hooks that hold its queue (GroupCommit).
+//
 // The suite tests documented behaviour only. Where the contract leaves a
 // choice open it accepts every choice: nil and empty slices and maps compare
 // equal, JSON compares by value, and a lookup across applications may fail

@@ -1,7 +1,11 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -84,4 +88,44 @@ func AppendSuccesses(dst []hookbridge.AttemptResult, claims []hookbridge.Claim) 
 		})
 	}
 	return dst
+}
+
+// BenchPayload is a typical thin payment event, for the stores'
+// benchmarks.
+var BenchPayload = json.RawMessage(`{"paymentId":"pay_8f2c1e","orderId":"ord_51aa","status":"captured",` +
+	`"amount":4250,"currency":"EUR","processor":"adyen","processorRef":"8535516988037431",` +
+	`"capturedAt":"2025-06-01T12:00:00Z","metadata":{"` + strings.Repeat("x", 200) + `":"y"}}`)
+
+// BenchApp creates, for a benchmark, an application with one endpoint that
+// takes every event.
+func BenchApp(b testing.TB, s hookbridge.Store) *hookbridge.Application {
+	b.Helper()
+	ctx := context.Background()
+	app := &hookbridge.Application{Name: "bench"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateEndpoint(ctx, &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}); err != nil {
+		b.Fatal(err)
+	}
+	return app
+}
+
+// BenchClaimRecord claims batch deliveries due at now as the owner "bench"
+// and records a success for each, as a benchmark of the dispatcher's side
+// does once a round; results is the slice to reuse, returned.
+func BenchClaimRecord(b testing.TB, s hookbridge.Store, now time.Time, batch int, results []hookbridge.AttemptResult) []hookbridge.AttemptResult {
+	ctx := context.Background()
+	claims, err := s.ClaimDeliveries(ctx, "bench", now, time.Minute, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(claims) != batch {
+		b.Fatalf("claimed %d, want %d", len(claims), batch)
+	}
+	results = AppendSuccesses(results[:0], claims)
+	if rejected, err := s.RecordAttempts(ctx, "bench", results); err != nil || len(rejected) > 0 {
+		b.Fatal(err, rejected)
+	}
+	return results
 }

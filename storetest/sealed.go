@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
@@ -69,7 +70,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	keep("plain-key")
 	keep("running-key")
 	// More settings than Reseal reads at a time.
-	extra := sealed.ResealPage + 1
+	extra := storekit.ResealPage + 1
 	for i := range extra {
 		_, err := s.PutSetting(ctx, fmt.Sprintf("page_%05d", i), setting, false)
 		ok(t, err)

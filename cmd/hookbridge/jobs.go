@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/retention"
 )
 
@@ -13,18 +14,6 @@ const (
 	defaultRetentionInterval = retention.DefaultInterval
 )
 
-// listener is a store through which other instances' new deliveries are
-// announced (postgres.Store.Listen: LISTEN/NOTIFY).
-type listener interface {
-	Listen(ctx context.Context, wake func()) error
-}
-
-// exclusiveRunner is a store that can make a job run on one instance at a
-// time (postgres.Store.RunExclusive: an advisory lock).
-type exclusiveRunner interface {
-	RunExclusive(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
-}
-
 // startJobs starts what runs beside the dispatcher for as long as it does
 // (ctx is the dispatcher's): on a store shared by several instances, the
 // listener that wakes this dispatcher when another instance accepts a
@@ -32,7 +21,7 @@ type exclusiveRunner interface {
 // expired Idempotency-Key answers and token revocations). Both are
 // counted in s.wg, so Shutdown waits for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
-	if l, ok := s.store.(listener); ok {
+	if l, ok := s.store.(hookbridge.Listener); ok {
 		s.wg.Go(func() {
 			if err := l.Listen(ctx, wake); err != nil && !errors.Is(err, context.Canceled) {
 				s.fail(err)
@@ -49,7 +38,7 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 		// Messages are kept, but what expires by itself is still deleted.
 		cfg.Age = retention.KeepMessages
 	}
-	if x, ok := s.store.(exclusiveRunner); ok {
+	if x, ok := s.store.(hookbridge.ExclusiveRunner); ok {
 		cfg.Exclusive = x.RunExclusive
 	}
 	job := retention.New(cfg)

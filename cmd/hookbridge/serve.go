@@ -378,7 +378,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	// messages.
 	notifier := &operational.Notifier{Store: store, Wake: func() { disp.Wake() }}
 	relay := operational.NewRelay(notifier, 0, logger.With("component", "operational"))
-	if x, ok := store.(exclusiveRunner); ok {
+	if x, ok := store.(hookbridge.ExclusiveRunner); ok {
 		relay.OneAtATime(x.RunExclusive)
 	}
 	disp, err = dispatch.New(dispatch.Config{

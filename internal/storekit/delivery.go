@@ -1,0 +1,97 @@
+package storekit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// Owed reports whether a new message msg gets a delivery to e: e Accepts
+// it, or, when only is set (CreateMessageTo), e is that endpoint, whatever
+// its filters say.
+func Owed(e *hookbridge.Endpoint, msg *hookbridge.Message, only string) bool {
+	if only != "" {
+		return e.ID == only
+	}
+	return e.Accepts(msg.EventType, msg.Channels)
+}
+
+// ScheduledDelivery is the pending delivery of msg to the endpoint that a
+// fan-out writes, due at the message's time; now is the store's.
+func ScheduledDelivery(msg *hookbridge.Message, endpointID string, now time.Time) hookbridge.Delivery {
+	return hookbridge.Delivery{
+		ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: endpointID,
+		Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
+		NextAttempt: msg.CreatedAt, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// ManualDelivery is the pending delivery a resend or a recovery adds, due
+// at now; its id sorts by now.
+func ManualDelivery(appID, msgID, endpointID string, now time.Time) hookbridge.Delivery {
+	return hookbridge.Delivery{
+		ID: hookbridge.NewIDAt(hookbridge.PrefixDelivery, now), AppID: appID, MsgID: msgID, EndpointID: endpointID,
+		Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerManual,
+		NextAttempt: now, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// recoverUntil is the end of Recover's window: until, or now when zero.
+func recoverUntil(until, now time.Time) time.Time {
+	if until.IsZero() {
+		return now
+	}
+	return until
+}
+
+// MayHandOver reports whether a new delivery to e may be offered to the
+// Handoff (hookbridge.Handoff.Reserve): only if it is due at once and
+// nothing would hold it back in a claim, e being neither FIFO, nor
+// rate-limited, nor paused, and its application (appLimited) not
+// rate-limited.
+func MayHandOver(e *hookbridge.Endpoint, due, appLimited bool) bool {
+	return due && !appLimited && !e.FIFO && e.RateLimit == nil && e.PausedUntil.IsZero()
+}
+
+// sortClaims orders claims as the dispatcher is handed them: earliest due
+// first, then by delivery id. A claim statement returns its rows in no
+// particular order.
+func sortClaims(claims []hookbridge.Claim) {
+	slices.SortFunc(claims, func(a, b hookbridge.Claim) int {
+		return cmp.Or(a.Delivery.NextAttempt.Compare(b.Delivery.NextAttempt), strings.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
+}
+
+// checkResult rejects a result that would break the delivery invariants: a
+// delivery ends in success or fail, or goes on sending at a set time; an
+// operational event reports an attempt.
+func checkResult(r hookbridge.AttemptResult) error {
+	if r.Event != nil && r.Attempt == nil {
+		return fmt.Errorf("delivery %s: an operational event needs the attempt it reports", r.DeliveryID)
+	}
+	switch r.Status {
+	case hookbridge.StatusSuccess, hookbridge.StatusFail:
+		return nil
+	case hookbridge.StatusSending:
+		if r.NextAttempt.IsZero() {
+			return fmt.Errorf("delivery %s: status sending needs a next attempt time", r.DeliveryID)
+		}
+		return nil
+	}
+	return fmt.Errorf("delivery %s: cannot record status %s", r.DeliveryID, r.Status)
+}
+
+// checkResults is CheckResult for a batch, as RecordAttempts checks it
+// before it writes anything.
+func checkResults(results []hookbridge.AttemptResult) error {
+	for _, r := range results {
+		if err := checkResult(r); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	return nil
+}

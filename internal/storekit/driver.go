@@ -1,0 +1,210 @@
+package storekit
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// Driver is what a store package gives Store: its queries, one method a
+// statement or a short transaction, with the database's answer as it is
+// (a driver's "no rows" is sql.ErrNoRows, its constraint errors are
+// marked, see Mark). Methods named after an entity and a verb, as River's
+// riverdriver names them, so that they do not collide with the
+// hookbridge.Store methods they serve. A List method fetches limit+1 rows
+// of its page (see ListOptions for the keyset).
+type Driver interface {
+	ApplicationInsert(ctx context.Context, app *hookbridge.Application) error
+	// ApplicationGet reads the application with id key (byID) or uid key.
+	ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error)
+	// ApplicationUpdate writes app's mutable fields, updated at now, and
+	// returns its stored created_at.
+	ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (created time.Time, err error)
+	ApplicationDelete(ctx context.Context, id string) (deleted int64, err error)
+	ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error)
+
+	EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error
+	EventTypeGet(ctx context.Context, name string) (hookbridge.EventType, error)
+	// EventTypeUpdate writes et's mutable fields, updated at now, and
+	// returns its stored created_at.
+	EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (created time.Time, err error)
+	EventTypeDelete(ctx context.Context, name string) (deleted int64, err error)
+	EventTypeList(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool, limit int) ([]hookbridge.EventType, error)
+	// EventTypeKnown returns those of names in the catalogue, not archived.
+	EventTypeKnown(ctx context.Context, names []string) ([]string, error)
+
+	// EndpointInsert inserts ep and records its EventEndpointCreated, in
+	// one transaction; a missing application is ENOTFOUND or ErrMissingRef.
+	EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error
+	// EndpointGet reads the application's endpoint with id (byID) or uid key.
+	EndpointGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Endpoint, error)
+	// EndpointUpdate writes ep's mutable fields, updated at now, keeping
+	// the dispatcher's (FailingSince, PausedUntil) except that enabling a
+	// disabled endpoint clears them, and records its EventEndpointUpdated;
+	// it sets ep.CreatedAt, FailingSince and PausedUntil from the row.
+	EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error
+	// EndpointDelete deletes the endpoint (the foreign keys cascade to its
+	// deliveries and attempts) and records its EventEndpointDeleted at now.
+	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+	EndpointList(ctx context.Context, appID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.Endpoint, error)
+
+	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
+	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)
+	// AttemptExpunge empties the attempt's response body.
+	AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (changed int64, err error)
+	// AttemptBuckets counts the attempts made in [since, until), by the
+	// bucket of width widthMS (counted from since) they fall in and by
+	// outcome, for appID and endpointID ("": all); buckets in order, empty
+	// ones left out.
+	AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]Bucket, error)
+
+	// SettingGet reads a setting's stored (sealed) value.
+	SettingGet(ctx context.Context, name string) (string, error)
+	// SettingPut stores a setting's sealed value, unless onlyIfAbsent and
+	// it has one, and returns how many rows it wrote.
+	SettingPut(ctx context.Context, name, value string, onlyIfAbsent bool, now time.Time) (stored int64, err error)
+
+	// DeliveryBacklog counts the non-final deliveries by status, and those
+	// due at now.
+	DeliveryBacklog(ctx context.Context, now time.Time) ([]StatusCount, error)
+
+	// MessagePurge deletes up to limit messages created before before
+	// whose deliveries are all final, oldest first, with their deliveries
+	// and attempts.
+	MessagePurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// InboundPurge deletes up to limit inbound events received, and up to
+	// limit observations seen, before before, and returns how many rows it
+	// deleted.
+	InboundPurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// IdempotentPurge deletes up to limit Idempotency-Key records created
+	// before before, oldest first.
+	IdempotentPurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// IdempotentBegin, IdempotentFinish (the body sealed for the key) and
+	// IdempotentForget are hookbridge.IdempotencyStore's.
+	IdempotentBegin(ctx context.Context, key, fingerprint string, now, staleBefore, expiredBefore time.Time) (*hookbridge.IdempotentRecord, bool, error)
+	IdempotentFinish(ctx context.Context, key string, status int, sealedBody []byte) error
+	IdempotentForget(ctx context.Context, key string) error
+
+	// OperationalEventList reads up to limit recorded events, oldest first,
+	// as the JSON EncodeEvent made.
+	OperationalEventList(ctx context.Context, limit int) ([][]byte, error)
+	OperationalEventDelete(ctx context.Context, ids []string) error
+	OperationalEventCount(ctx context.Context) (int64, error)
+
+	// SourceInsert inserts src, its credentials as sealed, and records its
+	// initial rollout as a change by actor, in one transaction.
+	SourceInsert(ctx context.Context, src *hookbridge.Source, sealedCreds []byte, actor string) error
+	SourceGet(ctx context.Context, id string) (hookbridge.Source, error)
+	// SourceUpdate writes src's configuration, its credentials as sealed,
+	// updated at now, leaving its rollout.
+	SourceUpdate(ctx context.Context, src *hookbridge.Source, sealedCreds []byte, now time.Time) (changed int64, err error)
+	// SourceSetRollout reads the source (locked, where the database locks)
+	// and applies ChangeRollout to it, in one transaction; it returns the
+	// source as it stays.
+	SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error)
+	// SourceDelete deletes the source; its events, rollout history and
+	// observations go with it.
+	SourceDelete(ctx context.Context, id string) (deleted int64, err error)
+	SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error)
+	// RolloutChangeList reads a page of the source's changes by id; a
+	// missing source is ENOTFOUND.
+	RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error)
+	// InboundEventInsert inserts ev unless its source has its EventID (a
+	// unique index decides, atomically), and then reads the stored one; a
+	// missing source is ENOTFOUND or ErrMissingRef.
+	InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (stored hookbridge.InboundEvent, created bool, err error)
+	InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (changed int64, err error)
+	// InboundEventList reads a page of the source's events by id; a missing
+	// source is ENOTFOUND.
+	InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error)
+	// ObservationInsert stores what polling saw, keeping an event's first
+	// observation, and returns how many were new; a missing source is
+	// ENOTFOUND.
+	ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error)
+	// ObservationCompare is hookbridge.SourceStore's CompareObservations.
+	ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error)
+
+	// MessageCreate, MessageCreateBatch and MessageCreateTo are
+	// hookbridge.MessageStore's CreateMessage, CreateMessages and
+	// CreateMessageTo, the messages' defaults filled in: the fan-out, with
+	// the handoff, grouped as the database does it best.
+	MessageCreate(ctx context.Context, msg *hookbridge.Message) (stored *hookbridge.Message, created bool, err error)
+	MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Message) ([]hookbridge.CreateResult, error)
+	MessageCreateTo(ctx context.Context, msg *hookbridge.Message, endpointID string) error
+	// MessageGet reads the application's message with id (byID) or event
+	// id key.
+	MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error)
+	MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error)
+	// MessageExpunge deletes the message's payload, keeping the row.
+	MessageExpunge(ctx context.Context, appID, msgID string) (changed int64, err error)
+	// MessageEndpointList reads a page of the endpoints the message was
+	// owed to, by endpoint id, with their latest delivery's state; a
+	// missing message is ENOTFOUND.
+	MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error)
+	// EndpointMessageList reads a page of the messages owed to the
+	// endpoint, by message id, with their latest delivery's state there; a
+	// missing endpoint is ENOTFOUND.
+	EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error)
+	// EndpointStatusCounts counts the messages owed to the endpoint and
+	// created in [since, until) (zero: unbounded) by their latest
+	// delivery's status; a missing endpoint is ENOTFOUND.
+	EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]StatusCount, error)
+
+	// DeliveryClaim leases up to limit (> 0) due deliveries to owner until
+	// until, as hookbridge.DeliveryStore's ClaimDeliveriesSkipping says,
+	// in any order.
+	DeliveryClaim(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]hookbridge.Claim, error)
+	// DeliveryRecord records a checked, non-empty batch of results (their
+	// attempts' and events' defaults filled in) at now, as
+	// hookbridge.DeliveryStore's RecordAttempts says, setting the accepted
+	// attempts' delivery, application, message, endpoint and trigger.
+	DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) (rejected []string, err error)
+	// EndpointHealthRecord applies a non-empty batch of reports in one
+	// transaction (see ApplyReports).
+	EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error)
+	DeliveryRenew(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error
+	DeliveryRelease(ctx context.Context, owner string, deliveryIDs []string) error
+	DeliveryNextDue(ctx context.Context) (time.Time, bool, error)
+	// DeliveryResend inserts d, a ManualDelivery, if both its message and
+	// its endpoint are its application's (else ENOTFOUND), setting the
+	// times the database gives it.
+	DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error
+	// DeliveryRecover adds a ManualDelivery at now for every message
+	// created in [since, until) whose latest delivery to the endpoint
+	// failed, and returns how many; a missing endpoint is ENOTFOUND.
+	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+
+	// PortalExpire records, in one transaction, that the application's
+	// portal tokens issued before issuedBefore end at expiresAt, and
+	// forgets the records whose issuedBefore is before forgetBefore; a
+	// missing application is ENOTFOUND or ErrMissingRef.
+	PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error
+	// PortalRevoke records that the application's token with nonce was
+	// logged out, until expiresAt; a second record of it changes nothing.
+	PortalRevoke(ctx context.Context, appID, nonce string, expiresAt time.Time) error
+	// PortalRevocationsPurge deletes up to limit revocations of tokens
+	// that expired before before, oldest first.
+	PortalRevocationsPurge(ctx context.Context, before time.Time, limit int) (int, error)
+	// PortalExpiry says, in one read, what ends the token issued at
+	// issuedAt with nonce: the earliest end recorded for tokens issued
+	// then (zero if none), and whether it was logged out.
+	PortalExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error)
+
+	// SecretsReseal runs reseal in one write transaction, which it commits
+	// if reseal returns nil.
+	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
+}
+
+// Bucket is one bucket of Driver.AttemptBuckets.
+type Bucket struct {
+	Index         int64 // from since, in widths
+	Success, Fail int64
+}
+
+// StatusCount is how many deliveries (or messages) have a status, and how
+// many of them are due.
+type StatusCount struct {
+	Status hookbridge.MessageStatus
+	N, Due int64
+}

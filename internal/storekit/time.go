@@ -1,0 +1,13 @@
+package storekit
+
+import "time"
+
+// TruncMS is t as it reads back from either store: millisecond precision,
+// UTC. Stores apply it to the times they fill in, so that the caller's
+// struct equals what a later Get returns. The zero time stays zero.
+func TruncMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}

@@ -1,0 +1,115 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// testCapabilities checks, on one store, the optional capabilities it
+// implements (hookbridge.Listener, hookbridge.ExclusiveRunner); a store
+// that one process owns has neither, and the subtests are skipped.
+func testCapabilities(t *testing.T, open Opener) {
+	t.Run("Listener", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		l, isListener := s.(hookbridge.Listener)
+		if !isListener {
+			t.Skip("the store is not a hookbridge.Listener")
+		}
+		testListen(t, s, l)
+	})
+	t.Run("ExclusiveRunner", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		x, isRunner := s.(hookbridge.ExclusiveRunner)
+		if !isRunner {
+			t.Skip("the store is not a hookbridge.ExclusiveRunner")
+		}
+		testRunExclusive(t, x, x)
+	})
+}
+
+// RunInstances tests the capabilities a store shared by several instances
+// offers across them: open returns two stores on one database, as two
+// instances open it, each a hookbridge.Listener and a
+// hookbridge.ExclusiveRunner.
+func RunInstances(t *testing.T, open func(t *testing.T) (a, b hookbridge.Store)) {
+	t.Run("Listener", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		testListen(t, a, b.(hookbridge.Listener))
+	})
+	t.Run("ExclusiveRunner", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		testRunExclusive(t, a.(hookbridge.ExclusiveRunner), b.(hookbridge.ExclusiveRunner))
+	})
+}
+
+// testListen: l wakes once listening, and when a message accepted through
+// w makes a delivery due, and when a resend through w does; it returns nil
+// once its context ends.
+func testListen(t *testing.T, w hookbridge.Store, l hookbridge.Listener) {
+	app := groupApp(t, w)
+	page, err := w.ListEndpoints(t.Context(), app.ID, hookbridge.ListOptions{})
+	ok(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	wakes := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- l.Listen(ctx, func() { wakes <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Listen returned %v once its context ended, want nil", err)
+		}
+	}()
+	waitWake(t, wakes, "listening")
+
+	m := groupMessage(app.ID)
+	_, _, err = w.CreateMessage(t.Context(), m)
+	ok(t, err)
+	waitWake(t, wakes, "CreateMessage")
+	_, err = w.Resend(t.Context(), app.ID, m.ID, page.Data[0].ID, time.Now())
+	ok(t, err)
+	waitWake(t, wakes, "Resend")
+}
+
+// waitWake waits for a wake-up, or fails after 10s.
+func waitWake(t *testing.T, wakes <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up after %s", what)
+	}
+}
+
+// testRunExclusive: while a runs a job, b does not run one of the same
+// name, but runs one of another name; once a is done, b runs it, and
+// RunExclusive returns the job's error.
+func testRunExclusive(t *testing.T, a, b hookbridge.ExclusiveRunner) {
+	ctx := t.Context()
+	ran, err := a.RunExclusive(ctx, "retention", func(ctx context.Context) error {
+		ranB, err := b.RunExclusive(ctx, "retention", func(context.Context) error { return nil })
+		if err != nil || ranB {
+			t.Errorf("the same job ran alongside: ran=%v err=%v", ranB, err)
+		}
+		ranOther, err := b.RunExclusive(ctx, "other", func(context.Context) error { return nil })
+		if err != nil || !ranOther {
+			t.Errorf("another job was excluded: ran=%v err=%v", ranOther, err)
+		}
+		return nil
+	})
+	if err != nil || !ran {
+		t.Fatalf("first run: ran=%v err=%v", ran, err)
+	}
+	failed := errors.New("job failed")
+	ran, err = b.RunExclusive(ctx, "retention", func(context.Context) error { return failed })
+	if !ran || !errors.Is(err, failed) {
+		t.Fatalf("after the first ended: ran=%v err=%v, want the job run and its error", ran, err)
+	}
+}
