@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -125,4 +126,18 @@ func redisFailure(err error, u *hookbridge.EndpointURL, timeout time.Duration) s
 		return noAnswer(errStopped.Error(), err)
 	}
 	return noAnswer(failureAt(err, u.Host, u.HostPort(), timeout), err)
+}
+
+// LogClientsTo sends what the broker clients log process-wide (go-redis
+// reports failed dials on its own, to stderr by default) to logger, at
+// debug level: each try's failure is in its attempt already. serve calls
+// it once, as it sets the process's other handlers.
+func LogClientsTo(logger *slog.Logger) {
+	redis.SetLogger(redisLogger{logger})
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "dispatch: redis client: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
