@@ -165,10 +165,10 @@ func TestBrokersOutage(t *testing.T) {
 			d, _ := e.startBroker(dispatch.Config{})
 
 			// Down from the start: two failed attempts, then back.
-			fails := e.waitAttempts(first.ID, 1)
+			e.waitAttempts(first.ID, 1)
 			e.clock.Advance(10 * time.Minute)
 			d.Wake()
-			fails = e.waitAttempts(first.ID, 2)
+			fails := e.waitAttempts(first.ID, 2)
 			for _, a := range fails {
 				if a.Status != hookbridge.StatusFail || !strings.Contains(a.Response, b.addr) {
 					t.Errorf("attempt while down: %+v, want a failure naming the URL's host and port", a)

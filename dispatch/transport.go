@@ -50,18 +50,6 @@ type sendResult struct {
 	err        error         // why no acceptance came; nil with an HTTP status
 }
 
-// outcome names the result for the attempts metric: success, failure (an
-// answer that refuses) or error (no answer).
-func (r *sendResult) outcome() string {
-	switch {
-	case r.accepted:
-		return "success"
-	case r.refused:
-		return "failure"
-	}
-	return "error"
-}
-
 // noAnswer is the result of a try that got no answer: text says why.
 func noAnswer(text string, err error) sendResult {
 	return sendResult{text: truncate(text), err: err}
@@ -188,7 +176,8 @@ var errStopped = errors.New("the dispatcher has stopped")
 type connPool[C any] struct {
 	dial  func(ctx context.Context, u *hookbridge.EndpointURL) (C, error)
 	close func(C)
-	alive func(C) bool // nil: always (the client reconnects by itself)
+	alive func(C) bool     // nil: always (the client reconnects by itself)
+	now   func() time.Time // for idleness; time.Now
 
 	mu      sync.Mutex
 	conns   map[string]*poolEntry[C]
@@ -207,7 +196,7 @@ type poolEntry[C any] struct {
 }
 
 func newPool[C any](dial func(context.Context, *hookbridge.EndpointURL) (C, error), closeFn func(C), alive func(C) bool) *connPool[C] {
-	return &connPool[C]{dial: dial, close: closeFn, alive: alive, conns: make(map[string]*poolEntry[C])}
+	return &connPool[C]{dial: dial, close: closeFn, alive: alive, now: time.Now, conns: make(map[string]*poolEntry[C])}
 }
 
 // get returns the connection for key, dialling it (with u) if there is
@@ -271,7 +260,7 @@ func (p *connPool[C]) get(ctx context.Context, key string, u *hookbridge.Endpoin
 func (p *connPool[C]) done(key string, e *poolEntry[C], broken bool) {
 	p.mu.Lock()
 	e.users--
-	e.used = time.Now()
+	e.used = p.now()
 	if broken && e.err == nil && p.conns[key] == e {
 		delete(p.conns, key)
 		e.dropped = true
@@ -286,7 +275,7 @@ func (p *connPool[C]) done(key string, e *poolEntry[C], broken bool) {
 // sweep closes the connections unused for poolIdle; p.mu is held. It
 // looks at most every quarter of that.
 func (p *connPool[C]) sweep() {
-	now := time.Now()
+	now := p.now()
 	if now.Sub(p.swept) < poolIdle/4 {
 		return
 	}
