@@ -3,8 +3,10 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,13 @@ import (
 // JetStream and Redis on this machine, brokertest's variables; Kafka in
 // process, franz-go's kfake): one suite run against every broker, as the
 // store suite is run against every store.
+
+// TestMain keeps the Redis client's process-wide log (a line per failed
+// dial, which each try's attempt says already) out of the test output.
+func TestMain(m *testing.M) {
+	dispatch.LogClientsTo(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
+}
 
 // brokerTimeout is the request timeout of the broker tests: a Kafka try to
 // a port nobody listens on lasts that long (the client dials again until
