@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,10 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/dispatch/brokertest"
 	"github.com/hookbridge/hookbridge/netguard"
+	"github.com/hookbridge/hookbridge/tracing"
+	"github.com/hookbridge/hookbridge/tracing/otlptest"
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
@@ -465,5 +471,84 @@ func TestBrokersRefusedThroughProxy(t *testing.T) {
 	}
 	if r.Accepted() != 0 {
 		t.Error("the broker was reached around the proxy")
+	}
+}
+
+// TestBrokerAttemptTracedAndCounted: an attempt to a broker is a producer
+// span "send <destination>" with the messaging conventions' attributes, a
+// child of the message's trace, whose traceparent travels as a message
+// header; it is counted as a success in the attempts metric, and a
+// refusal as a failure.
+func TestBrokerAttemptTracedAndCounted(t *testing.T) {
+	t.Parallel()
+	const traceID, parentSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	collector := otlptest.NewHTTP(t)
+	every := 1.0
+	tracer, err := tracing.New(context.Background(), tracing.Config{Endpoint: collector.URL, SampleRatio: &every, Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tracer.Shutdown(context.Background()) })
+	e := newEnv(t)
+	n := brokertest.NewNATS(t)
+	e.endpoint(n.URL(n.Addr()))
+	e.endpoint("nats://" + n.Addr() + "/hbtest.nostream." + n.Stream)
+	msg := &hookbridge.Message{AppID: e.app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`),
+		CreatedAt: e.clock.Now(), TraceParent: "00-" + traceID + "-" + parentSpan + "-01"}
+	if _, _, err := e.store.CreateMessage(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	d, stop := e.startBroker(dispatch.Config{Tracer: tracer})
+	e.waitAttempts(msg.ID, 2)
+	got := n.Read(t)
+	if len(got) != 1 {
+		t.Fatalf("%d messages in the stream", len(got))
+	}
+	tp := strings.Split(got[0].Raw["traceparent"], "-")
+	if len(tp) != 4 || tp[1] != traceID || tp[2] == parentSpan {
+		t.Errorf("the message's traceparent %q, want the message's trace with the attempt's span", got[0].Raw["traceparent"])
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(d)
+	counts := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "hookbridge_delivery_attempts_total" {
+			for _, m := range f.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if counts["success"] != 1 || counts["failure"] != 1 || counts["error"] != 0 {
+		t.Errorf("attempts by outcome %v, want one success (the stream's ack) and one failure (no stream)", counts)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tracer.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := collector.Spans()
+	if len(spans) != 2 {
+		t.Fatalf("spans %v, want the two attempts'", spans)
+	}
+	for _, s := range spans {
+		ok := s.Name == "send "+n.Subject
+		if s.Kind != tracepb.Span_SPAN_KIND_PRODUCER || s.TraceID() != traceID || s.ParentID() != parentSpan ||
+			(ok != (s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR)) {
+			t.Errorf("attempt span %v, want a producer span, child of %s, failed only for the subject without a stream", s.Span, parentSpan)
+		}
+		if ok && s.SpanID() != tp[2] {
+			t.Errorf("the span that sent the message is %s, the message says %s", s.SpanID(), tp[2])
+		}
+		for k, v := range map[string]string{"messaging.system": "nats", "messaging.operation.type": "send",
+			"messaging.message.id": msg.ID, "server.address": "127.0.0.1", "hookbridge.msg_id": msg.ID} {
+			if got := s.Attr(k); got != v {
+				t.Errorf("attempt span %s: %s = %q, want %q", s.Name, k, got, v)
+			}
+		}
 	}
 }
