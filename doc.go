@@ -16,5 +16,6 @@
 //   - A Delivery is claimed under a lease (owner, until). Only the current
 //     lease owner may record its result, so a slow instance whose lease ran out
 //     cannot overwrite the work of the one that took over.
-//   - Every Attempt row is one real HTTP try.
+//   - Every Attempt row is one real try: an HTTP request, or a message
+//     published to the broker the endpoint URL names.
 package hookbridge

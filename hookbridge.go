@@ -31,7 +31,9 @@ type EventType struct {
 	UpdatedAt   time.Time
 }
 
-// Endpoint is a URL of an application and what it wants to receive.
+// Endpoint is a URL of an application and what it wants to receive. The
+// URL's scheme says how messages travel (Transport, ParseEndpointURL): an
+// HTTP POST, or a message to a broker.
 type Endpoint struct {
 	ID          string
 	AppID       string
@@ -45,7 +47,8 @@ type Endpoint struct {
 	Disabled  bool
 	RateLimit *int // throttleRate, messages/s; nil = unlimited
 	Metadata  map[string]string
-	// Headers are sent with every request to this endpoint.
+	// Headers are sent with every request to this endpoint (as message
+	// headers to a broker that has them).
 	Headers map[string]string
 	// Secrets sign requests: Secrets[0] is the current one; the others were
 	// rotated out and keep signing until their Expires.
@@ -188,11 +191,11 @@ type Attempt struct {
 	AppID      string
 	MsgID      string
 	EndpointID string
-	URL        string
+	URL        string        // the endpoint's, its password masked (MaskURL)
 	Status     MessageStatus // StatusSuccess or StatusFail
 	Trigger    TriggerType
-	StatusCode int    // HTTP status, 0 when no response arrived
-	Response   string // response body excerpt (at most MaxResponseExcerpt bytes) or the error text
+	StatusCode int    // HTTP status; 0 when no response arrived, and for a broker, which has none
+	Response   string // response body excerpt (at most MaxResponseExcerpt bytes), the broker's answer, or the error text
 	DurationMS int64
 	CreatedAt  time.Time
 }

@@ -30,7 +30,7 @@ const withoutContent = "{}"
 
 func toAttemptOut(a *hookbridge.Attempt, withContent bool) attemptOut {
 	out := attemptOut{
-		URL:                a.URL,
+		URL:                hookbridge.MaskURL(a.URL), // recorded masked; masked here whatever wrote the row
 		Response:           a.Response,
 		ResponseStatusCode: a.StatusCode,
 		ResponseDurationMs: a.DurationMS,

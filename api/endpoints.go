@@ -105,10 +105,16 @@ func (s *Server) validateEndpointIn(ctx context.Context, in *endpointIn, withSec
 }
 
 // apply sets every field that PUT replaces. Headers are replaced only when
-// given: Svix's EndpointUpdate has none, so an SDK update keeps them.
-func (v *validEndpoint) apply(ep *hookbridge.Endpoint) {
+// given: Svix's EndpointUpdate has none, so an SDK update keeps them. A
+// URL sent back as it was shown, its password masked, keeps the stored
+// password (unmaskURL); it fails only for that.
+func (v *validEndpoint) apply(ep *hookbridge.Endpoint) error {
 	in := v.in
-	ep.URL = *in.URL
+	url, err := unmaskURL(*in.URL, ep.URL)
+	if err != nil {
+		return err
+	}
+	ep.URL = url
 	ep.Description = in.Description
 	ep.UID = ""
 	if in.UID != nil {
@@ -128,6 +134,7 @@ func (v *validEndpoint) apply(ep *hookbridge.Endpoint) {
 	if in.FIFO != nil {
 		ep.FIFO = *in.FIFO
 	}
+	return nil
 }
 
 // endpointPatch is Svix's EndpointPatch.
@@ -170,7 +177,8 @@ type endpointCommon struct {
 
 // endpointOut is Svix's EndpointOut, and nothing more: Svix SDKs decode it
 // as their model, so Hookbridge's own settings of an endpoint (strict
-// order) are a sub-resource, …/endpoint/{endpoint_id}/fifo.
+// order) are a sub-resource, …/endpoint/{endpoint_id}/fifo. The URL is
+// shown with its password masked (a broker's), as everywhere.
 type endpointOut struct {
 	endpointCommon
 	Metadata map[string]string `json:"metadata"`
@@ -183,7 +191,7 @@ func toEndpointCommon(ep *hookbridge.Endpoint) endpointCommon {
 		RateLimit:    ep.RateLimit,
 		ThrottleRate: ep.RateLimit,
 		UID:          nullable(ep.UID),
-		URL:          ep.URL,
+		URL:          hookbridge.MaskURL(ep.URL),
 		Version:      1,
 		Disabled:     ep.Disabled,
 		FilterTypes:  nilIfEmpty(ep.EventTypes),
@@ -280,7 +288,9 @@ func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	v.apply(ep)
+	if err := v.apply(ep); err != nil {
+		return nil, err
+	}
 	if ep.UID == "" {
 		ep.UID = uid
 	}
@@ -332,7 +342,9 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	v.apply(ep)
+	if err := v.apply(ep); err != nil {
+		return err
+	}
 	ep.UpdatedAt = s.timeNow()
 	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
@@ -419,9 +431,12 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	if err := fe.err(); err != nil {
 		return err
 	}
-
 	if in.URL.Set {
-		ep.URL = in.URL.Value
+		url, err := unmaskURL(in.URL.Value, ep.URL)
+		if err != nil {
+			return err
+		}
+		ep.URL = url
 	}
 	if in.Description.Set {
 		ep.Description = in.Description.Value

@@ -50,7 +50,7 @@ func toOperationalEndpointOut(ep *hookbridge.Endpoint) operationalEndpointOut {
 	return operationalEndpointOut{
 		ID:           ep.ID,
 		UID:          nullable(ep.UID),
-		URL:          ep.URL,
+		URL:          hookbridge.MaskURL(ep.URL),
 		Description:  ep.Description,
 		RateLimit:    ep.RateLimit,
 		ThrottleRate: ep.RateLimit,
@@ -155,7 +155,9 @@ func (s *Server) handleUpdateOperationalEndpoint(w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	v.apply(ep)
+	if err := v.apply(ep); err != nil {
+		return err
+	}
 	ep.UpdatedAt = s.timeNow()
 	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err

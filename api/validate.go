@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -113,8 +114,10 @@ func normalizeSet(items []string, maxLen, maxItems int, fe *fieldErrors, field .
 	return out
 }
 
-// checkURL checks an endpoint URL: its shape and, through the guard, that it
-// does not name a private or special-purpose address.
+// checkURL checks an endpoint URL: its shape (http, https or a broker's:
+// hookbridge.ParseEndpointURL) and, through the guard, that it does not
+// name a private or special-purpose address, and that it is encrypted with
+// --https-only.
 func (s *Server) checkURL(raw string) string {
 	if raw == "" {
 		return "must not be empty"
@@ -130,6 +133,21 @@ func (s *Server) checkURL(raw string) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// unmaskURL returns the URL to store for given, an endpoint URL sent in
+// place of stored ("" when the endpoint is new): given as it is, or, when
+// it is the URL as shown with the password masked, with the stored
+// password in place of the mask (hookbridge.UnmaskURL). A mask that stands
+// for no stored password is a 422 on url.
+func unmaskURL(given, stored string) (string, error) {
+	u, err := hookbridge.UnmaskURL(given, stored)
+	if err != nil {
+		var fe fieldErrors
+		fe.body(err.Error(), "url")
+		return "", fe.err()
+	}
+	return u, nil
 }
 
 // normalizeSecret checks an endpoint secret given by the caller: base64 of

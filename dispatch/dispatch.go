@@ -157,11 +157,15 @@ type Dispatcher struct {
 	// configure); the client's redirect and cookie machinery would only
 	// cost allocations.
 	transport *http.Transport
-	guard     *netguard.Guard // also checks each request's scheme (--https-only)
-	tracer    *tracing.Tracer // nil: no tracing
-	signers   signerCache
-	leases    leaseTable
-	hand      handoffState
+	// brokers are the other transports (transport.go): one per broker
+	// protocol, each keeping its connections per broker, closed by Run.
+	brokers brokerTransports
+	proxied bool            // an egress proxy is set: broker endpoints are refused
+	guard   *netguard.Guard // also checks each request's scheme (--https-only)
+	tracer  *tracing.Tracer // nil: no tracing
+	signers signerCache
+	leases  leaseTable
+	hand    handoffState
 
 	// wake and capacity are coalescing signals (buffered, capacity 1): a send
 	// that finds the buffer full is already covered by the pending signal.
@@ -269,6 +273,16 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Proxy != nil {
 		d.transport.Proxy = http.ProxyURL(cfg.Proxy)
 		d.transport.DialContext = proxyDial(cfg.Proxy)
+		d.proxied = true
+	}
+	// The brokers' clients dial through the same guarded dialer, so the
+	// SSRF check applies to every connection they open.
+	brokerDialer := &net.Dialer{Control: guard.Control, KeepAlive: 30 * time.Second, Timeout: d.requestTimeout}
+	d.brokers = brokerTransports{
+		amqp:  newAMQPTransport(brokerDialer, d.requestTimeout, d.log),
+		nats:  newNATSTransport(brokerDialer, d.requestTimeout, d.log),
+		redis: newRedisTransport(brokerDialer, d.requestTimeout, d.workers),
+		kafka: newKafkaTransport(brokerDialer, d.requestTimeout, d.log),
 	}
 	return d, nil
 }
@@ -342,6 +356,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	drain := time.AfterFunc(d.drainTimeout, cancelSends)
 	workers.Wait()
 	drain.Stop()
+	// No worker sends any more: close the broker connections.
+	d.brokers.close()
 	// Handed-over deliveries still parked for an endpoint that went idle
 	// (the claimer, which would have moved them on, has stopped).
 	if ids := d.slots.parkedIDs(); len(ids) > 0 {

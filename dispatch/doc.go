@@ -1,6 +1,8 @@
 // Package dispatch is Hookbridge's delivery engine: it claims due deliveries
-// from the store, sends each as a signed HTTP POST to its endpoint, records
-// every attempt, and either finishes the delivery or schedules its next try.
+// from the store, sends each to its endpoint — a signed HTTP POST, or a
+// signed message published to a broker (RabbitMQ, NATS JetStream, a Redis
+// stream, Kafka), as the endpoint URL's scheme says — records every
+// attempt, and either finishes the delivery or schedules its next try.
 //
 // # Pipeline
 //
@@ -29,7 +31,7 @@
 //     half a batch of room is free, so workers never wait for a query and
 //     nothing sits leased for long behind slow receivers. The handoff
 //     leaves it at least half a batch of that room.
-//   - Each worker takes one claim at a time and makes one HTTP try: body =
+//   - Each worker takes one claim at a time and makes one try: body =
 //     the payload exactly as stored, headers webhook-id, webhook-timestamp
 //     and webhook-signature (package webhook, every live secret of the
 //     endpoint signing during a rotation), the endpoint's own headers except
@@ -37,6 +39,9 @@
 //     http.Transport; a response is read into a fixed 4 KiB buffer (the
 //     excerpt kept with the attempt) and the rest drained, within bounds, so
 //     the connection is reused. No goroutine is started per delivery.
+//     An endpoint whose URL names a broker gets the same body and headers
+//     as a message, through that broker's transport (transport.go), whose
+//     connections are kept per broker and closed when Run ends.
 //   - The recorder is the only goroutine that writes results: it gathers the
 //     workers' outcomes and writes each batch in one transaction (group
 //     commit), at once when nothing else is in flight, otherwise after
@@ -44,18 +49,22 @@
 //
 // # Outcomes
 //
-// A 2xx is success. Anything else — another status (a redirect included:
-// redirects are never followed), a timeout, a refused connection, a blocked
+// A 2xx is success, and so is a broker's acknowledgement (a publisher
+// confirm, a JetStream ack, a stream entry id, a Kafka offset). Anything
+// else — another status (a redirect included: redirects are never
+// followed), a broker's refusal, a timeout, a refused connection, a blocked
 // address — is a failed attempt. A failed scheduled delivery is tried again
 // at the time the RetryPolicy gives (by default the Svix schedule, jittered,
 // Retry-After honoured on 429 and 503) until the policy gives up; a failed
 // manual delivery (resend, recover) is final at once. A delivery whose
 // endpoint was disabled, or whose content was expunged, is given up without
-// an attempt: every Attempt row is one real HTTP try.
+// an attempt: every Attempt row is one real try.
 //
 // Every connection is dialled through netguard's Control function, on the
 // address actually dialled, and with no proxy, so deliveries never reach a
-// blocked address whatever the DNS answers.
+// blocked address whatever the DNS answers; the broker clients dial through
+// the same dialer. With an egress proxy (Config.Proxy), which carries HTTP,
+// broker deliveries are refused rather than dialled around it.
 //
 // # Manners
 //
@@ -101,7 +110,8 @@
 // claims still queued instead of sending them; requests in flight get
 // DrainTimeout to finish, after which they are cancelled and their deliveries
 // released (a cancelled request is not the receiver's failure and costs it no
-// try); the recorder writes the remaining results and releases; idle
-// connections are closed; Run returns. Released deliveries can be claimed
+// try); the broker connections are closed; the recorder writes the
+// remaining results and releases; idle connections are closed; Run
+// returns. Released deliveries can be claimed
 // again at once, by this process after a restart or by another instance.
 package dispatch

@@ -25,7 +25,12 @@ import (
 // resolver that was asked, not the addresses a name resolved to, not the
 // egress proxy's address. The error itself goes to the log (debug).
 func failureText(err error, u *url.URL, timeout time.Duration) string {
-	host := u.Hostname()
+	return failureAt(err, u.Hostname(), hostPort(u), timeout)
+}
+
+// failureAt is failureText for a URL naming host, and host:port as target.
+// Broker transports use it with their URL's host and port.
+func failureAt(err error, host, target string, timeout time.Duration) string {
 	var (
 		op      *net.OpError
 		dns     *net.DNSError
@@ -45,7 +50,7 @@ func failureText(err error, u *url.URL, timeout time.Duration) string {
 	case errors.As(err, &dns):
 		return "could not resolve host " + host + ": " + dnsFailure(dns)
 	}
-	return connFailure(err, hostPort(u), timeout)
+	return connFailure(err, target, timeout)
 }
 
 // connFailure says why a connection to target (host:port, or a name for

@@ -24,11 +24,11 @@ func newStats(d *Dispatcher) stats {
 	s := stats{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookbridge_delivery_attempts_total",
-			Help: "Delivery requests this instance made, by outcome: success (2xx), failure (another status) or error (no answer: refused, timed out, reset).",
+			Help: "Delivery attempts this instance made, by outcome: success (2xx, or the broker's acknowledgement), failure (another status, or the broker's refusal) or error (no answer: refused, timed out, reset).",
 		}, []string{"outcome"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hookbridge_delivery_attempt_duration_seconds",
-			Help:    "How long delivery requests took, from sending to the end of the answer.",
+			Help:    "How long delivery attempts took, from sending to the end of the answer (the broker's acknowledgement).",
 			Buckets: attemptBuckets,
 		}),
 	}
@@ -51,18 +51,18 @@ func newStats(d *Dispatcher) stats {
 	return s
 }
 
-// observe counts one request made: its status code (0 without an answer)
-// and how long it took. When the attempt's trace is sampled, its duration
+// observe counts one try made: its outcome (see sendResult.outcome) and
+// how long it took. When the attempt's trace is sampled, its duration
 // carries the trace as an exemplar, so that a slow bucket leads to a
 // trace of a slow request.
-func (s *stats) observe(code int, seconds float64, span trace.Span) {
+func (s *stats) observe(r *sendResult, seconds float64, span trace.Span) {
 	switch {
-	case code == 0:
-		s.errored.Inc()
-	case code >= 200 && code < 300:
+	case r.accepted:
 		s.success.Inc()
-	default:
+	case r.refused:
 		s.failure.Inc()
+	default:
+		s.errored.Inc()
 	}
 	if span != nil {
 		if sc := span.SpanContext(); sc.IsSampled() {

@@ -197,17 +197,17 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 	// Durations are measured on the monotonic clock: they describe the
 	// request, not a schedule, and must not jump with an injected clock.
 	began := time.Now()
-	code, text, retryAfter, err := d.post(ctx, w, c, signer, start)
+	r := d.send(ctx, w, c, signer, start)
 	elapsed := time.Since(began)
 	if span != nil {
-		endAttemptSpan(span, code, text, err)
+		endAttemptSpan(span, &r)
 	}
-	if err != nil && ctx.Err() != nil {
+	if r.err != nil && ctx.Err() != nil {
 		// Cancelled by shutdown: not the receiver's failure, so it costs
 		// no try. Releasing lets the delivery be sent again at once.
 		return outcome{result: res, release: true}
 	}
-	d.stats.observe(code, elapsed.Seconds(), span)
+	d.stats.observe(&r, elapsed.Seconds(), span)
 
 	attempt := &hookbridge.Attempt{
 		ID:         hookbridge.NewIDAt(hookbridge.PrefixAttempt, start),
@@ -215,63 +215,54 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 		AppID:      dl.AppID,
 		MsgID:      dl.MsgID,
 		EndpointID: dl.EndpointID,
-		URL:        c.Endpoint.URL,
+		// A broker URL's password is not copied into every attempt.
+		URL:        hookbridge.MaskURL(c.Endpoint.URL),
 		Status:     hookbridge.StatusFail,
 		Trigger:    dl.Trigger,
-		StatusCode: code,
-		Response:   text,
+		StatusCode: r.code,
+		Response:   r.text,
 		DurationMS: elapsed.Milliseconds(),
 		CreatedAt:  start,
 	}
 	res.Attempt = attempt
 	switch {
-	case err == nil && code >= 200 && code < 300:
+	case r.accepted:
 		attempt.Status = hookbridge.StatusSuccess
 		res.Status = hookbridge.StatusSuccess
-	case code == http.StatusGone:
+	case r.code == http.StatusGone:
 		// The receiver says the endpoint is gone for good: no retry,
 		// and the endpoint is disabled (see observe).
 	case dl.Trigger == hookbridge.TriggerManual:
 		// A manual try is tried once; the person who asked sees its result.
 	default:
-		if next, ok := d.retry.NextAttempt(dl.Attempts+1, d.now(), retryAfter); ok {
+		if next, ok := d.retry.NextAttempt(dl.Attempts+1, d.now(), r.retryAfter); ok {
 			res.Status = hookbridge.StatusSending
 			res.NextAttempt = next
 		}
 	}
-	report := d.observe(c, &res, code, retryAfter) // before res is copied: it sets res.Event
+	report := d.observe(c, &res, r.code, r.retryAfter) // before res is copied: it sets res.Event
 	return outcome{result: res, report: report}
 }
 
-// post sends the signed payload and returns the status code (0 without a
-// response), the text to keep (body excerpt or error), and the receiver's
-// Retry-After on a 429 or 503. err is non-nil when no response arrived.
-func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, signer *webhook.Signer, ts time.Time) (code int, text string, retryAfter time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, d.requestTimeout)
-	defer cancel()
+// post sends the signed payload as an HTTP POST: the HTTP transport. The
+// result has the status code, the text to keep (body excerpt or error),
+// and the receiver's Retry-After on a 429 or 503; err is set when no
+// response arrived. ctx carries the request timeout.
+func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, signer *webhook.Signer, ts time.Time) sendResult {
 	body := c.Message.Payload
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, truncate(fmt.Sprintf("invalid endpoint URL: %v", err)), 0, err
+		return noAnswer(fmt.Sprintf("invalid endpoint URL: %v", err), err)
 	}
 	if err := d.guard.CheckScheme(req.URL.Scheme); err != nil {
 		// An endpoint stored before --https-only was set: refused unsent,
 		// as a failed attempt that says why, until its URL is changed.
-		return 0, "refused: " + err.Error(), 0, err
+		return noAnswer("refused: "+err.Error(), err)
 	}
 	h := req.Header
-	for k, v := range c.Endpoint.Headers {
-		if k = http.CanonicalHeaderKey(k); !reserved(k) {
-			h[k] = []string{v}
-		}
-	}
-	h["Content-Type"] = []string{"application/json"}
+	d.setHeaders(ctx, h, c, signer, ts)
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{d.userAgent}
-	}
-	signer.SetHeaders(h, c.Message.ID, ts, body)
-	if d.tracer != nil {
-		d.tracer.Inject(ctx, h) // the attempt's traceparent, sampled or not
 	}
 
 	resp, err := d.transport.RoundTrip(req)
@@ -280,7 +271,7 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		// owner (see failureText); the error as it came, which may name
 		// the resolver or the addresses dialled, is the operator's.
 		d.log.Debug("dispatch: request failed", "endpoint", c.Endpoint.ID, "delivery", c.Delivery.ID, "err", err)
-		return 0, truncate(failureText(err, req.URL, d.requestTimeout)), 0, err
+		return noAnswer(failureText(err, req.URL, d.requestTimeout), err)
 	}
 	defer resp.Body.Close()
 
@@ -292,29 +283,50 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 		excerpt = trimPartialRune(excerpt)
 	}
+	r := sendResult{code: resp.StatusCode, text: string(excerpt)}
+	r.accepted = resp.StatusCode >= 200 && resp.StatusCode < 300
+	r.refused = !r.accepted
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), d.now())
+		r.retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), d.now())
 	}
-	return resp.StatusCode, string(excerpt), retryAfter, nil
+	return r
 }
 
 // traceAttempt starts the client span of one delivery attempt, a child of
 // the message's trace context (of the request that accepted it), with the
-// attributes of OpenTelemetry's HTTP client conventions. The URL is
-// recorded without its query and user, which may hold a credential.
+// attributes of OpenTelemetry's HTTP client conventions, or its messaging
+// conventions for a broker (a producer span, "send <destination>"). The
+// URL is recorded without its query and user, which may hold a
+// credential.
 func (d *Dispatcher) traceAttempt(ctx context.Context, c *hookbridge.Claim) (context.Context, trace.Span) {
 	ctx = d.tracer.WithTraceparent(ctx, c.Message.TraceParent)
-	ctx, span := d.tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient))
+	var broker *hookbridge.EndpointURL
+	if !isHTTP(c.Endpoint.URL) {
+		broker, _ = hookbridge.ParseEndpointURL(c.Endpoint.URL) // nil if invalid: the attempt says why
+	}
+	name, kind := http.MethodPost, trace.SpanKindClient
+	if broker != nil {
+		name, kind = "send "+broker.Destination(), trace.SpanKindProducer
+	}
+	ctx, span := d.tracer.Start(ctx, name, trace.WithSpanKind(kind))
 	if !span.IsRecording() {
 		return ctx, span
 	}
 	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodPost,
 		attribute.String("hookbridge.msg_id", c.Message.ID),
 		attribute.String("hookbridge.endpoint_id", c.Endpoint.ID),
 		attribute.String("hookbridge.app_id", c.Delivery.AppID),
 		attribute.Int("hookbridge.attempt", c.Delivery.Attempts+1),
 	}
+	if broker != nil {
+		port, _ := strconv.Atoi(broker.Port)
+		attrs = append(attrs, messagingSystem(broker.Transport), semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("send"), semconv.MessagingDestinationName(broker.Destination()),
+			semconv.MessagingMessageID(c.Message.ID), semconv.ServerAddress(broker.Host), semconv.ServerPort(port))
+		span.SetAttributes(attrs...)
+		return ctx, span
+	}
+	attrs = append(attrs, semconv.HTTPRequestMethodPost)
 	if c.Delivery.Attempts > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(c.Delivery.Attempts))
 	}
@@ -332,27 +344,40 @@ func (d *Dispatcher) traceAttempt(ctx context.Context, c *hookbridge.Claim) (con
 	return ctx, span
 }
 
+// messagingSystem is the messaging.system of a broker transport.
+func messagingSystem(t hookbridge.Transport) attribute.KeyValue {
+	switch t {
+	case hookbridge.TransportAMQP:
+		return semconv.MessagingSystemRabbitMQ
+	case hookbridge.TransportKafka:
+		return semconv.MessagingSystemKafka
+	}
+	return semconv.MessagingSystemKey.String(string(t)) // nats, redis: not in the conventions' list
+}
+
 // endAttemptSpan records an attempt's outcome on its span and ends it: any
-// answer but a 2xx is an error, as it is for the delivery.
-func endAttemptSpan(span trace.Span, code int, text string, err error) {
+// answer but a 2xx or a broker's acknowledgement is an error, as it is for
+// the delivery.
+func endAttemptSpan(span trace.Span, r *sendResult) {
 	defer span.End()
 	if !span.IsRecording() {
 		return
 	}
-	if code > 0 {
-		span.SetAttributes(semconv.HTTPResponseStatusCode(code))
+	if r.code > 0 {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(r.code))
 	}
 	switch {
-	case err != nil:
+	case r.accepted:
+	case r.refused && r.code > 0:
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(r.code)))
+		span.SetStatus(codes.Error, http.StatusText(r.code))
+	default:
 		errorType := semconv.ErrorTypeOther
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(r.err, context.DeadlineExceeded) {
 			errorType = semconv.ErrorTypeKey.String("timeout")
 		}
 		span.SetAttributes(errorType)
-		span.SetStatus(codes.Error, text)
-	case code < 200 || code > 299:
-		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(code)))
-		span.SetStatus(codes.Error, http.StatusText(code))
+		span.SetStatus(codes.Error, r.text)
 	}
 }
 

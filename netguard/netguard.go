@@ -9,7 +9,13 @@
 // friendlier check for URLs whose host is a literal IP (or "localhost"), so
 // that such an endpoint is refused when it is created rather than on its
 // first delivery. A Guard made with HTTPSOnly also keeps deliveries off
-// plain HTTP.
+// plain text: only https, and the brokers' TLS schemes (amqps, tls for NATS,
+// rediss), are allowed.
+//
+// Deliveries to brokers (AMQP, NATS, Redis, Kafka) are guarded the same way:
+// their clients dial through a net.Dialer with Control, so every connection
+// they open, to the broker the URL names or to one it redirects them to
+// (Kafka's metadata), is checked.
 package netguard
 
 import (
@@ -17,9 +23,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/hookbridge/hookbridge"
 )
 
 // blocked lists the special-purpose ranges deliveries may not reach by
@@ -81,9 +88,11 @@ func New(allow ...netip.Prefix) *Guard {
 }
 
 // HTTPSOnly returns a Guard like g that also refuses every URL whose scheme
-// is not https (serve --https-only): endpoints with an http URL are refused
-// when they are created or changed, and a delivery to one stored before is
-// refused without being sent (CheckScheme).
+// is not encrypted (serve --https-only): https, amqps, tls (NATS over TLS)
+// and rediss pass; http, amqp, nats, redis and kafka (which has no TLS
+// scheme yet) do not. Endpoints with such a URL are refused when they are
+// created or changed, and a delivery to one stored before is refused
+// without being sent (CheckScheme).
 func (g *Guard) HTTPSOnly() *Guard {
 	c := *g
 	c.httpsOnly = true
@@ -92,12 +101,13 @@ func (g *Guard) HTTPSOnly() *Guard {
 
 // ErrNotHTTPS is wrapped by the errors of a Guard made with HTTPSOnly for a
 // URL that is not https.
-var ErrNotHTTPS = errors.New("only https URLs are allowed: this server runs with --https-only")
+var ErrNotHTTPS = errors.New("only https URLs (and brokers over TLS: amqps, tls for NATS, rediss) are allowed: " +
+	"this server runs with --https-only")
 
 // CheckScheme checks the scheme of a URL about to be requested: with
-// HTTPSOnly, anything but https is refused.
+// HTTPSOnly, anything but https and the brokers' TLS schemes is refused.
 func (g *Guard) CheckScheme(scheme string) error {
-	if g.httpsOnly && !strings.EqualFold(scheme, "https") {
+	if g.httpsOnly && !hookbridge.SecureScheme(scheme) {
 		return ErrNotHTTPS
 	}
 	return nil
@@ -200,33 +210,30 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 	return g.Check(addr)
 }
 
-// ErrBadURL is wrapped by CheckURL's errors for URLs that are not absolute
-// http(s) URLs with a host.
-var ErrBadURL = errors.New("invalid URL")
+// ErrBadURL is wrapped by CheckURL's errors for URLs that are not endpoint
+// URLs (hookbridge.ParseEndpointURL).
+var ErrBadURL = hookbridge.ErrEndpointURL
 
-// CheckURL checks an endpoint URL when it is created or changed: it must be an
-// absolute http or https URL with a host (https only, with HTTPSOnly), and a
-// host given as a literal IP — or the name localhost — must be allowed.
-// Other hostnames pass here; their resolved addresses are checked when
-// dialled.
+// CheckURL checks an endpoint URL when it is created or changed: it must be
+// an endpoint URL of a known scheme (hookbridge.ParseEndpointURL: http,
+// https or a broker's), an encrypted one with HTTPSOnly, and a host given
+// as a literal IP — or the name localhost — must be allowed. Other
+// hostnames pass here; their resolved addresses are checked when dialled.
 func (g *Guard) CheckURL(raw string) error {
-	u, err := url.Parse(raw)
+	u, err := hookbridge.ParseEndpointURL(raw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%w: scheme must be http or https", ErrBadURL)
+		return err
 	}
 	if err := g.CheckScheme(u.Scheme); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
-	host := u.Hostname()
-	if host == "" {
-		return fmt.Errorf("%w: missing host", ErrBadURL)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%w: credentials in the URL are not supported; use endpoint headers", ErrBadURL)
-	}
+	return g.CheckHost(u.Host)
+}
+
+// CheckHost checks the host of a URL as written: a literal IP, or the name
+// localhost, must be allowed. Other names pass; their addresses are checked
+// when dialled (Control).
+func (g *Guard) CheckHost(host string) error {
 	if addr, err := netip.ParseAddr(host); err == nil {
 		return g.Check(addr)
 	}

@@ -85,6 +85,17 @@ func TestCheckURL(t *testing.T) {
 		{"https:///nohost", true},
 		{"https://user:pw@example.com/", true},
 		{"://bad", true},
+		// Broker URLs: the same host checks; their syntax is
+		// hookbridge.ParseEndpointURL's.
+		{"amqp://user:pw@mq.example.com/?exchange=x", false},
+		{"nats://nats.example.com/orders", false},
+		{"redis://:pw@cache.example.com/0?stream=s", false},
+		{"kafka://kafka.example.com:9092/orders", false},
+		{"amqp://guest:guest@127.0.0.1:5672/?exchange=x", true},
+		{"nats://localhost:4222/orders", true},
+		{"redis://169.254.169.254/0?stream=s", true},
+		{"kafka://[fd00:ec2::254]:9092/t", true},
+		{"amqp://mq.example.com/", true}, // no exchange or routing key
 	}
 	for _, tt := range tests {
 		if err := def.CheckURL(tt.url); (err != nil) != tt.wantErr {
@@ -110,12 +121,19 @@ func TestHTTPSOnly(t *testing.T) {
 		{"https://127.0.0.1:9000/", false}, // the allow-list still applies
 		{"http://example.com/hook", true},
 		{"https://10.0.0.5/", true},
+		{"amqps://u:p@mq.example.com/?exchange=x", false},
+		{"tls://nats.example.com/orders", false},
+		{"rediss://cache.example.com/0?stream=s", false},
+		{"amqp://u:p@mq.example.com/?exchange=x", true},
+		{"nats://nats.example.com/orders", true},
+		{"redis://cache.example.com/0?stream=s", true},
+		{"kafka://kafka.example.com/orders", true},
 	} {
 		err := strict.CheckURL(tt.url)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("CheckURL(%q) = %v, want error %v", tt.url, err, tt.wantErr)
 		}
-		if strings.HasPrefix(tt.url, "http:") && !errors.Is(err, ErrNotHTTPS) {
+		if tt.wantErr && !strings.HasPrefix(tt.url, "https:") && !errors.Is(err, ErrNotHTTPS) {
 			t.Errorf("CheckURL(%q) = %v, want ErrNotHTTPS", tt.url, err)
 		}
 	}

@@ -70,7 +70,9 @@ func (h *Handler) renderEndpointForm(w http.ResponseWriter, r *http.Request, v *
 		pf := r.PostForm
 		f.URL, f.Desc, f.Selected, f.Channels, f.Rate = pf.Get("url"), pf.Get("description"), pf["filterTypes"], pf.Get("channels"), pf.Get("rateLimit")
 	case ep != nil:
-		f.URL, f.Desc, f.Selected, f.Channels = ep.URL, ep.Description, ep.EventTypes, strings.Join(ep.Channels, ", ")
+		// A broker URL's password is not put in the page: the form sends
+		// the mask back, and the API keeps the stored password for it.
+		f.URL, f.Desc, f.Selected, f.Channels = hookbridge.MaskURL(ep.URL), ep.Description, ep.EventTypes, strings.Join(ep.Channels, ", ")
 		if ep.RateLimit != nil {
 			f.Rate = strconv.Itoa(*ep.RateLimit)
 		}
@@ -373,7 +375,7 @@ func (h *Handler) confirmDeleteEndpoint(w http.ResponseWriter, r *http.Request, 
 	}
 	v.Title, v.Nav, v.Data = "Delete endpoint", v.appNav(), confirmPage{
 		Heading: "Delete this endpoint?",
-		Subject: ep.URL,
+		Subject: hookbridge.MaskURL(ep.URL),
 		Detail:  "Nothing more is sent to it, and its message log and attempts are deleted with it. This cannot be undone. To pause deliveries instead, disable it.",
 		Action:  endpointPath(v, ep.ID, "/delete"),
 		Button:  "Delete endpoint",

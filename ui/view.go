@@ -268,18 +268,33 @@ var funcs = template.FuncMap{
 		}
 		return "scheduled"
 	},
-	// codeClass colours an HTTP status code: 2xx good, none or other bad.
-	"codeClass": func(code int) string {
-		if code >= 200 && code < 300 {
+	// codeClass colours an attempt's answer: a 2xx, or a broker's
+	// acknowledgement (a successful attempt without an HTTP status), is
+	// good; none or another status is bad.
+	"codeClass": func(code int, st hookbridge.MessageStatus) string {
+		if code >= 200 && code < 300 || code == 0 && st == hookbridge.StatusSuccess {
 			return "success"
 		}
 		return "fail"
 	},
-	"codeText": func(code int) string {
-		if code == 0 {
+	"codeText": func(code int, st hookbridge.MessageStatus) string {
+		switch {
+		case code == 0 && st == hookbridge.StatusSuccess:
+			return "acknowledged"
+		case code == 0:
 			return "no response"
 		}
 		return strconv.Itoa(code) + " " + http.StatusText(code)
+	},
+	// maskURL shows an endpoint URL with its password (a broker's) as ****.
+	"maskURL": hookbridge.MaskURL,
+	// sendVerb is how an attempt to the URL was made: POST, or published
+	// to a broker.
+	"sendVerb": func(raw string) string {
+		if u, err := hookbridge.ParseEndpointURL(raw); err == nil && u.Transport != hookbridge.TransportHTTP {
+			return "PUBLISH"
+		}
+		return "POST"
 	},
 	"count": func(n int64) string { return groupDigits(n) },
 	"add":   func(a, b int64) int64 { return a + b },

@@ -99,8 +99,8 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
 	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to the OTLP collector at this `url`, e.g. http://localhost:4318 (OTLP/HTTP; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); it wins over OTEL_EXPORTER_OTLP_ENDPOINT, and the other OTEL_EXPORTER_OTLP_* variables apply")
 	fs.String(&c.OTelSampleRatio, "otel-sample-ratio", "", "share of new traces to record, a `ratio` from 0 to 1 (a caller's traceparent decides for its own trace); it wins over OTEL_TRACES_SAMPLER, and with neither every trace is recorded")
-	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have")
-	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only https endpoint URLs, and send nothing to an http one stored before (its deliveries fail, saying why)")
+	fs.String(&c.Proxy, "proxy", "", "send every delivery through this egress proxy (http://, https:// or socks5://host:port, e.g. Smokescreen), which then decides which addresses receivers may have; deliveries to brokers (amqp://, nats://, redis://, kafka:// endpoints) are then refused, saying why")
+	fs.Bool(&c.HTTPSOnly, "https-only", false, "accept only encrypted endpoint URLs: https, and for brokers amqps://, tls:// (NATS) and rediss:// (no kafka://); send nothing to another one stored before (its deliveries fail, saying why)")
 	fs.Bool(&c.StrictEventTypes, "strict-event-types", false, "refuse (422 on eventType) a message whose event type is not in the catalogue, or is archived; by default it is accepted, as Svix does, and counted in /metrics and on the dashboard")
 	fs.Int64(&c.MaxPayload, "max-payload", api.DefaultMaxPayload, "largest message payload accepted, in bytes")
 	fs.Duration(&c.RequestTimeout, "request-timeout", dispatch.DefaultRequestTimeout, "timeout of one delivery request")
@@ -203,6 +203,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		logger.Warn("opentelemetry", "component", "tracing", "err", err)
 	}))
+	// So does the Redis client of broker deliveries.
+	dispatch.LogClientsTo(logger.With("component", "dispatch"))
 	srv, err := startServer(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err
