@@ -36,6 +36,7 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 )
@@ -128,7 +129,16 @@ func Compile(expr string) (*Program, error) {
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, &Error{Line: 1, Column: 1, Msg: fmt.Sprintf("the expression gives %s, not a bool: a filter is a condition", t)}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
+	// An expression whose worst case is known to stay within MaxCost (no
+	// macro over the payload's lists, no function of its strings' lengths)
+	// runs without counting its cost, which would cost more than comparing
+	// a few fields; any other has its cost counted and is stopped at the
+	// limit.
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if est, err := e.EstimateCost(ast, noSizeHints{}); err != nil || est.Max > MaxCost {
+		opts = append(opts, cel.CostLimit(MaxCost))
+	}
+	prg, err := e.Program(ast, opts...)
 	if err != nil {
 		return nil, &Error{Msg: err.Error()}
 	}
@@ -141,10 +151,19 @@ func cleanMessage(msg string) string {
 	return strings.TrimSuffix(msg, " (in container '')")
 }
 
+// noSizeHints is a cost estimator that knows nothing of the variables'
+// sizes: the payload's lists and strings may be of any length.
+type noSizeHints struct{}
+
+func (noSizeHints) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+func (noSizeHints) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
+}
+
 // Input is a message as filters see it, made once and matched against any
 // number of programs.
 type Input struct {
-	vars map[string]any
+	vars cel.Activation
 }
 
 // NewInput makes the input of a message. A payload that is not JSON is an
@@ -160,11 +179,15 @@ func NewInput(eventType string, channels []string, payload json.RawMessage) (*In
 	if channels == nil {
 		channels = []string{}
 	}
-	return &Input{vars: map[string]any{
+	vars, err := cel.NewActivation(map[string]any{
 		"payload":   p,
 		"eventType": eventType,
 		"channels":  channels,
-	}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Input{vars: vars}, nil
 }
 
 // Match evaluates the program on in. An evaluation that fails, or gives
