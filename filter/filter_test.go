@@ -61,6 +61,20 @@ func TestMatch(t *testing.T) {
 
 func TestMatchCostLimit(t *testing.T) {
 	t.Parallel()
+	// Nor can constant lists add up past it: their cost is known, and too
+	// high.
+	ten := "[1,2,3,4,5,6,7,8,9,10]"
+	p, err := Compile(ten + ".all(a, " + ten + ".all(b, " + ten + ".all(c, " + ten + ".all(d, a + b + c + d > 0))))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := NewInput("x", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Match(none); got || err == nil || !strings.Contains(err.Error(), "cost") {
+		t.Errorf("10,000 constant iterations: (%v, %v), want no match and a cost error", got, err)
+	}
 	// A macro over a large list stops at the limit, however long the list.
 	items := make([]string, 20_000)
 	for i := range items {
@@ -71,7 +85,7 @@ func TestMatchCostLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Compile(`payload.items.all(i, i.k == 1)`)
+	p, err = Compile(`payload.items.all(i, i.k == 1)`)
 	if err != nil {
 		t.Fatal(err)
 	}
