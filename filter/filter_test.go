@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -197,5 +198,46 @@ func TestConcurrentMatch(t *testing.T) {
 		if !<-done {
 			t.Error("a concurrent match failed")
 		}
+	}
+}
+
+// TestDocumentedExamples: every example of docs/delivery.md's Filters
+// section compiles, and matches a message it was written for.
+func TestDocumentedExamples(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/delivery.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Filters")
+	_, block, ok := strings.Cut(section, "```\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("no example block in the Filters section of docs/delivery.md")
+	}
+	in, err := NewInput("refund.succeeded", []string{"store-17"}, json.RawMessage(`{"amount": 7500, "currency": "EUR",
+		"processor": "adyen", "status": "failed", "refund": {"reason": "customer"}, "merchant": {"tier": "gold"},
+		"lines": [{"sku": "GIFT-1"}], "customerEmail": "a@example.com", "reference": "ord_42"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.Lines(block) {
+		expr := strings.TrimSpace(line)
+		if expr == "" {
+			continue
+		}
+		n++
+		p, err := Compile(expr)
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if ok, err := p.Match(in); !ok || err != nil {
+			t.Errorf("%s: (%v, %v), want a match", expr, ok, err)
+		}
+	}
+	if n < 5 {
+		t.Errorf("only %d examples found", n)
 	}
 }
