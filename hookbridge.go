@@ -57,6 +57,11 @@ type Endpoint struct {
 	// message order, each waiting until the one before it succeeded or was
 	// given up (a Hookbridge addition to the Svix endpoint).
 	FIFO bool
+	// Filter, when set, is a CEL expression over the message (package
+	// filter) that must hold for the endpoint to be owed it, on top of
+	// EventTypes and Channels; "" means none. The store evaluates it at
+	// fan-out (a Hookbridge addition to the Svix endpoint).
+	Filter string
 	// FailingSince is when the current unbroken run of failed attempts
 	// began; zero when the last attempt succeeded or none was made. The
 	// dispatcher keeps it (Store.RecordEndpointHealth); UpdateEndpoint
@@ -77,10 +82,11 @@ type Secret struct {
 	Expires time.Time // zero for the current secret
 }
 
-// Accepts reports whether a message of this event type and these channels is
-// owed to the endpoint: its event-type filter (if any) names the type, and its
-// channel filter (if any) shares at least one channel with the message.
-// Disabled endpoints accept nothing.
+// Accepts reports whether a message of this event type and these channels may
+// be owed to the endpoint: its event-type filter (if any) names the type, and
+// its channel filter (if any) shares at least one channel with the message.
+// Disabled endpoints accept nothing. The endpoint's Filter, which needs the
+// payload, is the store's to evaluate after this (see storekit's Fan).
 func (e *Endpoint) Accepts(eventType string, channels []string) bool {
 	if e.Disabled {
 		return false

@@ -31,6 +31,10 @@ type endpointIn struct {
 	// FIFO is a Hookbridge addition: strict message order for this
 	// endpoint. Absent keeps it as it is, as Svix SDKs never send it.
 	FIFO *bool `json:"fifo"`
+	// Filter is a Hookbridge addition: a CEL expression over the message
+	// (package filter), read back at …/filter. Absent keeps it as it is;
+	// null or a blank string removes it.
+	Filter optional[string] `json:"filter"`
 }
 
 // validEndpoint is a checked endpointIn, normalised.
@@ -40,6 +44,7 @@ type validEndpoint struct {
 	channels   []string // nil: no filter
 	rateLimit  *int
 	secret     string // "" when none was given
+	filter     string // when in.Filter.Set: "" for none
 }
 
 // validateEndpointIn checks every field of in, including that the event
@@ -92,6 +97,9 @@ func (s *Server) validateEndpointIn(ctx context.Context, in *endpointIn, withSec
 		}
 	}
 	checkHeaders(in.Headers, &fe)
+	if in.Filter.Set {
+		v.filter = checkFilter(in.Filter.Value, &fe, "filter")
+	}
 	if len(fe) == 0 && len(v.eventTypes) > 0 {
 		missing, err := s.store.MissingEventTypes(ctx, v.eventTypes)
 		if err != nil {
@@ -134,6 +142,9 @@ func (v *validEndpoint) apply(ep *hookbridge.Endpoint) error {
 	if in.FIFO != nil {
 		ep.FIFO = *in.FIFO
 	}
+	if in.Filter.Set {
+		ep.Filter = v.filter
+	}
 	return nil
 }
 
@@ -151,7 +162,8 @@ type endpointPatch struct {
 	Channels     optional[[]string]          `json:"channels"`
 	Secret       optional[string]            `json:"secret"`
 	Metadata     optional[map[string]string] `json:"metadata"`
-	FIFO         optional[bool]              `json:"fifo"` // Hookbridge addition
+	FIFO         optional[bool]              `json:"fifo"`   // Hookbridge addition
+	Filter       optional[string]            `json:"filter"` // Hookbridge addition; null removes it
 }
 
 // endpointCommon is the part of Svix's EndpointOut shared with
@@ -177,8 +189,9 @@ type endpointCommon struct {
 
 // endpointOut is Svix's EndpointOut, and nothing more: Svix SDKs decode it
 // as their model, so Hookbridge's own settings of an endpoint (strict
-// order) are a sub-resource, …/endpoint/{endpoint_id}/fifo. The URL is
-// shown with its password masked (a broker's), as everywhere.
+// order, the filter) are sub-resources, …/endpoint/{endpoint_id}/fifo and
+// …/filter. The URL is shown with its password masked (a broker's), as
+// everywhere.
 type endpointOut struct {
 	endpointCommon
 	Metadata map[string]string `json:"metadata"`
@@ -412,6 +425,10 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	if in.Channels.has() {
 		channels = normalizeSet(in.Channels.Value, maxChannelLen, maxEndpointChannels, &fe, "channels")
 	}
+	var filterExpr string
+	if in.Filter.Set {
+		filterExpr = checkFilter(in.Filter.Value, &fe, "filter")
+	}
 	var secret string
 	if in.Secret.has() {
 		var msg string
@@ -455,6 +472,9 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	}
 	if in.FIFO.Set {
 		ep.FIFO = in.FIFO.Value
+	}
+	if in.Filter.Set {
+		ep.Filter = filterExpr
 	}
 	if types.Set {
 		ep.EventTypes = eventTypes // nil when null: no filter

@@ -14,7 +14,7 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries alias
 // endpoints as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter`
 
 // scanEndpoint reads endpointColumns followed by the columns in extra,
 // opening the secrets with keys.
@@ -26,15 +26,16 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 		secrets   []storekit.StoredSecret
 		failing   *time.Time
 		paused    *time.Time
+		filter    *string
 	)
 	dest := append([]any{&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &e.EventTypes, &e.Channels,
 		&e.Disabled, &rateLimit, &e.Metadata, &e.Headers, &secrets, &e.FIFO, &failing, &paused,
-		&e.CreatedAt, &e.UpdatedAt}, extra...)
+		&e.CreatedAt, &e.UpdatedAt, &filter}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return e, err
 	}
 	e.FailingSince, e.PausedUntil = fromNullTime(failing), fromNullTime(paused)
-	e.UID = fromNullString(uid)
+	e.UID, e.Filter = fromNullString(uid), fromNullString(filter)
 	e.RateLimit = fromNullInt32(rateLimit)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 	var err error
@@ -47,12 +48,12 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error {
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
-			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo, filter)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO)
+			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO, nullString(ep.Filter))
 		if err != nil {
 			return err
 		}
@@ -79,7 +80,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	// right-hand sides read the row as it was.
 	const updateEndpoint = `
 		UPDATE endpoints SET uid = $1, url = $2, description = $3, event_types = $4, channels = $5, disabled = $6,
-			rate_limit = $7, metadata = $8, headers = $9, secrets = $10, updated_at = $11, fifo = $14,
+			rate_limit = $7, metadata = $8, headers = $9, secrets = $10, updated_at = $11, fifo = $14, filter = $15,
 			failing_since = CASE WHEN disabled AND NOT $6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
 		WHERE app_id = $12 AND id = $13
@@ -92,7 +93,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
-			ep.AppID, ep.ID, ep.FIFO).Scan(&created, &failing, &paused)
+			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter)).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
 		}

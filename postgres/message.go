@@ -55,7 +55,7 @@ func messageDest(m *hookbridge.Message) (dest []any, done func()) {
 
 // MessageCreate stores msg and fans it out in one transaction: one pending
 // scheduled delivery, due at msg.CreatedAt, per endpoint of the application
-// that Accepts it. With an EventID the application already used, nothing is
+// it is owed to (storekit.Fan). With an EventID the application already used, nothing is
 // written and the stored message is returned with created == false. The
 // message is written together with the others that wait at the same time
 // (group commit, group.go).
@@ -264,12 +264,13 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			return nil, 0, err
 		}
 		due := !msg.CreatedAt.After(now)
+		fan := s.Fan(msg, only)
 		for j := range endpoints {
 			e := &endpoints[j]
 			if e.AppID != msg.AppID {
 				continue
 			}
-			if !storekit.Owed(e, msg, only) {
+			if !fan.Owed(e) {
 				continue
 			}
 			// created_at will be PostgreSQL's clock (insertMessages).
@@ -364,7 +365,8 @@ type ingestQuerier interface {
 // readSubscriptions reads, in one round trip, which of the applications
 // exist, each with whether its rate limit holds back all its endpoints
 // (apps: id → rate-limited), and their endpoints whole: what
-// Endpoint.Accepts needs (the matching rule lives in the domain, once), and
+// storekit.Fan needs, their filters included (the matching rule is written
+// once, above the driver), and
 // what a claim handed over carries. With lock, it locks the rows it reads
 // FOR KEY SHARE (deletions then wait for the transaction).
 func (s *Store) readSubscriptions(ctx context.Context, q ingestQuerier, appIDs []string, lock bool) (apps map[string]bool, endpoints []hookbridge.Endpoint, err error) {

@@ -13,7 +13,7 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries that join
 // endpoints alias the table as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter`
 
 // scanEndpoint returns the scanner of endpointColumns that opens the
 // secrets with keys.
@@ -28,15 +28,16 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 			paused    sql.NullInt64
 			created   int64
 			updated   int64
+			filter    sql.NullString
 		)
 		err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
 			&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets},
-			&e.FIFO, &failing, &paused, &created, &updated)
+			&e.FIFO, &failing, &paused, &created, &updated, &filter)
 		if err != nil {
 			return e, err
 		}
 		e.FailingSince, e.PausedUntil = fromNullMS(failing), fromNullMS(paused)
-		e.UID = uid.String
+		e.UID, e.Filter = uid.String, filter.String
 		e.RateLimit = fromNullInt(rateLimit)
 		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 		e.Secrets, err = storekit.OpenSecrets(keys, e.ID, secrets)
@@ -49,15 +50,15 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error {
 	const insertEndpoint = `
 		INSERT INTO endpoints (id, app_id, uid, url, description, event_types, channels, disabled,
-			rate_limit, metadata, headers, secrets, fifo, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			rate_limit, metadata, headers, secrets, fifo, created_at, updated_at, filter)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := appExists(ctx, tx, ep.AppID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt))
+			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt), nullString(ep.Filter))
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	// disabled it is over, and a stale pause should not hold it back.
 	const updateEndpoint = `
 		UPDATE endpoints SET uid = ?1, url = ?2, description = ?3, event_types = ?4, channels = ?5, disabled = ?6,
-			rate_limit = ?7, metadata = ?8, headers = ?9, secrets = ?10, fifo = ?11, updated_at = ?12,
+			rate_limit = ?7, metadata = ?8, headers = ?9, secrets = ?10, fifo = ?11, updated_at = ?12, filter = ?15,
 			failing_since = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
 		WHERE app_id = ?13 AND id = ?14
@@ -134,7 +135,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
-			ep.AppID, ep.ID).Scan(&created, &failing, &paused)
+			ep.AppID, ep.ID, nullString(ep.Filter)).Scan(&created, &failing, &paused)
 		if err != nil {
 			return err
 		}

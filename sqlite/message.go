@@ -82,7 +82,7 @@ func (f *filter) messageFilter(eventTypes []string, channel string, timeCol stri
 
 // MessageCreate stores msg and fans it out, in one write transaction: one
 // pending scheduled delivery, due at msg.CreatedAt, per endpoint of the
-// application that Accepts it. With an EventID the application already
+// application it is owed to (storekit.Fan). With an EventID the application already
 // used, nothing is written and the stored message is returned with created
 // == false.
 func (s driver) MessageCreate(ctx context.Context, msg *hookbridge.Message) (*hookbridge.Message, bool, error) {
@@ -163,8 +163,8 @@ const (
 	// limit, which holds back every endpoint of it.
 	fanOutApplication = `SELECT rate_limit IS NOT NULL FROM applications WHERE id = ?`
 	// selectSubscriptions reads the application's endpoints whole, by
-	// endpoints_app_id: what Endpoint.Accepts needs, and what a claim
-	// handed over carries.
+	// endpoints_app_id: what storekit.Fan needs (their filters included),
+	// and what a claim handed over carries.
 	selectSubscriptions = `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? ORDER BY e.id`
 )
 
@@ -174,6 +174,7 @@ const (
 // read once, not once per message.
 type fanOut struct {
 	tx   *writeTx
+	kit  *storekit.Store // decides which endpoints a message is owed to
 	now  func() time.Time
 	subs map[string]subscriptions // by app id; a missing app is not cached (the writer's, see writer.subs)
 }
@@ -187,13 +188,14 @@ type subscriptions struct {
 // fanOut returns the fan-out state of tx, shared by the writes of its group.
 func (s *Store) fanOut(tx *writeTx) *fanOut {
 	if tx.fan == nil {
-		tx.fan = &fanOut{tx: tx, now: s.now, subs: tx.subs}
+		tx.fan = &fanOut{tx: tx, kit: s.Store, now: s.now, subs: tx.subs}
 	}
 	return tx.fan
 }
 
-// create stores msg and its deliveries: to every endpoint that Accepts it,
-// or with only set to that endpoint alone (then the event id is not looked
+// create stores msg and its deliveries: to every endpoint it is owed to
+// (storekit.Fan: the endpoint Accepts it and its filter matches), or with
+// only set to that endpoint alone (then the event id is not looked
 // up). A repeated event id returns the stored message and created == false.
 func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only string) (*hookbridge.Message, bool, error) {
 	now := storekit.TruncMS(f.now())
@@ -224,10 +226,11 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		owner      string
 		leaseUntil time.Time
 		due        = !msg.CreatedAt.After(now)
+		fan        = f.kit.Fan(msg, only)
 	)
 	for i := range endpoints {
 		e := &endpoints[i]
-		if !storekit.Owed(e, msg, only) {
+		if !fan.Owed(e) {
 			continue
 		}
 		d := storekit.ScheduledDelivery(msg, e.ID, now)
@@ -261,8 +264,8 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 	return msg, true, nil
 }
 
-// subscriptions returns the application's endpoints (Endpoint.Accepts
-// decides which get a message: the matching rule lives in the domain, once)
+// subscriptions returns the application's endpoints (storekit.Fan decides
+// which get a message: the matching rule is written once, above the driver)
 // and whether its rate limit holds them back, or ENOTFOUND if the
 // application does not exist.
 func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions, error) {

@@ -22,6 +22,7 @@ func testEndpoints(t *testing.T, open Opener) {
 			e.RateLimit = &rate
 			e.Metadata = map[string]string{"team": "payments"}
 			e.Headers = map[string]string{"X-Tenant": "42"}
+			e.Filter = `payload.amount >= 5000 && "eu" in channels`
 			e.Secrets = []hookbridge.Secret{
 				{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 				{Key: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", Expires: at(24 * time.Hour)},

@@ -553,3 +553,96 @@ func jsEval[T any](t *testing.T, ctx context.Context, expr string) T {
 	}
 	return v
 }
+
+// TestBrowserEndpointFilter walks a consumer's filter in the portal: try
+// a filter on the recent messages from the endpoint form, see a mistake
+// placed in it, save a good one, and get only the messages it takes.
+func TestBrowserEndpointFilter(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	rcv := newReceiver(t)
+	app := st.app("Pizza Place", "merchant-42")
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": rcv.URL + "/webhooks"}, http.StatusCreated)["id"].(string)
+	send := func(amount int, currency string) string {
+		t.Helper()
+		return st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{
+			"eventType": "payment.captured",
+			"payload":   map[string]any{"amount": amount, "currency": currency},
+		}, http.StatusAccepted)["id"].(string)
+	}
+	var before []string
+	for _, m := range []struct {
+		amount   int
+		currency string
+	}{{7500, "EUR"}, {120, "EUR"}, {9000, "USD"}} {
+		before = append(before, send(m.amount, m.currency))
+		rcv.next(t) // no filter yet: every message goes out
+	}
+
+	ctx := newChrome(t)
+	do(t, ctx, "open the portal link", chromedp.Navigate(st.URL+st.portalLink(app, nil)))
+	waitJS(t, ctx, "the endpoints page", `document.querySelector("h1")?.textContent === "Endpoints"`)
+	do(t, ctx, "open the endpoint form", chromedp.Navigate(st.URL+"/portal/endpoints/"+ep+"/edit"))
+	waitJS(t, ctx, "the filter field", `document.querySelector("#filter")`)
+
+	// Test a filter on the recent messages: nothing is saved.
+	const big = `payload.amount >= 5000 && payload.currency == "EUR"`
+	do(t, ctx, "test a filter",
+		chromedp.SendKeys(chromedp.CSS("#filter"), big),
+		chromedp.Click(chromedp.CSS(`button[formaction*="/filter-test"]`)),
+	)
+	waitJS(t, ctx, "the test's results", `document.querySelector("#filter-results")`)
+	if h := text(t, ctx, "#filter-results h2"); h != "1 of the last 3 messages would have been sent" {
+		t.Errorf("results heading = %q", h)
+	}
+	for i, want := range []string{"true", "false", "false"} {
+		got := jsEval[string](t, ctx, `document.querySelector('#filter-results tr[data-msg=`+jsString(before[i])+`]')?.dataset.delivered ?? "missing"`)
+		if got != want {
+			t.Errorf("message %d (%s): delivered = %s, want %s", i, before[i], got, want)
+		}
+	}
+	if got := jsEval[string](t, ctx, `document.querySelector("#filter").value`); got != big {
+		t.Errorf("the filter field after the test = %q, want what was typed", got)
+	}
+	if stored, err := st.store.GetEndpoint(context.Background(), app, ep); err != nil || stored.Filter != "" {
+		t.Fatalf("after a test the stored filter is %q (%v), want none", stored.Filter, err)
+	}
+
+	// A filter with a mistake is placed at its line and column.
+	do(t, ctx, "test a broken filter",
+		chromedp.Clear(chromedp.CSS("#filter")),
+		chromedp.SendKeys(chromedp.CSS("#filter"), `payload.amount >= 5000 && payload.currency = "EUR"`),
+		chromedp.Click(chromedp.CSS(`button[formaction*="/filter-test"]`)),
+	)
+	waitJS(t, ctx, "the filter's error", `document.querySelector("#filter-error")`)
+	if msg := text(t, ctx, "#filter-error"); !strings.Contains(msg, "line 1, column 44") {
+		t.Errorf("filter error = %q, want its place", msg)
+	}
+	if got := jsEval[string](t, ctx, `document.querySelector("#filter").getAttribute("aria-invalid") ?? ""`); got != "true" {
+		t.Errorf("the broken filter's field is not marked invalid")
+	}
+
+	// Save a good one: only the messages it takes are sent from now on.
+	do(t, ctx, "save the filter",
+		chromedp.Clear(chromedp.CSS("#filter")),
+		chromedp.SendKeys(chromedp.CSS("#filter"), big),
+		chromedp.Click(chromedp.CSS(`form.form button.btn-primary`)),
+	)
+	waitJS(t, ctx, "the saved endpoint", `document.querySelector(".notice")?.textContent.includes("saved")`)
+	if shown := text(t, ctx, ".endpoint-filter code"); shown != big {
+		t.Errorf("the endpoint page shows the filter %q", shown)
+	}
+	small := send(120, "EUR")
+	large := send(6000, "EUR")
+	if body := string(rcv.next(t)); !strings.Contains(body, `"amount":6000`) {
+		t.Errorf("the receiver got %s, want the 6000 EUR payment", body)
+	}
+	owed, err := st.store.ListMessageEndpoints(context.Background(), app, small, hookbridge.ListOptions{})
+	if err != nil || len(owed.Data) != 0 {
+		t.Errorf("the 120 EUR payment is owed to %+v (%v), want no endpoint", owed.Data, err)
+	}
+	if owed, err := st.store.ListMessageEndpoints(context.Background(), app, large, hookbridge.ListOptions{}); err != nil || len(owed.Data) != 1 {
+		t.Errorf("the 6000 EUR payment is owed to %+v (%v), want the endpoint", owed.Data, err)
+	}
+	screenshot(t, ctx, "portal-endpoint-filter.png", "")
+}

@@ -41,9 +41,34 @@ type endpointForm struct {
 	Selected []string
 	Channels string
 	Rate     string
+	Filter   string
 	Action   string
 	Cancel   string
+	// TestAction is where the filter is tested against the recent messages
+	// ("" when adding: there is no endpoint to test it for yet); Tested
+	// says it was, with Tests the results.
+	TestAction string
+	Tested     bool
+	Tests      filterTests
 }
+
+// filterTests is the API's answer to a filter test (EndpointFilterTestOut).
+type filterTests struct {
+	Data []struct {
+		MsgID      string    `json:"msgId"`
+		EventType  string    `json:"eventType"`
+		Timestamp  time.Time `json:"timestamp"`
+		Subscribed bool      `json:"subscribed"`
+		Matched    bool      `json:"matched"`
+		Delivered  bool      `json:"delivered"`
+		Error      string    `json:"error"`
+	} `json:"data"`
+	Delivered int `json:"delivered"`
+}
+
+// filterTestMessages is how many of the latest messages the form's test
+// tries a filter on.
+const filterTestMessages = 20
 
 func (h *Handler) newEndpoint(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
 	return h.renderEndpointForm(w, r, v, s, nil, http.StatusOK)
@@ -60,6 +85,12 @@ func (h *Handler) editEndpoint(w http.ResponseWriter, r *http.Request, v *view, 
 // renderEndpointForm shows the endpoint form, filled from the submitted
 // form when there is one, else from ep.
 func (h *Handler) renderEndpointForm(w http.ResponseWriter, r *http.Request, v *view, s *session, ep *hookbridge.Endpoint, status int) error {
+	return h.renderEndpointFormTests(w, r, v, s, ep, status, nil)
+}
+
+// renderEndpointFormTests is renderEndpointForm with the results of a
+// filter test, if tests is not nil.
+func (h *Handler) renderEndpointFormTests(w http.ResponseWriter, r *http.Request, v *view, s *session, ep *hookbridge.Endpoint, status int, tests *filterTests) error {
 	types, err := h.visibleTypes(r.Context(), s)
 	if err != nil {
 		return err
@@ -69,19 +100,25 @@ func (h *Handler) renderEndpointForm(w http.ResponseWriter, r *http.Request, v *
 	case r.Method == http.MethodPost:
 		pf := r.PostForm
 		f.URL, f.Desc, f.Selected, f.Channels, f.Rate = pf.Get("url"), pf.Get("description"), pf["filterTypes"], pf.Get("channels"), pf.Get("rateLimit")
+		f.Filter = pf.Get("filter")
 	case ep != nil:
 		// A broker URL's password is not put in the page: the form sends
 		// the mask back, and the API keeps the stored password for it.
 		f.URL, f.Desc, f.Selected, f.Channels = hookbridge.MaskURL(ep.URL), ep.Description, ep.EventTypes, strings.Join(ep.Channels, ", ")
+		f.Filter = ep.Filter
 		if ep.RateLimit != nil {
 			f.Rate = strconv.Itoa(*ep.RateLimit)
 		}
 	}
 	if ep != nil {
 		f.Action, f.Cancel = endpointPath(v, ep.ID, "/edit"), endpointPath(v, ep.ID)
+		f.TestAction = endpointPath(v, ep.ID, "/filter-test")
 		v.Title = "Edit endpoint"
 	} else {
 		v.Title = "Add endpoint"
+	}
+	if tests != nil {
+		f.Tested, f.Tests = true, *tests
 	}
 	v.Nav, v.Data = v.appNav(), f
 	h.render(w, r, status, "endpoint_form", v)
@@ -89,15 +126,16 @@ func (h *Handler) renderEndpointForm(w http.ResponseWriter, r *http.Request, v *
 }
 
 // endpointBody is the API's endpoint body as the form fills it. For an
-// update every field is sent, null clearing a filter or a rate limit (a
-// PATCH, so that what the form does not show, such as metadata and
-// headers, stays).
+// update every field is sent, null clearing a filter or a rate limit and
+// an empty filter expression removing it (a PATCH, so that what the form
+// does not show, such as metadata and headers, stays).
 type endpointBody struct {
 	URL         string   `json:"url"`
 	Description string   `json:"description"`
 	FilterTypes []string `json:"filterTypes"`
 	Channels    []string `json:"channels"`
 	RateLimit   *int     `json:"rateLimit"`
+	Filter      string   `json:"filter"`
 }
 
 // readEndpointForm reads the endpoint form. What the API cannot be asked
@@ -117,6 +155,7 @@ func readEndpointForm(r *http.Request, v *view, visible []string) endpointBody {
 	}
 	b.Channels = listField(f.Get("channels"))
 	b.RateLimit = rateField(v, f.Get("rateLimit"))
+	b.Filter = f.Get("filter")
 	return b
 }
 
@@ -196,6 +235,33 @@ func (h *Handler) updateEndpoint(w http.ResponseWriter, r *http.Request, v *view
 	}
 	redirect(w, r, endpointPath(v, ep.ID, "?done=updated"))
 	return nil
+}
+
+// testFilter tries the filter typed into the edit form on the
+// application's latest messages, through the API, and shows the form
+// again as it was filled, with what the endpoint would have been sent.
+// Nothing is saved.
+func (h *Handler) testFilter(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
+	ep, err := h.endpoint(r, v)
+	if err != nil {
+		return err
+	}
+	expr := r.PostForm.Get("filter")
+	if strings.TrimSpace(expr) == "" {
+		v.Errors["filter"] = "Enter a filter to test it."
+		v.Error = "Please correct the fields marked below."
+		return h.renderEndpointForm(w, r, v, s, ep, http.StatusUnprocessableEntity)
+	}
+	var out filterTests
+	err = h.callAPI(r, http.MethodPost, apiPath("app", v.App.ID, "endpoint", ep.ID, "filter", "test"),
+		map[string]any{"filter": expr, "last": filterTestMessages}, &out)
+	if formFailed(err, v) {
+		return h.renderEndpointForm(w, r, v, s, ep, http.StatusUnprocessableEntity)
+	}
+	if err != nil {
+		return err
+	}
+	return h.renderEndpointFormTests(w, r, v, s, ep, http.StatusOK, &out)
 }
 
 // endpointPage is one endpoint: its attempts over time, its secret, its

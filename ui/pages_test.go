@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/operational"
 )
 
@@ -331,5 +333,57 @@ func TestPortalLogout(t *testing.T) {
 			}
 			sibling.get("/portal/").want(t, http.StatusOK)
 		})
+	}
+}
+
+// TestEndpointFormFilter: the endpoint form sets, keeps and removes a
+// filter through the API, and shows the API's refusal of one beside the
+// field, with its place in the expression.
+func TestEndpointFormFilter(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	app := st.app("Pizza Place", "merchant-42")
+	admin := st.browser()
+	admin.signIn()
+	csrf := admin.get("/ui/").want(t, http.StatusOK).csrf(t)
+	base := "/ui/apps/" + app + "/endpoints"
+
+	p := admin.post(base+"/new", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/a"}, "filter": {"paylod.amount > 1"}}).want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, `id="filter-error"`) || !strings.Contains(p.Body, "line 1, column 1") || !strings.Contains(p.Body, "paylod.amount &gt; 1</textarea>") {
+		t.Errorf("a refused filter is not shown beside the field, as typed:\n%s", p.Body)
+	}
+	if strings.Contains(p.Body, "/filter-test") {
+		t.Error("the add form offers to test a filter for an endpoint that does not exist yet")
+	}
+	p = admin.post(base+"/new", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/a"}, "filter": {`payload.amount > 1`}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("add with a filter: %d\n%s", p.Status, p.Body)
+	}
+	eps, err := st.store.ListEndpoints(context.Background(), app, hookbridge.ListOptions{})
+	if err != nil || len(eps.Data) != 1 || eps.Data[0].Filter != `payload.amount > 1` {
+		t.Fatalf("endpoints after add: %+v, %v", eps.Data, err)
+	}
+	ep := eps.Data[0].ID
+	if p := admin.get(base+"/"+ep).want(t, http.StatusOK); !strings.Contains(p.Body, "Only when <code class=\"break\">payload.amount &gt; 1</code>") {
+		t.Error("the endpoint page does not show its filter")
+	}
+	edit := admin.get(base+"/"+ep+"/edit").want(t, http.StatusOK)
+	if !strings.Contains(edit.Body, "payload.amount &gt; 1</textarea>") || !strings.Contains(edit.Body, `formaction="`+base+"/"+ep+`/filter-test#filter-results"`) {
+		t.Error("the edit form does not show the filter and its test")
+	}
+	if p := admin.post(base+"/"+ep+"/edit", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/a"}, "filter": {"  "}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("save without a filter: %d", p.Status)
+	}
+	if e, err := st.store.GetEndpoint(context.Background(), app, ep); err != nil || e.Filter != "" {
+		t.Errorf("filter after saving it empty: %q, %v", e.Filter, err)
+	}
+	// Testing nothing is a mistake of the form's.
+	p = admin.post(base+"/"+ep+"/filter-test", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/a"}, "filter": {""}}).want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, `id="filter-error"`) {
+		t.Error("testing an empty filter is not refused beside the field")
+	}
+	p = admin.post(base+"/"+ep+"/filter-test", url.Values{"csrf": {csrf}, "url": {"https://receiver.example/a"}, "filter": {"true"}}).want(t, http.StatusOK)
+	if !strings.Contains(p.Body, "No messages to test yet") {
+		t.Error("a test without messages does not say so")
 	}
 }

@@ -117,6 +117,7 @@ func TestPortalScope(t *testing.T) {
 		{"/portal/endpoints/" + f.epB + "/rotate", form()},
 		{"/portal/endpoints/" + f.epB + "/test", form("eventType", "order.created")},
 		{"/portal/endpoints/" + f.epB + "/recover", form("since", "2020-01-01T00:00")},
+		{"/portal/endpoints/" + f.epB + "/filter-test", form("filter", "true")},
 		{"/portal/endpoints/" + f.epB + "/delete", form()},
 		{"/portal/msg/" + f.msgB + "/resend", form("endpoint", f.epB)},
 		{"/portal/msg/" + f.msgB + "/resend", form("endpoint", f.epA)},
@@ -220,6 +221,7 @@ func TestPortalTokens(t *testing.T) {
 		}
 		csrf := p.csrf(t) // the sign-out form
 		b.post("/portal/endpoints/"+ep+"/disable", url.Values{"csrf": {csrf}, "disabled": {"true"}}).want(t, http.StatusForbidden)
+		b.post("/portal/endpoints/"+ep+"/filter-test", url.Values{"csrf": {csrf}, "filter": {"true"}}).want(t, http.StatusForbidden)
 		// Nor is it shown the pages that are only a form.
 		for _, path := range []string{"/portal/endpoints/new", "/portal/endpoints/" + ep + "/edit", "/portal/endpoints/" + ep + "/delete"} {
 			b.get(path).want(t, http.StatusForbidden)
@@ -268,15 +270,16 @@ func TestCSRF(t *testing.T) {
 	}
 
 	portalForms := map[string]url.Values{
-		"/portal/endpoints/new":                {"url": {"https://receiver.example/new"}},
-		"/portal/endpoints/" + ep + "/edit":    {"url": {"https://receiver.example/changed"}},
-		"/portal/endpoints/" + ep + "/disable": {"disabled": {"true"}},
-		"/portal/endpoints/" + ep + "/rotate":  {},
-		"/portal/endpoints/" + ep + "/test":    {"eventType": {"order.created"}},
-		"/portal/endpoints/" + ep + "/recover": {"since": {"2020-01-01T00:00"}},
-		"/portal/endpoints/" + ep + "/delete":  {},
-		"/portal/msg/" + msg + "/resend":       {"endpoint": {ep}},
-		"/portal/logout":                       {},
+		"/portal/endpoints/new":                    {"url": {"https://receiver.example/new"}},
+		"/portal/endpoints/" + ep + "/edit":        {"url": {"https://receiver.example/changed"}},
+		"/portal/endpoints/" + ep + "/disable":     {"disabled": {"true"}},
+		"/portal/endpoints/" + ep + "/rotate":      {},
+		"/portal/endpoints/" + ep + "/test":        {"eventType": {"order.created"}},
+		"/portal/endpoints/" + ep + "/recover":     {"since": {"2020-01-01T00:00"}},
+		"/portal/endpoints/" + ep + "/filter-test": {"filter": {"true"}},
+		"/portal/endpoints/" + ep + "/delete":      {},
+		"/portal/msg/" + msg + "/resend":           {"endpoint": {ep}},
+		"/portal/logout":                           {},
 	}
 	dashEP := "/ui/apps/" + a + "/endpoints/" + ep
 	adminForms := map[string]url.Values{
@@ -289,6 +292,7 @@ func TestCSRF(t *testing.T) {
 		dashEP + "/rotate":                          {},
 		dashEP + "/test":                            {"eventType": {"order.created"}},
 		dashEP + "/recover":                         {"since": {"2020-01-01T00:00"}},
+		dashEP + "/filter-test":                     {"filter": {"true"}},
 		dashEP + "/delete":                          {},
 		"/ui/apps/" + a + "/portal":                 {},
 		"/ui/apps/" + a + "/msg/" + msg + "/resend": {"endpoint": {ep}},

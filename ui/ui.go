@@ -344,6 +344,7 @@ func (h *Handler) routes() http.Handler {
 		mux.HandleFunc("GET "+p+"/{ep}", wrap(h.showEndpoint))
 		mux.HandleFunc("GET "+p+"/{ep}/edit", wrap(h.formPage(h.editEndpoint)))
 		mux.HandleFunc("POST "+p+"/{ep}/edit", wrap(h.updateEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/filter-test", wrap(h.testFilter))
 		mux.HandleFunc("POST "+p+"/{ep}/disable", wrap(h.disableEndpoint))
 		mux.HandleFunc("POST "+p+"/{ep}/rotate", wrap(h.rotateSecret))
 		mux.HandleFunc("POST "+p+"/{ep}/test", wrap(h.sendTest))

@@ -14,6 +14,7 @@ import (
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/tracing"
 )
 
@@ -69,17 +70,35 @@ var (
 		"Of those, the deliveries due now: a backlog that grows here means delivery is behind.", nil, nil)
 	eventsDesc = prometheus.NewDesc("hookbridge_operational_events_pending",
 		"Operational events recorded and not yet turned into messages: more than a moment's worth means the relay is stuck.", nil, nil)
-	storeUpDesc = prometheus.NewDesc("hookbridge_store_up", "1 if the database answered this scrape's read, else 0.", nil, nil)
+	storeUpDesc       = prometheus.NewDesc("hookbridge_store_up", "1 if the database answered this scrape's read, else 0.", nil, nil)
+	filterSkippedDesc = prometheus.NewDesc("hookbridge_filter_skipped_total",
+		"Deliveries this instance did not create because the endpoint's filter did not match the message (failed evaluations included).", nil, nil)
+	filterFailedDesc = prometheus.NewDesc("hookbridge_filter_errors_total",
+		"Of those, the filter evaluations that failed on the message (a missing field, a type that does not fit, the cost limit): no match.", nil, nil)
 )
+
+// filterCounter is a store that evaluates endpoint filters (both do).
+type filterCounter interface {
+	FilterCounts() storekit.FilterCounts
+}
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queuedDesc
 	ch <- dueDesc
 	ch <- eventsDesc
 	ch <- storeUpDesc
+	if _, ok := c.store.(filterCounter); ok {
+		ch <- filterSkippedDesc
+		ch <- filterFailedDesc
+	}
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	if fc, ok := c.store.(filterCounter); ok {
+		n := fc.FilterCounts()
+		ch <- prometheus.MustNewConstMetric(filterSkippedDesc, prometheus.CounterValue, float64(n.Skipped))
+		ch <- prometheus.MustNewConstMetric(filterFailedDesc, prometheus.CounterValue, float64(n.Failed))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
 	defer cancel()
 	backlog, err := c.store.Backlog(ctx, time.Now())

@@ -39,6 +39,8 @@ var monitoredFamilies = map[string]family{
 	"hookbridge_deliveries_due":                    {dto.MetricType_GAUGE, nil},
 	"hookbridge_operational_events_pending":        {dto.MetricType_GAUGE, nil},
 	"hookbridge_store_up":                          {dto.MetricType_GAUGE, nil},
+	"hookbridge_filter_skipped_total":              {dto.MetricType_COUNTER, nil},
+	"hookbridge_filter_errors_total":               {dto.MetricType_COUNTER, nil},
 	"go_goroutines":                                {dto.MetricType_GAUGE, nil},
 	"go_memstats_heap_alloc_bytes":                 {dto.MetricType_GAUGE, nil},
 	"process_start_time_seconds":                   {dto.MetricType_GAUGE, nil},

@@ -10,16 +10,6 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// Owed reports whether a new message msg gets a delivery to e: e Accepts
-// it, or, when only is set (CreateMessageTo), e is that endpoint, whatever
-// its filters say.
-func Owed(e *hookbridge.Endpoint, msg *hookbridge.Message, only string) bool {
-	if only != "" {
-		return e.ID == only
-	}
-	return e.Accepts(msg.EventType, msg.Channels)
-}
-
 // ScheduledDelivery is the pending delivery of msg to the endpoint that a
 // fan-out writes, due at the message's time; now is the store's.
 func ScheduledDelivery(msg *hookbridge.Message, endpointID string, now time.Time) hookbridge.Delivery {

@@ -9,12 +9,13 @@
 // It is River's layering (a client above riverdriver) for Hookbridge:
 // defaults a new row gets (ids, times), paging, the answers to a missing
 // row or a taken unique value, the guards of the dispatcher's calls, the
-// decisions about an endpoint's health and a delivery's handover, the
-// sealing of what is kept secret and the list of sealed columns, all
-// here; the stores' hot paths (SQLite's group commit on one writer,
-// PostgreSQL's batched ingest and single-statement claim) stay in their
-// drivers, which call the rules they need (ApplyReport, MayHandOver,
-// ScheduledDelivery, …) from inside their transactions.
+// decisions about which endpoints a new message is owed to (their filters
+// evaluated in Go, filter.go), about an endpoint's health and about a
+// delivery's handover, the sealing of what is kept secret and the list of
+// sealed columns, all here; the stores' hot paths (SQLite's group commit
+// on one writer, PostgreSQL's batched ingest and single-statement claim)
+// stay in their drivers, which call the rules they need (Fan, ApplyReport,
+// MayHandOver, ScheduledDelivery, …) from inside their transactions.
 //
 // Adding a Store method is: the method here, with its rules; the Driver
 // methods it needs; their statements in sqlite/ and postgres/; and a test

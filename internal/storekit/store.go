@@ -15,9 +15,10 @@ import (
 // the driver's queries for the rest. A store package embeds it
 // (sqlite.Store, postgres.Store) and gives it its driver.
 type Store struct {
-	d    Driver
-	now  func() time.Time
-	keys *sealed.Keyring
+	d       Driver
+	now     func() time.Time
+	keys    *sealed.Keyring
+	filters filterCache // the endpoints' compiled filters (filter.go)
 }
 
 // New returns the Store over d; now is the store's clock, which fills in
@@ -147,6 +148,9 @@ func (s *Store) MissingEventTypes(ctx context.Context, names []string) ([]string
 // application must exist.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
 	newEndpoint(ep, s.now())
+	if err := s.checkFilter(ep); err != nil {
+		return err
+	}
 	err := missingParent(s.d.EndpointInsert(ctx, ep), "application")
 	return Err(err, "endpoint", endpointUIDTaken(ep.UID), "create endpoint")
 }
@@ -166,6 +170,9 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbr
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) error {
 	now := TruncMS(s.now())
 	truncSecrets(ep)
+	if err := s.checkFilter(ep); err != nil {
+		return err
+	}
 	if err := s.d.EndpointUpdate(ctx, ep, now); err != nil {
 		return Err(err, "endpoint", endpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
@@ -175,6 +182,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 
 // DeleteEndpoint removes the endpoint with its deliveries and attempts.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	s.filters.forget(id)
 	return Err(s.d.EndpointDelete(ctx, appID, id, TruncMS(s.now())), "endpoint", nil, "delete endpoint %s", id)
 }
 
