@@ -199,7 +199,7 @@ func (p *Program) Match(in *Input) (bool, error) {
 	}
 	b, ok := out.(types.Bool)
 	if !ok {
-		return false, fmt.Errorf("the filter gave %s, not a bool", out.Type().(ref.Type).TypeName())
+		return false, fmt.Errorf("the filter gave %s, not a bool", out.Type().TypeName())
 	}
 	return bool(b), nil
 }
