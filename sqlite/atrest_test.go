@@ -212,6 +212,12 @@ func TestScrubResumes(t *testing.T) {
 	if v := userVersion(t, s); v != 0 {
 		t.Fatalf("user_version %d, want 0", v)
 	}
+	// The scrub built its copy in a file; the writer keeps temp_store
+	// MEMORY for the rest (see writerParams).
+	var tempStore int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil || tempStore != 2 {
+		t.Fatalf("temp_store after the scrub: %d, %v; want 2 (MEMORY)", tempStore, err)
+	}
 }
 
 // TestSecureDelete: what a write removes is overwritten, on the store's

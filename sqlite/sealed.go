@@ -63,17 +63,26 @@ const scrubPending = 1
 // last checkpoint empties the log VACUUM wrote to. It runs outside any
 // transaction (VACUUM must), on the writer connection, which it waits
 // for; a reader still reading when a checkpoint has waited busyTimeout
-// makes it fail, leaving the mark for the next try.
+// makes it fail, leaving the mark for the next try. VACUUM builds its copy
+// in a temporary file rather than in memory (temp_store), since the copy
+// is as large as the database.
 func (s *Store) scrub(ctx context.Context) error {
-	for _, q := range []string{checkpointTruncate, `VACUUM`, checkpointTruncate, `PRAGMA user_version = 0`, checkpointTruncate} {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("scrub the former values of resealed secrets: %w", err)
+	}
+	defer conn.Close()
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`) //nolint:errcheck // as writerParams set it
+	steps := []string{checkpointTruncate, `PRAGMA temp_store = FILE`, `VACUUM`, checkpointTruncate, `PRAGMA user_version = 0`, checkpointTruncate}
+	for _, q := range steps {
 		if q != checkpointTruncate {
-			if _, err := s.w.ExecContext(ctx, q); err != nil {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("scrub the former values of resealed secrets: %s: %w", q, err)
 			}
 			continue
 		}
 		var busy, frames, done int
-		if err := s.w.QueryRowContext(ctx, q).Scan(&busy, &frames, &done); err != nil {
+		if err := conn.QueryRowContext(ctx, q).Scan(&busy, &frames, &done); err != nil {
 			return fmt.Errorf("scrub the former values of resealed secrets: checkpoint: %w", err)
 		}
 		if busy != 0 {
