@@ -589,3 +589,65 @@ func TestRekeyPostgres(t *testing.T) {
 	}
 	readable("after a refused rekey")
 }
+
+// TestKeyFileFollowed: serve follows its key file. A file that holds no
+// valid key list is refused, logged, and changes nothing; a file that
+// names a new key and leaves the old one out (a mistake: nothing would
+// open the secrets) loses nothing, since the old key is held until every
+// secret is sealed with the new one; the server then restarts on the file.
+func TestKeyFileFollowed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "hookbridge.db")
+	keyFile := db + keyFileSuffix
+	var logs syncBuffer
+	fast := func(c *serveConfig) { c.DB, c.keyFileCheck = db, 10*time.Millisecond }
+	srv := startLogged(t, &logs, fast)
+	const epSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	_, appID, epID := fillServer(t, srv, epSecret, "whsec_stripeKeyFileFollowed0123456789")
+	logged := func(what string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for !strings.Contains(logs.String(), what) {
+			select {
+			case <-deadline:
+				t.Fatalf("the log never said %q:\n%s", what, logs.String())
+			case <-tick.C:
+			}
+		}
+	}
+	readable := func(step string) {
+		t.Helper()
+		shown, err := svixClient(t, srv).Endpoint.GetSecret(ctx, appID, epID)
+		if err != nil || shown.Key != epSecret {
+			t.Fatalf("%s: %+v, %v", step, shown, err)
+		}
+	}
+
+	if err := replaceKeyFile(keyFile, "not a key"); err != nil {
+		t.Fatal(err)
+	}
+	logged("holds no valid key list")
+	readable("after a bad key file")
+
+	newKey := sealed.NewKey()
+	newKeys, _ := sealed.ParseKeys(newKey)
+	if err := replaceKeyFile(keyFile, newKey); err != nil {
+		t.Fatal(err)
+	}
+	logged("key_id=" + newKeys.CurrentID())
+	readable("after a key file without the old key")
+	if n, err := sqlite.StaleSecrets(ctx, db, newKeys); err != nil || n != 0 {
+		t.Fatalf("secrets not under the file's key: %d, %v", n, err)
+	}
+	if got := srv.keys.IDs(); len(got) != 1 || got[0] != newKeys.CurrentID() {
+		t.Fatalf("the server holds keys %v, want only the file's %s", got, newKeys.CurrentID())
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startLogged(t, &logs, fast)
+	readable("after a restart on the file")
+}
