@@ -108,6 +108,7 @@ func TestResealScrubsFile(t *testing.T) {
 	exec(t, raw, `UPDATE endpoints SET secrets = ? WHERE id = ?`, `[{"key":"`+endpointSecret+`"}]`, ep.ID)
 	exec(t, raw, `INSERT INTO settings (name, value, updated_at) VALUES ('old', ?, 0)`, deletedKey)
 	exec(t, raw, `DELETE FROM settings WHERE name = 'old'`)
+	exec(t, raw, `PRAGMA user_version = 0`) // as an older version's file is
 	exec(t, raw, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	if err := raw.Close(); err != nil {
 		t.Fatal(err)
@@ -116,18 +117,24 @@ func TestResealScrubsFile(t *testing.T) {
 		t.Fatalf("before sealing, the file holds only %v", found)
 	}
 
-	// First start with a key: sealed, and scrubbed before Reseal returns.
+	// First start with a key: sealed, and scrubbed.
 	aKey, bKey := sealed.NewKey(), sealed.NewKey()
 	a, _ := sealed.ParseKeys(aKey)
 	s = openAt(t, path, WithKeys(a))
 	if n, err := s.Reseal(ctx); err != nil || n == 0 {
 		t.Fatalf("Reseal: %d, %v", n, err)
 	}
+	if v := userVersion(t, s); v != fileUnknown {
+		t.Fatalf("user_version %d after a reseal of an older version's file, want %d", v, fileUnknown)
+	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if found := onDisk(t, path, plain...); len(found) > 0 {
 		t.Fatalf("after sealing, in the clear: %v", found)
 	}
-	if v := userVersion(t, s); v != 0 {
-		t.Fatalf("user_version %d after the scrub, want 0", v)
+	if v := userVersion(t, s); v != fileScrubbed {
+		t.Fatalf("user_version %d after the scrub, want %d", v, fileScrubbed)
 	}
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	if err != nil || got.Secrets[0].Key != endpointSecret {
@@ -163,39 +170,105 @@ func TestResealScrubsFile(t *testing.T) {
 	if n, err := s.Reseal(ctx); err != nil || n == 0 {
 		t.Fatalf("Reseal: %d, %v", n, err)
 	}
+	if v := userVersion(t, s); v != fileResealed {
+		t.Fatalf("user_version %d after a rotation, want %d", v, fileResealed)
+	}
+	// Another process (hookbridge rekey) sees the reseal done, and the
+	// scrub still to come.
+	b, _ := sealed.ParseKeys(bKey)
+	if n, scrubbing, err := StaleSecrets(ctx, path, b); err != nil || n != 0 || !scrubbing {
+		t.Fatalf("StaleSecrets from outside: %d, scrubbing %v, %v; want 0, scrubbing", n, scrubbing, err)
+	}
+	if n, _, err := StaleSecrets(ctx, path, a); err != nil || n == 0 {
+		t.Fatalf("StaleSecrets with the old key alone: %d, %v; want every row", n, err)
+	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if found := onDisk(t, path, append(sealedUnderA, plain...)...); len(found) > 0 {
 		t.Fatalf("after the rotation, still in the file: %v", found)
 	}
-	// Another process (hookbridge rekey) sees the rotation done.
-	b, _ := sealed.ParseKeys(bKey)
-	if n, err := StaleSecrets(ctx, path, b); err != nil || n != 0 {
-		t.Fatalf("StaleSecrets from outside: %d, %v; want 0", n, err)
+	if _, scrubbing, err := StaleSecrets(ctx, path, b); err != nil || scrubbing {
+		t.Fatalf("after the scrub: scrubbing %v, %v", scrubbing, err)
 	}
-	if n, err := StaleSecrets(ctx, path, a); err != nil || n == 0 {
-		t.Fatalf("StaleSecrets with the old key alone: %d, %v; want every row", n, err)
+	// Nothing resealed, nothing to scrub: the file stays as it is.
+	if n, err := s.Reseal(ctx); err != nil || n != 0 {
+		t.Fatalf("Reseal again: %d, %v", n, err)
+	}
+	if v := userVersion(t, s); v != fileScrubbed {
+		t.Fatalf("user_version %d after a reseal that changed nothing, want %d", v, fileScrubbed)
 	}
 }
 
 // TestScrubResumes: a reseal whose scrub did not run (a crash after its
-// commit) leaves the file marked, and the next Reseal scrubs, although it
-// has nothing left to seal.
+// commit, here a close that is not the file's last, which leaves the log
+// as it is) leaves the file marked, with the former value in the log; the
+// next Scrub clears both, although nothing was left to seal.
 func TestScrubResumes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "hookbridge.db")
-	keys, _ := sealed.ParseKeys(sealed.NewKey())
-	s := openAt(t, path, WithKeys(keys))
-	if _, err := s.PutSetting(ctx, "k", "v", false); err != nil {
+	s := openAt(t, path)
+	if v := userVersion(t, s); v != fileScrubbed {
+		t.Fatalf("user_version %d of a new file, want %d", v, fileScrubbed)
+	}
+	keep := rawDB(t, path) // another connection: closing the store does not checkpoint
+	exec(t, keep, `SELECT 1`)
+	const plain = "cGxhaW4gdGV4dCBsZWZ0IGJ5IGEgY3Jhc2g="
+	if _, err := s.PutSetting(ctx, "k", plain, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const leftover = "cGxhaW4gdGV4dCBsZWZ0IGJ5IGEgY3Jhc2g="
+	keys, _ := sealed.ParseKeys(sealed.NewKey())
+	s = openAt(t, path, WithKeys(keys))
+	if n, err := s.Reseal(ctx); err != nil || n != 1 {
+		t.Fatalf("Reseal: %d, %v", n, err)
+	}
+	if err := s.Close(); err != nil { // the "crash": no scrub
+		t.Fatal(err)
+	}
+	if found := onDisk(t, path, plain); len(found) == 0 {
+		t.Fatal("the former value is not in the log to begin with")
+	}
+	s = openAt(t, path, WithKeys(keys))
+	defer s.Close()
+	if v := userVersion(t, s); v != fileResealed {
+		t.Fatalf("user_version %d, want %d", v, fileResealed)
+	}
+	if n, err := s.Reseal(ctx); err != nil || n != 0 {
+		t.Fatalf("Reseal: %d, %v; want 0 rows", n, err)
+	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if found := onDisk(t, path, plain); len(found) > 0 {
+		t.Fatalf("not scrubbed: %v", found)
+	}
+	if v := userVersion(t, s); v != fileScrubbed {
+		t.Fatalf("user_version %d, want %d", v, fileScrubbed)
+	}
+}
+
+// TestScrubOlderFile: a file of an older version is rewritten once by
+// Scrub (its free space may hold what it wrote without secure_delete),
+// even when nothing needed sealing; it builds its copy in a file, and the
+// writer keeps temp_store MEMORY after.
+func TestScrubOlderFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	keys, _ := sealed.ParseKeys(sealed.NewKey())
+	s := openAt(t, path, WithKeys(keys))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const leftover = "cGxhaW4gdGV4dCBsZWZ0IGJ5IGFuIG9sZGVyIG9uZQ=="
 	raw := rawDB(t, path)
 	exec(t, raw, `INSERT INTO settings (name, value, updated_at) VALUES ('old', ?, 0)`, leftover)
 	exec(t, raw, `DELETE FROM settings WHERE name = 'old'`)
-	exec(t, raw, `PRAGMA user_version = 1`)
+	exec(t, raw, `PRAGMA user_version = 0`)
 	exec(t, raw, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	raw.Close()
 	if found := onDisk(t, path, leftover); len(found) == 0 {
@@ -206,14 +279,15 @@ func TestScrubResumes(t *testing.T) {
 	if n, err := s.Reseal(ctx); err != nil || n != 0 {
 		t.Fatalf("Reseal: %d, %v; want 0 rows", n, err)
 	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if found := onDisk(t, path, leftover); len(found) > 0 {
 		t.Fatalf("not scrubbed: %v", found)
 	}
-	if v := userVersion(t, s); v != 0 {
-		t.Fatalf("user_version %d, want 0", v)
+	if v := userVersion(t, s); v != fileScrubbed {
+		t.Fatalf("user_version %d, want %d", v, fileScrubbed)
 	}
-	// The scrub built its copy in a file; the writer keeps temp_store
-	// MEMORY for the rest (see writerParams).
 	var tempStore int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil || tempStore != 2 {
 		t.Fatalf("temp_store after the scrub: %d, %v; want 2 (MEMORY)", tempStore, err)

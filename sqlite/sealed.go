@@ -18,75 +18,99 @@ import (
 // between its read and its write.
 //
 // A reseal that changed rows leaves their former values (plain text, or
-// sealed under a key being retired) behind it: in the write-ahead log, and
-// in pages written before secure_delete was on. So the transaction also
-// marks the file (scrubPending), and once it has committed the file is
-// scrubbed (scrub) and the mark cleared. A crash or a failure between the
-// two leaves the mark, and the next call scrubs.
+// sealed under a key being retired) behind it, in the write-ahead log and
+// in the database file's pages not yet checkpointed. So the transaction
+// also marks a clean file as needing a scrub (see fileUnknown), which Scrub
+// then does.
 func (s driver) SecretsReseal(ctx context.Context, reseal func(tx storekit.ResealTx) error) error {
-	var pending bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
 		r := &resealTx{ctx: ctx, tx: tx}
 		if err := reseal(r); err != nil {
 			return err
 		}
-		if r.wrote > 0 {
-			if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(scrubPending)); err != nil {
-				return fmt.Errorf("mark the file for scrubbing: %w", err)
-			}
-			pending = true
+		if r.wrote == 0 {
 			return nil
 		}
-		var v int
-		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		var state int
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&state); err != nil {
 			return err
 		}
-		pending = v == scrubPending
+		if state != fileScrubbed {
+			return nil // a scrub is due already, as thorough as this one's or more
+		}
+		if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(fileResealed)); err != nil {
+			return fmt.Errorf("mark the file for scrubbing: %w", err)
+		}
 		return nil
 	})
-	if err != nil || !pending {
-		return err
-	}
-	return s.scrub(ctx)
 }
 
-// scrubPending is the user_version (a number in the file's header that
-// SQLite leaves to the application, unused otherwise) of a file whose
-// resealed secrets have not been scrubbed yet: set in the transaction
-// that reseals, cleared by scrub.
-const scrubPending = 1
+// A database file's state, kept as its user_version (a number in the
+// file's header that SQLite leaves to the application, and that nothing
+// else here uses): whether its pages may still hold values that sealing
+// replaced. The transaction that changes what is stored changes the state
+// with it, so a crash never loses a scrub that is due.
+const (
+	// fileUnknown: a file written by an older version, whose free space
+	// may hold anything it wrote without secure_delete — plain-text
+	// secrets, say. Scrub rewrites it whole (VACUUM), once.
+	fileUnknown = 0
+	// fileResealed: a file written with secure_delete throughout, since
+	// its last scrub or since it was made, in which a reseal has since
+	// replaced values. What they were is in the log and in pages not yet
+	// checkpointed: a checkpoint that empties the log takes it away.
+	fileResealed = 1
+	// fileScrubbed: nothing that was replaced is left in the file; Open
+	// gives a new file this state, and Scrub any file it scrubbed.
+	fileScrubbed = 2
+)
 
-// scrub leaves in the file only what its rows hold now: a checkpoint moves
-// the log into the database file and empties the log (TRUNCATE), VACUUM
-// rewrites the database from its live rows alone (leaving no free page or
-// free space with an old value; secure_delete then keeps it so), and a
-// last checkpoint empties the log VACUUM wrote to. It runs outside any
-// transaction (VACUUM must), on the writer connection, which it waits
-// for; a reader still reading when a checkpoint has waited busyTimeout
-// makes it fail, leaving the mark for the next try. VACUUM builds its copy
-// in a temporary file rather than in memory (temp_store), since the copy
-// is as large as the database.
-func (s *Store) scrub(ctx context.Context) error {
+// Scrub leaves in the database file and its log only what the rows hold
+// now, as its state (see fileUnknown) requires: nothing for a scrubbed file;
+// for a resealed one, a checkpoint that moves the log into the database
+// file and truncates the log (with secure_delete, the pages it writes hold
+// nothing removed); for a file of an older version, that checkpoint, then
+// VACUUM, which rewrites the database from its live rows alone, then a
+// checkpoint of what VACUUM wrote. It runs outside any transaction (VACUUM
+// must), on the writer connection, which it waits for. VACUUM builds its
+// copy in a temporary file rather than in memory (temp_store), since the
+// copy is as large as the database, and needs as much free disk space. A
+// reader still reading when a checkpoint has waited busyTimeout makes it
+// fail; the state is then kept for the next call.
+func (s *Store) Scrub(ctx context.Context) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("scrub the former values of resealed secrets: %w", err)
+		return fmt.Errorf("sqlite: scrub: %w", err)
 	}
 	defer conn.Close()
-	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`) //nolint:errcheck // as writerParams set it
-	steps := []string{checkpointTruncate, `PRAGMA temp_store = FILE`, `VACUUM`, checkpointTruncate, `PRAGMA user_version = 0`, checkpointTruncate}
+	var state int
+	if err := conn.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&state); err != nil {
+		return fmt.Errorf("sqlite: scrub: %w", err)
+	}
+	var steps []string
+	switch state {
+	case fileScrubbed:
+		return nil
+	case fileResealed:
+		steps = []string{checkpointTruncate}
+	default:
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`) //nolint:errcheck // as writerParams set it
+		steps = []string{checkpointTruncate, `PRAGMA temp_store = FILE`, `VACUUM`, checkpointTruncate}
+	}
+	steps = append(steps, `PRAGMA user_version = `+strconv.Itoa(fileScrubbed), checkpointTruncate)
 	for _, q := range steps {
 		if q != checkpointTruncate {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("scrub the former values of resealed secrets: %s: %w", q, err)
+				return fmt.Errorf("sqlite: scrub the former values of resealed secrets: %s: %w", q, err)
 			}
 			continue
 		}
 		var busy, frames, done int
 		if err := conn.QueryRowContext(ctx, q).Scan(&busy, &frames, &done); err != nil {
-			return fmt.Errorf("scrub the former values of resealed secrets: checkpoint: %w", err)
+			return fmt.Errorf("sqlite: scrub the former values of resealed secrets: checkpoint: %w", err)
 		}
 		if busy != 0 {
-			return errors.New("scrub the former values of resealed secrets: checkpoint: readers kept the log busy; it is tried again on the next start")
+			return errors.New("sqlite: scrub the former values of resealed secrets: checkpoint: readers kept the log busy")
 		}
 	}
 	return nil
@@ -128,26 +152,31 @@ func (r *resealTx) Update(c storekit.SealedColumn, row storekit.SealedRow, out [
 // StaleSecrets is storekit.Store.StaleSecrets on the database at path
 // while another process (a running serve) has it open: it reads it in one
 // read-only transaction, as Backup does, and counts the secrets that keys
-// would seal again or cannot open. `hookbridge rekey` waits with it for a
-// server to reseal under a new key.
-func StaleSecrets(ctx context.Context, path string, keys *sealed.Keyring) (int, error) {
+// would seal again or cannot open; scrubbing says whether a Scrub is still
+// to come. `hookbridge rekey` waits with it for a server to reseal and
+// scrub under a new key.
+func StaleSecrets(ctx context.Context, path string, keys *sealed.Keyring) (stale int, scrubbing bool, err error) {
 	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("sqlite: %w", err)
+		return 0, false, fmt.Errorf("sqlite: %w", err)
 	}
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+
 		"?mode=ro&_busy_timeout="+strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", path, err)
+		return 0, false, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", path, err)
+		return 0, false, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	n, err := storekit.CountStale(keys, (&resealTx{ctx: ctx, tx: tx}).Page)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: count stale secrets: %w", path, err)
+		return 0, false, fmt.Errorf("sqlite: %s: count stale secrets: %w", path, err)
 	}
-	return n, nil
+	var mark int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&mark); err != nil {
+		return 0, false, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return n, mark != fileScrubbed, nil
 }

@@ -165,6 +165,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if len(s.migrated) > 0 && strings.HasPrefix(s.migrated[0], "0001_") {
+		// A new file, written with secure_delete from its first page:
+		// nothing in it needs scrubbing (see fileScrubbed).
+		if _, err := w.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(fileScrubbed)); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	if _, err := w.ExecContext(ctx, endAllLeases); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: end leases of a previous process: %w", path, err)

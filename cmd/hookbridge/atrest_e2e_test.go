@@ -297,6 +297,9 @@ func TestServeSealsPlaintextDatabase(t *testing.T) {
 	if _, err := raw.Exec(`UPDATE endpoints SET secrets = ? WHERE id = ?`, `[{"key":"`+epSecret+`"}]`, ep.ID); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := raw.Exec(`PRAGMA user_version = 0`); err != nil { // as an older version's file is
+		t.Fatal(err)
+	}
 	raw.Close()
 	for _, name := range []string{db, db + "-lock"} {
 		if err := os.Chmod(name, 0o644); err != nil {
@@ -443,8 +446,8 @@ func TestRekeyWhileServing(t *testing.T) {
 	if !strings.Contains(out.String(), newKeys.CurrentID()) {
 		t.Errorf("rekey does not name the new key:\n%s", out.String())
 	}
-	if n, err := sqlite.StaleSecrets(ctx, db, newKeys); err != nil || n != 0 {
-		t.Fatalf("secrets not under the new key: %d, %v", n, err)
+	if n, scrubbing, err := sqlite.StaleSecrets(ctx, db, newKeys); err != nil || n != 0 || scrubbing {
+		t.Fatalf("secrets not under the new key: %d, scrubbing %v, %v", n, scrubbing, err)
 	}
 	for i, v := range before {
 		secrets["value sealed under the old key "+string(rune('a'+i))] = v
@@ -639,7 +642,7 @@ func TestKeyFileFollowed(t *testing.T) {
 	}
 	logged("key_id=" + newKeys.CurrentID())
 	readable("after a key file without the old key")
-	if n, err := sqlite.StaleSecrets(ctx, db, newKeys); err != nil || n != 0 {
+	if n, _, err := sqlite.StaleSecrets(ctx, db, newKeys); err != nil || n != 0 {
 		t.Fatalf("secrets not under the file's key: %d, %v", n, err)
 	}
 	if got := srv.keys.IDs(); len(got) != 1 || got[0] != newKeys.CurrentID() {

@@ -289,5 +289,6 @@ func (w *keyWatcher) apply(ctx context.Context, next string, nextKeys *sealed.Ke
 	w.held = next
 	w.logger.Info("key file changed: secrets sealed with its current key", "key_file", w.path,
 		"key_id", nextKeys.CurrentID(), "keys", len(nextKeys.IDs()), "rows_resealed", n)
+	scrub(ctx, w.store, w.logger)
 	return nil
 }

@@ -125,6 +125,9 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 	switch {
 	case err == nil:
 		_, err = st.Reseal(ctx)
+		if err == nil {
+			err = st.(scrubber).Scrub(ctx)
+		}
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}
@@ -140,7 +143,7 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 	default:
 		return fmt.Errorf("%w (the key file %s lists the new key and the old ones: nothing is lost)", err, file)
 	}
-	if n, err := sqlite.StaleSecrets(ctx, db, only); err != nil || n != 0 {
+	if n, _, err := sqlite.StaleSecrets(ctx, db, only); err != nil || n != 0 {
 		return fmt.Errorf("%d secrets are not under the new key (%v); the key file %s keeps the old keys", n, err, file)
 	}
 	if err := replaceKeyFile(src.file, newKey); err != nil {
@@ -153,22 +156,27 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 }
 
 // waitResealed waits until no secret of the SQLite database at db is
-// left under another key than keys' (a running serve reseals when its key
-// file changes), for up to wait.
+// left under another key than keys', and the former values are scrubbed
+// from the file (a running serve does both when its key file changes),
+// for up to wait.
 func waitResealed(ctx context.Context, db string, keys *sealed.Keyring, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(rekeyPoll)
 	defer tick.Stop()
 	for {
-		n, err := sqlite.StaleSecrets(ctx, db, keys)
-		if err == nil && n == 0 {
+		n, scrubbing, err := sqlite.StaleSecrets(ctx, db, keys)
+		if err == nil && n == 0 && !scrubbing {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			if err == nil {
+			switch {
+			case err != nil:
+			case n > 0:
 				err = fmt.Errorf("%d %s not sealed with the new key after %v", n, plural(n, "row is", "rows are"), wait)
+			default:
+				err = fmt.Errorf("the old values are not scrubbed from the database file after %v", wait)
 			}
 			return err
 		case <-tick.C:

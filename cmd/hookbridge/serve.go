@@ -399,6 +399,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if resealed > 0 {
 		logger.Info("stored secrets sealed with the current key", "rows", resealed, "key_id", keys.CurrentID())
 	}
+	scrub(ctx, store, logger)
 
 	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out, logger)
 	if err != nil {
@@ -590,6 +591,27 @@ func openStore(ctx context.Context, dsn string, migrate bool, keys *sealed.Keyri
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}
 	return st, nil
+}
+
+// scrubber is a store whose files keep what a reseal replaced until they
+// are scrubbed (SQLite's).
+type scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+// scrub has the store remove from its files the former values of the
+// secrets a reseal replaced (now or at an earlier start that could not
+// finish it). A failure is logged, not fatal: the secrets are sealed, the
+// store remembers the scrub is due, and the next start tries again.
+func scrub(ctx context.Context, store hookbridge.Store, logger *slog.Logger) {
+	sc, ok := store.(scrubber)
+	if !ok {
+		return
+	}
+	if err := sc.Scrub(ctx); err != nil {
+		logger.Error("the database file may still hold the former values of resealed secrets (plain text from an older version, "+
+			"or values under a retired key); the scrub is tried again at the next start or key change", "err", err)
+	}
 }
 
 // logKeys says where the keys that seal the stored secrets are: never
