@@ -654,3 +654,46 @@ func TestKeyFileFollowed(t *testing.T) {
 	srv = startLogged(t, &logs, fast)
 	readable("after a restart on the file")
 }
+
+// TestRekeySQLiteKeyList: with the key given in the environment, a running
+// serve on SQLite cannot be reached, and rekey says how to go about it;
+// with serve stopped, rekey "new,old" seals everything with the new key
+// and scrubs the old values, and serve starts on the new key alone.
+func TestRekeySQLiteKeyList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "hookbridge.db")
+	oldKey, newKey := sealed.NewKey(), sealed.NewKey()
+	var logs syncBuffer
+	srv := startLogged(t, &logs, func(c *serveConfig) { c.DB, c.SecretKey = db, oldKey })
+	const epSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	secrets, appID, epID := fillServer(t, srv, epSecret, "whsec_stripeRekeyKeyList0123456789")
+	if _, err := os.Stat(db + keyFileSuffix); !os.IsNotExist(err) {
+		t.Fatalf("a key file was made although the key was given: %v", err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"rekey", "--db", db, "--secret-key", newKey + "," + oldKey}, &out, &errOut); code == 0 ||
+		!strings.Contains(errOut.String(), "cannot reach a running serve") {
+		t.Fatalf("rekey with a key list while serve runs: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range sealedValues(t, db) {
+		secrets["value sealed under the old key "+string(rune('a'+i))] = v
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(ctx, []string{"rekey", "--db", db, "--secret-key", newKey + "," + oldKey}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "Every stored secret is sealed with key") {
+		t.Fatalf("rekey: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if found := leaks(t, dir, "", secrets); len(found) > 0 {
+		t.Errorf("after the rotation, still on disk: %v", found)
+	}
+	srv = startLogged(t, &logs, func(c *serveConfig) { c.DB, c.SecretKey = db, newKey })
+	if shown, err := svixClient(t, srv).Endpoint.GetSecret(ctx, appID, epID); err != nil || shown.Key != epSecret {
+		t.Fatalf("endpoint secret on the new key alone: %+v, %v", shown, err)
+	}
+}

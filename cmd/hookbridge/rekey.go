@@ -86,6 +86,11 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 	if err != nil {
 		return fmt.Errorf("%w; list the key that sealed it after the new one", err)
 	}
+	if sc, ok := st.(scrubber); ok {
+		if err := sc.Scrub(ctx); err != nil {
+			return err
+		}
+	}
 	stale, err := st.StaleSecrets(ctx)
 	if err != nil {
 		return err
