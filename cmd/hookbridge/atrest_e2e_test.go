@@ -697,3 +697,18 @@ func TestRekeySQLiteKeyList(t *testing.T) {
 		t.Fatalf("endpoint secret on the new key alone: %+v, %v", shown, err)
 	}
 }
+
+// TestBlankSecretKey: a --secret-key of blanks is refused rather than
+// taken for no key, which would store the secrets in the clear.
+func TestBlankSecretKey(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "hookbridge.db")
+	_, err := startServer(context.Background(), serveConfig{Addr: "127.0.0.1:0", DB: db, APIKey: testAPIKey, SecretKey: "  "}, slog.New(slog.DiscardHandler), nil)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--secret-key") {
+		t.Fatalf("start with a blank key: %v, want a usage error", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatal("a database was made for a refused start")
+	}
+}

@@ -70,6 +70,9 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 	if err != nil {
 		return usageError("--secret-key: %v", err)
 	}
+	if keys == nil {
+		return usageError("--secret-key: no key in %q; give the list \"new,old\"", src.list)
+	}
 	if len(keys.IDs()) < 2 {
 		logger.Warn("the key list has one key: secrets under any other key cannot be opened; give \"new,old\" to move them to the new key")
 	}

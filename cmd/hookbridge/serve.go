@@ -334,6 +334,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		if keys, err = sealed.ParseKeys(keySrc.list); err != nil {
 			return nil, usageError("--secret-key: %v", err)
 		}
+		if keys == nil { // blanks: nothing would be sealed
+			return nil, usageError("--secret-key: no key in %q (make one with: hookbridge keygen)", keySrc.list)
+		}
 	}
 	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
 		return nil, usageError("--portal-frame-ancestors: %v", err)
