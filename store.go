@@ -42,6 +42,11 @@ type Store interface {
 	// sealed with the current one; without keys, it checks that none is
 	// sealed. It returns how many rows it changed.
 	Reseal(ctx context.Context) (int, error)
+	// StaleSecrets counts the rows whose secrets Reseal would change, or
+	// cannot open with the store's keys, and changes nothing: 0 means
+	// every secret is sealed with the current key, so that the older keys
+	// may be dropped.
+	StaleSecrets(ctx context.Context) (int, error)
 	Close() error
 }
 

@@ -27,14 +27,20 @@ import (
 // that app-portal-access returns point there.
 const PortalPath = "/portal/"
 
-// Portal token lifetimes, in seconds: Svix's range. The default is the
-// range's short end rather than Svix's seven days, because the token is a
-// bearer credential in a URL; callers that want longer ask for it.
+// Portal token lifetimes, in seconds: Svix's range, up to
+// hookbridge.MaxPortalLifetime. The default is the range's short end
+// rather than Svix's seven days, because the token is a bearer credential
+// in a URL; callers that want longer ask for it.
 const (
 	minPortalExpiry     = 3600
-	maxPortalExpiry     = 7 * 24 * 3600
+	maxPortalExpiry     = int64(hookbridge.MaxPortalLifetime / time.Second)
 	defaultPortalExpiry = minPortalExpiry
 )
+
+// maxPortalClockSkew is how far in the future a token's issue time may
+// lie: instances sharing the store (and the key) may disagree on the time
+// by a little.
+const maxPortalClockSkew = time.Minute
 
 // Portal token format: portalTokenPrefix, then unpadded base64url of the
 // JSON claims followed by their 32-byte HMAC-SHA256. The token carries no
@@ -85,7 +91,10 @@ type portalClaims struct {
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
 	Nonce    string   `json:"n"`
-	Iat      int64    `json:"iat,omitempty"` // unix µs; absent in tokens made before expire-all existed
+	// Iat is the issue time, unix µs. Tokens made before expire-all
+	// existed have none; they are refused, as their lifetime cannot be
+	// checked (and all of them are older than MaxPortalLifetime anyway).
+	Iat int64 `json:"iat,omitempty"`
 }
 
 // portalKey caches the token key once read from the store.
@@ -125,8 +134,13 @@ func (s *Server) portalTokenKey(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// issuePortalToken signs a token granting access.
+// issuePortalToken signs a token granting access, which must end within
+// hookbridge.MaxPortalLifetime of its issue: VerifyPortalToken refuses
+// any token that lives longer.
 func (s *Server) issuePortalToken(ctx context.Context, access PortalAccess) (string, error) {
+	if access.IssuedAt.IsZero() || access.Expires.Sub(access.IssuedAt) > hookbridge.MaxPortalLifetime {
+		return "", fmt.Errorf("portal token: issued %v, expires %v: longer than %v", access.IssuedAt, access.Expires, hookbridge.MaxPortalLifetime)
+	}
 	key, err := s.portalTokenKey(ctx)
 	if err != nil {
 		return "", err
@@ -152,9 +166,13 @@ func portalMAC(key, claims []byte) []byte {
 	return m.Sum(nil)
 }
 
-// VerifyPortalToken checks a portal token's signature and expiry and
-// returns what it grants. A malformed, forged or expired token is
-// EUNAUTHORIZED. It does not check that the application still exists.
+// VerifyPortalToken checks a portal token's signature, its lifetime and
+// its expiry, and returns what it grants. A malformed, forged or expired
+// token is EUNAUTHORIZED, and so is a token whose claims give it a longer
+// life than hookbridge.MaxPortalLifetime from its issue time (or an issue
+// time in the future, or none): no token is issued so, and a token signed
+// with the key by anyone else must not outlast one issued here. It does
+// not check that the application still exists.
 func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAccess, error) {
 	invalid := hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link is invalid; ask for a new one")
 	rest, ok := strings.CutPrefix(token, portalTokenPrefix)
@@ -177,12 +195,15 @@ func (s *Server) VerifyPortalToken(ctx context.Context, token string) (*PortalAc
 	if err := json.Unmarshal(claimsJSON, &c); err != nil || c.V != portalTokenVersion || c.App == "" {
 		return nil, invalid
 	}
-	expires := time.Unix(c.Exp, 0).UTC()
+	expires, issued := time.Unix(c.Exp, 0).UTC(), time.UnixMicro(c.Iat).UTC()
+	if c.Iat <= 0 || issued.After(s.now().Add(maxPortalClockSkew)) || expires.Sub(issued) > hookbridge.MaxPortalLifetime {
+		return nil, invalid
+	}
 	if !s.now().Before(expires) {
 		return nil, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "the portal link has expired; ask for a new one")
 	}
 	access := &PortalAccess{AppID: c.App, Expires: expires, FeatureFlags: c.Flags, ReadOnly: c.ReadOnly, Nonce: c.Nonce,
-		IssuedAt: time.UnixMicro(c.Iat).UTC()}
+		IssuedAt: issued}
 	end, err := s.store.PortalAccessExpiry(ctx, access.AppID, access.IssuedAt, access.Nonce)
 	if err != nil {
 		return nil, err
@@ -338,10 +359,11 @@ func (s *Server) handleAppPortalAccess(w http.ResponseWriter, r *http.Request) e
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return fmt.Errorf("portal token nonce: %w", err)
 	}
+	now := s.now() // one time, so that Expires - IssuedAt is the expiry asked for, or less
 	token, err := s.issuePortalToken(ctx, PortalAccess{
-		IssuedAt:     s.now(),
+		IssuedAt:     now,
 		AppID:        app.ID,
-		Expires:      s.now().Add(time.Duration(expiry) * time.Second).Truncate(time.Second),
+		Expires:      now.Add(time.Duration(expiry) * time.Second).Truncate(time.Second),
 		FeatureFlags: flags,
 		ReadOnly:     in.ReadOnly,
 		Nonce:        base64.RawURLEncoding.EncodeToString(nonce[:]),

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -403,5 +405,64 @@ func TestAppPortalAccessSDK(t *testing.T) {
 	access, err := e.api.VerifyPortalToken(context.Background(), out.Token)
 	if err != nil || !slices.Equal(access.FeatureFlags, []string{"beta"}) {
 		t.Errorf("access = %+v, %v", access, err)
+	}
+}
+
+// TestForgedLongPortalTokens: tokens signed with the server's own key (as
+// anyone who read it from a database could sign them) are refused when
+// their claims give them a longer life than MaxPortalLifetime from their
+// issue time, an issue time in the future, or none; the same token with
+// an allowed life is accepted, so it is the lifetime that refuses them.
+// Nor does the server issue such a token.
+func TestForgedLongPortalTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app := str(e.createApp("a", ""), "id")
+	key, err := e.api.portalTokenKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	forge := func(c portalClaims) string {
+		t.Helper()
+		c.V, c.App, c.Nonce = portalTokenVersion, app, "forged"
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return portalTokenPrefix + base64.RawURLEncoding.EncodeToString(append(b, portalMAC(key, b)...))
+	}
+	iat := now.UnixMicro()
+	for _, tc := range []struct {
+		name string
+		c    portalClaims
+		ok   bool
+	}{
+		{"AtLimit", portalClaims{Iat: iat, Exp: now.Add(hookbridge.MaxPortalLifetime).Unix()}, true},
+		{"NineteenYears", portalClaims{Iat: iat, Exp: now.AddDate(19, 0, 0).Unix()}, false},
+		{"SecondTooLong", portalClaims{Iat: iat, Exp: now.Add(hookbridge.MaxPortalLifetime + time.Second).Unix()}, false},
+		{"NoIssueTime", portalClaims{Exp: now.Add(time.Hour).Unix()}, false},
+		{"FromTheFuture", portalClaims{Iat: now.Add(time.Hour).UnixMicro(), Exp: now.Add(2 * time.Hour).Unix()}, false},
+		{"IssuedLongAgo", portalClaims{Iat: now.AddDate(-19, 0, 0).UnixMicro(), Exp: now.Add(time.Hour).Unix()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := forge(tc.c)
+			_, err := e.api.VerifyPortalToken(ctx, token)
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && hookbridge.ErrorCode(err) != hookbridge.EUNAUTHORIZED {
+				t.Fatalf("err = %v, want unauthorized", err)
+			}
+			// The API refuses it as a bearer token alike.
+			status := e.doWith("GET", "/api/v1/app/"+app+"/endpoint", nil, map[string]string{"Authorization": "Bearer " + token}).Status
+			if want := map[bool]int{true: http.StatusOK, false: http.StatusUnauthorized}[tc.ok]; status != want {
+				t.Fatalf("as a bearer token: status %d, want %d", status, want)
+			}
+		})
+	}
+	if _, err := e.api.issuePortalToken(ctx, PortalAccess{AppID: app, IssuedAt: now, Expires: now.AddDate(19, 0, 0), Nonce: "n"}); err == nil {
+		t.Fatal("issued a token good for 19 years")
 	}
 }

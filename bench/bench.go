@@ -102,8 +102,11 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		if b.apiKey == "" {
 			b.apiKey = hookbridge.NewAdminKey()
 		}
-		if cfg.Sealed {
-			b.secret = sealed.NewKey() // one for every start, so that a restart reads what was sealed
+		// One key for every start, so that a restart reads what was
+		// sealed; on PostgreSQL always, since every instance needs the
+		// same one (a server on SQLite makes its own key file otherwise).
+		if cfg.Sealed || isPostgres(b.db) {
+			b.secret = sealed.NewKey()
 		}
 	}
 	b.client.apiKey = b.apiKey

@@ -13,9 +13,10 @@
 // value copied into another row does not open there.
 //
 // A Keyring has one current key, which seals, and any number of older ones,
-// which only open: that is how keys are rotated. A nil *Keyring seals
-// nothing (values are stored as given) and opens only values that are not
-// sealed.
+// which only open: that is how keys are rotated. Its keys can be replaced
+// while it is in use (Replace), so that a server takes a rotated key list
+// without a restart. A nil *Keyring seals nothing (values are stored as
+// given) and opens only values that are not sealed.
 package sealed
 
 import (
@@ -29,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // prefix starts every sealed value.
@@ -38,8 +40,13 @@ const prefix = "hbenc1:"
 const KeyBytes = 32
 
 // Keyring holds the keys values are sealed and opened with. It is safe for
-// concurrent use.
+// concurrent use, Replace included.
 type Keyring struct {
+	set atomic.Pointer[keySet]
+}
+
+// keySet is a Keyring's keys at one time: each call uses one set whole.
+type keySet struct {
 	current *key
 	byID    map[string]*key
 }
@@ -60,7 +67,7 @@ func NewKey() string {
 // the first is the current key, the others are older keys kept to open what
 // they sealed. An empty list is a nil Keyring: nothing is sealed.
 func ParseKeys(list string) (*Keyring, error) {
-	var k *Keyring
+	var set *keySet
 	for i, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -86,15 +93,37 @@ func ParseKeys(list string) (*Keyring, error) {
 		}
 		sum := sha256.Sum256(append([]byte("hookbridge sealed key id\x00"), raw...))
 		kk := &key{id: hex.EncodeToString(sum[:4]), aead: aead}
-		if k == nil {
-			k = &Keyring{current: kk, byID: make(map[string]*key)}
+		if set == nil {
+			set = &keySet{current: kk, byID: make(map[string]*key)}
 		}
-		if _, dup := k.byID[kk.id]; dup {
+		if _, dup := set.byID[kk.id]; dup {
 			return nil, fmt.Errorf("key %d is listed twice", i+1)
 		}
-		k.byID[kk.id] = kk
+		set.byID[kk.id] = kk
 	}
+	k := new(Keyring)
+	k.set.Store(set)
 	return k, nil
+}
+
+// Replace gives k the keys of with, for every call that starts after it:
+// a server whose key list changed (a rotation) seals with the new current
+// key from then on, through the Keyring its store already holds. with
+// must not be nil: values sealed under k must stay readable.
+func (k *Keyring) Replace(with *Keyring) error {
+	if k == nil || with == nil {
+		return errors.New("sealed: replace: a keyring without keys cannot take or give keys")
+	}
+	k.set.Store(with.set.Load())
+	return nil
+}
+
+// keys returns k's current set, nil for a nil Keyring.
+func (k *Keyring) keys() *keySet {
+	if k == nil {
+		return nil
+	}
+	return k.set.Load()
 }
 
 // CurrentID is the id of the key that seals, "" for a nil Keyring.
@@ -102,7 +131,23 @@ func (k *Keyring) CurrentID() string {
 	if k == nil {
 		return ""
 	}
-	return k.current.id
+	return k.keys().current.id
+}
+
+// IDs are the ids of k's keys, the current one first, then the others in
+// no particular order; none for a nil Keyring.
+func (k *Keyring) IDs() []string {
+	set := k.keys()
+	if set == nil {
+		return nil
+	}
+	ids := []string{set.current.id}
+	for id := range set.byID {
+		if id != set.current.id {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // IsSealed says whether v is a sealed value.
@@ -124,10 +169,11 @@ func (k *Keyring) Seal(plain, rowID string) string {
 	if k == nil {
 		return plain
 	}
-	nonce := make([]byte, k.current.aead.NonceSize(), k.current.aead.NonceSize()+len(plain)+k.current.aead.Overhead())
+	cur := k.keys().current
+	nonce := make([]byte, cur.aead.NonceSize(), cur.aead.NonceSize()+len(plain)+cur.aead.Overhead())
 	rand.Read(nonce)
-	out := k.current.aead.Seal(nonce, nonce, []byte(plain), []byte(rowID))
-	return prefix + k.current.id + ":" + base64.RawURLEncoding.EncodeToString(out)
+	out := cur.aead.Seal(nonce, nonce, []byte(plain), []byte(rowID))
+	return prefix + cur.id + ":" + base64.RawURLEncoding.EncodeToString(out)
 }
 
 // ErrNoKey is the error of opening a value sealed with a key the Keyring
@@ -146,11 +192,11 @@ func (k *Keyring) Open(v, rowID string) (string, error) {
 		return "", errors.New("malformed sealed value")
 	}
 	var kk *key
-	if k != nil {
-		kk = k.byID[id]
+	if set := k.keys(); set != nil {
+		kk = set.byID[id]
 	}
 	if kk == nil {
-		return "", fmt.Errorf("key %s: %w (set HOOKBRIDGE_SECRET_KEY)", id, ErrNoKey)
+		return "", fmt.Errorf("key %s: %w", id, ErrNoKey)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(data)
 	if err != nil || len(raw) < kk.aead.NonceSize()+kk.aead.Overhead() {
@@ -171,7 +217,7 @@ func (k *Keyring) Fresh(v string) bool {
 	if k == nil {
 		return !IsSealed(v)
 	}
-	return KeyID(v) == k.current.id
+	return KeyID(v) == k.CurrentID()
 }
 
 // SealJSON returns the JSON of v for the row rowID as a store keeps it:

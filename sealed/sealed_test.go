@@ -84,6 +84,43 @@ func TestRotation(t *testing.T) {
 	}
 }
 
+// TestReplace: a Keyring given a rotated list seals with its new current
+// key and still opens what the old list sealed, through the same pointer;
+// a Keyring without keys neither takes nor gives keys.
+func TestReplace(t *testing.T) {
+	oldKey, newKey := sealed.NewKey(), sealed.NewKey()
+	held := keys(t, oldKey) // as a store holds it
+	v := held.Seal("secret", "ep_1")
+	if err := held.Replace(keys(t, newKey+","+oldKey)); err != nil {
+		t.Fatal(err)
+	}
+	w := held.Seal("secret", "ep_1")
+	if sealed.KeyID(w) == sealed.KeyID(v) || held.CurrentID() != sealed.KeyID(w) || !held.Fresh(w) || held.Fresh(v) {
+		t.Fatalf("after Replace: sealed under %s, current %s, old value under %s", sealed.KeyID(w), held.CurrentID(), sealed.KeyID(v))
+	}
+	if ids := held.IDs(); len(ids) != 2 || ids[0] != sealed.KeyID(w) || ids[1] != sealed.KeyID(v) {
+		t.Fatalf("IDs = %v", ids)
+	}
+	for _, x := range []string{v, w} {
+		if got, err := held.Open(x, "ep_1"); err != nil || got != "secret" {
+			t.Fatalf("Open after Replace: %q, %v", got, err)
+		}
+	}
+	if err := held.Replace(keys(t, newKey)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Open(v, "ep_1"); !errors.Is(err, sealed.ErrNoKey) {
+		t.Fatalf("the dropped key still opens: %v", err)
+	}
+	var none *sealed.Keyring
+	if held.Replace(none) == nil || none.Replace(held) == nil {
+		t.Fatal("Replace with a nil Keyring accepted")
+	}
+	if none.IDs() != nil {
+		t.Fatal("a nil Keyring has key ids")
+	}
+}
+
 func TestParseKeys(t *testing.T) {
 	if k, err := sealed.ParseKeys("  "); k != nil || err != nil {
 		t.Fatalf("empty list: %v, %v", k, err)

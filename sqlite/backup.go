@@ -16,14 +16,31 @@ import (
 // holds it up, and writes the copy with VACUUM INTO, compacted and with its
 // write-ahead log folded in, so the copy is one self-contained file; then
 // it checks the copy (quick_check) and removes it if it does not pass. dest
-// must not exist. Secrets sealed with --secret-key stay sealed in the copy.
+// must not exist; the copy is readable by its owner only, as the database
+// is. Sealed secrets stay sealed in the copy (under the same key).
 func Backup(ctx context.Context, path, dest string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
-	if _, err := os.Stat(dest); err == nil {
+	// The copy is created empty here, for its owner only whatever the
+	// umask, and VACUUM INTO fills it (it takes an empty file).
+	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("sqlite: backup: %s exists; name a new file", dest)
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	err = f.Chmod(filePerm)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			os.Remove(dest) // a partial copy is no backup
+		}
+	}()
+	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
 	name := "file:" + (&url.URL{Path: path}).EscapedPath() +
@@ -39,13 +56,12 @@ func Backup(ctx context.Context, path, dest string) error {
 		return fmt.Errorf("sqlite: backup %s: not a Hookbridge database: %w", path, err)
 	}
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
-		os.Remove(dest) // a partial copy is no backup
 		return fmt.Errorf("sqlite: backup %s to %s: %w", path, dest, err)
 	}
 	if err := check(ctx, dest); err != nil {
-		os.Remove(dest)
 		return fmt.Errorf("sqlite: backup %s to %s: the copy does not check out: %w", path, dest, err)
 	}
+	kept = true
 	return nil
 }
 

@@ -27,6 +27,12 @@
 //     query walks.
 //   - The state of a message at an endpoint is that of its latest delivery
 //     there, the one with the greatest id.
+//   - The database, its -wal, -shm and -lock files and its backups are
+//     readable by their owner only (mode 0600, whatever the umask), and
+//     every connection runs with secure_delete on. What a reseal replaced
+//     is scrubbed from the file and its log by Scrub; the file's header
+//     (user_version) says whether a scrub is due, and how thorough (see
+//     fileUnknown), in step with the transactions that make it due.
 //
 // The Store methods themselves, with the rules of the contract (defaults,
 // paging, error answers, sealing), are internal/storekit's Store, which

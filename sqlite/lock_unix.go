@@ -14,8 +14,12 @@ import (
 // when the process dies, however it dies, so a crashed instance never leaves
 // a stale lock behind.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(filePerm); err != nil { // whatever the umask
+		f.Close()
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {

@@ -45,12 +45,19 @@ const (
 	// temp_store=MEMORY keeps the savepoint journal of group commit (the
 	// pages a grouped write changed, for undoing it alone) in memory rather
 	// than in a temporary file written on every first change of a page.
-	writerParams = "_txlock=immediate&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_pragma=temp_store(MEMORY)"
+	//
+	// secure_delete=ON (on every connection, see secureDelete) makes SQLite
+	// overwrite with zeros what a write removes from a page, so that the
+	// former value of a secret (plain text, or sealed under a key that has
+	// since been dropped) does not live on in the file's free space.
+	writerParams = "_txlock=immediate&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_pragma=temp_store(MEMORY)&" + secureDelete
 
 	// readerParams configure the read pool. query_only turns an accidental
 	// write through the pool into an error instead of a lock fight with the
 	// writer.
-	readerParams = "_query_only=1"
+	readerParams = "_query_only=1&" + secureDelete
+
+	secureDelete = "_pragma=secure_delete(ON)"
 )
 
 //go:embed migrations/*.sql
@@ -132,6 +139,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			lock.Close()
 		}
 	}()
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	// A file: URI so that SQLite, not the driver, parses the name: the path
 	// is escaped, so '?' or '#' in it cannot be taken for the query.
 	name := "file:" + (&url.URL{Path: path}).EscapedPath() +
@@ -154,6 +164,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if len(s.migrated) > 0 && strings.HasPrefix(s.migrated[0], "0001_") {
+		// A new file, written with secure_delete from its first page:
+		// nothing in it needs scrubbing (see fileScrubbed).
+		if _, err := w.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(fileScrubbed)); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	if _, err := w.ExecContext(ctx, endAllLeases); err != nil {
 		w.Close()
@@ -190,6 +208,35 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	ok = true
 	return s, nil
 }
+
+// ownerOnly creates the database file at path if it is missing, and makes
+// it and its -wal and -shm files (those that exist) readable and writable
+// by their owner only, whatever the umask: they hold everything the store
+// keeps. SQLite creates a -wal or -shm file later with the mode of the
+// database file, so those follow.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(filePerm)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("make %s readable by its owner only: %w", path, err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+suffix, filePerm); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s readable by its owner only: %w", path+suffix, err)
+		}
+	}
+	return nil
+}
+
+// filePerm is the mode of every file of a database: the database, its
+// -wal, -shm and -lock files, and its backups.
+const filePerm = 0o600
 
 // driver is storekit's Driver on this store: the methods named after an
 // entity and a verb (ApplicationInsert, …), which run this package's

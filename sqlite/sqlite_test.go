@@ -131,7 +131,9 @@ func TestPragmas(t *testing.T) {
 		{"writer", "foreign_keys", "1"},
 		{"writer", "busy_timeout", "5000"},
 		{"writer", "temp_store", "2"}, // MEMORY
+		{"writer", "secure_delete", "1"},
 		{"reader", "journal_mode", "wal"},
+		{"reader", "secure_delete", "1"},
 		{"reader", "query_only", "1"},
 		{"reader", "busy_timeout", "5000"},
 	} {

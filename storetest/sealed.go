@@ -79,13 +79,22 @@ func RunSealed(t *testing.T, db SealedDB) {
 	n, err := s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed without keys", n, 0)
+	stale := func(want int) {
+		t.Helper()
+		n, err := s.StaleSecrets(ctx)
+		ok(t, err)
+		equal(t, "stale secrets", n, want)
+	}
+	stale(0)
 	ok(t, s.Close())
 
 	// With a key: Reseal seals both; reads open them; new writes are sealed.
 	s = db.Open(t, a)
+	stale(3 + extra)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed with a key", n, 3+extra)
+	stale(0)
 	raw := func(table, column, id, plain, keyID string) {
 		t.Helper()
 		keyColumn := map[string]string{"settings": "name", "idempotency_keys": "key"}[table]
@@ -147,6 +156,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	if _, err := s.Reseal(ctx); !errors.Is(err, sealed.ErrNoKey) {
 		t.Fatalf("Reseal without the key: %v, want ErrNoKey", err)
 	}
+	stale(4 + extra) // none opens
 	// A wrong key alone is no better.
 	ok(t, s.Close())
 	s = db.Open(t, b)
@@ -160,9 +170,11 @@ func RunSealed(t *testing.T, db SealedDB) {
 	got, err = s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
+	stale(4 + extra)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
 	equal(t, "resealed on rotation", n, 4+extra)
+	stale(0)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())

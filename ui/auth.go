@@ -202,6 +202,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	s := &session{
 		Kind:     kindAdmin,
+		Issued:   now.Unix(),
 		Expires:  now.Add(adminSessionTTL).Unix(),
 		Nonce:    newNonce(),
 		AdminKey: h.keys.adminKeyFingerprint(h.adminKeyHash),
@@ -334,6 +335,7 @@ func (h *Handler) handlePortalHome(w http.ResponseWriter, r *http.Request) {
 	}
 	s := &session{
 		Kind:       kindPortal,
+		Issued:     h.now().Unix(),
 		Expires:    access.Expires.Unix(),
 		Nonce:      newNonce(),
 		AppID:      access.AppID,

@@ -380,6 +380,7 @@ func (h *Handler) handleOIDCLogin(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	flow := &session{
 		Kind:     kindOIDCFlow,
+		Issued:   now.Unix(),
 		Expires:  now.Add(oidcFlowTTL).Unix(),
 		Nonce:    newNonce(),
 		State:    newNonce(),
@@ -482,6 +483,7 @@ func (h *Handler) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	s := &session{
 		Kind:    kindAdmin,
+		Issued:  now.Unix(),
 		Expires: now.Add(adminSessionTTL).Unix(),
 		Nonce:   newNonce(),
 		IdP:     h.oidc.fingerprint,

@@ -43,11 +43,28 @@ const (
 	uiKeyBytes   = 32
 )
 
+// maxSessionLifetime is the longest a session of each kind lasts from
+// when it was made, as each is issued: decode refuses a cookie whose own
+// times say it lives longer, so that even a cookie signed with the real
+// key (a key taken from a copy of the database of an older version, say)
+// cannot grant more than a sign-in does.
+var maxSessionLifetime = map[string]time.Duration{
+	kindAdmin:    adminSessionTTL,
+	kindPortal:   hookbridge.MaxPortalLifetime, // as the portal token it is made from
+	kindOIDCFlow: oidcFlowTTL,
+}
+
+// maxClockSkew is how far in the future a session's issue time may lie:
+// instances sharing the store (and the key) may disagree on the time by a
+// little.
+const maxClockSkew = time.Minute
+
 // session is what a signed session cookie says. Sessions are stateless: the
 // cookie carries them whole, signed, and nothing is kept on the server.
 type session struct {
 	Kind    string `json:"k"`
-	Expires int64  `json:"exp"` // unix seconds
+	Issued  int64  `json:"is"`  // unix seconds: when the session was made
+	Expires int64  `json:"exp"` // unix seconds; at most maxSessionLifetime after Issued
 	// Nonce is random per session. CSRF tokens are derived from it, so a
 	// token is valid for its own session only.
 	Nonce string `json:"n"`
@@ -73,7 +90,8 @@ type session struct {
 	AppID    string   `json:"app,omitempty"`
 	Flags    []string `json:"ff,omitempty"`
 	ReadOnly bool     `json:"ro,omitempty"`
-	// Iat is when the portal token was issued (unix µs), for expire-all.
+	// Iat is when the portal token was issued (unix µs), for expire-all;
+	// the session ends at most MaxPortalLifetime after it, as the token does.
 	Iat int64 `json:"iat,omitempty"`
 	// TokenNonce is the portal token's nonce, so that the session ends when
 	// its token is logged out (POST /api/v1/auth/logout). A session made
@@ -147,7 +165,8 @@ func (k keys) encode(s *session) (string, error) {
 }
 
 // decode verifies a cookie value and returns its session if it is of the
-// wanted kind and not expired at now.
+// wanted kind, not expired at now, and no longer lived than its kind may
+// be (see maxSessionLifetime).
 func (k keys) decode(value, kind string, now time.Time) (*session, bool) {
 	if len(value) > maxCookieLen {
 		return nil, false
@@ -162,10 +181,30 @@ func (k keys) decode(value, kind string, now time.Time) (*session, bool) {
 		return nil, false
 	}
 	var s session
-	if json.Unmarshal(payload, &s) != nil || s.Kind != kind || s.Nonce == "" || now.Unix() >= s.Expires {
+	if json.Unmarshal(payload, &s) != nil || s.Kind != kind || s.Nonce == "" || now.Unix() >= s.Expires || !s.lifetimeAllowed(now) {
 		return nil, false
 	}
 	return &s, true
+}
+
+// lifetimeAllowed reports whether the session's times keep within its
+// kind's lifetime: made (not in the future), and expiring at most
+// maxSessionLifetime later; a portal session also within
+// MaxPortalLifetime of its token's issue. A session without an issue time
+// (made before sessions carried one) is refused: it was made at most a
+// lifetime ago, which cannot be told.
+func (s *session) lifetimeAllowed(now time.Time) bool {
+	limit, ok := maxSessionLifetime[s.Kind]
+	if !ok || s.Issued <= 0 || s.Issued > now.Add(maxClockSkew).Unix() || s.Expires-s.Issued > int64(limit/time.Second) {
+		return false
+	}
+	if s.Kind == kindPortal {
+		if s.Iat <= 0 || time.UnixMicro(s.Iat).After(now.Add(maxClockSkew)) ||
+			time.Unix(s.Expires, 0).Sub(time.UnixMicro(s.Iat)) > hookbridge.MaxPortalLifetime {
+			return false
+		}
+	}
+	return true
 }
 
 // csrfToken is the token every form of the session carries: the MAC of

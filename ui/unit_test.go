@@ -19,7 +19,8 @@ func TestSessionCookie(t *testing.T) {
 	t.Parallel()
 	k := testKeys(t)
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	s := &session{Kind: kindPortal, Expires: now.Add(time.Hour).Unix(), Nonce: "n1", AppID: "app_1", Flags: []string{"beta"}}
+	s := &session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Nonce: "n1", AppID: "app_1", Flags: []string{"beta"},
+		Iat: now.UnixMicro()}
 	value, err := k.encode(s)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ func TestSessionCookie(t *testing.T) {
 	}
 	payload, sig, _ := strings.Cut(value, ".")
 	other := keys{session: []byte("another key, another key, another")}
-	forged, _ := other.encode(&session{Kind: kindPortal, Expires: now.Add(time.Hour).Unix(), Nonce: "n1", AppID: "app_2"})
+	forged, _ := other.encode(&session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Nonce: "n1", AppID: "app_2", Iat: now.UnixMicro()})
 	forgedPayload, _, _ := strings.Cut(forged, ".")
 	for _, tc := range []struct {
 		name  string
@@ -51,9 +52,51 @@ func TestSessionCookie(t *testing.T) {
 		}
 	}
 	// A session without a nonce would have a predictable CSRF token.
-	bare, _ := k.encode(&session{Kind: kindPortal, Expires: now.Add(time.Hour).Unix()})
+	bare, _ := k.encode(&session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Iat: now.UnixMicro()})
 	if _, ok := k.decode(bare, kindPortal, now); ok {
 		t.Error("a session without a nonce is accepted")
+	}
+}
+
+// TestSessionLifetime: a cookie signed with the right key is still
+// refused when its own times say it lives longer than a session of its
+// kind may, when it claims to be made in the future, or when it does not
+// say when it was made; one at the limit is accepted.
+func TestSessionLifetime(t *testing.T) {
+	t.Parallel()
+	k := testKeys(t)
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	year := 365 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		s    session
+		ok   bool
+	}{
+		{"AdminAtLimit", session{Kind: kindAdmin, Issued: now.Unix(), Expires: now.Add(adminSessionTTL).Unix()}, true},
+		{"AdminNineteenYears", session{Kind: kindAdmin, Issued: now.Unix(), Expires: now.Add(19 * year).Unix()}, false},
+		{"AdminSecondTooLong", session{Kind: kindAdmin, Issued: now.Unix(), Expires: now.Add(adminSessionTTL + time.Second).Unix()}, false},
+		{"AdminNoIssueTime", session{Kind: kindAdmin, Expires: now.Add(time.Hour).Unix()}, false},
+		{"AdminFromTheFuture", session{Kind: kindAdmin, Issued: now.Add(time.Hour).Unix(), Expires: now.Add(2 * time.Hour).Unix()}, false},
+		{"AdminSlightSkew", session{Kind: kindAdmin, Issued: now.Add(30 * time.Second).Unix(), Expires: now.Add(time.Hour).Unix()}, true},
+		{"AdminIssuedLongAgo", session{Kind: kindAdmin, Issued: now.Add(-19 * year).Unix(), Expires: now.Add(time.Hour).Unix()}, false},
+		{"FlowAtLimit", session{Kind: kindOIDCFlow, Issued: now.Unix(), Expires: now.Add(oidcFlowTTL).Unix()}, true},
+		{"FlowADay", session{Kind: kindOIDCFlow, Issued: now.Unix(), Expires: now.Add(24 * time.Hour).Unix()}, false},
+		{"PortalAtLimit", session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(hookbridge.MaxPortalLifetime).Unix(), Iat: now.UnixMicro()}, true},
+		{"PortalNineteenYears", session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(19 * year).Unix(), Iat: now.UnixMicro()}, false},
+		{"PortalTokenTooOld", session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Iat: now.Add(-hookbridge.MaxPortalLifetime).UnixMicro()}, false},
+		{"PortalNoTokenIssue", session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()}, false},
+		{"PortalTokenFromTheFuture", session{Kind: kindPortal, Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Iat: now.Add(time.Hour).UnixMicro()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.s.Nonce = "n"
+			value, err := k.encode(&tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := k.decode(value, tc.s.Kind, now); ok != tc.ok {
+				t.Errorf("accepted = %v, want %v", ok, tc.ok)
+			}
+		})
 	}
 }
 

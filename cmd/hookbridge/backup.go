@@ -16,7 +16,8 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("backup", "Write a consistent copy of a SQLite database to a new file, while serve runs on it.\n"+
 		"The copy is one self-contained file (the write-ahead log folded in, compacted). To restore,\n"+
 		"stop serve, put the copy in the database's place (removing its -wal and -shm files), and start.\n"+
-		"Secrets encrypted with --secret-key stay encrypted: keep the key with the backup's keeper.\n"+
+		"The copy is for its owner only, and its secrets stay sealed under the database's key (its key file,\n"+
+		"or --secret-key): keep that key apart from the backups, and for as long as them.\n"+
 		"For PostgreSQL, use pg_dump.", stderr)
 	fs.String(&db, "db", defaultDB, "the SQLite database to copy")
 	fs.String(&to, "to", "", "the file to write, which must not exist (required); missing folders on its path are created, for the owner only")
@@ -32,10 +33,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := os.Stat(db); err != nil { // before making folders for nothing
 		return fmt.Errorf("--db: %w", err)
 	}
-	// The copy holds all the database does (payloads, key hashes,
-	// endpoint secrets unless --secret-key sealed them), and the database
-	// is for its owner only: so are the folders made for it. Folders that
-	// exist are left as they are.
+	// The copy holds all the database does (payloads, key hashes, sealed
+	// secrets), and the database is for its owner only: so are the copy
+	// and the folders made for it. Folders that exist are left as they are.
 	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}

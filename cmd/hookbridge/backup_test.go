@@ -14,7 +14,8 @@ import (
 )
 
 // TestBackupCommand: `hookbridge backup` copies the database of a running
-// server, and the copy opens with what was accepted before it.
+// server, for its owner only, and the copy opens with what was accepted
+// before it.
 func TestBackupCommand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -34,6 +35,11 @@ func TestBackupCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "copied "+db+" to "+dest) {
 		t.Errorf("backup said %q", out.String())
+	}
+	if info, err := os.Stat(dest); err != nil {
+		t.Error(err)
+	} else if info.Mode().Perm() != 0o600 {
+		t.Errorf("the copy has mode %o, want 600: for its owner only, as the database is", info.Mode().Perm())
 	}
 	if code := run(ctx, []string{"backup", "--db", db, "--to", dest}, &out, &errOut); code == 0 {
 		t.Error("a second backup over the first succeeded")

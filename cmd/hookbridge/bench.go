@@ -65,7 +65,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
-	fs.Bool(&c.Sealed, "sealed", false, "run the server with a new --secret-key, so that it keeps endpoint secrets encrypted")
+	fs.Bool(&c.Sealed, "sealed", false, "give the server a new --secret-key (a server of this version keeps secrets encrypted anyway, with a key file of its own on SQLite, and is always given a key on PostgreSQL); for a --server-binary older than that, it turns the encryption on")
 	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
 	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 var (
@@ -46,6 +48,10 @@ func hookbridgeBinary(t testing.TB) string {
 	}
 	return binPath
 }
+
+// testSecretKey is the key of the serve processes the tests start on
+// PostgreSQL.
+var testSecretKey = sealed.NewKey()
 
 // process is a `hookbridge serve` child process.
 type process struct {
@@ -80,6 +86,9 @@ func spawnProcess(t testing.TB, db string, extra ...string) *process {
 		"--allow-private", "127.0.0.0/8", "--log-format", "json"}, extra...)
 	cmd := exec.Command(hookbridgeBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HOOKBRIDGE_LOG_LEVEL=info")
+	if isPostgres(db) { // every instance on one database needs the same key; on SQLite serve makes its own
+		cmd.Env = append(cmd.Env, "HOOKBRIDGE_SECRET_KEY="+testSecretKey)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

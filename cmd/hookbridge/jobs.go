@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -18,8 +19,9 @@ const (
 // (ctx is the dispatcher's): on a store shared by several instances, the
 // listener that wakes this dispatcher when another instance accepts a
 // message; and the retention job (with retention off it still deletes
-// expired Idempotency-Key answers and token revocations). Both are
-// counted in s.wg, so Shutdown waits for them before closing the store.
+// expired Idempotency-Key answers and token revocations); and, when the
+// keys come from a key file, the watcher that follows it. All are counted
+// in s.wg, so Shutdown waits for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
 	if l, ok := s.store.(hookbridge.Listener); ok {
 		s.wg.Go(func() {
@@ -43,4 +45,9 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 	}
 	job := retention.New(cfg)
 	s.wg.Go(func() { job.Run(ctx) })
+	if s.keySrc.file != "" {
+		w := &keyWatcher{path: s.keySrc.file, keys: s.keys, store: s.store, held: s.keySrc.list,
+			every: cmp.Or(s.cfg.keyFileCheck, keyFileCheck), logger: s.logger.With("component", "keys")}
+		s.wg.Go(func() { w.run(ctx) })
+	}
 }

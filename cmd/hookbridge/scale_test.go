@@ -25,6 +25,7 @@ import (
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/sealed"
 )
 
 // scaleFlags are the serve flags of the several-instance tests: a short
@@ -483,7 +484,11 @@ func TestWakeAcrossInstances(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	appID := createAppAndEndpoints(t, client, "http://"+b.addr+"/api/v1", recv.URL, "/a")
 
-	other, err := postgres.Open(context.Background(), dsn)
+	keys, err := sealed.ParseKeys(testSecretKey) // the instances' key: the endpoint secrets are sealed with it
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := postgres.Open(context.Background(), dsn, postgres.WithKeys(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // the database file, yet every delivery (handed straight to the dispatcher
 // by the ingest transaction) is signed with it, and the API shows it.
 // Started again without the key, the server refuses to start rather than
-// send unsigned or wrongly signed webhooks.
+// send unsigned or wrongly signed webhooks, and leaves no key file.
 func TestSecretKeyEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -64,8 +64,14 @@ func TestSecretKeyEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Without the key (nor its file), the start makes a key file, finds
+	// the secrets sealed with another key, refuses, and removes the file
+	// it made: nothing was sealed with it.
 	_, err = startServer(ctx, serveConfig{Addr: "127.0.0.1:0", DB: db, APIKey: testAPIKey}, srv.logger, nil)
-	if err == nil || !strings.Contains(err.Error(), "not configured") {
-		t.Fatalf("start without the key: %v, want a refusal naming the missing key", err)
+	if err == nil || !strings.Contains(err.Error(), "not configured") || !strings.Contains(err.Error(), "--secret-key-file") {
+		t.Fatalf("start without the key: %v, want a refusal naming the missing key and how to give it", err)
+	}
+	if _, err := os.Stat(db + keyFileSuffix); !os.IsNotExist(err) {
+		t.Fatalf("the key file made for the refused start is left behind: %v", err)
 	}
 }

@@ -46,7 +46,8 @@ type serveConfig struct {
 	Addr            string
 	DB              string
 	APIKey          string
-	SecretKey       string // keys that seal stored secrets, comma-separated, current first; "" = none
+	SecretKey       string // keys that seal stored secrets, comma-separated, current first; "" = those of SecretKeyFile
+	SecretKeyFile   string // file of those keys; "" = DB + keyFileSuffix on SQLite (made on first start), required on PostgreSQL without SecretKey
 	AllowPrivate    string
 	HTTPSOnly       bool
 	Proxy           string
@@ -88,13 +89,18 @@ type serveConfig struct {
 	// NoAdminKeySignIn turns off the dashboard's sign-in with the admin
 	// key (--admin-key-sign-in=false); it needs OIDCIssuer.
 	NoAdminKeySignIn bool
+
+	// keyFileCheck is how often the key file is read for a new key list;
+	// 0 = keyFileCheck. Tests shorten it.
+	keyFileCheck time.Duration
 }
 
 func (c *serveConfig) register(fs *flagSet) {
 	fs.String(&c.Addr, "addr", defaultAddr, "address to listen on (host:port)")
 	fs.String(&c.DB, "db", defaultDB, "database: a SQLite file path (created if missing), or a postgres:// URL shared by every instance")
 	fs.Secret(&c.APIKey, "api-key", "server-wide admin `key`: at least 32 characters, at least 10 of them different, not a shorter string repeated; it replaces a stored one (a warning says so). When unset, the stored key is used, or one is generated and printed once on first start")
-	fs.Secret(&c.SecretKey, "secret-key", "encrypt the secrets stored in the database (endpoint secrets, source credentials, settings such as the keys that sign portal links, responses kept for retries) with this `key` (base64 of 32 bytes, from: hookbridge keygen); a comma-separated list seals with the first and still opens with the others, to rotate keys. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
+	fs.Secret(&c.SecretKey, "secret-key", "the `key` that encrypts the secrets stored in the database (endpoint secrets, source credentials, the keys that sign portal links and sessions, responses kept for retries): base64 of 32 bytes, from: hookbridge keygen; a comma-separated list seals with the first and still opens with the others, to rotate keys. It wins over --secret-key-file. Prefer the environment variable, which ps does not show; every instance on one database needs the same keys")
+	fs.String(&c.SecretKeyFile, "secret-key-file", "", "`file` holding the key (or list) of --secret-key, when that is unset; serve follows changes to it while it runs. Default on SQLite: the database's path followed by "+keyFileSuffix+", made (for the owner only) on first start; on PostgreSQL one of the two must be given, the same for every instance. Keep a copy in a secret manager: without the key the stored secrets cannot be read")
 	fs.String(&c.AllowPrivate, "allow-private", "", "comma-separated CIDRs that deliveries may reach although private, loopback or link-local (e.g. 127.0.0.1/32)")
 	fs.String(&c.RetrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays between the tries of a failing delivery, each spread ±20 % (Go durations, comma-separated; \"none\": one try only)")
 	fs.String(&c.OTelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (a span per API request and per delivery attempt) to the OTLP collector at this `url`, e.g. http://localhost:4318 (OTLP/HTTP; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); it wins over OTEL_EXPORTER_OTLP_ENDPOINT, and the other OTEL_EXPORTER_OTLP_* variables apply")
@@ -249,6 +255,8 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 type server struct {
 	Addr   string // the address actually listened on
 	store  hookbridge.Store
+	keys   *sealed.Keyring // the store's
+	keySrc keySetup        // where keys came from
 	http   *http.Server
 	cancel context.CancelFunc // stops the dispatcher
 	wg     sync.WaitGroup     // the HTTP server and the dispatcher
@@ -319,9 +327,18 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		}
 	}()
 
-	keys, err := sealed.ParseKeys(cfg.SecretKey)
+	keySrc, err := resolveKeys(cfg.DB, cfg.SecretKey, cfg.SecretKeyFile, true)
 	if err != nil {
-		return nil, usageError("--secret-key: %v", err)
+		return nil, err
+	}
+	var keys *sealed.Keyring
+	if !keySrc.generate {
+		if keys, err = sealed.ParseKeys(keySrc.list); err != nil {
+			return nil, usageError("--secret-key: %v", err)
+		}
+		if keys == nil { // blanks: nothing would be sealed
+			return nil, usageError("--secret-key: no key in %q (make one with: hookbridge keygen)", keySrc.list)
+		}
 	}
 	if err := ui.ValidateFrameAncestors(cfg.PortalFrameAncestors); err != nil {
 		return nil, usageError("--portal-frame-ancestors: %v", err)
@@ -342,6 +359,21 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 			ln.Close()
 		}
 	}()
+	if keySrc.generate {
+		// The key is stored before anything is sealed with it; it is
+		// removed again if this start ends before anything could be.
+		keySrc.list = sealed.NewKey()
+		if err := createKeyFile(keySrc.file, keySrc.list); err != nil {
+			return nil, err
+		}
+		keys, _ = sealed.ParseKeys(keySrc.list)
+	}
+	keyInUse := !keySrc.generate
+	defer func() {
+		if !keyInUse {
+			os.Remove(keySrc.file)
+		}
+	}()
 	store, err := openStore(ctx, cfg.DB, cfg.Migrate, keys, logger)
 	if err != nil {
 		return nil, err
@@ -358,12 +390,21 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	// sealed, before anything reads them; a secret the keys cannot open
 	// stops the start here rather than every delivery to its endpoint.
 	resealed, err := store.Reseal(ctx)
-	if err != nil {
+	switch {
+	case err != nil && keySrc.generate:
+		return nil, fmt.Errorf("%w: the database's secrets were sealed with a key kept elsewhere (no key file was at %s): "+
+			"put that key's file there, or give the key with %s", err, absPath(keySrc.file), secretKeyFlags)
+	case err != nil && keySrc.file != "":
+		return nil, fmt.Errorf("%w; list the key that sealed it in %s, after the current key", err, absPath(keySrc.file))
+	case err != nil:
 		return nil, fmt.Errorf("%w; start with the --secret-key (HOOKBRIDGE_SECRET_KEY) that sealed it, listed after the current key", err)
 	}
+	keyInUse = true
+	logKeys(logger, keySrc, keys)
 	if resealed > 0 {
 		logger.Info("stored secrets sealed with the current key", "rows", resealed, "key_id", keys.CurrentID())
 	}
+	scrub(ctx, store, logger)
 
 	keyHash, err := ensureAdminKey(ctx, store, cfg.APIKey, out, logger)
 	if err != nil {
@@ -442,6 +483,8 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	s := &server{
 		Addr:   ln.Addr().String(),
 		store:  store,
+		keys:   keys,
+		keySrc: keySrc,
 		logger: logger,
 		cfg:    cfg,
 		http: &http.Server{
@@ -537,7 +580,7 @@ func (s *server) stop() error {
 // migrate the schema is brought up to date; without, PostgreSQL's is
 // checked instead (SQLite, one process per file, always migrates).
 func openStore(ctx context.Context, dsn string, migrate bool, keys *sealed.Keyring, logger *slog.Logger) (hookbridge.Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if isPostgres(dsn) {
 		opts := []postgres.Option{postgres.WithLogger(logger.With("component", "store")), postgres.WithKeys(keys)}
 		if !migrate {
 			opts = append(opts, postgres.WithoutMigrations())
@@ -553,6 +596,47 @@ func openStore(ctx context.Context, dsn string, migrate bool, keys *sealed.Keyri
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}
 	return st, nil
+}
+
+// scrubber is a store whose files keep what a reseal replaced until they
+// are scrubbed (SQLite's).
+type scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+// scrub has the store remove from its files the former values of the
+// secrets a reseal replaced (now or at an earlier start that could not
+// finish it). A failure is logged, not fatal: the secrets are sealed, the
+// store remembers the scrub is due, and the next start tries again.
+func scrub(ctx context.Context, store hookbridge.Store, logger *slog.Logger) {
+	sc, ok := store.(scrubber)
+	if !ok {
+		return
+	}
+	if err := sc.Scrub(ctx); err != nil {
+		logger.Error("the database file may still hold the former values of resealed secrets (plain text from an older version, "+
+			"or values under a retired key); the scrub is tried again at the next start or key change", "err", err)
+	}
+}
+
+// logKeys says where the keys that seal the stored secrets are: never
+// the keys themselves. A key file that others than its owner may read is
+// warned about.
+func logKeys(logger *slog.Logger, src keySetup, keys *sealed.Keyring) {
+	if src.file == "" {
+		logger.Info("stored secrets are sealed with the key of --secret-key (HOOKBRIDGE_SECRET_KEY)", "key_id", keys.CurrentID(), "keys", len(keys.IDs()))
+		return
+	}
+	file := absPath(src.file)
+	if src.generate {
+		logger.Warn("generated the key that seals the stored secrets, in a file beside the database: keep a copy in a secret manager, "+
+			"apart from the database and its backups; without it the secrets cannot be read (README: Secrets at rest)", "key_file", file, "key_id", keys.CurrentID())
+		return
+	}
+	logger.Info("stored secrets are sealed with the key in the key file", "key_file", file, "key_id", keys.CurrentID(), "keys", len(keys.IDs()))
+	if info, err := os.Stat(src.file); err == nil && info.Mode().Perm()&0o077 != 0 {
+		logger.Warn("the key file may be read by others than its owner: chmod 600 it", "key_file", file, "mode", fmt.Sprintf("%o", info.Mode().Perm()))
+	}
 }
 
 // redactDSN hides a password in a database URL before it is logged.

@@ -59,36 +59,76 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	var n int
 	err := s.d.SecretsReseal(ctx, func(tx ResealTx) error {
 		n = 0
-		for _, c := range sealedColumns {
-			for after := ""; ; {
-				rows, err := tx.Page(c, after, ResealPage)
-				if err != nil {
-					return err
-				}
-				for _, r := range rows {
-					out, changed, err := c.reseal(s.keys, r.Data, r.Key)
-					if err != nil {
-						return fmt.Errorf("%s %s: %s: %w", c.What, r.Key, c.Name, err)
-					}
-					if !changed {
-						continue
-					}
-					wrote, err := tx.Update(c, r, out)
-					if err != nil {
-						return err
-					}
-					n += int(wrote)
-				}
-				if len(rows) < ResealPage {
-					break
-				}
-				after = rows[len(rows)-1].Key
+		return eachSealed(tx.Page, func(c SealedColumn, r SealedRow) error {
+			out, changed, err := c.reseal(s.keys, r.Data, r.Key)
+			if err != nil {
+				return fmt.Errorf("%s %s: %s: %w", c.What, r.Key, c.Name, err)
 			}
-		}
-		return nil
+			if !changed {
+				return nil
+			}
+			wrote, err := tx.Update(c, r, out)
+			n += int(wrote)
+			return err
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reseal secrets: %w", err)
 	}
 	return n, nil
+}
+
+// StaleSecrets counts the rows whose secrets are not stored as the
+// store's keys would store them now (see sealed.Keyring.Fresh): under
+// another key than the current one, or not sealed. It changes nothing.
+// After a Reseal on a store no other process writes with other keys, it
+// is 0; a key may be dropped from the list once it is.
+func (s *Store) StaleSecrets(ctx context.Context) (int, error) {
+	var n int
+	err := s.d.SecretsReseal(ctx, func(tx ResealTx) error {
+		var err error
+		n, err = CountStale(s.keys, tx.Page)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count stale secrets: %w", err)
+	}
+	return n, nil
+}
+
+// CountStale is StaleSecrets over page (ResealTx.Page): for a tool that
+// reads a store without opening it as a Store (the SQLite file of a
+// running server, read-only).
+func CountStale(keys *sealed.Keyring, page func(c SealedColumn, after string, limit int) ([]SealedRow, error)) (int, error) {
+	n := 0
+	err := eachSealed(page, func(c SealedColumn, r SealedRow) error {
+		if _, changed, err := c.reseal(keys, r.Data, r.Key); err != nil || changed {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// eachSealed calls fn with every row of every sealed column, read through
+// page ResealPage rows at a time, and stops at fn's first error.
+func eachSealed(page func(c SealedColumn, after string, limit int) ([]SealedRow, error), fn func(c SealedColumn, r SealedRow) error) error {
+	for _, c := range sealedColumns {
+		for after := ""; ; {
+			rows, err := page(c, after, ResealPage)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := fn(c, r); err != nil {
+					return err
+				}
+			}
+			if len(rows) < ResealPage {
+				break
+			}
+			after = rows[len(rows)-1].Key
+		}
+	}
+	return nil
 }
