@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -677,16 +678,20 @@ const settingEventTypesSeeded = "event_types_seeded"
 const settingEventTypesGeneration = "event_types_generation"
 
 // Generations of the canonical catalogue: 1, the first twelve types; 2, a
-// JSON Schema with an example on every type, and payment.updated.
-const eventTypesGeneration = 2
+// JSON Schema with an example on every type, and payment.updated; 3,
+// version "2" of the payment.*, refund.* and dispute.* schemas (the
+// payment's state).
+const eventTypesGeneration = 3
 
 // eventTypeSince is the generation that added a type; the others are 1.
 var eventTypeSince = map[string]int{"payment.updated": 2}
 
 // seedEventTypes brings the catalogue up to eventTypesGeneration: a fresh
 // database gets every canonical type; one seeded by an older generation
-// gets the types added since, and the schema of each type it has that has
-// none (one the operator gave a schema, or deleted, is left as it is).
+// gets the types added since, the schema of each type it has that has none,
+// and the newer schema of each type whose schema is still the one an older
+// generation seeded (one the operator gave a schema of their own, or
+// deleted, is left as it is).
 func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 	gen, err := seededGeneration(ctx, store)
 	if err != nil || gen >= eventTypesGeneration {
@@ -701,20 +706,27 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 			}
 			continue
 		}
-		if gen < 2 && len(et.Schemas) > 0 { // schemas came with generation 2
-			cur, err := store.GetEventType(ctx, et.Name)
-			if hookbridge.IsNotFound(err) {
-				continue // deleted by the operator
-			} else if err != nil {
-				return fmt.Errorf("seed event type %s: %w", et.Name, err)
-			}
-			if hasSchema(cur.Schemas) {
-				continue
-			}
-			cur.Schemas = et.Schemas
-			if err := store.UpdateEventType(ctx, cur); err != nil {
-				return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
-			}
+		if gen >= 3 || len(et.Schemas) == 0 { // every schema is as generation 3 has it
+			continue
+		}
+		cur, err := store.GetEventType(ctx, et.Name)
+		if hookbridge.IsNotFound(err) {
+			continue // deleted by the operator
+		} else if err != nil {
+			return fmt.Errorf("seed event type %s: %w", et.Name, err)
+		}
+		// Schemas came with generation 2, version "2" of the payment
+		// types' with generation 3: replace what an older generation
+		// seeded, nothing else.
+		if hasSchema(cur.Schemas) && !sameJSON(cur.Schemas, schemasBefore(et.Schemas, "2")) {
+			continue
+		}
+		if sameJSON(cur.Schemas, et.Schemas) {
+			continue
+		}
+		cur.Schemas = et.Schemas
+		if err := store.UpdateEventType(ctx, cur); err != nil {
+			return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
 		}
 	}
 	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true); err != nil {
@@ -722,6 +734,32 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 	}
 	_, err = store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(eventTypesGeneration), false)
 	return err
+}
+
+// schemasBefore is an event type's Schemas without the versions from
+// version on: what an older generation seeded.
+func schemasBefore(schemas []byte, version string) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(schemas, &m) != nil {
+		return schemas
+	}
+	for v := range m {
+		if v >= version {
+			delete(m, v)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return schemas
+	}
+	return out
+}
+
+// sameJSON reports whether two JSON documents hold the same value, however
+// a store wrote them back (PostgreSQL's jsonb orders object keys its way).
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // seededGeneration is the catalogue generation the database was seeded
