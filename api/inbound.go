@@ -186,7 +186,7 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 		switch {
 		case src.Rollout.State == hookbridge.RolloutShadow:
 			notes = append(notes, "source in shadow: not forwarded")
-		case !src.Rollout.Forwards(e.Merchant):
+		case !src.Rollout.Forwards(e.Merchant, ""):
 			notes = append(notes, "rollout on for selected merchants only; "+merchantName(e.Merchant)+" is not selected: not forwarded (treated as shadow)")
 		case appRef == "":
 			notes = append(notes, "no application for "+merchantName(e.Merchant)+" (set application or merchantApplications): not forwarded")

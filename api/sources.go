@@ -499,7 +499,7 @@ func (s *Server) handleListInboundEvents(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	page, err := s.store.ListInboundEvents(r.Context(), src.ID, q.opt)
+	page, err := s.store.ListInboundEvents(r.Context(), src.ID, hookbridge.InboundFilter{ListOptions: q.opt})
 	if err != nil {
 		return err
 	}
