@@ -40,7 +40,9 @@ type Store interface {
 	// credentials) in line with the keys the store was opened with (see
 	// package sealed): those sealed with an older key, or not sealed, are
 	// sealed with the current one; without keys, it checks that none is
-	// sealed. It returns how many rows it changed.
+	// sealed. It returns how many rows it changed. What is sealed as it is
+	// written and lives a short while (kept Idempotency-Key responses, raw
+	// bodies of inbound events) is left as it is.
 	Reseal(ctx context.Context) (int, error)
 	Close() error
 }

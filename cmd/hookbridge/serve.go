@@ -64,6 +64,7 @@ type serveConfig struct {
 	Migrate           bool          // apply the schema on start (PostgreSQL; SQLite always does)
 	Lease             time.Duration // how long a claimed delivery is held; 0 = dispatch.DefaultLease
 	Retention         time.Duration // age after which finished messages are deleted; 0 = keep everything
+	RawRetention      time.Duration // age after which inbound raw bodies are dropped; 0 = kept as long as their events
 	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
 
 	EndpointConcurrency int           // requests in flight per endpoint, per instance
@@ -114,6 +115,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Int(&c.EndpointConcurrency, "endpoint-concurrency", dispatch.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, per instance, so a slow receiver cannot take every worker")
 	fs.DurationOrNever(&c.DisableAfter, "disable-after", dispatch.DefaultDisableAfter, dispatch.NeverDisable, "disable an endpoint whose attempts have all failed for this `duration`, and send endpoint.disabled to the operational webhook endpoints; never keeps failing endpoints enabled")
 	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
+	fs.Duration(&c.RawRetention, "raw-retention", defaultRawRetention, "drop the raw body of an inbound notification this old (its event stays as long as --retention says); 0 keeps bodies as long as their events")
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
 	fs.String(&c.PortalFrameAncestors, "portal-frame-ancestors", ui.DefaultFrameAncestors, "pages that may embed the consumer portal in an iframe: a CSP frame-ancestors source list, e.g. \"'self' https://app.example.com\"")
@@ -286,6 +288,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		if proxy, err = dispatch.ParseProxy(cfg.Proxy); err != nil {
 			return nil, usageError("--proxy: %v", err)
 		}
+	}
+	// A negative age would reach into the future and delete everything.
+	if cfg.Retention < 0 {
+		return nil, usageError("--retention %s: must not be negative (0 keeps everything)", cfg.Retention)
+	}
+	if cfg.RawRetention < 0 {
+		return nil, usageError("--raw-retention %s: must not be negative (0 keeps raw bodies as long as their events)", cfg.RawRetention)
 	}
 	delays := dispatch.DefaultDelays() // also for a serveConfig made in code
 	if cfg.RetrySchedule != "" {
