@@ -1,18 +1,25 @@
 package hookbridge
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+)
 
 // The JSON Schemas of the canonical payloads, as Svix keeps them on an event
-// type: Schemas is {"1": <JSON Schema>}, and the schema's "examples" list
-// holds the payloads the portal's "send example" sends (the first by
+// type: Schemas is {"1": <JSON Schema>, …}, and each schema's "examples"
+// list holds the payloads the portal's "send example" sends (the first by
 // default). Every canonical type shares one thin payload shape (ids, status,
 // amount in minor units, currency, processor and its reference, timestamps:
 // enough to act on or to fetch the full object, no more); what differs is
 // which fields are required.
 //
 // The schemas are closed (additionalProperties false): a field added to the
-// payload is a new schema version, not a silent change. Draft-07, which
-// every JSON Schema tool reads.
+// payload is a new schema version, not a silent change. Version "2" of the
+// payment.*, refund.* and dispute.* types adds the payment's state as the
+// receiving source followed it (sequence, previousStatus, paymentStatus,
+// stale); the order.* types have version "1" only. Draft-07, which every
+// JSON Schema tool reads.
 
 // payloadProperties describes each field of a canonical payload.
 var payloadProperties = map[string]any{
@@ -42,33 +49,82 @@ var payloadProperties = map[string]any{
 		"description": "When the processor says it happened, RFC 3339 in UTC."},
 }
 
+// paymentStateProperties describe the fields version "2" adds: the
+// payment's state as the source that received the notification followed it
+// (see PaymentState), present on every payment.*, refund.* and dispute.*
+// message made from a notification about a payment.
+var paymentStateProperties = map[string]any{
+	"sequence": map[string]any{"type": "integer", "minimum": 1,
+		"description": "The payment's n-th event, numbered in the order Hookbridge received them (stale ones included): " +
+			"order a payment's events by it, not by arrival."},
+	"previousStatus": map[string]any{"type": []string{"string", "null"}, "enum": paymentStatusEnum(true),
+		"description": "The payment's canonical status before this event; null when it had none."},
+	"paymentStatus": map[string]any{"type": []string{"string", "null"}, "enum": paymentStatusEnum(true),
+		"description": "The payment's canonical status after this event (the same as previousStatus when the event is stale " +
+			"or moves nothing); null when it has none yet."},
+	"stale": map[string]any{"type": "boolean",
+		"description": "True when this event arrived after one that took the payment further (a late authorisation after its " +
+			"capture, a failure after its capture): it moved nothing. Absent otherwise."},
+}
+
+// paymentStatusEnum lists the canonical payment statuses, and null when
+// nullable.
+func paymentStatusEnum(nullable bool) []any {
+	out := make([]any, 0, len(PaymentStatuses)+1)
+	for _, s := range PaymentStatuses {
+		out = append(out, string(s))
+	}
+	if nullable {
+		out = append(out, nil)
+	}
+	return out
+}
+
 // paymentSchema is the schema of a payment.*, refund.* or dispute.* type,
 // made from a processor's notification: id, status, amount and processor
-// are always there.
-func paymentSchema(name, description, example string) []byte {
-	return schemaOf(name, description, []string{"id", "status", "amount", "processor"}, example)
+// are always there. Version "2" adds the payment's state; its example is
+// example with state (JSON members) added.
+func paymentSchema(name, description, example, state string) []byte {
+	return schemaOf(name, description, []string{"id", "status", "amount", "processor"}, example, state)
 }
 
 // orderSchema is the schema of an order.* type, which the ordering platform
 // sends itself (and a storefront processor may too): id and status are
-// always there.
+// always there. Orders have no payment state: version "1" only.
 func orderSchema(name, description, example string) []byte {
-	return schemaOf(name, description, []string{"id", "status"}, example)
+	return schemaOf(name, description, []string{"id", "status"}, example, "")
 }
 
-// schemaOf builds the Schemas value of one event type. It panics on an
-// example that is not JSON: the examples are constants of this package, and
-// a test validates each against its schema.
-func schemaOf(name, description string, required []string, example string) []byte {
+// schemaOf builds the Schemas value of one event type: version "1", and
+// with state version "2", whose example is example with state added. It
+// panics on an example that is not JSON: the examples are constants of
+// this package, and a test validates each against its schema.
+func schemaOf(name, description string, required []string, example, state string) []byte {
+	versions := map[string]any{"1": schemaVersion(name, description, required, example, payloadProperties)}
+	if state != "" {
+		v2 := strings.TrimSuffix(example, "}") + "," + state + "}"
+		props := maps.Clone(payloadProperties)
+		maps.Copy(props, paymentStateProperties)
+		versions["2"] = schemaVersion(name, description, required, v2, props)
+	}
+	b, err := json.Marshal(versions)
+	if err != nil {
+		panic("hookbridge: the schema of " + name + ": " + err.Error())
+	}
+	return b
+}
+
+// schemaVersion is one version of an event type's schema.
+func schemaVersion(name, description string, required []string, example string, properties map[string]any) map[string]any {
 	if !json.Valid([]byte(example)) {
 		panic("hookbridge: the example of " + name + " is not JSON")
 	}
-	schema := map[string]any{
+	return map[string]any{
 		"$schema":              "http://json-schema.org/draft-07/schema#",
 		"title":                name,
 		"description":          description,
 		"type":                 "object",
-		"properties":           payloadProperties,
+		"properties":           properties,
 		"required":             required,
 		"additionalProperties": false,
 		// An amount is nothing without its currency.
@@ -79,9 +135,4 @@ func schemaOf(name, description string, required []string, example string) []byt
 		"then":     map[string]any{"required": []string{"currency"}},
 		"examples": []json.RawMessage{json.RawMessage(example)},
 	}
-	b, err := json.Marshal(map[string]any{"1": schema})
-	if err != nil {
-		panic("hookbridge: the schema of " + name + ": " + err.Error())
-	}
-	return b
 }

@@ -13,7 +13,9 @@ import (
 
 // TestCanonicalSchemas: every canonical event type has a version "1" JSON
 // Schema that compiles, with at least one example, and every example is
-// valid under its own schema; the schema refuses what it should.
+// valid under its own schema; the payment.*, refund.* and dispute.* types
+// have a version "2" too, with the payment's state, whose example version
+// "1" refuses (the schemas are closed); the schema refuses what it should.
 func TestCanonicalSchemas(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
@@ -23,25 +25,42 @@ func TestCanonicalSchemas(t *testing.T) {
 		}
 		seen[et.Name] = true
 		var versions map[string]json.RawMessage
-		if err := json.Unmarshal(et.Schemas, &versions); err != nil || len(versions) != 1 || versions["1"] == nil {
-			t.Errorf("%s: schemas %s, want one version \"1\"", et.Name, et.Schemas)
+		wantVersions := 1
+		if !strings.HasPrefix(et.Name, "order.") {
+			wantVersions = 2
+		}
+		if err := json.Unmarshal(et.Schemas, &versions); err != nil || len(versions) != wantVersions || versions["1"] == nil ||
+			wantVersions == 2 && versions["2"] == nil {
+			t.Errorf("%s: schemas %s, want versions \"1\" to \"%d\"", et.Name, et.Schemas, wantVersions)
 			continue
 		}
-		sch := compileSchema(t, et.Name, versions["1"])
-		var doc struct {
-			Title       string            `json:"title"`
-			Description string            `json:"description"`
-			Examples    []json.RawMessage `json:"examples"`
+		examples := map[string][]json.RawMessage{}
+		for v, raw := range versions {
+			sch := compileSchema(t, et.Name+"-"+v, raw)
+			var doc struct {
+				Title       string            `json:"title"`
+				Description string            `json:"description"`
+				Examples    []json.RawMessage `json:"examples"`
+			}
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Title != et.Name || doc.Description != et.Description || len(doc.Examples) == 0 {
+				t.Errorf("%s v%s: title %q, description %q, %d examples", et.Name, v, doc.Title, doc.Description, len(doc.Examples))
+			}
+			for i, ex := range doc.Examples {
+				if err := sch.Validate(instance(t, ex)); err != nil {
+					t.Errorf("%s v%s: example %d does not match the schema: %v", et.Name, v, i, err)
+				}
+			}
+			examples[v] = doc.Examples
 		}
-		if err := json.Unmarshal(versions["1"], &doc); err != nil {
-			t.Fatal(err)
-		}
-		if doc.Title != et.Name || doc.Description != et.Description || len(doc.Examples) == 0 {
-			t.Errorf("%s: title %q, description %q, %d examples", et.Name, doc.Title, doc.Description, len(doc.Examples))
-		}
-		for i, ex := range doc.Examples {
-			if err := sch.Validate(instance(t, ex)); err != nil {
-				t.Errorf("%s: example %d does not match the schema: %v", et.Name, i, err)
+		if wantVersions == 2 {
+			v1 := compileSchema(t, et.Name+"-1", versions["1"])
+			for _, ex := range examples["2"] {
+				if v1.Validate(instance(t, ex)) == nil {
+					t.Errorf("%s: version 1 accepts the state of version 2's example %s", et.Name, ex)
+				}
 			}
 		}
 	}
@@ -54,6 +73,20 @@ func TestCanonicalSchemas(t *testing.T) {
 		}
 	}
 	sch := compileSchema(t, "payment.captured", versions["1"])
+	v2 := compileSchema(t, "payment.captured-2", versions["2"])
+	for _, bad := range []string{
+		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","sequence":0}`,                           // sequences start at 1
+		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","sequence":2,"paymentStatus":"settled"}`, // not a canonical status
+		`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe","stale":"yes"}`,                          // not a boolean
+	} {
+		if err := v2.Validate(instance(t, json.RawMessage(bad))); err == nil {
+			t.Errorf("payment.captured v2 accepts %s", bad)
+		}
+	}
+	if err := v2.Validate(instance(t, json.RawMessage(`{"id":"pi_1","status":"succeeded","amount":null,"processor":"stripe",
+		"sequence":2,"previousStatus":null,"paymentStatus":"captured","stale":true}`))); err != nil {
+		t.Errorf("payment.captured v2 refuses a first, stale event: %v", err)
+	}
 	for _, bad := range []string{
 		`{"id":"pi_1","status":"succeeded","amount":2599,"processor":"stripe"}`,                          // an amount without a currency
 		`{"id":"pi_1","status":"succeeded","amount":25.99,"currency":"EUR","processor":"stripe"}`,        // a major-unit amount

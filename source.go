@@ -1,6 +1,7 @@
 package hookbridge
 
 import (
+	"encoding/json"
 	"hash/fnv"
 	"slices"
 	"time"
@@ -22,8 +23,11 @@ type Source struct {
 	Tolerance time.Duration
 	Routing   Routing
 	Rollout   Rollout
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// StalePolicy is what becomes of a stale notification (one that would
+	// move its payment backwards or sideways); "" is StaleForwardFlagged.
+	StalePolicy StalePolicy
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SourceCredentials are a source's secrets exactly as the processor's
@@ -52,10 +56,14 @@ type SourceHMAC struct {
 // Routing says which application a source's canonical events belong to. A
 // notification's merchant (read from MerchantField, or the processor's
 // usual field) is looked up in Merchants; a merchant that is not listed, or
-// a notification without one, goes to App. With neither, the notification
-// is stored and not forwarded.
+// a notification without one, goes to App, the source's default
+// application: for a source on a single account (Stripe without Connect,
+// whose notifications name no merchant), the one that takes everything.
+// With neither, the notification is stored and not forwarded.
 type Routing struct {
-	// App is the fixed (or fallback) application, by id or uid; "" = none.
+	// App is the default application, by id or uid: it takes the
+	// notifications of merchants not in Merchants, and those that name no
+	// merchant; "" = none.
 	App string `json:"app,omitempty"`
 	// Merchants maps the processor's merchant or account id to an
 	// application id or uid.
@@ -98,19 +106,24 @@ func (s RolloutState) Valid() bool {
 // Rollout is a source's state and, when on, which merchants it is on for.
 // With no limit it is on for every merchant. With limits, a merchant is
 // forwarded when it is in Merchants or its bucket is below Percent; the
-// others (and notifications with no merchant) are treated as shadow.
+// others are treated as shadow. A notification that names no merchant (a
+// single account: Stripe without Connect) is selected by the percentage
+// alone, through the bucket of the payment it concerns, so that a share of
+// one account's payments goes through whole, every event of a payment
+// alike; one that names neither is not selected.
 type Rollout struct {
 	State     RolloutState `json:"state"`
 	Merchants []string     `json:"merchants,omitempty"` // merchant ids it is on for; nil = no list
-	Percent   *int         `json:"percent,omitempty"`   // 0 to 100: merchants whose MerchantBucket is below it; nil = no percentage
+	Percent   *int         `json:"percent,omitempty"`   // 0 to 100: merchants (or, without one, payments) whose MerchantBucket is below it; nil = no percentage
 }
 
 // Limited reports whether the rollout selects merchants rather than being
 // on for all.
 func (r Rollout) Limited() bool { return len(r.Merchants) > 0 || r.Percent != nil }
 
-// Forwards reports whether a notification for merchant is forwarded.
-func (r Rollout) Forwards(merchant string) bool {
+// Forwards reports whether a notification for merchant, about payment, is
+// forwarded. payment matters only when merchant is "".
+func (r Rollout) Forwards(merchant, payment string) bool {
 	if r.State != RolloutOn {
 		return false
 	}
@@ -118,7 +131,7 @@ func (r Rollout) Forwards(merchant string) bool {
 		return true
 	}
 	if merchant == "" {
-		return false
+		return payment != "" && r.Percent != nil && MerchantBucket(payment) < *r.Percent
 	}
 	return slices.Contains(r.Merchants, merchant) || r.Percent != nil && MerchantBucket(merchant) < *r.Percent
 }
@@ -129,8 +142,8 @@ func (r Rollout) Equal(o Rollout) bool {
 		(r.Percent == nil) == (o.Percent == nil) && (r.Percent == nil || *r.Percent == *o.Percent)
 }
 
-// MerchantBucket places a merchant in one of 100 buckets: FNV-1a (32 bit)
-// of its id, modulo 100. The bucket depends on the id alone, so a
+// MerchantBucket places a merchant (or, for a notification without one, a
+// payment) in one of 100 buckets: FNV-1a (32 bit) of its id, modulo 100. The bucket depends on the id alone, so a
 // percentage rollout is stable across restarts and instances, and raising
 // the percentage only adds merchants.
 func MerchantBucket(merchant string) int {
@@ -181,8 +194,45 @@ type InboundEvent struct {
 	// MessageIDs are the canonical messages it was forwarded as; nil until
 	// then, and always when Forward is false.
 	MessageIDs []string
+	// Canonical are the canonical messages the event stands for, as the
+	// normaliser made them (without the payment's sequence and status,
+	// which Payments holds); nil when it maps to none.
+	Canonical []CanonicalMessage
+	// Payments holds, for each of Canonical in order, what it did to the
+	// payment it concerns (a step without a PaymentID for one about no
+	// payment); nil when no message concerns a payment. The receiver fills
+	// in what the messages say; CreateInboundEvent, the rest.
+	Payments []PaymentStep
+	// Stale says one of Payments is stale: the event would have moved its
+	// payment backwards or sideways.
+	Stale bool
+	// Held says the event is stale and its source's policy holds it: it is
+	// not forwarded (Forward is false) until it is released.
+	Held bool
+	// ReleasedAt and ReleasedBy say when and by whom a held event was
+	// released; zero and "" for one never held.
+	ReleasedAt time.Time
+	ReleasedBy string
 	OccurredAt time.Time // when the processor says it happened; zero when unknown
 	ReceivedAt time.Time
+	// BodyDroppedAt is when the raw body was dropped (its retention ran
+	// out; Body is then nil); zero while it is kept.
+	BodyDroppedAt time.Time
+}
+
+// CanonicalMessage is one canonical message an inbound event stands for:
+// its type and payload (JSON). The JSON tags are the form in which the
+// stores keep it.
+type CanonicalMessage struct {
+	EventType string          `json:"eventType"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// InboundFilter narrows a source's inbound events.
+type InboundFilter struct {
+	ListOptions
+	// Held lists only the events held (StaleHold) and not released yet.
+	Held bool
 }
 
 // Observation is a processor event that the platform saw by polling,

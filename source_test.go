@@ -20,25 +20,35 @@ func TestRolloutForwards(t *testing.T) {
 	for _, tc := range []struct {
 		rollout  Rollout
 		merchant string
+		payment  string
 		want     bool
 	}{
-		{Rollout{State: RolloutOff}, "acct_1", false},
-		{Rollout{State: RolloutShadow}, "acct_1", false},
-		{Rollout{State: RolloutOn}, "acct_1", true},
-		{Rollout{State: RolloutOn}, "", true},
-		{Rollout{State: RolloutShadow, Merchants: []string{"acct_1"}}, "acct_1", false},
-		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "acct_1", true},
-		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "acct_2", false},
-		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "", false},
-		{Rollout{State: RolloutOn, Percent: pct(62)}, "acct_1", false}, // bucket 62
-		{Rollout{State: RolloutOn, Percent: pct(63)}, "acct_1", true},
-		{Rollout{State: RolloutOn, Percent: pct(0)}, "acct_1", false},
-		{Rollout{State: RolloutOn, Percent: pct(100)}, "acct_1", true},
-		{Rollout{State: RolloutOn, Percent: pct(100)}, "", false}, // a limit needs a merchant
-		{Rollout{State: RolloutOn, Merchants: []string{"PizzaEU"}, Percent: pct(10)}, "PizzaEU", true},
+		{Rollout{State: RolloutOff}, "acct_1", "", false},
+		{Rollout{State: RolloutShadow}, "acct_1", "", false},
+		{Rollout{State: RolloutOn}, "acct_1", "", true},
+		{Rollout{State: RolloutOn}, "", "", true},
+		{Rollout{State: RolloutShadow, Merchants: []string{"acct_1"}}, "acct_1", "", false},
+		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "acct_1", "", true},
+		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "acct_2", "", false},
+		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "", "", false},
+		{Rollout{State: RolloutOn, Percent: pct(62)}, "acct_1", "", false}, // bucket 62
+		{Rollout{State: RolloutOn, Percent: pct(63)}, "acct_1", "", true},
+		{Rollout{State: RolloutOn, Percent: pct(0)}, "acct_1", "", false},
+		{Rollout{State: RolloutOn, Percent: pct(100)}, "acct_1", "", true},
+		{Rollout{State: RolloutOn, Percent: pct(100)}, "", "", false}, // a limit needs a merchant, or a payment
+		{Rollout{State: RolloutOn, Merchants: []string{"PizzaEU"}, Percent: pct(10)}, "PizzaEU", "", true},
+		// Without a merchant, the percentage selects by payment (bucket of
+		// "acct_1" is 62), a merchant list selects nothing.
+		{Rollout{State: RolloutOn, Percent: pct(63)}, "", "acct_1", true},
+		{Rollout{State: RolloutOn, Percent: pct(62)}, "", "acct_1", false},
+		{Rollout{State: RolloutOn, Merchants: []string{"acct_1"}}, "", "acct_1", false},
+		{Rollout{State: RolloutOn}, "", "acct_1", true},
+		{Rollout{State: RolloutShadow, Percent: pct(100)}, "", "acct_1", false},
+		// A merchant's bucket wins over its payment's.
+		{Rollout{State: RolloutOn, Percent: pct(50)}, "PizzaEU", "acct_1", true},
 	} {
-		if got := tc.rollout.Forwards(tc.merchant); got != tc.want {
-			t.Errorf("%+v.Forwards(%q) = %v, want %v", tc.rollout, tc.merchant, got, tc.want)
+		if got := tc.rollout.Forwards(tc.merchant, tc.payment); got != tc.want {
+			t.Errorf("%+v.Forwards(%q, %q) = %v, want %v", tc.rollout, tc.merchant, tc.payment, got, tc.want)
 		}
 	}
 }
@@ -52,7 +62,7 @@ func TestRolloutPercentMonotone(t *testing.T) {
 		count := 0
 		for i := range 1000 {
 			m := fmt.Sprintf("merchant-%d", i)
-			f := r.Forwards(m)
+			f := r.Forwards(m, "")
 			if on[m] && !f {
 				t.Fatalf("%s was on at a lower percentage and is off at %d%%", m, p)
 			}

@@ -40,7 +40,9 @@ type Store interface {
 	// credentials) in line with the keys the store was opened with (see
 	// package sealed): those sealed with an older key, or not sealed, are
 	// sealed with the current one; without keys, it checks that none is
-	// sealed. It returns how many rows it changed.
+	// sealed. It returns how many rows it changed. What is sealed as it is
+	// written and lives a short while (kept Idempotency-Key responses, raw
+	// bodies of inbound events) is left as it is.
 	Reseal(ctx context.Context) (int, error)
 	// StaleSecrets counts the rows whose secrets Reseal would change, or
 	// cannot open with the store's keys, and changes nothing: 0 means
@@ -383,11 +385,18 @@ type RetentionStore interface {
 	// delivery is final. Each call is one short transaction; callers
 	// repeat it until it deletes fewer than limit.
 	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
-	// PurgeInboundBefore deletes up to limit inbound events received, and
-	// up to limit polling observations seen, before before, and returns how
-	// many rows it deleted in all. Sources and their rollout history are
-	// kept. Callers repeat it until it deletes fewer than limit.
+	// PurgeInboundBefore deletes up to limit inbound events received, up to
+	// limit polling observations seen, and up to limit payment states last
+	// changed, before before, and returns how many rows it deleted in all.
+	// Sources and their rollout history are kept. Callers repeat it until
+	// it deletes fewer than limit.
 	PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeInboundBodiesBefore drops the raw bodies of up to limit inbound
+	// events received before before, and returns how many it dropped: the
+	// events stay (their key, state, messages and note) until
+	// PurgeInboundBefore deletes them. Callers repeat it until it drops
+	// fewer than limit.
+	PurgeInboundBodiesBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// PurgeIdempotentBefore deletes up to limit Idempotency-Key records
 	// created before before and returns how many it deleted.
 	PurgeIdempotentBefore(ctx context.Context, before time.Time, limit int) (int, error)
@@ -405,8 +414,8 @@ type SourceStore interface {
 	// RolloutChange by actor, in one transaction.
 	CreateSource(ctx context.Context, src *Source, actor string) error
 	GetSource(ctx context.Context, id string) (*Source, error)
-	// UpdateSource replaces Name, Scheme, Credentials, Tolerance and
-	// Routing of the source with src.ID and sets src.UpdatedAt. The
+	// UpdateSource replaces Name, Scheme, Credentials, Tolerance, Routing
+	// and StalePolicy of the source with src.ID and sets src.UpdatedAt. The
 	// rollout is changed only through SetRollout.
 	UpdateSource(ctx context.Context, src *Source) error
 	// SetRollout changes the source's rollout and records the change (from
@@ -425,11 +434,33 @@ type SourceStore interface {
 	// returned with created == false. The check and the insert are one
 	// atomic step (a unique index), so concurrent deliveries of one event
 	// store it once. ENOTFOUND if the source does not exist.
+	//
+	// In the same transaction it advances the payment of each of
+	// ev.Payments that names one (PaymentState.Advance), the payments'
+	// rows locked in the order of their ids, and fills in the steps'
+	// Sequence, Previous, Status and Stale, and ev.Stale. A stale event to
+	// be forwarded (Forward) from a source whose StalePolicy is StaleHold
+	// is held: Held is set, Forward cleared, and the note says so. So two
+	// events of one payment stored at the same instant, on two instances,
+	// get two sequence numbers and one order. The body is sealed (see
+	// package sealed) when the store has keys.
 	CreateInboundEvent(ctx context.Context, ev *InboundEvent) (stored *InboundEvent, created bool, err error)
+	// GetInboundEvent finds an event of the source by id; ENOTFOUND if
+	// either does not exist.
+	GetInboundEvent(ctx context.Context, sourceID, id string) (*InboundEvent, error)
+	// ReleaseInboundEvent releases a held event at now, by actor: it is no
+	// longer held, is to be forwarded (Forward), and records ReleasedAt
+	// and ReleasedBy; the caller then forwards it. An event released
+	// before is returned as it is (a retried release); one never held is
+	// ECONFLICT. ENOTFOUND if the source or the event does not exist.
+	ReleaseInboundEvent(ctx context.Context, sourceID, id, actor string, now time.Time) (*InboundEvent, error)
 	// SetInboundMessages records the canonical messages the event with id
 	// was forwarded as.
 	SetInboundMessages(ctx context.Context, sourceID, id string, msgIDs []string) error
-	ListInboundEvents(ctx context.Context, sourceID string, opt ListOptions) (Page[InboundEvent], error)
+	ListInboundEvents(ctx context.Context, sourceID string, f InboundFilter) (Page[InboundEvent], error)
+	// GetPaymentState returns what the source's events said of the
+	// payment; ENOTFOUND when none concerned it.
+	GetPaymentState(ctx context.Context, sourceID, paymentID string) (*PaymentState, error)
 
 	// AddObservations stores what polling saw; an event already observed
 	// for the source keeps its first observation. It returns how many were

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -163,7 +164,9 @@ func eventKey(scheme string, e inbound.Event, body []byte, i, n int) string {
 
 // receiveEvent stores one event of a notification and forwards it when the
 // rollout says so (or when an earlier delivery of it was stored but not
-// forwarded yet). It reports whether it created a message.
+// forwarded yet). Storing it advances the payment it concerns; a stale
+// event is forwarded flagged, or held, by the source's policy. It reports
+// whether it created a message.
 func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []byte, headers map[string]string,
 	v *inbound.Verified, e inbound.Event, key string, now time.Time) (bool, error) {
 	ctx := r.Context()
@@ -179,17 +182,35 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 		Type: e.Type, Merchant: e.Merchant, Headers: headers, Body: body,
 		OccurredAt: e.OccurredAt, ReceivedAt: now,
 	}
+	// The payment the rollout selects by when the notification names no
+	// merchant: the first the event concerns.
+	payment := ""
+	for _, m := range e.Messages {
+		payload, err := json.Marshal(m.Payload)
+		if err != nil {
+			return false, err
+		}
+		ev.Canonical = append(ev.Canonical, hookbridge.CanonicalMessage{EventType: m.EventType, Payload: payload})
+		step := paymentStep(m, e)
+		ev.Payments = append(ev.Payments, step)
+		if payment == "" {
+			payment = step.PaymentID
+		}
+	}
+	if payment == "" {
+		ev.Payments = nil // no message concerns a payment
+	}
 	if len(e.Messages) > 0 {
-		// Whether to forward: the rollout for this merchant, then a
-		// route to an application that exists.
+		// Whether to forward: the rollout for this merchant (or
+		// payment), then a route to an application that exists.
 		appRef := src.Routing.AppFor(e.Merchant)
 		switch {
 		case src.Rollout.State == hookbridge.RolloutShadow:
 			notes = append(notes, "source in shadow: not forwarded")
-		case !src.Rollout.Forwards(e.Merchant):
-			notes = append(notes, "rollout on for selected merchants only; "+merchantName(e.Merchant)+" is not selected: not forwarded (treated as shadow)")
+		case !src.Rollout.Forwards(e.Merchant, payment):
+			notes = append(notes, notSelectedNote(src, e.Merchant, payment))
 		case appRef == "":
-			notes = append(notes, "no application for "+merchantName(e.Merchant)+" (set application or merchantApplications): not forwarded")
+			notes = append(notes, noRouteNote(e.Merchant))
 		default:
 			app, err := s.store.GetApplication(ctx, appRef)
 			switch {
@@ -209,7 +230,8 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 		return false, err
 	}
 	if !stored.Forward || stored.MessageIDs != nil {
-		// Not to be forwarded, or a repeat of one already forwarded.
+		// Not to be forwarded (or held), or a repeat of one already
+		// forwarded.
 		return false, nil
 	}
 	if !created {
@@ -217,6 +239,57 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 			"source", src.ID, "event", stored.EventID)
 	}
 	return s.forward(r, src, stored, e.Messages, now)
+}
+
+// paymentStep is what a canonical message says about the payment it
+// concerns, for the store to advance it with.
+func paymentStep(m inbound.Message, e inbound.Event) hookbridge.PaymentStep {
+	p := m.Payload
+	step := hookbridge.PaymentStep{
+		EventType: m.EventType, PaymentID: m.PaymentID(), Amount: p.Amount, Currency: p.Currency,
+		OccurredAt: e.OccurredAt,
+	}
+	if !strings.HasPrefix(m.EventType, "payment.") {
+		step.ObjectID = p.ID
+	}
+	if m.EventType == inbound.DisputeClosed {
+		step.Outcome = hookbridge.DisputeOutcome(inbound.DisputeOutcome(e.Type, p.Status))
+	}
+	return step
+}
+
+// notSelectedNote says why a limited rollout did not select a
+// notification, and what would.
+func notSelectedNote(src *hookbridge.Source, merchant, payment string) string {
+	r := src.Rollout
+	switch {
+	case merchant != "":
+		return "rollout on for selected merchants only; " + merchantName(merchant) + " is not selected: not forwarded (treated as shadow)"
+	case r.Percent != nil && payment != "":
+		return fmt.Sprintf("rollout on for %d%%: a notification without a merchant is selected by its payment, and payment %q "+
+			"(bucket %d) is not in the first %d%%: not forwarded (treated as shadow); raise the percentage, or turn the rollout on "+
+			"for all (hookbridge source set-state %s on --all-merchants)", *r.Percent, payment, hookbridge.MerchantBucket(payment), *r.Percent, src.ID)
+	case payment != "":
+		return "rollout on for the listed merchants only, and the notification names no merchant (a single account, such as " +
+			"Stripe without Connect): not forwarded (treated as shadow); to forward such notifications, select a share of their " +
+			"payments with a percentage (hookbridge source set-state " + src.ID + " on --percent 10) or turn the rollout on for all " +
+			"(--all-merchants); if the notifications name their merchant in another field, set the source's merchantField"
+	}
+	return "rollout on for selected merchants only, and the notification names neither a merchant nor a payment: not forwarded " +
+		"(treated as shadow); turn the rollout on for all (hookbridge source set-state " + src.ID + " on --all-merchants), or set the " +
+		"source's merchantField if the notifications name their merchant in another field"
+}
+
+// noRouteNote says that no application takes a notification, and how to
+// name one.
+func noRouteNote(merchant string) string {
+	if merchant == "" {
+		return "no application for a notification without a merchant: not forwarded; set the source's application, the default " +
+			"that takes every notification naming no merchant (hookbridge source create … --app APP, or \"application\" in " +
+			"PUT /api/v1/source/{id})"
+	}
+	return "no application for " + merchantName(merchant) + ": not forwarded; map it in merchantApplications (--merchant-app " +
+		merchant + "=APP), or set the source's application, the default for merchants not mapped"
 }
 
 // merchantName says which merchant a note is about.
@@ -228,17 +301,30 @@ func merchantName(m string) string {
 }
 
 // forward creates the canonical messages of a stored event in its
-// application and records them on the event. Each message's eventId is
+// application, each payload with its payment's sequence and status, and
+// records them on the event (ev.MessageIDs too). Each message's eventId is
 // derived from the event's key (canonicalEventID), so a second forward of
-// the same event finds the messages of the first.
-func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge.InboundEvent, canonical []inbound.Message, now time.Time) (bool, error) {
+// the same event finds the messages of the first. An event stored before
+// events kept their canonical messages is forwarded as normalised now
+// (normalised).
+func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge.InboundEvent, normalised []inbound.Message, now time.Time) (bool, error) {
 	ctx := r.Context()
+	canonical := ev.Canonical
+	if len(canonical) == 0 {
+		for _, m := range normalised {
+			payload, err := json.Marshal(m.Payload)
+			if err != nil {
+				return false, err
+			}
+			canonical = append(canonical, hookbridge.CanonicalMessage{EventType: m.EventType, Payload: payload})
+		}
+	}
 	msgs := make([]*hookbridge.Message, len(canonical))
 	trace := s.traceParent(r)
 	for j, m := range canonical {
-		payload, err := json.Marshal(m.Payload)
+		payload, err := withPaymentState(m.Payload, ev.Payments, j)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("inbound event %s: message %d: %w", ev.ID, j, err)
 		}
 		eventID := canonicalEventID(src.Scheme, ev.EventID, j)
 		msgs[j] = &hookbridge.Message{
@@ -265,7 +351,25 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 	if err := s.store.SetInboundMessages(ctx, src.ID, ev.ID, ids); err != nil {
 		return false, err
 	}
+	ev.MessageIDs = ids
 	return created, nil
+}
+
+// withPaymentState is a canonical payload with the j-th payment step's
+// outcome in it: the payment's sequence, its status before and after, and
+// the stale flag. A message about no payment is returned as it is.
+func withPaymentState(payload json.RawMessage, steps []hookbridge.PaymentStep, j int) (json.RawMessage, error) {
+	if j >= len(steps) || steps[j].Sequence == 0 {
+		return payload, nil
+	}
+	var p inbound.Payload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return nil, err
+	}
+	step := steps[j]
+	p.Sequence, p.Stale = step.Sequence, step.Stale
+	p.PreviousStatus, p.PaymentStatus = inbound.Status(string(step.Previous)), inbound.Status(string(step.Status))
+	return json.Marshal(p)
 }
 
 // keptHeaders picks the request headers worth keeping with the raw

@@ -275,6 +275,8 @@ func (s *Server) registerRoutes() {
 	s.private("GET /api/v1/source/{source_id}/rollout", s.handleListRolloutChanges)
 	s.private("PATCH /api/v1/source/{source_id}/rollout", s.handlePatchRollout)
 	s.private("GET /api/v1/source/{source_id}/events", s.handleListInboundEvents)
+	s.private("GET /api/v1/source/{source_id}/events/{event_id}", s.handleGetInboundEvent)
+	s.private("POST /api/v1/source/{source_id}/events/{event_id}/release", s.handleReleaseInboundEvent)
 	s.private("POST /api/v1/source/{source_id}/observed", s.handleObserved)
 	s.private("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
 

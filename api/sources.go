@@ -70,6 +70,7 @@ type sourceIn struct {
 	Application          *string              `json:"application"`
 	MerchantApplications map[string]string    `json:"merchantApplications"`
 	MerchantField        *string              `json:"merchantField"`
+	StalePolicy          *string              `json:"stalePolicy"`
 	Rollout              *rolloutIO           `json:"rollout"`
 }
 
@@ -85,6 +86,7 @@ type sourceOut struct {
 	MerchantApplications  map[string]string `json:"merchantApplications"`
 	MerchantField         *string           `json:"merchantField"`
 	DefaultMerchantFields []string          `json:"defaultMerchantFields"`
+	StalePolicy           string            `json:"stalePolicy"`
 	Normalized            bool              `json:"normalized"`
 	Rollout               rolloutIO         `json:"rollout"`
 	CreatedAt             string            `json:"createdAt"`
@@ -128,6 +130,7 @@ func (s *Server) toSourceOut(r *http.Request, src *hookbridge.Source) sourceOut 
 		MerchantApplications:  emptyIfNil(src.Routing.Merchants),
 		MerchantField:         nullable(src.Routing.MerchantField),
 		DefaultMerchantFields: inbound.MerchantFields(src.Scheme),
+		StalePolicy:           string(src.StalePolicy.Or()),
 		Normalized:            inbound.Normalizes(src.Scheme),
 		Rollout:               rolloutIO{State: src.Rollout.State, Merchants: src.Rollout.Merchants, Percent: src.Rollout.Percent},
 		CreatedAt:             formatTime(src.CreatedAt),
@@ -237,6 +240,14 @@ func (s *Server) buildSource(r *http.Request, in *sourceIn, src *hookbridge.Sour
 			fe.body(fmt.Sprintf("must be a dotted path of at most %d characters, e.g. data.object.on_behalf_of", maxMerchantFieldLen), "merchantField")
 		}
 		src.Routing.MerchantField = *in.MerchantField
+	}
+	src.StalePolicy = hookbridge.StaleForwardFlagged
+	if in.StalePolicy != nil {
+		if p := hookbridge.StalePolicy(*in.StalePolicy); p.Valid() {
+			src.StalePolicy = p
+		} else {
+			fe.body(`must be "forward-flagged" (deliver a stale notification with "stale": true) or "hold" (keep it until released)`, "stalePolicy")
+		}
 	}
 	switch {
 	case update && in.Rollout != nil:
@@ -461,10 +472,27 @@ type inboundEventOut struct {
 	Headers       map[string]string `json:"headers"`
 	Body          *string           `json:"body,omitempty"`
 	BodyEncoding  string            `json:"bodyEncoding,omitempty"` // "text" or "base64"
+	BodyDroppedAt *string           `json:"bodyDroppedAt"`
 	Note          string            `json:"note"`
 	Forwarded     bool              `json:"forwarded"`
 	ApplicationID *string           `json:"applicationId"`
 	MessageIDs    []string          `json:"messageIds"`
+	Payments      []paymentStepOut  `json:"payments"`
+	Stale         bool              `json:"stale"`
+	Held          bool              `json:"held"`
+	ReleasedAt    *string           `json:"releasedAt"`
+	ReleasedBy    *string           `json:"releasedBy"`
+}
+
+// paymentStepOut is what one canonical message of an event did to its
+// payment.
+type paymentStepOut struct {
+	EventType      string  `json:"eventType"`
+	PaymentID      string  `json:"paymentId"`
+	Sequence       int64   `json:"sequence"`
+	PreviousStatus *string `json:"previousStatus"`
+	Status         *string `json:"status"`
+	Stale          bool    `json:"stale"`
 }
 
 func toInboundEventOut(ev *hookbridge.InboundEvent, withContent bool) inboundEventOut {
@@ -473,11 +501,22 @@ func toInboundEventOut(ev *hookbridge.InboundEvent, withContent bool) inboundEve
 		ReceivedAt: formatTime(ev.ReceivedAt), OccurredAt: formatTimePtr(ev.OccurredAt),
 		Headers: emptyIfNil(ev.Headers), Note: ev.Note, Forwarded: ev.Forward,
 		ApplicationID: nullable(ev.AppID), MessageIDs: ev.MessageIDs,
+		BodyDroppedAt: formatTimePtr(ev.BodyDroppedAt), Payments: []paymentStepOut{},
+		Stale: ev.Stale, Held: ev.Held, ReleasedAt: formatTimePtr(ev.ReleasedAt), ReleasedBy: nullable(ev.ReleasedBy),
 	}
 	if out.MessageIDs == nil {
 		out.MessageIDs = []string{}
 	}
-	if withContent {
+	for _, p := range ev.Payments {
+		if p.PaymentID == "" {
+			continue
+		}
+		out.Payments = append(out.Payments, paymentStepOut{
+			EventType: p.EventType, PaymentID: p.PaymentID, Sequence: p.Sequence,
+			PreviousStatus: nullable(string(p.Previous)), Status: nullable(string(p.Status)), Stale: p.Stale,
+		})
+	}
+	if withContent && ev.Body != nil {
 		body, enc := string(ev.Body), "text"
 		if !utf8.Valid(ev.Body) {
 			body, enc = base64.StdEncoding.EncodeToString(ev.Body), "base64"
@@ -492,6 +531,7 @@ func (s *Server) handleListInboundEvents(w http.ResponseWriter, r *http.Request)
 	query := r.URL.Query()
 	q := listParams(query, &fe, idIterator(hookbridge.PrefixInbound), false, hookbridge.OrderDescending)
 	withContent := boolParam(query, "with_content", true, &fe)
+	held := boolParam(query, "held", false, &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -499,12 +539,67 @@ func (s *Server) handleListInboundEvents(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	page, err := s.store.ListInboundEvents(r.Context(), src.ID, q.opt)
+	page, err := s.store.ListInboundEvents(r.Context(), src.ID, hookbridge.InboundFilter{ListOptions: q.opt, Held: held})
 	if err != nil {
 		return err
 	}
 	conv := func(ev *hookbridge.InboundEvent) inboundEventOut { return toInboundEventOut(ev, withContent) }
 	writeJSON(w, http.StatusOK, writePage(page, q, conv, func(ev *hookbridge.InboundEvent) string { return ev.ID }, true))
+	return nil
+}
+
+// inboundEvent resolves {source_id} and {event_id}.
+func (s *Server) inboundEvent(r *http.Request) (*hookbridge.Source, string, error) {
+	src, err := s.source(r)
+	if err != nil {
+		return nil, "", err
+	}
+	id := r.PathValue("event_id")
+	if !hookbridge.HasPrefix(id, hookbridge.PrefixInbound) {
+		return nil, "", hookbridge.NotFound("inbound event")
+	}
+	return src, id, nil
+}
+
+func (s *Server) handleGetInboundEvent(w http.ResponseWriter, r *http.Request) error {
+	src, id, err := s.inboundEvent(r)
+	if err != nil {
+		return err
+	}
+	ev, err := s.store.GetInboundEvent(r.Context(), src.ID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toInboundEventOut(ev, true))
+	return nil
+}
+
+// handleReleaseInboundEvent releases an event its source's stale policy
+// held, and forwards it as it arrived (with "stale": true). Releasing an
+// event released before forwards it if that did not happen yet, and
+// answers as the first release did; an event never held is a 409.
+func (s *Server) handleReleaseInboundEvent(w http.ResponseWriter, r *http.Request) error {
+	src, id, err := s.inboundEvent(r)
+	if err != nil {
+		return err
+	}
+	now := s.timeNow()
+	actor := actorOf(r)
+	ev, err := s.store.ReleaseInboundEvent(r.Context(), src.ID, id, actor, now)
+	if err != nil {
+		return err
+	}
+	if ev.Forward && ev.MessageIDs == nil {
+		created, err := s.forward(r, src, ev, nil, now)
+		if err != nil {
+			return err
+		}
+		if created {
+			s.wakeCreated()
+		}
+		s.log.InfoContext(r.Context(), "held inbound event released", "source", src.ID, "event", ev.EventID, "actor", actor)
+	}
+	writeJSON(w, http.StatusOK, toInboundEventOut(ev, true))
 	return nil
 }
 

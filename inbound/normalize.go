@@ -94,6 +94,85 @@ type Payload struct {
 	Reason     string `json:"reason,omitempty"`
 	Merchant   string `json:"merchant,omitempty"`
 	OccurredAt string `json:"occurredAt,omitempty"` // RFC 3339, UTC
+
+	// The payment's state as the receiving source followed it, set when
+	// the message is forwarded (never by a normaliser), on messages about
+	// a payment: Sequence numbers the payment's events in the order they
+	// were received, from 1; PreviousStatus and PaymentStatus are its
+	// canonical status before and after this event (null when it had
+	// none); Stale says this event would have moved it backwards or
+	// sideways, and moved nothing.
+	Sequence       int64          `json:"sequence,omitempty"`
+	PreviousStatus OptionalStatus `json:"previousStatus,omitzero"`
+	PaymentStatus  OptionalStatus `json:"paymentStatus,omitzero"`
+	Stale          bool           `json:"stale,omitempty"`
+}
+
+// OptionalStatus is a payment status in a payload: absent (the zero
+// value), null (Set, Value ""), or a status.
+type OptionalStatus struct {
+	Set   bool
+	Value string
+}
+
+// Status is the OptionalStatus that is present: null for "".
+func Status(v string) OptionalStatus { return OptionalStatus{Set: true, Value: v} }
+
+// IsZero reports whether the status is absent, for omitzero.
+func (o OptionalStatus) IsZero() bool { return !o.Set }
+
+// MarshalJSON writes the status, or null.
+func (o OptionalStatus) MarshalJSON() ([]byte, error) {
+	if o.Value == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.Value)
+}
+
+// UnmarshalJSON reads a status or null.
+func (o *OptionalStatus) UnmarshalJSON(b []byte) error {
+	*o = OptionalStatus{Set: true}
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// PaymentID returns the id of the payment the message concerns: a
+// payment.* message's own id, a refund's or dispute's paymentId; "" for
+// one about no payment (order.*).
+func (m Message) PaymentID() string {
+	switch {
+	case strings.HasPrefix(m.EventType, "payment."):
+		return m.Payload.ID
+	case strings.HasPrefix(m.EventType, "refund."), strings.HasPrefix(m.EventType, "dispute."):
+		return m.Payload.PaymentID
+	}
+	return ""
+}
+
+// DisputeOutcome says how a dispute.closed message's dispute ended for the
+// merchant, "won", "lost" or "" when the processor does not say, from the
+// processor's event type (Checkout.com's and Braintree's dispute_won,
+// Razorpay's payment.dispute.lost) or the status the payload carries
+// (Stripe's won, Adyen's lost, PayPal's outcome code, GoCardless's
+// chargeback_cancelled, Shopify's charge_refunded).
+func DisputeOutcome(eventType, status string) string {
+	won := []string{"won", "dispute_won", "resolved_seller_favour", "canceled_by_buyer", "dispute_canceled",
+		"chargeback_cancelled", "payments.chargeback_cancelled", "warning_closed"}
+	lost := []string{"lost", "dispute_lost", "accepted", "dispute_accepted", "auto_accepted", "dispute_auto_accepted",
+		"dispute_expired", "resolved_buyer_favour", "resolved_with_payout", "chargeback_settled",
+		"payments.chargeback_settled", "charge_refunded"}
+	typ := strings.ToLower(eventType)
+	for _, v := range []string{typ, typ[strings.LastIndexByte(typ, '.')+1:], strings.ToLower(status)} {
+		switch {
+		case slices.Contains(won, v):
+			return "won"
+		case slices.Contains(lost, v):
+			return "lost"
+		}
+	}
+	return ""
 }
 
 // NormalizeOptions adjust how notifications are read.

@@ -513,3 +513,73 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestDisputeOutcome: how a closed dispute ended, read from each
+// processor's event type or the status its dispute.closed payload carries.
+func TestDisputeOutcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ scheme, typ, status, want string }{
+		{"stripe", "charge.dispute.closed", "won", "won"},
+		{"stripe", "charge.dispute.closed", "lost", "lost"},
+		{"stripe", "charge.dispute.closed", "warning_closed", "won"},
+		{"adyen", "CHARGEBACK_REVERSED", "won", "won"},
+		{"adyen", "SECOND_CHARGEBACK", "lost", "lost"},
+		{"checkout", "dispute_won", "", "won"},
+		{"checkout", "dispute_expired", "", "lost"},
+		{"checkout", "dispute_resolved", "", ""},
+		{"braintree", "dispute_auto_accepted", "auto_accepted", "lost"},
+		{"paypal", "CUSTOMER.DISPUTE.RESOLVED", "RESOLVED_SELLER_FAVOUR", "won"},
+		{"paypal", "CUSTOMER.DISPUTE.RESOLVED", "RESOLVED_BUYER_FAVOUR", "lost"},
+		{"razorpay", "payment.dispute.lost", "", "lost"},
+		{"razorpay", "payment.dispute.closed", "closed", ""},
+		{"square", "dispute.state.changed", "ACCEPTED", "lost"},
+		{"gocardless", "payments.chargeback_cancelled", "chargeback_cancelled", "won"},
+		{"shopify", "disputes/update", "charge_refunded", "lost"},
+	} {
+		if got := inbound.DisputeOutcome(tc.typ, tc.status); got != tc.want {
+			t.Errorf("%s %s/%s: %q, want %q", tc.scheme, tc.typ, tc.status, got, tc.want)
+		}
+	}
+}
+
+// TestMessagePaymentID: the payment a canonical message concerns.
+func TestMessagePaymentID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		m    inbound.Message
+		want string
+	}{
+		{inbound.Message{EventType: inbound.PaymentCaptured, Payload: inbound.Payload{ID: "pi_1"}}, "pi_1"},
+		{inbound.Message{EventType: inbound.PaymentUpdated, Payload: inbound.Payload{ID: "tr_1"}}, "tr_1"},
+		{inbound.Message{EventType: inbound.RefundSucceeded, Payload: inbound.Payload{ID: "re_1", PaymentID: "pi_1"}}, "pi_1"},
+		{inbound.Message{EventType: inbound.DisputeOpened, Payload: inbound.Payload{ID: "dp_1", PaymentID: "pi_1"}}, "pi_1"},
+		{inbound.Message{EventType: inbound.RefundFailed, Payload: inbound.Payload{ID: "re_1"}}, ""},
+		{inbound.Message{EventType: inbound.OrderCancelled, Payload: inbound.Payload{ID: "order_1"}}, ""},
+	} {
+		if got := tc.m.PaymentID(); got != tc.want {
+			t.Errorf("%s %+v: %q, want %q", tc.m.EventType, tc.m.Payload, got, tc.want)
+		}
+	}
+}
+
+// TestPayloadState: the payment state members of a payload are left out
+// until set, previousStatus is null for a payment without a status, and a
+// payload reads back as written.
+func TestPayloadState(t *testing.T) {
+	t.Parallel()
+	amount := int64(100)
+	p := inbound.Payload{ID: "pi_1", Status: "succeeded", Amount: &amount, Currency: "EUR", Processor: "stripe"}
+	b, _ := json.Marshal(p)
+	if strings.Contains(string(b), "sequence") || strings.Contains(string(b), "Status\"") || strings.Contains(string(b), "stale") {
+		t.Errorf("an unset state is written: %s", b)
+	}
+	p.Sequence, p.PreviousStatus, p.PaymentStatus, p.Stale = 1, inbound.Status(""), inbound.Status("captured"), true
+	b, _ = json.Marshal(p)
+	if !strings.Contains(string(b), `"sequence":1,"previousStatus":null,"paymentStatus":"captured","stale":true`) {
+		t.Errorf("state written as %s", b)
+	}
+	var back inbound.Payload
+	if err := json.Unmarshal(b, &back); err != nil || back.PreviousStatus != p.PreviousStatus || back.PaymentStatus != p.PaymentStatus || !back.Stale {
+		t.Errorf("read back %+v (%v), want %+v", back, err, p)
+	}
+}

@@ -31,8 +31,9 @@ func (s driver) MessagePurge(ctx context.Context, before time.Time, limit int) (
 	return int(n), err
 }
 
-// Inbound retention: each statement walks its table's (source_id, time)
-// index source by source and deletes at most $2 rows.
+// Inbound retention: each statement deletes at most $2 rows; the first two
+// walk their table's (source_id, time) index source by source, the last
+// the payment states' updated_at index, skipping a payment being advanced.
 const (
 	purgeInbound = `
 		WITH old AS (
@@ -44,14 +45,21 @@ const (
 			SELECT o.source_id, o.event_id FROM sources src JOIN observations o ON o.source_id = src.id AND o.seen_at < $1
 			LIMIT $2)
 		DELETE FROM observations o USING old WHERE o.source_id = old.source_id AND o.event_id = old.event_id`
+	purgePayments = `
+		WITH old AS (
+			SELECT source_id, payment_id FROM payment_states WHERE updated_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		DELETE FROM payment_states p USING old WHERE p.source_id = old.source_id AND p.payment_id = old.payment_id`
 )
 
-// InboundPurge deletes up to limit inbound events received before before
-// and up to limit observations seen before it, and returns how many rows
-// it deleted, those of the first statement too if the second fails.
+// InboundPurge deletes up to limit inbound events received before before,
+// up to limit observations seen before it and up to limit payment states
+// last changed before it, and returns how many rows it deleted, those of
+// the earlier statements too if a later one fails.
 func (s driver) InboundPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	total := 0
-	for _, q := range []string{purgeInbound, purgeObservations} {
+	for _, q := range []string{purgeInbound, purgeObservations, purgePayments} {
 		n, err := s.exec(ctx, q, storekit.TruncMS(before), limit)
 		if err != nil {
 			return total, err

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,7 +17,7 @@ var _ hookbridge.SourceStore = (*Store)(nil)
 
 // sourceColumns is the column list scanSource reads. Credentials, routing
 // and rollout are jsonb in the JSON form of their domain types.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at`
+const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at`
 
 func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 	var (
@@ -25,7 +26,7 @@ func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 		tolerance int64
 	)
 	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &src.Routing, &src.Rollout,
-		&src.CreatedAt, &src.UpdatedAt); err != nil {
+		&src.StalePolicy, &src.CreatedAt, &src.UpdatedAt); err != nil {
 		return src, err
 	}
 	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
@@ -40,11 +41,11 @@ func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 // change, in one transaction.
 func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
-		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, insertSource, src.ID, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
-			src.Routing, src.Rollout, src.CreatedAt, src.UpdatedAt); err != nil {
+			src.Routing, src.Rollout, src.StalePolicy, src.CreatedAt, src.UpdatedAt); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
@@ -71,9 +72,9 @@ func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, er
 // SourceUpdate writes the source's configuration, leaving its rollout.
 func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
-		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, updated_at = $6
-		WHERE id = $7`
-	return s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(), src.Routing, now, src.ID)
+		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, stale_policy = $6, updated_at = $7
+		WHERE id = $8`
+	return s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(), src.Routing, src.StalePolicy, now, src.ID)
 }
 
 // SourceSetRollout changes the source's rollout and audits the change in
@@ -141,47 +142,96 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 }
 
 // inboundColumns is the column list scanInbound reads.
-const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at`
+const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
+	canonical, payments, stale, held, released_at, released_by, body_dropped_at`
 
 func scanInbound(row pgx.Row) (hookbridge.InboundEvent, error) {
 	var (
-		ev       hookbridge.InboundEvent
-		appID    *string
-		occurred *time.Time
+		ev                          hookbridge.InboundEvent
+		appID                       *string
+		occurred, released, dropped *time.Time
 	)
 	if err := row.Scan(&ev.ID, &ev.SourceID, &ev.EventID, &ev.Type, &ev.Merchant, &ev.Headers, &ev.Body, &ev.Note,
-		&ev.Forward, &appID, &ev.MessageIDs, &occurred, &ev.ReceivedAt); err != nil {
+		&ev.Forward, &appID, &ev.MessageIDs, &occurred, &ev.ReceivedAt,
+		&ev.Canonical, &ev.Payments, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped); err != nil {
 		return ev, err
 	}
 	ev.AppID = fromNullString(appID)
 	ev.OccurredAt, ev.ReceivedAt = fromNullTime(occurred), ev.ReceivedAt.UTC()
+	ev.ReleasedAt, ev.BodyDroppedAt = fromNullTime(released), fromNullTime(dropped)
 	if len(ev.Headers) == 0 {
 		ev.Headers = nil
 	}
 	if len(ev.MessageIDs) == 0 {
 		ev.MessageIDs = nil
 	}
+	if len(ev.Canonical) == 0 {
+		ev.Canonical = nil
+	}
+	if len(ev.Payments) == 0 {
+		ev.Payments = nil
+	}
+	for i := range ev.Payments {
+		ev.Payments[i].OccurredAt = ev.Payments[i].OccurredAt.UTC()
+	}
 	return ev, nil
+}
+
+// jsonArray is the stored form of a list kept as jsonb: never NULL, '[]'
+// when empty.
+func jsonArray[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
 }
 
 // InboundEventInsert stores ev unless its source already has its EventID.
 // INSERT … ON CONFLICT DO NOTHING on the unique (source_id, event_id)
 // decides; a concurrent insert of the same key waits for the first to
-// commit and then finds it.
-func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (hookbridge.InboundEvent, bool, error) {
+// commit and then finds it. An event that concerns payments is inserted
+// in a transaction that then settles them: each payment's row is locked
+// (SELECT … FOR UPDATE) from its read to the commit, so that events of one
+// payment stored at once by several instances advance it one after the
+// other.
+func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent, body []byte,
+	settle func(hookbridge.StalePolicy, storekit.PaymentTx) error) (hookbridge.InboundEvent, bool, error) {
 	const (
 		insertEvent = `
-			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids,
+				occurred_at, received_at, canonical, payments)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (source_id, event_id) DO NOTHING`
-		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
+		getPolicy = `SELECT stale_policy FROM sources WHERE id = $1`
+		settled   = `UPDATE inbound_events SET payments = $1, stale = $2, held = $3, forward = $4, note = $5 WHERE id = $6`
+		getEvent  = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
 	)
-	body := ev.Body
-	if body == nil {
-		body = []byte{}
+	args := []any{ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
+		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt,
+		jsonArray(ev.Canonical), jsonArray(ev.Payments)}
+	var n int64
+	var err error
+	if settle == nil {
+		n, err = s.exec(ctx, insertEvent, args...)
+	} else {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			n = 0
+			tag, err := tx.Exec(ctx, insertEvent, args...)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err
+			}
+			n = 1
+			var policy hookbridge.StalePolicy
+			if err := tx.QueryRow(ctx, getPolicy, ev.SourceID).Scan(&policy); err != nil {
+				return err
+			}
+			if err := settle(policy, paymentTx{ctx, tx}); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, settled, jsonArray(ev.Payments), ev.Stale, ev.Held, ev.Forward, ev.Note, ev.ID)
+			return err
+		})
 	}
-	n, err := s.exec(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
-		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt)
 	if err != nil || n == 1 {
 		return hookbridge.InboundEvent{}, n == 1, err
 	}
@@ -192,17 +242,104 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 	return stored, false, nil
 }
 
+// paymentTx reads and writes payment states in a transaction, each row
+// locked from its read to the commit.
+type paymentTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+// LockPayment makes sure the payment has a row (a concurrent first event
+// of it waits here for the other's commit) and reads it locked.
+func (p paymentTx) LockPayment(sourceID, paymentID string) (hookbridge.PaymentState, error) {
+	const (
+		ensure = `
+			INSERT INTO payment_states (source_id, payment_id, sequence, updated_at) VALUES ($1, $2, 0, now())
+			ON CONFLICT (source_id, payment_id) DO NOTHING`
+		lock = `SELECT ` + paymentColumns + ` FROM payment_states WHERE source_id = $1 AND payment_id = $2 FOR UPDATE`
+	)
+	if _, err := p.tx.Exec(p.ctx, ensure, sourceID, paymentID); err != nil {
+		return hookbridge.PaymentState{}, err
+	}
+	return scanPayment(p.tx.QueryRow(p.ctx, lock, sourceID, paymentID))
+}
+
+func (p paymentTx) SavePayment(st hookbridge.PaymentState) error {
+	const savePayment = `
+		UPDATE payment_states SET status = $3, sequence = $4, amounts = $5, updated_at = $6
+		WHERE source_id = $1 AND payment_id = $2`
+	_, err := p.tx.Exec(p.ctx, savePayment, st.SourceID, st.PaymentID, st.Status, st.Sequence, st, st.UpdatedAt)
+	return err
+}
+
+// paymentColumns is the column list scanPayment reads.
+const paymentColumns = `source_id, payment_id, status, sequence, amounts, updated_at`
+
+func scanPayment(row pgx.Row) (hookbridge.PaymentState, error) {
+	var (
+		st      hookbridge.PaymentState
+		amounts []byte
+	)
+	if err := row.Scan(&st.SourceID, &st.PaymentID, &st.Status, &st.Sequence, &amounts, &st.UpdatedAt); err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(amounts, &st); err != nil {
+		return st, fmt.Errorf("payment %s: %w", st.PaymentID, err)
+	}
+	st.UpdatedAt, st.At = st.UpdatedAt.UTC(), st.At.UTC()
+	return st, nil
+}
+
+// PaymentStateGet reads the state of the source's payment.
+func (s driver) PaymentStateGet(ctx context.Context, sourceID, paymentID string) (hookbridge.PaymentState, error) {
+	return scanPayment(s.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = $1 AND payment_id = $2`,
+		sourceID, paymentID))
+}
+
+// InboundEventGet reads the source's event with id.
+func (s driver) InboundEventGet(ctx context.Context, sourceID, id string) (hookbridge.InboundEvent, error) {
+	return scanInbound(s.pool.QueryRow(ctx, `SELECT `+inboundColumns+` FROM inbound_events WHERE source_id = $1 AND id = $2`, sourceID, id))
+}
+
+// InboundEventRelease reads the event locked and applies release to it, in
+// one transaction: of two releases at once, the second finds the first's
+// outcome.
+func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, release func(*hookbridge.InboundEvent) (bool, error)) (hookbridge.InboundEvent, error) {
+	const (
+		lockEvent  = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND id = $2 FOR UPDATE`
+		setRelease = `UPDATE inbound_events SET held = $1, forward = $2, released_at = $3, released_by = $4 WHERE id = $5`
+	)
+	var ev hookbridge.InboundEvent
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if ev, err = scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id)); err != nil {
+			return err
+		}
+		changed, err := release(&ev)
+		if err != nil || !changed {
+			return err
+		}
+		_, err = tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
+		return err
+	})
+	return ev, err
+}
+
 // InboundEventSetMessages records the messages an event was forwarded as.
 func (s driver) InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (int64, error) {
 	return s.exec(ctx, `UPDATE inbound_events SET message_ids = $1 WHERE source_id = $2 AND id = $3`,
 		jsonList(msgIDs), sourceID, id)
 }
 
-// InboundEventList reads a page of a source's events by id.
-func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error) {
+// InboundEventList reads a page of a source's events by id; the held ones
+// through their partial index.
+func (s driver) InboundEventList(ctx context.Context, sourceID string, f hookbridge.InboundFilter, limit int) ([]hookbridge.InboundEvent, error) {
 	var q query
 	q.where(`source_id = ` + q.arg(sourceID))
-	tail := q.keyset("id", opt, hookbridge.OrderDescending, limit)
+	if f.Held {
+		q.where(`held`)
+	}
+	tail := q.keyset("id", f.ListOptions, hookbridge.OrderDescending, limit)
 	var out []hookbridge.InboundEvent
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
@@ -216,6 +353,20 @@ func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookb
 		return err
 	})
 	return out, err
+}
+
+// InboundBodyPurge drops the bodies of up to limit events received before
+// before, oldest first, through the partial index of kept bodies. SKIP
+// LOCKED leaves an event being released for a later run.
+func (s driver) InboundBodyPurge(ctx context.Context, before time.Time, limit int, now time.Time) (int, error) {
+	const dropBodies = `
+		WITH old AS (
+			SELECT id FROM inbound_events WHERE body_dropped_at IS NULL AND received_at < $1
+			ORDER BY received_at LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		UPDATE inbound_events e SET body = ''::bytea, body_dropped_at = $3 FROM old WHERE e.id = old.id`
+	n, err := s.exec(ctx, dropBodies, storekit.TruncMS(before), limit, now)
+	return int(n), err
 }
 
 // ObservationInsert stores what polling saw in one statement, keeping the

@@ -1,8 +1,10 @@
 // Package retention deletes what is older than the retention period, so
 // that the database stops growing at traffic × retention: finished
-// messages with their deliveries and attempts, the inbound notifications
-// and polling observations of the same age, and the responses kept for
-// Idempotency-Key retries once their day is over.
+// messages with their deliveries and attempts, the inbound notifications,
+// polling observations and payment states of the same age, the raw bodies
+// of inbound notifications sooner (raw retention: a processor's body holds
+// more about the payer than the canonical event made of it), and the
+// responses kept for Idempotency-Key retries once their day is over.
 //
 // Invariants:
 //
@@ -40,12 +42,20 @@ const (
 	// for good; the job still deletes what expires whatever the retention
 	// (Idempotency-Key answers, revocations of expired portal tokens).
 	KeepMessages time.Duration = -1
+	// DefaultRawAge is how old an inbound notification gets before its raw
+	// body is dropped; the event (its key, state, messages and note) stays
+	// as long as Age says.
+	DefaultRawAge = 30 * 24 * time.Hour
+	// KeepRaw as a Config's RawAge keeps raw bodies as long as their
+	// events.
+	KeepRaw time.Duration = -1
 )
 
 // Config is what New needs. Zero values mean the documented default.
 type Config struct {
 	Store    hookbridge.RetentionStore
 	Age      time.Duration // 0: DefaultAge; KeepMessages: none is deleted
+	RawAge   time.Duration // 0: DefaultRawAge; KeepRaw: bodies go with their events
 	Interval time.Duration // 0: DefaultInterval
 	Batch    int           // 0: DefaultBatch
 	// Exclusive runs fn unless another instance runs the same job, and
@@ -57,14 +67,17 @@ type Config struct {
 }
 
 // Job deletes the messages older than its age whose deliveries are all
-// final, with their deliveries and attempts (Store.PurgeBefore), and what
-// expires whatever the age (Idempotency-Key answers, revocations of expired
-// portal tokens): once at start, then every interval. With several instances on one database
+// final, with their deliveries and attempts (Store.PurgeBefore), the
+// inbound events of that age, the raw bodies of inbound events older than
+// its raw age (Store.PurgeInboundBodiesBefore), and what expires whatever
+// the age (Idempotency-Key answers, revocations of expired portal tokens):
+// once at start, then every interval. With several instances on one database
 // (Exclusive set) only one of them purges at a time; the others skip that
 // round.
 type Job struct {
 	store     hookbridge.RetentionStore
 	age       time.Duration
+	rawAge    time.Duration
 	interval  time.Duration
 	batch     int
 	exclusive func(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
@@ -77,6 +90,7 @@ func New(cfg Config) *Job {
 	j := &Job{
 		store:     cfg.Store,
 		age:       cmp.Or(cfg.Age, DefaultAge),
+		rawAge:    cmp.Or(cfg.RawAge, DefaultRawAge),
 		interval:  cmp.Or(cfg.Interval, DefaultInterval),
 		batch:     cmp.Or(cfg.Batch, DefaultBatch),
 		exclusive: cfg.Exclusive,
@@ -150,6 +164,13 @@ func (j *Job) purge(ctx context.Context, now, before time.Time) (int, error) {
 		}
 		if before.After(keysBefore) {
 			keysBefore = before
+		}
+	}
+	if j.rawAge != KeepRaw {
+		// Raw bodies go sooner than their events, whatever the
+		// message retention.
+		if _, err = j.purgeAll(ctx, now.Add(-j.rawAge), j.store.PurgeInboundBodiesBefore); err != nil {
+			return n, err
 		}
 	}
 	if _, err = j.purgeAll(ctx, keysBefore, j.store.PurgeIdempotentBefore); err != nil {

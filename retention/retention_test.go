@@ -179,3 +179,67 @@ func TestJobKeepMessages(t *testing.T) {
 		t.Errorf("the expired token's revocation was kept (%+v, %v)", e, err)
 	}
 }
+
+// TestJobRawBodies: raw bodies of inbound events older than the raw age
+// are dropped, their events kept for the message retention, even when
+// messages are kept for good; with KeepRaw they stay.
+func TestJobRawBodies(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name        string
+		age, rawAge time.Duration
+		dropped     []bool // of the events received 40 days, 10 days and an hour ago
+		kept        int
+	}{
+		{"Defaults", 0, 0, []bool{true, false, false}, 2}, // 30 days both
+		{"RawSooner", 60 * 24 * time.Hour, 7 * 24 * time.Hour, []bool{true, true, false}, 3},
+		{"MessagesKept", KeepMessages, 7 * 24 * time.Hour, []bool{true, true, false}, 3},
+		{"RawKept", KeepMessages, KeepRaw, []bool{false, false, false}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			src := &hookbridge.Source{Scheme: "stripe", Rollout: hookbridge.Rollout{State: hookbridge.RolloutShadow}}
+			if err := st.CreateSource(ctx, src, "admin"); err != nil {
+				t.Fatal(err)
+			}
+			var evs []*hookbridge.InboundEvent
+			for i, age := range []time.Duration{40 * 24 * time.Hour, 10 * 24 * time.Hour, time.Hour} {
+				ev := &hookbridge.InboundEvent{SourceID: src.ID, EventID: string(rune('a' + i)), Body: []byte(`{"raw":true}`),
+					ReceivedAt: now.Add(-age)}
+				if _, _, err := st.CreateInboundEvent(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+				evs = append(evs, ev)
+			}
+			job := New(Config{Store: st, Age: tc.age, RawAge: tc.rawAge, Batch: 1, Now: func() time.Time { return now },
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if _, ran := job.RunOnce(ctx); !ran {
+				t.Fatal("the round did not run")
+			}
+			kept := 0
+			for i, ev := range evs {
+				got, err := st.GetInboundEvent(ctx, src.ID, ev.ID)
+				if hookbridge.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept++
+				if dropped := got.Body == nil; dropped != tc.dropped[i] || dropped == got.BodyDroppedAt.IsZero() {
+					t.Errorf("event %d: body %q (dropped at %v), want dropped %v", i, got.Body, got.BodyDroppedAt, tc.dropped[i])
+				}
+			}
+			if kept != tc.kept {
+				t.Errorf("%d events kept, want %d", kept, tc.kept)
+			}
+		})
+	}
+}

@@ -25,9 +25,10 @@ func (s driver) MessagePurge(ctx context.Context, before time.Time, limit int) (
 	return int(n), err
 }
 
-// InboundPurge deletes up to limit inbound events received before before
-// and up to limit observations seen before it, in one write transaction.
-// Each walks its table's (source_id, time) index source by source.
+// InboundPurge deletes up to limit inbound events received before before,
+// up to limit observations seen before it and up to limit payment states
+// last changed before it, in one write transaction. The first two walk
+// their table's (source_id, time) index source by source.
 func (s driver) InboundPurge(ctx context.Context, before time.Time, limit int) (int, error) {
 	const (
 		purgeInbound = `
@@ -38,11 +39,14 @@ func (s driver) InboundPurge(ctx context.Context, before time.Time, limit int) (
 			DELETE FROM observations WHERE rowid IN (
 				SELECT o.rowid FROM sources src JOIN observations o ON o.source_id = src.id AND o.seen_at < ?
 				LIMIT ?)`
+		purgePayments = `
+			DELETE FROM payment_states WHERE rowid IN (
+				SELECT rowid FROM payment_states WHERE updated_at < ? LIMIT ?)`
 	)
 	var total int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		total = 0
-		for _, q := range []string{purgeInbound, purgeObservations} {
+		for _, q := range []string{purgeInbound, purgeObservations, purgePayments} {
 			res, err := tx.ExecContext(ctx, q, ms(before), limit)
 			if err != nil {
 				return err

@@ -16,7 +16,7 @@ import (
 var _ hookbridge.SourceStore = (*Store)(nil)
 
 // sourceColumns is the column list scanSource reads.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at`
+const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at`
 
 // scanSource returns the scanner of sourceColumns that opens the
 // credentials with keys.
@@ -32,7 +32,7 @@ func scanSourceWith(keys *sealed.Keyring, row rowScanner) (hookbridge.Source, er
 		tolerance        int64
 		created, updated int64
 	)
-	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &routing, &rollout, &created, &updated); err != nil {
+	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &routing, &rollout, &src.StalePolicy, &created, &updated); err != nil {
 		return src, err
 	}
 	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
@@ -73,11 +73,11 @@ func (j jsonObject) decode(dst any) error {
 // change.
 func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
-		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, string(creds),
-			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
+			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, src.StalePolicy, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
@@ -105,10 +105,10 @@ func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, er
 // SourceUpdate writes the source's configuration, leaving its rollout.
 func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
-		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, updated_at = ?
+		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, stale_policy = ?, updated_at = ?
 		WHERE id = ?`
 	return s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
-		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, ms(now), src.ID)
+		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, src.StalePolicy, ms(now), src.ID)
 }
 
 // SourceSetRollout changes the source's rollout and audits the change, in
@@ -176,33 +176,42 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 }
 
 // inboundColumns is the column list scanInbound reads.
-const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at`
+const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
+	canonical, payments, stale, held, released_at, released_by, body_dropped_at`
 
 func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	var (
-		ev       hookbridge.InboundEvent
-		appID    sql.NullString
-		occurred sql.NullInt64
-		received int64
+		ev                          hookbridge.InboundEvent
+		appID                       sql.NullString
+		occurred, released, dropped sql.NullInt64
+		received                    int64
 	)
 	if err := row.Scan(&ev.ID, &ev.SourceID, &ev.EventID, &ev.Type, &ev.Merchant, jsonScan{&ev.Headers}, &ev.Body,
-		&ev.Note, &ev.Forward, &appID, jsonScan{&ev.MessageIDs}, &occurred, &received); err != nil {
+		&ev.Note, &ev.Forward, &appID, jsonScan{&ev.MessageIDs}, &occurred, &received,
+		jsonScan{&ev.Canonical}, jsonScan{&ev.Payments}, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped); err != nil {
 		return ev, err
 	}
 	ev.AppID = appID.String
 	ev.OccurredAt, ev.ReceivedAt = fromNullMS(occurred), fromMS(received)
+	ev.ReleasedAt, ev.BodyDroppedAt = fromNullMS(released), fromNullMS(dropped)
 	return ev, nil
 }
 
 // InboundEventInsert stores ev unless its source already has its EventID.
 // The unique index (source_id, event_id) decides, inside the one write
-// transaction, so a concurrent repeat finds the first.
-func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (hookbridge.InboundEvent, bool, error) {
+// transaction, so a concurrent repeat finds the first; the payments the
+// event concerns are settled in that transaction, which the one writer
+// runs alone.
+func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent, body []byte,
+	settle func(hookbridge.StalePolicy, storekit.PaymentTx) error) (hookbridge.InboundEvent, bool, error) {
 	const (
+		getPolicy   = `SELECT stale_policy FROM sources WHERE id = ?`
 		insertEvent = `
-			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids,
+				occurred_at, received_at, canonical, payments)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source_id, event_id) DO NOTHING`
+		settled  = `UPDATE inbound_events SET payments = ?, stale = ?, held = ?, forward = ?, note = ? WHERE id = ?`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
 	)
 	var (
@@ -210,11 +219,14 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 		created bool
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := sourceExists(ctx, tx, ev.SourceID); err != nil {
-			return err
+		created = false
+		var policy hookbridge.StalePolicy
+		if err := tx.QueryRowContext(ctx, getPolicy, ev.SourceID).Scan(&policy); err != nil {
+			return storekit.Err(err, "source", nil, "read source")
 		}
 		res, err := tx.ExecContext(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonValue{ev.Headers},
-			ev.Body, ev.Note, ev.Forward, nullString(ev.AppID), jsonValue{ev.MessageIDs}, msOrNull(ev.OccurredAt), ms(ev.ReceivedAt))
+			body, ev.Note, ev.Forward, nullString(ev.AppID), jsonValue{ev.MessageIDs}, msOrNull(ev.OccurredAt), ms(ev.ReceivedAt),
+			jsonValue{ev.Canonical}, jsonValue{ev.Payments})
 		if err != nil {
 			return err
 		}
@@ -222,14 +234,99 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 		if err != nil {
 			return err
 		}
-		if n == 1 {
-			created = true
+		if n == 0 {
+			stored, err = scanInbound(tx.QueryRowContext(ctx, getEvent, ev.SourceID, ev.EventID))
+			return err
+		}
+		created = true
+		if settle == nil {
 			return nil
 		}
-		stored, err = scanInbound(tx.QueryRowContext(ctx, getEvent, ev.SourceID, ev.EventID))
+		if err := settle(policy, paymentTx{ctx, tx}); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, settled, jsonValue{ev.Payments}, ev.Stale, ev.Held, ev.Forward, ev.Note, ev.ID)
 		return err
 	})
 	return stored, created, err
+}
+
+// paymentTx reads and writes payment states in a write transaction: the
+// one writer is the lock.
+type paymentTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (p paymentTx) LockPayment(sourceID, paymentID string) (hookbridge.PaymentState, error) {
+	st, err := scanPayment(p.tx.QueryRowContext(p.ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
+		sourceID, paymentID))
+	if storekit.IsNoRows(err) {
+		return hookbridge.PaymentState{}, nil
+	}
+	return st, err
+}
+
+func (p paymentTx) SavePayment(st hookbridge.PaymentState) error {
+	const savePayment = `
+		INSERT INTO payment_states (source_id, payment_id, status, sequence, amounts, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source_id, payment_id) DO UPDATE SET
+			status = excluded.status, sequence = excluded.sequence, amounts = excluded.amounts, updated_at = excluded.updated_at`
+	_, err := p.tx.ExecContext(p.ctx, savePayment, st.SourceID, st.PaymentID, st.Status, st.Sequence, jsonValue{st}, ms(st.UpdatedAt))
+	return err
+}
+
+// paymentColumns is the column list scanPayment reads.
+const paymentColumns = `source_id, payment_id, status, sequence, amounts, updated_at`
+
+func scanPayment(row rowScanner) (hookbridge.PaymentState, error) {
+	var (
+		st      hookbridge.PaymentState
+		amounts jsonObject
+		updated int64
+	)
+	if err := row.Scan(&st.SourceID, &st.PaymentID, &st.Status, &st.Sequence, &amounts, &updated); err != nil {
+		return st, err
+	}
+	if err := amounts.decode(&st); err != nil {
+		return st, fmt.Errorf("payment %s: %w", st.PaymentID, err)
+	}
+	st.UpdatedAt = fromMS(updated)
+	return st, nil
+}
+
+// PaymentStateGet reads the state of the source's payment.
+func (s driver) PaymentStateGet(ctx context.Context, sourceID, paymentID string) (hookbridge.PaymentState, error) {
+	return scanPayment(s.r.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
+		sourceID, paymentID))
+}
+
+// InboundEventGet reads the source's event with id.
+func (s driver) InboundEventGet(ctx context.Context, sourceID, id string) (hookbridge.InboundEvent, error) {
+	return scanInbound(s.r.QueryRowContext(ctx, `SELECT `+inboundColumns+` FROM inbound_events WHERE source_id = ? AND id = ?`, sourceID, id))
+}
+
+// InboundEventRelease reads the event and applies release to it in one
+// write transaction.
+func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, release func(*hookbridge.InboundEvent) (bool, error)) (hookbridge.InboundEvent, error) {
+	const (
+		getEvent   = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND id = ?`
+		setRelease = `UPDATE inbound_events SET held = ?, forward = ?, released_at = ?, released_by = ? WHERE id = ?`
+	)
+	var ev hookbridge.InboundEvent
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if ev, err = scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id)); err != nil {
+			return err
+		}
+		changed, err := release(&ev)
+		if err != nil || !changed {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
+		return err
+	})
+	return ev, err
 }
 
 // InboundEventSetMessages records the messages an event was forwarded as.
@@ -238,9 +335,13 @@ func (s driver) InboundEventSetMessages(ctx context.Context, sourceID, id string
 	return s.exec(ctx, setMessages, jsonValue{msgIDs}, sourceID, id)
 }
 
-// InboundEventList reads a page of a source's events by id.
-func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error) {
-	cond, args, orderBy := keyset("id", opt, hookbridge.OrderDescending)
+// InboundEventList reads a page of a source's events by id; the held ones
+// through their partial index.
+func (s driver) InboundEventList(ctx context.Context, sourceID string, f hookbridge.InboundFilter, limit int) ([]hookbridge.InboundEvent, error) {
+	cond, args, orderBy := keyset("id", f.ListOptions, hookbridge.OrderDescending)
+	if f.Held {
+		cond += " AND held"
+	}
 	query := `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
 	var rows []hookbridge.InboundEvent
 	err := s.read(ctx, func(tx *sql.Tx) error {
@@ -252,6 +353,18 @@ func (s driver) InboundEventList(ctx context.Context, sourceID string, opt hookb
 		return err
 	})
 	return rows, err
+}
+
+// InboundBodyPurge drops the bodies of up to limit events received before
+// before, oldest first, through the partial index of kept bodies.
+func (s driver) InboundBodyPurge(ctx context.Context, before time.Time, limit int, now time.Time) (int, error) {
+	const dropBodies = `
+		UPDATE inbound_events SET body = x'', body_dropped_at = ?
+		WHERE id IN (
+			SELECT id FROM inbound_events WHERE body_dropped_at IS NULL AND received_at < ?
+			ORDER BY received_at LIMIT ?)`
+	n, err := s.exec(ctx, dropBodies, ms(now), ms(before), limit)
+	return int(n), err
 }
 
 // ObservationInsert stores what polling saw, keeping the first report of

@@ -50,10 +50,10 @@ func testRetention(t *testing.T, open Opener) {
 		if total != 6 {
 			t.Errorf("purged %d rows, want 4 events and 2 observations", total)
 		}
-		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{ListOptions: hookbridge.ListOptions{Limit: hookbridge.MaxListLimit}})
 		ok(t, err)
 		equal(t, "events kept", ids(p.Data, func(e hookbridge.InboundEvent) string { return e.EventID }), []string{"evt_new"})
-		p, err = s.ListInboundEvents(ctx, other.ID, hookbridge.ListOptions{Limit: hookbridge.MaxListLimit})
+		p, err = s.ListInboundEvents(ctx, other.ID, hookbridge.InboundFilter{ListOptions: hookbridge.ListOptions{Limit: hookbridge.MaxListLimit}})
 		ok(t, err)
 		if len(p.Data) != 0 {
 			t.Errorf("other source kept %d old events", len(p.Data))

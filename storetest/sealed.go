@@ -24,7 +24,8 @@ type SealedDB struct {
 }
 
 // RunSealed checks that a store seals the secrets it keeps (endpoint
-// secrets, source credentials, settings) with its keys:
+// secrets, source credentials, settings, and the raw bodies of inbound
+// events, sealed as they are written) with its keys:
 // none in the clear once keys are set, every read opening them, old keys
 // still opening what they sealed, Reseal moving everything to the current
 // key, and a store without the keys refusing to read sealed secrets.
@@ -38,6 +39,8 @@ func RunSealed(t *testing.T, db SealedDB) {
 		setting  = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
 		token    = "hbpt_eyJ2IjoxLCJhcHAiOiJhcHBfMSJ9"
 		response = `{"token":"` + token + `"}`
+		marker   = "cardholder-Wilhelmina-Q-Zyzzyva"
+		rawBody  = `{"id":"evt_1","data":{"object":{"description":"` + marker + `"}}}`
 	)
 	aKey, bKey := sealed.NewKey(), sealed.NewKey()
 	a, err := sealed.ParseKeys(aKey)
@@ -69,6 +72,17 @@ func RunSealed(t *testing.T, db SealedDB) {
 	}
 	keep("plain-key")
 	keep("running-key")
+	// An inbound event's raw body from before any key.
+	plainEvent := newInbound(src.ID, "evt_plain", at(0))
+	plainEvent.Body = []byte(rawBody)
+	_, _, err = s.CreateInboundEvent(ctx, plainEvent)
+	ok(t, err)
+	body := func(ev *hookbridge.InboundEvent) string {
+		t.Helper()
+		got, err := s.GetInboundEvent(ctx, src.ID, ev.ID)
+		ok(t, err)
+		return string(got.Body)
+	}
 	// More settings than Reseal reads at a time.
 	extra := storekit.ResealPage + 1
 	for i := range extra {
@@ -126,6 +140,18 @@ func RunSealed(t *testing.T, db SealedDB) {
 	}
 	kept("done-key")
 	kept("plain-key")
+	// So are raw bodies: the new one is sealed for its row, the old one
+	// stays as it was; both read back.
+	sealedEvent := newInbound(src.ID, "evt_sealed", at(time.Second))
+	sealedEvent.Body = []byte(rawBody)
+	_, _, err = s.CreateInboundEvent(ctx, sealedEvent)
+	ok(t, err)
+	raw("inbound_events", "body", sealedEvent.ID, marker, a.CurrentID())
+	equal(t, "sealed body read back", body(sealedEvent), rawBody)
+	equal(t, "plain body read back", body(plainEvent), rawBody)
+	page, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{})
+	ok(t, err)
+	equal(t, "bodies listed", []string{string(page.Data[0].Body), string(page.Data[1].Body)}, []string{rawBody, rawBody})
 	got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret read back", got.Secrets[0].Key, secret1)
@@ -163,6 +189,9 @@ func RunSealed(t *testing.T, db SealedDB) {
 	if _, err := s.GetSource(ctx, src.ID); !errors.Is(err, sealed.ErrNoKey) {
 		t.Fatalf("read with another key: %v, want ErrNoKey", err)
 	}
+	// A raw body no configured key opens counts as gone: the event is
+	// still shown.
+	equal(t, "a body under another key", body(sealedEvent), "")
 	ok(t, s.Close())
 
 	// Rotation: the new key first, the old one after; Reseal moves all.
@@ -181,6 +210,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	raw("settings", "value", "a_key", setting, b.CurrentID())
 	raw("settings", "value", last, setting, b.CurrentID())
 	kept("done-key") // the old key still opens it
+	equal(t, "a body under the old key", body(sealedEvent), rawBody)
 	ok(t, s.Close())
 
 	// The new key alone now reads everything, and nothing is left to do.

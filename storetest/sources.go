@@ -156,7 +156,7 @@ func testSources(t *testing.T, open Opener) {
 
 		ok(t, s.SetInboundMessages(ctx, src.ID, first.ID, []string{"msg_a", "msg_b"}))
 		wantCode(t, s.SetInboundMessages(ctx, other.ID, first.ID, []string{"msg_a"}), hookbridge.ENOTFOUND)
-		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.ListOptions{})
+		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{ListOptions: hookbridge.ListOptions{}})
 		ok(t, err)
 		want := *first
 		want.MessageIDs = []string{"msg_a", "msg_b"}
@@ -209,10 +209,10 @@ func testSources(t *testing.T, open Opener) {
 		}
 		slices.Reverse(want)
 		got := pageAll(t, 2, func(e hookbridge.InboundEvent) string { return e.ID }, func(opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-			return s.ListInboundEvents(t.Context(), src.ID, opt)
+			return s.ListInboundEvents(t.Context(), src.ID, hookbridge.InboundFilter{ListOptions: opt})
 		}, hookbridge.OrderDefault)
 		equal(t, "events newest first", ids(got, func(e hookbridge.InboundEvent) string { return e.ID }), want)
-		_, err := s.ListInboundEvents(t.Context(), hookbridge.NewID(hookbridge.PrefixSource), hookbridge.ListOptions{})
+		_, err := s.ListInboundEvents(t.Context(), hookbridge.NewID(hookbridge.PrefixSource), hookbridge.InboundFilter{ListOptions: hookbridge.ListOptions{}})
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 

@@ -11,8 +11,11 @@
 // a message search (eventId, event type, endpoint and status, date) with
 // each message's status over its deliveries, the latest attempts and a
 // button that opens its consumer portal; a message with every attempt's
-// request and response, and a resend button; and the event type catalogue
-// (add, describe, edit the schema, archive). The portal lets one
+// request and response, and a resend button; the event type catalogue
+// (add, describe, edit the schema, archive); and the inbound sources
+// (sources.go): each processor's URL with its rollout, and what it
+// received, newest first, with what each notification did to its payment,
+// the stale ones marked and the held ones released with a button. The portal lets one
 // application's consumer add, edit, disable and delete endpoints, reveal
 // and rotate signing secrets, send test events, browse the message log and
 // recover failed messages. An application's endpoint pages (endpoints.go),

@@ -321,6 +321,9 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("GET /ui/operational", h.admin(h.dashOperational))
 	mux.HandleFunc("POST /ui/operational", h.admin(h.dashCreateOperational))
 	mux.HandleFunc("POST /ui/operational/{ep}/delete", h.admin(h.dashDeleteOperational))
+	mux.HandleFunc("GET /ui/sources", h.admin(h.dashSources))
+	mux.HandleFunc("GET /ui/sources/{src}", h.admin(h.dashSource))
+	mux.HandleFunc("POST /ui/sources/{src}/events/{ev}/release", h.admin(h.dashReleaseEvent))
 
 	mux.HandleFunc("GET /portal/{$}", h.handlePortalHome)
 	mux.HandleFunc("POST /portal/logout", h.handlePortalLogout)

@@ -116,6 +116,7 @@ var notices = map[string]string{
 	"app-created": "Application created. Add an endpoint to start delivering its messages.",
 	"app-updated": "Application saved.",
 	"app-deleted": "Application deleted, with its endpoints, messages and attempts.",
+	"released":    "Event released: it is forwarded now, marked stale.",
 }
 
 // render writes a page. It executes into a buffer first, so a template

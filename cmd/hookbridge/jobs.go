@@ -12,6 +12,7 @@ import (
 // Retention defaults of `hookbridge serve`: the retention job's.
 const (
 	defaultRetention         = retention.DefaultAge
+	defaultRawRetention      = retention.DefaultRawAge
 	defaultRetentionInterval = retention.DefaultInterval
 )
 
@@ -19,9 +20,10 @@ const (
 // (ctx is the dispatcher's): on a store shared by several instances, the
 // listener that wakes this dispatcher when another instance accepts a
 // message; and the retention job (with retention off it still deletes
-// expired Idempotency-Key answers and token revocations); and, when the
-// keys come from a key file, the watcher that follows it. All are counted
-// in s.wg, so Shutdown waits for them before closing the store.
+// expired Idempotency-Key answers and token revocations, and drops raw
+// bodies past --raw-retention); and, when the keys come from a key file,
+// the watcher that follows it. All are counted in s.wg, so Shutdown waits
+// for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
 	if l, ok := s.store.(hookbridge.Listener); ok {
 		s.wg.Go(func() {
@@ -33,12 +35,16 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 	cfg := retention.Config{
 		Store:    s.store,
 		Age:      s.cfg.Retention,
+		RawAge:   s.cfg.RawRetention,
 		Interval: s.cfg.RetentionInterval,
 		Logger:   s.logger.With("component", "retention"),
 	}
 	if cfg.Age == 0 {
 		// Messages are kept, but what expires by itself is still deleted.
 		cfg.Age = retention.KeepMessages
+	}
+	if cfg.RawAge == 0 {
+		cfg.RawAge = retention.KeepRaw
 	}
 	if x, ok := s.store.(hookbridge.ExclusiveRunner); ok {
 		cfg.Exclusive = x.RunExclusive

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hookbridge/hookbridge"
@@ -122,5 +123,56 @@ func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
 	}
 	if gen, err := seededGeneration(ctx, store); err != nil || gen != eventTypesGeneration {
 		t.Errorf("generation %d (%v), want %d", gen, err, eventTypesGeneration)
+	}
+}
+
+// TestSeedAddsTheSchemaVersions: a database seeded by the second generation
+// (every type with its version "1" schema) gets version "2" of the payment
+// types' schemas, except where the operator changed the schema; the order
+// types keep theirs.
+func TestSeedAddsTheSchemaVersions(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mine := json.RawMessage(`{"1":{"type":"object","title":"mine"}}`)
+	for _, et := range hookbridge.CanonicalEventTypes {
+		old := hookbridge.EventType{Name: et.Name, Description: et.Description, Schemas: schemasBefore(et.Schemas, "2")}
+		if et.Name == "refund.failed" {
+			old.Schemas = mine
+		}
+		if err := store.CreateEventType(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutSetting(ctx, settingEventTypesGeneration, "2", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedEventTypes(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	for _, et := range hookbridge.CanonicalEventTypes {
+		got, err := store.GetEventType(ctx, et.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var versions map[string]json.RawMessage
+		_ = json.Unmarshal(got.Schemas, &versions)
+		switch {
+		case et.Name == "refund.failed":
+			if !sameJSON(got.Schemas, mine) {
+				t.Errorf("the operator's schema of refund.failed was replaced: %s", got.Schemas)
+			}
+		case !sameJSON(got.Schemas, et.Schemas):
+			t.Errorf("%s: schemas after the upgrade %s, want the current ones", et.Name, got.Schemas)
+		case !strings.HasPrefix(et.Name, "order.") && versions["2"] == nil:
+			t.Errorf("%s has no version 2", et.Name)
+		}
 	}
 }

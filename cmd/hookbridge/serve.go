@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ type serveConfig struct {
 	Migrate           bool          // apply the schema on start (PostgreSQL; SQLite always does)
 	Lease             time.Duration // how long a claimed delivery is held; 0 = dispatch.DefaultLease
 	Retention         time.Duration // age after which finished messages are deleted; 0 = keep everything
+	RawRetention      time.Duration // age after which inbound raw bodies are dropped; 0 = kept as long as their events
 	RetentionInterval time.Duration // how often retention runs; 0 = defaultRetentionInterval
 
 	EndpointConcurrency int           // requests in flight per endpoint, per instance
@@ -119,6 +121,7 @@ func (c *serveConfig) register(fs *flagSet) {
 	fs.Int(&c.EndpointConcurrency, "endpoint-concurrency", dispatch.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, per instance, so a slow receiver cannot take every worker")
 	fs.DurationOrNever(&c.DisableAfter, "disable-after", dispatch.DefaultDisableAfter, dispatch.NeverDisable, "disable an endpoint whose attempts have all failed for this `duration`, and send endpoint.disabled to the operational webhook endpoints; never keeps failing endpoints enabled")
 	fs.Duration(&c.Retention, "retention", defaultRetention, "delete messages older than this whose deliveries are all final, with their attempts; 0 keeps everything")
+	fs.Duration(&c.RawRetention, "raw-retention", defaultRawRetention, "drop the raw body of an inbound notification this old (its event stays as long as --retention says); 0 keeps bodies as long as their events")
 	fs.Duration(&c.RetentionInterval, "retention-interval", defaultRetentionInterval, "how often the retention job runs")
 	fs.String(&c.PublicURL, "public-url", "", "URL at which browsers reach this server (e.g. https://hooks.example.com), used in consumer portal links; when unset, the address each request was sent to")
 	fs.String(&c.PortalFrameAncestors, "portal-frame-ancestors", ui.DefaultFrameAncestors, "pages that may embed the consumer portal in an iframe: a CSP frame-ancestors source list, e.g. \"'self' https://app.example.com\"")
@@ -295,6 +298,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		if proxy, err = dispatch.ParseProxy(cfg.Proxy); err != nil {
 			return nil, usageError("--proxy: %v", err)
 		}
+	}
+	// A negative age would reach into the future and delete everything.
+	if cfg.Retention < 0 {
+		return nil, usageError("--retention %s: must not be negative (0 keeps everything)", cfg.Retention)
+	}
+	if cfg.RawRetention < 0 {
+		return nil, usageError("--raw-retention %s: must not be negative (0 keeps raw bodies as long as their events)", cfg.RawRetention)
 	}
 	delays := dispatch.DefaultDelays() // also for a serveConfig made in code
 	if cfg.RetrySchedule != "" {
@@ -763,16 +773,20 @@ const settingEventTypesSeeded = "event_types_seeded"
 const settingEventTypesGeneration = "event_types_generation"
 
 // Generations of the canonical catalogue: 1, the first twelve types; 2, a
-// JSON Schema with an example on every type, and payment.updated.
-const eventTypesGeneration = 2
+// JSON Schema with an example on every type, and payment.updated; 3,
+// version "2" of the payment.*, refund.* and dispute.* schemas (the
+// payment's state).
+const eventTypesGeneration = 3
 
 // eventTypeSince is the generation that added a type; the others are 1.
 var eventTypeSince = map[string]int{"payment.updated": 2}
 
 // seedEventTypes brings the catalogue up to eventTypesGeneration: a fresh
 // database gets every canonical type; one seeded by an older generation
-// gets the types added since, and the schema of each type it has that has
-// none (one the operator gave a schema, or deleted, is left as it is).
+// gets the types added since, the schema of each type it has that has none,
+// and the newer schema of each type whose schema is still the one an older
+// generation seeded (one the operator gave a schema of their own, or
+// deleted, is left as it is).
 func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 	gen, err := seededGeneration(ctx, store)
 	if err != nil || gen >= eventTypesGeneration {
@@ -787,20 +801,27 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 			}
 			continue
 		}
-		if gen < 2 && len(et.Schemas) > 0 { // schemas came with generation 2
-			cur, err := store.GetEventType(ctx, et.Name)
-			if hookbridge.IsNotFound(err) {
-				continue // deleted by the operator
-			} else if err != nil {
-				return fmt.Errorf("seed event type %s: %w", et.Name, err)
-			}
-			if hasSchema(cur.Schemas) {
-				continue
-			}
-			cur.Schemas = et.Schemas
-			if err := store.UpdateEventType(ctx, cur); err != nil {
-				return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
-			}
+		if gen >= 3 || len(et.Schemas) == 0 { // every schema is as generation 3 has it
+			continue
+		}
+		cur, err := store.GetEventType(ctx, et.Name)
+		if hookbridge.IsNotFound(err) {
+			continue // deleted by the operator
+		} else if err != nil {
+			return fmt.Errorf("seed event type %s: %w", et.Name, err)
+		}
+		// Schemas came with generation 2, version "2" of the payment
+		// types' with generation 3: replace what an older generation
+		// seeded, nothing else.
+		if hasSchema(cur.Schemas) && !sameJSON(cur.Schemas, schemasBefore(et.Schemas, "2")) {
+			continue
+		}
+		if sameJSON(cur.Schemas, et.Schemas) {
+			continue
+		}
+		cur.Schemas = et.Schemas
+		if err := store.UpdateEventType(ctx, cur); err != nil {
+			return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
 		}
 	}
 	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true); err != nil {
@@ -808,6 +829,32 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 	}
 	_, err = store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(eventTypesGeneration), false)
 	return err
+}
+
+// schemasBefore is an event type's Schemas without the versions from
+// version on: what an older generation seeded.
+func schemasBefore(schemas []byte, version string) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(schemas, &m) != nil {
+		return schemas
+	}
+	for v := range m {
+		if v >= version {
+			delete(m, v)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return schemas
+	}
+	return out
+}
+
+// sameJSON reports whether two JSON documents hold the same value, however
+// a store wrote them back (PostgreSQL's jsonb orders object keys its way).
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // seededGeneration is the catalogue generation the database was seeded

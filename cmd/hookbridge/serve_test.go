@@ -146,3 +146,22 @@ func TestPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeRetentionRefused: a negative --retention or --raw-retention
+// would reach into the future and delete everything: serve refuses it with
+// a usage error before it creates a database.
+func TestNegativeRetentionRefused(t *testing.T) {
+	t.Parallel()
+	for _, flag := range []string{"--retention", "--raw-retention"} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "hookbridge.db"),
+			"--api-key", testAPIKey, flag, "-1h"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), flag+" -1h0m0s: must not be negative") {
+			t.Errorf("%s -1h: exit %d, stderr %q; want exit 2 naming the flag", flag, code, stderr.String())
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("%s -1h: a refused start left %s behind", flag, entries[0].Name())
+		}
+	}
+}

@@ -21,22 +21,27 @@ const sourceSynopsis = `Manage the inbound sources of a running server: one URL 
 processor, verified with its scheme and rolled out off → shadow → on.
 
   hookbridge source create --scheme NAME --secret SECRET [--app APP] [--merchant-app MERCHANT=APP]...
-                           [--merchant-field PATH] [--state off|shadow|on] [--name NAME] [...]
+                           [--merchant-field PATH] [--state off|shadow|on] [--stale-policy forward-flagged|hold]
+                           [--name NAME] [...]
   hookbridge source list
   hookbridge source get ID
   hookbridge source set-state ID off|shadow|on [--merchants A,B] [--percent N] [--all-merchants]
+  hookbridge source events ID [--held]
+  hookbridge source release ID EVENT_ID
 
 Every subcommand takes --url (the server, default http://` + defaultAddr + `;
 env HOOKBRIDGE_URL) and --api-key (the admin key; env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
 state); -- ends the flags. create prints the source, with the URL to give the
-processor; its secret is shown masked from then on.`
+processor; its secret is shown masked from then on. events lists what the
+source received, newest first (--held: only what its stale policy holds);
+release forwards a held event.`
 
 // runSource dispatches to a source subcommand.
 func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, "Usage:\n\n"+sourceSynopsis)
 		if len(args) == 0 {
-			return usageError("a subcommand is required: create, list, get or set-state")
+			return usageError("a subcommand is required: create, list, get, set-state, events or release")
 		}
 		return nil
 	}
@@ -50,8 +55,12 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return runSourceGet(ctx, rest, stdout, stderr)
 	case "set-state":
 		return runSourceSetState(ctx, rest, stdout, stderr)
+	case "events":
+		return runSourceEvents(ctx, rest, stdout, stderr)
+	case "release":
+		return runSourceRelease(ctx, rest, stdout, stderr)
 	}
-	return usageError("unknown subcommand %q: want create, list, get or set-state", sub)
+	return usageError("unknown subcommand %q: want create, list, get, set-state, events or release", sub)
 }
 
 // apiClient talks to a running server's management API.
@@ -171,6 +180,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		c                                  apiClient
 		name, scheme, secret, publicKey    string
 		keyID, certFile, app, field, state string
+		stalePolicy                        string
 		tolerance                          int
 		hmacOpts                           inbound.HMACOptions
 		merchants                          = mappingFlag{}
@@ -183,10 +193,11 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.String(&publicKey, "public-key", "", "Braintree's public key, or a Standard Webhooks whpk_ public key")
 	fs.String(&keyID, "key-id", "", "PayPal's webhook ID, or the Worldpay keyId of the secret")
 	fs.String(&certFile, "cert-file", "", "PayPal's certificate as a PEM file, used instead of fetching it")
-	fs.String(&app, "app", "", "the application (id or uid) the events go to, or that gets those of unmapped merchants")
+	fs.String(&app, "app", "", "the default application (id or uid): it gets the events of unmapped merchants, and of notifications that name no merchant (a single account)")
 	fs.Var(merchants, "merchant-app", "MERCHANT=APP: route that merchant's (or account's) events to that application; repeat for more")
 	fs.String(&field, "merchant-field", "", "dotted path to the merchant in the notification (default: the processor's usual field)")
 	fs.String(&state, "state", "off", "initial rollout: off, shadow or on")
+	fs.String(&stalePolicy, "stale-policy", "forward-flagged", `what becomes of a notification that would move its payment backwards: forward-flagged (delivered with "stale": true) or hold (kept until released)`)
 	fs.Int(&tolerance, "tolerance", 0, "how far a signed timestamp may lie from the clock, in seconds (default 300)")
 	fs.String(&hmacOpts.Header, "hmac-header", "", "scheme hmac: the header holding the signature")
 	fs.String(&hmacOpts.Algorithm, "hmac-algorithm", "", "scheme hmac: sha1, sha256 or sha512")
@@ -214,7 +225,8 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		creds["hmac"] = map[string]string{"header": hmacOpts.Header, "algorithm": hmacOpts.Algorithm, "encoding": hmacOpts.Encoding,
 			"prefix": hmacOpts.Prefix, "timestampHeader": hmacOpts.TimestampHeader}
 	}
-	body := map[string]any{"name": name, "scheme": scheme, "credentials": creds, "rollout": map[string]any{"state": state}}
+	body := map[string]any{"name": name, "scheme": scheme, "credentials": creds, "rollout": map[string]any{"state": state},
+		"stalePolicy": stalePolicy}
 	if app != "" {
 		body["application"] = app
 	}
@@ -318,7 +330,7 @@ func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.operands = "ID off|shadow|on"
 	c.register(fs, "the server-wide admin key")
 	fs.String(&merchants, "merchants", "", "with on: only these merchants, comma-separated")
-	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this")
+	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this; a notification that names no merchant (a single account) goes by its payment's bucket")
 	fs.Bool(&allMerchants, "all-merchants", false, "clear the merchant list and the percentage")
 	if err := fs.parse(args, &id, &state); err != nil {
 		return err
@@ -341,6 +353,97 @@ func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	var out map[string]any
 	if err := c.do(ctx, http.MethodPatch, "/api/v1/source/"+url.PathEscape(id)+"/rollout", patch, &out); err != nil {
+		return err
+	}
+	return printJSON(stdout, out)
+}
+
+func runSourceEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		c    apiClient
+		id   string
+		held bool
+	)
+	fs := newFlagSet("source events", "List what a source received, newest first, and what became of it.", stderr)
+	fs.operands = "ID"
+	c.register(fs, "the server-wide admin key")
+	fs.Bool(&held, "held", false, "only the events the source's stale policy holds, not released yet")
+	if err := fs.parse(args, &id); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError("the source id is required: hookbridge source events ID [--held]")
+	}
+	var page struct {
+		Data []struct {
+			ID, EventID string
+			Type        *string `json:"type"`
+			Forwarded   bool    `json:"forwarded"`
+			Stale       bool    `json:"stale"`
+			Held        bool    `json:"held"`
+			Note        string  `json:"note"`
+			Payments    []struct {
+				PaymentID string  `json:"paymentId"`
+				Sequence  int64   `json:"sequence"`
+				Status    *string `json:"status"`
+			} `json:"payments"`
+		} `json:"data"`
+	}
+	path := "/api/v1/source/" + url.PathEscape(id) + "/events?with_content=false&limit=100&held=" + strconv.FormatBool(held)
+	if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEVENT\tTYPE\tPAYMENT\tOUTCOME\tNOTE")
+	for _, e := range page.Data {
+		outcome := "not forwarded"
+		switch {
+		case e.Held:
+			outcome = "held"
+		case e.Forwarded && e.Stale:
+			outcome = "forwarded, stale"
+		case e.Forwarded:
+			outcome = "forwarded"
+		}
+		payment := ""
+		for _, p := range e.Payments {
+			status := "-"
+			if p.Status != nil {
+				status = *p.Status
+			}
+			payment += fmt.Sprintf("%s #%d %s ", p.PaymentID, p.Sequence, status)
+		}
+		typ := ""
+		if e.Type != nil {
+			typ = *e.Type
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.EventID, typ, strings.TrimSpace(payment), outcome, e.Note)
+	}
+	return tw.Flush()
+}
+
+func runSourceRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		c         apiClient
+		id, event string
+	)
+	fs := newFlagSet("source release", "Forward an event the source's stale policy held (flagged stale).", stderr)
+	fs.operands = "ID EVENT_ID"
+	c.register(fs, "the server-wide admin key")
+	if err := fs.parse(args, &id, &event); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if id == "" || event == "" {
+		return usageError("hookbridge source release ID EVENT_ID (the event's id, inb_…, as source events lists it)")
+	}
+	var out map[string]any
+	if err := c.do(ctx, http.MethodPost, "/api/v1/source/"+url.PathEscape(id)+"/events/"+url.PathEscape(event)+"/release", nil, &out); err != nil {
 		return err
 	}
 	return printJSON(stdout, out)

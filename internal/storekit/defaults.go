@@ -37,9 +37,10 @@ func newEventType(et *hookbridge.EventType, now time.Time) {
 	newRow(nil, "", &et.CreatedAt, &et.UpdatedAt, now)
 }
 
-// newSource fills in src's ID and times if unset.
+// newSource fills in src's ID, times and stale policy if unset.
 func newSource(src *hookbridge.Source, now time.Time) {
 	newRow(&src.ID, hookbridge.PrefixSource, &src.CreatedAt, &src.UpdatedAt, now)
+	src.StalePolicy = src.StalePolicy.Or()
 }
 
 // newMessage fills in msg's ID and CreatedAt (its timestamp) if unset.

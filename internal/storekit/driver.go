@@ -73,9 +73,9 @@ type Driver interface {
 	// whose deliveries are all final, oldest first, with their deliveries
 	// and attempts.
 	MessagePurge(ctx context.Context, before time.Time, limit int) (int, error)
-	// InboundPurge deletes up to limit inbound events received, and up to
-	// limit observations seen, before before, and returns how many rows it
-	// deleted.
+	// InboundPurge deletes up to limit inbound events received, up to
+	// limit observations seen, and up to limit payment states last
+	// changed, before before, and returns how many rows it deleted.
 	InboundPurge(ctx context.Context, before time.Time, limit int) (int, error)
 	// IdempotentPurge deletes up to limit Idempotency-Key records created
 	// before before, oldest first.
@@ -110,14 +110,33 @@ type Driver interface {
 	// RolloutChangeList reads a page of the source's changes by id; a
 	// missing source is ENOTFOUND.
 	RolloutChangeList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.RolloutChange, error)
-	// InboundEventInsert inserts ev unless its source has its EventID (a
-	// unique index decides, atomically), and then reads the stored one; a
-	// missing source is ENOTFOUND or ErrMissingRef.
-	InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent) (stored hookbridge.InboundEvent, created bool, err error)
+	// InboundEventInsert inserts ev, its body as sealedBody, unless its
+	// source has its EventID (a unique index decides, atomically), and
+	// then reads the stored one; a missing source is ENOTFOUND or
+	// ErrMissingRef. When it inserts ev and settle is not nil, it calls
+	// settle in the same transaction, after the insert, with the source's
+	// stale policy and the transaction, and then writes what settle
+	// changed: ev's Payments, Stale, Held, Forward and Note (see Settle).
+	InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEvent, sealedBody []byte,
+		settle func(policy hookbridge.StalePolicy, tx PaymentTx) error) (stored hookbridge.InboundEvent, created bool, err error)
+	// InboundEventGet reads the source's event with id, its body as
+	// stored (sealed).
+	InboundEventGet(ctx context.Context, sourceID, id string) (hookbridge.InboundEvent, error)
+	// InboundEventRelease reads the source's event with id (locked, where
+	// the database locks) and calls release on it, in one transaction;
+	// when release says so, it writes the event's Held, Forward,
+	// ReleasedAt and ReleasedBy. It returns the event as it stays.
+	InboundEventRelease(ctx context.Context, sourceID, id string, release func(ev *hookbridge.InboundEvent) (bool, error)) (hookbridge.InboundEvent, error)
 	InboundEventSetMessages(ctx context.Context, sourceID, id string, msgIDs []string) (changed int64, err error)
-	// InboundEventList reads a page of the source's events by id; a missing
-	// source is ENOTFOUND.
-	InboundEventList(ctx context.Context, sourceID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.InboundEvent, error)
+	// InboundEventList reads a page of the source's events by id (only
+	// the held ones with f.Held); a missing source is ENOTFOUND.
+	InboundEventList(ctx context.Context, sourceID string, f hookbridge.InboundFilter, limit int) ([]hookbridge.InboundEvent, error)
+	// InboundBodyPurge drops the bodies of up to limit events received
+	// before before whose body is kept, oldest first, marking them
+	// dropped at now.
+	InboundBodyPurge(ctx context.Context, before time.Time, limit int, now time.Time) (int, error)
+	// PaymentStateGet reads the state of the source's payment.
+	PaymentStateGet(ctx context.Context, sourceID, paymentID string) (hookbridge.PaymentState, error)
 	// ObservationInsert stores what polling saw, keeping an event's first
 	// observation, and returns how many were new; a missing source is
 	// ENOTFOUND.

@@ -20,9 +20,11 @@ type SealedColumn struct {
 // (a JSON array of objects whose "key" is sealed, see
 // sealed.Keyring.ResealKeys), source credentials (SealJSON), and settings
 // (their values as text: the keys that sign portal tokens and sessions,
-// among others). The responses kept for Idempotency-Key retries are sealed
-// as they are written (SealBytes) but not resealed: there can be millions,
-// they live a day, and one that no configured key opens counts as gone.
+// among others). The responses kept for Idempotency-Key retries and the raw
+// bodies of inbound events are sealed as they are written (SealBytes) but
+// not resealed: there can be millions, they live a day (raw bodies, until
+// raw retention drops them), and one that no configured key opens counts
+// as gone.
 var sealedColumns = [...]SealedColumn{
 	{"endpoint", "endpoints", "id", "secrets", (*sealed.Keyring).ResealKeys},
 	{"source", "sources", "id", "credentials", (*sealed.Keyring).ResealJSON},

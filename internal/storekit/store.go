@@ -289,7 +289,8 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 }
 
 // PurgeInboundBefore deletes up to limit inbound events received before
-// before and up to limit observations seen before it.
+// before, up to limit observations seen before it, and up to limit payment
+// states last changed before it.
 func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -297,6 +298,19 @@ func (s *Store) PurgeInboundBefore(ctx context.Context, before time.Time, limit 
 	n, err := s.d.InboundPurge(ctx, before, limit)
 	if err != nil {
 		return n, fmt.Errorf("purge inbound before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// PurgeInboundBodiesBefore drops the raw bodies of up to limit inbound
+// events received before before, keeping the events.
+func (s *Store) PurgeInboundBodiesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.d.InboundBodyPurge(ctx, before, limit, TruncMS(s.now()))
+	if err != nil {
+		return n, fmt.Errorf("drop inbound bodies before %s: %w", before.Format(time.RFC3339), err)
 	}
 	return n, nil
 }
@@ -394,6 +408,7 @@ func (s *Store) GetSource(ctx context.Context, id string) (*hookbridge.Source, e
 // UpdateSource replaces the source's configuration, leaving its rollout.
 func (s *Store) UpdateSource(ctx context.Context, src *hookbridge.Source) error {
 	now := TruncMS(s.now())
+	src.StalePolicy = src.StalePolicy.Or()
 	creds, err := s.keys.SealJSON(src.Credentials, src.ID)
 	if err != nil {
 		return fmt.Errorf("update source %s: credentials: %w", src.ID, err)
@@ -437,18 +452,51 @@ func (s *Store) ListRolloutChanges(ctx context.Context, sourceID string, opt hoo
 }
 
 // CreateInboundEvent stores ev, filling in its ID and ReceivedAt if unset,
-// unless its source already has its EventID: then it returns the stored
-// event, and created == false.
+// its body sealed for it, unless its source already has its EventID: then
+// it returns the stored event, and created == false. When it stores it,
+// the payments it concerns advance in the same transaction (Settle).
 func (s *Store) CreateInboundEvent(ctx context.Context, ev *hookbridge.InboundEvent) (*hookbridge.InboundEvent, bool, error) {
 	newInboundEvent(ev, s.now())
-	stored, created, err := s.d.InboundEventInsert(ctx, ev)
+	body := ev.Body
+	if body == nil {
+		body = []byte{}
+	}
+	stored, created, err := s.d.InboundEventInsert(ctx, ev, s.keys.SealBytes(body, ev.ID), Settle(ev))
 	if err != nil {
 		return nil, false, Err(missingParent(err, "source"), "", inboundEventIDTaken(ev.ID), "create inbound event")
 	}
 	if created {
 		return ev, true, nil
 	}
+	if err := openInbound(s.keys, &stored); err != nil {
+		return nil, false, err
+	}
 	return &stored, false, nil
+}
+
+// GetInboundEvent finds an event of the source by id.
+func (s *Store) GetInboundEvent(ctx context.Context, sourceID, id string) (*hookbridge.InboundEvent, error) {
+	ev, err := s.d.InboundEventGet(ctx, sourceID, id)
+	if err != nil {
+		return nil, Err(err, "inbound event", nil, "get inbound event %s", id)
+	}
+	if err := openInbound(s.keys, &ev); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// ReleaseInboundEvent releases a held event (see Release), in one
+// transaction.
+func (s *Store) ReleaseInboundEvent(ctx context.Context, sourceID, id, actor string, now time.Time) (*hookbridge.InboundEvent, error) {
+	ev, err := s.d.InboundEventRelease(ctx, sourceID, id, Release(actor, now))
+	if err != nil {
+		return nil, Err(err, "inbound event", nil, "release inbound event %s", id)
+	}
+	if err := openInbound(s.keys, &ev); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }
 
 // SetInboundMessages records the messages an event was forwarded as.
@@ -458,10 +506,25 @@ func (s *Store) SetInboundMessages(ctx context.Context, sourceID, id string, msg
 }
 
 // ListInboundEvents lists a source's events, newest first by default.
-func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.InboundEvent], error) {
-	return list(opt, "list inbound events of "+sourceID, func(limit int) ([]hookbridge.InboundEvent, error) {
-		return s.d.InboundEventList(ctx, sourceID, opt, limit)
+func (s *Store) ListInboundEvents(ctx context.Context, sourceID string, f hookbridge.InboundFilter) (hookbridge.Page[hookbridge.InboundEvent], error) {
+	page, err := list(f.ListOptions, "list inbound events of "+sourceID, func(limit int) ([]hookbridge.InboundEvent, error) {
+		return s.d.InboundEventList(ctx, sourceID, f, limit)
 	})
+	if err != nil {
+		return page, err
+	}
+	for i := range page.Data {
+		if err := openInbound(s.keys, &page.Data[i]); err != nil {
+			return page, err
+		}
+	}
+	return page, nil
+}
+
+// GetPaymentState returns what the source's events said of the payment.
+func (s *Store) GetPaymentState(ctx context.Context, sourceID, paymentID string) (*hookbridge.PaymentState, error) {
+	st, err := s.d.PaymentStateGet(ctx, sourceID, paymentID)
+	return one(st, err, "payment", "get payment %s of %s", paymentID, sourceID)
 }
 
 // AddObservations stores what polling saw, keeping the first report of
