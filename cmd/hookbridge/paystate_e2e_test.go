@@ -95,7 +95,8 @@ func TestPaymentStateEndToEnd(t *testing.T) {
 			var edit []func(*serveConfig)
 			if store == "PostgreSQL" {
 				dsn := pgtest.Schema(t)
-				edit = append(edit, func(c *serveConfig) { c.DB, c.Migrate = dsn, true })
+				// PostgreSQL takes no generated key: every instance is given one.
+				edit = append(edit, func(c *serveConfig) { c.DB, c.Migrate, c.SecretKey = dsn, true, testSecretKey })
 			}
 			paymentStateEndToEnd(t, startTestServer(t, edit...))
 		})
