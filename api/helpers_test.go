@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/sqlite"
 )
 
@@ -34,23 +35,8 @@ type env struct {
 	internalErrors bool
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// clock is the settable test clock.
+type clock = testkit.Clock
 
 type envOption func(*Config)
 
@@ -72,7 +58,7 @@ func newEnvOn(t testing.TB, store hookbridge.Store, opts ...envOption) *env {
 	e := &env{
 		t:     t,
 		store: store,
-		clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)},
+		clock: testkit.NewClockNow(),
 		logs:  &bytes.Buffer{},
 	}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))

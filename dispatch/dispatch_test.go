@@ -21,6 +21,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/webhook"
@@ -34,24 +35,9 @@ const waitTimeout = 10 * time.Second
 // clock is a settable clock: tests move it forward instead of sleeping
 // through retry delays. It starts at the real time so that signatures verify
 // with a verifier's own clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return testkit.NewClockNow() }
 
 // env is one test's store, clock and the application its endpoints belong to.
 type env struct {
@@ -243,16 +229,10 @@ func (e *env) waitStatus(msgID, endpointID string, want hookbridge.MessageStatus
 	return me
 }
 
-// waitFor polls cond until it holds, failing the test after waitTimeout.
+// waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, cond)
 }
 
 // request is what a receiver saw.

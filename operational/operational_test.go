@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/postgres"
@@ -23,24 +24,6 @@ import (
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/webhook"
 )
-
-// clock is the injected clock: the test moves it by days, nothing sleeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestAutoDisableSendsOperationalWebhook runs the whole path on a real
 // store and dispatcher: a customer endpoint fails for five days of the
@@ -54,7 +37,7 @@ func TestAutoDisableSendsOperationalWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testkit.NewClockNow() // the test moves it by days; nothing sleeps
 
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)

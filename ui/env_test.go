@@ -22,6 +22,7 @@ import (
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
@@ -46,22 +47,7 @@ type stack struct {
 // clock is a settable clock that follows real time from an offset, so the
 // dispatcher (on real time) and the API and UI (on this clock) agree until
 // a test moves it forward.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
+type clock = testkit.Clock
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -368,11 +354,5 @@ func (r *receiver) next(t *testing.T) []byte {
 // waitFor polls cond until it holds, failing after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, cond)
 }

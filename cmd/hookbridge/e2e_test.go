@@ -16,6 +16,8 @@ import (
 	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hookbridge/hookbridge/internal/testkit"
 )
 
 const testAPIKey = "hbk_test_0123456789abcdefghijklmnop"
@@ -127,13 +129,7 @@ func (r *receiver) next(t *testing.T) received {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, cond)
 }
 
 // TestSvixSDKEndToEnd drives Hookbridge with the official Svix Go SDK: the
