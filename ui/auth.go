@@ -112,9 +112,13 @@ func (h *Handler) adminSession(r *http.Request) *session {
 // pages (the sign-in through the provider ends on a page of its own, see
 // handleOIDCCallback).
 func (h *Handler) setAdminCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
-	c := &http.Cookie{Name: adminCookie, Value: value, Path: dashPath, HttpOnly: true,
-		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode}
-	if value == "" {
+	setCookie(w, &http.Cookie{Name: adminCookie, Value: value, Path: dashPath, HttpOnly: true,
+		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode}, expires)
+}
+
+// setCookie sets c until expires, or, when its value is "", clears it.
+func setCookie(w http.ResponseWriter, c *http.Cookie, expires time.Time) {
+	if c.Value == "" {
 		c.MaxAge = -1
 	} else {
 		c.Expires = expires
@@ -372,12 +376,7 @@ func (h *Handler) setPortalCookie(w http.ResponseWriter, r *http.Request, value 
 	if h.crossSiteFraming && c.Secure {
 		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
 	}
-	if value == "" {
-		c.MaxAge = -1
-	} else {
-		c.Expires = expires
-	}
-	http.SetCookie(w, c)
+	setCookie(w, c, expires)
 }
 
 // handlePortalLogout ends the portal session in this browser.

@@ -349,14 +349,8 @@ const (
 // SameSite=Lax, not Strict: it must come back on the provider's redirect,
 // a navigation started by another site.
 func setFlowCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
-	c := &http.Cookie{Name: oidcFlowCookie, Value: value, Path: oidcFlowPath, HttpOnly: true,
-		Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode}
-	if value == "" {
-		c.MaxAge = -1
-	} else {
-		c.Expires = expires
-	}
-	http.SetCookie(w, c)
+	setCookie(w, &http.Cookie{Name: oidcFlowCookie, Value: value, Path: oidcFlowPath, HttpOnly: true,
+		Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode}, expires)
 }
 
 // handleOIDCLogin starts a sign-in through the provider.
