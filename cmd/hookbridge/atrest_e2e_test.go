@@ -30,29 +30,8 @@ import (
 // startLogged is startTestServer with the server's log kept in logs.
 func startLogged(t *testing.T, logs *syncBuffer, edit ...func(*serveConfig)) *server {
 	t.Helper()
-	cfg := serveConfig{
-		Addr:            "127.0.0.1:0",
-		DB:              filepath.Join(t.TempDir(), "hookbridge.db"),
-		APIKey:          testAPIKey,
-		AllowPrivate:    "127.0.0.0/8",
-		MaxPayload:      256 << 10,
-		RequestTimeout:  5 * time.Second,
-		Workers:         4,
-		ShutdownTimeout: 5 * time.Second,
-	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	srv, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), &bytes.Buffer{})
-	if err != nil {
-		t.Fatalf("start server: %v\n%s", err, logs.String())
-	}
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv
+	cfg := testServeConfig(t, append([]func(*serveConfig){func(c *serveConfig) { c.Workers = 4 }}, edit...)...)
+	return runTestServer(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), logs.String)
 }
 
 // secretForms are the ways a secret could be written down: as it is, and,

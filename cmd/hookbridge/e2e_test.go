@@ -26,6 +26,16 @@ const testAPIKey = "hbk_test_0123456789abcdefghijklmnop"
 // with loopback allow-listed so deliveries can reach httptest receivers.
 func startTestServer(t *testing.T, edit ...func(*serveConfig)) *server {
 	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return runTestServer(t, testServeConfig(t, edit...), logger, func() string { return "" })
+}
+
+// testServeConfig is what every in-process test server starts from, with
+// edit applied.
+func testServeConfig(t *testing.T, edit ...func(*serveConfig)) serveConfig {
 	cfg := serveConfig{
 		Addr:            "127.0.0.1:0",
 		DB:              filepath.Join(t.TempDir(), "hookbridge.db"),
@@ -39,13 +49,16 @@ func startTestServer(t *testing.T, edit ...func(*serveConfig)) *server {
 	for _, e := range edit {
 		e(&cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
+	return cfg
+}
+
+// runTestServer starts cfg's server, logging to logger, and shuts it down
+// when the test ends; logs tells what the log holds, for a failed start.
+func runTestServer(t *testing.T, cfg serveConfig, logger *slog.Logger, logs func() string) *server {
+	t.Helper()
 	srv, err := startServer(context.Background(), cfg, logger, io.Discard)
 	if err != nil {
-		t.Fatalf("start server: %v", err)
+		t.Fatalf("start server: %v\n%s", err, logs())
 	}
 	t.Cleanup(func() {
 		if err := srv.Shutdown(); err != nil {
