@@ -1,0 +1,16 @@
+-- 0015_endpoint_auth: an endpoint's client certificate, for receivers
+-- that demand mutual TLS. The endpoint row carries only its version
+-- (mtls_version: > 0 while one is set, never back to a value it had; see
+-- storekit's mtls.go), read with the rest of the endpoint, so that an
+-- endpoint without one costs the dispatcher no extra read; the material
+-- is read only when the version changes. key is sealed for the endpoint.
+ALTER TABLE endpoints ADD COLUMN mtls_version INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE endpoint_mtls (
+    endpoint_id TEXT    NOT NULL PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    cert        TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    ca          TEXT    NOT NULL DEFAULT '',
+    not_after   INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+) STRICT;
