@@ -41,12 +41,14 @@ const (
 // however long they fail (a 410 Gone still disables one).
 const NeverDisable time.Duration = -1
 
-// Store is what a Dispatcher needs of the store: the delivery hot path, and
-// an endpoint as it is now, for deliveries that waited in memory while it
-// may have changed.
+// Store is what a Dispatcher needs of the store: the delivery hot path, an
+// endpoint as it is now, for deliveries that waited in memory while it may
+// have changed, and an endpoint's client certificate, read when the one it
+// holds for the endpoint is older than the claim's (mtls.go).
 type Store interface {
 	hookbridge.DeliveryStore
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error)
+	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointMTLS, error)
 }
 
 // Config configures a Dispatcher. Zero values mean the Default… constants.
@@ -164,6 +166,7 @@ type Dispatcher struct {
 	guard   *netguard.Guard // also checks each request's scheme (--https-only)
 	tracer  *tracing.Tracer // nil: no tracing
 	signers signerCache
+	mtls    mtlsTransports // per endpoint with a client certificate
 	leases  leaseTable
 	hand    handoffState
 
@@ -243,6 +246,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.claimMin = int64(max(1, d.batchSize/2))
 	d.leases.until = make(map[string]time.Time)
 	d.signers.byEndpoint = make(map[string]signerEntry)
+	d.mtls.byEndpoint = make(map[string]mtlsEntry)
 
 	dialer := &net.Dialer{
 		// Control runs on every address actually dialled, after name
@@ -328,6 +332,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return errors.New("dispatch: Run called more than once")
 	}
 	defer d.transport.CloseIdleConnections()
+	defer d.mtls.close()
 
 	// Writes outlive ctx: results of requests already sent must be recorded
 	// and unsent claims released after ctx is done.

@@ -265,7 +265,13 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		h["User-Agent"] = []string{d.userAgent}
 	}
 
-	resp, err := d.transport.RoundTrip(req)
+	rt := d.transport
+	if c.Endpoint.MTLSVersion > 0 {
+		if rt, err = d.mtlsTransport(ctx, c); err != nil {
+			return noAnswer(err.Error(), err)
+		}
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		// The attempt says what failed in words fit for the endpoint's
 		// owner (see failureText); the error as it came, which may name
