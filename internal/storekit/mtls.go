@@ -37,7 +37,7 @@ func (s *Store) PutEndpointMTLS(ctx context.Context, appID, endpointID string, m
 func (s *Store) GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointMTLS, error) {
 	m, err := s.d.EndpointMTLSGet(ctx, appID, endpointID)
 	if err != nil {
-		return nil, Err(err, "mtls", nil, "get endpoint %s mtls", endpointID)
+		return nil, Err(err, "client certificate", nil, "get endpoint %s mtls", endpointID)
 	}
 	key, err := s.keys.Open(m.KeyPEM, endpointID)
 	if err != nil {
@@ -50,5 +50,5 @@ func (s *Store) GetEndpointMTLS(ctx context.Context, appID, endpointID string) (
 // DeleteEndpointMTLS removes the endpoint's client certificate.
 func (s *Store) DeleteEndpointMTLS(ctx context.Context, appID, endpointID string) error {
 	n, err := s.d.EndpointMTLSDelete(ctx, appID, endpointID)
-	return oneChanged(n, err, "mtls", "delete endpoint %s mtls", endpointID)
+	return oneChanged(n, err, "client certificate", "delete endpoint %s mtls", endpointID)
 }
