@@ -77,8 +77,11 @@ type Endpoint struct {
 	// it changes; 0 or less when none is set. Kept by PutEndpointMTLS and
 	// DeleteEndpointMTLS; UpdateEndpoint leaves it alone.
 	MTLSVersion int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// OAuthVersion is, in the same way, the version of the endpoint's
+	// OAuth client credentials (EndpointOAuth).
+	OAuthVersion int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // EndpointMTLS is the client certificate an endpoint's receiver demands
@@ -95,6 +98,21 @@ type EndpointMTLS struct {
 	NotAfter  time.Time
 	Version   int64 // the endpoint's MTLSVersion it was stored with
 	UpdatedAt time.Time
+}
+
+// EndpointOAuth is how the dispatcher gets an access token for an
+// endpoint whose receiver demands one: the OAuth 2.0 client credentials
+// grant (RFC 6749 §4.4) at TokenURL. The token is sent as
+// "Authorization: Bearer" with every request to the endpoint (a Hookbridge
+// addition to the Svix endpoint).
+type EndpointOAuth struct {
+	TokenURL     string
+	ClientID     string
+	ClientSecret string // sealed at rest
+	Scopes       []string
+	Audience     string // "" for none; sent as the audience parameter
+	Version      int64  // the endpoint's OAuthVersion it was stored with
+	UpdatedAt    time.Time
 }
 
 // Secret is one signing secret of an endpoint, in its text form

@@ -140,6 +140,11 @@ type EndpointStore interface {
 	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*EndpointMTLS, error)
 	// DeleteEndpointMTLS removes it; ENOTFOUND when there is none.
 	DeleteEndpointMTLS(ctx context.Context, appID, endpointID string) error
+	// PutEndpointOAuth, GetEndpointOAuth and DeleteEndpointOAuth are the
+	// same for the endpoint's OAuth client credentials (OAuthVersion).
+	PutEndpointOAuth(ctx context.Context, appID, endpointID string, o *EndpointOAuth) error
+	GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*EndpointOAuth, error)
+	DeleteEndpointOAuth(ctx context.Context, appID, endpointID string) error
 }
 
 // MessageStore keeps messages and fans them out.

@@ -92,3 +92,56 @@ func testEndpointMTLS(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 }
+
+func testEndpointOAuth(t *testing.T, open Opener) {
+	t.Run("PutGetDelete", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		other := newApp(t, s, "b")
+		ep := newEndpoint(t, s, app.ID, nil)
+		version := func() int64 {
+			t.Helper()
+			got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+			ok(t, err)
+			return got.OAuthVersion
+		}
+		_, err := s.GetEndpointOAuth(ctx, app.ID, ep.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		o := &hookbridge.EndpointOAuth{TokenURL: "https://auth.example/token", ClientID: "hookbridge", ClientSecret: "s3cret",
+			Scopes: []string{"webhooks.write", "orders.read"}, Audience: "https://receiver.example"}
+		ok(t, s.PutEndpointOAuth(ctx, app.ID, ep.ID, o))
+		equal(t, "version set", o.Version, int64(1))
+		got, err := s.GetEndpointOAuth(ctx, app.ID, ep.ID)
+		ok(t, err)
+		equal(t, "read back", *got, *o)
+		equal(t, "endpoint's version", version(), 1)
+		_, err = s.GetEndpointOAuth(ctx, other.ID, ep.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		wantCode(t, s.PutEndpointOAuth(ctx, other.ID, ep.ID, o), hookbridge.ENOTFOUND)
+
+		newMessage(t, s, app.ID, "order.created", at(0))
+		claims := claimAll(t, s, "a", at(0))
+		if len(claims) != 1 {
+			t.Fatalf("claimed %d, want 1", len(claims))
+		}
+		equal(t, "claimed endpoint's version", claims[0].Endpoint.OAuthVersion, int64(1))
+		ok(t, s.ReleaseDeliveries(ctx, "a", []string{claims[0].Delivery.ID}))
+
+		o2 := &hookbridge.EndpointOAuth{TokenURL: "https://auth.example/token2", ClientID: "hb", ClientSecret: "other"}
+		ok(t, s.PutEndpointOAuth(ctx, app.ID, ep.ID, o2))
+		equal(t, "version replaced", o2.Version, int64(2))
+		got, err = s.GetEndpointOAuth(ctx, app.ID, ep.ID)
+		ok(t, err)
+		equal(t, "replaced", *got, *o2)
+		ok(t, s.DeleteEndpointOAuth(ctx, app.ID, ep.ID))
+		equal(t, "version deleted", version(), -2)
+		wantCode(t, s.DeleteEndpointOAuth(ctx, app.ID, ep.ID), hookbridge.ENOTFOUND)
+		ok(t, s.PutEndpointOAuth(ctx, app.ID, ep.ID, o))
+		equal(t, "version set again", o.Version, int64(3))
+		ok(t, s.DeleteEndpoint(ctx, app.ID, ep.ID))
+		_, err = s.GetEndpointOAuth(ctx, app.ID, ep.ID)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+	})
+}

@@ -52,3 +52,39 @@ func (s *Store) DeleteEndpointMTLS(ctx context.Context, appID, endpointID string
 	n, err := s.d.EndpointMTLSDelete(ctx, appID, endpointID)
 	return oneChanged(n, err, "client certificate", "delete endpoint %s mtls", endpointID)
 }
+
+// An endpoint's OAuth client credentials (hookbridge.EndpointOAuth) are
+// kept the same way: in endpoint_oauth, the client secret sealed for the
+// endpoint, with their version on the endpoint row (oauth_version).
+
+// PutEndpointOAuth stores the endpoint's OAuth client credentials and sets
+// o.Version and o.UpdatedAt.
+func (s *Store) PutEndpointOAuth(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth) error {
+	now := TruncMS(s.now())
+	v, err := s.d.EndpointOAuthPut(ctx, appID, endpointID, o, s.keys.Seal(o.ClientSecret, endpointID), now)
+	if err != nil {
+		return Err(err, "endpoint", nil, "put endpoint %s oauth", endpointID)
+	}
+	o.Version, o.UpdatedAt = v, now
+	return nil
+}
+
+// GetEndpointOAuth reads them, the client secret opened.
+func (s *Store) GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointOAuth, error) {
+	o, err := s.d.EndpointOAuthGet(ctx, appID, endpointID)
+	if err != nil {
+		return nil, Err(err, "OAuth configuration", nil, "get endpoint %s oauth", endpointID)
+	}
+	secret, err := s.keys.Open(o.ClientSecret, endpointID)
+	if err != nil {
+		return nil, Err(err, "", nil, "endpoint %s: oauth client secret", endpointID)
+	}
+	o.ClientSecret = secret
+	return &o, nil
+}
+
+// DeleteEndpointOAuth removes them.
+func (s *Store) DeleteEndpointOAuth(ctx context.Context, appID, endpointID string) error {
+	n, err := s.d.EndpointOAuthDelete(ctx, appID, endpointID)
+	return oneChanged(n, err, "OAuth configuration", "delete endpoint %s oauth", endpointID)
+}
