@@ -43,12 +43,14 @@ const NeverDisable time.Duration = -1
 
 // Store is what a Dispatcher needs of the store: the delivery hot path, an
 // endpoint as it is now, for deliveries that waited in memory while it may
-// have changed, and an endpoint's client certificate, read when the one it
-// holds for the endpoint is older than the claim's (mtls.go).
+// have changed, and an endpoint's client certificate and OAuth
+// configuration, read when the ones it holds for the endpoint are older
+// than the claim's (mtls.go, oauth.go).
 type Store interface {
 	hookbridge.DeliveryStore
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error)
 	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointMTLS, error)
+	GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointOAuth, error)
 }
 
 // Config configures a Dispatcher. Zero values mean the Default… constants.
@@ -167,6 +169,7 @@ type Dispatcher struct {
 	tracer  *tracing.Tracer // nil: no tracing
 	signers signerCache
 	mtls    mtlsTransports // per endpoint with a client certificate
+	oauth   oauthTokens    // per endpoint with OAuth client credentials
 	leases  leaseTable
 	hand    handoffState
 
@@ -247,6 +250,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.leases.until = make(map[string]time.Time)
 	d.signers.byEndpoint = make(map[string]signerEntry)
 	d.mtls.byEndpoint = make(map[string]mtlsEntry)
+	d.oauth.byEndpoint = make(map[string]*oauthEntry)
 
 	dialer := &net.Dialer{
 		// Control runs on every address actually dialled, after name
@@ -279,6 +283,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		d.transport.DialContext = proxyDial(cfg.Proxy)
 		d.proxied = true
 	}
+	d.oauth.client = newOAuthClient(d.transport, d.requestTimeout)
 	// The brokers' clients dial through the same guarded dialer, so the
 	// SSRF check applies to every connection they open.
 	brokerDialer := &net.Dialer{Control: guard.Control, KeepAlive: 30 * time.Second, Timeout: d.requestTimeout}
