@@ -205,14 +205,21 @@ func TestOAuthTokenServerDown(t *testing.T) {
 	putOAuth(t, e, ep, ts.URL)
 	unreachable, _ := e.endpoint(br.URL)
 	putOAuth(t, e, unreachable, "http://"+closedAddr(t)+"/token")
+	// The token URL goes through the same guard as deliveries: 127.0.0.2
+	// is not allow-listed, only 127.0.0.1.
+	guarded, _ := e.endpoint(br.URL)
+	putOAuth(t, e, guarded, strings.Replace(ts.URL, "127.0.0.1", "127.0.0.2", 1))
 	m := e.publish(`{"n":1}`)
 	d, _ := e.start(dispatch.Config{})
 
-	as := e.waitAttempts(m.ID, 2)
+	as := e.waitAttempts(m.ID, 3)
 	for _, a := range as {
 		want := "OAuth token request failed: the token server answered 503 Service Unavailable"
-		if a.EndpointID == unreachable.ID {
+		switch a.EndpointID {
+		case unreachable.ID:
 			want = "OAuth token request failed: connection refused"
+		case guarded.ID:
+			want = "OAuth token request failed: refused"
 		}
 		if a.Status != hookbridge.StatusFail || a.StatusCode != 0 || !strings.HasPrefix(a.Response, want) {
 			t.Errorf("attempt %+v, want a failure that starts %q", a, want)
