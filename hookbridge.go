@@ -71,8 +71,48 @@ type Endpoint struct {
 	// after the receiver asked to back off (Retry-After on a 429 or 503);
 	// zero when not paused. Kept by the dispatcher like FailingSince.
 	PausedUntil time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// MTLSVersion is the version of the endpoint's client certificate
+	// (EndpointMTLS): > 0 while one is set, and a new value each time one
+	// is set, so that the dispatcher can keep what it built from it until
+	// it changes; 0 or less when none is set. Kept by PutEndpointMTLS and
+	// DeleteEndpointMTLS; UpdateEndpoint leaves it alone.
+	MTLSVersion int64
+	// OAuthVersion is, in the same way, the version of the endpoint's
+	// OAuth client credentials (EndpointOAuth).
+	OAuthVersion int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// EndpointMTLS is the client certificate an endpoint's receiver demands
+// (mutual TLS): the dispatcher presents it in the TLS handshake of every
+// request to the endpoint, and, when CA is set, trusts only the receiver
+// certificates that CA bundle signed (instead of the system's roots). Kept
+// beside the endpoint, not in it: it is read only when MTLSVersion says
+// there is one (a Hookbridge addition to the Svix endpoint).
+type EndpointMTLS struct {
+	CertPEM string // the certificate (chain), PEM
+	KeyPEM  string // its private key, PEM; sealed at rest
+	CAPEM   string // "" for the system's roots
+	// NotAfter is when the certificate expires.
+	NotAfter  time.Time
+	Version   int64 // the endpoint's MTLSVersion it was stored with
+	UpdatedAt time.Time
+}
+
+// EndpointOAuth is how the dispatcher gets an access token for an
+// endpoint whose receiver demands one: the OAuth 2.0 client credentials
+// grant (RFC 6749 §4.4) at TokenURL. The token is sent as
+// "Authorization: Bearer" with every request to the endpoint (a Hookbridge
+// addition to the Svix endpoint).
+type EndpointOAuth struct {
+	TokenURL     string
+	ClientID     string
+	ClientSecret string // sealed at rest
+	Scopes       []string
+	Audience     string // "" for none; sent as the audience parameter
+	Version      int64  // the endpoint's OAuthVersion it was stored with
+	UpdatedAt    time.Time
 }
 
 // Secret is one signing secret of an endpoint, in its text form

@@ -131,6 +131,20 @@ type EndpointStore interface {
 	// DeleteEndpoint removes the endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, appID, id string) error
 	ListEndpoints(ctx context.Context, appID string, opt ListOptions) (Page[Endpoint], error)
+	// PutEndpointMTLS stores the endpoint's client certificate, replacing
+	// any, and gives the endpoint a new MTLSVersion (set in m.Version, with
+	// m.UpdatedAt). The caller has checked the material.
+	PutEndpointMTLS(ctx context.Context, appID, endpointID string, m *EndpointMTLS) error
+	// GetEndpointMTLS reads the endpoint's client certificate; ENOTFOUND
+	// when the endpoint has none (or is not found).
+	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*EndpointMTLS, error)
+	// DeleteEndpointMTLS removes it; ENOTFOUND when there is none.
+	DeleteEndpointMTLS(ctx context.Context, appID, endpointID string) error
+	// PutEndpointOAuth, GetEndpointOAuth and DeleteEndpointOAuth are the
+	// same for the endpoint's OAuth client credentials (OAuthVersion).
+	PutEndpointOAuth(ctx context.Context, appID, endpointID string, o *EndpointOAuth) error
+	GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*EndpointOAuth, error)
+	DeleteEndpointOAuth(ctx context.Context, appID, endpointID string) error
 }
 
 // MessageStore keeps messages and fans them out.

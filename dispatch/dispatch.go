@@ -41,12 +41,16 @@ const (
 // however long they fail (a 410 Gone still disables one).
 const NeverDisable time.Duration = -1
 
-// Store is what a Dispatcher needs of the store: the delivery hot path, and
-// an endpoint as it is now, for deliveries that waited in memory while it
-// may have changed.
+// Store is what a Dispatcher needs of the store: the delivery hot path, an
+// endpoint as it is now, for deliveries that waited in memory while it may
+// have changed, and an endpoint's client certificate and OAuth
+// configuration, read when the ones it holds for the endpoint are older
+// than the claim's (mtls.go, oauth.go).
 type Store interface {
 	hookbridge.DeliveryStore
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error)
+	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointMTLS, error)
+	GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointOAuth, error)
 }
 
 // Config configures a Dispatcher. Zero values mean the Default… constants.
@@ -164,6 +168,8 @@ type Dispatcher struct {
 	guard   *netguard.Guard // also checks each request's scheme (--https-only)
 	tracer  *tracing.Tracer // nil: no tracing
 	signers signerCache
+	mtls    mtlsTransports // per endpoint with a client certificate
+	oauth   oauthTokens    // per endpoint with OAuth client credentials
 	leases  leaseTable
 	hand    handoffState
 
@@ -243,6 +249,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.claimMin = int64(max(1, d.batchSize/2))
 	d.leases.until = make(map[string]time.Time)
 	d.signers.byEndpoint = make(map[string]signerEntry)
+	d.mtls.byEndpoint = make(map[string]mtlsEntry)
+	d.oauth.byEndpoint = make(map[string]*oauthEntry)
 
 	dialer := &net.Dialer{
 		// Control runs on every address actually dialled, after name
@@ -275,6 +283,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		d.transport.DialContext = proxyDial(cfg.Proxy)
 		d.proxied = true
 	}
+	d.oauth.client = newOAuthClient(d.transport, d.requestTimeout)
 	// The brokers' clients dial through the same guarded dialer, so the
 	// SSRF check applies to every connection they open.
 	brokerDialer := &net.Dialer{Control: guard.Control, KeepAlive: 30 * time.Second, Timeout: d.requestTimeout}
@@ -328,6 +337,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return errors.New("dispatch: Run called more than once")
 	}
 	defer d.transport.CloseIdleConnections()
+	defer d.mtls.close()
 
 	// Writes outlive ctx: results of requests already sent must be recorded
 	// and unsent claims released after ctx is done.

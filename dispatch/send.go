@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/oauth2"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -265,7 +267,42 @@ func (d *Dispatcher) post(ctx context.Context, w *worker, c *hookbridge.Claim, s
 		h["User-Agent"] = []string{d.userAgent}
 	}
 
-	resp, err := d.transport.RoundTrip(req)
+	rt := d.transport
+	if c.Endpoint.MTLSVersion > 0 {
+		if rt, err = d.mtlsTransport(ctx, c); err != nil {
+			return noAnswer(err.Error(), err)
+		}
+	}
+	var (
+		oauth *oauthEntry
+		token *oauth2.Token
+	)
+	if c.Endpoint.OAuthVersion > 0 {
+		if oauth, err = d.oauthEntry(ctx, c); err != nil {
+			return noAnswer(err.Error(), err)
+		}
+		if oauth != nil {
+			if token, err = d.oauthToken(ctx, oauth, nil); err != nil {
+				return noAnswer(err.Error(), err)
+			}
+			h["Authorization"] = []string{"Bearer " + token.AccessToken}
+		}
+	}
+	resp, err := rt.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && oauth != nil {
+		// The receiver refused the token (revoked, or expired early):
+		// one fresh token, and the same request again at once, within
+		// the same attempt.
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		resp.Body.Close()
+		if token, err = d.oauthToken(ctx, oauth, token); err != nil {
+			return noAnswer(err.Error(), err)
+		}
+		again := req.Clone(ctx)
+		again.Body = io.NopCloser(bytes.NewReader(body))
+		again.Header["Authorization"] = []string{"Bearer " + token.AccessToken}
+		resp, err = rt.RoundTrip(again)
+	}
 	if err != nil {
 		// The attempt says what failed in words fit for the endpoint's
 		// owner (see failureText); the error as it came, which may name

@@ -14,7 +14,8 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries alias
 // endpoints as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter,
+	e.mtls_version, e.oauth_version`
 
 // scanEndpoint reads endpointColumns followed by the columns in extra,
 // opening the secrets with keys.
@@ -30,7 +31,7 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 	)
 	dest := append([]any{&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &e.EventTypes, &e.Channels,
 		&e.Disabled, &rateLimit, &e.Metadata, &e.Headers, &secrets, &e.FIFO, &failing, &paused,
-		&e.CreatedAt, &e.UpdatedAt, &filter}, extra...)
+		&e.CreatedAt, &e.UpdatedAt, &filter, &e.MTLSVersion, &e.OAuthVersion}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return e, err
 	}
@@ -84,7 +85,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 			failing_since = CASE WHEN disabled AND NOT $6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
 		WHERE app_id = $12 AND id = $13
-		RETURNING created_at, failing_since, paused_until`
+		RETURNING created_at, failing_since, paused_until, mtls_version, oauth_version`
 	var (
 		created         time.Time
 		failing, paused *time.Time
@@ -93,7 +94,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
-			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter)).Scan(&created, &failing, &paused)
+			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if err != nil {
 			return err
 		}
@@ -154,4 +155,116 @@ func messageExists(ctx context.Context, q querier, appID, msgID string) error {
 // sourceExists checks that the source exists.
 func sourceExists(ctx context.Context, q querier, id string) error {
 	return exists(ctx, q, "source", `SELECT EXISTS (SELECT 1 FROM sources WHERE id = $1)`, id)
+}
+
+// EndpointMTLSPut writes the endpoint's client certificate and moves its
+// mtls_version on, in one transaction; the update locks the endpoint row,
+// so two puts at once take turns.
+func (s driver) EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (int64, error) {
+	const (
+		nextVersion = `UPDATE endpoints SET mtls_version = abs(mtls_version) + 1
+			WHERE app_id = $1 AND id = $2 RETURNING mtls_version`
+		putMTLS = `INSERT INTO endpoint_mtls (endpoint_id, cert, key, ca, not_after, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (endpoint_id) DO UPDATE SET cert = excluded.cert, key = excluded.key, ca = excluded.ca,
+				not_after = excluded.not_after, updated_at = excluded.updated_at`
+	)
+	var v int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, m.NotAfter, now)
+		return err
+	})
+	return v, err
+}
+
+// EndpointMTLSGet reads the endpoint's client certificate, by primary key.
+func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error) {
+	const getMTLS = `SELECT m.cert, m.key, m.ca, m.not_after, m.updated_at, e.mtls_version
+		FROM endpoint_mtls m JOIN endpoints e ON e.id = m.endpoint_id WHERE e.app_id = $1 AND m.endpoint_id = $2`
+	var m hookbridge.EndpointMTLS
+	err := s.pool.QueryRow(ctx, getMTLS, appID, endpointID).Scan(&m.CertPEM, &m.KeyPEM, &m.CAPEM, &m.NotAfter, &m.UpdatedAt, &m.Version)
+	m.NotAfter, m.UpdatedAt = m.NotAfter.UTC(), m.UpdatedAt.UTC()
+	return m, err
+}
+
+// EndpointMTLSDelete deletes the endpoint's client certificate and negates
+// its mtls_version, in one transaction.
+func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (int64, error) {
+	const (
+		deleteMTLS = `DELETE FROM endpoint_mtls WHERE endpoint_id = $1
+			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
+		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = $1 AND mtls_version > 0`
+	)
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteMTLS, endpointID, appID)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, dropVersion, endpointID)
+		return err
+	})
+	return n, err
+}
+
+// EndpointOAuthPut writes the endpoint's OAuth client credentials and
+// moves its oauth_version on, in one transaction.
+func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
+	const (
+		nextVersion = `UPDATE endpoints SET oauth_version = abs(oauth_version) + 1
+			WHERE app_id = $1 AND id = $2 RETURNING oauth_version`
+		putOAuth = `INSERT INTO endpoint_oauth (endpoint_id, token_url, client_id, client_secret, scopes, audience, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (endpoint_id) DO UPDATE SET token_url = excluded.token_url, client_id = excluded.client_id,
+				client_secret = excluded.client_secret, scopes = excluded.scopes, audience = excluded.audience,
+				updated_at = excluded.updated_at`
+	)
+	var v int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonList(o.Scopes), o.Audience, now)
+		return err
+	})
+	return v, err
+}
+
+// EndpointOAuthGet reads the endpoint's OAuth client credentials.
+func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error) {
+	const getOAuth = `SELECT o.token_url, o.client_id, o.client_secret, o.scopes, o.audience, o.updated_at, e.oauth_version
+		FROM endpoint_oauth o JOIN endpoints e ON e.id = o.endpoint_id WHERE e.app_id = $1 AND o.endpoint_id = $2`
+	var o hookbridge.EndpointOAuth
+	err := s.pool.QueryRow(ctx, getOAuth, appID, endpointID).Scan(&o.TokenURL, &o.ClientID, &o.ClientSecret,
+		&o.Scopes, &o.Audience, &o.UpdatedAt, &o.Version)
+	o.UpdatedAt = o.UpdatedAt.UTC()
+	return o, err
+}
+
+// EndpointOAuthDelete deletes them and negates the endpoint's
+// oauth_version, in one transaction.
+func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (int64, error) {
+	const (
+		deleteOAuth = `DELETE FROM endpoint_oauth WHERE endpoint_id = $1
+			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
+		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = $1 AND oauth_version > 0`
+	)
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteOAuth, endpointID, appID)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, dropVersion, endpointID)
+		return err
+	})
+	return n, err
 }

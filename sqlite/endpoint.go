@@ -13,7 +13,8 @@ import (
 // endpointColumns is the column list scanEndpoint reads. Queries that join
 // endpoints alias the table as e.
 const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter`
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter,
+	e.mtls_version, e.oauth_version`
 
 // scanEndpoint returns the scanner of endpointColumns that opens the
 // secrets with keys.
@@ -32,7 +33,7 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 		)
 		err := row.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, jsonScan{&e.EventTypes}, jsonScan{&e.Channels},
 			&e.Disabled, &rateLimit, jsonScan{&e.Metadata}, jsonScan{&e.Headers}, jsonScan{&secrets},
-			&e.FIFO, &failing, &paused, &created, &updated, &filter)
+			&e.FIFO, &failing, &paused, &created, &updated, &filter, &e.MTLSVersion, &e.OAuthVersion)
 		if err != nil {
 			return e, err
 		}
@@ -126,7 +127,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 			failing_since = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
 		WHERE app_id = ?13 AND id = ?14
-		RETURNING created_at, failing_since, paused_until`
+		RETURNING created_at, failing_since, paused_until, mtls_version, oauth_version`
 	var (
 		created         int64
 		failing, paused sql.NullInt64
@@ -135,7 +136,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
-			ep.AppID, ep.ID, nullString(ep.Filter)).Scan(&created, &failing, &paused)
+			ep.AppID, ep.ID, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if err != nil {
 			return err
 		}
@@ -169,4 +170,121 @@ func (s driver) EndpointList(ctx context.Context, appID string, opt hookbridge.L
 	listEndpoints := `SELECT ` + endpointColumns + ` FROM endpoints e WHERE e.app_id = ? AND ` + where + orderBy + ` LIMIT ?`
 	args = append([]any{appID}, args...)
 	return collect(ctx, s.r, listEndpoints, append(args, limit+1), scanEndpoint(s.keys))
+}
+
+// EndpointMTLSPut writes the endpoint's client certificate and moves its
+// mtls_version on, in one write transaction.
+func (s driver) EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (int64, error) {
+	const (
+		nextVersion = `UPDATE endpoints SET mtls_version = abs(mtls_version) + 1
+			WHERE app_id = ? AND id = ? RETURNING mtls_version`
+		putMTLS = `INSERT INTO endpoint_mtls (endpoint_id, cert, key, ca, not_after, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (endpoint_id) DO UPDATE SET cert = excluded.cert, key = excluded.key, ca = excluded.ca,
+				not_after = excluded.not_after, updated_at = excluded.updated_at`
+	)
+	var v int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, ms(m.NotAfter), ms(now))
+		return err
+	})
+	return v, err
+}
+
+// EndpointMTLSGet reads the endpoint's client certificate, by primary key.
+func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error) {
+	const getMTLS = `SELECT m.cert, m.key, m.ca, m.not_after, m.updated_at, e.mtls_version
+		FROM endpoint_mtls m JOIN endpoints e ON e.id = m.endpoint_id WHERE e.app_id = ? AND m.endpoint_id = ?`
+	var (
+		m                 hookbridge.EndpointMTLS
+		notAfter, updated int64
+	)
+	err := s.r.QueryRowContext(ctx, getMTLS, appID, endpointID).Scan(&m.CertPEM, &m.KeyPEM, &m.CAPEM, &notAfter, &updated, &m.Version)
+	m.NotAfter, m.UpdatedAt = fromMS(notAfter), fromMS(updated)
+	return m, err
+}
+
+// EndpointMTLSDelete deletes the endpoint's client certificate and negates
+// its mtls_version, in one write transaction.
+func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (int64, error) {
+	const (
+		deleteMTLS = `DELETE FROM endpoint_mtls WHERE endpoint_id = ?
+			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
+		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = ? AND mtls_version > 0`
+	)
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, deleteMTLS, endpointID, appID, endpointID)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, dropVersion, endpointID)
+		return err
+	})
+	return n, err
+}
+
+// EndpointOAuthPut writes the endpoint's OAuth client credentials and
+// moves its oauth_version on, in one write transaction.
+func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
+	const (
+		nextVersion = `UPDATE endpoints SET oauth_version = abs(oauth_version) + 1
+			WHERE app_id = ? AND id = ? RETURNING oauth_version`
+		putOAuth = `INSERT INTO endpoint_oauth (endpoint_id, token_url, client_id, client_secret, scopes, audience, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (endpoint_id) DO UPDATE SET token_url = excluded.token_url, client_id = excluded.client_id,
+				client_secret = excluded.client_secret, scopes = excluded.scopes, audience = excluded.audience,
+				updated_at = excluded.updated_at`
+	)
+	var v int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonValue{o.Scopes}, o.Audience, ms(now))
+		return err
+	})
+	return v, err
+}
+
+// EndpointOAuthGet reads the endpoint's OAuth client credentials.
+func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error) {
+	const getOAuth = `SELECT o.token_url, o.client_id, o.client_secret, o.scopes, o.audience, o.updated_at, e.oauth_version
+		FROM endpoint_oauth o JOIN endpoints e ON e.id = o.endpoint_id WHERE e.app_id = ? AND o.endpoint_id = ?`
+	var (
+		o       hookbridge.EndpointOAuth
+		updated int64
+	)
+	err := s.r.QueryRowContext(ctx, getOAuth, appID, endpointID).Scan(&o.TokenURL, &o.ClientID, &o.ClientSecret,
+		jsonScan{&o.Scopes}, &o.Audience, &updated, &o.Version)
+	o.UpdatedAt = fromMS(updated)
+	return o, err
+}
+
+// EndpointOAuthDelete deletes them and negates the endpoint's
+// oauth_version, in one write transaction.
+func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (int64, error) {
+	const (
+		deleteOAuth = `DELETE FROM endpoint_oauth WHERE endpoint_id = ?
+			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
+		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = ? AND oauth_version > 0`
+	)
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, deleteOAuth, endpointID, appID, endpointID)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, dropVersion, endpointID)
+		return err
+	})
+	return n, err
 }

@@ -33,14 +33,16 @@ func RunSealed(t *testing.T, db SealedDB) {
 	t.Helper()
 	ctx := t.Context()
 	const (
-		secret1  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-		secret2  = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
-		creds    = "whsec_stripe_0123456789abcdef"
-		setting  = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
-		token    = "hbpt_eyJ2IjoxLCJhcHAiOiJhcHBfMSJ9"
-		response = `{"token":"` + token + `"}`
-		marker   = "cardholder-Wilhelmina-Q-Zyzzyva"
-		rawBody  = `{"id":"evt_1","data":{"object":{"description":"` + marker + `"}}}`
+		secret1     = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		secret2     = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+		creds       = "whsec_stripe_0123456789abcdef"
+		setting     = "c2V0dGluZyB0aGF0IGlzIGEga2V5"
+		token       = "hbpt_eyJ2IjoxLCJhcHAiOiJhcHBfMSJ9"
+		response    = `{"token":"` + token + `"}`
+		marker      = "cardholder-Wilhelmina-Q-Zyzzyva"
+		oauthSecret = "oauth-client-secret-Quixote"
+		mtlsKey     = "-----BEGIN PRIVATE KEY-----\nclient-key\n-----END PRIVATE KEY-----\n"
+		rawBody     = `{"id":"evt_1","data":{"object":{"description":"` + marker + `"}}}`
 	)
 	aKey, bKey := sealed.NewKey(), sealed.NewKey()
 	a, err := sealed.ParseKeys(aKey)
@@ -111,7 +113,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	stale(0)
 	raw := func(table, column, id, plain, keyID string) {
 		t.Helper()
-		keyColumn := map[string]string{"settings": "name", "idempotency_keys": "key"}[table]
+		keyColumn := map[string]string{"settings": "name", "idempotency_keys": "key", "endpoint_mtls": "endpoint_id", "endpoint_oauth": "endpoint_id"}[table]
 		if keyColumn == "" {
 			keyColumn = "id"
 		}
@@ -160,6 +162,13 @@ func RunSealed(t *testing.T, db SealedDB) {
 	equal(t, "credentials read back", gotSrc.Credentials.Secret, creds)
 	ep2 := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Secrets[0].Key = secret2 })
 	raw("endpoints", "secrets", ep2.ID, secret2, a.CurrentID())
+	// A client certificate's key is sealed for its endpoint.
+	mtls := &hookbridge.EndpointMTLS{CertPEM: "cert", KeyPEM: mtlsKey, NotAfter: at(time.Hour)}
+	ok(t, s.PutEndpointMTLS(ctx, app.ID, ep2.ID, mtls))
+	raw("endpoint_mtls", "key", ep2.ID, mtlsKey, a.CurrentID())
+	// So is an OAuth client secret.
+	ok(t, s.PutEndpointOAuth(ctx, app.ID, ep2.ID, &hookbridge.EndpointOAuth{TokenURL: "https://auth.example/token", ClientID: "hb", ClientSecret: oauthSecret}))
+	raw("endpoint_oauth", "client_secret", ep2.ID, oauthSecret, a.CurrentID())
 	// A claim carries the secret opened, to sign with.
 	newMessage(t, s, app.ID, "order.created", at(0))
 	claims := claimAll(t, s, "a", at(0))
@@ -182,7 +191,7 @@ func RunSealed(t *testing.T, db SealedDB) {
 	if _, err := s.Reseal(ctx); !errors.Is(err, sealed.ErrNoKey) {
 		t.Fatalf("Reseal without the key: %v, want ErrNoKey", err)
 	}
-	stale(4 + extra) // none opens
+	stale(6 + extra) // none opens
 	// A wrong key alone is no better.
 	ok(t, s.Close())
 	s = db.Open(t, b)
@@ -199,13 +208,15 @@ func RunSealed(t *testing.T, db SealedDB) {
 	got, err = s.GetEndpoint(ctx, app.ID, ep.ID)
 	ok(t, err)
 	equal(t, "secret under the old key", got.Secrets[0].Key, secret1)
-	stale(4 + extra)
+	stale(6 + extra)
 	n, err = s.Reseal(ctx)
 	ok(t, err)
-	equal(t, "resealed on rotation", n, 4+extra)
+	equal(t, "resealed on rotation", n, 6+extra)
 	stale(0)
 	raw("endpoints", "secrets", ep.ID, secret1, b.CurrentID())
 	raw("endpoints", "secrets", ep2.ID, secret2, b.CurrentID())
+	raw("endpoint_mtls", "key", ep2.ID, mtlsKey, b.CurrentID())
+	raw("endpoint_oauth", "client_secret", ep2.ID, oauthSecret, b.CurrentID())
 	raw("sources", "credentials", src.ID, creds, b.CurrentID())
 	raw("settings", "value", "a_key", setting, b.CurrentID())
 	raw("settings", "value", last, setting, b.CurrentID())
@@ -222,6 +233,12 @@ func RunSealed(t *testing.T, db SealedDB) {
 	got, err = s.GetEndpoint(ctx, app.ID, ep2.ID)
 	ok(t, err)
 	equal(t, "secret after rotation", got.Secrets[0].Key, secret2)
+	gotMTLS, err := s.GetEndpointMTLS(ctx, app.ID, ep2.ID)
+	ok(t, err)
+	equal(t, "client key after rotation", gotMTLS.KeyPEM, mtlsKey)
+	gotOAuth, err := s.GetEndpointOAuth(ctx, app.ID, ep2.ID)
+	ok(t, err)
+	equal(t, "client secret after rotation", gotOAuth.ClientSecret, oauthSecret)
 	gotSrc, err = s.GetSource(ctx, src.ID)
 	ok(t, err)
 	equal(t, "credentials after rotation", gotSrc.Credentials.Secret, creds)

@@ -24,6 +24,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, open) })
+	t.Run("EndpointMTLS", func(t *testing.T) { testEndpointMTLS(t, open) })
+	t.Run("EndpointOAuth", func(t *testing.T) { testEndpointOAuth(t, open) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 	t.Run("Attempts", func(t *testing.T) { testAttempts(t, open) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, open) })

@@ -18,7 +18,8 @@ type SealedColumn struct {
 
 // sealedColumns are the columns the stores seal: endpoint signing secrets
 // (a JSON array of objects whose "key" is sealed, see
-// sealed.Keyring.ResealKeys), source credentials (SealJSON), and settings
+// sealed.Keyring.ResealKeys), the private keys of endpoints' client
+// certificates and their OAuth client secrets (text), source credentials (SealJSON), and settings
 // (their values as text: the keys that sign portal tokens and sessions,
 // among others). The responses kept for Idempotency-Key retries and the raw
 // bodies of inbound events are sealed as they are written (SealBytes) but
@@ -27,6 +28,8 @@ type SealedColumn struct {
 // as gone.
 var sealedColumns = [...]SealedColumn{
 	{"endpoint", "endpoints", "id", "secrets", (*sealed.Keyring).ResealKeys},
+	{"endpoint", "endpoint_mtls", "endpoint_id", "key", (*sealed.Keyring).ResealText},
+	{"endpoint", "endpoint_oauth", "endpoint_id", "client_secret", (*sealed.Keyring).ResealText},
 	{"source", "sources", "id", "credentials", (*sealed.Keyring).ResealJSON},
 	{"setting", "settings", "name", "value", (*sealed.Keyring).ResealText},
 }
