@@ -55,6 +55,21 @@ func (c *apiKeyCache) put(k cachedKey) {
 	c.keys[k.key.ID] = k
 }
 
+// claimTouch reports whether the use of key id at now is to be recorded:
+// the first call more than hookbridge.APIKeyTouchEvery after the last
+// recorded use, which it then takes as recorded.
+func (c *apiKeyCache) claimTouch(id string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.keys[id]
+	if !ok || now.Sub(k.touched) <= hookbridge.APIKeyTouchEvery {
+		return false
+	}
+	k.touched = now
+	c.keys[id] = k
+	return true
+}
+
 func (c *apiKeyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -85,14 +100,13 @@ func (s *Server) verifyAPIKey(ctx context.Context, token string) (*hookbridge.AP
 	if !hookbridge.KeyMatches(token, c.key.Hash) {
 		return nil, refused
 	}
-	if now.Sub(c.touched) > hookbridge.APIKeyTouchEvery {
-		// One small write a minute per key and instance; the store keeps
-		// the latest of the instances' touches within the minute.
+	if s.apiKeys.claimTouch(id, now) {
+		// One small write a minute per key and instance (the first
+		// request past the minute claims it; those racing with it do not
+		// write); the store keeps one touch a minute of all instances'.
 		if err := s.store.TouchAPIKey(ctx, id, now); err != nil {
 			s.log.WarnContext(ctx, "recording an api key's use", "key", id, "err", err)
 		}
-		c.touched = now
-		s.apiKeys.put(c)
 	}
 	k := c.key
 	return &k, nil
