@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 var secretRE = regexp.MustCompile(`<code id="secret" class="secret">([^<]+)</code>`)
@@ -82,5 +84,47 @@ func TestKeysPage(t *testing.T) {
 	}
 	if st.statusWithKey(newKey, "/api/v1/app/shop") != http.StatusUnauthorized {
 		t.Error("a revoked key still works")
+	}
+}
+
+// TestBrowserKeys: in Chromium, the operator reaches the API keys page
+// from the navigation, makes an ingest key, is shown it once and sends a
+// message with it, then revokes it.
+func TestBrowserKeys(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	app := st.app("Shop", "shop")
+	ctx := newChrome(t)
+	signInChrome(t, ctx, st)
+
+	do(t, ctx, "open the keys page", chromedp.Click(chromedp.CSS(`nav a[href="/ui/keys"]`)))
+	waitJS(t, ctx, "the keys page", `document.querySelector("h1")?.textContent === "API keys" && document.querySelector("#name")`)
+	do(t, ctx, "make an ingest key",
+		chromedp.SendKeys(chromedp.CSS("#name"), "producer"),
+		chromedp.SetValue(chromedp.CSS("#scope"), "ingest"),
+		chromedp.Click(chromedp.CSS(`form[action="/ui/keys"] button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "the new key", `document.querySelector("#secret")?.textContent.startsWith("hbk_key_")`)
+	key := text(t, ctx, "#secret")
+	if scope := text(t, ctx, "tbody td:nth-child(2) code"); scope != "ingest" {
+		t.Errorf("the list shows scope %q, want ingest", scope)
+	}
+
+	req, _ := http.NewRequest("POST", st.URL+"/api/v1/app/"+app+"/msg", strings.NewReader(`{"eventType":"order.created","payload":{"id":"o1"}}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("sending with the key made on the page: %d, want 202", resp.StatusCode)
+	}
+
+	do(t, ctx, "revoke it", chromedp.Click(chromedp.CSS(`form[action$="/revoke"] button`)))
+	waitJS(t, ctx, "the revocation", `document.querySelector(".notice")?.textContent.includes("revoked") && !document.querySelector("#secret") && document.querySelector(".empty")`)
+	if st.statusWithKey(key, "/api/v1/app/"+app+"/msg") != http.StatusUnauthorized {
+		t.Error("the revoked key still works")
 	}
 }
