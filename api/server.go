@@ -465,9 +465,10 @@ func (s *Server) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(unknownTypesDesc, prometheus.CounterValue, float64(s.uncatalogued.count.Load()))
 }
 
-// RequireAdmin serves h only to requests with the admin key, answering the
-// others as the API does (401 in its error format; 403 for an
-// application's key).
+// RequireAdmin serves h only to requests with the admin key, or an API
+// key of scope admin (or read-only, for a GET), answering the others as
+// the API does (401 in its error format; 403 for an application's key or
+// another scope).
 func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h, routeAdmin) }
 
 // logRequest writes the request's log line: at debug level when it
