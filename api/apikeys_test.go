@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +270,27 @@ func TestAPIKeyFailuresThrottled(t *testing.T) {
 	}
 	e.doFrom(from, "GET", "/api/v1/app/shop", nil, bearer("hbk_"+id+"_guess")).want(http.StatusTooManyRequests)
 	e.doFrom(from, "GET", "/api/v1/app/shop", nil, bearer(key)).want(http.StatusOK)
+}
+
+// TestRequireAdminScopes: what the server guards with RequireAdmin
+// (/metrics) is the admin key's, an admin key's, and a read-only key's to
+// read; no other scope's.
+func TestRequireAdminScopes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app := e.createApp("Shop", "shop")
+	h := e.api.RequireAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	for scope, want := range map[string]int{
+		"admin": http.StatusOK, "read-only": http.StatusOK, "ingest": http.StatusForbidden,
+		"inbound": http.StatusForbidden, "app:" + str(app, "id"): http.StatusForbidden,
+	} {
+		key := str(e.createKey(scope, scope), "key")
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("GET /metrics with scope %s: %d, want %d", scope, rec.Code, want)
+		}
+	}
 }
