@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
 // createKey makes an API key with the admin key and returns its JSON (with
@@ -174,6 +177,26 @@ func TestAPIKeyRevokedOnAnotherInstance(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	other := newEnvOn(t, e.store)
+	revokedOnAnother(t, e, other)
+}
+
+// TestAPIKeyRevokedOnAnotherInstancePostgres is the same with two
+// instances, each with its own connections, on one PostgreSQL database.
+func TestAPIKeyRevokedOnAnotherInstancePostgres(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	open := func() *env {
+		store, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return newEnvOn(t, store)
+	}
+	revokedOnAnother(t, open(), open())
+}
+
+func revokedOnAnother(t *testing.T, e, other *env) {
 	other.clock = e.clock
 	other.api.now = e.clock.Now
 	e.createApp("Shop", "shop")
