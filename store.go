@@ -36,6 +36,7 @@ type Store interface {
 	RetentionStore
 	SourceStore
 	IdempotencyStore
+	APIKeyStore
 	// Reseal brings the secrets stored (endpoint signing secrets, source
 	// credentials) in line with the keys the store was opened with (see
 	// package sealed): those sealed with an older key, or not sealed, are

@@ -27,10 +27,13 @@
 //   - Every {app_id} accepts an id or a uid, every {endpoint_id} an id or a
 //     uid, every {msg_id} an id or an eventId; entities of one application
 //     are never reachable through another.
-//   - Every route but the health checks and the OpenAPI document requires
-//     "Authorization: Bearer <admin key>", or comes in-process through
-//     ServeAuthenticated from a caller that authenticated its user itself
-//     (the dashboard and the consumer portal, package ui).
+//   - Every route but the health checks, the OpenAPI document and the
+//     inbound sources' URLs requires "Authorization: Bearer <key>" — the
+//     admin key, an API key whose scope allows the route's class (see
+//     apikeys.go and routeAccess), or an application's portal token — or
+//     comes in-process through ServeAuthenticated from a caller that
+//     authenticated its user itself (the dashboard and the consumer
+//     portal, package ui).
 //   - Accepted means durable: a message is answered 202 (in a batch, given
 //     status 202) only after the store committed it with its deliveries;
 //     then the dispatcher is woken.

@@ -51,6 +51,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			// A token's nonce names it alone; what it holds is not secret
 			// from the store, which keeps the token's claims anyway.
 			key = "token:" + access.Nonce + ":" + key
+		} else if k := requestAPIKey(r); k != nil {
+			// An API key's answers are its own: another key, whatever
+			// its scope, is not given them.
+			key = "apikey:" + k.ID + ":" + key
 		}
 		now := s.timeNow()
 		fingerprint := r.Method + " " + r.URL.Path

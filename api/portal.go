@@ -425,10 +425,14 @@ func WithActor(ctx context.Context, actor string) context.Context {
 }
 
 // actorOf returns who a change is attributed to: the actor an in-process
-// caller named, or adminActor.
+// caller named, the name of the API key the request was made with, or
+// adminActor.
 func actorOf(r *http.Request) string {
 	if a, _ := r.Context().Value(actorKey{}).(string); a != "" && isInternalCall(r) {
 		return a
+	}
+	if k := requestAPIKey(r); k != nil {
+		return k.Name
 	}
 	return adminActor
 }

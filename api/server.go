@@ -109,6 +109,7 @@ type Server struct {
 	portalKey    portalKey       // see portal.go
 	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
+	apiKeys      apiKeyCache     // API keys read recently; see apikeys.go
 
 	strictEventTypes bool
 	uncatalogued     uncatalogued // messages of event types not in the catalogue
@@ -137,6 +138,12 @@ const (
 	// routeOwnKey: any valid key, a read-only application's key included:
 	// the route acts on the key it is called with (logout).
 	routeOwnKey
+	// routeSend: the admin key, an ingest API key, or an application's API
+	// key for the path's {app_id}: the routes that create messages.
+	routeSend
+	// routeSource: the admin key or an inbound API key: the inbound
+	// sources' management routes.
+	routeSource
 )
 
 // New returns a Server for cfg.
@@ -240,8 +247,8 @@ func (s *Server) registerRoutes() {
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
 
 	s.app("GET /api/v1/app/{app_id}/msg", s.handleListMessages)
-	s.private("POST /api/v1/app/{app_id}/msg", s.handleCreateMessage)
-	s.private("POST /api/v1/app/{app_id}/msg/batch", s.handleCreateMessageBatch)
+	s.send("POST /api/v1/app/{app_id}/msg", s.handleCreateMessage)
+	s.send("POST /api/v1/app/{app_id}/msg/batch", s.handleCreateMessageBatch)
 	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}", s.handleGetMessage)
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/content", s.handleExpungeMessageContent)
 	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", s.handleGetAttempt)
@@ -273,18 +280,25 @@ func (s *Server) registerRoutes() {
 	// the processor's signature (see inbound.go).
 	s.public("POST /in/{source_id}", s.handleInbound)
 	s.public("GET /in/{source_id}", s.handleInbound) // Braintree's bt_challenge check
-	s.private("GET /api/v1/source", s.handleListSources)
-	s.private("POST /api/v1/source", s.handleCreateSource)
-	s.private("GET /api/v1/source/{source_id}", s.handleGetSource)
-	s.private("PUT /api/v1/source/{source_id}", s.handleUpdateSource)
-	s.private("DELETE /api/v1/source/{source_id}", s.handleDeleteSource)
-	s.private("GET /api/v1/source/{source_id}/rollout", s.handleListRolloutChanges)
-	s.private("PATCH /api/v1/source/{source_id}/rollout", s.handlePatchRollout)
-	s.private("GET /api/v1/source/{source_id}/events", s.handleListInboundEvents)
-	s.private("GET /api/v1/source/{source_id}/events/{event_id}", s.handleGetInboundEvent)
-	s.private("POST /api/v1/source/{source_id}/events/{event_id}/release", s.handleReleaseInboundEvent)
-	s.private("POST /api/v1/source/{source_id}/observed", s.handleObserved)
-	s.private("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
+	s.sourceRoute("GET /api/v1/source", s.handleListSources)
+	s.sourceRoute("POST /api/v1/source", s.handleCreateSource)
+	s.sourceRoute("GET /api/v1/source/{source_id}", s.handleGetSource)
+	s.sourceRoute("PUT /api/v1/source/{source_id}", s.handleUpdateSource)
+	s.sourceRoute("DELETE /api/v1/source/{source_id}", s.handleDeleteSource)
+	s.sourceRoute("GET /api/v1/source/{source_id}/rollout", s.handleListRolloutChanges)
+	s.sourceRoute("PATCH /api/v1/source/{source_id}/rollout", s.handlePatchRollout)
+	s.sourceRoute("GET /api/v1/source/{source_id}/events", s.handleListInboundEvents)
+	s.sourceRoute("GET /api/v1/source/{source_id}/events/{event_id}", s.handleGetInboundEvent)
+	s.sourceRoute("POST /api/v1/source/{source_id}/events/{event_id}/release", s.handleReleaseInboundEvent)
+	s.sourceRoute("POST /api/v1/source/{source_id}/observed", s.handleObserved)
+	s.sourceRoute("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
+
+	// API keys (see apikeys.go): the admin's only.
+	s.private("GET /api/v1/api-key", s.handleListAPIKeys)
+	s.private("POST /api/v1/api-key", s.handleCreateAPIKey)
+	s.private("GET /api/v1/api-key/{key_id}", s.handleGetAPIKey)
+	s.private("POST /api/v1/api-key/{key_id}/rotate", s.handleRotateAPIKey)
+	s.private("DELETE /api/v1/api-key/{key_id}", s.handleRevokeAPIKey)
 
 	// Everything else: a JSON 404 or 405 instead of the mux's plain text.
 	s.mux.HandleFunc("/", s.handleUnrouted)
@@ -294,6 +308,10 @@ func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, ro
 func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, routeAdmin, h) }
 func (s *Server) app(pattern string, h handlerFunc)     { s.register(pattern, routeApp, h) }
 func (s *Server) ownKey(pattern string, h handlerFunc)  { s.register(pattern, routeOwnKey, h) }
+func (s *Server) send(pattern string, h handlerFunc)    { s.register(pattern, routeSend, h) }
+func (s *Server) sourceRoute(pattern string, h handlerFunc) {
+	s.register(pattern, routeSource, h)
+}
 
 func (s *Server) register(pattern string, who routeAccess, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
@@ -453,9 +471,10 @@ func (s *Server) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(unknownTypesDesc, prometheus.CounterValue, float64(s.uncatalogued.count.Load()))
 }
 
-// RequireAdmin serves h only to requests with the admin key, answering the
-// others as the API does (401 in its error format; 403 for an
-// application's key).
+// RequireAdmin serves h only to requests with the admin key, or an API
+// key of scope admin (or read-only, for a GET), answering the others as
+// the API does (401 in its error format; 403 for an application's key or
+// another scope).
 func (s *Server) RequireAdmin(h http.Handler) http.Handler { return s.authenticate(h, routeAdmin) }
 
 // logRequest writes the request's log line: at debug level when it
@@ -549,6 +568,17 @@ func (s *Server) authenticate(next http.Handler, who routeAccess) http.Handler {
 			s.writeError(w, r, hookbridge.Errorf(hookbridge.EUNAUTHORIZED, "malformed Authorization header; send \"Authorization: Bearer <key>\""))
 		case s.adminKeyHash != "" && hookbridge.KeyMatches(token, s.adminKeyHash):
 			next.ServeHTTP(w, r)
+		case isAPIKeyShaped(token):
+			key, err := s.verifyAPIKey(r.Context(), token)
+			if err != nil {
+				s.writeError(w, r, s.refused(r, token, err))
+				return
+			}
+			if err := s.authorizeKey(r, key, who); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx{}, key)))
 		case strings.HasPrefix(token, portalTokenPrefix):
 			access, err := s.VerifyPortalToken(r.Context(), token)
 			if err != nil {
@@ -607,16 +637,23 @@ func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, who routeAc
 	case access.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is read-only")
 	}
+	return s.pathNamesApp(r, access.AppID)
+}
+
+// pathNamesApp lets r through if its path's {app_id} (by id or uid) is
+// appID, or names no application (the catalogue's routes); else it is
+// EFORBIDDEN.
+func (s *Server) pathNamesApp(r *http.Request, appID string) error {
 	named := r.PathValue("app_id")
-	if named == "" || named == access.AppID {
-		return nil // the catalogue's routes name no application
+	if named == "" || named == appID {
+		return nil
 	}
 	app, err := s.store.GetApplication(r.Context(), named)
 	if err != nil && !hookbridge.IsNotFound(err) {
 		return err
 	}
-	if err != nil || app.ID != access.AppID {
-		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s", access.AppID)
+	if err != nil || app.ID != appID {
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s", appID)
 	}
 	return nil
 }

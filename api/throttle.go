@@ -101,7 +101,8 @@ func newAuthThrottle(maxClients int) *authThrottle {
 }
 
 // keyKind is the budget a credential's failures spend besides its
-// client's: portal tokens', or the admin key's (everything else).
+// client's: portal tokens', or the admin key's (everything else, API
+// keys included).
 func keyKind(credential string) string {
 	if strings.HasPrefix(credential, portalTokenPrefix) {
 		return portalTokenPrefix

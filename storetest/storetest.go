@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Fairness", func(t *testing.T) { testFairness(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("OperationalEvents", func(t *testing.T) { testOperationalEvents(t, open) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open) })
 	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, open) })
 }
 

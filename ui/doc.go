@@ -15,7 +15,9 @@
 // (add, describe, edit the schema, archive); and the inbound sources
 // (sources.go): each processor's URL with its rollout, and what it
 // received, newest first, with what each notification did to its payment,
-// the stale ones marked and the held ones released with a button. The portal lets one
+// the stale ones marked and the held ones released with a button; and the
+// API keys (keys.go): made, rotated and revoked, each secret shown once on
+// the page that answers its making. The portal lets one
 // application's consumer add, edit, disable and delete endpoints, reveal
 // and rotate signing secrets, send test events, browse the message log and
 // recover failed messages. An application's endpoint pages (endpoints.go),

@@ -147,8 +147,9 @@ func TestOIDCSignIn(t *testing.T) {
 		b := st.browser()
 		b.signInOIDC(p, "/ui/")
 		ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://receiver.example/ro"}, http.StatusCreated)["id"].(string)
+		st.admin("POST", "/api/v1/api-key", map[string]any{"name": "ci", "scope": "ingest"}, http.StatusCreated) // listed, without its forms
 		for _, path := range []string{"/ui/", "/ui/apps/" + app, "/ui/apps/" + app + "/endpoints/" + ep, "/ui/event-types",
-			"/ui/event-types/order.created", "/ui/operational"} {
+			"/ui/event-types/order.created", "/ui/operational", "/ui/keys"} {
 			pg := b.get(path).want(t, http.StatusOK)
 			checkPage(t, path, pg, "'none'")
 			if !strings.Contains(pg.Body, "vic@example.com") || !strings.Contains(pg.Body, "read-only") {
@@ -178,9 +179,13 @@ func TestOIDCSignIn(t *testing.T) {
 			"/ui/apps/" + app + "/endpoints/" + ep + "/disable": {"disabled": {"true"}},
 			"/ui/event-types":                                   {"name": {"nope.created"}},
 			"/ui/operational":                                   {"url": {"https://ops.example/x"}},
+			"/ui/keys":                                          {"name": {"nope"}, "scope": {"admin"}},
 		} {
 			form.Set("csrf", csrf)
 			b.post(path, form).want(t, http.StatusForbidden)
+		}
+		if keys, _ := st.store.ListAPIKeys(context.Background(), hookbridge.ListOptions{}); len(keys.Data) != 1 {
+			t.Errorf("a read-only user made an API key: %+v", keys.Data)
 		}
 		if _, err := st.store.GetApplication(context.Background(), "nope"); !hookbridge.IsNotFound(err) {
 			t.Errorf("a read-only user created an application: %v", err)

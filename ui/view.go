@@ -112,6 +112,7 @@ var notices = map[string]string{
 	"signedout":   "Signed out.",
 	"op-created":  "Operational endpoint added. Its signing secret is below.",
 	"op-deleted":  "Operational endpoint deleted.",
+	"key-revoked": "API key revoked: it no longer works, on every instance within seconds.",
 	"revoked":     "Portal links revoked: every link issued so far, and every portal session opened with one, has stopped working. New links work as usual.",
 	"app-created": "Application created. Add an endpoint to start delivering its messages.",
 	"app-updated": "Application saved.",

@@ -8,6 +8,7 @@
 //	hookbridge listen    receive an application's webhooks on this machine
 //	hookbridge verify    check a processor notification's signature
 //	hookbridge source    manage inbound sources of a running server
+//	hookbridge key       manage the API keys of a running server
 //	hookbridge keygen    print a new key for --secret-key
 //	hookbridge rekey     seal the stored secrets again under a new key
 //	hookbridge version   print the version (also: hookbridge --version, -v)
@@ -47,6 +48,7 @@ var commands = []command{
 	{"listen", "receive an application's webhooks on this machine, checked and printed", runListen},
 	{"verify", "check a processor notification's signature, as a source would", runVerify},
 	{"source", "manage inbound sources (payment processors) of a running server", runSource},
+	{"key", "manage the API keys of a running server", runKey},
 	{"keygen", "print a new key for --secret-key, which encrypts stored secrets", runKeygen},
 	{"rekey", "seal the stored secrets again under a new key, while serve runs", runRekey},
 	{"version", "print the version and exit", runVersion},

@@ -30,11 +30,15 @@ processor, verified with its scheme and rolled out off → shadow → on.
   hookbridge source release ID EVENT_ID
 
 Every subcommand takes --url (the server, default http://` + defaultAddr + `;
-env HOOKBRIDGE_URL) and --api-key (the admin key; env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
+env HOOKBRIDGE_URL) and --api-key (the admin key, or an admin or inbound API key;
+env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
 state); -- ends the flags. create prints the source, with the URL to give the
 processor; its secret is shown masked from then on. events lists what the
 source received, newest first (--held: only what its stale policy holds);
 release forwards a held event.`
+
+// sourceKeyUsage says which keys the source subcommands take.
+const sourceKeyUsage = "the server-wide admin key, or an API key of scope admin or inbound"
 
 // runSource dispatches to a source subcommand.
 func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -186,7 +190,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		merchants                          = mappingFlag{}
 	)
 	fs := newFlagSet("source create", "Create an inbound source and print it, with the URL to give the processor.", stderr)
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	fs.String(&name, "name", "", "a name for people")
 	fs.String(&scheme, "scheme", "", "verification scheme, one of: "+strings.Join(inbound.Names(), ", "))
 	fs.String(&secret, "secret", "", "the signing secret or key, exactly as the processor's dashboard shows it")
@@ -249,7 +253,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 func runSourceList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c apiClient
 	fs := newFlagSet("source list", "List the inbound sources.", stderr)
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -302,7 +306,7 @@ func runSourceGet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var id string
 	fs := newFlagSet("source get", "Print an inbound source.", stderr)
 	fs.operands = "ID"
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	if err := fs.parse(args, &id); err != nil {
 		return err
 	}
@@ -328,7 +332,7 @@ func runSourceSetState(ctx context.Context, args []string, stdout, stderr io.Wri
 	)
 	fs := newFlagSet("source set-state", "Change a source's rollout (audited).", stderr)
 	fs.operands = "ID off|shadow|on"
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	fs.String(&merchants, "merchants", "", "with on: only these merchants, comma-separated")
 	fs.Int(&percent, "percent", -1, "with on: only merchants whose bucket (0-99) is below this; a notification that names no merchant (a single account) goes by its payment's bucket")
 	fs.Bool(&allMerchants, "all-merchants", false, "clear the merchant list and the percentage")
@@ -366,7 +370,7 @@ func runSourceEvents(ctx context.Context, args []string, stdout, stderr io.Write
 	)
 	fs := newFlagSet("source events", "List what a source received, newest first, and what became of it.", stderr)
 	fs.operands = "ID"
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	fs.Bool(&held, "held", false, "only the events the source's stale policy holds, not released yet")
 	if err := fs.parse(args, &id); err != nil {
 		return err
@@ -432,7 +436,7 @@ func runSourceRelease(ctx context.Context, args []string, stdout, stderr io.Writ
 	)
 	fs := newFlagSet("source release", "Forward an event the source's stale policy held (flagged stale).", stderr)
 	fs.operands = "ID EVENT_ID"
-	c.register(fs, "the server-wide admin key")
+	c.register(fs, sourceKeyUsage)
 	if err := fs.parse(args, &id, &event); err != nil {
 		return err
 	}

@@ -226,6 +226,18 @@ type Driver interface {
 	// then (zero if none), and whether it was logged out.
 	PortalExpiry(ctx context.Context, appID string, issuedAt time.Time, nonce string) (hookbridge.PortalExpiry, error)
 
+	// APIKeyInsert inserts k as it is.
+	APIKeyInsert(ctx context.Context, k *hookbridge.APIKey) error
+	APIKeyGet(ctx context.Context, id string) (hookbridge.APIKey, error)
+	APIKeyList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.APIKey, error)
+	// APIKeyRotate sets the key's hash and updated_at, and returns the
+	// key; a missing one is sql.ErrNoRows.
+	APIKeyRotate(ctx context.Context, id, hash string, now time.Time) (hookbridge.APIKey, error)
+	APIKeyDelete(ctx context.Context, id string) (int64, error)
+	// APIKeyTouch sets the key's last_used_at to at if it is unset or
+	// before before.
+	APIKeyTouch(ctx context.Context, id string, at, before time.Time) error
+
 	// SecretsReseal runs reseal in one write transaction, which it commits
 	// if reseal returns nil.
 	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
