@@ -109,6 +109,7 @@ type Server struct {
 	portalKey    portalKey       // see portal.go
 	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
+	ready        readiness       // whether the store can write; see health.go
 
 	strictEventTypes bool
 	uncatalogued     uncatalogued // messages of event types not in the catalogue
@@ -196,6 +197,7 @@ func (s *Server) registerRoutes() {
 	// Unauthenticated.
 	s.public("GET /api/v1/health/ping", s.handlePing)
 	s.public("GET /api/v1/health", s.handleHealth)
+	s.public("GET /api/v1/health/ready", s.handleReady)
 	s.public("GET /api/v1/openapi.json", s.handleOpenAPI)
 
 	s.ownKey("POST /api/v1/auth/logout", s.handleLogout)
