@@ -55,8 +55,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 // recovers. It answers from readiness, which probes at most once per
 // ReadyInterval.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ready.check(r.Context(), s.now(), s.store.ProbeWrite); err != nil {
-		s.log.WarnContext(r.Context(), "readiness check: store cannot write", "err", err)
+	if err, probed := s.ready.check(r.Context(), s.now(), s.store.ProbeWrite); err != nil {
+		if probed {
+			s.log.WarnContext(r.Context(), "readiness check: store cannot write", "err", err)
+		}
 		setRetryAfter(w.Header(), unavailableRetryAfter)
 		writeJSON(w, http.StatusServiceUnavailable, httpErrorOut{Code: hookbridge.EUNAVAILABLE,
 			Detail: "the store cannot write for now"})
@@ -81,18 +83,18 @@ type readiness struct {
 }
 
 // check returns the last answer if it is younger than ReadyInterval at now,
-// else the answer of probe, which it then keeps. Concurrent checks wait
-// for one probe rather than each making their own.
-func (rd *readiness) check(ctx context.Context, now time.Time, probe func(context.Context) error) error {
+// else the answer of probe, which it then keeps (probed). Concurrent
+// checks wait for one probe rather than each making their own.
+func (rd *readiness) check(ctx context.Context, now time.Time, probe func(context.Context) error) (err error, probed bool) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	if !rd.at.IsZero() && now.Sub(rd.at) < ReadyInterval && now.Sub(rd.at) >= 0 {
-		return rd.err
+	if age := now.Sub(rd.at); !rd.at.IsZero() && age >= 0 && age < ReadyInterval {
+		return rd.err, false
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyProbeTimeout)
 	defer cancel()
 	rd.at, rd.err = now, probe(ctx)
-	return rd.err
+	return rd.err, true
 }
 
 // failed records that a write was refused as EUNAVAILABLE at now: the
