@@ -18,7 +18,8 @@ type SealedColumn struct {
 
 // sealedColumns are the columns the stores seal: endpoint signing secrets
 // (a JSON array of objects whose "key" is sealed, see
-// sealed.Keyring.ResealKeys), source credentials (SealJSON), and settings
+// sealed.Keyring.ResealKeys), the credentials of endpoint URLs (SealURL)
+// and the values of endpoint headers (SealHeaders), source credentials (SealJSON), and settings
 // (their values as text: the keys that sign portal tokens and sessions,
 // among others). The responses kept for Idempotency-Key retries and the raw
 // bodies of inbound events are sealed as they are written (SealBytes) but
@@ -27,6 +28,8 @@ type SealedColumn struct {
 // as gone.
 var sealedColumns = [...]SealedColumn{
 	{"endpoint", "endpoints", "id", "secrets", (*sealed.Keyring).ResealKeys},
+	{"endpoint", "endpoints", "id", "url", resealURL},
+	{"endpoint", "endpoints", "id", "headers", resealHeaders},
 	{"source", "sources", "id", "credentials", (*sealed.Keyring).ResealJSON},
 	{"setting", "settings", "name", "value", (*sealed.Keyring).ResealText},
 }
