@@ -3,10 +3,13 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
 // TestReadinessProbesAtMostOncePerInterval: however often readiness is
@@ -44,4 +47,47 @@ func TestReadinessAnswers(t *testing.T) {
 	e := newEnv(t)
 	e.doWith("GET", "/api/v1/health/ready", nil, map[string]string{"Authorization": ""}).want(http.StatusNoContent)
 	e.doWith("GET", "/api/v1/health", nil, map[string]string{"Authorization": ""}).want(http.StatusNoContent)
+}
+
+// TestReadOnlyStore: on a PostgreSQL that refuses writes (read-only, as a
+// standby or a primary in recovery is), a write is 503 with Retry-After,
+// as the OpenAPI document declares, not 500; readiness is 503 and
+// liveness 204; reads go on.
+func TestReadOnlyStore(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	writable, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { writable.Close() })
+	w := newEnvOn(t, writable)
+	app := w.createApp("Shop", "shop")
+
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	store, err := postgres.Open(t.Context(), dsn+sep+"default_transaction_read_only=on", postgres.WithoutMigrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := newEnvOn(t, store)
+	for _, req := range []struct{ method, path string }{
+		{"POST", "/api/v1/app"},
+		{"POST", "/api/v1/app/" + str(app, "id") + "/msg"},
+	} {
+		body := obj{"name": "Other", "eventType": "order.paid", "payload": obj{}}
+		r := e.do(req.method, req.path, body).want(http.StatusServiceUnavailable)
+		if r.Header.Get("Retry-After") == "" || str(r.object(), "code") != hookbridge.EUNAVAILABLE {
+			t.Errorf("%s %s: Retry-After %q, body %s", req.method, req.path, r.Header.Get("Retry-After"), r.Body)
+		}
+	}
+	if r := e.doWith("GET", "/api/v1/health/ready", nil, nil).want(http.StatusServiceUnavailable); r.Header.Get("Retry-After") == "" {
+		t.Error("readiness 503 without Retry-After")
+	}
+	e.doWith("GET", "/api/v1/health", nil, nil).want(http.StatusNoContent)
+	e.do("GET", "/api/v1/app/"+str(app, "id"), nil).want(http.StatusOK)
+	w.doWith("GET", "/api/v1/health/ready", nil, nil).want(http.StatusNoContent)
 }
