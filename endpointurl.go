@@ -317,6 +317,22 @@ func MaskURL(raw string) string {
 	return raw[:a.start] + userinfo + raw[a.at:]
 }
 
+// URLUserinfo splits raw around the userinfo of its authority
+// (scheme://userinfo@host…), where a broker URL carries its credentials,
+// as MaskURL finds it; ok is false when raw has none. scheme is the
+// URL's, as written.
+func URLUserinfo(raw string) (before, userinfo, after, scheme string, ok bool) {
+	a, ok := splitAuthority(raw)
+	if !ok || a.at < 0 {
+		return "", "", "", "", false
+	}
+	return raw[:a.start], raw[a.start:a.at], raw[a.at:], raw[:a.schemeEnd], true
+}
+
+// IsTokenScheme reports whether a URL of scheme carries a token as its
+// user, without a password (NATS: nats://token@host).
+func IsTokenScheme(scheme string) bool { return isTokenScheme(scheme) }
+
 // UnmaskURL is for an update that sends back an endpoint URL as it was
 // shown, its password masked: it returns given with the stored URL's
 // credentials in place of the mask. The scheme, user and host must be the

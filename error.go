@@ -14,7 +14,8 @@ const (
 	ETOOLARGE     = "payload_too_large"     // the body exceeds a configured limit (413)
 	EUNAUTHORIZED = "authentication_failed" // missing or wrong credentials (401)
 	EFORBIDDEN    = "forbidden"             // credentials valid, but not for this (403)
-	EINTERNAL     = "internal"              // a bug or an unavailable dependency (500); details go to the log only
+	EUNAVAILABLE  = "unavailable"           // the store cannot write for now: disk full, read-only, database down (503 with Retry-After)
+	EINTERNAL     = "internal"              // a bug (500); details go to the log only
 )
 
 // Error is the one error type of the domain. Code says what kind of failure
@@ -60,6 +61,11 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// IsUnavailable reports whether err is an EUNAVAILABLE error: the store
+// could not write for a reason that passes (space returns, the database
+// comes back), so the same request may succeed later.
+func IsUnavailable(err error) bool { return ErrorCode(err) == EUNAVAILABLE }
 
 // IsNotFound reports whether err is an ENOTFOUND error.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENOTFOUND }

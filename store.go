@@ -50,6 +50,12 @@ type Store interface {
 	// every secret is sealed with the current key, so that the older keys
 	// may be dropped.
 	StaleSecrets(ctx context.Context) (int, error)
+	// ProbeWrite makes one small write (a setting no one reads) and
+	// reports whether the store can write: EUNAVAILABLE when it cannot
+	// for a reason that passes (disk full, a read-only file system or
+	// database, the database down), another error for anything else.
+	// Readiness checks call it, rate-limited: it is a real write.
+	ProbeWrite(ctx context.Context) error
 	Close() error
 }
 

@@ -34,7 +34,8 @@ type validationErrorItem struct {
 const codeTooManyRequests = "too_many_requests"
 
 // statusOf maps each domain error code to its HTTP status. This and
-// writeError (which also answers *TooManyFailures, 429) are the only
+// writeError (which also answers *TooManyFailures, 429, and gives an
+// EUNAVAILABLE 503 its Retry-After) are the only
 // places that know the mapping.
 func statusOf(code string) int {
 	switch code {
@@ -52,6 +53,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case hookbridge.EFORBIDDEN:
 		return http.StatusForbidden
+	case hookbridge.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -72,6 +75,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case code == hookbridge.EINVALID:
 		writeJSON(w, status, httpValidationError{Detail: validationDetail(err)})
+	case code == hookbridge.EUNAVAILABLE:
+		// Not a bug: the store cannot write for now. The caller may try
+		// again, here or (told by the readiness check) elsewhere.
+		s.ready.failed(s.now(), err)
+		s.log.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path,
+			"request_id", w.Header().Get(RequestIDHeader), "err", err)
+		setRetryAfter(w.Header(), unavailableRetryAfter)
+		writeJSON(w, status, httpErrorOut{Code: code, Detail: hookbridge.ErrorMessage(err)})
 	case status == http.StatusInternalServerError:
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			// The caller went away; nobody reads the answer.

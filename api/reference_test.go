@@ -23,8 +23,9 @@ var svixDifferences = map[string]string{
 	// Statuses.
 	"*: status 400 added": "a request that cannot be read (a body that is not JSON, a body where none belongs) " +
 		"or cannot be acted on as it stands is 400 with HttpErrorOut; the reference declares no 400",
-	"*: status 413 added":                  "a body over the size limit is 413 with HttpErrorOut, on every operation that takes one",
-	"GET /api/v1/health: status 503 added": "health answers 503 when the database does not, for load balancers",
+	"*: status 413 added": "a body over the size limit is 413 with HttpErrorOut, on every operation that takes one",
+	"*: status 503 added": "a request the store cannot write for now (disk full, read-only, database down) " +
+		"is 503 with HttpErrorOut and Retry-After, not 500; health answers 503 when the database does not answer",
 	"POST /api/v1/auth/logout: status 401 added": "a missing, wrong or expired key is 401 as on every " +
 		"authenticated operation, and so is a token already logged out; the reference declares none here",
 	"DELETE /api/v1/app/{app_id}/msg/{msg_id}/content: status 204 added": "the reference declares no success " +

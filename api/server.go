@@ -110,6 +110,7 @@ type Server struct {
 	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
 	apiKeys      apiKeyCache     // API keys read recently; see apikeys.go
+	ready        readiness       // whether the store can write; see health.go
 
 	strictEventTypes bool
 	uncatalogued     uncatalogued // messages of event types not in the catalogue
@@ -203,6 +204,7 @@ func (s *Server) registerRoutes() {
 	// Unauthenticated.
 	s.public("GET /api/v1/health/ping", s.handlePing)
 	s.public("GET /api/v1/health", s.handleHealth)
+	s.public("GET /api/v1/health/ready", s.handleReady)
 	s.public("GET /api/v1/openapi.json", s.handleOpenAPI)
 
 	s.ownKey("POST /api/v1/auth/logout", s.handleLogout)

@@ -18,7 +18,7 @@ const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_ty
 	e.mtls_version, e.oauth_version`
 
 // scanEndpoint reads endpointColumns followed by the columns in extra,
-// opening the secrets with keys.
+// opening the secrets, the URL's credentials and the headers with keys.
 func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.Endpoint, error) {
 	var (
 		e         hookbridge.Endpoint
@@ -39,9 +39,7 @@ func scanEndpoint(keys *sealed.Keyring, row pgx.Row, extra ...any) (hookbridge.E
 	e.UID, e.Filter = fromNullString(uid), fromNullString(filter)
 	e.RateLimit = fromNullInt32(rateLimit)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
-	var err error
-	e.Secrets, err = storekit.OpenSecrets(keys, e.ID, secrets)
-	return e, err
+	return e, storekit.OpenEndpoint(keys, &e, secrets)
 }
 
 // EndpointInsert inserts ep and records its creation. The application
@@ -52,9 +50,9 @@ func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) err
 			rate_limit, metadata, headers, secrets, created_at, updated_at, fifo, filter)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
+		_, err := tx.Exec(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO, nullString(ep.Filter))
+			jsonMap(ep.Metadata), jsonMap(storekit.SealHeaders(s.keys, ep.ID, ep.Headers)), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), ep.CreatedAt, ep.UpdatedAt, ep.FIFO, nullString(ep.Filter))
 		if err != nil {
 			return err
 		}
@@ -91,9 +89,9 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		failing, paused *time.Time
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
+		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
-			jsonMap(ep.Metadata), jsonMap(ep.Headers), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
+			jsonMap(ep.Metadata), jsonMap(storekit.SealHeaders(s.keys, ep.ID, ep.Headers)), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
 			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if err != nil {
 			return err

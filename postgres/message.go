@@ -197,7 +197,7 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 			return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with this id (or event id) already exists")
 		}
 		if err != nil {
-			return nil, err
+			return nil, markErr(err)
 		}
 		if written > int64(taken) {
 			// Every instance may take what this one did not: the

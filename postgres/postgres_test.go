@@ -495,3 +495,44 @@ func TestSealedSecrets(t *testing.T) {
 		},
 	})
 }
+
+// TestUnavailable: PostgreSQL refusing writes (a read-only database, as a
+// standby or a primary in recovery is) and a server that cannot be reached
+// are EUNAVAILABLE, which the API answers 503 with Retry-After, not 500.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	openDSN(t, dsn) // migrates
+	readOnly := dsn + " default_transaction_read_only=on"
+	if strings.Contains(dsn, "://") {
+		readOnly = dsn + "&default_transaction_read_only=on"
+		if !strings.Contains(dsn, "?") {
+			readOnly = dsn + "?default_transaction_read_only=on"
+		}
+	}
+	s := openDSN(t, readOnly, WithoutMigrations())
+	if err := s.ProbeWrite(ctx); !hookbridge.IsUnavailable(err) {
+		t.Errorf("ProbeWrite on a read-only database: %v, want EUNAVAILABLE", err)
+	}
+	if err := s.CreateApplication(ctx, &hookbridge.Application{Name: "a"}); !hookbridge.IsUnavailable(err) {
+		t.Errorf("CreateApplication on a read-only database: %v, want EUNAVAILABLE", err)
+	}
+	if _, err := s.Setting(ctx, "health_probe"); !hookbridge.IsNotFound(err) {
+		t.Errorf("reads go on: Setting = %v, want ENOTFOUND", err)
+	}
+	w := openDSN(t, dsn, WithoutMigrations())
+	if err := w.ProbeWrite(ctx); err != nil {
+		t.Errorf("ProbeWrite on a writable database: %v", err)
+	}
+	app, _ := fixture(t, w)
+	if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "e", Payload: []byte(`{}`)}); !hookbridge.IsUnavailable(err) {
+		t.Errorf("CreateMessage on a read-only database: %v, want EUNAVAILABLE", err)
+	}
+
+	// Nothing listens on port 1: the connection fails.
+	_, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/test?connect_timeout=5")
+	if err == nil || !hookbridge.IsUnavailable(markErr(err)) {
+		t.Errorf("a failed connection (%v) is not EUNAVAILABLE", err)
+	}
+}

@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +21,14 @@ import (
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+
+	// The database cannot write for now (storekit.ErrUnavailable).
+	codeDiskFull          = "53100" // disk_full
+	codeReadOnlyTx        = "25006" // read_only_sql_transaction: a standby, or default_transaction_read_only
+	codeAdminShutdown     = "57P01" // admin_shutdown: the server is stopping
+	codeCrashShutdown     = "57P02" // crash_shutdown
+	codeCannotConnectNow  = "57P03" // cannot_connect_now: starting up, or in recovery
+	classConnectionFailed = "08"    // connection_exception and its kin
 )
 
 // pgCode returns the SQLSTATE of err, or "".
@@ -29,16 +40,40 @@ func pgCode(err error) string {
 	return ""
 }
 
-// markErr marks PostgreSQL's constraint errors for the rules above the
-// SQL (storekit.ErrDuplicate, storekit.ErrMissingRef).
+// markErr marks PostgreSQL's constraint errors (storekit.ErrDuplicate,
+// storekit.ErrMissingRef) and its failures to write at all
+// (storekit.ErrUnavailable) for the rules above the SQL.
 func markErr(err error) error {
-	switch pgCode(err) {
-	case codeUniqueViolation:
+	switch code := pgCode(err); {
+	case code == codeUniqueViolation:
 		return storekit.Mark(err, storekit.ErrDuplicate)
-	case codeForeignKeyViolation:
+	case code == codeForeignKeyViolation:
 		return storekit.Mark(err, storekit.ErrMissingRef)
+	case isUnavailable(err, code):
+		return storekit.Mark(err, storekit.ErrUnavailable)
 	}
 	return err
+}
+
+// isUnavailable reports whether err, of SQLSTATE code, is PostgreSQL
+// unable to write for a reason that passes: its disk is full, it is
+// read-only (a standby, a primary in recovery), it is stopping or
+// starting, or it cannot be reached (the connection failed or was lost).
+func isUnavailable(err error, code string) bool {
+	switch code {
+	case codeDiskFull, codeReadOnlyTx, codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow:
+		return true
+	}
+	if strings.HasPrefix(code, classConnectionFailed) {
+		return true
+	}
+	if code != "" {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr *net.OpError
+	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Times are timestamptz with millisecond precision; the zero time.Time is

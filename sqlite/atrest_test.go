@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -315,5 +316,105 @@ func TestSecureDelete(t *testing.T) {
 	exec(t, s.w, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	if found := onDisk(t, path, gone); len(found) > 0 {
 		t.Fatalf("deleted, yet in the file: %v", found)
+	}
+}
+
+// TestEndpointCredentialsSealed: the password of a broker URL, a NATS
+// token and the values of endpoint headers are sealed like endpoint
+// secrets: neither the database file nor its log holds them once written
+// with a key, or once an older version's rows (in the clear) are resealed
+// and the file scrubbed; the store gives them back as they were. Before the
+// reseal, the file does hold them, so the check can fail.
+func TestEndpointCredentialsSealed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	const (
+		brokerPassword = "Br0kerPassw0rd-7f3a9c"
+		natsToken      = "NatsT0ken-5d2e8b41"
+		headerValue    = "Bearer tok_HeaderValue_91c4e7"
+	)
+	plain := []string{brokerPassword, natsToken, headerValue}
+	endpoints := func(app string) []*hookbridge.Endpoint {
+		return []*hookbridge.Endpoint{
+			{AppID: app, URL: "amqp://hook:" + brokerPassword + "@127.0.0.1:5672/orders?exchange=webhooks",
+				Headers: map[string]string{"Authorization": headerValue, "X-Plain": "not secret"}},
+			{AppID: app, URL: "nats://" + natsToken + "@127.0.0.1:4222/orders.paid"},
+			{AppID: app, URL: "https://receiver.example/hook"},
+		}
+	}
+	check := func(s *Store, want []*hookbridge.Endpoint) {
+		t.Helper()
+		for _, ep := range want {
+			got, err := s.GetEndpoint(ctx, ep.AppID, ep.ID)
+			if err != nil || got.URL != ep.URL || fmt.Sprint(got.Headers) != fmt.Sprint(ep.Headers) {
+				t.Errorf("endpoint read back: %+v, %v; want URL %s, headers %v", got, err, ep.URL, ep.Headers)
+			}
+		}
+	}
+
+	// An older version's rows, in the clear.
+	s := openAt(t, path)
+	app := &hookbridge.Application{Name: "Shop"}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	old := endpoints(app.ID)
+	for _, ep := range old {
+		if err := s.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if found := onDisk(t, path, plain...); len(found) != len(plain) {
+		t.Fatalf("in the clear, the file holds only %v", found)
+	}
+
+	// With a key: resealed and scrubbed, and read back as they were.
+	keys, _ := sealed.ParseKeys(sealed.NewKey())
+	s = openAt(t, path, WithKeys(keys))
+	defer s.Close()
+	if n, err := s.Reseal(ctx); err != nil || n < 3 {
+		t.Fatalf("Reseal: %d rows, %v; want the two URLs and the headers", n, err)
+	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if found := onDisk(t, path, plain...); len(found) > 0 {
+		t.Fatalf("after the reseal, in the clear: %v", found)
+	}
+	if n, err := s.StaleSecrets(ctx); err != nil || n != 0 {
+		t.Fatalf("StaleSecrets after the reseal: %d, %v", n, err)
+	}
+	check(s, old)
+
+	// Written with the key: never in the clear.
+	fresh := endpoints(app.ID)
+	for _, ep := range fresh {
+		ep.URL = strings.Replace(strings.Replace(ep.URL, brokerPassword, "N3wBrokerPass-a41c", 1), natsToken, "N3wNatsTok-66b0", 1)
+		if ep.Headers != nil {
+			ep.Headers["Authorization"] = "Bearer tok_N3wHeader_0c2d"
+		}
+		if err := s.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ep := fresh[0]
+	ep.URL = strings.Replace(ep.URL, "N3wBrokerPass-a41c", "Upd4tedPass-e19f", 1)
+	if err := s.UpdateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	check(s, fresh)
+	if _, err := s.w.ExecContext(ctx, checkpointTruncate); err != nil {
+		t.Fatal(err)
+	}
+	if found := onDisk(t, path, "N3wBrokerPass-a41c", "N3wNatsTok-66b0", "tok_N3wHeader_0c2d", "Upd4tedPass-e19f"); len(found) > 0 {
+		t.Fatalf("written with a key, in the clear: %v", found)
+	}
+	var stored string
+	if err := s.r.QueryRowContext(ctx, `SELECT url FROM endpoints WHERE id = ?`, fresh[2].ID).Scan(&stored); err != nil || stored != fresh[2].URL {
+		t.Fatalf("a URL without credentials is stored as %q, %v; want it as it is", stored, err)
 	}
 }

@@ -17,7 +17,7 @@ const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_ty
 	e.mtls_version, e.oauth_version`
 
 // scanEndpoint returns the scanner of endpointColumns that opens the
-// secrets with keys.
+// secrets, the URL's credentials and the headers with keys.
 func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoint, error) {
 	return func(row rowScanner) (hookbridge.Endpoint, error) {
 		var (
@@ -41,8 +41,7 @@ func scanEndpoint(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Endpoin
 		e.UID, e.Filter = uid.String, filter.String
 		e.RateLimit = fromNullInt(rateLimit)
 		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-		e.Secrets, err = storekit.OpenSecrets(keys, e.ID, secrets)
-		return e, err
+		return e, storekit.OpenEndpoint(keys, &e, secrets)
 	}
 }
 
@@ -57,9 +56,9 @@ func (s driver) EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) err
 		if err := appExists(ctx, tx, ep.AppID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description,
+		_, err := tx.ExecContext(ctx, insertEndpoint, ep.ID, ep.AppID, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt), nullString(ep.Filter))
+			jsonValue{ep.Metadata}, jsonValue{storekit.SealHeaders(s.keys, ep.ID, ep.Headers)}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(ep.CreatedAt), ms(ep.UpdatedAt), nullString(ep.Filter))
 		if err != nil {
 			return err
 		}
@@ -133,9 +132,9 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 		failing, paused sql.NullInt64
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), ep.URL, ep.Description,
+		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
-			jsonValue{ep.Metadata}, jsonValue{ep.Headers}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
+			jsonValue{ep.Metadata}, jsonValue{storekit.SealHeaders(s.keys, ep.ID, ep.Headers)}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
 			ep.AppID, ep.ID, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if err != nil {
 			return err

@@ -382,12 +382,34 @@ func isUniqueViolation(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// markErr marks SQLite's refusal of a duplicate for the rules above the
-// SQL (storekit.ErrDuplicate). Every write passes through it; foreign keys
-// need no mark, since writes check their parent rows first.
+// isUnavailable reports whether err is SQLite failing to write for a
+// reason that passes: the disk or file system is full (SQLITE_FULL), the
+// file or its directory is read-only (SQLITE_READONLY), or the operating
+// system refused a read or write of the file (SQLITE_IOERR, which a full
+// disk also gives when the journal cannot grow). Extended codes are
+// checked by their primary code.
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR:
+		return true
+	}
+	return false
+}
+
+// markErr marks SQLite's refusal of a duplicate (storekit.ErrDuplicate)
+// and its failures to write at all (storekit.ErrUnavailable) for the
+// rules above the SQL. Every write passes through it; foreign keys need no
+// mark, since writes check their parent rows first.
 func markErr(err error) error {
-	if isUniqueViolation(err) {
+	switch {
+	case isUniqueViolation(err):
 		return storekit.Mark(err, storekit.ErrDuplicate)
+	case isUnavailable(err):
+		return storekit.Mark(err, storekit.ErrUnavailable)
 	}
 	return err
 }

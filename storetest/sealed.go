@@ -24,8 +24,9 @@ type SealedDB struct {
 }
 
 // RunSealed checks that a store seals the secrets it keeps (endpoint
-// secrets, source credentials, settings, and the raw bodies of inbound
-// events, sealed as they are written) with its keys:
+// secrets, the passwords of broker URLs and the values of headers, source
+// credentials, settings, and the raw bodies of inbound events, sealed as
+// they are written) with its keys:
 // none in the clear once keys are set, every read opening them, old keys
 // still opening what they sealed, Reseal moving everything to the current
 // key, and a store without the keys refusing to read sealed secrets.
@@ -249,5 +250,42 @@ func RunSealed(t *testing.T, db SealedDB) {
 	// runs again, as after its expiry.
 	if _, started, err := s.BeginIdempotent(ctx, "done-key", "POST /x", at(2*time.Second), time.Time{}, time.Time{}); err != nil || !started {
 		t.Fatalf("a kept response under a dropped key: started %v, %v; want it gone", started, err)
+	}
+
+	// A broker URL's password and the headers' values are sealed too (the
+	// rest of the URL and the header names stay readable); reads, and the
+	// claim the dispatcher builds its connection from, open them.
+	const (
+		brokerPassword = "Br0kerPassw0rd-7f3a9c"
+		headerValue    = "Bearer tok_HeaderValue_91c4e7"
+	)
+	brokerURL := "amqp://hook:" + brokerPassword + "@broker.example:5672/orders?exchange=webhooks"
+	ep3 := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) {
+		e.URL, e.Headers = brokerURL, map[string]string{"Authorization": headerValue}
+	})
+	raw("endpoints", "url", ep3.ID, brokerPassword, b.CurrentID())
+	raw("endpoints", "headers", ep3.ID, headerValue, b.CurrentID())
+	if v := db.Raw(t, s, "endpoints", "id", "url", ep3.ID); !strings.HasPrefix(v, "amqp://hook:hbenc1:") || !strings.HasSuffix(v, "@broker.example:5672/orders?exchange=webhooks") {
+		t.Fatalf("broker URL stored as %s, want only its password sealed", v)
+	}
+	if v := db.Raw(t, s, "endpoints", "id", "url", ep2.ID); v != ep2.URL {
+		t.Fatalf("URL without credentials stored as %s, want %s", v, ep2.URL)
+	}
+	got, err = s.GetEndpoint(ctx, app.ID, ep3.ID)
+	ok(t, err)
+	equal(t, "broker URL read back", got.URL, brokerURL)
+	equal(t, "header read back", got.Headers["Authorization"], headerValue)
+	stale(0)
+	newMessage(t, s, app.ID, "order.created", at(0))
+	claimed := false
+	for _, c := range claimAll(t, s, "b", at(0)) {
+		if c.Endpoint.ID == ep3.ID {
+			claimed = true
+			equal(t, "claimed broker URL", c.Endpoint.URL, brokerURL)
+			equal(t, "claimed header", c.Endpoint.Headers["Authorization"], headerValue)
+		}
+	}
+	if !claimed {
+		t.Fatal("no delivery to the broker endpoint claimed")
 	}
 }

@@ -7,6 +7,20 @@ import (
 )
 
 func testSettings(t *testing.T, open Opener) {
+	t.Run("ProbeWrite", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		// A store that writes says so, every time, and the probe leaves
+		// the settings a caller reads alone.
+		for i := range 2 {
+			if err := s.ProbeWrite(ctx); err != nil {
+				t.Fatalf("ProbeWrite %d: %v", i, err)
+			}
+		}
+		_, err := s.Setting(ctx, "admin_key_hash")
+		wantCode(t, err, hookbridge.ENOTFOUND)
+	})
 	t.Run("PutAndGet", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

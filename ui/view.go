@@ -207,6 +207,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 		h.renderError(w, r, v, http.StatusForbidden, hookbridge.ErrorMessage(err))
 	case hookbridge.EUNAUTHORIZED:
 		h.renderError(w, r, v, http.StatusUnauthorized, hookbridge.ErrorMessage(err))
+	case hookbridge.EUNAVAILABLE:
+		// The store cannot write for now (disk full, read-only, database
+		// down): not a bug, and worth another try, as the API says.
+		h.log.WarnContext(r.Context(), "ui: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.renderError(w, r, v, http.StatusServiceUnavailable, hookbridge.ErrorMessage(err))
 	default:
 		h.log.ErrorContext(r.Context(), "ui: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		h.renderError(w, r, v, http.StatusInternalServerError, "")

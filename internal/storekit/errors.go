@@ -18,9 +18,18 @@ var (
 	// ErrMissingRef: a foreign key refused a value, the row it names
 	// being gone.
 	ErrMissingRef = errors.New("referenced row missing")
+	// ErrUnavailable: the database cannot write for now, for a reason
+	// that passes: the disk is full, the file system or the database is
+	// read-only (a PostgreSQL standby, one in recovery), the database is
+	// down or unreachable. It is the domain's EUNAVAILABLE, so that a
+	// marked error answers 503 with Retry-After wherever it surfaces,
+	// wrapped or not, and a caller knows to retry.
+	ErrUnavailable error = &hookbridge.Error{Code: hookbridge.EUNAVAILABLE,
+		Message: "the store cannot write for now (disk full, read-only or unreachable); retry later"}
 )
 
-// Mark returns err marked as kind (ErrDuplicate, ErrMissingRef), so that
+// Mark returns err marked as kind (ErrDuplicate, ErrMissingRef,
+// ErrUnavailable), so that
 // errors.Is(err, kind) holds; its text stays the driver's. Nil stays nil.
 func Mark(err, kind error) error {
 	if err == nil {
@@ -43,7 +52,8 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // like any other), a duplicate is taken (when taken is not nil), a domain
 // error (an *hookbridge.Error a statement's rule returned,
 // such as a missing parent) passes as it is, and anything else, a failure
-// of the database, is wrapped with the operation, format.
+// of the database, is wrapped with the operation, format (ErrUnavailable
+// too, so that the log keeps the driver's words).
 func Err(err error, what string, taken error, format string, args ...any) error {
 	var de *hookbridge.Error
 	switch {
@@ -53,7 +63,7 @@ func Err(err error, what string, taken error, format string, args ...any) error 
 		return hookbridge.NotFound(what)
 	case taken != nil && errors.Is(err, ErrDuplicate):
 		return taken
-	case errors.As(err, &de):
+	case errors.As(err, &de) && error(de) != ErrUnavailable:
 		return de
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)

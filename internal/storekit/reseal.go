@@ -18,8 +18,10 @@ type SealedColumn struct {
 
 // sealedColumns are the columns the stores seal: endpoint signing secrets
 // (a JSON array of objects whose "key" is sealed, see
-// sealed.Keyring.ResealKeys), the private keys of endpoints' client
-// certificates and their OAuth client secrets (text), source credentials (SealJSON), and settings
+// sealed.Keyring.ResealKeys), the credentials of endpoint URLs (SealURL)
+// and the values of endpoint headers (SealHeaders), the private keys of
+// endpoints' client certificates and their OAuth client secrets (text),
+// source credentials (SealJSON), and settings
 // (their values as text: the keys that sign portal tokens and sessions,
 // among others). The responses kept for Idempotency-Key retries and the raw
 // bodies of inbound events are sealed as they are written (SealBytes) but
@@ -28,6 +30,8 @@ type SealedColumn struct {
 // as gone.
 var sealedColumns = [...]SealedColumn{
 	{"endpoint", "endpoints", "id", "secrets", (*sealed.Keyring).ResealKeys},
+	{"endpoint", "endpoints", "id", "url", resealURL},
+	{"endpoint", "endpoints", "id", "headers", resealHeaders},
 	{"endpoint", "endpoint_mtls", "endpoint_id", "key", (*sealed.Keyring).ResealText},
 	{"endpoint", "endpoint_oauth", "endpoint_id", "client_secret", (*sealed.Keyring).ResealText},
 	{"source", "sources", "id", "credentials", (*sealed.Keyring).ResealJSON},

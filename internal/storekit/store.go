@@ -237,6 +237,21 @@ func (s *Store) PutSetting(ctx context.Context, name, value string, onlyIfAbsent
 	return n > 0, nil
 }
 
+// writeProbeSetting names the setting ProbeWrite writes: never read.
+const writeProbeSetting = "write_probe"
+
+// ProbeWrite writes the time into a setting no one reads: the cheapest
+// write that goes the way every write goes (SQLite's writer and its
+// journal, PostgreSQL's primary), so that it fails when they would.
+func (s *Store) ProbeWrite(ctx context.Context) error {
+	now := TruncMS(s.now())
+	_, err := s.d.SettingPut(ctx, writeProbeSetting, s.keys.Seal(now.Format(time.RFC3339Nano), writeProbeSetting), false, now)
+	if err != nil {
+		return fmt.Errorf("probe write: %w", err)
+	}
+	return nil
+}
+
 // Stats.
 
 // AttemptCounts counts the attempts made in [since, until) per bucket of
