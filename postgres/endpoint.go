@@ -195,19 +195,7 @@ func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string
 			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
 		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = $1 AND mtls_version > 0`
 	)
-	var n int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, deleteMTLS, endpointID, appID)
-		if err != nil {
-			return err
-		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, dropVersion, endpointID)
-		return err
-	})
-	return n, err
+	return s.deleteVersioned(ctx, deleteMTLS, dropVersion, appID, endpointID)
 }
 
 // EndpointOAuthPut writes the endpoint's OAuth client credentials and
@@ -252,16 +240,23 @@ func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID strin
 			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
 		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = $1 AND oauth_version > 0`
 	)
+	return s.deleteVersioned(ctx, deleteOAuth, dropVersion, appID, endpointID)
+}
+
+// deleteVersioned runs del (deleting an endpoint's mTLS or OAuth material)
+// and, when it deleted a row, drop (negating the matching version), in one
+// transaction, and says how many rows del deleted.
+func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointID string) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, deleteOAuth, endpointID, appID)
+		tag, err := tx.Exec(ctx, del, endpointID, appID)
 		if err != nil {
 			return err
 		}
 		if n = tag.RowsAffected(); n == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, dropVersion, endpointID)
+		_, err = tx.Exec(ctx, drop, endpointID)
 		return err
 	})
 	return n, err

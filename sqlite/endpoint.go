@@ -213,19 +213,7 @@ func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string
 			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
 		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = ? AND mtls_version > 0`
 	)
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteMTLS, endpointID, appID, endpointID)
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, dropVersion, endpointID)
-		return err
-	})
-	return n, err
+	return s.deleteVersioned(ctx, deleteMTLS, dropVersion, appID, endpointID)
 }
 
 // EndpointOAuthPut writes the endpoint's OAuth client credentials and
@@ -273,16 +261,23 @@ func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID strin
 			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
 		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = ? AND oauth_version > 0`
 	)
+	return s.deleteVersioned(ctx, deleteOAuth, dropVersion, appID, endpointID)
+}
+
+// deleteVersioned runs del (deleting an endpoint's mTLS or OAuth material)
+// and, when it deleted a row, drop (negating the matching version), in one
+// write transaction, and says how many rows del deleted.
+func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointID string) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteOAuth, endpointID, appID, endpointID)
+		res, err := tx.ExecContext(ctx, del, endpointID, appID, endpointID)
 		if err != nil {
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, dropVersion, endpointID)
+		_, err = tx.ExecContext(ctx, drop, endpointID)
 		return err
 	})
 	return n, err

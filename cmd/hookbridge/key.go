@@ -123,19 +123,9 @@ func runKeyList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runKeyRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c apiClient
-	var id string
-	fs := newFlagSet("key rotate", "Give an API key a new secret and print it, shown this once; the old one stops working.", stderr)
-	fs.operands = "ID"
-	c.register(fs, keyAdminUsage)
-	if err := fs.parse(args, &id); err != nil {
+	c, id, err := keyByID("rotate", "Give an API key a new secret and print it, shown this once; the old one stops working.", args, stderr)
+	if err != nil {
 		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	if id == "" {
-		return usageError("the key id is required: hookbridge key rotate ID")
 	}
 	var out map[string]any
 	if err := c.do(ctx, http.MethodPost, "/api/v1/api-key/"+url.PathEscape(id)+"/rotate", nil, &out); err != nil {
@@ -145,23 +135,33 @@ func runKeyRotate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runKeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c apiClient
-	var id string
-	fs := newFlagSet("key revoke", "Revoke an API key, for good.", stderr)
-	fs.operands = "ID"
-	c.register(fs, keyAdminUsage)
-	if err := fs.parse(args, &id); err != nil {
+	c, id, err := keyByID("revoke", "Revoke an API key, for good.", args, stderr)
+	if err != nil {
 		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	if id == "" {
-		return usageError("the key id is required: hookbridge key revoke ID")
 	}
 	if err := c.do(ctx, http.MethodDelete, "/api/v1/api-key/"+url.PathEscape(id), nil, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s\n", id)
 	return nil
+}
+
+// keyByID parses the arguments of `key verb ID`: the client flags and the
+// key's id, which is required.
+func keyByID(verb, help string, args []string, stderr io.Writer) (*apiClient, string, error) {
+	var c apiClient
+	var id string
+	fs := newFlagSet("key "+verb, help, stderr)
+	fs.operands = "ID"
+	c.register(fs, keyAdminUsage)
+	if err := fs.parse(args, &id); err != nil {
+		return nil, "", err
+	}
+	if err := c.check(); err != nil {
+		return nil, "", err
+	}
+	if id == "" {
+		return nil, "", usageError("the key id is required: hookbridge key %s ID", verb)
+	}
+	return &c, id, nil
 }
