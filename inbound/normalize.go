@@ -3,6 +3,7 @@ package inbound
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -300,6 +301,19 @@ func decodeJSON(body []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	return d.Decode(v)
+}
+
+// decodeObject decodes a body that must be one JSON object, as decodeJSON
+// does.
+func decodeObject(body []byte) (any, error) {
+	var root any
+	if err := decodeJSON(body, &root); err != nil {
+		return nil, err
+	}
+	if _, ok := root.(map[string]any); !ok {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	return root, nil
 }
 
 // lookup follows a dotted path through decoded JSON objects. A segment that

@@ -23,17 +23,29 @@
 package inbound
 
 import (
-	"errors"
 	"strings"
 )
 
-func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, error) {
-	var root any
-	if err := decodeJSON(body, &root); err != nil {
-		return nil, err
+// squarePaymentEvents and squareRefundEvents give the canonical event of a
+// payment's and a refund's status; other statuses have none.
+var (
+	squarePaymentEvents = map[string]string{
+		"APPROVED":  PaymentAuthorized,
+		"COMPLETED": PaymentCaptured,
+		"FAILED":    PaymentFailed,
+		"CANCELED":  PaymentVoided,
 	}
-	if _, ok := root.(map[string]any); !ok {
-		return nil, errors.New("the body is not a JSON object")
+	squareRefundEvents = map[string]string{
+		"COMPLETED": RefundSucceeded,
+		"FAILED":    RefundFailed,
+		"REJECTED":  RefundFailed,
+	}
+)
+
+func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, error) {
+	root, err := decodeObject(body)
+	if err != nil {
+		return nil, err
 	}
 	e := Event{
 		ID:         str(root, "event_id"),
@@ -49,16 +61,9 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 			ID: str(p, "id"), Status: str(p, "status"), Amount: minorInt(p, "amount_money.amount"),
 			Currency: str(p, "amount_money.currency"), Reference: str(p, "reference_id"),
 		}
-		switch payload.Status {
-		case "APPROVED":
-			e.Messages = one(PaymentAuthorized, payload)
-		case "COMPLETED":
-			e.Messages = one(PaymentCaptured, payload)
-		case "FAILED":
-			e.Messages = one(PaymentFailed, payload)
-		case "CANCELED":
-			e.Messages = one(PaymentVoided, payload)
-		default:
+		if typ, ok := squarePaymentEvents[payload.Status]; ok {
+			e.Messages = one(typ, payload)
+		} else {
 			e.Note = "payment " + payload.Status + ": not a state with a canonical event; stored, not forwarded"
 		}
 	case "refund":
@@ -67,12 +72,9 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 			ID: str(r, "id"), Status: str(r, "status"), Amount: minorInt(r, "amount_money.amount"),
 			Currency: str(r, "amount_money.currency"), PaymentID: str(r, "payment_id"), Reason: str(r, "reason"),
 		}
-		switch payload.Status {
-		case "COMPLETED":
-			e.Messages = one(RefundSucceeded, payload)
-		case "FAILED", "REJECTED":
-			e.Messages = one(RefundFailed, payload)
-		default:
+		if typ, ok := squareRefundEvents[payload.Status]; ok {
+			e.Messages = one(typ, payload)
+		} else {
 			e.Note = "refund " + payload.Status + ": not final yet; stored, not forwarded"
 		}
 	case "dispute":
