@@ -61,22 +61,14 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 			ID: str(p, "id"), Status: str(p, "status"), Amount: minorInt(p, "amount_money.amount"),
 			Currency: str(p, "amount_money.currency"), Reference: str(p, "reference_id"),
 		}
-		if typ, ok := squarePaymentEvents[payload.Status]; ok {
-			e.Messages = one(typ, payload)
-		} else {
-			e.Note = "payment " + payload.Status + ": not a state with a canonical event; stored, not forwarded"
-		}
+		e.byStatus(squarePaymentEvents, payload, "not a state with a canonical event")
 	case "refund":
 		r := lookup(root, "data.object.refund")
 		payload := Payload{
 			ID: str(r, "id"), Status: str(r, "status"), Amount: minorInt(r, "amount_money.amount"),
 			Currency: str(r, "amount_money.currency"), PaymentID: str(r, "payment_id"), Reason: str(r, "reason"),
 		}
-		if typ, ok := squareRefundEvents[payload.Status]; ok {
-			e.Messages = one(typ, payload)
-		} else {
-			e.Note = "refund " + payload.Status + ": not final yet; stored, not forwarded"
-		}
+		e.byStatus(squareRefundEvents, payload, "not final yet")
 	case "dispute":
 		d := lookup(root, "data.object.dispute")
 		payload := Payload{
@@ -92,4 +84,15 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 	}
 	e.finish("square", e.ID)
 	return []Event{e}, nil
+}
+
+// byStatus gives e the message events names for p's status, or, for a
+// status events does not name, a note that says why nothing is forwarded.
+func (e *Event) byStatus(events map[string]string, p Payload, why string) {
+	if typ, ok := events[p.Status]; ok {
+		e.Messages = one(typ, p)
+		return
+	}
+	kind, _, _ := strings.Cut(e.Type, ".")
+	e.Note = kind + " " + p.Status + ": " + why + "; stored, not forwarded"
 }
