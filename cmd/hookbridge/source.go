@@ -203,11 +203,7 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.String(&state, "state", "off", "initial rollout: off, shadow or on")
 	fs.String(&stalePolicy, "stale-policy", "forward-flagged", `what becomes of a notification that would move its payment backwards: forward-flagged (delivered with "stale": true) or hold (kept until released)`)
 	fs.Int(&tolerance, "tolerance", 0, "how far a signed timestamp may lie from the clock, in seconds (default 300)")
-	fs.String(&hmacOpts.Header, "hmac-header", "", "scheme hmac: the header holding the signature")
-	fs.String(&hmacOpts.Algorithm, "hmac-algorithm", "", "scheme hmac: sha1, sha256 or sha512")
-	fs.String(&hmacOpts.Encoding, "hmac-encoding", "", "scheme hmac: hex or base64")
-	fs.String(&hmacOpts.Prefix, "hmac-prefix", "", `scheme hmac: text before each signature, e.g. "sha256="`)
-	fs.String(&hmacOpts.TimestampHeader, "hmac-timestamp-header", "", `scheme hmac: a header with the unix time, signed as "<time>.<body>"`)
+	hmacFlags(fs, &hmacOpts, "", "")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
