@@ -19,30 +19,13 @@ import (
 func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, error) {
 	target := b.recv.url + "/baseline"
 	before := b.recv.baselineCount()
-	var (
-		next  atomic.Int64
-		done  atomic.Int64
-		errMu sync.Mutex
-		first error
-	)
+	var done atomic.Int64
 	stop := b.progress.show("baseline "+pass, int64(n), done.Load, nil)
 	t0 := time.Now()
-	b.client.run(ctx, b.cfg.Concurrency, "client", func(w *clientWorker) {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= n || ctx.Err() != nil {
-				return
-			}
-			w.body = appendMessage(w.body[:0], i)
-			_, err := w.post(ctx, target, w.body, "base_"+pass+"_"+strconv.Itoa(i))
-			if err != nil {
-				errMu.Lock()
-				first = cmp.Or(first, err)
-				errMu.Unlock()
-				return
-			}
-			done.Add(1)
-		}
+	first := b.forEach(ctx, b.cfg.Concurrency, n, &done, func(w *clientWorker, i int) error {
+		w.body = appendMessage(w.body[:0], i)
+		_, err := w.post(ctx, target, w.body, "base_"+pass+"_"+strconv.Itoa(i))
+		return err
 	})
 	elapsed := time.Since(t0)
 	stop()
@@ -53,6 +36,33 @@ func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, erro
 		return 0, fmt.Errorf("baseline: receiver got %d of %d requests", got, n)
 	}
 	return float64(n) / elapsed.Seconds(), nil
+}
+
+// forEach calls do for each i in [0, n) on that many client workers,
+// counting each success in done, until ctx is done; a worker that meets an
+// error takes no more. It returns the first error met.
+func (b *bench) forEach(ctx context.Context, workers, n int, done *atomic.Int64, do func(w *clientWorker, i int) error) error {
+	var (
+		next  atomic.Int64
+		errMu sync.Mutex
+		first error
+	)
+	b.client.run(ctx, workers, "client", func(w *clientWorker) {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n || ctx.Err() != nil {
+				return
+			}
+			if err := do(w, i); err != nil {
+				errMu.Lock()
+				first = cmp.Or(first, err)
+				errMu.Unlock()
+				return
+			}
+			done.Add(1)
+		}
+	})
+	return first
 }
 
 // application is one application the bench created, with its endpoints: the
@@ -67,29 +77,11 @@ func (b *bench) setup(ctx context.Context, base string) ([]application, error) {
 	cfg := b.cfg
 	apps := make([]application, cfg.Endpoints)
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
-	var (
-		next  atomic.Int64
-		done  atomic.Int64
-		errMu sync.Mutex
-		first error
-	)
+	var done atomic.Int64
 	stop := b.progress.show("setup", int64(len(apps)), done.Load, nil)
 	defer stop()
-	b.client.run(ctx, min(cfg.Concurrency, 16), "client", func(w *clientWorker) {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= len(apps) || ctx.Err() != nil {
-				return
-			}
-			err := b.createApp(ctx, w, base, run, i, &apps[i])
-			if err != nil {
-				errMu.Lock()
-				first = cmp.Or(first, err)
-				errMu.Unlock()
-				return
-			}
-			done.Add(1)
-		}
+	first := b.forEach(ctx, min(cfg.Concurrency, 16), len(apps), &done, func(w *clientWorker, i int) error {
+		return b.createApp(ctx, w, base, run, i, &apps[i])
 	})
 	if first != nil {
 		return nil, fmt.Errorf("setup: %w", first)
