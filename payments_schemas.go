@@ -80,19 +80,25 @@ func paymentStatusEnum(nullable bool) []any {
 	return out
 }
 
-// paymentSchema is the schema of a payment.*, refund.* or dispute.* type,
+// paymentType is the event type, with its schema, of a payment.*, refund.* or dispute.* type,
 // made from a processor's notification: id, status, amount and processor
 // are always there. Version "2" adds the payment's state; its example is
 // example with state (JSON members) added.
-func paymentSchema(name, description, example, state string) []byte {
-	return schemaOf(name, description, []string{"id", "status", "amount", "processor"}, example, state)
+func paymentType(name, description, example, state string) EventType {
+	return canonicalType(name, description, []string{"id", "status", "amount", "processor"}, example, state)
 }
 
-// orderSchema is the schema of an order.* type, which the ordering platform
+// orderType is the event type, with its schema, of an order.* type, which the ordering platform
 // sends itself (and a storefront processor may too): id and status are
 // always there. Orders have no payment state: version "1" only.
-func orderSchema(name, description, example string) []byte {
-	return schemaOf(name, description, []string{"id", "status"}, example, "")
+func orderType(name, description, example string) EventType {
+	return canonicalType(name, description, []string{"id", "status"}, example, "")
+}
+
+// canonicalType is the event type name, described by description, whose
+// payloads carry the required members, with its schemas (schemaOf).
+func canonicalType(name, description string, required []string, example, state string) EventType {
+	return EventType{Name: name, Description: description, Schemas: schemaOf(name, description, required, example, state)}
 }
 
 // schemaOf builds the Schemas value of one event type: version "1", and
