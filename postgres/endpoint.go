@@ -187,17 +187,6 @@ func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (
 	return m, err
 }
 
-// EndpointMTLSDelete deletes the endpoint's client certificate and negates
-// its mtls_version, in one transaction.
-func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteMTLS = `DELETE FROM endpoint_mtls WHERE endpoint_id = $1
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
-		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = $1 AND mtls_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteMTLS, dropVersion, appID, endpointID)
-}
-
 // EndpointOAuthPut writes the endpoint's OAuth client credentials and
 // moves its oauth_version on, in one transaction.
 func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
@@ -232,21 +221,12 @@ func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) 
 	return o, err
 }
 
-// EndpointOAuthDelete deletes them and negates the endpoint's
-// oauth_version, in one transaction.
-func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteOAuth = `DELETE FROM endpoint_oauth WHERE endpoint_id = $1
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
-		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = $1 AND oauth_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteOAuth, dropVersion, appID, endpointID)
-}
-
-// deleteVersioned runs del (deleting an endpoint's mTLS or OAuth material)
-// and, when it deleted a row, drop (negating the matching version), in one
-// transaction, and says how many rows del deleted.
-func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointID string) (int64, error) {
+// EndpointAuthDelete deletes the endpoint's row of a.Table and negates its
+// a.VersionColumn, in one transaction.
+func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth, appID, endpointID string) (int64, error) {
+	del := `DELETE FROM ` + a.Table + ` WHERE endpoint_id = $1
+		AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
+	drop := `UPDATE endpoints SET ` + a.VersionColumn + ` = -` + a.VersionColumn + ` WHERE id = $1 AND ` + a.VersionColumn + ` > 0`
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, del, endpointID, appID)

@@ -55,15 +55,15 @@ type Driver interface {
 	EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (version int64, err error)
 	// EndpointMTLSGet reads it, KeyPEM as stored (sealed).
 	EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error)
-	// EndpointMTLSDelete deletes it and negates the endpoint's
-	// mtls_version; deleted is 0 when there was none.
-	EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
-	// EndpointOAuthPut, EndpointOAuthGet and EndpointOAuthDelete are the
-	// same for the endpoint's OAuth client credentials (endpoint_oauth,
-	// oauth_version), the secret as sealedSecret.
+	// EndpointOAuthPut and EndpointOAuthGet are the same for the
+	// endpoint's OAuth client credentials (endpoint_oauth, oauth_version),
+	// the secret as sealedSecret.
 	EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (version int64, err error)
 	EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error)
-	EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
+	// EndpointAuthDelete deletes the application's endpoint's row of
+	// a.Table and, when there was one, negates the endpoint's
+	// a.VersionColumn, in one transaction; deleted is 0 when there was none.
+	EndpointAuthDelete(ctx context.Context, a EndpointAuth, appID, endpointID string) (deleted int64, err error)
 
 	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
 	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)

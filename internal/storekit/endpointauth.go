@@ -47,9 +47,19 @@ func (s *Store) GetEndpointMTLS(ctx context.Context, appID, endpointID string) (
 	return &m, nil
 }
 
+// EndpointAuth names where both stores keep one kind of an endpoint's
+// authentication material: its table, keyed by endpoint_id, and the column
+// of the endpoints row that holds its version.
+type EndpointAuth struct{ Table, VersionColumn string }
+
+var (
+	endpointMTLS  = EndpointAuth{Table: "endpoint_mtls", VersionColumn: "mtls_version"}
+	endpointOAuth = EndpointAuth{Table: "endpoint_oauth", VersionColumn: "oauth_version"}
+)
+
 // DeleteEndpointMTLS removes the endpoint's client certificate.
 func (s *Store) DeleteEndpointMTLS(ctx context.Context, appID, endpointID string) error {
-	n, err := s.d.EndpointMTLSDelete(ctx, appID, endpointID)
+	n, err := s.d.EndpointAuthDelete(ctx, endpointMTLS, appID, endpointID)
 	return oneChanged(n, err, "client certificate", "delete endpoint %s mtls", endpointID)
 }
 
@@ -85,6 +95,6 @@ func (s *Store) GetEndpointOAuth(ctx context.Context, appID, endpointID string) 
 
 // DeleteEndpointOAuth removes them.
 func (s *Store) DeleteEndpointOAuth(ctx context.Context, appID, endpointID string) error {
-	n, err := s.d.EndpointOAuthDelete(ctx, appID, endpointID)
+	n, err := s.d.EndpointAuthDelete(ctx, endpointOAuth, appID, endpointID)
 	return oneChanged(n, err, "OAuth configuration", "delete endpoint %s oauth", endpointID)
 }
