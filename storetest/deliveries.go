@@ -11,9 +11,7 @@ import (
 )
 
 func testDeliveries(t *testing.T, open Opener) {
-	t.Run("ClaimDueEarliestFirst", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ClaimDueEarliestFirst", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -51,9 +49,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Leases", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Leases", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -103,9 +99,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		equal(t, "unknown delivery", rejected, []string{gone})
 	})
 
-	t.Run("Transitions", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Transitions", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -175,9 +169,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("RenewLeases", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RenewLeases", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -201,9 +193,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ReleaseDeliveries", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ReleaseDeliveries", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -224,9 +214,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		equal(t, "released delivery unchanged", after, before)
 	})
 
-	t.Run("NextDue", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "NextDue", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		wantDue := func(want time.Time) {
 			t.Helper()
@@ -266,9 +254,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		wantDue(at(time.Hour))
 	})
 
-	t.Run("Resend", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Resend", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		subscribed := newEndpoint(t, s, app.ID, nil)
@@ -320,9 +306,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("Recover", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Recover", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -394,9 +378,7 @@ func testDeliveries(t *testing.T, open Opener) {
 // testConcurrency claims from several goroutines at once: no delivery may
 // be handed to two of them.
 func testConcurrency(t *testing.T, open Opener) {
-	t.Run("ClaimNeverDuplicates", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ClaimNeverDuplicates", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
 		newEndpoint(t, s, app.ID, nil)
@@ -448,3 +430,4 @@ func testConcurrency(t *testing.T, open Opener) {
 		}
 	})
 }
+

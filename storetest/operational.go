@@ -11,9 +11,7 @@ import (
 func testOperationalEvents(t *testing.T, open Opener) {
 	// WithResults: an accepted result's event is recorded with it, filled
 	// in from its attempt; a rejected result's is not.
-	t.Run("WithResults", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "WithResults", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -63,9 +61,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 
 	// Disabled: each endpoint RecordEndpointHealth disables is recorded
 	// once, in its transaction.
-	t.Run("Disabled", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Disabled", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "ep-1" })
@@ -91,9 +87,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 
 	// EndpointChanges: creating, updating and deleting an endpoint each
 	// record their event, with the endpoint's uid, in order.
-	t.Run("EndpointChanges", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EndpointChanges", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "orders" })
@@ -113,9 +107,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 	})
 
 	// TakeAndDelete: oldest first, at most limit, and gone once deleted.
-	t.Run("TakeAndDelete", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "TakeAndDelete", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		var want []string

@@ -11,9 +11,7 @@ import (
 )
 
 func testSources(t *testing.T, open Opener) {
-	t.Run("CRUD", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CRUD", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		pct := 25
 		src := newSource(t, s, func(src *hookbridge.Source) {
@@ -54,9 +52,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, s.DeleteSource(ctx, src.ID), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		var want []string
 		for range 5 {
 			want = append(want, newSource(t, s, nil).ID)
@@ -67,9 +63,7 @@ func testSources(t *testing.T, open Opener) {
 		equal(t, "sources oldest first", ids(got, func(src hookbridge.Source) string { return src.ID }), want)
 	})
 
-	t.Run("RolloutAudit", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RolloutAudit", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil) // created in shadow
 		shadow := hookbridge.Rollout{State: hookbridge.RolloutShadow}
@@ -118,9 +112,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("InboundDedupe", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundDedupe", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		other := newSource(t, s, nil)
@@ -164,9 +156,7 @@ func testSources(t *testing.T, open Opener) {
 		wantUTC(t, "inbound event", p.Data[0].ReceivedAt, p.Data[0].OccurredAt)
 	})
 
-	t.Run("InboundConcurrentRepeat", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundConcurrentRepeat", func(t *testing.T, s hookbridge.Store) {
 		src := newSource(t, s, nil)
 		const n = 8
 		var (
@@ -196,9 +186,7 @@ func testSources(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("InboundList", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundList", func(t *testing.T, s hookbridge.Store) {
 		src := newSource(t, s, nil)
 		var want []string
 		for i := range 5 {
@@ -216,9 +204,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("Comparison", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Comparison", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		// Webhooks brought a, b, c, e; polling saw b, c, d, e. e lies outside

@@ -15,6 +15,15 @@ import (
 // t.Cleanup) for it to be closed. It is called from parallel subtests.
 type Opener func(t *testing.T) hookbridge.Store
 
+// run runs f as a parallel subtest, named name, on a store of its own.
+func (open Opener) run(t *testing.T, name string, f func(t *testing.T, s hookbridge.Store)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		f(t, open(t))
+	})
+}
+
 // Run runs the conformance suite against the stores open returns. Every
 // subtest opens its own store and runs in parallel with the others.
 func Run(t *testing.T, open Opener) {
