@@ -171,14 +171,7 @@ func testDeliveries(t *testing.T, open Opener) {
 
 	open.run(t, "RenewLeases", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
-		app := newApp(t, s, "a")
-		newEndpoint(t, s, app.ID, nil)
-		newMessage(t, s, app.ID, "order.created", at(0))
-		newMessage(t, s, app.ID, "order.created", at(0))
-		a := claimAll(t, s, "a", at(0))
-		if len(a) != 2 {
-			t.Fatalf("claimed %d, want 2", len(a))
-		}
+		a := claimTwo(t, s)
 		// a renews the first; "b" cannot renew what it does not hold.
 		ok(t, s.RenewLeases(ctx, "a", []string{a[0].Delivery.ID}, at(2*time.Minute)))
 		ok(t, s.RenewLeases(ctx, "b", []string{a[1].Delivery.ID}, at(2*time.Minute)))
@@ -195,14 +188,7 @@ func testDeliveries(t *testing.T, open Opener) {
 
 	open.run(t, "ReleaseDeliveries", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
-		app := newApp(t, s, "a")
-		newEndpoint(t, s, app.ID, nil)
-		newMessage(t, s, app.ID, "order.created", at(0))
-		newMessage(t, s, app.ID, "order.created", at(0))
-		a := claimAll(t, s, "a", at(0))
-		if len(a) != 2 {
-			t.Fatalf("claimed %d, want 2", len(a))
-		}
+		a := claimTwo(t, s)
 		ok(t, s.ReleaseDeliveries(ctx, "b", []string{a[0].Delivery.ID, a[1].Delivery.ID})) // not b's to release
 		ok(t, s.ReleaseDeliveries(ctx, "a", []string{a[0].Delivery.ID}))
 		b := claimAll(t, s, "b", at(0))
@@ -431,3 +417,16 @@ func testConcurrency(t *testing.T, open Opener) {
 	})
 }
 
+// claimTwo claims, as "a", the deliveries of two messages to one endpoint.
+func claimTwo(t *testing.T, s hookbridge.Store) []hookbridge.Claim {
+	t.Helper()
+	app := newApp(t, s, "a")
+	newEndpoint(t, s, app.ID, nil)
+	newMessage(t, s, app.ID, "order.created", at(0))
+	newMessage(t, s, app.ID, "order.created", at(0))
+	a := claimAll(t, s, "a", at(0))
+	if len(a) != 2 {
+		t.Fatalf("claimed %d, want 2", len(a))
+	}
+	return a
+}
