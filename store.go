@@ -490,4 +490,12 @@ type SourceStore interface {
 	// CompareObservations compares the events that arrived by webhook
 	// (ReceivedAt) or were seen by polling (SeenAt) in [since, until).
 	CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (Comparison, error)
+
+	// GetBackfillState returns what the source's backfill has done: the
+	// zero state (with SourceID) when it never ran. ENOTFOUND if the
+	// source does not exist.
+	GetBackfillState(ctx context.Context, sourceID string) (*BackfillState, error)
+	// SaveBackfillState writes st for st.SourceID. ENOTFOUND if the source
+	// does not exist.
+	SaveBackfillState(ctx context.Context, st *BackfillState) error
 }

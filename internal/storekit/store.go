@@ -566,6 +566,18 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 	return c, nil
 }
 
+// GetBackfillState returns what the source's backfill has done.
+func (s *Store) GetBackfillState(ctx context.Context, sourceID string) (*hookbridge.BackfillState, error) {
+	st, err := s.d.BackfillStateGet(ctx, sourceID)
+	return one(st, err, "source", "get backfill state of %s", sourceID)
+}
+
+// SaveBackfillState writes st, its times to the store's precision.
+func (s *Store) SaveBackfillState(ctx context.Context, st *hookbridge.BackfillState) error {
+	st.HighWater, st.LastRunAt, st.LastSuccessAt = TruncMS(st.HighWater), TruncMS(st.LastRunAt), TruncMS(st.LastSuccessAt)
+	return Err(missingParent(s.d.BackfillStatePut(ctx, st), "source"), "", nil, "save backfill state of %s", st.SourceID)
+}
+
 // Messages.
 
 // CreateMessage stores msg, filling in its ID and CreatedAt if unset, and
