@@ -18,7 +18,7 @@ import (
 // payload is a new schema version, not a silent change. Version "2" of the
 // payment.*, refund.* and dispute.* types adds the payment's state as the
 // receiving source followed it (sequence, previousStatus, paymentStatus,
-// stale); the order.* types have version "1" only. Draft-07, which every
+// stale) and how the event arrived (via); the order.* types have version "1" only. Draft-07, which every
 // JSON Schema tool reads.
 
 // payloadProperties describes each field of a canonical payload.
@@ -65,6 +65,9 @@ var paymentStateProperties = map[string]any{
 	"stale": map[string]any{"type": "boolean",
 		"description": "True when this event arrived after one that took the payment further (a late authorisation after its " +
 			"capture, a failure after its capture): it moved nothing. Absent otherwise."},
+	"via": map[string]any{"type": "string", "enum": []string{"webhook", "backfill"},
+		"description": "How the event reached Hookbridge: webhook (the processor's notification) or backfill (fetched from the " +
+			"processor's events list because no notification had brought it). An event arrives once, by one or the other."},
 }
 
 // paymentStatusEnum lists the canonical payment statuses, and null when

@@ -1,0 +1,206 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge/netguard"
+)
+
+// allowLoopback lets the processors' API be the local test server.
+func allowLoopback(c *Config) {
+	c.Guard = netguard.New(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+}
+
+// stripeEvents is a local server answering GET /v1/events as Stripe
+// documents it (newest first, created[gte], starting_after, has_more), two
+// events a page, so that three take two pages. status, when set, answers
+// every request with it instead.
+type stripeEvents struct {
+	*httptest.Server
+	mu       sync.Mutex
+	events   [][]byte // oldest first
+	requests int
+	status   int
+}
+
+func newStripeEvents(t *testing.T) *stripeEvents {
+	t.Helper()
+	s := &stripeEvents{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.requests++
+		w.Header().Set("Content-Type", "application/json")
+		if s.status != 0 {
+			w.WriteHeader(s.status)
+			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: rk_test_****"}}`)
+			return
+		}
+		if r.URL.Path != "/v1/events" || r.Header.Get("Authorization") != "Bearer rk_test_backfill" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		gte, _ := strconv.ParseInt(r.URL.Query().Get("created[gte]"), 10, 64)
+		var list []json.RawMessage
+		for i := len(s.events) - 1; i >= 0; i-- {
+			var head struct {
+				ID      string `json:"id"`
+				Created int64  `json:"created"`
+			}
+			_ = json.Unmarshal(s.events[i], &head)
+			if head.Created >= gte {
+				list = append(list, s.events[i])
+			}
+		}
+		start := 0
+		if after := r.URL.Query().Get("starting_after"); after != "" {
+			for i, e := range list {
+				if strings.Contains(string(e), `"id":"`+after+`"`) {
+					start = i + 1
+				}
+			}
+		}
+		end := min(start+2, len(list))
+		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "url": "/v1/events", "has_more": end < len(list), "data": list[start:end]})
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *stripeEvents) add(body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, body)
+}
+
+// TestBackfillStripe: of three events, the webhook brought one; the
+// backfill brings the other two once, marked via backfill, counts the
+// first as a duplicate, and a webhook that comes afterwards for a
+// backfilled event forwards nothing. The comparison counts them.
+func TestBackfillStripe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, allowLoopback)
+	app := str(e.createApp("Acme", "acme"), "id")
+	stripe := newStripeEvents(t)
+	src := e.stripeSource("acme", "on", obj{"apiCredentials": obj{"key": "rk_test_backfill", "baseUrl": stripe.URL}})
+	created := e.clock.Now().Add(-time.Hour).Unix()
+	for i, id := range []string{"evt_web", "evt_miss1", "evt_miss2"} {
+		stripe.add(stripePayment(id, "payment_intent.succeeded", fmt.Sprintf("pi_%d", i), "", 1000+i, created+int64(i)))
+	}
+	e.postStripe(src, stripePayment("evt_web", "payment_intent.succeeded", "pi_0", "", 1000, created)).want(http.StatusOK)
+
+	var run backfillRunOut
+	e.do("POST", "/api/v1/source/"+src+"/backfill", obj{"since": e.clock.Now().Add(-2 * time.Hour).Format(time.RFC3339)}).
+		want(http.StatusOK).decode(&run)
+	if run.Error != nil || run.Fetched != 3 || run.Backfilled != 2 || run.Duplicates != 1 || run.Requests != 2 {
+		t.Fatalf("run = %+v (error %v), want 3 fetched in 2 requests, 2 backfilled, 1 duplicate", run, run.Error)
+	}
+	if run.State.Runs != 1 || run.State.HighWater == nil || run.State.LastSuccessAt == nil {
+		t.Errorf("state after the run: %+v", run.State)
+	}
+
+	msgs := e.appMessages(app)
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want 3", len(msgs))
+	}
+	via := map[string]string{}
+	for _, m := range msgs {
+		var p struct {
+			ProcessorReference string `json:"processorReference"`
+			Via                string `json:"via"`
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		via[p.ProcessorReference] = p.Via
+	}
+	if via["evt_web"] != "webhook" || via["evt_miss1"] != "backfill" || via["evt_miss2"] != "backfill" {
+		t.Errorf("via by event: %v", via)
+	}
+
+	// The webhook for a backfilled event comes late: a repeat.
+	e.postStripe(src, stripePayment("evt_miss1", "payment_intent.succeeded", "pi_1", "", 1001, created+1)).want(http.StatusOK)
+	// A second backfill finds nothing new.
+	e.do("POST", "/api/v1/source/"+src+"/backfill", obj{"since": e.clock.Now().Add(-2 * time.Hour).Format(time.RFC3339)}).
+		want(http.StatusOK).decode(&run)
+	if run.Backfilled != 0 || run.Duplicates != 3 {
+		t.Errorf("second run = %+v, want 3 duplicates", run)
+	}
+	if n := len(e.appMessages(app)); n != 3 {
+		t.Errorf("%d messages after the late webhook and a second run, want 3", n)
+	}
+
+	cmp := e.do("GET", "/api/v1/source/"+src+"/comparison", nil).want(http.StatusOK).object()
+	if cmp["webhook"] != float64(1) || cmp["polling"] != float64(3) || cmp["both"] != float64(1) || cmp["backfilled"] != float64(2) ||
+		cmp["leadMedianMs"] == nil {
+		t.Errorf("comparison = %v, want 1 by webhook, 3 by polling, 2 backfilled, a lead", cmp)
+	}
+
+	// The processor refuses: a visible failure, the mark kept.
+	stripe.mu.Lock()
+	stripe.status = http.StatusUnauthorized
+	stripe.mu.Unlock()
+	e.do("POST", "/api/v1/source/"+src+"/backfill", obj{"since": e.clock.Now().Add(-time.Hour).Format(time.RFC3339)}).
+		want(http.StatusOK).decode(&run)
+	if run.Error == nil || !strings.Contains(*run.Error, "401") || run.State.Failures != 1 || run.State.LastError == nil {
+		t.Errorf("failed run = %+v, want the processor's 401 recorded", run)
+	}
+	var st backfillStateOut
+	e.do("GET", "/api/v1/source/"+src+"/backfill", nil).want(http.StatusOK).decode(&st)
+	if !st.Supported || !st.Configured || st.Runs != 3 || st.Backfilled != 2 || st.Duplicates != 4 || st.Requests != 5 || st.LastError == nil {
+		t.Errorf("backfill state = %+v", st)
+	}
+}
+
+// TestBackfillConfig: API credentials are checked for the scheme, kept
+// through a PUT that leaves them out, shown masked, and removed with null;
+// reconcileEverySeconds needs them; a source without them cannot run.
+func TestBackfillConfig(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createApp("Acme", "acme")
+	base := obj{"scheme": "stripe", "credentials": obj{"secret": testStripeSecret}, "application": "acme"}
+	with := func(extra obj) obj {
+		b := obj{}
+		for k, v := range base {
+			b[k] = v
+		}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	e.do("POST", "/api/v1/source", with(obj{"reconcileEverySeconds": 600})).want(http.StatusUnprocessableEntity)
+	e.do("POST", "/api/v1/source", with(obj{"apiCredentials": obj{"clientId": "x", "clientSecret": "y"}})).want(http.StatusUnprocessableEntity)
+	e.do("POST", "/api/v1/source", with(obj{"apiCredentials": obj{"key": "rk_live_1"}, "reconcileEverySeconds": 5})).want(http.StatusUnprocessableEntity)
+	e.do("POST", "/api/v1/source", obj{"scheme": "adyen", "credentials": obj{"secret": testAdyenKey}, "apiCredentials": obj{"key": "k"}}).
+		want(http.StatusUnprocessableEntity)
+
+	out := e.createSource(with(obj{"apiCredentials": obj{"key": "rk_live_51Habcdefghijkl9z8y"}, "reconcileEverySeconds": 900,
+		"rollout": obj{"state": "shadow"}}))
+	id := str(out, "id")
+	if c, _ := out["apiCredentials"].(map[string]any); c["key"] != "****9z8y" || out["reconcileEverySeconds"] != float64(900) {
+		t.Errorf("created: apiCredentials %v, reconcileEverySeconds %v", out["apiCredentials"], out["reconcileEverySeconds"])
+	}
+	// A PUT without apiCredentials keeps them, a new signing secret too.
+	out = e.do("PUT", "/api/v1/source/"+id, obj{"scheme": "stripe", "credentials": obj{"secret": "whsec_other"}, "reconcileEverySeconds": 900}).
+		want(http.StatusOK).object()
+	if out["apiCredentials"] == nil || out["reconcileEverySeconds"] != float64(900) {
+		t.Errorf("after PUT: apiCredentials %v, reconcileEverySeconds %v", out["apiCredentials"], out["reconcileEverySeconds"])
+	}
+	out = e.do("PUT", "/api/v1/source/"+id, obj{"scheme": "stripe", "apiCredentials": nil}).want(http.StatusOK).object()
+	if out["apiCredentials"] != nil || out["reconcileEverySeconds"] != nil {
+		t.Errorf("after PUT null: apiCredentials %v, reconcileEverySeconds %v", out["apiCredentials"], out["reconcileEverySeconds"])
+	}
+	e.do("POST", "/api/v1/source/"+id+"/backfill", obj{"since": e.clock.Now().Add(-time.Hour).Format(time.RFC3339)}).want(http.StatusConflict)
+	e.do("POST", "/api/v1/source/"+id+"/backfill", obj{}).want(http.StatusUnprocessableEntity)
+	e.do("POST", "/api/v1/source/"+id+"/backfill", obj{"since": e.clock.Now().Add(-40 * 24 * time.Hour).Format(time.RFC3339)}).
+		want(http.StatusUnprocessableEntity)
+}
