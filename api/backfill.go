@@ -196,37 +196,26 @@ func (s *Server) receiveBackfilled(ctx context.Context, src *hookbridge.Source, 
 // the log. A run that completed moves the high-water mark to the newest
 // event it fetched.
 func (s *Server) recordBackfill(ctx context.Context, src *hookbridge.Source, run BackfillRun, high time.Time) error {
-	st, err := s.store.GetBackfillState(ctx, src.ID)
-	if err != nil {
-		return err
-	}
 	now := s.timeNow()
-	st.LastRunAt = now
-	st.Runs++
-	st.Fetched += run.Fetched
-	st.Backfilled += run.Backfilled
-	st.Duplicates += run.Duplicates
-	st.Requests += run.Requests
+	st := &hookbridge.BackfillState{SourceID: src.ID, LastRunAt: now, Runs: 1, Fetched: run.Fetched, Backfilled: run.Backfilled,
+		Duplicates: run.Duplicates, Requests: run.Requests}
 	result := "ok"
 	log := s.log.With("source", src.ID, "scheme", src.Scheme, "since", run.Since, "fetched", run.Fetched,
 		"backfilled", run.Backfilled, "duplicates", run.Duplicates, "requests", run.Requests)
 	if run.Err != nil {
 		result = "failed"
-		st.Failures++
+		st.Failures = 1
 		st.LastError = run.Err.Error()
 		log.WarnContext(ctx, "backfill failed; the next run starts from the same point", "err", run.Err)
 	} else {
-		st.LastError, st.LastSuccessAt = "", now
-		if high.After(st.HighWater) {
-			st.HighWater = high
-		}
+		st.LastSuccessAt, st.HighWater = now, high
 		log.InfoContext(ctx, "backfill completed")
 	}
 	s.backfill.runs.WithLabelValues(src.Scheme, result).Inc()
 	s.backfill.events.WithLabelValues(src.Scheme, "backfilled").Add(float64(run.Backfilled))
 	s.backfill.events.WithLabelValues(src.Scheme, "duplicate").Add(float64(run.Duplicates))
 	s.backfill.reqs.WithLabelValues(src.Scheme).Add(float64(run.Requests))
-	return s.store.SaveBackfillState(ctx, st)
+	return s.store.RecordBackfillRun(ctx, st)
 }
 
 // Reconcile runs the periodic backfill of every source whose

@@ -473,16 +473,19 @@ func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbrid
 	return st, err
 }
 
-// BackfillStatePut writes the source's backfill state.
-func (s driver) BackfillStatePut(ctx context.Context, st *hookbridge.BackfillState) error {
+// BackfillRunAdd adds a run to the source's backfill state.
+func (s driver) BackfillRunAdd(ctx context.Context, st *hookbridge.BackfillState) error {
 	const putState = `
 		INSERT INTO source_backfill (source_id, high_water, last_run_at, last_success_at, last_error, runs, failures,
 			fetched, backfilled, duplicates, requests)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (source_id) DO UPDATE SET high_water = excluded.high_water, last_run_at = excluded.last_run_at,
-			last_success_at = excluded.last_success_at, last_error = excluded.last_error, runs = excluded.runs,
-			failures = excluded.failures, fetched = excluded.fetched, backfilled = excluded.backfilled,
-			duplicates = excluded.duplicates, requests = excluded.requests`
+		ON CONFLICT (source_id) DO UPDATE SET
+			high_water = greatest(source_backfill.high_water, excluded.high_water),
+			last_run_at = excluded.last_run_at, last_success_at = coalesce(excluded.last_success_at, source_backfill.last_success_at),
+			last_error = excluded.last_error, runs = source_backfill.runs + excluded.runs,
+			failures = source_backfill.failures + excluded.failures, fetched = source_backfill.fetched + excluded.fetched,
+			backfilled = source_backfill.backfilled + excluded.backfilled,
+			duplicates = source_backfill.duplicates + excluded.duplicates, requests = source_backfill.requests + excluded.requests`
 	_, err := s.exec(ctx, putState, st.SourceID, timeOrNull(st.HighWater), timeOrNull(st.LastRunAt), timeOrNull(st.LastSuccessAt),
 		st.LastError, st.Runs, st.Failures, st.Fetched, st.Backfilled, st.Duplicates, st.Requests)
 	return err

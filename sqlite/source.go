@@ -477,16 +477,18 @@ func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbrid
 	return st, err
 }
 
-// BackfillStatePut writes the source's backfill state.
-func (s driver) BackfillStatePut(ctx context.Context, st *hookbridge.BackfillState) error {
+// BackfillRunAdd adds a run to the source's backfill state.
+func (s driver) BackfillRunAdd(ctx context.Context, st *hookbridge.BackfillState) error {
 	const putState = `
 		INSERT INTO source_backfill (source_id, high_water, last_run_at, last_success_at, last_error, runs, failures,
 			fetched, backfilled, duplicates, requests)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source_id) DO UPDATE SET high_water = excluded.high_water, last_run_at = excluded.last_run_at,
-			last_success_at = excluded.last_success_at, last_error = excluded.last_error, runs = excluded.runs,
-			failures = excluded.failures, fetched = excluded.fetched, backfilled = excluded.backfilled,
-			duplicates = excluded.duplicates, requests = excluded.requests`
+		ON CONFLICT (source_id) DO UPDATE SET
+			high_water = max(coalesce(high_water, excluded.high_water), coalesce(excluded.high_water, high_water)),
+			last_run_at = excluded.last_run_at, last_success_at = coalesce(excluded.last_success_at, last_success_at),
+			last_error = excluded.last_error, runs = runs + excluded.runs, failures = failures + excluded.failures,
+			fetched = fetched + excluded.fetched, backfilled = backfilled + excluded.backfilled,
+			duplicates = duplicates + excluded.duplicates, requests = requests + excluded.requests`
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := sourceExists(ctx, tx, st.SourceID); err != nil {
 			return err

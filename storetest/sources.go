@@ -289,20 +289,35 @@ func testBackfillState(t *testing.T, open Opener) {
 		ok(t, err)
 		equal(t, "never ran", *st, hookbridge.BackfillState{SourceID: src.ID})
 
-		want := hookbridge.BackfillState{SourceID: src.ID, HighWater: at(time.Minute), LastRunAt: at(2 * time.Minute),
-			LastError: "stripe: 503", Runs: 2, Failures: 1, Fetched: 250, Backfilled: 3, Duplicates: 247, Requests: 4}
-		ok(t, s.SaveBackfillState(ctx, &want))
-		want.LastSuccessAt, want.LastError, want.Runs = at(3*time.Minute), "", 3
-		ok(t, s.SaveBackfillState(ctx, &want)) // the second save updates the row
+		// A completed run, then one that failed: the counts add up, the
+		// failure keeps the last success and the high-water mark.
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(time.Minute), LastRunAt: at(2 * time.Minute),
+			LastSuccessAt: at(2 * time.Minute), Runs: 1, Fetched: 250, Backfilled: 3, Duplicates: 247, Requests: 3}))
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, LastRunAt: at(3 * time.Minute),
+			LastError: "stripe answered 503", Runs: 1, Failures: 1, Requests: 5}))
 		st, err = s.GetBackfillState(ctx, src.ID)
 		ok(t, err)
-		equal(t, "saved", *st, want)
+		want := hookbridge.BackfillState{SourceID: src.ID, HighWater: at(time.Minute), LastRunAt: at(3 * time.Minute),
+			LastSuccessAt: at(2 * time.Minute), LastError: "stripe answered 503", Runs: 2, Failures: 1, Fetched: 250, Backfilled: 3,
+			Duplicates: 247, Requests: 8}
+		equal(t, "after two runs", *st, want)
+		// A later run moves the mark forward and clears the error; an
+		// earlier mark does not move it back.
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(5 * time.Minute), LastRunAt: at(6 * time.Minute),
+			LastSuccessAt: at(6 * time.Minute), Runs: 1, Requests: 1}))
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(4 * time.Minute), LastRunAt: at(7 * time.Minute),
+			LastSuccessAt: at(7 * time.Minute), Runs: 1, Requests: 1}))
+		st, err = s.GetBackfillState(ctx, src.ID)
+		ok(t, err)
+		want.HighWater, want.LastRunAt, want.LastSuccessAt, want.LastError, want.Runs, want.Requests =
+			at(5*time.Minute), at(7*time.Minute), at(7*time.Minute), "", 4, 10
+		equal(t, "after four runs", *st, want)
 		wantUTC(t, "backfill state", st.HighWater, st.LastRunAt, st.LastSuccessAt)
 
 		gone := hookbridge.NewID(hookbridge.PrefixSource)
 		_, err = s.GetBackfillState(ctx, gone)
 		wantCode(t, err, hookbridge.ENOTFOUND)
-		wantCode(t, s.SaveBackfillState(ctx, &hookbridge.BackfillState{SourceID: gone}), hookbridge.ENOTFOUND)
+		wantCode(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: gone}), hookbridge.ENOTFOUND)
 
 		ok(t, s.DeleteSource(ctx, src.ID))
 		again := newSource(t, s, func(n *hookbridge.Source) { n.ID = src.ID })

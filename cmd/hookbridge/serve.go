@@ -95,6 +95,9 @@ type serveConfig struct {
 	// keyFileCheck is how often the key file is read for a new key list;
 	// 0 = keyFileCheck. Tests shorten it.
 	keyFileCheck time.Duration
+	// reconcileCheck is how often the periodic backfill looks for sources
+	// due a run; 0 = reconcileCheck. Tests shorten it.
+	reconcileCheck time.Duration
 }
 
 func (c *serveConfig) register(fs *flagSet) {
@@ -268,6 +271,7 @@ type server struct {
 	stopTracing func()
 	logger      *slog.Logger
 	cfg         serveConfig
+	api         *api.Server // runs the periodic backfill (Reconcile)
 
 	mu  sync.Mutex
 	err error // first error of a component that stopped on its own
@@ -491,6 +495,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, logger.With("component", "metrics"))))
 
 	s := &server{
+		api: handler,
 		Addr:   ln.Addr().String(),
 		store:  store,
 		keys:   keys,

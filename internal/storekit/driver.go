@@ -163,8 +163,9 @@ type Driver interface {
 	// with SourceID when it never ran); no rows when the source does not
 	// exist.
 	BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error)
-	// BackfillStatePut writes st, inserting its row if there is none.
-	BackfillStatePut(ctx context.Context, st *hookbridge.BackfillState) error
+	// BackfillRunAdd adds run to the source's state as RecordBackfillRun
+	// says, inserting its row if there is none, in one statement.
+	BackfillRunAdd(ctx context.Context, run *hookbridge.BackfillState) error
 
 	// MessageCreate, MessageCreateBatch and MessageCreateTo are
 	// hookbridge.MessageStore's CreateMessage, CreateMessages and

@@ -572,10 +572,11 @@ func (s *Store) GetBackfillState(ctx context.Context, sourceID string) (*hookbri
 	return one(st, err, "source", "get backfill state of %s", sourceID)
 }
 
-// SaveBackfillState writes st, its times to the store's precision.
-func (s *Store) SaveBackfillState(ctx context.Context, st *hookbridge.BackfillState) error {
-	st.HighWater, st.LastRunAt, st.LastSuccessAt = TruncMS(st.HighWater), TruncMS(st.LastRunAt), TruncMS(st.LastSuccessAt)
-	return Err(missingParent(s.d.BackfillStatePut(ctx, st), "source"), "", nil, "save backfill state of %s", st.SourceID)
+// RecordBackfillRun adds run to the source's backfill state, its times to
+// the store's precision.
+func (s *Store) RecordBackfillRun(ctx context.Context, run *hookbridge.BackfillState) error {
+	run.HighWater, run.LastRunAt, run.LastSuccessAt = TruncMS(run.HighWater), TruncMS(run.LastRunAt), TruncMS(run.LastSuccessAt)
+	return Err(missingParent(s.d.BackfillRunAdd(ctx, run), "source"), "", nil, "record a backfill run of %s", run.SourceID)
 }
 
 // Messages.
