@@ -495,7 +495,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, logger.With("component", "metrics"))))
 
 	s := &server{
-		api: handler,
+		api:    handler,
 		Addr:   ln.Addr().String(),
 		store:  store,
 		keys:   keys,
