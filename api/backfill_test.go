@@ -204,3 +204,43 @@ func TestBackfillConfig(t *testing.T) {
 	e.do("POST", "/api/v1/source/"+id+"/backfill", obj{"since": e.clock.Now().Add(-40 * 24 * time.Hour).Format(time.RFC3339)}).
 		want(http.StatusUnprocessableEntity)
 }
+
+// TestTwoSourcesOneApplication: two Stripe sources routed to one
+// application receive the same event (one account whose webhooks reach
+// both, as during a move from one source to another; or one source's
+// webhook and the other's backfill). A processor's event id names one
+// event of the processor, whatever account or source it reaches, so the
+// application gets one message; each source keeps its own record, pointing
+// at that message. Different events stay apart.
+func TestTwoSourcesOneApplication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, allowLoopback)
+	app := str(e.createApp("Acme", "acme"), "id")
+	stripe := newStripeEvents(t)
+	first := e.stripeSource("acme", "on", nil)
+	second := e.stripeSource("acme", "on", obj{"apiCredentials": obj{"key": "rk_test_backfill", "baseUrl": stripe.URL}})
+	created := e.clock.Now().Add(-time.Hour).Unix()
+	shared := stripePayment("evt_shared", "payment_intent.succeeded", "pi_s", "", 1500, created)
+
+	e.postStripe(first, shared).want(http.StatusOK)
+	e.postStripe(second, shared).want(http.StatusOK)
+	e.postStripe(second, stripePayment("evt_own", "payment_intent.succeeded", "pi_o", "", 700, created)).want(http.StatusOK)
+	msgs := e.appMessages(app)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2: one per processor event", len(msgs))
+	}
+	a, b := e.inboundEvents(first), e.inboundEvents(second)
+	if len(a) != 1 || len(b) != 2 || len(a[0].MessageIDs) != 1 || len(b[1].MessageIDs) != 1 || a[0].MessageIDs[0] != b[1].MessageIDs[0] {
+		t.Errorf("each source keeps its record of the shared event, pointing at one message: %+v / %+v", a, b)
+	}
+
+	// The second source's backfill lists the shared event too: known to
+	// it, and to the application.
+	stripe.add(shared)
+	var run backfillRunOut
+	e.do("POST", "/api/v1/source/"+second+"/backfill", obj{"since": e.clock.Now().Add(-2 * time.Hour).Format(time.RFC3339)}).
+		want(http.StatusOK).decode(&run)
+	if run.Duplicates != 1 || run.Backfilled != 0 || len(e.appMessages(app)) != 2 {
+		t.Errorf("backfill of the shared event: %+v, %d messages", run, len(e.appMessages(app)))
+	}
+}
