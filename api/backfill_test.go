@@ -1,17 +1,20 @@
 package api
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookbridge/hookbridge/backfill"
+	"github.com/hookbridge/hookbridge/backfill/backfilltest"
 	"github.com/hookbridge/hookbridge/netguard"
 )
 
@@ -20,66 +23,19 @@ func allowLoopback(c *Config) {
 	c.Guard = netguard.New(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 }
 
-// stripeEvents is a local server answering GET /v1/events as Stripe
-// documents it (newest first, created[gte], starting_after, has_more), two
-// events a page, so that three take two pages. status, when set, answers
-// every request with it instead.
-type stripeEvents struct {
-	*httptest.Server
-	mu       sync.Mutex
-	events   [][]byte // oldest first
-	requests int
-	status   int
-}
-
-func newStripeEvents(t *testing.T) *stripeEvents {
+// newStripeEvents is Stripe's events list, two events a page, so that
+// three take two pages.
+func newStripeEvents(t *testing.T) *backfilltest.Processor {
 	t.Helper()
-	s := &stripeEvents{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.requests++
-		w.Header().Set("Content-Type", "application/json")
-		if s.status != 0 {
-			w.WriteHeader(s.status)
-			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: rk_test_****"}}`)
-			return
-		}
-		if r.URL.Path != "/v1/events" || r.Header.Get("Authorization") != "Bearer rk_test_backfill" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		gte, _ := strconv.ParseInt(r.URL.Query().Get("created[gte]"), 10, 64)
-		var list []json.RawMessage
-		for i := len(s.events) - 1; i >= 0; i-- {
-			var head struct {
-				ID      string `json:"id"`
-				Created int64  `json:"created"`
-			}
-			_ = json.Unmarshal(s.events[i], &head)
-			if head.Created >= gte {
-				list = append(list, s.events[i])
-			}
-		}
-		start := 0
-		if after := r.URL.Query().Get("starting_after"); after != "" {
-			for i, e := range list {
-				if strings.Contains(string(e), `"id":"`+after+`"`) {
-					start = i + 1
-				}
-			}
-		}
-		end := min(start+2, len(list))
-		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "url": "/v1/events", "has_more": end < len(list), "data": list[start:end]})
-	}))
-	t.Cleanup(s.Close)
-	return s
+	p := backfilltest.New(t, "stripe")
+	p.PageSize(2)
+	return p
 }
 
-func (s *stripeEvents) add(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, body)
+// stripeAPICredentials are the source's apiCredentials for p.
+func stripeAPICredentials(p *backfilltest.Processor) obj {
+	c := p.Credentials()
+	return obj{"key": c.Key, "baseUrl": c.BaseURL}
 }
 
 // TestBackfillStripe: of three events, the webhook brought one; the
@@ -91,10 +47,10 @@ func TestBackfillStripe(t *testing.T) {
 	e := newEnv(t, allowLoopback)
 	app := str(e.createApp("Acme", "acme"), "id")
 	stripe := newStripeEvents(t)
-	src := e.stripeSource("acme", "on", obj{"apiCredentials": obj{"key": "rk_test_backfill", "baseUrl": stripe.URL}})
+	src := e.stripeSource("acme", "on", obj{"apiCredentials": stripeAPICredentials(stripe)})
 	created := e.clock.Now().Add(-time.Hour).Unix()
 	for i, id := range []string{"evt_web", "evt_miss1", "evt_miss2"} {
-		stripe.add(stripePayment(id, "payment_intent.succeeded", fmt.Sprintf("pi_%d", i), "", 1000+i, created+int64(i)))
+		stripe.Add(stripePayment(id, "payment_intent.succeeded", fmt.Sprintf("pi_%d", i), "", 1000+i, created+int64(i)))
 	}
 	e.postStripe(src, stripePayment("evt_web", "payment_intent.succeeded", "pi_0", "", 1000, created)).want(http.StatusOK)
 
@@ -144,9 +100,7 @@ func TestBackfillStripe(t *testing.T) {
 	}
 
 	// The processor refuses: a visible failure, the mark kept.
-	stripe.mu.Lock()
-	stripe.status = http.StatusUnauthorized
-	stripe.mu.Unlock()
+	stripe.FailAll(http.StatusUnauthorized)
 	e.do("POST", "/api/v1/source/"+src+"/backfill", obj{"since": e.clock.Now().Add(-time.Hour).Format(time.RFC3339)}).
 		want(http.StatusOK).decode(&run)
 	if run.Error == nil || !strings.Contains(*run.Error, "401") || run.State.Failures != 1 || run.State.LastError == nil {
@@ -218,7 +172,7 @@ func TestTwoSourcesOneApplication(t *testing.T) {
 	app := str(e.createApp("Acme", "acme"), "id")
 	stripe := newStripeEvents(t)
 	first := e.stripeSource("acme", "on", nil)
-	second := e.stripeSource("acme", "on", obj{"apiCredentials": obj{"key": "rk_test_backfill", "baseUrl": stripe.URL}})
+	second := e.stripeSource("acme", "on", obj{"apiCredentials": stripeAPICredentials(stripe)})
 	created := e.clock.Now().Add(-time.Hour).Unix()
 	shared := stripePayment("evt_shared", "payment_intent.succeeded", "pi_s", "", 1500, created)
 
@@ -236,11 +190,85 @@ func TestTwoSourcesOneApplication(t *testing.T) {
 
 	// The second source's backfill lists the shared event too: known to
 	// it, and to the application.
-	stripe.add(shared)
+	stripe.Add(shared)
 	var run backfillRunOut
 	e.do("POST", "/api/v1/source/"+second+"/backfill", obj{"since": e.clock.Now().Add(-2 * time.Hour).Format(time.RFC3339)}).
 		want(http.StatusOK).decode(&run)
 	if run.Duplicates != 1 || run.Backfilled != 0 || len(e.appMessages(app)) != 2 {
 		t.Errorf("backfill of the shared event: %+v, %d messages", run, len(e.appMessages(app)))
+	}
+}
+
+// TestBackfillEachProcessor: for each processor with an events list, the
+// backfill pages through it, and the events it brings become canonical
+// messages with the eventId their webhook would have had, marked via
+// backfill. A GoCardless webhook batch, signed as GoCardless signs it,
+// brings one of the events first and is a duplicate for the backfill, and
+// the webhook it repeats afterwards is one for the receiver.
+func TestBackfillEachProcessor(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range backfill.Schemes() {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, allowLoopback)
+			app := str(e.createApp("Acme", "acme"), "id")
+			api := backfilltest.New(t, scheme)
+			api.PageSize(2)
+			c := api.Credentials()
+			creds := obj{"secret": "webhook-secret-0123456789"}
+			if scheme == "paypal" {
+				creds = obj{"keyId": "1JE4291016473214C"}
+			}
+			src := str(e.createSource(obj{"scheme": scheme, "credentials": creds, "application": "acme", "rollout": obj{"state": "on"},
+				"apiCredentials": obj{"key": nullable(c.Key), "clientId": nullable(c.ClientID), "clientSecret": nullable(c.ClientSecret),
+					"baseUrl": c.BaseURL}}), "id")
+			at := e.clock.Now().Add(-time.Hour)
+			var ids []string
+			for i := range 3 {
+				id := fmt.Sprintf("%s-ev-%d", scheme, i)
+				ids = append(ids, id)
+				api.Add(backfilltest.Event(scheme, id, fmt.Sprintf("pay-%d", i), at.Add(time.Duration(i)*time.Second)))
+			}
+			webhook := func() *response {
+				body := []byte(`{"events":[` + string(backfilltest.Event(scheme, ids[0], "pay-0", at)) + `]}`)
+				mac := hmac.New(sha256.New, []byte("webhook-secret-0123456789"))
+				mac.Write(body)
+				return e.doWith("POST", "/in/"+src, body, map[string]string{"Webhook-Signature": hex.EncodeToString(mac.Sum(nil))})
+			}
+			if scheme == "gocardless" {
+				webhook().want(http.StatusOK)
+			}
+			var run backfillRunOut
+			e.do("POST", "/api/v1/source/"+src+"/backfill", obj{"since": at.Add(-time.Minute).Format(time.RFC3339)}).
+				want(http.StatusOK).decode(&run)
+			wantNew := int64(3)
+			if scheme == "gocardless" {
+				wantNew = 2
+			}
+			if run.Error != nil || run.Fetched != 3 || run.Backfilled != wantNew || run.Duplicates != 3-wantNew {
+				t.Fatalf("run = %+v (error %v)", run, run.Error)
+			}
+			if scheme == "gocardless" {
+				webhook().want(http.StatusOK) // GoCardless retries the batch: a duplicate
+			}
+			msgs := e.appMessages(app)
+			if len(msgs) != 3 {
+				t.Fatalf("%d messages, want 3", len(msgs))
+			}
+			for _, m := range msgs {
+				var p struct {
+					Via string `json:"via"`
+				}
+				_ = json.Unmarshal(m.Payload, &p)
+				id := strings.TrimPrefix(derefStr(m.EventID), scheme+".")
+				wantVia := "backfill"
+				if scheme == "gocardless" && id == ids[0] {
+					wantVia = "webhook"
+				}
+				if !slices.Contains(ids, id) || p.Via != wantVia {
+					t.Errorf("message %s (%s): via %q, want eventId %s.<event id> via %s", derefStr(m.EventID), m.EventType, p.Via, scheme, wantVia)
+				}
+			}
+		})
 	}
 }

@@ -1,82 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/hookbridge/hookbridge/backfill/backfilltest"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
-
-// stripeAPI is a local server that answers GET /v1/events as Stripe's API
-// reference documents it (newest first, created[gte], starting_after,
-// has_more), at most two events a page; its first request is a 429 with
-// Retry-After and its second a 503, as a processor under load answers.
-type stripeAPI struct {
-	*httptest.Server
-	mu       sync.Mutex
-	events   [][]byte // oldest first
-	requests int
-}
-
-func newStripeAPI(t *testing.T, events ...[]byte) *stripeAPI {
-	t.Helper()
-	s := &stripeAPI{events: events}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.requests++
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case s.requests == 1:
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"error":{"type":"rate_limit_error","message":"Too many requests"}}`)
-			return
-		case s.requests == 2:
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprint(w, `{"error":{"type":"api_error","message":"Service unavailable"}}`)
-			return
-		case r.URL.Path != "/v1/events" || r.Header.Get("Authorization") != "Bearer rk_test_e2e":
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}`)
-			return
-		}
-		gte, _ := strconv.ParseInt(r.URL.Query().Get("created[gte]"), 10, 64)
-		var list []json.RawMessage
-		for i := len(s.events) - 1; i >= 0; i-- {
-			var head struct {
-				Created int64 `json:"created"`
-			}
-			_ = json.Unmarshal(s.events[i], &head)
-			if head.Created >= gte {
-				list = append(list, s.events[i])
-			}
-		}
-		start := 0
-		if after := r.URL.Query().Get("starting_after"); after != "" {
-			for i, e := range list {
-				if bytes.Contains(e, []byte(`"id":"`+after+`"`)) {
-					start = i + 1
-				}
-			}
-		}
-		end := min(start+2, len(list))
-		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "url": "/v1/events", "has_more": end < len(list), "data": list[start:end]})
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
 
 // TestBackfillEndToEnd, on SQLite and on PostgreSQL: of three Stripe
 // events, the webhook path brings one; the periodic backfill (a job of
@@ -124,9 +61,15 @@ func backfillEndToEnd(t *testing.T, srv *server) {
 		stripeNotification("evt_missed1", "payment_intent.succeeded", "pi_2", now.Add(-2*time.Hour), ""),
 		stripeNotification("evt_missed2", "payment_intent.succeeded", "pi_3", now.Add(-time.Hour), ""),
 	}
-	api := newStripeAPI(t, events...)
+	// Stripe's events list, two a page; its first answer is a 429 with
+	// Retry-After and its second a 503, as a processor under load answers.
+	api := backfilltest.New(t, "stripe")
+	api.Add(events...)
+	api.PageSize(2)
+	api.Fail(1, http.StatusTooManyRequests, map[string]string{"Retry-After": "1"})
+	api.Fail(2, http.StatusServiceUnavailable, nil)
 	src := createSourceCLI(t, srv, "--scheme", "stripe", "--secret", e2eStripeSecret, "--app", "pizza", "--state", "on",
-		"--processor-key", "rk_test_e2e", "--processor-base-url", api.URL)
+		"--processor-key", api.Credentials().Key, "--processor-base-url", api.URL)
 
 	postSigned(t, srv, src, events[0])
 	via := map[string]string{}
