@@ -85,7 +85,7 @@ type sourcePage struct {
 	Rollout  string
 	URL      string // the URL the processor posts to
 	Events   []hookbridge.InboundEvent
-	HeldOnly bool   // only the held events are listed
+	HeldOnly bool // only the held events are listed
 	// Backfill is what the source's backfill has done; nil when the
 	// source has no API credentials and never ran one.
 	Backfill *hookbridge.BackfillState
