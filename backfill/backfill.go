@@ -18,6 +18,7 @@ package backfill
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -123,4 +124,46 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// eventOf reads a listed event's id (at idKey) and creation time (at
+// createdKey: RFC 3339 text, or Unix seconds for Stripe), the event
+// itself its body.
+func eventOf(processor string, raw json.RawMessage, idKey, createdKey string) (Event, error) {
+	var fields map[string]json.RawMessage
+	var id string
+	if err := json.Unmarshal(raw, &fields); err != nil || json.Unmarshal(fields[idKey], &id) != nil || id == "" {
+		return Event{}, fmt.Errorf("%s: an event without %s in the events list", processor, idKey)
+	}
+	ev := Event{ID: id, Body: raw}
+	var unix int64
+	var text string
+	switch {
+	case json.Unmarshal(fields[createdKey], &unix) == nil:
+		ev.Created = time.Unix(unix, 0).UTC()
+	case json.Unmarshal(fields[createdKey], &text) == nil:
+		t, _ := time.Parse(time.RFC3339Nano, text)
+		ev.Created = t.UTC()
+	}
+	return ev, nil
+}
+
+// each hands on every event of a page: read with eventOf, its body made
+// with wrap (nil: the event as listed).
+func each(processor string, page []json.RawMessage, idKey, createdKey string, wrap func(json.RawMessage) ([]byte, error), fn func(Event) error) error {
+	for _, raw := range page {
+		ev, err := eventOf(processor, raw, idKey, createdKey)
+		if err != nil {
+			return err
+		}
+		if wrap != nil {
+			if ev.Body, err = wrap(raw); err != nil {
+				return err
+			}
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

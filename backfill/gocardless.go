@@ -13,7 +13,6 @@ package backfill
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,22 +54,8 @@ func (g *gocardless) List(ctx context.Context, since time.Time, fn func(Event) e
 		if err := doJSON(g.hc, req, "gocardless", &page); err != nil {
 			return err
 		}
-		for _, raw := range page.Events {
-			var head struct {
-				ID        string `json:"id"`
-				CreatedAt string `json:"created_at"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
-				return fmt.Errorf("gocardless: an event without an id in the events list")
-			}
-			created, _ := time.Parse(time.RFC3339Nano, head.CreatedAt)
-			body, err := json.Marshal(map[string][]json.RawMessage{"events": {raw}})
-			if err != nil {
-				return err
-			}
-			if err := fn(Event{ID: head.ID, Created: created.UTC(), Body: body}); err != nil {
-				return err
-			}
+		if err := each("gocardless", page.Events, "id", "created_at", asBatch, fn); err != nil {
+			return err
 		}
 		after := page.Meta.Cursors.After
 		if after == nil || *after == "" || len(page.Events) == 0 {
@@ -78,4 +63,9 @@ func (g *gocardless) List(ctx context.Context, since time.Time, fn func(Event) e
 		}
 		q.Set("after", *after)
 	}
+}
+
+// asBatch is one event as a webhook carries it: {"events": [event]}.
+func asBatch(raw json.RawMessage) ([]byte, error) {
+	return json.Marshal(map[string][]json.RawMessage{"events": {raw}})
 }

@@ -82,18 +82,8 @@ func (p *paypal) List(ctx context.Context, since time.Time, fn func(Event) error
 		if err := doJSON(p.hc, req, "paypal", &page); err != nil {
 			return err
 		}
-		for _, raw := range page.Events {
-			var head struct {
-				ID         string `json:"id"`
-				CreateTime string `json:"create_time"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
-				return fmt.Errorf("paypal: an event without an id in the events list")
-			}
-			created, _ := time.Parse(time.RFC3339Nano, head.CreateTime)
-			if err := fn(Event{ID: head.ID, Created: created.UTC(), Body: raw}); err != nil {
-				return err
-			}
+		if err := each("paypal", page.Events, "id", "create_time", nil, fn); err != nil {
+			return err
 		}
 		next = ""
 		for _, l := range page.Links {

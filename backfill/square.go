@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -76,18 +75,8 @@ func (s *square) List(ctx context.Context, since time.Time, fn func(Event) error
 		if err := doJSON(s.hc, req, "square", &page); err != nil {
 			return err
 		}
-		for _, raw := range page.Events {
-			var head struct {
-				EventID   string `json:"event_id"`
-				CreatedAt string `json:"created_at"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil || head.EventID == "" {
-				return fmt.Errorf("square: an event without an event_id in the search results")
-			}
-			created, _ := time.Parse(time.RFC3339Nano, head.CreatedAt)
-			if err := fn(Event{ID: head.EventID, Created: created.UTC(), Body: raw}); err != nil {
-				return err
-			}
+		if err := each("square", page.Events, "event_id", "created_at", nil, fn); err != nil {
+			return err
 		}
 		if page.Cursor == "" || len(page.Events) == 0 {
 			return nil

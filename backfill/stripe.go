@@ -59,18 +59,8 @@ func (s *stripeLister) List(ctx context.Context, since time.Time, fn func(Event)
 			return stripeError(err)
 		}
 		last := ""
-		for _, raw := range page.Data {
-			var head struct {
-				ID      string `json:"id"`
-				Created int64  `json:"created"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
-				return fmt.Errorf("stripe: an event without an id in the events list")
-			}
-			if err := fn(Event{ID: head.ID, Created: time.Unix(head.Created, 0).UTC(), Body: raw}); err != nil {
-				return err
-			}
-			last = head.ID
+		if err := each("stripe", page.Data, "id", "created", nil, func(ev Event) error { last = ev.ID; return fn(ev) }); err != nil {
+			return err
 		}
 		if !page.HasMore || last == "" {
 			return nil

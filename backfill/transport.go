@@ -1,6 +1,7 @@
 package backfill
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -50,22 +51,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	attempts := t.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
-	backoff := t.Backoff
-	if backoff <= 0 {
-		backoff = DefaultBackoff
-	}
-	maxBackoff := t.MaxBackoff
-	if maxBackoff <= 0 {
-		maxBackoff = DefaultMaxBackoff
-	}
-	maxRetryAfter := t.MaxRetryAfter
-	if maxRetryAfter <= 0 {
-		maxRetryAfter = DefaultMaxRetryAfter
-	}
+	attempts := max(cmp.Or(t.Attempts, DefaultAttempts), 1)
+	backoff := cmp.Or(t.Backoff, DefaultBackoff)
+	maxBackoff := cmp.Or(t.MaxBackoff, DefaultMaxBackoff)
+	maxRetryAfter := cmp.Or(t.MaxRetryAfter, DefaultMaxRetryAfter)
 	for try := 1; ; try++ {
 		r := req
 		if try > 1 {

@@ -236,27 +236,27 @@ func (p *Processor) paypal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Processor) square(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Cursor string `json:"cursor"`
-		Limit  int    `json:"limit"`
-		Query  struct {
-			Filter struct {
-				CreatedAt struct {
-					StartAt string `json:"start_at"`
-				} `json:"created_at"`
-			} `json:"filter"`
-			Sort struct {
-				Order string `json:"order"`
-			} `json:"sort"`
-		} `json:"query"`
-	}
+	// SearchEventsRequest: {cursor, limit, query: {filter: {created_at:
+	// {start_at}}, sort: {field, order}}}.
+	var in map[string]any
 	if r.Method != http.MethodPost || r.URL.Path != "/v2/events" || r.Header.Get("Authorization") != "Bearer "+p.Credentials().Key ||
 		r.Header.Get("Square-Version") == "" || json.NewDecoder(r.Body).Decode(&in) != nil {
 		refuse(w, `{"errors":[{"category":"AUTHENTICATION_ERROR","code":"UNAUTHORIZED","detail":"This request could not be authorized."}]}`)
 		return
 	}
-	since, _ := time.Parse(time.RFC3339, in.Query.Filter.CreatedAt.StartAt)
-	page, more := p.page(p.since(since, in.Query.Sort.Order != "DESC"), in.Cursor, in.Limit)
+	at := func(path ...string) any {
+		var v any = in
+		for _, k := range path {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		return v
+	}
+	startAt, _ := at("query", "filter", "created_at", "start_at").(string)
+	since, _ := time.Parse(time.RFC3339, startAt)
+	cursor, _ := at("cursor").(string)
+	limit, _ := at("limit").(float64)
+	page, more := p.page(p.since(since, at("query", "sort", "order") != "DESC"), cursor, int(limit))
 	out := map[string]any{"events": page, "metadata": []any{}}
 	if more {
 		out["cursor"] = headOf(page[len(page)-1]).id

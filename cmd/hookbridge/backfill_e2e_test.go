@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hookbridge/hookbridge/backfill/backfilltest"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
@@ -37,24 +34,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 }
 
 func backfillEndToEnd(t *testing.T, srv *server) {
-	ctx := context.Background()
-	sx := svixClient(t, srv)
-	if _, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Pizza Place", Uid: ptr("pizza")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rcv := newReceiver(t)
-	ep, err := sx.Endpoint.Create(ctx, "pizza", svix.EndpointIn{Url: rcv.URL + "/payments"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := sx.Endpoint.GetSecret(ctx, "pizza", ep.Id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := svix.NewWebhook(secret.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rcv, wh := pizzaEndpoint(t, srv)
 	now := time.Now()
 	events := [][]byte{
 		stripeNotification("evt_seen", "payment_intent.succeeded", "pi_1", now.Add(-3*time.Hour), ""),
