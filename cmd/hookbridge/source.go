@@ -485,6 +485,10 @@ func runSourceRelease(ctx context.Context, args []string, stdout, stderr io.Writ
 	return printJSON(stdout, out)
 }
 
+// backfillTimeout bounds how long `source backfill` waits for a run; the
+// run goes on (and is recorded) if it takes longer.
+const backfillTimeout = 15 * time.Minute
+
 // runSourceBackfill runs a backfill of the source now, or prints its
 // state with --status.
 func runSourceBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -505,6 +509,9 @@ func runSourceBackfill(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := c.check(); err != nil {
 		return err
 	}
+	// A run waits out the processor's rate limits and pages through up to
+	// a month of events: more than other calls take.
+	c.http.Timeout = backfillTimeout
 	path := "/api/v1/source/" + url.PathEscape(id) + "/backfill"
 	switch {
 	case id == "":
