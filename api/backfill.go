@@ -384,8 +384,9 @@ type backfillRunOut struct {
 
 // handleRunBackfill runs a backfill now, from since, and answers when it
 // has ended: 200 whether or not the processor answered, with error saying
-// why not (the state's lastError too). A caller that stops waiting does
-// not stop the run: it ends, and is recorded, as if it had waited.
+// why not (the state's lastError too). A caller that stops waiting stops
+// the run (the request's context): events received so far stay received,
+// and the next run starts from the same high-water mark.
 func (s *Server) handleRunBackfill(w http.ResponseWriter, r *http.Request) error {
 	src, err := s.source(r)
 	if err != nil {
@@ -411,7 +412,7 @@ func (s *Server) handleRunBackfill(w http.ResponseWriter, r *http.Request) error
 	if err := fe.err(); err != nil {
 		return err
 	}
-	run, err := s.Backfill(context.WithoutCancel(r.Context()), src, since)
+	run, err := s.Backfill(r.Context(), src, since)
 	if err != nil {
 		return err
 	}

@@ -485,8 +485,8 @@ func runSourceRelease(ctx context.Context, args []string, stdout, stderr io.Writ
 	return printJSON(stdout, out)
 }
 
-// backfillTimeout bounds how long `source backfill` waits for a run; the
-// run goes on (and is recorded) if it takes longer.
+// backfillTimeout bounds how long `source backfill` waits for a run;
+// giving up stops the run, which loses nothing (the high-water mark stays).
 const backfillTimeout = 15 * time.Minute
 
 // runSourceBackfill runs a backfill of the source now, or prints its
