@@ -18,7 +18,8 @@ import (
 // payload is a new schema version, not a silent change. Version "2" of the
 // payment.*, refund.* and dispute.* types adds the payment's state as the
 // receiving source followed it (sequence, previousStatus, paymentStatus,
-// stale); the order.* types have version "1" only. Draft-07, which every
+// stale), version "3" how the event arrived (via); the order.* types have
+// version "1" only. Draft-07, which every
 // JSON Schema tool reads.
 
 // payloadProperties describes each field of a canonical payload.
@@ -67,6 +68,17 @@ var paymentStateProperties = map[string]any{
 			"capture, a failure after its capture): it moved nothing. Absent otherwise."},
 }
 
+// viaProperties describe the field version "3" adds: how the event arrived.
+var viaProperties = map[string]any{
+	"via": map[string]any{"type": "string", "enum": []string{"webhook", "backfill"},
+		"description": "How the event reached Hookbridge: webhook (the processor's notification) or backfill (fetched from the " +
+			"processor's events list because no notification had brought it). An event arrives once, by one or the other."},
+}
+
+// viaMember is the via member of the examples given to paymentType; version
+// "2"'s example is the same without it.
+const viaMember = `,"via":"webhook"`
+
 // paymentStatusEnum lists the canonical payment statuses, and null when
 // nullable.
 func paymentStatusEnum(nullable bool) []any {
@@ -102,16 +114,21 @@ func canonicalType(name, description string, required []string, example, state s
 }
 
 // schemaOf builds the Schemas value of one event type: version "1", and
-// with state version "2", whose example is example with state added. It
+// with state versions "2" (example with state but its via member added) and
+// "3" (example with all of state added). It
 // panics on an example that is not JSON: the examples are constants of
 // this package, and a test validates each against its schema.
 func schemaOf(name, description string, required []string, example, state string) []byte {
 	versions := map[string]any{"1": schemaVersion(name, description, required, example, payloadProperties)}
 	if state != "" {
-		v2 := strings.TrimSuffix(example, "}") + "," + state + "}"
+		v2 := strings.TrimSuffix(example, "}") + "," + strings.Replace(state, viaMember, "", 1) + "}"
 		props := maps.Clone(payloadProperties)
 		maps.Copy(props, paymentStateProperties)
 		versions["2"] = schemaVersion(name, description, required, v2, props)
+		v3 := strings.TrimSuffix(example, "}") + "," + state + "}"
+		props = maps.Clone(props)
+		maps.Copy(props, viaProperties)
+		versions["3"] = schemaVersion(name, description, required, v3, props)
 	}
 	b, err := json.Marshal(versions)
 	if err != nil {

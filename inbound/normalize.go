@@ -107,6 +107,9 @@ type Payload struct {
 	PreviousStatus OptionalStatus `json:"previousStatus,omitzero"`
 	PaymentStatus  OptionalStatus `json:"paymentStatus,omitzero"`
 	Stale          bool           `json:"stale,omitempty"`
+	// Via is how the event arrived: "webhook", or "backfill" when it was
+	// fetched from the processor's events list; set with the state.
+	Via string `json:"via,omitempty"`
 }
 
 // OptionalStatus is a payment status in a payload: absent (the zero

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Sources", func(t *testing.T) { testSources(t, open) })
+	t.Run("BackfillState", func(t *testing.T) { testBackfillState(t, open) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, open) })
 	t.Run("Fairness", func(t *testing.T) { testFairness(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })

@@ -26,8 +26,8 @@ const settingEventTypesGeneration = "event_types_generation"
 // Generations of the canonical catalogue: 1, the first twelve types; 2, a
 // JSON Schema with an example on every type, and payment.updated; 3,
 // version "2" of the payment.*, refund.* and dispute.* schemas (the
-// payment's state).
-const eventTypesGeneration = 3
+// payment's state); 4, their version "3" (how the event arrived: via).
+const eventTypesGeneration = 4
 
 // eventTypeSince is the generation that added a type; the others are 1.
 var eventTypeSince = map[string]int{"payment.updated": 2}
@@ -52,7 +52,7 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 			}
 			continue
 		}
-		if gen >= 3 || len(et.Schemas) == 0 { // every schema is as generation 3 has it
+		if len(et.Schemas) == 0 {
 			continue
 		}
 		cur, err := store.GetEventType(ctx, et.Name)
@@ -62,9 +62,10 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 			return fmt.Errorf("seed event type %s: %w", et.Name, err)
 		}
 		// Schemas came with generation 2, version "2" of the payment
-		// types' with generation 3: replace what an older generation
-		// seeded, nothing else.
-		if hasSchema(cur.Schemas) && !sameJSON(cur.Schemas, schemasBefore(et.Schemas, "2")) {
+		// types' with generation 3, version "3" with generation 4 (so
+		// generation g seeded the versions before g): replace what an
+		// older generation seeded, nothing else.
+		if hasSchema(cur.Schemas) && !sameJSON(cur.Schemas, schemasBefore(et.Schemas, max(gen, 2))) {
 			continue
 		}
 		if sameJSON(cur.Schemas, et.Schemas) {
@@ -83,14 +84,14 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 }
 
 // schemasBefore is an event type's Schemas without the versions from
-// version on: what an older generation seeded.
-func schemasBefore(schemas []byte, version string) []byte {
+// version before on: what an older generation seeded.
+func schemasBefore(schemas []byte, before int) []byte {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(schemas, &m) != nil {
 		return schemas
 	}
 	for v := range m {
-		if v >= version {
+		if n, err := strconv.Atoi(v); err == nil && n >= before {
 			delete(m, v)
 		}
 	}

@@ -89,6 +89,7 @@ type server struct {
 	stopTracing func()
 	logger      *slog.Logger
 	cfg         serveConfig
+	api         *api.Server // runs the periodic backfill (Reconcile)
 
 	mu  sync.Mutex
 	err error // first error of a component that stopped on its own
@@ -312,6 +313,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	mux.Handle("GET /metrics", handler.RequireAdmin(metricsHandler(handler, disp, tracer, store, logger.With("component", "metrics"))))
 
 	s := &server{
+		api:    handler,
 		Addr:   ln.Addr().String(),
 		store:  store,
 		keys:   keys,

@@ -80,6 +80,9 @@ type serveConfig struct {
 	// keyFileCheck is how often the key file is read for a new key list;
 	// 0 = keyFileCheck. Tests shorten it.
 	keyFileCheck time.Duration
+	// reconcileCheck is how often the periodic backfill looks for sources
+	// due a run; 0 = reconcileCheck. Tests shorten it.
+	reconcileCheck time.Duration
 }
 
 func (c *serveConfig) register(fs *flagSet) {

@@ -159,6 +159,13 @@ type Driver interface {
 	ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error)
 	// ObservationCompare is hookbridge.SourceStore's CompareObservations.
 	ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error)
+	// BackfillStateGet reads the source's backfill state (the zero state
+	// with SourceID when it never ran); no rows when the source does not
+	// exist.
+	BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error)
+	// BackfillRunAdd adds run to the source's state as RecordBackfillRun
+	// says, inserting its row if there is none, in one statement.
+	BackfillRunAdd(ctx context.Context, run *hookbridge.BackfillState) error
 
 	// MessageCreate, MessageCreateBatch and MessageCreateTo are
 	// hookbridge.MessageStore's CreateMessage, CreateMessages and
