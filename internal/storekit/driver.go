@@ -51,19 +51,21 @@ type Driver interface {
 	// EndpointMTLSPut writes the application's endpoint's client
 	// certificate, with its key as sealedKey (m.KeyPEM is not stored), and
 	// gives the endpoint its next mtls_version (see endpointauth.go), which it
-	// returns, in one transaction; a missing endpoint is "no rows".
+	// returns, and records the endpoint's EventEndpointUpdated at now, in
+	// one transaction; a missing endpoint is "no rows".
 	EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (version int64, err error)
 	// EndpointMTLSGet reads it, KeyPEM as stored (sealed).
 	EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error)
 	// EndpointMTLSDelete deletes it and negates the endpoint's
-	// mtls_version; deleted is 0 when there was none.
-	EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
+	// mtls_version and records EventEndpointUpdated at now, in one
+	// transaction; deleted is 0 (and nothing recorded) when there was none.
+	EndpointMTLSDelete(ctx context.Context, appID, endpointID string, now time.Time) (deleted int64, err error)
 	// EndpointOAuthPut, EndpointOAuthGet and EndpointOAuthDelete are the
 	// same for the endpoint's OAuth client credentials (endpoint_oauth,
 	// oauth_version), the secret as sealedSecret.
 	EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (version int64, err error)
 	EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error)
-	EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
+	EndpointOAuthDelete(ctx context.Context, appID, endpointID string, now time.Time) (deleted int64, err error)
 
 	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
 	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)
