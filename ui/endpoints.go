@@ -297,6 +297,12 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 	}
 	now := h.now()
 	q := r.URL.Query()
+	if q.Get("reveal") == "1" && v.ReadOnly {
+		// The signing secret lets its holder forge webhooks: a read-only
+		// role sees that the endpoint has one, not what it is.
+		h.refuseReadOnly(w, r, v)
+		return nil
+	}
 	p := endpointPage{Endpoint: *ep, State: stateOf(ep, now), Reveal: q.Get("reveal") == "1", Range: findRange(q.Get("range")), Ranges: chartRanges, RangeAction: endpointPath(v, ep.ID)}
 	if p.Reveal && len(ep.Secrets) > 0 {
 		p.Secret = ep.Secrets[0].Key

@@ -61,6 +61,10 @@ func (h *Handler) renderOperational(w http.ResponseWriter, r *http.Request, v *v
 			p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: *e, State: stateOf(e, now)})
 		}
 	}
+	if r.URL.Query().Get("reveal") != "" && v.ReadOnly {
+		h.refuseReadOnly(w, r, v) // as an endpoint's secret (renderEndpoint)
+		return nil
+	}
 	if id := r.URL.Query().Get("reveal"); id != "" && slices.ContainsFunc(p.Endpoints, func(e endpointRow) bool { return e.Endpoint.ID == id }) {
 		var out struct {
 			Key string `json:"key"`
