@@ -605,7 +605,7 @@ func TestRevealNeedsAdmin(t *testing.T) {
 
 	reveal := func(t *testing.T, b *browser, path, query, secret string, want int) {
 		t.Helper()
-		pg := b.get(path + query).want(t, want)
+		pg := b.get(path+query).want(t, want)
 		if got := strings.Contains(html.UnescapeString(pg.Body), secret); got != (want == http.StatusOK) {
 			t.Errorf("GET %s%s: secret on the page %v, want %v", path, query, got, want == http.StatusOK)
 		}
