@@ -280,6 +280,7 @@ type endpointPage struct {
 	TestType    string
 	Since       string // the recovery form's default: a day ago
 	Messages    []hookbridge.EndpointMessage
+	Auth        authForms // mutual TLS and OAuth (endpointauth.go)
 }
 
 // recentMessages is how many messages an endpoint's page lists.
@@ -338,6 +339,9 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	p.Messages = msgs.Data
+	if p.Auth, err = h.loadAuthForms(r, v, ep.ID); err != nil {
+		return err
+	}
 	v.Title, v.Nav, v.Data = "Endpoint", v.appNav(), p
 	h.render(w, r, status, "endpoint", v)
 	return nil
