@@ -120,8 +120,9 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		t.Parallel()
 		s := open(t)
 		ctx := t.Context()
-		app, other := newApp(t, s, "a"), newApp(t, s, "b")
+		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "orders" })
+		other := newApp(t, s, "b")
 		takeEvents(t, s)
 		m := &hookbridge.EndpointMTLS{CertPEM: "cert", KeyPEM: "key", NotAfter: at(48 * time.Hour)}
 		o := &hookbridge.EndpointOAuth{TokenURL: "https://auth.example/token", ClientID: "id", ClientSecret: "secret"}

@@ -92,15 +92,22 @@ func signingKeysReplaceable(ctx context.Context, db string, src keySetup, logger
 	if err != nil || keys == nil {
 		return usageError("--secret-key: no key list in %q", src.list)
 	}
-	st, err := openStore(ctx, db, false, keys, logger)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("--rotate-signing-keys: serve is running on %s, and holds the signing keys it read at start: "+
-			"stop it, run rekey --rotate-signing-keys, then start it again (nothing was changed)", db)
-	}
+	st, err := openUnlocked(ctx, db, keys, logger, "--rotate-signing-keys: serve is running on "+db+
+		", and holds the signing keys it read at start: stop it, run rekey --rotate-signing-keys, then start it again (nothing was changed)")
 	if err != nil {
 		return err
 	}
 	return st.Close()
+}
+
+// openUnlocked opens db for rekey; a SQLite database a running serve
+// holds is an error that goes on with locked, which says what to do.
+func openUnlocked(ctx context.Context, db string, keys *sealed.Keyring, logger *slog.Logger, locked string) (hookbridge.Store, error) {
+	st, err := openStore(ctx, db, false, keys, logger)
+	if errors.Is(err, sqlite.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", err, locked)
+	}
+	return st, err
 }
 
 // rotateSigningKeys replaces the dashboard's session key and the portal
@@ -129,11 +136,8 @@ func rekeyList(ctx context.Context, db string, src keySetup, rotate bool, stdout
 	if len(keys.IDs()) < 2 {
 		logger.Warn("the key list has one key: secrets under any other key cannot be opened; give \"new,old\" to move them to the new key")
 	}
-	st, err := openStore(ctx, db, false, keys, logger)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("%w: keys given with --secret-key cannot reach a running serve; restart it with the list \"new,old\" (it seals again at start), "+
-			"or keep the keys in a key file (--secret-key-file), which serve follows, and run rekey with that", err)
-	}
+	st, err := openUnlocked(ctx, db, keys, logger, "keys given with --secret-key cannot reach a running serve; restart it with the list \"new,old\" (it seals again at start), "+
+		"or keep the keys in a key file (--secret-key-file), which serve follows, and run rekey with that")
 	if err != nil {
 		return err
 	}

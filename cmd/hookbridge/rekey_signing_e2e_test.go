@@ -155,12 +155,9 @@ func TestRekeySigningKeysSQLite(t *testing.T) {
 func TestRekeySigningKeysPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.Schema(t)
 	oldKey, newKey := sealed.NewKey(), sealed.NewKey()
 	var logs syncBuffer
-	start := func(list string) *server {
-		return startLogged(t, &logs, func(c *serveConfig) { c.DB, c.SecretKey, c.Migrate = dsn, list, true })
-	}
+	start := postgresStarter(t, &logs, pgtest.Schema(t))
 	srv := start(oldKey)
 	app, err := svixClient(t, srv).Application.Create(ctx, svix.ApplicationIn{Name: "Shop"}, nil)
 	if err != nil {
@@ -172,7 +169,7 @@ func TestRekeySigningKeysPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := run(ctx, []string{"rekey", "--db", dsn, "--secret-key", newKey + "," + oldKey, "--rotate-signing-keys"}, &out, &errOut); code != 0 ||
+	if code := run(ctx, []string{"rekey", "--db", srv.cfg.DB, "--secret-key", newKey + "," + oldKey, "--rotate-signing-keys"}, &out, &errOut); code != 0 ||
 		!strings.Contains(out.String(), "Replaced the dashboard session key and the portal token key") {
 		t.Fatalf("rekey --rotate-signing-keys: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
