@@ -176,18 +176,21 @@ func (s driver) EndpointList(ctx context.Context, appID string, opt hookbridge.L
 func (s driver) EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET mtls_version = abs(mtls_version) + 1
-			WHERE app_id = ? AND id = ? RETURNING mtls_version`
+			WHERE app_id = ? AND id = ? RETURNING mtls_version, coalesce(uid, '')`
 		putMTLS = `INSERT INTO endpoint_mtls (endpoint_id, cert, key, ca, not_after, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (endpoint_id) DO UPDATE SET cert = excluded.cert, key = excluded.key, ca = excluded.ca,
 				not_after = excluded.not_after, updated_at = excluded.updated_at`
 	)
 	var v int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, ms(m.NotAfter), ms(now))
-		return err
+		if _, err := tx.ExecContext(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, ms(m.NotAfter), ms(now)); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -210,7 +213,7 @@ func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (
 func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET oauth_version = abs(oauth_version) + 1
-			WHERE app_id = ? AND id = ? RETURNING oauth_version`
+			WHERE app_id = ? AND id = ? RETURNING oauth_version, coalesce(uid, '')`
 		putOAuth = `INSERT INTO endpoint_oauth (endpoint_id, token_url, client_id, client_secret, scopes, audience, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (endpoint_id) DO UPDATE SET token_url = excluded.token_url, client_id = excluded.client_id,
@@ -219,11 +222,14 @@ func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, 
 	)
 	var v int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonValue{o.Scopes}, o.Audience, ms(now))
-		return err
+		if _, err := tx.ExecContext(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonValue{o.Scopes}, o.Audience, ms(now)); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -243,11 +249,11 @@ func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) 
 }
 
 // EndpointAuthDelete deletes the endpoint's row of a.Table and negates its
-// a.VersionColumn, in one write transaction.
-func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth, appID, endpointID string) (int64, error) {
+// a.VersionColumn and records its endpoint.updated at now, in one write transaction.
+func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth, appID, endpointID string, now time.Time) (int64, error) {
 	del := `DELETE FROM ` + a.Table + ` WHERE endpoint_id = ?
 		AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
-	drop := `UPDATE endpoints SET ` + a.VersionColumn + ` = -` + a.VersionColumn + ` WHERE id = ? AND ` + a.VersionColumn + ` > 0`
+	drop := `UPDATE endpoints SET ` + a.VersionColumn + ` = -abs(` + a.VersionColumn + `) WHERE id = ? RETURNING coalesce(uid, '')`
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, del, endpointID, appID, endpointID)
@@ -257,8 +263,11 @@ func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth,
 		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, drop, endpointID)
-		return err
+		var uid string
+		if err := tx.QueryRowContext(ctx, drop, endpointID).Scan(&uid); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return n, err
 }

@@ -51,7 +51,8 @@ type Driver interface {
 	// EndpointMTLSPut writes the application's endpoint's client
 	// certificate, with its key as sealedKey (m.KeyPEM is not stored), and
 	// gives the endpoint its next mtls_version (see endpointauth.go), which it
-	// returns, in one transaction; a missing endpoint is "no rows".
+	// returns, and records the endpoint's EventEndpointUpdated at now, in
+	// one transaction; a missing endpoint is "no rows".
 	EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (version int64, err error)
 	// EndpointMTLSGet reads it, KeyPEM as stored (sealed).
 	EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error)
@@ -62,8 +63,9 @@ type Driver interface {
 	EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error)
 	// EndpointAuthDelete deletes the application's endpoint's row of
 	// a.Table and, when there was one, negates the endpoint's
-	// a.VersionColumn, in one transaction; deleted is 0 when there was none.
-	EndpointAuthDelete(ctx context.Context, a EndpointAuth, appID, endpointID string) (deleted int64, err error)
+	// a.VersionColumn and records EventEndpointUpdated at now, in one
+	// transaction; deleted is 0 (and nothing recorded) when there was none.
+	EndpointAuthDelete(ctx context.Context, a EndpointAuth, appID, endpointID string, now time.Time) (deleted int64, err error)
 
 	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
 	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)
