@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ type bench struct {
 func (b *bench) run(ctx context.Context) (*Report, error) {
 	cfg := b.cfg
 	start := time.Now()
-	recv, err := startReceiver()
+	recv, err := startReceiver(cmp.Or(cfg.ReceiverAddr, anyLoopbackPort))
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +124,7 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.ReceiverAddr, rep.ServerAddrs = recv.addr, srv.addrs()
 	// srv is whichever servers run now; on an early return they are
 	// stopped, and a database the bench does not own is cleaned up first.
 	var apps []application

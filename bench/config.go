@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ const (
 	// the receiver do not time out while the backlog is ingested, short
 	// enough to stay under the dispatcher's lease.
 	heldRequestTimeout = 50 * time.Second
+	// anyLoopbackPort is the listen address of what the bench starts when
+	// it is not told one: a free port on loopback.
+	anyLoopbackPort = "127.0.0.1:0"
 )
 
 // Config is everything a run can be told: one field per flag of
@@ -37,6 +41,8 @@ const (
 type Config struct {
 	DB           string        // --db; "" is a new SQLite file in a temporary directory
 	URL          string        // --url
+	Addr         string        // --addr; "" is a free port on 127.0.0.1
+	ReceiverAddr string        // --receiver-addr; "" is a free port on 127.0.0.1
 	APIKey       string        // --api-key
 	Endpoints    int           // --endpoints
 	Fanout       int           // --fanout
@@ -88,6 +94,19 @@ func (c *Config) Check() error {
 	case c.InProcess && c.Serve == nil:
 		return errors.New("--in-process needs a Serve function that starts the server in this process")
 	}
+	if c.Addr != "" {
+		if c.URL != "" {
+			return errors.New("--addr is where a server the bench starts listens: not with --url")
+		}
+		if err := checkLoopbackAddr(c.Addr); err != nil {
+			return fmt.Errorf("--addr: %w", err)
+		}
+	}
+	if c.ReceiverAddr != "" {
+		if err := checkLoopbackAddr(c.ReceiverAddr); err != nil {
+			return fmt.Errorf("--receiver-addr: %w", err)
+		}
+	}
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -98,6 +117,44 @@ func (c *Config) Check() error {
 		}
 	}
 	return nil
+}
+
+// checkLoopbackAddr checks a listen address of the bench: host:port on a
+// loopback IP, the port a number (0 is any free one).
+func checkLoopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q is not a port number", port)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback IP address: everything the bench starts listens on loopback", host)
+	}
+	return nil
+}
+
+// addrPlus returns addr with its port increased by i (port 0 stays 0):
+// the address of the i-th of several servers started from one --addr.
+func addrPlus(addr string, i int) string {
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	if n == 0 || i == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+i))
+}
+
+// allowPrivateFor is the --allow-private range of a server that delivers to
+// a receiver listening on addr (a loopback IP and port): that IP alone.
+func allowPrivateFor(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	if ip.To4() != nil {
+		return ip.String() + "/32"
+	}
+	return ip.String() + "/128"
 }
 
 func isLoopbackHost(host string) bool {

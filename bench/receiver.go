@@ -19,8 +19,9 @@ import (
 // arrived. Endpoint k is the path /e/<k>; /baseline takes the baseline's
 // requests, recorded the same way.
 type receiver struct {
-	srv *http.Server
-	url string
+	srv  *http.Server
+	addr string // host:port it listens on
+	url  string
 
 	mu       sync.Mutex
 	hanging  int                      // endpoints below this number wait for held
@@ -37,12 +38,14 @@ type arrivalKey struct {
 	ep int32
 }
 
-func startReceiver() (*receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startReceiver starts a receiver listening on addr (port 0: a free one).
+func startReceiver(addr string) (*receiver, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
 	r := &receiver{
+		addr:     ln.Addr().String(),
 		url:      "http://" + ln.Addr().String(),
 		arrivals: make(map[arrivalKey]time.Time),
 		base:     make(map[string]struct{}),

@@ -189,7 +189,7 @@ func (r *relayServer) send(j relayJob) error {
 // the run sends them (--batch, --concurrency) to one endpoint of a
 // receiver of its own, so that its arrivals never mix with the server's.
 func (b *bench) relay(ctx context.Context, n int) (float64, error) {
-	recv, err := startReceiver()
+	recv, err := startReceiver(anyLoopbackPort)
 	if err != nil {
 		return 0, err
 	}

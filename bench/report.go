@@ -23,6 +23,10 @@ type Report struct {
 	Concurrency int    `json:"concurrency"`
 	Rate        int    `json:"rate"`
 	Batch       int    `json:"batch"`
+	// Where the receiver and the server(s) listened (--receiver-addr,
+	// --addr, or free ports on loopback).
+	ReceiverAddr string   `json:"receiver_addr"`
+	ServerAddrs  []string `json:"server_addrs"`
 
 	Accepted   int   `json:"accepted"`   // messages the server accepted (2xx)
 	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -57,6 +58,18 @@ type fleet []target
 // base returns the API root of the server that takes request j.
 func (f fleet) base(j int) string { return f[j%len(f)].base() }
 
+// addrs returns the host:port of each server.
+func (f fleet) addrs() []string {
+	out := make([]string, len(f))
+	for i, t := range f {
+		u, err := url.Parse(t.base())
+		if err == nil {
+			out[i] = u.Host
+		}
+	}
+	return out
+}
+
 // stop stops every server, at once, and sums what they used.
 func (f fleet) stop() (serverUsage, error) {
 	usages, errs := make([]serverUsage, len(f)), make([]error, len(f))
@@ -75,8 +88,8 @@ func (f fleet) stop() (serverUsage, error) {
 // launchAll starts cfg.Instances servers (or returns the one at --url).
 func (b *bench) launchAll(ctx context.Context, requestTimeout time.Duration) (fleet, error) {
 	var f fleet
-	for range b.cfg.Instances {
-		t, err := b.launch(ctx, requestTimeout)
+	for i := range b.cfg.Instances {
+		t, err := b.launch(ctx, requestTimeout, i)
 		if err != nil {
 			f.stop()
 			return nil, err
@@ -95,11 +108,11 @@ type ServeFunc func(ctx context.Context, s ServeSettings, logger *slog.Logger) (
 // ServeSettings are the settings of a server the bench starts: the flags
 // of `hookbridge serve` that it sets.
 type ServeSettings struct {
-	Addr           string        // --addr: a free port on loopback
+	Addr           string        // --addr: --addr of the bench, or a free port on loopback
 	DB             string        // --db
 	APIKey         string        // --api-key
 	SecretKey      string        // --secret-key, "" for none; a child gets it in its environment
-	AllowPrivate   string        // --allow-private: loopback, where the receiver listens
+	AllowPrivate   string        // --allow-private: the loopback IP the receiver listens on
 	RequestTimeout time.Duration // --request-timeout; 0 keeps the server's default
 	Workers        int           // --workers; 0 keeps the server's default
 }
@@ -117,19 +130,20 @@ func (s ServeSettings) args() []string {
 	return args
 }
 
-// launch starts the server under test (or returns the one at --url). A
-// requestTimeout of 0 keeps the server's default.
-func (b *bench) launch(ctx context.Context, requestTimeout time.Duration) (target, error) {
+// launch starts the i-th server under test (or returns the one at --url),
+// on --addr with its port increased by i. A requestTimeout of 0 keeps the
+// server's default.
+func (b *bench) launch(ctx context.Context, requestTimeout time.Duration, i int) (target, error) {
 	cfg := b.cfg
 	if cfg.URL != "" {
 		return remoteServer(strings.TrimSuffix(cfg.URL, "/") + "/api/v1"), nil
 	}
 	s := ServeSettings{
-		Addr:           "127.0.0.1:0",
+		Addr:           addrPlus(cmp.Or(cfg.Addr, anyLoopbackPort), i),
 		DB:             b.db,
 		APIKey:         b.apiKey,
 		SecretKey:      b.secret,
-		AllowPrivate:   "127.0.0.1/32",
+		AllowPrivate:   allowPrivateFor(b.recv.addr),
 		RequestTimeout: requestTimeout,
 		Workers:        cfg.Workers,
 	}

@@ -35,7 +35,8 @@ not flatter the ratio), to which the delivery rate is compared. --relay also
 runs the same load through a relay inside the bench that forwards each
 message but writes nothing down: what HTTP alone allows on this machine.
 
-Everything runs on loopback. The exit status is 1 if a delivery was lost.`
+Everything runs on loopback, on free ports unless --addr and --receiver-addr
+name them (beside other services). The exit status is 1 if a delivery was lost.`
 
 // benchConfig is everything `hookbridge bench` can be told: the run, and
 // what this command does with its report and its own process.
@@ -53,6 +54,9 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default: a new SQLite file in a temporary directory, removed afterwards); not read from HOOKBRIDGE_DB")
 	fs.String(&c.URL, "url", "", "measure the server already running at this loopback URL (e.g. http://127.0.0.1:8071) instead of starting one; it must allow deliveries to 127.0.0.1 (serve --allow-private 127.0.0.1/32)")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin key of the server at --url; not read from HOOKBRIDGE_API_KEY")
+	// --addr is not read from HOOKBRIDGE_ADDR either: that is serve's.
+	fs.StringVar(&c.Addr, "addr", "", "loopback host:port the server the bench starts listens on (default: a free port); with --instances N, N consecutive ports from it; not read from HOOKBRIDGE_ADDR")
+	fs.StringVar(&c.ReceiverAddr, "receiver-addr", "", "loopback host:port the bench's webhook receiver listens on (default: a free port); the server is allowed to deliver to that IP alone (--relay's own relay and receiver still take free ports)")
 	fs.Int(&c.Endpoints, "endpoints", 1, "applications to create, each with --fanout endpoints; messages are spread over them round-robin")
 	fs.Int(&c.Fanout, "fanout", 1, "endpoints per application: every message is delivered to each")
 	fs.Int(&c.Messages, "messages", bench.DefaultMessages, "messages to send")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 
@@ -52,6 +53,46 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBenchFixedPorts: --addr and --receiver-addr put the server and the
+// receiver on the ports given, for a bench run beside other services; a
+// port already taken is an error naming the receiver, not a run.
+func TestBenchFixedPorts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := hookbridgeBinary(t)
+	serverAddr, receiverAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	rep := runBenchSmoke(t, []string{"--server-binary", bin, "--messages", "200",
+		"--addr", serverAddr, "--receiver-addr", receiverAddr})
+	if rep.ReceiverAddr != receiverAddr || len(rep.ServerAddrs) != 1 || rep.ServerAddrs[0] != serverAddr {
+		t.Errorf("receiver on %s, server on %v; want %s and %s", rep.ReceiverAddr, rep.ServerAddrs, receiverAddr, serverAddr)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--server-binary", bin, "--messages", "10", "--receiver-addr", taken.Addr().String()}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "receiver") {
+		t.Errorf("bench on a taken receiver port exited %d, printed %q; want 1 and an error naming the receiver", code, stderr.String())
+	}
+}
+
+// freeLoopbackAddr returns a loopback address whose port was free a moment
+// ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // TestBenchSmokePostgres runs the bench on a PostgreSQL database of its own
@@ -111,6 +152,10 @@ func TestBenchRefusesContradictions(t *testing.T) {
 		{"--batch", "0"},
 		{"--url", "http://127.0.0.1:8071"},
 		{"--url", "http://example.com:8071", "--api-key", "k"},
+		{"--addr", "0.0.0.0:8071"},
+		{"--addr", "127.0.0.1"},
+		{"--receiver-addr", "localhost:9000"},
+		{"--url", "http://127.0.0.1:8071", "--api-key", "k", "--addr", "127.0.0.1:8072"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), append([]string{"bench"}, args...), &stdout, &stderr); code != 2 {
@@ -128,13 +173,14 @@ func TestBenchRefusesContradictions(t *testing.T) {
 func TestBenchIgnoresServeEnvironment(t *testing.T) {
 	t.Setenv("HOOKBRIDGE_DB", "/var/lib/hookbridge/production.db")
 	t.Setenv("HOOKBRIDGE_API_KEY", "hbk_production_key_0123456789")
+	t.Setenv("HOOKBRIDGE_ADDR", "127.0.0.1:8071")
 	var cfg benchConfig
 	fs := newFlagSet("bench", "", &bytes.Buffer{})
 	cfg.register(fs)
 	if err := fs.parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DB != "" || cfg.APIKey != "" {
-		t.Errorf("--db %q, --api-key %q taken from the environment", cfg.DB, cfg.APIKey)
+	if cfg.DB != "" || cfg.APIKey != "" || cfg.Addr != "" {
+		t.Errorf("--db %q, --api-key %q, --addr %q taken from the environment", cfg.DB, cfg.APIKey, cfg.Addr)
 	}
 }
