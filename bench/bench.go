@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/sealed"
+	"github.com/hookbridge/hookbridge/webhook"
 )
 
 // Run runs the bench that cfg describes, within cfg.Timeout, and returns
@@ -42,6 +43,8 @@ type bench struct {
 	db     string // what the server under test is started on
 	apiKey string
 	secret string // the servers' --secret-key with --sealed, "" without
+
+	endpointSecret string // every endpoint's signing secret
 }
 
 func (b *bench) run(ctx context.Context) (*Report, error) {
@@ -53,6 +56,14 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	defer recv.close()
 	b.recv = recv
+	// Every endpoint gets this secret, so that the receiver checks each
+	// signature as a consumer would.
+	if b.endpointSecret, err = webhook.NewSecret(); err != nil {
+		return nil, err
+	}
+	if recv.verifier, err = webhook.NewVerifier(b.endpointSecret); err != nil {
+		return nil, err
+	}
 	b.client = newLoadClient(cfg.Concurrency)
 	defer b.client.close()
 
@@ -158,7 +169,7 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		// which every delivery of the backlog is still to be made.
 		u, err := srv.stop()
 		stopped = true
-		b.recv.release()
+		b.recv.releaseWhenGone(ctx, serverStopTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -187,6 +198,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		}
 		b.wait(ctx, b.recv, ing, cfg.Fanout, "deliver")
 	}
+	// Repeated arrivals so far are told apart by the server's attempt
+	// log while it runs; any that come later count as duplicates.
+	split, err := b.classify(ctx, srv.base(0), apps, ing)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "hookbridge bench: repeated arrivals not told apart (all counted as duplicates): %v\n", err)
+	}
 	if !ownDB {
 		// A database or server the bench does not own gets its bench
 		// applications (and with them their messages) removed. It needs
@@ -199,6 +216,9 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.addDeliveries(b.recv, ing, cfg.Fanout, cfg.Backlog == 0)
+	rep.Duplicates -= split.abandoned
+	rep.Abandoned = split.abandoned
+	rep.Invalid = b.recv.invalid.Load()
 	if cfg.Backlog > 0 {
 		rep.addBacklog(b.recv, restart, held)
 		usage = held.then(usage)

@@ -58,8 +58,9 @@ func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, erro
 // application is one application the bench created, with its endpoints: the
 // receiver paths /e/<first> … /e/<first+fanout-1>.
 type application struct {
-	id    string
-	first int
+	id        string
+	first     int
+	endpoints []string // their ids, endpoint first+k at k
 }
 
 // setup creates the applications and endpoints through the API.
@@ -110,13 +111,18 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 		in := map[string]any{
 			"url":         b.recv.url + "/e/" + strconv.Itoa(app.first+f),
 			"description": "hookbridge bench",
+			"secret":      b.endpointSecret,
 		}
-		if err := w.call(ctx, http.MethodPost, base+"/app/"+app.id+"/endpoint", in, nil); err != nil {
+		var ep struct {
+			ID string `json:"id"`
+		}
+		if err := w.call(ctx, http.MethodPost, base+"/app/"+app.id+"/endpoint", in, &ep); err != nil {
 			if strings.Contains(err.Error(), "private") || strings.Contains(err.Error(), "loopback") {
 				err = fmt.Errorf("%w (start the server with --allow-private 127.0.0.1/32)", err)
 			}
 			return err
 		}
+		app.endpoints = append(app.endpoints, ep.ID)
 	}
 	return nil
 }

@@ -45,8 +45,10 @@ type Report struct {
 	P99MS         *float64  `json:"p99_ms"`
 	MaxMS         *float64  `json:"max_ms"`
 	Lost          int64     `json:"lost"`
-	Duplicates    int64     `json:"duplicates"`
-	Unexpected    int64     `json:"unexpected"` // arrivals of messages this run did not send
+	Duplicates    int64     `json:"duplicates"`         // repeated arrivals the server's attempt log shows as delivered twice (or could not explain)
+	Abandoned     int64     `json:"abandoned_requests"` // repeated arrivals of requests the server had given up on (no successful attempt of theirs in its log)
+	Unexpected    int64     `json:"unexpected"`         // arrivals of messages this run did not send
+	Invalid       int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
 	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
 	CPUS          *float64  `json:"cpu_s"`
 	ElapsedS      float64   `json:"elapsed_s"`
@@ -216,8 +218,14 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  lost %d, duplicates %d", r.Lost, r.Duplicates)
+	if r.Abandoned > 0 {
+		fmt.Fprintf(w, ", abandoned requests %d (the server gave up on them and tried again)", r.Abandoned)
+	}
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, ", unexpected %d", r.Unexpected)
+	}
+	if r.Invalid > 0 {
+		fmt.Fprintf(w, ", invalid (unsigned or badly signed) %d", r.Invalid)
 	}
 	fmt.Fprintf(w, "   (%.1f s in all)\n", r.ElapsedS)
 	if r.Refused > 0 && r.firstError != "" {

@@ -129,8 +129,14 @@ func runBenchSmoke(t *testing.T, args []string) bench.Report {
 	if want := int64(rep.Accepted * rep.Fanout); rep.Deliveries != want {
 		t.Errorf("deliveries = %d, want %d", rep.Deliveries, want)
 	}
-	if rep.Lost != 0 || rep.Duplicates != 0 || rep.Unexpected != 0 {
-		t.Errorf("lost %d, duplicates %d, unexpected %d; want none", rep.Lost, rep.Duplicates, rep.Unexpected)
+	if rep.Lost != 0 || rep.Duplicates != 0 || rep.Unexpected != 0 || rep.Invalid != 0 {
+		t.Errorf("lost %d, duplicates %d, unexpected %d, invalid %d; want none", rep.Lost, rep.Duplicates, rep.Unexpected, rep.Invalid)
+	}
+	if rep.Abandoned != 0 {
+		// At-least-once on a loaded machine: the server gave up on a
+		// request (its timeout) that the receiver answered after all,
+		// and sent it again. Not a duplicate delivery by the server.
+		t.Logf("%d requests the server had given up on reached the receiver", rep.Abandoned)
 	}
 	if rep.DeliveredPerS <= 0 || rep.CPUS == nil {
 		t.Errorf("delivered_per_s = %v, cpu_s = %v: not measured", rep.DeliveredPerS, rep.CPUS)
