@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -28,8 +29,28 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	b := &bench{cfg: cfg, stderr: stderr, progress: newProgress(stderr)}
-	return b.run(ctx)
+	dests, _ := cfg.destinations() // checked
+	rounds := max(cfg.Rounds, 1)
+	var runs []*Report
+	for round := range rounds {
+		for _, d := range dests {
+			one := cfg
+			one.Destination = d
+			b := &bench{cfg: one, stderr: stderr, progress: newProgress(stderr)}
+			rep, err := b.run(ctx)
+			if err != nil {
+				if len(dests) == 1 && rounds == 1 {
+					return nil, err
+				}
+				return nil, fmt.Errorf("round %d, destination %s: %w", round+1, d, err)
+			}
+			runs = append(runs, rep)
+		}
+	}
+	if len(runs) == 1 {
+		return runs[0], nil
+	}
+	return compare(runs, dests), nil
 }
 
 // bench is one run.
@@ -44,7 +65,8 @@ type bench struct {
 	apiKey string
 	secret string // the servers' --secret-key with --sealed, "" without
 
-	endpointSecret string // every endpoint's signing secret
+	endpointSecret string   // every endpoint's signing secret
+	consumer       consumer // of a broker --destination; nil for http
 }
 
 func (b *bench) run(ctx context.Context) (*Report, error) {
@@ -66,9 +88,19 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	b.client = newLoadClient(cfg.Concurrency)
 	defer b.client.close()
+	if cfg.Destination != DestHTTP {
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		c, err := startConsumer(ctx, &cfg, cfg.Destination, run, cfg.Endpoints*cfg.Fanout, recv)
+		if err != nil {
+			return nil, err
+		}
+		defer c.close()
+		b.consumer = c
+	}
 
 	rep := &Report{
-		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
+		Destination: cfg.Destination,
+		CPUs:        runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}

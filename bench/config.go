@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,11 @@ type Config struct {
 	Workers      int           // --workers; 0 is the server's default
 	Sealed       bool          // --sealed
 	Idempotency  bool          // --idempotency-keys
+	Destination  string        // --destination: http, amqp, nats or redis, or several comma-separated
+	Rounds       int           // --rounds: runs of each destination, interleaved
+	AMQPURL      string        // --amqp-url
+	NATSURL      string        // --nats-url
+	RedisURL     string        // --redis-url
 	Timeout      time.Duration // --timeout: the bound on the whole run
 	InProcess    bool          // --in-process: the server runs in this process, started by Serve
 	ServerBinary string        // --server-binary; "" is the running executable
@@ -94,6 +100,29 @@ func (c *Config) Check() error {
 	case c.InProcess && c.Serve == nil:
 		return errors.New("--in-process needs a Serve function that starts the server in this process")
 	}
+	dests, err := c.destinations()
+	if err != nil {
+		return err
+	}
+	brokers := slices.ContainsFunc(dests, func(d string) bool { return d != DestHTTP })
+	switch {
+	case c.Rounds < 0:
+		return errors.New("--rounds must not be negative")
+	case (len(dests) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.Baseline):
+		return errors.New("several --destination or --rounds compare delivery rates: not with --backlog, --hang, --relay or --baseline")
+	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay):
+		return errors.New("a broker --destination measures throughput: not with --backlog, --hang or --relay")
+	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:
+		return fmt.Errorf("a broker --destination takes at most %d endpoints (--endpoints × --fanout): each has a queue or stream and a consumer of its own", maxBrokerEndpoints)
+	}
+	for _, d := range dests {
+		if d == DestHTTP {
+			continue
+		}
+		if u, err := url.Parse(c.brokerURL(d)); err != nil || u.Host == "" {
+			return fmt.Errorf("--%s-url: want a URL such as %s, got %q", d, map[string]string{DestAMQP: DefaultAMQPURL, DestNATS: DefaultNATSURL, DestRedis: DefaultRedisURL}[d], c.brokerURL(d))
+		}
+	}
 	if c.Addr != "" {
 		if c.URL != "" {
 			return errors.New("--addr is where a server the bench starts listens: not with --url")
@@ -117,6 +146,26 @@ func (c *Config) Check() error {
 		}
 	}
 	return nil
+}
+
+// destinations returns the destinations of --destination, in order, http
+// when none is given.
+func (c *Config) destinations() ([]string, error) {
+	if c.Destination == "" {
+		return []string{DestHTTP}, nil
+	}
+	var out []string
+	for d := range strings.SplitSeq(c.Destination, ",") {
+		d = strings.TrimSpace(d)
+		switch {
+		case d != DestHTTP && d != DestAMQP && d != DestNATS && d != DestRedis:
+			return nil, fmt.Errorf("--destination: %q is none of http, amqp, nats, redis", d)
+		case slices.Contains(out, d):
+			return nil, fmt.Errorf("--destination: %s is named twice", d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // checkLoopbackAddr checks a listen address of the bench: host:port on a

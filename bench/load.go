@@ -109,7 +109,7 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 	app.id, app.first = out.ID, i*b.cfg.Fanout
 	for f := range b.cfg.Fanout {
 		in := map[string]any{
-			"url":         b.recv.url + "/e/" + strconv.Itoa(app.first+f),
+			"url":         b.endpointURL(app.first + f),
 			"description": "hookbridge bench",
 			"secret":      b.endpointSecret,
 		}
@@ -125,6 +125,15 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 		app.endpoints = append(app.endpoints, ep.ID)
 	}
 	return nil
+}
+
+// endpointURL is the URL of endpoint k: the receiver's path /e/<k>, or its
+// destination on the broker the bench consumes from.
+func (b *bench) endpointURL(k int) string {
+	if b.consumer != nil {
+		return b.consumer.endpointURL(k)
+	}
+	return b.recv.url + "/e/" + strconv.Itoa(k)
 }
 
 // teardown deletes the bench's applications from a database the bench does

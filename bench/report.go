@@ -11,9 +11,10 @@ import (
 // null in JSON: latency in a backlog run, the baseline without --baseline,
 // resource usage of a server the bench did not start.
 type Report struct {
-	CPUs        int    `json:"cpus"`   // of this machine
-	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
-	Server      string `json:"server"` // process, in-process, or remote
+	Destination string `json:"destination"` // http, amqp, nats or redis; several, comma-separated, for a comparison
+	CPUs        int    `json:"cpus"`        // of this machine
+	Store       string `json:"store"`       // sqlite, postgres, or unknown (--url)
+	Server      string `json:"server"`      // process, in-process, or remote
 	Instances   int    `json:"instances"`
 	Sealed      bool   `json:"sealed"`           // --sealed: the server kept secrets encrypted
 	Idempotency bool   `json:"idempotency_keys"` // --idempotency-keys
@@ -51,9 +52,17 @@ type Report struct {
 	Invalid       int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
 	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
 	CPUS          *float64  `json:"cpu_s"`
+	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_s / deliveries, in µs
 	ElapsedS      float64   `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
+
+	// With several destinations or rounds: each run, in the order run
+	// (rounds interleaved: every destination once per round), and the
+	// figures of each destination side by side. The counts above are
+	// then the sums over the runs, the rate the first destination's median.
+	Runs       []*Report            `json:"runs,omitempty"`
+	Comparison []DestinationFigures `json:"comparison,omitempty"`
 	// With --hang: the endpoints that hung, and the delivery rate of the
 	// others while they did (deliveries to them / time to their last).
 	Hanging              int      `json:"hanging,omitempty"`
@@ -154,6 +163,10 @@ func (r *Report) addUsage(u serverUsage) {
 	if u.cpuKnown {
 		s := u.cpu.Seconds()
 		r.CPUS = &s
+		if r.Deliveries > 0 {
+			us := s * 1e6 / float64(r.Deliveries)
+			r.CPUPerDelivUS = &us
+		}
 	}
 }
 
@@ -161,6 +174,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Print writes the report as the lines `hookbridge bench` prints.
 func (r *Report) Print(w io.Writer) {
+	if len(r.Runs) > 0 {
+		r.printComparison(w)
+		return
+	}
 	mode := fmt.Sprintf("%d message(s) per request, concurrency %d", r.Batch, r.Concurrency)
 	if r.Rate > 0 {
 		mode += fmt.Sprintf(", at %d msg/s", r.Rate)
@@ -168,6 +185,9 @@ func (r *Report) Print(w io.Writer) {
 	server := r.Server
 	if r.Instances > 1 {
 		server = fmt.Sprintf("%d × %s", r.Instances, r.Server)
+	}
+	if r.Destination != "" && r.Destination != DestHTTP {
+		fmt.Fprintf(w, "hookbridge bench: to %s\n", r.Destination)
 	}
 	fmt.Fprintf(w, "hookbridge bench: %s store, server %s; %d application(s) × %d endpoint(s); %d messages; %s\n",
 		r.Store, server, r.Endpoints, r.Fanout, r.Messages, mode)
@@ -214,6 +234,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if r.CPUS != nil {
 			fmt.Fprintf(w, ", CPU %.2f s", *r.CPUS)
+		}
+		if r.CPUPerDelivUS != nil {
+			fmt.Fprintf(w, " (%.1f µs per delivery)", *r.CPUPerDelivUS)
 		}
 		fmt.Fprintln(w)
 	}

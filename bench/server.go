@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -143,7 +144,7 @@ func (b *bench) launch(ctx context.Context, requestTimeout time.Duration, i int)
 		DB:             b.db,
 		APIKey:         b.apiKey,
 		SecretKey:      b.secret,
-		AllowPrivate:   allowPrivateFor(b.recv.addr),
+		AllowPrivate:   b.allowPrivate(),
 		RequestTimeout: requestTimeout,
 		Workers:        cfg.Workers,
 	}
@@ -158,6 +159,17 @@ func (b *bench) launch(ctx context.Context, requestTimeout time.Duration, i int)
 		}
 	}
 	return startChild(ctx, bin, s.args(), s.SecretKey)
+}
+
+// allowPrivate is the --allow-private of the servers: the receiver's IP,
+// and the broker's of a broker destination (when its URL names an IP or
+// localhost).
+func (b *bench) allowPrivate() string {
+	allow := allowPrivateFor(b.recv.addr)
+	if ip := brokerIP(b.cfg.brokerURL(b.cfg.Destination)); ip != nil {
+		allow += "," + allowPrivateFor(net.JoinHostPort(ip.String(), "0"))
+	}
+	return allow
 }
 
 // remoteServer is a server the bench did not start.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hookbridge/hookbridge/bench"
+	"github.com/hookbridge/hookbridge/dispatch/brokertest"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
@@ -52,6 +53,39 @@ func TestBenchSmoke(t *testing.T) {
 				t.Errorf("hanging %d, healthy rate %v; want 1 and a rate", rep.Hanging, rep.HealthyDeliveredPerS)
 			}
 		})
+	}
+}
+
+// TestBenchBrokers: --destination compares the HTTP receiver with RabbitMQ,
+// NATS JetStream and Redis streams (the test servers), each consumed by the
+// bench, which checks every message's signature and counts it by
+// (webhook-id, endpoint): nothing lost, nothing twice, nothing unsigned,
+// in every run, and a figure for each destination.
+func TestBenchBrokers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	amqpURL := brokertest.NewAMQP(t).Server.String()
+	natsURL := brokertest.NewNATS(t).Server.String()
+	redisURL := brokertest.NewRedis(t).Server.String()
+	rep := runBenchSmoke(t, []string{"--server-binary", hookbridgeBinary(t), "--messages", "300", "--batch", "10",
+		"--endpoints", "2", "--fanout", "2", "--destination", "http,amqp,nats,redis",
+		"--amqp-url", amqpURL, "--nats-url", natsURL, "--redis-url", redisURL})
+	if len(rep.Runs) != 4 || len(rep.Comparison) != 4 {
+		t.Fatalf("%d runs, %d destinations compared; want 4 and 4", len(rep.Runs), len(rep.Comparison))
+	}
+	for i, want := range []string{"http", "amqp", "nats", "redis"} {
+		run, f := rep.Runs[i], rep.Comparison[i]
+		if run.Destination != want || f.Destination != want {
+			t.Errorf("run %d to %s, figures of %s; want %s", i, run.Destination, f.Destination, want)
+		}
+		if run.Lost != 0 || run.Duplicates != 0 || run.Invalid != 0 || run.Accepted != 300 {
+			t.Errorf("%s: accepted %d, lost %d, duplicates %d, invalid %d", want, run.Accepted, run.Lost, run.Duplicates, run.Invalid)
+		}
+		if f.MedianPerS <= 0 || f.MedianOfFirst <= 0 || f.MedianCPUUS == nil {
+			t.Errorf("%s: %v deliveries/s, %v of http, CPU %v µs per delivery: not measured", want, f.MedianPerS, f.MedianOfFirst, f.MedianCPUUS)
+		}
 	}
 }
 
@@ -158,6 +192,12 @@ func TestBenchRefusesContradictions(t *testing.T) {
 		{"--batch", "0"},
 		{"--url", "http://127.0.0.1:8071"},
 		{"--url", "http://example.com:8071", "--api-key", "k"},
+		{"--destination", "kafka"},
+		{"--destination", "http,http"},
+		{"--destination", "amqp", "--backlog", "10"},
+		{"--destination", "nats", "--endpoints", "101"},
+		{"--destination", "redis", "--redis-url", "not a url"},
+		{"--rounds", "2", "--baseline"},
 		{"--addr", "0.0.0.0:8071"},
 		{"--addr", "127.0.0.1"},
 		{"--receiver-addr", "localhost:9000"},
