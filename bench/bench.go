@@ -100,7 +100,7 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 
 	rep := &Report{
 		Destination: cfg.Destination,
-		CPUs:        runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
+		CPUs:        runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Filter: cfg.Filter, Idempotency: cfg.Idempotency,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}

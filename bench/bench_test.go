@@ -137,6 +137,38 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestCountsFiltered: with --filter a message is owed to the endpoints at
+// even places of its application only; one at an odd place, whose filter
+// refuses it, is unexpected.
+func TestCountsFiltered(t *testing.T) {
+	t.Parallel()
+	recv := newTestReceiver(t)
+	signer, err := webhook.NewSigner(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/e/0", "/e/2", "/e/3", "/e/4"} {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
+		signer.SetHeaders(req.Header, "msg_a", time.Now(), []byte("{}"))
+		w := httptest.NewRecorder()
+		recv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("receiver answered %d to %s", w.Code, path)
+		}
+	}
+	// One application of five endpoints: owed at 0, 2 and 4.
+	ing := &ingestResult{t0: time.Now(), msgs: []sent{{id: "msg_a", app: 0}}, accepted: 1, filtered: true}
+	var rep Report
+	rep.addIngest(ing, 5)
+	rep.addDeliveries(recv, ing, 5, false)
+	if rep.Deliveries != 3 || rep.Lost != 0 || rep.Unexpected != 1 {
+		t.Errorf("deliveries %d, lost %d, unexpected %d; want 3, 0, 1", rep.Deliveries, rep.Lost, rep.Unexpected)
+	}
+	if filterFor(0) != filterMatch || filterFor(1) != filterMiss {
+		t.Errorf("filters %q, %q: the first place must take messages, the second not", filterFor(0), filterFor(1))
+	}
+}
+
 // TestServerEnv: the variables that configure `serve` must not reach the
 // server the bench starts, which runs with its defaults and the bench's
 // flags.

@@ -30,7 +30,7 @@ func compare(runs []*Report, dests []string) *Report {
 	first := runs[0]
 	out := &Report{
 		Destination: strings.Join(dests, ","), CPUs: first.CPUs, Store: first.Store, Server: first.Server,
-		Instances: first.Instances, Sealed: first.Sealed, Idempotency: first.Idempotency,
+		Instances: first.Instances, Sealed: first.Sealed, Filter: first.Filter, Idempotency: first.Idempotency,
 		Endpoints: first.Endpoints, Fanout: first.Fanout, Concurrency: first.Concurrency, Rate: first.Rate, Batch: first.Batch,
 		ReceiverAddr: first.ReceiverAddr, Runs: runs,
 	}

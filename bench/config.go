@@ -31,6 +31,11 @@ const (
 	// the receiver do not time out while the backlog is ingested, short
 	// enough to stay under the dispatcher's lease.
 	heldRequestTimeout = 50 * time.Second
+	// filterMatch and filterMiss are the endpoint filters of --filter: the
+	// first takes every bench message (amount 4250 EUR), the second none,
+	// and both cost the same to evaluate.
+	filterMatch = `payload.amount >= 1000 && payload.currency == "EUR"`
+	filterMiss  = `payload.amount >= 1000 && payload.currency == "USD"`
 	// anyLoopbackPort is the listen address of what the bench starts when
 	// it is not told one: a free port on loopback.
 	anyLoopbackPort = "127.0.0.1:0"
@@ -58,6 +63,7 @@ type Config struct {
 	Instances    int           // --instances
 	Workers      int           // --workers; 0 is the server's default
 	Sealed       bool          // --sealed
+	Filter       bool          // --filter: a filter on every endpoint, which every other one of an application's endpoints passes
 	Idempotency  bool          // --idempotency-keys
 	Destination  string        // --destination: http, amqp, nats or redis, or several comma-separated
 	Rounds       int           // --rounds: runs of each destination, interleaved
@@ -95,6 +101,8 @@ func (c *Config) Check() error {
 		return errors.New("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
 	case c.Relay && (c.Rate > 0 || c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
 		return errors.New("--relay measures throughput with one delivery per message: not with --rate, --backlog, --hang or --fanout")
+	case c.Filter && c.Hang > 0:
+		return errors.New("--filter and --hang measure different things; use one at a time")
 	case c.InProcess && c.ServerBinary != "":
 		return errors.New("--in-process and --server-binary exclude each other")
 	case c.InProcess && c.Serve == nil:

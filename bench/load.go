@@ -113,6 +113,9 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 			"description": "hookbridge bench",
 			"secret":      b.endpointSecret,
 		}
+		if b.cfg.Filter {
+			in["filter"] = filterFor(f)
+		}
 		var ep struct {
 			ID string `json:"id"`
 		}
@@ -135,6 +138,28 @@ func (b *bench) endpointURL(k int) string {
 	}
 	return b.recv.url + "/e/" + strconv.Itoa(k)
 }
+
+// filterFor is the --filter of an application's endpoint f: those at even
+// places take every message, the others none.
+func filterFor(f int) string {
+	if f%2 == 0 {
+		return filterMatch
+	}
+	return filterMiss
+}
+
+// owedPer is how many of an application's fanout endpoints each message is
+// owed to: all, or with --filter those at even places.
+func (ing *ingestResult) owedPer(fanout int) int {
+	if ing.filtered {
+		return (fanout + 1) / 2
+	}
+	return fanout
+}
+
+// owed reports whether a message is owed to the application's endpoint at
+// place f.
+func (ing *ingestResult) owed(f int) bool { return !ing.filtered || f%2 == 0 }
 
 // teardown deletes the bench's applications from a database the bench does
 // not own. It is best effort, with a bound of its own: the run's context may
@@ -174,6 +199,7 @@ type ingestResult struct {
 	refused    int
 	lastAccept time.Duration // since t0
 	firstError string
+	filtered   bool // --filter: owedPer and owed say where messages are owed
 }
 
 // ingest sends n messages, cfg.Batch per request, spread over apps (and
@@ -182,7 +208,7 @@ type ingestResult struct {
 func (b *bench) ingest(ctx context.Context, recv *receiver, srv fleet, apps []application, n, rate int, label string) *ingestResult {
 	k := b.cfg.Batch
 	units := (n + k - 1) / k
-	res := &ingestResult{msgs: make([]sent, n)}
+	res := &ingestResult{msgs: make([]sent, n), filtered: b.cfg.Filter}
 	var (
 		next       atomic.Int64
 		accepted   atomic.Int64
@@ -267,7 +293,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // wait returns once every delivery owed for ing (fanout to each accepted
 // message) has arrived at recv, or ctx ends.
 func (b *bench) wait(ctx context.Context, recv *receiver, ing *ingestResult, fanout int, label string) {
-	want := int64(ing.accepted * fanout)
+	want := int64(ing.accepted * ing.owedPer(fanout))
 	stop := b.progress.show(label, want, recv.uniqueCount, nil)
 	defer stop()
 	// The unique count is cheap; an exact match of arrivals against the

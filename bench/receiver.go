@@ -246,7 +246,7 @@ func (r *receiver) collect(ing *ingestResult, fanout int) (got []delivery, dups,
 		}
 		m := &ing.msgs[i]
 		first := int32(int(m.app) * fanout)
-		if key.ep < first || key.ep >= first+int32(fanout) {
+		if key.ep < first || key.ep >= first+int32(fanout) || !ing.owed(int(key.ep-first)) {
 			unexpected++
 			continue
 		}

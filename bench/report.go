@@ -17,6 +17,7 @@ type Report struct {
 	Server      string `json:"server"`      // process, in-process, or remote
 	Instances   int    `json:"instances"`
 	Sealed      bool   `json:"sealed"`           // --sealed: the server kept secrets encrypted
+	Filter      bool   `json:"filter"`           // --filter: every endpoint had a filter, which half of each application's passed
 	Idempotency bool   `json:"idempotency_keys"` // --idempotency-keys
 	Endpoints   int    `json:"endpoints"`
 	Fanout      int    `json:"fanout"`
@@ -115,7 +116,7 @@ func (r *Report) addBacklog(recv *receiver, restart time.Time, held serverUsage)
 
 func (r *Report) addIngest(ing *ingestResult, fanout int) {
 	r.Accepted, r.Refused = ing.accepted, ing.refused
-	r.Deliveries = int64(ing.accepted * fanout)
+	r.Deliveries = int64(ing.accepted * ing.owedPer(fanout))
 	r.firstError = ing.firstError
 	if ing.lastAccept > 0 {
 		r.IngestPerS = float64(ing.accepted) / ing.lastAccept.Seconds()
@@ -181,6 +182,9 @@ func (r *Report) Print(w io.Writer) {
 	mode := fmt.Sprintf("%d message(s) per request, concurrency %d", r.Batch, r.Concurrency)
 	if r.Rate > 0 {
 		mode += fmt.Sprintf(", at %d msg/s", r.Rate)
+	}
+	if r.Filter {
+		mode += "; a filter on every endpoint, half of them passing"
 	}
 	server := r.Server
 	if r.Instances > 1 {

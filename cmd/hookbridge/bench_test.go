@@ -32,6 +32,9 @@ func TestBenchSmoke(t *testing.T) {
 		// Sealed: the restart must read the secrets the first start sealed.
 		{"BacklogSealed", []string{"--backlog", "500", "--batch", "50", "--sealed"}},
 		{"Hang", []string{"--messages", "1000", "--endpoints", "5", "--hang", "1"}},
+		// Filters: a message is owed to 3 of the 5 endpoints; one
+		// delivered to the other two would count as unexpected.
+		{"Filter", []string{"--messages", "300", "--batch", "20", "--fanout", "5", "--filter"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -45,6 +48,9 @@ func TestBenchSmoke(t *testing.T) {
 			}
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
 				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
+			}
+			if tc.name == "Filter" && (!rep.Filter || rep.Deliveries != 900) {
+				t.Errorf("filter %v, %d deliveries owed; want true and 900", rep.Filter, rep.Deliveries)
 			}
 			if strings.Contains(tc.name, "Sealed") && !rep.Sealed {
 				t.Error("sealed = false with --sealed")
