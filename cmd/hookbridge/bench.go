@@ -34,6 +34,12 @@ ceiling of this machine (the higher of the two, so that a busy moment does
 not flatter the ratio), to which the delivery rate is compared. --relay also
 runs the same load through a relay inside the bench that forwards each
 message but writes nothing down: what HTTP alone allows on this machine.
+--destination amqp, nats or redis has the endpoints publish to RabbitMQ,
+NATS JetStream or Redis streams instead, which the bench consumes from;
+several destinations with --rounds are run interleaved and compared.
+Every message's signature is checked; a repeated arrival is a duplicate
+only if the server's attempt log shows it delivered twice, else the
+server had given up on that request (abandoned_requests).
 
 Everything runs on loopback, on free ports unless --addr and --receiver-addr
 name them (beside other services). The exit status is 1 if a delivery was lost.`
