@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +273,29 @@ func TestReleaseWhenGone(t *testing.T) {
 	}
 	if n := recv.uniqueCount(); n != 1 {
 		t.Errorf("%d arrivals counted after a held request was answered, want 1", n)
+	}
+}
+
+// TestProcessCPU: the CPU time of a running process is read, and grows
+// with the work it does.
+func TestProcessCPU(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("read from /proc")
+	}
+	before, ok := processCPU(os.Getpid())
+	if !ok {
+		t.Fatal("the CPU time of this process was not read")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for x := 0; ; x++ {
+		if x%1_000_000 == 0 {
+			if after, ok := processCPU(os.Getpid()); ok && after > before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the CPU time stayed at %s while this test spun", before)
+			}
+		}
 	}
 }

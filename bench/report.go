@@ -53,7 +53,8 @@ type Report struct {
 	Invalid       int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
 	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
 	CPUS          *float64  `json:"cpu_s"`
-	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_s / deliveries, in µs
+	CPULoadS      *float64  `json:"cpu_load_s"`          // of cpu_s, what the server used from the first message on (its start and the setup left out), where the platform tells
+	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_load_s (else cpu_s) / deliveries, in µs
 	ElapsedS      float64   `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
@@ -157,15 +158,22 @@ func (r *Report) addDeliveries(recv *receiver, ing *ingestResult, fanout int, la
 	r.P50MS, r.P95MS, r.P99MS, r.MaxMS = pct(0.50), pct(0.95), pct(0.99), pct(1)
 }
 
-func (r *Report) addUsage(u serverUsage) {
+// addUsage fills in what the servers used: u in all, of which the CPU time
+// before the load began was cpu0 (where known).
+func (r *Report) addUsage(u serverUsage, cpu0 time.Duration, cpu0Known bool) {
 	if u.rssKnown {
 		r.PeakRSSBytes = &u.peakRSS
 	}
 	if u.cpuKnown {
 		s := u.cpu.Seconds()
 		r.CPUS = &s
+		load := s
+		if cpu0Known && cpu0 <= u.cpu {
+			load = (u.cpu - cpu0).Seconds()
+			r.CPULoadS = &load
+		}
 		if r.Deliveries > 0 {
-			us := s * 1e6 / float64(r.Deliveries)
+			us := load * 1e6 / float64(r.Deliveries)
 			r.CPUPerDelivUS = &us
 		}
 	}
@@ -238,6 +246,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if r.CPUS != nil {
 			fmt.Fprintf(w, ", CPU %.2f s", *r.CPUS)
+		}
+		if r.CPULoadS != nil {
+			fmt.Fprintf(w, ", %.2f s of it from the first message on", *r.CPULoadS)
 		}
 		if r.CPUPerDelivUS != nil {
 			fmt.Fprintf(w, " (%.1f µs per delivery)", *r.CPUPerDelivUS)

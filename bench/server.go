@@ -25,6 +25,9 @@ type target interface {
 	base() string // the API root: http://host:port/api/v1
 	// stop stops a server the bench started and reports what it used.
 	stop() (serverUsage, error)
+	// cpuSoFar is the CPU time the running server has used so far, where
+	// known.
+	cpuSoFar() (time.Duration, bool)
 }
 
 // serverUsage is what a server used, where known.
@@ -69,6 +72,20 @@ func (f fleet) addrs() []string {
 		}
 	}
 	return out
+}
+
+// cpuSoFar sums the CPU time the servers have used so far, if known for
+// every one.
+func (f fleet) cpuSoFar() (time.Duration, bool) {
+	var total time.Duration
+	for _, t := range f {
+		cpu, ok := t.cpuSoFar()
+		if !ok {
+			return 0, false
+		}
+		total += cpu
+	}
+	return total, true
 }
 
 // stop stops every server, at once, and sums what they used.
@@ -175,8 +192,9 @@ func (b *bench) allowPrivate() string {
 // remoteServer is a server the bench did not start.
 type remoteServer string
 
-func (r remoteServer) base() string               { return string(r) }
-func (r remoteServer) stop() (serverUsage, error) { return serverUsage{}, nil }
+func (r remoteServer) base() string                    { return string(r) }
+func (r remoteServer) stop() (serverUsage, error)      { return serverUsage{}, nil }
+func (r remoteServer) cpuSoFar() (time.Duration, bool) { return 0, false }
 
 // inProcessServer is a server running inside the bench's own process.
 type inProcessServer struct {
@@ -196,6 +214,11 @@ func startInProcess(ctx context.Context, serve ServeFunc, s ServeSettings, stder
 }
 
 func (p *inProcessServer) base() string { return "http://" + p.addr + "/api/v1" }
+
+func (p *inProcessServer) cpuSoFar() (time.Duration, bool) {
+	_, cpu, ok := selfUsage()
+	return cpu - p.cpu0, ok
+}
 
 func (p *inProcessServer) stop() (serverUsage, error) {
 	err := p.shutdown()
@@ -275,6 +298,8 @@ func serverEnv(env []string) []string {
 }
 
 func (c *childServer) base() string { return "http://" + c.addr + "/api/v1" }
+
+func (c *childServer) cpuSoFar() (time.Duration, bool) { return processCPU(c.cmd.Process.Pid) }
 
 // stop shuts the child down gracefully (SIGTERM), killing it if it does not
 // exit in time, and reads its resource usage from the kernel.
