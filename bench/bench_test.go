@@ -21,10 +21,7 @@ import (
 func TestCounts(t *testing.T) {
 	t.Parallel()
 	recv := newTestReceiver(t)
-	signer, err := webhook.NewSigner(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newTestSigner(t)
 	post := func(id, path string, sign func(http.Header)) int {
 		body := `{"n":1}`
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
@@ -87,6 +84,15 @@ func TestCounts(t *testing.T) {
 
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
+func newTestSigner(t *testing.T) *webhook.Signer {
+	t.Helper()
+	signer, err := webhook.NewSigner(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
 func newTestReceiver(t *testing.T) *receiver {
 	t.Helper()
 	v, err := webhook.NewVerifier(testSecret)
@@ -145,10 +151,7 @@ func TestClassify(t *testing.T) {
 func TestCountsFiltered(t *testing.T) {
 	t.Parallel()
 	recv := newTestReceiver(t)
-	signer, err := webhook.NewSigner(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newTestSigner(t)
 	for _, path := range []string{"/e/0", "/e/2", "/e/3", "/e/4"} {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
 		signer.SetHeaders(req.Header, "msg_a", time.Now(), []byte("{}"))
@@ -230,10 +233,7 @@ func TestReleaseWhenGone(t *testing.T) {
 	}
 	t.Cleanup(recv.close)
 	recv.verifier = newTestReceiver(t).verifier
-	signer, err := webhook.NewSigner(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newTestSigner(t)
 	recv.hold()
 	send := func(ctx context.Context, id string) <-chan error {
 		errc := make(chan error, 1)

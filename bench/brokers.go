@@ -93,6 +93,19 @@ func brokerIP(raw string) net.IP {
 	return net.ParseIP(u.Hostname())
 }
 
+// dial parses the broker URL raw, given by flag, and connects to it.
+func dial[C any](raw, flag, broker string, connect func(string) (C, error)) (*url.URL, C, error) {
+	var conn C
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, conn, fmt.Errorf("%s: %w", flag, err)
+	}
+	if conn, err = connect(raw); err != nil {
+		return nil, conn, fmt.Errorf("%s at %s: %w", broker, u.Host, err)
+	}
+	return u, conn, nil
+}
+
 // arrivedHeader copies a broker message's headers (or a Redis entry's
 // fields) into an http.Header, which canonicalises their names as the
 // signature check reads them.
@@ -114,13 +127,9 @@ type amqpConsumer struct {
 }
 
 func startAMQP(raw, run string, n int, recv *receiver) (*amqpConsumer, error) {
-	u, err := url.Parse(raw)
+	u, conn, err := dial(raw, "--amqp-url", "RabbitMQ", amqp.Dial)
 	if err != nil {
-		return nil, fmt.Errorf("--amqp-url: %w", err)
-	}
-	conn, err := amqp.Dial(raw)
-	if err != nil {
-		return nil, fmt.Errorf("RabbitMQ at %s: %w", u.Host, err)
+		return nil, err
 	}
 	c := &amqpConsumer{server: u, conn: conn}
 	if c.ch, err = conn.Channel(); err == nil {
@@ -187,13 +196,9 @@ type natsConsumer struct {
 }
 
 func startNATS(ctx context.Context, raw, run string, n int, recv *receiver) (*natsConsumer, error) {
-	u, err := url.Parse(raw)
+	u, nc, err := dial(raw, "--nats-url", "NATS", func(raw string) (*nats.Conn, error) { return nats.Connect(raw) })
 	if err != nil {
-		return nil, fmt.Errorf("--nats-url: %w", err)
-	}
-	nc, err := nats.Connect(raw)
-	if err != nil {
-		return nil, fmt.Errorf("NATS at %s: %w", u.Host, err)
+		return nil, err
 	}
 	c := &natsConsumer{server: u, nc: nc}
 	if c.js, err = jetstream.New(nc); err != nil {
