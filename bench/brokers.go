@@ -289,7 +289,7 @@ func startRedis(ctx context.Context, raw, run string, n int, recv *receiver) (*r
 	defer cancel()
 	if err := c.client.Ping(pctx).Err(); err != nil {
 		c.client.Close()
-		return nil, fmt.Errorf("Redis at %s: %w", u.Host, err)
+		return nil, fmt.Errorf("ping of Redis at %s: %w", u.Host, err)
 	}
 	index := make(map[string]int, n)
 	streams := make([]string, 0, 2*n)
