@@ -27,8 +27,13 @@ type EventType struct {
 	Deprecated  bool
 	FeatureFlag string          // "" when none
 	Schemas     json.RawMessage // JSON object keyed by version, or nil
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RetrySchedule, when not nil, replaces the server's retry schedule
+	// for the messages of this type: the delays between the tries of a
+	// failing delivery (empty: one try, no retry). Nil: the server's
+	// (a Hookbridge addition to the Svix event type).
+	RetrySchedule []time.Duration
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Endpoint is a URL of an application and what it wants to receive. The
