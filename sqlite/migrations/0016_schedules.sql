@@ -14,3 +14,10 @@ ALTER TABLE messages ADD COLUMN deliver_at INTEGER;
 -- Listing an application's scheduled messages in id order touches only
 -- them.
 CREATE INDEX messages_app_scheduled ON messages (app_id, id) WHERE deliver_at IS NOT NULL;
+
+-- When a scheduled message's delivery was cancelled before it went out
+-- (CancelMessage); NULL otherwise. A cancelled delivery is final like a
+-- failed one (status 2, no next_attempt_at: the invariant of the table
+-- holds), and this column tells it apart: it is shown as canceled, counted
+-- apart in the endpoint's stats, and never recovered.
+ALTER TABLE deliveries ADD COLUMN canceled_at INTEGER;
