@@ -79,6 +79,7 @@ var svixDifferences = map[string]string{
 	"schema EventTypeIn: property retrySchedule added":     "input only: the event type's retry schedule, read at …/event-type/{event_type_name}/retry-schedule",
 	"schema EventTypeUpdate: property retrySchedule added": "input only: the event type's retry schedule; absent keeps it",
 	"schema EventTypePatch: property retrySchedule added":  "input only: the event type's retry schedule; null removes it",
+	"schema MessageIn: property deliverAt added":           "Svix cloud's scheduled delivery, input only: listed at …/scheduled-msg",
 	"schema MessageIn: property data added":                "the older name of payload, accepted as the Svix server does",
 	"schema AppPortalAccessIn: property expiry added":      "the link's lifetime in seconds, as in Svix's newer API",
 	"schema AppPortalAccessIn: property readOnly added":    "a portal that only shows, as in Svix's newer API",

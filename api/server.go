@@ -266,6 +266,8 @@ func (s *Server) registerRoutes() {
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", s.handleExpungeAttemptContent)
 	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", s.handleListAttemptedDestinations)
 	s.app("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", s.handleResend)
+	s.send("POST /api/v1/app/{app_id}/msg/{msg_id}/cancel", s.handleCancelMessage)
+	s.app("GET /api/v1/app/{app_id}/scheduled-msg", s.handleListScheduledMessages)
 	s.app("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", s.handleListAttemptsByMessage)
 	s.app("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", s.handleListAttemptsByEndpoint)
 

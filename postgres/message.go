@@ -596,7 +596,7 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
 	if f.Status != nil {
-		q.where(deliveryStatus + ` = ` + q.arg(int16(*f.Status)))
+		q.where(`d.status = ` + q.arg(int16(*f.Status))) // a cancelled one is stored failed
 	}
 	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
 	tail := q.keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending, limit)

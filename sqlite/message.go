@@ -420,7 +420,7 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
 	if f.Status != nil {
-		w.add(deliveryStatus+` = ?`, int(*f.Status))
+		w.add(`d.status = ?`, int(*f.Status)) // a cancelled one is stored failed
 	}
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
 	cond, args, orderBy := keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending)
