@@ -70,11 +70,7 @@ func formatRetrySchedule(delays []time.Duration) *[]string {
 }
 
 func (s *Server) handleGetRetrySchedule(w http.ResponseWriter, r *http.Request) error {
-	name, err := eventTypeName(r)
-	if err != nil {
-		return err
-	}
-	et, err := s.store.GetEventType(r.Context(), name)
+	et, err := s.eventType(r)
 	if err != nil {
 		return err
 	}
@@ -109,21 +105,16 @@ func (s *Server) handleDeleteRetrySchedule(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) setRetrySchedule(w http.ResponseWriter, r *http.Request, delays []time.Duration) error {
-	name, err := eventTypeName(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	et, err := s.store.GetEventType(ctx, name)
+	et, err := s.eventType(r)
 	if err != nil {
 		return err
 	}
 	et.RetrySchedule = delays
 	et.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEventType(ctx, et); err != nil {
+	if err := s.store.UpdateEventType(r.Context(), et); err != nil {
 		return err
 	}
-	s.retryScheduleChanged(name)
+	s.retryScheduleChanged(et.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -285,17 +285,22 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) error {
+// eventType reads {event_type_name} and the event type it names.
+func (s *Server) eventType(r *http.Request) (*hookbridge.EventType, error) {
 	name, err := eventTypeName(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	et, err := s.store.GetEventType(r.Context(), name)
+	return s.store.GetEventType(r.Context(), name)
+}
+
+func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) error {
+	et, err := s.eventType(r)
 	if err != nil {
 		return err
 	}
 	if access := appAccess(r); access != nil && !access.sees(et) {
-		return hookbridge.Errorf(hookbridge.ENOTFOUND, "event type %q not found", name)
+		return hookbridge.Errorf(hookbridge.ENOTFOUND, "event type %q not found", et.Name)
 	}
 	writeJSON(w, http.StatusOK, toEventTypeOut(et))
 	return nil
