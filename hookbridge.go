@@ -27,8 +27,13 @@ type EventType struct {
 	Deprecated  bool
 	FeatureFlag string          // "" when none
 	Schemas     json.RawMessage // JSON object keyed by version, or nil
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RetrySchedule, when not nil, replaces the server's retry schedule
+	// for the messages of this type: the delays between the tries of a
+	// failing delivery (empty: one try, no retry). Nil: the server's
+	// (a Hookbridge addition to the Svix event type).
+	RetrySchedule []time.Duration
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Endpoint is a URL of an application and what it wants to receive. The
@@ -163,6 +168,11 @@ type Message struct {
 	Payload   json.RawMessage // nil once expunged
 	Channels  []string
 	CreatedAt time.Time // the message's timestamp
+	// DeliverAt, when after CreatedAt, is when the message is scheduled to
+	// go out: its deliveries are not due before it (Svix cloud's
+	// deliverAt). Zero: at once. Stored with the message, and read back by
+	// ListScheduledMessages only (other reads leave it zero).
+	DeliverAt time.Time
 	// TraceParent is the W3C traceparent of the request that accepted the
 	// message, when tracing is on: its delivery attempts join that trace.
 	// "" when there was none. Not part of the API's message.
@@ -185,6 +195,11 @@ const (
 	StatusPending MessageStatus = 1 // not yet attempted
 	StatusFail    MessageStatus = 2 // given up: retries exhausted, or a manual try failed
 	StatusSending MessageStatus = 3 // attempted and failed, another try is scheduled
+	// StatusCanceled: a scheduled message's delivery cancelled before it
+	// went out (CancelMessage); never attempted. Svix's API has no such
+	// MessageStatus: it is shown as StatusFail, and counted apart in
+	// EndpointStats.
+	StatusCanceled MessageStatus = 4
 )
 
 func (s MessageStatus) String() string {
@@ -197,12 +212,16 @@ func (s MessageStatus) String() string {
 		return "fail"
 	case StatusSending:
 		return "sending"
+	case StatusCanceled:
+		return "canceled"
 	}
 	return "unknown"
 }
 
 // Final reports whether no further attempt will be made in this state.
-func (s MessageStatus) Final() bool { return s == StatusSuccess || s == StatusFail }
+func (s MessageStatus) Final() bool {
+	return s == StatusSuccess || s == StatusFail || s == StatusCanceled
+}
 
 // TriggerType says why an attempt was made. The numeric values are the Svix
 // API's.
@@ -295,7 +314,7 @@ type EndpointMessage struct {
 // EndpointStats counts an endpoint's messages by the status of their latest
 // delivery.
 type EndpointStats struct {
-	Success, Pending, Fail, Sending int64
+	Success, Pending, Fail, Sending, Canceled int64
 }
 
 // Ordering of a list.
@@ -354,6 +373,8 @@ type AttemptFilter struct {
 // EndpointMessageFilter selects the messages attempted to one endpoint.
 type EndpointMessageFilter struct {
 	ListOptions
+	// Status selects by the latest delivery's status; StatusFail takes
+	// the cancelled ones too, as the API shows them.
 	Status     *MessageStatus
 	EventTypes []string
 	Channel    string

@@ -184,6 +184,18 @@ type MessageStore interface {
 	// ListEndpointMessages returns the messages owed to an endpoint with
 	// their latest delivery state there, newest first.
 	ListEndpointMessages(ctx context.Context, appID, endpointID string, f EndpointMessageFilter) (Page[EndpointMessage], error)
+	// ListScheduledMessages lists the application's scheduled messages
+	// that have not gone out yet, newest first, each with its DeliverAt:
+	// those whose DeliverAt is after now and that still have a delivery
+	// waiting for it (not cancelled).
+	ListScheduledMessages(ctx context.Context, appID string, now time.Time, opt ListOptions) (Page[Message], error)
+	// CancelMessage cancels the deliveries of a scheduled message (one
+	// created with a DeliverAt) that have not been tried and are not being
+	// tried at now: they become StatusCanceled, and are never sent. It
+	// returns how many it cancelled; ENOTFOUND if the message is not the
+	// application's, ECONFLICT if it was not scheduled or has no delivery
+	// left to cancel.
+	CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (int, error)
 	// EndpointStats counts the messages owed to an endpoint and created in
 	// [since, until) (zero = unbounded) by their latest delivery status.
 	EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (EndpointStats, error)

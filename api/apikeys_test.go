@@ -44,7 +44,9 @@ func TestRouteScopes(t *testing.T) {
 	}
 
 	sends := func(rt route) bool {
-		return rt.method == "POST" && (rt.path == "/api/v1/app/{app_id}/msg" || rt.path == "/api/v1/app/{app_id}/msg/batch")
+		// Sending, and cancelling what was sent for later.
+		return rt.method == "POST" && (rt.path == "/api/v1/app/{app_id}/msg" || rt.path == "/api/v1/app/{app_id}/msg/batch" ||
+			rt.path == "/api/v1/app/{app_id}/msg/{msg_id}/cancel")
 	}
 	allowed := func(scope string, rt route) bool {
 		if rt.path == "/api/v1/auth/logout" {

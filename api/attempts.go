@@ -199,8 +199,8 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 	conv := func(me *hookbridge.MessageEndpoint) messageEndpointOut {
 		return messageEndpointOut{
 			endpointCommon: toEndpointCommon(&me.Endpoint),
-			Status:         int(me.Status),
-			StatusText:     me.Status.String(),
+			Status:         int(svixStatus(me.Status)),
+			StatusText:     svixStatus(me.Status).String(),
 			NextAttempt:    formatTimePtr(me.NextAttempt),
 		}
 	}
@@ -246,8 +246,8 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 	conv := func(em *hookbridge.EndpointMessage) endpointMessageOut {
 		return endpointMessageOut{
 			messageOut:  toMessageOut(&em.Message, withContent),
-			Status:      int(em.Status),
-			StatusText:  em.Status.String(),
+			Status:      int(svixStatus(em.Status)),
+			StatusText:  svixStatus(em.Status).String(),
 			NextAttempt: formatTimePtr(em.NextAttempt),
 		}
 	}

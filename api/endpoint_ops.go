@@ -320,8 +320,8 @@ type endpointStatsOut struct {
 	Pending int64 `json:"pending"`
 	Sending int64 `json:"sending"`
 	Fail    int64 `json:"fail"`
-	// Canceled is always 0: Hookbridge cancels no delivery; one is sent
-	// until it succeeds or its retries run out (fail).
+	// Canceled counts the scheduled messages cancelled before they went
+	// out (POST …/msg/{msg_id}/cancel).
 	Canceled int64 `json:"canceled"`
 }
 
@@ -347,7 +347,7 @@ func (s *Server) handleEndpointStats(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail})
+	writeJSON(w, http.StatusOK, endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
 	return nil
 }
 

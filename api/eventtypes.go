@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -20,6 +21,12 @@ type eventTypeIn struct {
 	Deprecated  bool            `json:"deprecated"`
 	Schemas     json.RawMessage `json:"schemas"`
 	FeatureFlag *string         `json:"featureFlag"`
+	// RetrySchedule is input-only (see eventtype_schedule.go): absent
+	// keeps the stored schedule, null removes it.
+	RetrySchedule optional[[]string] `json:"retrySchedule"`
+
+	retry     []time.Duration // read by validate
+	keepRetry bool
 }
 
 // validate checks the fields; withName for POST, where the name is in the
@@ -43,6 +50,7 @@ func (in *eventTypeIn) validate(fe *fieldErrors, withName bool) {
 			fe.body(msg, "featureFlag")
 		}
 	}
+	in.retry, in.keepRetry = retryScheduleField(in.RetrySchedule, fe)
 }
 
 // apply sets every field of et from in (a replace).
@@ -54,6 +62,9 @@ func (in *eventTypeIn) apply(et *hookbridge.EventType) {
 	et.FeatureFlag = ""
 	if in.FeatureFlag != nil {
 		et.FeatureFlag = *in.FeatureFlag
+	}
+	if !in.keepRetry {
+		et.RetrySchedule = in.retry
 	}
 }
 
@@ -119,6 +130,8 @@ type eventTypePatch struct {
 	Deprecated  optional[bool]            `json:"deprecated"`
 	Schemas     optional[json.RawMessage] `json:"schemas"`
 	FeatureFlag optional[string]          `json:"featureFlag"`
+	// RetrySchedule is input-only, as in eventTypeIn.
+	RetrySchedule optional[[]string] `json:"retrySchedule"`
 }
 
 // eventTypeOut is Svix's EventTypeOut.
@@ -253,6 +266,7 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 		if err := s.store.UpdateEventType(ctx, existing); err != nil {
 			return err
 		}
+		s.retryScheduleChanged(existing.Name)
 		writeJSON(w, http.StatusCreated, toEventTypeOut(existing))
 		return nil
 	case err == nil:
@@ -266,21 +280,27 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 	if err := s.store.CreateEventType(ctx, et); err != nil {
 		return err
 	}
+	s.retryScheduleChanged(et.Name)
 	writeJSON(w, http.StatusCreated, toEventTypeOut(et))
 	return nil
 }
 
-func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) error {
+// eventType reads {event_type_name} and the event type it names.
+func (s *Server) eventType(r *http.Request) (*hookbridge.EventType, error) {
 	name, err := eventTypeName(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	et, err := s.store.GetEventType(r.Context(), name)
+	return s.store.GetEventType(r.Context(), name)
+}
+
+func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) error {
+	et, err := s.eventType(r)
 	if err != nil {
 		return err
 	}
 	if access := appAccess(r); access != nil && !access.sees(et) {
-		return hookbridge.Errorf(hookbridge.ENOTFOUND, "event type %q not found", name)
+		return hookbridge.Errorf(hookbridge.ENOTFOUND, "event type %q not found", et.Name)
 	}
 	writeJSON(w, http.StatusOK, toEventTypeOut(et))
 	return nil
@@ -310,6 +330,7 @@ func (s *Server) handleUpdateEventType(w http.ResponseWriter, r *http.Request) e
 		if err := s.store.CreateEventType(ctx, et); err != nil {
 			return err
 		}
+		s.retryScheduleChanged(name)
 		writeJSON(w, http.StatusCreated, toEventTypeOut(et))
 		return nil
 	}
@@ -321,6 +342,7 @@ func (s *Server) handleUpdateEventType(w http.ResponseWriter, r *http.Request) e
 	if err := s.store.UpdateEventType(ctx, et); err != nil {
 		return err
 	}
+	s.retryScheduleChanged(name)
 	writeJSON(w, http.StatusOK, toEventTypeOut(et))
 	return nil
 }
@@ -356,6 +378,7 @@ func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) er
 			fe.body(msg, "featureFlag")
 		}
 	}
+	retry, keepRetry := retryScheduleField(in.RetrySchedule, &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -379,10 +402,14 @@ func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) er
 	if in.FeatureFlag.Set {
 		et.FeatureFlag = in.FeatureFlag.Value // "" when null
 	}
+	if !keepRetry {
+		et.RetrySchedule = retry
+	}
 	et.UpdatedAt = s.timeNow()
 	if err := s.store.UpdateEventType(ctx, et); err != nil {
 		return err
 	}
+	s.retryScheduleChanged(name)
 	writeJSON(w, http.StatusOK, toEventTypeOut(et))
 	return nil
 }
@@ -414,6 +441,7 @@ func (s *Server) handleDeleteEventType(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	s.retryScheduleChanged(name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,6 +21,35 @@ type messageIn struct {
 	EventID     *string         `json:"eventId"`
 	Channels    []string        `json:"channels"`
 	Application *applicationIn  `json:"application"`
+	// DeliverAt is Svix cloud's deliverAt: send the message then rather
+	// than now (see checkDeliverAt). Input only.
+	DeliverAt *string `json:"deliverAt"`
+
+	deliverAt time.Time // DeliverAt read by checkMessageIn; zero: at once
+}
+
+// MaxDeliverAhead is how far ahead a message may be scheduled (deliverAt).
+const MaxDeliverAhead = 30 * 24 * time.Hour
+
+// checkDeliverAt reads a message's deliverAt, given as an RFC 3339 time:
+// one past (or now) means at once (zero); one more than MaxDeliverAhead
+// ahead of now is refused.
+func checkDeliverAt(v *string, now time.Time, fe *fieldErrors, loc []string) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	t, err := parseTime(*v)
+	switch {
+	case err != nil:
+		fe.body(err.Error(), loc...)
+		return time.Time{}
+	case t.Sub(now) > MaxDeliverAhead:
+		fe.body(fmt.Sprintf("must be at most %d days ahead", MaxDeliverAhead/(24*time.Hour)), loc...)
+		return time.Time{}
+	case !t.After(now):
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // messageOut is Svix's MessageOut.
@@ -180,6 +210,7 @@ func (s *Server) checkMessageIn(in *messageIn, fe *fieldErrors, at ...string) (j
 	if in.Channels != nil {
 		channels = normalizeSet(in.Channels, maxChannelLen, maxMessageChannels, fe, loc("channels")...)
 	}
+	in.deliverAt = checkDeliverAt(in.DeliverAt, s.timeNow(), fe, loc("deliverAt"))
 	return payload, channels, nil
 }
 
@@ -192,6 +223,7 @@ func newMessage(in *messageIn, appID string, payload json.RawMessage, channels [
 		Payload:   payload,
 		Channels:  channels,
 		CreatedAt: now,
+		DeliverAt: in.deliverAt,
 	}
 	if in.EventID != nil {
 		msg.EventID = *in.EventID

@@ -69,6 +69,12 @@ type Config struct {
 	// (operational.Relay's Kick). It must not block. Nil: the event waits
 	// for the relay's next poll.
 	EventsRecorded func()
+	// RetryScheduleChanged is called after a change that may have changed
+	// an event type's retry schedule, so that this process's dispatcher
+	// reads it again at once (dispatch.Dispatcher.ForgetRetrySchedule);
+	// other instances see it within their schedule TTL. It must not
+	// block. Nil: nothing to tell.
+	RetryScheduleChanged func(eventType string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the details of internal
@@ -100,18 +106,20 @@ type Server struct {
 	maxBody      int64
 	wake         func()
 	onEvents     func()
-	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
-	now          func() time.Time
-	log          *slog.Logger
-	openapi      []byte // the served OpenAPI document, rendered once
-	publicURL    string
-	tracer       *tracing.Tracer // nil: no tracing
-	portalKey    portalKey       // see portal.go
-	authThrottle *authThrottle   // failed authentication; see throttle.go
-	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
-	backfill     backfillMetrics // see backfill.go
-	apiKeys      apiKeyCache     // API keys read recently; see apikeys.go
-	ready        readiness       // whether the store can write; see health.go
+	// onScheduleChange is Config.RetryScheduleChanged.
+	onScheduleChange func(eventType string)
+	wakeCreated      func() // after accepting messages: wake, or nothing if StoreWakes
+	now              func() time.Time
+	log              *slog.Logger
+	openapi          []byte // the served OpenAPI document, rendered once
+	publicURL        string
+	tracer           *tracing.Tracer // nil: no tracing
+	portalKey        portalKey       // see portal.go
+	authThrottle     *authThrottle   // failed authentication; see throttle.go
+	schemes          schemeCache     // verifiers of inbound sources; see inbound.go
+	backfill         backfillMetrics // see backfill.go
+	apiKeys          apiKeyCache     // API keys read recently; see apikeys.go
+	ready            readiness       // whether the store can write; see health.go
 
 	strictEventTypes bool
 	uncatalogued     uncatalogued // messages of event types not in the catalogue
@@ -159,19 +167,20 @@ func New(cfg Config) *Server {
 			Name: "hookbridge_messages_accepted_total",
 			Help: "Messages this instance accepted and stored (a repeated eventId is not counted again).",
 		}),
-		store:        cfg.Store,
-		guard:        cfg.Guard,
-		adminKeyHash: cfg.AdminKeyHash,
-		maxPayload:   cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
-		wake:         cfg.Wake,
-		onEvents:     cfg.EventsRecorded,
-		now:          cfg.Now,
-		log:          cfg.Logger,
-		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
-		tracer:       cfg.Tracer,
-		mux:          http.NewServeMux(),
-		authThrottle: newAuthThrottle(maxTrackedClients),
-		backfill:     newBackfillMetrics(),
+		store:            cfg.Store,
+		guard:            cfg.Guard,
+		adminKeyHash:     cfg.AdminKeyHash,
+		maxPayload:       cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
+		wake:             cfg.Wake,
+		onEvents:         cfg.EventsRecorded,
+		onScheduleChange: cfg.RetryScheduleChanged,
+		now:              cfg.Now,
+		log:              cfg.Logger,
+		publicURL:        strings.TrimRight(cfg.PublicURL, "/"),
+		tracer:           cfg.Tracer,
+		mux:              http.NewServeMux(),
+		authThrottle:     newAuthThrottle(maxTrackedClients),
+		backfill:         newBackfillMetrics(),
 
 		strictEventTypes: cfg.StrictEventTypes,
 	}
@@ -259,6 +268,8 @@ func (s *Server) registerRoutes() {
 	s.private("DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", s.handleExpungeAttemptContent)
 	s.app("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", s.handleListAttemptedDestinations)
 	s.app("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", s.handleResend)
+	s.send("POST /api/v1/app/{app_id}/msg/{msg_id}/cancel", s.handleCancelMessage)
+	s.app("GET /api/v1/app/{app_id}/scheduled-msg", s.handleListScheduledMessages)
 	s.app("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", s.handleListAttemptsByMessage)
 	s.app("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", s.handleListAttemptsByEndpoint)
 
@@ -268,6 +279,9 @@ func (s *Server) registerRoutes() {
 	s.private("PUT /api/v1/event-type/{event_type_name}", s.handleUpdateEventType)
 	s.private("PATCH /api/v1/event-type/{event_type_name}", s.handlePatchEventType)
 	s.private("DELETE /api/v1/event-type/{event_type_name}", s.handleDeleteEventType)
+	s.private("GET /api/v1/event-type/{event_type_name}/retry-schedule", s.handleGetRetrySchedule)
+	s.private("PUT /api/v1/event-type/{event_type_name}/retry-schedule", s.handleUpdateRetrySchedule)
+	s.private("DELETE /api/v1/event-type/{event_type_name}/retry-schedule", s.handleDeleteRetrySchedule)
 
 	s.app("GET /api/v1/app/{app_id}/events", s.handleEventsFeed)
 

@@ -51,6 +51,8 @@ type Store interface {
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*hookbridge.Endpoint, error)
 	GetEndpointMTLS(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointMTLS, error)
 	GetEndpointOAuth(ctx context.Context, appID, endpointID string) (*hookbridge.EndpointOAuth, error)
+	// GetEventType reads a message's event type for its retry schedule.
+	GetEventType(ctx context.Context, name string) (*hookbridge.EventType, error)
 }
 
 // Config configures a Dispatcher. Zero values mean the Default… constants.
@@ -95,9 +97,15 @@ type Config struct {
 	// them in one transaction, while requests are still in flight. When
 	// nothing is in flight it writes at once.
 	FlushLinger time.Duration
-	// Retry schedules the next try of a failed scheduled delivery. Nil means
+	// Retry schedules the next try of a failed scheduled delivery whose
+	// event type has no retry schedule of its own. Nil means
 	// DefaultRetryPolicy().
 	Retry RetryPolicy
+	// ScheduleTTL is how long an event type's own retry schedule is kept
+	// before it is read again, and so how long a change made through
+	// another instance takes to apply here (ForgetRetrySchedule applies
+	// one at once).
+	ScheduleTTL time.Duration
 	// Now is the clock for due times, leases, timestamps and signatures. Nil
 	// means time.Now.
 	Now func() time.Time
@@ -144,6 +152,8 @@ type Dispatcher struct {
 	drainTimeout   time.Duration
 	flushLinger    time.Duration
 	retry          RetryPolicy
+	scheduleTTL    time.Duration
+	schedules      readCache[RetryPolicy] // by event type
 	now            func() time.Time
 	log            *slog.Logger
 	userAgent      string
@@ -198,7 +208,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Workers < 0 || cfg.BatchSize < 0 || cfg.Lease < 0 || cfg.RequestTimeout < 0 ||
 		cfg.PollInterval < 0 || cfg.DrainTimeout < 0 || cfg.FlushLinger < 0 ||
-		cfg.EndpointConcurrency < 0 || cfg.MaxPause < 0 {
+		cfg.EndpointConcurrency < 0 || cfg.MaxPause < 0 || cfg.ScheduleTTL < 0 {
 		return nil, errors.New("dispatch: Config sizes and durations must not be negative")
 	}
 	d := &Dispatcher{
@@ -212,6 +222,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		drainTimeout:   cmp.Or(cfg.DrainTimeout, DefaultDrainTimeout),
 		flushLinger:    cmp.Or(cfg.FlushLinger, DefaultFlushLinger),
 		retry:          cfg.Retry,
+		scheduleTTL:    cmp.Or(cfg.ScheduleTTL, DefaultScheduleTTL),
 		now:            cfg.Now,
 		log:            cmp.Or(cfg.Logger, slog.Default()),
 		userAgent:      cmp.Or(cfg.UserAgent, DefaultUserAgent),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookbridge/hookbridge"
 )
 
 // RetryPolicy decides when a scheduled delivery whose try failed is tried
@@ -41,33 +43,22 @@ func DefaultDelays() []time.Duration {
 
 // Bounds of a retry schedule given by an operator (ParseDelays).
 const (
-	MaxDelays = 50
-	MaxDelay  = 7 * 24 * time.Hour
+	MaxDelays = hookbridge.MaxRetryDelays
+	MaxDelay  = hookbridge.MaxRetryDelay
 )
 
 // ParseDelays reads a retry schedule as serve --retry-schedule takes it:
 // comma-separated Go durations ("5s,5m,30m,2h"), the delays between tries,
 // or "none" for a single try and no retry. Each delay is from 1ms to
-// MaxDelay, and there are at most MaxDelays.
+// MaxDelay, and there are at most MaxDelays (hookbridge.ParseRetryDelays).
 func ParseDelays(s string) ([]time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "none" {
 		return []time.Duration{}, nil
 	}
-	parts := strings.Split(s, ",")
-	if len(parts) > MaxDelays {
-		return nil, fmt.Errorf("%d delays: at most %d", len(parts), MaxDelays)
-	}
-	delays := make([]time.Duration, len(parts))
-	for i, p := range parts {
-		d, err := time.ParseDuration(strings.TrimSpace(p))
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("delay %d: %w (want e.g. 5s,5m,30m,2h, or none)", i+1, err)
-		case d < time.Millisecond || d > MaxDelay:
-			return nil, fmt.Errorf("delay %d: %s is not from 1ms to %s", i+1, d, MaxDelay)
-		}
-		delays[i] = d
+	delays, err := hookbridge.ParseRetryDelays(strings.Split(s, ","))
+	if err != nil {
+		return nil, fmt.Errorf("%w (want e.g. 5s,5m,30m,2h, or none)", err)
 	}
 	return delays, nil
 }

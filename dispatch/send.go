@@ -139,7 +139,7 @@ func (d *Dispatcher) process(ctx, sendCtx context.Context, w *worker, c *hookbri
 // waiting claim of the endpoint (endpointReads).
 func (d *Dispatcher) refresh(ctx context.Context, c *hookbridge.Claim) bool {
 	now := d.now()
-	ep, fresh := d.reads.get(c.Endpoint.ID, now)
+	ep, fresh := d.reads.get(c.Endpoint.ID, now, staleAfter)
 	if !fresh {
 		var err error
 		ep, err = d.store.GetEndpoint(ctx, c.Delivery.AppID, c.Endpoint.ID)
@@ -150,7 +150,7 @@ func (d *Dispatcher) refresh(ctx context.Context, c *hookbridge.Claim) bool {
 			d.log.Warn("dispatch: reading a waiting delivery's endpoint again", "endpoint", c.Endpoint.ID, "err", err)
 			return true
 		}
-		d.reads.put(c.Endpoint.ID, now, ep)
+		d.reads.put(c.Endpoint.ID, now, staleAfter, ep)
 	}
 	if ep == nil {
 		return false
@@ -237,7 +237,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, c *hookbridge.Claim
 	case dl.Trigger == hookbridge.TriggerManual:
 		// A manual try is tried once; the person who asked sees its result.
 	default:
-		if next, ok := d.retry.NextAttempt(dl.Attempts+1, d.now(), r.retryAfter); ok {
+		if next, ok := d.retryFor(ctx, c.Message.EventType).NextAttempt(dl.Attempts+1, d.now(), r.retryAfter); ok {
 			res.Status = hookbridge.StatusSending
 			res.NextAttempt = next
 		}
@@ -496,46 +496,6 @@ func (c *signerCache) get(ep *hookbridge.Endpoint, now time.Time) (*webhook.Sign
 // claim of its endpoint: a claim is sent with its endpoint as it was at
 // most that long ago either way, since one not yet stale goes with the
 // endpoint as claimed. Without it, a deep queue for one endpoint would
-// read the endpoint once per delivery.
-type endpointReads struct {
-	mu   sync.Mutex
-	byID map[string]endpointRead
-}
-
-// endpointRead is one read of an endpoint: ep is nil when it was gone.
-type endpointRead struct {
-	at time.Time
-	ep *hookbridge.Endpoint
-}
-
-// maxEndpointReads is how many reads endpointReads keeps before it drops
-// the stale ones.
-const maxEndpointReads = 1024
-
-// get returns the endpoint's read if one was made after now-staleAfter.
-func (r *endpointReads) get(id string, now time.Time) (ep *hookbridge.Endpoint, fresh bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.byID[id]
-	if !ok || now.Sub(e.at) >= staleAfter {
-		return nil, false
-	}
-	return e.ep, true
-}
-
-// put keeps a read of the endpoint made at now (ep nil: it was gone).
-func (r *endpointReads) put(id string, now time.Time, ep *hookbridge.Endpoint) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byID == nil {
-		r.byID = make(map[string]endpointRead)
-	}
-	if len(r.byID) >= maxEndpointReads {
-		for k, e := range r.byID {
-			if now.Sub(e.at) >= staleAfter {
-				delete(r.byID, k)
-			}
-		}
-	}
-	r.byID[id] = endpointRead{at: now, ep: ep}
-}
+// read the endpoint once per delivery. A nil endpoint is one that was
+// gone.
+type endpointReads = readCache[*hookbridge.Endpoint]

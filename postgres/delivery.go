@@ -385,7 +385,7 @@ func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
-	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)))
+	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)) + ` AND d.canceled_at IS NULL`)
 	if !since.IsZero() {
 		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
 	}

@@ -8,19 +8,25 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // eventTypeColumns is the column list scanEventType reads. schemas is read
 // as text so that the JSON comes back as PostgreSQL wrote it, not decoded.
-const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas::text, created_at, updated_at`
+const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas::text, retry_schedule::text, created_at, updated_at`
 
 func scanEventType(row pgx.Row) (hookbridge.EventType, error) {
 	var (
 		et      hookbridge.EventType
 		flag    *string
 		schemas *string
+		retry   *string
 	)
-	if err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &flag, &schemas, &et.CreatedAt, &et.UpdatedAt); err != nil {
+	if err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &flag, &schemas, &retry, &et.CreatedAt, &et.UpdatedAt); err != nil {
+		return et, err
+	}
+	var err error
+	if et.RetrySchedule, err = storekit.DecodeDelays(fromNullString(retry), retry != nil); err != nil {
 		return et, err
 	}
 	et.FeatureFlag = fromNullString(flag)
@@ -41,13 +47,22 @@ func nullJSON(m json.RawMessage) *string {
 	return &s
 }
 
+// nullDelays stores a retry schedule (storekit.EncodeDelays), NULL for nil.
+func nullDelays(delays []time.Duration) *string {
+	text, ok := storekit.EncodeDelays(delays)
+	if !ok {
+		return nil
+	}
+	return &text
+}
+
 // EventTypeInsert inserts et.
 func (s driver) EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error {
 	const insertEventType = `
-		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`
+		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, retry_schedule, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)`
 	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
-		nullString(et.FeatureFlag), nullJSON(et.Schemas), et.CreatedAt, et.UpdatedAt)
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), et.CreatedAt, et.UpdatedAt)
 	return err
 }
 
@@ -61,12 +76,12 @@ func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.Event
 func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
 	const updateEventType = `
 		UPDATE event_types
-		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, updated_at = $6
-		WHERE name = $7
+		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, retry_schedule = $6::jsonb, updated_at = $7
+		WHERE name = $8
 		RETURNING created_at`
 	var created time.Time
 	err := s.pool.QueryRow(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
-		nullString(et.FeatureFlag), nullJSON(et.Schemas), now, et.Name).Scan(&created)
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), now, et.Name).Scan(&created)
 	return created.UTC(), err
 }
 

@@ -108,10 +108,11 @@ func (s driver) MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Messa
 // for CreateMessageTo.
 const insertMessages = `
 	WITH ins AS (
-		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
-		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at, trace_parent
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[], $17::text[])
-			AS m (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent, deliver_at)
+		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at, trace_parent, deliver_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[], $17::text[],
+				$18::timestamptz[])
+			AS m (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent, deliver_at)
 		%s
 		RETURNING id),
 	dl AS (
@@ -263,7 +264,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		if err := ins.add(msg); err != nil {
 			return nil, 0, err
 		}
-		due := !msg.CreatedAt.After(now)
+		due := !storekit.DueAt(msg).After(now)
 		fan := s.Fan(msg, only)
 		for j := range endpoints {
 			e := &endpoints[j]
@@ -289,7 +290,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 	leaseOwner, leaseUntil := ho.lease()
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents)
+		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents, ins.deliverAt)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -435,6 +436,7 @@ func storedByEventID(ctx context.Context, q querier, appIDs, eventIDs []string) 
 type messageRows struct {
 	ids, appIDs, eventTypes, channels []string
 	eventIDs, traceParents            []*string
+	deliverAt                         []*time.Time
 	payloads                          [][]byte
 	createdAt                         []time.Time
 }
@@ -448,6 +450,11 @@ func (r *messageRows) add(m *hookbridge.Message) error {
 	r.appIDs = append(r.appIDs, m.AppID)
 	r.eventIDs = append(r.eventIDs, nullString(m.EventID))
 	r.traceParents = append(r.traceParents, nullString(m.TraceParent))
+	var deliverAt *time.Time // NULL unless scheduled
+	if at, ok := storekit.Scheduled(m); ok {
+		deliverAt = &at
+	}
+	r.deliverAt = append(r.deliverAt, deliverAt)
 	r.eventTypes = append(r.eventTypes, m.EventType)
 	r.payloads = append(r.payloads, []byte(m.Payload))
 	r.channels = append(r.channels, string(channels))
@@ -498,6 +505,51 @@ func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64,
 	return s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`, appID, msgID)
 }
 
+// deliveryStatus is the status of the delivery d as the store gives it:
+// a cancelled one is stored as failed (final) with its canceled_at, and
+// given as hookbridge.StatusCanceled.
+const deliveryStatus = `CASE WHEN d.canceled_at IS NULL THEN d.status ELSE 4 END`
+
+// scheduledDelivery is the condition on d of a delivery still waiting for
+// its message's deliverAt: pending, untried, by the schedule.
+const scheduledDelivery = `d.status = 1 AND d.trigger = 0 AND d.attempts = 0`
+
+// MessageScheduledList reads a page of the application's scheduled
+// messages not gone out, by id, with their deliverAt.
+func (s driver) MessageScheduledList(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions, limit int) ([]hookbridge.Message, error) {
+	var q query
+	q.where(`m.app_id = ` + q.arg(appID))
+	q.where(`m.deliver_at IS NOT NULL AND m.deliver_at > ` + q.arg(now))
+	q.where(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND ` + scheduledDelivery + `)`)
+	tail := q.keyset("m.id", opt, hookbridge.OrderDescending, limit)
+	// listScheduled walks messages_app_scheduled, and each message's
+	// deliveries by deliveries_msg_endpoint.
+	listScheduled := `SELECT ` + messageColumns + `, m.deliver_at FROM messages m WHERE ` + q.clause() + tail
+	return collect(ctx, s.pool, listScheduled, q.args, func(r pgx.Row) (hookbridge.Message, error) {
+		var at time.Time
+		m, err := scanMessage(r, &at)
+		m.DeliverAt = at.UTC()
+		return m, err
+	})
+}
+
+// MessageCancel cancels the scheduled message's deliveries that wait for
+// its deliverAt and are not leased at now, in one statement.
+func (s driver) MessageCancel(ctx context.Context, appID, msgID string, now time.Time) (scheduled bool, canceled int64, err error) {
+	const cancelScheduled = `
+		WITH m AS (SELECT id, deliver_at IS NOT NULL AS scheduled FROM messages WHERE app_id = $1 AND id = $2),
+		c AS (
+			UPDATE deliveries d
+			SET status = 2, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $3, canceled_at = $3
+			FROM m
+			WHERE m.scheduled AND d.msg_id = m.id AND d.app_id = $1 AND ` + scheduledDelivery + `
+			AND (d.lease_until IS NULL OR d.lease_until <= $3)
+			RETURNING 1)
+		SELECT m.scheduled, (SELECT count(*) FROM c) FROM m`
+	err = s.pool.QueryRow(ctx, cancelScheduled, appID, msgID, now).Scan(&scheduled, &canceled)
+	return scheduled, canceled, err
+}
+
 // readTx runs fn in a read-only REPEATABLE READ transaction, so that its
 // queries (an existence check, then the list) see one snapshot.
 func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -513,7 +565,7 @@ func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, op
 	tail := q.keyset("d.endpoint_id", opt, hookbridge.OrderAscending, limit)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
-		SELECT ` + endpointColumns + `, d.status, d.next_attempt_at
+		SELECT ` + endpointColumns + `, ` + deliveryStatus + `, d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE ` + q.clause() + tail
 	var rows []hookbridge.MessageEndpoint
@@ -544,13 +596,13 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
 	if f.Status != nil {
-		q.where(`d.status = ` + q.arg(int16(*f.Status)))
+		q.where(`d.status = ` + q.arg(int16(*f.Status))) // a cancelled one is stored failed
 	}
 	q.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
 	tail := q.keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending, limit)
 	// listEndpointMessages walks deliveries_endpoint_msg in message order.
 	listEndpointMessages := `
-		SELECT ` + messageColumns + `, d.status, d.next_attempt_at
+		SELECT ` + messageColumns + `, ` + deliveryStatus + `, d.next_attempt_at
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + q.clause() + tail
 	var rows []hookbridge.EndpointMessage
@@ -589,10 +641,10 @@ func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID stri
 	}
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `
-		SELECT d.status, count(*)
+		SELECT ` + deliveryStatus + `, count(*)
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + q.clause() + `
-		GROUP BY d.status`
+		GROUP BY 1`
 	var counts []storekit.StatusCount
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {

@@ -340,7 +340,7 @@ func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
-	w.add(`d.status = ?`, int(hookbridge.StatusFail))
+	w.add(`d.status = ? AND d.canceled_at IS NULL`, int(hookbridge.StatusFail))
 	if !since.IsZero() {
 		w.add(`m.created_at >= ?`, ms(since))
 	}

@@ -7,20 +7,26 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // eventTypeColumns is the column list scanEventType reads.
-const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at`
+const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas, retry_schedule, created_at, updated_at`
 
 func scanEventType(row rowScanner) (hookbridge.EventType, error) {
 	var (
 		et      hookbridge.EventType
 		flag    sql.NullString
 		schemas sql.NullString
+		retry   sql.NullString
 		created int64
 		updated int64
 	)
-	if err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &flag, &schemas, &created, &updated); err != nil {
+	if err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &flag, &schemas, &retry, &created, &updated); err != nil {
+		return et, err
+	}
+	var err error
+	if et.RetrySchedule, err = storekit.DecodeDelays(retry.String, retry.Valid); err != nil {
 		return et, err
 	}
 	et.FeatureFlag = flag.String
@@ -36,13 +42,19 @@ func nullJSON(m json.RawMessage) sql.NullString {
 	return sql.NullString{String: string(m), Valid: len(m) > 0}
 }
 
+// nullDelays stores a retry schedule (storekit.EncodeDelays), NULL for nil.
+func nullDelays(delays []time.Duration) sql.NullString {
+	text, ok := storekit.EncodeDelays(delays)
+	return sql.NullString{String: text, Valid: ok}
+}
+
 // EventTypeInsert inserts et.
 func (s driver) EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error {
 	const insertEventType = `
-		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO event_types (name, description, archived, deprecated, feature_flag, schemas, retry_schedule, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.exec(ctx, insertEventType, et.Name, et.Description, et.Archived, et.Deprecated,
-		nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(et.CreatedAt), ms(et.UpdatedAt))
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), ms(et.CreatedAt), ms(et.UpdatedAt))
 	return err
 }
 
@@ -56,13 +68,13 @@ func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.Event
 func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
 	const updateEventType = `
 		UPDATE event_types
-		SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, updated_at = ?
+		SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, retry_schedule = ?, updated_at = ?
 		WHERE name = ?
 		RETURNING created_at`
 	var created int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
-			nullString(et.FeatureFlag), nullJSON(et.Schemas), ms(now), et.Name).Scan(&created)
+			nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), ms(now), et.Name).Scan(&created)
 	})
 	return fromMS(created), err
 }

@@ -151,8 +151,8 @@ const (
 	// messageByEventID uses messages_app_event_id.
 	messageByEventID = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
 	insertMessage    = `
-		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent, deliver_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// insertDelivery writes a new delivery, leased (?10, ?11) when it is
 	// handed over (see hookbridge.Handoff), else with NULLs there.
 	insertDelivery = `
@@ -218,14 +218,14 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return nil, false, hookbridge.NotFound("endpoint")
 	}
 	if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
-		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt), nullString(msg.TraceParent)); err != nil {
+		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt), nullString(msg.TraceParent), nullDeliverAt(msg)); err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
 	var (
 		handoff    = f.tx.handoff
 		owner      string
 		leaseUntil time.Time
-		due        = !msg.CreatedAt.After(now)
+		due        = !storekit.DueAt(msg).After(now)
 		fan        = f.kit.Fan(msg, only)
 	)
 	for i := range endpoints {
@@ -311,6 +311,64 @@ func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.Mess
 	return collect(ctx, s.r, listMessages, append(w.args, limit+1), scanMessage)
 }
 
+// nullDeliverAt is the deliver_at of a new message: NULL unless it is
+// scheduled.
+func nullDeliverAt(msg *hookbridge.Message) sql.NullInt64 {
+	at, ok := storekit.Scheduled(msg)
+	return sql.NullInt64{Int64: ms(at), Valid: ok}
+}
+
+// deliveryStatus is the status of the delivery d as the store gives it:
+// a cancelled one is stored as failed (final) with its canceled_at, and
+// given as hookbridge.StatusCanceled.
+const deliveryStatus = `CASE WHEN d.canceled_at IS NULL THEN d.status ELSE 4 END`
+
+// scheduledDelivery is the condition on d of a delivery still waiting for
+// its message's deliverAt: pending, untried, by the schedule.
+const scheduledDelivery = `d.status = 1 AND d.trigger = 0 AND d.attempts = 0`
+
+// MessageScheduledList reads a page of the application's scheduled
+// messages not gone out, by id, with their deliverAt.
+func (s driver) MessageScheduledList(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions, limit int) ([]hookbridge.Message, error) {
+	cond, args, orderBy := keyset("m.id", opt, hookbridge.OrderDescending)
+	// listScheduled walks messages_app_scheduled, and each message's
+	// deliveries by deliveries_msg_endpoint.
+	listScheduled := `SELECT ` + messageColumns + `, m.deliver_at FROM messages m
+		WHERE m.app_id = ? AND m.deliver_at IS NOT NULL AND m.deliver_at > ?
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND ` + scheduledDelivery + `)
+		AND ` + cond + orderBy + ` LIMIT ?`
+	args = append([]any{appID, ms(now)}, args...)
+	return collect(ctx, s.r, listScheduled, append(args, limit+1), func(r rowScanner) (hookbridge.Message, error) {
+		var at int64
+		m, err := scanMessageAnd(r, &at)
+		m.DeliverAt = fromMS(at)
+		return m, err
+	})
+}
+
+// MessageCancel cancels the scheduled message's deliveries that wait for
+// its deliverAt and are not leased at now.
+func (s driver) MessageCancel(ctx context.Context, appID, msgID string, now time.Time) (scheduled bool, canceled int64, err error) {
+	const cancelScheduled = `
+		UPDATE deliveries AS d
+		SET status = 2, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?3, canceled_at = ?3
+		WHERE d.msg_id = ?1 AND d.app_id = ?2 AND ` + scheduledDelivery + `
+		AND (d.lease_until IS NULL OR d.lease_until <= ?3)`
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT deliver_at IS NOT NULL FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&scheduled)
+		if err != nil || !scheduled {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, cancelScheduled, msgID, appID, ms(now))
+		if err != nil {
+			return err
+		}
+		canceled, err = res.RowsAffected()
+		return err
+	})
+	return scheduled, canceled, err
+}
+
 // MessageExpunge deletes the payload of a message, keeping the row.
 func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64, error) {
 	return s.exec(ctx, `UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?`, appID, msgID)
@@ -322,7 +380,7 @@ func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, op
 	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
-		SELECT ` + endpointColumns + `, d.status, d.next_attempt_at
+		SELECT ` + endpointColumns + `, ` + deliveryStatus + `, d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.msg_id = ? AND d.app_id = ? AND ` + latestDelivery + ` AND ` + cond + orderBy + ` LIMIT ?`
 	args = append([]any{msgID, appID}, args...)
@@ -362,14 +420,14 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
 	if f.Status != nil {
-		w.add(`d.status = ?`, int(*f.Status))
+		w.add(`d.status = ?`, int(*f.Status)) // a cancelled one is stored failed
 	}
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
 	cond, args, orderBy := keyset("d.msg_id", f.ListOptions, hookbridge.OrderDescending)
 	w.add(cond, args...)
 	// listEndpointMessages walks deliveries_endpoint_msg in message order.
 	listEndpointMessages := `
-		SELECT ` + messageColumns + `, d.status, d.next_attempt_at
+		SELECT ` + messageColumns + `, ` + deliveryStatus + `, d.next_attempt_at
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + w.where() + orderBy + ` LIMIT ?`
 	var rows []hookbridge.EndpointMessage
@@ -407,10 +465,10 @@ func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID stri
 	}
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `
-		SELECT d.status, count(*)
+		SELECT ` + deliveryStatus + `, count(*)
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + w.where() + `
-		GROUP BY d.status`
+		GROUP BY 1`
 	var counts []storekit.StatusCount
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -42,6 +43,35 @@ func testEventTypes(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 		wantCode(t, s.DeleteEventType(ctx, et.Name), hookbridge.ENOTFOUND)
 		wantCode(t, s.UpdateEventType(ctx, &hookbridge.EventType{Name: "nope"}), hookbridge.ENOTFOUND)
+	})
+
+	open.run(t, "RetrySchedule", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		et := &hookbridge.EventType{Name: "invoice.paid",
+			RetrySchedule: []time.Duration{1500 * time.Millisecond, time.Minute, 36 * time.Hour}}
+		ok(t, s.CreateEventType(ctx, et))
+		got, err := s.GetEventType(ctx, et.Name)
+		ok(t, err)
+		equal(t, "created with a schedule", got.RetrySchedule, et.RetrySchedule)
+		page, err := s.ListEventTypes(ctx, hookbridge.ListOptions{Limit: 10}, false)
+		ok(t, err)
+		equal(t, "listed", page.Data[0].RetrySchedule, et.RetrySchedule)
+
+		// Empty (one try, no retry) is not nil (the server's schedule).
+		got.RetrySchedule = []time.Duration{}
+		ok(t, s.UpdateEventType(ctx, got))
+		got, err = s.GetEventType(ctx, et.Name)
+		ok(t, err)
+		if got.RetrySchedule == nil || len(got.RetrySchedule) != 0 {
+			t.Errorf("after setting an empty schedule: %#v, want empty, not nil", got.RetrySchedule)
+		}
+		got.RetrySchedule = nil
+		ok(t, s.UpdateEventType(ctx, got))
+		got, err = s.GetEventType(ctx, et.Name)
+		ok(t, err)
+		if got.RetrySchedule != nil {
+			t.Errorf("after clearing the schedule: %#v, want nil", got.RetrySchedule)
+		}
 	})
 
 	open.run(t, "CreateFillsTimes", func(t *testing.T, s hookbridge.Store) {

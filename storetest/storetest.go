@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventTypes", func(t *testing.T) { testEventTypes(t, open) })
 	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
+	t.Run("Scheduled", func(t *testing.T) { testScheduled(t, open) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, open) })
 	t.Run("EndpointMTLS", func(t *testing.T) { testEndpointMTLS(t, open) })
 	t.Run("EndpointOAuth", func(t *testing.T) { testEndpointOAuth(t, open) })

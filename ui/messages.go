@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -67,7 +68,7 @@ func outcomeOf(dests []hookbridge.MessageEndpoint) outcome {
 		switch d.Status {
 		case hookbridge.StatusSuccess:
 			o.Succeeded++
-		case hookbridge.StatusFail:
+		case hookbridge.StatusFail, hookbridge.StatusCanceled:
 			o.Failed++
 		default:
 			o.Pending++
@@ -271,6 +272,10 @@ type messagePage struct {
 	// Pending is set while a destination is not final, so the page keeps
 	// itself up to date (static/app.js).
 	Pending bool
+	// ScheduledFor is when a scheduled message (deliverAt) is to go out:
+	// the earliest time an untried destination waits for, when that is
+	// still ahead; zero otherwise.
+	ScheduledFor time.Time
 	// ResendPath is where the resend form posts.
 	ResendPath string
 	BackPath   string
@@ -306,9 +311,14 @@ func (h *Handler) loadMessage(ctx context.Context, appID, ref string) (*messageP
 		return nil, err
 	}
 	p := &messagePage{Message: *msg, Destinations: dests.Data}
+	now := h.now()
 	for _, d := range dests.Data {
 		if !d.Status.Final() {
 			p.Pending = true
+		}
+		if d.Status == hookbridge.StatusPending && d.NextAttempt.After(now) &&
+			(p.ScheduledFor.IsZero() || d.NextAttempt.Before(p.ScheduledFor)) {
+			p.ScheduledFor = d.NextAttempt
 		}
 	}
 	body := prettyJSON(msg.Payload)

@@ -387,3 +387,29 @@ func TestEndpointFormFilter(t *testing.T) {
 		t.Error("a test without messages does not say so")
 	}
 }
+
+// TestScheduledMessageShown: a message sent with deliverAt says on its
+// page when it is to go out; once cancelled, it says so no longer and its
+// endpoint shows the delivery canceled.
+func TestScheduledMessageShown(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	rcv := newReceiver(t)
+	app := st.app("Pizza Place", "merchant-42")
+	st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": rcv.URL + "/hook"}, http.StatusCreated)
+	at := st.clock.Now().Add(2 * time.Hour).UTC()
+	msg := st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "order.created",
+		"payload": map[string]any{"orderId": "ord_1"}, "deliverAt": at.Format(time.RFC3339)}, http.StatusAccepted)["id"].(string)
+
+	admin := st.browser()
+	admin.signIn()
+	page := admin.get("/ui/apps/"+app+"/msg/"+msg).want(t, http.StatusOK)
+	if !strings.Contains(page.Body, "scheduled for") || !strings.Contains(page.Body, at.Format("2006-01-02T15:04:05")) {
+		t.Errorf("the message page does not say when the scheduled message goes out:\n%s", page.Body)
+	}
+	st.admin("POST", "/api/v1/app/"+app+"/msg/"+msg+"/cancel", nil, http.StatusNoContent)
+	page = admin.get("/ui/apps/"+app+"/msg/"+msg).want(t, http.StatusOK)
+	if strings.Contains(page.Body, "scheduled for") || !strings.Contains(page.Body, "badge-canceled") {
+		t.Errorf("the cancelled message's page still shows it scheduled, or not its delivery canceled:\n%s", page.Body)
+	}
+}

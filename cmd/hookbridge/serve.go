@@ -288,10 +288,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		Wake:           disp.Wake,
 		StoreWakes:     storeWakes,
 		EventsRecorded: relay.Kick,
-		Logger:         logger.With("component", "api"),
-		Version:        buildVersion(),
-		PublicURL:      cfg.PublicURL,
-		Tracer:         tracer,
+		// A schedule changed here applies at the next failed try here;
+		// other instances read it again within their schedule TTL.
+		RetryScheduleChanged: disp.ForgetRetrySchedule,
+		Logger:               logger.With("component", "api"),
+		Version:              buildVersion(),
+		PublicURL:            cfg.PublicURL,
+		Tracer:               tracer,
 
 		StrictEventTypes: cfg.StrictEventTypes,
 	})

@@ -46,6 +46,7 @@ func newSource(src *hookbridge.Source, now time.Time) {
 // newMessage fills in msg's ID and CreatedAt (its timestamp) if unset.
 func newMessage(msg *hookbridge.Message, now time.Time) {
 	newRow(&msg.ID, hookbridge.PrefixMessage, &msg.CreatedAt, nil, now)
+	msg.DeliverAt = TruncMS(msg.DeliverAt)
 }
 
 // newAttempt fills in a's ID and CreatedAt if unset.

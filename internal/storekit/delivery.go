@@ -11,13 +11,31 @@ import (
 )
 
 // ScheduledDelivery is the pending delivery of msg to the endpoint that a
-// fan-out writes, due at the message's time; now is the store's.
+// fan-out writes, due at the message's time (DueAt); now is the store's.
 func ScheduledDelivery(msg *hookbridge.Message, endpointID string, now time.Time) hookbridge.Delivery {
 	return hookbridge.Delivery{
 		ID: hookbridge.NewID(hookbridge.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: endpointID,
 		Status: hookbridge.StatusPending, Trigger: hookbridge.TriggerScheduled,
-		NextAttempt: msg.CreatedAt, CreatedAt: now, UpdatedAt: now,
+		NextAttempt: DueAt(msg), CreatedAt: now, UpdatedAt: now,
 	}
+}
+
+// DueAt is when the deliveries of a new message are due: its time, or
+// its DeliverAt when that is later (a scheduled message).
+func DueAt(msg *hookbridge.Message) time.Time {
+	if msg.DeliverAt.After(msg.CreatedAt) {
+		return msg.DeliverAt
+	}
+	return msg.CreatedAt
+}
+
+// Scheduled is the DeliverAt a store keeps for msg: zero (NULL) unless
+// it is later than the message's time.
+func Scheduled(msg *hookbridge.Message) (deliverAt time.Time, ok bool) {
+	if msg.DeliverAt.After(msg.CreatedAt) {
+		return msg.DeliverAt, true
+	}
+	return time.Time{}, false
 }
 
 // ManualDelivery is the pending delivery a resend or a recovery adds, due

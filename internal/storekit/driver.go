@@ -180,6 +180,16 @@ type Driver interface {
 	// id key.
 	MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error)
 	MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error)
+	// MessageScheduledList reads a page of the application's messages
+	// with a deliver_at after now and a pending delivery, by id, each with
+	// its DeliverAt.
+	MessageScheduledList(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions, limit int) ([]hookbridge.Message, error)
+	// MessageCancel cancels, in one transaction, the deliveries of the
+	// application's message that are pending, scheduled, untried and not
+	// leased at now (status canceled, no next attempt, no lease), if the
+	// message has a deliver_at. It returns whether the message has one
+	// and how many it cancelled; a missing message is "no rows".
+	MessageCancel(ctx context.Context, appID, msgID string, now time.Time) (scheduled bool, canceled int64, err error)
 	// MessageExpunge deletes the message's payload, keeping the row.
 	MessageExpunge(ctx context.Context, appID, msgID string) (changed int64, err error)
 	// MessageEndpointList reads a page of the endpoints the message was

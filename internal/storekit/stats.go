@@ -19,6 +19,8 @@ func countStatus(st *hookbridge.EndpointStats, status hookbridge.MessageStatus, 
 		st.Fail = n
 	case hookbridge.StatusSending:
 		st.Sending = n
+	case hookbridge.StatusCanceled:
+		st.Canceled = n
 	}
 }
 

@@ -624,6 +624,29 @@ func (s *Store) ListMessages(ctx context.Context, appID string, f hookbridge.Mes
 	})
 }
 
+// ListScheduledMessages pages through the application's scheduled
+// messages that have not gone out, by id, newest first by default.
+func (s *Store) ListScheduledMessages(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.Message], error) {
+	return list(opt, "list scheduled messages", func(limit int) ([]hookbridge.Message, error) {
+		return s.d.MessageScheduledList(ctx, appID, TruncMS(now), opt, limit)
+	})
+}
+
+// CancelMessage cancels the scheduled message's deliveries that have not
+// gone out (see hookbridge.MessageStore).
+func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (int, error) {
+	scheduled, n, err := s.d.MessageCancel(ctx, appID, msgID, TruncMS(now))
+	switch {
+	case err != nil:
+		return 0, Err(err, "message", nil, "cancel message %s", msgID)
+	case !scheduled:
+		return 0, hookbridge.Errorf(hookbridge.ECONFLICT, "message %s was not scheduled (it had no deliverAt): it went out when it was sent", msgID)
+	case n == 0:
+		return 0, hookbridge.Errorf(hookbridge.ECONFLICT, "message %s has nothing left to cancel: its deliveries went out or were cancelled already", msgID)
+	}
+	return int(n), nil
+}
+
 // ExpungeMessageContent deletes the payload of a message, keeping the row.
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
 	n, err := s.d.MessageExpunge(ctx, appID, msgID)
