@@ -15,19 +15,12 @@ import (
 // throttleRate. A null or absent list means no filter; an empty list is
 // refused, as in Svix.
 type endpointIn struct {
-	URL          *string           `json:"url"`
-	Description  string            `json:"description"`
-	UID          *string           `json:"uid"`
-	RateLimit    *int              `json:"rateLimit"`
-	ThrottleRate *int              `json:"throttleRate"`
-	Version      *int              `json:"version"` // deprecated in Svix; accepted and checked, always 1
-	Disabled     bool              `json:"disabled"`
-	FilterTypes  []string          `json:"filterTypes"`
-	EventTypes   []string          `json:"eventTypes"`
-	Channels     []string          `json:"channels"`
-	Secret       *string           `json:"secret"`
-	Metadata     map[string]string `json:"metadata"`
-	Headers      map[string]string `json:"headers"`
+	endpointFields
+	Version     *int              `json:"version"` // deprecated in Svix; accepted and checked, always 1
+	FilterTypes []string          `json:"filterTypes"`
+	EventTypes  []string          `json:"eventTypes"`
+	Channels    []string          `json:"channels"`
+	Headers     map[string]string `json:"headers"`
 	// FIFO is a Hookbridge addition: strict message order for this
 	// endpoint. Absent keeps it as it is, as Svix SDKs never send it.
 	FIFO *bool `json:"fifo"`
