@@ -318,6 +318,16 @@ func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application
 	return ep, nil
 }
 
+// replaceEndpoint stores ep with the settings of v in place of its own, as
+// a PUT does; its secrets stay.
+func (s *Server) replaceEndpoint(ctx context.Context, ep *hookbridge.Endpoint, v *validEndpoint) error {
+	if err := v.apply(ep); err != nil {
+		return err
+	}
+	ep.UpdatedAt = s.timeNow()
+	return s.updateEndpoint(ctx, ep)
+}
+
 func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) error {
 	_, ep, err := s.endpoint(r)
 	if err != nil {
@@ -351,11 +361,7 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if err := v.apply(ep); err != nil {
-		return err
-	}
-	ep.UpdatedAt = s.timeNow()
-	if err := s.updateEndpoint(r.Context(), ep); err != nil {
+	if err := s.replaceEndpoint(r.Context(), ep, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toEndpointOut(ep))

@@ -147,11 +147,7 @@ func (s *Server) handleUpdateOperationalEndpoint(w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	if err := v.apply(ep); err != nil {
-		return err
-	}
-	ep.UpdatedAt = s.timeNow()
-	if err := s.updateEndpoint(r.Context(), ep); err != nil {
+	if err := s.replaceEndpoint(r.Context(), ep, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toOperationalEndpointOut(ep))
