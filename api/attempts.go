@@ -222,16 +222,15 @@ type endpointMessageOut struct {
 func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	query := r.URL.Query()
-	q := listParams(query, &fe, idIterator(hookbridge.PrefixMessage), false, hookbridge.OrderDescending)
+	q, mf, withContent := messageQuery(query, &fe)
 	f := hookbridge.EndpointMessageFilter{
-		ListOptions: q.opt,
+		ListOptions: mf.ListOptions,
 		Status:      statusParam(query, &fe),
-		EventTypes:  eventTypesParam(query, &fe),
-		Channel:     channelParam(query, &fe),
-		Before:      timeParam(query, "before", &fe),
-		After:       timeParam(query, "after", &fe),
+		EventTypes:  mf.EventTypes,
+		Channel:     mf.Channel,
+		Before:      mf.Before,
+		After:       mf.After,
 	}
-	withContent := boolParam(query, "with_content", true, &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}

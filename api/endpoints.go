@@ -15,19 +15,12 @@ import (
 // throttleRate. A null or absent list means no filter; an empty list is
 // refused, as in Svix.
 type endpointIn struct {
-	URL          *string           `json:"url"`
-	Description  string            `json:"description"`
-	UID          *string           `json:"uid"`
-	RateLimit    *int              `json:"rateLimit"`
-	ThrottleRate *int              `json:"throttleRate"`
-	Version      *int              `json:"version"` // deprecated in Svix; accepted and checked, always 1
-	Disabled     bool              `json:"disabled"`
-	FilterTypes  []string          `json:"filterTypes"`
-	EventTypes   []string          `json:"eventTypes"`
-	Channels     []string          `json:"channels"`
-	Secret       *string           `json:"secret"`
-	Metadata     map[string]string `json:"metadata"`
-	Headers      map[string]string `json:"headers"`
+	endpointFields
+	Version     *int              `json:"version"` // deprecated in Svix; accepted and checked, always 1
+	FilterTypes []string          `json:"filterTypes"`
+	EventTypes  []string          `json:"eventTypes"`
+	Channels    []string          `json:"channels"`
+	Headers     map[string]string `json:"headers"`
 	// FIFO is a Hookbridge addition: strict message order for this
 	// endpoint. Absent keeps it as it is, as Svix SDKs never send it.
 	FIFO *bool `json:"fifo"`
@@ -325,6 +318,16 @@ func (s *Server) createEndpoint(ctx context.Context, app *hookbridge.Application
 	return ep, nil
 }
 
+// replaceEndpoint stores ep with the settings of v in place of its own, as
+// a PUT does; its secrets stay.
+func (s *Server) replaceEndpoint(ctx context.Context, ep *hookbridge.Endpoint, v *validEndpoint) error {
+	if err := v.apply(ep); err != nil {
+		return err
+	}
+	ep.UpdatedAt = s.timeNow()
+	return s.updateEndpoint(ctx, ep)
+}
+
 func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) error {
 	_, ep, err := s.endpoint(r)
 	if err != nil {
@@ -358,11 +361,7 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if err := v.apply(ep); err != nil {
-		return err
-	}
-	ep.UpdatedAt = s.timeNow()
-	if err := s.updateEndpoint(r.Context(), ep); err != nil {
+	if err := s.replaceEndpoint(r.Context(), ep, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toEndpointOut(ep))

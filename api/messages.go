@@ -234,16 +234,7 @@ func newMessage(in *messageIn, appID string, payload json.RawMessage, channels [
 // handleListMessages lists an application's messages, newest first.
 func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
-	query := r.URL.Query()
-	q := listParams(query, &fe, idIterator(hookbridge.PrefixMessage), false, hookbridge.OrderDescending)
-	f := hookbridge.MessageFilter{
-		ListOptions: q.opt,
-		EventTypes:  eventTypesParam(query, &fe),
-		Channel:     channelParam(query, &fe),
-		Before:      timeParam(query, "before", &fe),
-		After:       timeParam(query, "after", &fe),
-	}
-	withContent := boolParam(query, "with_content", true, &fe)
+	q, f, withContent := messageQuery(r.URL.Query(), &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}

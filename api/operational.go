@@ -18,15 +18,10 @@ import (
 // operationalEndpointIn is Svix's OperationalWebhookEndpointIn (and,
 // without secret, OperationalWebhookEndpointUpdate).
 type operationalEndpointIn struct {
-	URL          *string           `json:"url"`
-	Description  string            `json:"description"`
-	UID          *string           `json:"uid"`
-	RateLimit    *int              `json:"rateLimit"`
-	ThrottleRate *int              `json:"throttleRate"`
-	Disabled     bool              `json:"disabled"`
-	FilterTypes  []string          `json:"filterTypes"`
-	Metadata     map[string]string `json:"metadata"`
-	Secret       *string           `json:"secret"`
+	endpointFields
+	// FilterTypes name operational event types, checked here rather than
+	// against the catalogue.
+	FilterTypes []string `json:"filterTypes"`
 }
 
 // operationalEndpointOut is Svix's OperationalWebhookEndpointOut: its
@@ -77,10 +72,7 @@ func (s *Server) operationalApp(r *http.Request) (*hookbridge.Application, error
 // that filterTypes name operational event types, which are not in the
 // event type catalogue.
 func (s *Server) validateOperationalEndpoint(r *http.Request, in *operationalEndpointIn, withSecret bool) (*validEndpoint, error) {
-	v, err := s.validateEndpointIn(r.Context(), &endpointIn{
-		URL: in.URL, Description: in.Description, UID: in.UID, RateLimit: in.RateLimit, ThrottleRate: in.ThrottleRate,
-		Disabled: in.Disabled, Metadata: in.Metadata, Secret: in.Secret,
-	}, withSecret)
+	v, err := s.validateEndpointIn(r.Context(), &endpointIn{endpointFields: in.endpointFields}, withSecret)
 	var fe fieldErrors
 	if in.FilterTypes != nil {
 		types := normalizeSet(in.FilterTypes, maxNameLen, 0, &fe, "filterTypes")
@@ -155,11 +147,7 @@ func (s *Server) handleUpdateOperationalEndpoint(w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	if err := v.apply(ep); err != nil {
-		return err
-	}
-	ep.UpdatedAt = s.timeNow()
-	if err := s.updateEndpoint(r.Context(), ep); err != nil {
+	if err := s.replaceEndpoint(r.Context(), ep, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toOperationalEndpointOut(ep))

@@ -10,11 +10,9 @@ import (
 	"github.com/hookbridge/hookbridge/sealed"
 )
 
-// endpointColumns is the column list scanEndpoint reads. Queries that join
-// endpoints alias the table as e.
-const endpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
-	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter,
-	e.mtls_version, e.oauth_version`
+// endpointColumns is the column list scanEndpoint reads, shared with the
+// other store. Queries alias endpoints as e.
+const endpointColumns = storekit.EndpointColumns
 
 // scanEndpoint returns the scanner of endpointColumns that opens the
 // secrets, the URL's credentials and the headers with keys.

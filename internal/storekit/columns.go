@@ -1,0 +1,8 @@
+package storekit
+
+// EndpointColumns is the column list of an endpoint that both stores read,
+// in the order their scanners expect; both dialects accept it as it is.
+// Queries alias the endpoints table as e.
+const EndpointColumns = `e.id, e.app_id, e.uid, e.url, e.description, e.event_types, e.channels, e.disabled,
+	e.rate_limit, e.metadata, e.headers, e.secrets, e.fifo, e.failing_since, e.paused_until, e.created_at, e.updated_at, e.filter,
+	e.mtls_version, e.oauth_version`
