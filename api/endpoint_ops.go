@@ -306,7 +306,7 @@ func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) e
 		s.wake()
 	}
 	writeJSON(w, http.StatusAccepted, recoverOut{
-		ID:        hookbridge.NewIDAt(hookbridge.PrefixRecovery, now),
+		ID:        hookbridge.NewIDAt(hookbridge.PrefixTask, now),
 		Status:    "running",
 		Task:      "endpoint.recover",
 		UpdatedAt: formatTime(now),

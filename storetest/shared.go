@@ -48,6 +48,11 @@ func RunInstances(t *testing.T, open func(t *testing.T) (a, b hookbridge.Store))
 		a, b := open(t)
 		testRunExclusive(t, a.(hookbridge.ExclusiveRunner), b.(hookbridge.ExclusiveRunner))
 	})
+	t.Run("TaskClaims", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		testTaskClaims(t, a, b)
+	})
 }
 
 // testListen: l wakes once listening, and when a message accepted through

@@ -241,6 +241,30 @@ type Driver interface {
 	// SecretsReseal runs reseal in one write transaction, which it commits
 	// if reseal returns nil.
 	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
+
+	// TaskInsert inserts t as it is; ENOTFOUND (endpoint) if its endpoint
+	// is not its application's.
+	TaskInsert(ctx context.Context, t *hookbridge.Task) error
+	TaskGet(ctx context.Context, id string) (hookbridge.Task, error)
+	// TaskList reads up to limit+1 tasks matching f by id, newest first
+	// by default.
+	TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]hookbridge.Task, error)
+	// TaskClaim leases the oldest running task not held at now to owner
+	// until until; found is false when there is none.
+	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t hookbridge.Task, found bool, err error)
+	// TaskMessages reads up to limit messages of t.Selection (all its
+	// conditions, Missing and Failed included, in SQL) with ids after
+	// t.Cursor, by id.
+	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error)
+	// TaskAdvance, in one transaction, checks that owner holds the
+	// running task t (held false, nothing written, if not), that its
+	// endpoint exists (ENOTFOUND), inserts the manual deliveries ds whose
+	// message still exists, and sets the task's cursor, total, status,
+	// error and updated_at from t, its done to done plus the deliveries
+	// inserted (read back into t.Done), and its lease to leaseUntil while
+	// it is running, none after.
+	TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (held bool, err error)
+	TaskRelease(ctx context.Context, owner, id string) error
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.

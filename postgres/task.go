@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
+)
+
+// taskColumns is the column list scanTask reads.
+const taskColumns = `id, kind, app_id, endpoint_id, selection, status, done, total, cursor, error, created_at, updated_at`
+
+func scanTask(row pgx.Row) (hookbridge.Task, error) {
+	var (
+		t   hookbridge.Task
+		sel []byte
+	)
+	err := row.Scan(&t.ID, &t.Kind, &t.AppID, &t.EndpointID, &sel, &t.Status, &t.Done, &t.Total,
+		&t.Cursor, &t.Error, &t.CreatedAt, &t.UpdatedAt)
+	if err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, json.Unmarshal(sel, &t.Selection)
+}
+
+// TaskInsert inserts t as it is, once its endpoint is found.
+func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task) error {
+	sel, err := json.Marshal(t.Selection)
+	if err != nil {
+		return err
+	}
+	const insert = `
+		INSERT INTO tasks (id, kind, app_id, endpoint_id, selection, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, insert, t.ID, t.Kind, t.AppID, t.EndpointID, string(sel), string(t.Status), t.CreatedAt, t.UpdatedAt)
+		return err
+	})
+}
+
+// TaskGet reads the task with id.
+func (s driver) TaskGet(ctx context.Context, id string) (hookbridge.Task, error) {
+	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id))
+}
+
+// TaskList reads a page of tasks by id.
+func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]hookbridge.Task, error) {
+	var q query
+	if f.Status != "" {
+		q.where(`status = ` + q.arg(string(f.Status)))
+	}
+	if f.Kind != "" {
+		q.where(`kind = ` + q.arg(f.Kind))
+	}
+	if f.AppID != "" {
+		q.where(`app_id = ` + q.arg(f.AppID))
+	}
+	tail := q.keyset("id", f.ListOptions, hookbridge.OrderDescending, limit)
+	return collect(ctx, s.pool, `SELECT `+taskColumns+` FROM tasks WHERE `+q.clause()+tail, q.args, scanTask)
+}
+
+// TaskClaim leases the oldest running task nothing holds at now to owner
+// until until. SKIP LOCKED lets instances claiming at once take different
+// tasks; the lease condition, checked again on the locked row, keeps two
+// from taking one.
+func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Time) (hookbridge.Task, bool, error) {
+	const claim = `
+		UPDATE tasks SET owner = $1, lease_until = $2
+		WHERE id = (
+			SELECT id FROM tasks
+			WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $3)
+			ORDER BY id LIMIT 1
+			FOR UPDATE SKIP LOCKED)
+		AND (lease_until IS NULL OR lease_until <= $3)
+		RETURNING ` + taskColumns
+	t, err := scanTask(s.pool.QueryRow(ctx, claim, owner, until, now))
+	if storekit.IsNoRows(err) {
+		return t, false, nil
+	}
+	return t, err == nil, markErr(err)
+}
+
+// TaskMessages reads up to limit messages of t's selection after its
+// cursor, by id.
+func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error) {
+	sel := t.Selection
+	var q query
+	q.where(`m.app_id = ` + q.arg(t.AppID))
+	q.messageFilter(sel.EventTypes, sel.Channel, "m.created_at", sel.Before, sel.After)
+	if t.Cursor != "" {
+		q.where(`m.id > ` + q.arg(t.Cursor))
+	}
+	if sel.Missing {
+		// deliveries_msg_endpoint answers this from the index.
+		q.where(`NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) + `)`)
+	}
+	if sel.Failed {
+		q.where(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) +
+			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(hookbridge.StatusFail)) + `)`)
+	}
+	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + q.clause() + ` ORDER BY m.id LIMIT ` + q.arg(limit)
+	return collect(ctx, s.pool, page, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
+}
+
+// TaskAdvance records a page of t held by owner; see storekit.Driver. The
+// first statement locks the task's row, so a claim by another instance
+// waits for the page to commit, and then finds the lease renewed.
+func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (bool, error) {
+	const (
+		held   = `SELECT true FROM tasks WHERE id = $1 AND owner = $2 AND status = 'running' FOR UPDATE`
+		update = `
+			UPDATE tasks SET cursor = $1, done = done + $2, total = $3, status = $4, error = $5, updated_at = $6,
+				owner = CASE WHEN $4 = 'running' THEN owner END,
+				lease_until = CASE WHEN $4 = 'running' THEN $7::timestamptz END
+			WHERE id = $8
+			RETURNING done`
+	)
+	var ok, added bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, held, t.ID, owner).Scan(&ok); err != nil {
+			if storekit.IsNoRows(err) {
+				return nil // not held: nothing written
+			}
+			return err
+		}
+		if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
+			return err
+		}
+		n, err := s.insertManualBatch(ctx, tx, t.AppID, t.EndpointID, ds)
+		if err != nil {
+			return err
+		}
+		added = n > 0
+		return tx.QueryRow(ctx, update, t.Cursor, n, t.Total, string(t.Status), t.Error, t.UpdatedAt, leaseUntil, t.ID).Scan(&t.Done)
+	})
+	if err == nil && added {
+		s.notifyDue()
+	}
+	return ok, err
+}
+
+// TaskRelease ends owner's lease on the task.
+func (s driver) TaskRelease(ctx context.Context, owner, id string) error {
+	_, err := s.exec(ctx, `UPDATE tasks SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2`, id, owner)
+	return err
+}
