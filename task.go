@@ -7,13 +7,15 @@ import (
 
 // Background task kinds, as Svix names them (BackgroundTaskType).
 const (
-	// TaskEndpointReplay sends messages to an endpoint again, or for the
-	// first time: replay-missing (Missing) and the dashboard's replay of
-	// a filtered set of messages.
+	// TaskEndpointReplay sends an endpoint the messages it never got
+	// (replay-missing: Missing).
 	TaskEndpointReplay = "endpoint.replay"
 	// TaskEndpointRecover sends again every message whose latest delivery
-	// to the endpoint failed (Failed).
+	// to the endpoint failed (Status StatusFail).
 	TaskEndpointRecover = "endpoint.recover"
+	// TaskEndpointBulkReplay sends again the messages of a filtered set
+	// (the dashboard's message list, Svix's bulk-replay).
+	TaskEndpointBulkReplay = "endpoint.bulk_replay"
 )
 
 // TaskStatus is where a Task is (Svix's BackgroundTaskStatus).
@@ -32,7 +34,7 @@ const (
 // after a restart goes on where it was and queues no message twice.
 type Task struct {
 	ID         string // qtask_…
-	Kind       string // TaskEndpointReplay or TaskEndpointRecover
+	Kind       string // TaskEndpointReplay, TaskEndpointRecover or TaskEndpointBulkReplay
 	AppID      string
 	EndpointID string
 	Selection  TaskSelection
@@ -52,17 +54,19 @@ type Task struct {
 //   - Missing: only those with no delivery at all to the endpoint, and
 //     that the endpoint would be owed now (its event types, channels and
 //     filter, as at fan-out, evaluated when the page is read).
-//   - Failed: only those whose latest delivery to the endpoint failed.
+//   - Status: only those whose latest delivery to the endpoint has it.
 //
 // Neither: every message selected, whatever the endpoint subscribes to
-// (a replay the operator chose message by message, as Resend).
+// (a bulk replay the operator chose by its filters, sent as Resend would).
 type TaskSelection struct {
 	After      time.Time `json:"after,omitzero"`
 	Before     time.Time `json:"before,omitzero"`
 	EventTypes []string  `json:"eventTypes,omitempty"`
 	Channel    string    `json:"channel,omitempty"`
 	Missing    bool      `json:"missing,omitempty"`
-	Failed     bool      `json:"failed,omitempty"`
+	// Status, when set: only those whose latest delivery to the
+	// endpoint has this status (StatusFail for a recovery).
+	Status *MessageStatus `json:"status,omitempty"`
 }
 
 // TaskFilter selects tasks. Tasks list newest first.

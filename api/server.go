@@ -63,6 +63,11 @@ type Config struct {
 	// recoveries: a wake-up there would send the claimer looking for work
 	// it already has.
 	StoreWakes bool
+	// TaskCreated is called after a background task (a bulk replay or
+	// recovery) was created, so that the task worker starts it now
+	// (replay.Worker's Kick). It must not block. Nil: the task waits for
+	// a worker's next poll.
+	TaskCreated func()
 	// EventsRecorded is called after a change to an endpoint, with which
 	// the store recorded its operational event (endpoint.created,
 	// endpoint.updated, endpoint.deleted), so that it is sent at once

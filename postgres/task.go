@@ -102,9 +102,9 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 		// deliveries_msg_endpoint answers this from the index.
 		q.where(`NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) + `)`)
 	}
-	if sel.Failed {
+	if sel.Status != nil {
 		q.where(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) +
-			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(hookbridge.StatusFail)) + `)`)
+			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(*sel.Status)) + `)`)
 	}
 	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + q.clause() + ` ORDER BY m.id LIMIT ` + q.arg(limit)
 	return collect(ctx, s.pool, page, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })

@@ -108,9 +108,9 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 		// deliveries_msg_endpoint answers this from the index.
 		w.add(`NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)`, t.EndpointID)
 	}
-	if sel.Failed {
+	if sel.Status != nil {
 		w.add(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ? AND `+
-			latestDelivery+` AND d.status = ?)`, t.EndpointID, int(hookbridge.StatusFail))
+			latestDelivery+` AND d.status = ?)`, t.EndpointID, int(*sel.Status))
 	}
 	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + ` ORDER BY m.id LIMIT ?`
 	return collect(ctx, s.r, page, append(w.args, limit), scanMessage)

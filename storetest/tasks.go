@@ -41,7 +41,7 @@ func testTasks(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 
 		b := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID,
-			Selection: hookbridge.TaskSelection{Failed: true}}
+			Selection: hookbridge.TaskSelection{Status: ptr(hookbridge.StatusFail)}}
 		ok(t, s.CreateTask(ctx, b))
 		other := newApp(t, s, "other")
 		c := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: other.ID, EndpointID: newEndpoint(t, s, other.ID, nil).ID}
@@ -203,7 +203,7 @@ func testTasks(t *testing.T, open Opener) {
 		delivered := newMessage(t, s, app.ID, "a", at(time.Second))
 		finish(t, s, at(time.Second), succeed(at(time.Second)))
 		task := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID,
-			Selection: hookbridge.TaskSelection{Failed: true}}
+			Selection: hookbridge.TaskSelection{Status: ptr(hookbridge.StatusFail)}}
 		ok(t, s.CreateTask(ctx, task))
 		page, last, err := s.TaskMessages(ctx, task, 10)
 		ok(t, err)

@@ -253,7 +253,7 @@ type Driver interface {
 	// until until; found is false when there is none.
 	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t hookbridge.Task, found bool, err error)
 	// TaskMessages reads up to limit messages of t.Selection (all its
-	// conditions, Missing and Failed included, in SQL) with ids after
+	// conditions, Missing and Status included, in SQL) with ids after
 	// t.Cursor, by id.
 	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error)
 	// TaskAdvance, in one transaction, checks that owner holds the

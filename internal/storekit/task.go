@@ -15,7 +15,9 @@ import (
 // ending later, ends when the task is created: a task replays what was
 // there when it was asked for, and what comes later is fanned out anyway.
 func (s *Store) CreateTask(ctx context.Context, t *hookbridge.Task) error {
-	if t.Kind != hookbridge.TaskEndpointReplay && t.Kind != hookbridge.TaskEndpointRecover {
+	switch t.Kind {
+	case hookbridge.TaskEndpointReplay, hookbridge.TaskEndpointRecover, hookbridge.TaskEndpointBulkReplay:
+	default:
 		return hookbridge.Errorf(hookbridge.EINVALID, "unknown task kind %q", t.Kind)
 	}
 	now := TruncMS(s.now())
