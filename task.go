@@ -79,8 +79,8 @@ type TaskFilter struct {
 
 // TaskStore keeps background tasks and runs their pages.
 type TaskStore interface {
-	// CreateTask stores t as a new running task, filling in its ID (if
-	// unset), Status, counts and times. ENOTFOUND if the endpoint is not
+	// CreateTask stores t as a new running task, filling in its ID and
+	// times (if unset), Status and counts. ENOTFOUND if the endpoint is not
 	// the application's.
 	CreateTask(ctx context.Context, t *Task) error
 	// GetTask finds a task by id.
@@ -92,7 +92,7 @@ type TaskStore interface {
 	// that several instances share, one task is held by one at a time.
 	ClaimTask(ctx context.Context, owner string, now time.Time, lease time.Duration) (*Task, error)
 	// TaskMessages returns up to limit messages of the task's Selection
-	// created before its CreatedAt with ids after its Cursor, by id. With
+	// with ids after its Cursor, by id. With
 	// Missing, those the endpoint would not be owed now are left out of
 	// the result; last is the id of the last message read either way
 	// (the cursor to go on from), "" when none was left to read.
@@ -103,7 +103,9 @@ type TaskStore interface {
 	// the deliveries added), Total, Status and Error as given, and the
 	// lease extended to leaseUntil (released when the task is no longer
 	// running). ECONFLICT, and nothing written, if owner no longer holds
-	// the task; ENOTFOUND if its endpoint is gone.
+	// the task; ENOTFOUND if its endpoint is gone
+	// and msgIDs is not empty (a finish or failure is recorded whatever
+	// became of the endpoint).
 	AdvanceTask(ctx context.Context, owner string, t *Task, msgIDs []string, now, leaseUntil time.Time) error
 	// ReleaseTask ends owner's lease on the task, so that any instance
 	// may claim it at once (a worker that stops).

@@ -105,6 +105,7 @@ type Server struct {
 	maxBody      int64
 	wake         func()
 	onEvents     func()
+	taskCreated  func()
 	wakeCreated  func() // after accepting messages: wake, or nothing if StoreWakes
 	now          func() time.Time
 	log          *slog.Logger
@@ -169,6 +170,7 @@ func New(cfg Config) *Server {
 		maxPayload:   cmp.Or(cfg.MaxPayload, DefaultMaxPayload),
 		wake:         cfg.Wake,
 		onEvents:     cfg.EventsRecorded,
+		taskCreated:  cfg.TaskCreated,
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
@@ -249,6 +251,8 @@ func (s *Server) registerRoutes() {
 	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth", s.handlePutEndpointOAuth)
 	s.app("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth", s.handleDeleteEndpointOAuth)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing", s.handleReplayMissing)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay", s.handleBulkReplay)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
@@ -299,6 +303,11 @@ func (s *Server) registerRoutes() {
 	s.sourceRoute("POST /api/v1/source/{source_id}/events/{event_id}/release", s.handleReleaseInboundEvent)
 	s.sourceRoute("POST /api/v1/source/{source_id}/observed", s.handleObserved)
 	s.sourceRoute("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
+
+	// Background tasks (see tasks.go): of every application, so the
+	// admin's only.
+	s.private("GET /api/v1/background-task", s.handleListBackgroundTasks)
+	s.private("GET /api/v1/background-task/{task_id}", s.handleGetBackgroundTask)
 
 	// API keys (see apikeys.go): the admin's only.
 	s.private("GET /api/v1/api-key", s.handleListAPIKeys)

@@ -131,7 +131,10 @@ func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Tas
 			}
 			return err
 		}
-		if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
+		if len(ds) == 0 {
+			// Nothing to deliver: a count, a finish or a failure,
+			// whatever became of the endpoint.
+		} else if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
 			return err
 		}
 		n, err := s.insertManualBatch(ctx, tx, t.AppID, t.EndpointID, ds)

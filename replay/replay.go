@@ -211,8 +211,12 @@ func (w *Worker) run(ctx context.Context, t *hookbridge.Task) {
 // step queues one page of t: done says the task is finished, throttled
 // that the page was limited by a throttle, so the next one waits a second.
 func (w *Worker) step(ctx context.Context, t *hookbridge.Task) (done, throttled bool, err error) {
+	rate, err := w.throttle(ctx, t)
+	if err != nil {
+		return false, false, err
+	}
 	limit := w.page
-	if rate := w.throttle(ctx, t); rate > 0 {
+	if rate > 0 {
 		limit, throttled = min(limit, rate), true
 	}
 	msgs, last, err := w.store.TaskMessages(ctx, t, limit)
@@ -270,20 +274,20 @@ func (w *Worker) count(ctx context.Context, t *hookbridge.Task) error {
 }
 
 // throttle is the endpoint's throttle rate, else its application's; 0 for
-// none (or when neither can be read: the page that follows says why).
-func (w *Worker) throttle(ctx context.Context, t *hookbridge.Task) int {
+// none. ENOTFOUND when the endpoint is gone.
+func (w *Worker) throttle(ctx context.Context, t *hookbridge.Task) (int, error) {
 	ep, err := w.store.GetEndpoint(ctx, t.AppID, t.EndpointID)
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	if ep.RateLimit != nil {
-		return *ep.RateLimit
+		return *ep.RateLimit, nil
 	}
 	app, err := w.store.GetApplication(ctx, t.AppID)
 	if err != nil || app.RateLimit == nil {
-		return 0
+		return 0, err
 	}
-	return *app.RateLimit
+	return *app.RateLimit, nil
 }
 
 // stopped handles a page's error and says whether the task stops here:
@@ -326,4 +330,3 @@ func (w *Worker) waitUntil(ctx context.Context, until time.Time) error {
 		return nil
 	}
 }
-

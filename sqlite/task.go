@@ -133,7 +133,10 @@ func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Tas
 		if err := tx.QueryRowContext(ctx, held, t.ID, owner).Scan(&ok); err != nil || !ok {
 			return err
 		}
-		if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
+		if len(ds) == 0 {
+			// Nothing to deliver: a count, a finish or a failure,
+			// whatever became of the endpoint.
+		} else if err := endpointExists(ctx, tx, t.AppID, t.EndpointID); err != nil {
 			return err
 		}
 		msgIDs := make([]string, len(ds))

@@ -258,7 +258,7 @@ type Driver interface {
 	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error)
 	// TaskAdvance, in one transaction, checks that owner holds the
 	// running task t (held false, nothing written, if not), that its
-	// endpoint exists (ENOTFOUND), inserts the manual deliveries ds whose
+	// endpoint exists when ds is not empty (ENOTFOUND), inserts the manual deliveries ds whose
 	// message still exists, and sets the task's cursor, total, status,
 	// error and updated_at from t, its done to done plus the deliveries
 	// inserted (read back into t.Done), and its lease to leaseUntil while

@@ -10,8 +10,8 @@ import (
 
 // Background tasks (hookbridge.Task).
 
-// CreateTask stores t as a new running task: its ID (if unset), status,
-// counts and times are filled in, and a selection without an end, or one
+// CreateTask stores t as a new running task: its ID and times (if unset),
+// status and counts are filled in, and a selection without an end, or one
 // ending later, ends when the task is created: a task replays what was
 // there when it was asked for, and what comes later is fanned out anyway.
 func (s *Store) CreateTask(ctx context.Context, t *hookbridge.Task) error {
@@ -20,12 +20,9 @@ func (s *Store) CreateTask(ctx context.Context, t *hookbridge.Task) error {
 	default:
 		return hookbridge.Errorf(hookbridge.EINVALID, "unknown task kind %q", t.Kind)
 	}
-	now := TruncMS(s.now())
-	if t.ID == "" {
-		t.ID = hookbridge.NewIDAt(hookbridge.PrefixTask, now)
-	}
+	newRow(&t.ID, hookbridge.PrefixTask, &t.CreatedAt, &t.UpdatedAt, s.now())
 	t.Status, t.Done, t.Total, t.Cursor, t.Error = hookbridge.TaskRunning, 0, 0, "", ""
-	t.CreatedAt, t.UpdatedAt = now, now
+	now := t.CreatedAt
 	sel := &t.Selection
 	sel.After, sel.Before = TruncMS(sel.After), TruncMS(sel.Before)
 	if sel.Before.IsZero() || sel.Before.After(now) {
