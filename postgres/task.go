@@ -112,16 +112,20 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 
 // TaskAdvance records a page of t held by owner; see storekit.Driver. The
 // first statement locks the task's row, so a claim by another instance
-// waits for the page to commit, and then finds the lease renewed.
+// waits for the page to commit, and then finds the lease renewed. The
+// deliveries' created_at comes from PostgreSQL's clock, so the task's
+// updated_at is taken from it too when later than the store's: no
+// delivery of the page was made after it (the throttle counts from it).
 func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (bool, error) {
 	const (
 		held   = `SELECT true FROM tasks WHERE id = $1 AND owner = $2 AND status = 'running' FOR UPDATE`
 		update = `
-			UPDATE tasks SET cursor = $1, done = done + $2, total = $3, status = $4, error = $5, updated_at = $6,
+			UPDATE tasks SET cursor = $1, done = done + $2, total = $3, status = $4, error = $5,
+				updated_at = greatest($6::timestamptz, date_trunc('milliseconds', clock_timestamp())),
 				owner = CASE WHEN $4 = 'running' THEN owner END,
 				lease_until = CASE WHEN $4 = 'running' THEN $7::timestamptz END
 			WHERE id = $8
-			RETURNING done`
+			RETURNING done, updated_at`
 	)
 	var ok, added bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -142,7 +146,9 @@ func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Tas
 			return err
 		}
 		added = n > 0
-		return tx.QueryRow(ctx, update, t.Cursor, n, t.Total, string(t.Status), t.Error, t.UpdatedAt, leaseUntil, t.ID).Scan(&t.Done)
+		err = tx.QueryRow(ctx, update, t.Cursor, n, t.Total, string(t.Status), t.Error, t.UpdatedAt, leaseUntil, t.ID).Scan(&t.Done, &t.UpdatedAt)
+		t.UpdatedAt = t.UpdatedAt.UTC()
+		return err
 	})
 	if err == nil && added {
 		s.notifyDue()

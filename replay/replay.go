@@ -15,8 +15,9 @@
 //     twice.
 //   - With a throttle (the endpoint's throttleRate, else its
 //     application's) of r messages a second, a page holds at most r
-//     messages and the next one starts a second after it committed: no
-//     span of one second sees more than r deliveries queued by a task.
+//     messages and the next one starts a second after it committed (after
+//     its UpdatedAt, when another worker takes the task over): no span of
+//     one second sees more than r deliveries queued by a task.
 //     The dispatcher still applies the throttle when it sends.
 //   - The deliveries are made due at once and the dispatcher is told
 //     (Config.Wake); they then go through the one delivery path, attempt
@@ -175,7 +176,13 @@ func (w *Worker) run(ctx context.Context, t *hookbridge.Task) {
 		}
 	}()
 	counted := t.Cursor != "" || t.Done > 0 || t.Total > 0
-	var next time.Time // when the next page may start (throttle, retry)
+	// When the next page may start (throttle, retry). A task taken over
+	// waits a second from its last page, wherever that ran: its
+	// UpdatedAt is no earlier than the deliveries the page queued.
+	var next time.Time
+	if t.Cursor != "" {
+		next = t.UpdatedAt.Add(time.Second)
+	}
 	for {
 		if err := w.waitUntil(ctx, next); err != nil {
 			return

@@ -261,7 +261,10 @@ type Driver interface {
 	// endpoint exists when ds is not empty (ENOTFOUND), inserts the manual deliveries ds whose
 	// message still exists, and sets the task's cursor, total, status,
 	// error and updated_at from t, its done to done plus the deliveries
-	// inserted (read back into t.Done), and its lease to leaseUntil while
+	// inserted (read back into t.Done), its updated_at to t.UpdatedAt or,
+	// where the deliveries' creation times come from the database's clock,
+	// to the later of that and the database's time after the inserts
+	// (read back into t.UpdatedAt), and its lease to leaseUntil while
 	// it is running, none after.
 	TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (held bool, err error)
 	TaskRelease(ctx context.Context, owner, id string) error
