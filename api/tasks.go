@@ -98,18 +98,8 @@ func (in replayIn) window(fe *fieldErrors) hookbridge.TaskSelection {
 // message created in [since, until) whose latest delivery to the endpoint
 // failed.
 func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in replayIn
-	if err := s.decodeBody(r, &in, false); err != nil {
-		return err
-	}
-	var fe fieldErrors
-	sel := in.window(&fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
 	failed := hookbridge.StatusFail
-	sel.Status = &failed
-	return s.startTask(w, r, hookbridge.TaskEndpointRecover, sel)
+	return s.startWindowTask(w, r, hookbridge.TaskEndpointRecover, hookbridge.TaskSelection{Status: &failed})
 }
 
 // handleReplayMissing starts a task that sends the endpoint every message
@@ -117,17 +107,23 @@ func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) e
 // created later, or its filters left them out then) and that it would be
 // owed now: its event types, channels and filter as they are.
 func (s *Server) handleReplayMissing(w http.ResponseWriter, r *http.Request) error {
+	return s.startWindowTask(w, r, hookbridge.TaskEndpointReplay, hookbridge.TaskSelection{Missing: true})
+}
+
+// startWindowTask starts the task of kind selecting the messages of the
+// body's window (replayIn) that sel's conditions keep.
+func (s *Server) startWindowTask(w http.ResponseWriter, r *http.Request, kind string, sel hookbridge.TaskSelection) error {
 	var in replayIn
 	if err := s.decodeBody(r, &in, false); err != nil {
 		return err
 	}
 	var fe fieldErrors
-	sel := in.window(&fe)
+	window := in.window(&fe)
 	if err := fe.err(); err != nil {
 		return err
 	}
-	sel.Missing = true
-	return s.startTask(w, r, hookbridge.TaskEndpointReplay, sel)
+	sel.After, sel.Before = window.After, window.Before
+	return s.startTask(w, r, kind, sel)
 }
 
 // bulkReplayIn is Svix's BulkReplayIn. Hookbridge keeps no tags and does

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,26 +13,16 @@ import (
 // taskColumns is the column list scanTask reads.
 const taskColumns = `id, kind, app_id, endpoint_id, selection, status, done, total, cursor, error, created_at, updated_at`
 
-func scanTask(row pgx.Row) (hookbridge.Task, error) {
-	var (
-		t   hookbridge.Task
-		sel []byte
-	)
-	err := row.Scan(&t.ID, &t.Kind, &t.AppID, &t.EndpointID, &sel, &t.Status, &t.Done, &t.Total,
+func scanTask(row pgx.Row) (storekit.TaskRow, error) {
+	var t storekit.TaskRow
+	err := row.Scan(&t.ID, &t.Kind, &t.AppID, &t.EndpointID, &t.Sel, &t.Status, &t.Done, &t.Total,
 		&t.Cursor, &t.Error, &t.CreatedAt, &t.UpdatedAt)
-	if err != nil {
-		return t, err
-	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	return t, json.Unmarshal(sel, &t.Selection)
+	return t, err
 }
 
 // TaskInsert inserts t as it is, once its endpoint is found.
-func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task) error {
-	sel, err := json.Marshal(t.Selection)
-	if err != nil {
-		return err
-	}
+func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) error {
 	const insert = `
 		INSERT INTO tasks (id, kind, app_id, endpoint_id, selection, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
@@ -47,12 +36,12 @@ func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task) error {
 }
 
 // TaskGet reads the task with id.
-func (s driver) TaskGet(ctx context.Context, id string) (hookbridge.Task, error) {
+func (s driver) TaskGet(ctx context.Context, id string) (storekit.TaskRow, error) {
 	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id))
 }
 
 // TaskList reads a page of tasks by id.
-func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]hookbridge.Task, error) {
+func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]storekit.TaskRow, error) {
 	var q query
 	if f.Status != "" {
 		q.where(`status = ` + q.arg(string(f.Status)))
@@ -71,7 +60,7 @@ func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int
 // until until. SKIP LOCKED lets instances claiming at once take different
 // tasks; the lease condition, checked again on the locked row, keeps two
 // from taking one.
-func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Time) (hookbridge.Task, bool, error) {
+func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Time) (storekit.TaskRow, bool, error) {
 	const claim = `
 		UPDATE tasks SET owner = $1, lease_until = $2
 		WHERE id = (

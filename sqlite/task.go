@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -14,27 +13,19 @@ import (
 // taskColumns is the column list scanTask reads.
 const taskColumns = `id, kind, app_id, endpoint_id, selection, status, done, total, cursor, error, created_at, updated_at`
 
-func scanTask(row rowScanner) (hookbridge.Task, error) {
+func scanTask(row rowScanner) (storekit.TaskRow, error) {
 	var (
-		t                hookbridge.Task
-		sel              string
+		t                storekit.TaskRow
 		created, updated int64
 	)
-	err := row.Scan(&t.ID, &t.Kind, &t.AppID, &t.EndpointID, &sel, &t.Status, &t.Done, &t.Total,
+	err := row.Scan(&t.ID, &t.Kind, &t.AppID, &t.EndpointID, &t.Sel, &t.Status, &t.Done, &t.Total,
 		&t.Cursor, &t.Error, &created, &updated)
-	if err != nil {
-		return t, err
-	}
 	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
-	return t, json.Unmarshal([]byte(sel), &t.Selection)
+	return t, err
 }
 
 // TaskInsert inserts t as it is, once its endpoint is found.
-func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task) error {
-	sel, err := json.Marshal(t.Selection)
-	if err != nil {
-		return err
-	}
+func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) error {
 	const insert = `
 		INSERT INTO tasks (id, kind, app_id, endpoint_id, selection, status, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -49,12 +40,12 @@ func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task) error {
 }
 
 // TaskGet reads the task with id.
-func (s driver) TaskGet(ctx context.Context, id string) (hookbridge.Task, error) {
+func (s driver) TaskGet(ctx context.Context, id string) (storekit.TaskRow, error) {
 	return scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
 }
 
 // TaskList reads a page of tasks by id.
-func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]hookbridge.Task, error) {
+func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]storekit.TaskRow, error) {
 	var w filter
 	if f.Status != "" {
 		w.add(`status = ?`, string(f.Status))
@@ -73,13 +64,13 @@ func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int
 
 // TaskClaim leases the oldest running task nothing holds at now to owner
 // until until.
-func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Time) (hookbridge.Task, bool, error) {
+func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Time) (storekit.TaskRow, bool, error) {
 	const claim = `
 		UPDATE tasks SET owner = ?, lease_until = ?
 		WHERE id = (SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT 1)
 		RETURNING ` + taskColumns
 	var (
-		t     hookbridge.Task
+		t     storekit.TaskRow
 		found bool
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {

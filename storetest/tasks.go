@@ -1,10 +1,8 @@
 package storetest
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +123,7 @@ func testTasks(t *testing.T, open Opener) {
 				typ = "b" // not subscribed by the new endpoint
 			}
 			m := &hookbridge.Message{ID: hookbridge.NewID(hookbridge.PrefixMessage), AppID: app.ID, EventType: typ,
-				Payload: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, i*100)), CreatedAt: at(time.Duration(i) * time.Second)}
+				Payload: fmt.Appendf(nil, `{"amount":%d}`, i*100), CreatedAt: at(time.Duration(i) * time.Second)}
 			_, _, err := s.CreateMessage(ctx, m)
 			ok(t, err)
 			msgs = append(msgs, m)
@@ -211,45 +209,4 @@ func testTasks(t *testing.T, open Opener) {
 		equal(t, "last read", last, failed.ID)
 		_ = delivered
 	})
-}
-
-// testTaskClaims: two instances claiming at once never hold one task
-// together.
-func testTaskClaims(t *testing.T, a, b hookbridge.Store) {
-	ctx := t.Context()
-	app := newApp(t, a, "claims")
-	ep := newEndpoint(t, a, app.ID, nil)
-	const n = 10
-	for range n {
-		ok(t, a.CreateTask(ctx, &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID}))
-	}
-	var (
-		mu   sync.Mutex
-		held = map[string]string{}
-		wg   sync.WaitGroup
-	)
-	now := time.Now()
-	for i, s := range []hookbridge.Store{a, b, a, b} {
-		owner := fmt.Sprintf("w%d", i)
-		wg.Go(func() {
-			for {
-				task, err := s.ClaimTask(ctx, owner, now, time.Minute)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if task == nil {
-					return
-				}
-				mu.Lock()
-				if prev, ok := held[task.ID]; ok {
-					t.Errorf("task %s claimed by %s and %s", task.ID, prev, owner)
-				}
-				held[task.ID] = owner
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	equal(t, "tasks claimed", len(held), n)
 }

@@ -242,16 +242,17 @@ type Driver interface {
 	// if reseal returns nil.
 	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
 
-	// TaskInsert inserts t as it is; ENOTFOUND (endpoint) if its endpoint
-	// is not its application's.
-	TaskInsert(ctx context.Context, t *hookbridge.Task) error
-	TaskGet(ctx context.Context, id string) (hookbridge.Task, error)
+	// TaskInsert inserts t as it is, its Selection as sel (its JSON, see
+	// TaskRow); ENOTFOUND (endpoint) if its endpoint is not its
+	// application's.
+	TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) error
+	TaskGet(ctx context.Context, id string) (TaskRow, error)
 	// TaskList reads up to limit+1 tasks matching f by id, newest first
 	// by default.
-	TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]hookbridge.Task, error)
+	TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]TaskRow, error)
 	// TaskClaim leases the oldest running task not held at now to owner
 	// until until; found is false when there is none.
-	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t hookbridge.Task, found bool, err error)
+	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t TaskRow, found bool, err error)
 	// TaskMessages reads up to limit messages of t.Selection (all its
 	// conditions, Missing and Status included, in SQL) with ids after
 	// t.Cursor, by id.
@@ -271,6 +272,13 @@ type Driver interface {
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.
+// TaskRow is a task as a driver reads it: Selection is left for the
+// store to decode from Sel, the JSON it was given at TaskInsert.
+type TaskRow struct {
+	hookbridge.Task
+	Sel []byte
+}
+
 type Bucket struct {
 	Index         int64 // from since, in widths
 	Success, Fail int64

@@ -2,6 +2,7 @@ package storekit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -28,19 +29,46 @@ func (s *Store) CreateTask(ctx context.Context, t *hookbridge.Task) error {
 	if sel.Before.IsZero() || sel.Before.After(now) {
 		sel.Before = now
 	}
-	return Err(s.d.TaskInsert(ctx, t), "", nil, "create task")
+	b, err := json.Marshal(sel)
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	return Err(s.d.TaskInsert(ctx, t, b), "", nil, "create task")
+}
+
+// decodeTask is the task of a row, its selection decoded.
+func decodeTask(row TaskRow) (hookbridge.Task, error) {
+	t := row.Task
+	if err := json.Unmarshal(row.Sel, &t.Selection); err != nil {
+		return t, fmt.Errorf("task %s: selection: %w", t.ID, err)
+	}
+	return t, nil
 }
 
 // GetTask finds the task with id.
 func (s *Store) GetTask(ctx context.Context, id string) (*hookbridge.Task, error) {
-	t, err := s.d.TaskGet(ctx, id)
-	return one(t, err, "background task", "get task %s", id)
+	row, err := s.d.TaskGet(ctx, id)
+	if err != nil {
+		return nil, Err(err, "background task", nil, "get task %s", id)
+	}
+	t, err := decodeTask(row)
+	return &t, err
 }
 
 // ListTasks pages through the tasks by id, newest first by default.
 func (s *Store) ListTasks(ctx context.Context, f hookbridge.TaskFilter) (hookbridge.Page[hookbridge.Task], error) {
 	return list(f.ListOptions, "list tasks", func(limit int) ([]hookbridge.Task, error) {
-		return s.d.TaskList(ctx, f, limit)
+		rows, err := s.d.TaskList(ctx, f, limit)
+		if err != nil {
+			return nil, err
+		}
+		tasks := make([]hookbridge.Task, len(rows))
+		for i, row := range rows {
+			if tasks[i], err = decodeTask(row); err != nil {
+				return nil, err
+			}
+		}
+		return tasks, nil
 	})
 }
 
@@ -48,11 +76,12 @@ func (s *Store) ListTasks(ctx context.Context, f hookbridge.TaskFilter) (hookbri
 // is none.
 func (s *Store) ClaimTask(ctx context.Context, owner string, now time.Time, lease time.Duration) (*hookbridge.Task, error) {
 	now = TruncMS(now)
-	t, found, err := s.d.TaskClaim(ctx, owner, now, now.Add(lease))
+	row, found, err := s.d.TaskClaim(ctx, owner, now, now.Add(lease))
 	if err != nil || !found {
 		return nil, Err(err, "", nil, "claim task")
 	}
-	return &t, nil
+	t, err := decodeTask(row)
+	return &t, err
 }
 
 // TaskMessages reads the next page of t's messages. With Missing, the
