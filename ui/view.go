@@ -104,7 +104,7 @@ var notices = map[string]string{
 	"rotated":     "Signing secret rotated. The previous secret keeps signing for 24 hours, so verify with either.",
 	"sent":        "Test event sent. Its attempt shows below as soon as the endpoint answers.",
 	"resent":      "Message queued to be sent again.",
-	"recovering":  "Recovery started: every message that failed since then is being sent again. Its progress is under Background tasks.",
+	"recovering":  "Recovery started: every message that failed since then is being sent again, in the background.",
 	"replaying":   "Replay started: the messages found are queued to the endpoint, at no more than its rate limit.",
 	"et-created":  "Event type created.",
 	"et-updated":  "Event type saved.",
