@@ -95,7 +95,8 @@ type TaskStore interface {
 	// with ids after its Cursor, by id. With
 	// Missing, those the endpoint would not be owed now are left out of
 	// the result; last is the id of the last message read either way
-	// (the cursor to go on from), "" when none was left to read.
+	// (the cursor to go on from), "" when none was left to read. A page
+	// may hold fewer than limit messages, none even, and not be the last.
 	TaskMessages(ctx context.Context, t *Task, limit int) (msgs []Message, last string, err error)
 	// AdvanceTask records a page of t held by owner, in one transaction:
 	// one manual Delivery, due at now, to t's endpoint for each message

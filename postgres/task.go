@@ -77,9 +77,14 @@ func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Tim
 	return t, err == nil, markErr(err)
 }
 
-// TaskMessages reads up to limit messages of t's selection after its
-// cursor, by id.
-func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error) {
+// TaskMessages reads the next limit messages after t's cursor that its
+// time range, event types and channel select, by id, and returns those
+// its Missing or Status condition keeps, with the id of the last one read.
+// The page is read by messages_app_id, bounded by the LIMIT, and the
+// condition is one index probe of deliveries per message: the cost of a
+// page does not grow with the messages or deliveries already handled,
+// whatever plan a prepared statement was given when the tables were small.
+func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, string, error) {
 	sel := t.Selection
 	var q query
 	q.where(`m.app_id = ` + q.arg(t.AppID))
@@ -87,16 +92,33 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 	if t.Cursor != "" {
 		q.where(`m.id > ` + q.arg(t.Cursor))
 	}
+	wanted := "true"
 	if sel.Missing {
-		// deliveries_msg_endpoint answers this from the index.
-		q.where(`NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) + `)`)
+		wanted = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) + `)`
 	}
 	if sel.Status != nil {
-		q.where(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) +
-			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(*sel.Status)) + `)`)
+		wanted = `EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) +
+			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(*sel.Status)) + `)`
 	}
-	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + q.clause() + ` ORDER BY m.id LIMIT ` + q.arg(limit)
-	return collect(ctx, s.pool, page, q.args, func(r pgx.Row) (hookbridge.Message, error) { return scanMessage(r) })
+	page := `SELECT ` + messageColumns + `, ` + wanted + `
+		FROM (SELECT * FROM messages m WHERE ` + q.clause() + ` ORDER BY m.app_id, m.id LIMIT ` + q.arg(limit) + `) m
+		ORDER BY m.id`
+	var (
+		msgs []hookbridge.Message
+		last string
+	)
+	_, err := collect(ctx, s.pool, page, q.args, func(r pgx.Row) (struct{}, error) {
+		var keep bool
+		m, err := scanMessage(r, &keep)
+		if err == nil {
+			last = m.ID
+			if keep {
+				msgs = append(msgs, m)
+			}
+		}
+		return struct{}{}, err
+	})
+	return msgs, last, err
 }
 
 // TaskAdvance records a page of t held by owner; see storekit.Driver. The

@@ -86,8 +86,8 @@ func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Tim
 }
 
 // TaskMessages reads up to limit messages of t's selection after its
-// cursor, by id.
-func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error) {
+// cursor, by id; the last of them is where the next page starts.
+func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, string, error) {
 	sel := t.Selection
 	var w filter
 	w.add(`m.app_id = ?`, t.AppID)
@@ -104,7 +104,11 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 			latestDelivery+` AND d.status = ?)`, t.EndpointID, int(*sel.Status))
 	}
 	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + ` ORDER BY m.id LIMIT ?`
-	return collect(ctx, s.r, page, append(w.args, limit), scanMessage)
+	msgs, err := collect(ctx, s.r, page, append(w.args, limit), scanMessage)
+	if err != nil || len(msgs) == 0 {
+		return nil, "", err
+	}
+	return msgs, msgs[len(msgs)-1].ID, nil
 }
 
 // TaskAdvance records a page of t held by owner; see storekit.Driver.

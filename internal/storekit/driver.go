@@ -253,10 +253,13 @@ type Driver interface {
 	// TaskClaim leases the oldest running task not held at now to owner
 	// until until; found is false when there is none.
 	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t TaskRow, found bool, err error)
-	// TaskMessages reads up to limit messages of t.Selection (all its
-	// conditions, Missing and Status included, in SQL) with ids after
-	// t.Cursor, by id.
-	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, error)
+	// TaskMessages reads the next page of t.Selection after t.Cursor, by
+	// id, its Missing and Status conditions applied in SQL: at most limit
+	// messages, and last, the id to go on from ("" when nothing was left
+	// to read). A page may hold fewer than limit, none even, and not be
+	// the last: a driver may read limit messages and keep those the
+	// conditions select.
+	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) (msgs []hookbridge.Message, last string, err error)
 	// TaskAdvance, in one transaction, checks that owner holds the
 	// running task t (held false, nothing written, if not), that its
 	// endpoint exists when ds is not empty (ENOTFOUND), inserts the manual deliveries ds whose

@@ -88,12 +88,11 @@ func (s *Store) ClaimTask(ctx context.Context, owner string, now time.Time, leas
 // endpoint is read too, and the messages it would not be owed now (its
 // event types, channels and filter, as at fan-out) are left out.
 func (s *Store) TaskMessages(ctx context.Context, t *hookbridge.Task, limit int) ([]hookbridge.Message, string, error) {
-	rows, err := s.d.TaskMessages(ctx, *t, limit)
-	if err != nil || len(rows) == 0 {
+	rows, last, err := s.d.TaskMessages(ctx, *t, limit)
+	if err != nil || last == "" {
 		return nil, "", Err(err, "", nil, "read messages of task %s", t.ID)
 	}
-	last := rows[len(rows)-1].ID
-	if !t.Selection.Missing {
+	if !t.Selection.Missing || len(rows) == 0 {
 		return rows, last, nil
 	}
 	ep, err := s.d.EndpointGet(ctx, t.AppID, true, t.EndpointID)
