@@ -23,12 +23,12 @@ const (
 	TransportAMQP  Transport = "amqp"  // amqp://, amqps://: RabbitMQ with publisher confirms
 	TransportNATS  Transport = "nats"  // nats://, tls://: NATS JetStream
 	TransportRedis Transport = "redis" // redis://, rediss://: a Redis stream
-	TransportKafka Transport = "kafka" // kafka://: a Kafka topic
+	TransportKafka Transport = "kafka" // kafka://, kafkas://: a Kafka topic
 )
 
 // EndpointSchemes lists the URL schemes an endpoint may have, for messages
 // that say which are accepted.
-const EndpointSchemes = "http, https, amqp, amqps, nats, tls (NATS over TLS), redis, rediss or kafka"
+const EndpointSchemes = "http, https, amqp, amqps, nats, tls (NATS over TLS), redis, rediss, kafka or kafkas"
 
 // schemes maps each URL scheme to its transport, whether it is encrypted,
 // and the port it means when the URL names none.
@@ -46,10 +46,11 @@ var schemes = map[string]struct {
 	"redis":  {TransportRedis, false, "6379"},
 	"rediss": {TransportRedis, true, "6379"},
 	"kafka":  {TransportKafka, false, "9092"},
+	"kafkas": {TransportKafka, true, "9093"},
 }
 
 // SecureScheme reports whether an endpoint URL scheme is an encrypted one:
-// https, or a broker's TLS scheme (amqps, tls for NATS, rediss).
+// https, or a broker's TLS scheme (amqps, tls for NATS, rediss, kafkas).
 func SecureScheme(scheme string) bool {
 	s, ok := schemes[strings.ToLower(scheme)]
 	return ok && s.tls
@@ -80,7 +81,14 @@ type EndpointURL struct {
 	// Kafka: the topic, and the payload field whose value is the record key
 	// ("" means the message id).
 	Topic, KeyField string
+	// SASL is the Kafka SASL mechanism User and Password authenticate
+	// with (one of KafkaSASLMechanisms), "" for none.
+	SASL string
 }
+
+// KafkaSASLMechanisms are the SASL mechanisms a Kafka URL's ?sasl= may
+// name (in any case), as Kafka names them.
+var KafkaSASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // HostPort is the address the URL names, host:port.
 func (u *EndpointURL) HostPort() string { return net.JoinHostPort(u.Host, u.Port) }
@@ -113,7 +121,7 @@ var ErrEndpointURL = errors.New("invalid URL")
 //	amqp[s]://[user:password@]host[:port][/vhost]?exchange=E&routingKey=K
 //	nats://[user:password@|token@]host[:port]/SUBJECT   (tls:// for NATS over TLS)
 //	redis[s]://[[user]:password@]host[:port][/DB]?stream=NAME[&maxlen=N]
-//	kafka://host[:port]/TOPIC[?key=FIELD]
+//	kafka[s]://[user:password@]host[:port]/TOPIC[?key=FIELD][&sasl=MECHANISM]
 //
 // Each takes only the query parameters shown: a client library's own URL
 // options (certificate files, timeouts, pool sizes) are not for an endpoint
@@ -269,11 +277,24 @@ func (e *EndpointURL) parseRedis(path string, query url.Values) error {
 }
 
 func (e *EndpointURL) parseKafka(path string, query url.Values) error {
-	if err := onlyParams(e.Scheme, query, "key"); err != nil {
+	if err := onlyParams(e.Scheme, query, "key", "sasl"); err != nil {
 		return err
 	}
-	if e.User != "" || e.HasPassword {
-		return errors.New("kafka URLs take no credentials (SASL is not supported)")
+	mechanisms := strings.ToLower(strings.Join(KafkaSASLMechanisms, ", "))
+	_, hasSASL := query["sasl"]
+	switch {
+	case hasSASL:
+		i := slices.IndexFunc(KafkaSASLMechanisms, func(m string) bool { return strings.EqualFold(m, query.Get("sasl")) })
+		if i < 0 {
+			return fmt.Errorf("sasl %q: the SASL mechanism is one of %s", query.Get("sasl"), mechanisms)
+		}
+		e.SASL = KafkaSASLMechanisms[i]
+		if e.User == "" || !e.HasPassword || e.Password == "" {
+			return fmt.Errorf("sasl=%s authenticates with the URL's user and password: %s://user:password@host/TOPIC?sasl=%s",
+				query.Get("sasl"), e.Scheme, query.Get("sasl"))
+		}
+	case e.User != "" || e.HasPassword:
+		return fmt.Errorf("a kafka URL's user and password need ?sasl=, the SASL mechanism: %s", mechanisms)
 	}
 	e.Topic = strings.TrimPrefix(path, "/")
 	if e.Topic == "" {

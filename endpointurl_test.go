@@ -29,6 +29,10 @@ func TestParseEndpointURL(t *testing.T) {
 		{"rediss://cache?stream=hooks", EndpointURL{Transport: TransportRedis, Scheme: "rediss", TLS: true, Host: "cache", Port: "6379", Stream: "hooks"}},
 		{"kafka://k1:9093/orders.v1?key=order_id", EndpointURL{Transport: TransportKafka, Scheme: "kafka", Host: "k1", Port: "9093",
 			Topic: "orders.v1", KeyField: "order_id"}},
+		{"kafkas://hb:p%40ss@k1/orders?sasl=scram-sha-512", EndpointURL{Transport: TransportKafka, Scheme: "kafkas", TLS: true, Host: "k1",
+			Port: "9093", User: "hb", Password: "p@ss", HasPassword: true, Topic: "orders", SASL: "SCRAM-SHA-512"}},
+		{"kafka://hb:pw@k1/orders?sasl=PLAIN&key=id", EndpointURL{Transport: TransportKafka, Scheme: "kafka", Host: "k1",
+			Port: "9092", User: "hb", Password: "pw", HasPassword: true, Topic: "orders", KeyField: "id", SASL: "PLAIN"}},
 	} {
 		got, err := ParseEndpointURL(c.raw)
 		if err != nil {
@@ -62,7 +66,10 @@ func TestParseEndpointURL(t *testing.T) {
 		{"redis://user@r?stream=s", "needs a password"},
 		{"kafka://k", "names the topic"},
 		{"kafka://k/bad topic", "a Kafka topic is"},
-		{"kafka://u:p@k/t", "no credentials"},
+		{"kafka://u:p@k/t", "need ?sasl=, the SASL mechanism: plain, scram-sha-256, scram-sha-512"},
+		{"kafkas://k/t?sasl=plain", "authenticates with the URL's user and password"},
+		{"kafka://u@k/t?sasl=plain", "authenticates with the URL's user and password"},
+		{"kafka://u:p@k/t?sasl=gssapi", `sasl "gssapi": the SASL mechanism is one of`},
 		{"kafka://k/t?key=", "key names"},
 	} {
 		_, err := ParseEndpointURL(c.raw)
@@ -74,7 +81,7 @@ func TestParseEndpointURL(t *testing.T) {
 
 func TestSecureScheme(t *testing.T) {
 	t.Parallel()
-	for scheme, want := range map[string]bool{"https": true, "HTTPS": true, "amqps": true, "tls": true, "rediss": true,
+	for scheme, want := range map[string]bool{"https": true, "HTTPS": true, "amqps": true, "tls": true, "rediss": true, "kafkas": true,
 		"http": false, "amqp": false, "nats": false, "redis": false, "kafka": false, "ftp": false} {
 		if got := SecureScheme(scheme); got != want {
 			t.Errorf("SecureScheme(%q) = %v", scheme, got)
@@ -92,6 +99,7 @@ func TestMaskURL(t *testing.T) {
 		"redis://cache/0?stream=s&x=a@b":                "redis://cache/0?stream=s&x=a@b",
 		"nats://token@n/subject":                        "nats://****@n/subject",
 		"tls://user:pw@n/subject":                       "tls://user:****@n/subject",
+		"kafkas://hb:pw@k/orders?sasl=plain":            "kafkas://hb:****@k/orders?sasl=plain",
 		"amqp://justuser@mq/?exchange=x":                "amqp://justuser@mq/?exchange=x",
 		"not a url":                                     "not a url",
 		"amqp://u:secret@[::1]:5672/?routingKey=q#frag": "amqp://u:****@[::1]:5672/?routingKey=q#frag",

@@ -18,7 +18,8 @@ import (
 // payload is a new schema version, not a silent change. Version "2" of the
 // payment.*, refund.* and dispute.* types adds the payment's state as the
 // receiving source followed it (sequence, previousStatus, paymentStatus,
-// stale); the order.* types have version "1" only. Draft-07, which every
+// stale), version "3" how the event arrived (via); the order.* types have
+// version "1" only. Draft-07, which every
 // JSON Schema tool reads.
 
 // payloadProperties describes each field of a canonical payload.
@@ -67,6 +68,17 @@ var paymentStateProperties = map[string]any{
 			"capture, a failure after its capture): it moved nothing. Absent otherwise."},
 }
 
+// viaProperties describe the field version "3" adds: how the event arrived.
+var viaProperties = map[string]any{
+	"via": map[string]any{"type": "string", "enum": []string{"webhook", "backfill"},
+		"description": "How the event reached Hookbridge: webhook (the processor's notification) or backfill (fetched from the " +
+			"processor's events list because no notification had brought it). An event arrives once, by one or the other."},
+}
+
+// viaMember is the via member of the examples given to paymentType; version
+// "2"'s example is the same without it.
+const viaMember = `,"via":"webhook"`
+
 // paymentStatusEnum lists the canonical payment statuses, and null when
 // nullable.
 func paymentStatusEnum(nullable bool) []any {
@@ -80,32 +92,43 @@ func paymentStatusEnum(nullable bool) []any {
 	return out
 }
 
-// paymentSchema is the schema of a payment.*, refund.* or dispute.* type,
+// paymentType is the event type, with its schema, of a payment.*, refund.* or dispute.* type,
 // made from a processor's notification: id, status, amount and processor
 // are always there. Version "2" adds the payment's state; its example is
 // example with state (JSON members) added.
-func paymentSchema(name, description, example, state string) []byte {
-	return schemaOf(name, description, []string{"id", "status", "amount", "processor"}, example, state)
+func paymentType(name, description, example, state string) EventType {
+	return canonicalType(name, description, []string{"id", "status", "amount", "processor"}, example, state)
 }
 
-// orderSchema is the schema of an order.* type, which the ordering platform
+// orderType is the event type, with its schema, of an order.* type, which the ordering platform
 // sends itself (and a storefront processor may too): id and status are
 // always there. Orders have no payment state: version "1" only.
-func orderSchema(name, description, example string) []byte {
-	return schemaOf(name, description, []string{"id", "status"}, example, "")
+func orderType(name, description, example string) EventType {
+	return canonicalType(name, description, []string{"id", "status"}, example, "")
+}
+
+// canonicalType is the event type name, described by description, whose
+// payloads carry the required members, with its schemas (schemaOf).
+func canonicalType(name, description string, required []string, example, state string) EventType {
+	return EventType{Name: name, Description: description, Schemas: schemaOf(name, description, required, example, state)}
 }
 
 // schemaOf builds the Schemas value of one event type: version "1", and
-// with state version "2", whose example is example with state added. It
+// with state versions "2" (example with state but its via member added) and
+// "3" (example with all of state added). It
 // panics on an example that is not JSON: the examples are constants of
 // this package, and a test validates each against its schema.
 func schemaOf(name, description string, required []string, example, state string) []byte {
 	versions := map[string]any{"1": schemaVersion(name, description, required, example, payloadProperties)}
 	if state != "" {
-		v2 := strings.TrimSuffix(example, "}") + "," + state + "}"
+		v2 := strings.TrimSuffix(example, "}") + "," + strings.Replace(state, viaMember, "", 1) + "}"
 		props := maps.Clone(payloadProperties)
 		maps.Copy(props, paymentStateProperties)
 		versions["2"] = schemaVersion(name, description, required, v2, props)
+		v3 := strings.TrimSuffix(example, "}") + "," + state + "}"
+		props = maps.Clone(props)
+		maps.Copy(props, viaProperties)
+		versions["3"] = schemaVersion(name, description, required, v3, props)
 	}
 	b, err := json.Marshal(versions)
 	if err != nil {

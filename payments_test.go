@@ -3,6 +3,7 @@ package hookbridge_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 // Schema that compiles, with at least one example, and every example is
 // valid under its own schema; the payment.*, refund.* and dispute.* types
 // have a version "2" too, with the payment's state, whose example version
-// "1" refuses (the schemas are closed); the schema refuses what it should.
+// "1" refuses (the schemas are closed), and a version "3" with how the event
+// arrived (via), whose example version "2" refuses; the schema refuses what
+// it should.
 func TestCanonicalSchemas(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
@@ -27,10 +30,10 @@ func TestCanonicalSchemas(t *testing.T) {
 		var versions map[string]json.RawMessage
 		wantVersions := 1
 		if !strings.HasPrefix(et.Name, "order.") {
-			wantVersions = 2
+			wantVersions = 3
 		}
 		if err := json.Unmarshal(et.Schemas, &versions); err != nil || len(versions) != wantVersions || versions["1"] == nil ||
-			wantVersions == 2 && versions["2"] == nil {
+			wantVersions == 3 && (versions["2"] == nil || versions["3"] == nil) {
 			t.Errorf("%s: schemas %s, want versions \"1\" to \"%d\"", et.Name, et.Schemas, wantVersions)
 			continue
 		}
@@ -55,11 +58,14 @@ func TestCanonicalSchemas(t *testing.T) {
 			}
 			examples[v] = doc.Examples
 		}
-		if wantVersions == 2 {
-			v1 := compileSchema(t, et.Name+"-1", versions["1"])
-			for _, ex := range examples["2"] {
-				if v1.Validate(instance(t, ex)) == nil {
-					t.Errorf("%s: version 1 accepts the state of version 2's example %s", et.Name, ex)
+		if wantVersions == 3 {
+			for _, older := range []string{"1", "2"} {
+				newer := fmt.Sprint(older[0] - '0' + 1)
+				sch := compileSchema(t, et.Name+"-"+older, versions[older])
+				for _, ex := range examples[newer] {
+					if sch.Validate(instance(t, ex)) == nil {
+						t.Errorf("%s: version %s accepts version %s's example %s", et.Name, older, newer, ex)
+					}
 				}
 			}
 		}

@@ -26,8 +26,12 @@ type Source struct {
 	// StalePolicy is what becomes of a stale notification (one that would
 	// move its payment backwards or sideways); "" is StaleForwardFlagged.
 	StalePolicy StalePolicy
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// ReconcileEvery is how often the server fetches the processor's
+	// events that the webhook path has not seen (backfill), with the
+	// source's API credentials; zero = never by itself, only on demand.
+	ReconcileEvery time.Duration
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // SourceCredentials are a source's secrets exactly as the processor's
@@ -42,6 +46,21 @@ type SourceCredentials struct {
 	KeyID     string     `json:"keyId,omitempty"`     // PayPal's webhook ID, or Worldpay's keyId
 	CertPEM   string     `json:"certPem,omitempty"`   // PayPal's certificate supplied offline; "" = fetched
 	HMAC      SourceHMAC `json:"hmac"`
+	// API are read-only credentials for the processor's own API, with
+	// which its events are listed (backfill); zero when none.
+	API SourceAPICredentials `json:"api,omitzero"`
+}
+
+// SourceAPICredentials let Hookbridge read a processor's events list. Key
+// is Stripe's restricted (or secret) key, Square's access token or
+// GoCardless's access token; PayPal takes ClientID and ClientSecret (an
+// OAuth client-credentials grant). BaseURL replaces the processor's live
+// API address (a sandbox); "" = live.
+type SourceAPICredentials struct {
+	Key          string `json:"key,omitempty"`
+	ClientID     string `json:"clientId,omitempty"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	BaseURL      string `json:"baseUrl,omitempty"`
 }
 
 // SourceHMAC configures the generic "hmac" scheme.
@@ -218,6 +237,37 @@ type InboundEvent struct {
 	// BodyDroppedAt is when the raw body was dropped (its retention ran
 	// out; Body is then nil); zero while it is kept.
 	BodyDroppedAt time.Time
+	// Via is how the event arrived: ViaWebhook ("" reads as it) or
+	// ViaBackfill, fetched from the processor's events list.
+	Via string
+}
+
+// How an inbound event arrived (InboundEvent.Via).
+const (
+	ViaWebhook  = "webhook"
+	ViaBackfill = "backfill"
+)
+
+// BackfillState is what a source's backfill has done: where it has got to
+// (HighWater, the newest processor event time a complete run covered) and
+// how its runs went, for the operator. A source that never ran one has
+// the zero state.
+type BackfillState struct {
+	SourceID string
+	// HighWater is the creation time of the newest event that a run which
+	// completed fetched; the next periodic run starts a little before it.
+	HighWater time.Time
+	// LastRunAt is when the last run ended, successful or not;
+	// LastSuccessAt, when the last complete one did.
+	LastRunAt, LastSuccessAt time.Time
+	// LastError is why the last run failed; "" when it completed.
+	LastError string
+	Runs      int64 // runs ended
+	Failures  int64 // runs that failed
+	// Totals over every run: events fetched, those new to the source
+	// (backfilled), those it had already (duplicates), and requests made
+	// to the processor.
+	Fetched, Backfilled, Duplicates, Requests int64
 }
 
 // CanonicalMessage is one canonical message an inbound event stands for:
@@ -254,6 +304,10 @@ type Comparison struct {
 	Both        int64
 	WebhookOnly int64
 	PollingOnly int64
+	// Backfilled are the events that arrived by backfill (fetched from the
+	// processor's events list) and never by webhook; they count in
+	// Polling when the backfill observed them.
+	Backfilled int64
 	// Leads are, for events both saw, how much earlier the webhook arrived
 	// than polling saw the event (negative when polling was first), in
 	// ascending order.

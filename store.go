@@ -491,4 +491,16 @@ type SourceStore interface {
 	// CompareObservations compares the events that arrived by webhook
 	// (ReceivedAt) or were seen by polling (SeenAt) in [since, until).
 	CompareObservations(ctx context.Context, sourceID string, since, until time.Time) (Comparison, error)
+
+	// GetBackfillState returns what the source's backfill has done: the
+	// zero state (with SourceID) when it never ran. ENOTFOUND if the
+	// source does not exist.
+	GetBackfillState(ctx context.Context, sourceID string) (*BackfillState, error)
+	// RecordBackfillRun adds one run, described by run, to the state of
+	// run.SourceID, in one atomic step (runs on two instances, or an
+	// on-demand run beside the periodic one, both count): the counts are
+	// added, LastRunAt and LastError replaced, LastSuccessAt replaced
+	// unless zero, and HighWater moved forward to run's if that is later.
+	// ENOTFOUND if the source does not exist.
+	RecordBackfillRun(ctx context.Context, run *BackfillState) error
 }

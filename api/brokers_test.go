@@ -25,6 +25,7 @@ func TestBrokerEndpointURLs(t *testing.T) {
 		"redis://:pw@cache.example.com:6379/2?stream=hooks&maxlen=10000",
 		"rediss://cache.example.com?stream=hooks",
 		"kafka://kafka.example.com:9092/orders?key=order_id",
+		"kafkas://hooks:pw@kafka.example.com/orders?sasl=scram-sha-256",
 	} {
 		out := e.createEndpoint("shop", obj{"url": u})
 		if got := str(out, "url"); strings.Contains(got, "pw") || strings.Contains(got, "token") {
@@ -37,7 +38,8 @@ func TestBrokerEndpointURLs(t *testing.T) {
 		{"nats://nats.example.com", "subject"},
 		{"nats://nats.example.com/orders.>", "wildcards"},
 		{"redis://cache.example.com/0", "stream"},
-		{"kafka://u:p@kafka.example.com/orders", "credentials"},
+		{"kafka://u:p@kafka.example.com/orders", "need ?sasl="},
+		{"kafkas://kafka.example.com/orders?sasl=plain", "user and password"},
 		{"kafka://kafka.example.com/", "topic"},
 		{"amqp://guest:guest@127.0.0.1:5672/?exchange=x", "not allowed"},
 		{"redis://localhost/0?stream=s", "not allowed"},
@@ -146,7 +148,7 @@ func TestBrokerPasswordMasked(t *testing.T) {
 }
 
 // TestHTTPSOnlyBrokers: --https-only takes a broker URL only with its TLS
-// scheme (amqps, tls for NATS, rediss); Kafka has none, so no Kafka URL.
+// scheme (amqps, tls for NATS, rediss, kafkas).
 func TestHTTPSOnlyBrokers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Guard = netguard.New().HTTPSOnly() })
@@ -155,6 +157,7 @@ func TestHTTPSOnlyBrokers(t *testing.T) {
 		"amqps://u:p@mq.example.com/?exchange=x",
 		"tls://nats.example.com/orders",
 		"rediss://cache.example.com/0?stream=s",
+		"kafkas://u:p@kafka.example.com/orders?sasl=plain",
 	} {
 		e.createEndpoint("shop", obj{"url": u})
 	}

@@ -133,6 +133,7 @@ func (s *Server) handlePutEndpointMTLS(w http.ResponseWriter, r *http.Request) e
 	if err := s.store.PutEndpointMTLS(r.Context(), app.ID, ep.ID, m); err != nil {
 		return err
 	}
+	s.eventsRecorded()
 	writeJSON(w, http.StatusOK, mtlsOut(m))
 	return nil
 }
@@ -147,6 +148,7 @@ func (s *Server) handleDeleteEndpointMTLS(w http.ResponseWriter, r *http.Request
 	if err := s.store.DeleteEndpointMTLS(r.Context(), app.ID, ep.ID); err != nil {
 		return err
 	}
+	s.eventsRecorded()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

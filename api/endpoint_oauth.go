@@ -131,6 +131,7 @@ func (s *Server) handlePutEndpointOAuth(w http.ResponseWriter, r *http.Request) 
 	if err := s.store.PutEndpointOAuth(r.Context(), app.ID, ep.ID, o); err != nil {
 		return err
 	}
+	s.eventsRecorded()
 	writeJSON(w, http.StatusOK, oauthOut(o))
 	return nil
 }
@@ -144,6 +145,7 @@ func (s *Server) handleDeleteEndpointOAuth(w http.ResponseWriter, r *http.Reques
 	if err := s.store.DeleteEndpointOAuth(r.Context(), app.ID, ep.ID); err != nil {
 		return err
 	}
+	s.eventsRecorded()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

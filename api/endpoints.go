@@ -263,15 +263,7 @@ func listEndpoints[O any](s *Server, w http.ResponseWriter, r *http.Request,
 
 // handleCreateEndpoint adds an endpoint; without a secret, one is generated.
 func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in endpointIn
-	if err := s.decodeBody(r, &in, false); err != nil {
-		return err
-	}
-	app, err := s.application(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.validateEndpointIn(r.Context(), &in, true)
+	app, v, err := s.readEndpointIn(r, true)
 	if err != nil {
 		return err
 	}
@@ -281,6 +273,25 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) er
 	}
 	writeJSON(w, http.StatusCreated, toEndpointOut(ep))
 	return nil
+}
+
+// readEndpointIn reads the endpointIn body of a request on the path's
+// application and validates it; withSecret for a create, which may set the
+// secret.
+func (s *Server) readEndpointIn(r *http.Request, withSecret bool) (*hookbridge.Application, *validEndpoint, error) {
+	var in endpointIn
+	if err := s.decodeBody(r, &in, false); err != nil {
+		return nil, nil, err
+	}
+	app, err := s.application(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.validateEndpointIn(r.Context(), &in, withSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, v, nil
 }
 
 // createEndpoint stores a new endpoint of app from v, with uid as its uid
@@ -327,22 +338,14 @@ func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) error
 // unless given, its headers stay), or creates it (201) when {endpoint_id}
 // names none: with the uid of the body, else {endpoint_id} as the uid.
 func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in endpointIn
-	if err := s.decodeBody(r, &in, false); err != nil {
-		return err
-	}
-	app, err := s.application(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.validateEndpointIn(r.Context(), &in, false)
+	app, v, err := s.readEndpointIn(r, false)
 	if err != nil {
 		return err
 	}
 	ep, err := s.store.GetEndpoint(r.Context(), app.ID, r.PathValue("endpoint_id"))
 	if hookbridge.IsNotFound(err) {
 		pathID := r.PathValue("endpoint_id")
-		if in.UID == nil && checkUID(pathID, hookbridge.PrefixEndpoint) != "" {
+		if v.in.UID == nil && checkUID(pathID, hookbridge.PrefixEndpoint) != "" {
 			return err
 		}
 		ep, err = s.createEndpoint(r.Context(), app, v, pathID)

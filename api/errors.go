@@ -33,30 +33,26 @@ type validationErrorItem struct {
 // failed authentications (see throttle.go).
 const codeTooManyRequests = "too_many_requests"
 
-// statusOf maps each domain error code to its HTTP status. This and
-// writeError (which also answers *TooManyFailures, 429, and gives an
-// EUNAVAILABLE 503 its Retry-After) are the only
-// places that know the mapping.
+// statusOf maps each domain error code to its HTTP status (500 for any
+// other). This and writeError (which also answers *TooManyFailures, 429,
+// and gives an EUNAVAILABLE 503 its Retry-After) are the only places that
+// know the mapping.
 func statusOf(code string) int {
-	switch code {
-	case hookbridge.EINVALID:
-		return http.StatusUnprocessableEntity
-	case hookbridge.EBADREQUEST:
-		return http.StatusBadRequest
-	case hookbridge.ENOTFOUND:
-		return http.StatusNotFound
-	case hookbridge.ECONFLICT:
-		return http.StatusConflict
-	case hookbridge.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case hookbridge.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case hookbridge.EFORBIDDEN:
-		return http.StatusForbidden
-	case hookbridge.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
+	if status, ok := statusOfCode[code]; ok {
+		return status
 	}
 	return http.StatusInternalServerError
+}
+
+var statusOfCode = map[string]int{
+	hookbridge.EINVALID:      http.StatusUnprocessableEntity,
+	hookbridge.EBADREQUEST:   http.StatusBadRequest,
+	hookbridge.ENOTFOUND:     http.StatusNotFound,
+	hookbridge.ECONFLICT:     http.StatusConflict,
+	hookbridge.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	hookbridge.EUNAUTHORIZED: http.StatusUnauthorized,
+	hookbridge.EFORBIDDEN:    http.StatusForbidden,
+	hookbridge.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // writeError answers a failed request. Domain errors become their status and

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -79,11 +81,11 @@ func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) error {
 		// Genuine but unreadable: keep it for the operator, forward nothing.
 		events = []inbound.Event{{Note: nerr.Error() + "; stored, not forwarded"}}
 	}
-	headers := keptHeaders(r.Header, src)
-	stored := inbound.Redact(body) // verified, and keyed, on the original bytes; stored without card data
+	in := arrival{src: src, body: inbound.Redact(body), // verified, and keyed, on the original bytes; stored without card data
+		headers: keptHeaders(r.Header, src), v: v, now: now, trace: s.traceParent(r), via: hookbridge.ViaWebhook}
 	woke := false
 	for i, e := range events {
-		created, err := s.receiveEvent(r, src, stored, headers, v, e, eventKey(src.Scheme, e, body, i, len(events)), now)
+		_, created, err := s.receiveEvent(ctx, in, e, eventKey(src.Scheme, e, body, i, len(events)))
 		if err != nil {
 			return err
 		}
@@ -162,14 +164,28 @@ func eventKey(scheme string, e inbound.Event, body []byte, i, n int) string {
 	return key
 }
 
+// arrival is how a notification, or a backfilled event, came: the source,
+// the body as stored (redacted), the headers kept, what verification said,
+// when, the trace it belongs to and the way it came (hookbridge.ViaWebhook
+// or ViaBackfill).
+type arrival struct {
+	src     *hookbridge.Source
+	body    []byte
+	headers map[string]string
+	v       *inbound.Verified
+	now     time.Time
+	trace   string
+	via     string
+}
+
 // receiveEvent stores one event of a notification and forwards it when the
 // rollout says so (or when an earlier delivery of it was stored but not
 // forwarded yet). Storing it advances the payment it concerns; a stale
 // event is forwarded flagged, or held, by the source's policy. It reports
-// whether it created a message.
-func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []byte, headers map[string]string,
-	v *inbound.Verified, e inbound.Event, key string, now time.Time) (bool, error) {
-	ctx := r.Context()
+// whether the event was new to the source (false: a repeat, by either
+// way), and whether it created a message.
+func (s *Server) receiveEvent(ctx context.Context, in arrival, e inbound.Event, key string) (isNew, created bool, err error) {
+	src, v, now := in.src, in.v, in.now
 	notes := make([]string, 0, 3)
 	if v.Note != "" {
 		notes = append(notes, v.Note)
@@ -179,8 +195,8 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 	}
 	ev := &hookbridge.InboundEvent{
 		ID: hookbridge.NewIDAt(hookbridge.PrefixInbound, now), SourceID: src.ID, EventID: key,
-		Type: e.Type, Merchant: e.Merchant, Headers: headers, Body: body,
-		OccurredAt: e.OccurredAt, ReceivedAt: now,
+		Type: e.Type, Merchant: e.Merchant, Headers: in.headers, Body: in.body,
+		OccurredAt: e.OccurredAt, ReceivedAt: now, Via: in.via,
 	}
 	// The payment the rollout selects by when the notification names no
 	// merchant: the first the event concerns.
@@ -188,7 +204,7 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 	for _, m := range e.Messages {
 		payload, err := json.Marshal(m.Payload)
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		ev.Canonical = append(ev.Canonical, hookbridge.CanonicalMessage{EventType: m.EventType, Payload: payload})
 		step := paymentStep(m, e)
@@ -217,7 +233,7 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 			case hookbridge.IsNotFound(err):
 				notes = append(notes, "application "+strconv.Quote(appRef)+" does not exist: not forwarded")
 			case err != nil:
-				return false, err
+				return false, false, err
 			default:
 				ev.Forward, ev.AppID = true, app.ID
 			}
@@ -225,20 +241,21 @@ func (s *Server) receiveEvent(r *http.Request, src *hookbridge.Source, body []by
 	}
 	ev.Note = strings.Join(notes, "; ")
 
-	stored, created, err := s.store.CreateInboundEvent(ctx, ev)
+	stored, isNew, err := s.store.CreateInboundEvent(ctx, ev)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if !stored.Forward || stored.MessageIDs != nil {
 		// Not to be forwarded (or held), or a repeat of one already
 		// forwarded.
-		return false, nil
+		return isNew, false, nil
 	}
-	if !created {
+	if !isNew {
 		s.log.InfoContext(ctx, "forwarding a repeated inbound event whose first delivery was not forwarded",
-			"source", src.ID, "event", stored.EventID)
+			"source", src.ID, "event", stored.EventID, "via", in.via)
 	}
-	return s.forward(r, src, stored, e.Messages, now)
+	created, err = s.forward(ctx, in.trace, src, stored, e.Messages, now)
+	return isNew, created, err
 }
 
 // paymentStep is what a canonical message says about the payment it
@@ -301,14 +318,15 @@ func merchantName(m string) string {
 }
 
 // forward creates the canonical messages of a stored event in its
-// application, each payload with its payment's sequence and status, and
+// application, each payload with its payment's sequence and status and how
+// the event arrived, and
 // records them on the event (ev.MessageIDs too). Each message's eventId is
 // derived from the event's key (canonicalEventID), so a second forward of
 // the same event finds the messages of the first. An event stored before
 // events kept their canonical messages is forwarded as normalised now
 // (normalised).
-func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge.InboundEvent, normalised []inbound.Message, now time.Time) (bool, error) {
-	ctx := r.Context()
+func (s *Server) forward(ctx context.Context, trace string, src *hookbridge.Source, ev *hookbridge.InboundEvent,
+	normalised []inbound.Message, now time.Time) (bool, error) {
 	canonical := ev.Canonical
 	if len(canonical) == 0 {
 		for _, m := range normalised {
@@ -320,9 +338,8 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 		}
 	}
 	msgs := make([]*hookbridge.Message, len(canonical))
-	trace := s.traceParent(r)
 	for j, m := range canonical {
-		payload, err := withPaymentState(m.Payload, ev.Payments, j)
+		payload, err := withPaymentState(m.Payload, ev.Payments, j, cmp.Or(ev.Via, hookbridge.ViaWebhook))
 		if err != nil {
 			return false, fmt.Errorf("inbound event %s: message %d: %w", ev.ID, j, err)
 		}
@@ -356,9 +373,10 @@ func (s *Server) forward(r *http.Request, src *hookbridge.Source, ev *hookbridge
 }
 
 // withPaymentState is a canonical payload with the j-th payment step's
-// outcome in it: the payment's sequence, its status before and after, and
-// the stale flag. A message about no payment is returned as it is.
-func withPaymentState(payload json.RawMessage, steps []hookbridge.PaymentStep, j int) (json.RawMessage, error) {
+// outcome in it: the payment's sequence, its status before and after, the
+// stale flag, and how the event arrived (via). A message about no payment
+// is returned as it is.
+func withPaymentState(payload json.RawMessage, steps []hookbridge.PaymentStep, j int, via string) (json.RawMessage, error) {
 	if j >= len(steps) || steps[j].Sequence == 0 {
 		return payload, nil
 	}
@@ -369,6 +387,7 @@ func withPaymentState(payload json.RawMessage, steps []hookbridge.PaymentStep, j
 	step := steps[j]
 	p.Sequence, p.Stale = step.Sequence, step.Stale
 	p.PreviousStatus, p.PaymentStatus = inbound.Status(string(step.Previous)), inbound.Status(string(step.Status))
+	p.Via = via
 	return json.Marshal(p)
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 
@@ -98,7 +99,8 @@ func TestOperationalEndpointsSvixSDK(t *testing.T) {
 }
 
 // TestEndpointChangeEvents: creating, updating and deleting an endpoint
-// through the API records endpoint.created, endpoint.updated and
+// through the API records endpoint.created, endpoint.updated (for its
+// filter, client certificate and OAuth credentials too) and
 // endpoint.deleted, which the relay turns into messages (Svix's shapes) to
 // the operational endpoints; no reserved application is created until one
 // exists, events relayed before then are dropped, and changes of
@@ -129,9 +131,19 @@ func TestEndpointChangeEvents(t *testing.T) {
 	ep := e.createEndpoint(appID, obj{"url": "https://shop.example.com/hooks", "uid": "orders"})
 	epID := ep["id"].(string)
 	e.do("PATCH", "/api/v1/app/"+appID+"/endpoint/"+epID, obj{"description": "orders"}).want(http.StatusOK)
-	e.do("DELETE", "/api/v1/app/"+appID+"/endpoint/"+epID, nil).want(http.StatusNoContent)
-	if n := kicks.Load(); n != 5 {
-		t.Errorf("EventsRecorded called %d times for 5 endpoint changes", n)
+	// Its sub-resources are the endpoint's settings too: each change is
+	// an endpoint.updated.
+	epPath := "/api/v1/app/" + appID + "/endpoint/" + epID
+	cert, key := testCert(t, "hookbridge", e.clock.Now().Add(-time.Hour), e.clock.Now().Add(24*time.Hour))
+	e.do("PUT", epPath+"/filter", obj{"filter": `payload.total > 10`}).want(http.StatusNoContent)
+	e.do("PUT", epPath+"/mtls", obj{"clientCert": cert, "clientKey": key}).want(http.StatusOK)
+	e.do("DELETE", epPath+"/mtls", nil).want(http.StatusNoContent)
+	e.do("PUT", epPath+"/oauth", obj{"tokenUrl": "https://auth.example.com/token", "clientId": "c", "clientSecret": "s"}).want(http.StatusOK)
+	e.do("DELETE", epPath+"/oauth", nil).want(http.StatusNoContent)
+	e.do("DELETE", epPath+"/filter", nil).want(http.StatusNoContent)
+	e.do("DELETE", epPath, nil).want(http.StatusNoContent)
+	if n := kicks.Load(); n != 11 {
+		t.Errorf("EventsRecorded called %d times for 11 endpoint changes", n)
 	}
 	if err := relay.Relay(ctx); err != nil {
 		t.Fatal(err)
@@ -153,7 +165,8 @@ func TestEndpointChangeEvents(t *testing.T) {
 			t.Errorf("%s payload\n got %s\nwant %s", m.EventType, m.Payload, want)
 		}
 	}
-	if want := []string{"endpoint.created", "endpoint.updated", "endpoint.deleted"}; !slices.Equal(types, want) {
+	updated := slices.Repeat([]string{"endpoint.updated"}, 7)
+	if want := slices.Concat([]string{"endpoint.created"}, updated, []string{"endpoint.deleted"}); !slices.Equal(types, want) {
 		t.Fatalf("operational events %v, want %v", types, want)
 	}
 }

@@ -81,7 +81,7 @@ func (p statePayload) String() string {
 }
 
 // payloads returns the application's messages oldest first, each payload
-// checked against version 2 of its type's schema (and refused by the
+// checked against version 3 of its type's schema (and refused by the
 // closed version 1 when it carries the state).
 func (e *env) payloads(app string, schemas map[string]map[string]*jsonschema.Schema) ([]messageOut, []statePayload) {
 	e.t.Helper()
@@ -93,8 +93,8 @@ func (e *env) payloads(app string, schemas map[string]map[string]*jsonschema.Sch
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if err := schemas[m.EventType]["2"].Validate(inst); err != nil {
-			e.t.Errorf("%s payload %s does not match version 2 of its schema: %v", m.EventType, m.Payload, err)
+		if err := schemas[m.EventType]["3"].Validate(inst); err != nil {
+			e.t.Errorf("%s payload %s does not match version 3 of its schema: %v", m.EventType, m.Payload, err)
 		}
 		if err := json.Unmarshal(m.Payload, &out[i]); err != nil {
 			e.t.Fatal(err)

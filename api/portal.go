@@ -114,12 +114,8 @@ func (s *Server) portalTokenKey(ctx context.Context) ([]byte, error) {
 	}
 	v, err := s.store.Setting(ctx, settingPortalTokenKey)
 	if hookbridge.IsNotFound(err) {
-		var b [portalKeyBytes]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("generate portal token key: %w", err)
-		}
-		if _, err := s.store.PutSetting(ctx, settingPortalTokenKey, base64.StdEncoding.EncodeToString(b[:]), true); err != nil {
-			return nil, fmt.Errorf("store portal token key: %w", err)
+		if err := hookbridge.PutRandomSetting(ctx, s.store, settingPortalTokenKey, portalKeyBytes, true); err != nil {
+			return nil, err
 		}
 		v, err = s.store.Setting(ctx, settingPortalTokenKey)
 	}
@@ -132,6 +128,13 @@ func (s *Server) portalTokenKey(ctx context.Context) ([]byte, error) {
 	}
 	s.portalKey.key = key
 	return key, nil
+}
+
+// RotatePortalTokenKey replaces the stored key that signs portal tokens
+// with a new random one: every portal link issued before no longer
+// verifies once the servers read the new key, at their next start.
+func RotatePortalTokenKey(ctx context.Context, store hookbridge.SettingStore) error {
+	return hookbridge.PutRandomSetting(ctx, store, settingPortalTokenKey, portalKeyBytes, false)
 }
 
 // issuePortalToken signs a token granting access, which must end within

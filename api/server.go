@@ -115,6 +115,7 @@ type Server struct {
 	portalKey    portalKey       // see portal.go
 	authThrottle *authThrottle   // failed authentication; see throttle.go
 	schemes      schemeCache     // verifiers of inbound sources; see inbound.go
+	backfill     backfillMetrics // see backfill.go
 	apiKeys      apiKeyCache     // API keys read recently; see apikeys.go
 	ready        readiness       // whether the store can write; see health.go
 
@@ -177,6 +178,7 @@ func New(cfg Config) *Server {
 		tracer:       cfg.Tracer,
 		mux:          http.NewServeMux(),
 		authThrottle: newAuthThrottle(maxTrackedClients),
+		backfill:     newBackfillMetrics(),
 
 		strictEventTypes: cfg.StrictEventTypes,
 	}
@@ -303,6 +305,8 @@ func (s *Server) registerRoutes() {
 	s.sourceRoute("POST /api/v1/source/{source_id}/events/{event_id}/release", s.handleReleaseInboundEvent)
 	s.sourceRoute("POST /api/v1/source/{source_id}/observed", s.handleObserved)
 	s.sourceRoute("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
+	s.sourceRoute("GET /api/v1/source/{source_id}/backfill", s.handleGetBackfill)
+	s.sourceRoute("POST /api/v1/source/{source_id}/backfill", s.handleRunBackfill)
 
 	// Background tasks (see tasks.go): of every application, so the
 	// admin's only.
@@ -477,6 +481,9 @@ var unknownTypesDesc = prometheus.NewDesc("hookbridge_messages_unknown_event_typ
 func (s *Server) Describe(ch chan<- *prometheus.Desc) {
 	s.requests.Describe(ch)
 	s.accepted.Describe(ch)
+	s.backfill.runs.Describe(ch)
+	s.backfill.events.Describe(ch)
+	s.backfill.reqs.Describe(ch)
 	ch <- unknownTypesDesc
 }
 
@@ -484,6 +491,9 @@ func (s *Server) Describe(ch chan<- *prometheus.Desc) {
 func (s *Server) Collect(ch chan<- prometheus.Metric) {
 	s.requests.Collect(ch)
 	s.accepted.Collect(ch)
+	s.backfill.runs.Collect(ch)
+	s.backfill.events.Collect(ch)
+	s.backfill.reqs.Collect(ch)
 	ch <- prometheus.MustNewConstMetric(unknownTypesDesc, prometheus.CounterValue, float64(s.uncatalogued.count.Load()))
 }
 

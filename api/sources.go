@@ -72,6 +72,10 @@ type sourceIn struct {
 	MerchantField        *string              `json:"merchantField"`
 	StalePolicy          *string              `json:"stalePolicy"`
 	Rollout              *rolloutIO           `json:"rollout"`
+	// APICredentials are read-only credentials for the processor's API
+	// (backfill); on PUT, absent keeps them and null removes them.
+	APICredentials        optional[apiCredentialsIO] `json:"apiCredentials"`
+	ReconcileEverySeconds *int                       `json:"reconcileEverySeconds"`
 }
 
 // sourceOut is a source as the API shows it.
@@ -89,6 +93,8 @@ type sourceOut struct {
 	StalePolicy           string            `json:"stalePolicy"`
 	Normalized            bool              `json:"normalized"`
 	Rollout               rolloutIO         `json:"rollout"`
+	APICredentials        *apiCredentialsIO `json:"apiCredentials"`
+	ReconcileEverySeconds *int              `json:"reconcileEverySeconds"`
 	CreatedAt             string            `json:"createdAt"`
 	UpdatedAt             string            `json:"updatedAt"`
 }
@@ -133,6 +139,8 @@ func (s *Server) toSourceOut(r *http.Request, src *hookbridge.Source) sourceOut 
 		StalePolicy:           string(src.StalePolicy.Or()),
 		Normalized:            inbound.Normalizes(src.Scheme),
 		Rollout:               rolloutIO{State: src.Rollout.State, Merchants: src.Rollout.Merchants, Percent: src.Rollout.Percent},
+		APICredentials:        apiCredentialsOut(c.API),
+		ReconcileEverySeconds: reconcileSeconds(src),
 		CreatedAt:             formatTime(src.CreatedAt),
 		UpdatedAt:             formatTime(src.UpdatedAt),
 	}
@@ -213,7 +221,9 @@ func (s *Server) buildSource(r *http.Request, in *sourceIn, src *hookbridge.Sour
 	}
 	switch {
 	case in.Credentials != nil:
+		api := src.Credentials.API // set apart, by apiCredentials
 		src.Credentials = in.Credentials.credentials()
+		src.Credentials.API = api
 	case !update:
 		fe.body("field required: the secret or key as the processor's dashboard shows it", "credentials")
 	}
@@ -249,6 +259,7 @@ func (s *Server) buildSource(r *http.Request, in *sourceIn, src *hookbridge.Sour
 			fe.body(`must be "forward-flagged" (deliver a stale notification with "stale": true) or "hold" (keep it until released)`, "stalePolicy")
 		}
 	}
+	s.buildBackfill(in, src, &fe)
 	switch {
 	case update && in.Rollout != nil:
 		fe.body("is changed with PATCH /api/v1/source/{source_id}/rollout, which audits the change", "rollout")
@@ -590,7 +601,7 @@ func (s *Server) handleReleaseInboundEvent(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	if ev.Forward && ev.MessageIDs == nil {
-		created, err := s.forward(r, src, ev, nil, now)
+		created, err := s.forward(r.Context(), s.traceParent(r), src, ev, nil, now)
 		if err != nil {
 			return err
 		}
@@ -674,6 +685,7 @@ type comparisonOut struct {
 	Both         int64                   `json:"both"`
 	WebhookOnly  int64                   `json:"webhookOnly"`
 	PollingOnly  int64                   `json:"pollingOnly"`
+	Backfilled   int64                   `json:"backfilled"`
 	LeadMedianMS *int64                  `json:"leadMedianMs"`
 	LeadP95MS    *int64                  `json:"leadP95Ms"`
 }
@@ -706,6 +718,7 @@ func (s *Server) handleComparison(w http.ResponseWriter, r *http.Request) error 
 	out := comparisonOut{
 		Since: formatTime(since), Until: formatTime(until), Rollout: src.Rollout.State,
 		Webhook: c.Webhook, Polling: c.Polling, Both: c.Both, WebhookOnly: c.WebhookOnly, PollingOnly: c.PollingOnly,
+		Backfilled: c.Backfilled,
 	}
 	if d, ok := c.LeadPercentile(50); ok {
 		ms := d.Milliseconds()

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,10 +9,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/sealed"
+	"github.com/hookbridge/hookbridge/webhook"
 )
 
 // Run runs the bench that cfg describes, within cfg.Timeout, and returns
@@ -26,8 +29,28 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	b := &bench{cfg: cfg, stderr: stderr, progress: newProgress(stderr)}
-	return b.run(ctx)
+	dests, _ := cfg.destinations() // checked
+	rounds := max(cfg.Rounds, 1)
+	var runs []*Report
+	for round := range rounds {
+		for _, d := range dests {
+			one := cfg
+			one.Destination = d
+			b := &bench{cfg: one, stderr: stderr, progress: newProgress(stderr)}
+			rep, err := b.run(ctx)
+			if err != nil {
+				if len(dests) == 1 && rounds == 1 {
+					return nil, err
+				}
+				return nil, fmt.Errorf("round %d, destination %s: %w", round+1, d, err)
+			}
+			runs = append(runs, rep)
+		}
+	}
+	if len(runs) == 1 {
+		return runs[0], nil
+	}
+	return compare(runs, dests), nil
 }
 
 // bench is one run.
@@ -41,22 +64,43 @@ type bench struct {
 	db     string // what the server under test is started on
 	apiKey string
 	secret string // the servers' --secret-key with --sealed, "" without
+
+	endpointSecret string   // every endpoint's signing secret
+	consumer       consumer // of a broker --destination; nil for http
 }
 
 func (b *bench) run(ctx context.Context) (*Report, error) {
 	cfg := b.cfg
 	start := time.Now()
-	recv, err := startReceiver()
+	recv, err := startReceiver(cmp.Or(cfg.ReceiverAddr, anyLoopbackPort))
 	if err != nil {
 		return nil, err
 	}
 	defer recv.close()
 	b.recv = recv
+	// Every endpoint gets this secret, so that the receiver checks each
+	// signature as a consumer would.
+	if b.endpointSecret, err = webhook.NewSecret(); err != nil {
+		return nil, err
+	}
+	if recv.verifier, err = webhook.NewVerifier(b.endpointSecret); err != nil {
+		return nil, err
+	}
 	b.client = newLoadClient(cfg.Concurrency)
 	defer b.client.close()
+	if cfg.Destination != DestHTTP {
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		c, err := startConsumer(ctx, &cfg, cfg.Destination, run, cfg.Endpoints*cfg.Fanout, recv)
+		if err != nil {
+			return nil, err
+		}
+		defer c.close()
+		b.consumer = c
+	}
 
 	rep := &Report{
-		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Idempotency: cfg.Idempotency,
+		Destination: cfg.Destination,
+		CPUs:        runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Filter: cfg.Filter, Idempotency: cfg.Idempotency,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}
@@ -123,6 +167,7 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.ReceiverAddr, rep.ServerAddrs = recv.addr, srv.addrs()
 	// srv is whichever servers run now; on an early return they are
 	// stopped, and a database the bench does not own is cleaned up first.
 	var apps []application
@@ -144,6 +189,9 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		ing  *ingestResult
 		held serverUsage // of the server that built up the backlog
 	)
+	// The server's CPU from here on is the load's: its start and the
+	// setup (many endpoints, with --fanout 1000) are left out.
+	cpu0, cpu0Known := srv.cpuSoFar()
 	restart := time.Now()
 	if cfg.Backlog > 0 {
 		b.recv.hold()
@@ -156,7 +204,7 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		// which every delivery of the backlog is still to be made.
 		u, err := srv.stop()
 		stopped = true
-		b.recv.release()
+		b.recv.releaseWhenGone(ctx, serverStopTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -185,6 +233,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		}
 		b.wait(ctx, b.recv, ing, cfg.Fanout, "deliver")
 	}
+	// Repeated arrivals so far are told apart by the server's attempt
+	// log while it runs; any that come later count as duplicates.
+	split, err := b.classify(ctx, srv.base(0), apps, ing)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "hookbridge bench: repeated arrivals not told apart (all counted as duplicates): %v\n", err)
+	}
 	if !ownDB {
 		// A database or server the bench does not own gets its bench
 		// applications (and with them their messages) removed. It needs
@@ -197,11 +251,14 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.addDeliveries(b.recv, ing, cfg.Fanout, cfg.Backlog == 0)
+	rep.Duplicates -= split.abandoned
+	rep.Abandoned = split.abandoned
+	rep.Invalid = b.recv.invalid.Load()
 	if cfg.Backlog > 0 {
 		rep.addBacklog(b.recv, restart, held)
 		usage = held.then(usage)
 	}
-	rep.addUsage(usage)
+	rep.addUsage(usage, cpu0, cpu0Known)
 	if cfg.Baseline {
 		// Again now that the server is gone: the machine is shared, and
 		// the ceiling is the better of the two moments.

@@ -1,12 +1,18 @@
 package bench
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookbridge/hookbridge/internal/testkit"
+	"github.com/hookbridge/hookbridge/webhook"
 )
 
 // TestCounts checks the receiver's accounting, which the smoke test
@@ -14,14 +20,22 @@ import (
 // duplicate, one at an endpoint the message is not owed to is unexpected.
 func TestCounts(t *testing.T) {
 	t.Parallel()
-	recv := &receiver{arrivals: map[arrivalKey]time.Time{}, base: map[string]struct{}{}}
-	deliver := func(id, path string) {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
-		req.Header.Set("webhook-id", id)
+	recv := newTestReceiver(t)
+	signer := newTestSigner(t)
+	post := func(id, path string, sign func(http.Header)) int {
+		body := `{"n":1}`
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		signer.SetHeaders(req.Header, id, time.Now(), []byte(body))
+		if sign != nil {
+			sign(req.Header)
+		}
 		w := httptest.NewRecorder()
 		recv.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("receiver answered %d to %s %s", w.Code, id, path)
+		return w.Code
+	}
+	deliver := func(id, path string) {
+		if code := post(id, path, nil); code != http.StatusOK {
+			t.Fatalf("receiver answered %d to %s %s", code, id, path)
 		}
 	}
 	// Two applications with two endpoints each: app 0 owns /e/0 and /e/1,
@@ -42,6 +56,17 @@ func TestCounts(t *testing.T) {
 	deliver("msg_b", "/e/0") // not owed there
 	deliver("msg_x", "/e/0") // not sent by this run
 
+	// Neither a forged signature nor a message without one is counted.
+	if code := post("msg_b", "/e/3", func(h http.Header) { h.Set("webhook-signature", "v1,Zm9yZ2Vk") }); code != http.StatusBadRequest {
+		t.Errorf("a forged signature was answered %d, want 400", code)
+	}
+	if code := post("msg_b", "/e/3", func(h http.Header) { h.Del("webhook-signature") }); code != http.StatusBadRequest {
+		t.Errorf("an unsigned message was answered %d, want 400", code)
+	}
+	if got := recv.invalid.Load(); got != 2 {
+		t.Errorf("invalid = %d, want 2", got)
+	}
+
 	var rep Report
 	rep.addIngest(ing, 2)
 	rep.addDeliveries(recv, ing, 2, true)
@@ -54,6 +79,98 @@ func TestCounts(t *testing.T) {
 	}
 	if rep.P50MS == nil || rep.MaxMS == nil || *rep.P50MS > *rep.MaxMS {
 		t.Errorf("latency percentiles p50 %v, max %v", rep.P50MS, rep.MaxMS)
+	}
+}
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func newTestSigner(t *testing.T) *webhook.Signer {
+	t.Helper()
+	signer, err := webhook.NewSigner(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+func newTestReceiver(t *testing.T) *receiver {
+	t.Helper()
+	v, err := webhook.NewVerifier(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &receiver{arrivals: map[arrivalKey]time.Time{}, repeats: map[arrivalKey]int{}, base: map[string]struct{}{}, verifier: v}
+}
+
+// TestClassify: repeated arrivals are told apart by the attempts the
+// server lists for them (a local server answering the attempt list as the
+// API does): two successful attempts of a repeat are a duplicate; a repeat
+// with one success and a failed attempt was a request the server had given
+// up on; a repeat of a message the run did not send stays a duplicate.
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	attempts := map[string]string{ // message → statuses of its attempts to ep_1
+		"msg_twice":     `[{"status":0},{"status":0}]`,
+		"msg_abandoned": `[{"status":0},{"status":2}]`,
+		"msg_thrice":    `[{"status":0},{"status":2},{"status":2}]`,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/app/app_1/attempt/msg/{msg}", func(w http.ResponseWriter, r *http.Request) {
+		msg := r.PathValue("msg")
+		if r.URL.Query().Get("endpoint_id") != "ep_1" || attempts[msg] == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"data":`+attempts[msg]+`,"done":true}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	b := &bench{recv: newTestReceiver(t), client: newLoadClient(1)}
+	b.recv.repeats = map[arrivalKey]int{
+		{id: "msg_twice", ep: 1}:     1,
+		{id: "msg_abandoned", ep: 1}: 1,
+		{id: "msg_thrice", ep: 1}:    2,
+		{id: "msg_other", ep: 1}:     1,
+	}
+	ing := &ingestResult{msgs: []sent{{id: "msg_twice"}, {id: "msg_abandoned"}, {id: "msg_thrice"}}}
+	apps := []application{{id: "app_1", first: 0, endpoints: []string{"ep_0", "ep_1"}}}
+	split, err := b.classify(t.Context(), srv.URL+"/api/v1", apps, ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split.duplicates != 2 || split.abandoned != 3 {
+		t.Errorf("duplicates %d, abandoned %d; want 2 (msg_twice, msg_other) and 3", split.duplicates, split.abandoned)
+	}
+}
+
+// TestCountsFiltered: with --filter a message is owed to the endpoints at
+// even places of its application only; one at an odd place, whose filter
+// refuses it, is unexpected.
+func TestCountsFiltered(t *testing.T) {
+	t.Parallel()
+	recv := newTestReceiver(t)
+	signer := newTestSigner(t)
+	for _, path := range []string{"/e/0", "/e/2", "/e/3", "/e/4"} {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
+		signer.SetHeaders(req.Header, "msg_a", time.Now(), []byte("{}"))
+		w := httptest.NewRecorder()
+		recv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("receiver answered %d to %s", w.Code, path)
+		}
+	}
+	// One application of five endpoints: owed at 0, 2 and 4.
+	ing := &ingestResult{t0: time.Now(), msgs: []sent{{id: "msg_a", app: 0}}, accepted: 1, filtered: true}
+	var rep Report
+	rep.addIngest(ing, 5)
+	rep.addDeliveries(recv, ing, 5, false)
+	if rep.Deliveries != 3 || rep.Lost != 0 || rep.Unexpected != 1 {
+		t.Errorf("deliveries %d, lost %d, unexpected %d; want 3, 0, 1", rep.Deliveries, rep.Lost, rep.Unexpected)
+	}
+	if filterFor(0) != filterMatch || filterFor(1) != filterMiss {
+		t.Errorf("filters %q, %q: the first place must take messages, the second not", filterFor(0), filterFor(1))
 	}
 }
 
@@ -99,5 +216,86 @@ func TestCheck(t *testing.T) {
 				t.Error("Run started a run that Check refuses")
 			}
 		})
+	}
+}
+
+// TestReleaseWhenGone: a held request whose sender has given up on it (its
+// connection closed, as when the server holding a backlog exits) is not
+// counted when the receiver lets held requests go, however soon after; one
+// still waited for is. Released at once instead, most such requests were
+// counted in a loop of this test (206 of 300), and the server's successor
+// then delivered them again: the duplicates the backlog smoke test saw.
+func TestReleaseWhenGone(t *testing.T) {
+	t.Parallel()
+	recv, err := startReceiver(anyLoopbackPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(recv.close)
+	recv.verifier = newTestReceiver(t).verifier
+	signer := newTestSigner(t)
+	recv.hold()
+	send := func(ctx context.Context, id string) <-chan error {
+		errc := make(chan error, 1)
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, recv.url+"/e/0", strings.NewReader("{}"))
+			if err != nil {
+				errc <- err
+				return
+			}
+			signer.SetHeaders(req.Header, id, time.Now(), []byte("{}"))
+			resp, err := (&http.Transport{}).RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		return errc
+	}
+	ctx, giveUp := context.WithCancel(t.Context())
+	abandoned := send(ctx, "msg_abandoned")
+	testkit.WaitFor(t, "the request to be held", func() bool { return recv.waiting.Load() == 1 })
+	giveUp()
+	if err := <-abandoned; err == nil {
+		t.Fatal("the abandoned request was answered while held")
+	}
+	recv.releaseWhenGone(t.Context(), time.Minute)
+	if n := recv.uniqueCount(); n != 0 {
+		t.Errorf("%d arrivals counted after the only request was abandoned, want 0", n)
+	}
+
+	recv.hold()
+	kept := send(t.Context(), "msg_kept")
+	testkit.WaitFor(t, "the request to be held", func() bool { return recv.waiting.Load() == 1 })
+	recv.release()
+	if err := <-kept; err != nil {
+		t.Fatal(err)
+	}
+	if n := recv.uniqueCount(); n != 1 {
+		t.Errorf("%d arrivals counted after a held request was answered, want 1", n)
+	}
+}
+
+// TestProcessCPU: the CPU time of a running process is read, and grows
+// with the work it does.
+func TestProcessCPU(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("read from /proc")
+	}
+	before, ok := processCPU(os.Getpid())
+	if !ok {
+		t.Fatal("the CPU time of this process was not read")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for x := 0; ; x++ {
+		if x%1_000_000 == 0 {
+			if after, ok := processCPU(os.Getpid()); ok && after > before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the CPU time stayed at %s while this test spun", before)
+			}
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,14 @@ const (
 	// the receiver do not time out while the backlog is ingested, short
 	// enough to stay under the dispatcher's lease.
 	heldRequestTimeout = 50 * time.Second
+	// filterMatch and filterMiss are the endpoint filters of --filter: the
+	// first takes every bench message (amount 4250 EUR), the second none,
+	// and both cost the same to evaluate.
+	filterMatch = `payload.amount >= 1000 && payload.currency == "EUR"`
+	filterMiss  = `payload.amount >= 1000 && payload.currency == "USD"`
+	// anyLoopbackPort is the listen address of what the bench starts when
+	// it is not told one: a free port on loopback.
+	anyLoopbackPort = "127.0.0.1:0"
 )
 
 // Config is everything a run can be told: one field per flag of
@@ -37,6 +47,8 @@ const (
 type Config struct {
 	DB           string        // --db; "" is a new SQLite file in a temporary directory
 	URL          string        // --url
+	Addr         string        // --addr; "" is a free port on 127.0.0.1
+	ReceiverAddr string        // --receiver-addr; "" is a free port on 127.0.0.1
 	APIKey       string        // --api-key
 	Endpoints    int           // --endpoints
 	Fanout       int           // --fanout
@@ -51,7 +63,13 @@ type Config struct {
 	Instances    int           // --instances
 	Workers      int           // --workers; 0 is the server's default
 	Sealed       bool          // --sealed
+	Filter       bool          // --filter: a filter on every endpoint, which every other one of an application's endpoints passes
 	Idempotency  bool          // --idempotency-keys
+	Destination  string        // --destination: http, amqp, nats or redis, or several comma-separated
+	Rounds       int           // --rounds: runs of each destination, interleaved
+	AMQPURL      string        // --amqp-url
+	NATSURL      string        // --nats-url
+	RedisURL     string        // --redis-url
 	Timeout      time.Duration // --timeout: the bound on the whole run
 	InProcess    bool          // --in-process: the server runs in this process, started by Serve
 	ServerBinary string        // --server-binary; "" is the running executable
@@ -83,10 +101,48 @@ func (c *Config) Check() error {
 		return errors.New("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
 	case c.Relay && (c.Rate > 0 || c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
 		return errors.New("--relay measures throughput with one delivery per message: not with --rate, --backlog, --hang or --fanout")
+	case c.Filter && c.Hang > 0:
+		return errors.New("--filter and --hang measure different things; use one at a time")
 	case c.InProcess && c.ServerBinary != "":
 		return errors.New("--in-process and --server-binary exclude each other")
 	case c.InProcess && c.Serve == nil:
 		return errors.New("--in-process needs a Serve function that starts the server in this process")
+	}
+	dests, err := c.destinations()
+	if err != nil {
+		return err
+	}
+	brokers := slices.ContainsFunc(dests, func(d string) bool { return d != DestHTTP })
+	switch {
+	case c.Rounds < 0:
+		return errors.New("--rounds must not be negative")
+	case (len(dests) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.Baseline):
+		return errors.New("several --destination or --rounds compare delivery rates: not with --backlog, --hang, --relay or --baseline")
+	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay):
+		return errors.New("a broker --destination measures throughput: not with --backlog, --hang or --relay")
+	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:
+		return fmt.Errorf("a broker --destination takes at most %d endpoints (--endpoints × --fanout): each has a queue or stream and a consumer of its own", maxBrokerEndpoints)
+	}
+	for _, d := range dests {
+		if d == DestHTTP {
+			continue
+		}
+		if u, err := url.Parse(c.brokerURL(d)); err != nil || u.Host == "" {
+			return fmt.Errorf("--%s-url: want a URL such as %s, got %q", d, map[string]string{DestAMQP: DefaultAMQPURL, DestNATS: DefaultNATSURL, DestRedis: DefaultRedisURL}[d], c.brokerURL(d))
+		}
+	}
+	if c.Addr != "" {
+		if c.URL != "" {
+			return errors.New("--addr is where a server the bench starts listens: not with --url")
+		}
+		if err := checkLoopbackAddr(c.Addr); err != nil {
+			return fmt.Errorf("--addr: %w", err)
+		}
+	}
+	if c.ReceiverAddr != "" {
+		if err := checkLoopbackAddr(c.ReceiverAddr); err != nil {
+			return fmt.Errorf("--receiver-addr: %w", err)
+		}
 	}
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
@@ -98,6 +154,64 @@ func (c *Config) Check() error {
 		}
 	}
 	return nil
+}
+
+// destinations returns the destinations of --destination, in order, http
+// when none is given.
+func (c *Config) destinations() ([]string, error) {
+	if c.Destination == "" {
+		return []string{DestHTTP}, nil
+	}
+	var out []string
+	for d := range strings.SplitSeq(c.Destination, ",") {
+		d = strings.TrimSpace(d)
+		switch {
+		case d != DestHTTP && d != DestAMQP && d != DestNATS && d != DestRedis:
+			return nil, fmt.Errorf("--destination: %q is none of http, amqp, nats, redis", d)
+		case slices.Contains(out, d):
+			return nil, fmt.Errorf("--destination: %s is named twice", d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// checkLoopbackAddr checks a listen address of the bench: host:port on a
+// loopback IP, the port a number (0 is any free one).
+func checkLoopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q is not a port number", port)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback IP address: everything the bench starts listens on loopback", host)
+	}
+	return nil
+}
+
+// addrPlus returns addr with its port increased by i (port 0 stays 0):
+// the address of the i-th of several servers started from one --addr.
+func addrPlus(addr string, i int) string {
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	if n == 0 || i == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+i))
+}
+
+// allowPrivateFor is the --allow-private range of a server that delivers to
+// a receiver listening on addr (a loopback IP and port): that IP alone.
+func allowPrivateFor(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	if ip.To4() != nil {
+		return ip.String() + "/32"
+	}
+	return ip.String() + "/128"
 }
 
 func isLoopbackHost(host string) bool {

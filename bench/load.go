@@ -19,30 +19,13 @@ import (
 func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, error) {
 	target := b.recv.url + "/baseline"
 	before := b.recv.baselineCount()
-	var (
-		next  atomic.Int64
-		done  atomic.Int64
-		errMu sync.Mutex
-		first error
-	)
+	var done atomic.Int64
 	stop := b.progress.show("baseline "+pass, int64(n), done.Load, nil)
 	t0 := time.Now()
-	b.client.run(ctx, b.cfg.Concurrency, "client", func(w *clientWorker) {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= n || ctx.Err() != nil {
-				return
-			}
-			w.body = appendMessage(w.body[:0], i)
-			_, err := w.post(ctx, target, w.body, "base_"+pass+"_"+strconv.Itoa(i))
-			if err != nil {
-				errMu.Lock()
-				first = cmp.Or(first, err)
-				errMu.Unlock()
-				return
-			}
-			done.Add(1)
-		}
+	first := b.forEach(ctx, b.cfg.Concurrency, n, &done, func(w *clientWorker, i int) error {
+		w.body = appendMessage(w.body[:0], i)
+		_, err := w.post(ctx, target, w.body, "base_"+pass+"_"+strconv.Itoa(i))
+		return err
 	})
 	elapsed := time.Since(t0)
 	stop()
@@ -55,34 +38,22 @@ func (b *bench) baseline(ctx context.Context, n int, pass string) (float64, erro
 	return float64(n) / elapsed.Seconds(), nil
 }
 
-// application is one application the bench created, with its endpoints: the
-// receiver paths /e/<first> … /e/<first+fanout-1>.
-type application struct {
-	id    string
-	first int
-}
-
-// setup creates the applications and endpoints through the API.
-func (b *bench) setup(ctx context.Context, base string) ([]application, error) {
-	cfg := b.cfg
-	apps := make([]application, cfg.Endpoints)
-	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
+// forEach calls do for each i in [0, n) on that many client workers,
+// counting each success in done, until ctx is done; a worker that meets an
+// error takes no more. It returns the first error met.
+func (b *bench) forEach(ctx context.Context, workers, n int, done *atomic.Int64, do func(w *clientWorker, i int) error) error {
 	var (
 		next  atomic.Int64
-		done  atomic.Int64
 		errMu sync.Mutex
 		first error
 	)
-	stop := b.progress.show("setup", int64(len(apps)), done.Load, nil)
-	defer stop()
-	b.client.run(ctx, min(cfg.Concurrency, 16), "client", func(w *clientWorker) {
+	b.client.run(ctx, workers, "client", func(w *clientWorker) {
 		for {
 			i := int(next.Add(1)) - 1
-			if i >= len(apps) || ctx.Err() != nil {
+			if i >= n || ctx.Err() != nil {
 				return
 			}
-			err := b.createApp(ctx, w, base, run, i, &apps[i])
-			if err != nil {
+			if err := do(w, i); err != nil {
 				errMu.Lock()
 				first = cmp.Or(first, err)
 				errMu.Unlock()
@@ -90,6 +61,28 @@ func (b *bench) setup(ctx context.Context, base string) ([]application, error) {
 			}
 			done.Add(1)
 		}
+	})
+	return first
+}
+
+// application is one application the bench created, with its endpoints: the
+// receiver paths /e/<first> … /e/<first+fanout-1>.
+type application struct {
+	id        string
+	first     int
+	endpoints []string // their ids, endpoint first+k at k
+}
+
+// setup creates the applications and endpoints through the API.
+func (b *bench) setup(ctx context.Context, base string) ([]application, error) {
+	cfg := b.cfg
+	apps := make([]application, cfg.Endpoints)
+	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
+	var done atomic.Int64
+	stop := b.progress.show("setup", int64(len(apps)), done.Load, nil)
+	defer stop()
+	first := b.forEach(ctx, min(cfg.Concurrency, 16), len(apps), &done, func(w *clientWorker, i int) error {
+		return b.createApp(ctx, w, base, run, i, &apps[i])
 	})
 	if first != nil {
 		return nil, fmt.Errorf("setup: %w", first)
@@ -108,18 +101,57 @@ func (b *bench) createApp(ctx context.Context, w *clientWorker, base, run string
 	app.id, app.first = out.ID, i*b.cfg.Fanout
 	for f := range b.cfg.Fanout {
 		in := map[string]any{
-			"url":         b.recv.url + "/e/" + strconv.Itoa(app.first+f),
+			"url":         b.endpointURL(app.first + f),
 			"description": "hookbridge bench",
+			"secret":      b.endpointSecret,
 		}
-		if err := w.call(ctx, http.MethodPost, base+"/app/"+app.id+"/endpoint", in, nil); err != nil {
+		if b.cfg.Filter {
+			in["filter"] = filterFor(f)
+		}
+		var ep struct {
+			ID string `json:"id"`
+		}
+		if err := w.call(ctx, http.MethodPost, base+"/app/"+app.id+"/endpoint", in, &ep); err != nil {
 			if strings.Contains(err.Error(), "private") || strings.Contains(err.Error(), "loopback") {
 				err = fmt.Errorf("%w (start the server with --allow-private 127.0.0.1/32)", err)
 			}
 			return err
 		}
+		app.endpoints = append(app.endpoints, ep.ID)
 	}
 	return nil
 }
+
+// endpointURL is the URL of endpoint k: the receiver's path /e/<k>, or its
+// destination on the broker the bench consumes from.
+func (b *bench) endpointURL(k int) string {
+	if b.consumer != nil {
+		return b.consumer.endpointURL(k)
+	}
+	return b.recv.url + "/e/" + strconv.Itoa(k)
+}
+
+// filterFor is the --filter of an application's endpoint f: those at even
+// places take every message, the others none.
+func filterFor(f int) string {
+	if f%2 == 0 {
+		return filterMatch
+	}
+	return filterMiss
+}
+
+// owedPer is how many of an application's fanout endpoints each message is
+// owed to: all, or with --filter those at even places.
+func (ing *ingestResult) owedPer(fanout int) int {
+	if ing.filtered {
+		return (fanout + 1) / 2
+	}
+	return fanout
+}
+
+// owed reports whether a message is owed to the application's endpoint at
+// place f.
+func (ing *ingestResult) owed(f int) bool { return !ing.filtered || f%2 == 0 }
 
 // teardown deletes the bench's applications from a database the bench does
 // not own. It is best effort, with a bound of its own: the run's context may
@@ -159,6 +191,7 @@ type ingestResult struct {
 	refused    int
 	lastAccept time.Duration // since t0
 	firstError string
+	filtered   bool // --filter: owedPer and owed say where messages are owed
 }
 
 // ingest sends n messages, cfg.Batch per request, spread over apps (and
@@ -167,7 +200,7 @@ type ingestResult struct {
 func (b *bench) ingest(ctx context.Context, recv *receiver, srv fleet, apps []application, n, rate int, label string) *ingestResult {
 	k := b.cfg.Batch
 	units := (n + k - 1) / k
-	res := &ingestResult{msgs: make([]sent, n)}
+	res := &ingestResult{msgs: make([]sent, n), filtered: b.cfg.Filter}
 	var (
 		next       atomic.Int64
 		accepted   atomic.Int64
@@ -252,7 +285,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // wait returns once every delivery owed for ing (fanout to each accepted
 // message) has arrived at recv, or ctx ends.
 func (b *bench) wait(ctx context.Context, recv *receiver, ing *ingestResult, fanout int, label string) {
-	want := int64(ing.accepted * fanout)
+	want := int64(ing.accepted * ing.owedPer(fanout))
 	stop := b.progress.show(label, want, recv.uniqueCount, nil)
 	defer stop()
 	// The unique count is cheap; an exact match of arrivals against the

@@ -11,11 +11,13 @@ import (
 // null in JSON: latency in a backlog run, the baseline without --baseline,
 // resource usage of a server the bench did not start.
 type Report struct {
-	CPUs        int    `json:"cpus"`   // of this machine
-	Store       string `json:"store"`  // sqlite, postgres, or unknown (--url)
-	Server      string `json:"server"` // process, in-process, or remote
+	Destination string `json:"destination"` // http, amqp, nats or redis; several, comma-separated, for a comparison
+	CPUs        int    `json:"cpus"`        // of this machine
+	Store       string `json:"store"`       // sqlite, postgres, or unknown (--url)
+	Server      string `json:"server"`      // process, in-process, or remote
 	Instances   int    `json:"instances"`
 	Sealed      bool   `json:"sealed"`           // --sealed: the server kept secrets encrypted
+	Filter      bool   `json:"filter"`           // --filter: every endpoint had a filter, which half of each application's passed
 	Idempotency bool   `json:"idempotency_keys"` // --idempotency-keys
 	Endpoints   int    `json:"endpoints"`
 	Fanout      int    `json:"fanout"`
@@ -23,6 +25,10 @@ type Report struct {
 	Concurrency int    `json:"concurrency"`
 	Rate        int    `json:"rate"`
 	Batch       int    `json:"batch"`
+	// Where the receiver and the server(s) listened (--receiver-addr,
+	// --addr, or free ports on loopback).
+	ReceiverAddr string   `json:"receiver_addr"`
+	ServerAddrs  []string `json:"server_addrs"`
 
 	Accepted   int   `json:"accepted"`   // messages the server accepted (2xx)
 	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)
@@ -41,13 +47,24 @@ type Report struct {
 	P99MS         *float64  `json:"p99_ms"`
 	MaxMS         *float64  `json:"max_ms"`
 	Lost          int64     `json:"lost"`
-	Duplicates    int64     `json:"duplicates"`
-	Unexpected    int64     `json:"unexpected"` // arrivals of messages this run did not send
+	Duplicates    int64     `json:"duplicates"`         // repeated arrivals the server's attempt log shows as delivered twice (or could not explain)
+	Abandoned     int64     `json:"abandoned_requests"` // repeated arrivals of requests the server had given up on (no successful attempt of theirs in its log)
+	Unexpected    int64     `json:"unexpected"`         // arrivals of messages this run did not send
+	Invalid       int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
 	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
 	CPUS          *float64  `json:"cpu_s"`
+	CPULoadS      *float64  `json:"cpu_load_s"`          // of cpu_s, what the server used from the first message on (its start and the setup left out), where the platform tells
+	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_load_s (else cpu_s) / deliveries, in µs
 	ElapsedS      float64   `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
+
+	// With several destinations or rounds: each run, in the order run
+	// (rounds interleaved: every destination once per round), and the
+	// figures of each destination side by side. The counts above are
+	// then the sums over the runs, the rate the first destination's median.
+	Runs       []*Report            `json:"runs,omitempty"`
+	Comparison []DestinationFigures `json:"comparison,omitempty"`
 	// With --hang: the endpoints that hung, and the delivery rate of the
 	// others while they did (deliveries to them / time to their last).
 	Hanging              int      `json:"hanging,omitempty"`
@@ -100,7 +117,7 @@ func (r *Report) addBacklog(recv *receiver, restart time.Time, held serverUsage)
 
 func (r *Report) addIngest(ing *ingestResult, fanout int) {
 	r.Accepted, r.Refused = ing.accepted, ing.refused
-	r.Deliveries = int64(ing.accepted * fanout)
+	r.Deliveries = int64(ing.accepted * ing.owedPer(fanout))
 	r.firstError = ing.firstError
 	if ing.lastAccept > 0 {
 		r.IngestPerS = float64(ing.accepted) / ing.lastAccept.Seconds()
@@ -141,13 +158,24 @@ func (r *Report) addDeliveries(recv *receiver, ing *ingestResult, fanout int, la
 	r.P50MS, r.P95MS, r.P99MS, r.MaxMS = pct(0.50), pct(0.95), pct(0.99), pct(1)
 }
 
-func (r *Report) addUsage(u serverUsage) {
+// addUsage fills in what the servers used: u in all, of which the CPU time
+// before the load began was cpu0 (where known).
+func (r *Report) addUsage(u serverUsage, cpu0 time.Duration, cpu0Known bool) {
 	if u.rssKnown {
 		r.PeakRSSBytes = &u.peakRSS
 	}
 	if u.cpuKnown {
 		s := u.cpu.Seconds()
 		r.CPUS = &s
+		load := s
+		if cpu0Known && cpu0 <= u.cpu {
+			load = (u.cpu - cpu0).Seconds()
+			r.CPULoadS = &load
+		}
+		if r.Deliveries > 0 {
+			us := load * 1e6 / float64(r.Deliveries)
+			r.CPUPerDelivUS = &us
+		}
 	}
 }
 
@@ -155,13 +183,23 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Print writes the report as the lines `hookbridge bench` prints.
 func (r *Report) Print(w io.Writer) {
+	if len(r.Runs) > 0 {
+		r.printComparison(w)
+		return
+	}
 	mode := fmt.Sprintf("%d message(s) per request, concurrency %d", r.Batch, r.Concurrency)
 	if r.Rate > 0 {
 		mode += fmt.Sprintf(", at %d msg/s", r.Rate)
 	}
+	if r.Filter {
+		mode += "; a filter on every endpoint, half of them passing"
+	}
 	server := r.Server
 	if r.Instances > 1 {
 		server = fmt.Sprintf("%d × %s", r.Instances, r.Server)
+	}
+	if r.Destination != "" && r.Destination != DestHTTP {
+		fmt.Fprintf(w, "hookbridge bench: to %s\n", r.Destination)
 	}
 	fmt.Fprintf(w, "hookbridge bench: %s store, server %s; %d application(s) × %d endpoint(s); %d messages; %s\n",
 		r.Store, server, r.Endpoints, r.Fanout, r.Messages, mode)
@@ -209,11 +247,23 @@ func (r *Report) Print(w io.Writer) {
 		if r.CPUS != nil {
 			fmt.Fprintf(w, ", CPU %.2f s", *r.CPUS)
 		}
+		if r.CPULoadS != nil {
+			fmt.Fprintf(w, ", %.2f s of it from the first message on", *r.CPULoadS)
+		}
+		if r.CPUPerDelivUS != nil {
+			fmt.Fprintf(w, " (%.1f µs per delivery)", *r.CPUPerDelivUS)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  lost %d, duplicates %d", r.Lost, r.Duplicates)
+	if r.Abandoned > 0 {
+		fmt.Fprintf(w, ", abandoned requests %d (the server gave up on them and tried again)", r.Abandoned)
+	}
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, ", unexpected %d", r.Unexpected)
+	}
+	if r.Invalid > 0 {
+		fmt.Fprintf(w, ", invalid (unsigned or badly signed) %d", r.Invalid)
 	}
 	fmt.Fprintf(w, "   (%.1f s in all)\n", r.ElapsedS)
 	if r.Refused > 0 && r.firstError != "" {

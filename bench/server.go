@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -23,6 +25,9 @@ type target interface {
 	base() string // the API root: http://host:port/api/v1
 	// stop stops a server the bench started and reports what it used.
 	stop() (serverUsage, error)
+	// cpuSoFar is the CPU time the running server has used so far, where
+	// known.
+	cpuSoFar() (time.Duration, bool)
 }
 
 // serverUsage is what a server used, where known.
@@ -57,6 +62,32 @@ type fleet []target
 // base returns the API root of the server that takes request j.
 func (f fleet) base(j int) string { return f[j%len(f)].base() }
 
+// addrs returns the host:port of each server.
+func (f fleet) addrs() []string {
+	out := make([]string, len(f))
+	for i, t := range f {
+		u, err := url.Parse(t.base())
+		if err == nil {
+			out[i] = u.Host
+		}
+	}
+	return out
+}
+
+// cpuSoFar sums the CPU time the servers have used so far, if known for
+// every one.
+func (f fleet) cpuSoFar() (time.Duration, bool) {
+	var total time.Duration
+	for _, t := range f {
+		cpu, ok := t.cpuSoFar()
+		if !ok {
+			return 0, false
+		}
+		total += cpu
+	}
+	return total, true
+}
+
 // stop stops every server, at once, and sums what they used.
 func (f fleet) stop() (serverUsage, error) {
 	usages, errs := make([]serverUsage, len(f)), make([]error, len(f))
@@ -75,8 +106,8 @@ func (f fleet) stop() (serverUsage, error) {
 // launchAll starts cfg.Instances servers (or returns the one at --url).
 func (b *bench) launchAll(ctx context.Context, requestTimeout time.Duration) (fleet, error) {
 	var f fleet
-	for range b.cfg.Instances {
-		t, err := b.launch(ctx, requestTimeout)
+	for i := range b.cfg.Instances {
+		t, err := b.launch(ctx, requestTimeout, i)
 		if err != nil {
 			f.stop()
 			return nil, err
@@ -95,11 +126,11 @@ type ServeFunc func(ctx context.Context, s ServeSettings, logger *slog.Logger) (
 // ServeSettings are the settings of a server the bench starts: the flags
 // of `hookbridge serve` that it sets.
 type ServeSettings struct {
-	Addr           string        // --addr: a free port on loopback
+	Addr           string        // --addr: --addr of the bench, or a free port on loopback
 	DB             string        // --db
 	APIKey         string        // --api-key
 	SecretKey      string        // --secret-key, "" for none; a child gets it in its environment
-	AllowPrivate   string        // --allow-private: loopback, where the receiver listens
+	AllowPrivate   string        // --allow-private: the loopback IP the receiver listens on
 	RequestTimeout time.Duration // --request-timeout; 0 keeps the server's default
 	Workers        int           // --workers; 0 keeps the server's default
 }
@@ -117,19 +148,20 @@ func (s ServeSettings) args() []string {
 	return args
 }
 
-// launch starts the server under test (or returns the one at --url). A
-// requestTimeout of 0 keeps the server's default.
-func (b *bench) launch(ctx context.Context, requestTimeout time.Duration) (target, error) {
+// launch starts the i-th server under test (or returns the one at --url),
+// on --addr with its port increased by i. A requestTimeout of 0 keeps the
+// server's default.
+func (b *bench) launch(ctx context.Context, requestTimeout time.Duration, i int) (target, error) {
 	cfg := b.cfg
 	if cfg.URL != "" {
 		return remoteServer(strings.TrimSuffix(cfg.URL, "/") + "/api/v1"), nil
 	}
 	s := ServeSettings{
-		Addr:           "127.0.0.1:0",
+		Addr:           addrPlus(cmp.Or(cfg.Addr, anyLoopbackPort), i),
 		DB:             b.db,
 		APIKey:         b.apiKey,
 		SecretKey:      b.secret,
-		AllowPrivate:   "127.0.0.1/32",
+		AllowPrivate:   b.allowPrivate(),
 		RequestTimeout: requestTimeout,
 		Workers:        cfg.Workers,
 	}
@@ -146,11 +178,23 @@ func (b *bench) launch(ctx context.Context, requestTimeout time.Duration) (targe
 	return startChild(ctx, bin, s.args(), s.SecretKey)
 }
 
+// allowPrivate is the --allow-private of the servers: the receiver's IP,
+// and the broker's of a broker destination (when its URL names an IP or
+// localhost).
+func (b *bench) allowPrivate() string {
+	allow := allowPrivateFor(b.recv.addr)
+	if ip := brokerIP(b.cfg.brokerURL(b.cfg.Destination)); ip != nil {
+		allow += "," + allowPrivateFor(net.JoinHostPort(ip.String(), "0"))
+	}
+	return allow
+}
+
 // remoteServer is a server the bench did not start.
 type remoteServer string
 
-func (r remoteServer) base() string               { return string(r) }
-func (r remoteServer) stop() (serverUsage, error) { return serverUsage{}, nil }
+func (r remoteServer) base() string                    { return string(r) }
+func (r remoteServer) stop() (serverUsage, error)      { return serverUsage{}, nil }
+func (r remoteServer) cpuSoFar() (time.Duration, bool) { return 0, false }
 
 // inProcessServer is a server running inside the bench's own process.
 type inProcessServer struct {
@@ -170,6 +214,11 @@ func startInProcess(ctx context.Context, serve ServeFunc, s ServeSettings, stder
 }
 
 func (p *inProcessServer) base() string { return "http://" + p.addr + "/api/v1" }
+
+func (p *inProcessServer) cpuSoFar() (time.Duration, bool) {
+	_, cpu, ok := selfUsage()
+	return cpu - p.cpu0, ok
+}
 
 func (p *inProcessServer) stop() (serverUsage, error) {
 	err := p.shutdown()
@@ -249,6 +298,8 @@ func serverEnv(env []string) []string {
 }
 
 func (c *childServer) base() string { return "http://" + c.addr + "/api/v1" }
+
+func (c *childServer) cpuSoFar() (time.Duration, bool) { return processCPU(c.cmd.Process.Pid) }
 
 // stop shuts the child down gracefully (SIGTERM), killing it if it does not
 // exit in time, and reads its resource usage from the kernel.

@@ -257,7 +257,7 @@ func TestBrokersGuarded(t *testing.T) {
 // the handshake: the test brokers speak plain text).
 func TestBrokersHTTPSOnly(t *testing.T) {
 	t.Parallel()
-	secure := map[string]string{"amqp": "amqps", "nats": "tls", "redis": "rediss"}
+	secure := map[string]string{"amqp": "amqps", "nats": "tls", "redis": "rediss", "kafka": "kafkas"}
 	for _, bc := range brokers {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Parallel()

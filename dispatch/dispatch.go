@@ -168,8 +168,8 @@ type Dispatcher struct {
 	guard   *netguard.Guard // also checks each request's scheme (--https-only)
 	tracer  *tracing.Tracer // nil: no tracing
 	signers signerCache
-	mtls    mtlsTransports // per endpoint with a client certificate
-	oauth   oauthTokens    // per endpoint with OAuth client credentials
+	mtls    endpointCache[*http.Transport] // per endpoint with a client certificate
+	oauth   oauthTokens                    // per endpoint with OAuth client credentials
 	leases  leaseTable
 	hand    handoffState
 
@@ -249,8 +249,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.claimMin = int64(max(1, d.batchSize/2))
 	d.leases.until = make(map[string]time.Time)
 	d.signers.byEndpoint = make(map[string]signerEntry)
-	d.mtls.byEndpoint = make(map[string]mtlsEntry)
-	d.oauth.byEndpoint = make(map[string]*oauthEntry)
+	d.mtls = newEndpointCache(mtlsCacheSize, (*http.Transport).CloseIdleConnections)
+	d.oauth.entries = newEndpointCache[*oauthEntry](oauthCacheSize, nil)
 
 	dialer := &net.Dialer{
 		// Control runs on every address actually dialled, after name

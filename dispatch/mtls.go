@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/hookbridge/hookbridge"
 )
@@ -30,18 +29,6 @@ import (
 // and built again as endpoints need them.
 const mtlsCacheSize = 1000
 
-// mtlsTransports keeps one transport per endpoint with a client
-// certificate, with the version it was built from.
-type mtlsTransports struct {
-	mu         sync.Mutex
-	byEndpoint map[string]mtlsEntry
-}
-
-type mtlsEntry struct {
-	version   int64
-	transport *http.Transport
-}
-
 // errMTLS marks a failure to build an endpoint's TLS configuration.
 var errMTLS = errors.New("client certificate")
 
@@ -49,14 +36,10 @@ var errMTLS = errors.New("client certificate")
 // certificate (MTLSVersion > 0). The text of an error is fit for the
 // attempt log.
 func (d *Dispatcher) mtlsTransport(ctx context.Context, c *hookbridge.Claim) (*http.Transport, error) {
-	m := &d.mtls
-	id, want := c.Endpoint.ID, c.Endpoint.MTLSVersion
-	m.mu.Lock()
-	e, ok := m.byEndpoint[id]
-	m.mu.Unlock()
-	if ok && e.version >= want {
+	id := c.Endpoint.ID
+	if t, ok := d.mtls.get(id, c.Endpoint.MTLSVersion); ok {
 		// The same version, or one newer than the claim saw.
-		return e.transport, nil
+		return t, nil
 	}
 	mt, err := d.store.GetEndpointMTLS(ctx, c.Delivery.AppID, id)
 	if err != nil {
@@ -74,25 +57,7 @@ func (d *Dispatcher) mtlsTransport(ctx context.Context, c *hookbridge.Claim) (*h
 	}
 	t := d.transport.Clone()
 	t.TLSClientConfig = cfg
-	m.mu.Lock()
-	if cur, ok := m.byEndpoint[id]; ok && cur.version >= mt.Version {
-		// Another worker built it meanwhile.
-		m.mu.Unlock()
-		t.CloseIdleConnections()
-		return cur.transport, nil
-	}
-	if len(m.byEndpoint) >= mtlsCacheSize {
-		for _, old := range m.byEndpoint {
-			old.transport.CloseIdleConnections()
-		}
-		clear(m.byEndpoint)
-	}
-	if old, ok := m.byEndpoint[id]; ok {
-		old.transport.CloseIdleConnections()
-	}
-	m.byEndpoint[id] = mtlsEntry{version: mt.Version, transport: t}
-	m.mu.Unlock()
-	return t, nil
+	return d.mtls.put(id, mt.Version, t), nil
 }
 
 // mtlsConfig is the TLS configuration that presents m's certificate and
@@ -111,15 +76,4 @@ func mtlsConfig(m *hookbridge.EndpointMTLS) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
-}
-
-// close closes the idle connections of every endpoint's transport; Run
-// calls it when no worker sends any more.
-func (m *mtlsTransports) close() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.byEndpoint {
-		e.transport.CloseIdleConnections()
-	}
-	clear(m.byEndpoint)
 }

@@ -46,9 +46,8 @@ const oauthCacheSize = 10_000
 
 // oauthTokens keeps one oauthEntry per endpoint with OAuth.
 type oauthTokens struct {
-	mu         sync.Mutex
-	byEndpoint map[string]*oauthEntry
-	client     *http.Client // for token requests
+	entries endpointCache[*oauthEntry]
+	client  *http.Client // for token requests
 }
 
 // oauthEntry is an endpoint's OAuth configuration, as of version, and its
@@ -68,12 +67,8 @@ var errOAuth = errors.New("OAuth token request failed")
 // oauthEntry returns the OAuth entry of c's endpoint (OAuthVersion > 0),
 // or nil when the configuration was deleted since the claim.
 func (d *Dispatcher) oauthEntry(ctx context.Context, c *hookbridge.Claim) (*oauthEntry, error) {
-	o := &d.oauth
-	id, want := c.Endpoint.ID, c.Endpoint.OAuthVersion
-	o.mu.Lock()
-	e, ok := o.byEndpoint[id]
-	o.mu.Unlock()
-	if ok && e.version >= want {
+	id := c.Endpoint.ID
+	if e, ok := d.oauth.entries.get(id, c.Endpoint.OAuthVersion); ok {
 		return e, nil
 	}
 	conf, err := d.store.GetEndpointOAuth(ctx, c.Delivery.AppID, id)
@@ -88,7 +83,7 @@ func (d *Dispatcher) oauthEntry(ctx context.Context, c *hookbridge.Claim) (*oaut
 	if err != nil {
 		return nil, fmt.Errorf("%w: invalid token URL", errOAuth)
 	}
-	e = &oauthEntry{version: conf.Version, tokenURL: u, cfg: clientcredentials.Config{
+	e := &oauthEntry{version: conf.Version, tokenURL: u, cfg: clientcredentials.Config{
 		ClientID:     conf.ClientID,
 		ClientSecret: conf.ClientSecret,
 		TokenURL:     conf.TokenURL,
@@ -98,16 +93,7 @@ func (d *Dispatcher) oauthEntry(ctx context.Context, c *hookbridge.Claim) (*oaut
 	if conf.Audience != "" {
 		e.cfg.EndpointParams = url.Values{"audience": {conf.Audience}}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if cur, ok := o.byEndpoint[id]; ok && cur.version >= e.version {
-		return cur, nil
-	}
-	if len(o.byEndpoint) >= oauthCacheSize {
-		clear(o.byEndpoint)
-	}
-	o.byEndpoint[id] = e
-	return e, nil
+	return d.oauth.entries.put(id, e.version, e), nil
 }
 
 // oauthToken returns the endpoint's token, fetching one if it has none

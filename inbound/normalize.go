@@ -3,6 +3,7 @@ package inbound
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -106,6 +107,9 @@ type Payload struct {
 	PreviousStatus OptionalStatus `json:"previousStatus,omitzero"`
 	PaymentStatus  OptionalStatus `json:"paymentStatus,omitzero"`
 	Stale          bool           `json:"stale,omitempty"`
+	// Via is how the event arrived: "webhook", or "backfill" when it was
+	// fetched from the processor's events list; set with the state.
+	Via string `json:"via,omitempty"`
 }
 
 // OptionalStatus is a payment status in a payload: absent (the zero
@@ -300,6 +304,19 @@ func decodeJSON(body []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	return d.Decode(v)
+}
+
+// decodeObject decodes a body that must be one JSON object, as decodeJSON
+// does.
+func decodeObject(body []byte) (any, error) {
+	var root any
+	if err := decodeJSON(body, &root); err != nil {
+		return nil, err
+	}
+	if _, ok := root.(map[string]any); !ok {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	return root, nil
 }
 
 // lookup follows a dotted path through decoded JSON objects. A segment that

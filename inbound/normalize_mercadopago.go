@@ -23,17 +23,10 @@
 
 package inbound
 
-import (
-	"errors"
-)
-
 func normalizeMercadoPago(body []byte, v *Verified, o NormalizeOptions) ([]Event, error) {
-	var root any
-	if err := decodeJSON(body, &root); err != nil {
+	root, err := decodeObject(body)
+	if err != nil {
 		return nil, err
-	}
-	if _, ok := root.(map[string]any); !ok {
-		return nil, errors.New("the body is not a JSON object")
 	}
 	e := Event{
 		ID:         str(root, "id"),

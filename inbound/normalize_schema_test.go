@@ -69,7 +69,7 @@ func TestNormalizeSamples(t *testing.T) {
 // normalisers make from the samples (every mapped processor event of every
 // scheme), and from the amount cases, is valid under every version of the
 // JSON Schema its event type carries in the catalogue (the payment state
-// version "2" adds is filled in when a message is forwarded, and
+// versions "2" and "3" add is filled in when a message is forwarded, and
 // api's tests check it there); every type a normaliser makes is in the
 // catalogue, and each of them is made at least once.
 func TestNormalizedPayloadsMatchSchemas(t *testing.T) {

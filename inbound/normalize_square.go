@@ -23,17 +23,29 @@
 package inbound
 
 import (
-	"errors"
 	"strings"
 )
 
-func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, error) {
-	var root any
-	if err := decodeJSON(body, &root); err != nil {
-		return nil, err
+// squarePaymentEvents and squareRefundEvents give the canonical event of a
+// payment's and a refund's status; other statuses have none.
+var (
+	squarePaymentEvents = map[string]string{
+		"APPROVED":  PaymentAuthorized,
+		"COMPLETED": PaymentCaptured,
+		"FAILED":    PaymentFailed,
+		"CANCELED":  PaymentVoided,
 	}
-	if _, ok := root.(map[string]any); !ok {
-		return nil, errors.New("the body is not a JSON object")
+	squareRefundEvents = map[string]string{
+		"COMPLETED": RefundSucceeded,
+		"FAILED":    RefundFailed,
+		"REJECTED":  RefundFailed,
+	}
+)
+
+func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, error) {
+	root, err := decodeObject(body)
+	if err != nil {
+		return nil, err
 	}
 	e := Event{
 		ID:         str(root, "event_id"),
@@ -49,32 +61,14 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 			ID: str(p, "id"), Status: str(p, "status"), Amount: minorInt(p, "amount_money.amount"),
 			Currency: str(p, "amount_money.currency"), Reference: str(p, "reference_id"),
 		}
-		switch payload.Status {
-		case "APPROVED":
-			e.Messages = one(PaymentAuthorized, payload)
-		case "COMPLETED":
-			e.Messages = one(PaymentCaptured, payload)
-		case "FAILED":
-			e.Messages = one(PaymentFailed, payload)
-		case "CANCELED":
-			e.Messages = one(PaymentVoided, payload)
-		default:
-			e.Note = "payment " + payload.Status + ": not a state with a canonical event; stored, not forwarded"
-		}
+		e.byStatus(squarePaymentEvents, payload, "not a state with a canonical event")
 	case "refund":
 		r := lookup(root, "data.object.refund")
 		payload := Payload{
 			ID: str(r, "id"), Status: str(r, "status"), Amount: minorInt(r, "amount_money.amount"),
 			Currency: str(r, "amount_money.currency"), PaymentID: str(r, "payment_id"), Reason: str(r, "reason"),
 		}
-		switch payload.Status {
-		case "COMPLETED":
-			e.Messages = one(RefundSucceeded, payload)
-		case "FAILED", "REJECTED":
-			e.Messages = one(RefundFailed, payload)
-		default:
-			e.Note = "refund " + payload.Status + ": not final yet; stored, not forwarded"
-		}
+		e.byStatus(squareRefundEvents, payload, "not final yet")
 	case "dispute":
 		d := lookup(root, "data.object.dispute")
 		payload := Payload{
@@ -90,4 +84,15 @@ func normalizeSquare(body []byte, _ *Verified, o NormalizeOptions) ([]Event, err
 	}
 	e.finish("square", e.ID)
 	return []Event{e}, nil
+}
+
+// byStatus gives e the message events names for p's status, or, for a
+// status events does not name, a note that says why nothing is forwarded.
+func (e *Event) byStatus(events map[string]string, p Payload, why string) {
+	if typ, ok := events[p.Status]; ok {
+		e.Messages = one(typ, p)
+		return
+	}
+	kind, _, _ := strings.Cut(e.Type, ".")
+	e.Note = kind + " " + p.Status + ": " + why + "; stored, not forwarded"
 }

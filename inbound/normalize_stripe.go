@@ -21,17 +21,13 @@
 package inbound
 
 import (
-	"errors"
 	"strings"
 )
 
 func normalizeStripe(body []byte, v *Verified, o NormalizeOptions) ([]Event, error) {
-	var root any
-	if err := decodeJSON(body, &root); err != nil {
+	root, err := decodeObject(body)
+	if err != nil {
 		return nil, err
-	}
-	if _, ok := root.(map[string]any); !ok {
-		return nil, errors.New("the body is not a JSON object")
 	}
 	obj := lookup(root, "data.object")
 	e := Event{

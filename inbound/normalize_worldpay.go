@@ -27,17 +27,10 @@
 
 package inbound
 
-import (
-	"errors"
-)
-
 func normalizeWorldpay(body []byte, _ *Verified, o NormalizeOptions) ([]Event, error) {
-	var root any
-	if err := decodeJSON(body, &root); err != nil {
+	root, err := decodeObject(body)
+	if err != nil {
 		return nil, err
-	}
-	if _, ok := root.(map[string]any); !ok {
-		return nil, errors.New("the body is not a JSON object")
 	}
 	d := lookup(root, "eventDetails")
 	e := Event{

@@ -10,7 +10,7 @@
 // that such an endpoint is refused when it is created rather than on its
 // first delivery. A Guard made with HTTPSOnly also keeps deliveries off
 // plain text: only https, and the brokers' TLS schemes (amqps, tls for NATS,
-// rediss), are allowed.
+// rediss, kafkas), are allowed.
 //
 // Deliveries to brokers (AMQP, NATS, Redis, Kafka) are guarded the same way:
 // their clients dial through a net.Dialer with Control, so every connection
@@ -88,9 +88,8 @@ func New(allow ...netip.Prefix) *Guard {
 }
 
 // HTTPSOnly returns a Guard like g that also refuses every URL whose scheme
-// is not encrypted (serve --https-only): https, amqps, tls (NATS over TLS)
-// and rediss pass; http, amqp, nats, redis and kafka (which has no TLS
-// scheme yet) do not. Endpoints with such a URL are refused when they are
+// is not encrypted (serve --https-only): https, amqps, tls (NATS over TLS),
+// rediss and kafkas pass; http, amqp, nats, redis and kafka do not. Endpoints with such a URL are refused when they are
 // created or changed, and a delivery to one stored before is refused
 // without being sent (CheckScheme).
 func (g *Guard) HTTPSOnly() *Guard {
@@ -101,7 +100,7 @@ func (g *Guard) HTTPSOnly() *Guard {
 
 // ErrNotHTTPS is wrapped by the errors of a Guard made with HTTPSOnly for a
 // URL that is not https.
-var ErrNotHTTPS = errors.New("only https URLs (and brokers over TLS: amqps, tls for NATS, rediss) are allowed: " +
+var ErrNotHTTPS = errors.New("only https URLs (and brokers over TLS: amqps, tls for NATS, rediss, kafkas) are allowed: " +
 	"this server runs with --https-only")
 
 // CheckScheme checks the scheme of a URL about to be requested: with

@@ -124,6 +124,7 @@ func TestHTTPSOnly(t *testing.T) {
 		{"amqps://u:p@mq.example.com/?exchange=x", false},
 		{"tls://nats.example.com/orders", false},
 		{"rediss://cache.example.com/0?stream=s", false},
+		{"kafkas://kafka.example.com/orders", false},
 		{"amqp://u:p@mq.example.com/?exchange=x", true},
 		{"nats://nats.example.com/orders", true},
 		{"redis://cache.example.com/0?stream=s", true},

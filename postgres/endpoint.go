@@ -161,18 +161,21 @@ func sourceExists(ctx context.Context, q querier, id string) error {
 func (s driver) EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET mtls_version = abs(mtls_version) + 1
-			WHERE app_id = $1 AND id = $2 RETURNING mtls_version`
+			WHERE app_id = $1 AND id = $2 RETURNING mtls_version, coalesce(uid, '')`
 		putMTLS = `INSERT INTO endpoint_mtls (endpoint_id, cert, key, ca, not_after, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (endpoint_id) DO UPDATE SET cert = excluded.cert, key = excluded.key, ca = excluded.ca,
 				not_after = excluded.not_after, updated_at = excluded.updated_at`
 	)
 	var v int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, m.NotAfter, now)
-		return err
+		if _, err := tx.Exec(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, m.NotAfter, now); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -187,23 +190,12 @@ func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (
 	return m, err
 }
 
-// EndpointMTLSDelete deletes the endpoint's client certificate and negates
-// its mtls_version, in one transaction.
-func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteMTLS = `DELETE FROM endpoint_mtls WHERE endpoint_id = $1
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
-		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = $1 AND mtls_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteMTLS, dropVersion, appID, endpointID)
-}
-
 // EndpointOAuthPut writes the endpoint's OAuth client credentials and
 // moves its oauth_version on, in one transaction.
 func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET oauth_version = abs(oauth_version) + 1
-			WHERE app_id = $1 AND id = $2 RETURNING oauth_version`
+			WHERE app_id = $1 AND id = $2 RETURNING oauth_version, coalesce(uid, '')`
 		putOAuth = `INSERT INTO endpoint_oauth (endpoint_id, token_url, client_id, client_secret, scopes, audience, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (endpoint_id) DO UPDATE SET token_url = excluded.token_url, client_id = excluded.client_id,
@@ -212,11 +204,14 @@ func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, 
 	)
 	var v int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRow(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonList(o.Scopes), o.Audience, now)
-		return err
+		if _, err := tx.Exec(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonList(o.Scopes), o.Audience, now); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -232,21 +227,12 @@ func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) 
 	return o, err
 }
 
-// EndpointOAuthDelete deletes them and negates the endpoint's
-// oauth_version, in one transaction.
-func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteOAuth = `DELETE FROM endpoint_oauth WHERE endpoint_id = $1
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
-		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = $1 AND oauth_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteOAuth, dropVersion, appID, endpointID)
-}
-
-// deleteVersioned runs del (deleting an endpoint's mTLS or OAuth material)
-// and, when it deleted a row, drop (negating the matching version), in one
-// transaction, and says how many rows del deleted.
-func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointID string) (int64, error) {
+// EndpointAuthDelete deletes the endpoint's row of a.Table and negates its
+// a.VersionColumn and records its endpoint.updated at now, in one transaction.
+func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth, appID, endpointID string, now time.Time) (int64, error) {
+	del := `DELETE FROM ` + a.Table + ` WHERE endpoint_id = $1
+		AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = $2 AND id = $1)`
+	drop := `UPDATE endpoints SET ` + a.VersionColumn + ` = -abs(` + a.VersionColumn + `) WHERE id = $1 RETURNING coalesce(uid, '')`
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, del, endpointID, appID)
@@ -256,8 +242,11 @@ func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointI
 		if n = tag.RowsAffected(); n == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, drop, endpointID)
-		return err
+		var uid string
+		if err := tx.QueryRow(ctx, drop, endpointID).Scan(&uid); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return n, err
 }

@@ -9,10 +9,9 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// PortalExpire records that the application's portal tokens issued before
-// issuedBefore end at expiresAt, and forgets the records before
-// forgetBefore; see storekit.Store.ExpirePortalAccess. Times are kept to the
-// microsecond (timestamptz's precision), as tokens carry their issue time.
+// PortalExpire (see storekit.Driver and storekit.Store.ExpirePortalAccess)
+// keeps times to the microsecond, timestamptz's precision, as tokens carry
+// their issue time.
 func (s driver) PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = $1 AND issued_before < $2`

@@ -17,22 +17,24 @@ var _ hookbridge.SourceStore = (*Store)(nil)
 
 // sourceColumns is the column list scanSource reads. Credentials, routing
 // and rollout are jsonb in the JSON form of their domain types.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at`
+const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms, created_at, updated_at`
 
 func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 	var (
 		src       hookbridge.Source
 		creds     []byte
 		tolerance int64
+		reconcile int64
 	)
 	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &src.Routing, &src.Rollout,
-		&src.StalePolicy, &src.CreatedAt, &src.UpdatedAt); err != nil {
+		&src.StalePolicy, &reconcile, &src.CreatedAt, &src.UpdatedAt); err != nil {
 		return src, err
 	}
 	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
 		return src, fmt.Errorf("source %s: credentials: %w", src.ID, err)
 	}
 	src.Tolerance = time.Duration(tolerance) * time.Millisecond
+	src.ReconcileEvery = time.Duration(reconcile) * time.Millisecond
 	src.CreatedAt, src.UpdatedAt = src.CreatedAt.UTC(), src.UpdatedAt.UTC()
 	return src, nil
 }
@@ -41,11 +43,12 @@ func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 // change, in one transaction.
 func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
-		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms,
+			created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, insertSource, src.ID, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(),
-			src.Routing, src.Rollout, src.StalePolicy, src.CreatedAt, src.UpdatedAt); err != nil {
+			src.Routing, src.Rollout, src.StalePolicy, src.ReconcileEvery.Milliseconds(), src.CreatedAt, src.UpdatedAt); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
@@ -72,9 +75,11 @@ func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, er
 // SourceUpdate writes the source's configuration, leaving its rollout.
 func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
-		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, stale_policy = $6, updated_at = $7
-		WHERE id = $8`
-	return s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(), src.Routing, src.StalePolicy, now, src.ID)
+		UPDATE sources SET name = $1, scheme = $2, credentials = $3, tolerance_ms = $4, routing = $5, stale_policy = $6,
+			reconcile_every_ms = $7, updated_at = $8
+		WHERE id = $9`
+	return s.exec(ctx, updateSource, src.Name, src.Scheme, creds, src.Tolerance.Milliseconds(), src.Routing, src.StalePolicy,
+		src.ReconcileEvery.Milliseconds(), now, src.ID)
 }
 
 // SourceSetRollout changes the source's rollout and audits the change in
@@ -143,7 +148,7 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 
 // inboundColumns is the column list scanInbound reads.
 const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
-	canonical, payments, stale, held, released_at, released_by, body_dropped_at`
+	canonical, payments, stale, held, released_at, released_by, body_dropped_at, via`
 
 func scanInbound(row pgx.Row) (hookbridge.InboundEvent, error) {
 	var (
@@ -153,7 +158,7 @@ func scanInbound(row pgx.Row) (hookbridge.InboundEvent, error) {
 	)
 	if err := row.Scan(&ev.ID, &ev.SourceID, &ev.EventID, &ev.Type, &ev.Merchant, &ev.Headers, &ev.Body, &ev.Note,
 		&ev.Forward, &appID, &ev.MessageIDs, &occurred, &ev.ReceivedAt,
-		&ev.Canonical, &ev.Payments, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped); err != nil {
+		&ev.Canonical, &ev.Payments, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped, &ev.Via); err != nil {
 		return ev, err
 	}
 	ev.AppID = fromNullString(appID)
@@ -199,8 +204,8 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 	const (
 		insertEvent = `
 			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids,
-				occurred_at, received_at, canonical, payments)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+				occurred_at, received_at, canonical, payments, via)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getPolicy = `SELECT stale_policy FROM sources WHERE id = $1`
 		settled   = `UPDATE inbound_events SET payments = $1, stale = $2, held = $3, forward = $4, note = $5 WHERE id = $6`
@@ -208,7 +213,7 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 	)
 	args := []any{ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
 		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt,
-		jsonArray(ev.Canonical), jsonArray(ev.Payments)}
+		jsonArray(ev.Canonical), jsonArray(ev.Payments), ev.Via}
 	var n int64
 	var err error
 	if settle == nil {
@@ -409,15 +414,19 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 			SELECT event_id FROM observations WHERE source_id = $1 AND seen_at >= $2 AND seen_at < $3),
 		seen AS (
 			SELECT ids.event_id,
-				(SELECT min(w.received_at) FROM inbound_events w WHERE w.source_id = $1 AND w.event_id = ids.event_id) AS webhook_at,
-				(SELECT p.seen_at FROM observations p WHERE p.source_id = $1 AND p.event_id = ids.event_id) AS polling_at
+				(SELECT min(w.received_at) FROM inbound_events w
+					WHERE w.source_id = $1 AND w.event_id = ids.event_id AND w.via = 'webhook') AS webhook_at,
+				(SELECT p.seen_at FROM observations p WHERE p.source_id = $1 AND p.event_id = ids.event_id) AS polling_at,
+				EXISTS (SELECT 1 FROM inbound_events b
+					WHERE b.source_id = $1 AND b.event_id = ids.event_id AND b.via = 'backfill') AS backfilled
 			FROM ids)`
 	const (
 		counts = window + `
 			SELECT count(webhook_at), count(polling_at),
 				count(*) FILTER (WHERE webhook_at IS NOT NULL AND polling_at IS NOT NULL),
 				count(*) FILTER (WHERE webhook_at IS NOT NULL AND polling_at IS NULL),
-				count(*) FILTER (WHERE webhook_at IS NULL AND polling_at IS NOT NULL)
+				count(*) FILTER (WHERE webhook_at IS NULL AND polling_at IS NOT NULL),
+				count(*) FILTER (WHERE backfilled AND webhook_at IS NULL)
 			FROM seen`
 		leads = window + `
 			SELECT (extract(epoch FROM polling_at - webhook_at) * 1000)::bigint AS lead FROM seen
@@ -429,7 +438,8 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, counts, args...).Scan(&c.Webhook, &c.Polling, &c.Both, &c.WebhookOnly, &c.PollingOnly); err != nil {
+		if err := tx.QueryRow(ctx, counts, args...).Scan(&c.Webhook, &c.Polling, &c.Both, &c.WebhookOnly, &c.PollingOnly,
+			&c.Backfilled); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, leads, args...)
@@ -444,4 +454,39 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 		return err
 	})
 	return c, err
+}
+
+// BackfillStateGet reads the source's backfill state; the zero state when
+// it never ran, no rows when the source does not exist.
+func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error) {
+	const getState = `
+		SELECT s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
+			coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)
+		FROM sources s LEFT JOIN source_backfill b ON b.source_id = s.id WHERE s.id = $1`
+	var (
+		st                   hookbridge.BackfillState
+		high, run, succeeded *time.Time
+	)
+	err := s.pool.QueryRow(ctx, getState, sourceID).Scan(&st.SourceID, &high, &run, &succeeded, &st.LastError, &st.Runs,
+		&st.Failures, &st.Fetched, &st.Backfilled, &st.Duplicates, &st.Requests)
+	st.HighWater, st.LastRunAt, st.LastSuccessAt = fromNullTime(high), fromNullTime(run), fromNullTime(succeeded)
+	return st, err
+}
+
+// BackfillRunAdd adds a run to the source's backfill state.
+func (s driver) BackfillRunAdd(ctx context.Context, st *hookbridge.BackfillState) error {
+	const putState = `
+		INSERT INTO source_backfill (source_id, high_water, last_run_at, last_success_at, last_error, runs, failures,
+			fetched, backfilled, duplicates, requests)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (source_id) DO UPDATE SET
+			high_water = greatest(source_backfill.high_water, excluded.high_water),
+			last_run_at = excluded.last_run_at, last_success_at = coalesce(excluded.last_success_at, source_backfill.last_success_at),
+			last_error = excluded.last_error, runs = source_backfill.runs + excluded.runs,
+			failures = source_backfill.failures + excluded.failures, fetched = source_backfill.fetched + excluded.fetched,
+			backfilled = source_backfill.backfilled + excluded.backfilled,
+			duplicates = source_backfill.duplicates + excluded.duplicates, requests = source_backfill.requests + excluded.requests`
+	_, err := s.exec(ctx, putState, st.SourceID, timeOrNull(st.HighWater), timeOrNull(st.LastRunAt), timeOrNull(st.LastSuccessAt),
+		st.LastError, st.Runs, st.Failures, st.Fetched, st.Backfilled, st.Duplicates, st.Requests)
+	return err
 }

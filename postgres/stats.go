@@ -10,9 +10,8 @@ import (
 	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// AttemptBuckets counts the attempts made in [since, until) per bucket of
-// widthMS, by outcome, for one application or (appID "") for all, and for
-// one endpoint of it or (endpointID "") for all.
+// AttemptBuckets (see storekit.Driver) computes each attempt's bucket from
+// the epoch of its timestamptz, in milliseconds.
 func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
 	var q query
 	bucket := `((extract(epoch FROM created_at) * 1000)::bigint - ` + q.arg(since.UnixMilli()) + `) / ` + q.arg(widthMS)

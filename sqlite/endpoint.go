@@ -176,18 +176,21 @@ func (s driver) EndpointList(ctx context.Context, appID string, opt hookbridge.L
 func (s driver) EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET mtls_version = abs(mtls_version) + 1
-			WHERE app_id = ? AND id = ? RETURNING mtls_version`
+			WHERE app_id = ? AND id = ? RETURNING mtls_version, coalesce(uid, '')`
 		putMTLS = `INSERT INTO endpoint_mtls (endpoint_id, cert, key, ca, not_after, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (endpoint_id) DO UPDATE SET cert = excluded.cert, key = excluded.key, ca = excluded.ca,
 				not_after = excluded.not_after, updated_at = excluded.updated_at`
 	)
 	var v int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, ms(m.NotAfter), ms(now))
-		return err
+		if _, err := tx.ExecContext(ctx, putMTLS, endpointID, m.CertPEM, sealedKey, m.CAPEM, ms(m.NotAfter), ms(now)); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -205,23 +208,12 @@ func (s driver) EndpointMTLSGet(ctx context.Context, appID, endpointID string) (
 	return m, err
 }
 
-// EndpointMTLSDelete deletes the endpoint's client certificate and negates
-// its mtls_version, in one write transaction.
-func (s driver) EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteMTLS = `DELETE FROM endpoint_mtls WHERE endpoint_id = ?
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
-		dropVersion = `UPDATE endpoints SET mtls_version = -mtls_version WHERE id = ? AND mtls_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteMTLS, dropVersion, appID, endpointID)
-}
-
 // EndpointOAuthPut writes the endpoint's OAuth client credentials and
 // moves its oauth_version on, in one write transaction.
 func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (int64, error) {
 	const (
 		nextVersion = `UPDATE endpoints SET oauth_version = abs(oauth_version) + 1
-			WHERE app_id = ? AND id = ? RETURNING oauth_version`
+			WHERE app_id = ? AND id = ? RETURNING oauth_version, coalesce(uid, '')`
 		putOAuth = `INSERT INTO endpoint_oauth (endpoint_id, token_url, client_id, client_secret, scopes, audience, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (endpoint_id) DO UPDATE SET token_url = excluded.token_url, client_id = excluded.client_id,
@@ -230,11 +222,14 @@ func (s driver) EndpointOAuthPut(ctx context.Context, appID, endpointID string, 
 	)
 	var v int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v); err != nil {
+		var uid string
+		if err := tx.QueryRowContext(ctx, nextVersion, appID, endpointID).Scan(&v, &uid); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonValue{o.Scopes}, o.Audience, ms(now))
-		return err
+		if _, err := tx.ExecContext(ctx, putOAuth, endpointID, o.TokenURL, o.ClientID, sealedSecret, jsonValue{o.Scopes}, o.Audience, ms(now)); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return v, err
 }
@@ -253,21 +248,12 @@ func (s driver) EndpointOAuthGet(ctx context.Context, appID, endpointID string) 
 	return o, err
 }
 
-// EndpointOAuthDelete deletes them and negates the endpoint's
-// oauth_version, in one write transaction.
-func (s driver) EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (int64, error) {
-	const (
-		deleteOAuth = `DELETE FROM endpoint_oauth WHERE endpoint_id = ?
-			AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
-		dropVersion = `UPDATE endpoints SET oauth_version = -oauth_version WHERE id = ? AND oauth_version > 0`
-	)
-	return s.deleteVersioned(ctx, deleteOAuth, dropVersion, appID, endpointID)
-}
-
-// deleteVersioned runs del (deleting an endpoint's mTLS or OAuth material)
-// and, when it deleted a row, drop (negating the matching version), in one
-// write transaction, and says how many rows del deleted.
-func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointID string) (int64, error) {
+// EndpointAuthDelete deletes the endpoint's row of a.Table and negates its
+// a.VersionColumn and records its endpoint.updated at now, in one write transaction.
+func (s driver) EndpointAuthDelete(ctx context.Context, a storekit.EndpointAuth, appID, endpointID string, now time.Time) (int64, error) {
+	del := `DELETE FROM ` + a.Table + ` WHERE endpoint_id = ?
+		AND endpoint_id IN (SELECT id FROM endpoints WHERE app_id = ? AND id = ?)`
+	drop := `UPDATE endpoints SET ` + a.VersionColumn + ` = -abs(` + a.VersionColumn + `) WHERE id = ? RETURNING coalesce(uid, '')`
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, del, endpointID, appID, endpointID)
@@ -277,8 +263,11 @@ func (s driver) deleteVersioned(ctx context.Context, del, drop, appID, endpointI
 		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, drop, endpointID)
-		return err
+		var uid string
+		if err := tx.QueryRowContext(ctx, drop, endpointID).Scan(&uid); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, storekit.EndpointUpdated(appID, endpointID, uid), now)
 	})
 	return n, err
 }

@@ -8,11 +8,10 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
-// PortalExpire records that the application's portal tokens issued before
-// issuedBefore end at expiresAt, and forgets the records before
-// forgetBefore; see storekit.Store.ExpirePortalAccess. Times are kept to the
-// microsecond, as tokens carry their issue time: a token issued just after
-// a revocation must not fall in its millisecond.
+// PortalExpire (see storekit.Driver and storekit.Store.ExpirePortalAccess)
+// keeps times as unix microseconds, not the milliseconds of the other
+// tables, as tokens carry their issue time: a token issued just after a
+// revocation must not fall in its millisecond.
 func (s driver) PortalExpire(ctx context.Context, appID string, forgetBefore, issuedBefore, expiresAt time.Time) error {
 	const (
 		forget = `DELETE FROM portal_expirations WHERE app_id = ? AND issued_before < ?`

@@ -16,7 +16,7 @@ import (
 var _ hookbridge.SourceStore = (*Store)(nil)
 
 // sourceColumns is the column list scanSource reads.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at`
+const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms, created_at, updated_at`
 
 // scanSource returns the scanner of sourceColumns that opens the
 // credentials with keys.
@@ -30,9 +30,11 @@ func scanSourceWith(keys *sealed.Keyring, row rowScanner) (hookbridge.Source, er
 		creds, routing   jsonObject
 		rollout          jsonObject
 		tolerance        int64
+		reconcile        int64
 		created, updated int64
 	)
-	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &routing, &rollout, &src.StalePolicy, &created, &updated); err != nil {
+	if err := row.Scan(&src.ID, &src.Name, &src.Scheme, &creds, &tolerance, &routing, &rollout, &src.StalePolicy, &reconcile,
+		&created, &updated); err != nil {
 		return src, err
 	}
 	if err := keys.OpenJSON(creds, src.ID, &src.Credentials); err != nil {
@@ -42,6 +44,7 @@ func scanSourceWith(keys *sealed.Keyring, row rowScanner) (hookbridge.Source, er
 		return src, fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	src.Tolerance = time.Duration(tolerance) * time.Millisecond
+	src.ReconcileEvery = time.Duration(reconcile) * time.Millisecond
 	src.CreatedAt, src.UpdatedAt = fromMS(created), fromMS(updated)
 	return src, nil
 }
@@ -73,11 +76,13 @@ func (j jsonObject) decode(dst any) error {
 // change.
 func (s driver) SourceInsert(ctx context.Context, src *hookbridge.Source, creds []byte, actor string) error {
 	const insertSource = `
-		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO sources (id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms,
+			created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertSource, src.ID, src.Name, src.Scheme, string(creds),
-			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, src.StalePolicy, ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
+			src.Tolerance.Milliseconds(), jsonValue{src.Routing}, jsonValue{src.Rollout}, src.StalePolicy, src.ReconcileEvery.Milliseconds(),
+			ms(src.CreatedAt), ms(src.UpdatedAt)); err != nil {
 			return err
 		}
 		return insertRolloutChange(ctx, tx, src.ID, actor, hookbridge.Rollout{}, src.Rollout, src.CreatedAt)
@@ -105,10 +110,11 @@ func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, er
 // SourceUpdate writes the source's configuration, leaving its rollout.
 func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds []byte, now time.Time) (int64, error) {
 	const updateSource = `
-		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, stale_policy = ?, updated_at = ?
+		UPDATE sources SET name = ?, scheme = ?, credentials = ?, tolerance_ms = ?, routing = ?, stale_policy = ?,
+			reconcile_every_ms = ?, updated_at = ?
 		WHERE id = ?`
 	return s.exec(ctx, updateSource, src.Name, src.Scheme, string(creds),
-		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, src.StalePolicy, ms(now), src.ID)
+		src.Tolerance.Milliseconds(), jsonValue{src.Routing}, src.StalePolicy, src.ReconcileEvery.Milliseconds(), ms(now), src.ID)
 }
 
 // SourceSetRollout changes the source's rollout and audits the change, in
@@ -177,7 +183,7 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 
 // inboundColumns is the column list scanInbound reads.
 const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
-	canonical, payments, stale, held, released_at, released_by, body_dropped_at`
+	canonical, payments, stale, held, released_at, released_by, body_dropped_at, via`
 
 func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	var (
@@ -188,7 +194,7 @@ func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	)
 	if err := row.Scan(&ev.ID, &ev.SourceID, &ev.EventID, &ev.Type, &ev.Merchant, jsonScan{&ev.Headers}, &ev.Body,
 		&ev.Note, &ev.Forward, &appID, jsonScan{&ev.MessageIDs}, &occurred, &received,
-		jsonScan{&ev.Canonical}, jsonScan{&ev.Payments}, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped); err != nil {
+		jsonScan{&ev.Canonical}, jsonScan{&ev.Payments}, &ev.Stale, &ev.Held, &released, &ev.ReleasedBy, &dropped, &ev.Via); err != nil {
 		return ev, err
 	}
 	ev.AppID = appID.String
@@ -208,8 +214,8 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 		getPolicy   = `SELECT stale_policy FROM sources WHERE id = ?`
 		insertEvent = `
 			INSERT INTO inbound_events (id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids,
-				occurred_at, received_at, canonical, payments)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				occurred_at, received_at, canonical, payments, via)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		settled  = `UPDATE inbound_events SET payments = ?, stale = ?, held = ?, forward = ?, note = ? WHERE id = ?`
 		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
@@ -226,7 +232,7 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 		}
 		res, err := tx.ExecContext(ctx, insertEvent, ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonValue{ev.Headers},
 			body, ev.Note, ev.Forward, nullString(ev.AppID), jsonValue{ev.MessageIDs}, msOrNull(ev.OccurredAt), ms(ev.ReceivedAt),
-			jsonValue{ev.Canonical}, jsonValue{ev.Payments})
+			jsonValue{ev.Canonical}, jsonValue{ev.Payments}, ev.Via)
 		if err != nil {
 			return err
 		}
@@ -415,15 +421,19 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 			SELECT event_id FROM observations WHERE source_id = ?1 AND seen_at >= ?2 AND seen_at < ?3),
 		seen AS (
 			SELECT ids.event_id,
-				(SELECT min(w.received_at) FROM inbound_events w WHERE w.source_id = ?1 AND w.event_id = ids.event_id) AS webhook_at,
-				(SELECT p.seen_at FROM observations p WHERE p.source_id = ?1 AND p.event_id = ids.event_id) AS polling_at
+				(SELECT min(w.received_at) FROM inbound_events w
+					WHERE w.source_id = ?1 AND w.event_id = ids.event_id AND w.via = 'webhook') AS webhook_at,
+				(SELECT p.seen_at FROM observations p WHERE p.source_id = ?1 AND p.event_id = ids.event_id) AS polling_at,
+				EXISTS (SELECT 1 FROM inbound_events b
+					WHERE b.source_id = ?1 AND b.event_id = ids.event_id AND b.via = 'backfill') AS backfilled
 			FROM ids)`
 	const (
 		counts = window + `
 			SELECT count(webhook_at), count(polling_at),
 				coalesce(sum(webhook_at IS NOT NULL AND polling_at IS NOT NULL), 0),
 				coalesce(sum(webhook_at IS NOT NULL AND polling_at IS NULL), 0),
-				coalesce(sum(webhook_at IS NULL AND polling_at IS NOT NULL), 0)
+				coalesce(sum(webhook_at IS NULL AND polling_at IS NOT NULL), 0),
+				coalesce(sum(backfilled AND webhook_at IS NULL), 0)
 			FROM seen`
 		leads = window + `
 			SELECT polling_at - webhook_at AS lead FROM seen
@@ -435,7 +445,8 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, counts, args...).Scan(&c.Webhook, &c.Polling, &c.Both, &c.WebhookOnly, &c.PollingOnly); err != nil {
+		if err := tx.QueryRowContext(ctx, counts, args...).Scan(&c.Webhook, &c.Polling, &c.Both, &c.WebhookOnly, &c.PollingOnly,
+			&c.Backfilled); err != nil {
 			return err
 		}
 		var err error
@@ -447,4 +458,43 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 		return err
 	})
 	return c, err
+}
+
+// BackfillStateGet reads the source's backfill state; the zero state when
+// it never ran, ENOTFOUND (no rows) when the source does not exist.
+func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error) {
+	const getState = `
+		SELECT s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
+			coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)
+		FROM sources s LEFT JOIN source_backfill b ON b.source_id = s.id WHERE s.id = ?`
+	var (
+		st                   hookbridge.BackfillState
+		high, run, succeeded sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx, getState, sourceID).Scan(&st.SourceID, &high, &run, &succeeded, &st.LastError, &st.Runs,
+		&st.Failures, &st.Fetched, &st.Backfilled, &st.Duplicates, &st.Requests)
+	st.HighWater, st.LastRunAt, st.LastSuccessAt = fromNullMS(high), fromNullMS(run), fromNullMS(succeeded)
+	return st, err
+}
+
+// BackfillRunAdd adds a run to the source's backfill state.
+func (s driver) BackfillRunAdd(ctx context.Context, st *hookbridge.BackfillState) error {
+	const putState = `
+		INSERT INTO source_backfill (source_id, high_water, last_run_at, last_success_at, last_error, runs, failures,
+			fetched, backfilled, duplicates, requests)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source_id) DO UPDATE SET
+			high_water = max(coalesce(high_water, excluded.high_water), coalesce(excluded.high_water, high_water)),
+			last_run_at = excluded.last_run_at, last_success_at = coalesce(excluded.last_success_at, last_success_at),
+			last_error = excluded.last_error, runs = runs + excluded.runs, failures = failures + excluded.failures,
+			fetched = fetched + excluded.fetched, backfilled = backfilled + excluded.backfilled,
+			duplicates = duplicates + excluded.duplicates, requests = requests + excluded.requests`
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := sourceExists(ctx, tx, st.SourceID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, putState, st.SourceID, msOrNull(st.HighWater), msOrNull(st.LastRunAt), msOrNull(st.LastSuccessAt),
+			st.LastError, st.Runs, st.Failures, st.Fetched, st.Backfilled, st.Duplicates, st.Requests)
+		return err
+	})
 }

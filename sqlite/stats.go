@@ -8,9 +8,8 @@ import (
 	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
-// AttemptBuckets counts the attempts made in [since, until) per bucket of
-// widthMS, by outcome, for one application or (appID "") for all, and for
-// one endpoint of it or (endpointID "") for all.
+// AttemptBuckets (see storekit.Driver) computes each attempt's bucket from
+// its stored unix milliseconds.
 func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
 	var w filter
 	w.add(`created_at >= ? AND created_at < ?`, ms(since), ms(until))

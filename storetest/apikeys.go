@@ -8,9 +8,7 @@ import (
 )
 
 func testAPIKeys(t *testing.T, open Opener) {
-	t.Run("Lifecycle", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Lifecycle", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 
 		k := &hookbridge.APIKey{Name: "billing", Scope: hookbridge.ScopeIngest, Hash: hookbridge.HashKey("one")}
@@ -57,9 +55,7 @@ func testAPIKeys(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("TouchAtMostOncePerInterval", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "TouchAtMostOncePerInterval", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		k := &hookbridge.APIKey{Name: "n", Scope: hookbridge.ScopeAdmin, Hash: hookbridge.HashKey("k")}
 		ok(t, s.CreateAPIKey(ctx, k))

@@ -8,9 +8,7 @@ import (
 )
 
 func testApplications(t *testing.T, open Opener) {
-	t.Run("CreateGet", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateGet", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		rate := 10
 		app := &hookbridge.Application{
@@ -35,9 +33,7 @@ func testApplications(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("CreateFillsIDAndTimes", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateFillsIDAndTimes", func(t *testing.T, s hookbridge.Store) {
 		app := &hookbridge.Application{Name: "no id"}
 		ok(t, s.CreateApplication(t.Context(), app))
 		if !hookbridge.HasPrefix(app.ID, hookbridge.PrefixApplication) {
@@ -51,9 +47,7 @@ func testApplications(t *testing.T, open Opener) {
 		equal(t, "GetApplication", *got, *app)
 	})
 
-	t.Run("UIDConflict", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "UIDConflict", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a := &hookbridge.Application{Name: "a", UID: "taken"}
 		ok(t, s.CreateApplication(ctx, a))
@@ -73,9 +67,7 @@ func testApplications(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Update", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Update", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := &hookbridge.Application{ID: hookbridge.NewID(hookbridge.PrefixApplication), UID: "old", Name: "old", CreatedAt: base, UpdatedAt: base}
 		ok(t, s.CreateApplication(ctx, app))
@@ -104,9 +96,7 @@ func testApplications(t *testing.T, open Opener) {
 		wantCode(t, s.UpdateApplication(ctx, missing), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("DeleteCascades", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "DeleteCascades", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "doomed")
 		other := newApp(t, s, "bystander")
@@ -139,9 +129,7 @@ func testApplications(t *testing.T, open Opener) {
 		wantCode(t, s.DeleteApplication(ctx, app.ID), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		var want []string
 		for _, name := range []string{"a", "b", "c", "d", "e"} {
 			want = append(want, newApp(t, s, name).ID)
@@ -200,9 +188,7 @@ func reversedListCases(desc []string) []listCase {
 }
 
 func testPortalExpirations(t *testing.T, open Opener) {
-	t.Run("ExpireAll", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ExpireAll", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
@@ -253,9 +239,7 @@ func testPortalExpirations(t *testing.T, open Opener) {
 			t.Fatal("expirations outlive their application")
 		}
 	})
-	t.Run("Logout", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Logout", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")

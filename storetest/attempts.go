@@ -10,9 +10,7 @@ import (
 )
 
 func testAttempts(t *testing.T, open Opener) {
-	t.Run("ListGetExpunge", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ListGetExpunge", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep1 := newEndpoint(t, s, app.ID, nil)

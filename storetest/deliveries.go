@@ -11,9 +11,7 @@ import (
 )
 
 func testDeliveries(t *testing.T, open Opener) {
-	t.Run("ClaimDueEarliestFirst", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ClaimDueEarliestFirst", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -51,9 +49,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Leases", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Leases", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
@@ -103,9 +99,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		equal(t, "unknown delivery", rejected, []string{gone})
 	})
 
-	t.Run("Transitions", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Transitions", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -175,18 +169,9 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("RenewLeases", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RenewLeases", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
-		app := newApp(t, s, "a")
-		newEndpoint(t, s, app.ID, nil)
-		newMessage(t, s, app.ID, "order.created", at(0))
-		newMessage(t, s, app.ID, "order.created", at(0))
-		a := claimAll(t, s, "a", at(0))
-		if len(a) != 2 {
-			t.Fatalf("claimed %d, want 2", len(a))
-		}
+		a := claimTwo(t, s)
 		// a renews the first; "b" cannot renew what it does not hold.
 		ok(t, s.RenewLeases(ctx, "a", []string{a[0].Delivery.ID}, at(2*time.Minute)))
 		ok(t, s.RenewLeases(ctx, "b", []string{a[1].Delivery.ID}, at(2*time.Minute)))
@@ -201,18 +186,9 @@ func testDeliveries(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ReleaseDeliveries", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ReleaseDeliveries", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
-		app := newApp(t, s, "a")
-		newEndpoint(t, s, app.ID, nil)
-		newMessage(t, s, app.ID, "order.created", at(0))
-		newMessage(t, s, app.ID, "order.created", at(0))
-		a := claimAll(t, s, "a", at(0))
-		if len(a) != 2 {
-			t.Fatalf("claimed %d, want 2", len(a))
-		}
+		a := claimTwo(t, s)
 		ok(t, s.ReleaseDeliveries(ctx, "b", []string{a[0].Delivery.ID, a[1].Delivery.ID})) // not b's to release
 		ok(t, s.ReleaseDeliveries(ctx, "a", []string{a[0].Delivery.ID}))
 		b := claimAll(t, s, "b", at(0))
@@ -224,9 +200,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		equal(t, "released delivery unchanged", after, before)
 	})
 
-	t.Run("NextDue", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "NextDue", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		wantDue := func(want time.Time) {
 			t.Helper()
@@ -266,9 +240,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		wantDue(at(time.Hour))
 	})
 
-	t.Run("Resend", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Resend", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		subscribed := newEndpoint(t, s, app.ID, nil)
@@ -320,9 +292,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("Recover", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Recover", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -394,9 +364,7 @@ func testDeliveries(t *testing.T, open Opener) {
 // testConcurrency claims from several goroutines at once: no delivery may
 // be handed to two of them.
 func testConcurrency(t *testing.T, open Opener) {
-	t.Run("ClaimNeverDuplicates", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ClaimNeverDuplicates", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
 		newEndpoint(t, s, app.ID, nil)
@@ -447,4 +415,18 @@ func testConcurrency(t *testing.T, open Opener) {
 			t.Errorf("claimed %d deliveries, want %d", len(claimed), 2*messages)
 		}
 	})
+}
+
+// claimTwo claims, as "a", the deliveries of two messages to one endpoint.
+func claimTwo(t *testing.T, s hookbridge.Store) []hookbridge.Claim {
+	t.Helper()
+	app := newApp(t, s, "a")
+	newEndpoint(t, s, app.ID, nil)
+	newMessage(t, s, app.ID, "order.created", at(0))
+	newMessage(t, s, app.ID, "order.created", at(0))
+	a := claimAll(t, s, "a", at(0))
+	if len(a) != 2 {
+		t.Fatalf("claimed %d, want 2", len(a))
+	}
+	return a
 }

@@ -8,9 +8,7 @@ import (
 )
 
 func testEndpointMTLS(t *testing.T, open Opener) {
-	t.Run("PutGetDelete", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "PutGetDelete", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
@@ -94,9 +92,7 @@ func testEndpointMTLS(t *testing.T, open Opener) {
 }
 
 func testEndpointOAuth(t *testing.T, open Opener) {
-	t.Run("PutGetDelete", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "PutGetDelete", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")

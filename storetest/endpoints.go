@@ -8,9 +8,7 @@ import (
 )
 
 func testEndpoints(t *testing.T, open Opener) {
-	t.Run("CreateGet", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateGet", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		rate := 5
@@ -40,9 +38,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("CreateFillsIDAndTimes", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateFillsIDAndTimes", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/"}
 		ok(t, s.CreateEndpoint(t.Context(), ep))
@@ -57,9 +53,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		equal(t, "GetEndpoint", *got, *ep)
 	})
 
-	t.Run("UIDConflictWithinApplication", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "UIDConflictWithinApplication", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a, b := newApp(t, s, "a"), newApp(t, s, "b")
 		first := newEndpoint(t, s, a.ID, func(e *hookbridge.Endpoint) { e.UID = "main" })
@@ -86,9 +80,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Update", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Update", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "old"; e.EventTypes = []string{"order.created"} })
@@ -123,9 +115,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		wantCode(t, s.UpdateEndpoint(ctx, &missing), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("ScopedToApplication", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ScopedToApplication", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a, b := newApp(t, s, "a"), newApp(t, s, "b")
 		ep := newEndpoint(t, s, a.ID, func(e *hookbridge.Endpoint) { e.UID = "mine" })
@@ -148,9 +138,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		equal(t, "untouched", *got, *ep)
 	})
 
-	t.Run("DeleteDropsPendingDeliveries", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "DeleteDropsPendingDeliveries", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		doomed := newEndpoint(t, s, app.ID, nil)
@@ -167,9 +155,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		wantCode(t, s.DeleteEndpoint(ctx, app.ID, doomed.ID), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		a, b := newApp(t, s, "a"), newApp(t, s, "b")
 		var want []string
 		for range 5 {

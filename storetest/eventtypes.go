@@ -8,9 +8,7 @@ import (
 )
 
 func testEventTypes(t *testing.T, open Opener) {
-	t.Run("CRUD", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CRUD", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		et := &hookbridge.EventType{
 			Name:        "payment.captured",
@@ -46,9 +44,7 @@ func testEventTypes(t *testing.T, open Opener) {
 		wantCode(t, s.UpdateEventType(ctx, &hookbridge.EventType{Name: "nope"}), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("CreateFillsTimes", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateFillsTimes", func(t *testing.T, s hookbridge.Store) {
 		et := &hookbridge.EventType{Name: "order.created"}
 		ok(t, s.CreateEventType(t.Context(), et))
 		if et.CreatedAt.IsZero() || et.UpdatedAt.IsZero() {
@@ -59,9 +55,7 @@ func testEventTypes(t *testing.T, open Opener) {
 		equal(t, "GetEventType", *got, *et)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		// Created out of order: the list is by name, not by creation.
 		for _, name := range []string{"order.ready", "dispute.opened", "refund.failed", "order.created", "payment.failed", "payment.voided"} {
@@ -87,9 +81,7 @@ func testEventTypes(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("MissingEventTypes", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "MissingEventTypes", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: "order.created"}))
 		ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: "order.cancelled", Archived: true}))

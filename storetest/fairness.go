@@ -12,9 +12,7 @@ import (
 // testFairness covers what keeps one endpoint from hurting the others or
 // being hurt: rate limits, FIFO, pauses, skipping, and endpoint health.
 func testFairness(t *testing.T, open Opener) {
-	t.Run("EndpointFields", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EndpointFields", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		e := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.FIFO = true })
@@ -51,9 +49,7 @@ func testFairness(t *testing.T, open Opener) {
 		equal(t, "enabled (stored)", []time.Time{got.FailingSince, got.PausedUntil}, []time.Time{{}, {}})
 	})
 
-	t.Run("RateLimitPerSecond", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RateLimitPerSecond", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		limited := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.RateLimit = ptr(3) })
@@ -90,9 +86,7 @@ func testFairness(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ApplicationRateLimit", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ApplicationRateLimit", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := &hookbridge.Application{ID: hookbridge.NewID(hookbridge.PrefixApplication), Name: "limited", RateLimit: ptr(2), CreatedAt: base, UpdatedAt: base}
 		ok(t, s.CreateApplication(ctx, app))
@@ -110,9 +104,7 @@ func testFairness(t *testing.T, open Opener) {
 		equal(t, "claimed per endpoint", per, map[string]int{inherits.ID: 2, own.ID: 5})
 	})
 
-	t.Run("RateLimitSharedByClaimers", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RateLimitSharedByClaimers", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.RateLimit = ptr(7) })
@@ -146,9 +138,7 @@ func testFairness(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("FIFO", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "FIFO", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		fifo := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.FIFO = true })
@@ -215,9 +205,7 @@ func testFairness(t *testing.T, open Opener) {
 		wantMsg("fourth", claimFIFO(at(time.Minute)), msgs[3])
 	})
 
-	t.Run("GatedResendAfterHistory", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "GatedResendAfterHistory", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		for _, fifo := range []bool{false, true} {
@@ -248,9 +236,7 @@ func testFairness(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Skipping", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Skipping", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		busy := newEndpoint(t, s, app.ID, nil)
@@ -274,9 +260,7 @@ func testFairness(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Pause", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Pause", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		paused := newEndpoint(t, s, app.ID, nil)
@@ -320,9 +304,7 @@ func testFairness(t *testing.T, open Opener) {
 		equal(t, "PausedUntil once over", got.PausedUntil, time.Time{})
 	})
 
-	t.Run("Health", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Health", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		e := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "ep-1" })

@@ -16,9 +16,7 @@ type filterCounter interface {
 }
 
 func testFilters(t *testing.T, open Opener) {
-	t.Run("FanOut", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "FanOut", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		all := newEndpoint(t, s, app.ID, nil)
 		bigEUR := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) {
@@ -76,9 +74,7 @@ func testFilters(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("Batch", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Batch", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
 		big := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Filter = `payload.amount > 100` })
@@ -101,9 +97,7 @@ func testFilters(t *testing.T, open Opener) {
 		equal(t, "third", owedTo(t, s, batch[2]), []string{otherBig.ID})
 	})
 
-	t.Run("CreateMessageToIgnoresFilter", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateMessageToIgnoresFilter", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		target := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Filter = `payload.amount > 100` })
 		m := &hookbridge.Message{AppID: app.ID, EventType: "svix.ping", Payload: json.RawMessage(`{"success":true}`), CreatedAt: at(0)}
@@ -111,9 +105,7 @@ func testFilters(t *testing.T, open Opener) {
 		equal(t, "endpoints owed the test message", owedTo(t, s, m), []string{target.ID})
 	})
 
-	t.Run("ChangeApplies", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ChangeApplies", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.Filter = `payload.n == 1` })
@@ -156,9 +148,7 @@ func testFilters(t *testing.T, open Opener) {
 		equal(t, "after delete", owedTo(t, s, send("4")), []string{fresh.ID})
 	})
 
-	t.Run("InvalidRefused", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InvalidRefused", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		bad := &hookbridge.Endpoint{AppID: app.ID, URL: "https://receiver.example/", Filter: `payload.amount >`}

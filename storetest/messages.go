@@ -10,9 +10,7 @@ import (
 )
 
 func testMessages(t *testing.T, open Opener) {
-	t.Run("FanOut", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "FanOut", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "other")
 		all := newEndpoint(t, s, app.ID, nil)
@@ -82,9 +80,7 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("CreateMessagesBatch", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateMessagesBatch", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
 		all := newEndpoint(t, s, app.ID, nil)
@@ -128,9 +124,7 @@ func testMessages(t *testing.T, open Opener) {
 		equal(t, "deliveries per endpoint", owed, map[string]int{all.ID: 2, otherEP.ID: 1})
 	})
 
-	t.Run("CreateMessageTo", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateMessageTo", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "other")
 		// The target's filter does not accept the type, and another
@@ -155,9 +149,7 @@ func testMessages(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("EventIDIdempotency", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EventIDIdempotency", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
@@ -212,9 +204,7 @@ func testMessages(t *testing.T, open Opener) {
 		equal(t, "claimed messages", msgs, want)
 	})
 
-	t.Run("CreateFillsIDAndTime", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CreateFillsIDAndTime", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: json.RawMessage(`{}`)}
 		stored, _, err := s.CreateMessage(t.Context(), m)
@@ -227,11 +217,9 @@ func testMessages(t *testing.T, open Opener) {
 		equal(t, "GetMessage", *got, *stored)
 	})
 
-	t.Run("TraceParent", func(t *testing.T) {
-		// The trace context a message was accepted in comes back with it,
-		// on every path a delivery reads it from: reads, claims, a batch.
-		t.Parallel()
-		s := open(t)
+	// The trace context a message was accepted in comes back with it, on
+	// every path a delivery reads it from: reads, claims, a batch.
+	open.run(t, "TraceParent", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
 		const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -256,9 +244,7 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("GetScopedToApplication", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "GetScopedToApplication", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a, b := newApp(t, s, "a"), newApp(t, s, "b")
 		m := &hookbridge.Message{AppID: a.ID, EventID: "evt", EventType: "order.created", Payload: json.RawMessage(`{"a":[1,2]}`), Channels: []string{"x"}, CreatedAt: at(0)}
@@ -282,9 +268,7 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ExpungeContent", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ExpungeContent", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		m := newMessage(t, s, app.ID, "order.created", at(0))
@@ -297,9 +281,7 @@ func testMessages(t *testing.T, open Opener) {
 		wantCode(t, s.ExpungeMessageContent(ctx, app.ID, hookbridge.NewID(hookbridge.PrefixMessage)), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
 		// Oldest first; listed newest first.
@@ -358,9 +340,7 @@ func testMessages(t *testing.T, open Opener) {
 		equal(t, "listed message", p.Data[0], *m[4])
 	})
 
-	t.Run("EndpointMessages", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EndpointMessages", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -459,9 +439,7 @@ func testMessages(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("MessageEndpoints", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "MessageEndpoints", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		var eps []string

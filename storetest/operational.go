@@ -11,9 +11,7 @@ import (
 func testOperationalEvents(t *testing.T, open Opener) {
 	// WithResults: an accepted result's event is recorded with it, filled
 	// in from its attempt; a rejected result's is not.
-	t.Run("WithResults", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "WithResults", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -63,9 +61,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 
 	// Disabled: each endpoint RecordEndpointHealth disables is recorded
 	// once, in its transaction.
-	t.Run("Disabled", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Disabled", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "ep-1" })
@@ -91,9 +87,7 @@ func testOperationalEvents(t *testing.T, open Opener) {
 
 	// EndpointChanges: creating, updating and deleting an endpoint each
 	// record their event, with the endpoint's uid, in order.
-	t.Run("EndpointChanges", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EndpointChanges", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "orders" })
@@ -112,10 +106,42 @@ func testOperationalEvents(t *testing.T, open Opener) {
 		equal(t, "types", types, []string{hookbridge.EventEndpointCreated, hookbridge.EventEndpointUpdated, hookbridge.EventEndpointDeleted})
 	})
 
-	// TakeAndDelete: oldest first, at most limit, and gone once deleted.
-	t.Run("TakeAndDelete", func(t *testing.T) {
+	// EndpointAuthChanges: setting, replacing and removing an endpoint's
+	// client certificate or OAuth credentials are changes to the endpoint,
+	// each recording endpoint.updated; removing what is not there, or a
+	// change to another application's endpoint, records nothing.
+	t.Run("EndpointAuthChanges", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, func(e *hookbridge.Endpoint) { e.UID = "orders" })
+		other := newApp(t, s, "b")
+		takeEvents(t, s)
+		m := &hookbridge.EndpointMTLS{CertPEM: "cert", KeyPEM: "key", NotAfter: at(48 * time.Hour)}
+		o := &hookbridge.EndpointOAuth{TokenURL: "https://auth.example/token", ClientID: "id", ClientSecret: "secret"}
+		ok(t, s.PutEndpointMTLS(ctx, app.ID, ep.ID, m))
+		ok(t, s.PutEndpointMTLS(ctx, app.ID, ep.ID, m))
+		ok(t, s.DeleteEndpointMTLS(ctx, app.ID, ep.ID))
+		ok(t, s.PutEndpointOAuth(ctx, app.ID, ep.ID, o))
+		ok(t, s.DeleteEndpointOAuth(ctx, app.ID, ep.ID))
+		wantCode(t, s.DeleteEndpointMTLS(ctx, app.ID, ep.ID), hookbridge.ENOTFOUND)
+		wantCode(t, s.DeleteEndpointOAuth(ctx, app.ID, ep.ID), hookbridge.ENOTFOUND)
+		wantCode(t, s.PutEndpointOAuth(ctx, other.ID, ep.ID, o), hookbridge.ENOTFOUND)
+		got := takeEvents(t, s)
+		if len(got) != 5 {
+			t.Fatalf("%d events %+v, want 5", len(got), got)
+		}
+		for _, ev := range got {
+			if ev.Type != hookbridge.EventEndpointUpdated || ev.AppID != app.ID || ev.EndpointID != ep.ID ||
+				ev.EndpointUID != "orders" || ev.CreatedAt.IsZero() {
+				t.Errorf("event %+v, want endpoint.updated about %s (orders) with a time", ev, ep.ID)
+			}
+		}
+	})
+
+	// TakeAndDelete: oldest first, at most limit, and gone once deleted.
+	open.run(t, "TakeAndDelete", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		var want []string

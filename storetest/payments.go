@@ -16,9 +16,7 @@ import (
 // flagged or held by its source's policy, that a held one is released once,
 // and that concurrent events of one payment get one order.
 func testPayments(t *testing.T, open Opener) {
-	t.Run("Sequence", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Sequence", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		other := newSource(t, s, nil)
@@ -94,9 +92,7 @@ func testPayments(t *testing.T, open Opener) {
 		equal(t, "events listed", p.Data, []hookbridge.InboundEvent{*order, *refund, *late, *captured})
 	})
 
-	t.Run("HoldAndRelease", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "HoldAndRelease", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, func(src *hookbridge.Source) { src.StalePolicy = hookbridge.StaleHold })
 		got, err := s.GetSource(ctx, src.ID)
@@ -173,9 +169,7 @@ func testPayments(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ConcurrentEventsOfOnePayment", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ConcurrentEventsOfOnePayment", func(t *testing.T, s hookbridge.Store) {
 		src := newSource(t, s, nil)
 		// Events of three payments, each in a mixed order, stored from
 		// many goroutines at once, each event twice (a processor's
@@ -252,9 +246,7 @@ func testPayments(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("RawBodies", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RawBodies", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		var evs []*hookbridge.InboundEvent

@@ -8,9 +8,7 @@ import (
 )
 
 func testRetention(t *testing.T, open Opener) {
-	t.Run("PurgeInboundBefore", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "PurgeInboundBefore", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		other := newSource(t, s, nil)
@@ -72,9 +70,7 @@ func testRetention(t *testing.T, open Opener) {
 		ok(t, err)
 	})
 
-	t.Run("PurgeBefore", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "PurgeBefore", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep1 := newEndpoint(t, s, app.ID, nil)

@@ -10,9 +10,7 @@ import (
 // testDeliveryStats covers the operator's figures: attempts per time bucket
 // and the backlog of deliveries not final yet.
 func testDeliveryStats(t *testing.T, open Opener) {
-	t.Run("AttemptCountsAndBacklog", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "AttemptCountsAndBacklog", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a := newApp(t, s, "a")
 		newEndpoint(t, s, a.ID, nil)
@@ -123,9 +121,7 @@ func testDeliveryStats(t *testing.T, open Opener) {
 		equal(t, "backlog while claimed", got, hookbridge.Backlog{Pending: 1, Sending: 1, Due: 2})
 	})
 
-	t.Run("AttemptCountsOfOneEndpoint", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "AttemptCountsOfOneEndpoint", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		a := newApp(t, s, "a")
 		good := newEndpoint(t, s, a.ID, nil)

@@ -7,9 +7,7 @@ import (
 )
 
 func testSettings(t *testing.T, open Opener) {
-	t.Run("ProbeWrite", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ProbeWrite", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		// A store that writes says so, every time, and the probe leaves
 		// the settings a caller reads alone.
@@ -21,9 +19,7 @@ func testSettings(t *testing.T, open Opener) {
 		_, err := s.Setting(ctx, "admin_key_hash")
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
-	t.Run("PutAndGet", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "PutAndGet", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		_, err := s.Setting(ctx, "admin_key_hash")
 		wantCode(t, err, hookbridge.ENOTFOUND)

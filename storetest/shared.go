@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -15,24 +16,23 @@ import (
 // implements (hookbridge.Listener, hookbridge.ExclusiveRunner); a store
 // that one process owns has neither, and the subtests are skipped.
 func testCapabilities(t *testing.T, open Opener) {
-	t.Run("Listener", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
-		l, isListener := s.(hookbridge.Listener)
-		if !isListener {
-			t.Skip("the store is not a hookbridge.Listener")
-		}
-		testListen(t, s, l)
+	open.run(t, "Listener", func(t *testing.T, s hookbridge.Store) {
+		testListen(t, s, capability[hookbridge.Listener](t, s))
 	})
-	t.Run("ExclusiveRunner", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
-		x, isRunner := s.(hookbridge.ExclusiveRunner)
-		if !isRunner {
-			t.Skip("the store is not a hookbridge.ExclusiveRunner")
-		}
+	open.run(t, "ExclusiveRunner", func(t *testing.T, s hookbridge.Store) {
+		x := capability[hookbridge.ExclusiveRunner](t, s)
 		testRunExclusive(t, x, x)
 	})
+}
+
+// capability returns s as a C, or skips the test if s is not one.
+func capability[C any](t *testing.T, s hookbridge.Store) C {
+	t.Helper()
+	c, ok := s.(C)
+	if !ok {
+		t.Skipf("the store is not a %s", reflect.TypeFor[C]())
+	}
+	return c
 }
 
 // RunInstances tests the capabilities a store shared by several instances

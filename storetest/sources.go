@@ -11,9 +11,7 @@ import (
 )
 
 func testSources(t *testing.T, open Opener) {
-	t.Run("CRUD", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CRUD", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		pct := 25
 		src := newSource(t, s, func(src *hookbridge.Source) {
@@ -22,6 +20,8 @@ func testSources(t *testing.T, open Opener) {
 			src.Tolerance = 90 * time.Second
 			src.Routing = hookbridge.Routing{App: "fallback", Merchants: map[string]string{"acct_1": "app-one"}, MerchantField: "account"}
 			src.Rollout = hookbridge.Rollout{State: hookbridge.RolloutOn, Merchants: []string{"acct_1"}, Percent: &pct}
+			src.Credentials.API = hookbridge.SourceAPICredentials{Key: "rk_test_1", BaseURL: "http://127.0.0.1:1"}
+			src.ReconcileEvery = 15 * time.Minute
 		})
 		got, err := s.GetSource(ctx, src.ID)
 		ok(t, err)
@@ -33,6 +33,7 @@ func testSources(t *testing.T, open Opener) {
 		upd.Credentials = hookbridge.SourceCredentials{Secret: "00FF"}
 		upd.Tolerance = -1 * time.Millisecond
 		upd.Routing = hookbridge.Routing{App: "other"}
+		upd.ReconcileEvery = 0
 		upd.Rollout = hookbridge.Rollout{State: hookbridge.RolloutOff} // not changed by UpdateSource
 		ok(t, s.UpdateSource(ctx, &upd))
 		got, err = s.GetSource(ctx, src.ID)
@@ -54,9 +55,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, s.DeleteSource(ctx, src.ID), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("List", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {
 		var want []string
 		for range 5 {
 			want = append(want, newSource(t, s, nil).ID)
@@ -67,9 +66,7 @@ func testSources(t *testing.T, open Opener) {
 		equal(t, "sources oldest first", ids(got, func(src hookbridge.Source) string { return src.ID }), want)
 	})
 
-	t.Run("RolloutAudit", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RolloutAudit", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil) // created in shadow
 		shadow := hookbridge.Rollout{State: hookbridge.RolloutShadow}
@@ -118,9 +115,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("InboundDedupe", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundDedupe", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		other := newSource(t, s, nil)
@@ -164,9 +159,7 @@ func testSources(t *testing.T, open Opener) {
 		wantUTC(t, "inbound event", p.Data[0].ReceivedAt, p.Data[0].OccurredAt)
 	})
 
-	t.Run("InboundConcurrentRepeat", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundConcurrentRepeat", func(t *testing.T, s hookbridge.Store) {
 		src := newSource(t, s, nil)
 		const n = 8
 		var (
@@ -196,9 +189,7 @@ func testSources(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("InboundList", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "InboundList", func(t *testing.T, s hookbridge.Store) {
 		src := newSource(t, s, nil)
 		var want []string
 		for i := range 5 {
@@ -216,9 +207,7 @@ func testSources(t *testing.T, open Opener) {
 		wantCode(t, err, hookbridge.ENOTFOUND)
 	})
 
-	t.Run("Comparison", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Comparison", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		src := newSource(t, s, nil)
 		// Webhooks brought a, b, c, e; polling saw b, c, d, e. e lies outside
@@ -273,6 +262,96 @@ func testSources(t *testing.T, open Opener) {
 		if len(changes.Data) != 1 {
 			t.Errorf("re-created source has %d rollout changes, want 1", len(changes.Data))
 		}
+	})
+}
+
+func testBackfillState(t *testing.T, open Opener) {
+	t.Run("State", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		src := newSource(t, s, nil)
+		st, err := s.GetBackfillState(ctx, src.ID)
+		ok(t, err)
+		equal(t, "never ran", *st, hookbridge.BackfillState{SourceID: src.ID})
+
+		// A completed run, then one that failed: the counts add up, the
+		// failure keeps the last success and the high-water mark.
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(time.Minute), LastRunAt: at(2 * time.Minute),
+			LastSuccessAt: at(2 * time.Minute), Runs: 1, Fetched: 250, Backfilled: 3, Duplicates: 247, Requests: 3}))
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, LastRunAt: at(3 * time.Minute),
+			LastError: "stripe answered 503", Runs: 1, Failures: 1, Requests: 5}))
+		st, err = s.GetBackfillState(ctx, src.ID)
+		ok(t, err)
+		want := hookbridge.BackfillState{SourceID: src.ID, HighWater: at(time.Minute), LastRunAt: at(3 * time.Minute),
+			LastSuccessAt: at(2 * time.Minute), LastError: "stripe answered 503", Runs: 2, Failures: 1, Fetched: 250, Backfilled: 3,
+			Duplicates: 247, Requests: 8}
+		equal(t, "after two runs", *st, want)
+		// A later run moves the mark forward and clears the error; an
+		// earlier mark does not move it back.
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(5 * time.Minute), LastRunAt: at(6 * time.Minute),
+			LastSuccessAt: at(6 * time.Minute), Runs: 1, Requests: 1}))
+		ok(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src.ID, HighWater: at(4 * time.Minute), LastRunAt: at(7 * time.Minute),
+			LastSuccessAt: at(7 * time.Minute), Runs: 1, Requests: 1}))
+		st, err = s.GetBackfillState(ctx, src.ID)
+		ok(t, err)
+		want.HighWater, want.LastRunAt, want.LastSuccessAt, want.LastError, want.Runs, want.Requests =
+			at(5*time.Minute), at(7*time.Minute), at(7*time.Minute), "", 4, 10
+		equal(t, "after four runs", *st, want)
+		wantUTC(t, "backfill state", st.HighWater, st.LastRunAt, st.LastSuccessAt)
+
+		gone := hookbridge.NewID(hookbridge.PrefixSource)
+		_, err = s.GetBackfillState(ctx, gone)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+		wantCode(t, s.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: gone}), hookbridge.ENOTFOUND)
+
+		ok(t, s.DeleteSource(ctx, src.ID))
+		again := newSource(t, s, func(n *hookbridge.Source) { n.ID = src.ID })
+		st, err = s.GetBackfillState(ctx, again.ID)
+		ok(t, err)
+		equal(t, "after delete and re-create", *st, hookbridge.BackfillState{SourceID: src.ID})
+	})
+	t.Run("Via", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		src := newSource(t, s, nil)
+		// a came by webhook and polling; b only by backfill, which
+		// observed it too; c by backfill, and its webhook came later
+		// (a duplicate, not stored).
+		_, _, err := s.CreateInboundEvent(ctx, newInbound(src.ID, "a", at(time.Minute)))
+		ok(t, err)
+		for _, id := range []string{"b", "c"} {
+			ev := newInbound(src.ID, id, at(2*time.Minute))
+			ev.Via = hookbridge.ViaBackfill
+			stored, created, err := s.CreateInboundEvent(ctx, ev)
+			ok(t, err)
+			if !created || stored.Via != hookbridge.ViaBackfill {
+				t.Fatalf("backfilled %s: created %v, via %q", id, created, stored.Via)
+			}
+		}
+		late := newInbound(src.ID, "c", at(3*time.Minute))
+		stored, created, err := s.CreateInboundEvent(ctx, late)
+		ok(t, err)
+		if created || stored.Via != hookbridge.ViaBackfill {
+			t.Errorf("webhook after backfill: created %v, via %q; want a duplicate of the backfilled event", created, stored.Via)
+		}
+		_, err = s.AddObservations(ctx, src.ID, []hookbridge.Observation{
+			{EventID: "a", SeenAt: at(2 * time.Minute)}, {EventID: "b", SeenAt: at(2 * time.Minute)}, {EventID: "c", SeenAt: at(2 * time.Minute)},
+		})
+		ok(t, err)
+		c, err := s.CompareObservations(ctx, src.ID, base, at(time.Hour))
+		ok(t, err)
+		equal(t, "comparison", c, hookbridge.Comparison{
+			Webhook: 1, Polling: 3, Both: 1, PollingOnly: 2, Backfilled: 2, Leads: []time.Duration{time.Minute},
+		})
+		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{})
+		ok(t, err)
+		vias := map[string]string{}
+		for _, ev := range p.Data {
+			vias[ev.EventID] = ev.Via
+		}
+		equal(t, "vias", vias, map[string]string{"a": hookbridge.ViaWebhook, "b": hookbridge.ViaBackfill, "c": hookbridge.ViaBackfill})
 	})
 }
 

@@ -8,9 +8,7 @@ import (
 )
 
 func testStats(t *testing.T, open Opener) {
-	t.Run("EndpointStats", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "EndpointStats", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)

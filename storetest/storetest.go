@@ -15,6 +15,15 @@ import (
 // t.Cleanup) for it to be closed. It is called from parallel subtests.
 type Opener func(t *testing.T) hookbridge.Store
 
+// run runs f as a parallel subtest, named name, on a store of its own.
+func (open Opener) run(t *testing.T, name string, f func(t *testing.T, s hookbridge.Store)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		f(t, open(t))
+	})
+}
+
 // Run runs the conformance suite against the stores open returns. Every
 // subtest opens its own store and runs in parallel with the others.
 func Run(t *testing.T, open Opener) {
@@ -34,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Sources", func(t *testing.T) { testSources(t, open) })
+	t.Run("BackfillState", func(t *testing.T) { testBackfillState(t, open) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, open) })
 	t.Run("Fairness", func(t *testing.T) { testFairness(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })

@@ -146,6 +146,16 @@ func appFormFailed(err error, v *view, body appBody) bool {
 }
 
 func (h *Handler) dashCreateApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	return h.saveApp(w, r, v, http.MethodPost, apiPath("app"), "app-created")
+}
+
+func (h *Handler) dashUpdateApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	return h.saveApp(w, r, v, http.MethodPatch, apiPath("app", v.App.ID), "app-updated")
+}
+
+// saveApp sends the application form to the API (method at path) and, when
+// it is taken, goes to the application's page saying done.
+func (h *Handler) saveApp(w http.ResponseWriter, r *http.Request, v *view, method, path, done string) error {
 	body := readAppForm(r, v)
 	if len(v.Errors) > 0 {
 		v.Error = "Please correct the fields marked below."
@@ -155,7 +165,7 @@ func (h *Handler) dashCreateApp(w http.ResponseWriter, r *http.Request, v *view,
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := h.callAPI(r, http.MethodPost, apiPath("app"), body, &out)
+	err := h.callAPI(r, method, path, body, &out)
 	if appFormFailed(err, v, body) {
 		h.renderAppForm(w, r, v, http.StatusUnprocessableEntity)
 		return nil
@@ -163,26 +173,7 @@ func (h *Handler) dashCreateApp(w http.ResponseWriter, r *http.Request, v *view,
 	if err != nil {
 		return err
 	}
-	redirect(w, r, "/ui/apps/"+out.ID+"?done=app-created")
-	return nil
-}
-
-func (h *Handler) dashUpdateApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
-	body := readAppForm(r, v)
-	if len(v.Errors) > 0 {
-		v.Error = "Please correct the fields marked below."
-		h.renderAppForm(w, r, v, http.StatusUnprocessableEntity)
-		return nil
-	}
-	err := h.callAPI(r, http.MethodPatch, apiPath("app", v.App.ID), body, nil)
-	if appFormFailed(err, v, body) {
-		h.renderAppForm(w, r, v, http.StatusUnprocessableEntity)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	redirect(w, r, "/ui/apps/"+v.App.ID+"?done=app-updated")
+	redirect(w, r, "/ui/apps/"+out.ID+"?done="+done)
 	return nil
 }
 

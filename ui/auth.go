@@ -203,14 +203,8 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, status, "login", v)
 		return
 	}
-	now := h.now()
-	s := &session{
-		Kind:     kindAdmin,
-		Issued:   now.Unix(),
-		Expires:  now.Add(adminSessionTTL).Unix(),
-		Nonce:    newNonce(),
-		AdminKey: h.keys.adminKeyFingerprint(h.adminKeyHash),
-	}
+	s := h.newSession(kindAdmin, adminSessionTTL)
+	s.AdminKey = h.keys.adminKeyFingerprint(h.adminKeyHash)
 	value, err := h.keys.encode(s)
 	if err != nil {
 		h.fail(w, r, v, err)
@@ -218,6 +212,13 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setAdminCookie(w, r, value, time.Unix(s.Expires, 0))
 	redirect(w, r, next)
+}
+
+// newSession is a session of kind, issued now, that lasts ttl, with a
+// nonce of its own.
+func (h *Handler) newSession(kind string, ttl time.Duration) *session {
+	now := h.now()
+	return &session{Kind: kind, Issued: now.Unix(), Expires: now.Add(ttl).Unix(), Nonce: newNonce()}
 }
 
 // signedOutPage is the data of the page after signing out of a session

@@ -19,7 +19,8 @@
 // API keys (keys.go): made, rotated and revoked, each secret shown once on
 // the page that answers its making. The portal lets one
 // application's consumer add, edit, disable and delete endpoints, reveal
-// and rotate signing secrets, send test events, browse the message log and
+// and rotate signing secrets, set and remove an endpoint's client
+// certificate and OAuth credentials (endpointauth.go), send test events, browse the message log and
 // recover failed messages. An application's endpoint pages (endpoints.go),
 // each with a chart of its own attempts, are the same on both surfaces:
 // the dashboard serves the portal's under /ui/apps/{app}/endpoints/.

@@ -280,6 +280,7 @@ type endpointPage struct {
 	TestType    string
 	Since       string // the recovery form's default: a day ago
 	Messages    []hookbridge.EndpointMessage
+	Auth        authForms // mutual TLS and OAuth (endpointauth.go)
 }
 
 // recentMessages is how many messages an endpoint's page lists.
@@ -297,6 +298,12 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 	}
 	now := h.now()
 	q := r.URL.Query()
+	if q.Get("reveal") == "1" && v.ReadOnly {
+		// The signing secret lets its holder forge webhooks: a read-only
+		// role sees that the endpoint has one, not what it is.
+		h.refuseReadOnly(w, r, v)
+		return nil
+	}
 	p := endpointPage{Endpoint: *ep, State: stateOf(ep, now), Reveal: q.Get("reveal") == "1", Range: findRange(q.Get("range")), Ranges: chartRanges, RangeAction: endpointPath(v, ep.ID)}
 	if p.Reveal && len(ep.Secrets) > 0 {
 		p.Secret = ep.Secrets[0].Key
@@ -332,6 +339,9 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	p.Messages = msgs.Data
+	if p.Auth, err = h.loadAuthForms(r, v, ep.ID); err != nil {
+		return err
+	}
 	v.Title, v.Nav, v.Data = "Endpoint", v.appNav(), p
 	h.render(w, r, status, "endpoint", v)
 	return nil

@@ -371,16 +371,8 @@ func (h *Handler) handleOIDCLogin(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, v, http.StatusBadGateway, "The identity provider could not be reached, so sign-in cannot start. Try again in a moment; the server's log says why.")
 		return
 	}
-	now := h.now()
-	flow := &session{
-		Kind:     kindOIDCFlow,
-		Issued:   now.Unix(),
-		Expires:  now.Add(oidcFlowTTL).Unix(),
-		Nonce:    newNonce(),
-		State:    newNonce(),
-		Verifier: oauth2.GenerateVerifier(),
-		Next:     next,
-	}
+	flow := h.newSession(kindOIDCFlow, oidcFlowTTL)
+	flow.State, flow.Verifier, flow.Next = newNonce(), oauth2.GenerateVerifier(), next
 	value, err := h.keys.encode(flow)
 	if err != nil {
 		h.fail(w, r, v, err)
@@ -474,17 +466,8 @@ func (h *Handler) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusForbidden, "error", v)
 		return
 	}
-	now := h.now()
-	s := &session{
-		Kind:    kindAdmin,
-		Issued:  now.Unix(),
-		Expires: now.Add(adminSessionTTL).Unix(),
-		Nonce:   newNonce(),
-		IdP:     h.oidc.fingerprint,
-		Role:    role,
-		Subject: idToken.Subject,
-		Email:   email,
-	}
+	s := h.newSession(kindAdmin, adminSessionTTL)
+	s.IdP, s.Role, s.Subject, s.Email = h.oidc.fingerprint, role, idToken.Subject, email
 	value, err := h.keys.encode(s)
 	if err != nil {
 		h.fail(w, r, v, err)

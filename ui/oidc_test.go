@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -588,4 +589,66 @@ func sessionCookieOf(p page) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// TestRevealNeedsAdmin: a signing secret lets its holder forge webhooks,
+// so revealing one, on an endpoint's page or an operational endpoint's, is
+// the admin role's (or a portal link that may make changes), not a
+// read-only one's: refused with 403 and never on the page, and no link
+// to it offered.
+func TestRevealNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t)
+	st := newStack(t, func(o *stackOptions) { o.oidc = p })
+	app := st.app("Pizza Place", "merchant-42")
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://receiver.example/a"}, http.StatusCreated)["id"].(string)
+	op := st.admin("POST", "/api/v1/operational-webhook/endpoint", map[string]any{"url": "https://ops.example/hooks"}, http.StatusCreated)["id"].(string)
+	epSecret := st.admin("GET", "/api/v1/app/"+app+"/endpoint/"+ep+"/secret", nil, http.StatusOK)["key"].(string)
+	opSecret := st.admin("GET", "/api/v1/operational-webhook/endpoint/"+op+"/secret", nil, http.StatusOK)["key"].(string)
+	epPage, opPage := "/ui/apps/"+app+"/endpoints/"+ep, "/ui/operational"
+
+	reveal := func(t *testing.T, b *browser, path, query, secret string, want int) {
+		t.Helper()
+		pg := b.get(path+query).want(t, want)
+		if got := strings.Contains(html.UnescapeString(pg.Body), secret); got != (want == http.StatusOK) {
+			t.Errorf("GET %s%s: secret on the page %v, want %v", path, query, got, want == http.StatusOK)
+		}
+		if want != http.StatusOK && !strings.Contains(pg.Body, "read-only") {
+			t.Errorf("GET %s%s: the refusal does not say why", path, query)
+		}
+		offered := strings.Contains(b.get(path).Body, html.EscapeString(query))
+		if offered != (want == http.StatusOK) {
+			t.Errorf("GET %s: link to reveal offered %v, want %v", path, offered, want == http.StatusOK)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		user map[string]any
+		want int
+	}{
+		{"Admin", adminUser, http.StatusOK},
+		{"ReadOnly", viewerUser, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p.signIn(c.user)
+			b := st.browser()
+			b.signInOIDC(p, "/ui/")
+			reveal(t, b, epPage, "?reveal=1", epSecret, c.want)
+			reveal(t, b, opPage, "?reveal="+op, opSecret, c.want)
+		})
+	}
+	for _, c := range []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"Portal", nil, http.StatusOK},
+		{"PortalReadOnly", map[string]any{"readOnly": true}, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := st.browser()
+			b.openPortal(st.portalLink(app, c.body))
+			reveal(t, b, "/portal/endpoints/"+ep, "?reveal=1", epSecret, c.want)
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 // to, with what each tells the operator, in operational.EventTypes order.
 var operationalTypes = []hookbridge.EventType{
 	{Name: hookbridge.EventEndpointCreated, Description: "An endpoint was created, through the API, the dashboard or a portal."},
-	{Name: hookbridge.EventEndpointUpdated, Description: "An endpoint was changed: its settings, headers or secret."},
+	{Name: hookbridge.EventEndpointUpdated, Description: "An endpoint was changed: its settings, headers, secret, filter, client certificate or OAuth credentials."},
 	{Name: hookbridge.EventEndpointDeleted, Description: "An endpoint was deleted."},
 	{Name: hookbridge.EventEndpointDisabled, Description: "An endpoint was disabled: its receiver answered 410 Gone, or every attempt failed for the disable period."},
 	{Name: hookbridge.EventAttemptExhausted, Description: "A message ran out of retries to an endpoint."},
@@ -60,6 +60,10 @@ func (h *Handler) renderOperational(w http.ResponseWriter, r *http.Request, v *v
 			e := &ends.Data[i]
 			p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: *e, State: stateOf(e, now)})
 		}
+	}
+	if r.URL.Query().Get("reveal") != "" && v.ReadOnly {
+		h.refuseReadOnly(w, r, v) // as an endpoint's secret (renderEndpoint)
+		return nil
 	}
 	if id := r.URL.Query().Get("reveal"); id != "" && slices.ContainsFunc(p.Endpoints, func(e endpointRow) bool { return e.Endpoint.ID == id }) {
 		var out struct {

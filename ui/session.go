@@ -112,12 +112,8 @@ type keys struct {
 func loadKeys(ctx context.Context, store hookbridge.SettingStore) (keys, error) {
 	v, err := store.Setting(ctx, settingUIKey)
 	if hookbridge.IsNotFound(err) {
-		var b [uiKeyBytes]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return keys{}, fmt.Errorf("generate ui key: %w", err)
-		}
-		if _, err := store.PutSetting(ctx, settingUIKey, base64.StdEncoding.EncodeToString(b[:]), true); err != nil {
-			return keys{}, fmt.Errorf("store ui key: %w", err)
+		if err := hookbridge.PutRandomSetting(ctx, store, settingUIKey, uiKeyBytes, true); err != nil {
+			return keys{}, err
 		}
 		v, err = store.Setting(ctx, settingUIKey)
 	}
@@ -129,6 +125,14 @@ func loadKeys(ctx context.Context, store hookbridge.SettingStore) (keys, error) 
 		return keys{}, fmt.Errorf("setting %s is not base64 of at least %d bytes", settingUIKey, uiKeyBytes)
 	}
 	return keys{session: mac(root, []byte("session")), csrf: mac(root, []byte("csrf"))}, nil
+}
+
+// RotateSessionKey replaces the stored key that signs dashboard sessions,
+// CSRF tokens and portal sessions with a new random one: every session
+// signed with the old key ends (its cookie no longer verifies) once the
+// servers read the new key, at their next start.
+func RotateSessionKey(ctx context.Context, store hookbridge.SettingStore) error {
+	return hookbridge.PutRandomSetting(ctx, store, settingUIKey, uiKeyBytes, false)
 }
 
 func mac(key, msg []byte) []byte {

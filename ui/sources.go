@@ -85,7 +85,10 @@ type sourcePage struct {
 	Rollout  string
 	URL      string // the URL the processor posts to
 	Events   []hookbridge.InboundEvent
-	HeldOnly bool   // only the held events are listed
+	HeldOnly bool // only the held events are listed
+	// Backfill is what the source's backfill has done; nil when the
+	// source has no API credentials and never ran one.
+	Backfill *hookbridge.BackfillState
 	Next     string // the next page's query
 	Paged    bool
 }
@@ -123,6 +126,13 @@ func (h *Handler) dashSource(w http.ResponseWriter, r *http.Request, v *view, _ 
 		return err
 	}
 	p.Events = page.Data
+	st, err := h.store.GetBackfillState(ctx, src.ID)
+	if err != nil {
+		return err
+	}
+	if src.Credentials.API != (hookbridge.SourceAPICredentials{}) || st.Runs > 0 {
+		p.Backfill = st
+	}
 	if !page.Done && len(page.Data) > 0 {
 		p.Next = "?after=" + page.Data[len(page.Data)-1].ID
 		if p.HeldOnly {

@@ -180,3 +180,37 @@ func TestBrowserSourceRelease(t *testing.T) {
 		return err == nil && len(ev.MessageIDs) == 1 && ev.ReleasedAt.Before(time.Now().Add(time.Minute))
 	})
 }
+
+// TestDashboardSourceBackfill: a source with API credentials shows its
+// backfill (interval, last run, its error, counts), and an event the
+// backfill brought is marked so.
+func TestDashboardSourceBackfill(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	st.app("Pizza Place", "merchant-42")
+	src := st.admin("POST", "/api/v1/source", map[string]any{"scheme": "stripe", "credentials": map[string]any{"secret": uiStripeSecret},
+		"application": "merchant-42", "rollout": map[string]any{"state": "on"},
+		"apiCredentials": map[string]any{"key": "rk_live_0123456789abcdef"}, "reconcileEverySeconds": 900}, http.StatusCreated)["id"].(string)
+	admin := st.browser()
+	admin.signIn()
+	if page := admin.get("/ui/sources/"+src).want(t, http.StatusOK); !strings.Contains(page.Body, "every 15m0s") || !strings.Contains(page.Body, "never run") {
+		t.Errorf("a source that never backfilled: the page lacks its backfill line")
+	}
+	ctx := t.Context()
+	if err := st.store.RecordBackfillRun(ctx, &hookbridge.BackfillState{SourceID: src, LastRunAt: st.clock.Now(), LastError: "stripe answered 503",
+		Runs: 1, Failures: 1, Fetched: 4, Backfilled: 3, Duplicates: 1, Requests: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.store.CreateInboundEvent(ctx, &hookbridge.InboundEvent{SourceID: src, EventID: "evt_filled", Body: []byte(`{}`),
+		Via: hookbridge.ViaBackfill}); err != nil {
+		t.Fatal(err)
+	}
+	page := admin.get("/ui/sources/"+src).want(t, http.StatusOK)
+	checkPage(t, "/ui/sources/"+src, page, "'none'")
+	for _, want := range []string{"last run", "stripe answered 503", "1 runs, 1 failed", "3 events backfilled, 1 already received", "7 requests",
+		"evt_filled", "via backfill"} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("the source's page lacks %q", want)
+		}
+	}
+}

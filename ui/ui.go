@@ -358,6 +358,10 @@ func (h *Handler) routes() http.Handler {
 		mux.HandleFunc("POST "+p+"/{ep}/rotate", wrap(h.rotateSecret))
 		mux.HandleFunc("POST "+p+"/{ep}/test", wrap(h.sendTest))
 		mux.HandleFunc("POST "+p+"/{ep}/recover", wrap(h.recoverEndpoint))
+		mux.HandleFunc("POST "+p+"/{ep}/mtls", wrap(h.setMTLS))
+		mux.HandleFunc("POST "+p+"/{ep}/mtls/delete", wrap(h.removeMTLS))
+		mux.HandleFunc("POST "+p+"/{ep}/oauth", wrap(h.setOAuth))
+		mux.HandleFunc("POST "+p+"/{ep}/oauth/delete", wrap(h.removeOAuth))
 		mux.HandleFunc("GET "+p+"/{ep}/delete", wrap(h.formPage(h.confirmDeleteEndpoint)))
 		mux.HandleFunc("POST "+p+"/{ep}/delete", wrap(h.deleteEndpoint))
 	}

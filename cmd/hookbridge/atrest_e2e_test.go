@@ -500,10 +500,7 @@ func TestRekeyPostgres(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	oldKey, newKey := sealed.NewKey(), sealed.NewKey()
 	var logs syncBuffer
-	start := func(list string) *server {
-		t.Helper()
-		return startLogged(t, &logs, func(c *serveConfig) { c.DB, c.SecretKey, c.Migrate = dsn, list, true })
-	}
+	start := postgresStarter(t, &logs, dsn)
 	const epSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	instances := []*server{start(oldKey), start(oldKey)}
 	recv := newReceiver(t)
@@ -570,6 +567,15 @@ func TestRekeyPostgres(t *testing.T) {
 		t.Fatalf("rekey with a key that opens nothing: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	readable("after a refused rekey")
+}
+
+// postgresStarter starts instances on the PostgreSQL database dsn, each
+// with the key list it is given, logging to logs.
+func postgresStarter(t *testing.T, logs *syncBuffer, dsn string) func(list string) *server {
+	return func(list string) *server {
+		t.Helper()
+		return startLogged(t, logs, func(c *serveConfig) { c.DB, c.SecretKey, c.Migrate = dsn, list, true })
+	}
 }
 
 // TestKeyFileFollowed: serve follows its key file. A file that holds no

@@ -34,8 +34,15 @@ ceiling of this machine (the higher of the two, so that a busy moment does
 not flatter the ratio), to which the delivery rate is compared. --relay also
 runs the same load through a relay inside the bench that forwards each
 message but writes nothing down: what HTTP alone allows on this machine.
+--destination amqp, nats or redis has the endpoints publish to RabbitMQ,
+NATS JetStream or Redis streams instead, which the bench consumes from;
+several destinations with --rounds are run interleaved and compared.
+Every message's signature is checked; a repeated arrival is a duplicate
+only if the server's attempt log shows it delivered twice, else the
+server had given up on that request (abandoned_requests).
 
-Everything runs on loopback. The exit status is 1 if a delivery was lost.`
+Everything runs on loopback, on free ports unless --addr and --receiver-addr
+name them (beside other services). The exit status is 1 if a delivery was lost.`
 
 // benchConfig is everything `hookbridge bench` can be told: the run, and
 // what this command does with its report and its own process.
@@ -53,6 +60,9 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default: a new SQLite file in a temporary directory, removed afterwards); not read from HOOKBRIDGE_DB")
 	fs.String(&c.URL, "url", "", "measure the server already running at this loopback URL (e.g. http://127.0.0.1:8071) instead of starting one; it must allow deliveries to 127.0.0.1 (serve --allow-private 127.0.0.1/32)")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin key of the server at --url; not read from HOOKBRIDGE_API_KEY")
+	// --addr is not read from HOOKBRIDGE_ADDR either: that is serve's.
+	fs.StringVar(&c.Addr, "addr", "", "loopback host:port the server the bench starts listens on (default: a free port); with --instances N, N consecutive ports from it; not read from HOOKBRIDGE_ADDR")
+	fs.StringVar(&c.ReceiverAddr, "receiver-addr", "", "loopback host:port the bench's webhook receiver listens on (default: a free port); the server is allowed to deliver to that IP alone (--relay's own relay and receiver still take free ports)")
 	fs.Int(&c.Endpoints, "endpoints", 1, "applications to create, each with --fanout endpoints; messages are spread over them round-robin")
 	fs.Int(&c.Fanout, "fanout", 1, "endpoints per application: every message is delivered to each")
 	fs.Int(&c.Messages, "messages", bench.DefaultMessages, "messages to send")
@@ -66,7 +76,13 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
 	fs.Bool(&c.Sealed, "sealed", false, "give the server a new --secret-key (a server of this version keeps secrets encrypted anyway, with a key file of its own on SQLite, and is always given a key on PostgreSQL); for a --server-binary older than that, it turns the encryption on")
+	fs.Bool(&c.Filter, "filter", false, "give every endpoint a CEL filter (the filter field of EndpointIn): those at even places of each application take every message, the others none, so that a message is owed to half of --fanout and the server evaluates a filter per endpoint")
 	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
+	fs.String(&c.Destination, "destination", bench.DestHTTP, "where the endpoints deliver: http (the bench's receiver), amqp (RabbitMQ), nats (NATS JetStream) or redis (Redis streams); the bench creates a queue, stream or stream key per endpoint, consumes from it, checks each message's headers and signature and counts it as the receiver does. Several, comma-separated (e.g. http,amqp,nats,redis), compare them: one run each per round, interleaved, with the ratios to the first")
+	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination, interleaved (each with a server of its own), for figures side by side on a noisy machine")
+	fs.String(&c.AMQPURL, "amqp-url", bench.DefaultAMQPURL, "RabbitMQ of --destination amqp (the URL's virtual host is used)")
+	fs.String(&c.NATSURL, "nats-url", bench.DefaultNATSURL, "NATS server, with JetStream, of --destination nats (the bench creates a file-stored stream per endpoint)")
+	fs.String(&c.RedisURL, "redis-url", bench.DefaultRedisURL, "Redis of --destination redis (the URL's database number is used)")
 	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")

@@ -103,7 +103,10 @@ func TestPaymentStateEndToEnd(t *testing.T) {
 	}
 }
 
-func paymentStateEndToEnd(t *testing.T, srv *server) {
+// pizzaEndpoint creates the application "pizza" with one endpoint, the
+// receiver it returns, and the verifier of that endpoint's signatures.
+func pizzaEndpoint(t *testing.T, srv *server) (*receiver, *svix.Webhook) {
+	t.Helper()
 	ctx := context.Background()
 	sx := svixClient(t, srv)
 	if _, err := sx.Application.Create(ctx, svix.ApplicationIn{Name: "Pizza Place", Uid: ptr("pizza")}, nil); err != nil {
@@ -122,6 +125,11 @@ func paymentStateEndToEnd(t *testing.T, srv *server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rcv, wh
+}
+
+func paymentStateEndToEnd(t *testing.T, srv *server) {
+	rcv, wh := pizzaEndpoint(t, srv)
 	flagged := createSourceCLI(t, srv, "--scheme", "stripe", "--secret", e2eStripeSecret, "--app", "pizza", "--state", "on")
 	held := createSourceCLI(t, srv, "--scheme", "stripe", "--secret", e2eStripeSecret, "--app", "pizza", "--state", "on",
 		"--stale-policy", "hold")

@@ -9,8 +9,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/sqlite"
+	"github.com/hookbridge/hookbridge/ui"
 )
 
 // rekeyPoll is how often rekey looks whether a running server has
@@ -32,18 +35,29 @@ give the list "new,old": rekey seals every secret again with the first key,
 and says whether any is left under another, that is whether the old key may
 be dropped. With several instances: give every instance "old,new" first
 (restart, or change their key file), then "new,old", then run rekey, then
-give them "new" alone (README: Secrets at rest).`
+give them "new" alone (README: Secrets at rest).
+
+The dashboard's session key and the portal token key are sealed again like
+every secret, and kept: sessions and portal links live on. With
+--rotate-signing-keys rekey replaces them with new random keys, so that a
+copy of the old ones (taken with the old key) signs nothing any more: every
+dashboard session and portal link ends, and users sign in again. Use it
+when the old key may have leaked. A running server reads these keys at
+start only: on SQLite stop serve first (rekey refuses while it runs); on
+PostgreSQL restart every instance after rekey.`
 
 func runRekey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		db, secretKey, keyFile string
 		wait                   time.Duration
+		rotate                 bool
 	)
 	fs := newFlagSet("rekey", rekeySynopsis, stderr)
 	fs.String(&db, "db", defaultDB, "database: a SQLite file path, or a postgres:// URL")
 	fs.Secret(&secretKey, "secret-key", "the key `list` \"new,old\" to seal under the first of (as serve's --secret-key); prefer the environment variable, which ps does not show")
 	fs.String(&keyFile, "secret-key-file", "", "the key `file` (as serve's --secret-key-file); default on SQLite: the database's path followed by "+keyFileSuffix)
 	fs.Duration(&wait, "wait", time.Minute, "how long to wait for a running serve to seal the secrets under the new key")
+	fs.Bool(&rotate, "rotate-signing-keys", false, "also replace the dashboard session key and the portal token key: every session and portal link ends (on SQLite, stop serve first; on PostgreSQL, restart every instance after)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -57,15 +71,61 @@ func runRekey(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if src.file == "" || isPostgres(db) {
-		return rekeyList(ctx, db, src, stdout, logger)
+	if rotate && !isPostgres(db) {
+		if err := signingKeysReplaceable(ctx, db, src, logger); err != nil {
+			return err
+		}
 	}
-	return rekeyFile(ctx, db, src, wait, stdout, logger)
+	if src.file == "" || isPostgres(db) {
+		return rekeyList(ctx, db, src, rotate, stdout, logger)
+	}
+	return rekeyFile(ctx, db, src, wait, rotate, stdout, logger)
 }
+
+// signingKeysReplaceable checks, before anything changes, that no serve
+// runs on the SQLite database at db: it would go on signing and accepting
+// with the keys it read at start, so that replacing them under it would
+// end nothing until it restarts, and then end the sessions it had made
+// since.
+func signingKeysReplaceable(ctx context.Context, db string, src keySetup, logger *slog.Logger) error {
+	keys, err := sealed.ParseKeys(src.list)
+	if err != nil || keys == nil {
+		return usageError("--secret-key: no key list in %q", src.list)
+	}
+	st, err := openUnlocked(ctx, db, keys, logger, "--rotate-signing-keys: serve is running on "+db+
+		", and holds the signing keys it read at start: stop it, run rekey --rotate-signing-keys, then start it again (nothing was changed)")
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+// openUnlocked opens db for rekey; a SQLite database a running serve
+// holds is an error that goes on with locked, which says what to do.
+func openUnlocked(ctx context.Context, db string, keys *sealed.Keyring, logger *slog.Logger, locked string) (hookbridge.Store, error) {
+	st, err := openStore(ctx, db, false, keys, logger)
+	if errors.Is(err, sqlite.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", err, locked)
+	}
+	return st, err
+}
+
+// rotateSigningKeys replaces the dashboard's session key and the portal
+// token key with new random ones, sealed with st's current key.
+func rotateSigningKeys(ctx context.Context, st hookbridge.SettingStore) error {
+	if err := ui.RotateSessionKey(ctx, st); err != nil {
+		return err
+	}
+	return api.RotatePortalTokenKey(ctx, st)
+}
+
+// signingKeysRotated is what rekey says after rotateSigningKeys.
+const signingKeysRotated = "Replaced the dashboard session key and the portal token key: every dashboard session and portal link " +
+	"made before ends once the servers read the new keys, at their next start (users sign in again, portal links are issued again).\n"
 
 // rekeyList seals every secret of db under the first key of the list
 // the operator gave, and says whether any is left under another.
-func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, logger *slog.Logger) error {
+func rekeyList(ctx context.Context, db string, src keySetup, rotate bool, stdout io.Writer, logger *slog.Logger) error {
 	keys, err := sealed.ParseKeys(src.list)
 	if err != nil {
 		return usageError("--secret-key: %v", err)
@@ -76,11 +136,8 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 	if len(keys.IDs()) < 2 {
 		logger.Warn("the key list has one key: secrets under any other key cannot be opened; give \"new,old\" to move them to the new key")
 	}
-	st, err := openStore(ctx, db, false, keys, logger)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("%w: keys given with --secret-key cannot reach a running serve; restart it with the list \"new,old\" (it seals again at start), "+
-			"or keep the keys in a key file (--secret-key-file), which serve follows, and run rekey with that", err)
-	}
+	st, err := openUnlocked(ctx, db, keys, logger, "keys given with --secret-key cannot reach a running serve; restart it with the list \"new,old\" (it seals again at start), "+
+		"or keep the keys in a key file (--secret-key-file), which serve follows, and run rekey with that")
 	if err != nil {
 		return err
 	}
@@ -88,6 +145,11 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 	n, err := st.Reseal(ctx)
 	if err != nil {
 		return fmt.Errorf("%w; list the key that sealed it after the new one", err)
+	}
+	if rotate {
+		if err := rotateSigningKeys(ctx, st); err != nil {
+			return err
+		}
 	}
 	if sc, ok := st.(scrubber); ok {
 		if err := sc.Scrub(ctx); err != nil {
@@ -102,6 +164,9 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 		return err
 	}
 	fmt.Fprintf(stdout, "sealed %d %s of %s again with key %s.\n", n, plural(n, "row", "rows"), redactDSN(db), keys.CurrentID())
+	if rotate {
+		fmt.Fprint(stdout, signingKeysRotated)
+	}
 	if stale > 0 {
 		return fmt.Errorf("%d %s still sealed with another key (by an instance whose current key is still the old one?): drop no key yet; "+
 			"run rekey again once every instance lists key %s first", stale, plural(stale, "row is", "rows are"), keys.CurrentID())
@@ -116,7 +181,7 @@ func rekeyList(ctx context.Context, db string, src keySetup, stdout io.Writer, l
 // with it, by the running serve (which follows the file) or by rekey
 // itself; then the new key alone in the file. At every step the file
 // lists a key for every secret stored.
-func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration, stdout io.Writer, logger *slog.Logger) error {
+func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration, rotate bool, stdout io.Writer, logger *slog.Logger) error {
 	newKey := sealed.NewKey()
 	only, _ := sealed.ParseKeys(newKey)
 	both := newKey + "," + src.list
@@ -129,10 +194,14 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 	}
 	file := absPath(src.file)
 
+	skipped := false // the signing keys were to be replaced, and were not
 	st, err := openStore(ctx, db, false, bothKeys, logger)
 	switch {
 	case err == nil:
 		_, err = st.Reseal(ctx)
+		if err == nil && rotate {
+			err = rotateSigningKeys(ctx, st)
+		}
 		if err == nil {
 			err = st.(scrubber).Scrub(ctx)
 		}
@@ -143,6 +212,8 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 			return fmt.Errorf("%w (the key file %s lists the new key and the old ones: nothing is lost)", err, file)
 		}
 	case errors.Is(err, sqlite.ErrLocked):
+		skipped = rotate // serve started since signingKeysReplaceable
+		rotate = false
 		fmt.Fprintf(stdout, "serve is running on %s: waiting for it to seal the secrets with the new key %s (up to %v)\n", db, only.CurrentID(), wait)
 		if err := waitResealed(ctx, db, only, wait); err != nil {
 			return fmt.Errorf("%w; the key file %s lists the new key first and the old ones after, so nothing is lost: "+
@@ -160,6 +231,12 @@ func rekeyFile(ctx context.Context, db string, src keySetup, wait time.Duration,
 	fmt.Fprintf(stdout, "Every stored secret of %s is sealed with the new key %s, and the old values are scrubbed from the database file.\n"+
 		"The key file %s holds only the new key: copy it to your secret manager. The old key opens nothing in the database any more,\n"+
 		"but still opens the backups made before: keep it as long as them.\n", db, only.CurrentID(), file)
+	if rotate {
+		fmt.Fprint(stdout, signingKeysRotated)
+	}
+	if skipped {
+		return fmt.Errorf("serve started on %s during rekey: the signing keys were not replaced; stop it and run rekey --rotate-signing-keys again", db)
+	}
 	return nil
 }
 

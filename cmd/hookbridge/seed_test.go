@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,11 +129,20 @@ func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
 }
 
 // TestSeedAddsTheSchemaVersions: a database seeded by the second generation
-// (every type with its version "1" schema) gets version "2" of the payment
-// types' schemas, except where the operator changed the schema; the order
-// types keep theirs.
+// (every type with its version "1" schema) or the third (version "2" too)
+// gets the newer versions of the payment types' schemas, except where the
+// operator changed the schema; the order types keep theirs.
 func TestSeedAddsTheSchemaVersions(t *testing.T) {
 	t.Parallel()
+	for _, gen := range []int{2, 3} {
+		t.Run(fmt.Sprint("generation", gen), func(t *testing.T) {
+			t.Parallel()
+			testSeedAddsTheSchemaVersions(t, gen)
+		})
+	}
+}
+
+func testSeedAddsTheSchemaVersions(t *testing.T, gen int) {
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
 	if err != nil {
@@ -140,7 +151,7 @@ func TestSeedAddsTheSchemaVersions(t *testing.T) {
 	defer store.Close()
 	mine := json.RawMessage(`{"1":{"type":"object","title":"mine"}}`)
 	for _, et := range hookbridge.CanonicalEventTypes {
-		old := hookbridge.EventType{Name: et.Name, Description: et.Description, Schemas: schemasBefore(et.Schemas, "2")}
+		old := hookbridge.EventType{Name: et.Name, Description: et.Description, Schemas: schemasBefore(et.Schemas, gen)}
 		if et.Name == "refund.failed" {
 			old.Schemas = mine
 		}
@@ -151,7 +162,7 @@ func TestSeedAddsTheSchemaVersions(t *testing.T) {
 	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.PutSetting(ctx, settingEventTypesGeneration, "2", false); err != nil {
+	if _, err := store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(gen), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := seedEventTypes(ctx, store); err != nil {
@@ -171,8 +182,8 @@ func TestSeedAddsTheSchemaVersions(t *testing.T) {
 			}
 		case !sameJSON(got.Schemas, et.Schemas):
 			t.Errorf("%s: schemas after the upgrade %s, want the current ones", et.Name, got.Schemas)
-		case !strings.HasPrefix(et.Name, "order.") && versions["2"] == nil:
-			t.Errorf("%s has no version 2", et.Name)
+		case !strings.HasPrefix(et.Name, "order.") && versions["3"] == nil:
+			t.Errorf("%s has no version 3", et.Name)
 		}
 	}
 }

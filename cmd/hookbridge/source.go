@@ -22,12 +22,14 @@ processor, verified with its scheme and rolled out off → shadow → on.
 
   hookbridge source create --scheme NAME --secret SECRET [--app APP] [--merchant-app MERCHANT=APP]...
                            [--merchant-field PATH] [--state off|shadow|on] [--stale-policy forward-flagged|hold]
-                           [--name NAME] [...]
+                           [--processor-key KEY | --processor-client-id ID --processor-client-secret SECRET]
+                           [--processor-base-url URL] [--reconcile-every DURATION] [--name NAME] [...]
   hookbridge source list
   hookbridge source get ID
   hookbridge source set-state ID off|shadow|on [--merchants A,B] [--percent N] [--all-merchants]
   hookbridge source events ID [--held]
   hookbridge source release ID EVENT_ID
+  hookbridge source backfill ID --since 24h | --status
 
 Every subcommand takes --url (the server, default http://` + defaultAddr + `;
 env HOOKBRIDGE_URL) and --api-key (the admin key, or an admin or inbound API key;
@@ -35,7 +37,15 @@ env HOOKBRIDGE_API_KEY). Flags may come before or after the arguments (ID,
 state); -- ends the flags. create prints the source, with the URL to give the
 processor; its secret is shown masked from then on. events lists what the
 source received, newest first (--held: only what its stale policy holds);
-release forwards a held event.`
+release forwards a held event.
+
+backfill fetches the processor's events of the last --since (at most 31
+days) from its own API, with the source's read-only API credentials
+(--processor-key for Stripe, Square and GoCardless; --processor-client-id and
+--processor-client-secret for PayPal), and receives those the webhooks did
+not bring, marked "via": "backfill"; it prints the run and exits 1 if the
+processor failed. --status prints what the source's backfill has done.
+--reconcile-every makes the server do the same by itself (at least 1m).`
 
 // sourceKeyUsage says which keys the source subcommands take.
 const sourceKeyUsage = "the server-wide admin key, or an API key of scope admin or inbound"
@@ -45,7 +55,7 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, "Usage:\n\n"+sourceSynopsis)
 		if len(args) == 0 {
-			return usageError("a subcommand is required: create, list, get, set-state, events or release")
+			return usageError("a subcommand is required: create, list, get, set-state, events, release or backfill")
 		}
 		return nil
 	}
@@ -63,8 +73,10 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return runSourceEvents(ctx, rest, stdout, stderr)
 	case "release":
 		return runSourceRelease(ctx, rest, stdout, stderr)
+	case "backfill":
+		return runSourceBackfill(ctx, rest, stdout, stderr)
 	}
-	return usageError("unknown subcommand %q: want create, list, get, set-state, events or release", sub)
+	return usageError("unknown subcommand %q: want create, list, get, set-state, events, release or backfill", sub)
 }
 
 // apiClient talks to a running server's management API.
@@ -186,6 +198,8 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		keyID, certFile, app, field, state string
 		stalePolicy                        string
 		tolerance                          int
+		reconcile                          time.Duration
+		apiCreds                           map[string]string
 		hmacOpts                           inbound.HMACOptions
 		merchants                          = mappingFlag{}
 	)
@@ -203,11 +217,14 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.String(&state, "state", "off", "initial rollout: off, shadow or on")
 	fs.String(&stalePolicy, "stale-policy", "forward-flagged", `what becomes of a notification that would move its payment backwards: forward-flagged (delivered with "stale": true) or hold (kept until released)`)
 	fs.Int(&tolerance, "tolerance", 0, "how far a signed timestamp may lie from the clock, in seconds (default 300)")
-	fs.String(&hmacOpts.Header, "hmac-header", "", "scheme hmac: the header holding the signature")
-	fs.String(&hmacOpts.Algorithm, "hmac-algorithm", "", "scheme hmac: sha1, sha256 or sha512")
-	fs.String(&hmacOpts.Encoding, "hmac-encoding", "", "scheme hmac: hex or base64")
-	fs.String(&hmacOpts.Prefix, "hmac-prefix", "", `scheme hmac: text before each signature, e.g. "sha256="`)
-	fs.String(&hmacOpts.TimestampHeader, "hmac-timestamp-header", "", `scheme hmac: a header with the unix time, signed as "<time>.<body>"`)
+	apiCreds = map[string]string{}
+	var procKey, procID, procSecret, procURL string
+	fs.Secret(&procKey, "processor-key", "backfill: a read-only key for the processor's API (Stripe rk_…, Square or GoCardless access token)")
+	fs.String(&procID, "processor-client-id", "", "backfill: PayPal's REST app client id")
+	fs.Secret(&procSecret, "processor-client-secret", "backfill: PayPal's REST app secret")
+	fs.String(&procURL, "processor-base-url", "", "backfill: the processor's API address, e.g. a sandbox (default: its live API)")
+	fs.Duration(&reconcile, "reconcile-every", 0, "backfill: fetch the events the webhooks did not bring this often (e.g. 15m; default never)")
+	hmacFlags(fs, &hmacOpts, "", "")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -242,6 +259,17 @@ func runSourceCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if tolerance != 0 {
 		body["toleranceSeconds"] = tolerance
+	}
+	for k, v := range map[string]string{"key": procKey, "clientId": procID, "clientSecret": procSecret, "baseUrl": procURL} {
+		if v != "" {
+			apiCreds[k] = v
+		}
+	}
+	if len(apiCreds) > 0 {
+		body["apiCredentials"] = apiCreds
+	}
+	if reconcile != 0 {
+		body["reconcileEverySeconds"] = int(reconcile / time.Second)
 	}
 	var out map[string]any
 	if err := c.do(ctx, http.MethodPost, "/api/v1/source", body, &out); err != nil {
@@ -451,4 +479,63 @@ func runSourceRelease(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	return printJSON(stdout, out)
+}
+
+// backfillTimeout bounds how long `source backfill` waits for a run;
+// giving up stops the run, which loses nothing (the high-water mark stays).
+const backfillTimeout = 15 * time.Minute
+
+// runSourceBackfill runs a backfill of the source now, or prints its
+// state with --status.
+func runSourceBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		c      apiClient
+		id     string
+		since  time.Duration
+		status bool
+	)
+	fs := newFlagSet("source backfill", "Fetch the processor's events the webhooks did not bring, from its own API.", stderr)
+	fs.operands = "ID"
+	c.register(fs, sourceKeyUsage)
+	fs.Duration(&since, "since", 0, "how far back to fetch, e.g. 24h (at most 744h, 31 days)")
+	fs.Bool(&status, "status", false, "print what the source's backfill has done (last run, last error, counts) and run nothing")
+	if err := fs.parse(args, &id); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	// A run waits out the processor's rate limits and pages through up to
+	// a month of events: more than other calls take.
+	c.http.Timeout = backfillTimeout
+	path := "/api/v1/source/" + url.PathEscape(id) + "/backfill"
+	switch {
+	case id == "":
+		return usageError("hookbridge source backfill ID --since 24h")
+	case status:
+		var out map[string]any
+		if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+			return err
+		}
+		return printJSON(stdout, out)
+	case since <= 0:
+		return usageError("--since is required: how far back to fetch, e.g. 24h")
+	}
+	// The client's clock names the window; the server refuses one in its
+	// future or older than the processors keep.
+	var out struct {
+		Error *string `json:"error"`
+	}
+	var raw json.RawMessage
+	body := map[string]string{"since": time.Now().Add(-since).UTC().Format(time.RFC3339)}
+	if err := c.do(ctx, http.MethodPost, path, body, &raw); err != nil {
+		return err
+	}
+	if err := printJSON(stdout, raw); err != nil {
+		return err
+	}
+	if json.Unmarshal(raw, &out) == nil && out.Error != nil {
+		return fmt.Errorf("backfill of %s failed: %s (the next run starts from the same point)", id, *out.Error)
+	}
+	return nil
 }

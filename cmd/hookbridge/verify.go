@@ -66,11 +66,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.String(&publicKey, "public-key", "", "Braintree's public key, or a Standard Webhooks whpk_ public key")
 	fs.String(&certFile, "cert-file", "", "PayPal's certificate as a PEM file, used instead of fetching it")
 	fs.String(&keyID, "key-id", "", "PayPal's webhook ID, or the Worldpay keyId of the secret")
-	fs.String(&hmacOpts.Header, "hmac-header", "", `scheme hmac: the header holding the signature`)
-	fs.String(&hmacOpts.Algorithm, "hmac-algorithm", "sha256", "scheme hmac: sha1, sha256 or sha512")
-	fs.String(&hmacOpts.Encoding, "hmac-encoding", "hex", "scheme hmac: hex or base64")
-	fs.String(&hmacOpts.Prefix, "hmac-prefix", "", `scheme hmac: text before each signature, e.g. "sha256="`)
-	fs.String(&hmacOpts.TimestampHeader, "hmac-timestamp-header", "", `scheme hmac: a header with the unix time, signed as "<time>.<body>"`)
+	hmacFlags(fs, &hmacOpts, "sha256", "hex")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -152,4 +148,15 @@ func (h headerFlag) Set(s string) error {
 	}
 	http.Header(h).Add(textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value))
 	return nil
+}
+
+// hmacFlags registers the options of the generic hmac scheme, shared by
+// verify and source create, with the defaults given for the algorithm and
+// the encoding ("" leaves them to the scheme).
+func hmacFlags(fs *flagSet, o *inbound.HMACOptions, algorithm, encoding string) {
+	fs.String(&o.Header, "hmac-header", "", "scheme hmac: the header holding the signature")
+	fs.String(&o.Algorithm, "hmac-algorithm", algorithm, "scheme hmac: sha1, sha256 or sha512")
+	fs.String(&o.Encoding, "hmac-encoding", encoding, "scheme hmac: hex or base64")
+	fs.String(&o.Prefix, "hmac-prefix", "", `scheme hmac: text before each signature, e.g. "sha256="`)
+	fs.String(&o.TimestampHeader, "hmac-timestamp-header", "", `scheme hmac: a header with the unix time, signed as "<time>.<body>"`)
 }

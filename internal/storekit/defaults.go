@@ -58,6 +58,9 @@ func newAttempt(a *hookbridge.Attempt, now time.Time) {
 func newInboundEvent(ev *hookbridge.InboundEvent, now time.Time) {
 	newRow(&ev.ID, hookbridge.PrefixInbound, &ev.ReceivedAt, nil, now)
 	ev.OccurredAt = TruncMS(ev.OccurredAt)
+	if ev.Via == "" {
+		ev.Via = hookbridge.ViaWebhook
+	}
 }
 
 // newOperationalEvent fills in ev's ID and CreatedAt if unset; now is the

@@ -51,19 +51,21 @@ type Driver interface {
 	// EndpointMTLSPut writes the application's endpoint's client
 	// certificate, with its key as sealedKey (m.KeyPEM is not stored), and
 	// gives the endpoint its next mtls_version (see endpointauth.go), which it
-	// returns, in one transaction; a missing endpoint is "no rows".
+	// returns, and records the endpoint's EventEndpointUpdated at now, in
+	// one transaction; a missing endpoint is "no rows".
 	EndpointMTLSPut(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS, sealedKey string, now time.Time) (version int64, err error)
 	// EndpointMTLSGet reads it, KeyPEM as stored (sealed).
 	EndpointMTLSGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointMTLS, error)
-	// EndpointMTLSDelete deletes it and negates the endpoint's
-	// mtls_version; deleted is 0 when there was none.
-	EndpointMTLSDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
-	// EndpointOAuthPut, EndpointOAuthGet and EndpointOAuthDelete are the
-	// same for the endpoint's OAuth client credentials (endpoint_oauth,
-	// oauth_version), the secret as sealedSecret.
+	// EndpointOAuthPut and EndpointOAuthGet are the same for the
+	// endpoint's OAuth client credentials (endpoint_oauth, oauth_version),
+	// the secret as sealedSecret.
 	EndpointOAuthPut(ctx context.Context, appID, endpointID string, o *hookbridge.EndpointOAuth, sealedSecret string, now time.Time) (version int64, err error)
 	EndpointOAuthGet(ctx context.Context, appID, endpointID string) (hookbridge.EndpointOAuth, error)
-	EndpointOAuthDelete(ctx context.Context, appID, endpointID string) (deleted int64, err error)
+	// EndpointAuthDelete deletes the application's endpoint's row of
+	// a.Table and, when there was one, negates the endpoint's
+	// a.VersionColumn and records EventEndpointUpdated at now, in one
+	// transaction; deleted is 0 (and nothing recorded) when there was none.
+	EndpointAuthDelete(ctx context.Context, a EndpointAuth, appID, endpointID string, now time.Time) (deleted int64, err error)
 
 	AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error)
 	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error)
@@ -159,6 +161,13 @@ type Driver interface {
 	ObservationInsert(ctx context.Context, sourceID string, obs []hookbridge.Observation) (int, error)
 	// ObservationCompare is hookbridge.SourceStore's CompareObservations.
 	ObservationCompare(ctx context.Context, sourceID string, since, until time.Time) (hookbridge.Comparison, error)
+	// BackfillStateGet reads the source's backfill state (the zero state
+	// with SourceID when it never ran); no rows when the source does not
+	// exist.
+	BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error)
+	// BackfillRunAdd adds run to the source's state as RecordBackfillRun
+	// says, inserting its row if there is none, in one statement.
+	BackfillRunAdd(ctx context.Context, run *hookbridge.BackfillState) error
 
 	// MessageCreate, MessageCreateBatch and MessageCreateTo are
 	// hookbridge.MessageStore's CreateMessage, CreateMessages and

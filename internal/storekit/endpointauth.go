@@ -19,6 +19,16 @@ import (
 // value it had, so that a cache keyed by endpoint and version never serves
 // a certificate that was replaced or deleted.
 
+// Setting, replacing or removing either is a change to the endpoint: the
+// driver records its endpoint.updated (EndpointUpdated) in the same
+// transaction, as an update of the endpoint itself does.
+
+// EndpointUpdated is the endpoint.updated event of a change to the
+// application's endpoint (id, uid) made without reading the whole endpoint.
+func EndpointUpdated(appID, id, uid string) *hookbridge.OperationalEvent {
+	return hookbridge.EndpointEvent(hookbridge.EventEndpointUpdated, &hookbridge.Endpoint{AppID: appID, ID: id, UID: uid})
+}
+
 // PutEndpointMTLS stores the endpoint's client certificate and sets
 // m.Version and m.UpdatedAt.
 func (s *Store) PutEndpointMTLS(ctx context.Context, appID, endpointID string, m *hookbridge.EndpointMTLS) error {
@@ -47,9 +57,19 @@ func (s *Store) GetEndpointMTLS(ctx context.Context, appID, endpointID string) (
 	return &m, nil
 }
 
+// EndpointAuth names where both stores keep one kind of an endpoint's
+// authentication material: its table, keyed by endpoint_id, and the column
+// of the endpoints row that holds its version.
+type EndpointAuth struct{ Table, VersionColumn string }
+
+var (
+	endpointMTLS  = EndpointAuth{Table: "endpoint_mtls", VersionColumn: "mtls_version"}
+	endpointOAuth = EndpointAuth{Table: "endpoint_oauth", VersionColumn: "oauth_version"}
+)
+
 // DeleteEndpointMTLS removes the endpoint's client certificate.
 func (s *Store) DeleteEndpointMTLS(ctx context.Context, appID, endpointID string) error {
-	n, err := s.d.EndpointMTLSDelete(ctx, appID, endpointID)
+	n, err := s.d.EndpointAuthDelete(ctx, endpointMTLS, appID, endpointID, TruncMS(s.now()))
 	return oneChanged(n, err, "client certificate", "delete endpoint %s mtls", endpointID)
 }
 
@@ -85,6 +105,6 @@ func (s *Store) GetEndpointOAuth(ctx context.Context, appID, endpointID string) 
 
 // DeleteEndpointOAuth removes them.
 func (s *Store) DeleteEndpointOAuth(ctx context.Context, appID, endpointID string) error {
-	n, err := s.d.EndpointOAuthDelete(ctx, appID, endpointID)
+	n, err := s.d.EndpointAuthDelete(ctx, endpointOAuth, appID, endpointID, TruncMS(s.now()))
 	return oneChanged(n, err, "OAuth configuration", "delete endpoint %s oauth", endpointID)
 }

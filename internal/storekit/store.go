@@ -566,6 +566,19 @@ func (s *Store) CompareObservations(ctx context.Context, sourceID string, since,
 	return c, nil
 }
 
+// GetBackfillState returns what the source's backfill has done.
+func (s *Store) GetBackfillState(ctx context.Context, sourceID string) (*hookbridge.BackfillState, error) {
+	st, err := s.d.BackfillStateGet(ctx, sourceID)
+	return one(st, err, "source", "get backfill state of %s", sourceID)
+}
+
+// RecordBackfillRun adds run to the source's backfill state, its times to
+// the store's precision.
+func (s *Store) RecordBackfillRun(ctx context.Context, run *hookbridge.BackfillState) error {
+	run.HighWater, run.LastRunAt, run.LastSuccessAt = TruncMS(run.HighWater), TruncMS(run.LastRunAt), TruncMS(run.LastSuccessAt)
+	return Err(missingParent(s.d.BackfillRunAdd(ctx, run), "source"), "", nil, "record a backfill run of %s", run.SourceID)
+}
+
 // Messages.
 
 // CreateMessage stores msg, filling in its ID and CreatedAt if unset, and

@@ -1,10 +1,19 @@
 // Package testkit holds the helpers the packages' tests share: a settable
-// clock, so that nothing waits out real time, and a wait for a condition
-// with a deadline, so that nothing sleeps in place of synchronisation.
-// Only tests import it.
+// clock, so that nothing waits out real time, a wait for a condition
+// with a deadline, so that nothing sleeps in place of synchronisation,
+// and self-signed certificates for TLS tests. Only tests import it.
 package testkit
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -58,4 +67,38 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// SelfSigned makes a certificate for name that signs itself, valid from an
+// hour ago for 30 days, for a client or for a server at the given
+// addresses (Issue).
+func SelfSigned(t testing.TB, name string, ips ...net.IP) (certPEM, keyPEM string, der []byte) {
+	t.Helper()
+	return Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour), IPAddresses: ips,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}, nil, nil)
+}
+
+// Issue makes the certificate tmpl describes, with a new ECDSA P-256 key,
+// signed by parent's key, or by its own when parent is nil. It returns the
+// certificate and its PKCS #8 key as PEM, and the certificate's DER.
+func Issue(t testing.TB, tmpl, parent *x509.Certificate, parentKey crypto.Signer) (certPEM, keyPEM string, der []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})), der
 }

@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// DestinationFigures are one destination's figures in a comparison: per
+// round, and their medians. Ratios divide by the first destination's
+// figure of the same round, so that both come from one moment of a shared
+// machine.
+type DestinationFigures struct {
+	Destination   string    `json:"destination"`
+	DeliveredPerS []float64 `json:"delivered_per_s"`     // per round
+	CPUUSPerDeliv []float64 `json:"cpu_us_per_delivery"` // of the server, per round
+	OfFirst       []float64 `json:"of_first"`            // delivered_per_s / the first destination's, per round
+
+	MedianPerS       float64  `json:"median_delivered_per_s"`
+	MedianCPUUS      *float64 `json:"median_cpu_us_per_delivery"`
+	MedianOfFirst    float64  `json:"median_of_first"`
+	MedianCPUOfFirst *float64 `json:"median_cpu_of_first"` // CPU per delivery / the first destination's, per round, median
+}
+
+// compare sums the runs of a comparison (rounds × dests, in that order)
+// and sets their figures side by side.
+func compare(runs []*Report, dests []string) *Report {
+	first := runs[0]
+	out := &Report{
+		Destination: strings.Join(dests, ","), CPUs: first.CPUs, Store: first.Store, Server: first.Server,
+		Instances: first.Instances, Sealed: first.Sealed, Filter: first.Filter, Idempotency: first.Idempotency,
+		Endpoints: first.Endpoints, Fanout: first.Fanout, Concurrency: first.Concurrency, Rate: first.Rate, Batch: first.Batch,
+		ReceiverAddr: first.ReceiverAddr, Runs: runs,
+	}
+	var cpu float64
+	cpuKnown := true
+	for _, r := range runs {
+		out.Messages += r.Messages
+		out.Accepted += r.Accepted
+		out.Refused += r.Refused
+		out.Deliveries += r.Deliveries
+		out.Lost += r.Lost
+		out.Duplicates += r.Duplicates
+		out.Abandoned += r.Abandoned
+		out.Unexpected += r.Unexpected
+		out.Invalid += r.Invalid
+		out.ElapsedS += r.ElapsedS
+		out.firstError = cmp.Or(out.firstError, r.firstError)
+		if r.CPUS == nil {
+			cpuKnown = false
+		} else {
+			cpu += *r.CPUS
+		}
+		if r.PeakRSSBytes != nil && (out.PeakRSSBytes == nil || *r.PeakRSSBytes > *out.PeakRSSBytes) {
+			out.PeakRSSBytes = r.PeakRSSBytes
+		}
+	}
+	if cpuKnown {
+		out.CPUS = &cpu
+	}
+	n := len(dests)
+	for j, d := range dests {
+		f := DestinationFigures{Destination: d}
+		var cpuRatios []float64
+		for i := j; i < len(runs); i += n {
+			r, base := runs[i], runs[i-j]
+			f.DeliveredPerS = append(f.DeliveredPerS, r.DeliveredPerS)
+			if base.DeliveredPerS > 0 {
+				f.OfFirst = append(f.OfFirst, r.DeliveredPerS/base.DeliveredPerS)
+			}
+			if r.CPUPerDelivUS != nil {
+				f.CPUUSPerDeliv = append(f.CPUUSPerDeliv, *r.CPUPerDelivUS)
+				if base.CPUPerDelivUS != nil && *base.CPUPerDelivUS > 0 {
+					cpuRatios = append(cpuRatios, *r.CPUPerDelivUS / *base.CPUPerDelivUS)
+				}
+			}
+		}
+		f.MedianPerS = median(f.DeliveredPerS)
+		f.MedianOfFirst = median(f.OfFirst)
+		if len(f.CPUUSPerDeliv) > 0 {
+			m := median(f.CPUUSPerDeliv)
+			f.MedianCPUUS = &m
+		}
+		if len(cpuRatios) > 0 {
+			m := median(cpuRatios)
+			f.MedianCPUOfFirst = &m
+		}
+		out.Comparison = append(out.Comparison, f)
+	}
+	out.DeliveredPerS = out.Comparison[0].MedianPerS
+	return out
+}
+
+// median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// printComparison writes a comparison: each run in a line, then the
+// destinations side by side.
+func (r *Report) printComparison(w io.Writer) {
+	rounds := len(r.Runs) / len(r.Comparison)
+	fmt.Fprintf(w, "hookbridge bench: %s store; %d application(s) × %d endpoint(s); %d messages per run; %d message(s) per request, concurrency %d; %d round(s) of %s, interleaved\n",
+		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, r.Destination)
+	for i, run := range r.Runs {
+		fmt.Fprintf(w, "  round %d  %-6s %9.0f deliveries/s", i/len(r.Comparison)+1, run.Destination, run.DeliveredPerS)
+		if run.CPUPerDelivUS != nil {
+			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *run.CPUPerDelivUS)
+		}
+		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
+	}
+	first := r.Comparison[0].Destination
+	fmt.Fprintf(w, "  median   %-6s %9s  %-12s %-14s %s\n", "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
+	for _, f := range r.Comparison {
+		fmt.Fprintf(w, "           %-6s %9.0f  %-12.2f", f.Destination, f.MedianPerS, f.MedianOfFirst)
+		if f.MedianCPUUS != nil {
+			fmt.Fprintf(w, " %-14.1f", *f.MedianCPUUS)
+		}
+		if f.MedianCPUOfFirst != nil {
+			fmt.Fprintf(w, " %.2f", *f.MedianCPUOfFirst)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  lost %d, duplicates %d, abandoned requests %d, invalid %d   (%.1f s in all)\n",
+		r.Lost, r.Duplicates, r.Abandoned, r.Invalid, r.ElapsedS)
+}
