@@ -10,9 +10,7 @@ import (
 )
 
 func testTasks(t *testing.T, open Opener) {
-	t.Run("Lifecycle", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Lifecycle", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "tasks")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -109,9 +107,7 @@ func testTasks(t *testing.T, open Opener) {
 		equal(t, "finished tasks", list(hookbridge.TaskFilter{Status: hookbridge.TaskFinished}), []string{b.ID})
 	})
 
-	t.Run("ReplayMissing", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ReplayMissing", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "replay")
 		old := newEndpoint(t, s, app.ID, nil)
@@ -190,9 +186,7 @@ func testTasks(t *testing.T, open Opener) {
 		wantCode(t, s.AdvanceTask(ctx, "w", claimed, []string{msgs[0].ID}, at(time.Hour), time.Now().Add(time.Minute)), hookbridge.ENOTFOUND)
 	})
 
-	t.Run("RecoverFailed", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "RecoverFailed", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "recover")
 		ep := newEndpoint(t, s, app.ID, nil)
