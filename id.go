@@ -16,7 +16,7 @@ const (
 	PrefixMessage     = "msg"
 	PrefixDelivery    = "dlv"
 	PrefixAttempt     = "atmpt"
-	PrefixRecovery    = "qtask"
+	PrefixTask        = "qtask" // a background Task, as Svix names them
 	PrefixSource      = "src"
 	PrefixInbound     = "inb"  // an InboundEvent
 	PrefixRollout     = "rlt"  // a RolloutChange

@@ -37,6 +37,7 @@ type Store interface {
 	SourceStore
 	IdempotencyStore
 	APIKeyStore
+	TaskStore
 	// Reseal brings the secrets stored (endpoint signing secrets, source
 	// credentials) in line with the keys the store was opened with (see
 	// package sealed): those sealed with an older key, or not sealed, are

@@ -252,68 +252,6 @@ func lookupFold[V any](m map[string]V, key string) (V, bool) {
 	return zero, false
 }
 
-// recoverIn is Svix's RecoverIn.
-type recoverIn struct {
-	Since *string `json:"since"`
-	Until *string `json:"until"`
-}
-
-// recoverOut is Svix's RecoverOut: recovery is reported as a background
-// task, though the store queues every delivery before the answer.
-type recoverOut struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	Task      string `json:"task"`
-	UpdatedAt string `json:"updatedAt"`
-}
-
-// handleRecoverEndpoint resends, once, every message whose latest delivery
-// to the endpoint failed and that was created in [since, until).
-func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in recoverIn
-	if err := s.decodeBody(r, &in, false); err != nil {
-		return err
-	}
-	var fe fieldErrors
-	var since, until time.Time
-	var err error
-	if in.Since == nil {
-		fe.body("field required", "since")
-	} else if since, err = parseTime(*in.Since); err != nil {
-		fe.body(err.Error(), "since")
-	}
-	if in.Until != nil {
-		if until, err = parseTime(*in.Until); err != nil {
-			fe.body(err.Error(), "until")
-		}
-	}
-	if len(fe) == 0 && !until.IsZero() && !since.Before(until) {
-		fe.body("must be before until", "since")
-	}
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, ep, err := s.endpoint(r)
-	if err != nil {
-		return err
-	}
-	now := s.timeNow()
-	n, err := s.store.Recover(r.Context(), app.ID, ep.ID, since, until, now)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		s.wake()
-	}
-	writeJSON(w, http.StatusAccepted, recoverOut{
-		ID:        hookbridge.NewIDAt(hookbridge.PrefixRecovery, now),
-		Status:    "running",
-		Task:      "endpoint.recover",
-		UpdatedAt: formatTime(now),
-	})
-	return nil
-}
-
 // endpointStatsOut is Svix's EndpointStats.
 type endpointStatsOut struct {
 	Success int64 `json:"success"`

@@ -265,8 +265,10 @@ func TestEndpointStatsAndRecover(t *testing.T) {
 		str(rec, "updatedAt") != e.clock.Now().Format("2006-01-02T15:04:05.000Z") || len(rec) != 4 {
 		t.Errorf("recover = %v", rec)
 	}
-	if e.wakes.Load() != wakes+1 {
-		t.Errorf("recover did not wake the dispatcher")
+	e.runTasks(t)
+	e.waitTask(t, str(rec, "id"))
+	if e.wakes.Load() <= wakes {
+		t.Errorf("the recovery did not wake the dispatcher")
 	}
 	// The two failed messages are due again.
 	if attempts := e.deliver(200); len(attempts) != 3 {

@@ -63,6 +63,11 @@ type Config struct {
 	// recoveries: a wake-up there would send the claimer looking for work
 	// it already has.
 	StoreWakes bool
+	// TaskCreated is called after a background task (a bulk replay or
+	// recovery) was created, so that the task worker starts it now
+	// (replay.Worker's Kick). It must not block. Nil: the task waits for
+	// a worker's next poll.
+	TaskCreated func()
 	// EventsRecorded is called after a change to an endpoint, with which
 	// the store recorded its operational event (endpoint.created,
 	// endpoint.updated, endpoint.deleted), so that it is sent at once
@@ -108,6 +113,7 @@ type Server struct {
 	onEvents     func()
 	// onScheduleChange is Config.RetryScheduleChanged.
 	onScheduleChange func(eventType string)
+	taskCreated      func()
 	wakeCreated      func() // after accepting messages: wake, or nothing if StoreWakes
 	now              func() time.Time
 	log              *slog.Logger
@@ -174,6 +180,7 @@ func New(cfg Config) *Server {
 		wake:             cfg.Wake,
 		onEvents:         cfg.EventsRecorded,
 		onScheduleChange: cfg.RetryScheduleChanged,
+		taskCreated:      cfg.TaskCreated,
 		now:              cfg.Now,
 		log:              cfg.Logger,
 		publicURL:        strings.TrimRight(cfg.PublicURL, "/"),
@@ -255,6 +262,8 @@ func (s *Server) registerRoutes() {
 	s.app("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth", s.handlePutEndpointOAuth)
 	s.app("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth", s.handleDeleteEndpointOAuth)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", s.handleRecoverEndpoint)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing", s.handleReplayMissing)
+	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay", s.handleBulkReplay)
 	s.app("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", s.handleSendExample)
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", s.handleEndpointStats)
 	s.app("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", s.handleListAttemptedMessages)
@@ -312,6 +321,11 @@ func (s *Server) registerRoutes() {
 	s.sourceRoute("GET /api/v1/source/{source_id}/comparison", s.handleComparison)
 	s.sourceRoute("GET /api/v1/source/{source_id}/backfill", s.handleGetBackfill)
 	s.sourceRoute("POST /api/v1/source/{source_id}/backfill", s.handleRunBackfill)
+
+	// Background tasks (see tasks.go): of every application, so the
+	// admin's only.
+	s.private("GET /api/v1/background-task", s.handleListBackgroundTasks)
+	s.private("GET /api/v1/background-task/{task_id}", s.handleGetBackgroundTask)
 
 	// API keys (see apikeys.go): the admin's only.
 	s.private("GET /api/v1/api-key", s.handleListAPIKeys)

@@ -395,10 +395,6 @@ func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + q.clause() + `
 		ORDER BY d.msg_id`
-	const insertRecovered = `
-		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
-		SELECT d.id, $2, d.msg_id, $3, 1, 1, 0, $4, date_trunc('milliseconds', clock_timestamp()), $5
-		FROM unnest($1::text[], $6::text[]) AS d (id, msg_id)`
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
@@ -412,15 +408,11 @@ func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		if err != nil || len(msgIDs) == 0 {
 			return err
 		}
-		ids := make([]string, len(msgIDs))
+		ds := make([]hookbridge.Delivery, len(msgIDs))
 		for i, msgID := range msgIDs {
-			ids[i] = storekit.ManualDelivery(appID, msgID, endpointID, now).ID
+			ds[i] = storekit.ManualDelivery(appID, msgID, endpointID, now)
 		}
-		if _, err := tx.Exec(ctx, insertRecovered, ids, appID, endpointID, now, storekit.TruncMS(s.now()), msgIDs); err != nil {
-			return err
-		}
-		n = len(msgIDs)
-		_, err = tx.Exec(ctx, resetPendingFrom, endpointID)
+		n, err = s.insertManualBatch(ctx, tx, appID, endpointID, ds)
 		return err
 	})
 	if err != nil {
@@ -430,4 +422,30 @@ func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		s.notifyDue()
 	}
 	return n, nil
+}
+
+// insertManualBatch inserts the manual deliveries ds, all of the
+// application's messages to its endpoint, due at their NextAttempt, and
+// skips those whose message is gone (purged since it was read); created_at
+// from PostgreSQL's clock (see the deliveries table). It returns how many
+// it inserted, and makes the endpoint's pending deliveries claimable.
+func (s driver) insertManualBatch(ctx context.Context, tx pgx.Tx, appID, endpointID string, ds []hookbridge.Delivery) (int, error) {
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	const insertManual = `
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT d.id, $2, d.msg_id, $3, 1, 1, 0, $4, date_trunc('milliseconds', clock_timestamp()), $5
+		FROM unnest($1::text[], $6::text[]) AS d (id, msg_id)
+		JOIN messages m ON m.id = d.msg_id AND m.app_id = $2`
+	ids, msgIDs := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		ids[i], msgIDs[i] = d.ID, d.MsgID
+	}
+	tag, err := tx.Exec(ctx, insertManual, ids, appID, endpointID, ds[0].NextAttempt, storekit.TruncMS(s.now()), msgIDs)
+	if err != nil || tag.RowsAffected() == 0 {
+		return 0, err
+	}
+	_, err = tx.Exec(ctx, resetPendingFrom, endpointID)
+	return int(tag.RowsAffected()), err
 }

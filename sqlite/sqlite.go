@@ -173,9 +173,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
-	if _, err := w.ExecContext(ctx, endAllLeases); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: end leases of a previous process: %w", path, err)
+	for _, end := range []string{endAllLeases, endTaskLeases} {
+		if _, err := w.ExecContext(ctx, end); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: end leases of a previous process: %w", path, err)
+		}
 	}
 	if s.stmts, err = prepareStatements(ctx, w); err != nil {
 		w.Close()
@@ -247,6 +249,10 @@ var _ storekit.Driver = driver{}
 
 // endAllLeases frees every delivery claimed by a process that is gone.
 const endAllLeases = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`
+
+// endTaskLeases frees every background task held by a process that is
+// gone, so that the new one goes on with it at once.
+const endTaskLeases = `UPDATE tasks SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL`
 
 // SetHandoff makes the store hand the deliveries of new messages to h, a
 // dispatcher in this process, leased to it in the transaction that creates

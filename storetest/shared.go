@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +49,11 @@ func RunInstances(t *testing.T, open func(t *testing.T) (a, b hookbridge.Store))
 		t.Parallel()
 		a, b := open(t)
 		testRunExclusive(t, a.(hookbridge.ExclusiveRunner), b.(hookbridge.ExclusiveRunner))
+	})
+	t.Run("TaskClaims", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		testTaskClaims(t, a, b)
 	})
 }
 
@@ -112,4 +119,45 @@ func testRunExclusive(t *testing.T, a, b hookbridge.ExclusiveRunner) {
 	if !ran || !errors.Is(err, failed) {
 		t.Fatalf("after the first ended: ran=%v err=%v, want the job run and its error", ran, err)
 	}
+}
+
+// testTaskClaims: two instances claiming at once never hold one task
+// together.
+func testTaskClaims(t *testing.T, a, b hookbridge.Store) {
+	ctx := t.Context()
+	app := newApp(t, a, "claims")
+	ep := newEndpoint(t, a, app.ID, nil)
+	const n = 10
+	for range n {
+		ok(t, a.CreateTask(ctx, &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID}))
+	}
+	var (
+		mu   sync.Mutex
+		held = map[string]string{}
+		wg   sync.WaitGroup
+	)
+	now := time.Now()
+	for i, s := range []hookbridge.Store{a, b, a, b} {
+		owner := fmt.Sprintf("w%d", i)
+		wg.Go(func() {
+			for {
+				task, err := s.ClaimTask(ctx, owner, now, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if task == nil {
+					return
+				}
+				mu.Lock()
+				if prev, ok := held[task.ID]; ok {
+					t.Errorf("task %s claimed by %s and %s", task.ID, prev, owner)
+				}
+				held[task.ID] = owner
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	equal(t, "tasks claimed", len(held), n)
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("OperationalEvents", func(t *testing.T) { testOperationalEvents(t, open) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open) })
+	t.Run("Tasks", func(t *testing.T) { testTasks(t, open) })
 	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, open) })
 }
 

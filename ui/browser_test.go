@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -645,4 +646,67 @@ func TestBrowserEndpointFilter(t *testing.T) {
 		t.Errorf("the 6000 EUR payment is owed to %+v (%v), want the endpoint", owed.Data, err)
 	}
 	screenshot(t, ctx, "portal-endpoint-filter.png", "")
+}
+
+// TestBrowserBulkReplay: the operator searches an application's messages
+// by event type, replays what the search found to an endpoint made after
+// them, and follows the task on the Background tasks page, which refreshes
+// itself until the task is finished; the endpoint gets those messages
+// and no other.
+func TestBrowserBulkReplay(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	first, late := newReceiver(t), newReceiver(t)
+	app := st.app("Pizza Place", "merchant-7")
+	st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": first.URL + "/hooks"}, http.StatusCreated)
+	for i := range 5 {
+		eventType := "payment.captured"
+		if i%2 == 1 {
+			eventType = "order.created"
+		}
+		st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{
+			"eventType": eventType, "payload": map[string]any{"n": i},
+		}, http.StatusAccepted)
+		first.next(t)
+	}
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": late.URL + "/hooks"}, http.StatusCreated)["id"].(string)
+	ctx := newChrome(t)
+	signInChrome(t, ctx, st)
+
+	do(t, ctx, "open the application", chromedp.Navigate(st.URL+"/ui/apps/"+app))
+	waitJS(t, ctx, "the search form", `document.querySelector("#event_type")`)
+	do(t, ctx, "search by event type",
+		chromedp.SetValue(chromedp.CSS("#event_type"), "payment.captured"),
+		chromedp.Click(chromedp.CSS(`form[role="search"] button[type="submit"]`)),
+	)
+	waitJS(t, ctx, "three results and the replay form", `location.search.includes("event_type=payment.captured") && document.querySelectorAll("#message-results tbody tr").length === 3 && document.querySelector("#replay-target")`)
+
+	// Without an endpoint picked, the replay is refused beside the form.
+	do(t, ctx, "replay without an endpoint", chromedp.Click(chromedp.CSS("#replay-submit")))
+	waitJS(t, ctx, "the refusal", `document.querySelector("#replay-error")?.textContent.includes("Pick the endpoint")`)
+	do(t, ctx, "replay to the new endpoint",
+		chromedp.SetValue(chromedp.CSS("#replay-target"), ep),
+		chromedp.Click(chromedp.CSS("#replay-submit")),
+	)
+	waitJS(t, ctx, "the tasks page", `location.pathname === "/ui/tasks" && document.querySelector(".notice")?.textContent.includes("Replay started")`)
+	// The page refreshes itself (data-poll) until the task is finished.
+	waitJS(t, ctx, "the finished task", `document.querySelector("[data-task] .badge")?.textContent === "finished" && document.querySelector("[data-task] .task-count")?.textContent.trim() === "3 / 3"`)
+
+	var got []string
+	for range 3 {
+		got = append(got, string(late.next(t)))
+	}
+	slices.Sort(got)
+	if want := []string{`{"n":0}`, `{"n":2}`, `{"n":4}`}; !slices.Equal(got, want) {
+		t.Errorf("the new endpoint got %v, want the payment.captured messages %v", got, want)
+	}
+	select {
+	case body := <-late.got:
+		t.Errorf("the new endpoint got a fourth message: %s", body)
+	default:
+	}
+	tasks, err := st.store.ListTasks(context.Background(), hookbridge.TaskFilter{})
+	if err != nil || len(tasks.Data) != 1 || tasks.Data[0].Kind != hookbridge.TaskEndpointBulkReplay || tasks.Data[0].EndpointID != ep {
+		t.Errorf("tasks = %+v, %v; want the one bulk replay to %s", tasks.Data, err, ep)
+	}
 }

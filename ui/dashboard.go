@@ -163,6 +163,12 @@ func stateOf(e *hookbridge.Endpoint, now time.Time) endpointState {
 const recentAttempts = 20
 
 func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	return h.renderApp(w, r, v, "")
+}
+
+// renderApp renders the application's page for the search in r's query;
+// replayErr, when set, says why the replay of that search was refused.
+func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, v *view, replayErr string) error {
 	ctx := r.Context()
 	app := v.App
 	p := appPage{App: *app}
@@ -181,6 +187,7 @@ func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *se
 		p.Endpoints = append(p.Endpoints, endpointRow{Endpoint: e, Stats: st, State: stateOf(&e, h.now())})
 	}
 	p.Search.Action, p.Search.MsgBase = "/ui/apps/"+app.ID, "/ui/apps/"+app.ID+"/msg/"
+	p.Search.ReplayAction = "/ui/apps/" + app.ID + "/replay"
 	if p.Search.Types, err = h.eventTypes(ctx, true); err != nil {
 		return err
 	}
@@ -189,6 +196,9 @@ func (h *Handler) dashApp(w http.ResponseWriter, r *http.Request, v *view, _ *se
 		return err
 	}
 	p.Attempts = attempts.Data
+	if replayErr != "" {
+		v.Error, v.Errors["replay"] = replayErr, replayErr
+	}
 	v.Title, v.Nav, v.Data = app.Name, "overview", p
 	status := http.StatusOK
 	if len(v.Errors) > 0 {

@@ -26,6 +26,7 @@ import (
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/postgres"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
+	"github.com/hookbridge/hookbridge/replay"
 	"github.com/hookbridge/hookbridge/sqlite"
 )
 
@@ -127,7 +128,9 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Fatal(err)
 	}
 	keyHash := hookbridge.HashKey(testAdminKey)
-	st.api = api.New(api.Config{Store: store, Guard: guard, AdminKeyHash: keyHash, Wake: disp.Wake, Now: st.clock.Now, Logger: logger})
+	replayer := replay.New(replay.Config{Store: store, Wake: disp.Wake, Logger: logger})
+	st.api = api.New(api.Config{Store: store, Guard: guard, AdminKeyHash: keyHash, Wake: disp.Wake, TaskCreated: replayer.Kick,
+		Now: st.clock.Now, Logger: logger})
 	// The server's address is known before the UI is made, for the
 	// redirect URL it registers with an identity provider.
 	mux := http.NewServeMux()
@@ -150,12 +153,14 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	replayDone := make(chan struct{})
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("dispatcher: %v", err)
 		}
+		<-replayDone
 		store.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", st.logs.String())
@@ -168,6 +173,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		o.seed(st)
 	}
 	go func() { done <- disp.Run(dctx) }()
+	go func() { replayer.Run(dctx); close(replayDone) }()
 	return st
 }
 

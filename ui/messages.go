@@ -32,8 +32,9 @@ type messageSearch struct {
 	Iterator  string
 
 	// Action is where the form is sent, MsgBase what a message's id is
-	// appended to for its page.
-	Action, MsgBase string
+	// appended to for its page. ReplayAction, on the dashboard, is where
+	// the form that replays the messages found to an endpoint is sent.
+	Action, MsgBase, ReplayAction string
 
 	// Results.
 	Messages []messageRow

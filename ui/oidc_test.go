@@ -150,7 +150,7 @@ func TestOIDCSignIn(t *testing.T) {
 		ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://receiver.example/ro"}, http.StatusCreated)["id"].(string)
 		st.admin("POST", "/api/v1/api-key", map[string]any{"name": "ci", "scope": "ingest"}, http.StatusCreated) // listed, without its forms
 		for _, path := range []string{"/ui/", "/ui/apps/" + app, "/ui/apps/" + app + "/endpoints/" + ep, "/ui/event-types",
-			"/ui/event-types/order.created", "/ui/operational", "/ui/keys"} {
+			"/ui/event-types/order.created", "/ui/operational", "/ui/keys", "/ui/tasks"} {
 			pg := b.get(path).want(t, http.StatusOK)
 			checkPage(t, path, pg, "'none'")
 			if !strings.Contains(pg.Body, "vic@example.com") || !strings.Contains(pg.Body, "read-only") {
@@ -181,9 +181,13 @@ func TestOIDCSignIn(t *testing.T) {
 			"/ui/event-types":                                   {"name": {"nope.created"}},
 			"/ui/operational":                                   {"url": {"https://ops.example/x"}},
 			"/ui/keys":                                          {"name": {"nope"}, "scope": {"admin"}},
+			"/ui/apps/" + app + "/replay":                       {"target": {ep}},
 		} {
 			form.Set("csrf", csrf)
 			b.post(path, form).want(t, http.StatusForbidden)
+		}
+		if tasks, _ := st.store.ListTasks(context.Background(), hookbridge.TaskFilter{}); len(tasks.Data) != 0 {
+			t.Errorf("a read-only user started a replay: %+v", tasks.Data)
 		}
 		if keys, _ := st.store.ListAPIKeys(context.Background(), hookbridge.ListOptions{}); len(keys.Data) != 1 {
 			t.Errorf("a read-only user made an API key: %+v", keys.Data)

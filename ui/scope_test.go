@@ -296,6 +296,7 @@ func TestCSRF(t *testing.T) {
 		dashEP + "/delete":                          {},
 		"/ui/apps/" + a + "/portal":                 {},
 		"/ui/apps/" + a + "/msg/" + msg + "/resend": {"endpoint": {ep}},
+		"/ui/apps/" + a + "/replay":                 {"target": {ep}},
 		"/ui/event-types":                           {"name": {"x.y"}, "description": {"x"}},
 		"/ui/event-types/order.created":             {"description": {"changed"}},
 		"/ui/event-types/order.created/archive":     {"archived": {"true"}},
@@ -332,6 +333,9 @@ func TestCSRF(t *testing.T) {
 	}
 	if apps, _ := st.store.ListApplications(context.Background(), hookbridge.ListOptions{Limit: 10}); len(apps.Data) != 1 {
 		t.Errorf("%d applications after refused forms, want 1", len(apps.Data))
+	}
+	if tasks, _ := st.store.ListTasks(context.Background(), hookbridge.TaskFilter{}); len(tasks.Data) != 0 {
+		t.Errorf("a refused form started a task: %+v", tasks.Data)
 	}
 	if ends, _ := st.store.ListEndpoints(context.Background(), a, hookbridge.ListOptions{Limit: 10}); len(ends.Data) != 1 {
 		t.Errorf("%d endpoints after refused forms, want 1", len(ends.Data))

@@ -313,6 +313,8 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("POST /ui/apps/{app}/portal/expire-all", h.admin(h.dashExpirePortal))
 	mux.HandleFunc("GET /ui/apps/{app}/msg/{msg}", h.adminApp(h.dashMessage))
 	mux.HandleFunc("POST /ui/apps/{app}/msg/{msg}/resend", h.admin(h.dashResend))
+	mux.HandleFunc("POST /ui/apps/{app}/replay", h.adminApp(h.dashReplay))
+	mux.HandleFunc("GET /ui/tasks", h.admin(h.dashTasks))
 	mux.HandleFunc("GET /ui/event-types", h.admin(h.dashEventTypes))
 	mux.HandleFunc("POST /ui/event-types", h.admin(h.dashCreateEventType))
 	mux.HandleFunc("GET /ui/event-types/{name}", h.admin(h.dashEventType))

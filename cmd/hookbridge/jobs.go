@@ -23,10 +23,12 @@ const (
 // listener that wakes this dispatcher when another instance accepts a
 // message; and the retention job (with retention off it still deletes
 // expired Idempotency-Key answers and token revocations, and drops raw
-// bodies past --raw-retention); and, when the keys come from a key file,
-// the watcher that follows it; and the periodic backfill of the sources
-// with a reconcileEvery (one instance at a time on a shared store). All
-// are counted in s.wg, so Shutdown waits
+// bodies past --raw-retention); the worker that runs background tasks
+// (bulk replays and recoveries; it gives its tasks' leases back as it
+// stops); and, when the keys come from a key file, the watcher that
+// follows it; and the periodic backfill of the sources with a
+// reconcileEvery (one instance at a time on a shared store). All are
+// counted in s.wg, so Shutdown waits
 // for them before closing the store.
 func (s *server) startJobs(ctx context.Context, wake func()) {
 	if l, ok := s.store.(hookbridge.Listener); ok {
@@ -55,6 +57,7 @@ func (s *server) startJobs(ctx context.Context, wake func()) {
 	}
 	job := retention.New(cfg)
 	s.wg.Go(func() { job.Run(ctx) })
+	s.wg.Go(func() { s.replay.Run(ctx) })
 	rec := &reconciler{run: s.api.Reconcile, every: cmp.Or(s.cfg.reconcileCheck, reconcileCheck),
 		logger: s.logger.With("component", "backfill")}
 	if x, ok := s.store.(hookbridge.ExclusiveRunner); ok {

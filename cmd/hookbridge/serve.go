@@ -24,6 +24,7 @@ import (
 	"github.com/hookbridge/hookbridge/netguard"
 	"github.com/hookbridge/hookbridge/operational"
 	"github.com/hookbridge/hookbridge/postgres"
+	"github.com/hookbridge/hookbridge/replay"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/tracing"
@@ -83,6 +84,7 @@ type server struct {
 	keySrc keySetup        // where keys came from
 	http   *http.Server
 	cancel context.CancelFunc // stops the dispatcher
+	replay *replay.Worker     // runs background tasks (bulk replays)
 	wg     sync.WaitGroup     // the HTTP server and the dispatcher
 	// stopTracing flushes and stops the trace exporter, once the HTTP
 	// server and the dispatcher have ended their last spans.
@@ -280,8 +282,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 	if storeWakes {
 		hs.SetHandoff(disp)
 	}
+	// Bulk replays and recoveries run as background tasks, queued as
+	// manual deliveries for this dispatcher (or any instance's).
+	replayer := replay.New(replay.Config{Store: store, Wake: disp.Wake, Logger: logger.With("component", "replay")})
 	handler := api.New(api.Config{
 		Store:          store,
+		TaskCreated:    replayer.Kick,
 		Guard:          guard,
 		AdminKeyHash:   keyHash,
 		MaxPayload:     cfg.MaxPayload,
@@ -319,6 +325,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		api:    handler,
 		Addr:   ln.Addr().String(),
 		store:  store,
+		replay: replayer,
 		keys:   keys,
 		keySrc: keySrc,
 		logger: logger,

@@ -260,9 +260,47 @@ type Driver interface {
 	// SecretsReseal runs reseal in one write transaction, which it commits
 	// if reseal returns nil.
 	SecretsReseal(ctx context.Context, reseal func(tx ResealTx) error) error
+
+	// TaskInsert inserts t as it is, its Selection as sel (its JSON, see
+	// TaskRow); ENOTFOUND (endpoint) if its endpoint is not its
+	// application's.
+	TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) error
+	TaskGet(ctx context.Context, id string) (TaskRow, error)
+	// TaskList reads up to limit+1 tasks matching f by id, newest first
+	// by default.
+	TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int) ([]TaskRow, error)
+	// TaskClaim leases the oldest running task not held at now to owner
+	// until until; found is false when there is none.
+	TaskClaim(ctx context.Context, owner string, now, until time.Time) (t TaskRow, found bool, err error)
+	// TaskMessages reads the next page of t.Selection after t.Cursor, by
+	// id, its Missing and Status conditions applied in SQL: at most limit
+	// messages, and last, the id to go on from ("" when nothing was left
+	// to read). A page may hold fewer than limit, none even, and not be
+	// the last: a driver may read limit messages and keep those the
+	// conditions select.
+	TaskMessages(ctx context.Context, t hookbridge.Task, limit int) (msgs []hookbridge.Message, last string, err error)
+	// TaskAdvance, in one transaction, checks that owner holds the
+	// running task t (held false, nothing written, if not), that its
+	// endpoint exists when ds is not empty (ENOTFOUND), inserts the manual deliveries ds whose
+	// message still exists, and sets the task's cursor, total, status,
+	// error and updated_at from t, its done to done plus the deliveries
+	// inserted (read back into t.Done), its updated_at to t.UpdatedAt or,
+	// where the deliveries' creation times come from the database's clock,
+	// to the later of that and the database's time after the inserts
+	// (read back into t.UpdatedAt), and its lease to leaseUntil while
+	// it is running, none after.
+	TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (held bool, err error)
+	TaskRelease(ctx context.Context, owner, id string) error
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.
+// TaskRow is a task as a driver reads it: Selection is left for the
+// store to decode from Sel, the JSON it was given at TaskInsert.
+type TaskRow struct {
+	hookbridge.Task
+	Sel []byte
+}
+
 type Bucket struct {
 	Index         int64 // from since, in widths
 	Success, Fail int64

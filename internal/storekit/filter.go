@@ -128,23 +128,30 @@ func (s *Store) Fan(msg *hookbridge.Message, only string) Fan {
 
 // Owed reports whether the message gets a delivery to e.
 func (f *Fan) Owed(e *hookbridge.Endpoint) bool {
-	if f.only != "" {
-		return e.ID == f.only
-	}
-	if !e.Accepts(f.msg.EventType, f.msg.Channels) {
-		return false
-	}
-	if e.Filter == "" {
-		return true
-	}
-	ok, err := f.match(e)
-	if !ok {
+	ok, filtered, err := f.owes(e)
+	if filtered && !ok {
 		f.s.filters.skipped.Add(1)
 		if err != nil {
 			f.s.filters.failed.Add(1)
 		}
 	}
 	return ok
+}
+
+// owes is Owed uncounted: whether e is owed the message, whether its
+// filter said so (filtered), and the filter's error if it failed.
+func (f *Fan) owes(e *hookbridge.Endpoint) (ok, filtered bool, err error) {
+	if f.only != "" {
+		return e.ID == f.only, false, nil
+	}
+	if !e.Accepts(f.msg.EventType, f.msg.Channels) {
+		return false, false, nil
+	}
+	if e.Filter == "" {
+		return true, false, nil
+	}
+	ok, err = f.match(e)
+	return ok, true, err
 }
 
 // match evaluates e's filter on the message.

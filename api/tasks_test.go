@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge/internal/testkit"
+	"github.com/hookbridge/hookbridge/replay"
+)
+
+// runTasks runs a task worker over the env's store, on its clock, until
+// the test ends.
+func (e *env) runTasks(t *testing.T) *replay.Worker {
+	w := replay.New(replay.Config{Store: e.store, Now: e.clock.Now, Wake: func() { e.wakes.Add(1) }, Poll: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { w.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return w
+}
+
+// waitTask polls the task until it is no longer running and returns it.
+func (e *env) waitTask(t *testing.T, id string) map[string]any {
+	t.Helper()
+	var task map[string]any
+	testkit.WaitFor(t, "task "+id+" to end", func() bool {
+		task = e.do("GET", "/api/v1/background-task/"+id, nil).want(http.StatusOK).object()
+		return task["status"] != "running"
+	})
+	return task
+}
+
+// progress is a task's data.done and data.total.
+func progress(task map[string]any) (done, total float64) {
+	data, _ := task["data"].(map[string]any)
+	done, _ = data["done"].(float64)
+	total, _ = data["total"].(float64)
+	return done, total
+}
+
+func TestBackgroundTasks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createEventType("order.created")
+	app := str(e.createApp("a", ""), "id")
+	old := str(e.createEndpoint(app, obj{}), "id")
+	start := e.clock.Now()
+	since := start.Add(-time.Minute).Format(time.RFC3339)
+	for range 3 {
+		e.sendMessage(app, obj{})
+	}
+	e.sendMessage(app, obj{"eventType": "order.shipped"})
+	e.deliver(500) // all four fail at the old endpoint
+	e.clock.Advance(time.Second)
+
+	// Recovery: a real task, pollable, running until a worker takes it.
+	rec := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+old+"/recover", obj{"since": since}).want(http.StatusAccepted).object()
+	id := str(rec, "id")
+	if !strings.HasPrefix(id, "qtask_") || rec["status"] != "running" || rec["task"] != "endpoint.recover" ||
+		str(rec, "updatedAt") != e.clock.Now().Format("2006-01-02T15:04:05.000Z") || len(rec) != 4 {
+		t.Errorf("recover = %v", rec)
+	}
+	got := e.do("GET", "/api/v1/background-task/"+id, nil).want(http.StatusOK).object()
+	if got["status"] != "running" || got["task"] != "endpoint.recover" {
+		t.Errorf("task before a worker ran = %v", got)
+	}
+	e.runTasks(t)
+	got = e.waitTask(t, id)
+	if done, total := progress(got); got["status"] != "finished" || done != 4 || total != 4 {
+		t.Errorf("recovery task = %v, want finished 4 of 4", got)
+	}
+	if n := len(e.deliver(200)); n != 4 {
+		t.Errorf("after the recovery, %d deliveries due, want 4", n)
+	}
+
+	// An endpoint made after the messages, subscribed to one type: replay-
+	// missing sends it the three it would be owed now.
+	late := str(e.createEndpoint(app, obj{"filterTypes": []string{"order.created"}}), "id")
+	rm := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+late+"/replay-missing", obj{"since": since}).want(http.StatusAccepted).object()
+	if rm["task"] != "endpoint.replay" || rm["status"] != "running" {
+		t.Errorf("replay-missing = %v", rm)
+	}
+	got = e.waitTask(t, str(rm, "id"))
+	if done, total := progress(got); got["status"] != "finished" || done != 3 || total != 3 {
+		t.Errorf("replay-missing task = %v, want finished 3 of 3", got)
+	}
+	attempts := e.deliver(200)
+	if len(attempts) != 3 {
+		t.Fatalf("after replay-missing, %d deliveries due, want 3", len(attempts))
+	}
+	for _, a := range attempts {
+		if a.EndpointID != late {
+			t.Errorf("replay-missing delivered to %s, want %s", a.EndpointID, late)
+		}
+	}
+	// Nothing is missing any more: a second one finds nothing.
+	again := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+late+"/replay-missing", obj{"since": since}).want(http.StatusAccepted).object()
+	if done, _ := progress(e.waitTask(t, str(again, "id"))); done != 0 {
+		t.Errorf("second replay-missing queued %v, want 0", done)
+	}
+
+	// Bulk replay of a filtered set to the old endpoint: the shipped
+	// message, whatever it was already sent.
+	br := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+old+"/bulk-replay",
+		obj{"since": since, "eventTypes": []string{"order.shipped"}, "status": 0}).want(http.StatusAccepted).object()
+	if br["task"] != "endpoint.bulk_replay" {
+		t.Errorf("bulk-replay = %v", br)
+	}
+	if done, total := progress(e.waitTask(t, str(br, "id"))); done != 1 || total != 1 {
+		t.Errorf("bulk replay queued %v of %v, want 1 of 1", done, total)
+	}
+
+	// The list: newest first, filtered by kind and status, paged.
+	list := e.do("GET", "/api/v1/background-task", nil).want(http.StatusOK).object()
+	data := list["data"].([]any)
+	if len(data) != 4 || data[0].(map[string]any)["id"] != br["id"] || data[3].(map[string]any)["id"] != id {
+		t.Errorf("list = %v, want the four tasks newest first", list)
+	}
+	recovers := e.do("GET", "/api/v1/background-task?task=endpoint.recover", nil).want(http.StatusOK).object()["data"].([]any)
+	if len(recovers) != 1 || recovers[0].(map[string]any)["id"] != id {
+		t.Errorf("recover tasks = %v", recovers)
+	}
+	if running := e.do("GET", "/api/v1/background-task?status=running", nil).want(http.StatusOK).object()["data"].([]any); len(running) != 0 {
+		t.Errorf("running tasks = %v, want none", running)
+	}
+	paged := e.do("GET", "/api/v1/background-task?limit=3", nil).want(http.StatusOK).object()
+	if paged["done"] != false || len(paged["data"].([]any)) != 3 {
+		t.Errorf("page of 3 = %v", paged)
+	}
+	rest := e.do("GET", "/api/v1/background-task?limit=3&iterator="+str(paged, "iterator"), nil).want(http.StatusOK).object()
+	if rest["done"] != true || len(rest["data"].([]any)) != 1 {
+		t.Errorf("second page = %v", rest)
+	}
+	e.do("GET", "/api/v1/background-task?status=paused", nil).want(http.StatusUnprocessableEntity)
+	e.do("GET", "/api/v1/background-task?task=message.broadcast", nil).want(http.StatusUnprocessableEntity)
+	e.do("GET", "/api/v1/background-task/qtask_nope", nil).want(http.StatusNotFound)
+	e.do("GET", "/api/v1/background-task/msg_nope", nil).want(http.StatusNotFound)
+	e.do("POST", "/api/v1/app/"+app+"/endpoint/ep_nope/replay-missing", obj{"since": since}).want(http.StatusNotFound)
+}
+
+// TestBackgroundTaskEndpointDeleted: a task whose endpoint is deleted
+// before it ran fails and says why.
+func TestBackgroundTaskEndpointDeleted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app := str(e.createApp("a", ""), "id")
+	ep := str(e.createEndpoint(app, obj{}), "id")
+	e.sendMessage(app, obj{})
+	e.deliver(500)
+	rec := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/recover",
+		obj{"since": e.clock.Now().Add(-time.Minute).Format(time.RFC3339)}).want(http.StatusAccepted).object()
+	e.do("DELETE", "/api/v1/app/"+app+"/endpoint/"+ep, nil).want(http.StatusNoContent)
+	e.runTasks(t)
+	got := e.waitTask(t, str(rec, "id"))
+	if data := got["data"].(map[string]any); got["status"] != "failed" || !strings.Contains(str(data, "error"), "no longer exists") {
+		t.Errorf("task of a deleted endpoint = %v, want failed, saying why", got)
+	}
+}
