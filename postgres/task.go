@@ -98,7 +98,7 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 	}
 	if sel.Status != nil {
 		wanted = `EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ` + q.arg(t.EndpointID) +
-			` AND ` + latestDelivery + ` AND d.status = ` + q.arg(int16(*sel.Status)) + `)`
+			` AND ` + latestDelivery + ` AND ` + deliveryStatus + ` = ` + q.arg(int16(*sel.Status)) + `)`
 	}
 	page := `SELECT ` + messageColumns + `, ` + wanted + `
 		FROM (SELECT * FROM messages m WHERE ` + q.clause() + ` ORDER BY m.app_id, m.id LIMIT ` + q.arg(limit) + `) m

@@ -101,7 +101,7 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 	}
 	if sel.Status != nil {
 		w.add(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ? AND `+
-			latestDelivery+` AND d.status = ?)`, t.EndpointID, int(*sel.Status))
+			latestDelivery+` AND `+deliveryStatus+` = ?)`, t.EndpointID, int(*sel.Status))
 	}
 	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + ` ORDER BY m.id LIMIT ?`
 	msgs, err := collect(ctx, s.r, page, append(w.args, limit), scanMessage)

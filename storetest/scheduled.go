@@ -20,9 +20,7 @@ func newScheduled(t *testing.T, s hookbridge.Store, appID string, created, deliv
 }
 
 func testScheduled(t *testing.T, open Opener) {
-	t.Run("NotDueBeforeDeliverAt", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "NotDueBeforeDeliverAt", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
 		later := newScheduled(t, s, app.ID, at(0), at(time.Hour))
@@ -46,9 +44,7 @@ func testScheduled(t *testing.T, open Opener) {
 		equal(t, "claimed at deliverAt", ids(claimed, func(c hookbridge.Claim) string { return c.Message.ID }), []string{later.ID})
 	})
 
-	t.Run("ListScheduled", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "ListScheduled", func(t *testing.T, s hookbridge.Store) {
 		app := newApp(t, s, "a")
 		other := newApp(t, s, "b")
 		newEndpoint(t, s, app.ID, nil)
@@ -83,9 +79,7 @@ func testScheduled(t *testing.T, open Opener) {
 		equal(t, "a cancelled one is not listed", ids(got, func(m hookbridge.Message) string { return m.ID }), []string{m3.ID, m1.ID})
 	})
 
-	t.Run("Cancel", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "Cancel", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		ep := newEndpoint(t, s, app.ID, nil)
@@ -135,9 +129,7 @@ func testScheduled(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("CancelLeavesWhatIsGoing", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
+	open.run(t, "CancelLeavesWhatIsGoing", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")
 		newEndpoint(t, s, app.ID, nil)
