@@ -255,10 +255,6 @@ type DeliveryStore interface {
 	// Resend adds a manual Delivery of the message to the endpoint, due at
 	// now, even if the endpoint no longer subscribes to it.
 	Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) (*Delivery, error)
-	// Recover adds a manual Delivery, due at now, for every message whose
-	// latest delivery to the endpoint failed and that was created in
-	// [since, until) (zero until = now). It returns how many it added.
-	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 }
 
 // MaxPortalLifetime is the longest a portal token (and a portal session

@@ -378,52 +378,6 @@ func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) erro
 	return nil
 }
 
-// DeliveryRecover adds a manual delivery, due at now, for every message
-// created in [since, until) whose latest delivery to the endpoint failed,
-// and returns how many it added.
-func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	var q query
-	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
-	q.where(latestDelivery)
-	q.where(`d.status = ` + q.arg(int16(hookbridge.StatusFail)) + ` AND d.canceled_at IS NULL`)
-	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
-	}
-	q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
-	// failedMessages walks deliveries_endpoint_msg for the endpoint.
-	failedMessages := `
-		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
-		WHERE ` + q.clause() + `
-		ORDER BY d.msg_id`
-	var n int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, failedMessages, q.args...)
-		if err != nil {
-			return err
-		}
-		msgIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil || len(msgIDs) == 0 {
-			return err
-		}
-		ds := make([]hookbridge.Delivery, len(msgIDs))
-		for i, msgID := range msgIDs {
-			ds[i] = storekit.ManualDelivery(appID, msgID, endpointID, now)
-		}
-		n, err = s.insertManualBatch(ctx, tx, appID, endpointID, ds)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		s.notifyDue()
-	}
-	return n, nil
-}
-
 // insertManualBatch inserts the manual deliveries ds, all of the
 // application's messages to its endpoint, due at their NextAttempt, and
 // skips those whose message is gone (purged since it was read); created_at

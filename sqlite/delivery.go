@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
-	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // scanDelivery reads a delivery as a claim returns it (claimedColumns).
@@ -331,45 +330,4 @@ func insertManual(ctx context.Context, tx execer, d hookbridge.Delivery) error {
 	_, err := tx.ExecContext(ctx, insertManualDelivery, d.ID, d.AppID, d.MsgID, d.EndpointID,
 		int(d.Status), int(d.Trigger), ms(d.NextAttempt), ms(d.CreatedAt), ms(d.UpdatedAt))
 	return err
-}
-
-// DeliveryRecover adds a manual delivery, due at now, for every message
-// created in [since, until) whose latest delivery to the endpoint failed,
-// and returns how many it added.
-func (s driver) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	var w filter
-	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
-	w.add(latestDelivery)
-	w.add(`d.status = ? AND d.canceled_at IS NULL`, int(hookbridge.StatusFail))
-	if !since.IsZero() {
-		w.add(`m.created_at >= ?`, ms(since))
-	}
-	w.add(`m.created_at < ?`, ms(until))
-	// failedMessages walks deliveries_endpoint_msg for the endpoint.
-	failedMessages := `
-		SELECT d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
-		WHERE ` + w.where() + `
-		ORDER BY d.msg_id`
-	var n int
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
-			return err
-		}
-		msgIDs, err := collect(ctx, tx, failedMessages, w.args, func(r rowScanner) (string, error) {
-			var id string
-			return id, r.Scan(&id)
-		})
-		if err != nil {
-			return err
-		}
-		for _, msgID := range msgIDs {
-			if err := insertManual(ctx, tx, storekit.ManualDelivery(appID, msgID, endpointID, now)); err != nil {
-				return err
-			}
-		}
-		n = len(msgIDs)
-		_, err = tx.ExecContext(ctx, resetPendingFrom, endpointID)
-		return err
-	})
-	return n, err
 }

@@ -48,14 +48,6 @@ func ManualDelivery(appID, msgID, endpointID string, now time.Time) hookbridge.D
 	}
 }
 
-// recoverUntil is the end of Recover's window: until, or now when zero.
-func recoverUntil(until, now time.Time) time.Time {
-	if until.IsZero() {
-		return now
-	}
-	return until
-}
-
 // MayHandOver reports whether a new delivery to e may be offered to the
 // Handoff (hookbridge.Handoff.Reserve): only if it is due at once and
 // nothing would hold it back in a claim, e being neither FIFO, nor

@@ -224,10 +224,6 @@ type Driver interface {
 	// its endpoint are its application's (else ENOTFOUND), setting the
 	// times the database gives it.
 	DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error
-	// DeliveryRecover adds a ManualDelivery at now for every message
-	// created in [since, until) whose latest delivery to the endpoint
-	// failed, and returns how many; a missing endpoint is ENOTFOUND.
-	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 
 	// PortalExpire records, in one transaction, that the application's
 	// portal tokens issued before issuedBefore end at expiresAt, and

@@ -795,18 +795,6 @@ func (s *Store) Resend(ctx context.Context, appID, msgID, endpointID string, now
 	return &d, nil
 }
 
-// Recover adds a manual delivery, due at now, for every message created in
-// [since, until) whose latest delivery to the endpoint failed. A zero until
-// means now. It returns how many deliveries it added.
-func (s *Store) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	now = TruncMS(now)
-	n, err := s.d.DeliveryRecover(ctx, appID, endpointID, since, recoverUntil(until, now), now)
-	if err != nil {
-		return 0, fmt.Errorf("recover endpoint %s: %w", endpointID, err)
-	}
-	return n, nil
-}
-
 // Portal access.
 
 // ExpirePortalAccess makes the application's portal tokens issued before
