@@ -434,6 +434,10 @@ type RetentionStore interface {
 	// records of tokens that expired before before (their expiresAt) and
 	// returns how many it deleted: such a token is refused anyway.
 	PurgePortalRevocationsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeTasksBefore deletes up to limit tasks that ended (finished or
+	// failed) and were last updated before before, oldest first, and
+	// returns how many it deleted; running tasks stay, however old.
+	PurgeTasksBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // SourceStore keeps inbound sources, the notifications they received, their

@@ -167,6 +167,12 @@ func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Tas
 	return ok, err
 }
 
+// TaskPurge deletes up to limit ended tasks last updated before before.
+func (s driver) TaskPurge(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return s.exec(ctx, `DELETE FROM tasks WHERE id IN (
+		SELECT id FROM tasks WHERE status <> 'running' AND updated_at < $1 ORDER BY updated_at LIMIT $2)`, before, limit)
+}
+
 // TaskRelease ends owner's lease on the task.
 func (s driver) TaskRelease(ctx context.Context, owner, id string) error {
 	_, err := s.exec(ctx, `UPDATE tasks SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2`, id, owner)

@@ -69,7 +69,8 @@ type Config struct {
 // Job deletes the messages older than its age whose deliveries are all
 // final, with their deliveries and attempts (Store.PurgeBefore), the
 // inbound events of that age, the raw bodies of inbound events older than
-// its raw age (Store.PurgeInboundBodiesBefore), and what expires whatever
+// its raw age (Store.PurgeInboundBodiesBefore), the background tasks that
+// ended before its age (Store.PurgeTasksBefore), and what expires whatever
 // the age (Idempotency-Key answers, revocations of expired portal tokens):
 // once at start, then every interval. With several instances on one database
 // (Exclusive set) only one of them purges at a time; the others skip that
@@ -160,6 +161,11 @@ func (j *Job) purge(ctx context.Context, now, before time.Time) (int, error) {
 		// Inbound notifications and polling observations age out with
 		// the messages they became.
 		if _, err = j.purgeAll(ctx, before, j.store.PurgeInboundBefore); err != nil {
+			return n, err
+		}
+		// Background tasks that ended are a record of what was done
+		// to messages of that age.
+		if _, err = j.purgeAll(ctx, before, j.store.PurgeTasksBefore); err != nil {
 			return n, err
 		}
 		if before.After(keysBefore) {

@@ -77,6 +77,24 @@ func TestJob(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two recoveries: one ended 40 days ago, one still running.
+	var tasks []*hookbridge.Task
+	for range 2 {
+		task := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: claims[0].Endpoint.ID}
+		if err := st.CreateTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task)
+	}
+	ended, err := st.ClaimTask(ctx, "w", now, time.Minute)
+	if err != nil || ended == nil {
+		t.Fatalf("claim a task: %v %v", ended, err)
+	}
+	ended.Status = hookbridge.TaskFinished
+	if err := st.AdvanceTask(ctx, "w", ended, nil, now.Add(-40*24*time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+
 	cfg := Config{
 		Store: st, Age: 30 * 24 * time.Hour, Batch: 2,
 		Now:    func() time.Time { return now },
@@ -107,6 +125,12 @@ func TestJob(t *testing.T) {
 		}
 		if started == kept {
 			t.Errorf("idempotency key %q kept = %v, want %v", key, !started, kept)
+		}
+	}
+	for i, task := range tasks {
+		_, err := st.GetTask(ctx, task.ID)
+		if gone := hookbridge.IsNotFound(err); gone != (task.ID == ended.ID) || (!gone && err != nil) {
+			t.Errorf("task %d (%s): read after the purge: %v; want only the ended one gone", i, task.ID, err)
 		}
 	}
 	for nonce, want := range map[string]bool{"expired": false, "live": true} {

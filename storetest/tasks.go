@@ -107,6 +107,45 @@ func testTasks(t *testing.T, open Opener) {
 		equal(t, "finished tasks", list(hookbridge.TaskFilter{Status: hookbridge.TaskFinished}), []string{b.ID})
 	})
 
+	open.run(t, "Purge", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		app := newApp(t, s, "purge")
+		ep := newEndpoint(t, s, app.ID, nil)
+		var tasks []*hookbridge.Task
+		for range 3 {
+			task := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID,
+				Selection: hookbridge.TaskSelection{Status: ptr(hookbridge.StatusFail)}}
+			ok(t, s.CreateTask(ctx, task))
+			tasks = append(tasks, task)
+		}
+		// Two end, one finished and one failed; the third keeps running.
+		now := time.Now()
+		for i, status := range []hookbridge.TaskStatus{hookbridge.TaskFinished, hookbridge.TaskFailed} {
+			claimed, err := s.ClaimTask(ctx, "w", now, time.Minute)
+			ok(t, err)
+			equal(t, "claimed", claimed.ID, tasks[i].ID)
+			claimed.Status = status
+			ok(t, s.AdvanceTask(ctx, "w", claimed, nil, now, now.Add(time.Minute)))
+		}
+		n, err := s.PurgeTasksBefore(ctx, now.Add(-time.Hour), 10)
+		ok(t, err)
+		equal(t, "purged before they ended", n, 0)
+		n, err = s.PurgeTasksBefore(ctx, now.Add(time.Hour), 1)
+		ok(t, err)
+		equal(t, "purged, limit 1", n, 1)
+		n, err = s.PurgeTasksBefore(ctx, now.Add(time.Hour), 10)
+		ok(t, err)
+		equal(t, "purged the rest that ended", n, 1)
+		for i, task := range tasks {
+			_, err := s.GetTask(ctx, task.ID)
+			if i < 2 {
+				wantCode(t, err, hookbridge.ENOTFOUND)
+			} else {
+				ok(t, err) // running: kept however old
+			}
+		}
+	})
+
 	open.run(t, "ReplayMissing", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "replay")

@@ -287,6 +287,9 @@ type Driver interface {
 	// it is running, none after.
 	TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (held bool, err error)
 	TaskRelease(ctx context.Context, owner, id string) error
+	// TaskPurge deletes up to limit tasks not running whose updated_at is
+	// before before, oldest first, and returns how many.
+	TaskPurge(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // Bucket is one bucket of Driver.AttemptBuckets.

@@ -127,6 +127,19 @@ func (s *Store) AdvanceTask(ctx context.Context, owner string, t *hookbridge.Tas
 	return nil
 }
 
+// PurgeTasksBefore deletes up to limit ended tasks last updated before
+// before, oldest first.
+func (s *Store) PurgeTasksBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.d.TaskPurge(ctx, TruncMS(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge tasks: %w", err)
+	}
+	return int(n), nil
+}
+
 // ReleaseTask ends owner's lease on the task.
 func (s *Store) ReleaseTask(ctx context.Context, owner, id string) error {
 	if err := s.d.TaskRelease(ctx, owner, id); err != nil {
