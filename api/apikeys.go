@@ -136,6 +136,9 @@ func (s *Server) authorizeKey(r *http.Request, k *hookbridge.APIKey, who routeAc
 	case hookbridge.ScopeAdmin:
 		return nil
 	case hookbridge.ScopeReadOnly:
+		if err := readOnlyRefuses(r); err != nil {
+			return err
+		}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			return nil
 		}
@@ -156,6 +159,17 @@ func (s *Server) authorizeKey(r *http.Request, k *hookbridge.APIKey, who routeAc
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s needs another scope", appID, pattern)
 	}
 	return s.pathNamesApp(r, appID)
+}
+
+// readOnlyRefuses refuses a read-only key (API key or portal token) the
+// reading of a signing secret: whoever holds one can sign webhooks its
+// receivers will trust, which is more than reading. Nil for other routes.
+func readOnlyRefuses(r *http.Request) error {
+	if strings.HasSuffix(r.Pattern, "/secret") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return hookbridge.Errorf(hookbridge.EFORBIDDEN,
+			"this key is read-only, and a signing secret lets its holder sign webhooks; %s needs a key that may write", routeName(r))
+	}
+	return nil
 }
 
 // routeName is the route r was matched to, for error messages.

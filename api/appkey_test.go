@@ -122,8 +122,9 @@ func TestApplicationKey(t *testing.T) {
 	}
 }
 
-// TestApplicationKeyReadOnlyExpiredRevoked: a read-only key only reads; an
-// expired, revoked or forged one is 401.
+// TestApplicationKeyReadOnlyExpiredRevoked: a read-only key only reads,
+// and not a signing secret (which would let it sign); an expired, revoked
+// or forged one is 401.
 func TestApplicationKeyReadOnlyExpiredRevoked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -140,6 +141,7 @@ func TestApplicationKeyReadOnlyExpiredRevoked(t *testing.T) {
 		{"PATCH", "/api/v1/app/shop/endpoint/shop-ep", obj{"description": "x"}},
 		{"DELETE", "/api/v1/app/shop/endpoint/shop-ep", nil},
 		{"POST", "/api/v1/app/shop/endpoint/shop-ep/secret/rotate", obj{}},
+		{"GET", "/api/v1/app/shop/endpoint/shop-ep/secret", nil},
 	} {
 		if r := e.withKey(ro, c.method, c.path, c.body); r.Status != http.StatusForbidden {
 			t.Errorf("%s %s with a read-only key: %d, want 403", c.method, c.path, r.Status)
@@ -147,6 +149,7 @@ func TestApplicationKeyReadOnlyExpiredRevoked(t *testing.T) {
 	}
 
 	key := e.portalToken("shop", obj{})
+	e.withKey(key, "GET", "/api/v1/app/shop/endpoint/shop-ep/secret", nil).want(http.StatusOK)
 	e.clock.Advance(2 * time.Hour) // past the default lifetime of one hour
 	if r := e.withKey(key, "GET", "/api/v1/app/shop", nil); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "expired") {
 		t.Errorf("expired key: %d %s, want 401 saying it expired", r.Status, r.Body)

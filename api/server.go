@@ -676,6 +676,10 @@ func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, who routeAc
 			access.AppID, cmp.Or(r.Pattern, r.Method+" "+r.URL.Path))
 	case access.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is read-only")
+	case access.ReadOnly:
+		if err := readOnlyRefuses(r); err != nil {
+			return err
+		}
 	}
 	return s.pathNamesApp(r, access.AppID)
 }
