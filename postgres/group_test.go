@@ -16,19 +16,9 @@ import (
 // meanwhile queue up and are written as one group.
 func holdIngest(t *testing.T, s *Store) (release func()) {
 	t.Helper()
-	q := s.ingest
-	q.mu.Lock()
-	q.held = true
-	q.mu.Unlock()
 	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			q.mu.Lock()
-			q.held = false
-			q.mu.Unlock()
-			q.ready.Signal()
-		})
-	}
+	hold := s.ingest.Hold()
+	release = func() { once.Do(hold) }
 	t.Cleanup(release)
 	return release
 }
@@ -38,11 +28,7 @@ func holdIngest(t *testing.T, s *Store) (release func()) {
 // and read leases.
 func (s *Store) HoldWrites(t *testing.T) func() { return holdIngest(t, s) }
 
-func (s *Store) QueuedWrites() int {
-	s.ingest.mu.Lock()
-	defer s.ingest.mu.Unlock()
-	return len(s.ingest.pending)
-}
+func (s *Store) QueuedWrites() int { return s.ingest.Len() }
 
 func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 

@@ -60,11 +60,7 @@ func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
 // and read leases.
 func (s *Store) HoldWrites(t *testing.T) func() { return blockWriter(t, s) }
 
-func (s *Store) QueuedWrites() int {
-	s.wr.mu.Lock()
-	defer s.wr.mu.Unlock()
-	return len(s.wr.pending)
-}
+func (s *Store) QueuedWrites() int { return s.wr.queue.Len() }
 
 func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 
@@ -168,10 +164,7 @@ func TestCloseFinishesQueuedWrites(t *testing.T) {
 	// is refused.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s.wr.mu.Lock()
-		closing := s.wr.closing
-		s.wr.mu.Unlock()
-		if closing {
+		if s.wr.queue.Closing() {
 			break
 		}
 		if time.Now().After(deadline) {
