@@ -57,15 +57,8 @@ import (
 // ids (a taken one fails it), so it cannot share CreateMessage's, and it
 // serves test events, not traffic.
 
-// maxGroup bounds the messages of one group, so that a long queue is
-// written in parts and the first callers are answered sooner.
-const maxGroup = 256
-
 // groupTimeout bounds the writing of one group, retries included.
 const groupTimeout = 30 * time.Second
-
-// errClosed answers messages that arrive after Close.
-var errClosed = errors.New("postgres: store is closed")
 
 // createReq is one CreateMessage waiting for the runner; the answer its
 // caller waits for is the message's result, or its group's error.
@@ -83,14 +76,14 @@ type ingestQueue struct {
 
 // startIngest starts the runner of s's ingest queue.
 func startIngest(s *Store) *ingestQueue {
-	q := &ingestQueue{s: s, GroupQueue: storekit.NewGroupQueue[hookbridge.CreateResult, *createReq](errClosed)}
+	q := &ingestQueue{s: s, GroupQueue: storekit.NewGroupQueue[hookbridge.CreateResult, *createReq]()}
 	go q.run()
 	return q
 }
 
 // submit queues msg and returns its result once it has been written, or
 // an error: its group's failure, the context's if it ended while msg was
-// still queued, errClosed after Close.
+// still queued, storekit.ErrClosed after Close.
 func (q *ingestQueue) submit(ctx context.Context, msg *hookbridge.Message) (hookbridge.CreateResult, error) {
 	return q.Submit(ctx, &createReq{msg: msg})
 }
@@ -102,7 +95,7 @@ func (q *ingestQueue) run() {
 	var group []*createReq
 	for {
 		var ok bool
-		if group, ok = q.Take(group, maxGroup, nil); !ok {
+		if group, ok = q.Take(group, storekit.MaxGroup, nil); !ok {
 			return
 		}
 		q.write(group)

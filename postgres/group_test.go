@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/storetest"
 )
@@ -66,8 +67,8 @@ func TestGroupCommitCloseAnswersQueued(t *testing.T) {
 			t.Errorf("queued before Close: %v", err)
 		}
 	}
-	if _, _, err := s.CreateMessage(t.Context(), newMessage(app.ID)); !errors.Is(err, errClosed) {
-		t.Errorf("after Close: err = %v, want %v", err, errClosed)
+	if _, _, err := s.CreateMessage(t.Context(), newMessage(app.ID)); !errors.Is(err, storekit.ErrClosed) {
+		t.Errorf("after Close: err = %v, want %v", err, storekit.ErrClosed)
 	}
 
 	other := openDSN(t, dsn)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -53,10 +52,6 @@ import (
 // retention, …) keep the plain form: one transaction of their own, run by
 // the same goroutine in queue order, with the caller's context.
 
-// maxGroup bounds how many writes share one transaction, so that a long
-// queue is committed in parts and the first callers are answered sooner.
-const maxGroup = 256
-
 // gatherWindow is the least time between the starts of two transactions
 // of grouped writes. Under load a group's work and its fsync take longer
 // than that, and the writer never waits. At a steady, moderate rate —
@@ -71,9 +66,6 @@ const maxGroup = 256
 // gather. Callers still hear only after the commit, so accepted still
 // means durable; the window adds at most its length to an answer.
 const gatherWindow = 5 * time.Millisecond
-
-// errClosed answers writes that arrive after Close.
-var errClosed = errors.New("sqlite: store is closed")
 
 // writeReq is one write waiting for the writer. Exactly one of solo and
 // grouped is set. Its caller waits for its error.
@@ -108,7 +100,7 @@ type writer struct {
 // startWriter starts the writer goroutine on db, whose only connection it
 // then uses for every write.
 func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring) *writer {
-	w := &writer{db: db, stmts: stmts, keys: keys, queue: storekit.NewGroupQueue[struct{}, *writeReq](errClosed),
+	w := &writer{db: db, stmts: stmts, keys: keys, queue: storekit.NewGroupQueue[struct{}, *writeReq](),
 		subs: make(map[string]subscriptions)}
 	go w.loop()
 	return w
@@ -150,7 +142,7 @@ func (w *writer) loop() {
 	// gatherWindow).
 	gather := func(pending []*writeReq) time.Duration {
 		if wait := gatherWindow - time.Since(lastGroup); wait > 0 &&
-			(lastSize > 1 || len(pending) > 1) && len(pending) < maxGroup && pending[0].solo == nil {
+			(lastSize > 1 || len(pending) > 1) && len(pending) < storekit.MaxGroup && pending[0].solo == nil {
 			return wait
 		}
 		return 0
@@ -170,7 +162,7 @@ func (w *writer) loop() {
 				continue
 			}
 			n := 1
-			for n < len(rest) && n < maxGroup && rest[n].solo == nil {
+			for n < len(rest) && n < storekit.MaxGroup && rest[n].solo == nil {
 				n++
 			}
 			lastGroup, lastSize = time.Now(), n

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
@@ -172,8 +173,8 @@ func TestCloseFinishesQueuedWrites(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, _, err := s.CreateMessage(context.Background(), &hookbridge.Message{AppID: app.ID, EventType: "late", Payload: []byte(`{}`)}); !errors.Is(err, errClosed) {
-		t.Errorf("write after Close: %v, want errClosed", err)
+	if _, _, err := s.CreateMessage(context.Background(), &hookbridge.Message{AppID: app.ID, EventType: "late", Payload: []byte(`{}`)}); !errors.Is(err, storekit.ErrClosed) {
+		t.Errorf("write after Close: %v, want storekit.ErrClosed", err)
 	}
 	release()
 	for range n {

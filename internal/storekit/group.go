@@ -2,6 +2,7 @@ package storekit
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,6 @@ import (
 // taken it (Waiter.Take), the caller waits for its answer, which the
 // runner then owes it.
 type GroupQueue[T any, R Request[T]] struct {
-	closed error // Submit's answer after Close
-
 	mu      sync.Mutex
 	pending []R
 	closing bool
@@ -65,18 +64,24 @@ func (w *Waiter[T]) Take() bool { return w.state.CompareAndSwap(queued, taken) }
 // Answer gives the request's caller its answer: v, or err if not nil.
 func (w *Waiter[T]) Answer(v T, err error) { w.done <- answer[T]{v, err} }
 
-// NewGroupQueue returns an empty queue whose Submit answers closed after
-// Close.
-func NewGroupQueue[T any, R Request[T]](closed error) *GroupQueue[T, R] {
-	q := &GroupQueue[T, R]{closed: closed, wake: make(chan struct{}, 1), done: make(chan struct{}),
+// MaxGroup bounds the writes of one group, so that a long queue is written
+// in parts and the first callers are answered sooner.
+const MaxGroup = 256
+
+// ErrClosed answers the writes submitted after Close.
+var ErrClosed = errors.New("store is closed")
+
+// NewGroupQueue returns an empty queue.
+func NewGroupQueue[T any, R Request[T]]() *GroupQueue[T, R] {
+	q := &GroupQueue[T, R]{wake: make(chan struct{}, 1), done: make(chan struct{}),
 		timer: time.NewTimer(0)}
 	<-q.timer.C
 	return q
 }
 
 // Submit queues r and returns its answer once the runner has given it, or
-// the context's error if ctx ended while r was still queued, or the queue's
-// closed error after Close.
+// the context's error if ctx ended while r was still queued, or ErrClosed
+// after Close.
 func (q *GroupQueue[T, R]) Submit(ctx context.Context, r R) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
@@ -87,7 +92,7 @@ func (q *GroupQueue[T, R]) Submit(ctx context.Context, r R) (T, error) {
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
-		return zero, q.closed
+		return zero, ErrClosed
 	}
 	q.pending = append(q.pending, r)
 	q.mu.Unlock()
