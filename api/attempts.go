@@ -141,12 +141,18 @@ func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hook
 	return nil
 }
 
-func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error {
+// attempt reads {app_id}, {msg_id} and {attempt_id} and the attempt they
+// name.
+func (s *Server) attempt(r *http.Request) (*hookbridge.Attempt, error) {
 	app, msg, err := s.message(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a, err := s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+	return s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+}
+
+func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
@@ -156,15 +162,11 @@ func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error 
 
 // handleExpungeAttemptContent deletes the response body an attempt kept.
 func (s *Server) handleExpungeAttemptContent(w http.ResponseWriter, r *http.Request) error {
-	app, msg, err := s.message(r)
+	a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
-	a, err := s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
-	if err != nil {
-		return err
-	}
-	if err := s.store.ExpungeAttemptContent(r.Context(), app.ID, msg.ID, a.ID); err != nil {
+	if err := s.store.ExpungeAttemptContent(r.Context(), a.AppID, a.MsgID, a.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -175,9 +177,18 @@ func (s *Server) handleExpungeAttemptContent(w http.ResponseWriter, r *http.Requ
 // was owed to, with the message's state there.
 type messageEndpointOut struct {
 	endpointCommon
-	Status      int     `json:"status"`
-	StatusText  string  `json:"statusText"`
+	statusOut
 	NextAttempt *string `json:"nextAttempt"`
+}
+
+// statusOut is a message's state at an endpoint, as Svix shows it.
+type statusOut struct {
+	Status     int    `json:"status"`
+	StatusText string `json:"statusText"`
+}
+
+func toStatusOut(st hookbridge.MessageStatus) statusOut {
+	return statusOut{Status: int(svixStatus(st)), StatusText: svixStatus(st).String()}
 }
 
 // handleListAttemptedDestinations lists the endpoints a message was owed
@@ -199,8 +210,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 	conv := func(me *hookbridge.MessageEndpoint) messageEndpointOut {
 		return messageEndpointOut{
 			endpointCommon: toEndpointCommon(&me.Endpoint),
-			Status:         int(svixStatus(me.Status)),
-			StatusText:     svixStatus(me.Status).String(),
+			statusOut:      toStatusOut(me.Status),
 			NextAttempt:    formatTimePtr(me.NextAttempt),
 		}
 	}
@@ -212,8 +222,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 // endpoint, with its state there.
 type endpointMessageOut struct {
 	messageOut
-	Status      int     `json:"status"`
-	StatusText  string  `json:"statusText"`
+	statusOut
 	NextAttempt *string `json:"nextAttempt,omitempty"`
 }
 
@@ -223,14 +232,7 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 	var fe fieldErrors
 	query := r.URL.Query()
 	q, mf, withContent := messageQuery(query, &fe)
-	f := hookbridge.EndpointMessageFilter{
-		ListOptions: mf.ListOptions,
-		Status:      statusParam(query, &fe),
-		EventTypes:  mf.EventTypes,
-		Channel:     mf.Channel,
-		Before:      mf.Before,
-		After:       mf.After,
-	}
+	f := hookbridge.EndpointMessageFilter{MessageFilter: mf, Status: statusParam(query, &fe)}
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -245,8 +247,7 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 	conv := func(em *hookbridge.EndpointMessage) endpointMessageOut {
 		return endpointMessageOut{
 			messageOut:  toMessageOut(&em.Message, withContent),
-			Status:      int(svixStatus(em.Status)),
-			StatusText:  svixStatus(em.Status).String(),
+			statusOut:   toStatusOut(em.Status),
 			NextAttempt: formatTimePtr(em.NextAttempt),
 		}
 	}
