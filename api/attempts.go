@@ -48,10 +48,19 @@ func toAttemptOut(a *hookbridge.Attempt, withContent bool) attemptOut {
 	return out
 }
 
-// attemptFilter reads the filters shared by both attempt lists.
-func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter, pageQuery) {
+// attemptsQuery is what both attempt lists read from their query: the
+// filter, the page, with_content and with_msg.
+type attemptsQuery struct {
+	f                    hookbridge.AttemptFilter
+	q                    pageQuery
+	withContent, withMsg bool
+}
+
+// readAttemptsQuery reads the query parameters shared by both attempt
+// lists.
+func readAttemptsQuery(query url.Values, fe *fieldErrors) attemptsQuery {
 	q := listParams(query, fe, idIterator(hookbridge.PrefixAttempt), false, hookbridge.OrderDescending)
-	return hookbridge.AttemptFilter{
+	f := hookbridge.AttemptFilter{
 		ListOptions:     q.opt,
 		Status:          statusParam(query, fe),
 		StatusCodeClass: statusCodeClassParam(query, fe),
@@ -59,7 +68,9 @@ func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter,
 		Channel:         channelParam(query, fe),
 		Before:          timeParam(query, "before", fe),
 		After:           timeParam(query, "after", fe),
-	}, q
+	}
+	return attemptsQuery{f: f, q: q,
+		withContent: boolParam(query, "with_content", true, fe), withMsg: boolParam(query, "with_msg", false, fe)}
 }
 
 // handleListAttemptsByMessage lists a message's attempts, newest first,
@@ -67,9 +78,7 @@ func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter,
 func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	query := r.URL.Query()
-	f, q := attemptFilter(query, &fe)
-	withContent := boolParam(query, "with_content", true, &fe)
-	withMsg := boolParam(query, "with_msg", false, &fe)
+	aq := readAttemptsQuery(query, &fe)
 	epID := query.Get("endpoint_id")
 	if epID != "" {
 		if msg := checkLimitedString(epID, maxNameLen); msg != "" {
@@ -83,24 +92,21 @@ func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	f.MsgID = msg.ID
+	aq.f.MsgID = msg.ID
 	if epID != "" {
 		ep, err := s.store.GetEndpoint(r.Context(), app.ID, epID)
 		if err != nil {
 			return err
 		}
-		f.EndpointID = ep.ID
+		aq.f.EndpointID = ep.ID
 	}
-	return s.writeAttempts(w, r, app, f, q, withContent, withMsg)
+	return s.writeAttempts(w, r, app, aq)
 }
 
 // handleListAttemptsByEndpoint lists an endpoint's attempts, newest first.
 func (s *Server) handleListAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
-	query := r.URL.Query()
-	f, q := attemptFilter(query, &fe)
-	withContent := boolParam(query, "with_content", true, &fe)
-	withMsg := boolParam(query, "with_msg", false, &fe)
+	aq := readAttemptsQuery(r.URL.Query(), &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -108,17 +114,18 @@ func (s *Server) handleListAttemptsByEndpoint(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	f.EndpointID = ep.ID
-	return s.writeAttempts(w, r, app, f, q, withContent, withMsg)
+	aq.f.EndpointID = ep.ID
+	return s.writeAttempts(w, r, app, aq)
 }
 
-func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hookbridge.Application, f hookbridge.AttemptFilter, q pageQuery, withContent, withMsg bool) error {
-	page, err := s.store.ListAttempts(r.Context(), app.ID, f)
+func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hookbridge.Application, aq attemptsQuery) error {
+	q, withContent := aq.q, aq.withContent
+	page, err := s.store.ListAttempts(r.Context(), app.ID, aq.f)
 	if err != nil {
 		return err
 	}
 	var msgs map[string]*messageOut
-	if withMsg {
+	if aq.withMsg {
 		msgs = make(map[string]*messageOut)
 		for _, a := range page.Data {
 			if _, ok := msgs[a.MsgID]; ok {
