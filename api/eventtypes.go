@@ -294,6 +294,16 @@ func (s *Server) saveEventType(ctx context.Context, w http.ResponseWriter, et *h
 	return nil
 }
 
+// checkedEventType answers the request's input errors in fe, if any,
+// before it reads the event type name: bad input is 4xx whether or not
+// the event type exists.
+func (s *Server) checkedEventType(ctx context.Context, name string, fe *fieldErrors) (*hookbridge.EventType, error) {
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return s.store.GetEventType(ctx, name)
+}
+
 // eventTypeBody reads {event_type_name} and decodes the request's body
 // into in.
 func (s *Server) eventTypeBody(r *http.Request, in any) (string, error) {
@@ -378,11 +388,8 @@ func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	retry, keepRetry := retryScheduleField(in.RetrySchedule, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
 	ctx := r.Context()
-	et, err := s.store.GetEventType(ctx, name)
+	et, err := s.checkedEventType(ctx, name, &fe)
 	if err != nil {
 		return err
 	}
@@ -416,11 +423,8 @@ func (s *Server) handleDeleteEventType(w http.ResponseWriter, r *http.Request) e
 	}
 	var fe fieldErrors
 	expunge := boolParam(r.URL.Query(), "expunge", false, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
 	ctx := r.Context()
-	et, err := s.store.GetEventType(ctx, name)
+	et, err := s.checkedEventType(ctx, name, &fe)
 	if err != nil {
 		return err
 	}
