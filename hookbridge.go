@@ -372,12 +372,8 @@ type AttemptFilter struct {
 
 // EndpointMessageFilter selects the messages attempted to one endpoint.
 type EndpointMessageFilter struct {
-	ListOptions
+	MessageFilter
 	// Status selects by the latest delivery's status; StatusFail takes
 	// the cancelled ones too, as the API shows them.
-	Status     *MessageStatus
-	EventTypes []string
-	Channel    string
-	Before     time.Time
-	After      time.Time
+	Status *MessageStatus
 }

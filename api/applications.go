@@ -106,6 +106,16 @@ func (s *Server) application(r *http.Request) (*hookbridge.Application, error) {
 	return s.store.GetApplication(r.Context(), r.PathValue("app_id"))
 }
 
+// checkedApplication answers the request's input errors in fe, if any,
+// before it reads the application {app_id} names: bad input is 4xx
+// whether or not the application exists.
+func (s *Server) checkedApplication(r *http.Request, fe *fieldErrors) (*hookbridge.Application, error) {
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return s.application(r)
+}
+
 func (s *Server) handleListApplications(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	q := listParams(r.URL.Query(), &fe, idIterator(hookbridge.PrefixApplication), true, hookbridge.OrderAscending)
@@ -203,10 +213,7 @@ func (s *Server) handleUpdateApplication(w http.ResponseWriter, r *http.Request)
 	}
 	var fe fieldErrors
 	in.validate(&fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, err := s.application(r)
+	app, err := s.checkedApplication(r, &fe)
 	if hookbridge.IsNotFound(err) {
 		pathID := r.PathValue("app_id")
 		if in.UID == nil && checkUID(pathID, hookbridge.PrefixApplication) != "" {

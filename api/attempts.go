@@ -48,10 +48,19 @@ func toAttemptOut(a *hookbridge.Attempt, withContent bool) attemptOut {
 	return out
 }
 
-// attemptFilter reads the filters shared by both attempt lists.
-func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter, pageQuery) {
+// attemptsQuery is what both attempt lists read from their query: the
+// filter, the page, with_content and with_msg.
+type attemptsQuery struct {
+	f                    hookbridge.AttemptFilter
+	q                    pageQuery
+	withContent, withMsg bool
+}
+
+// readAttemptsQuery reads the query parameters shared by both attempt
+// lists.
+func readAttemptsQuery(query url.Values, fe *fieldErrors) attemptsQuery {
 	q := listParams(query, fe, idIterator(hookbridge.PrefixAttempt), false, hookbridge.OrderDescending)
-	return hookbridge.AttemptFilter{
+	f := hookbridge.AttemptFilter{
 		ListOptions:     q.opt,
 		Status:          statusParam(query, fe),
 		StatusCodeClass: statusCodeClassParam(query, fe),
@@ -59,7 +68,9 @@ func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter,
 		Channel:         channelParam(query, fe),
 		Before:          timeParam(query, "before", fe),
 		After:           timeParam(query, "after", fe),
-	}, q
+	}
+	return attemptsQuery{f: f, q: q,
+		withContent: boolParam(query, "with_content", true, fe), withMsg: boolParam(query, "with_msg", false, fe)}
 }
 
 // handleListAttemptsByMessage lists a message's attempts, newest first,
@@ -67,9 +78,7 @@ func attemptFilter(query url.Values, fe *fieldErrors) (hookbridge.AttemptFilter,
 func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	query := r.URL.Query()
-	f, q := attemptFilter(query, &fe)
-	withContent := boolParam(query, "with_content", true, &fe)
-	withMsg := boolParam(query, "with_msg", false, &fe)
+	aq := readAttemptsQuery(query, &fe)
 	epID := query.Get("endpoint_id")
 	if epID != "" {
 		if msg := checkLimitedString(epID, maxNameLen); msg != "" {
@@ -83,24 +92,21 @@ func (s *Server) handleListAttemptsByMessage(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	f.MsgID = msg.ID
+	aq.f.MsgID = msg.ID
 	if epID != "" {
 		ep, err := s.store.GetEndpoint(r.Context(), app.ID, epID)
 		if err != nil {
 			return err
 		}
-		f.EndpointID = ep.ID
+		aq.f.EndpointID = ep.ID
 	}
-	return s.writeAttempts(w, r, app, f, q, withContent, withMsg)
+	return s.writeAttempts(w, r, app, aq)
 }
 
 // handleListAttemptsByEndpoint lists an endpoint's attempts, newest first.
 func (s *Server) handleListAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
-	query := r.URL.Query()
-	f, q := attemptFilter(query, &fe)
-	withContent := boolParam(query, "with_content", true, &fe)
-	withMsg := boolParam(query, "with_msg", false, &fe)
+	aq := readAttemptsQuery(r.URL.Query(), &fe)
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -108,17 +114,18 @@ func (s *Server) handleListAttemptsByEndpoint(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	f.EndpointID = ep.ID
-	return s.writeAttempts(w, r, app, f, q, withContent, withMsg)
+	aq.f.EndpointID = ep.ID
+	return s.writeAttempts(w, r, app, aq)
 }
 
-func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hookbridge.Application, f hookbridge.AttemptFilter, q pageQuery, withContent, withMsg bool) error {
-	page, err := s.store.ListAttempts(r.Context(), app.ID, f)
+func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hookbridge.Application, aq attemptsQuery) error {
+	q, withContent := aq.q, aq.withContent
+	page, err := s.store.ListAttempts(r.Context(), app.ID, aq.f)
 	if err != nil {
 		return err
 	}
 	var msgs map[string]*messageOut
-	if withMsg {
+	if aq.withMsg {
 		msgs = make(map[string]*messageOut)
 		for _, a := range page.Data {
 			if _, ok := msgs[a.MsgID]; ok {
@@ -141,12 +148,18 @@ func (s *Server) writeAttempts(w http.ResponseWriter, r *http.Request, app *hook
 	return nil
 }
 
-func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error {
+// attempt reads {app_id}, {msg_id} and {attempt_id} and the attempt they
+// name.
+func (s *Server) attempt(r *http.Request) (*hookbridge.Attempt, error) {
 	app, msg, err := s.message(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a, err := s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+	return s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+}
+
+func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
@@ -156,15 +169,11 @@ func (s *Server) handleGetAttempt(w http.ResponseWriter, r *http.Request) error 
 
 // handleExpungeAttemptContent deletes the response body an attempt kept.
 func (s *Server) handleExpungeAttemptContent(w http.ResponseWriter, r *http.Request) error {
-	app, msg, err := s.message(r)
+	a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
-	a, err := s.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
-	if err != nil {
-		return err
-	}
-	if err := s.store.ExpungeAttemptContent(r.Context(), app.ID, msg.ID, a.ID); err != nil {
+	if err := s.store.ExpungeAttemptContent(r.Context(), a.AppID, a.MsgID, a.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -175,9 +184,18 @@ func (s *Server) handleExpungeAttemptContent(w http.ResponseWriter, r *http.Requ
 // was owed to, with the message's state there.
 type messageEndpointOut struct {
 	endpointCommon
-	Status      int     `json:"status"`
-	StatusText  string  `json:"statusText"`
+	statusOut
 	NextAttempt *string `json:"nextAttempt"`
+}
+
+// statusOut is a message's state at an endpoint, as Svix shows it.
+type statusOut struct {
+	Status     int    `json:"status"`
+	StatusText string `json:"statusText"`
+}
+
+func toStatusOut(st hookbridge.MessageStatus) statusOut {
+	return statusOut{Status: int(svixStatus(st)), StatusText: svixStatus(st).String()}
 }
 
 // handleListAttemptedDestinations lists the endpoints a message was owed
@@ -199,8 +217,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 	conv := func(me *hookbridge.MessageEndpoint) messageEndpointOut {
 		return messageEndpointOut{
 			endpointCommon: toEndpointCommon(&me.Endpoint),
-			Status:         int(svixStatus(me.Status)),
-			StatusText:     svixStatus(me.Status).String(),
+			statusOut:      toStatusOut(me.Status),
 			NextAttempt:    formatTimePtr(me.NextAttempt),
 		}
 	}
@@ -212,8 +229,7 @@ func (s *Server) handleListAttemptedDestinations(w http.ResponseWriter, r *http.
 // endpoint, with its state there.
 type endpointMessageOut struct {
 	messageOut
-	Status      int     `json:"status"`
-	StatusText  string  `json:"statusText"`
+	statusOut
 	NextAttempt *string `json:"nextAttempt,omitempty"`
 }
 
@@ -223,14 +239,7 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 	var fe fieldErrors
 	query := r.URL.Query()
 	q, mf, withContent := messageQuery(query, &fe)
-	f := hookbridge.EndpointMessageFilter{
-		ListOptions: mf.ListOptions,
-		Status:      statusParam(query, &fe),
-		EventTypes:  mf.EventTypes,
-		Channel:     mf.Channel,
-		Before:      mf.Before,
-		After:       mf.After,
-	}
+	f := hookbridge.EndpointMessageFilter{MessageFilter: mf, Status: statusParam(query, &fe)}
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -245,8 +254,7 @@ func (s *Server) handleListAttemptedMessages(w http.ResponseWriter, r *http.Requ
 	conv := func(em *hookbridge.EndpointMessage) endpointMessageOut {
 		return endpointMessageOut{
 			messageOut:  toMessageOut(&em.Message, withContent),
-			Status:      int(svixStatus(em.Status)),
-			StatusText:  svixStatus(em.Status).String(),
+			statusOut:   toStatusOut(em.Status),
 			NextAttempt: formatTimePtr(em.NextAttempt),
 		}
 	}

@@ -51,18 +51,12 @@ type backfillMetrics struct {
 
 func newBackfillMetrics() backfillMetrics {
 	return backfillMetrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookbridge_backfill_runs_total",
-			Help: "Backfill runs (fetching a processor's events list) this instance ended, by scheme and result (ok, failed).",
-		}, []string{"scheme", "result"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookbridge_backfill_events_total",
-			Help: "Events a backfill fetched, by scheme and outcome: backfilled (the webhooks had not brought it) or duplicate.",
-		}, []string{"scheme", "outcome"}),
-		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookbridge_backfill_requests_total",
-			Help: "Requests a backfill made to a processor's API, retries included, by scheme.",
-		}, []string{"scheme"}),
+		runs: counterVec("hookbridge_backfill_runs_total",
+			"Backfill runs (fetching a processor's events list) this instance ended, by scheme and result (ok, failed).", "scheme", "result"),
+		events: counterVec("hookbridge_backfill_events_total",
+			"Events a backfill fetched, by scheme and outcome: backfilled (the webhooks had not brought it) or duplicate.", "scheme", "outcome"),
+		reqs: counterVec("hookbridge_backfill_requests_total",
+			"Requests a backfill made to a processor's API, retries included, by scheme.", "scheme"),
 	}
 }
 

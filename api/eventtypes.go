@@ -29,9 +29,10 @@ type eventTypeIn struct {
 	keepRetry bool
 }
 
-// validate checks the fields; withName for POST, where the name is in the
-// body rather than the path.
-func (in *eventTypeIn) validate(fe *fieldErrors, withName bool) {
+// validate checks the fields, naming the wrong ones; withName for POST,
+// where the name is in the body rather than the path.
+func (in *eventTypeIn) validate(withName bool) error {
+	var fe fieldErrors
 	if withName {
 		if in.Name == nil {
 			fe.body("field required", "name")
@@ -44,13 +45,14 @@ func (in *eventTypeIn) validate(fe *fieldErrors, withName bool) {
 	} else if msg := checkText(*in.Description); msg != "" {
 		fe.body(msg, "description")
 	}
-	checkSchemas(in.Schemas, fe)
+	checkSchemas(in.Schemas, &fe)
 	if in.FeatureFlag != nil {
 		if msg := checkLimitedString(*in.FeatureFlag, maxNameLen); msg != "" {
 			fe.body(msg, "featureFlag")
 		}
 	}
-	in.retry, in.keepRetry = retryScheduleField(in.RetrySchedule, fe)
+	in.retry, in.keepRetry = retryScheduleField(in.RetrySchedule, &fe)
+	return fe.err()
 }
 
 // apply sets every field of et from in (a replace).
@@ -252,9 +254,7 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 	if err := s.decodeBody(r, &in, false); err != nil {
 		return err
 	}
-	var fe fieldErrors
-	in.validate(&fe, true)
-	if err := fe.err(); err != nil {
+	if err := in.validate(true); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -262,27 +262,56 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 	switch {
 	case err == nil && existing.Archived:
 		in.apply(existing)
-		existing.UpdatedAt = s.timeNow()
-		if err := s.store.UpdateEventType(ctx, existing); err != nil {
-			return err
-		}
-		s.retryScheduleChanged(existing.Name)
-		writeJSON(w, http.StatusCreated, toEventTypeOut(existing))
-		return nil
+		return s.saveEventType(ctx, w, existing, false, http.StatusCreated)
 	case err == nil:
 		return hookbridge.Errorf(hookbridge.ECONFLICT, "an event type named %q already exists", *in.Name)
 	case !hookbridge.IsNotFound(err):
 		return err
 	}
-	now := s.timeNow()
-	et := &hookbridge.EventType{Name: *in.Name, CreatedAt: now, UpdatedAt: now}
+	et := &hookbridge.EventType{Name: *in.Name}
 	in.apply(et)
-	if err := s.store.CreateEventType(ctx, et); err != nil {
+	return s.saveEventType(ctx, w, et, true, http.StatusCreated)
+}
+
+// saveEventType stores et, a new event type or a changed one, stamped now,
+// tells the dispatcher its retry schedule may have changed, and writes it
+// with status.
+func (s *Server) saveEventType(ctx context.Context, w http.ResponseWriter, et *hookbridge.EventType, isNew bool, status int) error {
+	now := s.timeNow()
+	et.UpdatedAt = now
+	var err error
+	if isNew {
+		et.CreatedAt = now
+		err = s.store.CreateEventType(ctx, et)
+	} else {
+		err = s.store.UpdateEventType(ctx, et)
+	}
+	if err != nil {
 		return err
 	}
 	s.retryScheduleChanged(et.Name)
-	writeJSON(w, http.StatusCreated, toEventTypeOut(et))
+	writeJSON(w, status, toEventTypeOut(et))
 	return nil
+}
+
+// checkedEventType answers the request's input errors in fe, if any,
+// before it reads the event type name: bad input is 4xx whether or not
+// the event type exists.
+func (s *Server) checkedEventType(ctx context.Context, name string, fe *fieldErrors) (*hookbridge.EventType, error) {
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return s.store.GetEventType(ctx, name)
+}
+
+// eventTypeBody reads {event_type_name} and decodes the request's body
+// into in.
+func (s *Server) eventTypeBody(r *http.Request, in any) (string, error) {
+	name, err := eventTypeName(r)
+	if err != nil {
+		return "", err
+	}
+	return name, s.decodeBody(r, in, false)
 }
 
 // eventType reads {event_type_name} and the event type it names.
@@ -308,52 +337,32 @@ func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) erro
 
 // handleUpdateEventType replaces an event type, or creates it (201).
 func (s *Server) handleUpdateEventType(w http.ResponseWriter, r *http.Request) error {
-	name, err := eventTypeName(r)
+	var in eventTypeIn
+	name, err := s.eventTypeBody(r, &in)
 	if err != nil {
 		return err
 	}
-	var in eventTypeIn
-	if err := s.decodeBody(r, &in, false); err != nil {
-		return err
-	}
-	var fe fieldErrors
-	in.validate(&fe, false)
-	if err := fe.err(); err != nil {
+	if err := in.validate(false); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	et, err := s.store.GetEventType(ctx, name)
 	if hookbridge.IsNotFound(err) {
-		now := s.timeNow()
-		et = &hookbridge.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
+		et = &hookbridge.EventType{Name: name}
 		in.apply(et)
-		if err := s.store.CreateEventType(ctx, et); err != nil {
-			return err
-		}
-		s.retryScheduleChanged(name)
-		writeJSON(w, http.StatusCreated, toEventTypeOut(et))
-		return nil
+		return s.saveEventType(ctx, w, et, true, http.StatusCreated)
 	}
 	if err != nil {
 		return err
 	}
 	in.apply(et)
-	et.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEventType(ctx, et); err != nil {
-		return err
-	}
-	s.retryScheduleChanged(name)
-	writeJSON(w, http.StatusOK, toEventTypeOut(et))
-	return nil
+	return s.saveEventType(ctx, w, et, false, http.StatusOK)
 }
 
 func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) error {
-	name, err := eventTypeName(r)
-	if err != nil {
-		return err
-	}
 	var in eventTypePatch
-	if err := s.decodeBody(r, &in, false); err != nil {
+	name, err := s.eventTypeBody(r, &in)
+	if err != nil {
 		return err
 	}
 	var fe fieldErrors
@@ -379,11 +388,8 @@ func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	retry, keepRetry := retryScheduleField(in.RetrySchedule, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
 	ctx := r.Context()
-	et, err := s.store.GetEventType(ctx, name)
+	et, err := s.checkedEventType(ctx, name, &fe)
 	if err != nil {
 		return err
 	}
@@ -405,13 +411,7 @@ func (s *Server) handlePatchEventType(w http.ResponseWriter, r *http.Request) er
 	if !keepRetry {
 		et.RetrySchedule = retry
 	}
-	et.UpdatedAt = s.timeNow()
-	if err := s.store.UpdateEventType(ctx, et); err != nil {
-		return err
-	}
-	s.retryScheduleChanged(name)
-	writeJSON(w, http.StatusOK, toEventTypeOut(et))
-	return nil
+	return s.saveEventType(ctx, w, et, false, http.StatusOK)
 }
 
 // handleDeleteEventType archives an event type, or with expunge=true
@@ -423,11 +423,8 @@ func (s *Server) handleDeleteEventType(w http.ResponseWriter, r *http.Request) e
 	}
 	var fe fieldErrors
 	expunge := boolParam(r.URL.Query(), "expunge", false, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
 	ctx := r.Context()
-	et, err := s.store.GetEventType(ctx, name)
+	et, err := s.checkedEventType(ctx, name, &fe)
 	if err != nil {
 		return err
 	}

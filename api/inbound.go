@@ -483,10 +483,7 @@ func (s *Server) handleEventsFeed(w http.ResponseWriter, r *http.Request) error 
 		opt.Iterator = it
 	}
 	withContent := boolParam(query, "with_content", true, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, err := s.application(r)
+	app, err := s.checkedApplication(r, &fe)
 	if err != nil {
 		return err
 	}

@@ -235,10 +235,7 @@ func newMessage(in *messageIn, appID string, payload json.RawMessage, channels [
 func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) error {
 	var fe fieldErrors
 	q, f, withContent := messageQuery(r.URL.Query(), &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, err := s.application(r)
+	app, err := s.checkedApplication(r, &fe)
 	if err != nil {
 		return err
 	}

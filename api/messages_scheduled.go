@@ -25,10 +25,7 @@ func (s *Server) handleListScheduledMessages(w http.ResponseWriter, r *http.Requ
 	query := r.URL.Query()
 	q := listParams(query, &fe, idIterator(hookbridge.PrefixMessage), false, hookbridge.OrderDescending)
 	withContent := boolParam(query, "with_content", true, &fe)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	app, err := s.application(r)
+	app, err := s.checkedApplication(r, &fe)
 	if err != nil {
 		return err
 	}

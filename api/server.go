@@ -162,13 +162,16 @@ const (
 	routeSource
 )
 
+// counterVec makes a counter named name, explained by help, by labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookbridge_http_requests_total",
-			Help: "API requests this instance answered, by route pattern and status class (the dashboard's and the portal's calls included).",
-		}, []string{"route", "code"}),
+		requests: counterVec("hookbridge_http_requests_total",
+			"API requests this instance answered, by route pattern and status class (the dashboard's and the portal's calls included).", "route", "code"),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookbridge_messages_accepted_total",
 			Help: "Messages this instance accepted and stored (a repeated eventId is not counted again).",

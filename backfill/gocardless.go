@@ -36,13 +36,11 @@ type gocardless struct {
 func (g *gocardless) List(ctx context.Context, since time.Time, fn func(Event) error) error {
 	q := url.Values{"created_at[gte]": {since.UTC().Format("2006-01-02T15:04:05.000Z")}, "limit": {strconv.Itoa(gocardlessPageSize)}}
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.base+"/events?"+q.Encode(), nil)
+		req, err := bearerRequest(ctx, http.MethodGet, g.base+"/events?"+q.Encode(), nil, g.token,
+			"GoCardless-Version", GoCardlessVersion, "Accept", "application/json")
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+g.token)
-		req.Header.Set("GoCardless-Version", GoCardlessVersion)
-		req.Header.Set("Accept", "application/json")
 		var page struct {
 			Events []json.RawMessage `json:"events"`
 			Meta   struct {

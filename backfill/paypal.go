@@ -66,12 +66,10 @@ func (p *paypal) List(ctx context.Context, since time.Time, fn func(Event) error
 	q := url.Values{"start_time": {since.UTC().Format(time.RFC3339)}, "page_size": {strconv.Itoa(paypalPageSize)}}
 	next := p.base + "/v1/notifications/webhooks-events?" + q.Encode()
 	for next != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		req, err := bearerRequest(ctx, http.MethodGet, next, nil, tok, "Accept", "application/json")
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Accept", "application/json")
 		var page struct {
 			Events []json.RawMessage `json:"events"`
 			Links  []struct {
@@ -115,6 +113,20 @@ func sameOrigin(base, href string) (string, error) {
 		return "", fmt.Errorf("a next link to another host: %q", href)
 	}
 	return u.String(), nil
+}
+
+// bearerRequest is a request to a processor's API with its bearer token
+// and the header fields in header, names and values in turn.
+func bearerRequest(ctx context.Context, method, target string, body io.Reader, token string, header ...string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return req, nil
 }
 
 // doJSON sends req and decodes a 2xx answer into out; any other answer is

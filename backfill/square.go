@@ -61,13 +61,11 @@ func (s *square) List(ctx context.Context, since time.Time, fn func(Event) error
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/v2/events", bytes.NewReader(body))
+		req, err := bearerRequest(ctx, http.MethodPost, s.base+"/v2/events", bytes.NewReader(body), s.token,
+			"Square-Version", SquareVersion, "Content-Type", "application/json")
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+s.token)
-		req.Header.Set("Square-Version", SquareVersion)
-		req.Header.Set("Content-Type", "application/json")
 		var page struct {
 			Events []json.RawMessage `json:"events"`
 			Cursor string            `json:"cursor"`

@@ -50,33 +50,32 @@ func (d *Dispatcher) record(ctx, stopping context.Context, out <-chan outcome) e
 		// is coming, so the batch is written at once.
 		closed := false
 		deadline := time.Now().Add(d.flushLinger)
-	gather:
 		for b.len() < d.batchSize {
+			var (
+				o        outcome
+				ok, recv bool
+			)
 			select {
-			case o, ok := <-out:
-				if !ok {
-					closed = true
-					break gather
-				}
-				b.add(o)
-				continue
+			case o, ok = <-out:
+				recv = true
 			default:
-			}
-			wait := time.Until(deadline)
-			if d.inflight.Load() == 0 || wait <= 0 {
-				break gather
-			}
-			linger.Reset(wait)
-			select {
-			case o, ok := <-out:
-				if !ok {
-					closed = true
-					break gather
+				if wait := time.Until(deadline); d.inflight.Load() > 0 && wait > 0 {
+					linger.Reset(wait)
+					select {
+					case o, ok = <-out:
+						recv = true
+					case <-linger.C:
+					}
 				}
-				b.add(o)
-			case <-linger.C:
-				break gather
 			}
+			if !recv {
+				break // nothing more came within the linger
+			}
+			if !ok {
+				closed = true
+				break
+			}
+			b.add(o)
 		}
 		if err := d.flush(ctx, &b); err != nil && stopping.Err() != nil {
 			shutdownErrs = append(shutdownErrs, err)

@@ -7,10 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
-
-// apiKeyColumns is the column list scanAPIKey reads.
-const apiKeyColumns = `id, name, scope, hash, created_at, updated_at, last_used_at`
 
 func scanAPIKey(row pgx.Row) (hookbridge.APIKey, error) {
 	var (
@@ -36,20 +34,20 @@ func (s driver) APIKeyInsert(ctx context.Context, k *hookbridge.APIKey) error {
 
 // APIKeyGet reads the key with id.
 func (s driver) APIKeyGet(ctx context.Context, id string) (hookbridge.APIKey, error) {
-	return scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	return scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+storekit.APIKeyColumns+` FROM api_keys WHERE id = $1`, id))
 }
 
 // APIKeyList reads a page of keys by id.
 func (s driver) APIKeyList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.APIKey, error) {
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
-	list := `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE ` + q.clause() + tail
+	list := `SELECT ` + storekit.APIKeyColumns + ` FROM api_keys WHERE ` + q.clause() + tail
 	return collect(ctx, s.pool, list, q.args, scanAPIKey)
 }
 
 // APIKeyRotate sets the key's hash; see storekit.Driver.
 func (s driver) APIKeyRotate(ctx context.Context, id, hash string, now time.Time) (hookbridge.APIKey, error) {
-	const rotate = `UPDATE api_keys SET hash = $1, updated_at = $2 WHERE id = $3 RETURNING ` + apiKeyColumns
+	const rotate = `UPDATE api_keys SET hash = $1, updated_at = $2 WHERE id = $3 RETURNING ` + storekit.APIKeyColumns
 	return scanAPIKey(s.pool.QueryRow(ctx, rotate, hash, now, id))
 }
 

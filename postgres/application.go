@@ -7,10 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
-
-// applicationColumns is the column list scanApplication reads.
-const applicationColumns = `id, uid, name, rate_limit, metadata, created_at, updated_at`
 
 func scanApplication(row pgx.Row) (hookbridge.Application, error) {
 	var (
@@ -40,9 +38,9 @@ func (s driver) ApplicationInsert(ctx context.Context, app *hookbridge.Applicati
 // ApplicationGet reads the application with id (byID) or uid key; each
 // query uses a unique index.
 func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error) {
-	getApplication := `SELECT ` + applicationColumns + ` FROM applications WHERE uid = $1`
+	getApplication := `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE uid = $1`
 	if byID {
-		getApplication = `SELECT ` + applicationColumns + ` FROM applications WHERE id = $1`
+		getApplication = `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE id = $1`
 	}
 	return scanApplication(s.pool.QueryRow(ctx, getApplication, key))
 }
@@ -70,6 +68,6 @@ func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error)
 func (s driver) ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error) {
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
-	listApplications := `SELECT ` + applicationColumns + ` FROM applications WHERE ` + q.clause() + tail
+	listApplications := `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE ` + q.clause() + tail
 	return collect(ctx, s.pool, listApplications, q.args, scanApplication)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,114 +57,47 @@ import (
 // ids (a taken one fails it), so it cannot share CreateMessage's, and it
 // serves test events, not traffic.
 
-// maxGroup bounds the messages of one group, so that a long queue is
-// written in parts and the first callers are answered sooner.
-const maxGroup = 256
-
 // groupTimeout bounds the writing of one group, retries included.
 const groupTimeout = 30 * time.Second
 
-// errClosed answers messages that arrive after Close.
-var errClosed = errors.New("postgres: store is closed")
-
-// createReq is one CreateMessage waiting for the runner.
+// createReq is one CreateMessage waiting for the runner; the answer its
+// caller waits for is the message's result, or its group's error.
 type createReq struct {
-	msg             *hookbridge.Message
-	storekit.Queued                   // taken by the runner, or abandoned by its caller
-	done            chan createAnswer // capacity 1: the runner never blocks on it
-}
-
-// createAnswer is the runner's answer to a createReq: err when the message's
-// write failed with its group's, or else its result.
-type createAnswer struct {
-	result hookbridge.CreateResult
-	err    error
+	msg *hookbridge.Message
+	storekit.Waiter[hookbridge.CreateResult]
 }
 
 // ingestQueue is the queue of CreateMessage calls and the runner that
 // writes them; see above.
 type ingestQueue struct {
 	s *Store
-
-	mu      sync.Mutex
-	ready   sync.Cond // signalled when the queue gets its first message, and on close
-	pending []*createReq
-	closing bool
-	held    bool // tests: the runner takes nothing until released (see holdIngest)
-
-	done chan struct{} // closed when the runner has exited
+	*storekit.GroupQueue[hookbridge.CreateResult, *createReq]
 }
 
 // startIngest starts the runner of s's ingest queue.
 func startIngest(s *Store) *ingestQueue {
-	q := &ingestQueue{s: s, done: make(chan struct{})}
-	q.ready.L = &q.mu
+	q := &ingestQueue{s: s, GroupQueue: storekit.NewGroupQueue[hookbridge.CreateResult, *createReq]()}
 	go q.run()
 	return q
 }
 
-// close writes every message queued so far, refuses later ones, and
-// returns once the runner has exited.
-func (q *ingestQueue) close() {
-	q.mu.Lock()
-	q.closing = true
-	q.mu.Unlock()
-	q.ready.Signal()
-	<-q.done
-}
-
 // submit queues msg and returns its result once it has been written, or
 // an error: its group's failure, the context's if it ended while msg was
-// still queued, errClosed after Close.
+// still queued, storekit.ErrClosed after Close.
 func (q *ingestQueue) submit(ctx context.Context, msg *hookbridge.Message) (hookbridge.CreateResult, error) {
-	if err := ctx.Err(); err != nil {
-		return hookbridge.CreateResult{}, err
-	}
-	r := &createReq{msg: msg, done: make(chan createAnswer, 1)}
-	q.mu.Lock()
-	if q.closing {
-		q.mu.Unlock()
-		return hookbridge.CreateResult{}, errClosed
-	}
-	q.pending = append(q.pending, r)
-	first := len(q.pending) == 1
-	q.mu.Unlock()
-	if first {
-		// A longer queue has been announced already, and the runner
-		// looks at the queue again before it waits.
-		q.ready.Signal()
-	}
-
-	select {
-	case a := <-r.done:
-		return a.result, a.err
-	case <-ctx.Done():
-		if r.Abandon() {
-			return hookbridge.CreateResult{}, ctx.Err() // never written
-		}
-		a := <-r.done // being written: its outcome is on its way
-		return a.result, a.err
-	}
+	return q.Submit(ctx, &createReq{msg: msg})
 }
 
 // run takes what is queued, writes it, and repeats until closed and
 // drained.
 func (q *ingestQueue) run() {
-	defer close(q.done)
+	defer q.Exit()
+	var group []*createReq
 	for {
-		q.mu.Lock()
-		for (len(q.pending) == 0 || q.held) && !q.closing {
-			q.ready.Wait()
-		}
-		if len(q.pending) == 0 { // closing, and nothing left
-			q.mu.Unlock()
+		var ok bool
+		if group, ok = q.Take(group, storekit.MaxGroup, nil); !ok {
 			return
 		}
-		n := min(len(q.pending), maxGroup)
-		group := q.pending[:n:n]
-		q.pending = q.pending[n:]
-		q.mu.Unlock()
-
 		q.write(group)
 		clear(group) // let the requests go
 	}
@@ -207,7 +139,7 @@ func (q *ingestQueue) write(reqs []*createReq) {
 // answer gives r its result, results[i], or err.
 func (r *createReq) answer(results []hookbridge.CreateResult, i int, err error) {
 	if err != nil {
-		r.done <- createAnswer{err: err}
+		r.Answer(hookbridge.CreateResult{}, err)
 		return
 	}
 	res := results[i]
@@ -219,7 +151,7 @@ func (r *createReq) answer(results []hookbridge.CreateResult, i int, err error) 
 		m.Payload, m.Channels = slices.Clone(m.Payload), slices.Clone(m.Channels)
 		res.Message = &m
 	}
-	r.done <- createAnswer{result: res}
+	r.Answer(res, nil)
 }
 
 // refused reports whether err is the database refusing a statement of

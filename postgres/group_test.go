@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/storetest"
 )
@@ -16,19 +17,9 @@ import (
 // meanwhile queue up and are written as one group.
 func holdIngest(t *testing.T, s *Store) (release func()) {
 	t.Helper()
-	q := s.ingest
-	q.mu.Lock()
-	q.held = true
-	q.mu.Unlock()
 	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			q.mu.Lock()
-			q.held = false
-			q.mu.Unlock()
-			q.ready.Signal()
-		})
-	}
+	hold := s.ingest.Hold()
+	release = func() { once.Do(hold) }
 	t.Cleanup(release)
 	return release
 }
@@ -38,11 +29,7 @@ func holdIngest(t *testing.T, s *Store) (release func()) {
 // and read leases.
 func (s *Store) HoldWrites(t *testing.T) func() { return holdIngest(t, s) }
 
-func (s *Store) QueuedWrites() int {
-	s.ingest.mu.Lock()
-	defer s.ingest.mu.Unlock()
-	return len(s.ingest.pending)
-}
+func (s *Store) QueuedWrites() int { return s.ingest.Len() }
 
 func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 
@@ -80,8 +67,8 @@ func TestGroupCommitCloseAnswersQueued(t *testing.T) {
 			t.Errorf("queued before Close: %v", err)
 		}
 	}
-	if _, _, err := s.CreateMessage(t.Context(), newMessage(app.ID)); !errors.Is(err, errClosed) {
-		t.Errorf("after Close: err = %v, want %v", err, errClosed)
+	if _, _, err := s.CreateMessage(t.Context(), newMessage(app.ID)); !errors.Is(err, storekit.ErrClosed) {
+		t.Errorf("after Close: err = %v, want %v", err, storekit.ErrClosed)
 	}
 
 	other := openDSN(t, dsn)

@@ -633,12 +633,9 @@ func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID stri
 	var q query
 	q.where(`d.endpoint_id = ` + q.arg(endpointID) + ` AND d.app_id = ` + q.arg(appID))
 	q.where(latestDelivery)
-	if !since.IsZero() {
-		q.where(`m.created_at >= ` + q.arg(storekit.TruncMS(since)))
-	}
-	if !until.IsZero() {
-		q.where(`m.created_at < ` + q.arg(storekit.TruncMS(until)))
-	}
+	storekit.Bounds(since, until, func(op string, t time.Time) {
+		q.where(`m.created_at ` + op + ` ` + q.arg(storekit.TruncMS(t)))
+	})
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `
 		SELECT ` + deliveryStatus + `, count(*)

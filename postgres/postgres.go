@@ -172,7 +172,7 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 // the notifier, sending a NOTIFY still pending, and closes the connection
 // pool.
 func (s *Store) Close() error {
-	s.ingest.close()
+	s.ingest.Close()
 	s.stopNotifier()
 	<-s.notifierDone
 	s.pool.Close()

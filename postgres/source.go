@@ -317,14 +317,12 @@ func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, re
 	var ev hookbridge.InboundEvent
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if ev, err = scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id)); err != nil {
+		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
+			return scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id))
+		}, release, func(ev *hookbridge.InboundEvent) error {
+			_, err := tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 			return err
-		}
-		changed, err := release(&ev)
-		if err != nil || !changed {
-			return err
-		}
-		_, err = tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
+		})
 		return err
 	})
 	return ev, err

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
-
-// apiKeyColumns is the column list scanAPIKey reads.
-const apiKeyColumns = `id, name, scope, hash, created_at, updated_at, last_used_at`
 
 func scanAPIKey(row rowScanner) (hookbridge.APIKey, error) {
 	var (
@@ -38,19 +36,19 @@ func (s driver) APIKeyInsert(ctx context.Context, k *hookbridge.APIKey) error {
 
 // APIKeyGet reads the key with id.
 func (s driver) APIKeyGet(ctx context.Context, id string) (hookbridge.APIKey, error) {
-	return scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	return scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+storekit.APIKeyColumns+` FROM api_keys WHERE id = ?`, id))
 }
 
 // APIKeyList reads a page of keys by id.
 func (s driver) APIKeyList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.APIKey, error) {
 	where, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
-	list := `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE ` + where + orderBy + ` LIMIT ?`
+	list := `SELECT ` + storekit.APIKeyColumns + ` FROM api_keys WHERE ` + where + orderBy + ` LIMIT ?`
 	return collect(ctx, s.r, list, append(args, limit+1), scanAPIKey)
 }
 
 // APIKeyRotate sets the key's hash; see storekit.Driver.
 func (s driver) APIKeyRotate(ctx context.Context, id, hash string, now time.Time) (hookbridge.APIKey, error) {
-	const rotate = `UPDATE api_keys SET hash = ?, updated_at = ? WHERE id = ? RETURNING ` + apiKeyColumns
+	const rotate = `UPDATE api_keys SET hash = ?, updated_at = ? WHERE id = ? RETURNING ` + storekit.APIKeyColumns
 	var k hookbridge.APIKey
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error

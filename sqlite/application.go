@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
-
-// applicationColumns is the column list scanApplication reads.
-const applicationColumns = `id, uid, name, rate_limit, metadata, created_at, updated_at`
 
 func scanApplication(row rowScanner) (hookbridge.Application, error) {
 	var (
@@ -44,8 +42,8 @@ func (s driver) ApplicationInsert(ctx context.Context, app *hookbridge.Applicati
 // getApplicationByID and getApplicationByUID each use a unique index. Every
 // accepted message runs one, so they are prepared (see readStatements).
 const (
-	getApplicationByID  = `SELECT ` + applicationColumns + ` FROM applications WHERE id = ?`
-	getApplicationByUID = `SELECT ` + applicationColumns + ` FROM applications WHERE uid = ?`
+	getApplicationByID  = `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE id = ?`
+	getApplicationByUID = `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE uid = ?`
 )
 
 // ApplicationGet reads the application with id (byID) or uid key.
@@ -174,6 +172,6 @@ func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error)
 // either direction).
 func (s driver) ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error) {
 	where, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
-	listApplications := `SELECT ` + applicationColumns + ` FROM applications WHERE ` + where + orderBy + ` LIMIT ?`
+	listApplications := `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE ` + where + orderBy + ` LIMIT ?`
 	return collect(ctx, s.r, listApplications, append(args, limit+1), scanApplication)
 }

@@ -457,12 +457,9 @@ func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID stri
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
-	if !since.IsZero() {
-		w.add(`m.created_at >= ?`, ms(since))
-	}
-	if !until.IsZero() {
-		w.add(`m.created_at < ?`, ms(until))
-	}
+	storekit.Bounds(since, until, func(op string, t time.Time) {
+		w.add(`m.created_at `+op+` ?`, ms(t))
+	})
 	// endpointStats walks deliveries_endpoint_msg for the endpoint.
 	endpointStats := `
 		SELECT ` + deliveryStatus + `, count(*)

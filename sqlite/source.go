@@ -322,14 +322,12 @@ func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, re
 	var ev hookbridge.InboundEvent
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if ev, err = scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id)); err != nil {
+		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
+			return scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id))
+		}, release, func(ev *hookbridge.InboundEvent) error {
+			_, err := tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 			return err
-		}
-		changed, err := release(&ev)
-		if err != nil || !changed {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
+		})
 		return err
 	})
 	return ev, err

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -53,10 +52,6 @@ import (
 // retention, …) keep the plain form: one transaction of their own, run by
 // the same goroutine in queue order, with the caller's context.
 
-// maxGroup bounds how many writes share one transaction, so that a long
-// queue is committed in parts and the first callers are answered sooner.
-const maxGroup = 256
-
 // gatherWindow is the least time between the starts of two transactions
 // of grouped writes. Under load a group's work and its fsync take longer
 // than that, and the writer never waits. At a steady, moderate rate —
@@ -72,17 +67,13 @@ const maxGroup = 256
 // means durable; the window adds at most its length to an answer.
 const gatherWindow = 5 * time.Millisecond
 
-// errClosed answers writes that arrive after Close.
-var errClosed = errors.New("sqlite: store is closed")
-
 // writeReq is one write waiting for the writer. Exactly one of solo and
-// grouped is set.
+// grouped is set. Its caller waits for its error.
 type writeReq struct {
-	ctx             context.Context
-	solo            func(tx *sql.Tx) error
-	grouped         func(ctx context.Context, tx *writeTx) error
-	storekit.Queued            // taken by the writer, or abandoned by its caller
-	done            chan error // capacity 1: the writer never blocks on it
+	ctx     context.Context
+	solo    func(tx *sql.Tx) error
+	grouped func(ctx context.Context, tx *writeTx) error
+	storekit.Waiter[struct{}]
 }
 
 // writer runs the store's writes on its goroutine; see above.
@@ -90,10 +81,9 @@ type writer struct {
 	db    *sql.DB
 	stmts *statements
 	keys  *sealed.Keyring // the store's, for the endpoints fan-outs read
+	queue *storekit.GroupQueue[struct{}, *writeReq]
 
 	mu      sync.Mutex
-	pending []*writeReq
-	closing bool
 	handoff hookbridge.Handoff // nil: nothing is handed over
 
 	// subs is what fan-outs read about applications and their endpoints,
@@ -105,14 +95,12 @@ type writer struct {
 	// which empties it; and it is emptied whenever a transaction or a
 	// savepoint is rolled back, so it never holds what did not commit.
 	subs map[string]subscriptions
-	wake chan struct{} // capacity 1: a pending signal covers every request queued before it
-	done chan struct{} // closed when the goroutine has exited
 }
 
 // startWriter starts the writer goroutine on db, whose only connection it
 // then uses for every write.
 func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring) *writer {
-	w := &writer{db: db, stmts: stmts, keys: keys, wake: make(chan struct{}, 1), done: make(chan struct{}),
+	w := &writer{db: db, stmts: stmts, keys: keys, queue: storekit.NewGroupQueue[struct{}, *writeReq](),
 		subs: make(map[string]subscriptions)}
 	go w.loop()
 	return w
@@ -120,25 +108,13 @@ func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring) *writer {
 
 // close runs every write queued so far, refuses later ones, and returns
 // once the goroutine has exited.
-func (w *writer) close() {
-	w.mu.Lock()
-	w.closing = true
-	w.mu.Unlock()
-	w.signal()
-	<-w.done
-}
-
-func (w *writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *writer) close() { w.queue.Close() }
 
 // write runs fn in a transaction of its own and returns when it has
 // committed or failed.
 func (w *writer) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return w.submit(&writeReq{ctx: ctx, solo: fn, done: make(chan error, 1)})
+	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx, solo: fn})
+	return err
 }
 
 // writeGrouped runs fn in a transaction it may share with other grouped
@@ -148,68 +124,34 @@ func (w *writer) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // fn may be run twice (the first transaction rolled back): it must set its
 // results afresh on each run, not add to those of an earlier one.
 func (w *writer) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
-	return w.submit(&writeReq{ctx: ctx, grouped: fn, done: make(chan error, 1)})
-}
-
-func (w *writer) submit(r *writeReq) error {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	if w.closing {
-		w.mu.Unlock()
-		return errClosed
-	}
-	w.pending = append(w.pending, r)
-	w.mu.Unlock()
-	w.signal()
-
-	select {
-	case err := <-r.done:
-		return err
-	case <-r.ctx.Done():
-		if r.Abandon() {
-			return r.ctx.Err() // never run
-		}
-		return <-r.done // running: its outcome is on its way
-	}
+	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx, grouped: fn})
+	return err
 }
 
 // loop takes everything queued, runs it, and repeats until closed and
 // drained.
 func (w *writer) loop() {
-	defer close(w.done)
+	defer w.queue.Exit()
 	var (
 		batch     []*writeReq
 		lastGroup time.Time // when the last transaction of grouped writes began
 		lastSize  int       // and how many writes it held
-		timer     = time.NewTimer(0)
+		ok        bool
 	)
-	defer timer.Stop()
-	<-timer.C
-	for {
-		w.mu.Lock()
-		for len(w.pending) == 0 && !w.closing {
-			w.mu.Unlock()
-			<-w.wake
-			w.mu.Lock()
+	// gather is how long to wait before taking the queue (see
+	// gatherWindow).
+	gather := func(pending []*writeReq) time.Duration {
+		if wait := gatherWindow - time.Since(lastGroup); wait > 0 &&
+			(lastSize > 1 || len(pending) > 1) && len(pending) < storekit.MaxGroup && pending[0].solo == nil {
+			return wait
 		}
-		if len(w.pending) == 0 { // closing, and nothing left
-			w.mu.Unlock()
+		return 0
+	}
+	for {
+		if batch, ok = w.queue.Take(batch, 0, gather); !ok {
 			return
 		}
-		if wait := gatherWindow - time.Since(lastGroup); wait > 0 && !w.closing &&
-			(lastSize > 1 || len(w.pending) > 1) && len(w.pending) < maxGroup && w.pending[0].solo == nil {
-			// Gather (see gatherWindow). The writes queued meanwhile
-			// do not wake the writer: their signals wait in w.wake.
-			w.mu.Unlock()
-			timer.Reset(wait)
-			<-timer.C
-			continue
-		}
-		// Two slices take turns: the one just run is emptied and
-		// becomes the new queue.
-		batch, w.pending = w.pending, batch[:0]
+		w.mu.Lock()
 		handoff := w.handoff
 		w.mu.Unlock()
 
@@ -220,7 +162,7 @@ func (w *writer) loop() {
 				continue
 			}
 			n := 1
-			for n < len(rest) && n < maxGroup && rest[n].solo == nil {
+			for n < len(rest) && n < storekit.MaxGroup && rest[n].solo == nil {
 				n++
 			}
 			lastGroup, lastSize = time.Now(), n
@@ -237,7 +179,7 @@ func (w *writer) runSolo(r *writeReq) {
 	}
 	err := runTx(r.ctx, w.db, r.solo)
 	clear(w.subs) // it may have changed endpoints or applications
-	r.done <- err
+	r.Answer(struct{}{}, err)
 }
 
 // runTx runs fn in a transaction on db and commits it if fn returns nil.
@@ -287,7 +229,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}
 	answer := func() {
 		for i, r := range live {
-			r.done <- errs[i]
+			r.Answer(struct{}{}, errs[i])
 		}
 	}
 	failAll := func(err error) {
@@ -373,7 +315,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 	answer := func(err error) {
 		for _, r := range live {
-			r.done <- err
+			r.Answer(struct{}{}, err)
 		}
 	}
 	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
@@ -60,11 +61,7 @@ func newAppWithEndpoint(t *testing.T, s *Store) *hookbridge.Application {
 // and read leases.
 func (s *Store) HoldWrites(t *testing.T) func() { return blockWriter(t, s) }
 
-func (s *Store) QueuedWrites() int {
-	s.wr.mu.Lock()
-	defer s.wr.mu.Unlock()
-	return len(s.wr.pending)
-}
+func (s *Store) QueuedWrites() int { return s.wr.queue.Len() }
 
 func (s *Store) LeasedTo(t *testing.T, owner string) []string { return leasedTo(t, s, owner) }
 
@@ -168,10 +165,7 @@ func TestCloseFinishesQueuedWrites(t *testing.T) {
 	// is refused.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s.wr.mu.Lock()
-		closing := s.wr.closing
-		s.wr.mu.Unlock()
-		if closing {
+		if s.wr.queue.Closing() {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -179,8 +173,8 @@ func TestCloseFinishesQueuedWrites(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, _, err := s.CreateMessage(context.Background(), &hookbridge.Message{AppID: app.ID, EventType: "late", Payload: []byte(`{}`)}); !errors.Is(err, errClosed) {
-		t.Errorf("write after Close: %v, want errClosed", err)
+	if _, _, err := s.CreateMessage(context.Background(), &hookbridge.Message{AppID: app.ID, EventType: "late", Payload: []byte(`{}`)}); !errors.Is(err, storekit.ErrClosed) {
+		t.Errorf("write after Close: %v, want storekit.ErrClosed", err)
 	}
 	release()
 	for range n {

@@ -409,10 +409,10 @@ func testMessages(t *testing.T, open Opener) {
 			{"Paged", hookbridge.EndpointMessageFilter{}, hookbridge.OrderDefault, msgIDs(3, 2, 1, 0)},
 			{"Ascending", hookbridge.EndpointMessageFilter{}, hookbridge.OrderAscending, msgIDs(0, 1, 2, 3)},
 			{"Status", hookbridge.EndpointMessageFilter{Status: status(hookbridge.StatusFail)}, hookbridge.OrderDefault, msgIDs(1)},
-			{"EventTypes", hookbridge.EndpointMessageFilter{EventTypes: []string{"order.created"}}, hookbridge.OrderDefault, msgIDs(3, 0)},
-			{"Channel", hookbridge.EndpointMessageFilter{Channel: "us"}, hookbridge.OrderDefault, msgIDs(3, 2)},
-			{"Before", hookbridge.EndpointMessageFilter{Before: at(2 * time.Minute)}, hookbridge.OrderDefault, msgIDs(0)},
-			{"After", hookbridge.EndpointMessageFilter{After: at(2 * time.Minute)}, hookbridge.OrderDefault, msgIDs(3, 2)},
+			{"EventTypes", hookbridge.EndpointMessageFilter{MessageFilter: hookbridge.MessageFilter{EventTypes: []string{"order.created"}}}, hookbridge.OrderDefault, msgIDs(3, 0)},
+			{"Channel", hookbridge.EndpointMessageFilter{MessageFilter: hookbridge.MessageFilter{Channel: "us"}}, hookbridge.OrderDefault, msgIDs(3, 2)},
+			{"Before", hookbridge.EndpointMessageFilter{MessageFilter: hookbridge.MessageFilter{Before: at(2 * time.Minute)}}, hookbridge.OrderDefault, msgIDs(0)},
+			{"After", hookbridge.EndpointMessageFilter{MessageFilter: hookbridge.MessageFilter{After: at(2 * time.Minute)}}, hookbridge.OrderDefault, msgIDs(3, 2)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				got := ids(pageAll(t, 1, key, func(opt hookbridge.ListOptions) (hookbridge.Page[hookbridge.EndpointMessage], error) {

@@ -333,7 +333,7 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 		p.Since = now.UTC().Add(-24 * time.Hour).Format(inputTimeLayout)
 	}
 	msgs, err := h.store.ListEndpointMessages(ctx, v.App.ID, ep.ID, hookbridge.EndpointMessageFilter{
-		ListOptions: hookbridge.ListOptions{Limit: recentMessages},
+		MessageFilter: hookbridge.MessageFilter{ListOptions: hookbridge.ListOptions{Limit: recentMessages}},
 	})
 	if err != nil {
 		return err

@@ -212,7 +212,8 @@ func (h *Handler) searchMessages(ctx context.Context, q url.Values, appID string
 			return m, nil
 		}
 		page, err := h.store.ListEndpointMessages(ctx, appID, m.Endpoint, hookbridge.EndpointMessageFilter{
-			ListOptions: opt, Status: status, EventTypes: types, Before: before, After: after,
+			MessageFilter: hookbridge.MessageFilter{ListOptions: opt, EventTypes: types, Before: before, After: after},
+			Status:        status,
 		})
 		if err != nil {
 			return nil, err

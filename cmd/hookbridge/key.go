@@ -32,25 +32,12 @@ const keyAdminUsage = "the server-wide admin key, or an admin-scoped API key"
 
 // runKey dispatches to a key subcommand.
 func runKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage:\n\n"+keySynopsis)
-		if len(args) == 0 {
-			return usageError("a subcommand is required: create, list, rotate or revoke")
-		}
-		return nil
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "create":
-		return runKeyCreate(ctx, rest, stdout, stderr)
-	case "list":
-		return runKeyList(ctx, rest, stdout, stderr)
-	case "rotate":
-		return runKeyRotate(ctx, rest, stdout, stderr)
-	case "revoke":
-		return runKeyRevoke(ctx, rest, stdout, stderr)
-	}
-	return usageError("unknown subcommand %q: want create, list, rotate or revoke", sub)
+	return runSub(ctx, keySynopsis, []command{
+		{name: "create", run: runKeyCreate},
+		{name: "list", run: runKeyList},
+		{name: "rotate", run: runKeyRotate},
+		{name: "revoke", run: runKeyRevoke},
+	}, args, stdout, stderr)
 }
 
 func runKeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -52,6 +53,29 @@ var commands = []command{
 	{"keygen", "print a new key for --secret-key, which encrypts stored secrets", runKeygen},
 	{"rekey", "seal the stored secrets again under a new key, while serve runs", runRekey},
 	{"version", "print the version and exit", runVersion},
+}
+
+// runSub runs the subcommand args[0], one of subs,
+// with the rest of args; synopsis is the command's help.
+func runSub(ctx context.Context, synopsis string, subs []command, args []string, stdout, stderr io.Writer) error {
+	names := make([]string, len(subs))
+	for i, c := range subs {
+		names[i] = c.name
+	}
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "Usage:\n\n"+synopsis)
+		if len(args) == 0 {
+			return usageError("a subcommand is required: %s", want)
+		}
+		return nil
+	}
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return usageError("unknown subcommand %q: want %s", args[0], want)
 }
 
 func main() {

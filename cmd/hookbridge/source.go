@@ -52,31 +52,15 @@ const sourceKeyUsage = "the server-wide admin key, or an API key of scope admin 
 
 // runSource dispatches to a source subcommand.
 func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage:\n\n"+sourceSynopsis)
-		if len(args) == 0 {
-			return usageError("a subcommand is required: create, list, get, set-state, events, release or backfill")
-		}
-		return nil
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "create":
-		return runSourceCreate(ctx, rest, stdout, stderr)
-	case "list":
-		return runSourceList(ctx, rest, stdout, stderr)
-	case "get":
-		return runSourceGet(ctx, rest, stdout, stderr)
-	case "set-state":
-		return runSourceSetState(ctx, rest, stdout, stderr)
-	case "events":
-		return runSourceEvents(ctx, rest, stdout, stderr)
-	case "release":
-		return runSourceRelease(ctx, rest, stdout, stderr)
-	case "backfill":
-		return runSourceBackfill(ctx, rest, stdout, stderr)
-	}
-	return usageError("unknown subcommand %q: want create, list, get, set-state, events, release or backfill", sub)
+	return runSub(ctx, sourceSynopsis, []command{
+		{name: "create", run: runSourceCreate},
+		{name: "list", run: runSourceList},
+		{name: "get", run: runSourceGet},
+		{name: "set-state", run: runSourceSetState},
+		{name: "events", run: runSourceEvents},
+		{name: "release", run: runSourceRelease},
+		{name: "backfill", run: runSourceBackfill},
+	}, args, stdout, stderr)
 }
 
 // apiClient talks to a running server's management API.

@@ -1,12 +1,53 @@
 package storekit
 
-import "sync/atomic"
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
-// Queued is the state of a write queued for a group commit (SQLite's
-// writer, PostgreSQL's ingest): while it waits, its caller may give up on
-// it (its context ended) or the runner may take it into a group, but not
-// both, so that a write is either never done or answered once done.
-type Queued struct{ state atomic.Int32 }
+// GroupQueue is the queue of a group commit (SQLite's writer, PostgreSQL's
+// ingest): callers Submit requests and wait for their answers, and one
+// runner goroutine, the driver's, Takes what is queued, writes it together
+// in one transaction and Answers each request. What a request is, how a
+// group is written and whether to gather before taking are the driver's;
+// the queue is the part both share: arrival order, giving up on a request
+// still queued, refusing requests after Close, and Close draining the
+// queue.
+//
+// A caller whose context ends while its request is still queued gets the
+// context's error and its request is never taken. Once the runner has
+// taken it (Waiter.Take), the caller waits for its answer, which the
+// runner then owes it.
+type GroupQueue[T any, R Request[T]] struct {
+	mu      sync.Mutex
+	pending []R
+	closing bool
+	held    bool // tests: Take takes nothing until released (see Hold)
+
+	wake  chan struct{} // capacity 1: a pending signal covers every request queued before it
+	timer *time.Timer   // Take's gathering wait; only the runner uses it
+	done  chan struct{} // closed by the runner when it has exited (Exit)
+}
+
+// Request is what a GroupQueue queues: a pointer to a driver's request
+// type that embeds a Waiter[T].
+type Request[T any] interface{ waiter() *Waiter[T] }
+
+// Waiter is the part of a queued request its caller waits on: its state
+// (queued, taken by the runner, or abandoned by its caller) and its answer,
+// a T or an error.
+type Waiter[T any] struct {
+	state atomic.Int32
+	done  chan answer[T] // capacity 1: the runner never blocks on it
+}
+
+type answer[T any] struct {
+	v   T
+	err error
+}
 
 const (
 	queued int32 = iota
@@ -14,10 +55,150 @@ const (
 	abandoned
 )
 
-// Take marks the write taken by the runner, unless its caller gave up on
-// it; it reports whether it did.
-func (q *Queued) Take() bool { return q.state.CompareAndSwap(queued, taken) }
+func (w *Waiter[T]) waiter() *Waiter[T] { return w }
 
-// Abandon marks the write given up by its caller, unless the runner took
-// it; it reports whether it did (if not, the outcome is on its way).
-func (q *Queued) Abandon() bool { return q.state.CompareAndSwap(queued, abandoned) }
+// Take marks the request taken by the runner, unless its caller gave up on
+// it; it reports whether it did. A request taken must be answered.
+func (w *Waiter[T]) Take() bool { return w.state.CompareAndSwap(queued, taken) }
+
+// Answer gives the request's caller its answer: v, or err if not nil.
+func (w *Waiter[T]) Answer(v T, err error) { w.done <- answer[T]{v, err} }
+
+// MaxGroup bounds the writes of one group, so that a long queue is written
+// in parts and the first callers are answered sooner.
+const MaxGroup = 256
+
+// ErrClosed answers the writes submitted after Close.
+var ErrClosed = errors.New("store is closed")
+
+// NewGroupQueue returns an empty queue.
+func NewGroupQueue[T any, R Request[T]]() *GroupQueue[T, R] {
+	q := &GroupQueue[T, R]{wake: make(chan struct{}, 1), done: make(chan struct{}),
+		timer: time.NewTimer(0)}
+	<-q.timer.C
+	return q
+}
+
+// Submit queues r and returns its answer once the runner has given it, or
+// the context's error if ctx ended while r was still queued, or ErrClosed
+// after Close.
+func (q *GroupQueue[T, R]) Submit(ctx context.Context, r R) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	w := r.waiter()
+	w.done = make(chan answer[T], 1)
+	q.mu.Lock()
+	if q.closing {
+		q.mu.Unlock()
+		return zero, ErrClosed
+	}
+	q.pending = append(q.pending, r)
+	q.mu.Unlock()
+	q.signal()
+
+	select {
+	case a := <-w.done:
+		return a.v, a.err
+	case <-ctx.Done():
+		if w.state.CompareAndSwap(queued, abandoned) {
+			return zero, ctx.Err() // never taken
+		}
+		a := <-w.done // taken: its answer is on its way
+		return a.v, a.err
+	}
+}
+
+func (q *GroupQueue[T, R]) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Take waits until something is queued and moves the queue's first max
+// requests (every one if max is 0) into buf, which it empties first, and
+// returns it; ok is false once the queue is closed and drained. Before
+// taking, unless closing, it asks gather (if not nil) about the queue as
+// it stands: a positive wait makes it wait that long, not woken by new
+// requests, and look again. Only the runner calls Take.
+func (q *GroupQueue[T, R]) Take(buf []R, max int, gather func(pending []R) time.Duration) (_ []R, ok bool) {
+	q.mu.Lock()
+	for {
+		for (len(q.pending) == 0 || q.held) && !q.closing {
+			q.mu.Unlock()
+			<-q.wake
+			q.mu.Lock()
+		}
+		if len(q.pending) == 0 { // closing, and nothing left
+			q.mu.Unlock()
+			return buf[:0], false
+		}
+		if gather == nil || q.closing {
+			break
+		}
+		wait := gather(q.pending)
+		if wait <= 0 {
+			break
+		}
+		// The requests queued meanwhile do not wake the runner: their
+		// signals wait in q.wake.
+		q.mu.Unlock()
+		q.timer.Reset(wait)
+		<-q.timer.C
+		q.mu.Lock()
+	}
+	n := len(q.pending)
+	if max > 0 {
+		n = min(n, max)
+	}
+	buf = append(buf[:0], q.pending[:n]...)
+	rest := copy(q.pending, q.pending[n:])
+	clear(q.pending[rest:]) // let the requests go
+	q.pending = q.pending[:rest]
+	q.mu.Unlock()
+	return buf, true
+}
+
+// Exit is the runner's last call, once Take has reported the queue closed
+// and drained: it lets Close return.
+func (q *GroupQueue[T, R]) Exit() { close(q.done) }
+
+// Close makes Submit refuse new requests, and returns once the runner has
+// taken and answered every request queued so far and exited.
+func (q *GroupQueue[T, R]) Close() {
+	q.mu.Lock()
+	q.closing = true
+	q.mu.Unlock()
+	q.signal()
+	<-q.done
+}
+
+// Len is how many requests are queued, for tests.
+func (q *GroupQueue[T, R]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// Hold makes Take take nothing until release is called, so that the
+// requests a test submits meanwhile queue up and are taken together.
+func (q *GroupQueue[T, R]) Hold() (release func()) {
+	q.mu.Lock()
+	q.held = true
+	q.mu.Unlock()
+	return func() {
+		q.mu.Lock()
+		q.held = false
+		q.mu.Unlock()
+		q.signal()
+	}
+}
+
+// Closing reports whether Close has been called, for tests.
+func (q *GroupQueue[T, R]) Closing() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closing
+}

@@ -131,6 +131,22 @@ func Release(actor string, now time.Time) func(ev *hookbridge.InboundEvent) (boo
 	}
 }
 
+// ReadModifyWrite is the body of a driver's read-modify-write transaction
+// (InboundEventRelease's, say): it reads the row with read, lets modify
+// change it, and writes it with write only if modify reports a change. It
+// returns the row as it stays, with the first error.
+func ReadModifyWrite[T any](read func() (T, error), modify func(*T) (bool, error), write func(*T) error) (T, error) {
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	changed, err := modify(&v)
+	if err != nil || !changed {
+		return v, err
+	}
+	return v, write(&v)
+}
+
 // openInbound opens ev's body, as the store sealed it for the event with
 // keys. A body no configured key opens counts as gone, as after its
 // retention: the event is still worth showing.

@@ -11,3 +11,15 @@ func TruncMS(t time.Time) time.Time {
 	}
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
+
+// Bounds calls bound with each bound of the time range [since, until) that
+// is set (a zero bound is no bound) and the comparison a time within it
+// passes: ">=" since, "<" until.
+func Bounds(since, until time.Time, bound func(op string, t time.Time)) {
+	if !since.IsZero() {
+		bound(">=", since)
+	}
+	if !until.IsZero() {
+		bound("<", until)
+	}
+}
