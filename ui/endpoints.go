@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
@@ -408,20 +409,34 @@ func (h *Handler) sendTest(w http.ResponseWriter, r *http.Request, v *view, s *s
 	return nil
 }
 
-// recoverEndpoint sends again, once, every message that failed at this
-// endpoint since the given time.
+// sendAgain is what the endpoint page's "Send messages again" form may ask
+// for: the API's task that does it, and the notice once it started.
+var sendAgain = map[string]struct{ route, done string }{
+	"failed":  {"recover", "recovering"},               // whose delivery here failed
+	"missing": {"replay-missing", "replaying-missing"}, // never received here
+}
+
+// recoverEndpoint sends again, once, every message created since the given
+// time that failed at this endpoint (what=failed, the default) or that it
+// never received (what=missing): a background task either way.
 func (h *Handler) recoverEndpoint(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
 	ep, err := h.endpoint(r, v)
 	if err != nil {
 		return err
 	}
+	task, known := sendAgain[cmp.Or(r.PostForm.Get("what"), "failed")]
+	if !known {
+		v.Errors["what"] = "Choose the failed messages or those never received."
+	}
 	since, ok := parseInputTime(r.PostForm.Get("since"))
 	if !ok || since.IsZero() {
 		v.Errors["since"] = "Enter a date and time (UTC), e.g. 2025-06-01T12:00."
+	}
+	if len(v.Errors) > 0 {
 		v.Error = "Please correct the fields marked below."
 		return h.renderEndpoint(w, r, v, s, http.StatusUnprocessableEntity)
 	}
-	err = h.callAPI(r, http.MethodPost, apiPath("app", v.App.ID, "endpoint", ep.ID, "recover"),
+	err = h.callAPI(r, http.MethodPost, apiPath("app", v.App.ID, "endpoint", ep.ID, task.route),
 		map[string]string{"since": since.Format(time.RFC3339)}, nil)
 	if formFailed(err, v) {
 		return h.renderEndpoint(w, r, v, s, http.StatusUnprocessableEntity)
@@ -429,7 +444,7 @@ func (h *Handler) recoverEndpoint(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	redirect(w, r, endpointPath(v, ep.ID, "?done=recovering"))
+	redirect(w, r, endpointPath(v, ep.ID, "?done="+task.done))
 	return nil
 }
 

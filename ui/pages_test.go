@@ -413,3 +413,44 @@ func TestScheduledMessageShown(t *testing.T) {
 		t.Errorf("the cancelled message's page still shows it scheduled, or not its delivery canceled:\n%s", page.Body)
 	}
 }
+
+// TestPortalSendAgain: the endpoint page's "Send messages again" form
+// starts a recovery of the failed messages, or a replay of those the
+// endpoint never received (it was added after them), as a background task
+// of that endpoint; a choice the form does not offer is refused beside it.
+func TestPortalSendAgain(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	app := st.app("Pizza Place", "merchant-42")
+	for range 3 {
+		st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "order.created", "payload": map[string]any{}}, http.StatusAccepted)
+	}
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://receiver.example/late"}, http.StatusCreated)["id"].(string)
+
+	consumer := st.browser()
+	consumer.openPortal(st.portalLink(app, nil))
+	page := consumer.get("/portal/endpoints/" + ep).want(t, http.StatusOK)
+	if !strings.Contains(page.Body, `value="missing"`) {
+		t.Fatal("the endpoint page offers no replay of the messages it never received")
+	}
+	csrf := page.csrf(t)
+	since := st.clock.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04")
+	p := consumer.post("/portal/endpoints/"+ep+"/recover", url.Values{"csrf": {csrf}, "what": {"everything"}, "since": {since}}).
+		want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, `id="what-error"`) {
+		t.Error("an unknown choice is not refused beside the field")
+	}
+	for _, c := range []struct{ what, kind, done string }{
+		{"missing", hookbridge.TaskEndpointReplay, "replaying-missing"},
+		{"failed", hookbridge.TaskEndpointRecover, "recovering"},
+	} {
+		p := consumer.post("/portal/endpoints/"+ep+"/recover", url.Values{"csrf": {csrf}, "what": {c.what}, "since": {since}})
+		if p.Status != http.StatusSeeOther || !strings.Contains(p.Location, "done="+c.done) {
+			t.Fatalf("send again (%s): %d to %q", c.what, p.Status, p.Location)
+		}
+		tasks, err := st.store.ListTasks(context.Background(), hookbridge.TaskFilter{Kind: c.kind})
+		if err != nil || len(tasks.Data) != 1 || tasks.Data[0].EndpointID != ep || tasks.Data[0].AppID != app {
+			t.Fatalf("%s tasks after the form: %+v, %v; want one for the endpoint", c.kind, tasks.Data, err)
+		}
+	}
+}
