@@ -429,7 +429,7 @@ func TestPortalSendAgain(t *testing.T) {
 
 	consumer := st.browser()
 	consumer.openPortal(st.portalLink(app, nil))
-	page := consumer.get("/portal/endpoints/" + ep).want(t, http.StatusOK)
+	page := consumer.get("/portal/endpoints/"+ep).want(t, http.StatusOK)
 	if !strings.Contains(page.Body, `value="missing"`) {
 		t.Fatal("the endpoint page offers no replay of the messages it never received")
 	}
