@@ -124,12 +124,13 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		}
 		rep.BaselineRuns = append(rep.BaselineRuns, rate)
 	}
+	var relay relayResult
 	if cfg.Relay {
-		rate, err := b.relay(ctx, rep.Messages)
-		if err != nil {
+		var err error
+		if relay, err = b.relay(ctx, rep.Messages); err != nil {
 			return nil, err
 		}
-		rep.RelayPerS = &rate
+		rep.RelayPerS = &relay.perS
 	}
 
 	b.db, b.apiKey = cfg.DB, cfg.APIKey
@@ -278,10 +279,11 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 			rep.RelayRatio = &r
 		}
 	}
-	if rep.RelayPerS != nil && *rep.RelayPerS > 0 {
+	if rep.RelayPerS != nil && *rep.RelayPerS > 0 && cfg.Rate == 0 {
 		r := rep.DeliveredPerS / *rep.RelayPerS
 		rep.OfRelay = &r
 	}
+	rep.addRelayCPU(relay)
 	rep.ElapsedS = time.Since(start).Seconds()
 	if rep.Accepted == 0 {
 		return nil, fmt.Errorf("the server accepted no message: %s", rep.firstError)

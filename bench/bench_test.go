@@ -201,7 +201,7 @@ func TestCheck(t *testing.T) {
 		want   string
 	}{
 		{"NoMessages", func(c *Config) { c.Messages = 0 }, "--messages"},
-		{"RelayWithRate", func(c *Config) { c.Relay, c.Rate = true, 1000 }, "--relay"},
+		{"RelayWithBacklog", func(c *Config) { c.Relay, c.Backlog = true, 1000 }, "--relay"},
 		{"URLWithoutKey", func(c *Config) { c.URL = "http://127.0.0.1:8071" }, "--api-key"},
 		{"InProcessWithoutServe", func(c *Config) { c.InProcess = true }, "--in-process"},
 	} {

@@ -99,8 +99,8 @@ func (c *Config) Check() error {
 		return errors.New("--url needs --api-key")
 	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0 || c.Sealed):
 		return errors.New("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
-	case c.Relay && (c.Rate > 0 || c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
-		return errors.New("--relay measures throughput with one delivery per message: not with --rate, --backlog, --hang or --fanout")
+	case c.Relay && (c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
+		return errors.New("--relay measures one delivery per message: not with --backlog, --hang or --fanout")
 	case c.Filter && c.Hang > 0:
 		return errors.New("--filter and --hang measure different things; use one at a time")
 	case c.InProcess && c.ServerBinary != "":

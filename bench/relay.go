@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,15 +193,15 @@ func (r *relayServer) send(j relayJob) error {
 // relay measures the relay's delivery rate for n messages, sent the way
 // the run sends them (--batch, --concurrency) to one endpoint of a
 // receiver of its own, so that its arrivals never mix with the server's.
-func (b *bench) relay(ctx context.Context, n int) (float64, error) {
+func (b *bench) relay(ctx context.Context, n int) (relayResult, error) {
 	recv, err := startReceiver(anyLoopbackPort)
 	if err != nil {
-		return 0, err
+		return relayResult{}, err
 	}
 	defer recv.close()
-	rl, err := startRelay(recv.url+"/e/0", max(b.cfg.Workers, dispatch.DefaultWorkers))
+	rl, err := b.startRelay(ctx, recv.url+"/e/0")
 	if err != nil {
-		return 0, err
+		return relayResult{}, err
 	}
 	stopped := false
 	defer func() {
@@ -207,20 +209,88 @@ func (b *bench) relay(ctx context.Context, n int) (float64, error) {
 			rl.stop()
 		}
 	}()
-	ing := b.ingest(ctx, recv, fleet{rl}, []application{{id: "relay"}}, n, 0, "relay")
+	cpu0, cpuKnown := rl.cpuSoFar()
+	ing := b.ingest(ctx, recv, fleet{rl}, []application{{id: "relay"}}, n, b.cfg.Rate, "relay")
 	b.wait(ctx, recv, ing, 1, "relay deliver")
+	cpu1, _ := rl.cpuSoFar()
 	stopped = true
 	if _, err := rl.stop(); err != nil {
-		return 0, err
+		return relayResult{}, err
 	}
 	var rep Report
 	rep.addIngest(ing, 1)
 	rep.addDeliveries(recv, ing, 1, true)
 	switch {
 	case rep.Refused > 0:
-		return 0, fmt.Errorf("relay: %d messages refused: %s", rep.Refused, rep.firstError)
+		return relayResult{}, fmt.Errorf("relay: %d messages refused: %s", rep.Refused, rep.firstError)
 	case rep.Lost > 0 || rep.Duplicates > 0 || rep.Unexpected > 0:
-		return 0, fmt.Errorf("relay: %d lost, %d duplicates, %d unexpected", rep.Lost, rep.Duplicates, rep.Unexpected)
+		return relayResult{}, fmt.Errorf("relay: %d lost, %d duplicates, %d unexpected", rep.Lost, rep.Duplicates, rep.Unexpected)
 	}
-	return rep.DeliveredPerS, nil
+	res := relayResult{perS: rep.DeliveredPerS, deliveries: rep.Deliveries}
+	if cpuKnown && cpu1 >= cpu0 {
+		res.cpu, res.cpuKnown = cpu1-cpu0, true
+	}
+	return res, nil
+}
+
+// startRelay starts the relay forwarding to target: a child process
+// (`hookbridge bench --serve-relay` of the --server-binary, else of this
+// executable), so that its CPU is its own as the server's is, or with
+// --in-process inside this process, where a CPU profile of the bench
+// covers it.
+func (b *bench) startRelay(ctx context.Context, to string) (target, error) {
+	workers := max(b.cfg.Workers, dispatch.DefaultWorkers)
+	if b.cfg.InProcess {
+		return startRelay(to, workers)
+	}
+	bin := b.cfg.ServerBinary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+	}
+	c, err := startChild(ctx, bin, []string{"bench", "--serve-relay", to, "--workers", strconv.Itoa(workers)}, "")
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return relayChild{c}, nil
+}
+
+// relayChild is the relay as a child process; its API has no /api/v1 prefix.
+type relayChild struct{ *childServer }
+
+func (c relayChild) base() string { return "http://" + c.addr }
+
+// ServeRelay runs the store-less relay alone, forwarding to target (a
+// loopback URL) with the given number of workers, until ctx ends: what
+// `hookbridge bench --serve-relay` runs as --relay's child process. It
+// announces its address on stderr as a server does (a JSON log line with
+// msg "hookbridge started" and addr) and returns the first failed forward.
+func ServeRelay(ctx context.Context, target string, workers int, stderr io.Writer) error {
+	if workers <= 0 {
+		workers = dispatch.DefaultWorkers
+	}
+	rl, err := startRelay(target, workers)
+	if err != nil {
+		return err
+	}
+	addr := strings.TrimPrefix(rl.url, "http://")
+	if err := json.NewEncoder(stderr).Encode(map[string]string{"msg": "hookbridge started", "addr": addr}); err != nil {
+		_, _ = rl.stop()
+		return err
+	}
+	<-ctx.Done()
+	_, err = rl.stop()
+	return err
+}
+
+// relayResult is what a relay run measured: its delivery rate and, where
+// the relay ran as a process of its own, the CPU it spent from the first
+// message to the last arrival.
+type relayResult struct {
+	perS       float64
+	deliveries int64
+	cpu        time.Duration
+	cpuKnown   bool
 }

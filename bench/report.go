@@ -55,7 +55,13 @@ type Report struct {
 	CPUS          *float64  `json:"cpu_s"`
 	CPULoadS      *float64  `json:"cpu_load_s"`          // of cpu_s, what the server used from the first message on (its start and the setup left out), where the platform tells
 	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_load_s (else cpu_s) / deliveries, in µs
-	ElapsedS      float64   `json:"elapsed_s"`
+	// With --relay (not --in-process): the relay's CPU per delivery, from
+	// its first message to its last arrival, measured as the server's is
+	// (the relay is a child process too). cpu_us_per_delivery less this
+	// is what Hookbridge spends beyond what the HTTP exchanges alone cost
+	// at the same load.
+	RelayCPUPerDelivUS *float64 `json:"relay_cpu_us_per_delivery,omitempty"`
+	ElapsedS           float64  `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
 
@@ -179,6 +185,14 @@ func (r *Report) addUsage(u serverUsage, cpu0 time.Duration, cpu0Known bool) {
 	}
 }
 
+// addRelayCPU adds the relay's CPU per delivery, where it was measured.
+func (r *Report) addRelayCPU(relay relayResult) {
+	if relay.cpuKnown && relay.deliveries > 0 {
+		us := float64(relay.cpu.Microseconds()) / float64(relay.deliveries)
+		r.RelayCPUPerDelivUS = &us
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Print writes the report as the lines `hookbridge bench` prints.
@@ -252,6 +266,13 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if r.CPUPerDelivUS != nil {
 			fmt.Fprintf(w, " (%.1f µs per delivery)", *r.CPUPerDelivUS)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.RelayCPUPerDelivUS != nil {
+		fmt.Fprintf(w, "  store-less relay                     CPU %.1f µs per delivery", *r.RelayCPUPerDelivUS)
+		if r.CPUPerDelivUS != nil {
+			fmt.Fprintf(w, " (the server spent %.1f µs more)", *r.CPUPerDelivUS-*r.RelayCPUPerDelivUS)
 		}
 		fmt.Fprintln(w)
 	}

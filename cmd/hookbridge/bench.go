@@ -32,8 +32,9 @@ deliveries. --baseline runs the same load client straight against the
 receiver, before the server starts and again after it has stopped: the
 ceiling of this machine (the higher of the two, so that a busy moment does
 not flatter the ratio), to which the delivery rate is compared. --relay also
-runs the same load through a relay inside the bench that forwards each
-message but writes nothing down: what HTTP alone allows on this machine.
+runs the same load through a relay (a child process, as the server is) that
+forwards each message but writes nothing down: what HTTP alone allows on
+this machine, and its CPU per delivery.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ,
 NATS JetStream or Redis streams instead, which the bench consumes from;
 several destinations with --rounds are run interleaved and compared.
@@ -51,6 +52,7 @@ type benchConfig struct {
 	JSON       bool
 	CPUProfile string
 	MemProfile string
+	ServeRelay string
 }
 
 func (c *benchConfig) register(fs *flagSet) {
@@ -70,7 +72,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Rate, "rate", 0, "send at this fixed rate (messages/s) instead of as fast as possible; for latency runs")
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
 	fs.Bool(&c.Baseline, "baseline", false, "also measure the same load client posting straight to the receiver, before and after the run: the ceiling of this machine")
-	fs.Bool(&c.Relay, "relay", false, "also measure a store-less relay inside the bench: the same load through an HTTP relay that answers at once and forwards each message signed from a worker pool, but writes nothing down — what net/http alone allows a gateway on this machine (one endpoint; not with --rate, --backlog, --hang or --fanout)")
+	fs.Bool(&c.Relay, "relay", false, "also measure a store-less relay inside the bench: the same load through an HTTP relay that answers at once and forwards each message signed from a worker pool, but writes nothing down — what net/http alone allows a gateway on this machine, and its CPU per delivery (relay_cpu_us_per_delivery); with --rate, at the same pace (one endpoint; not with --backlog, --hang or --fanout)")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
 	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
@@ -86,9 +88,10 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")
-	fs.String(&c.ServerBinary, "server-binary", "", "the hookbridge binary to run as the server (default: this one), e.g. to compare two builds")
+	fs.String(&c.ServerBinary, "server-binary", "", "the hookbridge binary to run as the server and as the --relay (default: this one), e.g. to compare two builds")
 	fs.String(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to this file (with --in-process it includes the server; the load client and receiver are labelled role=client and role=receiver)")
 	fs.String(&c.MemProfile, "memprofile", "", "write an allocation profile of this process to this file at the end")
+	fs.String(&c.ServeRelay, "serve-relay", "", "run only the store-less relay, forwarding every message to this loopback URL with --workers workers, until interrupted: how --relay runs it, as a child process whose CPU is its own")
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -97,6 +100,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if cfg.ServeRelay != "" {
+		return bench.ServeRelay(ctx, cfg.ServeRelay, cfg.Workers, stderr)
 	}
 	cfg.Serve = serveInProcess
 	if err := cfg.Check(); err != nil {

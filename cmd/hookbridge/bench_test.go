@@ -40,7 +40,7 @@ func TestBenchSmoke(t *testing.T) {
 			t.Parallel()
 			rep := runBenchSmoke(t, append([]string{"--server-binary", bin}, tc.args...))
 			if tc.name == "OnePerRequest" {
-				for name, v := range map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio, "of_relay": rep.OfRelay} {
+				for name, v := range map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio, "of_relay": rep.OfRelay, "relay_cpu_us_per_delivery": rep.RelayCPUPerDelivUS} {
 					if v == nil || *v <= 0 {
 						t.Errorf("%s = %v with --relay --baseline, want a positive figure", name, v)
 					}
@@ -193,7 +193,6 @@ func runBenchSmoke(t *testing.T, args []string) bench.Report {
 func TestBenchRefusesContradictions(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
-		{"--relay", "--rate", "1000"},
 		{"--relay", "--backlog", "100"},
 		{"--relay", "--endpoints", "2", "--hang", "1"},
 		{"--relay", "--fanout", "2"},
