@@ -53,14 +53,13 @@ const amqpIdleChannels = 64
 
 func newAMQPTransport(dialer *net.Dialer, timeout time.Duration, log *slog.Logger) *amqpTransport {
 	t := &amqpTransport{timeout: timeout}
-	t.pool = newPool(func(ctx context.Context, u *hookbridge.EndpointURL) (*amqpConn, error) {
+	t.pool = newPool(loggedDial(log, "amqp", func(ctx context.Context, u *hookbridge.EndpointURL) (*amqpConn, error) {
 		conn, err := dialAMQP(ctx, dialer, u, timeout)
 		if err != nil {
-			log.Debug("dispatch: amqp connection failed", "broker", u.Scheme+"://"+u.HostPort(), "err", err)
 			return nil, err
 		}
 		return &amqpConn{conn: conn, free: make(chan *amqpChannel, amqpIdleChannels)}, nil
-	}, func(c *amqpConn) {
+	}), func(c *amqpConn) {
 		_ = c.conn.CloseDeadline(time.Now().Add(time.Second))
 	}, func(c *amqpConn) bool { return !c.conn.IsClosed() })
 	return t
@@ -104,8 +103,7 @@ func dialAMQP(ctx context.Context, dialer *net.Dialer, u *hookbridge.EndpointURL
 
 func (t *amqpTransport) send(ctx context.Context, m *outbound) sendResult {
 	u := m.url
-	key := strings.Join([]string{u.Scheme, u.User, u.Password, u.HostPort(), u.VHost}, "\x00")
-	conn, release, err := t.pool.get(ctx, key, u)
+	conn, release, err := t.pool.get(ctx, poolKey(u, u.VHost), u)
 	if err != nil {
 		return amqpFailure(err, u, t.timeout)
 	}

@@ -205,8 +205,7 @@ func (t *kafkaTransport) send(ctx context.Context, m *outbound) sendResult {
 	began := time.Now()
 	// Clients are not shared across schemes or credentials: a changed
 	// password gets a client of its own.
-	key := strings.Join([]string{u.Scheme, u.SASL, u.User, u.Password, u.HostPort()}, "\x00")
-	client, release, err := t.pool.get(ctx, key, u)
+	client, release, err := t.pool.get(ctx, poolKey(u, u.SASL), u)
 	if err != nil {
 		return kafkaFailure(err, u, t.timeout)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,10 +38,9 @@ type natsConn struct {
 
 func newNATSTransport(dialer *net.Dialer, timeout time.Duration, log *slog.Logger) *natsTransport {
 	t := &natsTransport{timeout: timeout}
-	t.pool = newPool(func(_ context.Context, u *hookbridge.EndpointURL) (*natsConn, error) {
+	t.pool = newPool(loggedDial(log, "nats", func(_ context.Context, u *hookbridge.EndpointURL) (*natsConn, error) {
 		nc, err := dialNATS(dialer, u, timeout, log)
 		if err != nil {
-			log.Debug("dispatch: nats connection failed", "broker", u.Scheme+"://"+u.HostPort(), "err", err)
 			return nil, err
 		}
 		js, err := jetstream.New(nc)
@@ -51,7 +49,7 @@ func newNATSTransport(dialer *net.Dialer, timeout time.Duration, log *slog.Logge
 			return nil, err
 		}
 		return &natsConn{nc: nc, js: js}, nil
-	}, func(c *natsConn) { c.nc.Close() }, func(c *natsConn) bool { return !c.nc.IsClosed() })
+	}), func(c *natsConn) { c.nc.Close() }, func(c *natsConn) bool { return !c.nc.IsClosed() })
 	return t
 }
 
@@ -86,8 +84,7 @@ func dialNATS(dialer *net.Dialer, u *hookbridge.EndpointURL, timeout time.Durati
 
 func (t *natsTransport) send(ctx context.Context, m *outbound) sendResult {
 	u := m.url
-	key := strings.Join([]string{u.Scheme, u.User, u.Password, u.HostPort()}, "\x00")
-	conn, release, err := t.pool.get(ctx, key, u)
+	conn, release, err := t.pool.get(ctx, poolKey(u), u)
 	if err != nil {
 		return natsFailure(err, u, t.timeout)
 	}

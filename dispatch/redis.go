@@ -88,8 +88,7 @@ func redisOptions(dialer *net.Dialer, u *hookbridge.EndpointURL, timeout time.Du
 
 func (t *redisTransport) send(ctx context.Context, m *outbound) sendResult {
 	u := m.url
-	key := strings.Join([]string{u.Scheme, u.User, u.Password, u.HostPort(), strconv.Itoa(u.DB)}, "\x00")
-	client, release, err := t.pool.get(ctx, key, u)
+	client, release, err := t.pool.get(ctx, poolKey(u, strconv.Itoa(u.DB)), u)
 	if err != nil {
 		return redisFailure(err, u, t.timeout)
 	}

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -197,6 +198,26 @@ type poolEntry[C any] struct {
 
 func newPool[C any](dial func(context.Context, *hookbridge.EndpointURL) (C, error), closeFn func(C), alive func(C) bool) *connPool[C] {
 	return &connPool[C]{dial: dial, close: closeFn, alive: alive, now: time.Now, conns: make(map[string]*poolEntry[C])}
+}
+
+// loggedDial is dial with each failure logged at debug level, naming the
+// broker by its scheme and address (never its credentials): the try's
+// attempt says why it failed, the log says it for the operator.
+func loggedDial[C any](log *slog.Logger, name string, dial func(context.Context, *hookbridge.EndpointURL) (C, error)) func(context.Context, *hookbridge.EndpointURL) (C, error) {
+	return func(ctx context.Context, u *hookbridge.EndpointURL) (C, error) {
+		c, err := dial(ctx, u)
+		if err != nil {
+			log.Debug("dispatch: "+name+" connection failed", "broker", u.Scheme+"://"+u.HostPort(), "err", err)
+		}
+		return c, err
+	}
+}
+
+// poolKey is the key of u's connection in a connPool: its scheme,
+// credentials and address, then what else tells its connections apart
+// (a virtual host, a database, a SASL mechanism).
+func poolKey(u *hookbridge.EndpointURL, more ...string) string {
+	return strings.Join(append([]string{u.Scheme, u.User, u.Password, u.HostPort()}, more...), "\x00")
 }
 
 // get returns the connection for key, dialling it (with u) if there is
