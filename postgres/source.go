@@ -89,20 +89,14 @@ func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Ro
 		lockSource    = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = $1 FOR UPDATE`
 		updateRollout = `UPDATE sources SET rollout = $1, updated_at = $2 WHERE id = $3`
 	)
-	var src hookbridge.Source
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id)); err != nil {
+	return storekit.ReadModifyWrite(ctx, s.inTx, func(tx pgx.Tx) (hookbridge.Source, error) {
+		return scanSource(s.keys, tx.QueryRow(ctx, lockSource, id))
+	}, storekit.ChangeRollout(r, now), func(tx pgx.Tx, was hookbridge.Source, _ *hookbridge.Source) error {
+		if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
 			return err
 		}
-		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
-			if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
-				return err
-			}
-			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
-		})
+		return insertRolloutChange(ctx, tx, id, actor, was.Rollout, r, now)
 	})
-	return src, err
 }
 
 // SourceDelete deletes the source; its events, rollout history and
@@ -307,18 +301,12 @@ func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, re
 		lockEvent  = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = $1 AND id = $2 FOR UPDATE`
 		setRelease = `UPDATE inbound_events SET held = $1, forward = $2, released_at = $3, released_by = $4 WHERE id = $5`
 	)
-	var ev hookbridge.InboundEvent
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
-			return scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id))
-		}, release, func(ev *hookbridge.InboundEvent) error {
-			_, err := tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
-			return err
-		})
+	return storekit.ReadModifyWrite(ctx, s.inTx, func(tx pgx.Tx) (hookbridge.InboundEvent, error) {
+		return scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id))
+	}, release, func(tx pgx.Tx, _ hookbridge.InboundEvent, ev *hookbridge.InboundEvent) error {
+		_, err := tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 		return err
 	})
-	return ev, err
 }
 
 // InboundEventSetMessages records the messages an event was forwarded as.

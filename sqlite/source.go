@@ -121,20 +121,14 @@ func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Ro
 		getSource     = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = ?`
 		updateRollout = `UPDATE sources SET rollout = ?, updated_at = ? WHERE id = ?`
 	)
-	var src hookbridge.Source
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		if src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id)); err != nil {
+	return storekit.ReadModifyWrite(ctx, s.write, func(tx *sql.Tx) (hookbridge.Source, error) {
+		return scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id))
+	}, storekit.ChangeRollout(r, now), func(tx *sql.Tx, was hookbridge.Source, _ *hookbridge.Source) error {
+		if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
 			return err
 		}
-		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
-			if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
-				return err
-			}
-			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
-		})
+		return insertRolloutChange(ctx, tx, id, actor, was.Rollout, r, now)
 	})
-	return src, err
 }
 
 // SourceDelete deletes the source; its events, rollout history and
@@ -311,18 +305,12 @@ func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, re
 		getEvent   = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = ? AND id = ?`
 		setRelease = `UPDATE inbound_events SET held = ?, forward = ?, released_at = ?, released_by = ? WHERE id = ?`
 	)
-	var ev hookbridge.InboundEvent
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
-			return scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id))
-		}, release, func(ev *hookbridge.InboundEvent) error {
-			_, err := tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
-			return err
-		})
+	return storekit.ReadModifyWrite(ctx, s.write, func(tx *sql.Tx) (hookbridge.InboundEvent, error) {
+		return scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id))
+	}, release, func(tx *sql.Tx, _ hookbridge.InboundEvent, ev *hookbridge.InboundEvent) error {
+		_, err := tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 		return err
 	})
-	return ev, err
 }
 
 // InboundEventSetMessages records the messages an event was forwarded as.
