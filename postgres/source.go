@@ -15,10 +15,8 @@ import (
 
 var _ hookbridge.SourceStore = (*Store)(nil)
 
-// sourceColumns is the column list scanSource reads. Credentials, routing
-// and rollout are jsonb in the JSON form of their domain types.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms, created_at, updated_at`
-
+// scanSource reads storekit.SourceColumns (credentials, routing and rollout
+// are jsonb) and opens the credentials with keys.
 func scanSource(keys *sealed.Keyring, row pgx.Row) (hookbridge.Source, error) {
 	var (
 		src       hookbridge.Source
@@ -68,7 +66,7 @@ func insertRolloutChange(ctx context.Context, tx pgx.Tx, sourceID, actor string,
 
 // SourceGet reads a source by id.
 func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, error) {
-	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1`
+	const getSource = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = $1`
 	return scanSource(s.keys, s.pool.QueryRow(ctx, getSource, id))
 }
 
@@ -88,23 +86,17 @@ func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds 
 // the rollout the other left.
 func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error) {
 	const (
-		lockSource    = `SELECT ` + sourceColumns + ` FROM sources WHERE id = $1 FOR UPDATE`
+		lockSource    = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = $1 FOR UPDATE`
 		updateRollout = `UPDATE sources SET rollout = $1, updated_at = $2 WHERE id = $3`
 	)
-	var src hookbridge.Source
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if src, err = scanSource(s.keys, tx.QueryRow(ctx, lockSource, id)); err != nil {
+	return storekit.ReadModifyWrite(ctx, s.inTx, func(tx pgx.Tx) (hookbridge.Source, error) {
+		return scanSource(s.keys, tx.QueryRow(ctx, lockSource, id))
+	}, storekit.ChangeRollout(r, now), func(tx pgx.Tx, was hookbridge.Source, _ *hookbridge.Source) error {
+		if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
 			return err
 		}
-		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
-			if _, err := tx.Exec(ctx, updateRollout, r, now, id); err != nil {
-				return err
-			}
-			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
-		})
+		return insertRolloutChange(ctx, tx, id, actor, was.Rollout, r, now)
 	})
-	return src, err
 }
 
 // SourceDelete deletes the source; its events, rollout history and
@@ -117,7 +109,7 @@ func (s driver) SourceDelete(ctx context.Context, id string) (int64, error) {
 func (s driver) SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error) {
 	var q query
 	tail := q.keyset("id", opt, hookbridge.OrderAscending, limit)
-	return collect(ctx, s.pool, `SELECT `+sourceColumns+` FROM sources WHERE `+q.clause()+tail, q.args,
+	return collect(ctx, s.pool, `SELECT `+storekit.SourceColumns+` FROM sources WHERE `+q.clause()+tail, q.args,
 		func(r pgx.Row) (hookbridge.Source, error) { return scanSource(s.keys, r) })
 }
 
@@ -146,10 +138,7 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 	return out, err
 }
 
-// inboundColumns is the column list scanInbound reads.
-const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
-	canonical, payments, stale, held, released_at, released_by, body_dropped_at, via`
-
+// scanInbound reads storekit.InboundColumns.
 func scanInbound(row pgx.Row) (hookbridge.InboundEvent, error) {
 	var (
 		ev                          hookbridge.InboundEvent
@@ -209,7 +198,7 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		getPolicy = `SELECT stale_policy FROM sources WHERE id = $1`
 		settled   = `UPDATE inbound_events SET payments = $1, stale = $2, held = $3, forward = $4, note = $5 WHERE id = $6`
-		getEvent  = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
+		getEvent  = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = $1 AND event_id = $2`
 	)
 	args := []any{ev.ID, ev.SourceID, ev.EventID, ev.Type, ev.Merchant, jsonMap(ev.Headers), body,
 		ev.Note, ev.Forward, nullString(ev.AppID), jsonList(ev.MessageIDs), timeOrNull(ev.OccurredAt), ev.ReceivedAt,
@@ -261,7 +250,7 @@ func (p paymentTx) LockPayment(sourceID, paymentID string) (hookbridge.PaymentSt
 		ensure = `
 			INSERT INTO payment_states (source_id, payment_id, sequence, updated_at) VALUES ($1, $2, 0, now())
 			ON CONFLICT (source_id, payment_id) DO NOTHING`
-		lock = `SELECT ` + paymentColumns + ` FROM payment_states WHERE source_id = $1 AND payment_id = $2 FOR UPDATE`
+		lock = `SELECT ` + storekit.PaymentColumns + ` FROM payment_states WHERE source_id = $1 AND payment_id = $2 FOR UPDATE`
 	)
 	if _, err := p.tx.Exec(p.ctx, ensure, sourceID, paymentID); err != nil {
 		return hookbridge.PaymentState{}, err
@@ -277,9 +266,7 @@ func (p paymentTx) SavePayment(st hookbridge.PaymentState) error {
 	return err
 }
 
-// paymentColumns is the column list scanPayment reads.
-const paymentColumns = `source_id, payment_id, status, sequence, amounts, updated_at`
-
+// scanPayment reads storekit.PaymentColumns.
 func scanPayment(row pgx.Row) (hookbridge.PaymentState, error) {
 	var (
 		st      hookbridge.PaymentState
@@ -297,13 +284,13 @@ func scanPayment(row pgx.Row) (hookbridge.PaymentState, error) {
 
 // PaymentStateGet reads the state of the source's payment.
 func (s driver) PaymentStateGet(ctx context.Context, sourceID, paymentID string) (hookbridge.PaymentState, error) {
-	return scanPayment(s.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = $1 AND payment_id = $2`,
+	return scanPayment(s.pool.QueryRow(ctx, `SELECT `+storekit.PaymentColumns+` FROM payment_states WHERE source_id = $1 AND payment_id = $2`,
 		sourceID, paymentID))
 }
 
 // InboundEventGet reads the source's event with id.
 func (s driver) InboundEventGet(ctx context.Context, sourceID, id string) (hookbridge.InboundEvent, error) {
-	return scanInbound(s.pool.QueryRow(ctx, `SELECT `+inboundColumns+` FROM inbound_events WHERE source_id = $1 AND id = $2`, sourceID, id))
+	return scanInbound(s.pool.QueryRow(ctx, `SELECT `+storekit.InboundColumns+` FROM inbound_events WHERE source_id = $1 AND id = $2`, sourceID, id))
 }
 
 // InboundEventRelease reads the event locked and applies release to it, in
@@ -311,21 +298,15 @@ func (s driver) InboundEventGet(ctx context.Context, sourceID, id string) (hookb
 // outcome.
 func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, release func(*hookbridge.InboundEvent) (bool, error)) (hookbridge.InboundEvent, error) {
 	const (
-		lockEvent  = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = $1 AND id = $2 FOR UPDATE`
+		lockEvent  = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = $1 AND id = $2 FOR UPDATE`
 		setRelease = `UPDATE inbound_events SET held = $1, forward = $2, released_at = $3, released_by = $4 WHERE id = $5`
 	)
-	var ev hookbridge.InboundEvent
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
-			return scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id))
-		}, release, func(ev *hookbridge.InboundEvent) error {
-			_, err := tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
-			return err
-		})
+	return storekit.ReadModifyWrite(ctx, s.inTx, func(tx pgx.Tx) (hookbridge.InboundEvent, error) {
+		return scanInbound(tx.QueryRow(ctx, lockEvent, sourceID, id))
+	}, release, func(tx pgx.Tx, _ hookbridge.InboundEvent, ev *hookbridge.InboundEvent) error {
+		_, err := tx.Exec(ctx, setRelease, ev.Held, ev.Forward, timeOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 		return err
 	})
-	return ev, err
 }
 
 // InboundEventSetMessages records the messages an event was forwarded as.
@@ -348,7 +329,7 @@ func (s driver) InboundEventList(ctx context.Context, sourceID string, f hookbri
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+inboundColumns+` FROM inbound_events WHERE `+q.clause()+tail, q.args...)
+		rows, err := tx.Query(ctx, `SELECT `+storekit.InboundColumns+` FROM inbound_events WHERE `+q.clause()+tail, q.args...)
 		if err != nil {
 			return err
 		}
@@ -444,11 +425,7 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 		if err != nil {
 			return err
 		}
-		c.Leads, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (time.Duration, error) {
-			var msLead int64
-			err := r.Scan(&msLead)
-			return time.Duration(msLead) * time.Millisecond, err
-		})
+		c.Leads, err = pgx.CollectRows(rows, storekit.ScanMillis[pgx.CollectableRow])
 		return err
 	})
 	return c, err
@@ -457,18 +434,9 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 // BackfillStateGet reads the source's backfill state; the zero state when
 // it never ran, no rows when the source does not exist.
 func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error) {
-	const getState = `
-		SELECT s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
-			coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)
+	const getState = `SELECT ` + storekit.BackfillStateColumns + `
 		FROM sources s LEFT JOIN source_backfill b ON b.source_id = s.id WHERE s.id = $1`
-	var (
-		st                   hookbridge.BackfillState
-		high, run, succeeded *time.Time
-	)
-	err := s.pool.QueryRow(ctx, getState, sourceID).Scan(&st.SourceID, &high, &run, &succeeded, &st.LastError, &st.Runs,
-		&st.Failures, &st.Fetched, &st.Backfilled, &st.Duplicates, &st.Requests)
-	st.HighWater, st.LastRunAt, st.LastSuccessAt = fromNullTime(high), fromNullTime(run), fromNullTime(succeeded)
-	return st, err
+	return storekit.ScanBackfillState(s.pool.QueryRow(ctx, getState, sourceID), fromNullTime)
 }
 
 // BackfillRunAdd adds a run to the source's backfill state.

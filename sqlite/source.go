@@ -15,10 +15,7 @@ import (
 
 var _ hookbridge.SourceStore = (*Store)(nil)
 
-// sourceColumns is the column list scanSource reads.
-const sourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms, created_at, updated_at`
-
-// scanSource returns the scanner of sourceColumns that opens the
+// scanSource returns the scanner of storekit.SourceColumns that opens the
 // credentials with keys.
 func scanSource(keys *sealed.Keyring) func(row rowScanner) (hookbridge.Source, error) {
 	return func(row rowScanner) (hookbridge.Source, error) { return scanSourceWith(keys, row) }
@@ -103,7 +100,7 @@ func insertRolloutChange(ctx context.Context, tx *sql.Tx, sourceID, actor string
 
 // SourceGet reads a source by id.
 func (s driver) SourceGet(ctx context.Context, id string) (hookbridge.Source, error) {
-	const getSource = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
+	const getSource = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = ?`
 	return scanSourceWith(s.keys, s.r.QueryRowContext(ctx, getSource, id))
 }
 
@@ -121,23 +118,17 @@ func (s driver) SourceUpdate(ctx context.Context, src *hookbridge.Source, creds 
 // one write transaction.
 func (s driver) SourceSetRollout(ctx context.Context, id string, r hookbridge.Rollout, actor string, now time.Time) (hookbridge.Source, error) {
 	const (
-		getSource     = `SELECT ` + sourceColumns + ` FROM sources WHERE id = ?`
+		getSource     = `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE id = ?`
 		updateRollout = `UPDATE sources SET rollout = ?, updated_at = ? WHERE id = ?`
 	)
-	var src hookbridge.Source
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		if src, err = scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id)); err != nil {
+	return storekit.ReadModifyWrite(ctx, s.write, func(tx *sql.Tx) (hookbridge.Source, error) {
+		return scanSourceWith(s.keys, tx.QueryRowContext(ctx, getSource, id))
+	}, storekit.ChangeRollout(r, now), func(tx *sql.Tx, was hookbridge.Source, _ *hookbridge.Source) error {
+		if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
 			return err
 		}
-		return storekit.ChangeRollout(&src, r, now, func(from hookbridge.Rollout) error {
-			if _, err := tx.ExecContext(ctx, updateRollout, jsonValue{r}, ms(now), id); err != nil {
-				return err
-			}
-			return insertRolloutChange(ctx, tx, id, actor, from, r, now)
-		})
+		return insertRolloutChange(ctx, tx, id, actor, was.Rollout, r, now)
 	})
-	return src, err
 }
 
 // SourceDelete deletes the source; its events, rollout history and
@@ -149,7 +140,7 @@ func (s driver) SourceDelete(ctx context.Context, id string) (int64, error) {
 // SourceList reads a page of sources by id.
 func (s driver) SourceList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Source, error) {
 	cond, args, orderBy := keyset("id", opt, hookbridge.OrderAscending)
-	query := `SELECT ` + sourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
+	query := `SELECT ` + storekit.SourceColumns + ` FROM sources WHERE ` + cond + orderBy + ` LIMIT ?`
 	return collect(ctx, s.r, query, append(args, limit+1), scanSource(s.keys))
 }
 
@@ -181,10 +172,7 @@ func (s driver) RolloutChangeList(ctx context.Context, sourceID string, opt hook
 	return rows, err
 }
 
-// inboundColumns is the column list scanInbound reads.
-const inboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
-	canonical, payments, stale, held, released_at, released_by, body_dropped_at, via`
-
+// scanInbound reads storekit.InboundColumns.
 func scanInbound(row rowScanner) (hookbridge.InboundEvent, error) {
 	var (
 		ev                          hookbridge.InboundEvent
@@ -218,7 +206,7 @@ func (s driver) InboundEventInsert(ctx context.Context, ev *hookbridge.InboundEv
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source_id, event_id) DO NOTHING`
 		settled  = `UPDATE inbound_events SET payments = ?, stale = ?, held = ?, forward = ?, note = ? WHERE id = ?`
-		getEvent = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
+		getEvent = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = ? AND event_id = ?`
 	)
 	var (
 		stored  hookbridge.InboundEvent
@@ -265,7 +253,7 @@ type paymentTx struct {
 }
 
 func (p paymentTx) LockPayment(sourceID, paymentID string) (hookbridge.PaymentState, error) {
-	st, err := scanPayment(p.tx.QueryRowContext(p.ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
+	st, err := scanPayment(p.tx.QueryRowContext(p.ctx, `SELECT `+storekit.PaymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
 		sourceID, paymentID))
 	if storekit.IsNoRows(err) {
 		return hookbridge.PaymentState{}, nil
@@ -282,9 +270,7 @@ func (p paymentTx) SavePayment(st hookbridge.PaymentState) error {
 	return err
 }
 
-// paymentColumns is the column list scanPayment reads.
-const paymentColumns = `source_id, payment_id, status, sequence, amounts, updated_at`
-
+// scanPayment reads storekit.PaymentColumns.
 func scanPayment(row rowScanner) (hookbridge.PaymentState, error) {
 	var (
 		st      hookbridge.PaymentState
@@ -303,34 +289,28 @@ func scanPayment(row rowScanner) (hookbridge.PaymentState, error) {
 
 // PaymentStateGet reads the state of the source's payment.
 func (s driver) PaymentStateGet(ctx context.Context, sourceID, paymentID string) (hookbridge.PaymentState, error) {
-	return scanPayment(s.r.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
+	return scanPayment(s.r.QueryRowContext(ctx, `SELECT `+storekit.PaymentColumns+` FROM payment_states WHERE source_id = ? AND payment_id = ?`,
 		sourceID, paymentID))
 }
 
 // InboundEventGet reads the source's event with id.
 func (s driver) InboundEventGet(ctx context.Context, sourceID, id string) (hookbridge.InboundEvent, error) {
-	return scanInbound(s.r.QueryRowContext(ctx, `SELECT `+inboundColumns+` FROM inbound_events WHERE source_id = ? AND id = ?`, sourceID, id))
+	return scanInbound(s.r.QueryRowContext(ctx, `SELECT `+storekit.InboundColumns+` FROM inbound_events WHERE source_id = ? AND id = ?`, sourceID, id))
 }
 
 // InboundEventRelease reads the event and applies release to it in one
 // write transaction.
 func (s driver) InboundEventRelease(ctx context.Context, sourceID, id string, release func(*hookbridge.InboundEvent) (bool, error)) (hookbridge.InboundEvent, error) {
 	const (
-		getEvent   = `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND id = ?`
+		getEvent   = `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = ? AND id = ?`
 		setRelease = `UPDATE inbound_events SET held = ?, forward = ?, released_at = ?, released_by = ? WHERE id = ?`
 	)
-	var ev hookbridge.InboundEvent
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		ev, err = storekit.ReadModifyWrite(func() (hookbridge.InboundEvent, error) {
-			return scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id))
-		}, release, func(ev *hookbridge.InboundEvent) error {
-			_, err := tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
-			return err
-		})
+	return storekit.ReadModifyWrite(ctx, s.write, func(tx *sql.Tx) (hookbridge.InboundEvent, error) {
+		return scanInbound(tx.QueryRowContext(ctx, getEvent, sourceID, id))
+	}, release, func(tx *sql.Tx, _ hookbridge.InboundEvent, ev *hookbridge.InboundEvent) error {
+		_, err := tx.ExecContext(ctx, setRelease, ev.Held, ev.Forward, msOrNull(ev.ReleasedAt), ev.ReleasedBy, ev.ID)
 		return err
 	})
-	return ev, err
 }
 
 // InboundEventSetMessages records the messages an event was forwarded as.
@@ -346,7 +326,7 @@ func (s driver) InboundEventList(ctx context.Context, sourceID string, f hookbri
 	if f.Held {
 		cond += " AND held"
 	}
-	query := `SELECT ` + inboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
+	query := `SELECT ` + storekit.InboundColumns + ` FROM inbound_events WHERE source_id = ? AND ` + cond + orderBy + ` LIMIT ?`
 	var rows []hookbridge.InboundEvent
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if err := sourceExists(ctx, tx, sourceID); err != nil {
@@ -448,11 +428,7 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 			return err
 		}
 		var err error
-		c.Leads, err = collect(ctx, tx, leads, args, func(r rowScanner) (time.Duration, error) {
-			var msLead int64
-			err := r.Scan(&msLead)
-			return time.Duration(msLead) * time.Millisecond, err
-		})
+		c.Leads, err = collect(ctx, tx, leads, args, storekit.ScanMillis[rowScanner])
 		return err
 	})
 	return c, err
@@ -461,18 +437,9 @@ func (s driver) ObservationCompare(ctx context.Context, sourceID string, since, 
 // BackfillStateGet reads the source's backfill state; the zero state when
 // it never ran, ENOTFOUND (no rows) when the source does not exist.
 func (s driver) BackfillStateGet(ctx context.Context, sourceID string) (hookbridge.BackfillState, error) {
-	const getState = `
-		SELECT s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
-			coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)
+	const getState = `SELECT ` + storekit.BackfillStateColumns + `
 		FROM sources s LEFT JOIN source_backfill b ON b.source_id = s.id WHERE s.id = ?`
-	var (
-		st                   hookbridge.BackfillState
-		high, run, succeeded sql.NullInt64
-	)
-	err := s.r.QueryRowContext(ctx, getState, sourceID).Scan(&st.SourceID, &high, &run, &succeeded, &st.LastError, &st.Runs,
-		&st.Failures, &st.Fetched, &st.Backfilled, &st.Duplicates, &st.Requests)
-	st.HighWater, st.LastRunAt, st.LastSuccessAt = fromNullMS(high), fromNullMS(run), fromNullMS(succeeded)
-	return st, err
+	return storekit.ScanBackfillState(s.r.QueryRowContext(ctx, getState, sourceID), fromNullMS)
 }
 
 // BackfillRunAdd adds a run to the source's backfill state.

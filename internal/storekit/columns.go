@@ -14,3 +14,24 @@ const APIKeyColumns = `id, name, scope, hash, created_at, updated_at, last_used_
 // ApplicationColumns is the column list of an application that both stores
 // read, in the order their scanners expect.
 const ApplicationColumns = `id, uid, name, rate_limit, metadata, created_at, updated_at`
+
+// SourceColumns is the column list of an inbound source that both stores
+// read, in the order their scanners expect. Credentials, routing and
+// rollout hold the JSON form of their domain types.
+const SourceColumns = `id, name, scheme, credentials, tolerance_ms, routing, rollout, stale_policy, reconcile_every_ms, created_at, updated_at`
+
+// InboundColumns is the column list of an inbound event that both stores
+// read, in the order their scanners expect.
+const InboundColumns = `id, source_id, event_id, type, merchant, headers, body, note, forward, app_id, message_ids, occurred_at, received_at,
+	canonical, payments, stale, held, released_at, released_by, body_dropped_at, via`
+
+// PaymentColumns is the column list of a payment state that both stores
+// read, in the order their scanners expect.
+const PaymentColumns = `source_id, payment_id, status, sequence, amounts, updated_at`
+
+// BackfillStateColumns is the column list of a source's backfill state
+// that both stores read, in the order ScanBackfillState expects, from the
+// source s left-joined to its source_backfill row b: a source that never
+// ran reads as the zero state.
+const BackfillStateColumns = `s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
+	coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)`

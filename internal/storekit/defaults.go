@@ -91,19 +91,19 @@ func newRow(id *string, prefix string, created, updated *time.Time, now time.Tim
 	}
 }
 
-// ChangeRollout is the rule of SetRollout for src, as the store read it in
-// its transaction: setting the rollout it has already changes and records
-// nothing; otherwise write stores r and records the change from the stored
-// rollout, and src then has r, updated at now.
-func ChangeRollout(src *hookbridge.Source, r hookbridge.Rollout, now time.Time, write func(from hookbridge.Rollout) error) error {
-	if src.Rollout.Equal(r) {
-		return nil
+// ChangeRollout is the rule of SetRollout, for the source as the store read
+// it in its transaction (see ReadModifyWrite): setting the rollout it has
+// already changes and records nothing; otherwise the source gets r, updated
+// at now, and the store writes it and records the change from the rollout
+// it read.
+func ChangeRollout(r hookbridge.Rollout, now time.Time) func(src *hookbridge.Source) (bool, error) {
+	return func(src *hookbridge.Source) (bool, error) {
+		if src.Rollout.Equal(r) {
+			return false, nil
+		}
+		src.Rollout, src.UpdatedAt = r, now
+		return true, nil
 	}
-	if err := write(src.Rollout); err != nil {
-		return err
-	}
-	src.Rollout, src.UpdatedAt = r, now
-	return nil
 }
 
 // EncodeEvent is the stored form of an operational event, recorded in the

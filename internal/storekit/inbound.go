@@ -1,6 +1,7 @@
 package storekit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -131,20 +132,28 @@ func Release(actor string, now time.Time) func(ev *hookbridge.InboundEvent) (boo
 	}
 }
 
-// ReadModifyWrite is the body of a driver's read-modify-write transaction
-// (InboundEventRelease's, say): it reads the row with read, lets modify
-// change it, and writes it with write only if modify reports a change. It
+// ReadModifyWrite is a driver's read-modify-write transaction
+// (InboundEventRelease's, SourceSetRollout's): in one transaction of inTx,
+// the driver's, it reads the row with read (locked, where the database
+// locks), lets modify change it, and writes it with write only if modify
+// reports a change; write is given the row as read and as changed. It
 // returns the row as it stays, with the first error.
-func ReadModifyWrite[T any](read func() (T, error), modify func(*T) (bool, error), write func(*T) error) (T, error) {
-	v, err := read()
-	if err != nil {
-		return v, err
-	}
-	changed, err := modify(&v)
-	if err != nil || !changed {
-		return v, err
-	}
-	return v, write(&v)
+func ReadModifyWrite[Tx, T any](ctx context.Context, inTx func(context.Context, func(Tx) error) error,
+	read func(Tx) (T, error), modify func(*T) (bool, error), write func(tx Tx, was T, v *T) error) (T, error) {
+	var v T
+	err := inTx(ctx, func(tx Tx) error {
+		var err error
+		if v, err = read(tx); err != nil {
+			return err
+		}
+		was := v
+		changed, err := modify(&v)
+		if err != nil || !changed {
+			return err
+		}
+		return write(tx, was, &v)
+	})
+	return v, err
 }
 
 // openInbound opens ev's body, as the store sealed it for the event with
