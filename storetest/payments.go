@@ -82,9 +82,7 @@ func testPayments(t *testing.T, open Opener) {
 
 		// Reads give back what was stored: the steps, the canonical
 		// messages, the flags.
-		got, err := s.GetInboundEvent(ctx, src.ID, late.ID)
-		ok(t, err)
-		equal(t, "GetInboundEvent", *got, *late)
+		storedAs(t, "GetInboundEvent", *late)(s.GetInboundEvent(ctx, src.ID, late.ID))
 		_, err = s.GetInboundEvent(ctx, src.ID, elsewhere.ID)
 		wantCode(t, err, hookbridge.ENOTFOUND)
 		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{})

@@ -90,6 +90,19 @@ func equal[T any](t *testing.T, what string, got, want T) {
 	}
 }
 
+// storedAs returns a check of a store's read of one record, to be called
+// on the read's results: storedAs(t, "GetSource", *src)(s.GetSource(ctx,
+// id)). It fails the test on the read's error, or unless the record read
+// equals want (see equal), and returns the record read.
+func storedAs[T any](t *testing.T, what string, want T) func(got *T, err error) *T {
+	return func(got *T, err error) *T {
+		t.Helper()
+		ok(t, err)
+		equal(t, what, *got, want)
+		return got
+	}
+}
+
 // normalize returns a copy of v in which what the Store contract leaves
 // open is made canonical: empty and nil slices and maps are nil, times are
 // in UTC without a monotonic reading, and JSON values are compacted with
