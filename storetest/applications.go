@@ -22,9 +22,7 @@ func testApplications(t *testing.T, open Opener) {
 		}
 		ok(t, s.CreateApplication(ctx, app))
 		for _, key := range []string{app.ID, app.UID} {
-			got, err := s.GetApplication(ctx, key)
-			ok(t, err)
-			equal(t, "GetApplication("+key+")", *got, *app)
+			got := storedAs(t, "GetApplication("+key+")", *app)(s.GetApplication(ctx, key))
 			wantUTC(t, "GetApplication", got.CreatedAt, got.UpdatedAt)
 		}
 		for _, key := range []string{"", "nope", hookbridge.NewID(hookbridge.PrefixApplication)} {
@@ -42,9 +40,7 @@ func testApplications(t *testing.T, open Opener) {
 		if app.CreatedAt.IsZero() || app.UpdatedAt.IsZero() {
 			t.Errorf("times not filled in: %+v", app)
 		}
-		got, err := s.GetApplication(t.Context(), app.ID)
-		ok(t, err)
-		equal(t, "GetApplication", *got, *app)
+		storedAs(t, "GetApplication", *app)(s.GetApplication(t.Context(), app.ID))
 	})
 
 	open.run(t, "UIDConflict", func(t *testing.T, s hookbridge.Store) {
@@ -78,12 +74,10 @@ func testApplications(t *testing.T, open Opener) {
 		if !upd.UpdatedAt.After(base) {
 			t.Errorf("UpdatedAt = %v, want it set to now", upd.UpdatedAt)
 		}
-		got, err := s.GetApplication(ctx, "new")
-		ok(t, err)
 		want := *upd
 		want.CreatedAt = base
-		equal(t, "after update", *got, want)
-		_, err = s.GetApplication(ctx, "old")
+		storedAs(t, "after update", want)(s.GetApplication(ctx, "new"))
+		_, err := s.GetApplication(ctx, "old")
 		wantCode(t, err, hookbridge.ENOTFOUND)
 
 		// Clearing the uid frees it.

@@ -98,16 +98,14 @@ func testAttempts(t *testing.T, open Opener) {
 		})
 
 		a := made[0]
-		got, err := s.GetAttempt(ctx, app.ID, a.MsgID, a.ID)
-		ok(t, err)
-		equal(t, "GetAttempt", *got, a)
+		got := storedAs(t, "GetAttempt", a)(s.GetAttempt(ctx, app.ID, a.MsgID, a.ID))
 		wantUTC(t, "GetAttempt", got.CreatedAt)
 		otherMsg := m1.ID
 		if a.MsgID == m1.ID {
 			otherMsg = m2.ID
 		}
 		b := newApp(t, s, "b")
-		_, err = s.GetAttempt(ctx, app.ID, otherMsg, a.ID)
+		_, err := s.GetAttempt(ctx, app.ID, otherMsg, a.ID)
 		wantCode(t, err, hookbridge.ENOTFOUND)
 		_, err = s.GetAttempt(ctx, b.ID, a.MsgID, a.ID)
 		wantCode(t, err, hookbridge.ENOTFOUND)

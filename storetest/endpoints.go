@@ -27,9 +27,7 @@ func testEndpoints(t *testing.T, open Opener) {
 			}
 		})
 		for _, key := range []string{ep.ID, ep.UID} {
-			got, err := s.GetEndpoint(ctx, app.ID, key)
-			ok(t, err)
-			equal(t, "GetEndpoint("+key+")", *got, *ep)
+			got := storedAs(t, "GetEndpoint("+key+")", *ep)(s.GetEndpoint(ctx, app.ID, key))
 			wantUTC(t, "GetEndpoint", got.CreatedAt, got.UpdatedAt, got.Secrets[1].Expires)
 		}
 		for _, key := range []string{"", "secondary", hookbridge.NewID(hookbridge.PrefixEndpoint)} {
@@ -48,9 +46,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		if ep.CreatedAt.IsZero() || ep.UpdatedAt.IsZero() {
 			t.Errorf("times not filled in: %+v", ep)
 		}
-		got, err := s.GetEndpoint(t.Context(), app.ID, ep.ID)
-		ok(t, err)
-		equal(t, "GetEndpoint", *got, *ep)
+		storedAs(t, "GetEndpoint", *ep)(s.GetEndpoint(t.Context(), app.ID, ep.ID))
 	})
 
 	open.run(t, "UIDConflictWithinApplication", func(t *testing.T, s hookbridge.Store) {
@@ -133,9 +129,7 @@ func testEndpoints(t *testing.T, open Opener) {
 		if len(p.Data) != 0 || !p.Done {
 			t.Errorf("b lists %+v", p)
 		}
-		got, err := s.GetEndpoint(ctx, a.ID, ep.ID)
-		ok(t, err)
-		equal(t, "untouched", *got, *ep)
+		storedAs(t, "untouched", *ep)(s.GetEndpoint(ctx, a.ID, ep.ID))
 	})
 
 	open.run(t, "DeleteDropsPendingDeliveries", func(t *testing.T, s hookbridge.Store) {

@@ -20,9 +20,7 @@ func testEventTypes(t *testing.T, open Opener) {
 			UpdatedAt:   base,
 		}
 		ok(t, s.CreateEventType(ctx, et))
-		got, err := s.GetEventType(ctx, et.Name)
-		ok(t, err)
-		equal(t, "GetEventType", *got, *et)
+		got := storedAs(t, "GetEventType", *et)(s.GetEventType(ctx, et.Name))
 		wantUTC(t, "GetEventType", got.CreatedAt, got.UpdatedAt)
 
 		wantCode(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: et.Name}), hookbridge.ECONFLICT)
@@ -32,14 +30,12 @@ func testEventTypes(t *testing.T, open Opener) {
 		if !upd.UpdatedAt.After(base) {
 			t.Errorf("UpdatedAt = %v, want it set to now", upd.UpdatedAt)
 		}
-		got, err = s.GetEventType(ctx, et.Name)
-		ok(t, err)
 		want := *upd
 		want.CreatedAt = base
-		equal(t, "after update", *got, want)
+		storedAs(t, "after update", want)(s.GetEventType(ctx, et.Name))
 
 		ok(t, s.DeleteEventType(ctx, et.Name))
-		_, err = s.GetEventType(ctx, et.Name)
+		_, err := s.GetEventType(ctx, et.Name)
 		wantCode(t, err, hookbridge.ENOTFOUND)
 		wantCode(t, s.DeleteEventType(ctx, et.Name), hookbridge.ENOTFOUND)
 		wantCode(t, s.UpdateEventType(ctx, &hookbridge.EventType{Name: "nope"}), hookbridge.ENOTFOUND)
@@ -80,9 +76,7 @@ func testEventTypes(t *testing.T, open Opener) {
 		if et.CreatedAt.IsZero() || et.UpdatedAt.IsZero() {
 			t.Errorf("times not filled in: %+v", et)
 		}
-		got, err := s.GetEventType(t.Context(), et.Name)
-		ok(t, err)
-		equal(t, "GetEventType", *got, *et)
+		storedAs(t, "GetEventType", *et)(s.GetEventType(t.Context(), et.Name))
 	})
 
 	open.run(t, "List", func(t *testing.T, s hookbridge.Store) {

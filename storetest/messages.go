@@ -180,9 +180,7 @@ func testMessages(t *testing.T, open Opener) {
 		_, err = s.GetMessage(ctx, app.ID, again.ID)
 		wantCode(t, err, hookbridge.ENOTFOUND)
 
-		got, err := s.GetMessage(ctx, app.ID, "evt-1")
-		ok(t, err)
-		equal(t, "GetMessage by eventId", *got, *first)
+		storedAs(t, "GetMessage by eventId", *first)(s.GetMessage(ctx, app.ID, "evt-1"))
 
 		// Another application's event ids are its own.
 		theirs := &hookbridge.Message{AppID: other.ID, EventID: "evt-1", EventType: "order.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0)}
@@ -212,9 +210,7 @@ func testMessages(t *testing.T, open Opener) {
 		if !hookbridge.HasPrefix(stored.ID, hookbridge.PrefixMessage) || stored.CreatedAt.IsZero() {
 			t.Errorf("stored %+v, want an id and a time filled in", stored)
 		}
-		got, err := s.GetMessage(t.Context(), app.ID, stored.ID)
-		ok(t, err)
-		equal(t, "GetMessage", *got, *stored)
+		storedAs(t, "GetMessage", *stored)(s.GetMessage(t.Context(), app.ID, stored.ID))
 	})
 
 	// The trace context a message was accepted in comes back with it, on
@@ -250,9 +246,7 @@ func testMessages(t *testing.T, open Opener) {
 		m := &hookbridge.Message{AppID: a.ID, EventID: "evt", EventType: "order.created", Payload: json.RawMessage(`{"a":[1,2]}`), Channels: []string{"x"}, CreatedAt: at(0)}
 		_, _, err := s.CreateMessage(ctx, m)
 		ok(t, err)
-		got, err := s.GetMessage(ctx, a.ID, m.ID)
-		ok(t, err)
-		equal(t, "GetMessage", *got, *m)
+		got := storedAs(t, "GetMessage", *m)(s.GetMessage(ctx, a.ID, m.ID))
 		wantUTC(t, "GetMessage", got.CreatedAt)
 		for _, key := range []string{m.ID, m.EventID} {
 			_, err := s.GetMessage(ctx, b.ID, key)

@@ -82,9 +82,7 @@ func testPayments(t *testing.T, open Opener) {
 
 		// Reads give back what was stored: the steps, the canonical
 		// messages, the flags.
-		got, err := s.GetInboundEvent(ctx, src.ID, late.ID)
-		ok(t, err)
-		equal(t, "GetInboundEvent", *got, *late)
+		storedAs(t, "GetInboundEvent", *late)(s.GetInboundEvent(ctx, src.ID, late.ID))
 		_, err = s.GetInboundEvent(ctx, src.ID, elsewhere.ID)
 		wantCode(t, err, hookbridge.ENOTFOUND)
 		p, err := s.ListInboundEvents(ctx, src.ID, hookbridge.InboundFilter{})
@@ -259,18 +257,9 @@ func testPayments(t *testing.T, open Opener) {
 		// Bodies of the events received before 3h go, two at a time; the
 		// events stay, and a second round has nothing to do.
 		cut := at(3 * time.Hour)
-		total := 0
-		for calls := 1; ; calls++ {
-			n, err := s.PurgeInboundBodiesBefore(ctx, cut, 2)
-			ok(t, err)
-			total += n
-			if n < 2 {
-				break
-			}
-			if calls > 3 {
-				t.Fatal("PurgeInboundBodiesBefore does not finish")
-			}
-		}
+		total := purgeInBatches(t, "PurgeInboundBodiesBefore", 2, 3, func(limit int) (int, error) {
+			return s.PurgeInboundBodiesBefore(ctx, cut, limit)
+		})
 		equal(t, "bodies dropped", total, 3)
 		n, err := s.PurgeInboundBodiesBefore(ctx, cut, 10)
 		ok(t, err)

@@ -33,18 +33,9 @@ func testRetention(t *testing.T, open Opener) {
 		// 4 old events and 2 old observations: batches of 3 take three calls,
 		// the last one short.
 		cut := at(time.Hour)
-		total := 0
-		for calls := 1; ; calls++ {
-			n, err := s.PurgeInboundBefore(ctx, cut, 3)
-			ok(t, err)
-			total += n
-			if n < 3 {
-				break
-			}
-			if calls > 5 {
-				t.Fatal("PurgeInboundBefore does not finish")
-			}
-		}
+		total := purgeInBatches(t, "PurgeInboundBefore", 3, 5, func(limit int) (int, error) {
+			return s.PurgeInboundBefore(ctx, cut, limit)
+		})
 		if total != 6 {
 			t.Errorf("purged %d rows, want 4 events and 2 observations", total)
 		}
@@ -172,4 +163,23 @@ func testRetention(t *testing.T, open Opener) {
 			t.Errorf("a repeated purge deleted %d more", n)
 		}
 	})
+}
+
+// purgeInBatches calls purge with limit until a call purges fewer rows
+// than that, and returns how many rows the calls purged in all; it fails
+// the test (naming what) once more than fullCalls calls came back full.
+func purgeInBatches(t *testing.T, what string, limit, fullCalls int, purge func(limit int) (int, error)) int {
+	t.Helper()
+	total := 0
+	for calls := 1; ; calls++ {
+		n, err := purge(limit)
+		ok(t, err)
+		total += n
+		if n < limit {
+			return total
+		}
+		if calls > fullCalls {
+			t.Fatalf("%s does not finish", what)
+		}
+	}
 }

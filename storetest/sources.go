@@ -23,9 +23,7 @@ func testSources(t *testing.T, open Opener) {
 			src.Credentials.API = hookbridge.SourceAPICredentials{Key: "rk_test_1", BaseURL: "http://127.0.0.1:1"}
 			src.ReconcileEvery = 15 * time.Minute
 		})
-		got, err := s.GetSource(ctx, src.ID)
-		ok(t, err)
-		equal(t, "GetSource", *got, *src)
+		got := storedAs(t, "GetSource", *src)(s.GetSource(ctx, src.ID))
 		wantUTC(t, "source", got.CreatedAt, got.UpdatedAt)
 
 		upd := *got
@@ -36,7 +34,7 @@ func testSources(t *testing.T, open Opener) {
 		upd.ReconcileEvery = 0
 		upd.Rollout = hookbridge.Rollout{State: hookbridge.RolloutOff} // not changed by UpdateSource
 		ok(t, s.UpdateSource(ctx, &upd))
-		got, err = s.GetSource(ctx, src.ID)
+		got, err := s.GetSource(ctx, src.ID)
 		ok(t, err)
 		want := upd
 		want.Rollout = src.Rollout

@@ -34,8 +34,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("Scheduled", func(t *testing.T) { testScheduled(t, open) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, open) })
-	t.Run("EndpointMTLS", func(t *testing.T) { testEndpointMTLS(t, open) })
-	t.Run("EndpointOAuth", func(t *testing.T) { testEndpointOAuth(t, open) })
+	t.Run("EndpointMTLS", func(t *testing.T) { testEndpointMaterial(t, open, mtlsMaterial) })
+	t.Run("EndpointOAuth", func(t *testing.T) { testEndpointMaterial(t, open, oauthMaterial) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 	t.Run("Attempts", func(t *testing.T) { testAttempts(t, open) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, open) })
@@ -87,6 +87,19 @@ func equal[T any](t *testing.T, what string, got, want T) {
 	g, w := normalize(got), normalize(want)
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+}
+
+// storedAs returns a check of a store's read of one record, to be called
+// on the read's results: storedAs(t, "GetSource", *src)(s.GetSource(ctx,
+// id)). It fails the test on the read's error, or unless the record read
+// equals want (see equal), and returns the record read.
+func storedAs[T any](t *testing.T, what string, want T) func(got *T, err error) *T {
+	return func(got *T, err error) *T {
+		t.Helper()
+		ok(t, err)
+		equal(t, what, *got, want)
+		return got
 	}
 }
 

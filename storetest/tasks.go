@@ -30,10 +30,8 @@ func testTasks(t *testing.T, open Opener) {
 			t.Errorf("selection ends %v, want at the task's creation %v", a.Selection.Before, a.CreatedAt)
 		}
 		wantUTC(t, "created task", a.CreatedAt, a.UpdatedAt, a.Selection.Before)
-		got, err := s.GetTask(ctx, a.ID)
-		ok(t, err)
-		equal(t, "read back", *got, *a)
-		_, err = s.GetTask(ctx, "qtask_none")
+		storedAs(t, "read back", *a)(s.GetTask(ctx, a.ID))
+		_, err := s.GetTask(ctx, "qtask_none")
 		wantCode(t, err, hookbridge.ENOTFOUND)
 
 		b := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID,
