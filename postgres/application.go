@@ -37,12 +37,28 @@ func (s driver) ApplicationInsert(ctx context.Context, app *hookbridge.Applicati
 
 // ApplicationGet reads the application with id (byID) or uid key; each
 // query uses a unique index.
+//
+// While this store listens (see Listen), applications are served from
+// memory once read (storekit.AppCache): every accepted message looks its
+// application up, a round trip to the database. A write to applications by
+// any instance reaches the cache as a notification from the writing
+// transaction, so an instance serves another's change once the
+// notification has travelled (well under a millisecond on one network).
 func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error) {
+	a, gen, ok := s.apps.Get(byID, key)
+	if ok {
+		return *a, nil
+	}
 	getApplication := `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE uid = $1`
 	if byID {
 		getApplication = `SELECT ` + storekit.ApplicationColumns + ` FROM applications WHERE id = $1`
 	}
-	return scanApplication(s.pool.QueryRow(ctx, getApplication, key))
+	app, err := scanApplication(s.pool.QueryRow(ctx, getApplication, key))
+	if err != nil {
+		return app, err
+	}
+	s.apps.Put(gen, byID, key, &app)
+	return app, nil
 }
 
 // ApplicationUpdate writes app's mutable fields, updated at now.
@@ -52,15 +68,42 @@ func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Applicati
 		WHERE id = $6
 		RETURNING created_at`
 	var created time.Time
-	err := s.pool.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
-		nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
-	return created.UTC(), markErr(err)
+	err := s.changeApplications(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
+			nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
+	})
+	return created.UTC(), err
 }
 
 // ApplicationDelete deletes the application; the foreign keys cascade to
 // its endpoints, messages, deliveries and attempts.
 func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error) {
-	return s.exec(ctx, `DELETE FROM applications WHERE id = $1`, id)
+	var n int64
+	err := s.changeApplications(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM applications WHERE id = $1`, id)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// appsChanged is the payload of the notification a write to applications
+// sends on the store's channel (see ApplicationGet and Listen).
+const appsChanged = "applications"
+
+// changeApplications runs write, a change to applications, in a
+// transaction that also notifies every listening instance, this one
+// included, to empty its cache of applications; this one's is emptied
+// once the transaction has ended, committed or not.
+func (s *Store) changeApplications(ctx context.Context, write func(pgx.Tx) error) error {
+	defer s.apps.Invalidate()
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.notify, appsChanged)
+		return err
+	})
 }
 
 // ApplicationList reads a page of applications by id (the primary key, in

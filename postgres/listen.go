@@ -36,6 +36,10 @@ func notifyChannel(schema string) string {
 // pool, in LISTEN; if that connection fails it reconnects with backoff,
 // and after every (re)connection it calls wake once, since notifications
 // sent while it was not listening are lost. wake must not block.
+//
+// While it listens, the store caches applications, and empties the cache
+// on every write to them that any instance notifies (see ApplicationGet);
+// while it does not, the cache stays empty, so no change is missed.
 func (s *Store) Listen(ctx context.Context, wake func()) error {
 	backoff := listenRetryMin
 	for {
@@ -68,10 +72,17 @@ func (s *Store) listen(ctx context.Context, wake, connected func()) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	connected()
+	s.apps.Enable(true)
+	defer s.apps.Enable(false)
 	wake()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
+		}
+		if n.Payload == appsChanged {
+			s.apps.Invalidate()
+			continue
 		}
 		wake()
 	}

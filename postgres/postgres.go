@@ -43,8 +43,12 @@ type Store struct {
 	cfg    *pgxpool.Config
 	schema string // the schema the tables live in (current_schema())
 	notify string // the NOTIFY channel of this schema
-	now    func() time.Time
-	log    *slog.Logger
+	// apps caches applications while Listen is listening, and only then:
+	// every write to applications notifies appsChanged on the channel
+	// from its transaction, and the listener empties the cache on it.
+	apps storekit.AppCache
+	now  func() time.Time
+	log  *slog.Logger
 	// migrated names the migrations Open applied, in order (Migrated).
 	migrated []string
 
@@ -132,6 +136,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.apps.Enable(false) // until Listen hears other instances' writes
 	s.Store = storekit.New(driver{s}, s.now, s.keys)
 	if err := s.init(ctx, o.migrate); err != nil {
 		pool.Close()

@@ -281,7 +281,7 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 	if subs.endpoints, err = scanRows(rows, err, scanEndpoint(f.tx.keys)); err != nil {
 		return subs, fmt.Errorf("read subscriptions: %w", err)
 	}
-	if len(f.subs) >= maxCachedApps {
+	if len(f.subs) >= storekit.MaxCachedApps {
 		clear(f.subs)
 	}
 	f.subs[appID] = subs

@@ -87,7 +87,7 @@ type Store struct {
 	// migrated names the migrations Open applied, in order (Migrated).
 	migrated []string
 	now      func() time.Time
-	apps     appCache
+	apps     storekit.AppCache
 	// running are the requests with an Idempotency-Key being served
 	// (idempotency.go).
 	running runningKeys

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 )
 
 // testCapabilities checks, on one store, the optional capabilities it
@@ -54,6 +55,75 @@ func RunInstances(t *testing.T, open func(t *testing.T) (a, b hookbridge.Store))
 		t.Parallel()
 		a, b := open(t)
 		testTaskClaims(t, a, b)
+	})
+	t.Run("ApplicationsChanged", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		testApplicationsChanged(t, a, b)
+	})
+}
+
+// testApplicationsChanged: b answers for applications as a changed them,
+// at once while b is not listening, and once a's change has been notified
+// while it is (when a store may serve applications from memory); its own
+// change at once either way.
+func testApplicationsChanged(t *testing.T, a, b hookbridge.Store) {
+	ctx := t.Context()
+	app := newApp(t, a, "before")
+	app.UID = "changed-" + app.ID
+	ok(t, a.UpdateApplication(ctx, app))
+	get := func(key string) (*hookbridge.Application, error) { return b.GetApplication(ctx, key) }
+	rename := func(s hookbridge.Store, name string) {
+		t.Helper()
+		app.Name = name
+		ok(t, s.UpdateApplication(ctx, app))
+	}
+	named := func(name string) func() bool {
+		return func() bool {
+			byID, err1 := get(app.ID)
+			byUID, err2 := get(app.UID)
+			return err1 == nil && err2 == nil && byID.Name == name && byUID.Name == name
+		}
+	}
+
+	// Not listening: nothing is served from memory.
+	if !named("before")() {
+		t.Fatal("b does not read the application a created")
+	}
+	rename(a, "unheard")
+	if !named("unheard")() {
+		t.Fatal("not listening, b answered for the application as it was before a changed it")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	wakes := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- b.(hookbridge.Listener).Listen(ctx, func() { wakes <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		ok(t, <-done)
+	}()
+	waitWake(t, wakes, "listening")
+
+	for i := range 3 {
+		// b reads the application (and may keep it), then a changes it.
+		if !named(app.Name)() {
+			t.Fatalf("round %d: b does not read the application as %q", i, app.Name)
+		}
+		name := fmt.Sprintf("heard %d", i)
+		rename(a, name)
+		testkit.WaitFor(t, "b answering with a's change to "+name, named(name))
+	}
+	rename(b, "own")
+	if !named("own")() {
+		t.Fatal("b answered for the application as it was before its own change")
+	}
+
+	ok(t, a.DeleteApplication(ctx, app.ID))
+	testkit.WaitFor(t, "b answering that the application a deleted is gone", func() bool {
+		_, err1 := get(app.ID)
+		_, err2 := get(app.UID)
+		return hookbridge.IsNotFound(err1) && hookbridge.IsNotFound(err2)
 	})
 }
 
