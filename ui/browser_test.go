@@ -105,16 +105,28 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Fatalf("timed out waiting for %s (%s); last error: %v\npage: %s", what, expr, lastErr, pageText(ctx))
 }
 
-// text returns the text of the first element matching a CSS selector.
+// text returns the text (innerText) of the first element matching a CSS
+// selector, waiting for one to exist. It reads the element in one
+// JavaScript evaluation, so a page that replaces its nodes meanwhile (a
+// live refresh, the page after a redirect) cannot leave it holding a node
+// that is gone.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? [e.innerText] : []; })()`, sel)
+	deadline := time.Now().Add(stepTimeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		got, err := chromedp.Run(ectx, chromedp.Evaluate[[]string](expr))
+		cancel()
+		if err == nil && len(got) == 1 {
+			return strings.TrimSpace(got[0])
+		}
+		lastErr = err
+		time.Sleep(50 * time.Millisecond)
 	}
-	return strings.TrimSpace(s)
+	t.Fatalf("text of %s: no such element; last error: %v\npage: %s", sel, lastErr, pageText(ctx))
+	return ""
 }
 
 // pageText is the current page's text, for failure messages.
