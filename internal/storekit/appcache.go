@@ -65,18 +65,21 @@ func (c *AppCache) Put(gen uint64, byID bool, key string, a *hookbridge.Applicat
 
 // Invalidate empties the cache; called after every committed (or possibly
 // committed) write to applications.
-func (c *AppCache) Invalidate() { c.set(c.disabled) }
+func (c *AppCache) Invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.byKey)
+}
 
 // Enable empties the cache and lets it fill again (enabled true) or keeps
 // it empty until enabled (false): for a store that can cache only while it
 // hears of other processes' writes.
-func (c *AppCache) Enable(enabled bool) { c.set(!enabled) }
-
-func (c *AppCache) set(disabled bool) {
+func (c *AppCache) Enable(enabled bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.disabled = disabled
+	c.disabled = !enabled
 	clear(c.byKey)
 }
 
