@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,8 +48,10 @@ type Store struct {
 	// every write to applications notifies appsChanged on the channel
 	// from its transaction, and the listener empties the cache on it.
 	apps storekit.AppCache
-	now  func() time.Time
-	log  *slog.Logger
+	// locks holds RunExclusive's advisory locks.
+	locks lockSession
+	now   func() time.Time
+	log   *slog.Logger
 	// migrated names the migrations Open applied, in order (Migrated).
 	migrated []string
 
@@ -174,12 +177,13 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 }
 
 // Close writes the messages queued for ingest and refuses later ones, stops
-// the notifier, sending a NOTIFY still pending, and closes the connection
-// pool.
+// the notifier, sending a NOTIFY still pending, and closes the lock
+// connection (see RunExclusive) and the connection pool.
 func (s *Store) Close() error {
 	s.ingest.Close()
 	s.stopNotifier()
 	<-s.notifierDone
+	s.locks.close(context.Background())
 	s.pool.Close()
 	return nil
 }
@@ -192,29 +196,90 @@ func (s *Store) lockKey(job string) int64 {
 }
 
 // RunExclusive runs fn unless another instance using the same schema is
-// running a job of the same name, and reports whether it ran. It holds a
-// session advisory lock (pg_try_advisory_lock) on a connection of its own
-// while fn runs; the lock ends with the session if the process dies.
+// running a job of the same name, or this one is, and reports whether it
+// ran. It holds a session advisory lock (pg_try_advisory_lock) while fn
+// runs, on the store's lock connection (see lockSession), outside the
+// pool: holding a lock never takes a connection from fn or from requests.
+// The lock ends with the session if the process dies.
 func (s *Store) RunExclusive(ctx context.Context, job string, fn func(context.Context) error) (bool, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("run %s exclusively: %w", job, err)
-	}
-	defer conn.Release()
 	key := s.lockKey(job)
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+	got, err := s.locks.acquire(ctx, s.cfg.ConnConfig, job, key)
+	if err != nil {
 		return false, fmt.Errorf("run %s exclusively: %w", job, err)
 	}
 	if !got {
 		return false, nil
 	}
-	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-	}()
+	defer s.locks.release(context.WithoutCancel(ctx), job, key)
 	return true, fn(ctx)
+}
+
+// lockSession is the connection that holds RunExclusive's advisory locks,
+// one of its own beside the pool (as Listen's is), connected when first
+// needed and again after it failed. A job that held a lock on a
+// connection that failed has lost it, as it would have with the process:
+// another instance may then start the same job.
+type lockSession struct {
+	mu   sync.Mutex
+	conn *pgx.Conn
+	held map[string]bool // jobs running here (a session may take its own lock again)
+}
+
+// acquire takes the lock key for job unless it is held, here or by
+// another session.
+func (l *lockSession) acquire(ctx context.Context, cfg *pgx.ConnConfig, job string, key int64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[job] {
+		return false, nil
+	}
+	if l.conn == nil || l.conn.IsClosed() {
+		conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			return false, fmt.Errorf("connect: %w", err)
+		}
+		l.conn = conn
+	}
+	var got bool
+	if err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+		l.closeConn(ctx)
+		return false, err
+	}
+	if got {
+		if l.held == nil {
+			l.held = make(map[string]bool)
+		}
+		l.held[job] = true
+	}
+	return got, nil
+}
+
+// release gives back the lock of job; if that fails, it closes the
+// connection, which ends every lock it held.
+func (l *lockSession) release(ctx context.Context, job string, key int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held, job)
+	if l.conn == nil {
+		return
+	}
+	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+		l.closeConn(ctx)
+	}
+}
+
+// close closes the connection, ending every lock it holds.
+func (l *lockSession) close(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeConn(ctx)
+}
+
+func (l *lockSession) closeConn(ctx context.Context) {
+	if l.conn != nil {
+		_ = l.conn.Close(ctx)
+		l.conn = nil
+	}
 }
 
 // inTx runs fn in a transaction and commits it if fn returns nil.

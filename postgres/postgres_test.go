@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -534,5 +535,33 @@ func TestUnavailable(t *testing.T) {
 	_, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/test?connect_timeout=5")
 	if err == nil || !hookbridge.IsUnavailable(markErr(err)) {
 		t.Errorf("a failed connection (%v) is not EUNAVAILABLE", err)
+	}
+}
+
+// TestRunExclusiveLeavesThePoolToTheJob runs exclusive jobs on a pool of
+// one connection, each job using the store, and one job inside another:
+// the advisory locks live on a connection of their own, so holding one
+// never takes the connection a job (or a request meanwhile) needs.
+func TestRunExclusiveLeavesThePoolToTheJob(t *testing.T) {
+	s, err := Open(t.Context(), pgtest.Schema(t), WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ran, err := s.RunExclusive(ctx, "retention", func(ctx context.Context) error {
+		ranInner, err := s.RunExclusive(ctx, "backfill", func(ctx context.Context) error {
+			_, err := s.ListApplications(ctx, hookbridge.ListOptions{})
+			return err
+		})
+		if err != nil || !ranInner {
+			return fmt.Errorf("inner job: ran %v, %v", ranInner, err)
+		}
+		_, err = s.ListApplications(ctx, hookbridge.ListOptions{})
+		return err
+	})
+	if err != nil || !ran {
+		t.Fatalf("ran %v, %v; want the jobs run on a pool of one connection", ran, err)
 	}
 }
