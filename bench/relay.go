@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -268,6 +269,9 @@ func (c relayChild) base() string { return "http://" + c.addr }
 // announces its address on stderr as a server does (a JSON log line with
 // msg "hookbridge started" and addr) and returns the first failed forward.
 func ServeRelay(ctx context.Context, target string, workers int, stderr io.Writer) error {
+	if err := CheckRelayTarget(target); err != nil {
+		return err
+	}
 	if workers <= 0 {
 		workers = dispatch.DefaultWorkers
 	}
@@ -283,6 +287,15 @@ func ServeRelay(ctx context.Context, target string, workers int, stderr io.Write
 	<-ctx.Done()
 	_, err = rl.stop()
 	return err
+}
+
+// CheckRelayTarget refuses a --serve-relay target that is not an http://
+// URL on a loopback address: the relay forwards to the bench's receiver.
+func CheckRelayTarget(target string) error {
+	if u, err := url.Parse(target); err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("--serve-relay: want an http:// URL on a loopback address, got %q", target)
+	}
+	return nil
 }
 
 // relayResult is what a relay run measured: its delivery rate and, where

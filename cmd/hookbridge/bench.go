@@ -102,6 +102,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if cfg.ServeRelay != "" {
+		if err := bench.CheckRelayTarget(cfg.ServeRelay); err != nil {
+			return usageError("%v", err)
+		}
 		return bench.ServeRelay(ctx, cfg.ServeRelay, cfg.Workers, stderr)
 	}
 	cfg.Serve = serveInProcess

@@ -194,6 +194,9 @@ func TestBenchRefusesContradictions(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--relay", "--backlog", "100"},
+		{"--serve-relay", "not a url"},
+		{"--serve-relay", "http://example.com/e/0"},
+		{"--serve-relay", "https://127.0.0.1:9/e/0"},
 		{"--relay", "--endpoints", "2", "--hang", "1"},
 		{"--relay", "--fanout", "2"},
 		{"--hang", "1", "--endpoints", "3", "--backlog", "10"},
