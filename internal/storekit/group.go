@@ -3,6 +3,7 @@ package storekit
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,10 @@ type GroupQueue[T any, R Request[T]] struct {
 	pending []R
 	closing bool
 	held    bool // tests: Take takes nothing until released (see Hold)
+	// enough is, while Take gathers, the queue length at which Submit
+	// wakes it before its wait is over; 0 otherwise, when every Submit
+	// signals.
+	enough int
 
 	wake  chan struct{} // capacity 1: a pending signal covers every request queued before it
 	timer *time.Timer   // Take's gathering wait; only the runner uses it
@@ -95,8 +100,13 @@ func (q *GroupQueue[T, R]) Submit(ctx context.Context, r R) (T, error) {
 		return zero, ErrClosed
 	}
 	q.pending = append(q.pending, r)
+	// While Take gathers, only the request that makes the queue long
+	// enough wakes it: one wake-up per group, not one per request.
+	wake := q.enough == 0 || len(q.pending) == q.enough
 	q.mu.Unlock()
-	q.signal()
+	if wake {
+		q.signal()
+	}
 
 	select {
 	case a := <-w.done:
@@ -121,9 +131,12 @@ func (q *GroupQueue[T, R]) signal() {
 // requests (every one if max is 0) into buf, which it empties first, and
 // returns it; ok is false once the queue is closed and drained. Before
 // taking, unless closing, it asks gather (if not nil) about the queue as
-// it stands: a positive wait makes it wait that long, not woken by new
-// requests, and look again. Only the runner calls Take.
-func (q *GroupQueue[T, R]) Take(buf []R, max int, gather func(pending []R) time.Duration) (_ []R, ok bool) {
+// it stands: a positive wait makes it wait that long, or until enough
+// requests are queued, or Close, whichever comes first, and look again.
+// A queue already holding enough is taken at once; enough ≤ 0 means no
+// number of requests ends the wait. Only the runner calls
+// Take.
+func (q *GroupQueue[T, R]) Take(buf []R, max int, gather func(pending []R) (wait time.Duration, enough int)) (_ []R, ok bool) {
 	q.mu.Lock()
 	for {
 		for (len(q.pending) == 0 || q.held) && !q.closing {
@@ -138,16 +151,30 @@ func (q *GroupQueue[T, R]) Take(buf []R, max int, gather func(pending []R) time.
 		if gather == nil || q.closing {
 			break
 		}
-		wait := gather(q.pending)
-		if wait <= 0 {
+		wait, enough := gather(q.pending)
+		if enough <= 0 {
+			enough = math.MaxInt // no early end
+		}
+		if wait <= 0 || len(q.pending) >= enough {
 			break
 		}
-		// The requests queued meanwhile do not wake the runner: their
-		// signals wait in q.wake.
+		// Submit signals again once the queue holds enough. A signal
+		// waiting in q.wake is for a request already queued: drop it, or
+		// it would end the wait at once.
+		q.enough = enough
+		select {
+		case <-q.wake:
+		default:
+		}
 		q.mu.Unlock()
 		q.timer.Reset(wait)
-		<-q.timer.C
+		select {
+		case <-q.timer.C:
+		case <-q.wake:
+			q.timer.Stop() // Go 1.23 timers: no stale tick after Stop
+		}
 		q.mu.Lock()
+		q.enough = 0
 	}
 	n := len(q.pending)
 	if max > 0 {
