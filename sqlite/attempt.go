@@ -2,9 +2,27 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/hookbridge/hookbridge"
 )
+
+// A delivery's first attempt is kept in the delivery's row (the
+// first_attempt_ columns, see migration 0019), and the tries after it in
+// attempts, so every read of attempts reads both. firstAttempts is the
+// deliveries' part as a table of the attempts table's columns; SQLite
+// flattens it into the query around it, whose conditions then reach
+// deliveries_first_attempt or deliveries_msg_endpoint.
+const firstAttempts = `
+	SELECT first_attempt_id AS id, id AS delivery_id, app_id, msg_id, endpoint_id,
+		first_attempt_url AS url, first_attempt_status AS status, trigger,
+		first_attempt_status_code AS status_code, first_attempt_response AS response,
+		first_attempt_duration_ms AS duration_ms, first_attempt_at AS created_at
+	FROM deliveries WHERE first_attempt_id IS NOT NULL`
+
+// attemptSources are the two places attempts are read from, each aliased
+// as a in the queries that use them.
+var attemptSources = [2]string{`(` + firstAttempts + `) a`, `attempts a`}
 
 // attemptColumns is the column list scanAttempt reads. Queries alias
 // attempts as a.
@@ -28,6 +46,12 @@ func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
 // and channel filters apply to the attempt's message; Before and After to
 // the attempt's time.
 func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
+	query, args := attemptList(appID, f, limit)
+	return collect(ctx, s.r, query, args, scanAttempt)
+}
+
+// attemptList is AttemptList's query and its arguments.
+func attemptList(appID string, f hookbridge.AttemptFilter, limit int) (string, []any) {
 	var w filter
 	w.add(`a.app_id = ?`, appID)
 	if f.MsgID != "" {
@@ -50,21 +74,55 @@ func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.Atte
 	w.messageFilter(f.EventTypes, f.Channel, "a.created_at", f.Before, f.After)
 	cond, args, orderBy := keyset("a.id", f.ListOptions, hookbridge.OrderDescending)
 	w.add(cond, args...)
-	// listAttempts walks attempts_app_msg or attempts_app_endpoint when
-	// the filter names a message or an endpoint, as every API list does.
-	// Without either it sorts the application's attempts, which is fine
-	// for occasional use and not worth a third index on the hot insert.
-	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + w.where() + orderBy + ` LIMIT ?`
-	return collect(ctx, s.r, listAttempts, append(w.args, limit+1), scanAttempt)
+	// Each source gives its own first limit+1 in order, and the union
+	// keeps the first limit+1 of both. Each walks its index when the
+	// filter names a message or an endpoint, as every API list does:
+	// attempts_app_msg or attempts_app_endpoint, deliveries_msg_endpoint or
+	// deliveries_first_attempt (TestAttemptListUsesIndexes). Without
+	// either it sorts the application's attempts, which is fine for
+	// occasional use and not worth another index on the hot writes.
+	var (
+		query string
+		qargs []any
+	)
+	for i, from := range attemptSources {
+		if i > 0 {
+			query += ` UNION ALL `
+		}
+		query += `SELECT * FROM (SELECT ` + attemptColumns + ` FROM ` + from + join + ` WHERE ` + w.where() + orderBy + ` LIMIT ?)`
+		qargs = append(append(qargs, w.args...), limit+1)
+	}
+	_, _, outer := keyset("id", f.ListOptions, hookbridge.OrderDescending)
+	return query + outer + ` LIMIT ?`, append(qargs, limit+1)
 }
 
 // AttemptGet reads an attempt of the application's message.
 func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
-	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
-	return scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID))
+	const where = ` WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
+	getAttempt := `SELECT ` + attemptColumns + ` FROM ` + attemptSources[0] + where +
+		` UNION ALL SELECT ` + attemptColumns + ` FROM ` + attemptSources[1] + where
+	return scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID, attemptID, appID, msgID))
 }
 
 // AttemptExpunge empties the response body of an attempt, keeping the row.
 func (s driver) AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (int64, error) {
-	return s.exec(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`, attemptID, appID, msgID)
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, expunge := range []string{
+			`UPDATE deliveries SET first_attempt_response = '' WHERE first_attempt_id = ? AND app_id = ? AND msg_id = ?`,
+			`UPDATE attempts SET response = '' WHERE id = ? AND app_id = ? AND msg_id = ?`,
+		} {
+			res, err := tx.ExecContext(ctx, expunge, attemptID, appID, msgID)
+			if err != nil {
+				return err
+			}
+			changed, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += changed
+		}
+		return nil
+	})
+	return n, err
 }

@@ -232,6 +232,39 @@ func TestFinishAttemptsUsesPrimaryKey(t *testing.T) {
 	}
 }
 
+// TestAttemptListUsesIndexes checks that an endpoint's and a message's
+// attempt lists walk an index in both places attempts are kept, rather
+// than scanning deliveries or attempts.
+func TestAttemptListUsesIndexes(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	for _, tc := range []struct {
+		name string
+		f    hookbridge.AttemptFilter
+		want []string
+	}{
+		{"Endpoint", hookbridge.AttemptFilter{EndpointID: "ep_x", ListOptions: hookbridge.ListOptions{Iterator: "atmpt_x"}},
+			[]string{"deliveries USING INDEX deliveries_first_attempt", "USING INDEX attempts_app_endpoint"}},
+		{"Message", hookbridge.AttemptFilter{MsgID: "msg_x"},
+			[]string{"deliveries USING INDEX deliveries_msg_endpoint", "USING INDEX attempts_app_msg"}},
+		{"Application", hookbridge.AttemptFilter{},
+			[]string{"deliveries USING INDEX deliveries_first_attempt", "USING INDEX attempts_app_"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			query, args := attemptList("app_x", tc.f, 10)
+			text := queryPlan(t, s, query, args...)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("plan does not use %q:\n%s", w, text)
+				}
+			}
+			if strings.Contains(text, "SCAN deliveries") || strings.Contains(text, "SCAN attempts") {
+				t.Errorf("plan scans a table:\n%s", text)
+			}
+		})
+	}
+}
+
 // TestRecordAttemptsRepeatedDelivery: a batch that names a delivery twice
 // records the first result only, as one-at-a-time writes would (the first
 // ends the lease the second needs).

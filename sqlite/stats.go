@@ -12,26 +12,28 @@ import (
 // its stored unix milliseconds.
 func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
 	var w filter
-	w.add(`created_at >= ? AND created_at < ?`, ms(since), ms(until))
+	w.add(`a.created_at >= ? AND a.created_at < ?`, ms(since), ms(until))
 	if appID != "" {
-		w.add(`app_id = ?`, appID)
+		w.add(`a.app_id = ?`, appID)
 	}
 	if endpointID != "" {
-		w.add(`endpoint_id = ?`, endpointID)
+		w.add(`a.endpoint_id = ?`, endpointID)
 	}
-	// attemptCounts walks attempts_app_endpoint for one endpoint's
-	// attempts, attempts_app_msg for one application's and the whole table
-	// otherwise: it serves the dashboard's chart, a few
-	// reads a minute, so it is not worth an index on the hot insert.
-	// Integer division by the width puts each attempt in its bucket.
+	// attemptCounts reads both places attempts are kept (see attempt.go):
+	// attempts_app_endpoint and deliveries_first_attempt for one
+	// endpoint's attempts or one application's, the whole tables
+	// otherwise. It serves the dashboard's chart, a few reads a minute, so
+	// it is not worth an index by time on the hot writes. Integer division
+	// by the width puts each attempt in its bucket.
 	attemptCounts := `
-		SELECT (created_at - ?) / ? AS bucket,
-		       sum(status = ?), sum(status = ?)
-		FROM attempts
-		WHERE ` + w.where() + `
+		SELECT (created_at - ?) / ? AS bucket, sum(status = ?), sum(status = ?)
+		FROM (SELECT a.created_at, a.status FROM ` + attemptSources[0] + ` WHERE ` + w.where() + `
+			UNION ALL
+			SELECT a.created_at, a.status FROM ` + attemptSources[1] + ` WHERE ` + w.where() + `)
 		GROUP BY bucket
 		ORDER BY bucket`
 	args := append([]any{ms(since), widthMS, int(hookbridge.StatusSuccess), int(hookbridge.StatusFail)}, w.args...)
+	args = append(args, w.args...)
 	return collect(ctx, s.r, attemptCounts, args, func(row rowScanner) (storekit.Bucket, error) {
 		var b storekit.Bucket
 		return b, row.Scan(&b.Index, &b.Success, &b.Fail)
