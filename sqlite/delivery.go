@@ -120,31 +120,28 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 const (
 	// finishAttempts moves every delivery of a batch that is still leased
 	// to ?3 to its new state, given as the JSON array ?2 of [id, status,
-	// tries, next attempt or null, then the attempt's id, url, status,
-	// status code, response, duration and time, or nulls], and returns the
-	// ones it moved: a delivery missing from the answer is no longer
-	// leased to ?3. A delivery's first attempt is kept in its own row
-	// (SET reads the row as it was: attempts = 0 is before this one); the
-	// attempts it returns with a count above one are the caller's to
-	// insert into attempts. One statement for the batch, where one per
-	// delivery with its own RETURNING cost several times as much; the join
-	// probes the primary key once per result
+	// tries, next attempt or null], and returns the ones it moved with
+	// their attempt count, this result's included: a delivery missing from
+	// the answer is no longer leased to ?3. One statement for the batch,
+	// where one per delivery with its own RETURNING cost several times as
+	// much; the join probes the primary key once per result
 	// (TestFinishAttemptsUsesPrimaryKey).
 	finishAttempts = `
 		UPDATE deliveries
 		SET status = r.value ->> 1, attempts = attempts + (r.value ->> 2), next_attempt_at = r.value ->> 3,
-			lease_owner = NULL, lease_until = NULL, updated_at = ?1,
-			first_attempt_id = iif(attempts = 0, r.value ->> 4, first_attempt_id),
-			first_attempt_url = iif(attempts = 0, r.value ->> 5, first_attempt_url),
-			first_attempt_status = iif(attempts = 0, r.value ->> 6, first_attempt_status),
-			first_attempt_status_code = iif(attempts = 0, r.value ->> 7, first_attempt_status_code),
-			first_attempt_response = iif(attempts = 0, r.value ->> 8, first_attempt_response),
-			first_attempt_duration_ms = iif(attempts = 0, r.value ->> 9, first_attempt_duration_ms),
-			first_attempt_at = iif(attempts = 0, r.value ->> 10, first_attempt_at)
+			lease_owner = NULL, lease_until = NULL, updated_at = ?1
 		FROM json_each(?2) AS r
 		WHERE deliveries.id = r.value ->> 0 AND deliveries.lease_owner = ?3
 		RETURNING deliveries.id, deliveries.app_id, deliveries.msg_id, deliveries.endpoint_id, deliveries.trigger,
 			deliveries.attempts`
+	// setFirstAttempt keeps a delivery's first attempt in its row. Bound
+	// parameters, one statement per delivery: the same columns read from
+	// finishAttempts' JSON cost as much to extract as the attempts row
+	// they spare.
+	setFirstAttempt = `
+		UPDATE deliveries SET first_attempt_id = ?, first_attempt_url = ?, first_attempt_status = ?,
+			first_attempt_status_code = ?, first_attempt_response = ?, first_attempt_duration_ms = ?, first_attempt_at = ?
+		WHERE id = ?`
 	insertAttempt = `
 		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
 			status_code, response, duration_ms, created_at)
@@ -164,7 +161,7 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 	// The new states, as finishAttempts reads them. A delivery named twice
 	// is finished by its first result only, as it would be one at a time:
 	// the first ends the lease the second needs.
-	states := make([][11]any, 0, len(results))
+	states := make([][4]any, 0, len(results))
 	named := make(map[string]bool, len(results))
 	for _, r := range results {
 		if named[r.DeliveryID] {
@@ -175,12 +172,11 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		if r.Status == hookbridge.StatusSending {
 			next = ms(r.NextAttempt)
 		}
-		st := [11]any{r.DeliveryID, int(r.Status), 0, next}
-		if a := r.Attempt; a != nil {
-			st[2] = 1
-			st[4], st[5], st[6], st[7], st[8], st[9], st[10] = a.ID, a.URL, int(a.Status), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)
+		tries := 0
+		if r.Attempt != nil {
+			tries = 1
 		}
-		states = append(states, st)
+		states = append(states, [4]any{r.DeliveryID, int(r.Status), tries, next})
 	}
 	statesJSON, err := json.Marshal(states)
 	if err != nil {
@@ -214,7 +210,7 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		insert := tx.Stmt(ctx, stmtInsertAttempt)
+		insert, first := tx.Stmt(ctx, stmtInsertAttempt), tx.Stmt(ctx, stmtSetFirstAttempt)
 		for i, r := range results {
 			f, ok := moved[r.DeliveryID]
 			if !ok {
@@ -227,11 +223,14 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 				continue
 			}
 			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
-			if f.attempts > 1 { // the first is in the delivery's row
-				if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
-					int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
-					return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
+			if f.attempts == 1 {
+				if _, err := first.ExecContext(ctx, a.ID, a.URL, int(a.Status), a.StatusCode, a.Response, a.DurationMS,
+					ms(a.CreatedAt), a.DeliveryID); err != nil {
+					return fmt.Errorf("result %d, delivery %s: first attempt: %w", i, r.DeliveryID, err)
 				}
+			} else if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
+				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
+				return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 			}
 			if ev := r.Event; ev != nil {
 				if err := recordEvent(ctx, tx, ev, now); err != nil {

@@ -26,6 +26,7 @@ const (
 	stmtClaimedEndpoints
 	stmtFinishAttempts
 	stmtInsertAttempt
+	stmtSetFirstAttempt
 	stmtRenewLeases
 	stmtReleaseDeliveries
 	numStmts
@@ -47,6 +48,7 @@ var stmtSQL = [numStmts]string{
 	stmtClaimedEndpoints:    claimedEndpoints,
 	stmtFinishAttempts:      finishAttempts,
 	stmtInsertAttempt:       insertAttempt,
+	stmtSetFirstAttempt:     setFirstAttempt,
 	stmtRenewLeases:         renewLeases,
 	stmtReleaseDeliveries:   releaseDeliveries,
 }
