@@ -2,11 +2,29 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
 )
+
+// A delivery's first attempt is kept in the delivery's row (the
+// first_attempt_ columns, see migration 0018), and the tries after it in
+// attempts, so every read of attempts reads both. firstAttempts is the
+// deliveries' part as a table of the attempts table's columns; PostgreSQL
+// pulls it up into the query around it, whose conditions then reach
+// deliveries_first_attempt or deliveries_msg_endpoint.
+const firstAttempts = `
+	SELECT first_attempt_id AS id, id AS delivery_id, app_id, msg_id, endpoint_id,
+		first_attempt_url AS url, first_attempt_status AS status, trigger,
+		first_attempt_status_code AS status_code, first_attempt_response AS response,
+		first_attempt_duration_ms AS duration_ms, first_attempt_at AS created_at
+	FROM deliveries WHERE first_attempt_id IS NOT NULL`
+
+// attemptSources are the two places attempts are read from, each aliased
+// as a in the queries that use them.
+var attemptSources = [2]string{`(` + firstAttempts + `) a`, `attempts a`}
 
 // attemptColumns is the column list scanAttempt reads. Queries alias
 // attempts as a.
@@ -32,6 +50,12 @@ func scanAttempt(row pgx.Row) (hookbridge.Attempt, error) {
 // and channel filters apply to the attempt's message; Before and After to
 // the attempt's time.
 func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
+	query, args := attemptList(appID, f, limit)
+	return collect(ctx, s.pool, query, args, scanAttempt)
+}
+
+// attemptList is AttemptList's query and its arguments.
+func attemptList(appID string, f hookbridge.AttemptFilter, limit int) (string, []any) {
 	var q query
 	q.where(`a.app_id = ` + q.arg(appID))
 	if f.MsgID != "" {
@@ -53,21 +77,43 @@ func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.Atte
 	}
 	q.messageFilter(f.EventTypes, f.Channel, "a.created_at", f.Before, f.After)
 	tail := q.keyset("a.id", f.ListOptions, hookbridge.OrderDescending, limit)
-	// listAttempts walks attempts_app_msg or attempts_app_endpoint when
-	// the filter names a message or an endpoint, as every API list does.
-	// Without either it sorts the application's attempts, which is fine
-	// for occasional use and not worth a third index on the hot insert.
-	listAttempts := `SELECT ` + attemptColumns + ` FROM attempts a` + join + ` WHERE ` + q.clause() + tail
-	return collect(ctx, s.pool, listAttempts, q.args, scanAttempt)
+	// Each source gives its own first limit+1 in order (the same
+	// parameters serve both), and the union keeps the first limit+1 of
+	// both. Each walks its index when the filter names a message or an
+	// endpoint, as every API list does: attempts_app_msg or
+	// attempts_app_endpoint, deliveries_msg_endpoint or
+	// deliveries_first_attempt (TestAttemptListUsesIndexes). Without either it sorts the application's
+	// attempts, which is fine for occasional use and not worth another
+	// index on the hot writes.
+	listAttempts := `(SELECT ` + attemptColumns + ` FROM ` + attemptSources[0] + join + ` WHERE ` + q.clause() + tail +
+		`) UNION ALL (SELECT ` + attemptColumns + ` FROM ` + attemptSources[1] + join + ` WHERE ` + q.clause() + tail +
+		`)` + strings.Replace(tail, "a.id", "id", 1)
+	return listAttempts, q.args
 }
 
 // AttemptGet reads an attempt of the application's message.
 func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
-	const getAttempt = `SELECT ` + attemptColumns + ` FROM attempts a WHERE a.id = $1 AND a.app_id = $2 AND a.msg_id = $3`
+	const where = ` WHERE a.id = $1 AND a.app_id = $2 AND a.msg_id = $3`
+	getAttempt := `SELECT ` + attemptColumns + ` FROM ` + attemptSources[0] + where +
+		` UNION ALL SELECT ` + attemptColumns + ` FROM ` + attemptSources[1] + where
 	return scanAttempt(s.pool.QueryRow(ctx, getAttempt, attemptID, appID, msgID))
 }
 
 // AttemptExpunge empties the response body of an attempt, keeping the row.
 func (s driver) AttemptExpunge(ctx context.Context, appID, msgID, attemptID string) (int64, error) {
-	return s.exec(ctx, `UPDATE attempts SET response = '' WHERE id = $1 AND app_id = $2 AND msg_id = $3`, attemptID, appID, msgID)
+	// One statement for both places (its parts run as one), counting the
+	// rows both changed.
+	const expunge = `
+		WITH first AS (
+			UPDATE deliveries SET first_attempt_response = ''
+			WHERE first_attempt_id = $1 AND app_id = $2 AND msg_id = $3
+			RETURNING 1),
+		later AS (
+			UPDATE attempts SET response = ''
+			WHERE id = $1 AND app_id = $2 AND msg_id = $3
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM first) + (SELECT count(*) FROM later)`
+	var n int64
+	err := s.pool.QueryRow(ctx, expunge, attemptID, appID, msgID).Scan(&n)
+	return n, markErr(err)
 }

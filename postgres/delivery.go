@@ -162,54 +162,66 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 }
 
 // recordAttempts writes a batch of results in one statement: r is the
-// results ($2…$5), done the deliveries still leased to owner ($1) moved to
-// their new state with the lease ended, and the attempts ($7…$14) are
-// inserted only for deliveries in done, taking application, message,
-// endpoint and trigger from the delivery. The statement returns done: a
-// result whose delivery is missing from it was rejected, and wrote nothing.
+// results ($2…$5) with their attempts ($7…$13: an empty id when a result
+// has none), done the deliveries still leased to owner ($1) moved to their
+// new state with the lease ended. A delivery's first attempt is kept in
+// its own row, set by the same UPDATE (SET reads the row as it was:
+// attempts = 0 is before this one); a later attempt is inserted into
+// attempts, taking application, message, endpoint and trigger from the
+// delivery. The statement returns done: a result whose delivery is
+// missing from it was rejected, and wrote nothing.
 const recordAttempts = `
 	WITH r AS (
-		SELECT * FROM unnest($2::text[], $3::smallint[], $4::integer[], $5::timestamptz[])
-			AS r (id, status, tries, next_attempt_at)),
+		SELECT * FROM unnest($2::text[], $3::smallint[], $4::integer[], $5::timestamptz[],
+			$7::text[], $8::text[], $9::smallint[], $10::integer[], $11::text[], $12::bigint[], $13::timestamptz[])
+			AS r (id, status, tries, next_attempt_at, a_id, a_url, a_status, a_code, a_response, a_duration, a_created)),
 	done AS (
 		UPDATE deliveries d
 		SET status = r.status, attempts = d.attempts + r.tries, next_attempt_at = r.next_attempt_at,
-			lease_owner = NULL, lease_until = NULL, updated_at = $6
+			lease_owner = NULL, lease_until = NULL, updated_at = $6,
+			first_attempt_id = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_id ELSE d.first_attempt_id END,
+			first_attempt_url = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_url ELSE d.first_attempt_url END,
+			first_attempt_status = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_status ELSE d.first_attempt_status END,
+			first_attempt_status_code = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_code ELSE d.first_attempt_status_code END,
+			first_attempt_response = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_response ELSE d.first_attempt_response END,
+			first_attempt_duration_ms = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_duration ELSE d.first_attempt_duration_ms END,
+			first_attempt_at = CASE WHEN d.attempts = 0 AND r.tries = 1 THEN r.a_created ELSE d.first_attempt_at END
 		FROM r
 		WHERE d.id = r.id AND d.lease_owner = $1
-		RETURNING d.id, d.app_id, d.msg_id, d.endpoint_id, d.trigger),
+		RETURNING d.id, d.app_id, d.msg_id, d.endpoint_id, d.trigger, d.attempts),
 	ins AS (
 		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
 			status_code, response, duration_ms, created_at)
-		SELECT a.id, a.delivery_id, done.app_id, done.msg_id, done.endpoint_id, a.url, a.status, done.trigger,
-			a.status_code, a.response, a.duration_ms, a.created_at
-		FROM unnest($7::text[], $8::text[], $9::text[], $10::smallint[], $11::integer[], $12::text[], $13::bigint[], $14::timestamptz[])
-			AS a (id, delivery_id, url, status, status_code, response, duration_ms, created_at)
-		JOIN done ON done.id = a.delivery_id),
+		SELECT r.a_id, r.id, done.app_id, done.msg_id, done.endpoint_id, r.a_url, r.a_status, done.trigger,
+			r.a_code, r.a_response, r.a_duration, r.a_created
+		FROM r JOIN done ON done.id = r.id
+		WHERE r.tries = 1 AND done.attempts > 1),
 	ev AS (
 		INSERT INTO operational_events (id, data)
-		SELECT e.id, e.data FROM unnest($15::text[], $16::text[], $17::jsonb[]) AS e (delivery_id, id, data)
+		SELECT e.id, e.data FROM unnest($14::text[], $15::text[], $16::jsonb[]) AS e (delivery_id, id, data)
 		JOIN done ON done.id = e.delivery_id)
 	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`
 
 // DeliveryRecord stores the results of claimed deliveries in one statement
 // (atomic on its own). A result whose delivery is no longer leased to owner
 // is dropped and its id returned in rejected. Otherwise its Attempt (if
-// any) and its Event (if any) are inserted, with its delivery,
-// application, message, endpoint and trigger taken from the delivery.
+// any) and its Event (if any) are stored, with its delivery, application,
+// message, endpoint and trigger taken from the delivery: a delivery's
+// first attempt in the delivery's row, a later one in attempts.
 func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) ([]string, error) {
+	n := len(results)
 	var (
-		ids                                 = make([]string, len(results))
-		statuses                            = make([]int16, len(results))
-		tries                               = make([]int32, len(results))
-		nexts                               = make([]*time.Time, len(results))
-		aIDs, aDeliveries, aURLs, aResponse []string
-		aStatus                             []int16
-		aCodes                              []int32
-		aDurations                          []int64
-		aCreated                            []time.Time
-		eDeliveries, eIDs                   []string
-		eData                               [][]byte
+		ids                    = make([]string, n)
+		statuses               = make([]int16, n)
+		tries                  = make([]int32, n)
+		nexts                  = make([]*time.Time, n)
+		aIDs, aURLs, aResponse = make([]string, n), make([]string, n), make([]string, n)
+		aStatus                = make([]int16, n)
+		aCodes                 = make([]int32, n)
+		aDurations             = make([]int64, n)
+		aCreated               = make([]time.Time, n)
+		eDeliveries, eIDs      []string
+		eData                  [][]byte
 	)
 	for i, r := range results {
 		ids[i], statuses[i] = r.DeliveryID, int16(r.Status)
@@ -218,17 +230,12 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		}
 		a := r.Attempt
 		if a == nil {
+			aCreated[i] = now // unused: tries 0 stores no attempt
 			continue
 		}
 		tries[i] = 1
-		aIDs = append(aIDs, a.ID)
-		aDeliveries = append(aDeliveries, r.DeliveryID)
-		aURLs = append(aURLs, a.URL)
-		aStatus = append(aStatus, int16(a.Status))
-		aCodes = append(aCodes, int32(a.StatusCode))
-		aResponse = append(aResponse, textValue(a.Response))
-		aDurations = append(aDurations, a.DurationMS)
-		aCreated = append(aCreated, a.CreatedAt)
+		aIDs[i], aURLs[i], aResponse[i] = a.ID, a.URL, textValue(a.Response)
+		aStatus[i], aCodes[i], aDurations[i], aCreated[i] = int16(a.Status), int32(a.StatusCode), a.DurationMS, a.CreatedAt
 		if ev := r.Event; ev != nil {
 			data, err := storekit.EncodeEvent(ev, now)
 			if err != nil {
@@ -244,7 +251,7 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 	}
 	done := make(map[string]finished, len(results))
 	rows, err := s.pool.Query(ctx, recordAttempts, owner, ids, statuses, tries, nexts, now,
-		aIDs, aDeliveries, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated, eDeliveries, eIDs, eData)
+		aIDs, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated, eDeliveries, eIDs, eData)
 	if err != nil {
 		return nil, err
 	}

@@ -361,6 +361,81 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 	}
 }
 
+// TestAttemptListUsesIndexes checks that an endpoint's and a message's
+// attempt lists walk an index in both places attempts are kept, on tables
+// large enough for the planner to tell: 20 000 deliveries with their first
+// attempt, and a retry for one in ten.
+func TestAttemptListUsesIndexes(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, ep := fixture(t, s)
+	const fill = `
+		WITH m AS (
+			INSERT INTO messages (id, app_id, event_type, payload, created_at)
+			SELECT 'msg_' || lpad(i::text, 26, '0'), $1, 'a.b', '\x7b7d', now() FROM generate_series(1, 20000) i
+			RETURNING id),
+		d AS (
+			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, created_at, updated_at,
+				first_attempt_id, first_attempt_url, first_attempt_status, first_attempt_status_code,
+				first_attempt_response, first_attempt_duration_ms, first_attempt_at)
+			SELECT 'dlv_' || substr(m.id, 5), $1, m.id, $2, 0, 0, 1, now(), now(),
+				'atmpt_' || substr(m.id, 5) || 'a', 'https://receiver.example/', 0, 200, 'ok', 3, now()
+			FROM m
+			RETURNING id, msg_id)
+		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger, status_code, duration_ms, created_at)
+		SELECT 'atmpt_' || substr(d.msg_id, 5) || 'b', d.id, $1, d.msg_id, $2, 'https://receiver.example/', 0, 0, 200, 3, now()
+		FROM d WHERE right(d.msg_id, 1) = '0'`
+	if _, err := s.pool.Exec(ctx, fill, app.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		f    hookbridge.AttemptFilter
+		want []string
+	}{
+		{"Endpoint", hookbridge.AttemptFilter{EndpointID: ep.ID, ListOptions: hookbridge.ListOptions{Iterator: "atmpt_00000000000000000000010000"}},
+			// attempts: attempts_app_endpoint, or its primary key backwards
+			// where every attempt is this endpoint's, as here.
+			[]string{"deliveries_first_attempt", "Merge Append"}},
+		{"Message", hookbridge.AttemptFilter{MsgID: "msg_00000000000000000000010000"},
+			[]string{"deliveries_msg_endpoint", "attempts_app_msg"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			query, args := attemptList(app.ID, tc.f, 10)
+			rows, err := s.pool.Query(ctx, "EXPLAIN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				lines = append(lines, line)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(lines, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("plan does not use %s:\n%s", w, text)
+				}
+			}
+			for _, bad := range []string{"Seq Scan on deliveries", "Seq Scan on attempts"} {
+				if strings.Contains(text, bad) {
+					t.Errorf("plan has %q:\n%s", bad, text)
+				}
+			}
+		})
+	}
+}
+
 // TestIngestWhileEndpointsComeAndGo: ingest reads subscriptions, then
 // writes; endpoints deleted in between must not fail it (it reads and
 // writes again), and every message it accepts is owed to the endpoints

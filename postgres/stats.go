@@ -16,23 +16,26 @@ func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, si
 	var q query
 	bucket := `((extract(epoch FROM created_at) * 1000)::bigint - ` + q.arg(since.UnixMilli()) + `) / ` + q.arg(widthMS)
 	success, fail := q.arg(int16(hookbridge.StatusSuccess)), q.arg(int16(hookbridge.StatusFail))
-	q.where(`created_at >= ` + q.arg(storekit.TruncMS(since)) + ` AND created_at < ` + q.arg(storekit.TruncMS(until)))
+	q.where(`a.created_at >= ` + q.arg(storekit.TruncMS(since)) + ` AND a.created_at < ` + q.arg(storekit.TruncMS(until)))
 	if appID != "" {
-		q.where(`app_id = ` + q.arg(appID))
+		q.where(`a.app_id = ` + q.arg(appID))
 	}
 	if endpointID != "" {
-		q.where(`endpoint_id = ` + q.arg(endpointID))
+		q.where(`a.endpoint_id = ` + q.arg(endpointID))
 	}
-	// attemptCounts walks attempts_app_endpoint for one endpoint's
-	// attempts, attempts_app_msg for one application's and the whole table
-	// otherwise: it serves the dashboard's chart, a few
-	// reads a minute, so it is not worth an index on the hot insert.
-	// Integer division by the width puts each attempt in its bucket.
+	// attemptCounts reads both places attempts are kept (see attempt.go),
+	// with the same parameters: attempts_app_endpoint and
+	// deliveries_first_attempt for one endpoint's attempts or one
+	// application's, the whole tables otherwise. It serves the dashboard's
+	// chart, a few reads a minute, so it is not worth an index by time on
+	// the hot writes. Integer division by the width puts each attempt in
+	// its bucket.
 	attemptCounts := `
 		SELECT ` + bucket + ` AS bucket,
 		       count(*) FILTER (WHERE status = ` + success + `), count(*) FILTER (WHERE status = ` + fail + `)
-		FROM attempts
-		WHERE ` + q.clause() + `
+		FROM (SELECT a.created_at, a.status FROM ` + attemptSources[0] + ` WHERE ` + q.clause() + `
+			UNION ALL
+			SELECT a.created_at, a.status FROM ` + attemptSources[1] + ` WHERE ` + q.clause() + `) a
 		GROUP BY bucket
 		ORDER BY bucket`
 	return collect(ctx, s.pool, attemptCounts, q.args, func(row pgx.Row) (storekit.Bucket, error) {
