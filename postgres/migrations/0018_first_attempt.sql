@@ -6,7 +6,9 @@
 -- update writes anyway) and one partial index entry. Attempts recorded
 -- before this migration stay in attempts: the attempt reads take both (see
 -- attempt.go). The columns are nullable without a default, so adding them
--- rewrites nothing; the index starts empty.
+-- rewrites nothing. The index starts empty, but building it reads the
+-- table once, and writes to deliveries wait for that (seconds per million
+-- deliveries).
 ALTER TABLE deliveries
     ADD COLUMN first_attempt_id          text COLLATE "C",   -- NULL until the first attempt is recorded
     ADD COLUMN first_attempt_url         text,
