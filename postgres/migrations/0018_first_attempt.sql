@@ -7,8 +7,8 @@
 -- before this migration stay in attempts: the attempt reads take both (see
 -- attempt.go). The columns are nullable without a default, so adding them
 -- rewrites nothing. The index starts empty, but building it reads the
--- table once, and writes to deliveries wait for that (seconds per million
--- deliveries).
+-- table once while writes to deliveries wait (65 ms for a million
+-- deliveries in memory; longer where they must be read from disk).
 ALTER TABLE deliveries
     ADD COLUMN first_attempt_id          text COLLATE "C",   -- NULL until the first attempt is recorded
     ADD COLUMN first_attempt_url         text,
