@@ -33,11 +33,7 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 		// Handed-over deliveries parked for an endpoint that went idle
 		// first: they are in memory already, and only the claimer moves
 		// them on (endpointSlots).
-		if ready := d.slots.takeIdle(int(free)); len(ready) > 0 {
-			d.inflight.Add(int64(len(ready)))
-			for _, p := range ready {
-				work <- job{claim: p.claim, started: true, since: p.since}
-			}
+		if d.moveIdle(work, free) {
 			continue // the room is smaller now
 		}
 
@@ -46,7 +42,7 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 		claims, err := d.store.ClaimDeliveriesSkipping(storeCtx, d.owner, now, d.lease, limit, d.slots.saturated())
 		if err != nil {
 			d.log.Error("dispatch: claim deliveries", "err", err)
-			d.sleep(ctx, timer, d.pollInterval)
+			d.sleep(ctx, timer, d.pollInterval, work)
 			continue
 		}
 		full := len(claims) == limit
@@ -76,7 +72,7 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 		if full {
 			continue // a full batch: more may be due already
 		}
-		d.sleep(ctx, timer, d.idleWait(storeCtx, len(claims) == 0))
+		d.sleep(ctx, timer, d.idleWait(storeCtx, len(claims) == 0), work)
 	}
 }
 
@@ -108,12 +104,38 @@ func (d *Dispatcher) idleWait(ctx context.Context, claimedNone bool) time.Durati
 	return min(max(wait, minIdleWait), d.pollInterval)
 }
 
-// sleep waits for wait to pass, a Wake, or ctx to be done.
-func (d *Dispatcher) sleep(ctx context.Context, timer *time.Timer, wait time.Duration) {
+// sleep waits for wait to pass, a Wake, or ctx to be done. Asked to move
+// the parked claims of idle endpoints (wakeIdle), it moves them and sleeps
+// on: they were in memory, and the store has nothing new, so a claim and
+// NextDue would be two queries for nothing. Without room in the pipeline
+// for them it returns, and the loop waits for room first.
+func (d *Dispatcher) sleep(ctx context.Context, timer *time.Timer, wait time.Duration, work chan<- job) {
 	timer.Reset(wait)
-	select {
-	case <-ctx.Done():
-	case <-d.wake:
-	case <-timer.C:
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+			return
+		case <-timer.C:
+			return
+		case <-d.idle:
+			free := d.maxInflight - d.inflight.Load()
+			if free <= 0 {
+				return
+			}
+			d.moveIdle(work, free)
+		}
 	}
+}
+
+// moveIdle queues for the workers, within free, the parked claims of
+// endpoints that went idle, and says whether there were any.
+func (d *Dispatcher) moveIdle(work chan<- job, free int64) bool {
+	ready := d.slots.takeIdle(int(free))
+	d.inflight.Add(int64(len(ready)))
+	for _, p := range ready {
+		work <- job{claim: p.claim, started: true, since: p.since}
+	}
+	return len(ready) > 0
 }

@@ -185,7 +185,11 @@ type Dispatcher struct {
 
 	// wake and capacity are coalescing signals (buffered, capacity 1): a send
 	// that finds the buffer full is already covered by the pending signal.
-	wake     chan struct{}
+	wake chan struct{}
+	// idle asks the claimer to move parked claims of endpoints that went
+	// idle (endpointSlots.takeIdle) and nothing more: the store has nothing
+	// new for it, so neither a claim nor NextDue need run.
+	idle     chan struct{}
 	capacity chan struct{}
 
 	// inflight counts claimed deliveries queued for a worker or being sent
@@ -227,6 +231,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		log:            cmp.Or(cfg.Logger, slog.Default()),
 		userAgent:      cmp.Or(cfg.UserAgent, DefaultUserAgent),
 		wake:           make(chan struct{}, 1),
+		idle:           make(chan struct{}, 1),
 		capacity:       make(chan struct{}, 1),
 		disableAfter:   cmp.Or(cfg.DisableAfter, DefaultDisableAfter),
 		maxPause:       cmp.Or(cfg.MaxPause, DefaultMaxPause),
@@ -333,6 +338,15 @@ func (d *Dispatcher) Owner() string { return d.owner }
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeIdle tells the claimer that claims parked in memory wait for an
+// endpoint that went idle; see idle.
+func (d *Dispatcher) wakeIdle() {
+	select {
+	case d.idle <- struct{}{}:
 	default:
 	}
 }

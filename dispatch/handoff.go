@@ -178,7 +178,7 @@ func (d *Dispatcher) Take(claims []hookbridge.Claim) {
 		h.work <- job{claim: *c}
 	}
 	if idle {
-		d.Wake() // the claimer moves them on
+		d.wakeIdle() // the claimer moves them on
 	}
 }
 
