@@ -134,8 +134,7 @@ func (q *GroupQueue[T, R]) signal() {
 // it stands: a positive wait makes it wait that long, or until enough
 // requests are queued, or Close, whichever comes first, and look again.
 // A queue already holding enough is taken at once; enough ≤ 0 means no
-// number of requests ends the wait. Only the runner calls
-// Take.
+// number of requests ends the wait. Only the runner calls Take.
 func (q *GroupQueue[T, R]) Take(buf []R, max int, gather func(pending []R) (wait time.Duration, enough int)) (_ []R, ok bool) {
 	q.mu.Lock()
 	for {
