@@ -53,7 +53,7 @@ type endpointSlots struct {
 	held    map[string]int // claims of the endpoint: waiting, parked or being sent
 	sending map[string]int
 	queued  map[string]int // in the workers' queue, not started yet (enqueue)
-	parked  map[string][]parkedClaim
+	parked  map[string][]*parkedClaim // each allocated once, so that queues that drain from the front copy pointers, not claims
 	full    map[string]struct{}  // reached high, not yet back at low
 	idle    map[string]struct{}  // parked claims, fewer than limit sending: for takeIdle
 	lastEnd map[string]time.Time // when a request of the endpoint last succeeded (recently: see finish)
@@ -86,7 +86,7 @@ func newEndpointSlots(limit, batch int) *endpointSlots {
 		held:           make(map[string]int),
 		sending:        make(map[string]int),
 		queued:         make(map[string]int),
-		parked:         make(map[string][]parkedClaim),
+		parked:         make(map[string][]*parkedClaim),
 		full:           make(map[string]struct{}),
 		idle:           make(map[string]struct{}),
 		lastEnd:        make(map[string]time.Time),
@@ -234,7 +234,7 @@ func (s *endpointSlots) parkIfBusyLocked(c *hookbridge.Claim, now time.Time) boo
 // held.
 func (s *endpointSlots) park(c *hookbridge.Claim, now time.Time) {
 	id := c.Endpoint.ID
-	s.parked[id] = append(s.parked[id], parkedClaim{claim: *c, since: now})
+	s.parked[id] = append(s.parked[id], &parkedClaim{claim: *c, since: now})
 	s.parkedB += len(c.Message.Payload)
 }
 
@@ -255,10 +255,10 @@ func (s *endpointSlots) parkHanded(c *hookbridge.Claim, now time.Time) (idle boo
 
 // takeIdle takes up to room parked claims of endpoints marked idle, each
 // with a sending slot taken for it, for the caller to queue as started.
-func (s *endpointSlots) takeIdle(room int) []parkedClaim {
+func (s *endpointSlots) takeIdle(room int) []*parkedClaim {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []parkedClaim
+	var out []*parkedClaim
 	for id := range s.idle {
 		for room > len(out) && s.free(id) && len(s.parked[id]) > 0 {
 			out = append(out, s.pop(id))
@@ -283,11 +283,11 @@ func (s *endpointSlots) free(id string) bool {
 
 // pop takes the endpoint's first parked claim, which must exist. s.mu is
 // held.
-func (s *endpointSlots) pop(id string) parkedClaim {
+func (s *endpointSlots) pop(id string) *parkedClaim {
 	q := s.parked[id]
 	p := q[0]
 	s.parkedB -= len(p.claim.Message.Payload)
-	q[0] = parkedClaim{} // no reference kept to the payload
+	q[0] = nil // the queue keeps no reference to it
 	if len(q) == 1 {
 		delete(s.parked, id)
 	} else {
