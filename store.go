@@ -320,7 +320,8 @@ type Handoff interface {
 	Lease(now time.Time) (owner string, until time.Time)
 	// Reserve asks whether a delivery to the endpoint can be handed over.
 	Reserve(endpointID string) bool
-	// Take receives the committed claims, in creation order.
+	// Take receives the committed claims, in creation order. It must not
+	// keep claims (the slice) after it returns: the store reuses it.
 	Take(claims []Claim)
 	// Cancel gives back reservations whose deliveries were not committed.
 	Cancel(endpointIDs []string)

@@ -106,6 +106,31 @@ type writer struct {
 	// which empties it; and it is emptied whenever a transaction or a
 	// savepoint is rolled back, so it never holds what did not commit.
 	subs map[string]subscriptions
+
+	// handed is the last group's writeTx.handed, emptied, for the next
+	// group to fill again rather than grow a new one from nothing.
+	handed []hookbridge.Claim
+}
+
+// maxKeptHanded bounds the claims handed whose room the writer keeps
+// between groups (about 700 bytes each): a large batch's is let go.
+const maxKeptHanded = 1024
+
+// newTx starts the writeTx of a group; done gives its room back.
+func (w *writer) newTx(handoff hookbridge.Handoff) *writeTx {
+	return &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs, handed: w.handed[:0]}
+}
+
+// done keeps tx's handed room for the next group, emptied so that it
+// holds no payload, unless it grew beyond maxKeptHanded. Past its length
+// the room is empty already: cancelHandoff clears what it drops.
+func (w *writer) done(tx *writeTx) {
+	clear(tx.handed)
+	if cap(tx.handed) > maxKeptHanded {
+		w.handed = nil
+		return
+	}
+	w.handed = tx.handed[:0]
 }
 
 // startWriter starts the writer goroutine on db, whose only connection it
@@ -237,7 +262,8 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		return
 	}
 	errs := make([]error, len(live))
-	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}
+	tx := w.newTx(handoff)
+	defer w.done(tx)
 	answer := func() {
 		for i, r := range live {
 			r.Answer(struct{}{}, errs[i])
@@ -329,7 +355,8 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 			r.Answer(struct{}{}, err)
 		}
 	}
-	tx := &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs}
+	tx := w.newTx(handoff)
+	defer w.done(tx)
 	sqlTx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		answer(fmt.Errorf("begin: %w", err))
