@@ -52,13 +52,13 @@ type endpointSlots struct {
 	mu      sync.Mutex
 	held    map[string]int // claims of the endpoint: waiting, parked or being sent
 	sending map[string]int
-	queued  map[string]int // in the workers' queue, not started yet (enqueue)
+	queued  map[string]int            // in the workers' queue, not started yet (enqueue)
 	parked  map[string][]*parkedClaim // each allocated once, so that queues that drain from the front copy pointers, not claims
-	full    map[string]struct{}  // reached high, not yet back at low
-	idle    map[string]struct{}  // parked claims, fewer than limit sending: for takeIdle
-	lastEnd map[string]time.Time // when a request of the endpoint last succeeded (recently: see finish)
-	waiting int                  // Σ max(0, held-limit)
-	parkedB int                  // payload bytes of the parked claims
+	full    map[string]struct{}       // reached high, not yet back at low
+	idle    map[string]struct{}       // parked claims, fewer than limit sending: for takeIdle
+	lastEnd map[string]time.Time      // when a request of the endpoint last succeeded (recently: see finish)
+	waiting int                       // Σ max(0, held-limit)
+	parkedB int                       // payload bytes of the parked claims
 }
 
 // defaultMaxParkedBytes is endpointSlots.maxParkedBytes.
