@@ -7,24 +7,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // A delivery's first attempt is kept in the delivery's row (the
 // first_attempt_ columns, see migration 0018), and the tries after it in
-// attempts, so every read of attempts reads both. firstAttempts is the
-// deliveries' part as a table of the attempts table's columns; PostgreSQL
-// pulls it up into the query around it, whose conditions then reach
-// deliveries_first_attempt or deliveries_msg_endpoint.
-const firstAttempts = `
-	SELECT first_attempt_id AS id, id AS delivery_id, app_id, msg_id, endpoint_id,
-		first_attempt_url AS url, first_attempt_status AS status, trigger,
-		first_attempt_status_code AS status_code, first_attempt_response AS response,
-		first_attempt_duration_ms AS duration_ms, first_attempt_at AS created_at
-	FROM deliveries WHERE first_attempt_id IS NOT NULL`
-
-// attemptSources are the two places attempts are read from, each aliased
-// as a in the queries that use them.
-var attemptSources = [2]string{`(` + firstAttempts + `) a`, `attempts a`}
+// attempts, so every read of attempts reads both: attemptSources, each
+// aliased as a. PostgreSQL pulls up storekit.FirstAttempts into the query
+// around it, whose conditions then reach deliveries_first_attempt or
+// deliveries_msg_endpoint.
+var attemptSources = [2]string{`(` + storekit.FirstAttempts + `) a`, `attempts a`}
 
 // attemptColumns is the column list scanAttempt reads. Queries alias
 // attempts as a.

@@ -333,23 +333,7 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 		{"claim", claimDeliveries, []any{"w", time.Now().Add(time.Minute), time.Now(), 256, []string{}, int64(0), "msg_", "msg_"}},
 		{"next due", nextDue, nil},
 	} {
-		// Plain EXPLAIN plans without running: nothing is claimed.
-		rows, err := s.pool.Query(ctx, "EXPLAIN "+tc.query, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		text := strings.Join(lines, "\n")
+		text := explain(t, s, tc.query, tc.args...)
 		if !strings.Contains(text, "Index Scan using deliveries_due on deliveries") {
 			t.Errorf("%s does not walk deliveries_due:\n%s", tc.name, text)
 		}
@@ -359,6 +343,27 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+// explain returns PostgreSQL's plan of query, without running it.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestAttemptListUsesIndexes checks that an endpoint's and a message's
@@ -406,22 +411,7 @@ func TestAttemptListUsesIndexes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			query, args := attemptList(app.ID, tc.f, 10)
-			rows, err := s.pool.Query(ctx, "EXPLAIN "+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var lines []string
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				lines = append(lines, line)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			text := strings.Join(lines, "\n")
+			text := explain(t, s, query, args...)
 			for _, w := range tc.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("plan does not use %s:\n%s", w, text)

@@ -35,3 +35,15 @@ const PaymentColumns = `source_id, payment_id, status, sequence, amounts, update
 // ran reads as the zero state.
 const BackfillStateColumns = `s.id, b.high_water, b.last_run_at, b.last_success_at, coalesce(b.last_error, ''), coalesce(b.runs, 0),
 	coalesce(b.failures, 0), coalesce(b.fetched, 0), coalesce(b.backfilled, 0), coalesce(b.duplicates, 0), coalesce(b.requests, 0)`
+
+// FirstAttempts is, in both stores, the deliveries' first attempts as a
+// table of the attempts table's columns: a delivery's first attempt is
+// kept in its own row (the first_attempt_ columns), the tries after it in
+// attempts. Both dialects accept it as it is, and both planners fold it
+// into the query around it.
+const FirstAttempts = `
+	SELECT first_attempt_id AS id, id AS delivery_id, app_id, msg_id, endpoint_id,
+		first_attempt_url AS url, first_attempt_status AS status, trigger,
+		first_attempt_status_code AS status_code, first_attempt_response AS response,
+		first_attempt_duration_ms AS duration_ms, first_attempt_at AS created_at
+	FROM deliveries WHERE first_attempt_id IS NOT NULL`
