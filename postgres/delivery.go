@@ -204,15 +204,27 @@ const recordAttempts = `
 
 // DeliveryRecord stores the results of claimed deliveries in one statement
 // (atomic on its own). A result whose delivery is no longer leased to owner
-// is dropped and its id returned in rejected. Otherwise its Attempt (if
+// (or that repeats a delivery of the same batch) is dropped and its id
+// returned in rejected. Otherwise its Attempt (if
 // any) and its Event (if any) are stored, with its delivery, application,
 // message, endpoint and trigger taken from the delivery: a delivery's
 // first attempt in the delivery's row, a later one in attempts.
 func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) ([]string, error) {
-	n := len(results)
+	// A delivery named twice is finished by its first result only, as it
+	// would be one at a time: the first ends the lease the second needs.
+	// So only first results go to the statement, and repeats are rejected.
+	firstNamed := make([]bool, len(results))
+	named := make(map[string]bool, len(results))
+	n := 0
+	for i, r := range results {
+		if !named[r.DeliveryID] {
+			named[r.DeliveryID], firstNamed[i] = true, true
+			n++
+		}
+	}
 	var (
-		ids                    = make([]string, n)
-		statuses               = make([]int16, n)
+		ids                    = make([]string, 0, n)
+		statuses               = make([]int16, 0, n)
 		tries                  = make([]int32, n)
 		nexts                  = make([]*time.Time, n)
 		aIDs, aURLs, aResponse = make([]string, n), make([]string, n), make([]string, n)
@@ -223,8 +235,12 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		eDeliveries, eIDs      []string
 		eData                  [][]byte
 	)
-	for i, r := range results {
-		ids[i], statuses[i] = r.DeliveryID, int16(r.Status)
+	for j, r := range results {
+		if !firstNamed[j] {
+			continue
+		}
+		i := len(ids)
+		ids, statuses = append(ids, r.DeliveryID), append(statuses, int16(r.Status))
 		if r.Status == hookbridge.StatusSending {
 			nexts[i] = timeOrNull(r.NextAttempt)
 		}
@@ -269,9 +285,9 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		return nil, err
 	}
 	var rejected []string
-	for _, r := range results {
+	for i, r := range results {
 		f, ok := done[r.DeliveryID]
-		if !ok {
+		if !ok || !firstNamed[i] {
 			rejected = append(rejected, r.DeliveryID)
 			continue
 		}

@@ -120,9 +120,8 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 const (
 	// finishAttempts moves every delivery of a batch that is still leased
 	// to ?3 to its new state, given as the JSON array ?2 of [id, status,
-	// tries, next attempt or null], and returns the ones it moved with
-	// their attempt count, this result's included: a delivery missing from
-	// the answer is no longer leased to ?3. One statement for the batch,
+	// tries, next attempt or null], and returns the ones it moved: a
+	// delivery missing from the answer is no longer leased to ?3. One statement for the batch,
 	// where one per delivery with its own RETURNING cost several times as
 	// much; the join probes the primary key once per result
 	// (TestFinishAttemptsUsesPrimaryKey).
@@ -132,16 +131,22 @@ const (
 			lease_owner = NULL, lease_until = NULL, updated_at = ?1
 		FROM json_each(?2) AS r
 		WHERE deliveries.id = r.value ->> 0 AND deliveries.lease_owner = ?3
-		RETURNING deliveries.id, deliveries.app_id, deliveries.msg_id, deliveries.endpoint_id, deliveries.trigger,
-			deliveries.attempts`
-	// setFirstAttempt keeps a delivery's first attempt in its row. Bound
-	// parameters, one statement per delivery: the same columns read from
-	// finishAttempts' JSON cost as much to extract as the attempts row
-	// they spare.
-	setFirstAttempt = `
-		UPDATE deliveries SET first_attempt_id = ?, first_attempt_url = ?, first_attempt_status = ?,
-			first_attempt_status_code = ?, first_attempt_response = ?, first_attempt_duration_ms = ?, first_attempt_at = ?
-		WHERE id = ?`
+		RETURNING deliveries.id, deliveries.app_id, deliveries.msg_id, deliveries.endpoint_id, deliveries.trigger`
+	// finishFirstAttempt finishes a delivery still leased to ?12 that had
+	// no attempt before this result's, keeping that attempt in its row: one
+	// statement, so the row is rewritten once. A delivery it does not
+	// change (not leased to ?12, or tried before) is left to
+	// finishAttempts. Bound parameters, since the same columns read from
+	// finishAttempts' JSON cost as much to extract as an attempts row; and
+	// no RETURNING: a row read back per delivery through database/sql cost
+	// more than the second update of the row this statement spares
+	// (docs/benchmarks.md, (p)).
+	finishFirstAttempt = `
+		UPDATE deliveries
+		SET status = ?1, attempts = 1, next_attempt_at = ?2, lease_owner = NULL, lease_until = NULL, updated_at = ?3,
+			first_attempt_id = ?4, first_attempt_url = ?5, first_attempt_status = ?6, first_attempt_status_code = ?7,
+			first_attempt_response = ?8, first_attempt_duration_ms = ?9, first_attempt_at = ?10
+		WHERE id = ?11 AND lease_owner = ?12 AND attempts = 0`
 	insertAttempt = `
 		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger,
 			status_code, response, duration_ms, created_at)
@@ -149,68 +154,91 @@ const (
 )
 
 // DeliveryRecord stores the results of claimed deliveries in one write
-// transaction (which it may share with other writes, see writer.go). It
-// first ends owner's leases while setting each delivery's new state; a
+// transaction (which it may share with other writes, see writer.go). A
 // result whose delivery is no longer leased to owner (or that repeats a
 // delivery of the same batch) is dropped and its id returned in rejected.
-// Each remaining result's Attempt (if any) takes its delivery,
-// application, message, endpoint and trigger from the delivery; a
-// delivery's first attempt is kept in the delivery's row, and a later one
-// inserted into attempts. Then its Event is recorded.
+// A delivery's first attempt is kept in the delivery's row, written with
+// its new state in one statement (finishFirstAttempt); every other result
+// ends the lease and sets the state in one batch statement
+// (finishAttempts), and its attempt, if any, is inserted into attempts
+// with the delivery's application, message, endpoint and trigger. Then
+// each accepted result's Event is recorded.
 func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) ([]string, error) {
-	// The new states, as finishAttempts reads them. A delivery named twice
-	// is finished by its first result only, as it would be one at a time:
-	// the first ends the lease the second needs.
-	states := make([][4]any, 0, len(results))
+	// A delivery named twice is finished by its first result only, as it
+	// would be one at a time: the first ends the lease the second needs.
+	firstNamed := make([]bool, len(results))
 	named := make(map[string]bool, len(results))
-	for _, r := range results {
-		if named[r.DeliveryID] {
-			continue
+	for i, r := range results {
+		if !named[r.DeliveryID] {
+			named[r.DeliveryID] = true
+			firstNamed[i] = true
 		}
-		named[r.DeliveryID] = true
-		var next any // JSON null: the delivery is final
-		if r.Status == hookbridge.StatusSending {
-			next = ms(r.NextAttempt)
-		}
-		tries := 0
-		if r.Attempt != nil {
-			tries = 1
-		}
-		states = append(states, [4]any{r.DeliveryID, int(r.Status), tries, next})
 	}
-	statesJSON, err := json.Marshal(states)
-	if err != nil {
-		return nil, err
-	}
-	// finished is what the update returned for each delivery it moved.
+	// finished is what the updates returned for each delivery they moved.
 	type finished struct {
 		appID, msgID, endpointID string
 		trigger                  hookbridge.TriggerType
-		attempts                 int // the delivery's, this result's included
+		inRow                    bool // the attempt was kept in the delivery's row (the rest unset)
 	}
 	var rejected []string
-	err = s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
 		rejected = rejected[:0]
-		rows, err := tx.Stmt(ctx, stmtFinishAttempts).QueryContext(ctx, ms(now), string(statesJSON), owner)
-		if err != nil {
-			return err
+		moved := make(map[string]finished, len(results))
+		// The new states finishAttempts sets, as it reads them: the
+		// results that are not a delivery's first attempt.
+		var states [][4]any
+		finishFirst := tx.Stmt(ctx, stmtFinishFirstAttempt)
+		for i, r := range results {
+			if !firstNamed[i] {
+				continue
+			}
+			var next any // null: the delivery is final
+			if r.Status == hookbridge.StatusSending {
+				next = ms(r.NextAttempt)
+			}
+			a := r.Attempt
+			if a == nil {
+				states = append(states, [4]any{r.DeliveryID, int(r.Status), 0, next})
+				continue
+			}
+			res, err := finishFirst.ExecContext(ctx, int(r.Status), next, ms(now), a.ID, a.URL, int(a.Status), a.StatusCode,
+				a.Response, a.DurationMS, ms(a.CreatedAt), r.DeliveryID, owner)
+			if err != nil {
+				return fmt.Errorf("result %d, delivery %s: %w", i, r.DeliveryID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				states = append(states, [4]any{r.DeliveryID, int(r.Status), 1, next})
+				continue
+			}
+			moved[r.DeliveryID] = finished{inRow: true}
 		}
-		moved := make(map[string]finished, len(states))
-		for rows.Next() {
-			var (
-				id string
-				f  finished
-			)
-			if err := rows.Scan(&id, &f.appID, &f.msgID, &f.endpointID, &f.trigger, &f.attempts); err != nil {
-				rows.Close()
+		if len(states) > 0 {
+			statesJSON, err := json.Marshal(states)
+			if err != nil {
 				return err
 			}
-			moved[id] = f
+			rows, err := tx.Stmt(ctx, stmtFinishAttempts).QueryContext(ctx, ms(now), string(statesJSON), owner)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var (
+					id string
+					f  finished
+				)
+				if err := rows.Scan(&id, &f.appID, &f.msgID, &f.endpointID, &f.trigger); err != nil {
+					rows.Close()
+					return err
+				}
+				moved[id] = f
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		insert, first := tx.Stmt(ctx, stmtInsertAttempt), tx.Stmt(ctx, stmtSetFirstAttempt)
+		insert := tx.Stmt(ctx, stmtInsertAttempt)
 		for i, r := range results {
 			f, ok := moved[r.DeliveryID]
 			if !ok {
@@ -222,15 +250,15 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 			if a == nil {
 				continue
 			}
-			a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
-			if f.attempts == 1 {
-				if _, err := first.ExecContext(ctx, a.ID, a.URL, int(a.Status), a.StatusCode, a.Response, a.DurationMS,
-					ms(a.CreatedAt), a.DeliveryID); err != nil {
-					return fmt.Errorf("result %d, delivery %s: first attempt: %w", i, r.DeliveryID, err)
+			// finishFirstAttempt took every delivery not tried before, so
+			// one finishAttempts moved was tried before: its attempt is a
+			// retry, kept in attempts.
+			if !f.inRow {
+				a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.Trigger = r.DeliveryID, f.appID, f.msgID, f.endpointID, f.trigger
+				if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
+					int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
+					return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 				}
-			} else if _, err := insert.ExecContext(ctx, a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status),
-				int(a.Trigger), a.StatusCode, a.Response, a.DurationMS, ms(a.CreatedAt)); err != nil {
-				return fmt.Errorf("result %d, delivery %s: insert attempt: %w", i, r.DeliveryID, err)
 			}
 			if ev := r.Event; ev != nil {
 				if err := recordEvent(ctx, tx, ev, now); err != nil {

@@ -219,16 +219,20 @@ func TestClaimUsesDueIndex(t *testing.T) {
 	}
 }
 
-// TestFinishAttemptsUsesPrimaryKey checks the plan of the recorder's
-// batch update: one primary-key probe per result, never a scan of the
+// TestFinishAttemptsUsesPrimaryKey checks the plans of the recorder's
+// updates: one primary-key probe per result, never a scan of the
 // deliveries.
 func TestFinishAttemptsUsesPrimaryKey(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	text := queryPlan(t, s, finishAttempts, 1, `[["dlv_x", 0, 1, null]]`, "owner")
-	if !strings.Contains(text, "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)") ||
-		strings.Contains(text, "SCAN deliveries") {
-		t.Errorf("finishAttempts does not probe deliveries by id:\n%s", text)
+	for name, plan := range map[string]string{
+		"finishAttempts":     queryPlan(t, s, finishAttempts, 1, `[["dlv_x", 0, 1, null]]`, "owner"),
+		"finishFirstAttempt": queryPlan(t, s, finishFirstAttempt, 1, nil, 1, "atmpt_x", "https://x", 1, 200, "ok", 3, 1, "dlv_x", "owner"),
+	} {
+		if !strings.Contains(plan, "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)") ||
+			strings.Contains(plan, "SCAN deliveries") {
+			t.Errorf("%s does not probe deliveries by id:\n%s", name, plan)
+		}
 	}
 }
 

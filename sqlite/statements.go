@@ -26,7 +26,7 @@ const (
 	stmtClaimedEndpoints
 	stmtFinishAttempts
 	stmtInsertAttempt
-	stmtSetFirstAttempt
+	stmtFinishFirstAttempt
 	stmtRenewLeases
 	stmtReleaseDeliveries
 	numStmts
@@ -48,7 +48,7 @@ var stmtSQL = [numStmts]string{
 	stmtClaimedEndpoints:    claimedEndpoints,
 	stmtFinishAttempts:      finishAttempts,
 	stmtInsertAttempt:       insertAttempt,
-	stmtSetFirstAttempt:     setFirstAttempt,
+	stmtFinishFirstAttempt:  finishFirstAttempt,
 	stmtRenewLeases:         renewLeases,
 	stmtReleaseDeliveries:   releaseDeliveries,
 }

@@ -97,6 +97,30 @@ func testDeliveries(t *testing.T, open Opener) {
 		rejected, err = s.RecordAttempts(ctx, "b", []hookbridge.AttemptResult{{DeliveryID: gone, Status: hookbridge.StatusFail}})
 		ok(t, err)
 		equal(t, "unknown delivery", rejected, []string{gone})
+
+		// A batch naming a delivery twice is recorded as the two would be
+		// one at a time: the first result ends the lease, the second is
+		// rejected and writes nothing.
+		newMessage(t, s, app.ID, "order.created", at(0))
+		d := claimAll(t, s, "d", at(lease+3*time.Second))
+		if len(d) != 1 {
+			t.Fatalf("d claimed %d, want 1", len(d))
+		}
+		first := hookbridge.AttemptResult{DeliveryID: d[0].Delivery.ID, Attempt: attemptFor(d[0], at(lease+4*time.Second), 200), Status: hookbridge.StatusSuccess}
+		again := hookbridge.AttemptResult{DeliveryID: d[0].Delivery.ID, Attempt: attemptFor(d[0], at(lease+5*time.Second), 500), Status: hookbridge.StatusFail}
+		rejected, err = s.RecordAttempts(ctx, "d", []hookbridge.AttemptResult{first, again})
+		ok(t, err)
+		equal(t, "repeated result", rejected, []string{d[0].Delivery.ID})
+		atts, err = s.ListAttempts(ctx, app.ID, hookbridge.AttemptFilter{MsgID: d[0].Message.ID})
+		ok(t, err)
+		if len(atts.Data) != 1 || atts.Data[0].ID != first.Attempt.ID || atts.Data[0].StatusCode != 200 {
+			t.Fatalf("attempts after a repeated result: %+v, want only the first", atts.Data)
+		}
+		got, err := s.ListMessageEndpoints(ctx, app.ID, d[0].Message.ID, hookbridge.ListOptions{})
+		ok(t, err)
+		if len(got.Data) != 1 || got.Data[0].Status != hookbridge.StatusSuccess {
+			t.Fatalf("state after a repeated result: %+v, want the first result's", got.Data)
+		}
 	})
 
 	open.run(t, "Transitions", func(t *testing.T, s hookbridge.Store) {

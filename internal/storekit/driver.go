@@ -211,8 +211,10 @@ type Driver interface {
 	DeliveryClaim(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]hookbridge.Claim, error)
 	// DeliveryRecord records a checked, non-empty batch of results (their
 	// attempts' and events' defaults filled in) at now, as
-	// hookbridge.DeliveryStore's RecordAttempts says, setting the accepted
-	// attempts' delivery, application, message, endpoint and trigger.
+	// hookbridge.DeliveryStore's RecordAttempts says, rejecting a result
+	// that repeats a delivery of the batch; an accepted attempt is stored
+	// with its delivery's application, message, endpoint and trigger,
+	// whatever the Attempt says.
 	DeliveryRecord(ctx context.Context, owner string, results []hookbridge.AttemptResult, now time.Time) (rejected []string, err error)
 	// EndpointHealthRecord applies a non-empty batch of reports in one
 	// transaction (see ApplyReports).

@@ -713,8 +713,9 @@ func (s *Store) ClaimDeliveriesSkipping(ctx context.Context, owner string, now t
 // transaction. A result whose delivery is no longer leased to owner (or
 // that repeats a delivery of the same batch) is dropped and its id
 // returned in rejected. Each Attempt gets its ID and CreatedAt if unset,
-// and, once recorded, its delivery, application, message, endpoint and
-// trigger, taken from the delivery; each Event gets its Attempt.
+// and is stored with its delivery's application, message, endpoint and
+// trigger (the dispatcher sets them from the claim); each Event gets its
+// Attempt.
 func (s *Store) RecordAttempts(ctx context.Context, owner string, results []hookbridge.AttemptResult) ([]string, error) {
 	if err := checkResults(results); err != nil {
 		return nil, err
