@@ -89,7 +89,8 @@ type gate struct {
 // the claim's transaction on the single writer, so no other claim can
 // spend the same budget meanwhile.
 func claimGated(ctx context.Context, tx *writeTx, owner string, until, now, clock time.Time, limit int, skip []string) ([]hookbridge.Delivery, error) {
-	gates, err := collect(ctx, tx, gatedBudgets, nil, func(r rowScanner) (gate, error) {
+	rows, err := tx.Stmt(ctx, stmtGatedBudgets).QueryContext(ctx)
+	gates, err := scanRows(rows, err, func(r rowScanner) (gate, error) {
 		var g gate
 		return g, r.Scan(&g.id, &g.fifo, &g.rate, &g.paused, &g.window, &g.used, &g.pendingFrom)
 	})

@@ -21,6 +21,7 @@ const (
 	stmtMessageByEventID
 	stmtInsertMessage
 	stmtInsertDelivery
+	stmtGatedBudgets
 	stmtClaimDeliveries
 	stmtClaimedMessages
 	stmtClaimedEndpoints
@@ -43,6 +44,7 @@ var stmtSQL = [numStmts]string{
 	stmtMessageByEventID:    messageByEventID,
 	stmtInsertMessage:       insertMessage,
 	stmtInsertDelivery:      insertDelivery,
+	stmtGatedBudgets:        gatedBudgets,
 	stmtClaimDeliveries:     claimDeliveries,
 	stmtClaimedMessages:     claimedMessages,
 	stmtClaimedEndpoints:    claimedEndpoints,
