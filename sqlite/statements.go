@@ -21,6 +21,8 @@ const (
 	stmtMessageByEventID
 	stmtInsertMessage
 	stmtInsertDelivery
+	stmtInsertMessages
+	stmtInsertDeliveries
 	stmtGatedBudgets
 	stmtClaimDeliveries
 	stmtClaimedMessages
@@ -44,6 +46,8 @@ var stmtSQL = [numStmts]string{
 	stmtMessageByEventID:    messageByEventID,
 	stmtInsertMessage:       insertMessage,
 	stmtInsertDelivery:      insertDelivery,
+	stmtInsertMessages:      insertMessages,
+	stmtInsertDeliveries:    insertDeliveries,
 	stmtGatedBudgets:        gatedBudgets,
 	stmtClaimDeliveries:     claimDeliveries,
 	stmtClaimedMessages:     claimedMessages,

@@ -71,6 +71,7 @@ func waitQueued(t *testing.T, s *Store, n int) { storetest.WaitQueued(t, s, n) }
 // TestGroupCommit runs the stores' group commit tests on the writer.
 func TestGroupCommit(t *testing.T) {
 	storetest.RunGroupCommit(t, func(t *testing.T) storetest.GroupStore { return openTest(t) })
+	storetest.RunBatchGroupCommit(t, func(t *testing.T) storetest.GroupStore { return openTest(t) })
 }
 
 // TestGroupCommitMixesWriteKinds runs a claim, a result, a release, a lease

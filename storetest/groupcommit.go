@@ -39,6 +39,13 @@ func RunGroupCommit(t *testing.T, open func(t *testing.T) GroupStore) {
 	t.Run("CancelledWhileQueued", func(t *testing.T) { t.Parallel(); testGroupCancelledWhileQueued(t, open(t)) })
 }
 
+// RunBatchGroupCommit tests a store whose group commit takes batch writes
+// (CreateMessages) into groups too, as SQLite's writer does; PostgreSQL
+// writes a batch in a transaction of its own.
+func RunBatchGroupCommit(t *testing.T, open func(t *testing.T) GroupStore) {
+	t.Run("BatchFailureIsolated", func(t *testing.T) { t.Parallel(); testGroupBatchFailureIsolated(t, open(t)) })
+}
+
 // groupApp creates an application with one endpoint that takes every
 // message.
 func groupApp(t *testing.T, s hookbridge.Store) *hookbridge.Application {
@@ -250,5 +257,67 @@ func testGroupCancelledWhileQueued(t *testing.T, s GroupStore) {
 	}
 	if _, err := s.GetMessage(t.Context(), app.ID, kept.ID); err != nil {
 		t.Errorf("the message queued with it: %v", err)
+	}
+}
+
+// testGroupBatchFailureIsolated puts three batches in one group, the
+// second failing at its last message (a message id already taken): the
+// failing batch leaves none of its messages behind, and the others store
+// theirs whole, each message with its delivery. Batches of 37 messages to
+// two endpoints are written in several statements (SQLite inserts rows in
+// chunks), so this also checks that every row of a batch lands.
+func testGroupBatchFailureIsolated(t *testing.T, s GroupStore) {
+	app := groupApp(t, s)
+	ok(t, s.CreateEndpoint(t.Context(), &hookbridge.Endpoint{AppID: app.ID, URL: "https://second.example/",
+		Secrets: []hookbridge.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}))
+	existing := groupMessage(app.ID)
+	_, _, err := s.CreateMessage(t.Context(), existing)
+	ok(t, err)
+
+	const n = 37
+	batches := make([][]*hookbridge.Message, 3)
+	for b := range batches {
+		for i := range n {
+			m := groupMessage(app.ID)
+			m.Payload = json.RawMessage(fmt.Sprintf(`{"batch":%d,"n":%d}`, b, i))
+			batches[b] = append(batches[b], m)
+		}
+	}
+	batches[1][n-1].ID = existing.ID
+
+	release := s.HoldWrites(t)
+	errs := make([]error, len(batches))
+	var wg sync.WaitGroup
+	for b, msgs := range batches {
+		wg.Go(func() {
+			_, errs[b] = s.CreateMessages(context.Background(), msgs)
+		})
+		WaitQueued(t, s, b+1)
+	}
+	release()
+	wg.Wait()
+
+	if hookbridge.ErrorCode(errs[1]) != hookbridge.ECONFLICT {
+		t.Errorf("the batch with a taken message id: err = %v, want a conflict", errs[1])
+	}
+	for _, b := range []int{0, 2} {
+		if errs[b] != nil {
+			t.Fatalf("batch %d: %v", b, errs[b])
+		}
+		for i, m := range batches[b] {
+			dests, err := s.ListMessageEndpoints(t.Context(), app.ID, m.ID, hookbridge.ListOptions{})
+			if err != nil || len(dests.Data) != 2 {
+				t.Errorf("batch %d, message %d: %d deliveries (%v), want 2", b, i, len(dests.Data), err)
+			}
+		}
+	}
+	for i, m := range batches[1][:n-1] {
+		if _, err := s.GetMessage(t.Context(), app.ID, m.ID); !hookbridge.IsNotFound(err) {
+			t.Errorf("failed batch, message %d: err = %v, want not found", i, err)
+		}
+	}
+	page, err := s.ListMessages(t.Context(), app.ID, hookbridge.MessageFilter{ListOptions: hookbridge.ListOptions{Limit: 250}})
+	if err != nil || len(page.Data) != 2*n+1 {
+		t.Errorf("stored %d messages (%v), want the two batches' %d and the one before", len(page.Data), err, 2*n)
 	}
 }
