@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -109,23 +110,37 @@ func TestGroupCommitMixesWriteKinds(t *testing.T) {
 	waitQueued(t, s, 1)
 	wg.Go(func() { releaseErr = s.ReleaseDeliveries(ctx, "me", []string{claims[1].Delivery.ID}) })
 	waitQueued(t, s, 2)
-	// After the release, the claim below takes the released delivery and
-	// the one never claimed; the renewal, queued after it, then finds
-	// the first delivery finished and the others leased to "other".
-	wg.Go(func() { claimed, claimErr = s.ClaimDeliveries(ctx, "other", now, time.Minute, 10) })
+	// A message created in the group: the claim after it must find its
+	// delivery, as the writes of a group see each other's effects in order.
+	var (
+		fresh     *hookbridge.Message
+		createErr error
+	)
+	wg.Go(func() {
+		fresh, _, createErr = s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "a", Payload: []byte(`{}`), CreatedAt: now})
+	})
 	waitQueued(t, s, 3)
+	// After the release, the claim below takes the released delivery, the
+	// one never claimed and the new message's; the renewal, queued after
+	// it, then finds the first delivery finished and the others leased to
+	// "other".
+	wg.Go(func() { claimed, claimErr = s.ClaimDeliveries(ctx, "other", now, time.Minute, 10) })
+	waitQueued(t, s, 4)
 	wg.Go(func() {
 		renewErr = s.RenewLeases(ctx, "me", []string{claims[0].Delivery.ID, claims[1].Delivery.ID}, now.Add(time.Hour))
 	})
-	waitQueued(t, s, 4)
+	waitQueued(t, s, 5)
 	release()
 	wg.Wait()
 
-	if recordErr != nil || len(rejected) != 0 || releaseErr != nil || renewErr != nil || claimErr != nil {
-		t.Fatalf("record %v (rejected %v), release %v, renew %v, claim %v", recordErr, rejected, releaseErr, renewErr, claimErr)
+	if recordErr != nil || len(rejected) != 0 || releaseErr != nil || renewErr != nil || claimErr != nil || createErr != nil {
+		t.Fatalf("record %v (rejected %v), release %v, renew %v, claim %v, create %v", recordErr, rejected, releaseErr, renewErr, claimErr, createErr)
 	}
-	if len(claimed) != 2 {
-		t.Fatalf("the claim in the group took %d deliveries, want the released one and the unclaimed one", len(claimed))
+	if len(claimed) != 3 {
+		t.Fatalf("the claim in the group took %d deliveries, want the released one, the unclaimed one and the new message's", len(claimed))
+	}
+	if !slices.ContainsFunc(claimed, func(c hookbridge.Claim) bool { return c.Message.ID == fresh.ID }) {
+		t.Errorf("the claim did not take the delivery of the message created before it in the group")
 	}
 	for _, c := range claimed {
 		if c.Delivery.ID == claims[0].Delivery.ID {
