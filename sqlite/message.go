@@ -338,11 +338,11 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		case handoff != nil:
 			f.tx.missed = true
 		}
-		delRow := []any{d.ID, d.AppID, d.MsgID, d.EndpointID, d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now),
-			leaseOwner, leaseEnd}
 		if f.buffered {
-			f.delRows = append(f.delRows, delRow...)
-		} else if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, delRow...); err != nil {
+			f.delRows = append(f.delRows, d.ID, d.AppID, d.MsgID, d.EndpointID,
+				d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd)
+		} else if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, d.ID, d.AppID, d.MsgID, d.EndpointID,
+			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd); err != nil {
 			return nil, false, fmt.Errorf("insert delivery: %w", err)
 		}
 	}
