@@ -308,24 +308,13 @@ func TestInstances(t *testing.T) {
 func TestHotQueriesUseDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	ctx := t.Context()
 	app, ep := fixture(t, s)
-	const fill = `
-		WITH m AS (
-			INSERT INTO messages (id, app_id, event_type, payload, created_at)
-			SELECT 'msg_' || lpad(i::text, 26, '0'), $1, 'a.b', '\x7b7d', now() FROM generate_series(1, 20000) i
-			RETURNING id)
+	fillAndAnalyze(t, s, app.ID, ep.ID, `
 		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
 		SELECT 'dlv_' || substr(m.id, 5), $1, m.id, $2,
 			CASE WHEN m.id > 'msg_00000000000000000000019900' THEN 1 ELSE 0 END, 0, 0,
 			CASE WHEN m.id > 'msg_00000000000000000000019900' THEN now() END, now(), now()
-		FROM m`
-	if _, err := s.pool.Exec(ctx, fill, app.ID, ep.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
-	}
+		FROM m`)
 	for _, tc := range []struct {
 		name, query string
 		args        []any
@@ -342,6 +331,25 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 				t.Errorf("%s plan has %q:\n%s", tc.name, bad, text)
 			}
 		}
+	}
+}
+
+// fillAndAnalyze fills the tables for a plan test: 20 000 messages of
+// the application appID (ids msg_…01 to msg_…20000), inserted by the CTE
+// m, then rest, which continues the statement ($1 appID, $2 endpointID);
+// and ANALYZE, so that the planner knows the tables' sizes.
+func fillAndAnalyze(t *testing.T, s *Store, appID, endpointID, rest string) {
+	t.Helper()
+	const messages = `
+		WITH m AS (
+			INSERT INTO messages (id, app_id, event_type, payload, created_at)
+			SELECT 'msg_' || lpad(i::text, 26, '0'), $1, 'a.b', '\x7b7d', now() FROM generate_series(1, 20000) i
+			RETURNING id)`
+	if _, err := s.pool.Exec(t.Context(), messages+rest, appID, endpointID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(t.Context(), `ANALYZE`); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -373,13 +381,8 @@ func explain(t *testing.T, s *Store, query string, args ...any) string {
 func TestAttemptListUsesIndexes(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	ctx := t.Context()
 	app, ep := fixture(t, s)
-	const fill = `
-		WITH m AS (
-			INSERT INTO messages (id, app_id, event_type, payload, created_at)
-			SELECT 'msg_' || lpad(i::text, 26, '0'), $1, 'a.b', '\x7b7d', now() FROM generate_series(1, 20000) i
-			RETURNING id),
+	fillAndAnalyze(t, s, app.ID, ep.ID, `,
 		d AS (
 			INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, created_at, updated_at,
 				first_attempt_id, first_attempt_url, first_attempt_status, first_attempt_status_code,
@@ -390,13 +393,7 @@ func TestAttemptListUsesIndexes(t *testing.T) {
 			RETURNING id, msg_id)
 		INSERT INTO attempts (id, delivery_id, app_id, msg_id, endpoint_id, url, status, trigger, status_code, duration_ms, created_at)
 		SELECT 'atmpt_' || substr(d.msg_id, 5) || 'b', d.id, $1, d.msg_id, $2, 'https://receiver.example/', 0, 0, 200, 3, now()
-		FROM d WHERE right(d.msg_id, 1) = '0'`
-	if _, err := s.pool.Exec(ctx, fill, app.ID, ep.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
-	}
+		FROM d WHERE right(d.msg_id, 1) = '0'`)
 	for _, tc := range []struct {
 		name string
 		f    hookbridge.AttemptFilter
