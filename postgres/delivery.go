@@ -67,7 +67,7 @@ func deliveryDest(d *hookbridge.Delivery) ([]any, func()) {
 // behind now) behind; with nothing pending before the bound, it moves up to
 // it only once the mark is older than $8 (two lags), so that an idle
 // endpoint is written once a lag, not on every claim.
-const claimDeliveries = `
+var claimDeliveries = replan(`
 	WITH gated AS (` + gatedEndpoints + `),
 	g AS (
 		SELECT e.id, e.fifo, coalesce(e.rate_limit, a.rate_limit) AS rate, e.paused_until,
@@ -121,7 +121,7 @@ const claimDeliveries = `
 	UPDATE deliveries d SET lease_owner = $1, lease_until = $2
 	FROM due, messages m, endpoints e
 	WHERE d.id = due.id AND m.id = d.msg_id AND e.id = d.endpoint_id
-	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns
+	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns)
 
 // DeliveryClaim leases up to limit due deliveries to owner until until, in
 // one statement (claimDeliveries), and returns them with their message and
@@ -142,11 +142,11 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 	}
 	bound := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-pendingLag))
 	stale := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-2*pendingLag))
-	rows, err := s.pool.Query(ctx, claimDeliveries, owner, until, storekit.TruncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
+	rows, err := s.pool.Query(ctx, claimDeliveries.at(&s.plans), owner, until, storekit.TruncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
+	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookbridge.Claim, error) {
 		c := hookbridge.Claim{LeaseUntil: until}
 		dDest, dDone := deliveryDest(&c.Delivery)
 		mDest, mDone := messageDest(&c.Message)
@@ -159,6 +159,8 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 		c.Endpoint = e
 		return c, nil
 	})
+	s.plans.add(len(claims))
+	return claims, err
 }
 
 // recordAttempts writes a batch of results in one statement: r is the
@@ -170,7 +172,7 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 // attempts, taking application, message, endpoint and trigger from the
 // delivery. The statement returns done: a result whose delivery is
 // missing from it was rejected, and wrote nothing.
-const recordAttempts = `
+var recordAttempts = replan(`
 	WITH r AS (
 		SELECT * FROM unnest($2::text[], $3::smallint[], $4::integer[], $5::timestamptz[],
 			$7::text[], $8::text[], $9::smallint[], $10::integer[], $11::text[], $12::bigint[], $13::timestamptz[])
@@ -200,7 +202,7 @@ const recordAttempts = `
 		INSERT INTO operational_events (id, data)
 		SELECT e.id, e.data FROM unnest($14::text[], $15::text[], $16::jsonb[]) AS e (delivery_id, id, data)
 		JOIN done ON done.id = e.delivery_id)
-	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`
+	SELECT id, app_id, msg_id, endpoint_id, trigger FROM done`)
 
 // DeliveryRecord stores the results of claimed deliveries in one statement
 // (atomic on its own). A result whose delivery is no longer leased to owner
@@ -266,11 +268,12 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		trigger                  hookbridge.TriggerType
 	}
 	done := make(map[string]finished, len(results))
-	rows, err := s.pool.Query(ctx, recordAttempts, owner, ids, statuses, tries, nexts, now,
+	rows, err := s.pool.Query(ctx, recordAttempts.at(&s.plans), owner, ids, statuses, tries, nexts, now,
 		aIDs, aURLs, aStatus, aCodes, aResponse, aDurations, aCreated, eDeliveries, eIDs, eData)
 	if err != nil {
 		return nil, err
 	}
+	s.plans.add(len(ids))
 	var (
 		id      string
 		f       finished
@@ -306,23 +309,25 @@ func textValue(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
+// renewLeases touches no indexed column: a HOT update (see the table's
+// fillfactor).
+var renewLeases = replan(`UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3`)
+
 // DeliveryRenew extends owner's leases on the given deliveries to until.
 // Deliveries owner no longer holds are left alone.
 func (s driver) DeliveryRenew(ctx context.Context, owner string, deliveryIDs []string, until time.Time) error {
-	// renewLeases touches no indexed column: a HOT update (see the
-	// table's fillfactor).
-	const renewLeases = `UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3`
-	_, err := s.pool.Exec(ctx, renewLeases, until, deliveryIDs, owner)
+	_, err := s.pool.Exec(ctx, renewLeases.at(&s.plans), until, deliveryIDs, owner)
 	return err
 }
+
+var releaseDeliveries = replan(`
+	UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+	WHERE id = ANY($1) AND lease_owner = $2`)
 
 // DeliveryRelease ends owner's leases on the given deliveries, leaving
 // their state as it is, so they can be claimed again at once.
 func (s driver) DeliveryRelease(ctx context.Context, owner string, deliveryIDs []string) error {
-	const releaseDeliveries = `
-		UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
-		WHERE id = ANY($1) AND lease_owner = $2`
-	_, err := s.pool.Exec(ctx, releaseDeliveries, deliveryIDs, owner)
+	_, err := s.pool.Exec(ctx, releaseDeliveries.at(&s.plans), deliveryIDs, owner)
 	return err
 }
 

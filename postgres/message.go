@@ -318,6 +318,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		return nil, 0, err
 	}
 	ho.written = true
+	s.plans.add(int(written))
 
 	// Messages not inserted had an event id already taken: return the
 	// stored message instead.

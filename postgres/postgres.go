@@ -50,6 +50,9 @@ type Store struct {
 	apps storekit.AppCache
 	// locks holds RunExclusive's advisory locks.
 	locks lockSession
+	// plans picks the texts of the statements on the delivery tables
+	// (plans.go).
+	plans planAges
 	now   func() time.Time
 	log   *slog.Logger
 	// migrated names the migrations Open applied, in order (Migrated).

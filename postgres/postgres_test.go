@@ -319,7 +319,7 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 		name, query string
 		args        []any
 	}{
-		{"claim", claimDeliveries, []any{"w", time.Now().Add(time.Minute), time.Now(), 256, []string{}, int64(0), "msg_", "msg_"}},
+		{"claim", claimDeliveries[0], []any{"w", time.Now().Add(time.Minute), time.Now(), 256, []string{}, int64(0), "msg_", "msg_"}},
 		{"next due", nextDue, nil},
 	} {
 		text := explain(t, s, tc.query, tc.args...)
