@@ -342,7 +342,7 @@ func (s driver) DeliveryRelease(ctx context.Context, owner string, deliveryIDs [
 // poll interval caps), and it makes the planner walk the index in order
 // rather than scan it in parallel for a bound it cannot know in advance.
 // greatest and least skip NULLs.
-const nextDue = `
+var nextDue = replan(`
 	WITH head AS (
 		SELECT min(next_attempt_at) AS at FROM deliveries
 		WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until <= next_attempt_at))
@@ -352,13 +352,13 @@ const nextDue = `
 			SELECT next_attempt_at, lease_until FROM deliveries
 			WHERE next_attempt_at < coalesce((SELECT at FROM head), 'infinity')
 			ORDER BY next_attempt_at
-			LIMIT 10000) AS ahead))`
+			LIMIT 10000) AS ahead))`)
 
 // DeliveryNextDue returns when the earliest non-final delivery can next be
 // claimed: its next attempt time, or the end of its lease if that is later.
 func (s driver) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 	var at *time.Time
-	if err := s.pool.QueryRow(ctx, nextDue).Scan(&at); err != nil || at == nil {
+	if err := s.pool.QueryRow(ctx, nextDue.at(&s.plans)).Scan(&at); err != nil || at == nil {
 		return time.Time{}, false, err
 	}
 	return at.UTC(), true, nil

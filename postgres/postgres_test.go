@@ -320,7 +320,7 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 		args        []any
 	}{
 		{"claim", claimDeliveries[0], []any{"w", time.Now().Add(time.Minute), time.Now(), 256, []string{}, int64(0), "msg_", "msg_"}},
-		{"next due", nextDue, nil},
+		{"next due", nextDue[0], nil},
 	} {
 		text := explain(t, s, tc.query, tc.args...)
 		if !strings.Contains(text, "Index Scan using deliveries_due on deliveries") {
