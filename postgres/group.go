@@ -21,10 +21,14 @@ import (
 // message waiting when it is free and writes them together with one
 // createMessages, as a batch: one read, one statement, one commit.
 // Each caller is answered only after that statement has committed, so
-// "accepted means durable" holds per message. There is no linger: a group
-// is whatever queued while the previous one was written, so a lone
-// producer's message is written at once, alone, and groups grow only with
-// the load.
+// "accepted means durable" holds per message. A group is whatever queued
+// while the previous one was written, and at a moderate rate whatever
+// queued within storekit.GatherWindow of the previous group's start (or
+// until storekit.GatherEnough are queued): at a paced 1,000 messages/s
+// that wait took a third of the database's CPU per delivery off (631-686
+// to 434-471 µs) and a tenth of the server's, at no cost under load. A
+// lone producer's message, waiting for its answer before the next, is
+// still written at once.
 //
 // One runner: groups written side by side are smaller, and were measured
 // slower (with 64 producers on two cores, one runner reached 4,700-4,900
@@ -92,12 +96,17 @@ func (q *ingestQueue) submit(ctx context.Context, msg *hookbridge.Message) (hook
 // drained.
 func (q *ingestQueue) run() {
 	defer q.Exit()
-	var group []*createReq
+	var (
+		group []*createReq
+		g     storekit.Gather
+	)
+	gather := func(pending []*createReq) (time.Duration, int) { return g.Wait(len(pending)) }
 	for {
 		var ok bool
-		if group, ok = q.Take(group, storekit.MaxGroup, nil); !ok {
+		if group, ok = q.Take(group, storekit.MaxGroup, gather); !ok {
 			return
 		}
+		g.Began(len(group))
 		q.write(group)
 		clear(group) // let the requests go
 	}

@@ -52,32 +52,6 @@ import (
 // retention, …) keep the plain form: one transaction of their own, run by
 // the same goroutine in queue order, with the caller's context.
 
-// gatherWindow is the least time between the starts of two transactions
-// of grouped writes, unless gatherEnough writes are queued first. At a
-// steady, moderate rate — messages one at a time, each followed by its
-// delivery's result — the writer would otherwise commit each write alone
-// as it arrives, and a commit (its WAL frames, written whole, and the
-// fsync) costs several times the write: waiting out the rest of the window
-// lets the writes of a few milliseconds share one. Under load the queue
-// reaches gatherEnough, or a group's work and its fsync outlast the
-// window, and the writer never waits. A write arriving after a quiet spell
-// longer than the window runs at once, and so does a write of a lone
-// caller that waits for each answer before its next write (the last group
-// had one write and one is queued): waiting would only delay it, there
-// being nothing to gather. Callers still hear only after the commit, so
-// accepted still means durable; the window adds at most its length to an
-// answer.
-const gatherWindow = 5 * time.Millisecond
-
-// gatherEnough is the queue length that ends the gathering wait: a
-// commit shared by this many writes costs each a few microseconds, and
-// waiting for more would only idle the writer while its callers wait.
-// Without it, callers that each wait for their answer before their next
-// write (the API's producers) would be held to one group per window
-// however many they are: on a machine where a group of 64 messages runs
-// and commits in 2 ms, the writer would sit idle for the other 3.
-const gatherEnough = 64
-
 // writeReq is one write waiting for the writer. Exactly one of solo and
 // grouped is set. Its caller waits for its error.
 type writeReq struct {
@@ -169,19 +143,18 @@ func (w *writer) writeGrouped(ctx context.Context, fn func(ctx context.Context, 
 func (w *writer) loop() {
 	defer w.queue.Exit()
 	var (
-		batch     []*writeReq
-		lastGroup time.Time // when the last transaction of grouped writes began
-		lastSize  int       // and how many writes it held
-		ok        bool
+		batch []*writeReq
+		ok    bool
+		g     storekit.Gather // over the transactions of grouped writes
 	)
 	// gather is how long to wait before taking the queue (see
-	// gatherWindow).
+	// storekit.GatherWindow); a plain write first in the queue runs at
+	// once.
 	gather := func(pending []*writeReq) (time.Duration, int) {
-		if wait := gatherWindow - time.Since(lastGroup); wait > 0 &&
-			(lastSize > 1 || len(pending) > 1) && pending[0].solo == nil {
-			return wait, gatherEnough
+		if pending[0].solo != nil {
+			return 0, 0
 		}
-		return 0, 0
+		return g.Wait(len(pending))
 	}
 	for {
 		if batch, ok = w.queue.Take(batch, 0, gather); !ok {
@@ -201,7 +174,7 @@ func (w *writer) loop() {
 			for n < len(rest) && n < storekit.MaxGroup && rest[n].solo == nil {
 				n++
 			}
-			lastGroup, lastSize = time.Now(), n
+			g.Began(n)
 			w.runGroup(rest[:n], handoff)
 			rest = rest[n:]
 		}
