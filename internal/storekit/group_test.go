@@ -130,3 +130,38 @@ func TestCloseEndsGathering(t *testing.T) {
 	}
 	done()
 }
+
+// Gather waits out the window after a group of several, or when several
+// are queued; never for a lone caller (a group of one and one queued),
+// nor once the window since the last group is over.
+func TestGatherWaits(t *testing.T) {
+	var g Gather
+	if wait, _ := g.Wait(3); wait != 0 {
+		t.Errorf("no group yet: waits %v", wait)
+	}
+	g.Began(1)
+	if wait, _ := g.Wait(1); wait != 0 {
+		t.Errorf("a lone caller waits %v", wait)
+	}
+	// Within the window, which a stalled test could outlast: a few tries.
+	for _, tc := range []struct{ last, pending int }{{5, 1}, {1, 2}} {
+		waited := false
+		for range 3 {
+			g.Began(tc.last)
+			wait, enough := g.Wait(tc.pending)
+			if wait > GatherWindow || (wait > 0 && enough != GatherEnough) {
+				t.Fatalf("last group %d, %d queued: waits %v for %d", tc.last, tc.pending, wait, enough)
+			}
+			if waited = wait > 0; waited {
+				break
+			}
+		}
+		if !waited {
+			t.Errorf("last group %d, %d queued: no wait", tc.last, tc.pending)
+		}
+	}
+	g.last = time.Now().Add(-GatherWindow)
+	if wait, _ := g.Wait(3); wait != 0 {
+		t.Errorf("window over: waits %v", wait)
+	}
+}
