@@ -191,7 +191,13 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		held serverUsage // of the server that built up the backlog
 	)
 	// The server's CPU from here on is the load's: its start and the
-	// setup (many endpoints, with --fanout 1000) are left out.
+	// setup (many endpoints, with --fanout 1000) are left out. So is the
+	// database's, when it runs here.
+	var db dbUsage
+	if isPostgres(b.db) {
+		db.postmaster, db.known = localPostgres(ctx, b.db)
+	}
+	dbCPU0, dbKnown := db.cpuSoFar()
 	cpu0, cpu0Known := srv.cpuSoFar()
 	restart := time.Now()
 	if cfg.Backlog > 0 {
@@ -234,6 +240,9 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		}
 		b.wait(ctx, b.recv, ing, cfg.Fanout, "deliver")
 	}
+	// The database's share ends with the last arrival: the look-ups and
+	// the teardown below are the bench's.
+	dbCPU1, dbKnown1 := db.cpuSoFar()
 	// Repeated arrivals so far are told apart by the server's attempt
 	// log while it runs; any that come later count as duplicates.
 	split, err := b.classify(ctx, srv.base(0), apps, ing)
@@ -260,6 +269,9 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		usage = held.then(usage)
 	}
 	rep.addUsage(usage, cpu0, cpu0Known)
+	if dbKnown && dbKnown1 && dbCPU1 >= dbCPU0 {
+		rep.addDBCPU(dbCPU1 - dbCPU0)
+	}
 	if cfg.Baseline {
 		// Again now that the server is gone: the machine is shared, and
 		// the ceiling is the better of the two moments.

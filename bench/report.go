@@ -61,7 +61,13 @@ type Report struct {
 	// is what Hookbridge spends beyond what the HTTP exchanges alone cost
 	// at the same load.
 	RelayCPUPerDelivUS *float64 `json:"relay_cpu_us_per_delivery,omitempty"`
-	ElapsedS           float64  `json:"elapsed_s"`
+	// With --db postgres://… served from this machine (a loopback address
+	// or a Unix socket) and readable in /proc: the CPU of the PostgreSQL
+	// server's processes (the postmaster, every backend, the WAL writer
+	// and the other background processes) from the first message to the
+	// last arrival, per delivery. It shares the cores with the server.
+	DBCPUPerDelivUS *float64 `json:"db_cpu_us_per_delivery,omitempty"`
+	ElapsedS        float64  `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
 
@@ -185,6 +191,14 @@ func (r *Report) addUsage(u serverUsage, cpu0 time.Duration, cpu0Known bool) {
 	}
 }
 
+// addDBCPU adds the database server's CPU per delivery, cpu in all.
+func (r *Report) addDBCPU(cpu time.Duration) {
+	if r.Deliveries > 0 {
+		us := float64(cpu.Microseconds()) / float64(r.Deliveries)
+		r.DBCPUPerDelivUS = &us
+	}
+}
+
 // addRelayCPU adds the relay's CPU per delivery, where it was measured.
 func (r *Report) addRelayCPU(relay relayResult) {
 	if relay.cpuKnown && relay.deliveries > 0 {
@@ -268,6 +282,9 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, " (%.1f µs per delivery)", *r.CPUPerDelivUS)
 		}
 		fmt.Fprintln(w)
+	}
+	if r.DBCPUPerDelivUS != nil {
+		fmt.Fprintf(w, "  PostgreSQL (on this machine)         CPU %.1f µs per delivery\n", *r.DBCPUPerDelivUS)
 	}
 	if r.RelayCPUPerDelivUS != nil {
 		fmt.Fprintf(w, "  store-less relay                     CPU %.1f µs per delivery", *r.RelayCPUPerDelivUS)

@@ -27,7 +27,8 @@ each, sends --messages messages spread over them round-robin, and waits until
 every accepted message has arrived at every endpoint it is owed to (or
 --timeout passes). It reports ingest and delivery rates, accept-to-arrival
 latency (from when the producer sent the message, so the server's commit is
-included), the server's peak RSS and CPU seconds, and lost and duplicate
+included), the server's peak RSS and CPU seconds (with a PostgreSQL --db
+served from this machine, the database's CPU too), and lost and duplicate
 deliveries. --baseline runs the same load client straight against the
 receiver, before the server starts and again after it has stopped: the
 ceiling of this machine (the higher of the two, so that a busy moment does

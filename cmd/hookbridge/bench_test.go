@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -147,6 +149,14 @@ func TestBenchSmokePostgres(t *testing.T) {
 		"--messages", "1000", "--batch", "20", "--endpoints", "2"})
 	if rep.Store != "postgres" || rep.Instances != 2 {
 		t.Errorf("store %q with %d instances, want postgres with 2", rep.Store, rep.Instances)
+	}
+	// CI runs PostgreSQL on the same machine, where its processes can be
+	// read; elsewhere it may be in a container or on another host.
+	switch {
+	case rep.DBCPUPerDelivUS != nil && *rep.DBCPUPerDelivUS <= 0:
+		t.Errorf("PostgreSQL's CPU per delivery = %v", *rep.DBCPUPerDelivUS)
+	case rep.DBCPUPerDelivUS == nil && os.Getenv("CI") == "true" && runtime.GOOS == "linux":
+		t.Error("no db_cpu_us_per_delivery, with PostgreSQL on this machine")
 	}
 }
 

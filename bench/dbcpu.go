@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// localPostgres returns the process ID of the postmaster of the
+// PostgreSQL server at dsn, when that server runs on this machine and its
+// processes can be read here: the bench then reports what the database
+// spent too (db_cpu_us_per_delivery), since a server on the same cores
+// competes with Hookbridge for them. It asks the server for the process
+// of its own connection and takes that process's parent, after checking
+// that the server is on a loopback address or a Unix socket and that both
+// processes are PostgreSQL's here.
+func localPostgres(ctx context.Context, dsn string) (int, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, false
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var (
+		backend int
+		addr    *netip.Prefix // inet_server_addr(): NULL on a Unix socket
+	)
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid(), inet_server_addr()`).Scan(&backend, &addr); err != nil {
+		return 0, false
+	}
+	if addr != nil && !addr.Addr().IsLoopback() {
+		return 0, false
+	}
+	postmaster, comm, ok := processParent(backend)
+	if !ok || comm != "postgres" {
+		return 0, false
+	}
+	if _, comm, ok := processParent(postmaster); !ok || comm != "postgres" {
+		return 0, false
+	}
+	return postmaster, true
+}
+
+// dbUsage is the CPU the database server has used so far, by its
+// postmaster's process tree; known is false where it cannot be read.
+type dbUsage struct {
+	postmaster int
+	known      bool
+}
+
+func (d dbUsage) cpuSoFar() (time.Duration, bool) {
+	if !d.known {
+		return 0, false
+	}
+	return treeCPU(d.postmaster)
+}
