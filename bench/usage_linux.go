@@ -15,7 +15,13 @@ const clockTicks = 100
 
 // processCPU returns the CPU time (user and system) that the running
 // process pid has used so far, from /proc/<pid>/stat, in steps of 10 ms.
-func processCPU(pid int) (time.Duration, bool) { return statTimes(pid, false) }
+func processCPU(pid int) (time.Duration, bool) {
+	_, f, ok := readStat(pid)
+	if !ok {
+		return 0, false
+	}
+	return statTimes(f, false)
+}
 
 // treeCPU returns the CPU time that process pid and its children have used
 // so far: its own, what its children that exited and were waited for used
@@ -24,7 +30,11 @@ func processCPU(pid int) (time.Duration, bool) { return statTimes(pid, false) }
 // the backends of every connection, those closed included, and its
 // background processes.
 func treeCPU(pid int) (time.Duration, bool) {
-	own, ok := statTimes(pid, true)
+	_, f, ok := readStat(pid)
+	if !ok {
+		return 0, false
+	}
+	total, ok := statTimes(f, true)
 	if !ok {
 		return 0, false
 	}
@@ -32,42 +42,56 @@ func treeCPU(pid int) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	total := own
 	for _, d := range dirs {
 		child, err := strconv.Atoi(d.Name())
 		if err != nil || child == pid {
 			continue
 		}
-		if parent, _, ok := processParent(child); ok && parent == pid {
-			t, _ := statTimes(child, true) // gone meanwhile: its time is in pid's cutime, or soon will be
+		// A child gone meanwhile is left out: its time is in pid's
+		// cutime, or soon will be.
+		if _, f, ok := readStat(child); ok && statPPID(f) == pid {
+			t, _ := statTimes(f, true)
 			total += t
 		}
 	}
 	return total, true
 }
 
-// statFields returns the fields of /proc/<pid>/stat after the command name:
-// f[0] is field 3 (state).
-func statFields(pid int) ([][]byte, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil, false
+// processParent returns pid's parent and pid's command name.
+func processParent(pid int) (ppid int, comm string, ok bool) {
+	comm, f, ok := readStat(pid)
+	if !ok {
+		return 0, "", false
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil, false
-	}
-	f := bytes.Fields(b[i+1:])
-	return f, len(f) >= 15
+	return statPPID(f), comm, true
 }
 
-// statTimes returns pid's utime and stime (fields 14 and 15), with its
-// waited-for children's cutime and cstime (16 and 17) if children.
-func statTimes(pid int, children bool) (time.Duration, bool) {
-	f, ok := statFields(pid)
-	if !ok {
-		return 0, false
+// readStat reads /proc/<pid>/stat: the command name (field 2, in
+// parentheses, which may hold spaces and parentheses) and the fields
+// after it, f[0] being field 3 (state).
+func readStat(pid int) (comm string, f [][]byte, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", nil, false
 	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", nil, false
+	}
+	f = bytes.Fields(b[end+1:])
+	return string(b[open+1 : end]), f, len(f) >= 15
+}
+
+// statPPID is the parent's pid (field 4) of readStat's fields, 0 if unreadable.
+func statPPID(f [][]byte) int {
+	ppid, _ := strconv.Atoi(string(f[1]))
+	return ppid
+}
+
+// statTimes sums utime and stime (fields 14 and 15) of readStat's fields,
+// with the waited-for children's cutime and cstime (16 and 17) if
+// children.
+func statTimes(f [][]byte, children bool) (time.Duration, bool) {
 	last := 12
 	if children {
 		last = 14
@@ -81,23 +105,4 @@ func statTimes(pid int, children bool) (time.Duration, bool) {
 		ticks += n
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, true
-}
-
-// processParent returns pid's parent and pid's command name (field 2,
-// as /proc/<pid>/comm has it).
-func processParent(pid int) (ppid int, comm string, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, "", false
-	}
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return 0, "", false
-	}
-	f := bytes.Fields(b[end+1:])
-	if len(f) < 2 {
-		return 0, "", false
-	}
-	ppid, err = strconv.Atoi(string(f[1]))
-	return ppid, string(b[open+1 : end]), err == nil
 }

@@ -25,8 +25,8 @@ import (
 // while the previous one was written, and at a moderate rate whatever
 // queued within storekit.GatherWindow of the previous group's start (or
 // until storekit.GatherEnough are queued): at a paced 1,000 messages/s
-// that wait took a third of the database's CPU per delivery off (631-686
-// to 434-471 µs) and a tenth of the server's, at no cost under load. A
+// that wait took a third of the database's CPU per delivery off (700-714
+// to 395-463 µs) and a sixth of the server's, at no cost under load. A
 // lone producer's message, waiting for its answer before the next, is
 // still written at once.
 //
