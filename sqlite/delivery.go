@@ -27,23 +27,88 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 	return d, nil
 }
 
+// claimWalk is how many entries of deliveries_due claimDeliveries reads at
+// most when it skips endpoints: two claim batches' worth. Beyond it,
+// claimByEndpoint.
+const claimWalk = 512
+
 // claimDeliveries takes the earliest due deliveries that nobody holds a live
 // lease on: ?1 owner, ?2 lease end, ?3 now, ?4 limit, ?5 the JSON list of
-// endpoints to skip. The inner SELECT walks deliveries_due in order
-// (next_attempt_at IS NOT NULL is implied by the <=) and stops after limit
-// rows that pass the lease check. It hands the UPDATE rowids, which find
-// a row in one B-tree search where an id takes two (the primary key's
-// index, then the table): 4.5-6.5 % of a claim's CPU. Deliveries of gated endpoints are left to
-// claimGated (endpoint_health.go); both NOT IN lists are built once per
-// statement, and are empty unless something is gated or skipped.
+// endpoints to skip, ?6 how many entries of the due order to read at most
+// (-1: all). The inner SELECT walks deliveries_due in order
+// (next_attempt_at IS NOT NULL is implied by the <=), and the outer one
+// keeps the first ?4 that pass the lease check. It hands the UPDATE
+// rowids, which find a row in one B-tree search where an id takes two (the
+// primary key's index, then the table): 4.5-6.5 % of a claim's CPU.
+// Deliveries of gated endpoints are left to claimGated
+// (endpoint_health.go); both NOT IN lists are built once per statement,
+// and are empty unless something is gated or skipped.
+//
+// The walk passes over what it may not take: leased deliveries (in
+// flight, or handed over and waiting for their endpoint), and those of the
+// skipped endpoints. The first are bounded by the dispatcher's pipeline;
+// the second are not: a busy endpoint is skipped while its backlog grows,
+// and every claim read all of it, on the writer, to find nothing, 10-20 ms
+// a claim behind 40 000 deliveries (docs/benchmarks.md, (v)). So a claim
+// that skips endpoints reads only claimWalk entries, and leaves what lies
+// beyond to claimByEndpoint.
 const claimDeliveries = `
 	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
 	WHERE rowid IN (
-		SELECT rowid FROM deliveries
-		WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+		SELECT rowid FROM (
+			SELECT rowid, endpoint_id, lease_until FROM deliveries INDEXED BY deliveries_due
+			WHERE next_attempt_at <= ?3
+			ORDER BY next_attempt_at
+			LIMIT ?6)
+		WHERE (lease_until IS NULL OR lease_until <= ?3)
 			AND endpoint_id NOT IN (SELECT value FROM json_each(?5))
 			AND endpoint_id NOT IN (` + gatedEndpoints + `)
-		ORDER BY next_attempt_at
+		LIMIT ?4)
+	RETURNING ` + claimedColumns
+
+// claimByEndpoint takes what a bounded claimDeliveries could not reach:
+// the due, unleased deliveries of the endpoints neither skipped nor gated,
+// from deliveries_ready, whose entries are exactly those. Parameters as
+// claimDeliveries', without ?6. eps lists the endpoints in the index, one
+// B-tree search each (its recursion steps from one endpoint to the next,
+// which SQLite's own scan cannot); heads is each one's earliest due time;
+// first, the ?4 endpoints due earliest; share, ?4 divided among them. Each
+// gives its earliest share (a search of the index, stopping there), and
+// the earliest ?4 of these are claimed. So its cost is the number of
+// endpoints with unleased deliveries and ?4 rows, however many deliveries
+// the skipped endpoints hold; and past the head of the due order, an
+// endpoint with many due deliveries gets a share, not all of a claim.
+//
+// It misses only deliveries whose lease ended and that the walk did not
+// reach: on SQLite those are this process's own (Open ends every lease it
+// finds), most likely still in flight, and the next claim that skips
+// nothing takes them.
+const claimByEndpoint = `
+	WITH RECURSIVE eps(id) AS (
+		SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_ready
+		WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL
+		UNION ALL
+		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_ready
+			WHERE endpoint_id > eps.id AND next_attempt_at IS NOT NULL AND lease_until IS NULL)
+		FROM eps WHERE eps.id IS NOT NULL),
+	heads AS (
+		SELECT id, (SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_ready
+			WHERE endpoint_id = eps.id AND next_attempt_at IS NOT NULL AND lease_until IS NULL) AS head
+		FROM eps
+		WHERE id IS NOT NULL
+			AND id NOT IN (SELECT value FROM json_each(?5))
+			AND id NOT IN (` + gatedEndpoints + `)),
+	first AS (SELECT id FROM heads WHERE head <= ?3 ORDER BY head LIMIT ?4),
+	share AS (SELECT (?4 + count(*) - 1) / max(count(*), 1) AS n FROM first)
+	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+	WHERE rowid IN (
+		SELECT d.rowid FROM first, deliveries d
+		WHERE d.rowid IN (
+			SELECT rowid FROM deliveries INDEXED BY deliveries_ready
+			WHERE endpoint_id = first.id AND next_attempt_at <= ?3 AND lease_until IS NULL
+			ORDER BY next_attempt_at
+			LIMIT (SELECT n FROM share))
+		ORDER BY d.next_attempt_at
 		LIMIT ?4)
 	RETURNING ` + claimedColumns
 
@@ -69,13 +134,25 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 		if err != nil {
 			return fmt.Errorf("gated endpoints: %w", err)
 		}
+		walk := -1 // the whole due order
+		if len(skip) > 0 {
+			walk = claimWalk
+		}
 		if rest := limit - len(deliveries); rest > 0 {
-			rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), rest, skipJSON)
+			rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), rest, skipJSON, walk)
 			plain, err := scanRows(rows, err, scanDelivery)
 			if err != nil {
 				return err
 			}
 			deliveries = append(deliveries, plain...)
+		}
+		if rest := limit - len(deliveries); rest > 0 && walk >= 0 {
+			rows, err := tx.Stmt(ctx, stmtClaimByEndpoint).QueryContext(ctx, owner, ms(until), ms(now), rest, skipJSON)
+			more, err := scanRows(rows, err, scanDelivery)
+			if err != nil {
+				return fmt.Errorf("claim by endpoint: %w", err)
+			}
+			deliveries = append(deliveries, more...)
 		}
 		if len(deliveries) == 0 {
 			return nil

@@ -24,7 +24,9 @@
 //   - A delivery's next_attempt_at is NULL exactly when its status is final
 //     (a CHECK constraint holds the table to it); the partial index
 //     deliveries_due over the non-NULL rows is what the dispatcher's claim
-//     query walks.
+//     query walks, and deliveries_ready, over those of them with no lease,
+//     by endpoint, is where a claim that skips endpoints looks past the
+//     head of that walk.
 //   - The state of a message at an endpoint is that of its latest delivery
 //     there, the one with the greatest id.
 //   - The database, its -wal, -shm and -lock files and its backups are

@@ -205,17 +205,32 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	return strings.Join(plan, "\n")
 }
 
-// TestClaimUsesDueIndex checks the plan of the dispatcher's claim query:
-// it must walk deliveries_due in order, not scan the table or sort.
+// TestClaimUsesDueIndex checks the plans of the dispatcher's claim: the
+// walk must read deliveries_due in order, not scan the table or sort; the
+// claim by endpoint must search deliveries_ready, endpoint by endpoint,
+// and never scan the deliveries.
 func TestClaimUsesDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]")
+	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]", claimWalk)
 	if !strings.Contains(text, "USING INDEX deliveries_due (next_attempt_at<?)") {
 		t.Errorf("claim query does not range-scan deliveries_due:\n%s", text)
 	}
 	if strings.Contains(text, "TEMP B-TREE") {
 		t.Errorf("claim query sorts:\n%s", text)
+	}
+	text = queryPlan(t, s, claimByEndpoint, "owner", 1, 2, 100, "[]")
+	for _, want := range []string{
+		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id>?)",                       // the next endpoint
+		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at>?)", // its head
+		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at<?)", // its earliest
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("claim by endpoint does not %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "SCAN deliveries") || strings.Contains(text, "SCAN d ") {
+		t.Errorf("claim by endpoint scans the deliveries:\n%s", text)
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	stmtInsertDeliveries
 	stmtGatedBudgets
 	stmtClaimDeliveries
+	stmtClaimByEndpoint
 	stmtClaimedMessages
 	stmtClaimedEndpoints
 	stmtFinishAttempts
@@ -50,6 +51,7 @@ var stmtSQL = [numStmts]string{
 	stmtInsertDeliveries:    insertDeliveries,
 	stmtGatedBudgets:        gatedBudgets,
 	stmtClaimDeliveries:     claimDeliveries,
+	stmtClaimByEndpoint:     claimByEndpoint,
 	stmtClaimedMessages:     claimedMessages,
 	stmtClaimedEndpoints:    claimedEndpoints,
 	stmtFinishAttempts:      finishAttempts,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -258,6 +259,59 @@ func testFairness(t *testing.T, open Opener) {
 		if rest := claimAll(t, s, "w", at(0)); len(rest) != 6 {
 			t.Fatalf("then claimed %d, want the skipped endpoints' 6", len(rest))
 		}
+	})
+
+	// A backlog longer than any walk of the due order (SQLite's claim
+	// reads only so far, then looks endpoint by endpoint), ahead of
+	// another endpoint's deliveries: skipped, and then leased, it must
+	// hide none of them, and the earliest due still come first.
+	open.run(t, "SkippingBehindBacklog", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		const backlog = 2500
+		busyApp := newApp(t, s, "busy")
+		busy := newEndpoint(t, s, busyApp.ID, nil)
+		for i := 0; i < backlog; i += 500 {
+			msgs := make([]*hookbridge.Message, 500)
+			for j := range msgs {
+				msgs[j] = &hookbridge.Message{AppID: busyApp.ID, EventType: "order.created",
+					Payload: json.RawMessage(`{}`), CreatedAt: at(time.Duration(i+j) * time.Millisecond)}
+			}
+			_, err := s.CreateMessages(ctx, msgs)
+			ok(t, err)
+		}
+		otherApp := newApp(t, s, "other")
+		other := newEndpoint(t, s, otherApp.ID, nil)
+		var want []string
+		for i := range 5 {
+			want = append(want, newMessage(t, s, otherApp.ID, "order.created", at(time.Minute+time.Duration(i)*time.Second)).ID)
+		}
+		now := at(time.Hour)
+		check := func(name string, claims []hookbridge.Claim) {
+			t.Helper()
+			var got []string
+			for _, c := range claims {
+				if c.Endpoint.ID != other.ID {
+					t.Fatalf("%s: claimed a delivery of %s", name, c.Endpoint.ID)
+				}
+				got = append(got, c.Message.ID)
+			}
+			equal(t, name, got, want)
+		}
+
+		claims, err := s.ClaimDeliveriesSkipping(ctx, "w", now, time.Hour, 10, []string{busy.ID})
+		ok(t, err)
+		check("skipping the busy endpoint", claims)
+		ok(t, s.ReleaseDeliveries(ctx, "w", deliveryIDs(claims)))
+
+		// The busy endpoint's backlog leased, and not skipped.
+		leased, err := s.ClaimDeliveriesSkipping(ctx, "w", now, time.Hour, backlog, []string{other.ID})
+		ok(t, err)
+		if len(leased) != backlog {
+			t.Fatalf("claimed %d of the busy endpoint's, want %d", len(leased), backlog)
+		}
+		claims, err = s.ClaimDeliveries(ctx, "w", now, time.Hour, 10)
+		ok(t, err)
+		check("behind the leased backlog", claims)
 	})
 
 	open.run(t, "Pause", func(t *testing.T, s hookbridge.Store) {

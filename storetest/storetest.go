@@ -286,6 +286,15 @@ func claimAll(t *testing.T, s hookbridge.Store, owner string, now time.Time) []h
 	return claims
 }
 
+// deliveryIDs returns the claims' delivery ids.
+func deliveryIDs(claims []hookbridge.Claim) []string {
+	ids := make([]string, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Delivery.ID
+	}
+	return ids
+}
+
 // finish claims every delivery due at now and records outcome(claim) for
 // each, as a dispatcher would.
 func finish(t *testing.T, s hookbridge.Store, now time.Time, outcome func(hookbridge.Claim) hookbridge.AttemptResult) []hookbridge.Claim {
