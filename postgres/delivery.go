@@ -67,7 +67,15 @@ func deliveryDest(d *hookbridge.Delivery) ([]any, func()) {
 // behind now) behind; with nothing pending before the bound, it moves up to
 // it only once the mark is older than $8 (two lags), so that an idle
 // endpoint is written once a lag, not on every claim.
-var claimDeliveries = replan(`
+var (
+	claimDeliveries = replan(claimGatedPart + claimPlain + claimRest)
+	claimSkipping   = replan(claimGatedPart + claimPlainBounded + claimRest)
+)
+
+// The parts of claimDeliveries and claimSkipping: the gated endpoints'
+// shares, the plain part (fpick), and the claim itself.
+const (
+	claimGatedPart = `
 	WITH gated AS (` + gatedEndpoints + `),
 	g AS (
 		SELECT e.id, e.fifo, coalesce(e.rate_limit, a.rate_limit) AS rate, e.paused_until,
@@ -91,14 +99,16 @@ var claimDeliveries = replan(`
 			ORDER BY d.msg_id
 			LIMIT greatest(least(CASE WHEN gh.fifo THEN 1 ELSE $4 END, coalesce(gh.rate - gh.used, $4)), 0)
 			FOR UPDATE SKIP LOCKED) AS p),
-	fpick AS (
+`
+	claimPlain = `	fpick AS (
 		SELECT id FROM deliveries
 		WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			AND endpoint_id <> ALL ($5::text[]) AND endpoint_id NOT IN (SELECT id FROM gated)
 		ORDER BY next_attempt_at
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED),
-	due AS (
+`
+	claimRest = `	due AS (
 		(SELECT id, endpoint_id FROM gpick LIMIT $4)
 		UNION ALL
 		(SELECT id, NULL::text FROM fpick LIMIT greatest($4 - (SELECT count(*) FROM gpick), 0))),
@@ -121,7 +131,83 @@ var claimDeliveries = replan(`
 	UPDATE deliveries d SET lease_owner = $1, lease_until = $2
 	FROM due, messages m, endpoints e
 	WHERE d.id = due.id AND m.id = d.msg_id AND e.id = d.endpoint_id
-	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns)
+	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns
+)
+
+// claimWalk is how many entries of deliveries_due claimSkipping reads at
+// most: two claim batches' worth. Beyond it, it looks endpoint by endpoint.
+const claimWalk = 512
+
+// claimPlainBounded is fpick for a claim that skips endpoints ($9:
+// claimWalk). fpick walks deliveries_due past what it may not take:
+// deliveries leased (in flight, or waiting at a dispatcher) and those of
+// the skipped endpoints. The first are bounded by the dispatchers'
+// pipelines; the second are not: a busy endpoint is skipped while its
+// backlog grows, and every claim read all of it to find nothing
+// (docs/benchmarks.md, (v)). Here fhead is the first $9 entries of the
+// due order, and fwalk locks the first $4 of them that fpick would take
+// (each found by its key, and checked again once locked). When that is short,
+// fheads finds, for the $4 endpoints neither skipped nor gated that are
+// due earliest, each one's earliest due delivery (a search of
+// deliveries_ready per endpoint), fshare divides what is left of $4 among
+// them, and fmore takes each one's share, earliest first, past what fwalk
+// locked (a row this statement locked is not skipped by SKIP LOCKED). Its
+// cost is the number of endpoints, however many deliveries the skipped
+// ones hold; an endpoint with many due deliveries past the head of the
+// due order gets a share, not all of a claim. Both per-endpoint searches
+// bound the pair (endpoint_id, next_attempt_at), a range of
+// deliveries_ready, rather than testing endpoint_id = …: the planner
+// estimates an endpoint's share of the due deliveries as even, and with
+// few endpoints would walk deliveries_due for one, past the skipped
+// endpoints' backlog, which is what this is for avoiding. A row
+// comparison is a range only that index serves, and leaves the order by
+// endpoint_id to it.
+const claimPlainBounded = `
+	fhead AS MATERIALIZED (
+		SELECT id, next_attempt_at, endpoint_id, lease_until FROM deliveries
+		WHERE next_attempt_at <= $3
+		ORDER BY next_attempt_at
+		LIMIT $9),
+	fwalk AS (
+		SELECT p.id, p.next_attempt_at FROM (
+			SELECT id FROM fhead
+			WHERE (lease_until IS NULL OR lease_until <= $3)
+				AND endpoint_id <> ALL ($5::text[]) AND endpoint_id NOT IN (SELECT id FROM gated)
+			ORDER BY next_attempt_at
+			LIMIT $4) AS h
+		CROSS JOIN LATERAL (
+			SELECT d.id, d.next_attempt_at FROM deliveries d
+			WHERE d.id = h.id AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3)
+			FOR UPDATE SKIP LOCKED) AS p),
+	fheads AS (
+		SELECT e.id, h.at FROM endpoints e CROSS JOIN LATERAL (
+			SELECT x.next_attempt_at AS at FROM deliveries x
+			WHERE (x.endpoint_id, x.next_attempt_at) >= (e.id, '-infinity'::timestamptz)
+				AND (x.endpoint_id, x.next_attempt_at) <= (e.id, $3) AND x.next_attempt_at IS NOT NULL
+				AND (x.lease_until IS NULL OR x.lease_until <= $3)
+			ORDER BY x.endpoint_id, x.next_attempt_at
+			LIMIT 1) AS h
+		WHERE (SELECT count(*) FROM fwalk) < $4
+			AND e.id <> ALL ($5::text[]) AND e.id NOT IN (SELECT id FROM gated)
+		ORDER BY h.at
+		LIMIT $4),
+	fshare AS (
+		SELECT ($4 - (SELECT count(*) FROM fwalk) + count(*) - 1) / greatest(count(*), 1) AS n FROM fheads),
+	fmore AS (
+		SELECT p.id, p.next_attempt_at FROM fheads CROSS JOIN LATERAL (
+			SELECT x.id, x.next_attempt_at FROM deliveries x
+			WHERE (x.endpoint_id, x.next_attempt_at) >= (fheads.id, '-infinity'::timestamptz)
+				AND (x.endpoint_id, x.next_attempt_at) <= (fheads.id, $3) AND x.next_attempt_at IS NOT NULL
+				AND (x.lease_until IS NULL OR x.lease_until <= $3)
+				AND x.id NOT IN (SELECT id FROM fwalk)
+			ORDER BY x.endpoint_id, x.next_attempt_at
+			LIMIT (SELECT n FROM fshare)
+			FOR UPDATE SKIP LOCKED) AS p),
+	fpick AS (
+		(SELECT id FROM fwalk)
+		UNION ALL
+		(SELECT id FROM fmore ORDER BY next_attempt_at LIMIT greatest($4 - (SELECT count(*) FROM fwalk), 0))),
+`
 
 // DeliveryClaim leases up to limit due deliveries to owner until until, in
 // one statement (claimDeliveries), and returns them with their message and
@@ -142,7 +228,13 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 	}
 	bound := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-pendingLag))
 	stale := hookbridge.FirstIDAt(hookbridge.PrefixMessage, idClock.Add(-2*pendingLag))
-	rows, err := s.pool.Query(ctx, claimDeliveries.at(&s.plans), owner, until, storekit.TruncMS(now), limit, skip, nowMS-nowMS%1000, bound, stale)
+	args := []any{owner, until, storekit.TruncMS(now), limit, skip, nowMS - nowMS%1000, bound, stale}
+	claim := claimDeliveries
+	if len(skip) > 0 {
+		claim = claimSkipping
+		args = append(args, claimWalk)
+	}
+	rows, err := s.pool.Query(ctx, claim.at(&s.plans), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -334,6 +334,40 @@ func TestHotQueriesUseDueIndex(t *testing.T) {
 	}
 }
 
+// TestSkippingClaimStepsByEndpoint checks the plan of a claim that skips
+// an endpoint with a backlog of 5 000 due deliveries, while another has a
+// few: it walks the head of deliveries_due, looks past it through
+// deliveries_ready endpoint by endpoint, and never scans the deliveries.
+func TestSkippingClaimStepsByEndpoint(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app, busy := fixture(t, s)
+	other := &hookbridge.Endpoint{AppID: app.ID, URL: "https://other.example/", Secrets: busy.Secrets}
+	if err := s.CreateEndpoint(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	fillAndAnalyze(t, s, app.ID, busy.ID, `
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT 'dlv_a' || substr(m.id, 6), $1, m.id, $2,
+			CASE WHEN m.id > 'msg_00000000000000000000015000' THEN 1 ELSE 0 END, 0, 0,
+			CASE WHEN m.id > 'msg_00000000000000000000015000' THEN now() END, now(), now()
+		FROM m
+		UNION ALL
+		SELECT 'dlv_b' || substr(m.id, 6), $1, m.id, (SELECT id FROM endpoints WHERE id <> $2),
+			CASE WHEN m.id > 'msg_00000000000000000000019000' THEN 1 ELSE 0 END, 0, 0,
+			CASE WHEN m.id > 'msg_00000000000000000000019000' THEN now() END, now(), now()
+		FROM m WHERE right(m.id, 1) = '0'`)
+	text := explain(t, s, claimSkipping[0], "w", time.Now().Add(time.Minute), time.Now(), 256, []string{busy.ID}, int64(0), "msg_", "msg_", claimWalk)
+	for _, want := range []string{"Index Scan using deliveries_due on deliveries", "using deliveries_ready on deliveries x"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("skipping claim does not %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Seq Scan on deliveries") || strings.Contains(text, "using deliveries_due on deliveries x") {
+		t.Errorf("skipping claim scans the deliveries, or walks the due order for one endpoint:\n%s", text)
+	}
+}
+
 // fillAndAnalyze fills the tables for a plan test: 20 000 messages of
 // the application appID (ids msg_…01 to msg_…20000), inserted by the CTE
 // m, then rest, which continues the statement ($1 appID, $2 endpointID);
