@@ -135,6 +135,13 @@ type EndpointStore interface {
 	// Disabled, RateLimit, Metadata, Headers, Secrets, FIFO) and sets
 	// ep.UpdatedAt. FailingSince and PausedUntil belong to the dispatcher
 	// and are kept, except that enabling a disabled endpoint clears both.
+	//
+	// An ep read from the store (UpdatedAt set) is written only if the
+	// endpoint has not changed since: otherwise ECONFLICT, and nothing is
+	// written. So two requests that each read, change a field and write
+	// back cannot undo each other's change (a rotated secret, a disabling
+	// by the dispatcher). Every change moves UpdatedAt forward, by a
+	// millisecond at least. An ep with UpdatedAt zero is written as it is.
 	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
 	// DeleteEndpoint removes the endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, appID, id string) error

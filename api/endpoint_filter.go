@@ -88,7 +88,6 @@ func (s *Server) setEndpointFilter(w http.ResponseWriter, r *http.Request, expr 
 	}
 	if ep.Filter != expr {
 		ep.Filter = expr
-		ep.UpdatedAt = s.timeNow()
 		if err := s.updateEndpoint(r.Context(), ep); err != nil {
 			return err
 		}

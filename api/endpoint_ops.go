@@ -84,7 +84,6 @@ func (s *Server) handleRotateEndpointSecret(w http.ResponseWriter, r *http.Reque
 			"at most %d rotated-out secrets may be signing at once; wait for their grace periods to end or rotate with gracePeriodSeconds 0", maxOldSecrets)
 	}
 	ep.Secrets = secrets
-	ep.UpdatedAt = now
 	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
@@ -139,7 +138,6 @@ func (s *Server) handleUpdateEndpointHeaders(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	ep.Headers = in.Headers
-	ep.UpdatedAt = s.timeNow()
 	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
@@ -189,7 +187,6 @@ func (s *Server) handlePatchEndpointHeaders(w http.ResponseWriter, r *http.Reque
 		headers[name] = v
 	}
 	ep.Headers = headers
-	ep.UpdatedAt = s.timeNow()
 	if err := s.updateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}
@@ -232,7 +229,6 @@ func (s *Server) handleUpdateEndpointFIFO(w http.ResponseWriter, r *http.Request
 	}
 	if ep.FIFO != *in.Enabled {
 		ep.FIFO = *in.Enabled
-		ep.UpdatedAt = s.timeNow()
 		if err := s.updateEndpoint(r.Context(), ep); err != nil {
 			return err
 		}

@@ -324,7 +324,6 @@ func (s *Server) replaceEndpoint(ctx context.Context, ep *hookbridge.Endpoint, v
 	if err := v.apply(ep); err != nil {
 		return err
 	}
-	ep.UpdatedAt = s.timeNow()
 	return s.updateEndpoint(ctx, ep)
 }
 
@@ -491,7 +490,6 @@ func (s *Server) handlePatchEndpoint(w http.ResponseWriter, r *http.Request) err
 	if secret != "" {
 		ep.Secrets = append([]hookbridge.Secret{{Key: secret}}, liveOldSecrets(ep.Secrets, now)...)
 	}
-	ep.UpdatedAt = now
 	if err := s.updateEndpoint(ctx, ep); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,23 +75,39 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	// updateEndpoint keeps the dispatcher's columns, except that enabling a
 	// disabled endpoint gives it a fresh start: the run of failures that
 	// disabled it is over, and a stale pause should not hold it back. The
-	// right-hand sides read the row as it was.
+	// right-hand sides read the row as it was. $16, when not NULL, is the
+	// updated_at the caller read; under READ COMMITTED a row changed by a
+	// concurrent transaction is checked again in its newest version.
 	const updateEndpoint = `
 		UPDATE endpoints SET uid = $1, url = $2, description = $3, event_types = $4, channels = $5, disabled = $6,
-			rate_limit = $7, metadata = $8, headers = $9, secrets = $10, updated_at = $11, fifo = $14, filter = $15,
+			rate_limit = $7, metadata = $8, headers = $9, secrets = $10,
+			updated_at = greatest($11, updated_at + interval '1 millisecond'), fifo = $14, filter = $15,
 			failing_since = CASE WHEN disabled AND NOT $6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT $6 THEN NULL ELSE paused_until END
-		WHERE app_id = $12 AND id = $13
-		RETURNING created_at, failing_since, paused_until, mtls_version, oauth_version`
+		WHERE app_id = $12 AND id = $13 AND ($16::timestamptz IS NULL OR updated_at = $16)
+		RETURNING created_at, updated_at, failing_since, paused_until, mtls_version, oauth_version`
 	var (
-		created         time.Time
-		failing, paused *time.Time
+		created, updated time.Time
+		failing, paused  *time.Time
+		read             *time.Time // no condition
 	)
+	if !ep.UpdatedAt.IsZero() {
+		read = &ep.UpdatedAt
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 			jsonMap(ep.Metadata), jsonMap(storekit.SealHeaders(s.keys, ep.ID, ep.Headers)), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
-			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
+			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter), read).Scan(&created, &updated, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
+		if errors.Is(err, pgx.ErrNoRows) && read != nil {
+			// Changed since it was read, or not there (ENOTFOUND).
+			var found bool
+			if ferr := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`, ep.AppID, ep.ID).Scan(&found); ferr != nil {
+				return ferr
+			} else if found {
+				return storekit.ErrStale
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -99,7 +116,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	if err != nil {
 		return err
 	}
-	ep.CreatedAt = created.UTC()
+	ep.CreatedAt, ep.UpdatedAt = created.UTC(), updated.UTC()
 	ep.FailingSince, ep.PausedUntil = fromNullTime(failing), fromNullTime(paused)
 	return nil
 }

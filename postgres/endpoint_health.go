@@ -50,7 +50,7 @@ const (
 		FROM endpoints WHERE id = $1 FOR UPDATE`
 	setHealth = `
 		UPDATE endpoints SET failing_since = $1, paused_until = $2, disabled = $3,
-			updated_at = CASE WHEN disabled <> $3 THEN $4 ELSE updated_at END
+			updated_at = CASE WHEN disabled <> $3 THEN greatest($4, updated_at + interval '1 millisecond') ELSE updated_at END
 		WHERE id = $5`
 	// pauseDeliveries moves the endpoint's waiting deliveries to the end
 	// of its pause, so that NextDue does not wake dispatchers for

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -117,23 +118,37 @@ func (s driver) EndpointGet(ctx context.Context, appID string, byID bool, key st
 func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error {
 	// updateEndpoint keeps the dispatcher's columns, except that enabling a
 	// disabled endpoint gives it a fresh start: the run of failures that
-	// disabled it is over, and a stale pause should not hold it back.
+	// disabled it is over, and a stale pause should not hold it back. ?16,
+	// when not NULL, is the updated_at the caller read.
 	const updateEndpoint = `
 		UPDATE endpoints SET uid = ?1, url = ?2, description = ?3, event_types = ?4, channels = ?5, disabled = ?6,
-			rate_limit = ?7, metadata = ?8, headers = ?9, secrets = ?10, fifo = ?11, updated_at = ?12, filter = ?15,
+			rate_limit = ?7, metadata = ?8, headers = ?9, secrets = ?10, fifo = ?11, updated_at = max(?12, updated_at + 1),
+			filter = ?15,
 			failing_since = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE failing_since END,
 			paused_until = CASE WHEN disabled AND NOT ?6 THEN NULL ELSE paused_until END
-		WHERE app_id = ?13 AND id = ?14
-		RETURNING created_at, failing_since, paused_until, mtls_version, oauth_version`
+		WHERE app_id = ?13 AND id = ?14 AND (?16 IS NULL OR updated_at = ?16)
+		RETURNING created_at, updated_at, failing_since, paused_until, mtls_version, oauth_version`
 	var (
-		created         int64
-		failing, paused sql.NullInt64
+		created, updated int64
+		failing, paused  sql.NullInt64
+		read             any // no condition
 	)
+	if !ep.UpdatedAt.IsZero() {
+		read = ms(ep.UpdatedAt)
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{storekit.SealHeaders(s.keys, ep.ID, ep.Headers)}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
-			ep.AppID, ep.ID, nullString(ep.Filter)).Scan(&created, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
+			ep.AppID, ep.ID, nullString(ep.Filter), read).Scan(&created, &updated, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
+		if errors.Is(err, sql.ErrNoRows) && read != nil {
+			// Changed since it was read, or not there: the second is
+			// ENOTFOUND.
+			if ferr := endpointExists(ctx, tx, ep.AppID, ep.ID); ferr != nil {
+				return ferr
+			}
+			return storekit.ErrStale
+		}
 		if err != nil {
 			return err
 		}
@@ -142,7 +157,7 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	if err != nil {
 		return err
 	}
-	ep.CreatedAt = fromMS(created)
+	ep.CreatedAt, ep.UpdatedAt = fromMS(created), fromMS(updated)
 	ep.FailingSince, ep.PausedUntil = fromNullMS(failing), fromNullMS(paused)
 	return nil
 }

@@ -217,7 +217,7 @@ const (
 	endpointHealth = `SELECT app_id, coalesce(uid, ''), disabled, failing_since, paused_until FROM endpoints WHERE id = ?`
 	setHealth      = `
 		UPDATE endpoints SET failing_since = ?1, paused_until = ?2, disabled = ?3,
-			updated_at = CASE WHEN disabled <> ?3 THEN ?4 ELSE updated_at END
+			updated_at = CASE WHEN disabled <> ?3 THEN max(?4, updated_at + 1) ELSE updated_at END
 		WHERE id = ?5`
 	// pauseDeliveries moves the endpoint's waiting deliveries to the end
 	// of its pause, so that the claimer's idea of the next due time

@@ -76,6 +76,57 @@ func testEndpoints(t *testing.T, open Opener) {
 		}
 	})
 
+	// Two requests that each read the endpoint, change a field and write it
+	// back: the second must not undo the first's change, nor the
+	// dispatcher's disabling of the endpoint in between.
+	open.run(t, "UpdateSinceRead", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		ep := newEndpoint(t, s, app.ID, nil)
+		a, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+		ok(t, err)
+		b, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+		ok(t, err)
+		a.Secrets = []hookbridge.Secret{{Key: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}}
+		ok(t, s.UpdateEndpoint(ctx, a))
+		b.Description = "changed"
+		wantCode(t, s.UpdateEndpoint(ctx, b), hookbridge.ECONFLICT)
+		got, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+		ok(t, err)
+		equal(t, "after the stale update", []any{got.Description, got.Secrets[0].Key}, []any{"", a.Secrets[0].Key})
+		equal(t, "UpdatedAt returned", got.UpdatedAt, a.UpdatedAt)
+
+		// Read again, the change applies; and every change moves UpdatedAt,
+		// even within one millisecond.
+		got.Description = "changed"
+		ok(t, s.UpdateEndpoint(ctx, got))
+		if !got.UpdatedAt.After(a.UpdatedAt) {
+			t.Errorf("UpdatedAt %v after an update at %v: did not move", got.UpdatedAt, a.UpdatedAt)
+		}
+		prev := got.UpdatedAt
+		ok(t, s.UpdateEndpoint(ctx, got))
+		if !got.UpdatedAt.After(prev) {
+			t.Errorf("UpdatedAt %v after %v: did not move", got.UpdatedAt, prev)
+		}
+
+		// The dispatcher disables it (410 Gone) after this read.
+		c, err := s.GetEndpoint(ctx, app.ID, ep.ID)
+		ok(t, err)
+		_, err = s.RecordEndpointHealth(ctx, []hookbridge.EndpointReport{{EndpointID: ep.ID, At: c.UpdatedAt, Gone: true}}, time.Time{})
+		ok(t, err)
+		c.Description = "enabled by mistake?"
+		wantCode(t, s.UpdateEndpoint(ctx, c), hookbridge.ECONFLICT)
+		got, err = s.GetEndpoint(ctx, app.ID, ep.ID)
+		ok(t, err)
+		if !got.Disabled {
+			t.Error("a stale update enabled the endpoint the dispatcher disabled")
+		}
+
+		// One that is gone is ENOTFOUND, not a conflict.
+		ok(t, s.DeleteEndpoint(ctx, app.ID, ep.ID))
+		wantCode(t, s.UpdateEndpoint(ctx, got), hookbridge.ENOTFOUND)
+	})
+
 	open.run(t, "Update", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "a")

@@ -39,10 +39,14 @@ type Driver interface {
 	EndpointInsert(ctx context.Context, ep *hookbridge.Endpoint) error
 	// EndpointGet reads the application's endpoint with id (byID) or uid key.
 	EndpointGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Endpoint, error)
-	// EndpointUpdate writes ep's mutable fields, updated at now, keeping
-	// the dispatcher's (FailingSince, PausedUntil) except that enabling a
-	// disabled endpoint clears them, and records its EventEndpointUpdated;
-	// it sets ep.CreatedAt, FailingSince and PausedUntil from the row.
+	// EndpointUpdate writes ep's mutable fields, keeping the dispatcher's
+	// (FailingSince, PausedUntil) except that enabling a disabled endpoint
+	// clears them, and records its EventEndpointUpdated at now; it sets
+	// ep.CreatedAt, UpdatedAt, FailingSince and PausedUntil from the row.
+	// With ep.UpdatedAt set, it writes only if the row's updated_at is
+	// still that, and is ErrStale if the row is there but changed. The new
+	// updated_at is now, or a millisecond past the old one if now is not
+	// later, so that every change moves it.
 	EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error
 	// EndpointDelete deletes the endpoint (the foreign keys cascade to its
 	// deliveries and attempts) and records its EventEndpointDeleted at now.

@@ -15,6 +15,9 @@ import (
 var (
 	// ErrDuplicate: a UNIQUE index or primary key refused a value.
 	ErrDuplicate = errors.New("duplicate value")
+	// ErrStale: a conditional update found its row changed since the
+	// caller read it (hookbridge.Endpoint.UpdatedAt).
+	ErrStale = errors.New("changed since it was read")
 	// ErrMissingRef: a foreign key refused a value, the row it names
 	// being gone.
 	ErrMissingRef = errors.New("referenced row missing")

@@ -3,6 +3,7 @@ package storekit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -174,9 +175,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 		return err
 	}
 	if err := s.d.EndpointUpdate(ctx, ep, now); err != nil {
+		if errors.Is(err, ErrStale) {
+			return hookbridge.Errorf(hookbridge.ECONFLICT,
+				"endpoint %s was changed by another request since it was read: read it again and retry", ep.ID)
+		}
 		return Err(err, "endpoint", endpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
-	ep.UpdatedAt = now
 	return nil
 }
 
