@@ -134,12 +134,8 @@ const (
 	RETURNING ` + endpointColumns + `, ` + deliveryColumns + `, ` + messageColumns
 )
 
-// claimWalk is how many entries of deliveries_due claimSkipping reads at
-// most: two claim batches' worth. Beyond it, it looks endpoint by endpoint.
-const claimWalk = 512
-
 // claimPlainBounded is fpick for a claim that skips endpoints ($9:
-// claimWalk). fpick walks deliveries_due past what it may not take:
+// storekit.ClaimWalk). fpick walks deliveries_due past what it may not take:
 // deliveries leased (in flight, or waiting at a dispatcher) and those of
 // the skipped endpoints. The first are bounded by the dispatchers'
 // pipelines; the second are not: a busy endpoint is skipped while its
@@ -210,7 +206,8 @@ const claimPlainBounded = `
 `
 
 // DeliveryClaim leases up to limit due deliveries to owner until until, in
-// one statement (claimDeliveries), and returns them with their message and
+// one statement (claimDeliveries, or claimSkipping when skip names
+// endpoints), and returns them with their message and
 // endpoint. Gated endpoints (paused, rate-limited, FIFO) are served first,
 // each within its budget, then the earliest due of the rest, leaving the
 // endpoints in skip alone.
@@ -232,7 +229,7 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 	claim := claimDeliveries
 	if len(skip) > 0 {
 		claim = claimSkipping
-		args = append(args, claimWalk)
+		args = append(args, storekit.ClaimWalk)
 	}
 	rows, err := s.pool.Query(ctx, claim.at(&s.plans), args...)
 	if err != nil {

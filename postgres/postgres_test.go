@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 	"github.com/hookbridge/hookbridge/postgres/pgtest"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/storetest"
@@ -357,7 +358,7 @@ func TestSkippingClaimStepsByEndpoint(t *testing.T) {
 			CASE WHEN m.id > 'msg_00000000000000000000019000' THEN 1 ELSE 0 END, 0, 0,
 			CASE WHEN m.id > 'msg_00000000000000000000019000' THEN now() END, now(), now()
 		FROM m WHERE right(m.id, 1) = '0'`)
-	text := explain(t, s, claimSkipping[0], "w", time.Now().Add(time.Minute), time.Now(), 256, []string{busy.ID}, int64(0), "msg_", "msg_", claimWalk)
+	text := explain(t, s, claimSkipping[0], "w", time.Now().Add(time.Minute), time.Now(), 256, []string{busy.ID}, int64(0), "msg_", "msg_", storekit.ClaimWalk)
 	for _, want := range []string{"Index Scan using deliveries_due on deliveries", "using deliveries_ready on deliveries x"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("skipping claim does not %q:\n%s", want, text)

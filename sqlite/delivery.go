@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // scanDelivery reads a delivery as a claim returns it (claimedColumns).
@@ -27,11 +28,6 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 	return d, nil
 }
 
-// claimWalk is how many entries of deliveries_due claimDeliveries reads at
-// most when it skips endpoints: two claim batches' worth. Beyond it,
-// claimByEndpoint.
-const claimWalk = 512
-
 // claimDeliveries takes the earliest due deliveries that nobody holds a live
 // lease on: ?1 owner, ?2 lease end, ?3 now, ?4 limit, ?5 the JSON list of
 // endpoints to skip, ?6 how many entries of the due order to read at most
@@ -50,7 +46,7 @@ const claimWalk = 512
 // the second are not: a busy endpoint is skipped while its backlog grows,
 // and every claim read all of it, on the writer, to find nothing, 10-20 ms
 // a claim behind 40 000 deliveries (docs/benchmarks.md, (v)). So a claim
-// that skips endpoints reads only claimWalk entries, and leaves what lies
+// that skips endpoints reads only storekit.ClaimWalk entries, and leaves what lies
 // beyond to claimByEndpoint.
 const claimDeliveries = `
 	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
@@ -136,7 +132,7 @@ func (s driver) DeliveryClaim(ctx context.Context, owner string, now, until time
 		}
 		walk := -1 // the whole due order
 		if len(skip) > 0 {
-			walk = claimWalk
+			walk = storekit.ClaimWalk
 		}
 		if rest := limit - len(deliveries); rest > 0 {
 			rows, err := tx.Stmt(ctx, stmtClaimDeliveries).QueryContext(ctx, owner, ms(until), ms(now), rest, skipJSON, walk)

@@ -212,7 +212,7 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 func TestClaimUsesDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]", claimWalk)
+	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]", storekit.ClaimWalk)
 	if !strings.Contains(text, "USING INDEX deliveries_due (next_attempt_at<?)") {
 		t.Errorf("claim query does not range-scan deliveries_due:\n%s", text)
 	}

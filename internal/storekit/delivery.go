@@ -10,6 +10,13 @@ import (
 	"github.com/hookbridge/hookbridge"
 )
 
+// ClaimWalk is how many entries of the due order a claim that skips
+// endpoints reads at most, in either store: two claim batches' worth.
+// Behind a skipped endpoint's backlog, reading on would find nothing; what
+// lies beyond, the store takes endpoint by endpoint (docs/benchmarks.md,
+// (v)).
+const ClaimWalk = 512
+
 // ScheduledDelivery is the pending delivery of msg to the endpoint that a
 // fan-out writes, due at the message's time (DueAt); now is the store's.
 func ScheduledDelivery(msg *hookbridge.Message, endpointID string, now time.Time) hookbridge.Delivery {
