@@ -48,6 +48,13 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 // a claim behind 40 000 deliveries (docs/benchmarks.md, (v)). So a claim
 // that skips endpoints reads only storekit.ClaimWalk entries, and leaves what lies
 // beyond to claimByEndpoint.
+//
+// Its limits are written +?4 and +?6, not ?4 and ?6: SQLite plans a
+// LIMIT that is a bare parameter with the value bound, so a statement kept
+// prepared is parsed and planned again whenever that value changes, which
+// for a claim (its limit is the dispatcher's room) is nearly every time. A
+// unary plus makes the limit an expression, read when the statement runs.
+// TestPreparedStatementsKeepTheirPlans holds every kept statement to this.
 const claimDeliveries = `
 	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
 	WHERE rowid IN (
@@ -55,11 +62,11 @@ const claimDeliveries = `
 			SELECT rowid, endpoint_id, lease_until FROM deliveries INDEXED BY deliveries_due
 			WHERE next_attempt_at <= ?3
 			ORDER BY next_attempt_at
-			LIMIT ?6)
+			LIMIT +?6)
 		WHERE (lease_until IS NULL OR lease_until <= ?3)
 			AND endpoint_id NOT IN (SELECT value FROM json_each(?5))
 			AND endpoint_id NOT IN (` + gatedEndpoints + `)
-		LIMIT ?4)
+		LIMIT +?4)
 	RETURNING ` + claimedColumns
 
 // claimByEndpoint takes what a bounded claimDeliveries could not reach:
@@ -94,7 +101,7 @@ const claimByEndpoint = `
 		WHERE id IS NOT NULL
 			AND id NOT IN (SELECT value FROM json_each(?5))
 			AND id NOT IN (` + gatedEndpoints + `)),
-	first AS (SELECT id FROM heads WHERE head <= ?3 ORDER BY head LIMIT ?4),
+	first AS (SELECT id FROM heads WHERE head <= ?3 ORDER BY head LIMIT +?4),
 	share AS (SELECT (?4 + count(*) - 1) / max(count(*), 1) AS n FROM first)
 	UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
 	WHERE rowid IN (
@@ -105,7 +112,7 @@ const claimByEndpoint = `
 			ORDER BY next_attempt_at
 			LIMIT (SELECT n FROM share))
 		ORDER BY d.next_attempt_at
-		LIMIT ?4)
+		LIMIT +?4)
 	RETURNING ` + claimedColumns
 
 // claimedMessages and claimedEndpoints read what sending the claimed

@@ -2,16 +2,20 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/storekit"
@@ -231,6 +235,90 @@ func TestClaimUsesDueIndex(t *testing.T) {
 	}
 	if strings.Contains(text, "SCAN deliveries") || strings.Contains(text, "SCAN d ") {
 		t.Errorf("claim by endpoint scans the deliveries:\n%s", text)
+	}
+}
+
+// TestPreparedStatementsKeepTheirPlans checks that the statements the
+// writer keeps prepared are not parsed and planned again when the values
+// bound to them change. SQLite plans a LIMIT or OFFSET that is a bare
+// parameter with the value bound, and prepares the statement again when
+// another value is bound (docs/benchmarks.md, (w)). An authorizer runs at
+// every compilation, so counting its calls counts the preparations.
+func TestPreparedStatementsKeepTheirPlans(t *testing.T) {
+	t.Parallel()
+	bare := regexp.MustCompile(`(?i)\b(LIMIT|OFFSET)\s+\?`)
+	for id, query := range stmtSQL {
+		if loc := bare.FindStringIndex(query); loc != nil {
+			t.Errorf("statement %d has a bare parameter as its %s (write +?N): %s", id, query[loc[0]:loc[1]], strings.Join(strings.Fields(query), " "))
+		}
+	}
+
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hookbridge.db")
+	if err := openAt(t, path).Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var compiled atomic.Int64
+	if err := conn.Raw(func(c any) error {
+		return c.(sqlite.AuthorizerRegisterer).RegisterAuthorizer(
+			func(sqlite.AuthorizerActionCode, string, string, string, string) sqlite.AuthorizerReturnCode {
+				compiled.Add(1)
+				return sqlite.AuthorizerOK
+			})
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The claims, with the limits and due times a dispatcher binds: a
+	// claim's limit is the room it has, and its walk is bounded only when
+	// it skips endpoints.
+	for name, c := range map[string]struct {
+		query string
+		args  func(i int) []any
+	}{
+		"claimDeliveries": {claimDeliveries, func(i int) []any {
+			walk := -1
+			if i%2 == 1 {
+				walk = storekit.ClaimWalk
+			}
+			return []any{"owner", 2000 + i, 1000 + i, 10 + i, `["ep_x"]`, walk}
+		}},
+		"claimByEndpoint": {claimByEndpoint, func(i int) []any {
+			return []any{"owner", 2000 + i, 1000 + i, 10 + i, `["ep_x"]`}
+		}},
+	} {
+		stmt, err := conn.PrepareContext(ctx, c.query)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		for i := range 4 {
+			rows, err := stmt.QueryContext(ctx, c.args(i)...)
+			if err != nil {
+				t.Fatal(name, err)
+			}
+			for rows.Next() {
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				t.Fatal(name, err)
+			}
+			if i == 0 {
+				compiled.Store(0) // prepared, and run once
+			}
+		}
+		if n := compiled.Load(); n != 0 {
+			t.Errorf("%s was compiled again when its values changed (%d authorizer calls)", name, n)
+		}
+		stmt.Close()
 	}
 }
 
