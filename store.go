@@ -66,7 +66,9 @@ type ApplicationStore interface {
 	// GetApplication finds an application by id or uid.
 	GetApplication(ctx context.Context, idOrUID string) (*Application, error)
 	// UpdateApplication replaces the mutable fields (UID, Name, RateLimit,
-	// Metadata) of the application with app.ID and sets app.UpdatedAt.
+	// Metadata) of the application with app.ID and sets app.UpdatedAt. An
+	// app read from the store (UpdatedAt set) is written only if the
+	// application has not changed since, as UpdateEndpoint's ep.
 	UpdateApplication(ctx context.Context, app *Application) error
 	// DeleteApplication removes the application and everything it owns.
 	DeleteApplication(ctx context.Context, id string) error
@@ -110,8 +112,11 @@ type PortalExpiry struct {
 type EventTypeStore interface {
 	CreateEventType(ctx context.Context, et *EventType) error
 	GetEventType(ctx context.Context, name string) (*EventType, error)
-	// UpdateEventType replaces Description, Archived, Deprecated, FeatureFlag
-	// and Schemas of the event type with et.Name.
+	// UpdateEventType replaces Description, Archived, Deprecated,
+	// FeatureFlag, Schemas and RetrySchedule of the event type with et.Name
+	// and sets et.UpdatedAt. An et read from the store (UpdatedAt set) is
+	// written only if the event type has not changed since, as
+	// UpdateEndpoint's ep.
 	UpdateEventType(ctx context.Context, et *EventType) error
 	// DeleteEventType removes the event type for good (expunge); archiving is
 	// an update.

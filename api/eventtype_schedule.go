@@ -110,7 +110,6 @@ func (s *Server) setRetrySchedule(w http.ResponseWriter, r *http.Request, delays
 		return err
 	}
 	et.RetrySchedule = delays
-	et.UpdatedAt = s.timeNow()
 	if err := s.store.UpdateEventType(r.Context(), et); err != nil {
 		return err
 	}

@@ -273,15 +273,14 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) e
 	return s.saveEventType(ctx, w, et, true, http.StatusCreated)
 }
 
-// saveEventType stores et, a new event type or a changed one, stamped now,
-// tells the dispatcher its retry schedule may have changed, and writes it
-// with status.
+// saveEventType stores et, a new event type or a changed one (written only
+// if unchanged since it was read), tells the dispatcher its retry schedule
+// may have changed, and writes it with status.
 func (s *Server) saveEventType(ctx context.Context, w http.ResponseWriter, et *hookbridge.EventType, isNew bool, status int) error {
-	now := s.timeNow()
-	et.UpdatedAt = now
 	var err error
 	if isNew {
-		et.CreatedAt = now
+		now := s.timeNow()
+		et.CreatedAt, et.UpdatedAt = now, now
 		err = s.store.CreateEventType(ctx, et)
 	} else {
 		err = s.store.UpdateEventType(ctx, et)
@@ -432,7 +431,6 @@ func (s *Server) handleDeleteEventType(w http.ResponseWriter, r *http.Request) e
 		err = s.store.DeleteEventType(ctx, et.Name)
 	} else {
 		et.Archived = true
-		et.UpdatedAt = s.timeNow()
 		err = s.store.UpdateEventType(ctx, et)
 	}
 	if err != nil {

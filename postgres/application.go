@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,18 +62,31 @@ func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hook
 	return app, nil
 }
 
-// ApplicationUpdate writes app's mutable fields, updated at now.
-func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (time.Time, error) {
+// ApplicationUpdate writes app's mutable fields, if the row is as read
+// (see storekit.Driver). $7, when not NULL, is the updated_at the caller
+// read; under READ COMMITTED a row changed by a concurrent transaction is
+// checked again in its newest version.
+func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) error {
 	const updateApplication = `
-		UPDATE applications SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5
-		WHERE id = $6
-		RETURNING created_at`
-	var created time.Time
+		UPDATE applications SET uid = $1, name = $2, rate_limit = $3, metadata = $4,
+			updated_at = greatest($5, updated_at + interval '1 millisecond')
+		WHERE id = $6 AND ($7::timestamptz IS NULL OR updated_at = $7)
+		RETURNING created_at, updated_at`
+	var created, updated time.Time
 	err := s.changeApplications(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
-			nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID).Scan(&created)
+		read := readAt(app.UpdatedAt)
+		err := tx.QueryRow(ctx, updateApplication, nullString(app.UID), app.Name,
+			nullInt32(app.RateLimit), jsonMap(app.Metadata), now, app.ID, read).Scan(&created, &updated)
+		if errors.Is(err, pgx.ErrNoRows) && read != nil {
+			return staleUnlessGone(ctx, tx, `SELECT EXISTS (SELECT 1 FROM applications WHERE id = $1)`, app.ID)
+		}
+		return err
 	})
-	return created.UTC(), err
+	if err != nil {
+		return err
+	}
+	app.CreatedAt, app.UpdatedAt = created.UTC(), updated.UTC()
+	return nil
 }
 
 // ApplicationDelete deletes the application; the foreign keys cascade to

@@ -69,6 +69,32 @@ func (s driver) EndpointGet(ctx context.Context, appID string, byID bool, key st
 	return scanEndpoint(s.keys, s.pool.QueryRow(ctx, getEndpoint, appID, key))
 }
 
+// readAt is the condition of a conditional update (see
+// storekit.Driver.EndpointUpdate): the updated_at the caller read, or nil
+// (NULL) for none.
+func readAt(updated time.Time) *time.Time {
+	if updated.IsZero() {
+		return nil
+	}
+	return &updated
+}
+
+// staleUnlessGone tells why a conditional update changed no row, by its
+// existence query: gone (pgx.ErrNoRows, which is ENOTFOUND), or changed
+// since it was read (storekit.ErrStale).
+func staleUnlessGone(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, query string, args ...any) error {
+	var found bool
+	if err := q.QueryRow(ctx, query, args...).Scan(&found); err != nil {
+		return err
+	}
+	if !found {
+		return pgx.ErrNoRows
+	}
+	return storekit.ErrStale
+}
+
 // EndpointUpdate writes ep's mutable fields, updated at now, and records
 // the change.
 func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error {
@@ -89,24 +115,15 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	var (
 		created, updated time.Time
 		failing, paused  *time.Time
-		read             *time.Time // no condition
+		read             = readAt(ep.UpdatedAt)
 	)
-	if !ep.UpdatedAt.IsZero() {
-		read = &ep.UpdatedAt
-	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Disabled, nullInt32(ep.RateLimit),
 			jsonMap(ep.Metadata), jsonMap(storekit.SealHeaders(s.keys, ep.ID, ep.Headers)), storekit.SealSecrets(s.keys, ep.ID, ep.Secrets), now,
 			ep.AppID, ep.ID, ep.FIFO, nullString(ep.Filter), read).Scan(&created, &updated, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if errors.Is(err, pgx.ErrNoRows) && read != nil {
-			// Changed since it was read, or not there (ENOTFOUND).
-			var found bool
-			if ferr := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`, ep.AppID, ep.ID).Scan(&found); ferr != nil {
-				return ferr
-			} else if found {
-				return storekit.ErrStale
-			}
+			return staleUnlessGone(ctx, tx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`, ep.AppID, ep.ID)
 		}
 		if err != nil {
 			return err

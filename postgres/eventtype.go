@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"time"
 
@@ -72,17 +73,27 @@ func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.Event
 	return scanEventType(s.pool.QueryRow(ctx, getEventType, name))
 }
 
-// EventTypeUpdate writes et's mutable fields, updated at now.
-func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
+// EventTypeUpdate writes et's mutable fields, if the row is as read (see
+// storekit.Driver). $9, when not NULL, is the updated_at the caller read.
+func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) error {
 	const updateEventType = `
 		UPDATE event_types
-		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, retry_schedule = $6::jsonb, updated_at = $7
-		WHERE name = $8
-		RETURNING created_at`
-	var created time.Time
+		SET description = $1, archived = $2, deprecated = $3, feature_flag = $4, schemas = $5::jsonb, retry_schedule = $6::jsonb,
+			updated_at = greatest($7, updated_at + interval '1 millisecond')
+		WHERE name = $8 AND ($9::timestamptz IS NULL OR updated_at = $9)
+		RETURNING created_at, updated_at`
+	var created, updated time.Time
+	read := readAt(et.UpdatedAt)
 	err := s.pool.QueryRow(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
-		nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), now, et.Name).Scan(&created)
-	return created.UTC(), err
+		nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), now, et.Name, read).Scan(&created, &updated)
+	if errors.Is(err, pgx.ErrNoRows) && read != nil {
+		err = staleUnlessGone(ctx, s.pool, `SELECT EXISTS (SELECT 1 FROM event_types WHERE name = $1)`, et.Name)
+	}
+	if err != nil {
+		return err
+	}
+	et.CreatedAt, et.UpdatedAt = created.UTC(), updated.UTC()
+	return nil
 }
 
 // EventTypeDelete deletes the event type.

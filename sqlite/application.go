@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -69,19 +70,30 @@ func (s driver) ApplicationGet(ctx context.Context, byID bool, key string) (hook
 	return app, nil
 }
 
-// ApplicationUpdate writes app's mutable fields, updated at now.
-func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (time.Time, error) {
+// ApplicationUpdate writes app's mutable fields, if the row is as read
+// (see storekit.Driver). ?7, when not NULL, is the updated_at the caller
+// read.
+func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) error {
 	const updateApplication = `
-		UPDATE applications SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?
-		WHERE id = ?
-		RETURNING created_at`
-	var created int64
+		UPDATE applications SET uid = ?1, name = ?2, rate_limit = ?3, metadata = ?4, updated_at = max(?5, updated_at + 1)
+		WHERE id = ?6 AND (?7 IS NULL OR updated_at = ?7)
+		RETURNING created_at, updated_at`
+	var created, updated int64
 	defer s.apps.Invalidate()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, updateApplication, nullString(app.UID), app.Name,
-			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(now), app.ID).Scan(&created)
+		read := readAt(app.UpdatedAt)
+		err := tx.QueryRowContext(ctx, updateApplication, nullString(app.UID), app.Name,
+			nullInt(app.RateLimit), jsonValue{app.Metadata}, ms(now), app.ID, read).Scan(&created, &updated)
+		if errors.Is(err, sql.ErrNoRows) && read != nil {
+			return staleUnlessGone(appExists(ctx, tx, app.ID))
+		}
+		return err
 	})
-	return fromMS(created), err
+	if err != nil {
+		return err
+	}
+	app.CreatedAt, app.UpdatedAt = fromMS(created), fromMS(updated)
+	return nil
 }
 
 // ApplicationDelete deletes the application; the foreign keys cascade to

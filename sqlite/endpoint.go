@@ -115,6 +115,26 @@ func (s driver) EndpointGet(ctx context.Context, appID string, byID bool, key st
 
 // EndpointUpdate writes ep's mutable fields, updated at now, and records
 // the change.
+// readAt is the condition of a conditional update (see
+// storekit.Driver.EndpointUpdate): the updated_at the caller read, or NULL
+// for none.
+func readAt(updated time.Time) any {
+	if updated.IsZero() {
+		return nil
+	}
+	return ms(updated)
+}
+
+// staleUnlessGone tells why a conditional update changed no row, given
+// what an existence check of its row said: gone (ENOTFOUND), or changed
+// since it was read (storekit.ErrStale).
+func staleUnlessGone(existsErr error) error {
+	if existsErr != nil {
+		return existsErr
+	}
+	return storekit.ErrStale
+}
+
 func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now time.Time) error {
 	// updateEndpoint keeps the dispatcher's columns, except that enabling a
 	// disabled endpoint gives it a fresh start: the run of failures that
@@ -131,23 +151,15 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	var (
 		created, updated int64
 		failing, paused  sql.NullInt64
-		read             any // no condition
+		read             = readAt(ep.UpdatedAt)
 	)
-	if !ep.UpdatedAt.IsZero() {
-		read = ms(ep.UpdatedAt)
-	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, updateEndpoint, nullString(ep.UID), storekit.SealURL(s.keys, ep.ID, ep.URL), ep.Description,
 			jsonValue{ep.EventTypes}, jsonValue{ep.Channels}, ep.Disabled, nullInt(ep.RateLimit),
 			jsonValue{ep.Metadata}, jsonValue{storekit.SealHeaders(s.keys, ep.ID, ep.Headers)}, jsonValue{storekit.SealSecrets(s.keys, ep.ID, ep.Secrets)}, ep.FIFO, ms(now),
 			ep.AppID, ep.ID, nullString(ep.Filter), read).Scan(&created, &updated, &failing, &paused, &ep.MTLSVersion, &ep.OAuthVersion)
 		if errors.Is(err, sql.ErrNoRows) && read != nil {
-			// Changed since it was read, or not there: the second is
-			// ENOTFOUND.
-			if ferr := endpointExists(ctx, tx, ep.AppID, ep.ID); ferr != nil {
-				return ferr
-			}
-			return storekit.ErrStale
+			return staleUnlessGone(endpointExists(ctx, tx, ep.AppID, ep.ID))
 		}
 		if err != nil {
 			return err

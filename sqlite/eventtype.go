@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"time"
 
@@ -64,19 +65,30 @@ func (s driver) EventTypeGet(ctx context.Context, name string) (hookbridge.Event
 	return scanEventType(s.r.QueryRowContext(ctx, getEventType, name))
 }
 
-// EventTypeUpdate writes et's mutable fields, updated at now.
-func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (time.Time, error) {
+// EventTypeUpdate writes et's mutable fields, if the row is as read (see
+// storekit.Driver). ?9, when not NULL, is the updated_at the caller read.
+func (s driver) EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) error {
 	const updateEventType = `
 		UPDATE event_types
-		SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, retry_schedule = ?, updated_at = ?
-		WHERE name = ?
-		RETURNING created_at`
-	var created int64
+		SET description = ?1, archived = ?2, deprecated = ?3, feature_flag = ?4, schemas = ?5, retry_schedule = ?6,
+			updated_at = max(?7, updated_at + 1)
+		WHERE name = ?8 AND (?9 IS NULL OR updated_at = ?9)
+		RETURNING created_at, updated_at`
+	var created, updated int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
-			nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), ms(now), et.Name).Scan(&created)
+		read := readAt(et.UpdatedAt)
+		err := tx.QueryRowContext(ctx, updateEventType, et.Description, et.Archived, et.Deprecated,
+			nullString(et.FeatureFlag), nullJSON(et.Schemas), nullDelays(et.RetrySchedule), ms(now), et.Name, read).Scan(&created, &updated)
+		if errors.Is(err, sql.ErrNoRows) && read != nil {
+			return staleUnlessGone(exists(ctx, tx, "event type", `SELECT EXISTS (SELECT 1 FROM event_types WHERE name = ?)`, et.Name))
+		}
+		return err
 	})
-	return fromMS(created), err
+	if err != nil {
+		return err
+	}
+	et.CreatedAt, et.UpdatedAt = fromMS(created), fromMS(updated)
+	return nil
 }
 
 // EventTypeDelete deletes the event type.

@@ -90,6 +90,40 @@ func testApplications(t *testing.T, open Opener) {
 		wantCode(t, s.UpdateApplication(ctx, missing), hookbridge.ENOTFOUND)
 	})
 
+	open.run(t, "UpdateSinceRead", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		app := newApp(t, s, "a")
+		a, err := s.GetApplication(ctx, app.ID)
+		ok(t, err)
+		b, err := s.GetApplication(ctx, app.ID)
+		ok(t, err)
+		a.Name = "renamed"
+		ok(t, s.UpdateApplication(ctx, a))
+		b.Metadata = map[string]string{"k": "v"}
+		wantCode(t, s.UpdateApplication(ctx, b), hookbridge.ECONFLICT)
+		got, err := s.GetApplication(ctx, app.ID)
+		ok(t, err)
+		equal(t, "after the stale update", []any{got.Name, len(got.Metadata)}, []any{"renamed", 0})
+		equal(t, "UpdatedAt returned", got.UpdatedAt, a.UpdatedAt)
+
+		// Read again, the change applies; and every change moves UpdatedAt,
+		// even within one millisecond.
+		got.Metadata = map[string]string{"k": "v"}
+		ok(t, s.UpdateApplication(ctx, got))
+		if !got.UpdatedAt.After(a.UpdatedAt) {
+			t.Errorf("UpdatedAt %v after an update at %v: did not move", got.UpdatedAt, a.UpdatedAt)
+		}
+		prev := got.UpdatedAt
+		ok(t, s.UpdateApplication(ctx, got))
+		if !got.UpdatedAt.After(prev) {
+			t.Errorf("UpdatedAt %v after %v: did not move", got.UpdatedAt, prev)
+		}
+
+		// One that is gone is ENOTFOUND, not a conflict.
+		ok(t, s.DeleteApplication(ctx, app.ID))
+		wantCode(t, s.UpdateApplication(ctx, got), hookbridge.ENOTFOUND)
+	})
+
 	open.run(t, "DeleteCascades", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "doomed")

@@ -41,6 +41,34 @@ func testEventTypes(t *testing.T, open Opener) {
 		wantCode(t, s.UpdateEventType(ctx, &hookbridge.EventType{Name: "nope"}), hookbridge.ENOTFOUND)
 	})
 
+	open.run(t, "UpdateSinceRead", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		ok(t, s.CreateEventType(ctx, &hookbridge.EventType{Name: "refund.failed"}))
+		a, err := s.GetEventType(ctx, "refund.failed")
+		ok(t, err)
+		b, err := s.GetEventType(ctx, "refund.failed")
+		ok(t, err)
+		a.RetrySchedule = []time.Duration{time.Minute}
+		ok(t, s.UpdateEventType(ctx, a))
+		b.Description = "changed"
+		wantCode(t, s.UpdateEventType(ctx, b), hookbridge.ECONFLICT)
+		got, err := s.GetEventType(ctx, "refund.failed")
+		ok(t, err)
+		equal(t, "after the stale update", []any{got.Description, got.RetrySchedule}, []any{"", a.RetrySchedule})
+		equal(t, "UpdatedAt returned", got.UpdatedAt, a.UpdatedAt)
+
+		got.Description = "changed"
+		ok(t, s.UpdateEventType(ctx, got))
+		prev := got.UpdatedAt
+		ok(t, s.UpdateEventType(ctx, got))
+		if !got.UpdatedAt.After(prev) || !prev.After(a.UpdatedAt) {
+			t.Errorf("UpdatedAt %v, %v after %v: did not move", prev, got.UpdatedAt, a.UpdatedAt)
+		}
+
+		ok(t, s.DeleteEventType(ctx, "refund.failed"))
+		wantCode(t, s.UpdateEventType(ctx, got), hookbridge.ENOTFOUND)
+	})
+
 	open.run(t, "RetrySchedule", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		et := &hookbridge.EventType{Name: "invoice.paid",

@@ -18,17 +18,21 @@ type Driver interface {
 	ApplicationInsert(ctx context.Context, app *hookbridge.Application) error
 	// ApplicationGet reads the application with id key (byID) or uid key.
 	ApplicationGet(ctx context.Context, byID bool, key string) (hookbridge.Application, error)
-	// ApplicationUpdate writes app's mutable fields, updated at now, and
-	// returns its stored created_at.
-	ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) (created time.Time, err error)
+	// ApplicationUpdate writes app's mutable fields and sets app.CreatedAt
+	// and UpdatedAt from the row. With app.UpdatedAt set, it writes only if
+	// the row's updated_at is still that, and is ErrStale if the row is
+	// there but changed. The new updated_at is now, or a millisecond past
+	// the old one if now is not later, so that every change moves it.
+	ApplicationUpdate(ctx context.Context, app *hookbridge.Application, now time.Time) error
 	ApplicationDelete(ctx context.Context, id string) (deleted int64, err error)
 	ApplicationList(ctx context.Context, opt hookbridge.ListOptions, limit int) ([]hookbridge.Application, error)
 
 	EventTypeInsert(ctx context.Context, et *hookbridge.EventType) error
 	EventTypeGet(ctx context.Context, name string) (hookbridge.EventType, error)
-	// EventTypeUpdate writes et's mutable fields, updated at now, and
-	// returns its stored created_at.
-	EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) (created time.Time, err error)
+	// EventTypeUpdate writes et's mutable fields and sets et.CreatedAt and
+	// UpdatedAt from the row, with et.UpdatedAt as ApplicationUpdate's
+	// app.UpdatedAt.
+	EventTypeUpdate(ctx context.Context, et *hookbridge.EventType, now time.Time) error
 	EventTypeDelete(ctx context.Context, name string) (deleted int64, err error)
 	EventTypeList(ctx context.Context, opt hookbridge.ListOptions, includeArchived bool, limit int) ([]hookbridge.EventType, error)
 	// EventTypeKnown returns those of names in the catalogue, not archived.

@@ -16,7 +16,8 @@ var (
 	// ErrDuplicate: a UNIQUE index or primary key refused a value.
 	ErrDuplicate = errors.New("duplicate value")
 	// ErrStale: a conditional update found its row changed since the
-	// caller read it (hookbridge.Endpoint.UpdatedAt).
+	// caller read it (the UpdatedAt of an endpoint, application or event
+	// type).
 	ErrStale = errors.New("changed since it was read")
 	// ErrMissingRef: a foreign key refused a value, the row it names
 	// being gone.

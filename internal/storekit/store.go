@@ -45,15 +45,23 @@ func (s *Store) GetApplication(ctx context.Context, idOrUID string) (*hookbridge
 }
 
 // UpdateApplication replaces the mutable fields of the application with
-// app.ID, and sets app.UpdatedAt (and app.CreatedAt, from the stored row).
+// app.ID, if it is as read (app.UpdatedAt, see hookbridge.Store), and sets
+// app.UpdatedAt and CreatedAt from the stored row.
 func (s *Store) UpdateApplication(ctx context.Context, app *hookbridge.Application) error {
-	now := TruncMS(s.now())
-	created, err := s.d.ApplicationUpdate(ctx, app, now)
-	if err != nil {
+	if err := s.d.ApplicationUpdate(ctx, app, TruncMS(s.now())); err != nil {
+		if errors.Is(err, ErrStale) {
+			return staleConflict("application", app.ID)
+		}
 		return Err(err, "application", applicationUIDTaken(app.UID), "update application %s", app.ID)
 	}
-	app.UpdatedAt, app.CreatedAt = now, created
 	return nil
+}
+
+// staleConflict is the error of a conditional update whose row changed
+// since the caller read it.
+func staleConflict(what, id string) error {
+	return hookbridge.Errorf(hookbridge.ECONFLICT,
+		"%s %s was changed by another request since it was read: read it again and retry", what, id)
 }
 
 // DeleteApplication removes the application and everything it owns.
@@ -104,14 +112,15 @@ func (s *Store) GetEventType(ctx context.Context, name string) (*hookbridge.Even
 }
 
 // UpdateEventType replaces the mutable fields of the event type with
-// et.Name, and sets et.UpdatedAt (and et.CreatedAt, from the stored row).
+// et.Name, if it is as read (et.UpdatedAt, see hookbridge.Store), and sets
+// et.UpdatedAt and CreatedAt from the stored row.
 func (s *Store) UpdateEventType(ctx context.Context, et *hookbridge.EventType) error {
-	now := TruncMS(s.now())
-	created, err := s.d.EventTypeUpdate(ctx, et, now)
-	if err != nil {
+	if err := s.d.EventTypeUpdate(ctx, et, TruncMS(s.now())); err != nil {
+		if errors.Is(err, ErrStale) {
+			return staleConflict("event type", et.Name)
+		}
 		return Err(err, "event type", nil, "update event type %s", et.Name)
 	}
-	et.UpdatedAt, et.CreatedAt = now, created
 	return nil
 }
 
@@ -176,8 +185,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookbridge.Endpoint) err
 	}
 	if err := s.d.EndpointUpdate(ctx, ep, now); err != nil {
 		if errors.Is(err, ErrStale) {
-			return hookbridge.Errorf(hookbridge.ECONFLICT,
-				"endpoint %s was changed by another request since it was read: read it again and retry", ep.ID)
+			return staleConflict("endpoint", ep.ID)
 		}
 		return Err(err, "endpoint", endpointUIDTaken(ep.UID), "update endpoint %s", ep.ID)
 	}
