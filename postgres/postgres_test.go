@@ -369,6 +369,68 @@ func TestSkippingClaimStepsByEndpoint(t *testing.T) {
 	}
 }
 
+// TestClaimRewritesInPlace checks that claiming deliveries written
+// together keeps each in its page: the claim changes nothing indexed, so
+// with room in the page (migration 0020's fillfactor) PostgreSQL updates it
+// there, without an entry in any of the table's indexes (HOT). At the
+// former fillfactor most of a page's claims moved elsewhere.
+func TestClaimRewritesInPlace(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, _ := fixture(t, s)
+	const n = 300
+	msgs := make([]*hookbridge.Message, n)
+	for i := range msgs {
+		msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured",
+			Payload: json.RawMessage(`{"type":"payment.captured","amount":1250,"currency":"EUR"}`)}
+	}
+	if _, err := s.CreateMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	pages := func() map[string]int64 {
+		rows, err := s.pool.Query(ctx, `SELECT id, (ctid::text::point)[0]::bigint FROM deliveries`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (kv struct {
+			id   string
+			page int64
+		}, err error) {
+			err = row.Scan(&kv.id, &kv.page)
+			return kv, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := make(map[string]int64, len(m))
+		for _, kv := range m {
+			byID[kv.id] = kv.page
+		}
+		return byID
+	}
+	before := pages()
+	if len(before) != n {
+		t.Fatalf("%d deliveries, want %d", len(before), n)
+	}
+	claims, err := s.ClaimDeliveries(ctx, "w", time.Now().Add(time.Second), time.Minute, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != n {
+		t.Fatalf("claimed %d, want %d", len(claims), n)
+	}
+	moved := 0
+	for id, page := range pages() {
+		if page != before[id] {
+			moved++
+		}
+	}
+	if moved > 0 {
+		t.Errorf("%d of %d claimed deliveries moved to another page (a claim that is not a HOT update)", moved, n)
+	}
+}
+
 // fillAndAnalyze fills the tables for a plan test: 20 000 messages of
 // the application appID (ids msg_…01 to msg_…20000), inserted by the CTE
 // m, then rest, which continues the statement ($1 appID, $2 endpointID);
