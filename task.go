@@ -111,4 +111,14 @@ type TaskStore interface {
 	// ReleaseTask ends owner's lease on the task, so that any instance
 	// may claim it at once (a worker that stops).
 	ReleaseTask(ctx context.Context, owner, id string) error
+	// CancelTask stops the running task with id: it is failed, its Error
+	// TaskCanceled, at now, and whoever holds it no longer does (its next
+	// AdvanceTask is ECONFLICT, and writes nothing). The deliveries its
+	// pages queued stay queued. ENOTFOUND if there is no such task;
+	// ECONFLICT if it is not running (finished, failed or canceled).
+	CancelTask(ctx context.Context, id string, now time.Time) (*Task, error)
 }
+
+// TaskCanceled is the Error of a task stopped by CancelTask. Such a task
+// is TaskFailed: Svix's BackgroundTaskStatus has no other end.
+const TaskCanceled = "canceled"

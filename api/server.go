@@ -329,6 +329,7 @@ func (s *Server) registerRoutes() {
 	// admin's only.
 	s.private("GET /api/v1/background-task", s.handleListBackgroundTasks)
 	s.private("GET /api/v1/background-task/{task_id}", s.handleGetBackgroundTask)
+	s.private("POST /api/v1/background-task/{task_id}/cancel", s.handleCancelBackgroundTask)
 
 	// API keys (see apikeys.go): the admin's only.
 	s.private("GET /api/v1/api-key", s.handleListAPIKeys)

@@ -216,3 +216,19 @@ func (s *Server) handleGetBackgroundTask(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, toBackgroundTaskOut(t))
 	return nil
 }
+
+// handleCancelBackgroundTask stops a running task (Hookbridge's own
+// route): it is failed with data.error "canceled", and its worker stops
+// before its next page. What its pages queued stays queued.
+func (s *Server) handleCancelBackgroundTask(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("task_id")
+	if !hookbridge.HasPrefix(id, hookbridge.PrefixTask) {
+		return hookbridge.NotFound("background task")
+	}
+	t, err := s.store.CancelTask(r.Context(), id, s.timeNow())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toBackgroundTaskOut(t))
+	return nil
+}

@@ -160,3 +160,46 @@ func TestBackgroundTaskEndpointDeleted(t *testing.T) {
 		t.Errorf("task of a deleted endpoint = %v, want failed, saying why", got)
 	}
 }
+
+// TestBackgroundTaskCancel: a running task is stopped by its cancel
+// route: failed, "canceled", and no worker runs it after.
+func TestBackgroundTaskCancel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createEventType("order.created")
+	app := str(e.createApp("a", ""), "id")
+	ep := str(e.createEndpoint(app, obj{}), "id")
+	since := e.clock.Now().Add(-time.Minute).Format(time.RFC3339)
+	for range 3 {
+		e.sendMessage(app, obj{})
+	}
+	e.deliver(500)
+	e.clock.Advance(time.Second)
+
+	rec := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/recover", obj{"since": since}).want(http.StatusAccepted).object()
+	id := str(rec, "id")
+	got := e.do("POST", "/api/v1/background-task/"+id+"/cancel", nil).want(http.StatusOK).object()
+	data, _ := got["data"].(map[string]any)
+	if got["id"] != id || got["status"] != "failed" || got["task"] != "endpoint.recover" || data["error"] != "canceled" {
+		t.Errorf("cancel = %v, want the task failed, data.error canceled", got)
+	}
+	if read := e.do("GET", "/api/v1/background-task/"+id, nil).want(http.StatusOK).object(); read["status"] != "failed" {
+		t.Errorf("read after cancel = %v", read)
+	}
+	e.do("POST", "/api/v1/background-task/"+id+"/cancel", nil).want(http.StatusConflict)
+	e.do("POST", "/api/v1/background-task/qtask_nope/cancel", nil).want(http.StatusNotFound)
+	e.do("POST", "/api/v1/background-task/msg_nope/cancel", nil).want(http.StatusNotFound)
+
+	// A worker started now runs the next task, not the canceled one.
+	next := e.do("POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/recover", obj{"since": since}).want(http.StatusAccepted).object()
+	e.runTasks(t)
+	if done, _ := progress(e.waitTask(t, str(next, "id"))); done != 3 {
+		t.Errorf("the task after the canceled one queued %v, want 3", done)
+	}
+	if n := len(e.deliver(200)); n != 3 {
+		t.Errorf("%d deliveries due, want the 3 of the task not canceled", n)
+	}
+	if read := e.do("GET", "/api/v1/background-task/"+id, nil).want(http.StatusOK).object(); read["status"] != "failed" {
+		t.Errorf("canceled task after a worker ran = %v", read)
+	}
+}

@@ -35,6 +35,23 @@ func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) 
 	})
 }
 
+// TaskCancel fails the running task with id, its lease ended; see
+// storekit.Driver. Under READ COMMITTED it waits for a page in progress
+// (TaskAdvance locks the row) and then applies to the task as that left
+// it: finished by that page, it is no longer running.
+func (s driver) TaskCancel(ctx context.Context, id string, now time.Time, reason string) (storekit.TaskRow, bool, error) {
+	const cancel = `
+		UPDATE tasks SET status = 'failed', error = $1, updated_at = greatest($2::timestamptz, updated_at),
+			owner = NULL, lease_until = NULL
+		WHERE id = $3 AND status = 'running'
+		RETURNING ` + taskColumns
+	t, err := scanTask(s.pool.QueryRow(ctx, cancel, reason, now, id))
+	if storekit.IsNoRows(err) {
+		return t, false, nil
+	}
+	return t, err == nil, err
+}
+
 // TaskGet reads the task with id.
 func (s driver) TaskGet(ctx context.Context, id string) (storekit.TaskRow, error) {
 	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id))

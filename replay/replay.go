@@ -306,7 +306,7 @@ func (w *Worker) stopped(ctx context.Context, log *slog.Logger, t *hookbridge.Ta
 	case ctx.Err() != nil:
 		return true
 	case hookbridge.ErrorCode(err) == hookbridge.ECONFLICT:
-		log.Info("background task taken over by another instance")
+		log.Info("background task no longer held here: canceled, or taken over by another instance")
 		return true
 	case hookbridge.ErrorCode(err) == hookbridge.ENOTFOUND:
 		t.Status, t.Error = hookbridge.TaskFailed, "the endpoint no longer exists"

@@ -39,6 +39,29 @@ func (s driver) TaskInsert(ctx context.Context, t *hookbridge.Task, sel []byte) 
 	})
 }
 
+// TaskCancel fails the running task with id, its lease ended; see
+// storekit.Driver.
+func (s driver) TaskCancel(ctx context.Context, id string, now time.Time, reason string) (storekit.TaskRow, bool, error) {
+	const cancel = `
+		UPDATE tasks SET status = 'failed', error = ?, updated_at = max(?, updated_at), owner = NULL, lease_until = NULL
+		WHERE id = ? AND status = 'running'
+		RETURNING ` + taskColumns
+	var (
+		t     storekit.TaskRow
+		found bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRowContext(ctx, cancel, reason, ms(now), id))
+		if storekit.IsNoRows(err) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return t, found, err
+}
+
 // TaskGet reads the task with id.
 func (s driver) TaskGet(ctx context.Context, id string) (storekit.TaskRow, error) {
 	return scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))

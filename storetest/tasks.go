@@ -105,6 +105,66 @@ func testTasks(t *testing.T, open Opener) {
 		equal(t, "finished tasks", list(hookbridge.TaskFilter{Status: hookbridge.TaskFinished}), []string{b.ID})
 	})
 
+	open.run(t, "Cancel", func(t *testing.T, s hookbridge.Store) {
+		ctx := t.Context()
+		app := newApp(t, s, "tasks")
+		ep := newEndpoint(t, s, app.ID, nil)
+		m := newMessage(t, s, app.ID, "order.created", at(0))
+		task := &hookbridge.Task{Kind: hookbridge.TaskEndpointBulkReplay, AppID: app.ID, EndpointID: ep.ID}
+		ok(t, s.CreateTask(ctx, task))
+		now := time.Now()
+		held, err := s.ClaimTask(ctx, "w1", now, time.Minute)
+		ok(t, err)
+		if held == nil || held.ID != task.ID {
+			t.Fatalf("claim = %+v, want %s", held, task.ID)
+		}
+		held.Cursor = m.ID
+		ok(t, s.AdvanceTask(ctx, "w1", held, []string{m.ID}, now, now.Add(time.Minute)))
+
+		canceled, err := s.CancelTask(ctx, task.ID, now.Add(time.Second))
+		ok(t, err)
+		equal(t, "canceled", []any{canceled.Status, canceled.Error, canceled.Done, canceled.Cursor},
+			[]any{hookbridge.TaskFailed, hookbridge.TaskCanceled, int64(1), m.ID})
+		storedAs(t, "read back", *canceled)(s.GetTask(ctx, task.ID))
+
+		// Its holder can write nothing more, and nobody can claim it.
+		next := *held
+		next.Cursor = "msg_z"
+		wantCode(t, s.AdvanceTask(ctx, "w1", &next, []string{m.ID}, now, now.Add(time.Minute)), hookbridge.ECONFLICT)
+		got, err := s.GetTask(ctx, task.ID)
+		ok(t, err)
+		equal(t, "after the holder's next page", []any{got.Done, got.Cursor}, []any{int64(1), m.ID})
+		none, err := s.ClaimTask(ctx, "w2", now.Add(time.Hour), time.Minute)
+		ok(t, err)
+		if none != nil {
+			t.Errorf("claimed the canceled task: %+v", none)
+		}
+		// The delivery its page queued is still due: the message's own and
+		// the manual one.
+		var manual int
+		for _, c := range claimAll(t, s, "d", now.Add(time.Hour)) {
+			if c.Delivery.Trigger == hookbridge.TriggerManual {
+				manual++
+			}
+		}
+		equal(t, "manual deliveries still due", manual, 1)
+
+		_, err = s.CancelTask(ctx, task.ID, now)
+		wantCode(t, err, hookbridge.ECONFLICT)
+		_, err = s.CancelTask(ctx, "qtask_none", now)
+		wantCode(t, err, hookbridge.ENOTFOUND)
+
+		// A finished task is not canceled.
+		done := &hookbridge.Task{Kind: hookbridge.TaskEndpointRecover, AppID: app.ID, EndpointID: ep.ID}
+		ok(t, s.CreateTask(ctx, done))
+		h, err := s.ClaimTask(ctx, "w3", now, time.Minute)
+		ok(t, err)
+		h.Status = hookbridge.TaskFinished
+		ok(t, s.AdvanceTask(ctx, "w3", h, nil, now, now.Add(time.Minute)))
+		_, err = s.CancelTask(ctx, done.ID, now)
+		wantCode(t, err, hookbridge.ECONFLICT)
+	})
+
 	open.run(t, "Purge", func(t *testing.T, s hookbridge.Store) {
 		ctx := t.Context()
 		app := newApp(t, s, "purge")

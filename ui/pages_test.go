@@ -454,3 +454,41 @@ func TestPortalSendAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelTask: a running task has a Cancel button on the tasks page;
+// pressing it stops the task (failed, "canceled") and says so, and the
+// button goes; pressed again, the page says the task is not running.
+func TestCancelTask(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	app := st.app("Shop", "shop")
+	// At one message a second, the task is still running when canceled.
+	ep := st.admin("POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://receiver.example/hooks", "rateLimit": 1}, http.StatusCreated)["id"].(string)
+	for i := range 10 {
+		st.admin("POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "order.created", "payload": map[string]any{"n": i}}, http.StatusAccepted)
+	}
+	since := time.Now().Add(-time.Hour).Format(time.RFC3339)
+	task := st.admin("POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/bulk-replay", map[string]any{"since": since}, http.StatusAccepted)["id"].(string)
+	button := `action="/ui/tasks/` + task + `/cancel"`
+
+	admin := st.browser()
+	admin.signIn()
+	page := admin.get("/ui/tasks").want(t, http.StatusOK)
+	if !strings.Contains(page.Body, button) {
+		t.Fatalf("no Cancel button for the running task:\n%s", page.Body)
+	}
+	csrf := page.csrf(t)
+	p := admin.post("/ui/tasks/"+task+"/cancel", url.Values{"csrf": {csrf}}).want(t, http.StatusSeeOther)
+	after := admin.get(p.Location).want(t, http.StatusOK)
+	if !strings.Contains(after.Body, "Task canceled") || strings.Contains(after.Body, button) {
+		t.Errorf("after canceling, the notice is missing or the button is still there:\n%s", after.Body)
+	}
+	got := st.admin("GET", "/api/v1/background-task/"+task, nil, http.StatusOK)
+	if data, _ := got["data"].(map[string]any); got["status"] != "failed" || data["error"] != "canceled" {
+		t.Errorf("task after canceling = %v", got)
+	}
+	again := admin.post("/ui/tasks/"+task+"/cancel", url.Values{"csrf": {csrf}}).want(t, http.StatusConflict)
+	if !strings.Contains(again.Body, "not running") {
+		t.Errorf("canceling again does not say the task is not running:\n%s", again.Body)
+	}
+}

@@ -54,6 +54,30 @@ func (t taskRow) Label() string {
 }
 
 func (h *Handler) dashTasks(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	return h.renderTasks(w, r, v, http.StatusOK)
+}
+
+// dashCancelTask stops a running task (the page's Cancel button): the API
+// marks it failed, "canceled", and its worker stops before its next page.
+// One that ended meanwhile is said so on the page.
+func (h *Handler) dashCancelTask(w http.ResponseWriter, r *http.Request, v *view, _ *session) error {
+	id, err := pathRef(r, "task")
+	if err != nil {
+		return err
+	}
+	err = h.callAPI(r, http.MethodPost, apiPath("background-task", id, "cancel"), nil, nil)
+	if formFailed(err, v) {
+		return h.renderTasks(w, r, v, http.StatusConflict)
+	}
+	if err != nil {
+		return err
+	}
+	redirect(w, r, "/ui/tasks?done=task-canceled")
+	return nil
+}
+
+// renderTasks writes the tasks page with status.
+func (h *Handler) renderTasks(w http.ResponseWriter, r *http.Request, v *view, status int) error {
 	ctx := r.Context()
 	page, err := h.store.ListTasks(ctx, hookbridge.TaskFilter{ListOptions: hookbridge.ListOptions{Limit: tasksShown}})
 	if err != nil {
@@ -75,7 +99,7 @@ func (h *Handler) dashTasks(w http.ResponseWriter, r *http.Request, v *view, _ *
 		p.Running = p.Running || t.Status == hookbridge.TaskRunning
 	}
 	v.Title, v.Nav, v.Data = "Background tasks", "tasks", p
-	h.render(w, r, http.StatusOK, "tasks", v)
+	h.render(w, r, status, "tasks", v)
 	return nil
 }
 

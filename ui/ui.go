@@ -315,6 +315,7 @@ func (h *Handler) routes() http.Handler {
 	mux.HandleFunc("POST /ui/apps/{app}/msg/{msg}/resend", h.admin(h.dashResend))
 	mux.HandleFunc("POST /ui/apps/{app}/replay", h.adminApp(h.dashReplay))
 	mux.HandleFunc("GET /ui/tasks", h.admin(h.dashTasks))
+	mux.HandleFunc("POST /ui/tasks/{task}/cancel", h.admin(h.dashCancelTask))
 	mux.HandleFunc("GET /ui/event-types", h.admin(h.dashEventTypes))
 	mux.HandleFunc("POST /ui/event-types", h.admin(h.dashCreateEventType))
 	mux.HandleFunc("GET /ui/event-types/{name}", h.admin(h.dashEventType))

@@ -107,6 +107,7 @@ var notices = map[string]string{
 	"recovering":        "Recovery started: every message that failed since then is being sent again, in the background.",
 	"replaying-missing": "Replay started: every message since then that this endpoint never received is being sent, in the background.",
 	"replaying":         "Replay started: the messages found are queued to the endpoint, at no more than its rate limit.",
+	"task-canceled":     "Task canceled: it queues nothing more. What it had queued is still sent.",
 	"et-created":        "Event type created.",
 	"et-updated":        "Event type saved.",
 	"archived":          "Event type archived: it is hidden from the catalogue and cannot be subscribed to.",

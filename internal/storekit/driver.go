@@ -297,6 +297,10 @@ type Driver interface {
 	// it is running, none after.
 	TaskAdvance(ctx context.Context, owner string, t *hookbridge.Task, ds []hookbridge.Delivery, leaseUntil time.Time) (held bool, err error)
 	TaskRelease(ctx context.Context, owner, id string) error
+	// TaskCancel sets the running task with id failed with error reason,
+	// updated at now, with no lease, and returns it; found is false, and
+	// nothing written, if no running task has id.
+	TaskCancel(ctx context.Context, id string, now time.Time, reason string) (t TaskRow, found bool, err error)
 	// TaskPurge deletes up to limit tasks not running whose updated_at is
 	// before before, oldest first, and returns how many.
 	TaskPurge(ctx context.Context, before time.Time, limit int) (int64, error)

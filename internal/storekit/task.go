@@ -140,6 +140,27 @@ func (s *Store) PurgeTasksBefore(ctx context.Context, before time.Time, limit in
 	return int(n), nil
 }
 
+// CancelTask stops the running task with id: see hookbridge.TaskStore.
+func (s *Store) CancelTask(ctx context.Context, id string, now time.Time) (*hookbridge.Task, error) {
+	row, found, err := s.d.TaskCancel(ctx, id, TruncMS(now), hookbridge.TaskCanceled)
+	if err != nil {
+		return nil, Err(err, "background task", nil, "cancel task %s", id)
+	}
+	if !found {
+		t, err := s.GetTask(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		end := string(t.Status)
+		if t.Error == hookbridge.TaskCanceled {
+			end = "canceled already"
+		}
+		return nil, hookbridge.Errorf(hookbridge.ECONFLICT, "background task %s is not running: %s", id, end)
+	}
+	t, err := decodeTask(row)
+	return &t, err
+}
+
 // ReleaseTask ends owner's lease on the task.
 func (s *Store) ReleaseTask(ctx context.Context, owner, id string) error {
 	if err := s.d.TaskRelease(ctx, owner, id); err != nil {
