@@ -75,6 +75,9 @@ type TaskFilter struct {
 	Status TaskStatus // "" = any
 	Kind   string     // "" = any
 	AppID  string     // "" = any
+	// EndpointID: only the tasks of this endpoint ("" = any); with AppID,
+	// as an endpoint id is only looked up within its application.
+	EndpointID string
 }
 
 // TaskStore keeps background tasks and runs their pages.

@@ -69,6 +69,9 @@ func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int
 	if f.AppID != "" {
 		q.where(`app_id = ` + q.arg(f.AppID))
 	}
+	if f.EndpointID != "" {
+		q.where(`endpoint_id = ` + q.arg(f.EndpointID))
+	}
 	tail := q.keyset("id", f.ListOptions, hookbridge.OrderDescending, limit)
 	return collect(ctx, s.pool, `SELECT `+taskColumns+` FROM tasks WHERE `+q.clause()+tail, q.args, scanTask)
 }

@@ -79,6 +79,9 @@ func (s driver) TaskList(ctx context.Context, f hookbridge.TaskFilter, limit int
 	if f.AppID != "" {
 		w.add(`app_id = ?`, f.AppID)
 	}
+	if f.EndpointID != "" {
+		w.add(`endpoint_id = ?`, f.EndpointID)
+	}
 	cond, args, orderBy := keyset("id", f.ListOptions, hookbridge.OrderDescending)
 	w.add(cond, args...)
 	list := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + w.where() + orderBy + ` LIMIT ?`

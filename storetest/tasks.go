@@ -53,6 +53,9 @@ func testTasks(t *testing.T, open Opener) {
 		}
 		equal(t, "recover tasks", list(hookbridge.TaskFilter{Kind: hookbridge.TaskEndpointRecover}), []string{c.ID, b.ID})
 		equal(t, "tasks of app", list(hookbridge.TaskFilter{AppID: app.ID}), []string{b.ID, a.ID})
+		equal(t, "tasks of endpoint", list(hookbridge.TaskFilter{AppID: app.ID, EndpointID: ep.ID}), []string{b.ID, a.ID})
+		equal(t, "tasks of another endpoint", list(hookbridge.TaskFilter{AppID: other.ID, EndpointID: c.EndpointID}), []string{c.ID})
+		equal(t, "tasks of an endpoint of another app", list(hookbridge.TaskFilter{AppID: app.ID, EndpointID: c.EndpointID}), []string{})
 		equal(t, "finished tasks", list(hookbridge.TaskFilter{Status: hookbridge.TaskFinished}), []string{})
 
 		// Claims: oldest first, one holder at a time, until the lease ends.

@@ -282,7 +282,16 @@ type endpointPage struct {
 	Since       string // the recovery form's default: a day ago
 	Messages    []hookbridge.EndpointMessage
 	Auth        authForms // mutual TLS and OAuth (endpointauth.go)
+	// Tasks are the endpoint's latest background tasks (its sends again),
+	// newest first; TasksRunning says one still runs, and the list
+	// refreshes itself (data-poll) until none does.
+	Tasks        []taskRow
+	TasksRunning bool
 }
+
+// endpointTasksShown is how many of its background tasks an endpoint's
+// page lists.
+const endpointTasksShown = 5
 
 // recentMessages is how many messages an endpoint's page lists.
 const recentMessages = 20
@@ -340,6 +349,15 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	p.Messages = msgs.Data
+	tasks, err := h.store.ListTasks(ctx, hookbridge.TaskFilter{AppID: v.App.ID, EndpointID: ep.ID,
+		ListOptions: hookbridge.ListOptions{Limit: endpointTasksShown}})
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks.Data {
+		p.Tasks = append(p.Tasks, taskRow{Task: t})
+		p.TasksRunning = p.TasksRunning || t.Status == hookbridge.TaskRunning
+	}
 	if p.Auth, err = h.loadAuthForms(r, v, ep.ID); err != nil {
 		return err
 	}

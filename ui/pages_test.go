@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookbridge/hookbridge"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/operational"
 )
 
@@ -452,6 +453,26 @@ func TestPortalSendAgain(t *testing.T) {
 		if err != nil || len(tasks.Data) != 1 || tasks.Data[0].EndpointID != ep || tasks.Data[0].AppID != app {
 			t.Fatalf("%s tasks after the form: %+v, %v; want one for the endpoint", c.kind, tasks.Data, err)
 		}
+		// The endpoint's page follows the task: its progress, until it ends.
+		id := tasks.Data[0].ID
+		testkit.WaitFor(t, "the task "+id+" to end", func() bool {
+			task, err := st.store.GetTask(context.Background(), id)
+			return err == nil && task.Status != hookbridge.TaskRunning
+		})
+		shown := consumer.get(p.Location).want(t, http.StatusOK)
+		row := regexp.MustCompile(`(?s)<tr data-task="` + id + `">.*?</tr>`).FindString(shown.Body)
+		count := regexp.MustCompile(`task-count">(\d+) / (\d+)<`).FindStringSubmatch(row)
+		if !strings.Contains(row, "finished") || count == nil || count[1] != count[2] {
+			t.Errorf("the endpoint page shows the task %s as %q, want it finished, all it selected queued", id, row)
+		}
+	}
+	// Another application's endpoint page shows none of these tasks.
+	other := st.app("Other", "other")
+	otherEP := st.admin("POST", "/api/v1/app/"+other+"/endpoint", map[string]any{"url": "https://receiver.example/other"}, http.StatusCreated)["id"].(string)
+	elsewhere := st.browser()
+	elsewhere.openPortal(st.portalLink(other, nil))
+	if body := elsewhere.get("/portal/endpoints/"+otherEP).want(t, http.StatusOK).Body; strings.Contains(body, "data-task=") {
+		t.Errorf("another application's endpoint page lists tasks:\n%s", body)
 	}
 }
 
