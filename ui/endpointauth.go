@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/hookbridge/hookbridge"
 )
 
 // How an endpoint authenticates to its receiver, besides the signature:
@@ -135,12 +137,28 @@ func (h *Handler) setMTLS(w http.ResponseWriter, r *http.Request, v *view, s *se
 }
 
 // setOAuth sets or replaces the endpoint's OAuth client credentials (PUT
-// …/oauth). The client secret is asked for every time: it is never read
-// back.
+// …/oauth). The client secret is never put in the page; left blank, the
+// stored one is kept if the client id is the same, so that changing the
+// scopes, the audience or the token URL does not mean typing it again. A
+// new client id needs its secret (the API refuses a blank one).
 func (h *Handler) setOAuth(w http.ResponseWriter, r *http.Request, v *view, s *session) error {
 	pf := r.PostForm
-	body := map[string]any{"tokenUrl": strings.TrimSpace(pf.Get("tokenUrl")), "clientId": pf.Get("clientId"),
-		"clientSecret": pf.Get("clientSecret"), "scopes": strings.Fields(pf.Get("scopes"))}
+	secret, clientID := pf.Get("clientSecret"), pf.Get("clientId")
+	if secret == "" {
+		ep, err := h.endpoint(r, v)
+		if err != nil {
+			return err
+		}
+		cur, err := h.store.GetEndpointOAuth(r.Context(), v.App.ID, ep.ID)
+		switch {
+		case err == nil && cur.ClientID == clientID:
+			secret = cur.ClientSecret
+		case err != nil && !hookbridge.IsNotFound(err):
+			return err
+		}
+	}
+	body := map[string]any{"tokenUrl": strings.TrimSpace(pf.Get("tokenUrl")), "clientId": clientID,
+		"clientSecret": secret, "scopes": strings.Fields(pf.Get("scopes"))}
 	if aud := strings.TrimSpace(pf.Get("audience")); aud != "" {
 		body["audience"] = aud
 	}

@@ -196,4 +196,23 @@ func TestEndpointAuthForms(t *testing.T) {
 	if !strings.Contains(bad.Body, `id="tokenUrl-error"`) || strings.Contains(bad.Body, "s2") {
 		t.Errorf("a refused OAuth form: no error beside tokenUrl, or the secret put back:\n%s", bad.Body)
 	}
+
+	// The secret left blank: kept for the same client, new scopes saved.
+	op.post("/ui/apps/"+b+"/endpoints/"+epB+"/oauth", form(csrf, url.Values{"tokenUrl": {"https://auth.example.com/token"},
+		"clientId": {"c"}, "clientSecret": {""}, "scopes": {"orders.read"}})).want(t, http.StatusSeeOther)
+	if o, err := st.store.GetEndpointOAuth(context.Background(), b, epB); err != nil || o.ClientSecret != "s" || strings.Join(o.Scopes, " ") != "orders.read" {
+		t.Errorf("saved with the secret blank: %+v, %v; want the secret kept and the new scope", o, err)
+	}
+	// ... but not for another client: its secret is required.
+	other := op.post("/ui/apps/"+b+"/endpoints/"+epB+"/oauth", form(csrf, url.Values{"tokenUrl": {"https://auth.example.com/token"},
+		"clientId": {"another"}, "clientSecret": {""}})).want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(other.Body, `id="clientSecret-error"`) {
+		t.Errorf("a new client id without its secret: no error beside the secret:\n%s", other.Body)
+	}
+	if o, err := st.store.GetEndpointOAuth(context.Background(), b, epB); err != nil || o.ClientID != "c" {
+		t.Errorf("after the refused form: %+v, %v; want the credentials as they were", o, err)
+	}
+	// Without credentials set, a blank secret is refused too.
+	c.post("/portal/endpoints/"+epA+"/oauth", form(c.get("/portal/").csrf(t), url.Values{"tokenUrl": {"https://auth.example.com/token"},
+		"clientId": {"c"}, "clientSecret": {""}})).want(t, http.StatusUnprocessableEntity)
 }
