@@ -2,7 +2,11 @@ package dispatch_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -138,4 +142,78 @@ func selfSigned(t *testing.T) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}}
+}
+
+// TestKafkaTLSPrivateCA: a kafkas:// URL delivers to a cluster whose
+// certificate chains to a private CA given by SSL_CERT_FILE, as
+// docs/delivery.md says, and the record arrives. Go reads the system's
+// roots once per process, so the test runs itself again in a child
+// process with SSL_CERT_FILE set; the child does the delivery.
+func TestKafkaTLSPrivateCA(t *testing.T) {
+	const childEnv = "HOOKBRIDGE_TEST_KAFKA_TLS_DIR"
+	dir := os.Getenv(childEnv)
+	if dir == "" {
+		t.Parallel()
+		dir = t.TempDir()
+		certPEM, keyPEM, _ := testkit.SelfSigned(t, "kafka", net.IPv4(127, 0, 0, 1))
+		for name, pem := range map[string]string{"cert.pem": certPEM, "key.pem": keyPEM} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(pem), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKafkaTLSPrivateCA$", "-test.v", "-test.count=1")
+		// The certificate signs itself: it is the private CA.
+		cmd.Env = append(os.Environ(), childEnv+"="+dir, "SSL_CERT_FILE="+filepath.Join(dir, "cert.pem"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestKafkaTLSPrivateCA") {
+			t.Fatalf("the child process (SSL_CERT_FILE set): %v\n%s", err, out)
+		}
+		return
+	}
+
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := brokertest.Name(t, "hb_tls_ca")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pair}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+
+	e := newEnv(t)
+	ep, _ := e.endpoint("kafkas://" + addr + "/" + topic)
+	msg := e.publish(`{"n":1}`)
+	e.startBroker(dispatch.Config{})
+	e.waitStatus(msg.ID, ep.ID, hookbridge.StatusSuccess)
+	for _, at := range e.waitAttempts(msg.ID, 1) {
+		if at.Status != hookbridge.StatusSuccess || !strings.Contains(at.Response, "written to topic "+topic) {
+			t.Errorf("attempt %s %q, want the record written", at.Status, at.Response)
+		}
+	}
+
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	fetches := cl.PollFetches(t.Context())
+	if err := fetches.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := fetches.Records(); len(recs) != 1 || string(recs[0].Value) != `{"n":1}` {
+		var got []string
+		for _, r := range recs {
+			got = append(got, string(r.Value))
+		}
+		t.Errorf("the topic holds %q, want the one message", got)
+	}
 }
