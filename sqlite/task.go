@@ -46,13 +46,19 @@ func (s driver) TaskCancel(ctx context.Context, id string, now time.Time, reason
 		UPDATE tasks SET status = 'failed', error = ?, updated_at = max(?, updated_at), owner = NULL, lease_until = NULL
 		WHERE id = ? AND status = 'running'
 		RETURNING ` + taskColumns
+	return s.updateTask(ctx, cancel, reason, ms(now), id)
+}
+
+// updateTask runs update, an UPDATE of one task RETURNING taskColumns,
+// and returns the task as it left it; found is false if it changed none.
+func (s driver) updateTask(ctx context.Context, update string, args ...any) (storekit.TaskRow, bool, error) {
 	var (
 		t     storekit.TaskRow
 		found bool
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		t, err = scanTask(tx.QueryRowContext(ctx, cancel, reason, ms(now), id))
+		t, err = scanTask(tx.QueryRowContext(ctx, update, args...))
 		if storekit.IsNoRows(err) {
 			return nil
 		}
@@ -95,20 +101,7 @@ func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Tim
 		UPDATE tasks SET owner = ?, lease_until = ?
 		WHERE id = (SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT 1)
 		RETURNING ` + taskColumns
-	var (
-		t     storekit.TaskRow
-		found bool
-	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		t, err = scanTask(tx.QueryRowContext(ctx, claim, owner, ms(until), ms(now)))
-		if storekit.IsNoRows(err) {
-			return nil
-		}
-		found = err == nil
-		return err
-	})
-	return t, found, err
+	return s.updateTask(ctx, claim, owner, ms(until), ms(now))
 }
 
 // TaskMessages reads up to limit messages of t's selection after its
