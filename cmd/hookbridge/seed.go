@@ -55,9 +55,27 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 		if len(et.Schemas) == 0 {
 			continue
 		}
+		if err := seedSchema(ctx, store, et, gen); err != nil {
+			return err
+		}
+	}
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true); err != nil {
+		return err
+	}
+	_, err = store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(eventTypesGeneration), false)
+	return err
+}
+
+// seedSchema gives the catalogue's event type et's schemas, if what it has
+// is what an older generation (gen) seeded, or none. The update applies
+// to the type as read: one changed meanwhile (another instance seeding
+// the same database as it starts, or an operator) is read again and
+// judged again.
+func seedSchema(ctx context.Context, store hookbridge.Store, et hookbridge.EventType, gen int) error {
+	for tries := 1; ; tries++ {
 		cur, err := store.GetEventType(ctx, et.Name)
 		if hookbridge.IsNotFound(err) {
-			continue // deleted by the operator
+			return nil // deleted by the operator
 		} else if err != nil {
 			return fmt.Errorf("seed event type %s: %w", et.Name, err)
 		}
@@ -66,21 +84,21 @@ func seedEventTypes(ctx context.Context, store hookbridge.Store) error {
 		// generation g seeded the versions before g): replace what an
 		// older generation seeded, nothing else.
 		if hasSchema(cur.Schemas) && !sameJSON(cur.Schemas, schemasBefore(et.Schemas, max(gen, 2))) {
-			continue
+			return nil
 		}
 		if sameJSON(cur.Schemas, et.Schemas) {
-			continue
+			return nil
 		}
 		cur.Schemas = et.Schemas
-		if err := store.UpdateEventType(ctx, cur); err != nil {
+		err = store.UpdateEventType(ctx, cur)
+		if hookbridge.ErrorCode(err) == hookbridge.ECONFLICT && tries < 3 {
+			continue
+		}
+		if err != nil && !hookbridge.IsNotFound(err) {
 			return fmt.Errorf("seed the schema of event type %s: %w", et.Name, err)
 		}
+		return nil
 	}
-	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, time.Now().UTC().Format(time.RFC3339), true); err != nil {
-		return err
-	}
-	_, err = store.PutSetting(ctx, settingEventTypesGeneration, strconv.Itoa(eventTypesGeneration), false)
-	return err
 }
 
 // schemasBefore is an event type's Schemas without the versions from

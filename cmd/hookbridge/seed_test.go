@@ -187,3 +187,45 @@ func testSeedAddsTheSchemaVersions(t *testing.T, gen int) {
 		}
 	}
 }
+
+// TestSeedTogether: instances starting at once on one database seed it at
+// once. Each update of a schema applies only to the type as read, so one
+// of two may find it changed by the other: it reads it again and finds
+// nothing left to do, rather than failing to start.
+func TestSeedTogether(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, et := range hookbridge.CanonicalEventTypes {
+		if eventTypeSince[et.Name] > 1 {
+			continue
+		}
+		old := hookbridge.EventType{Name: et.Name, Description: et.Description}
+		if err := store.CreateEventType(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
+		t.Fatal(err)
+	}
+	const instances = 4
+	errs := make(chan error, instances)
+	for range instances {
+		go func() { errs <- seedEventTypes(ctx, store) }()
+	}
+	for range instances {
+		if err := <-errs; err != nil {
+			t.Errorf("seeding at once: %v", err)
+		}
+	}
+	for _, et := range hookbridge.CanonicalEventTypes {
+		got, err := store.GetEventType(ctx, et.Name)
+		if err != nil || len(et.Schemas) > 0 && !sameJSON(got.Schemas, et.Schemas) {
+			t.Errorf("%s after seeding at once: %v, schemas %s", et.Name, err, got.Schemas)
+		}
+	}
+}
