@@ -12,5 +12,7 @@
 -- which is indexed, and is not HOT either way. docs/benchmarks.md, (x).
 --
 -- It applies to the pages written from now on; existing ones keep their
--- rows as they are.
+-- rows as they are. It changes the table's settings only: no rewrite, and
+-- its lock (SHARE UPDATE EXCLUSIVE) blocks no read or write, only waits
+-- for a vacuum of the table in progress.
 ALTER TABLE deliveries SET (fillfactor = 45);
