@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -66,8 +67,9 @@ func (h *Handler) dashCancelTask(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	err = h.callAPI(r, http.MethodPost, apiPath("background-task", id, "cancel"), nil, nil)
-	if formFailed(err, v) {
-		return h.renderTasks(w, r, v, http.StatusConflict)
+	var ae *apiError
+	if errors.As(err, &ae) && formFailed(err, v) {
+		return h.renderTasks(w, r, v, ae.Status) // 409: it ended
 	}
 	if err != nil {
 		return err
