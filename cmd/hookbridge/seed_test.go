@@ -73,15 +73,17 @@ func TestSeededEventTypesCarrySchemas(t *testing.T) {
 // schemas of the types it has, but a type the operator deleted stays
 // deleted and a schema the operator wrote stays theirs; seeding again
 // changes nothing.
-func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
-	t.Parallel()
+// firstGeneration opens a store on a new file holding the catalogue as the
+// first generation seeded it (no schemas), payment.captured given the
+// schemas mine if not nil, as an operator may have.
+func firstGeneration(t *testing.T, mine json.RawMessage) *sqlite.Store {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	mine := json.RawMessage(`{"1":{"type":"object","title":"mine"}}`)
+	t.Cleanup(func() { store.Close() })
 	for _, et := range hookbridge.CanonicalEventTypes {
 		if eventTypeSince[et.Name] > 1 {
 			continue
@@ -94,10 +96,18 @@ func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.DeleteEventType(ctx, "order.ready"); err != nil {
+	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
+	return store
+}
+
+func TestSeedUpgradesAnOlderCatalogue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	mine := json.RawMessage(`{"1":{"type":"object","title":"mine"}}`)
+	store := firstGeneration(t, mine)
+	if err := store.DeleteEventType(ctx, "order.ready"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -195,23 +205,7 @@ func testSeedAddsTheSchemaVersions(t *testing.T, gen int) {
 func TestSeedTogether(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookbridge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	for _, et := range hookbridge.CanonicalEventTypes {
-		if eventTypeSince[et.Name] > 1 {
-			continue
-		}
-		old := hookbridge.EventType{Name: et.Name, Description: et.Description}
-		if err := store.CreateEventType(ctx, &old); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := store.PutSetting(ctx, settingEventTypesSeeded, "2025-01-01T00:00:00Z", true); err != nil {
-		t.Fatal(err)
-	}
+	store := firstGeneration(t, nil)
 	const instances = 4
 	errs := make(chan error, instances)
 	for range instances {
