@@ -155,8 +155,11 @@ func (s *Server) authorizeKey(r *http.Request, k *hookbridge.APIKey, who routeAc
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key may only manage inbound sources; %s needs another scope", pattern)
 	}
 	appID, ok := hookbridge.ScopeApp(k.Scope)
-	if !ok || (who != routeApp && who != routeSend) {
+	if !ok || (who != routeApp && who != routeSend && who != routeAppTask) {
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s needs another scope", appID, pattern)
+	}
+	if who == routeAppTask {
+		return nil // the handler keeps to the application's tasks
 	}
 	return s.pathNamesApp(r, appID)
 }

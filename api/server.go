@@ -160,6 +160,11 @@ const (
 	// routeSource: the admin key or an inbound API key: the inbound
 	// sources' management routes.
 	routeSource
+	// routeAppTask: the admin key, or an application's key (a portal
+	// token, an application-scoped API key) for that application's
+	// background tasks, which the handler keeps to (taskScope); a
+	// read-only one may only read.
+	routeAppTask
 )
 
 // counterVec makes a counter named name, explained by help, by labels.
@@ -327,9 +332,9 @@ func (s *Server) registerRoutes() {
 
 	// Background tasks (see tasks.go): of every application, so the
 	// admin's only.
-	s.private("GET /api/v1/background-task", s.handleListBackgroundTasks)
-	s.private("GET /api/v1/background-task/{task_id}", s.handleGetBackgroundTask)
-	s.private("POST /api/v1/background-task/{task_id}/cancel", s.handleCancelBackgroundTask)
+	s.appTask("GET /api/v1/background-task", s.handleListBackgroundTasks)
+	s.appTask("GET /api/v1/background-task/{task_id}", s.handleGetBackgroundTask)
+	s.appTask("POST /api/v1/background-task/{task_id}/cancel", s.handleCancelBackgroundTask)
 
 	// API keys (see apikeys.go): the admin's only.
 	s.private("GET /api/v1/api-key", s.handleListAPIKeys)
@@ -345,6 +350,7 @@ func (s *Server) registerRoutes() {
 func (s *Server) public(pattern string, h handlerFunc)  { s.register(pattern, routePublic, h) }
 func (s *Server) private(pattern string, h handlerFunc) { s.register(pattern, routeAdmin, h) }
 func (s *Server) app(pattern string, h handlerFunc)     { s.register(pattern, routeApp, h) }
+func (s *Server) appTask(pattern string, h handlerFunc) { s.register(pattern, routeAppTask, h) }
 func (s *Server) ownKey(pattern string, h handlerFunc)  { s.register(pattern, routeOwnKey, h) }
 func (s *Server) send(pattern string, h handlerFunc)    { s.register(pattern, routeSend, h) }
 func (s *Server) sourceRoute(pattern string, h handlerFunc) {
@@ -674,6 +680,11 @@ func (s *Server) authorizeApp(r *http.Request, access *PortalAccess, who routeAc
 	switch {
 	case who == routeOwnKey:
 		return nil
+	case who == routeAppTask:
+		if access.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is read-only")
+		}
+		return nil // the handler keeps to the application's tasks
 	case who != routeApp:
 		// r.Pattern is "METHOD /path"; outside a mux it is empty.
 		return hookbridge.Errorf(hookbridge.EFORBIDDEN, "this key is limited to application %s; %s needs the admin key",

@@ -196,6 +196,7 @@ func (s *Server) handleListBackgroundTasks(w http.ResponseWriter, r *http.Reques
 	if err := fe.err(); err != nil {
 		return err
 	}
+	f.AppID = taskScope(r)
 	page, err := s.store.ListTasks(r.Context(), f)
 	if err != nil {
 		return err
@@ -205,11 +206,7 @@ func (s *Server) handleListBackgroundTasks(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) handleGetBackgroundTask(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("task_id")
-	if !hookbridge.HasPrefix(id, hookbridge.PrefixTask) {
-		return hookbridge.NotFound("background task")
-	}
-	t, err := s.store.GetTask(r.Context(), id)
+	t, err := s.task(r)
 	if err != nil {
 		return err
 	}
@@ -217,16 +214,47 @@ func (s *Server) handleGetBackgroundTask(w http.ResponseWriter, r *http.Request)
 	return nil
 }
 
+// task reads the path's task: ENOTFOUND if there is none, or if the
+// request's key is an application's and the task is another's.
+func (s *Server) task(r *http.Request) (*hookbridge.Task, error) {
+	id := r.PathValue("task_id")
+	if !hookbridge.HasPrefix(id, hookbridge.PrefixTask) {
+		return nil, hookbridge.NotFound("background task")
+	}
+	t, err := s.store.GetTask(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if scope := taskScope(r); scope != "" && t.AppID != scope {
+		return nil, hookbridge.NotFound("background task")
+	}
+	return t, nil
+}
+
+// taskScope is the application whose tasks alone the request's key may
+// reach (routeAppTask): a portal token's or an application-scoped API
+// key's; "" for a key that reaches every application's.
+func taskScope(r *http.Request) string {
+	if a := appAccess(r); a != nil {
+		return a.AppID
+	}
+	if k := requestAPIKey(r); k != nil {
+		if appID, ok := hookbridge.ScopeApp(k.Scope); ok {
+			return appID
+		}
+	}
+	return ""
+}
+
 // handleCancelBackgroundTask stops a running task (Hookbridge's own
 // route): it is failed with data.error "canceled", and its worker stops
 // before its next page. What its pages queued stays queued.
 func (s *Server) handleCancelBackgroundTask(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("task_id")
-	if !hookbridge.HasPrefix(id, hookbridge.PrefixTask) {
-		return hookbridge.NotFound("background task")
-	}
-	t, err := s.store.CancelTask(r.Context(), id, s.timeNow())
+	t, err := s.task(r)
 	if err != nil {
+		return err
+	}
+	if t, err = s.store.CancelTask(r.Context(), t.ID, s.timeNow()); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toBackgroundTaskOut(t))

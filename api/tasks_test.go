@@ -203,3 +203,48 @@ func TestBackgroundTaskCancel(t *testing.T) {
 		t.Errorf("canceled task after a worker ran = %v", read)
 	}
 }
+
+// TestBackgroundTaskScope: an application's key (its portal token, an
+// application-scoped API key) follows and cancels its application's tasks,
+// which it may start, and no other's: another application's task is 404,
+// the list holds its own only; a read-only token may read, not cancel.
+func TestBackgroundTaskScope(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createEventType("order.created")
+	a, b := str(e.createApp("A", "a"), "id"), str(e.createApp("B", "b"), "id")
+	epA, epB := str(e.createEndpoint(a, obj{}), "id"), str(e.createEndpoint(b, obj{}), "id")
+	since := e.clock.Now().Add(-time.Minute).Format(time.RFC3339)
+	portal := e.portalToken(a, obj{})
+	readOnly := e.portalToken(a, obj{"readOnly": true})
+	appKey := str(e.createKey("a's", "app:"+a), "key")
+
+	mine := str(e.withKey(portal, "POST", "/api/v1/app/"+a+"/endpoint/"+epA+"/recover", obj{"since": since}).want(http.StatusAccepted).object(), "id")
+	theirs := str(e.do("POST", "/api/v1/app/"+b+"/endpoint/"+epB+"/recover", obj{"since": since}).want(http.StatusAccepted).object(), "id")
+
+	for _, key := range []string{portal, readOnly, appKey} {
+		if got := e.withKey(key, "GET", "/api/v1/background-task/"+mine, nil).want(http.StatusOK).object(); got["id"] != mine {
+			t.Errorf("its own task = %v", got)
+		}
+		e.withKey(key, "GET", "/api/v1/background-task/"+theirs, nil).want(http.StatusNotFound)
+		cancel := http.StatusNotFound
+		if key == readOnly {
+			cancel = http.StatusForbidden // may not cancel at all
+		}
+		e.withKey(key, "POST", "/api/v1/background-task/"+theirs+"/cancel", nil).want(cancel)
+		list := e.withKey(key, "GET", "/api/v1/background-task", nil).want(http.StatusOK).object()["data"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["id"] != mine {
+			t.Errorf("the list with the application's key = %v, want its one task", list)
+		}
+	}
+	if all := e.do("GET", "/api/v1/background-task", nil).want(http.StatusOK).object()["data"].([]any); len(all) != 2 {
+		t.Errorf("the admin's list = %v, want both tasks", all)
+	}
+	e.withKey(readOnly, "POST", "/api/v1/background-task/"+mine+"/cancel", nil).want(http.StatusForbidden)
+	if got := e.withKey(appKey, "POST", "/api/v1/background-task/"+mine+"/cancel", nil).want(http.StatusOK).object(); got["status"] != "failed" {
+		t.Errorf("canceled with the application's key = %v", got)
+	}
+	if got := e.do("GET", "/api/v1/background-task/"+theirs, nil).want(http.StatusOK).object(); got["status"] != "running" {
+		t.Errorf("the other application's task = %v, want it untouched", got)
+	}
+}
