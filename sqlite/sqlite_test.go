@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/storekit"
+	"github.com/hookbridge/hookbridge/internal/testkit"
 	"github.com/hookbridge/hookbridge/sealed"
 	"github.com/hookbridge/hookbridge/storetest"
 )
@@ -216,26 +217,15 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 func TestClaimUsesDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
-	text := queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]", storekit.ClaimWalk)
-	if !strings.Contains(text, "USING INDEX deliveries_due (next_attempt_at<?)") {
-		t.Errorf("claim query does not range-scan deliveries_due:\n%s", text)
-	}
-	if strings.Contains(text, "TEMP B-TREE") {
-		t.Errorf("claim query sorts:\n%s", text)
-	}
-	text = queryPlan(t, s, claimByEndpoint, "owner", 1, 2, 100, "[]")
-	for _, want := range []string{
-		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id>?)",                       // the next endpoint
-		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at>?)", // its head
-		"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at<?)", // its earliest
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("claim by endpoint does not %q:\n%s", want, text)
-		}
-	}
-	if strings.Contains(text, "SCAN deliveries") || strings.Contains(text, "SCAN d ") {
-		t.Errorf("claim by endpoint scans the deliveries:\n%s", text)
-	}
+	testkit.WantPlan(t, "claim", queryPlan(t, s, claimDeliveries, "owner", 1, 2, 100, "[]", storekit.ClaimWalk),
+		[]string{"USING INDEX deliveries_due (next_attempt_at<?)"}, []string{"TEMP B-TREE"})
+	testkit.WantPlan(t, "claim by endpoint", queryPlan(t, s, claimByEndpoint, "owner", 1, 2, 100, "[]"),
+		[]string{
+			"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id>?)",                       // the next endpoint
+			"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at>?)", // its head
+			"SEARCH deliveries USING INDEX deliveries_ready (endpoint_id=? AND next_attempt_at<?)", // its earliest
+		},
+		[]string{"SCAN deliveries", "SCAN d "})
 }
 
 // TestPreparedStatementsKeepTheirPlans checks that the statements the
@@ -332,10 +322,8 @@ func TestFinishAttemptsUsesPrimaryKey(t *testing.T) {
 		"finishAttempts":     queryPlan(t, s, finishAttempts, 1, `[["dlv_x", 0, 1, null]]`, "owner"),
 		"finishFirstAttempt": queryPlan(t, s, finishFirstAttempt, 1, nil, 1, "atmpt_x", "https://x", 1, 200, "ok", 3, 1, "dlv_x", "owner"),
 	} {
-		if !strings.Contains(plan, "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)") ||
-			strings.Contains(plan, "SCAN deliveries") {
-			t.Errorf("%s does not probe deliveries by id:\n%s", name, plan)
-		}
+		testkit.WantPlan(t, name, plan, []string{"SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)"},
+			[]string{"SCAN deliveries"})
 	}
 }
 
@@ -359,15 +347,7 @@ func TestAttemptListUsesIndexes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			query, args := attemptList("app_x", tc.f, 10)
-			text := queryPlan(t, s, query, args...)
-			for _, w := range tc.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("plan does not use %q:\n%s", w, text)
-				}
-			}
-			if strings.Contains(text, "SCAN deliveries") || strings.Contains(text, "SCAN attempts") {
-				t.Errorf("plan scans a table:\n%s", text)
-			}
+			testkit.WantPlan(t, "attempt list", queryPlan(t, s, query, args...), tc.want, []string{"SCAN deliveries", "SCAN attempts"})
 		})
 	}
 }

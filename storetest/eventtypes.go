@@ -58,12 +58,7 @@ func testEventTypes(t *testing.T, open Opener) {
 		equal(t, "UpdatedAt returned", got.UpdatedAt, a.UpdatedAt)
 
 		got.Description = "changed"
-		ok(t, s.UpdateEventType(ctx, got))
-		prev := got.UpdatedAt
-		ok(t, s.UpdateEventType(ctx, got))
-		if !got.UpdatedAt.After(prev) || !prev.After(a.UpdatedAt) {
-			t.Errorf("UpdatedAt %v, %v after %v: did not move", prev, got.UpdatedAt, a.UpdatedAt)
-		}
+		movesUpdatedAt(t, a.UpdatedAt, func() time.Time { return got.UpdatedAt }, func() error { return s.UpdateEventType(ctx, got) })
 
 		ok(t, s.DeleteEventType(ctx, "refund.failed"))
 		wantCode(t, s.UpdateEventType(ctx, got), hookbridge.ENOTFOUND)

@@ -231,3 +231,17 @@ func testTaskClaims(t *testing.T, a, b hookbridge.Store) {
 	wg.Wait()
 	equal(t, "tasks claimed", len(held), n)
 }
+
+// movesUpdatedAt runs update, a conditional update of a row read after an
+// update at last, twice, and checks that each moves the row's UpdatedAt
+// (as updatedAt reads it back) forward, even within one millisecond.
+func movesUpdatedAt(t *testing.T, last time.Time, updatedAt func() time.Time, update func() error) {
+	t.Helper()
+	for range 2 {
+		ok(t, update())
+		if now := updatedAt(); !now.After(last) {
+			t.Errorf("UpdatedAt %v after an update at %v: did not move", now, last)
+		}
+		last = updatedAt()
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,4 +102,20 @@ func Issue(t testing.TB, tmpl, parent *x509.Certificate, parentKey crypto.Signer
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})), der
+}
+
+// WantPlan checks a query plan as EXPLAIN printed it: it must contain each
+// of uses and none of never. what names the query in the errors.
+func WantPlan(t testing.TB, what, plan string, uses, never []string) {
+	t.Helper()
+	for _, u := range uses {
+		if !strings.Contains(plan, u) {
+			t.Errorf("%s: plan does not use %q:\n%s", what, u, plan)
+		}
+	}
+	for _, n := range never {
+		if strings.Contains(plan, n) {
+			t.Errorf("%s: plan has %q:\n%s", what, n, plan)
+		}
+	}
 }
