@@ -194,7 +194,7 @@ func (r *relayServer) send(j relayJob) error {
 // relay measures the relay's delivery rate for n messages, sent the way
 // the run sends them (--batch, --concurrency) to one endpoint of a
 // receiver of its own, so that its arrivals never mix with the server's.
-func (b *bench) relay(ctx context.Context, n int) (relayResult, error) {
+func (b *bench) relay(ctx context.Context, n int, pass string) (relayResult, error) {
 	recv, err := startReceiver(anyLoopbackPort)
 	if err != nil {
 		return relayResult{}, err
@@ -211,8 +211,8 @@ func (b *bench) relay(ctx context.Context, n int) (relayResult, error) {
 		}
 	}()
 	cpu0, cpuKnown := rl.cpuSoFar()
-	ing := b.ingest(ctx, recv, fleet{rl}, []application{{id: "relay"}}, n, b.cfg.Rate, "relay")
-	b.wait(ctx, recv, ing, 1, "relay deliver")
+	ing := b.ingest(ctx, recv, fleet{rl}, []application{{id: "relay"}}, n, b.cfg.Rate, "relay "+pass)
+	b.wait(ctx, recv, ing, 1, "relay deliver "+pass)
 	cpu1, _ := rl.cpuSoFar()
 	stopped = true
 	if _, err := rl.stop(); err != nil {

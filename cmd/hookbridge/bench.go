@@ -35,7 +35,9 @@ ceiling of this machine (the higher of the two, so that a busy moment does
 not flatter the ratio), to which the delivery rate is compared. --relay also
 runs the same load through a relay (a child process, as the server is) that
 forwards each message but writes nothing down: what HTTP alone allows on
-this machine, and its CPU per delivery.
+this machine, and its CPU per delivery. It too runs before the server and
+after it, and the two are averaged: the relay at the server's moment, for
+a machine whose speed drifts.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ,
 NATS JetStream or Redis streams instead, which the bench consumes from;
 several destinations with --rounds are run interleaved and compared.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -46,6 +47,13 @@ func TestBenchSmoke(t *testing.T) {
 					if v == nil || *v <= 0 {
 						t.Errorf("%s = %v with --relay --baseline, want a positive figure", name, v)
 					}
+				}
+				// The relay ran before the server and after it, and its
+				// rate is their mean.
+				if runs := rep.RelayRuns; len(runs) != 2 || runs[0] <= 0 || runs[1] <= 0 {
+					t.Errorf("relay_runs_per_s = %v, want two rates", runs)
+				} else if rep.RelayPerS != nil && math.Abs(*rep.RelayPerS-(runs[0]+runs[1])/2) > 1e-6**rep.RelayPerS {
+					t.Errorf("relay_per_s = %v, want the mean of %v", *rep.RelayPerS, runs)
 				}
 			}
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
