@@ -189,3 +189,37 @@ func BenchmarkFanOutFilters(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNextDueLeasedHead measures NextDue while the head of the due
+// order is leased, as it is under load: 400 deliveries handed over and
+// waiting for the dispatcher's workers, then one not leased.
+func BenchmarkNextDueLeasedHead(b *testing.B) {
+	const leased = 400
+	s := openTest(b)
+	app := storetest.BenchApp(b, s)
+	ctx := context.Background()
+	h := &storetest.HandoffLog{}
+	s.SetHandoff(h)
+	msgs := make([]*hookbridge.Message, leased)
+	for i := range msgs {
+		msgs[i] = &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
+	}
+	if _, err := s.CreateMessages(ctx, msgs); err != nil {
+		b.Fatal(err)
+	}
+	h.Lock()
+	h.Refuse = true // the next one stays in the store, unleased
+	h.Unlock()
+	m := &hookbridge.Message{AppID: app.ID, EventType: "payment.captured", Payload: storetest.BenchPayload}
+	if _, _, err := s.CreateMessage(ctx, m); err != nil {
+		b.Fatal(err)
+	}
+	if got := len(h.Taken); got != leased {
+		b.Fatalf("%d deliveries handed over, want %d", got, leased)
+	}
+	for b.Loop() {
+		if _, due, err := s.NextDue(ctx); err != nil || !due {
+			b.Fatal(due, err)
+		}
+	}
+}

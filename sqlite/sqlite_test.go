@@ -228,6 +228,20 @@ func TestClaimUsesDueIndex(t *testing.T) {
 		[]string{"SCAN deliveries", "SCAN d "})
 }
 
+// TestNextDueUsesDueIndex: both parts of NextDue walk deliveries_due in due
+// order from its start; neither scans the table or sorts.
+func TestNextDueUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	plan := queryPlan(t, s, nextDue)
+	testkit.WantPlan(t, "next due", plan,
+		[]string{
+			"SEARCH deliveries USING INDEX deliveries_due (next_attempt_at>?)",                       // head: the first row not held back
+			"SEARCH deliveries USING INDEX deliveries_due (next_attempt_at>? AND next_attempt_at<?)", // the leased rows before it
+		},
+		[]string{"TEMP B-TREE", "SCAN deliveries"})
+}
+
 // TestPreparedStatementsKeepTheirPlans checks that the statements the
 // writer keeps prepared are not parsed and planned again when the values
 // bound to them change. SQLite plans a LIMIT or OFFSET that is a bare
