@@ -200,7 +200,6 @@ func (r *Report) addDBCPU(cpu time.Duration) {
 	}
 }
 
-// addRelayCPU adds the relay's CPU per delivery, where it was measured.
 // addRelay records the relay's runs, the one before the server and the one
 // after it. The machine is shared and its speed drifts over a run, so the
 // relay's rate is the mean of the two: the relay at the server's middle
