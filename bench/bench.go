@@ -29,20 +29,20 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	dests, _ := cfg.destinations() // checked
+	variants := cfg.variants()
 	rounds := max(cfg.Rounds, 1)
 	var runs []*Report
 	for round := range rounds {
-		for _, d := range dests {
+		for _, v := range variants {
 			one := cfg
-			one.Destination = d
+			one.Destination, one.ServerBinary = v.destination, v.serverBinary
 			b := &bench{cfg: one, stderr: stderr, progress: newProgress(stderr)}
 			rep, err := b.run(ctx)
 			if err != nil {
-				if len(dests) == 1 && rounds == 1 {
+				if len(variants) == 1 && rounds == 1 {
 					return nil, err
 				}
-				return nil, fmt.Errorf("round %d, destination %s: %w", round+1, d, err)
+				return nil, fmt.Errorf("round %d, %s: %w", round+1, v.name(), err)
 			}
 			runs = append(runs, rep)
 		}
@@ -50,7 +50,45 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	if len(runs) == 1 {
 		return runs[0], nil
 	}
-	return compare(runs, dests), nil
+	return compare(runs, variants), nil
+}
+
+// variant is what one run of a comparison measures: a destination, or
+// a build of the server.
+type variant struct {
+	destination  string
+	serverBinary string // "" is the running executable
+	compared     bool   // serverBinary is one of several compared
+}
+
+func (v variant) name() string {
+	if v.compared {
+		return "server " + v.serverBinary
+	}
+	return "destination " + v.destination
+}
+
+// variants are the runs of each round: one per destination, or one per
+// server binary (Check allows several of one or the other).
+func (c *Config) variants() []variant {
+	dests, _ := c.destinations() // checked
+	bins := c.serverBinaries()
+	if len(bins) > 1 {
+		out := make([]variant, len(bins))
+		for i, b := range bins {
+			out[i] = variant{destination: dests[0], serverBinary: b, compared: true}
+		}
+		return out
+	}
+	var bin string // the running executable, or the one named
+	if len(bins) == 1 {
+		bin = bins[0]
+	}
+	out := make([]variant, len(dests))
+	for i, d := range dests {
+		out[i] = variant{destination: d, serverBinary: bin}
+	}
+	return out
 }
 
 // bench is one run.
@@ -99,8 +137,8 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 
 	rep := &Report{
-		Destination: cfg.Destination,
-		CPUs:        runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Filter: cfg.Filter, Idempotency: cfg.Idempotency,
+		Destination: cfg.Destination, ServerBinary: cfg.ServerBinary,
+		CPUs: runtime.NumCPU(), Store: "sqlite", Server: "process", Instances: cfg.Instances, Sealed: cfg.Sealed, Filter: cfg.Filter, Idempotency: cfg.Idempotency,
 		Endpoints: cfg.Endpoints, Fanout: cfg.Fanout, Messages: cfg.Messages,
 		Concurrency: cfg.Concurrency, Rate: cfg.Rate, Batch: cfg.Batch,
 	}

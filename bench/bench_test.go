@@ -204,6 +204,9 @@ func TestCheck(t *testing.T) {
 		{"RelayWithBacklog", func(c *Config) { c.Relay, c.Backlog = true, 1000 }, "--relay"},
 		{"URLWithoutKey", func(c *Config) { c.URL = "http://127.0.0.1:8071" }, "--api-key"},
 		{"InProcessWithoutServe", func(c *Config) { c.InProcess = true }, "--in-process"},
+		{"DestinationsAndBinaries", func(c *Config) { c.Destination, c.ServerBinary = "http,nats", "/a,/b" }, "not both"},
+		{"BinariesWithRelay", func(c *Config) { c.ServerBinary, c.Relay = "/a,/b", true }, "--relay"},
+		{"EmptyBinary", func(c *Config) { c.ServerBinary = "/a,,/b" }, "--server-binary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := valid

@@ -8,15 +8,16 @@ import (
 	"strings"
 )
 
-// DestinationFigures are one destination's figures in a comparison: per
-// round, and their medians. Ratios divide by the first destination's
-// figure of the same round, so that both come from one moment of a shared
-// machine.
+// DestinationFigures are one destination's figures in a comparison, or one
+// server binary's: per round, and their medians. Ratios divide by the
+// first one's figure of the same round, so that both come from one moment
+// of a shared machine.
 type DestinationFigures struct {
 	Destination   string    `json:"destination"`
-	DeliveredPerS []float64 `json:"delivered_per_s"`     // per round
-	CPUUSPerDeliv []float64 `json:"cpu_us_per_delivery"` // of the server, per round
-	OfFirst       []float64 `json:"of_first"`            // delivered_per_s / the first destination's, per round
+	ServerBinary  string    `json:"server_binary,omitempty"` // set when server binaries are compared
+	DeliveredPerS []float64 `json:"delivered_per_s"`         // per round
+	CPUUSPerDeliv []float64 `json:"cpu_us_per_delivery"`     // of the server, per round
+	OfFirst       []float64 `json:"of_first"`                // delivered_per_s / the first destination's, per round
 
 	MedianPerS       float64  `json:"median_delivered_per_s"`
 	MedianCPUUS      *float64 `json:"median_cpu_us_per_delivery"`
@@ -24,12 +25,21 @@ type DestinationFigures struct {
 	MedianCPUOfFirst *float64 `json:"median_cpu_of_first"` // CPU per delivery / the first destination's, per round, median
 }
 
-// compare sums the runs of a comparison (rounds × dests, in that order)
-// and sets their figures side by side.
-func compare(runs []*Report, dests []string) *Report {
+// compare sums the runs of a comparison (rounds × variants, in that
+// order) and sets their figures side by side.
+func compare(runs []*Report, variants []variant) *Report {
 	first := runs[0]
+	var dests, bins []string
+	for _, v := range variants {
+		if !slices.Contains(dests, v.destination) {
+			dests = append(dests, v.destination)
+		}
+		if v.compared {
+			bins = append(bins, v.serverBinary)
+		}
+	}
 	out := &Report{
-		Destination: strings.Join(dests, ","), CPUs: first.CPUs, Store: first.Store, Server: first.Server,
+		Destination: strings.Join(dests, ","), ServerBinary: strings.Join(bins, ","), CPUs: first.CPUs, Store: first.Store, Server: first.Server,
 		Instances: first.Instances, Sealed: first.Sealed, Filter: first.Filter, Idempotency: first.Idempotency,
 		Endpoints: first.Endpoints, Fanout: first.Fanout, Concurrency: first.Concurrency, Rate: first.Rate, Batch: first.Batch,
 		ReceiverAddr: first.ReceiverAddr, Runs: runs,
@@ -60,9 +70,12 @@ func compare(runs []*Report, dests []string) *Report {
 	if cpuKnown {
 		out.CPUS = &cpu
 	}
-	n := len(dests)
-	for j, d := range dests {
-		f := DestinationFigures{Destination: d}
+	n := len(variants)
+	for j, v := range variants {
+		f := DestinationFigures{Destination: v.destination}
+		if v.compared {
+			f.ServerBinary = v.serverBinary
+		}
 		var cpuRatios []float64
 		for i := j; i < len(runs); i += n {
 			r, base := runs[i], runs[i-j]
@@ -106,22 +119,35 @@ func median(xs []float64) float64 {
 }
 
 // printComparison writes a comparison: each run in a line, then the
-// destinations side by side.
+// destinations (or server binaries) side by side.
 func (r *Report) printComparison(w io.Writer) {
 	rounds := len(r.Runs) / len(r.Comparison)
+	compared := r.Destination
+	label := func(destination, serverBinary string) string { return destination }
+	width := 6
+	if r.ServerBinary != "" {
+		compared = r.ServerBinary + " (to " + r.Destination + ")"
+		label = func(destination, serverBinary string) string { return serverBinary }
+		for _, f := range r.Comparison {
+			width = max(width, len(f.ServerBinary))
+		}
+	}
 	fmt.Fprintf(w, "hookbridge bench: %s store; %d application(s) × %d endpoint(s); %d messages per run; %d message(s) per request, concurrency %d; %d round(s) of %s, interleaved\n",
-		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, r.Destination)
+		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, compared)
 	for i, run := range r.Runs {
-		fmt.Fprintf(w, "  round %d  %-6s %9.0f deliveries/s", i/len(r.Comparison)+1, run.Destination, run.DeliveredPerS)
+		fmt.Fprintf(w, "  round %d  %-*s %9.0f deliveries/s", i/len(r.Comparison)+1, width, label(run.Destination, run.ServerBinary), run.DeliveredPerS)
 		if run.CPUPerDelivUS != nil {
 			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *run.CPUPerDelivUS)
 		}
 		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
 	}
-	first := r.Comparison[0].Destination
-	fmt.Fprintf(w, "  median   %-6s %9s  %-12s %-14s %s\n", "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
+	first := label(r.Comparison[0].Destination, r.Comparison[0].ServerBinary)
+	if r.ServerBinary != "" {
+		first = "first"
+	}
+	fmt.Fprintf(w, "  median   %-*s %9s  %-12s %-14s %s\n", width, "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
 	for _, f := range r.Comparison {
-		fmt.Fprintf(w, "           %-6s %9.0f  %-12.2f", f.Destination, f.MedianPerS, f.MedianOfFirst)
+		fmt.Fprintf(w, "           %-*s %9.0f  %-12.2f", width, label(f.Destination, f.ServerBinary), f.MedianPerS, f.MedianOfFirst)
 		if f.MedianCPUUS != nil {
 			fmt.Fprintf(w, " %-14.1f", *f.MedianCPUUS)
 		}

@@ -72,7 +72,7 @@ type Config struct {
 	RedisURL     string        // --redis-url
 	Timeout      time.Duration // --timeout: the bound on the whole run
 	InProcess    bool          // --in-process: the server runs in this process, started by Serve
-	ServerBinary string        // --server-binary; "" is the running executable
+	ServerBinary string        // --server-binary; "" is the running executable; several, comma-separated, are compared
 
 	// Serve starts a server inside this process for InProcess, as
 	// `hookbridge serve` does: the command that runs the bench provides
@@ -105,6 +105,8 @@ func (c *Config) Check() error {
 		return errors.New("--filter and --hang measure different things; use one at a time")
 	case c.InProcess && c.ServerBinary != "":
 		return errors.New("--in-process and --server-binary exclude each other")
+	case strings.HasPrefix(c.ServerBinary, ",") || strings.HasSuffix(c.ServerBinary, ",") || strings.Contains(c.ServerBinary, ",,"):
+		return fmt.Errorf("--server-binary: want one path, or several separated by single commas, got %q", c.ServerBinary)
 	case c.InProcess && c.Serve == nil:
 		return errors.New("--in-process needs a Serve function that starts the server in this process")
 	}
@@ -112,12 +114,15 @@ func (c *Config) Check() error {
 	if err != nil {
 		return err
 	}
+	bins := c.serverBinaries()
 	brokers := slices.ContainsFunc(dests, func(d string) bool { return d != DestHTTP })
 	switch {
 	case c.Rounds < 0:
 		return errors.New("--rounds must not be negative")
-	case (len(dests) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.Baseline):
-		return errors.New("several --destination or --rounds compare delivery rates: not with --backlog, --hang, --relay or --baseline")
+	case len(dests) > 1 && len(bins) > 1:
+		return errors.New("compare several --destination or several --server-binary, not both at once")
+	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.Baseline):
+		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog, --hang, --relay or --baseline")
 	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay):
 		return errors.New("a broker --destination measures throughput: not with --backlog, --hang or --relay")
 	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:
@@ -174,6 +179,18 @@ func (c *Config) destinations() ([]string, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// serverBinaries returns the --server-binary paths in the order given: none
+// for the running executable, several for a comparison of builds.
+func (c *Config) serverBinaries() []string {
+	var out []string
+	for b := range strings.SplitSeq(c.ServerBinary, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // checkLoopbackAddr checks a listen address of the bench: host:port on a

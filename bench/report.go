@@ -29,6 +29,9 @@ type Report struct {
 	// --addr, or free ports on loopback).
 	ReceiverAddr string   `json:"receiver_addr"`
 	ServerAddrs  []string `json:"server_addrs"`
+	// The --server-binary the bench ran as the server (omitted for the
+	// running executable); several, comma-separated, for a comparison.
+	ServerBinary string `json:"server_binary,omitempty"`
 
 	Accepted   int   `json:"accepted"`   // messages the server accepted (2xx)
 	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)

@@ -40,7 +40,8 @@ after it, and the two are averaged: the relay at the server's moment, for
 a machine whose speed drifts.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ,
 NATS JetStream or Redis streams instead, which the bench consumes from;
-several destinations with --rounds are run interleaved and compared.
+several destinations with --rounds are run interleaved and compared, and
+so are several builds given to --server-binary.
 Every message's signature is checked; a repeated arrival is a duplicate
 only if the server's attempt log shows it delivered twice, else the
 server had given up on that request (abandoned_requests).
@@ -84,14 +85,14 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Bool(&c.Filter, "filter", false, "give every endpoint a CEL filter (the filter field of EndpointIn): those at even places of each application take every message, the others none, so that a message is owed to half of --fanout and the server evaluates a filter per endpoint")
 	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
 	fs.String(&c.Destination, "destination", bench.DestHTTP, "where the endpoints deliver: http (the bench's receiver), amqp (RabbitMQ), nats (NATS JetStream) or redis (Redis streams); the bench creates a queue, stream or stream key per endpoint, consumes from it, checks each message's headers and signature and counts it as the receiver does. Several, comma-separated (e.g. http,amqp,nats,redis), compare them: one run each per round, interleaved, with the ratios to the first")
-	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination, interleaved (each with a server of its own), for figures side by side on a noisy machine")
+	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination (or each --server-binary), interleaved (each with a server of its own), for figures side by side on a noisy machine")
 	fs.String(&c.AMQPURL, "amqp-url", bench.DefaultAMQPURL, "RabbitMQ of --destination amqp (the URL's virtual host is used)")
 	fs.String(&c.NATSURL, "nats-url", bench.DefaultNATSURL, "NATS server, with JetStream, of --destination nats (the bench creates a file-stored stream per endpoint)")
 	fs.String(&c.RedisURL, "redis-url", bench.DefaultRedisURL, "Redis of --destination redis (the URL's database number is used)")
 	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")
-	fs.String(&c.ServerBinary, "server-binary", "", "the hookbridge binary to run as the server and as the --relay (default: this one), e.g. to compare two builds")
+	fs.String(&c.ServerBinary, "server-binary", "", "the hookbridge binary to run as the server and as the --relay (default: this one); several, comma-separated, compare those builds: each serves once per round (--rounds), interleaved, with the same load client, and the figures are set side by side as with several --destination")
 	fs.String(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to this file (with --in-process it includes the server; the load client and receiver are labelled role=client and role=receiver)")
 	fs.String(&c.MemProfile, "memprofile", "", "write an allocation profile of this process to this file at the end")
 	fs.String(&c.ServeRelay, "serve-relay", "", "run only the store-less relay, forwarding every message to this loopback URL with --workers workers, until interrupted: how --relay runs it, as a child process whose CPU is its own")

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -101,6 +102,46 @@ func TestBenchBrokers(t *testing.T) {
 		}
 		if f.MedianPerS <= 0 || f.MedianOfFirst <= 0 || f.MedianCPUUS == nil {
 			t.Errorf("%s: %v deliveries/s, %v of http, CPU %v µs per delivery: not measured", want, f.MedianPerS, f.MedianOfFirst, f.MedianCPUUS)
+		}
+	}
+}
+
+// TestBenchCompareBuilds: several --server-binary are compared as
+// destinations are, each once per round, interleaved. Each "build" here
+// is a script that notes its run and starts the real binary, so the test
+// sees which server every run started.
+func TestBenchCompareBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := hookbridgeBinary(t)
+	dir := t.TempDir()
+	var builds []string
+	for _, name := range []string{"a", "b"} {
+		script := filepath.Join(dir, name)
+		body := "#!/bin/sh\n[ \"$1\" = serve ] && echo run >> " + script + ".runs\nexec " + bin + " \"$@\"\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		builds = append(builds, script)
+	}
+	rep := runBenchSmoke(t, []string{"--server-binary", strings.Join(builds, ","), "--rounds", "2", "--messages", "300"})
+	if len(rep.Runs) != 4 || len(rep.Comparison) != 2 {
+		t.Fatalf("%d runs, %d builds compared; want 4 and 2", len(rep.Runs), len(rep.Comparison))
+	}
+	for i, run := range rep.Runs {
+		if want := builds[i%2]; run.ServerBinary != want {
+			t.Errorf("run %d: server %s, want %s (interleaved)", i, run.ServerBinary, want)
+		}
+	}
+	for i, f := range rep.Comparison {
+		if f.ServerBinary != builds[i] || f.MedianPerS <= 0 || f.MedianCPUUS == nil || len(f.DeliveredPerS) != 2 {
+			t.Errorf("figures %+v: want %s's, measured in 2 rounds", f, builds[i])
+		}
+		runs, err := os.ReadFile(builds[i] + ".runs")
+		if err != nil || strings.Count(string(runs), "run") != 2 {
+			t.Errorf("%s served %q (%v), want 2 runs", builds[i], runs, err)
 		}
 	}
 }
