@@ -122,12 +122,18 @@ func median(xs []float64) float64 {
 // destinations (or server binaries) side by side.
 func (r *Report) printComparison(w io.Writer) {
 	rounds := len(r.Runs) / len(r.Comparison)
-	compared := r.Destination
-	label := func(destination, serverBinary string) string { return destination }
-	width := 6
-	if r.ServerBinary != "" {
+	// What tells the runs apart: the destination, or the server binary
+	// when builds are compared.
+	builds := r.ServerBinary != ""
+	label := func(destination, serverBinary string) string {
+		if builds {
+			return serverBinary
+		}
+		return destination
+	}
+	compared, width := r.Destination, 6
+	if builds {
 		compared = r.ServerBinary + " (to " + r.Destination + ")"
-		label = func(destination, serverBinary string) string { return serverBinary }
 		for _, f := range r.Comparison {
 			width = max(width, len(f.ServerBinary))
 		}
@@ -141,9 +147,9 @@ func (r *Report) printComparison(w io.Writer) {
 		}
 		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
 	}
-	first := label(r.Comparison[0].Destination, r.Comparison[0].ServerBinary)
-	if r.ServerBinary != "" {
-		first = "first"
+	first := r.Comparison[0].Destination
+	if builds {
+		first = "first" // a path is too long for a column heading
 	}
 	fmt.Fprintf(w, "  median   %-*s %9s  %-12s %-14s %s\n", width, "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
 	for _, f := range r.Comparison {
