@@ -164,13 +164,20 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	// The relay runs before the server and again after it, as the
 	// baseline does: see Report.addRelay.
-	var relays []relayResult
+	var relays, durable []relayResult
 	if cfg.Relay {
-		r, err := b.relay(ctx, rep.Messages, "before")
+		r, err := b.relay(ctx, rep.Messages, "before", false)
 		if err != nil {
 			return nil, err
 		}
 		relays = append(relays, r)
+	}
+	if cfg.DurableRelay {
+		r, err := b.relay(ctx, rep.Messages, "before", true)
+		if err != nil {
+			return nil, err
+		}
+		durable = append(durable, r)
 	}
 
 	b.db, b.apiKey = cfg.DB, cfg.APIKey
@@ -312,8 +319,16 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if dbKnown && dbKnown1 && dbCPU1 >= dbCPU0 {
 		rep.addDBCPU(dbCPU1 - dbCPU0)
 	}
+	if cfg.DurableRelay {
+		r, err := b.relay(ctx, rep.Messages, "after", true)
+		if err != nil {
+			return nil, err
+		}
+		durable = append(durable, r)
+		rep.addDurableRelay(durable)
+	}
 	if cfg.Relay {
-		r, err := b.relay(ctx, rep.Messages, "after")
+		r, err := b.relay(ctx, rep.Messages, "after", false)
 		if err != nil {
 			return nil, err
 		}
@@ -342,6 +357,10 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if rep.RelayPerS != nil && *rep.RelayPerS > 0 && cfg.Rate == 0 {
 		r := rep.DeliveredPerS / *rep.RelayPerS
 		rep.OfRelay = &r
+	}
+	if rep.DurableRelayPerS != nil && *rep.DurableRelayPerS > 0 && cfg.Rate == 0 {
+		r := rep.DeliveredPerS / *rep.DurableRelayPerS
+		rep.OfDurableRelay = &r
 	}
 	rep.ElapsedS = time.Since(start).Seconds()
 	if rep.Accepted == 0 {

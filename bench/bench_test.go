@@ -206,6 +206,8 @@ func TestCheck(t *testing.T) {
 		{"InProcessWithoutServe", func(c *Config) { c.InProcess = true }, "--in-process"},
 		{"DestinationsAndBinaries", func(c *Config) { c.Destination, c.ServerBinary = "http,nats", "/a,/b" }, "not both"},
 		{"BinariesWithRelay", func(c *Config) { c.ServerBinary, c.Relay = "/a,/b", true }, "--relay"},
+		{"DurableRelayWithBacklog", func(c *Config) { c.DurableRelay, c.Backlog = true, 1000 }, "--durable-relay"},
+		{"BinariesWithDurableRelay", func(c *Config) { c.ServerBinary, c.DurableRelay = "/a,/b", true }, "--durable-relay"},
 		{"EmptyBinary", func(c *Config) { c.ServerBinary = "/a,,/b" }, "--server-binary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,7 @@ type Config struct {
 	Batch        int           // --batch
 	Baseline     bool          // --baseline
 	Relay        bool          // --relay
+	DurableRelay bool          // --durable-relay
 	Backlog      int           // --backlog
 	Hang         int           // --hang
 	Instances    int           // --instances
@@ -99,8 +100,8 @@ func (c *Config) Check() error {
 		return errors.New("--url needs --api-key")
 	case c.URL != "" && (c.DB != "" || c.InProcess || c.ServerBinary != "" || c.Backlog > 0 || c.Workers > 0 || c.Sealed):
 		return errors.New("--url measures a running server: --db, --in-process, --server-binary, --workers, --sealed and --backlog start one")
-	case c.Relay && (c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
-		return errors.New("--relay measures one delivery per message: not with --backlog, --hang or --fanout")
+	case (c.Relay || c.DurableRelay) && (c.Backlog > 0 || c.Hang > 0 || c.Fanout > 1):
+		return errors.New("--relay and --durable-relay measure one delivery per message: not with --backlog, --hang or --fanout")
 	case c.Filter && c.Hang > 0:
 		return errors.New("--filter and --hang measure different things; use one at a time")
 	case c.InProcess && c.ServerBinary != "":
@@ -121,10 +122,10 @@ func (c *Config) Check() error {
 		return errors.New("--rounds must not be negative")
 	case len(dests) > 1 && len(bins) > 1:
 		return errors.New("compare several --destination or several --server-binary, not both at once")
-	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.Baseline):
-		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog, --hang, --relay or --baseline")
-	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay):
-		return errors.New("a broker --destination measures throughput: not with --backlog, --hang or --relay")
+	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.DurableRelay || c.Baseline):
+		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog, --hang, --relay, --durable-relay or --baseline")
+	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.DurableRelay):
+		return errors.New("a broker --destination measures throughput: not with --backlog, --hang, --relay or --durable-relay")
 	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:
 		return fmt.Errorf("a broker --destination takes at most %d endpoints (--endpoints × --fanout): each has a queue or stream and a consumer of its own", maxBrokerEndpoints)
 	}

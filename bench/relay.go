@@ -31,6 +31,12 @@ import (
 // delivery rate is what the HTTP exchanges alone allow on this machine for
 // the producer → gateway → receiver pattern, with everything that makes a
 // gateway durable left out.
+//
+// With a log (--durable-relay), it also writes each accepted message to an
+// append-only file and syncs it before answering, and each delivery's end
+// after forwarding it, synced in the same groups without the worker
+// waiting (see relayLog): the least a durable gateway can do, on the same
+// machine and disk.
 type relayServer struct {
 	srv    *http.Server
 	url    string
@@ -41,6 +47,7 @@ type relayServer struct {
 	jobs    chan relayJob
 	workers sync.WaitGroup
 	seq     atomic.Int64
+	log     *relayLog // nil: the relay writes nothing
 
 	errMu sync.Mutex
 	err   error // the first failed forward
@@ -52,8 +59,9 @@ type relayJob struct {
 }
 
 // startRelay starts a relay on loopback that forwards to target with
-// the given number of workers.
-func startRelay(target string, workers int) (*relayServer, error) {
+// the given number of workers, durable with a log in logDir if that is not
+// empty.
+func startRelay(target string, workers int, logDir string) (*relayServer, error) {
 	secret, err := webhook.NewSecret()
 	if err != nil {
 		return nil, err
@@ -77,6 +85,12 @@ func startRelay(target string, workers int) (*relayServer, error) {
 		}},
 		signer: signer,
 		jobs:   make(chan relayJob, 2*workers),
+	}
+	if logDir != "" {
+		if r.log, err = openRelayLog(logDir); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /app/{app}/msg", r.handleMessage)
@@ -109,6 +123,9 @@ func (r *relayServer) stop() (serverUsage, error) {
 	close(r.jobs)
 	r.workers.Wait()
 	r.client.CloseIdleConnections()
+	if r.log != nil {
+		err = errors.Join(err, r.log.close())
+	}
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	return serverUsage{}, errors.Join(err, r.err)
@@ -122,7 +139,15 @@ func (r *relayServer) handleMessage(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "want a message with a payload", http.StatusBadRequest)
 		return
 	}
-	id := r.enqueue(in.Payload)
+	id := r.newID()
+	if r.log != nil {
+		if err := r.log.append([]byte(id), []byte(" "), in.Payload); err != nil {
+			r.fail(err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	r.jobs <- relayJob{id: id, payload: in.Payload}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, `{"id":%q}`, id)
@@ -138,36 +163,64 @@ func (r *relayServer) handleBatch(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "want a batch of messages", http.StatusBadRequest)
 		return
 	}
+	ids := make([]string, len(in.Messages))
+	for i := range ids {
+		ids[i] = r.newID()
+	}
+	if r.log != nil {
+		// One record for the batch, synced before any of it is answered.
+		parts := make([][]byte, 0, 4*len(ids))
+		for i, m := range in.Messages {
+			if i > 0 {
+				parts = append(parts, []byte("\n"))
+			}
+			parts = append(parts, []byte(ids[i]), []byte(" "), m.Payload)
+		}
+		if err := r.log.append(parts...); err != nil {
+			r.fail(err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
 	var out bytes.Buffer
 	out.WriteString(`{"data":[`)
 	for i, m := range in.Messages {
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		fmt.Fprintf(&out, `{"status":202,"message":{"id":%q}}`, r.enqueue(m.Payload))
+		r.jobs <- relayJob{id: ids[i], payload: m.Payload}
+		fmt.Fprintf(&out, `{"status":202,"message":{"id":%q}}`, ids[i])
 	}
 	out.WriteString(`]}`)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out.Bytes())
 }
 
-// enqueue hands a message to the workers, waiting while they are all busy
-// and their queue is full, and returns its id.
-func (r *relayServer) enqueue(payload []byte) string {
-	id := "relay_" + strconv.FormatInt(r.seq.Add(1), 10)
-	r.jobs <- relayJob{id: id, payload: payload}
-	return id
+// newID returns the id of a new message. The handlers hand messages to
+// the workers (r.jobs), waiting while they are all busy and their queue is
+// full.
+func (r *relayServer) newID() string { return "relay_" + strconv.FormatInt(r.seq.Add(1), 10) }
+
+// fail keeps the first error of the relay, which stop returns.
+func (r *relayServer) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
 }
 
 // forward is one worker: it sends each job to the target, signed, once.
+// With a log, each delivery's end is written there; the worker does not
+// wait for its sync (a failed one is the relay's error at stop).
 func (r *relayServer) forward() {
 	for j := range r.jobs {
 		if err := r.send(j); err != nil {
-			r.errMu.Lock()
-			if r.err == nil {
-				r.err = fmt.Errorf("relay: %s: %w", j.id, err)
-			}
-			r.errMu.Unlock()
+			r.fail(fmt.Errorf("relay: %s: %w", j.id, err))
+			continue
+		}
+		if r.log != nil {
+			r.log.add([]byte("done "), []byte(j.id))
 		}
 	}
 }
@@ -194,13 +247,24 @@ func (r *relayServer) send(j relayJob) error {
 // relay measures the relay's delivery rate for n messages, sent the way
 // the run sends them (--batch, --concurrency) to one endpoint of a
 // receiver of its own, so that its arrivals never mix with the server's.
-func (b *bench) relay(ctx context.Context, n int, pass string) (relayResult, error) {
+// durable runs it with a log (--durable-relay), in a new directory under
+// the system's temporary directory, where the server's database is made
+// too unless --db names one.
+func (b *bench) relay(ctx context.Context, n int, pass string, durable bool) (relayResult, error) {
 	recv, err := startReceiver(anyLoopbackPort)
 	if err != nil {
 		return relayResult{}, err
 	}
 	defer recv.close()
-	rl, err := b.startRelay(ctx, recv.url+"/e/0")
+	logDir := ""
+	if durable {
+		if logDir, err = os.MkdirTemp("", "hookbridge-bench-relay-"); err != nil {
+			return relayResult{}, err
+		}
+		defer os.RemoveAll(logDir)
+		pass = "durable " + pass
+	}
+	rl, err := b.startRelay(ctx, recv.url+"/e/0", logDir)
 	if err != nil {
 		return relayResult{}, err
 	}
@@ -239,10 +303,10 @@ func (b *bench) relay(ctx context.Context, n int, pass string) (relayResult, err
 // executable), so that its CPU is its own as the server's is, or with
 // --in-process inside this process, where a CPU profile of the bench
 // covers it.
-func (b *bench) startRelay(ctx context.Context, to string) (target, error) {
+func (b *bench) startRelay(ctx context.Context, to, logDir string) (target, error) {
 	workers := max(b.cfg.Workers, dispatch.DefaultWorkers)
 	if b.cfg.InProcess {
-		return startRelay(to, workers)
+		return startRelay(to, workers, logDir)
 	}
 	bin := b.cfg.ServerBinary
 	if bin == "" {
@@ -251,7 +315,11 @@ func (b *bench) startRelay(ctx context.Context, to string) (target, error) {
 			return nil, fmt.Errorf("relay: %w", err)
 		}
 	}
-	c, err := startChild(ctx, bin, []string{"bench", "--serve-relay", to, "--workers", strconv.Itoa(workers)}, "")
+	args := []string{"bench", "--serve-relay", to, "--workers", strconv.Itoa(workers)}
+	if logDir != "" {
+		args = append(args, "--relay-log", logDir)
+	}
+	c, err := startChild(ctx, bin, args, "")
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
@@ -263,19 +331,20 @@ type relayChild struct{ *childServer }
 
 func (c relayChild) base() string { return "http://" + c.addr }
 
-// ServeRelay runs the store-less relay alone, forwarding to target (a
-// loopback URL) with the given number of workers, until ctx ends: what
-// `hookbridge bench --serve-relay` runs as --relay's child process. It
-// announces its address on stderr as a server does (a JSON log line with
-// msg "hookbridge started" and addr) and returns the first failed forward.
-func ServeRelay(ctx context.Context, target string, workers int, stderr io.Writer) error {
+// ServeRelay runs the relay alone, forwarding to target (a loopback URL)
+// with the given number of workers, until ctx ends: what `hookbridge bench
+// --serve-relay` runs as --relay's child process, and with a log in logDir
+// (not empty) as --durable-relay's. It announces its address on stderr as a
+// server does (a JSON log line with msg "hookbridge started" and addr) and
+// returns the first failed forward or log write.
+func ServeRelay(ctx context.Context, target string, workers int, logDir string, stderr io.Writer) error {
 	if err := CheckRelayTarget(target); err != nil {
 		return err
 	}
 	if workers <= 0 {
 		workers = dispatch.DefaultWorkers
 	}
-	rl, err := startRelay(target, workers)
+	rl, err := startRelay(target, workers, logDir)
 	if err != nil {
 		return err
 	}

@@ -46,25 +46,34 @@ type Report struct {
 	RelayRuns     []float64 `json:"relay_runs_per_s"`    // before the server started, after it stopped
 	RelayRatio    *float64  `json:"relay_ratio"`         // relay_per_s / baseline_per_s
 	OfRelay       *float64  `json:"of_relay"`            // delivered_per_s / relay_per_s
-	P50MS         *float64  `json:"p50_ms"`
-	P95MS         *float64  `json:"p95_ms"`
-	P99MS         *float64  `json:"p99_ms"`
-	MaxMS         *float64  `json:"max_ms"`
-	Lost          int64     `json:"lost"`
-	Duplicates    int64     `json:"duplicates"`         // repeated arrivals the server's attempt log shows as delivered twice (or could not explain)
-	Abandoned     int64     `json:"abandoned_requests"` // repeated arrivals of requests the server had given up on (no successful attempt of theirs in its log)
-	Unexpected    int64     `json:"unexpected"`         // arrivals of messages this run did not send
-	Invalid       int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
-	PeakRSSBytes  *int64    `json:"peak_rss_bytes"`
-	CPUS          *float64  `json:"cpu_s"`
-	CPULoadS      *float64  `json:"cpu_load_s"`          // of cpu_s, what the server used from the first message on (its start and the setup left out), where the platform tells
-	CPUPerDelivUS *float64  `json:"cpu_us_per_delivery"` // cpu_load_s (else cpu_s) / deliveries, in µs
+	// --durable-relay: the same relay writing each message to an fsynced,
+	// group-committed log before answering (see relayLog), run and
+	// averaged as the store-less one is.
+	DurableRelayPerS *float64  `json:"durable_relay_per_s,omitempty"`
+	DurableRelayRuns []float64 `json:"durable_relay_runs_per_s,omitempty"`
+	OfDurableRelay   *float64  `json:"of_durable_relay,omitempty"` // delivered_per_s / durable_relay_per_s
+	P50MS            *float64  `json:"p50_ms"`
+	P95MS            *float64  `json:"p95_ms"`
+	P99MS            *float64  `json:"p99_ms"`
+	MaxMS            *float64  `json:"max_ms"`
+	Lost             int64     `json:"lost"`
+	Duplicates       int64     `json:"duplicates"`         // repeated arrivals the server's attempt log shows as delivered twice (or could not explain)
+	Abandoned        int64     `json:"abandoned_requests"` // repeated arrivals of requests the server had given up on (no successful attempt of theirs in its log)
+	Unexpected       int64     `json:"unexpected"`         // arrivals of messages this run did not send
+	Invalid          int64     `json:"invalid"`            // messages without the Standard Webhooks headers or a valid signature: refused, not counted as arrived
+	PeakRSSBytes     *int64    `json:"peak_rss_bytes"`
+	CPUS             *float64  `json:"cpu_s"`
+	CPULoadS         *float64  `json:"cpu_load_s"`          // of cpu_s, what the server used from the first message on (its start and the setup left out), where the platform tells
+	CPUPerDelivUS    *float64  `json:"cpu_us_per_delivery"` // cpu_load_s (else cpu_s) / deliveries, in µs
 	// With --relay (not --in-process): the relay's CPU per delivery, from
 	// its first message to its last arrival, measured as the server's is
 	// (the relay is a child process too). cpu_us_per_delivery less this
 	// is what Hookbridge spends beyond what the HTTP exchanges alone cost
 	// at the same load.
 	RelayCPUPerDelivUS *float64 `json:"relay_cpu_us_per_delivery,omitempty"`
+	// With --durable-relay (not --in-process): the durable relay's, the
+	// same way.
+	DurableRelayCPUPerDelivUS *float64 `json:"durable_relay_cpu_us_per_delivery,omitempty"`
 	// With --db postgres://… served from this machine (a loopback address
 	// or a Unix socket) and readable in /proc: the CPU of the PostgreSQL
 	// server's processes (the postmaster, every backend, the WAL writer
@@ -210,6 +219,21 @@ func (r *Report) addDBCPU(cpu time.Duration) {
 // takes the higher). Its CPU per delivery is over both runs, if both were
 // measured.
 func (r *Report) addRelay(runs []relayResult) {
+	r.RelayRuns, r.RelayPerS, r.RelayCPUPerDelivUS = relayFigures(runs)
+}
+
+// addDurableRelay records the durable relay's runs as addRelay does the
+// store-less relay's.
+func (r *Report) addDurableRelay(runs []relayResult) {
+	r.DurableRelayRuns, r.DurableRelayPerS, r.DurableRelayCPUPerDelivUS = relayFigures(runs)
+}
+
+// relayFigures returns the rates of a relay's runs, their mean and, if
+// every run's was measured, the CPU per delivery over all of them.
+func relayFigures(runs []relayResult) (rates []float64, mean, cpuUS *float64) {
+	if len(runs) == 0 {
+		return nil, nil, nil
+	}
 	var (
 		sum        float64
 		cpu        time.Duration
@@ -217,21 +241,19 @@ func (r *Report) addRelay(runs []relayResult) {
 		cpuKnown   = true
 	)
 	for _, run := range runs {
-		r.RelayRuns = append(r.RelayRuns, run.perS)
+		rates = append(rates, run.perS)
 		sum += run.perS
 		cpu += run.cpu
 		deliveries += run.deliveries
 		cpuKnown = cpuKnown && run.cpuKnown
 	}
-	if len(runs) == 0 {
-		return
-	}
-	mean := sum / float64(len(runs))
-	r.RelayPerS = &mean
+	m := sum / float64(len(runs))
+	mean = &m
 	if cpuKnown && deliveries > 0 {
 		us := float64(cpu.Microseconds()) / float64(deliveries)
-		r.RelayCPUPerDelivUS = &us
+		cpuUS = &us
 	}
+	return rates, mean, cpuUS
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -272,6 +294,16 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.DurableRelayPerS != nil {
+		fmt.Fprintf(w, "  durable relay (an fsynced log)       %9.0f deliveries/s", *r.DurableRelayPerS)
+		if r.RelayPerS != nil && *r.RelayPerS > 0 && r.Rate == 0 {
+			fmt.Fprintf(w, "   = %.2f × relay", *r.DurableRelayPerS / *r.RelayPerS)
+		}
+		if len(r.DurableRelayRuns) == 2 {
+			fmt.Fprintf(w, "   (mean of before %.0f, after %.0f)", r.DurableRelayRuns[0], r.DurableRelayRuns[1])
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  ingest                               %9.0f msg/s   (%d accepted, %d refused)\n", r.IngestPerS, r.Accepted, r.Refused)
 	fmt.Fprintf(w, "  delivered                            %9.0f deliveries/s", r.DeliveredPerS)
 	if r.Ratio != nil {
@@ -279,6 +311,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.OfRelay != nil {
 		fmt.Fprintf(w, ", %.2f × relay", *r.OfRelay)
+	}
+	if r.OfDurableRelay != nil {
+		fmt.Fprintf(w, ", %.2f × durable relay", *r.OfDurableRelay)
 	}
 	fmt.Fprintln(w)
 	if r.P50MS != nil {
@@ -320,6 +355,13 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  store-less relay                     CPU %.1f µs per delivery", *r.RelayCPUPerDelivUS)
 		if r.CPUPerDelivUS != nil {
 			fmt.Fprintf(w, " (the server spent %.1f µs more)", *r.CPUPerDelivUS-*r.RelayCPUPerDelivUS)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.DurableRelayCPUPerDelivUS != nil {
+		fmt.Fprintf(w, "  durable relay                        CPU %.1f µs per delivery", *r.DurableRelayCPUPerDelivUS)
+		if r.CPUPerDelivUS != nil {
+			fmt.Fprintf(w, " (the server spent %.1f µs more)", *r.CPUPerDelivUS-*r.DurableRelayCPUPerDelivUS)
 		}
 		fmt.Fprintln(w)
 	}

@@ -37,7 +37,10 @@ runs the same load through a relay (a child process, as the server is) that
 forwards each message but writes nothing down: what HTTP alone allows on
 this machine, and its CPU per delivery. It too runs before the server and
 after it, and the two are averaged: the relay at the server's moment, for
-a machine whose speed drifts.
+a machine whose speed drifts. --durable-relay does the same with the relay
+also writing each message to an append-only file, synced (group-committed)
+before it answers: the least a durable gateway can do on this machine and
+disk.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ,
 NATS JetStream or Redis streams instead, which the bench consumes from;
 several destinations with --rounds are run interleaved and compared, and
@@ -57,6 +60,7 @@ type benchConfig struct {
 	CPUProfile string
 	MemProfile string
 	ServeRelay string
+	RelayLog   string
 }
 
 func (c *benchConfig) register(fs *flagSet) {
@@ -76,6 +80,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Int(&c.Rate, "rate", 0, "send at this fixed rate (messages/s) instead of as fast as possible; for latency runs")
 	fs.Int(&c.Batch, "batch", 1, fmt.Sprintf("messages per request: more than 1 uses batch ingest (POST …/msg/batch, at most %d)", api.MaxBatchMessages))
 	fs.Bool(&c.Baseline, "baseline", false, "also measure the same load client posting straight to the receiver, before and after the run: the ceiling of this machine")
+	fs.Bool(&c.DurableRelay, "durable-relay", false, "also measure a durable relay: the --relay relay writing each message to an append-only file (in a new directory under the system's temporary directory, where the server's database is made too unless --db names one) and syncing it, group-committed, before it answers, and each delivery's end after forwarding it, synced in the same groups — the least a durable gateway can do on this machine and disk; run before and after the server and averaged as --relay is (durable_relay_per_s, of_durable_relay, durable_relay_cpu_us_per_delivery); with --relay, its rate is also set against the store-less relay's (one endpoint; not with --backlog, --hang or --fanout)")
 	fs.Bool(&c.Relay, "relay", false, "also measure a store-less relay (a child process; with --in-process, inside the bench): the same load through an HTTP relay that answers at once and forwards each message signed from a worker pool, but writes nothing down — what net/http alone allows a gateway on this machine, and its CPU per delivery (relay_cpu_us_per_delivery); with --rate, at the same pace (one endpoint; not with --backlog, --hang or --fanout)")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
@@ -96,6 +101,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.String(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to this file (with --in-process it includes the server; the load client and receiver are labelled role=client and role=receiver)")
 	fs.String(&c.MemProfile, "memprofile", "", "write an allocation profile of this process to this file at the end")
 	fs.String(&c.ServeRelay, "serve-relay", "", "run only the store-less relay, forwarding every message to this loopback URL with --workers workers, until interrupted: how --relay runs it, as a child process whose CPU is its own")
+	fs.String(&c.RelayLog, "relay-log", "", "with --serve-relay: make the relay durable, with its log in this directory (how --durable-relay runs it)")
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -105,11 +111,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	if cfg.RelayLog != "" && cfg.ServeRelay == "" {
+		return usageError("--relay-log goes with --serve-relay")
+	}
 	if cfg.ServeRelay != "" {
 		if err := bench.CheckRelayTarget(cfg.ServeRelay); err != nil {
 			return usageError("%v", err)
 		}
-		return bench.ServeRelay(ctx, cfg.ServeRelay, cfg.Workers, stderr)
+		return bench.ServeRelay(ctx, cfg.ServeRelay, cfg.Workers, cfg.RelayLog, stderr)
 	}
 	cfg.Serve = serveInProcess
 	if err := cfg.Check(); err != nil {

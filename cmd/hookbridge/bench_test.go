@@ -31,6 +31,9 @@ func TestBenchSmoke(t *testing.T) {
 		args []string
 	}{
 		{"OnePerRequest", []string{"--messages", "2000", "--baseline", "--relay"}},
+		// In batches, so that the durable relay's batch path is the one
+		// that writes its log.
+		{"DurableRelay", []string{"--messages", "1000", "--batch", "20", "--relay", "--durable-relay"}},
 		{"IdempotencyKeys", []string{"--messages", "1000", "--idempotency-keys"}},
 		{"BatchFanOut", []string{"--messages", "1000", "--batch", "100", "--endpoints", "3", "--fanout", "2"}},
 		// Sealed: the restart must read the secrets the first start sealed.
@@ -55,6 +58,19 @@ func TestBenchSmoke(t *testing.T) {
 					t.Errorf("relay_runs_per_s = %v, want two rates", runs)
 				} else if rep.RelayPerS != nil && math.Abs(*rep.RelayPerS-(runs[0]+runs[1])/2) > 1e-6**rep.RelayPerS {
 					t.Errorf("relay_per_s = %v, want the mean of %v", *rep.RelayPerS, runs)
+				}
+			}
+			if tc.name == "DurableRelay" {
+				for name, v := range map[string]*float64{"durable_relay_per_s": rep.DurableRelayPerS, "of_durable_relay": rep.OfDurableRelay,
+					"durable_relay_cpu_us_per_delivery": rep.DurableRelayCPUPerDelivUS, "relay_per_s": rep.RelayPerS} {
+					if v == nil || *v <= 0 {
+						t.Errorf("%s = %v with --relay --durable-relay, want a positive figure", name, v)
+					}
+				}
+				if runs := rep.DurableRelayRuns; len(runs) != 2 || runs[0] <= 0 || runs[1] <= 0 {
+					t.Errorf("durable_relay_runs_per_s = %v, want two rates", runs)
+				} else if rep.DurableRelayPerS != nil && math.Abs(*rep.DurableRelayPerS-(runs[0]+runs[1])/2) > 1e-6**rep.DurableRelayPerS {
+					t.Errorf("durable_relay_per_s = %v, want the mean of %v", *rep.DurableRelayPerS, runs)
 				}
 			}
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
@@ -253,6 +269,8 @@ func TestBenchRefusesContradictions(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--relay", "--backlog", "100"},
+		{"--durable-relay", "--fanout", "2"},
+		{"--relay-log", "/tmp"},
 		{"--serve-relay", "not a url"},
 		{"--serve-relay", "http://example.com/e/0"},
 		{"--serve-relay", "https://127.0.0.1:9/e/0"},
