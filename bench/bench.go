@@ -162,22 +162,23 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 		}
 		rep.BaselineRuns = append(rep.BaselineRuns, rate)
 	}
-	// The relay runs before the server and again after it, as the
-	// baseline does: see Report.addRelay.
-	var relays, durable []relayResult
+	// The relays run before the server and again after it, as the
+	// baseline does (see Report.addRelay), the durable one inside the
+	// store-less one's two runs, so that both pairs centre on the server.
+	var kinds []bool // the relays asked for, by durable, in the order run before the server
 	if cfg.Relay {
-		r, err := b.relay(ctx, rep.Messages, "before", false)
-		if err != nil {
-			return nil, err
-		}
-		relays = append(relays, r)
+		kinds = append(kinds, false)
 	}
 	if cfg.DurableRelay {
-		r, err := b.relay(ctx, rep.Messages, "before", true)
+		kinds = append(kinds, true)
+	}
+	relays := map[bool][]relayResult{}
+	for _, durable := range kinds {
+		r, err := b.relay(ctx, rep.Messages, "before", durable)
 		if err != nil {
 			return nil, err
 		}
-		durable = append(durable, r)
+		relays[durable] = append(relays[durable], r)
 	}
 
 	b.db, b.apiKey = cfg.DB, cfg.APIKey
@@ -319,22 +320,15 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if dbKnown && dbKnown1 && dbCPU1 >= dbCPU0 {
 		rep.addDBCPU(dbCPU1 - dbCPU0)
 	}
-	if cfg.DurableRelay {
-		r, err := b.relay(ctx, rep.Messages, "after", true)
+	for _, durable := range slices.Backward(kinds) {
+		r, err := b.relay(ctx, rep.Messages, "after", durable)
 		if err != nil {
 			return nil, err
 		}
-		durable = append(durable, r)
-		rep.addDurableRelay(durable)
+		relays[durable] = append(relays[durable], r)
 	}
-	if cfg.Relay {
-		r, err := b.relay(ctx, rep.Messages, "after", false)
-		if err != nil {
-			return nil, err
-		}
-		relays = append(relays, r)
-		rep.addRelay(relays)
-	}
+	rep.addRelay(relays[false])
+	rep.addDurableRelay(relays[true])
 	if cfg.Baseline {
 		// Again now that the server is gone: the machine is shared, and
 		// the ceiling is the better of the two moments.

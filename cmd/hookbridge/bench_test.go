@@ -47,31 +47,14 @@ func TestBenchSmoke(t *testing.T) {
 			t.Parallel()
 			rep := runBenchSmoke(t, append([]string{"--server-binary", bin}, tc.args...))
 			if tc.name == "OnePerRequest" {
-				for name, v := range map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio, "of_relay": rep.OfRelay, "relay_cpu_us_per_delivery": rep.RelayCPUPerDelivUS} {
-					if v == nil || *v <= 0 {
-						t.Errorf("%s = %v with --relay --baseline, want a positive figure", name, v)
-					}
-				}
-				// The relay ran before the server and after it, and its
-				// rate is their mean.
-				if runs := rep.RelayRuns; len(runs) != 2 || runs[0] <= 0 || runs[1] <= 0 {
-					t.Errorf("relay_runs_per_s = %v, want two rates", runs)
-				} else if rep.RelayPerS != nil && math.Abs(*rep.RelayPerS-(runs[0]+runs[1])/2) > 1e-6**rep.RelayPerS {
-					t.Errorf("relay_per_s = %v, want the mean of %v", *rep.RelayPerS, runs)
-				}
+				wantPositive(t, "--relay --baseline", map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio,
+					"of_relay": rep.OfRelay, "relay_cpu_us_per_delivery": rep.RelayCPUPerDelivUS})
+				wantMeanOfTwo(t, "relay", rep.RelayPerS, rep.RelayRuns)
 			}
 			if tc.name == "DurableRelay" {
-				for name, v := range map[string]*float64{"durable_relay_per_s": rep.DurableRelayPerS, "of_durable_relay": rep.OfDurableRelay,
-					"durable_relay_cpu_us_per_delivery": rep.DurableRelayCPUPerDelivUS, "relay_per_s": rep.RelayPerS} {
-					if v == nil || *v <= 0 {
-						t.Errorf("%s = %v with --relay --durable-relay, want a positive figure", name, v)
-					}
-				}
-				if runs := rep.DurableRelayRuns; len(runs) != 2 || runs[0] <= 0 || runs[1] <= 0 {
-					t.Errorf("durable_relay_runs_per_s = %v, want two rates", runs)
-				} else if rep.DurableRelayPerS != nil && math.Abs(*rep.DurableRelayPerS-(runs[0]+runs[1])/2) > 1e-6**rep.DurableRelayPerS {
-					t.Errorf("durable_relay_per_s = %v, want the mean of %v", *rep.DurableRelayPerS, runs)
-				}
+				wantPositive(t, "--relay --durable-relay", map[string]*float64{"durable_relay_per_s": rep.DurableRelayPerS,
+					"of_durable_relay": rep.OfDurableRelay, "durable_relay_cpu_us_per_delivery": rep.DurableRelayCPUPerDelivUS, "relay_per_s": rep.RelayPerS})
+				wantMeanOfTwo(t, "durable_relay", rep.DurableRelayPerS, rep.DurableRelayRuns)
 			}
 			if strings.Contains(tc.name, "Backlog") && (rep.Backlog == nil || rep.Backlog.Pending != 500) {
 				t.Errorf("backlog = %+v, want 500 pending", rep.Backlog)
@@ -86,6 +69,28 @@ func TestBenchSmoke(t *testing.T) {
 				t.Errorf("hanging %d, healthy rate %v; want 1 and a rate", rep.Hanging, rep.HealthyDeliveredPerS)
 			}
 		})
+	}
+}
+
+// wantPositive checks that each named figure of a run with flags was
+// measured.
+func wantPositive(t *testing.T, flags string, figures map[string]*float64) {
+	t.Helper()
+	for name, v := range figures {
+		if v == nil || *v <= 0 {
+			t.Errorf("%s = %v with %s, want a positive figure", name, v, flags)
+		}
+	}
+}
+
+// wantMeanOfTwo checks that a relay ran before the server and after it,
+// and that its rate (<name>_per_s) is the mean of the two runs.
+func wantMeanOfTwo(t *testing.T, name string, mean *float64, runs []float64) {
+	t.Helper()
+	if len(runs) != 2 || runs[0] <= 0 || runs[1] <= 0 {
+		t.Errorf("%s_runs_per_s = %v, want two rates", name, runs)
+	} else if mean != nil && math.Abs(*mean-(runs[0]+runs[1])/2) > 1e-6**mean {
+		t.Errorf("%s_per_s = %v, want the mean of %v", name, *mean, runs)
 	}
 }
 
