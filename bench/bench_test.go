@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,9 +206,9 @@ func TestCheck(t *testing.T) {
 		{"URLWithoutKey", func(c *Config) { c.URL = "http://127.0.0.1:8071" }, "--api-key"},
 		{"InProcessWithoutServe", func(c *Config) { c.InProcess = true }, "--in-process"},
 		{"DestinationsAndBinaries", func(c *Config) { c.Destination, c.ServerBinary = "http,nats", "/a,/b" }, "not both"},
-		{"BinariesWithRelay", func(c *Config) { c.ServerBinary, c.Relay = "/a,/b", true }, "--relay"},
+		{"RoundsWithBacklog", func(c *Config) { c.Rounds, c.Backlog = 2, 1000 }, "--backlog"},
+		{"BinariesWithHang", func(c *Config) { c.ServerBinary, c.Endpoints, c.Hang = "/a,/b", 3, 1 }, "--hang"},
 		{"DurableRelayWithBacklog", func(c *Config) { c.DurableRelay, c.Backlog = true, 1000 }, "--durable-relay"},
-		{"BinariesWithDurableRelay", func(c *Config) { c.ServerBinary, c.DurableRelay = "/a,/b", true }, "--durable-relay"},
 		{"EmptyBinary", func(c *Config) { c.ServerBinary = "/a,,/b" }, "--server-binary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +222,67 @@ func TestCheck(t *testing.T) {
 				t.Error("Run started a run that Check refuses")
 			}
 		})
+	}
+}
+
+// TestCheckRoundsWithReferences: rounds, and builds compared, may each
+// measure the relays and the baseline around their own server.
+func TestCheckRoundsWithReferences(t *testing.T) {
+	t.Parallel()
+	valid := Config{Endpoints: 1, Fanout: 1, Messages: DefaultMessages, Concurrency: DefaultConcurrency,
+		Batch: 1, Instances: 1, Timeout: DefaultTimeout}
+	for name, change := range map[string]func(*Config){
+		"Rounds":   func(c *Config) { c.Rounds, c.Baseline, c.Relay, c.DurableRelay = 3, true, true, true },
+		"Binaries": func(c *Config) { c.ServerBinary, c.Relay = "/a,/b", true },
+	} {
+		cfg := valid
+		change(&cfg)
+		if err := cfg.Check(); err != nil {
+			t.Errorf("%s: Check() = %v, want nil", name, err)
+		}
+	}
+}
+
+// TestCompareReferences: a comparison gives each variant's ratios to the
+// relays and the baseline per round, from its own runs, with their
+// medians, and prints them; a figure no run measured is left out.
+func TestCompareReferences(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	run := func(bin string, rate, ofRelay float64) *Report {
+		return &Report{Destination: DestHTTP, ServerBinary: bin, Messages: 100, DeliveredPerS: rate,
+			CPUPerDelivUS: f(80), P99MS: f(9), OfRelay: f(ofRelay), RelayCPUPerDelivUS: f(40), Ratio: f(ofRelay / 2)}
+	}
+	variants := []variant{{DestHTTP, "a", true}, {DestHTTP, "b", true}}
+	// Three rounds of a, b; b's ratios are 0.1 above a's.
+	runs := []*Report{run("a", 1000, 0.50), run("b", 1100, 0.60), run("a", 900, 0.40), run("b", 1000, 0.50),
+		run("a", 1200, 0.55), run("b", 1300, 0.65)}
+	rep := compare(runs, variants)
+	if len(rep.Comparison) != 2 {
+		t.Fatalf("%d variants compared, want 2", len(rep.Comparison))
+	}
+	a, b := rep.Comparison[0], rep.Comparison[1]
+	if !slices.Equal(a.OfRelay, []float64{0.50, 0.40, 0.55}) || !slices.Equal(b.OfRelay, []float64{0.60, 0.50, 0.65}) {
+		t.Errorf("of_relay per round: a %v, b %v; want each build's own", a.OfRelay, b.OfRelay)
+	}
+	if a.MedianOfRelay == nil || *a.MedianOfRelay != 0.50 || b.MedianOfRelay == nil || *b.MedianOfRelay != 0.60 {
+		t.Errorf("median of_relay: a %v, b %v; want 0.50 and 0.60", a.MedianOfRelay, b.MedianOfRelay)
+	}
+	if b.MedianRatio == nil || *b.MedianRatio != 0.30 || b.MedianRelayCPUUS == nil || *b.MedianRelayCPUUS != 40 || b.MedianP99MS != 9 {
+		t.Errorf("b: median ratio %v, relay CPU %v, p99 %v; want 0.30, 40, 9", b.MedianRatio, b.MedianRelayCPUUS, b.MedianP99MS)
+	}
+	if a.OfDurableRelay != nil || a.MedianOfDurableRelay != nil {
+		t.Errorf("of_durable_relay %v (median %v) with no durable relay measured", a.OfDurableRelay, a.MedianOfDurableRelay)
+	}
+	var out strings.Builder
+	rep.printComparison(&out)
+	for _, want := range []string{"0.600 × relay (its CPU 40.0 µs)", "× relay 0.6, relay CPU 40 µs, × baseline 0.3, p99 9.0 ms"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the comparison printed\n%s\nwithout %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "durable") {
+		t.Errorf("the comparison printed a durable relay no run measured:\n%s", out.String())
 	}
 }
 

@@ -18,11 +18,26 @@ type DestinationFigures struct {
 	DeliveredPerS []float64 `json:"delivered_per_s"`         // per round
 	CPUUSPerDeliv []float64 `json:"cpu_us_per_delivery"`     // of the server, per round
 	OfFirst       []float64 `json:"of_first"`                // delivered_per_s / the first destination's, per round
+	P99MS         []float64 `json:"p99_ms"`                  // send→arrival, per round
+
+	// With --baseline, --relay or --durable-relay, every run measures
+	// them before and after its own server (see Report): its ratios to
+	// them, per round, so that each comes from one moment of the machine.
+	Ratio          []float64 `json:"ratio,omitempty"`                     // delivered_per_s / baseline_per_s
+	OfRelay        []float64 `json:"of_relay,omitempty"`                  // delivered_per_s / relay_per_s
+	RelayCPUUS     []float64 `json:"relay_cpu_us_per_delivery,omitempty"` // the store-less relay's
+	OfDurableRelay []float64 `json:"of_durable_relay,omitempty"`          // delivered_per_s / durable_relay_per_s
 
 	MedianPerS       float64  `json:"median_delivered_per_s"`
 	MedianCPUUS      *float64 `json:"median_cpu_us_per_delivery"`
 	MedianOfFirst    float64  `json:"median_of_first"`
 	MedianCPUOfFirst *float64 `json:"median_cpu_of_first"` // CPU per delivery / the first destination's, per round, median
+	MedianP99MS      float64  `json:"median_p99_ms"`
+
+	MedianRatio          *float64 `json:"median_ratio,omitempty"`
+	MedianOfRelay        *float64 `json:"median_of_relay,omitempty"`
+	MedianRelayCPUUS     *float64 `json:"median_relay_cpu_us_per_delivery,omitempty"`
+	MedianOfDurableRelay *float64 `json:"median_of_durable_relay,omitempty"`
 }
 
 // compare sums the runs of a comparison (rounds × variants, in that
@@ -77,9 +92,14 @@ func compare(runs []*Report, variants []variant) *Report {
 			f.ServerBinary = v.serverBinary
 		}
 		var cpuRatios []float64
+		var mine []*Report // this variant's runs, one per round
 		for i := j; i < len(runs); i += n {
 			r, base := runs[i], runs[i-j]
+			mine = append(mine, r)
 			f.DeliveredPerS = append(f.DeliveredPerS, r.DeliveredPerS)
+			if r.P99MS != nil {
+				f.P99MS = append(f.P99MS, *r.P99MS)
+			}
 			if base.DeliveredPerS > 0 {
 				f.OfFirst = append(f.OfFirst, r.DeliveredPerS/base.DeliveredPerS)
 			}
@@ -100,10 +120,32 @@ func compare(runs []*Report, variants []variant) *Report {
 			m := median(cpuRatios)
 			f.MedianCPUOfFirst = &m
 		}
+		f.MedianP99MS = median(f.P99MS)
+		f.Ratio, f.MedianRatio = perRound(mine, func(r *Report) *float64 { return r.Ratio })
+		f.OfRelay, f.MedianOfRelay = perRound(mine, func(r *Report) *float64 { return r.OfRelay })
+		f.RelayCPUUS, f.MedianRelayCPUUS = perRound(mine, func(r *Report) *float64 { return r.RelayCPUPerDelivUS })
+		f.OfDurableRelay, f.MedianOfDurableRelay = perRound(mine, func(r *Report) *float64 { return r.OfDurableRelay })
 		out.Comparison = append(out.Comparison, f)
 	}
 	out.DeliveredPerS = out.Comparison[0].MedianPerS
 	return out
+}
+
+// perRound collects a figure that runs may lack (a ratio to the relay,
+// say): its value in each run that has it, and their median; nil, nil
+// when none has it.
+func perRound(runs []*Report, figure func(*Report) *float64) ([]float64, *float64) {
+	var xs []float64
+	for _, r := range runs {
+		if v := figure(r); v != nil {
+			xs = append(xs, *v)
+		}
+	}
+	if len(xs) == 0 {
+		return nil, nil
+	}
+	m := median(xs)
+	return xs, &m
 }
 
 // median of xs (0 for none).
@@ -145,6 +187,21 @@ func (r *Report) printComparison(w io.Writer) {
 		if run.CPUPerDelivUS != nil {
 			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *run.CPUPerDelivUS)
 		}
+		if run.P99MS != nil {
+			fmt.Fprintf(w, "   p99 %6.1f ms", *run.P99MS)
+		}
+		if run.OfRelay != nil {
+			fmt.Fprintf(w, "   %.3f × relay", *run.OfRelay)
+			if run.RelayCPUPerDelivUS != nil {
+				fmt.Fprintf(w, " (its CPU %.1f µs)", *run.RelayCPUPerDelivUS)
+			}
+		}
+		if run.OfDurableRelay != nil {
+			fmt.Fprintf(w, "   %.3f × durable relay", *run.OfDurableRelay)
+		}
+		if run.Ratio != nil {
+			fmt.Fprintf(w, "   %.3f × baseline", *run.Ratio)
+		}
 		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
 	}
 	first := r.Comparison[0].Destination
@@ -161,6 +218,21 @@ func (r *Report) printComparison(w io.Writer) {
 			fmt.Fprintf(w, " %.2f", *f.MedianCPUOfFirst)
 		}
 		fmt.Fprintln(w)
+	}
+	for _, f := range r.Comparison {
+		var figures []string
+		for _, m := range []struct {
+			name string
+			v    *float64
+			unit string
+		}{{"× relay", f.MedianOfRelay, ""}, {"relay CPU", f.MedianRelayCPUUS, " µs"},
+			{"× durable relay", f.MedianOfDurableRelay, ""}, {"× baseline", f.MedianRatio, ""}} {
+			if m.v != nil {
+				figures = append(figures, fmt.Sprintf("%s %.3g%s", m.name, *m.v, m.unit))
+			}
+		}
+		figures = append(figures, fmt.Sprintf("p99 %.1f ms", f.MedianP99MS))
+		fmt.Fprintf(w, "           %-*s %s\n", width, label(f.Destination, f.ServerBinary), strings.Join(figures, ", "))
 	}
 	fmt.Fprintf(w, "  lost %d, duplicates %d, abandoned requests %d, invalid %d   (%.1f s in all)\n",
 		r.Lost, r.Duplicates, r.Abandoned, r.Invalid, r.ElapsedS)

@@ -122,8 +122,8 @@ func (c *Config) Check() error {
 		return errors.New("--rounds must not be negative")
 	case len(dests) > 1 && len(bins) > 1:
 		return errors.New("compare several --destination or several --server-binary, not both at once")
-	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.DurableRelay || c.Baseline):
-		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog, --hang, --relay, --durable-relay or --baseline")
+	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0):
+		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog or --hang")
 	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.DurableRelay):
 		return errors.New("a broker --destination measures throughput: not with --backlog, --hang, --relay or --durable-relay")
 	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:

@@ -44,7 +44,10 @@ disk.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ,
 NATS JetStream or Redis streams instead, which the bench consumes from;
 several destinations with --rounds are run interleaved and compared, and
-so are several builds given to --server-binary.
+so are several builds given to --server-binary; --rounds alone repeats the
+run. With --baseline, --relay or --durable-relay, every run of a round
+measures them around its own server, and the ratios to them are given per
+round and as medians.
 Every message's signature is checked; a repeated arrival is a duplicate
 only if the server's attempt log shows it delivered twice, else the
 server had given up on that request (abandoned_requests).
@@ -90,7 +93,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Bool(&c.Filter, "filter", false, "give every endpoint a CEL filter (the filter field of EndpointIn): those at even places of each application take every message, the others none, so that a message is owed to half of --fanout and the server evaluates a filter per endpoint")
 	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
 	fs.String(&c.Destination, "destination", bench.DestHTTP, "where the endpoints deliver: http (the bench's receiver), amqp (RabbitMQ), nats (NATS JetStream) or redis (Redis streams); the bench creates a queue, stream or stream key per endpoint, consumes from it, checks each message's headers and signature and counts it as the receiver does. Several, comma-separated (e.g. http,amqp,nats,redis), compare them: one run each per round, interleaved, with the ratios to the first")
-	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination (or each --server-binary), interleaved (each with a server of its own), for figures side by side on a noisy machine")
+	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination (or each --server-binary), interleaved (each with a server of its own), for figures side by side on a noisy machine; with --baseline, --relay or --durable-relay, each run measures them around its own server, and the ratios to them are given per round and as medians (not with --backlog or --hang)")
 	fs.String(&c.AMQPURL, "amqp-url", bench.DefaultAMQPURL, "RabbitMQ of --destination amqp (the URL's virtual host is used)")
 	fs.String(&c.NATSURL, "nats-url", bench.DefaultNATSURL, "NATS server, with JetStream, of --destination nats (the bench creates a file-stored stream per endpoint)")
 	fs.String(&c.RedisURL, "redis-url", bench.DefaultRedisURL, "Redis of --destination redis (the URL's database number is used)")

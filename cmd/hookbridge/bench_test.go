@@ -128,7 +128,8 @@ func TestBenchBrokers(t *testing.T) {
 }
 
 // TestBenchCompareBuilds: several --server-binary are compared as
-// destinations are, each once per round, interleaved. Each "build" here
+// destinations are, each once per round, interleaved, and each run
+// measures the --relay around its own server. Each "build" here
 // is a script that notes its run and starts the real binary, so the test
 // sees which server every run started.
 func TestBenchCompareBuilds(t *testing.T) {
@@ -147,7 +148,7 @@ func TestBenchCompareBuilds(t *testing.T) {
 		}
 		builds = append(builds, script)
 	}
-	rep := runBenchSmoke(t, []string{"--server-binary", strings.Join(builds, ","), "--rounds", "2", "--messages", "300"})
+	rep := runBenchSmoke(t, []string{"--server-binary", strings.Join(builds, ","), "--rounds", "2", "--messages", "300", "--relay"})
 	if len(rep.Runs) != 4 || len(rep.Comparison) != 2 {
 		t.Fatalf("%d runs, %d builds compared; want 4 and 2", len(rep.Runs), len(rep.Comparison))
 	}
@@ -159,6 +160,10 @@ func TestBenchCompareBuilds(t *testing.T) {
 	for i, f := range rep.Comparison {
 		if f.ServerBinary != builds[i] || f.MedianPerS <= 0 || f.MedianCPUUS == nil || len(f.DeliveredPerS) != 2 {
 			t.Errorf("figures %+v: want %s's, measured in 2 rounds", f, builds[i])
+		}
+		// --relay: each run measured the relay around its own server.
+		if len(f.OfRelay) != 2 || f.MedianOfRelay == nil || *f.MedianOfRelay <= 0 || len(f.RelayCPUUS) != 2 {
+			t.Errorf("%s: of_relay %v (median %v), relay CPU %v; want one of each per round", builds[i], f.OfRelay, f.MedianOfRelay, f.RelayCPUUS)
 		}
 		runs, err := os.ReadFile(builds[i] + ".runs")
 		if err != nil || strings.Count(string(runs), "run") != 2 {
@@ -291,7 +296,7 @@ func TestBenchRefusesContradictions(t *testing.T) {
 		{"--destination", "amqp", "--backlog", "10"},
 		{"--destination", "nats", "--endpoints", "101"},
 		{"--destination", "redis", "--redis-url", "not a url"},
-		{"--rounds", "2", "--baseline"},
+		{"--rounds", "2", "--backlog", "10"},
 		{"--addr", "0.0.0.0:8071"},
 		{"--addr", "127.0.0.1"},
 		{"--receiver-addr", "localhost:9000"},
