@@ -180,8 +180,12 @@ func (r *Report) printComparison(w io.Writer) {
 			width = max(width, len(f.ServerBinary))
 		}
 	}
-	fmt.Fprintf(w, "hookbridge bench: %s store; %d application(s) × %d endpoint(s); %d messages per run; %d message(s) per request, concurrency %d; %d round(s) of %s, interleaved\n",
-		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, compared)
+	interleaved := ", interleaved"
+	if len(r.Comparison) == 1 {
+		interleaved = ""
+	}
+	fmt.Fprintf(w, "hookbridge bench: %s store; %d application(s) × %d endpoint(s); %d messages per run; %d message(s) per request, concurrency %d; %d round(s) of %s%s\n",
+		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, compared, interleaved)
 	for i, run := range r.Runs {
 		fmt.Fprintf(w, "  round %d  %-*s %9.0f deliveries/s", i/len(r.Comparison)+1, width, label(run.Destination, run.ServerBinary), run.DeliveredPerS)
 		if run.CPUPerDelivUS != nil {
@@ -208,16 +212,26 @@ func (r *Report) printComparison(w io.Writer) {
 	if builds {
 		first = "first" // a path is too long for a column heading
 	}
-	fmt.Fprintf(w, "  median   %-*s %9s  %-12s %-14s %s\n", width, "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
-	for _, f := range r.Comparison {
-		fmt.Fprintf(w, "           %-*s %9.0f  %-12.2f", width, label(f.Destination, f.ServerBinary), f.MedianPerS, f.MedianOfFirst)
+	if len(r.Comparison) == 1 {
+		// One run repeated (--rounds alone): nothing to set beside it.
+		f := r.Comparison[0]
+		fmt.Fprintf(w, "  median   %-*s %9.0f deliveries/s", width, label(f.Destination, f.ServerBinary), f.MedianPerS)
 		if f.MedianCPUUS != nil {
-			fmt.Fprintf(w, " %-14.1f", *f.MedianCPUUS)
-		}
-		if f.MedianCPUOfFirst != nil {
-			fmt.Fprintf(w, " %.2f", *f.MedianCPUOfFirst)
+			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *f.MedianCPUUS)
 		}
 		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintf(w, "  median   %-*s %9s  %-12s %-14s %s\n", width, "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
+		for _, f := range r.Comparison {
+			fmt.Fprintf(w, "           %-*s %9.0f  %-12.2f", width, label(f.Destination, f.ServerBinary), f.MedianPerS, f.MedianOfFirst)
+			if f.MedianCPUUS != nil {
+				fmt.Fprintf(w, " %-14.1f", *f.MedianCPUUS)
+			}
+			if f.MedianCPUOfFirst != nil {
+				fmt.Fprintf(w, " %.2f", *f.MedianCPUOfFirst)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	for _, f := range r.Comparison {
 		var figures []string
