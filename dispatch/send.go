@@ -54,8 +54,20 @@ type worker struct {
 // for their endpoint, not for a worker, and never hold one. Nor do they
 // count as in flight: they make room in the queue for other endpoints.
 func (d *Dispatcher) work(ctx, sendCtx context.Context, queue <-chan job, out chan<- outcome) {
-	var w worker
-	for j := range queue {
+	var (
+		w worker
+		// j is received into, one job after another, rather than a new
+		// variable each turn: c points into it and escapes, and a
+		// variable per turn would be a claim-sized allocation per
+		// delivery. Nothing keeps c once its turn is over (a claim that
+		// is parked is copied).
+		j  job
+		ok bool
+	)
+	for {
+		if j, ok = <-queue; !ok {
+			return
+		}
 		c := &j.claim
 		stale := false
 		switch {

@@ -18,6 +18,41 @@ func claimsFor(endpoint string, n int) []hookbridge.Claim {
 	return cs
 }
 
+// TestSlotsAdmitInPlace: admit keeps the claims within their bounds in
+// their order, in the array it was given, the one beyond them taken out
+// from the middle; when every claim fits it allocates nothing.
+func TestSlotsAdmitInPlace(t *testing.T) {
+	s := newEndpointSlots(1, 1) // at most 3 held per endpoint, 4 waiting in all
+	claims := append(claimsFor("a", 4), claimsFor("b", 3)...)
+	fit, over := s.admit(claims)
+	var ids []string
+	for _, c := range fit {
+		ids = append(ids, c.Delivery.ID)
+	}
+	if want := []string{"a-0", "a-1", "a-2", "b-0", "b-1", "b-2"}; !slices.Equal(ids, want) || !slices.Equal(over, []string{"a-3"}) {
+		t.Fatalf("kept %v, released %v; want %v and [a-3]", ids, over, want)
+	}
+	if &fit[0] != &claims[0] {
+		t.Error("the claims kept were copied to another array")
+	}
+	if claims[6].Delivery.ID != "" {
+		t.Errorf("the element left behind still holds %+v", claims[6].Delivery)
+	}
+
+	s = newEndpointSlots(10, 100)
+	batch := claimsFor("c", 50)
+	if n := testing.AllocsPerRun(10, func() {
+		clear(s.held) // as if each were the first batch
+		clear(s.full)
+		s.waiting = 0
+		if fit, over := s.admit(batch); len(fit) != 50 || over != nil {
+			t.Fatalf("%d kept, %v released; want all 50", len(fit), over)
+		}
+	}); n != 0 {
+		t.Errorf("admitting a batch that fits made %v allocations, want none", n)
+	}
+}
+
 // TestSlotsKeepABusyEndpointsBatch: a claim of a whole batch for one
 // endpoint is kept (no delivery handed back), the endpoint is left out of
 // claims once it holds a batch beyond its cap, and it is claimed for again
