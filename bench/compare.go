@@ -196,9 +196,9 @@ func (r *Report) printComparison(w io.Writer) {
 		}
 		if run.OfRelay != nil {
 			fmt.Fprintf(w, "   %.3f × relay", *run.OfRelay)
-			if run.RelayCPUPerDelivUS != nil {
-				fmt.Fprintf(w, " (its CPU %.1f µs)", *run.RelayCPUPerDelivUS)
-			}
+		}
+		if run.RelayCPUPerDelivUS != nil { // also at a --rate, where the rates match
+			fmt.Fprintf(w, "   relay CPU %.1f µs", *run.RelayCPUPerDelivUS)
 		}
 		if run.OfDurableRelay != nil {
 			fmt.Fprintf(w, "   %.3f × durable relay", *run.OfDurableRelay)
