@@ -97,9 +97,6 @@ func compare(runs []*Report, variants []variant) *Report {
 			r, base := runs[i], runs[i-j]
 			mine = append(mine, r)
 			f.DeliveredPerS = append(f.DeliveredPerS, r.DeliveredPerS)
-			if r.P99MS != nil {
-				f.P99MS = append(f.P99MS, *r.P99MS)
-			}
 			if base.DeliveredPerS > 0 {
 				f.OfFirst = append(f.OfFirst, r.DeliveredPerS/base.DeliveredPerS)
 			}
@@ -120,6 +117,7 @@ func compare(runs []*Report, variants []variant) *Report {
 			m := median(cpuRatios)
 			f.MedianCPUOfFirst = &m
 		}
+		f.P99MS, _ = perRound(mine, func(r *Report) *float64 { return r.P99MS })
 		f.MedianP99MS = median(f.P99MS)
 		f.Ratio, f.MedianRatio = perRound(mine, func(r *Report) *float64 { return r.Ratio })
 		f.OfRelay, f.MedianOfRelay = perRound(mine, func(r *Report) *float64 { return r.OfRelay })

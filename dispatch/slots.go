@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -104,25 +105,19 @@ const (
 
 // admit splits claims into those within their endpoint's bounds, which it
 // counts as held, and the ids of those beyond them. fit is claims itself,
-// the ones beyond the bounds taken out in place: nothing is allocated or
-// copied in the common case, where every claim fits.
+// the ones beyond the bounds taken out in place (and the tail left behind
+// cleared): nothing is allocated in the common case, where every claim
+// fits.
 func (s *endpointSlots) admit(claims []hookbridge.Claim) (fit []hookbridge.Claim, over []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fit = claims[:0]
-	for i := range claims {
-		c := &claims[i]
-		if !s.hold(c.Endpoint.ID, s.most, s.maxWaiting) {
-			over = append(over, c.Delivery.ID)
-			continue
+	fit = slices.DeleteFunc(claims, func(c hookbridge.Claim) bool {
+		if s.hold(c.Endpoint.ID, s.most, s.maxWaiting) {
+			return false
 		}
-		if len(fit) < i {
-			fit = append(fit, *c) // over an element already looked at
-		} else {
-			fit = fit[:i+1]
-		}
-	}
-	clear(claims[len(fit):]) // what moved, or went over, holds no payload
+		over = append(over, c.Delivery.ID)
+		return true
+	})
 	return fit, over
 }
 
