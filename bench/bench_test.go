@@ -284,6 +284,30 @@ func TestCompareReferences(t *testing.T) {
 	if strings.Contains(out.String(), "durable") {
 		t.Errorf("the comparison printed a durable relay no run measured:\n%s", out.String())
 	}
+
+	// With the durable relay measured too (--durable-relay), its ratio and
+	// its CPU per delivery come per round and as medians.
+	durable := func(r *Report, of, cpu float64) *Report {
+		r.OfDurableRelay, r.DurableRelayCPUPerDelivUS = f(of), f(cpu)
+		return r
+	}
+	runs = []*Report{durable(run("a", 1000, 0.50), 0.70, 50), durable(run("a", 900, 0.40), 0.60, 56),
+		durable(run("a", 1200, 0.55), 0.75, 47)}
+	rep = compare(runs, []variant{{DestHTTP, "", false}})
+	d := rep.Comparison[0]
+	if !slices.Equal(d.OfDurableRelay, []float64{0.70, 0.60, 0.75}) || !slices.Equal(d.DurableRelayCPUUS, []float64{50, 56, 47}) {
+		t.Errorf("per round: of_durable_relay %v, its CPU %v; want each run's own", d.OfDurableRelay, d.DurableRelayCPUUS)
+	}
+	if d.MedianOfDurableRelay == nil || *d.MedianOfDurableRelay != 0.70 || d.MedianDurableRelayCPUUS == nil || *d.MedianDurableRelayCPUUS != 50 {
+		t.Errorf("medians: of_durable_relay %v, its CPU %v; want 0.70 and 50", d.MedianOfDurableRelay, d.MedianDurableRelayCPUUS)
+	}
+	out.Reset()
+	rep.printComparison(&out)
+	for _, want := range []string{"0.600 × durable relay   durable relay CPU 56.0 µs", "× durable relay 0.7, durable relay CPU 50 µs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the comparison printed\n%s\nwithout %q", out.String(), want)
+		}
+	}
 }
 
 // TestReleaseWhenGone: a held request whose sender has given up on it (its

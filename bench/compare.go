@@ -27,6 +27,8 @@ type DestinationFigures struct {
 	OfRelay        []float64 `json:"of_relay,omitempty"`                  // delivered_per_s / relay_per_s
 	RelayCPUUS     []float64 `json:"relay_cpu_us_per_delivery,omitempty"` // the store-less relay's
 	OfDurableRelay []float64 `json:"of_durable_relay,omitempty"`          // delivered_per_s / durable_relay_per_s
+	// DurableRelayCPUUS is the durable relay's CPU per delivery, per round.
+	DurableRelayCPUUS []float64 `json:"durable_relay_cpu_us_per_delivery,omitempty"`
 
 	MedianPerS       float64  `json:"median_delivered_per_s"`
 	MedianCPUUS      *float64 `json:"median_cpu_us_per_delivery"`
@@ -38,6 +40,8 @@ type DestinationFigures struct {
 	MedianOfRelay        *float64 `json:"median_of_relay,omitempty"`
 	MedianRelayCPUUS     *float64 `json:"median_relay_cpu_us_per_delivery,omitempty"`
 	MedianOfDurableRelay *float64 `json:"median_of_durable_relay,omitempty"`
+
+	MedianDurableRelayCPUUS *float64 `json:"median_durable_relay_cpu_us_per_delivery,omitempty"`
 }
 
 // compare sums the runs of a comparison (rounds × variants, in that
@@ -123,6 +127,7 @@ func compare(runs []*Report, variants []variant) *Report {
 		f.OfRelay, f.MedianOfRelay = perRound(mine, func(r *Report) *float64 { return r.OfRelay })
 		f.RelayCPUUS, f.MedianRelayCPUUS = perRound(mine, func(r *Report) *float64 { return r.RelayCPUPerDelivUS })
 		f.OfDurableRelay, f.MedianOfDurableRelay = perRound(mine, func(r *Report) *float64 { return r.OfDurableRelay })
+		f.DurableRelayCPUUS, f.MedianDurableRelayCPUUS = perRound(mine, func(r *Report) *float64 { return r.DurableRelayCPUPerDelivUS })
 		out.Comparison = append(out.Comparison, f)
 	}
 	out.DeliveredPerS = out.Comparison[0].MedianPerS
@@ -201,6 +206,9 @@ func (r *Report) printComparison(w io.Writer) {
 		if run.OfDurableRelay != nil {
 			fmt.Fprintf(w, "   %.3f × durable relay", *run.OfDurableRelay)
 		}
+		if run.DurableRelayCPUPerDelivUS != nil {
+			fmt.Fprintf(w, "   durable relay CPU %.1f µs", *run.DurableRelayCPUPerDelivUS)
+		}
 		if run.Ratio != nil {
 			fmt.Fprintf(w, "   %.3f × baseline", *run.Ratio)
 		}
@@ -238,7 +246,8 @@ func (r *Report) printComparison(w io.Writer) {
 			v    *float64
 			unit string
 		}{{"× relay", f.MedianOfRelay, ""}, {"relay CPU", f.MedianRelayCPUUS, " µs"},
-			{"× durable relay", f.MedianOfDurableRelay, ""}, {"× baseline", f.MedianRatio, ""}} {
+			{"× durable relay", f.MedianOfDurableRelay, ""}, {"durable relay CPU", f.MedianDurableRelayCPUUS, " µs"},
+			{"× baseline", f.MedianRatio, ""}} {
 			if m.v != nil {
 				figures = append(figures, fmt.Sprintf("%s %.3g%s", m.name, *m.v, m.unit))
 			}
