@@ -191,26 +191,20 @@ func (r *Report) printComparison(w io.Writer) {
 		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, compared, interleaved)
 	for i, run := range r.Runs {
 		fmt.Fprintf(w, "  round %d  %-*s %9.0f deliveries/s", i/len(r.Comparison)+1, width, label(run.Destination, run.ServerBinary), run.DeliveredPerS)
-		if run.CPUPerDelivUS != nil {
-			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *run.CPUPerDelivUS)
-		}
-		if run.P99MS != nil {
-			fmt.Fprintf(w, "   p99 %6.1f ms", *run.P99MS)
-		}
-		if run.OfRelay != nil {
-			fmt.Fprintf(w, "   %.3f × relay", *run.OfRelay)
-		}
-		if run.RelayCPUPerDelivUS != nil { // also at a --rate, where the rates match
-			fmt.Fprintf(w, "   relay CPU %.1f µs", *run.RelayCPUPerDelivUS)
-		}
-		if run.OfDurableRelay != nil {
-			fmt.Fprintf(w, "   %.3f × durable relay", *run.OfDurableRelay)
-		}
-		if run.DurableRelayCPUPerDelivUS != nil {
-			fmt.Fprintf(w, "   durable relay CPU %.1f µs", *run.DurableRelayCPUPerDelivUS)
-		}
-		if run.Ratio != nil {
-			fmt.Fprintf(w, "   %.3f × baseline", *run.Ratio)
+		// The figures the run measured, in this order; the relays' CPU
+		// also at a --rate, where the rates match.
+		for _, m := range []struct {
+			format string
+			v      *float64
+		}{
+			{"server CPU %6.1f µs per delivery", run.CPUPerDelivUS}, {"p99 %6.1f ms", run.P99MS},
+			{"%.3f × relay", run.OfRelay}, {"relay CPU %.1f µs", run.RelayCPUPerDelivUS},
+			{"%.3f × durable relay", run.OfDurableRelay}, {"durable relay CPU %.1f µs", run.DurableRelayCPUPerDelivUS},
+			{"%.3f × baseline", run.Ratio},
+		} {
+			if m.v != nil {
+				fmt.Fprintf(w, "   "+m.format, *m.v)
+			}
 		}
 		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
 	}
