@@ -6,14 +6,22 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/hookbridge/hookbridge/internal/storekit"
 )
 
 // relayLog is what makes --durable-relay's relay durable: an append-only
 // file, group-committed. Records queued while a write and its sync are
 // under way go out together in the next one (one write, one fsync),
 // so that, as in Hookbridge's writer, one sync covers every caller
-// waiting. It keeps no index and is never read back: it is the least a
-// gateway can write and still say that an accepted message is on disk.
+// waiting. Before each write it gathers as Hookbridge's writer does
+// (storekit.Gather): it waits out the rest of storekit.GatherWindow after
+// the last write began, unless storekit.GatherEnough records are queued
+// first, so that at a paced rate a sync covers a few milliseconds' records
+// rather than each alone. It keeps no index and is never read back: it is
+// the least a gateway can write and still say that an accepted message is
+// on disk.
 type relayLog struct {
 	f *os.File
 
@@ -23,7 +31,11 @@ type relayLog struct {
 	closed  bool           // close has been called: no more records
 	err     error          // the first failed write or sync; every later record fails with it
 	kick    chan struct{}  // capacity 1: buf has records
-	done    chan struct{}  // closed when loop has returned
+	// enough is, while loop gathers, the number of queued records at
+	// which add wakes it before its wait is over; 0 otherwise, when every
+	// add signals.
+	enough int
+	done   chan struct{} // closed when loop has returned
 }
 
 // openRelayLog creates the log file in dir and starts the goroutine that
@@ -58,10 +70,10 @@ func (l *relayLog) add(parts ...[]byte) <-chan error {
 		l.buf = append(l.buf, '\n')
 		l.waiters = append(l.waiters, res)
 	}
+	wake := l.enough == 0 || len(l.waiters) == l.enough
 	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}:
-	default:
+	if wake {
+		l.signal()
 	}
 	return res
 }
@@ -69,12 +81,50 @@ func (l *relayLog) add(parts ...[]byte) <-chan error {
 // append adds a record and waits until it is on disk.
 func (l *relayLog) append(parts ...[]byte) error { return <-l.add(parts...) }
 
+// signal wakes loop, unless a wake-up is already pending.
+func (l *relayLog) signal() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
 // loop writes and syncs what has been queued, until close.
 func (l *relayLog) loop() {
 	defer close(l.done)
-	var buf []byte
+	var (
+		buf   []byte
+		g     storekit.Gather
+		timer = time.NewTimer(0)
+	)
+	<-timer.C
 	for range l.kick {
 		l.mu.Lock()
+		for !l.closed && len(l.waiters) > 0 {
+			wait, enough := g.Wait(len(l.waiters))
+			if wait <= 0 || len(l.waiters) >= enough {
+				break
+			}
+			// A signal waiting in kick is for a record already queued:
+			// drop it, or it would end the wait at once.
+			l.enough = enough
+			select {
+			case <-l.kick:
+			default:
+			}
+			l.mu.Unlock()
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-l.kick:
+				timer.Stop()
+			}
+			l.mu.Lock()
+			l.enough = 0
+		}
+		if len(l.waiters) > 0 {
+			g.Began(len(l.waiters))
+		}
 		buf, l.buf = l.buf, buf[:0]
 		waiters := l.waiters
 		l.waiters = nil
@@ -109,10 +159,7 @@ func (l *relayLog) close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
+	l.signal()
 	<-l.done
 	return errors.Join(l.err, l.f.Close())
 }
