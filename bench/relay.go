@@ -110,12 +110,12 @@ func startRelay(target string, workers int, logDir string) (*relayServer, error)
 // base and stop make the relay a target of the load client.
 func (r *relayServer) base() string { return r.url }
 
-// stop closes the relay once its requests are answered and its workers
-// have forwarded what they were given, and returns the first failed
-// forward.
 // cpuSoFar: the relay runs in the bench, whose CPU is not the relay's alone.
 func (r *relayServer) cpuSoFar() (time.Duration, bool) { return 0, false }
 
+// stop closes the relay once its requests are answered and its workers
+// have forwarded what they were given, and returns the first failed
+// forward or write of its log.
 func (r *relayServer) stop() (serverUsage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), serverStopTimeout)
 	defer cancel()

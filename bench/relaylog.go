@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,154 +13,181 @@ import (
 )
 
 // relayLog is what makes --durable-relay's relay durable: an append-only
-// file, group-committed. Records queued while a write and its sync are
-// under way go out together in the next one (one write, one fsync),
-// so that, as in Hookbridge's writer, one sync covers every caller
-// waiting. Before each write it gathers as Hookbridge's writer does
-// (storekit.Gather): it waits out the rest of storekit.GatherWindow after
-// the last write began, unless storekit.GatherEnough records are queued
-// first, so that at a paced rate a sync covers a few milliseconds' records
-// rather than each alone. It keeps no index and is never read back: it is
+// file, group-committed in the shape of Hookbridge's SQLite writer. Its
+// records go through a storekit.GroupQueue to one goroutine that writes
+// what is queued with one write and one fsync and then answers every
+// caller, gathering before each write as the writer does (storekit.Gather:
+// the rest of storekit.GatherWindow after the last write began, unless
+// storekit.GatherEnough records are queued first), so that at a paced
+// rate one sync covers a few milliseconds' records rather than each
+// alone. A message's record is waited for (append); a delivery's end is
+// not (add): a recorder goroutine gathers the ends queued meanwhile into
+// one record and waits for it, as Hookbridge's recorder does for its
+// workers' results. The log keeps no index and is never read back: it is
 // the least a gateway can write and still say that an accepted message is
 // on disk.
 type relayLog struct {
 	f *os.File
+	q *storekit.GroupQueue[struct{}, *logRecord]
 
-	mu      sync.Mutex
-	buf     []byte         // records not yet written
-	waiters []chan<- error // of the records in buf that wait for their sync
-	closed  bool           // close has been called: no more records
-	err     error          // the first failed write or sync; every later record fails with it
-	kick    chan struct{}  // capacity 1: buf has records
-	// enough is, while loop gathers, the number of queued records at
-	// which add wakes it before its wait is over; 0 otherwise, when every
-	// add signals.
-	enough int
-	done   chan struct{} // closed when loop has returned
+	// later carries the records nobody waits for to the recorder; mu
+	// guards it against close (add holds it for reading).
+	mu       sync.RWMutex
+	later    chan []byte
+	closed   bool
+	recorded chan struct{} // closed when the recorder has returned
+
+	errMu sync.Mutex
+	err   error // the first failed write or sync; every later record fails with it
 }
 
-// openRelayLog creates the log file in dir and starts the goroutine that
-// writes it; close stops it.
+// logRecord is one record queued for the log: whole lines, each ending
+// in '\n'.
+type logRecord struct {
+	storekit.Waiter[struct{}]
+	data []byte
+}
+
+// openRelayLog creates the log file in dir and starts the goroutines that
+// write it; close stops them.
 func openRelayLog(dir string) (*relayLog, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "relay.log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("relay log: %w", err)
 	}
-	l := &relayLog{f: f, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &relayLog{
+		f:        f,
+		q:        storekit.NewGroupQueue[struct{}, *logRecord](),
+		later:    make(chan []byte, 1024),
+		recorded: make(chan struct{}),
+	}
 	go l.loop()
+	go l.record()
 	return l, nil
 }
 
 // errLogClosed is the answer to a record added after close.
 var errLogClosed = errors.New("relay log: closed")
 
-// add queues a record made of parts and returns the channel that receives
-// nil once it is on disk, or the error that kept it from being.
-func (l *relayLog) add(parts ...[]byte) <-chan error {
-	res := make(chan error, 1)
-	l.mu.Lock()
-	switch {
-	case l.err != nil:
-		res <- l.err
-	case l.closed:
-		res <- errLogClosed
-	default:
-		for _, p := range parts {
-			l.buf = append(l.buf, p...)
-		}
-		l.buf = append(l.buf, '\n')
-		l.waiters = append(l.waiters, res)
+// append writes a record made of parts and returns once it is on disk, or
+// with the error that kept it from being.
+func (l *relayLog) append(parts ...[]byte) error {
+	_, err := l.q.Submit(context.Background(), &logRecord{data: line(nil, parts)})
+	if errors.Is(err, storekit.ErrClosed) {
+		return errLogClosed
 	}
-	wake := l.enough == 0 || len(l.waiters) == l.enough
-	l.mu.Unlock()
-	if wake {
-		l.signal()
-	}
-	return res
+	return err
 }
 
-// append adds a record and waits until it is on disk.
-func (l *relayLog) append(parts ...[]byte) error { return <-l.add(parts...) }
-
-// signal wakes loop, unless a wake-up is already pending.
-func (l *relayLog) signal() {
-	select {
-	case l.kick <- struct{}{}:
-	default:
+// add queues a record made of parts without waiting for it: the recorder
+// writes it with the next group, and a failure is close's error. Records
+// added after close are dropped.
+func (l *relayLog) add(parts ...[]byte) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.closed {
+		l.later <- line(nil, parts)
 	}
 }
 
-// loop writes and syncs what has been queued, until close.
-func (l *relayLog) loop() {
-	defer close(l.done)
-	var (
-		buf   []byte
-		g     storekit.Gather
-		timer = time.NewTimer(0)
-	)
-	<-timer.C
-	for range l.kick {
-		l.mu.Lock()
-		for !l.closed && len(l.waiters) > 0 {
-			wait, enough := g.Wait(len(l.waiters))
-			if wait <= 0 || len(l.waiters) >= enough {
-				break
-			}
-			// A signal waiting in kick is for a record already queued:
-			// drop it, or it would end the wait at once.
-			l.enough = enough
+// line appends parts and a newline to buf.
+func line(buf []byte, parts [][]byte) []byte {
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	return append(buf, '\n')
+}
+
+// record is the recorder: it writes the records added without waiting,
+// those queued meanwhile together, until close.
+func (l *relayLog) record() {
+	defer close(l.recorded)
+	for rec := range l.later {
+		data := rec
+	gather:
+		for {
 			select {
-			case <-l.kick:
+			case more, ok := <-l.later:
+				if !ok {
+					break gather
+				}
+				data = append(data, more...)
 			default:
+				break gather
 			}
-			l.mu.Unlock()
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-l.kick:
-				timer.Stop()
+		}
+		if _, err := l.q.Submit(context.Background(), &logRecord{data: data}); err != nil {
+			l.fail(err)
+		}
+	}
+}
+
+// loop writes and syncs what has been queued, until the queue is closed
+// and drained.
+func (l *relayLog) loop() {
+	defer l.q.Exit()
+	var (
+		batch []*logRecord
+		buf   []byte
+		ok    bool
+		g     storekit.Gather
+	)
+	gather := func(pending []*logRecord) (time.Duration, int) { return g.Wait(len(pending)) }
+	for {
+		if batch, ok = l.q.Take(batch, 0, gather); !ok {
+			return
+		}
+		g.Began(len(batch))
+		buf = buf[:0]
+		taken := batch[:0]
+		for _, r := range batch {
+			if r.Take() {
+				buf = append(buf, r.data...)
+				taken = append(taken, r)
 			}
-			l.mu.Lock()
-			l.enough = 0
 		}
-		if len(l.waiters) > 0 {
-			g.Began(len(l.waiters))
-		}
-		buf, l.buf = l.buf, buf[:0]
-		waiters := l.waiters
-		l.waiters = nil
-		closed := l.closed
-		l.mu.Unlock()
-		if len(waiters) > 0 {
-			_, err := l.f.Write(buf)
-			if err == nil {
+		err := l.failed()
+		if err == nil {
+			if _, err = l.f.Write(buf); err == nil {
 				err = l.f.Sync()
 			}
 			if err != nil {
 				err = fmt.Errorf("relay log: %w", err)
-				l.mu.Lock()
-				if l.err == nil {
-					l.err = err
-				}
-				l.mu.Unlock()
-			}
-			for _, w := range waiters {
-				w <- err
+				l.fail(err)
 			}
 		}
-		if closed {
-			return
+		for _, r := range taken {
+			r.Answer(struct{}{}, err)
 		}
+		clear(batch) // let the records go
 	}
 }
 
-// close writes what is queued, stops the goroutine and closes the file. It
-// returns the first failed write or sync.
+// fail keeps the first failed write or sync.
+func (l *relayLog) fail(err error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *relayLog) failed() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.err
+}
+
+// close writes what is queued, stops the goroutines and closes the file.
+// It returns the first failed write or sync.
 func (l *relayLog) close() error {
 	l.mu.Lock()
-	l.closed = true
+	if !l.closed {
+		l.closed = true
+		close(l.later)
+	}
 	l.mu.Unlock()
-	l.signal()
-	<-l.done
-	return errors.Join(l.err, l.f.Close())
+	<-l.recorded
+	l.q.Close()
+	return errors.Join(l.failed(), l.f.Close())
 }

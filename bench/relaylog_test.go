@@ -61,6 +61,7 @@ func TestRelayLog(t *testing.T) {
 	if err := l.append([]byte("late")); !errors.Is(err, errLogClosed) {
 		t.Errorf("append after close: %v, want errLogClosed", err)
 	}
+	l.add([]byte("late end")) // dropped, not written and not a panic
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
