@@ -78,10 +78,9 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("%d generations, %d commits, %.1f frames per commit\n", t.generations, t.commits, float64(t.frames)/float64(t.commits))
-	if t.counted > 0 {
-		perCommit := t.rowsPerCommit()
+	if t.rows > 0 {
 		fmt.Printf("%.2f %s rows per commit (over %d commits), %.2f frames per row\n",
-			perCommit, *rows, t.counted, float64(t.frames)/float64(t.commits)/perCommit)
+			t.rowsPerCommit(), *rows, t.counted, float64(t.countedFrames)/float64(t.rows))
 	}
 	shapes := make([]string, 0, len(t.byShape))
 	for s := range t.byShape {
@@ -99,30 +98,34 @@ func main() {
 type tally struct {
 	generations, commits, frames int
 	byShape                      map[string]int // frames by their page's shape
-	rows, counted                int            // rows inserted, over counted commits
+	// Of the commits after the first one in its generation that writes
+	// the counted table (whose rowids they are measured from): how many,
+	// their frames, and the rows they inserted.
+	counted, countedFrames, rows int
 }
 
 // add counts one generation's commits; prefix names the table whose rows
 // are counted.
 func (t *tally) add(commits []commit, prefix string) {
 	t.generations++
-	last := int64(-1)
+	last := int64(-1) // the table's largest rowid so far; -1 until seen
 	for _, c := range commits {
 		t.commits++
 		t.frames += len(c.pages)
 		for _, p := range c.pages {
 			t.byShape[shape(p)]++
 		}
-		// Rows inserted: how far the table's largest rowid moved. The
-		// first commit of a generation that writes the table has no
-		// predecessor in it, so it is not counted.
-		if top := maxRowid(c.pages, prefix); top >= 0 {
-			if last >= 0 {
+		// Rows inserted: how far the table's largest rowid moved, zero
+		// in a commit that does not write the table.
+		top := maxRowid(c.pages, prefix)
+		if last >= 0 {
+			t.counted++
+			t.countedFrames += len(c.pages)
+			if top > last {
 				t.rows += int(top - last)
-				t.counted++
 			}
-			last = top
 		}
+		last = max(last, top)
 	}
 }
 
@@ -196,14 +199,16 @@ const (
 	tableLeaf     = 0x0d
 )
 
+var kinds = map[byte]string{indexInterior: "index interior", tableInterior: "table interior",
+	indexLeaf: "index", tableLeaf: "table"}
+
 // shape names a page by its kind and the shape of its first cell's key.
 func shape(pg page) string {
 	if pg.no == 1 {
 		return "page 1 (the database header, the schema's root)"
 	}
 	p := pg.data
-	kind := map[byte]string{indexInterior: "index interior", tableInterior: "table interior",
-		indexLeaf: "index", tableLeaf: "table"}[p[0]]
+	kind := kinds[p[0]]
 	if kind == "" {
 		return "other"
 	}
