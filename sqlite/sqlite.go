@@ -304,7 +304,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		// Open runs the migrations before the writer starts.
 		ran := false
-		err = runTx(ctx, s.w, func(tx *sql.Tx) error {
+		err = runTx(ctx, s.w, nil, func(tx *sql.Tx) error {
 			var applied bool
 			if err := tx.QueryRowContext(ctx,
 				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, version,

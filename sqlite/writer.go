@@ -84,6 +84,8 @@ type writer struct {
 	// handed is the last group's writeTx.handed, emptied, for the next
 	// group to fill again rather than grow a new one from nothing.
 	handed []hookbridge.Claim
+
+	stats writerStats // see Store.WriterStats
 }
 
 // maxKeptHanded bounds the claims handed whose room the writer keeps
@@ -160,6 +162,7 @@ func (w *writer) loop() {
 		if batch, ok = w.queue.Take(batch, 0, gather); !ok {
 			return
 		}
+		began := time.Now()
 		w.mu.Lock()
 		handoff := w.handoff
 		w.mu.Unlock()
@@ -178,6 +181,7 @@ func (w *writer) loop() {
 			w.runGroup(rest[:n], handoff)
 			rest = rest[n:]
 		}
+		w.stats.busyNanos.Add(int64(time.Since(began)))
 		clear(batch) // let the requests go
 	}
 }
@@ -186,14 +190,16 @@ func (w *writer) runSolo(r *writeReq) {
 	if !r.Take() {
 		return // its caller gave up
 	}
-	err := runTx(r.ctx, w.db, r.solo)
+	w.stats.writes.Add(1)
+	err := runTx(r.ctx, w.db, &w.stats, r.solo)
 	clear(w.subs) // it may have changed endpoints or applications
 	r.Answer(struct{}{}, err)
 }
 
-// runTx runs fn in a transaction on db and commits it if fn returns nil.
-// The transaction is BEGIN IMMEDIATE (see writerParams).
-func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+// runTx runs fn in a transaction on db and commits it if fn returns nil,
+// counting the commit in stats unless it is nil. The transaction is BEGIN
+// IMMEDIATE (see writerParams).
+func runTx(ctx context.Context, db *sql.DB, stats *writerStats, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -202,7 +208,7 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback() // the error that made us roll back is the one to report
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := stats.commit(tx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -231,6 +237,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 	if len(live) == 0 {
 		return
 	}
+	w.stats.writes.Add(uint64(len(live)))
 	if len(live) > 1 && w.runBare(live, handoff) {
 		return
 	}
@@ -309,7 +316,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		// changed.
 		clear(w.subs)
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := w.stats.commit(sqlTx); err != nil {
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
@@ -344,7 +351,7 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 			return false
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := w.stats.commit(sqlTx); err != nil {
 		tx.cancelHandoff(0)
 		clear(w.subs)
 		answer(fmt.Errorf("commit: %w", err))

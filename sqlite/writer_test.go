@@ -219,3 +219,55 @@ func openPath(t *testing.T, path string) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestWriterStats: the writer counts each write it runs and each commit,
+// once, whether the write stands alone or shares its commit with others;
+// a write that fails is counted but commits nothing.
+func TestWriterStats(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app := newAppWithEndpoint(t, s)
+	before := s.WriterStats()
+
+	failed := errors.New("refused")
+	if err := s.write(ctx, func(*sql.Tx) error { return failed }); !errors.Is(err, failed) {
+		t.Fatalf("failing write: %v", err)
+	}
+	release := blockWriter(t, s)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			if _, _, err := s.CreateMessage(ctx, &hookbridge.Message{AppID: app.ID, EventType: "a", Payload: []byte(`{}`)}); err != nil {
+				t.Error(err)
+			}
+		})
+		waitQueued(t, s, i+1)
+	}
+	release()
+	wg.Wait()
+	// The writer adds a batch's busy time once the batch is done, after
+	// answering: a write taken later is answered after that.
+	if err := s.write(ctx, func(*sql.Tx) error { return failed }); !errors.Is(err, failed) {
+		t.Fatalf("failing write: %v", err)
+	}
+
+	after := s.WriterStats()
+	// Two failed writes, the one holding the writer, and the three
+	// messages in one group; commits: the holding write's and the group's.
+	if w, c := after.Writes-before.Writes, after.Commits-before.Commits; w != 6 || c != 2 {
+		t.Errorf("%d writes and %d commits counted, want 6 and 2", w, c)
+	}
+	if !slices.Equal(after.CommitBuckets, commitBuckets[:]) || len(after.CommitCounts) != len(commitBuckets) {
+		t.Fatalf("buckets %v with %d counts, want %v", after.CommitBuckets, len(after.CommitCounts), commitBuckets)
+	}
+	for i, n := range after.CommitCounts {
+		if i > 0 && n < after.CommitCounts[i-1] || n > after.Commits {
+			t.Errorf("cumulative counts %v of %d commits", after.CommitCounts, after.Commits)
+			break
+		}
+	}
+	if after.CommitSeconds <= before.CommitSeconds || after.BusySeconds < after.CommitSeconds {
+		t.Errorf("commits took %v s, the writer was busy %v s: want some time, and no more than the busy time", after.CommitSeconds, after.BusySeconds)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hookbridge/hookbridge/api"
 	"github.com/hookbridge/hookbridge/dispatch"
 	"github.com/hookbridge/hookbridge/internal/storekit"
+	"github.com/hookbridge/hookbridge/sqlite"
 	"github.com/hookbridge/hookbridge/tracing"
 )
 
@@ -55,7 +56,8 @@ func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, tracer *tracing.
 }
 
 // storeCollector reads the database's backlog when a scrape asks: the
-// only work a scrape adds. If the database does not answer,
+// only work a scrape adds. It also gives the figures the store keeps in
+// memory: the filters' counts, and SQLite's writer's. If the database does not answer,
 // hookbridge_store_up is 0 and the rest is still served.
 type storeCollector struct {
 	store hookbridge.Store
@@ -75,7 +77,18 @@ var (
 		"Deliveries this instance did not create because the endpoint's filter did not match the message (failed evaluations included).", nil, nil)
 	filterFailedDesc = prometheus.NewDesc("hookbridge_filter_errors_total",
 		"Of those, the filter evaluations that failed on the message (a missing field, a type that does not fit, the cost limit): no match.", nil, nil)
+	commitDesc = prometheus.NewDesc("hookbridge_sqlite_commit_duration_seconds",
+		"How long the SQLite writer's commits took: the write-ahead log written and synced to disk, now and then with a checkpoint into the database file. Every write waits for one, so slow commits with a writer not busy point at the disk.", nil, nil)
+	writerBusyDesc = prometheus.NewDesc("hookbridge_sqlite_writer_busy_seconds_total",
+		"Time the SQLite writer spent running writes, commits included: its rate is the share of the time the one writer was busy.", nil, nil)
+	writesDesc = prometheus.NewDesc("hookbridge_sqlite_writes_total",
+		"Writes the SQLite writer ran (a message's fan-out, a batch of results, a claim, …); over the commits' count, the writes each commit carried.", nil, nil)
 )
+
+// writerStatser is a store with one writer connection (SQLite).
+type writerStatser interface {
+	WriterStats() sqlite.WriterStats
+}
 
 // filterCounter is a store that evaluates endpoint filters (both do).
 type filterCounter interface {
@@ -91,6 +104,11 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- filterSkippedDesc
 		ch <- filterFailedDesc
 	}
+	if _, ok := c.store.(writerStatser); ok {
+		ch <- commitDesc
+		ch <- writerBusyDesc
+		ch <- writesDesc
+	}
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -98,6 +116,16 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		n := fc.FilterCounts()
 		ch <- prometheus.MustNewConstMetric(filterSkippedDesc, prometheus.CounterValue, float64(n.Skipped))
 		ch <- prometheus.MustNewConstMetric(filterFailedDesc, prometheus.CounterValue, float64(n.Failed))
+	}
+	if ws, ok := c.store.(writerStatser); ok {
+		st := ws.WriterStats()
+		buckets := make(map[float64]uint64, len(st.CommitBuckets))
+		for i, le := range st.CommitBuckets {
+			buckets[le] = st.CommitCounts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(commitDesc, st.Commits, st.CommitSeconds, buckets)
+		ch <- prometheus.MustNewConstMetric(writerBusyDesc, prometheus.CounterValue, st.BusySeconds)
+		ch <- prometheus.MustNewConstMetric(writesDesc, prometheus.CounterValue, float64(st.Writes))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
 	defer cancel()

@@ -41,6 +41,9 @@ var monitoredFamilies = map[string]family{
 	"hookbridge_store_up":                          {dto.MetricType_GAUGE, nil},
 	"hookbridge_filter_skipped_total":              {dto.MetricType_COUNTER, nil},
 	"hookbridge_filter_errors_total":               {dto.MetricType_COUNTER, nil},
+	"hookbridge_sqlite_commit_duration_seconds":    {dto.MetricType_HISTOGRAM, nil},
+	"hookbridge_sqlite_writer_busy_seconds_total":  {dto.MetricType_COUNTER, nil},
+	"hookbridge_sqlite_writes_total":               {dto.MetricType_COUNTER, nil},
 	"go_goroutines":                                {dto.MetricType_GAUGE, nil},
 	"go_memstats_heap_alloc_bytes":                 {dto.MetricType_GAUGE, nil},
 	"process_start_time_seconds":                   {dto.MetricType_GAUGE, nil},
@@ -48,8 +51,12 @@ var monitoredFamilies = map[string]family{
 }
 
 // attemptBuckets are the duration histogram's upper bounds, which
-// dashboards' quantile queries are written against.
-var attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, math.Inf(1)}
+// dashboards' quantile queries are written against; commitBuckets the
+// SQLite commits'.
+var (
+	attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, math.Inf(1)}
+	commitBuckets  = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, math.Inf(1)}
+)
 
 // scrape gets /metrics with key in the text format and parses it.
 func scrape(t *testing.T, srv *server, key string) (status int, contentType string, families map[string]*dto.MetricFamily) {
@@ -187,6 +194,28 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if !slices.Equal(bounds, attemptBuckets) {
 		t.Errorf("duration buckets %v, want %v", bounds, attemptBuckets)
+	}
+
+	// The writer committed the applications, the endpoint, the message and
+	// its result at least: each commit counted once, in its bucket.
+	commits := families["hookbridge_sqlite_commit_duration_seconds"].GetMetric()[0].GetHistogram()
+	bounds = bounds[:0]
+	var last uint64
+	for _, b := range commits.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+		if b.GetCumulativeCount() < last {
+			t.Errorf("commit bucket %v holds %d, fewer than the bucket before it (%d)", b.GetUpperBound(), b.GetCumulativeCount(), last)
+		}
+		last = b.GetCumulativeCount()
+	}
+	if !slices.Equal(bounds, commitBuckets) {
+		t.Errorf("commit buckets %v, want %v", bounds, commitBuckets)
+	}
+	writes, _ := value(families, "hookbridge_sqlite_writes_total")
+	busy, _ := value(families, "hookbridge_sqlite_writer_busy_seconds_total")
+	if n := commits.GetSampleCount(); n < 5 || last != n || float64(n) > writes || commits.GetSampleSum() <= 0 || busy < commits.GetSampleSum() {
+		t.Errorf("%d commits (%d within the last bound) taking %v s, %v writes, writer busy %v s: want at least 5 commits, all within 2.5 s, no more than the writes, taking some time and no more than the writer's busy time",
+			n, last, commits.GetSampleSum(), writes, busy)
 	}
 
 	for _, w := range []struct {
