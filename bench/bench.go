@@ -247,6 +247,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	dbCPU0, dbKnown := db.cpuSoFar()
 	cpu0, cpu0Known := srv.cpuSoFar()
+	// SQLite's writer figures over the load (not over a backlog run, whose
+	// server restarts).
+	var writer0 writerSample
+	if cfg.Backlog == 0 {
+		writer0 = b.readWriter(ctx, srv)
+	}
 	restart := time.Now()
 	if cfg.Backlog > 0 {
 		b.recv.hold()
@@ -291,6 +297,9 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	// The database's share ends with the last arrival: the look-ups and
 	// the teardown below are the bench's.
 	dbCPU1, dbKnown1 := db.cpuSoFar()
+	if writer0.known {
+		rep.Writer = writerBetween(writer0, b.readWriter(ctx, srv))
+	}
 	// Repeated arrivals so far are told apart by the server's attempt
 	// log while it runs; any that come later count as duplicates.
 	split, err := b.classify(ctx, srv.base(0), apps, ing)

@@ -80,7 +80,9 @@ type Report struct {
 	// and the other background processes) from the first message to the
 	// last arrival, per delivery. It shares the cores with the server.
 	DBCPUPerDelivUS *float64 `json:"db_cpu_us_per_delivery,omitempty"`
-	ElapsedS        float64  `json:"elapsed_s"`
+	// A SQLite server's writer during the load (see WriterReport).
+	Writer   *WriterReport `json:"sqlite_writer,omitempty"`
+	ElapsedS float64       `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
 
@@ -350,6 +352,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.DBCPUPerDelivUS != nil {
 		fmt.Fprintf(w, "  PostgreSQL (on this machine)         CPU %.1f µs per delivery\n", *r.DBCPUPerDelivUS)
+	}
+	if r.Writer != nil {
+		fmt.Fprintf(w, "  SQLite writer                        %s\n", r.Writer)
 	}
 	if r.RelayCPUPerDelivUS != nil {
 		fmt.Fprintf(w, "  store-less relay                     CPU %.1f µs per delivery", *r.RelayCPUPerDelivUS)

@@ -28,29 +28,30 @@ every accepted message has arrived at every endpoint it is owed to (or
 --timeout passes). It reports ingest and delivery rates, accept-to-arrival
 latency (from when the producer sent the message, so the server's commit is
 included), the server's peak RSS and CPU seconds (with a PostgreSQL --db
-served from this machine, the database's CPU too), and lost and duplicate
-deliveries. --baseline runs the same load client straight against the
-receiver, before the server starts and again after it has stopped: the
-ceiling of this machine (the higher of the two, so that a busy moment does
-not flatter the ratio), to which the delivery rate is compared. --relay also
-runs the same load through a relay (a child process, as the server is) that
-forwards each message but writes nothing down: what HTTP alone allows on
-this machine, and its CPU per delivery. It too runs before the server and
-after it, and the two are averaged: the relay at the server's moment, for
-a machine whose speed drifts. --durable-relay does the same with the relay
-also writing each message to an append-only file, synced (group-committed)
-before it answers: the least a durable gateway can do on this machine and
-disk.
---destination amqp, nats or redis has the endpoints publish to RabbitMQ,
-NATS JetStream or Redis streams instead, which the bench consumes from;
-several destinations with --rounds are run interleaved and compared, and
-so are several builds given to --server-binary; --rounds alone repeats the
-run. With --baseline, --relay or --durable-relay, every run of a round
-measures them around its own server, and the ratios to them are given per
-round and as medians.
-Every message's signature is checked; a repeated arrival is a duplicate
-only if the server's attempt log shows it delivered twice, else the
-server had given up on that request (abandoned_requests).
+served from this machine, the database's CPU too; with SQLite, what its one
+writer did over the load, from the server's /metrics: commits, their time, how
+busy it was), and lost and duplicate deliveries. --baseline runs the same load
+client straight against the receiver, before the server starts and again after
+it has stopped: the ceiling of this machine (the higher of the two, so that a
+busy moment does not flatter the ratio), to which the delivery rate is
+compared. --relay also runs the same load through a relay (a child process, as
+the server is) that forwards each message but writes nothing down: what HTTP
+alone allows on this machine, and its CPU per delivery. It too runs before the
+server and after it, and the two are averaged: the relay at the server's
+moment, for a machine whose speed drifts. --durable-relay does the same with
+the relay also writing each message to an append-only file, synced
+(group-committed) before it answers: the least a durable gateway can do on
+this machine and disk.
+--destination amqp, nats or redis has the endpoints publish to RabbitMQ, NATS
+JetStream or Redis streams instead, which the bench consumes from; several
+destinations with --rounds are run interleaved and compared, and so are
+several builds given to --server-binary; --rounds alone repeats the run. With
+--baseline, --relay or --durable-relay, every run of a round measures them
+around its own server, and the ratios to them are given per round and as
+medians.
+Every message's signature is checked; a repeated arrival is a duplicate only
+if the server's attempt log shows it delivered twice, else the server had
+given up on that request (abandoned_requests).
 
 Everything runs on loopback, on free ports unless --addr and --receiver-addr
 name them (beside other services). The exit status is 1 if a delivery was lost.`

@@ -50,6 +50,15 @@ func TestBenchSmoke(t *testing.T) {
 				wantPositive(t, "--relay --baseline", map[string]*float64{"relay_per_s": rep.RelayPerS, "relay_ratio": rep.RelayRatio,
 					"of_relay": rep.OfRelay, "relay_cpu_us_per_delivery": rep.RelayCPUPerDelivUS})
 				wantMeanOfTwo(t, "relay", rep.RelayPerS, rep.RelayRuns)
+				// The writer's figures over the load, from the server's
+				// /metrics: every message is a write, and it never works
+				// more than all the time.
+				if w := rep.Writer; w == nil || w.Commits == 0 || w.WritesPerCommit < 1 || w.CommitMeanMS <= 0 || w.Busy <= 0 || w.Busy > 1.05 {
+					t.Errorf("sqlite_writer = %+v, want commits carrying a write or more each, taking time, the writer busy part of the time", w)
+				}
+			}
+			if strings.Contains(tc.name, "Backlog") && rep.Writer != nil {
+				t.Errorf("sqlite_writer = %+v in a backlog run, whose server restarts; want none", rep.Writer)
 			}
 			if tc.name == "DurableRelay" {
 				wantPositive(t, "--relay --durable-relay", map[string]*float64{"durable_relay_per_s": rep.DurableRelayPerS,
@@ -224,6 +233,9 @@ func TestBenchSmokePostgres(t *testing.T) {
 		"--messages", "1000", "--batch", "20", "--endpoints", "2"})
 	if rep.Store != "postgres" || rep.Instances != 2 {
 		t.Errorf("store %q with %d instances, want postgres with 2", rep.Store, rep.Instances)
+	}
+	if rep.Writer != nil {
+		t.Errorf("sqlite_writer = %+v on PostgreSQL, want none", rep.Writer)
 	}
 	// CI runs PostgreSQL on the same machine, where its processes can be
 	// read; elsewhere it may be in a container or on another host.
