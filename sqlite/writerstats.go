@@ -7,11 +7,12 @@ import (
 )
 
 // commitBuckets are the upper bounds, in seconds, of the commit-duration
-// histogram (WriterStats): from a commit whose sync the disk's cache
-// absorbs to one a stalled disk holds up for seconds. Every write's caller
+// histogram (WriterStats): from a commit whose sync a fast disk, or its
+// cache, answers in a fraction of a millisecond to one a stalled disk
+// holds up for seconds. Every write's caller
 // waits for a commit, so a commit's time is part of every answer that
 // writes: a producer's 202 and a delivery's recorded result.
-var commitBuckets = [...]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+var commitBuckets = [...]float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
 // writerStats are the writer's running figures. Only the writer goroutine
 // adds to them; WriterStats reads them at any time.

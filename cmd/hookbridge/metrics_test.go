@@ -55,7 +55,7 @@ var monitoredFamilies = map[string]family{
 // SQLite commits'.
 var (
 	attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, math.Inf(1)}
-	commitBuckets  = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, math.Inf(1)}
+	commitBuckets  = []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, math.Inf(1)}
 )
 
 // scrape gets /metrics with key in the text format and parses it.
