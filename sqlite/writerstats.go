@@ -55,7 +55,9 @@ type WriterStats struct {
 	// Commits counts every commit, those beyond the last bound too, and
 	// CommitSeconds is their total time. A commit writes the transaction's
 	// pages to the write-ahead log and syncs it; now and then it also
-	// copies the log into the database file (SQLite's checkpoint).
+	// copies the log into the database file (SQLite's checkpoint). The
+	// time is wall time: on cores busy with other work it includes
+	// waiting for one.
 	Commits       uint64
 	CommitSeconds float64
 	// BusySeconds is the writer's time spent running writes, commits
