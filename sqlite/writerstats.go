@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"database/sql"
+	"slices"
+	"sort"
 	"sync/atomic"
 	"time"
 )
@@ -9,9 +11,9 @@ import (
 // commitBuckets are the upper bounds, in seconds, of the commit-duration
 // histogram (WriterStats): from a commit whose sync a fast disk, or its
 // cache, answers in a fraction of a millisecond to one a stalled disk
-// holds up for seconds. Every write's caller
-// waits for a commit, so a commit's time is part of every answer that
-// writes: a producer's 202 and a delivery's recorded result.
+// holds up for seconds. Every write's caller waits for a commit, so a
+// commit's time is part of every answer that writes: a producer's 202 and
+// a delivery's recorded result.
 var commitBuckets = [...]float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
 // writerStats are the writer's running figures. Only the writer goroutine
@@ -34,12 +36,8 @@ func (s *writerStats) commit(tx *sql.Tx) error {
 	err := tx.Commit()
 	d := time.Since(start)
 	s.commitNanos.Add(int64(d))
-	secs := d.Seconds()
-	i := 0
-	for i < len(commitBuckets) && secs > commitBuckets[i] {
-		i++
-	}
-	s.commits[i].Add(1)
+	// The first bound at or above d; len(commitBuckets) if none is.
+	s.commits[sort.SearchFloat64s(commitBuckets[:], d.Seconds())].Add(1)
 	return err
 }
 
@@ -73,7 +71,7 @@ type WriterStats struct {
 func (s *Store) WriterStats() WriterStats {
 	st := &s.wr.stats
 	ws := WriterStats{
-		CommitBuckets: commitBuckets[:],
+		CommitBuckets: slices.Clone(commitBuckets[:]),
 		CommitCounts:  make([]uint64, len(commitBuckets)),
 		BusySeconds:   time.Duration(st.busyNanos.Load()).Seconds(),
 		Writes:        st.writes.Load(),

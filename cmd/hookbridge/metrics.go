@@ -57,8 +57,8 @@ func metricsHandler(srv *api.Server, disp *dispatch.Dispatcher, tracer *tracing.
 
 // storeCollector reads the database's backlog when a scrape asks: the
 // only work a scrape adds. It also gives the figures the store keeps in
-// memory: the filters' counts, and SQLite's writer's. If the database does not answer,
-// hookbridge_store_up is 0 and the rest is still served.
+// memory: the filters' counts, and SQLite's writer's. If the database
+// does not answer, hookbridge_store_up is 0 and the rest is still served.
 type storeCollector struct {
 	store hookbridge.Store
 	log   *slog.Logger
