@@ -3,6 +3,7 @@ package bench
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,18 +18,18 @@ import (
 	"github.com/hookbridge/hookbridge/webhook"
 )
 
-// Run runs the bench that cfg describes, within cfg.Timeout, and returns
-// what it measured. A progress bar is drawn on stderr when it is a
-// terminal; warnings, and those of a server run in this process, are
-// written to it. Deliveries that did not arrive are reported
+// Run runs the bench that cfg describes and returns what it measured.
+// Each run (one, or one per destination or server binary and round) is
+// bounded by cfg.Timeout, so that a comparison of many runs is not cut
+// short by a bound chosen for one. A progress bar is drawn on stderr when
+// it is a terminal; warnings, and those of a server run in this process,
+// are written to it. Deliveries that did not arrive are reported
 // (Report.Lost), not returned as an error: an error means that the run
 // could not measure.
 func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
 	variants := cfg.variants()
 	rounds := max(cfg.Rounds, 1)
 	var runs []*Report
@@ -37,7 +38,7 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 			one := cfg
 			one.Destination, one.ServerBinary = v.destination, v.serverBinary
 			b := &bench{cfg: one, stderr: stderr, progress: newProgress(stderr)}
-			rep, err := b.run(ctx)
+			rep, err := b.runWithin(ctx, cfg.Timeout)
 			if err != nil {
 				if len(variants) == 1 && rounds == 1 {
 					return nil, err
@@ -106,6 +107,21 @@ type bench struct {
 	endpointSecret string   // every endpoint's signing secret
 	consumer       consumer // of a broker --destination; nil for http
 }
+
+// runWithin runs b within timeout. An error that the bound caused says
+// so, where the step it cut short would only say that its context ended.
+func (b *bench) runWithin(ctx context.Context, timeout time.Duration) (*Report, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	rep, err := b.run(ctx)
+	if err != nil && errors.Is(context.Cause(ctx), errTimeout) && !errors.Is(err, errTimeout) {
+		err = fmt.Errorf("%w (%w after %s)", err, errTimeout, timeout)
+	}
+	return rep, err
+}
+
+// errTimeout is the cause of a run's context ending at --timeout.
+var errTimeout = errors.New("--timeout passed")
 
 func (b *bench) run(ctx context.Context) (*Report, error) {
 	cfg := b.cfg

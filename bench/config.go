@@ -71,7 +71,7 @@ type Config struct {
 	AMQPURL      string        // --amqp-url
 	NATSURL      string        // --nats-url
 	RedisURL     string        // --redis-url
-	Timeout      time.Duration // --timeout: the bound on the whole run
+	Timeout      time.Duration // --timeout: the bound on each run (of each round, destination and server binary)
 	InProcess    bool          // --in-process: the server runs in this process, started by Serve
 	ServerBinary string        // --server-binary; "" is the running executable; several, comma-separated, are compared
 

@@ -98,7 +98,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.String(&c.AMQPURL, "amqp-url", bench.DefaultAMQPURL, "RabbitMQ of --destination amqp (the URL's virtual host is used)")
 	fs.String(&c.NATSURL, "nats-url", bench.DefaultNATSURL, "NATS server, with JetStream, of --destination nats (the bench creates a file-stored stream per endpoint)")
 	fs.String(&c.RedisURL, "redis-url", bench.DefaultRedisURL, "Redis of --destination redis (the URL's database number is used)")
-	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; deliveries still missing then are reported lost")
+	fs.Duration(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on each run (with --rounds, several --destination or --server-binary, on each of them, its --baseline and relays included); deliveries still missing then are reported lost")
 	fs.Bool(&c.JSON, "json", false, "print the results as one JSON object")
 	fs.Bool(&c.InProcess, "in-process", false, "run the server inside this process (for --cpuprofile); peak RSS and CPU seconds are then the whole process's, load client and receiver included")
 	fs.String(&c.ServerBinary, "server-binary", "", "the hookbridge binary to run as the server and as the --relay (default: this one); several, comma-separated, compare those builds: each serves once per round (--rounds), interleaved, with the same load client, and the figures are set side by side as with several --destination")

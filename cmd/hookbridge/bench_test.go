@@ -181,6 +181,20 @@ func TestBenchCompareBuilds(t *testing.T) {
 	}
 }
 
+// TestBenchTimeoutNamed: a run that --timeout cuts short says that it
+// was the bound, not only that some step's context ended.
+func TestBenchTimeoutNamed(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--json", "--timeout", "1ns", "--messages", "10"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatalf("bench with a 1ns --timeout exited 0:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "--timeout passed after 1ns") {
+		t.Errorf("stderr = %q, want it to name --timeout", stderr.String())
+	}
+}
+
 // TestBenchFixedPorts: --addr and --receiver-addr put the server and the
 // receiver on the ports given, for a bench run beside other services; a
 // port already taken is an error naming the receiver, not a run.
