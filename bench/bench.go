@@ -25,7 +25,8 @@ import (
 // it is a terminal; warnings, and those of a server run in this process,
 // are written to it. Deliveries that did not arrive are reported
 // (Report.Lost), not returned as an error: an error means that the run
-// could not measure.
+// could not measure. A comparison that fails after its first round also
+// returns the rounds completed before the failure (Report.Unfinished).
 func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
@@ -43,7 +44,8 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 				if len(variants) == 1 && rounds == 1 {
 					return nil, err
 				}
-				return nil, fmt.Errorf("round %d, %s: %w", round+1, v.name(), err)
+				err = fmt.Errorf("round %d, %s: %w", round+1, v.name(), err)
+				return unfinished(runs[:round*len(variants)], variants, err), err
 			}
 			runs = append(runs, rep)
 		}
@@ -52,6 +54,19 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 		return runs[0], nil
 	}
 	return compare(runs, variants), nil
+}
+
+// unfinished is what Run returns with the error that stopped a
+// comparison: the rounds completed before it, compared, so that a long
+// comparison that fails late does not take the earlier rounds with it;
+// nil if none was.
+func unfinished(runs []*Report, variants []variant, err error) *Report {
+	if len(runs) == 0 {
+		return nil
+	}
+	rep := compare(runs, variants)
+	rep.Unfinished = err.Error()
+	return rep
 }
 
 // variant is what one run of a comparison measures: a destination, or

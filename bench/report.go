@@ -92,6 +92,9 @@ type Report struct {
 	// then the sums over the runs, the rate the first destination's median.
 	Runs       []*Report            `json:"runs,omitempty"`
 	Comparison []DestinationFigures `json:"comparison,omitempty"`
+	// Unfinished is why a comparison stopped before its last round; the
+	// runs above are the rounds completed before it.
+	Unfinished string `json:"unfinished,omitempty"`
 	// With --hang: the endpoints that hung, and the delivery rate of the
 	// others while they did (deliveries to them / time to their last).
 	Hanging              int      `json:"hanging,omitempty"`

@@ -54,7 +54,10 @@ if the server's attempt log shows it delivered twice, else the server had
 given up on that request (abandoned_requests).
 
 Everything runs on loopback, on free ports unless --addr and --receiver-addr
-name them (beside other services). The exit status is 1 if a delivery was lost.`
+name them (beside other services). --timeout bounds each run. The exit status
+is 1 if a delivery was lost, or if a run could not measure; a comparison that
+fails after its first round still reports the rounds before it (unfinished
+says why it stopped).`
 
 // benchConfig is everything `hookbridge bench` can be told: the run, and
 // what this command does with its report and its own process.
@@ -142,9 +145,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	rep, err := bench.Run(ctx, cfg.Config, stderr)
-	if err != nil {
+	if err != nil && rep == nil {
 		return err
 	}
+	// A comparison that failed late still reports its completed rounds,
+	// then the error.
+	failed := err
 	if cfg.MemProfile != "" {
 		if err := writeHeapProfile(cfg.MemProfile); err != nil {
 			return err
@@ -158,6 +164,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	} else {
 		rep.Print(stdout)
+	}
+	if failed != nil {
+		return failed
 	}
 	if rep.Lost > 0 {
 		return fmt.Errorf("%d of %d deliveries lost", rep.Lost, rep.Deliveries)

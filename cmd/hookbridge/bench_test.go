@@ -181,6 +181,38 @@ func TestBenchCompareBuilds(t *testing.T) {
 	}
 }
 
+// TestBenchReportsRoundsBeforeAFailure: a comparison whose later round
+// cannot run still reports the rounds it completed, says why it stopped,
+// and exits non-zero.
+func TestBenchReportsRoundsBeforeAFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := hookbridgeBinary(t)
+	script := filepath.Join(t.TempDir(), "once")
+	// Serves the first time it is run, and fails every time after.
+	body := "#!/bin/sh\n[ -e " + script + ".ran ] && exit 3\n[ \"$1\" = serve ] && touch " + script + ".ran\nexec " + bin + " \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--json", "--timeout", "2m", "--server-binary", script, "--rounds", "3", "--messages", "300"}
+	if code := run(context.Background(), args, &stdout, &stderr); code == 0 {
+		t.Fatalf("bench exited 0 with its second round's server failing:\n%s", stdout.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed %q: %v\n%s", stdout.String(), err, stderr.String())
+	}
+	if len(rep.Runs) != 1 || rep.Runs[0].Lost != 0 || rep.Runs[0].Deliveries != 300 {
+		t.Errorf("%d runs reported (%+v), want the first round's, complete", len(rep.Runs), rep.Runs)
+	}
+	if !strings.HasPrefix(rep.Unfinished, "round 2,") || !strings.Contains(stderr.String(), rep.Unfinished) {
+		t.Errorf("unfinished = %q, stderr %q; want round 2's error in both", rep.Unfinished, stderr.String())
+	}
+}
+
 // TestBenchTimeoutNamed: a run that --timeout cuts short says that it
 // was the bound, not only that some step's context ended.
 func TestBenchTimeoutNamed(t *testing.T) {
