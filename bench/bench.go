@@ -129,7 +129,7 @@ func (b *bench) runWithin(ctx context.Context, timeout time.Duration) (*Report, 
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	rep, err := b.run(ctx)
-	if err != nil && errors.Is(context.Cause(ctx), errTimeout) && !errors.Is(err, errTimeout) {
+	if err != nil && errors.Is(context.Cause(ctx), errTimeout) {
 		err = fmt.Errorf("%w (%w after %s)", err, errTimeout, timeout)
 	}
 	return rep, err

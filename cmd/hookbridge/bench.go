@@ -148,9 +148,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil && rep == nil {
 		return err
 	}
-	// A comparison that failed late still reports its completed rounds,
-	// then the error.
-	failed := err
+	// A comparison that failed late (err with a report) still reports its
+	// completed rounds, then returns err.
 	if cfg.MemProfile != "" {
 		if err := writeHeapProfile(cfg.MemProfile); err != nil {
 			return err
@@ -165,8 +164,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		rep.Print(stdout)
 	}
-	if failed != nil {
-		return failed
+	if err != nil {
+		return err
 	}
 	if rep.Lost > 0 {
 		return fmt.Errorf("%d of %d deliveries lost", rep.Lost, rep.Deliveries)
