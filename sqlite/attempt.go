@@ -38,6 +38,9 @@ func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
 // and channel filters apply to the attempt's message; Before and After to
 // the attempt's time.
 func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	query, args := attemptList(appID, f, limit)
 	return collect(ctx, s.r, query, args, scanAttempt)
 }
@@ -90,6 +93,9 @@ func attemptList(appID string, f hookbridge.AttemptFilter, limit int) (string, [
 
 // AttemptGet reads an attempt of the application's message.
 func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
+	if err := s.settle(ctx); err != nil {
+		return hookbridge.Attempt{}, err
+	}
 	const where = ` WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
 	getAttempt := `SELECT ` + attemptColumns + ` FROM ` + attemptSources[0] + where +
 		` UNION ALL SELECT ` + attemptColumns + ` FROM ` + attemptSources[1] + where

@@ -34,7 +34,7 @@ func scanDelivery(row rowScanner) (hookbridge.Delivery, error) {
 // (-1: all). The inner SELECT walks deliveries_due in order
 // (next_attempt_at IS NOT NULL is implied by the <=), and the outer one
 // keeps the first ?4 that pass the lease check. It hands the UPDATE
-// rowids, which find a row in one B-tree search where an id takes two (the
+// seqs, which find a row in one B-tree search where an id takes two (the
 // primary key's index, then the table): 4.5-6.5 % of a claim's CPU.
 // Deliveries of gated endpoints are left to claimGated
 // (endpoint_health.go); both NOT IN lists are built once per statement,
@@ -262,8 +262,19 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 		trigger                  hookbridge.TriggerType
 		inRow                    bool // the attempt was kept in the delivery's row (the rest unset)
 	}
+	// A delivery kept behind the log (kept.go) takes its final first
+	// attempt there; any other result for it (a retry, which must be
+	// claimable, or one without an attempt) needs it moved first.
+	wholeIf := func(k *keptRows) bool {
+		for _, r := range results {
+			if _, kept := k.seqs[r.DeliveryID]; kept && (r.Status == hookbridge.StatusSending || r.Attempt == nil) {
+				return true
+			}
+		}
+		return false
+	}
 	var rejected []string
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	err := s.writeGroupedAs(ctx, rowsMayKeep, wholeIf, func(ctx context.Context, tx *writeTx) error {
 		rejected = rejected[:0]
 		moved := make(map[string]finished, len(results))
 		// The new states finishAttempts sets, as it reads them: the
@@ -283,8 +294,12 @@ func (s driver) DeliveryRecord(ctx context.Context, owner string, results []hook
 				states = append(states, [4]any{r.DeliveryID, int(r.Status), 0, next})
 				continue
 			}
-			res, err := finishFirst.ExecContext(ctx, int(r.Status), next, ms(now), a.ID, a.URL, int(a.Status), a.StatusCode,
-				a.Response, a.DurationMS, ms(a.CreatedAt), r.DeliveryID, owner)
+			stmt, row := finishFirst, any(r.DeliveryID)
+			if seq, kept := tx.kept.seqs[r.DeliveryID]; kept {
+				stmt, row = tx.Stmt(ctx, stmtLogFirstAttempt), seq
+			}
+			res, err := stmt.ExecContext(ctx, int(r.Status), next, ms(now), a.ID, a.URL, int(a.Status), a.StatusCode,
+				a.Response, a.DurationMS, ms(a.CreatedAt), row, owner)
 			if err != nil {
 				return fmt.Errorf("result %d, delivery %s: %w", i, r.DeliveryID, err)
 			}

@@ -231,10 +231,13 @@ const (
 )
 
 // EndpointHealthRecord applies the dispatcher's reports about endpoints in
-// one transaction (see storekit.ApplyReports).
+// one transaction (see storekit.ApplyReports). It leaves the rows kept
+// behind the log where they are (kept.go): it changes endpoints, and of
+// deliveries only those a pause holds back, which are unleased or leased
+// no longer; a kept delivery is leased, for far longer than it is kept.
 func (s driver) EndpointHealthRecord(ctx context.Context, reports []hookbridge.EndpointReport, disableBefore time.Time) ([]hookbridge.DisabledEndpoint, error) {
 	var disabled []hookbridge.DisabledEndpoint
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	err := s.writeGroupedAs(ctx, rowsUntouched, nil, func(ctx context.Context, tx *writeTx) error {
 		// Endpoints change here: what fan-outs read of them (disabled,
 		// paused, failing) must be read again.
 		clear(tx.subs)

@@ -14,6 +14,9 @@ import (
 // leasedTo returns the ids of the deliveries leased to owner.
 func leasedTo(t *testing.T, s *Store, owner string) []string {
 	t.Helper()
+	if err := s.settle(t.Context()); err != nil { // deliveries kept behind the log too
+		t.Fatal(err)
+	}
 	rows, err := s.r.QueryContext(t.Context(), `SELECT id FROM deliveries WHERE lease_owner = ? ORDER BY id`, owner)
 	ids, err := scanRows(rows, err, func(r rowScanner) (string, error) {
 		var id string

@@ -131,7 +131,7 @@ func (s driver) IdempotentFinish(ctx context.Context, key string, status int, bo
 	if !ok {
 		return fmt.Errorf("finish idempotent request: key %q is not running", key)
 	}
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	err := s.writeGroupedAs(ctx, rowsUntouched, nil, func(ctx context.Context, tx *writeTx) error {
 		_, err := tx.ExecContext(ctx, finish, key, run.fingerprint, status, body, ms(run.since))
 		return err
 	})

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -131,12 +132,15 @@ func (s *Store) createMessage(ctx context.Context, msg *hookbridge.Message, only
 		stored  *hookbridge.Message
 		created bool
 	)
-	err := s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	// It may keep its rows behind the log (kept.go): it reads no row that
+	// could be kept (an event id is looked up among messages, and a message
+	// with one is never kept).
+	err := s.writeGroupedAs(ctx, rowsMayKeep, nil, func(ctx context.Context, tx *writeTx) error {
 		var err error
 		stored, created, err = s.fanOut(tx).create(ctx, msg, only)
 		return err
 	})
-	if isUniqueViolation(err) {
+	if isUniqueViolation(err) || errors.Is(err, errMessageIDTaken) {
 		// Only the message id can collide here: the event id was checked
 		// in the same transaction.
 		return nil, false, hookbridge.Errorf(hookbridge.ECONFLICT, "a message with id %q already exists", msg.ID)
@@ -194,6 +198,10 @@ type fanOut struct {
 	// lookup). Other writes insert row by row.
 	buffered         bool
 	msgRows, delRows []any
+
+	// planned holds the arguments of a message's delivery rows while
+	// create decides where they go: into deliveries, or behind the log.
+	planned [][]any
 }
 
 // insertChunk is how many rows a buffered fan-out inserts per statement.
@@ -296,13 +304,17 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 	if only != "" && !slices.ContainsFunc(endpoints, func(e hookbridge.Endpoint) bool { return e.ID == only }) {
 		return nil, false, hookbridge.NotFound("endpoint")
 	}
+	if err := f.noteMessage(ctx, msg.ID); err != nil {
+		return nil, false, err
+	}
 	msgRow := []any{msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
 		[]byte(msg.Payload), jsonValue{msg.Channels}, ms(msg.CreatedAt), nullString(msg.TraceParent), nullDeliverAt(msg)}
-	if f.buffered {
-		f.msgRows = append(f.msgRows, msgRow...)
-	} else if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msgRow...); err != nil {
-		return nil, false, fmt.Errorf("insert message: %w", err)
-	}
+	// Kept behind the log (kept.go) if the group may keep rows, the
+	// message has no event id (a later one's lookup must find it), and
+	// every delivery is handed over.
+	keep := f.tx.keep && !f.buffered && msg.EventID == ""
+	clear(f.planned)
+	f.planned = f.planned[:0]
 	var (
 		handoff    = f.tx.handoff
 		owner      string
@@ -338,11 +350,25 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		case handoff != nil:
 			f.tx.missed = true
 		}
+		keep = keep && handed
+		f.planned = append(f.planned, []any{d.ID, d.AppID, d.MsgID, d.EndpointID,
+			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd})
+	}
+	if keep && len(f.planned) > 0 {
+		if err := f.logMessage(ctx, msgRow, f.planned); err != nil {
+			return nil, false, err
+		}
+		return msg, true, nil
+	}
+	if f.buffered {
+		f.msgRows = append(f.msgRows, msgRow...)
+	} else if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msgRow...); err != nil {
+		return nil, false, fmt.Errorf("insert message: %w", err)
+	}
+	for _, row := range f.planned {
 		if f.buffered {
-			f.delRows = append(f.delRows, d.ID, d.AppID, d.MsgID, d.EndpointID,
-				d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd)
-		} else if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, d.ID, d.AppID, d.MsgID, d.EndpointID,
-			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd); err != nil {
+			f.delRows = append(f.delRows, row...)
+		} else if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, row...); err != nil {
 			return nil, false, fmt.Errorf("insert delivery: %w", err)
 		}
 	}
@@ -377,6 +403,9 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 // key; each query uses a unique index: the primary key, or
 // messages_app_event_id.
 func (s driver) MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error) {
+	if err := s.settle(ctx); err != nil {
+		return hookbridge.Message{}, err
+	}
 	getMessage := `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
 	if byID {
 		getMessage = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
@@ -386,6 +415,9 @@ func (s driver) MessageGet(ctx context.Context, appID string, byID bool, key str
 
 // MessageList reads a page of the application's messages by id.
 func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	var w filter
 	w.add(`m.app_id = ?`, appID)
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
@@ -415,6 +447,9 @@ const scheduledDelivery = `d.status = 1 AND d.trigger = 0 AND d.attempts = 0`
 // MessageScheduledList reads a page of the application's scheduled
 // messages not gone out, by id, with their deliverAt.
 func (s driver) MessageScheduledList(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions, limit int) ([]hookbridge.Message, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	cond, args, orderBy := keyset("m.id", opt, hookbridge.OrderDescending)
 	// listScheduled walks messages_app_scheduled, and each message's
 	// deliveries by deliveries_msg_endpoint.
@@ -462,6 +497,9 @@ func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64,
 // MessageEndpointList reads a page of the endpoints the message was owed
 // to, with the state of its latest delivery there, by endpoint id.
 func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
@@ -501,6 +539,9 @@ func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra
 // EndpointMessageList reads a page of the messages owed to the endpoint,
 // with the state of their latest delivery there, by message id.
 func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -539,6 +580,9 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 // in [since, until) (a zero bound is no bound), by the status of their
 // latest delivery.
 func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]storekit.StatusCount, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)

@@ -45,7 +45,7 @@ func (s driver) OperationalEventList(ctx context.Context, limit int) ([][]byte, 
 
 // OperationalEventDelete deletes the recorded events with these ids.
 func (s driver) OperationalEventDelete(ctx context.Context, ids []string) error {
-	return s.writeGrouped(ctx, func(ctx context.Context, tx *writeTx) error {
+	return s.writeGroupedAs(ctx, rowsUntouched, nil, func(ctx context.Context, tx *writeTx) error {
 		_, err := tx.ExecContext(ctx, deleteOperationalEvents, jsonList(ids))
 		return err
 	})

@@ -91,6 +91,10 @@ type Store struct {
 	// running are the requests with an Idempotency-Key being served
 	// (idempotency.go).
 	running runningKeys
+	// stopMover ends the goroutine that has the rows kept behind the log
+	// moved when no write comes to do it (kept.go); it returns once the
+	// goroutine has.
+	stopMover func()
 }
 
 // options are what Open can be told besides the path.
@@ -173,6 +177,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
+	// What a stopped process kept behind the log goes into the tables
+	// first, so that the leases below end on its deliveries too.
+	if err := moveKept(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: move the rows kept behind the log: %w", path, err)
+	}
 	for _, end := range []string{endAllLeases, endTaskLeases} {
 		if _, err := w.ExecContext(ctx, end); err != nil {
 			w.Close()
@@ -206,7 +216,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	s.r = r
-	s.wr = startWriter(w, s.stmts, s.keys)
+	var msgHigh string
+	if err := w.QueryRowContext(ctx, `SELECT coalesce(max(id), '') FROM messages`).Scan(&msgHigh); err != nil {
+		s.stmts.close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.wr = startWriter(w, s.stmts, s.keys, msgHigh)
+	s.stopMover = s.startMover()
 	ok = true
 	return s, nil
 }
@@ -262,11 +280,13 @@ func (s *Store) SetHandoff(h hookbridge.Handoff) { s.wr.setHandoff(h) }
 
 var _ hookbridge.HandoffStore = (*Store)(nil)
 
-// Close finishes the writes already queued, stops the writer and closes
-// both connection pools. Writes that arrive later fail.
+// Close finishes the writes already queued, moves the rows kept behind the
+// log into the tables, stops the writer and closes both connection pools.
+// Writes that arrive later fail.
 func (s *Store) Close() error {
+	s.stopMover()
 	s.wr.close()
-	return errors.Join(s.stmts.close(), s.rstmts.close(), s.r.Close(), s.w.Close(), s.lock.Close())
+	return errors.Join(s.wr.closeErr, s.stmts.close(), s.rstmts.close(), s.r.Close(), s.w.Close(), s.lock.Close())
 }
 
 // migrate applies the embedded migrations (migrations/NNNN_name.sql) that
@@ -363,8 +383,17 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 // hot-path writes (group commit, see writer.go) and returns once that
 // transaction has committed. fn must run its statements with the ctx it is
 // given, and may run twice: it must set its results afresh on each run.
+// The rows kept behind the log are moved first, and its group keeps none
+// (see kept.go): writeGroupedAs is for the writes that need less.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
-	return markErr(s.wr.writeGrouped(ctx, fn))
+	return markErr(s.wr.writeGrouped(ctx, rowsWhole, nil, fn))
+}
+
+// writeGroupedAs is writeGrouped for a write that stands to the rows kept
+// behind the log as rows and wholeIf say (see writeReq).
+func (s *Store) writeGroupedAs(ctx context.Context, rows rowUse, wholeIf func(*keptRows) bool,
+	fn func(ctx context.Context, tx *writeTx) error) error {
+	return markErr(s.wr.writeGrouped(ctx, rows, wholeIf, fn))
 }
 
 // read runs fn in a read transaction on the read pool, so that several

@@ -33,6 +33,10 @@ const (
 	stmtFinishFirstAttempt
 	stmtRenewLeases
 	stmtReleaseDeliveries
+	stmtMessageTaken
+	stmtLogMessage
+	stmtLogDelivery
+	stmtLogFirstAttempt
 	numStmts
 )
 
@@ -59,6 +63,10 @@ var stmtSQL = [numStmts]string{
 	stmtFinishFirstAttempt:  finishFirstAttempt,
 	stmtRenewLeases:         renewLeases,
 	stmtReleaseDeliveries:   releaseDeliveries,
+	stmtMessageTaken:        messageTaken,
+	stmtLogMessage:          logMessage,
+	stmtLogDelivery:         logDelivery,
+	stmtLogFirstAttempt:     logFirstAttempt,
 }
 
 // statements are the prepared statements of the writer connection.

@@ -11,6 +11,9 @@ import (
 // AttemptBuckets (see storekit.Driver) computes each attempt's bucket from
 // its stored unix milliseconds.
 func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	var w filter
 	w.add(`a.created_at >= ? AND a.created_at < ?`, ms(since), ms(until))
 	if appID != "" {
@@ -43,6 +46,9 @@ func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, si
 // DeliveryBacklog counts the deliveries not final yet, by status, and those
 // due at now.
 func (s driver) DeliveryBacklog(ctx context.Context, now time.Time) ([]storekit.StatusCount, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	// backlog reads the rows of the partial index deliveries_due, which
 	// holds exactly the non-final deliveries: its cost is the backlog's
 	// size, not the table's.

@@ -107,6 +107,9 @@ func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Tim
 // TaskMessages reads up to limit messages of t's selection after its
 // cursor, by id; the last of them is where the next page starts.
 func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, string, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, "", err
+	}
 	sel := t.Selection
 	var w filter
 	w.add(`m.app_id = ?`, t.AppID)

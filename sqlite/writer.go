@@ -52,13 +52,44 @@ import (
 // retention, …) keep the plain form: one transaction of their own, run by
 // the same goroutine in queue order, with the caller's context.
 
-// writeReq is one write waiting for the writer. Exactly one of solo and
-// grouped is set. Its caller waits for its error.
+// writeReq is one write waiting for the writer. At most one of solo and
+// grouped is set; with neither, it asks the writer to move the rows kept
+// behind the log (settle). Its caller waits for its error.
 type writeReq struct {
 	ctx     context.Context
 	solo    func(tx *sql.Tx) error
 	grouped func(ctx context.Context, tx *writeTx) error
+	// rows is how a grouped write stands to the rows kept behind the log
+	// (kept.go); for rowsMayKeep, wholeIf (if set) says when it needs
+	// them moved first after all.
+	rows    rowUse
+	wholeIf func(k *keptRows) bool
 	storekit.Waiter[struct{}]
+}
+
+// rowUse is how a grouped write stands to the rows kept behind the log.
+type rowUse uint8
+
+const (
+	// rowsWhole: it reads or changes messages or deliveries, so the kept
+	// rows are moved before its group, and its group keeps none. The
+	// default, and the only safe one for a write not known to be another.
+	rowsWhole rowUse = iota
+	// rowsMayKeep: it may keep rows (a new message, a first result).
+	rowsMayKeep
+	// rowsUntouched: it neither reads nor changes a row that could be kept.
+	rowsUntouched
+)
+
+// needsWhole says whether r needs the kept rows moved before it runs.
+func (r *writeReq) needsWhole(k *keptRows) bool {
+	switch r.rows {
+	case rowsMayKeep:
+		return r.wholeIf != nil && r.wholeIf(k)
+	case rowsUntouched:
+		return false
+	}
+	return true
 }
 
 // writer runs the store's writes on its goroutine; see above.
@@ -85,16 +116,36 @@ type writer struct {
 	// group to fill again rather than grow a new one from nothing.
 	handed []hookbridge.Claim
 
+	// kept are the deliveries kept behind the log (kept.go), moved once
+	// the oldest is moveEvery old (keptMoveEvery; tests change it).
+	kept      keptRows
+	moveEvery time.Duration
+
 	stats writerStats // see Store.WriterStats
+
+	// closeErr is the error of the last move, at close: set by the
+	// goroutine before it exits.
+	closeErr error
 }
 
 // maxKeptHanded bounds the claims handed whose room the writer keeps
 // between groups (about 700 bytes each): a large batch's is let go.
 const maxKeptHanded = 1024
 
-// newTx starts the writeTx of a group; done gives its room back.
-func (w *writer) newTx(handoff hookbridge.Handoff) *writeTx {
-	return &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs, handed: w.handed[:0]}
+// newTx starts the writeTx of a group, keeping rows behind the log if
+// keep; done gives its room back.
+func (w *writer) newTx(handoff hookbridge.Handoff, keep bool) *writeTx {
+	return &writeTx{stmts: w.stmts, keys: w.keys, handoff: handoff, subs: w.subs, handed: w.handed[:0],
+		keep: keep, kept: &w.kept}
+}
+
+// committed records what tx's group did once it has committed: the
+// deliveries it kept behind the log. It gives the group's deliveries to
+// the handoff after that, so that a result can never come before its
+// delivery is known to be kept.
+func (w *writer) committed(tx *writeTx) {
+	w.kept.add(tx.logged)
+	tx.handOver()
 }
 
 // done keeps tx's handed room for the next group, emptied so that it
@@ -110,16 +161,19 @@ func (w *writer) done(tx *writeTx) {
 }
 
 // startWriter starts the writer goroutine on db, whose only connection it
-// then uses for every write.
-func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring) *writer {
+// then uses for every write; msgHigh is the greatest message id stored
+// (see keptRows.msgHigh).
+func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring, msgHigh string) *writer {
 	w := &writer{db: db, stmts: stmts, keys: keys, queue: storekit.NewGroupQueue[struct{}, *writeReq](),
-		subs: make(map[string]subscriptions)}
+		subs: make(map[string]subscriptions), moveEvery: keptMoveEvery,
+		kept: keptRows{seqs: make(map[string]int64), msgHigh: msgHigh}}
 	go w.loop()
 	return w
 }
 
-// close runs every write queued so far, refuses later ones, and returns
-// once the goroutine has exited.
+// close runs every write queued so far, refuses later ones, moves the rows
+// kept behind the log, and returns once the goroutine has exited; closeErr
+// is then the move's error.
 func (w *writer) close() { w.queue.Close() }
 
 // write runs fn in a transaction of its own and returns when it has
@@ -134,9 +188,19 @@ func (w *writer) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // the commit failed. fn must use the ctx it is given, never a context it
 // captured, so that nothing cancels a statement of the shared transaction.
 // fn may be run twice (the first transaction rolled back): it must set its
-// results afresh on each run, not add to those of an earlier one.
-func (w *writer) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx *writeTx) error) error {
-	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx, grouped: fn})
+// results afresh on each run, not add to those of an earlier one. rows
+// and wholeIf say how fn stands to the rows kept behind the log (see
+// writeReq).
+func (w *writer) writeGrouped(ctx context.Context, rows rowUse, wholeIf func(*keptRows) bool,
+	fn func(ctx context.Context, tx *writeTx) error) error {
+	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx, grouped: fn, rows: rows, wholeIf: wholeIf})
+	return err
+}
+
+// settle moves the rows kept behind the log, and returns once they are in
+// messages and deliveries (or the move failed).
+func (w *writer) settle(ctx context.Context) error {
+	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx})
 	return err
 }
 
@@ -153,13 +217,16 @@ func (w *writer) loop() {
 	// storekit.GatherWindow); a plain write first in the queue runs at
 	// once.
 	gather := func(pending []*writeReq) (time.Duration, int) {
-		if pending[0].solo != nil {
+		if pending[0].grouped == nil {
 			return 0, 0
 		}
 		return g.Wait(len(pending))
 	}
 	for {
 		if batch, ok = w.queue.Take(batch, 0, gather); !ok {
+			// Not needed for durability (the next Open moves what is
+			// kept), but it leaves the file as other tools expect it.
+			w.closeErr = w.move()
 			return
 		}
 		began := time.Now()
@@ -168,31 +235,41 @@ func (w *writer) loop() {
 		w.mu.Unlock()
 
 		for rest := batch; len(rest) > 0; {
-			if rest[0].solo != nil {
+			if rest[0].grouped == nil {
 				w.runSolo(rest[0])
 				rest = rest[1:]
 				continue
 			}
 			n := 1
-			for n < len(rest) && n < storekit.MaxGroup && rest[n].solo == nil {
+			for n < len(rest) && n < storekit.MaxGroup && rest[n].grouped != nil {
 				n++
 			}
 			g.Began(n)
 			w.runGroup(rest[:n], handoff)
 			rest = rest[n:]
 		}
+		if w.kept.due(w.moveEvery) {
+			// A failure is counted, and met again by the next write
+			// or read that needs the rows moved.
+			_ = w.move()
+		}
 		w.stats.busyNanos.Add(int64(time.Since(began)))
 		clear(batch) // let the requests go
 	}
 }
 
+// runSolo runs a plain write in a transaction of its own, or the move a
+// settle asks for; either way the kept rows are moved first.
 func (w *writer) runSolo(r *writeReq) {
 	if !r.Take() {
 		return // its caller gave up
 	}
-	w.stats.writes.Add(1)
-	err := runTx(r.ctx, w.db, &w.stats, r.solo)
-	clear(w.subs) // it may have changed endpoints or applications
+	err := w.move()
+	if err == nil && r.solo != nil {
+		w.stats.writes.Add(1)
+		err = runTx(r.ctx, w.db, &w.stats, r.solo)
+		clear(w.subs) // it may have changed endpoints or applications
+	}
 	r.Answer(struct{}{}, err)
 }
 
@@ -238,11 +315,26 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		return
 	}
 	w.stats.writes.Add(uint64(len(live)))
-	if len(live) > 1 && w.runBare(live, handoff) {
+	keep := true
+	for _, r := range live {
+		if r.needsWhole(&w.kept) {
+			keep = false
+			break
+		}
+	}
+	if !keep {
+		if err := w.move(); err != nil {
+			for _, r := range live {
+				r.Answer(struct{}{}, err)
+			}
+			return
+		}
+	}
+	if len(live) > 1 && w.runBare(live, handoff, keep) {
 		return
 	}
 	errs := make([]error, len(live))
-	tx := w.newTx(handoff)
+	tx := w.newTx(handoff, keep)
 	defer w.done(tx)
 	answer := func() {
 		for i, r := range live {
@@ -278,7 +370,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 				return
 			}
 		}
-		handed, missed, refused := len(tx.handed), tx.missed, tx.refused
+		handed, missed, refused, logged := len(tx.handed), tx.missed, tx.refused, len(tx.logged)
 		err := r.grouped(ctx, tx)
 		if err == nil {
 			if savepoints {
@@ -312,6 +404,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		}
 		tx.cancelHandoff(handed)
 		tx.missed, tx.refused = missed, refused
+		tx.logged = tx.logged[:logged]
 		// What the fan-out read may include what the undone write
 		// changed.
 		clear(w.subs)
@@ -320,7 +413,7 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
-	tx.handOver()
+	w.committed(tx)
 	answer()
 }
 
@@ -329,13 +422,13 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 // the transaction back and returns false without answering anyone, for the
 // group to be run again with savepoints; otherwise it answers every caller
 // (with the commit's error, if that failed) and returns true.
-func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
+func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff, keep bool) bool {
 	answer := func(err error) {
 		for _, r := range live {
 			r.Answer(struct{}{}, err)
 		}
 	}
-	tx := w.newTx(handoff)
+	tx := w.newTx(handoff, keep)
 	defer w.done(tx)
 	sqlTx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -357,7 +450,7 @@ func (w *writer) runBare(live []*writeReq, handoff hookbridge.Handoff) bool {
 		answer(fmt.Errorf("commit: %w", err))
 		return true
 	}
-	tx.handOver()
+	w.committed(tx)
 	answer(nil)
 	return true
 }
@@ -384,6 +477,13 @@ type writeTx struct {
 	handed  []hookbridge.Claim
 	missed  bool
 	refused bool
+
+	// keep lets the group's writes keep rows behind the log (kept.go);
+	// logged are the deliveries they kept, for the writer's kept once
+	// the group commits; kept are those committed before.
+	keep   bool
+	logged []keptDelivery
+	kept   *keptRows
 }
 
 // handOver gives the committed deliveries reserved with the handoff to it,

@@ -25,6 +25,9 @@ type writerStats struct {
 	commitNanos atomic.Int64
 	busyNanos   atomic.Int64
 	writes      atomic.Uint64
+	// The moves of the rows kept behind the log (kept.go): those that
+	// committed, the deliveries they moved, and those that failed.
+	keptMoves, keptMoved, keptMoveFailures atomic.Uint64
 }
 
 // commit commits tx and counts how long the commit took (unless s is nil).
@@ -62,9 +65,15 @@ type WriterStats struct {
 	// included: its rate is the share of the time the writer was busy.
 	BusySeconds float64
 	// Writes counts the writes run (a message's fan-out, a batch of
-	// results, a claim, an endpoint's update, …). Grouped writes share a
-	// commit, so Writes over Commits is the mean group's size.
+	// results, a claim, an endpoint's update, a move of the rows kept
+	// behind the log, …). Grouped writes share a commit, so Writes over
+	// Commits is the mean group's size.
 	Writes uint64
+	// KeptMoves counts the moves of the rows kept behind the log into
+	// the tables, KeptMoved the deliveries they moved, and
+	// KeptMoveFailures the moves that failed (their rows stay kept, for
+	// the next move): see "Rows written behind a log" in kept.go.
+	KeptMoves, KeptMoved, KeptMoveFailures uint64
 }
 
 // WriterStats returns the writer's figures since Open.
@@ -75,6 +84,10 @@ func (s *Store) WriterStats() WriterStats {
 		CommitCounts:  make([]uint64, len(commitBuckets)),
 		BusySeconds:   time.Duration(st.busyNanos.Load()).Seconds(),
 		Writes:        st.writes.Load(),
+
+		KeptMoves:        st.keptMoves.Load(),
+		KeptMoved:        st.keptMoved.Load(),
+		KeptMoveFailures: st.keptMoveFailures.Load(),
 	}
 	for i := range st.commits {
 		ws.Commits += st.commits[i].Load()

@@ -83,6 +83,12 @@ var (
 		"Time the SQLite writer spent running writes, commits included: its rate is the share of the time the one writer was busy.", nil, nil)
 	writesDesc = prometheus.NewDesc("hookbridge_sqlite_writes_total",
 		"Writes the SQLite writer ran (a message's fan-out, a batch of results, a claim, …); over the commits' count, the writes each commit carried.", nil, nil)
+	keptMovesDesc = prometheus.NewDesc("hookbridge_sqlite_kept_moves_total",
+		"Moves of the rows SQLite keeps behind its log into the indexed tables (every 250 ms under load, and before a read or write that needs them).", nil, nil)
+	keptMovedDesc = prometheus.NewDesc("hookbridge_sqlite_kept_moved_total",
+		"Deliveries moved from behind SQLite's log into the indexed tables.", nil, nil)
+	keptMoveFailuresDesc = prometheus.NewDesc("hookbridge_sqlite_kept_move_failures_total",
+		"Moves of the rows kept behind SQLite's log that failed; the rows stay kept, durable, for the next move. Reads and writes that need them fail meanwhile.", nil, nil)
 )
 
 // writerStatser is a store with one writer connection (SQLite).
@@ -108,6 +114,9 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- commitDesc
 		ch <- writerBusyDesc
 		ch <- writesDesc
+		ch <- keptMovesDesc
+		ch <- keptMovedDesc
+		ch <- keptMoveFailuresDesc
 	}
 }
 
@@ -126,6 +135,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(commitDesc, st.Commits, st.CommitSeconds, buckets)
 		ch <- prometheus.MustNewConstMetric(writerBusyDesc, prometheus.CounterValue, st.BusySeconds)
 		ch <- prometheus.MustNewConstMetric(writesDesc, prometheus.CounterValue, float64(st.Writes))
+		ch <- prometheus.MustNewConstMetric(keptMovesDesc, prometheus.CounterValue, float64(st.KeptMoves))
+		ch <- prometheus.MustNewConstMetric(keptMovedDesc, prometheus.CounterValue, float64(st.KeptMoved))
+		ch <- prometheus.MustNewConstMetric(keptMoveFailuresDesc, prometheus.CounterValue, float64(st.KeptMoveFailures))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
 	defer cancel()
