@@ -17,6 +17,12 @@
 //     own, so that one fsync covers them all; each caller is answered only
 //     after the commit, and a write that fails is undone alone. See
 //     writer.go.
+//   - Rows written behind a log: a new message whose deliveries are all
+//     handed over, and their first results, go to message_log and
+//     delivery_log, which have no secondary index, and the writer moves
+//     them into messages and deliveries every 250 ms, and before any read
+//     or other write that could see them; Open moves what a stopped process
+//     left. Nothing else ever reads the log. See kept.go.
 //   - The schema changes only through the numbered files in migrations/,
 //     applied by Open in order, each in its own transaction, and recorded in
 //     schema_migrations.

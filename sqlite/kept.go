@@ -42,16 +42,19 @@ import (
 // new message (MessageCreate, MessageCreateTo) without an event id, whose
 // deliveries are all handed over, and a kept delivery's final result with
 // its first attempt; a result that is not final (a retry, which must be
-// claimable) has the rows moved first. Two reads do not ask: NextDue, since
-// a kept delivery is leased for far longer than it is kept, and so never
-// due while kept, and the endpoints' health reports, which pause only
-// unleased deliveries (see EndpointHealthRecord).
+// claimable) has the rows moved first. One read does not ask, NextDue: a
+// kept delivery is leased for far longer than it is kept, and so is never
+// due while kept. Nor do the writes that touch no row that could be kept
+// (rowsUntouched): idempotency records, operational events, and the
+// endpoints' health reports, which pause only unleased deliveries (see
+// EndpointHealthRecord).
 
 const (
 	// keptMoveEvery bounds how long a row stays in the log. A move writes
 	// what the commits it spares would have, in fewer pages, and holds the
-	// writer while it runs: at 1 000 messages a second one every 250 ms
-	// measured a p99 of 12–13 ms against 19–21 ms for once a second.
+	// writer while it runs: at 1 000 messages a second, a bound of this
+	// design moving every 250 ms measured a p99 of 12–13 ms, against
+	// 19–21 ms moving once a second (docs/benchmarks.md).
 	keptMoveEvery = 250 * time.Millisecond
 	// keptMoveAt bounds the rows kept at once, and so how long a move
 	// holds the writer (and the answers waiting behind it) under a load
