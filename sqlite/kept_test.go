@@ -14,6 +14,14 @@ import (
 	"github.com/hookbridge/hookbridge/storetest"
 )
 
+// onlyNeededMoves makes s move the rows kept behind the log only when a
+// read or write needs them, so that a test can see what is kept: no
+// mover, and no move for their age. Call it before s's first write.
+func onlyNeededMoves(s *Store) {
+	s.stopMover()
+	s.wr.moveEvery = time.Hour
+}
+
 // columnsOf returns the columns of table, in order.
 func columnsOf(t *testing.T, s *Store, table string) []string {
 	t.Helper()
@@ -109,6 +117,7 @@ func dumpRows(t *testing.T, db *sql.DB, skip []string, query string, args ...any
 func TestKeptRowsAsWritten(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
+	onlyNeededMoves(s)
 	ctx := t.Context()
 	app := newAppWithEndpoint(t, s)
 	at := time.UnixMilli(1_800_000_000_000)
@@ -200,6 +209,7 @@ func TestKeptRowsAsWritten(t *testing.T) {
 func TestKeptRetryIsClaimable(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
+	onlyNeededMoves(s)
 	ctx := t.Context()
 	app := newAppWithEndpoint(t, s)
 	h := &storetest.HandoffLog{}
@@ -242,6 +252,7 @@ func TestKeptRetryIsClaimable(t *testing.T) {
 func TestKeptBeforeOtherWrites(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
+	onlyNeededMoves(s)
 	ctx := t.Context()
 	app := newAppWithEndpoint(t, s)
 	s.SetHandoff(&storetest.HandoffLog{})
@@ -318,9 +329,7 @@ func TestKeptSurvivesACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	// Nothing moves the kept rows but what needs them.
-	s.stopMover()
-	s.wr.moveEvery = time.Hour
+	onlyNeededMoves(s)
 	app := newAppWithEndpoint(t, s)
 	h := &storetest.HandoffLog{}
 	s.SetHandoff(h)
@@ -388,5 +397,38 @@ func TestKeptSurvivesACrash(t *testing.T) {
 		if cl.Delivery.ID == first.Delivery.ID {
 			t.Errorf("claimed the delivery whose success was recorded")
 		}
+	}
+}
+
+// TestKeptMovedWhenIdle: rows kept behind the log reach the tables within
+// about keptMoveEvery with no read or write to ask for them.
+func TestKeptMovedWhenIdle(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	app := newAppWithEndpoint(t, s)
+	s.SetHandoff(&storetest.HandoffLog{})
+	m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}
+	if _, _, err := s.CreateMessage(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := s.r.QueryRowContext(t.Context(), `SELECT count(*) FROM deliveries WHERE msg_id = ?`, m.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kept delivery was not moved into deliveries within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if msgs, dels := logCounts(t, s.r); msgs+dels != 0 {
+		t.Errorf("after the move the log holds %d messages and %d deliveries", msgs, dels)
+	}
+	if st := s.WriterStats(); st.KeptMoves == 0 || st.KeptMoved != 1 {
+		t.Errorf("moves %d, moved %d; want the one delivery moved", st.KeptMoves, st.KeptMoved)
 	}
 }
