@@ -9,8 +9,8 @@
 //     begun IMMEDIATE, with synchronous=FULL in WAL mode: once a method
 //     returns nil, what it wrote survives a crash or a power loss. Writes
 //     queue in Go, for one goroutine that owns the connection, rather than
-//     contend for SQLite's lock; reads use a separate pool and never wait
-//     for them.
+//     contend for SQLite's lock; reads use a separate pool, and wait for
+//     the writer only to have it move the rows kept behind the log (below).
 //   - Group commit: the hot-path writes (messages and their fan-out,
 //     claims, attempt results, lease renewals and releases) that are
 //     waiting together share one transaction, each in a savepoint of its

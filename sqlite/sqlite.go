@@ -70,8 +70,8 @@ var migrations embed.FS
 // (w, MaxOpenConns 1), used by one goroutine (wr, see writer.go), and queue
 // in Go instead of spinning on SQLITE_BUSY; concurrent hot-path writes
 // share transactions there (group commit). Reads use a separate pool (r):
-// in WAL mode readers see the last committed state and never wait for the
-// writer.
+// in WAL mode readers see the last committed state, and wait for the writer
+// only when rows kept behind the log must be moved first (kept.go).
 type Store struct {
 	// Store is hookbridge.Store: the contract's rules, written once above
 	// the SQL, over this package's queries (driver).
