@@ -116,8 +116,6 @@ var errMessageIDTaken = errors.New("message id taken")
 type keptRows struct {
 	seqs map[string]int64
 	n    atomic.Int64
-	// since is when the oldest kept row was logged.
-	since time.Time
 	// msgHigh is at least the greatest message id written since Open or
 	// found at Open. The ids this process makes increase, so a new
 	// message's id is above it, and cannot be in messages or the log;
@@ -158,20 +156,15 @@ func (k *keptRows) add(ds []keptDelivery) {
 	if len(ds) == 0 {
 		return
 	}
-	if len(k.seqs) == 0 {
-		k.since = time.Now()
-	}
 	for _, d := range ds {
 		k.seqs[d.id] = d.seq
 	}
 	k.n.Store(int64(len(k.seqs)))
 }
 
-// due says whether the kept rows should be moved now, the oldest being
-// at most every old.
-func (k *keptRows) due(every time.Duration) bool {
-	return len(k.seqs) >= keptMoveAt || len(k.seqs) > 0 && time.Since(k.since) >= every
-}
+// full says whether so many rows are kept that the writer should move them
+// at once rather than wait for the mover (startMover).
+func (k *keptRows) full() bool { return len(k.seqs) >= keptMoveAt }
 
 // move moves every kept row into messages and deliveries in one
 // transaction. If it fails the rows stay kept, in the log and here, for the
@@ -181,15 +174,7 @@ func (w *writer) move() error {
 		return nil
 	}
 	w.stats.writes.Add(1)
-	err := runTx(context.Background(), w.db, &w.stats, func(tx *sql.Tx) error {
-		for _, q := range keptMove {
-			if _, err := tx.Exec(q); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := moveKept(context.Background(), w.db, &w.stats); err != nil {
 		w.stats.keptMoveFailures.Add(1)
 		return fmt.Errorf("move the rows kept behind the log: %w", err)
 	}
@@ -200,10 +185,11 @@ func (w *writer) move() error {
 	return nil
 }
 
-// moveKept moves the rows kept behind the log at Open, before the writer
-// starts: what a process that stopped left there.
-func moveKept(ctx context.Context, db *sql.DB) error {
-	return runTx(ctx, db, nil, func(tx *sql.Tx) error {
+// moveKept moves every row in the log into the tables, in a transaction of
+// its own on db, counted in stats unless nil: the writer's move, and Open's
+// of what a process that stopped left there, before the writer starts.
+func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) error {
+	return runTx(ctx, db, stats, func(tx *sql.Tx) error {
 		for _, q := range keptMove {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -223,13 +209,14 @@ func (s *Store) settle(ctx context.Context) error {
 }
 
 // logMessage writes msg's row (msgRow, insertMessage's arguments) and its
-// deliveries' rows (insertDelivery's) into the log, and notes the
-// deliveries in tx.logged with their seq.
-func (f *fanOut) logMessage(ctx context.Context, msgRow []any, deliveries [][]any) error {
+// deliveries' rows (insertDelivery's, deliveryArgs each) into the log, and
+// notes the deliveries in tx.logged with their seq.
+func (f *fanOut) logMessage(ctx context.Context, msgRow []any, deliveries []any) error {
 	if _, err := f.tx.Stmt(ctx, stmtLogMessage).ExecContext(ctx, msgRow...); err != nil {
 		return fmt.Errorf("log message: %w", err)
 	}
-	for _, d := range deliveries {
+	for ; len(deliveries) > 0; deliveries = deliveries[deliveryArgs:] {
+		d := deliveries[:deliveryArgs]
 		res, err := f.tx.Stmt(ctx, stmtLogDelivery).ExecContext(ctx, d...)
 		if err != nil {
 			return fmt.Errorf("log delivery: %w", err)
@@ -244,8 +231,8 @@ func (f *fanOut) logMessage(ctx context.Context, msgRow []any, deliveries [][]an
 }
 
 // startMover starts the goroutine that has the writer move the kept rows
-// once they are keptMoveEvery old, when no write comes to do it, and
-// returns what stops it.
+// every keptMoveEvery, whatever else asks for them, and returns what stops
+// it.
 func (s *Store) startMover() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -15,12 +15,9 @@ import (
 )
 
 // onlyNeededMoves makes s move the rows kept behind the log only when a
-// read or write needs them, so that a test can see what is kept: no
-// mover, and no move for their age. Call it before s's first write.
-func onlyNeededMoves(s *Store) {
-	s.stopMover()
-	s.wr.moveEvery = time.Hour
-}
+// read or write needs them (or keptMoveAt are kept), so that a test can
+// see what is kept: it stops the mover.
+func onlyNeededMoves(s *Store) { s.stopMover() }
 
 // columnsOf returns the columns of table, in order.
 func columnsOf(t *testing.T, s *Store, table string) []string {

@@ -199,9 +199,10 @@ type fanOut struct {
 	buffered         bool
 	msgRows, delRows []any
 
-	// planned holds the arguments of a message's delivery rows while
-	// create decides where they go: into deliveries, or behind the log.
-	planned [][]any
+	// planned holds the arguments of an unbuffered message's delivery
+	// rows (deliveryArgs each) while create decides where they go: into
+	// deliveries, or behind the log.
+	planned []any
 }
 
 // insertChunk is how many rows a buffered fan-out inserts per statement.
@@ -351,8 +352,12 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 			f.tx.missed = true
 		}
 		keep = keep && handed
-		f.planned = append(f.planned, []any{d.ID, d.AppID, d.MsgID, d.EndpointID,
-			d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd})
+		row := []any{d.ID, d.AppID, d.MsgID, d.EndpointID, d.Status, d.Trigger, ms(d.NextAttempt), ms(now), ms(now), leaseOwner, leaseEnd}
+		if f.buffered {
+			f.delRows = append(f.delRows, row...)
+		} else {
+			f.planned = append(f.planned, row...)
+		}
 	}
 	if keep && len(f.planned) > 0 {
 		if err := f.logMessage(ctx, msgRow, f.planned); err != nil {
@@ -361,16 +366,15 @@ func (f *fanOut) create(ctx context.Context, msg *hookbridge.Message, only strin
 		return msg, true, nil
 	}
 	if f.buffered {
+		// flush inserts every message of the batch before its deliveries.
 		f.msgRows = append(f.msgRows, msgRow...)
-	} else if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msgRow...); err != nil {
+		return msg, true, nil
+	}
+	if _, err := f.tx.Stmt(ctx, stmtInsertMessage).ExecContext(ctx, msgRow...); err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
-	for _, row := range f.planned {
-		if f.buffered {
-			f.delRows = append(f.delRows, row...)
-		} else if _, err := f.tx.Stmt(ctx, stmtInsertDelivery).ExecContext(ctx, row...); err != nil {
-			return nil, false, fmt.Errorf("insert delivery: %w", err)
-		}
+	if err := f.insertRows(ctx, f.planned, deliveryArgs, stmtInsertDeliveries, stmtInsertDelivery); err != nil {
+		return nil, false, fmt.Errorf("insert delivery: %w", err)
 	}
 	return msg, true, nil
 }

@@ -116,10 +116,8 @@ type writer struct {
 	// group to fill again rather than grow a new one from nothing.
 	handed []hookbridge.Claim
 
-	// kept are the deliveries kept behind the log (kept.go), moved once
-	// the oldest is moveEvery old (keptMoveEvery; tests change it).
-	kept      keptRows
-	moveEvery time.Duration
+	// kept are the deliveries kept behind the log (kept.go).
+	kept keptRows
 
 	stats writerStats // see Store.WriterStats
 
@@ -165,8 +163,7 @@ func (w *writer) done(tx *writeTx) {
 // (see keptRows.msgHigh).
 func startWriter(db *sql.DB, stmts *statements, keys *sealed.Keyring, msgHigh string) *writer {
 	w := &writer{db: db, stmts: stmts, keys: keys, queue: storekit.NewGroupQueue[struct{}, *writeReq](),
-		subs: make(map[string]subscriptions), moveEvery: keptMoveEvery,
-		kept: keptRows{seqs: make(map[string]int64), msgHigh: msgHigh}}
+		subs: make(map[string]subscriptions), kept: keptRows{seqs: make(map[string]int64), msgHigh: msgHigh}}
 	go w.loop()
 	return w
 }
@@ -248,7 +245,7 @@ func (w *writer) loop() {
 			w.runGroup(rest[:n], handoff)
 			rest = rest[n:]
 		}
-		if w.kept.due(w.moveEvery) {
+		if w.kept.full() {
 			// A failure is counted, and met again by the next write
 			// or read that needs the rows moved.
 			_ = w.move()
