@@ -38,11 +38,13 @@ func scanAttempt(row rowScanner) (hookbridge.Attempt, error) {
 // and channel filters apply to the attempt's message; Before and After to
 // the attempt's time.
 func (s driver) AttemptList(ctx context.Context, appID string, f hookbridge.AttemptFilter, limit int) ([]hookbridge.Attempt, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	query, args := attemptList(appID, f, limit)
-	return collect(ctx, s.r, query, args, scanAttempt)
+	var attempts []hookbridge.Attempt
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		attempts, err = collect(ctx, tx, query, args, scanAttempt)
+		return err
+	})
+	return attempts, err
 }
 
 // attemptList is AttemptList's query and its arguments.
@@ -93,13 +95,15 @@ func attemptList(appID string, f hookbridge.AttemptFilter, limit int) (string, [
 
 // AttemptGet reads an attempt of the application's message.
 func (s driver) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (hookbridge.Attempt, error) {
-	if err := s.settle(ctx); err != nil {
-		return hookbridge.Attempt{}, err
-	}
 	const where = ` WHERE a.id = ? AND a.app_id = ? AND a.msg_id = ?`
 	getAttempt := `SELECT ` + attemptColumns + ` FROM ` + attemptSources[0] + where +
 		` UNION ALL SELECT ` + attemptColumns + ` FROM ` + attemptSources[1] + where
-	return scanAttempt(s.r.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID, attemptID, appID, msgID))
+	var a hookbridge.Attempt
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		a, err = scanAttempt(tx.QueryRowContext(ctx, getAttempt, attemptID, appID, msgID, attemptID, appID, msgID))
+		return err
+	})
+	return a, err
 }
 
 // AttemptExpunge empties the response body of an attempt, keeping the row.

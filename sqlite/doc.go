@@ -10,7 +10,8 @@
 //     returns nil, what it wrote survives a crash or a power loss. Writes
 //     queue in Go, for one goroutine that owns the connection, rather than
 //     contend for SQLite's lock; reads use a separate pool, and wait for
-//     the writer only to have it move the rows kept behind the log (below).
+//     the writer only to have it move the rows kept behind the log (below)
+//     when their application has some.
 //   - Group commit: the hot-path writes (messages and their fan-out,
 //     claims, attempt results, lease renewals and releases) that are
 //     waiting together share one transaction, each in a savepoint of its
@@ -21,8 +22,10 @@
 //     handed over, and their first results, go to message_log and
 //     delivery_log, which have no secondary index, and the writer moves
 //     them into messages and deliveries every 250 ms, and before any read
-//     or other write that could see them; Open moves what a stopped process
-//     left. Nothing else ever reads the log. See kept.go.
+//     or other write that could see them, in a commit that is not synced
+//     (the rows are durable in the log; a later commit syncs the move);
+//     Open moves what a stopped process left. Nothing else ever reads the
+//     log. See kept.go.
 //   - The schema changes only through the numbered files in migrations/,
 //     applied by Open in order, each in its own transaction, and recorded in
 //     schema_migrations.

@@ -14,7 +14,7 @@ import (
 // leasedTo returns the ids of the deliveries leased to owner.
 func leasedTo(t *testing.T, s *Store, owner string) []string {
 	t.Helper()
-	if err := s.settle(t.Context()); err != nil { // deliveries kept behind the log too
+	if err := s.wr.settle(t.Context(), nil); err != nil { // deliveries kept behind the log too
 		t.Fatal(err)
 	}
 	rows, err := s.r.QueryContext(t.Context(), `SELECT id FROM deliveries WHERE lease_owner = ? ORDER BY id`, owner)

@@ -35,8 +35,9 @@ import (
 //
 // The rule that keeps every answer exactly what it was: nothing but the
 // writes that keep rows ever sees the log. A read of messages, deliveries
-// or attempts asks the writer to move the kept rows first (settle) and
-// waits for it; a write of them (a claim, a lease's renewal or release, a
+// or attempts runs in a snapshot whose log holds none of its application's
+// rows: its own, if that is so, or else one the writer begins right after
+// it has moved the kept rows (readSettled); a write of them (a claim, a lease's renewal or release, a
 // resend, a delete, retention, every plain write) has them moved before its
 // group begins, and keeps nothing in that group. What may keep rows is a
 // new message (MessageCreate, MessageCreateTo) without an event id, whose
@@ -176,6 +177,9 @@ func (w *writer) move() error {
 	w.stats.writes.Add(1)
 	if err := moveKept(context.Background(), w.db, &w.stats); err != nil {
 		w.stats.keptMoveFailures.Add(1)
+		if errors.Is(err, errUnsynced) {
+			w.unsynced = true
+		}
 		return fmt.Errorf("move the rows kept behind the log: %w", err)
 	}
 	w.stats.keptMoved.Add(uint64(len(w.kept.seqs)))
@@ -185,11 +189,26 @@ func (w *writer) move() error {
 	return nil
 }
 
+// errUnsynced is the error of a move after which the writer connection
+// could not be set to sync its commits again.
+var errUnsynced = errors.New("commits are not synced")
+
 // moveKept moves every row in the log into the tables, in a transaction of
 // its own on db, counted in stats unless nil: the writer's move, and Open's
 // of what a process that stopped left there, before the writer starts.
+//
+// Its commit is not synced (synchronous=NORMAL, for its transaction only).
+// A move changes where rows are, not what is stored: every row it writes is
+// already durable in the log. A power loss before the next synced commit
+// loses the move alone, in one piece, and Open moves the rows again; any
+// later commit syncs the write-ahead log, which is written in order, and so
+// the move's pages with its own. This spares the move an fsync, which the
+// writer, and the read that asked for the move, would wait for.
 func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) error {
-	return runTx(ctx, db, stats, func(tx *sql.Tx) error {
+	if _, err := db.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return fmt.Errorf("set the move's commit unsynced: %w", err)
+	}
+	err := runTx(ctx, db, stats, func(tx *sql.Tx) error {
 		for _, q := range keptMove {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -197,15 +216,59 @@ func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) error {
 		}
 		return nil
 	})
+	if serr := syncCommits(ctx, db); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
 }
 
-// settle has the writer move the kept rows, if there are any, and returns
-// once it has: a read that could see a kept row calls it first.
-func (s *Store) settle(ctx context.Context) error {
-	if s.wr.kept.n.Load() == 0 {
-		return nil
+// syncCommits sets db's connection to sync every commit again, as
+// writerParams opened it (synchronous=FULL), or returns errUnsynced.
+func syncCommits(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return fmt.Errorf("%w: %w", errUnsynced, err)
 	}
-	return markErr(s.wr.settle(ctx))
+	return nil
+}
+
+// keptFor says whether the log holds a row of application ?1, or of any
+// application if ?1 is "". A kept message always has a kept delivery of its
+// application, so delivery_log alone answers. It has no index, but it
+// holds a few hundred rows at most (keptMoveAt, keptMoveEvery).
+const keptFor = `SELECT EXISTS (SELECT 1 FROM delivery_log WHERE ?1 = '' OR app_id = ?1)`
+
+// readSettled runs fn in a read transaction whose snapshot holds, in
+// messages and deliveries, every row of application appID ("" for every
+// application) committed before the snapshot began: a read that could see
+// a kept row runs in it.
+//
+// It first looks in a snapshot of its own: if the log holds none of the
+// application's rows there, fn runs in that snapshot, having cost one
+// look at the log. Otherwise the writer moves the kept rows and then
+// begins the snapshot of a new transaction itself, before it commits
+// anything else (writer.runSolo): a snapshot begun by the reader once the
+// move was answered could hold a row committed after it, and miss a kept
+// row committed before that one.
+func (s *Store) readSettled(ctx context.Context, appID string, fn func(tx *sql.Tx) error) error {
+	var kept bool
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, keptFor, appID).Scan(&kept); err != nil {
+			return fmt.Errorf("look for kept rows: %w", err)
+		}
+		if kept {
+			return nil
+		}
+		return fn(tx)
+	})
+	if err != nil || !kept {
+		return err
+	}
+	return s.read(ctx, func(tx *sql.Tx) error {
+		if err := markErr(s.wr.settle(ctx, tx)); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // logMessage writes msg's row (msgRow, insertMessage's arguments) and its
@@ -249,7 +312,7 @@ func (s *Store) startMover() (stop func()) {
 			if s.wr.kept.n.Load() > 0 {
 				// A failure is counted (WriterStats), and met again
 				// by the next write or read that needs the rows.
-				_ = s.wr.settle(ctx)
+				_ = s.wr.settle(ctx, nil)
 			}
 		}
 	}()

@@ -143,7 +143,7 @@ func TestKeptRowsAsWritten(t *testing.T) {
 
 	compare := func(when string) {
 		t.Helper()
-		if err := s.settle(ctx); err != nil {
+		if err := s.wr.settle(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 		msgs := dumpRows(t, s.r, []string{"id", "event_id"}, `SELECT * FROM messages WHERE id IN (?, ?) ORDER BY event_id IS NULL`, kept.ID, direct.ID)
@@ -198,6 +198,67 @@ func TestKeptRowsAsWritten(t *testing.T) {
 		if err != nil || len(page.Data) != 1 || page.Data[0].StatusCode != 204 || page.Data[0].MsgID != m.ID {
 			t.Errorf("attempts of %s: %+v, %v; want its one attempt", m.ID, page.Data, err)
 		}
+	}
+}
+
+// TestKeptReadsOfOtherApplications: a read of an application with nothing
+// kept runs at once, leaving the kept rows of others where they are; a read
+// of one with kept rows, or of every application, has them moved first.
+func TestKeptReadsOfOtherApplications(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	onlyNeededMoves(s)
+	ctx := t.Context()
+	hot, quiet := newAppWithEndpoint(t, s), newAppWithEndpoint(t, s)
+	s.SetHandoff(&storetest.HandoffLog{})
+	create := func(app *hookbridge.Application) *hookbridge.Message {
+		t.Helper()
+		m := &hookbridge.Message{AppID: app.ID, EventType: "order.created", Payload: []byte(`{}`)}
+		if _, _, err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	old := create(quiet)
+	if _, dels := logCounts(t, s.r); dels != 1 {
+		t.Fatalf("log holds %d deliveries, want the new message's", dels)
+	}
+	if got, err := s.GetMessage(ctx, quiet.ID, old.ID); err != nil || got.ID != old.ID {
+		t.Fatalf("GetMessage of a kept message: %v, %v", got, err)
+	}
+	moves := s.WriterStats().KeptMoves
+
+	create(hot)
+	page, err := s.ListMessages(ctx, quiet.ID, hookbridge.MessageFilter{})
+	if err != nil || len(page.Data) != 1 || page.Data[0].ID != old.ID {
+		t.Fatalf("messages of the quiet application: %+v, %v", page.Data, err)
+	}
+	if _, err := s.ListAttempts(ctx, quiet.ID, hookbridge.AttemptFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, dels := logCounts(t, s.r); dels != 1 || s.WriterStats().KeptMoves != moves {
+		t.Fatalf("reads of another application moved the kept rows: the log holds %d deliveries, %d moves since",
+			dels, s.WriterStats().KeptMoves-moves)
+	}
+
+	// A read of every application has them moved, and counts them.
+	b, err := s.Backlog(ctx, time.Now())
+	if err != nil || b.Pending != 2 {
+		t.Fatalf("backlog %+v, %v; want the two handed-over deliveries pending", b, err)
+	}
+	if _, dels := logCounts(t, s.r); dels != 0 || s.WriterStats().KeptMoves != moves+1 {
+		t.Fatalf("after a read of every application the log holds %d deliveries, %d moves since; want none and one",
+			dels, s.WriterStats().KeptMoves-moves)
+	}
+
+	// And a read of the application, its new message.
+	m := create(hot)
+	page, err = s.ListMessages(ctx, hot.ID, hookbridge.MessageFilter{})
+	if err != nil || len(page.Data) != 2 || page.Data[0].ID != m.ID {
+		t.Fatalf("messages of the hot application: %+v, %v; want two, the newest first", page.Data, err)
+	}
+	if _, dels := logCounts(t, s.r); dels != 0 {
+		t.Fatalf("after a read of its application the log holds %d deliveries", dels)
 	}
 }
 
@@ -261,7 +322,7 @@ func TestKeptBeforeOtherWrites(t *testing.T) {
 	if _, _, err := s.CreateMessage(ctx, again); hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
 		t.Errorf("a kept message's id again: %v, want a conflict", err)
 	}
-	if err := s.settle(ctx); err != nil {
+	if err := s.wr.settle(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.CreateMessage(ctx, again); hookbridge.ErrorCode(err) != hookbridge.ECONFLICT {
@@ -427,5 +488,10 @@ func TestKeptMovedWhenIdle(t *testing.T) {
 	}
 	if st := s.WriterStats(); st.KeptMoves == 0 || st.KeptMoved != 1 {
 		t.Errorf("moves %d, moved %d; want the one delivery moved", st.KeptMoves, st.KeptMoved)
+	}
+	// A move's commit is not synced; every other commit is, after it.
+	var level int
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA synchronous`).Scan(&level); err != nil || level != 2 {
+		t.Errorf("after a move the writer's synchronous is %d (%v), want FULL (2)", level, err)
 	}
 }

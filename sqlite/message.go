@@ -407,21 +407,20 @@ func (f *fanOut) subscriptions(ctx context.Context, appID string) (subscriptions
 // key; each query uses a unique index: the primary key, or
 // messages_app_event_id.
 func (s driver) MessageGet(ctx context.Context, appID string, byID bool, key string) (hookbridge.Message, error) {
-	if err := s.settle(ctx); err != nil {
-		return hookbridge.Message{}, err
-	}
 	getMessage := `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.event_id = ?`
 	if byID {
 		getMessage = `SELECT ` + messageColumns + ` FROM messages m WHERE m.app_id = ? AND m.id = ?`
 	}
-	return scanMessage(s.r.QueryRowContext(ctx, getMessage, appID, key))
+	var m hookbridge.Message
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		m, err = scanMessage(tx.QueryRowContext(ctx, getMessage, appID, key))
+		return err
+	})
+	return m, err
 }
 
 // MessageList reads a page of the application's messages by id.
 func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.MessageFilter, limit int) ([]hookbridge.Message, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	var w filter
 	w.add(`m.app_id = ?`, appID)
 	w.messageFilter(f.EventTypes, f.Channel, "m.created_at", f.Before, f.After)
@@ -429,7 +428,12 @@ func (s driver) MessageList(ctx context.Context, appID string, f hookbridge.Mess
 	w.add(cond, args...)
 	// listMessages walks messages_app_id and filters on the way.
 	listMessages := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + orderBy + ` LIMIT ?`
-	return collect(ctx, s.r, listMessages, append(w.args, limit+1), scanMessage)
+	var msgs []hookbridge.Message
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		msgs, err = collect(ctx, tx, listMessages, append(w.args, limit+1), scanMessage)
+		return err
+	})
+	return msgs, err
 }
 
 // nullDeliverAt is the deliver_at of a new message: NULL unless it is
@@ -451,9 +455,6 @@ const scheduledDelivery = `d.status = 1 AND d.trigger = 0 AND d.attempts = 0`
 // MessageScheduledList reads a page of the application's scheduled
 // messages not gone out, by id, with their deliverAt.
 func (s driver) MessageScheduledList(ctx context.Context, appID string, now time.Time, opt hookbridge.ListOptions, limit int) ([]hookbridge.Message, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	cond, args, orderBy := keyset("m.id", opt, hookbridge.OrderDescending)
 	// listScheduled walks messages_app_scheduled, and each message's
 	// deliveries by deliveries_msg_endpoint.
@@ -462,12 +463,17 @@ func (s driver) MessageScheduledList(ctx context.Context, appID string, now time
 		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND ` + scheduledDelivery + `)
 		AND ` + cond + orderBy + ` LIMIT ?`
 	args = append([]any{appID, ms(now)}, args...)
-	return collect(ctx, s.r, listScheduled, append(args, limit+1), func(r rowScanner) (hookbridge.Message, error) {
-		var at int64
-		m, err := scanMessageAnd(r, &at)
-		m.DeliverAt = fromMS(at)
-		return m, err
+	var msgs []hookbridge.Message
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		msgs, err = collect(ctx, tx, listScheduled, append(args, limit+1), func(r rowScanner) (hookbridge.Message, error) {
+			var at int64
+			m, err := scanMessageAnd(r, &at)
+			m.DeliverAt = fromMS(at)
+			return m, err
+		})
+		return err
 	})
+	return msgs, err
 }
 
 // MessageCancel cancels the scheduled message's deliveries that wait for
@@ -501,9 +507,6 @@ func (s driver) MessageExpunge(ctx context.Context, appID, msgID string) (int64,
 // MessageEndpointList reads a page of the endpoints the message was owed
 // to, with the state of its latest delivery there, by endpoint id.
 func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, opt hookbridge.ListOptions, limit int) ([]hookbridge.MessageEndpoint, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	cond, args, orderBy := keyset("d.endpoint_id", opt, hookbridge.OrderAscending)
 	// listMessageEndpoints walks deliveries_msg_endpoint for the message.
 	listMessageEndpoints := `
@@ -512,7 +515,7 @@ func (s driver) MessageEndpointList(ctx context.Context, appID, msgID string, op
 		WHERE d.msg_id = ? AND d.app_id = ? AND ` + latestDelivery + ` AND ` + cond + orderBy + ` LIMIT ?`
 	args = append([]any{msgID, appID}, args...)
 	var rows []hookbridge.MessageEndpoint
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) error {
 		if err := messageExists(ctx, tx, appID, msgID); err != nil {
 			return err
 		}
@@ -543,9 +546,6 @@ func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra
 // EndpointMessageList reads a page of the messages owed to the endpoint,
 // with the state of their latest delivery there, by message id.
 func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID string, f hookbridge.EndpointMessageFilter, limit int) ([]hookbridge.EndpointMessage, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -561,7 +561,7 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE ` + w.where() + orderBy + ` LIMIT ?`
 	var rows []hookbridge.EndpointMessage
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
 			return err
 		}
@@ -584,9 +584,6 @@ func (s driver) EndpointMessageList(ctx context.Context, appID, endpointID strin
 // in [since, until) (a zero bound is no bound), by the status of their
 // latest delivery.
 func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID string, since, until time.Time) ([]storekit.StatusCount, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	var w filter
 	w.add(`d.endpoint_id = ? AND d.app_id = ?`, endpointID, appID)
 	w.add(latestDelivery)
@@ -600,7 +597,7 @@ func (s driver) EndpointStatusCounts(ctx context.Context, appID, endpointID stri
 		WHERE ` + w.where() + `
 		GROUP BY 1`
 	var counts []storekit.StatusCount
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) error {
 		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/hookbridge/hookbridge"
@@ -11,9 +12,6 @@ import (
 // AttemptBuckets (see storekit.Driver) computes each attempt's bucket from
 // its stored unix milliseconds.
 func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, since, until time.Time, widthMS int64) ([]storekit.Bucket, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	var w filter
 	w.add(`a.created_at >= ? AND a.created_at < ?`, ms(since), ms(until))
 	if appID != "" {
@@ -37,18 +35,20 @@ func (s driver) AttemptBuckets(ctx context.Context, appID, endpointID string, si
 		ORDER BY bucket`
 	args := append([]any{ms(since), widthMS, int(hookbridge.StatusSuccess), int(hookbridge.StatusFail)}, w.args...)
 	args = append(args, w.args...)
-	return collect(ctx, s.r, attemptCounts, args, func(row rowScanner) (storekit.Bucket, error) {
-		var b storekit.Bucket
-		return b, row.Scan(&b.Index, &b.Success, &b.Fail)
+	var buckets []storekit.Bucket
+	err := s.readSettled(ctx, appID, func(tx *sql.Tx) (err error) {
+		buckets, err = collect(ctx, tx, attemptCounts, args, func(row rowScanner) (storekit.Bucket, error) {
+			var b storekit.Bucket
+			return b, row.Scan(&b.Index, &b.Success, &b.Fail)
+		})
+		return err
 	})
+	return buckets, err
 }
 
 // DeliveryBacklog counts the deliveries not final yet, by status, and those
 // due at now.
 func (s driver) DeliveryBacklog(ctx context.Context, now time.Time) ([]storekit.StatusCount, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, err
-	}
 	// backlog reads the rows of the partial index deliveries_due, which
 	// holds exactly the non-final deliveries: its cost is the backlog's
 	// size, not the table's.
@@ -57,8 +57,13 @@ func (s driver) DeliveryBacklog(ctx context.Context, now time.Time) ([]storekit.
 		FROM deliveries
 		WHERE next_attempt_at IS NOT NULL
 		GROUP BY status`
-	return collect(ctx, s.r, backlog, []any{ms(now)}, func(rs rowScanner) (storekit.StatusCount, error) {
-		var c storekit.StatusCount
-		return c, rs.Scan(&c.Status, &c.N, &c.Due)
+	var counts []storekit.StatusCount
+	err := s.readSettled(ctx, "", func(tx *sql.Tx) (err error) {
+		counts, err = collect(ctx, tx, backlog, []any{ms(now)}, func(rs rowScanner) (storekit.StatusCount, error) {
+			var c storekit.StatusCount
+			return c, rs.Scan(&c.Status, &c.N, &c.Due)
+		})
+		return err
 	})
+	return counts, err
 }

@@ -107,9 +107,6 @@ func (s driver) TaskClaim(ctx context.Context, owner string, now, until time.Tim
 // TaskMessages reads up to limit messages of t's selection after its
 // cursor, by id; the last of them is where the next page starts.
 func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) ([]hookbridge.Message, string, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, "", err
-	}
 	sel := t.Selection
 	var w filter
 	w.add(`m.app_id = ?`, t.AppID)
@@ -126,7 +123,11 @@ func (s driver) TaskMessages(ctx context.Context, t hookbridge.Task, limit int) 
 			latestDelivery+` AND `+deliveryStatus+` = ?)`, t.EndpointID, int(*sel.Status))
 	}
 	page := `SELECT ` + messageColumns + ` FROM messages m WHERE ` + w.where() + ` ORDER BY m.id LIMIT ?`
-	msgs, err := collect(ctx, s.r, page, append(w.args, limit), scanMessage)
+	var msgs []hookbridge.Message
+	err := s.readSettled(ctx, t.AppID, func(tx *sql.Tx) (err error) {
+		msgs, err = collect(ctx, tx, page, append(w.args, limit), scanMessage)
+		return err
+	})
 	if err != nil || len(msgs) == 0 {
 		return nil, "", err
 	}

@@ -54,11 +54,13 @@ import (
 
 // writeReq is one write waiting for the writer. At most one of solo and
 // grouped is set; with neither, it asks the writer to move the rows kept
-// behind the log (settle). Its caller waits for its error.
+// behind the log (settle), and to begin snapshot's snapshot then if it is
+// set. Its caller waits for its error.
 type writeReq struct {
-	ctx     context.Context
-	solo    func(tx *sql.Tx) error
-	grouped func(ctx context.Context, tx *writeTx) error
+	ctx      context.Context
+	solo     func(tx *sql.Tx) error
+	grouped  func(ctx context.Context, tx *writeTx) error
+	snapshot *sql.Tx
 	// rows is how a grouped write stands to the rows kept behind the log
 	// (kept.go); for rowsMayKeep, wholeIf (if set) says when it needs
 	// them moved first after all.
@@ -66,6 +68,9 @@ type writeReq struct {
 	wholeIf func(k *keptRows) bool
 	storekit.Waiter[struct{}]
 }
+
+// settles says whether r only asks for the kept rows to be moved.
+func (r *writeReq) settles() bool { return r.solo == nil && r.grouped == nil }
 
 // rowUse is how a grouped write stands to the rows kept behind the log.
 type rowUse uint8
@@ -118,6 +123,9 @@ type writer struct {
 
 	// kept are the deliveries kept behind the log (kept.go).
 	kept keptRows
+	// unsynced is set when a move could not set the connection to sync
+	// its commits again (moveKept): nothing else is written until it is.
+	unsynced bool
 
 	stats writerStats // see Store.WriterStats
 
@@ -195,9 +203,12 @@ func (w *writer) writeGrouped(ctx context.Context, rows rowUse, wholeIf func(*ke
 }
 
 // settle moves the rows kept behind the log, and returns once they are in
-// messages and deliveries (or the move failed).
-func (w *writer) settle(ctx context.Context) error {
-	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx})
+// messages and deliveries (or the move failed). If snapshot is not nil, a
+// read transaction on the read pool not yet begun on the database, the
+// writer begins its snapshot once the rows are moved, before it commits
+// anything else (see Store.readSettled).
+func (w *writer) settle(ctx context.Context, snapshot *sql.Tx) error {
+	_, err := w.queue.Submit(ctx, &writeReq{ctx: ctx, snapshot: snapshot})
 	return err
 }
 
@@ -231,7 +242,19 @@ func (w *writer) loop() {
 		handoff := w.handoff
 		w.mu.Unlock()
 
+		// A read waiting for the kept rows (settle) goes ahead of the
+		// writes taken with it, which it need not see: none of them
+		// has been answered yet.
+		for _, r := range batch {
+			if r.settles() {
+				w.runSolo(r)
+			}
+		}
 		for rest := batch; len(rest) > 0; {
+			if rest[0].settles() {
+				rest = rest[1:]
+				continue
+			}
 			if rest[0].grouped == nil {
 				w.runSolo(rest[0])
 				rest = rest[1:]
@@ -261,13 +284,38 @@ func (w *writer) runSolo(r *writeReq) {
 	if !r.Take() {
 		return // its caller gave up
 	}
-	err := w.move()
-	if err == nil && r.solo != nil {
+	err := w.synced()
+	if err == nil {
+		err = w.move()
+	}
+	switch {
+	case err != nil:
+	case r.solo != nil:
 		w.stats.writes.Add(1)
 		err = runTx(r.ctx, w.db, &w.stats, r.solo)
 		clear(w.subs) // it may have changed endpoints or applications
+	case r.snapshot != nil:
+		// A transaction's snapshot begins with its first read.
+		var kept bool
+		if err = r.snapshot.QueryRowContext(r.ctx, keptFor, "").Scan(&kept); err != nil {
+			err = fmt.Errorf("begin a read: %w", err)
+		}
 	}
 	r.Answer(struct{}{}, err)
+}
+
+// synced returns nil once the connection syncs its commits, as every write
+// but a move needs (see moveKept): at once, unless a move could not set it
+// to sync them again.
+func (w *writer) synced() error {
+	if !w.unsynced {
+		return nil
+	}
+	if err := syncCommits(context.Background(), w.db); err != nil {
+		return err
+	}
+	w.unsynced = false
+	return nil
 }
 
 // runTx runs fn in a transaction on db and commits it if fn returns nil,
@@ -309,6 +357,12 @@ func (w *writer) runGroup(reqs []*writeReq, handoff hookbridge.Handoff) {
 		}
 	}
 	if len(live) == 0 {
+		return
+	}
+	if err := w.synced(); err != nil {
+		for _, r := range live {
+			r.Answer(struct{}{}, err)
+		}
 		return
 	}
 	w.stats.writes.Add(uint64(len(live)))
