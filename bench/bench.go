@@ -33,12 +33,19 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	}
 	variants := cfg.variants()
 	rounds := max(cfg.Rounds, 1)
+	// One admin key and one secret key for every run: a PostgreSQL
+	// database keeps what the first run's server sealed, which the next
+	// run's must open.
+	keys := runKeys{apiKey: hookbridge.NewAdminKey(), secret: sealed.NewKey()}
 	var runs []*Report
 	for round := range rounds {
 		for _, v := range variants {
 			one := cfg
-			one.Destination, one.ServerBinary = v.destination, v.serverBinary
-			b := &bench{cfg: one, stderr: stderr, progress: newProgress(stderr)}
+			one.Destination, one.ServerBinary, one.DB = v.destination, v.serverBinary, v.db
+			if !isPostgres(v.db) {
+				one.Instances = 1 // --instances is of the PostgreSQL stores compared
+			}
+			b := &bench{cfg: one, keys: keys, stderr: stderr, progress: newProgress(stderr)}
 			rep, err := b.runWithin(ctx, cfg.Timeout)
 			if err != nil {
 				if len(variants) == 1 && rounds == 1 {
@@ -46,6 +53,9 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 				}
 				err = fmt.Errorf("round %d, %s: %w", round+1, v.name(), err)
 				return unfinished(runs[:round*len(variants)], variants, err), err
+			}
+			if v.by == byStore {
+				rep.DB = storeLabel(v.db)
 			}
 			runs = append(runs, rep)
 		}
@@ -69,47 +79,73 @@ func unfinished(runs []*Report, variants []variant, err error) *Report {
 	return rep
 }
 
-// variant is what one run of a comparison measures: a destination, or
-// a build of the server.
+// variant is what one run of a comparison measures: a destination, a
+// build of the server, or a store.
 type variant struct {
 	destination  string
 	serverBinary string // "" is the running executable
-	compared     bool   // serverBinary is one of several compared
+	db           string // "" is a new SQLite file
+	by           comparedBy
 }
 
+// comparedBy is what tells a comparison's variants apart.
+type comparedBy uint8
+
+const (
+	byDestination comparedBy = iota // also a single run, or rounds of one
+	byServer
+	byStore
+)
+
 func (v variant) name() string {
-	if v.compared {
+	switch v.by {
+	case byServer:
 		return "server " + v.serverBinary
+	case byStore:
+		return "store " + storeLabel(v.db)
 	}
 	return "destination " + v.destination
 }
 
-// variants are the runs of each round: one per destination, or one per
-// server binary (Check allows several of one or the other).
+// variants are the runs of each round: one per destination, one per server
+// binary, or one per store (Check allows several of one of them at most).
 func (c *Config) variants() []variant {
 	dests, _ := c.destinations() // checked
+	stores, _ := c.stores()      // checked
 	bins := c.serverBinaries()
-	if len(bins) > 1 {
-		out := make([]variant, len(bins))
-		for i, b := range bins {
-			out[i] = variant{destination: dests[0], serverBinary: b, compared: true}
-		}
-		return out
-	}
 	var bin string // the running executable, or the one named
 	if len(bins) == 1 {
 		bin = bins[0]
 	}
-	out := make([]variant, len(dests))
-	for i, d := range dests {
-		out[i] = variant{destination: d, serverBinary: bin}
+	var out []variant
+	switch {
+	case len(bins) > 1:
+		for _, b := range bins {
+			out = append(out, variant{destination: dests[0], serverBinary: b, db: stores[0], by: byServer})
+		}
+	case len(stores) > 1:
+		for _, s := range stores {
+			out = append(out, variant{destination: dests[0], serverBinary: bin, db: s, by: byStore})
+		}
+	default:
+		for _, d := range dests {
+			out = append(out, variant{destination: d, serverBinary: bin, db: stores[0]})
+		}
 	}
 	return out
+}
+
+// runKeys are the keys the servers the bench starts are given, the same
+// in every run of a comparison (see Run).
+type runKeys struct {
+	apiKey string // their admin key, unless --api-key names one
+	secret string // their --secret-key, when they are given one
 }
 
 // bench is one run.
 type bench struct {
 	cfg      Config
+	keys     runKeys
 	stderr   io.Writer
 	progress *progress
 
@@ -224,13 +260,13 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 			b.db, ownDB = filepath.Join(dir, "bench.db"), true
 		}
 		if b.apiKey == "" {
-			b.apiKey = hookbridge.NewAdminKey()
+			b.apiKey = b.keys.apiKey
 		}
 		// One key for every start, so that a restart reads what was
 		// sealed; on PostgreSQL always, since every instance needs the
 		// same one (a server on SQLite makes its own key file otherwise).
 		if cfg.Sealed || isPostgres(b.db) {
-			b.secret = sealed.NewKey()
+			b.secret = b.keys.secret
 		}
 	}
 	b.client.apiKey = b.apiKey

@@ -205,11 +205,15 @@ func TestCheck(t *testing.T) {
 		{"RelayWithBacklog", func(c *Config) { c.Relay, c.Backlog = true, 1000 }, "--relay"},
 		{"URLWithoutKey", func(c *Config) { c.URL = "http://127.0.0.1:8071" }, "--api-key"},
 		{"InProcessWithoutServe", func(c *Config) { c.InProcess = true }, "--in-process"},
-		{"DestinationsAndBinaries", func(c *Config) { c.Destination, c.ServerBinary = "http,nats", "/a,/b" }, "not both"},
+		{"DestinationsAndBinaries", func(c *Config) { c.Destination, c.ServerBinary = "http,nats", "/a,/b" }, "one at a time"},
 		{"RoundsWithBacklog", func(c *Config) { c.Rounds, c.Backlog = 2, 1000 }, "--backlog"},
 		{"BinariesWithHang", func(c *Config) { c.ServerBinary, c.Endpoints, c.Hang = "/a,/b", 3, 1 }, "--hang"},
 		{"DurableRelayWithBacklog", func(c *Config) { c.DurableRelay, c.Backlog = true, 1000 }, "--durable-relay"},
 		{"EmptyBinary", func(c *Config) { c.ServerBinary = "/a,,/b" }, "--server-binary"},
+		{"StoresAndBinaries", func(c *Config) { c.DB, c.ServerBinary = "sqlite,postgres://h/db", "/a,/b" }, "one at a time"},
+		{"StoreNamedTwice", func(c *Config) { c.DB = "postgres://h/db,sqlite,postgres://h/db" }, "named twice"},
+		{"StoresWithBacklog", func(c *Config) { c.DB, c.Backlog = "sqlite,postgres://h/db", 1000 }, "--backlog"},
+		{"InstancesOfSQLite", func(c *Config) { c.DB, c.Instances = "sqlite", 3 }, "--instances"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := valid
@@ -253,7 +257,7 @@ func TestCompareReferences(t *testing.T) {
 		return &Report{Destination: DestHTTP, ServerBinary: bin, Messages: 100, DeliveredPerS: rate,
 			CPUPerDelivUS: f(80), P99MS: f(9), OfRelay: f(ofRelay), RelayCPUPerDelivUS: f(40), Ratio: f(ofRelay / 2)}
 	}
-	variants := []variant{{DestHTTP, "a", true}, {DestHTTP, "b", true}}
+	variants := []variant{{destination: DestHTTP, serverBinary: "a", by: byServer}, {destination: DestHTTP, serverBinary: "b", by: byServer}}
 	// Three rounds of a, b; b's ratios are 0.1 above a's.
 	runs := []*Report{run("a", 1000, 0.50), run("b", 1100, 0.60), run("a", 900, 0.40), run("b", 1000, 0.50),
 		run("a", 1200, 0.55), run("b", 1300, 0.65)}
@@ -293,7 +297,7 @@ func TestCompareReferences(t *testing.T) {
 	}
 	runs = []*Report{durable(run("a", 1000, 0.50), 0.70, 50), durable(run("a", 900, 0.40), 0.60, 56),
 		durable(run("a", 1200, 0.55), 0.75, 47)}
-	rep = compare(runs, []variant{{DestHTTP, "", false}})
+	rep = compare(runs, []variant{{destination: DestHTTP}})
 	d := rep.Comparison[0]
 	if !slices.Equal(d.OfDurableRelay, []float64{0.70, 0.60, 0.75}) || !slices.Equal(d.DurableRelayCPUUS, []float64{50, 56, 47}) {
 		t.Errorf("per round: of_durable_relay %v, its CPU %v; want each run's own", d.OfDurableRelay, d.DurableRelayCPUUS)
@@ -307,6 +311,68 @@ func TestCompareReferences(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the comparison printed\n%s\nwithout %q", out.String(), want)
 		}
+	}
+}
+
+// TestStores: --db names one store, or several to compare, separated by
+// commas that a URL naming several hosts keeps; a comparison names each
+// store by kind and URL, without its password, and --instances is of its
+// PostgreSQL stores.
+func TestStores(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		db   string
+		want []string
+	}{
+		{"", []string{""}},
+		{"sqlite", []string{""}},
+		{"/tmp/bench.db", []string{"/tmp/bench.db"}},
+		{"/tmp/a,b.db", []string{"/tmp/a,b.db"}},
+		{"postgres://u:pw@h1:5432,h2:5432/db", []string{"postgres://u:pw@h1:5432,h2:5432/db"}},
+		{"sqlite, postgres://u:pw@h1:5432,h2:5432/db?sslmode=disable", []string{"", "postgres://u:pw@h1:5432,h2:5432/db?sslmode=disable"}},
+		{"postgresql://h/a,postgres://h/b,sqlite", []string{"postgresql://h/a", "postgres://h/b", ""}},
+	} {
+		c := Config{DB: tc.db}
+		got, err := c.stores()
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("--db %q: %q, %v; want %q", tc.db, got, err, tc.want)
+		}
+	}
+	c := Config{DB: "sqlite,/tmp/a.db", Endpoints: 1, Fanout: 1, Messages: 1, Concurrency: 1, Batch: 1, Instances: 1, Timeout: DefaultTimeout}
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "--db") {
+		t.Errorf("a SQLite file among stores compared: %v, want an error naming --db", err)
+	}
+	c.DB, c.Instances, c.Rounds = "sqlite,postgres://u:secret@h/db", 3, 2
+	if err := c.Check(); err != nil {
+		t.Fatalf("stores compared with --instances: %v", err)
+	}
+	vs := c.variants()
+	if len(vs) != 2 || vs[0].db != "" || vs[1].db != "postgres://u:secret@h/db" || vs[0].by != byStore ||
+		vs[1].name() != "store postgres://u:xxxxx@h/db" {
+		t.Fatalf("variants %+v", vs)
+	}
+
+	f := func(v float64) *float64 { return &v }
+	run := func(store string, instances int, rate float64) *Report {
+		return &Report{Destination: DestHTTP, Store: store, Instances: instances, Messages: 100, DeliveredPerS: rate,
+			CPUPerDelivUS: f(100), P99MS: f(9), DB: map[string]string{"sqlite": "sqlite", "postgres": "postgres://u:xxxxx@h/db"}[store]}
+	}
+	rep := compare([]*Report{run("sqlite", 1, 1000), run("postgres", 3, 700), run("sqlite", 1, 1200), run("postgres", 3, 960)}, vs)
+	if rep.Store != "sqlite,postgres" || rep.DB != "sqlite,postgres://u:xxxxx@h/db" || rep.Instances != 3 {
+		t.Errorf("store %q, db %q, instances %d", rep.Store, rep.DB, rep.Instances)
+	}
+	if pg := rep.Comparison[1]; pg.DB != "postgres://u:xxxxx@h/db" || !slices.Equal(pg.OfFirst, []float64{0.7, 0.8}) || pg.MedianOfFirst != 0.75 {
+		t.Errorf("postgres: db %q, of the first per round %v, median %v; want 0.7, 0.8 and 0.75", pg.DB, pg.OfFirst, pg.MedianOfFirst)
+	}
+	var out strings.Builder
+	rep.printComparison(&out)
+	for _, want := range []string{"sqlite,postgres store", "round 2  postgres://u:xxxxx@h/db       960 deliveries/s", "× sqlite"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the comparison printed\n%s\nwithout %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "secret") {
+		t.Errorf("the comparison printed a password:\n%s", out.String())
 	}
 }
 

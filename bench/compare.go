@@ -15,6 +15,7 @@ import (
 type DestinationFigures struct {
 	Destination   string    `json:"destination"`
 	ServerBinary  string    `json:"server_binary,omitempty"` // set when server binaries are compared
+	DB            string    `json:"db,omitempty"`            // set when stores are compared (see Report.DB)
 	DeliveredPerS []float64 `json:"delivered_per_s"`         // per round
 	CPUUSPerDeliv []float64 `json:"cpu_us_per_delivery"`     // of the server, per round
 	OfFirst       []float64 `json:"of_first"`                // delivered_per_s / the first destination's, per round
@@ -48,18 +49,29 @@ type DestinationFigures struct {
 // order) and sets their figures side by side.
 func compare(runs []*Report, variants []variant) *Report {
 	first := runs[0]
-	var dests, bins []string
-	for _, v := range variants {
+	var dests, bins, dbs, kinds []string
+	for i, v := range variants {
 		if !slices.Contains(dests, v.destination) {
 			dests = append(dests, v.destination)
 		}
-		if v.compared {
+		switch v.by {
+		case byServer:
 			bins = append(bins, v.serverBinary)
+		case byStore:
+			dbs = append(dbs, storeLabel(v.db))
+		}
+		if !slices.Contains(kinds, runs[i].Store) {
+			kinds = append(kinds, runs[i].Store)
 		}
 	}
+	instances := 0 // of the PostgreSQL stores, when stores are compared
+	for _, r := range runs {
+		instances = max(instances, r.Instances)
+	}
 	out := &Report{
-		Destination: strings.Join(dests, ","), ServerBinary: strings.Join(bins, ","), CPUs: first.CPUs, Store: first.Store, Server: first.Server,
-		Instances: first.Instances, Sealed: first.Sealed, Filter: first.Filter, Idempotency: first.Idempotency,
+		Destination: strings.Join(dests, ","), ServerBinary: strings.Join(bins, ","), DB: strings.Join(dbs, ","),
+		CPUs: first.CPUs, Store: strings.Join(kinds, ","), Server: first.Server,
+		Instances: instances, Sealed: first.Sealed, Filter: first.Filter, Idempotency: first.Idempotency,
 		Endpoints: first.Endpoints, Fanout: first.Fanout, Concurrency: first.Concurrency, Rate: first.Rate, Batch: first.Batch,
 		ReceiverAddr: first.ReceiverAddr, Runs: runs,
 	}
@@ -92,8 +104,11 @@ func compare(runs []*Report, variants []variant) *Report {
 	n := len(variants)
 	for j, v := range variants {
 		f := DestinationFigures{Destination: v.destination}
-		if v.compared {
+		switch v.by {
+		case byServer:
 			f.ServerBinary = v.serverBinary
+		case byStore:
+			f.DB = storeLabel(v.db)
 		}
 		var cpuRatios []float64
 		var mine []*Report // this variant's runs, one per round
@@ -167,20 +182,28 @@ func median(xs []float64) float64 {
 // destinations (or server binaries) side by side.
 func (r *Report) printComparison(w io.Writer) {
 	rounds := len(r.Runs) / len(r.Comparison)
-	// What tells the runs apart: the destination, or the server binary
-	// when builds are compared.
-	builds := r.ServerBinary != ""
-	label := func(destination, serverBinary string) string {
-		if builds {
+	// What tells the runs apart: the destination, the server binary
+	// when builds are compared, or the store when stores are.
+	builds, stores := r.ServerBinary != "", r.DB != ""
+	label := func(destination, serverBinary, db string) string {
+		switch {
+		case builds:
 			return serverBinary
+		case stores:
+			return db
 		}
 		return destination
 	}
 	compared, width := r.Destination, 6
-	if builds {
+	switch {
+	case builds:
 		compared = r.ServerBinary + " (to " + r.Destination + ")"
+	case stores:
+		compared = r.DB
+	}
+	if builds || stores {
 		for _, f := range r.Comparison {
-			width = max(width, len(f.ServerBinary))
+			width = max(width, len(label(f.Destination, f.ServerBinary, f.DB)))
 		}
 	}
 	interleaved := ", interleaved"
@@ -190,7 +213,7 @@ func (r *Report) printComparison(w io.Writer) {
 	fmt.Fprintf(w, "hookbridge bench: %s store; %d application(s) × %d endpoint(s); %d messages per run; %d message(s) per request, concurrency %d; %d round(s) of %s%s\n",
 		r.Store, r.Endpoints, r.Fanout, r.Runs[0].Messages, r.Batch, r.Concurrency, rounds, compared, interleaved)
 	for i, run := range r.Runs {
-		fmt.Fprintf(w, "  round %d  %-*s %9.0f deliveries/s", i/len(r.Comparison)+1, width, label(run.Destination, run.ServerBinary), run.DeliveredPerS)
+		fmt.Fprintf(w, "  round %d  %-*s %9.0f deliveries/s", i/len(r.Comparison)+1, width, label(run.Destination, run.ServerBinary, run.DB), run.DeliveredPerS)
 		// The figures the run measured, in this order; the relays' CPU
 		// also at a --rate, where the rates match.
 		for _, m := range []struct {
@@ -208,14 +231,14 @@ func (r *Report) printComparison(w io.Writer) {
 		}
 		fmt.Fprintf(w, "   lost %d, duplicates %d\n", run.Lost, run.Duplicates)
 	}
-	first := r.Comparison[0].Destination
-	if builds {
-		first = "first" // a path is too long for a column heading
+	first := label(r.Comparison[0].Destination, r.Comparison[0].ServerBinary, r.Comparison[0].DB)
+	if builds || len(first) > 12 {
+		first = "first" // a path or a URL is too long for a column heading
 	}
 	if len(r.Comparison) == 1 {
 		// One run repeated (--rounds alone): nothing to set beside it.
 		f := r.Comparison[0]
-		fmt.Fprintf(w, "  median   %-*s %9.0f deliveries/s", width, label(f.Destination, f.ServerBinary), f.MedianPerS)
+		fmt.Fprintf(w, "  median   %-*s %9.0f deliveries/s", width, label(f.Destination, f.ServerBinary, f.DB), f.MedianPerS)
 		if f.MedianCPUUS != nil {
 			fmt.Fprintf(w, "   server CPU %6.1f µs per delivery", *f.MedianCPUUS)
 		}
@@ -223,7 +246,7 @@ func (r *Report) printComparison(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  median   %-*s %9s  %-12s %-14s %s\n", width, "", "deliv/s", "× "+first, "CPU µs/deliv", "CPU × "+first)
 		for _, f := range r.Comparison {
-			fmt.Fprintf(w, "           %-*s %9.0f  %-12.2f", width, label(f.Destination, f.ServerBinary), f.MedianPerS, f.MedianOfFirst)
+			fmt.Fprintf(w, "           %-*s %9.0f  %-12.2f", width, label(f.Destination, f.ServerBinary, f.DB), f.MedianPerS, f.MedianOfFirst)
 			if f.MedianCPUUS != nil {
 				fmt.Fprintf(w, " %-14.1f", *f.MedianCPUUS)
 			}
@@ -247,7 +270,7 @@ func (r *Report) printComparison(w io.Writer) {
 			}
 		}
 		figures = append(figures, fmt.Sprintf("p99 %.1f ms", f.MedianP99MS))
-		fmt.Fprintf(w, "           %-*s %s\n", width, label(f.Destination, f.ServerBinary), strings.Join(figures, ", "))
+		fmt.Fprintf(w, "           %-*s %s\n", width, label(f.Destination, f.ServerBinary, f.DB), strings.Join(figures, ", "))
 	}
 	fmt.Fprintf(w, "  lost %d, duplicates %d, abandoned requests %d, invalid %d   (%.1f s in all)\n",
 		r.Lost, r.Duplicates, r.Abandoned, r.Invalid, r.ElapsedS)

@@ -45,7 +45,7 @@ const (
 // `hookbridge bench`, whose --help says what each means. Check names the
 // flags in its errors.
 type Config struct {
-	DB           string        // --db; "" is a new SQLite file in a temporary directory
+	DB           string        // --db; "" or "sqlite" is a new SQLite file in a temporary directory; several, comma-separated, for a comparison (see stores)
 	URL          string        // --url
 	Addr         string        // --addr; "" is a free port on 127.0.0.1
 	ReceiverAddr string        // --receiver-addr; "" is a free port on 127.0.0.1
@@ -86,8 +86,6 @@ func (c *Config) Check() error {
 	switch {
 	case c.Endpoints < 1 || c.Fanout < 1 || c.Messages < 1 || c.Concurrency < 1 || c.Instances < 1:
 		return errors.New("--endpoints, --fanout, --messages, --concurrency and --instances must be at least 1")
-	case c.Instances > 1 && (!isPostgres(c.DB) || c.InProcess):
-		return errors.New("--instances needs --db postgres://…: several servers share one PostgreSQL database (and run as processes)")
 	case c.Rate < 0 || c.Backlog < 0 || c.Workers < 0 || c.Timeout <= 0:
 		return errors.New("--rate, --backlog and --workers must not be negative, --timeout must be positive")
 	case c.Hang < 0 || c.Hang >= c.Endpoints*c.Fanout:
@@ -116,14 +114,26 @@ func (c *Config) Check() error {
 		return err
 	}
 	bins := c.serverBinaries()
+	stores, err := c.stores()
+	if err != nil {
+		return err
+	}
 	brokers := slices.ContainsFunc(dests, func(d string) bool { return d != DestHTTP })
+	several := 0
+	for _, n := range []int{len(dests), len(bins), len(stores)} {
+		if n > 1 {
+			several++
+		}
+	}
 	switch {
 	case c.Rounds < 0:
 		return errors.New("--rounds must not be negative")
-	case len(dests) > 1 && len(bins) > 1:
-		return errors.New("compare several --destination or several --server-binary, not both at once")
-	case (len(dests) > 1 || len(bins) > 1 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0):
-		return errors.New("several --destination, --server-binary or --rounds compare delivery rates: not with --backlog or --hang")
+	case c.Instances > 1 && (!slices.ContainsFunc(stores, isPostgres) || c.InProcess):
+		return errors.New("--instances needs --db postgres://…: several servers share one PostgreSQL database (and run as processes)")
+	case several > 1:
+		return errors.New("compare several --destination, several --server-binary or several --db, one at a time")
+	case (several > 0 || c.Rounds > 1) && (c.Backlog > 0 || c.Hang > 0):
+		return errors.New("several --destination, --server-binary, --db or --rounds compare delivery rates: not with --backlog or --hang")
 	case brokers && (c.Backlog > 0 || c.Hang > 0 || c.Relay || c.DurableRelay):
 		return errors.New("a broker --destination measures throughput: not with --backlog, --hang, --relay or --durable-relay")
 	case brokers && c.Endpoints*c.Fanout > maxBrokerEndpoints:
@@ -180,6 +190,56 @@ func (c *Config) destinations() ([]string, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// stores returns the stores of --db, in order: one (a postgres:// URL, a
+// SQLite file, or "" for a new SQLite file in a temporary directory), or
+// several for a comparison, each "sqlite" (a new SQLite file, returned as
+// "") or a postgres:// URL, separated by commas. A comma in a URL that
+// names several hosts stays in it; a value that does not begin with sqlite
+// or a URL is one SQLite file, whatever its name holds.
+func (c *Config) stores() ([]string, error) {
+	isStore := func(s string) bool { s = strings.TrimSpace(s); return s == "sqlite" || isPostgres(s) }
+	if !isStore(strings.Split(c.DB, ",")[0]) {
+		return []string{strings.TrimSpace(c.DB)}, nil
+	}
+	var out []string
+	for part := range strings.SplitSeq(c.DB, ",") {
+		if len(out) > 0 && isPostgres(out[len(out)-1]) && !isStore(part) {
+			out[len(out)-1] += "," + part // the URL's next host
+			continue
+		}
+		out = append(out, strings.TrimSpace(part))
+	}
+	for i := range out {
+		if out[i] == "sqlite" {
+			out[i] = ""
+		}
+	}
+	if len(out) == 1 {
+		return out, nil
+	}
+	for i, s := range out {
+		switch {
+		case s != "" && !isPostgres(s):
+			return nil, fmt.Errorf("--db: to compare stores, name each sqlite or postgres://…, got %q", s)
+		case slices.Contains(out[:i], s):
+			return nil, fmt.Errorf("--db: %s is named twice", storeLabel(s))
+		}
+	}
+	return out, nil
+}
+
+// storeLabel names a store of stores in a report: sqlite, or the
+// PostgreSQL URL without its password.
+func storeLabel(db string) string {
+	if db == "" {
+		return "sqlite"
+	}
+	if u, err := url.Parse(db); err == nil {
+		return u.Redacted()
+	}
+	return db
 }
 
 // serverBinaries returns the --server-binary paths in the order given: none

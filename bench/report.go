@@ -32,6 +32,10 @@ type Report struct {
 	// The --server-binary the bench ran as the server (omitted for the
 	// running executable); several, comma-separated, for a comparison.
 	ServerBinary string `json:"server_binary,omitempty"`
+	// The stores compared (--db sqlite,postgres://…): sqlite, or a
+	// PostgreSQL URL without its password; several, comma-separated, for
+	// the comparison. Omitted when stores are not compared.
+	DB string `json:"db,omitempty"`
 
 	Accepted   int   `json:"accepted"`   // messages the server accepted (2xx)
 	Refused    int   `json:"refused"`    // messages it did not (error status or no answer)

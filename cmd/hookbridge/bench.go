@@ -45,7 +45,9 @@ this machine and disk.
 --destination amqp, nats or redis has the endpoints publish to RabbitMQ, NATS
 JetStream or Redis streams instead, which the bench consumes from; several
 destinations with --rounds are run interleaved and compared, and so are
-several builds given to --server-binary; --rounds alone repeats the run. With
+several builds given to --server-binary, and several stores given to --db
+(sqlite,postgres://…: SQLite and PostgreSQL in the same rounds); --rounds
+alone repeats the run. With
 --baseline, --relay or --durable-relay, every run of a round measures them
 around its own server, and the ratios to them are given per round and as
 medians.
@@ -74,7 +76,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	// --db and --api-key are deliberately not read from HOOKBRIDGE_DB and
 	// HOOKBRIDGE_API_KEY: those configure `serve`, and an environment set up
 	// for a real server must never point the bench at its database.
-	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default: a new SQLite file in a temporary directory, removed afterwards); not read from HOOKBRIDGE_DB")
+	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default, or sqlite: a new SQLite file in a temporary directory, removed afterwards); several, comma-separated, each sqlite or a postgres:// URL, compare those stores: each serves once per round (--rounds), interleaved, with the same load client (--instances applies to the PostgreSQL ones); not read from HOOKBRIDGE_DB")
 	fs.String(&c.URL, "url", "", "measure the server already running at this loopback URL (e.g. http://127.0.0.1:8071) instead of starting one; it must allow deliveries to 127.0.0.1 (serve --allow-private 127.0.0.1/32)")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin key of the server at --url; not read from HOOKBRIDGE_API_KEY")
 	// --addr is not read from HOOKBRIDGE_ADDR either: that is serve's.
@@ -91,13 +93,13 @@ func (c *benchConfig) register(fs *flagSet) {
 	fs.Bool(&c.Relay, "relay", false, "also measure a store-less relay (a child process; with --in-process, inside the bench): the same load through an HTTP relay that answers at once and forwards each message signed from a worker pool, but writes nothing down — what net/http alone allows a gateway on this machine, and its CPU per delivery (relay_cpu_us_per_delivery); with --rate, at the same pace (one endpoint; not with --backlog, --hang or --fanout)")
 	fs.Int(&c.Backlog, "backlog", 0, "instead of a throughput run: build up this many pending deliveries (the receiver holds requests), restart the server, and measure how soon it delivers and how fast it drains them")
 	fs.Int(&c.Hang, "hang", 0, "the first N endpoints hang: the receiver holds every request to them until the others have all their deliveries; reports the others' delivery rate (healthy_delivered_per_s), to compare with a run without --hang")
-	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database; the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
+	fs.Int(&c.Instances, "instances", 1, "servers to start on the one --db postgres:// database (on each, when several stores are compared); the load is spread over them round-robin, and their CPU seconds and peak RSS are summed")
 	fs.Int(&c.Workers, "workers", 0, "deliveries the server sends concurrently (serve --workers; default: the server's default)")
 	fs.Bool(&c.Sealed, "sealed", false, "give the server a new --secret-key (a server of this version keeps secrets encrypted anyway, with a key file of its own on SQLite, and is always given a key on PostgreSQL); for a --server-binary older than that, it turns the encryption on")
 	fs.Bool(&c.Filter, "filter", false, "give every endpoint a CEL filter (the filter field of EndpointIn): those at even places of each application take every message, the others none, so that a message is owed to half of --fanout and the server evaluates a filter per endpoint")
 	fs.Bool(&c.Idempotency, "idempotency-keys", false, "send an Idempotency-Key with every message request, as Svix SDKs do (the server then keeps each response for retries)")
 	fs.String(&c.Destination, "destination", bench.DestHTTP, "where the endpoints deliver: http (the bench's receiver), amqp (RabbitMQ), nats (NATS JetStream) or redis (Redis streams); the bench creates a queue, stream or stream key per endpoint, consumes from it, checks each message's headers and signature and counts it as the receiver does. Several, comma-separated (e.g. http,amqp,nats,redis), compare them: one run each per round, interleaved, with the ratios to the first")
-	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination (or each --server-binary), interleaved (each with a server of its own), for figures side by side on a noisy machine; with --baseline, --relay or --durable-relay, each run measures them around its own server, and the ratios to them are given per round and as medians (not with --backlog or --hang)")
+	fs.Int(&c.Rounds, "rounds", 1, "runs of each --destination (or each --server-binary, or each --db), interleaved (each with a server of its own), for figures side by side on a noisy machine; with --baseline, --relay or --durable-relay, each run measures them around its own server, and the ratios to them are given per round and as medians (not with --backlog or --hang)")
 	fs.String(&c.AMQPURL, "amqp-url", bench.DefaultAMQPURL, "RabbitMQ of --destination amqp (the URL's virtual host is used)")
 	fs.String(&c.NATSURL, "nats-url", bench.DefaultNATSURL, "NATS server, with JetStream, of --destination nats (the bench creates a file-stored stream per endpoint)")
 	fs.String(&c.RedisURL, "redis-url", bench.DefaultRedisURL, "Redis of --destination redis (the URL's database number is used)")

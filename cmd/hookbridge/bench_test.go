@@ -293,6 +293,35 @@ func TestBenchSmokePostgres(t *testing.T) {
 	}
 }
 
+// TestBenchCompareStores: --db sqlite,postgres://… runs SQLite and
+// PostgreSQL once per round each, interleaved, PostgreSQL with its
+// --instances, on one database that each run leaves empty.
+func TestBenchCompareStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	dsn := pgtest.Database(t, "hb_bench_stores")
+	rep := runBenchSmoke(t, []string{"--server-binary", hookbridgeBinary(t), "--db", "sqlite," + dsn, "--instances", "2",
+		"--rounds", "2", "--messages", "300"})
+	if len(rep.Runs) != 4 || len(rep.Comparison) != 2 || rep.Store != "sqlite,postgres" {
+		t.Fatalf("%d runs, %d stores compared, store %q; want 4, 2 and sqlite,postgres", len(rep.Runs), len(rep.Comparison), rep.Store)
+	}
+	for i, run := range rep.Runs {
+		want, instances := "sqlite", 1
+		if i%2 == 1 {
+			want, instances = "postgres", 2
+		}
+		if run.Store != want || run.Instances != instances || run.Accepted != 300 {
+			t.Errorf("run %d: %s with %d instances, %d accepted; want %s with %d, 300 (interleaved)",
+				i, run.Store, run.Instances, run.Accepted, want, instances)
+		}
+	}
+	if f := rep.Comparison[1]; !strings.HasPrefix(f.DB, "postgres") || len(f.OfFirst) != 2 || f.MedianOfFirst <= 0 {
+		t.Errorf("PostgreSQL's figures %+v: want its rate set against SQLite's in each of 2 rounds", f)
+	}
+}
+
 // runBenchSmoke runs `hookbridge bench --json` with args and checks that
 // every accepted message arrived, once, everywhere it was owed.
 func runBenchSmoke(t *testing.T, args []string) bench.Report {
