@@ -37,6 +37,15 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	// database keeps what the first run's server sealed, which the next
 	// run's must open.
 	keys := runKeys{apiKey: hookbridge.NewAdminKey(), secret: sealed.NewKey()}
+	if cfg.URL == "" {
+		for i, v := range variants {
+			if isPostgres(v.db) && !slices.ContainsFunc(variants[:i], func(u variant) bool { return u.db == v.db }) {
+				if err := checkUnused(ctx, v.db); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	var runs []*Report
 	for round := range rounds {
 		for _, v := range variants {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -56,4 +57,34 @@ func (d dbUsage) cpuSoFar() (time.Duration, bool) {
 		return 0, false
 	}
 	return treeCPU(d.postmaster)
+}
+
+// checkUnused returns an error if a Hookbridge server has run on the
+// PostgreSQL database at dsn before this bench: its settings are sealed
+// under a secret key the bench's servers are not given, and they would
+// exit at start. Within one bench every run shares one key (see Run), and
+// each leaves the database as it found it but for those settings.
+func checkUnused(ctx context.Context, dsn string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("--db %s: %w", storeLabel(dsn), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	// The tables are those of the connection's search_path, as the
+	// server's are.
+	var migrated, used bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('settings') IS NOT NULL`).Scan(&migrated); err != nil {
+		return fmt.Errorf("--db %s: %w", storeLabel(dsn), err)
+	}
+	if migrated {
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM settings)`).Scan(&used); err != nil {
+			return fmt.Errorf("--db %s: %w", storeLabel(dsn), err)
+		}
+	}
+	if used {
+		return fmt.Errorf("--db %s: a Hookbridge server has run on this database before, and sealed its settings under a key this bench does not have; give the bench an empty database", storeLabel(dsn))
+	}
+	return nil
 }

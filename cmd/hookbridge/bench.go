@@ -76,7 +76,7 @@ func (c *benchConfig) register(fs *flagSet) {
 	// --db and --api-key are deliberately not read from HOOKBRIDGE_DB and
 	// HOOKBRIDGE_API_KEY: those configure `serve`, and an environment set up
 	// for a real server must never point the bench at its database.
-	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it): a postgres:// URL or a SQLite file (default, or sqlite: a new SQLite file in a temporary directory, removed afterwards); several, comma-separated, each sqlite or a postgres:// URL, compare those stores: each serves once per round (--rounds), interleaved, with the same load client (--instances applies to the PostgreSQL ones); not read from HOOKBRIDGE_DB")
+	fs.StringVar(&c.DB, "db", "", "database of the server under test, which should be empty (the server delivers whatever is pending in it; a PostgreSQL database a server ran on before is refused, its settings being sealed under another key): a postgres:// URL or a SQLite file (default, or sqlite: a new SQLite file in a temporary directory, removed afterwards); several, comma-separated, each sqlite or a postgres:// URL, compare those stores: each serves once per round (--rounds), interleaved, with the same load client (--instances applies to the PostgreSQL ones); not read from HOOKBRIDGE_DB")
 	fs.String(&c.URL, "url", "", "measure the server already running at this loopback URL (e.g. http://127.0.0.1:8071) instead of starting one; it must allow deliveries to 127.0.0.1 (serve --allow-private 127.0.0.1/32)")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin key of the server at --url; not read from HOOKBRIDGE_API_KEY")
 	// --addr is not read from HOOKBRIDGE_ADDR either: that is serve's.

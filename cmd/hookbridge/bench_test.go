@@ -320,6 +320,15 @@ func TestBenchCompareStores(t *testing.T) {
 	if f := rep.Comparison[1]; !strings.HasPrefix(f.DB, "postgres") || len(f.OfFirst) != 2 || f.MedianOfFirst <= 0 {
 		t.Errorf("PostgreSQL's figures %+v: want its rate set against SQLite's in each of 2 rounds", f)
 	}
+
+	// Another bench on the same database is refused before it starts
+	// anything: the first one's servers sealed their settings there
+	// under a key the second does not have.
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--server-binary", hookbridgeBinary(t), "--db", dsn, "--messages", "10"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "empty database") {
+		t.Errorf("a bench on a used database exited %d, printed %q; want 1 and a request for an empty database", code, stderr.String())
+	}
 }
 
 // runBenchSmoke runs `hookbridge bench --json` with args and checks that
