@@ -175,23 +175,22 @@ func (w *writer) move() error {
 		return nil
 	}
 	w.stats.writes.Add(1)
-	if err := moveKept(context.Background(), w.db, &w.stats); err != nil {
-		w.stats.keptMoveFailures.Add(1)
-		if errors.Is(err, errUnsynced) {
-			w.unsynced = true
-		}
-		return fmt.Errorf("move the rows kept behind the log: %w", err)
+	moveErr, syncErr := moveKept(context.Background(), w.db, &w.stats)
+	if syncErr != nil {
+		w.unsynced = true // nothing else is written until it syncs again (synced)
 	}
+	if moveErr != nil {
+		w.stats.keptMoveFailures.Add(1)
+		return fmt.Errorf("move the rows kept behind the log: %w", errors.Join(moveErr, syncErr))
+	}
+	// Moved, even if the connection does not sync again yet: the rows
+	// are no longer in the log.
 	w.stats.keptMoved.Add(uint64(len(w.kept.seqs)))
 	w.stats.keptMoves.Add(1)
 	clear(w.kept.seqs)
 	w.kept.n.Store(0)
-	return nil
+	return syncErr
 }
-
-// errUnsynced is the error of a move after which the writer connection
-// could not be set to sync its commits again.
-var errUnsynced = errors.New("commits are not synced")
 
 // moveKept moves every row in the log into the tables, in a transaction of
 // its own on db, counted in stats unless nil: the writer's move, and Open's
@@ -204,11 +203,15 @@ var errUnsynced = errors.New("commits are not synced")
 // later commit syncs the write-ahead log, which is written in order, and so
 // the move's pages with its own. This spares the move an fsync, which the
 // writer, and the read that asked for the move, would wait for.
-func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) error {
+//
+// moveErr is the move's own error (the rows stay in the log); syncErr,
+// that of setting the connection to sync its commits again afterwards,
+// whether the move committed or not.
+func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) (moveErr, syncErr error) {
 	if _, err := db.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return fmt.Errorf("set the move's commit unsynced: %w", err)
+		return fmt.Errorf("set the move's commit unsynced: %w", err), nil
 	}
-	err := runTx(ctx, db, stats, func(tx *sql.Tx) error {
+	moveErr = runTx(ctx, db, stats, func(tx *sql.Tx) error {
 		for _, q := range keptMove {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -216,17 +219,14 @@ func moveKept(ctx context.Context, db *sql.DB, stats *writerStats) error {
 		}
 		return nil
 	})
-	if serr := syncCommits(ctx, db); serr != nil {
-		return errors.Join(err, serr)
-	}
-	return err
+	return moveErr, syncCommits(ctx, db)
 }
 
 // syncCommits sets db's connection to sync every commit again, as
-// writerParams opened it (synchronous=FULL), or returns errUnsynced.
+// writerParams opened it (synchronous=FULL).
 func syncCommits(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
-		return fmt.Errorf("%w: %w", errUnsynced, err)
+		return fmt.Errorf("commits are not synced: %w", err)
 	}
 	return nil
 }

@@ -179,7 +179,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// What a stopped process kept behind the log goes into the tables
 	// first, so that the leases below end on its deliveries too.
-	if err := moveKept(ctx, w, nil); err != nil {
+	if err := errors.Join(moveKept(ctx, w, nil)); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: move the rows kept behind the log: %w", path, err)
 	}
