@@ -89,8 +89,9 @@ func (s driver) ApplicationUpdate(ctx context.Context, app *hookbridge.Applicati
 	return nil
 }
 
-// ApplicationDelete deletes the application; the foreign keys cascade to
-// its endpoints, messages, deliveries and attempts.
+// ApplicationDelete deletes the application; its endpoints and their
+// attempts go by foreign keys, its messages and deliveries by the cascade
+// triggers (migration 0021).
 func (s driver) ApplicationDelete(ctx context.Context, id string) (int64, error) {
 	var n int64
 	err := s.changeApplications(ctx, func(tx pgx.Tx) error {

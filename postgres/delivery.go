@@ -460,13 +460,18 @@ func (s driver) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) error {
 	d.UpdatedAt = storekit.TruncMS(s.now())
 	// insertResend writes the delivery only if both the message and the
-	// endpoint are the application's; created_at from PostgreSQL's clock
-	// (see the deliveries table).
+	// endpoint are the application's, and locks both FOR KEY SHARE, as
+	// foreign keys would (migration 0021): a purge of the message or a
+	// deletion of the endpoint waits for the transaction and then deletes
+	// the delivery too, and one committed before the lock leaves nothing
+	// to insert. created_at from PostgreSQL's clock (see the deliveries
+	// table).
 	const insertResend = `
 		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
 		SELECT $1, m.app_id, m.id, e.id, 1, 1, 0, $5, date_trunc('milliseconds', clock_timestamp()), $6
 		FROM messages m, endpoints e
 		WHERE m.app_id = $2 AND m.id = $3 AND e.app_id = $2 AND e.id = $4
+		FOR KEY SHARE OF m, e
 		RETURNING created_at`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, insertResend, d.ID, d.AppID, d.MsgID, d.EndpointID, d.NextAttempt, d.UpdatedAt).Scan(&d.CreatedAt)
@@ -475,11 +480,6 @@ func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) erro
 				return err
 			}
 			return hookbridge.NotFound("endpoint")
-		}
-		if pgCode(err) == codeForeignKeyViolation {
-			// The message was purged (retention) between the
-			// statement's snapshot and its foreign key check.
-			return hookbridge.NotFound("message")
 		}
 		if err != nil {
 			return err
@@ -497,9 +497,11 @@ func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) erro
 
 // insertManualBatch inserts the manual deliveries ds, all of the
 // application's messages to its endpoint, due at their NextAttempt, and
-// skips those whose message is gone (purged since it was read); created_at
-// from PostgreSQL's clock (see the deliveries table). It returns how many
-// it inserted, and makes the endpoint's pending deliveries claimable.
+// skips those whose message is gone (purged since it was read), or all of
+// them if the endpoint is; it locks the messages and the endpoint FOR KEY
+// SHARE, as insertResend does. created_at from PostgreSQL's clock (see the
+// deliveries table). It returns how many it inserted, and makes the
+// endpoint's pending deliveries claimable.
 func (s driver) insertManualBatch(ctx context.Context, tx pgx.Tx, appID, endpointID string, ds []hookbridge.Delivery) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
@@ -508,7 +510,9 @@ func (s driver) insertManualBatch(ctx context.Context, tx pgx.Tx, appID, endpoin
 		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
 		SELECT d.id, $2, d.msg_id, $3, 1, 1, 0, $4, date_trunc('milliseconds', clock_timestamp()), $5
 		FROM unnest($1::text[], $6::text[]) AS d (id, msg_id)
-		JOIN messages m ON m.id = d.msg_id AND m.app_id = $2`
+		JOIN messages m ON m.id = d.msg_id AND m.app_id = $2
+		JOIN endpoints e ON e.id = $3 AND e.app_id = $2
+		FOR KEY SHARE OF m, e`
 	ids, msgIDs := make([]string, len(ds)), make([]string, len(ds))
 	for i, d := range ds {
 		ids[i], msgIDs[i] = d.ID, d.MsgID

@@ -138,8 +138,9 @@ func (s driver) EndpointUpdate(ctx context.Context, ep *hookbridge.Endpoint, now
 	return nil
 }
 
-// EndpointDelete deletes the endpoint, whose deliveries and attempts the
-// foreign keys cascade to, and records the deletion at now.
+// EndpointDelete deletes the endpoint, whose deliveries the cascade
+// trigger (migration 0021) and their attempts the foreign key delete, and
+// records the deletion at now.
 func (s driver) EndpointDelete(ctx context.Context, appID, id string, now time.Time) error {
 	const deleteEndpoint = `DELETE FROM endpoints WHERE app_id = $1 AND id = $2 RETURNING coalesce(uid, '')`
 	return s.inTx(ctx, func(tx pgx.Tx) error {

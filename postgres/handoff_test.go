@@ -247,51 +247,32 @@ func TestHandoffNotifiesOnlyForTheRest(t *testing.T) {
 	}
 }
 
-// TestHandoffIngestRetries: ingest whose write loses a race with endpoint
-// deletions, twice (so that it runs its locked last try), settles each
-// try's reservations before the next one reserves, and hands over only the
-// delivery it finally writes.
-func TestHandoffIngestRetries(t *testing.T) {
-	t.Parallel()
-	dsn := pgtest.Schema(t)
-	s := openDSN(t, dsn)
+// deleteOpen deletes the row of table with id in a transaction it leaves
+// open on a connection of its own, and returns the transaction and the
+// connection's backend pid.
+func deleteOpen(t *testing.T, dsn, table, id string) (pgx.Tx, int32) {
+	t.Helper()
 	ctx := t.Context()
-	app, stable := fixture(t, s)
-	h := &storetest.HandoffLog{}
-	s.SetHandoff(h)
-
-	// Two endpoints, each deleted by a transaction left open: ingest
-	// reads them (the deletions are not committed), and its write then
-	// waits on the row lock of one of them, to fail once it commits.
-	deleting := map[int32]pgx.Tx{} // backend pid → its open deletion
-	var doomed []string
-	for range 2 {
-		ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://doomed.example/", Secrets: stable.Secrets}
-		if err := s.CreateEndpoint(ctx, ep); err != nil {
-			t.Fatal(err)
-		}
-		doomed = append(doomed, ep.ID)
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, ep.ID); err != nil {
-			t.Fatal(err)
-		}
-		deleting[int32(conn.PgConn().PID())] = tx
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	return tx, int32(conn.PgConn().PID())
+}
 
-	created := make(chan error, 1)
-	go func() {
-		_, _, err := s.CreateMessage(ctx, newMessage(app.ID))
-		created <- err
-	}()
-	// blocker returns the pid of the deletion ingest waits for, if any.
+// commitWhenWaitedFor commits each of the open deletions as soon as a
+// statement waits for it, until all are committed.
+func commitWhenWaitedFor(t *testing.T, s *Store, deleting map[int32]pgx.Tx) {
+	t.Helper()
+	ctx := t.Context()
 	pids := make([]int32, 0, len(deleting))
 	for pid := range deleting {
 		pids = append(pids, pid)
@@ -320,8 +301,89 @@ func TestHandoffIngestRetries(t *testing.T) {
 		}
 		<-tick.C
 	}
-	if err := <-created; err != nil {
+}
+
+// TestHandoffIngestRetries: ingest whose write loses a race with
+// application deletions, twice (so that it runs its locked last try),
+// settles each try's reservations before the next one reserves, and hands
+// over only the delivery it finally writes; the deleted applications'
+// messages get ENOTFOUND and nothing of theirs is stored.
+func TestHandoffIngestRetries(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	s := openDSN(t, dsn)
+	ctx := t.Context()
+	app, stable := fixture(t, s)
+	h := &storetest.HandoffLog{}
+	s.SetHandoff(h)
+
+	// Two more applications with an endpoint each. The write locks the
+	// applications in id order, so it holds second's lock when it waits
+	// for first's deletion, which the test commits only after starting
+	// second's: that one then waits for the write, and runs once the
+	// write has failed. The next try reads second (its deletion not yet
+	// committed), and its write waits for that deletion and fails too.
+	second, secondEP := fixture(t, s)
+	first, firstEP := fixture(t, s)
+	msgs := []*hookbridge.Message{newMessage(app.ID), newMessage(first.ID), newMessage(second.ID)}
+	firstTx, firstPID := deleteOpen(t, dsn, "applications", first.ID)
+
+	type outcome struct {
+		results []hookbridge.CreateResult
+		err     error
+	}
+	created := make(chan outcome, 1)
+	go func() {
+		results, err := s.CreateMessages(ctx, msgs)
+		created <- outcome{results, err}
+	}()
+	waitedFor(t, s, firstPID)
+	type deletion struct {
+		tx  pgx.Tx
+		pid int32
+		err error
+	}
+	secondDeleted := make(chan deletion, 1)
+	go func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			secondDeleted <- deletion{err: err}
+			return
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		tx, err := conn.Begin(ctx)
+		if err == nil {
+			_, err = tx.Exec(ctx, `DELETE FROM applications WHERE id = $1`, second.ID)
+		}
+		secondDeleted <- deletion{tx, int32(conn.PgConn().PID()), err}
+	}()
+	waitedFor(t, s, ingestWaiter(t, s, second.ID))
+	if err := firstTx.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	d := <-secondDeleted
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	commitWhenWaitedFor(t, s, map[int32]pgx.Tx{d.pid: d.tx})
+	out := <-created
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	if out.results[0].Err != nil {
+		t.Errorf("the live application's message: %v", out.results[0].Err)
+	}
+	for i, r := range out.results[1:] {
+		if !hookbridge.IsNotFound(r.Err) {
+			t.Errorf("deleted application %d's message: %v, want ENOTFOUND", i, r.Err)
+		}
+	}
+	var stored int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 2 {
+		t.Errorf("%d messages and deliveries stored, want the live application's one of each", stored)
 	}
 
 	checkHandoff(t, h, s)
@@ -334,13 +396,106 @@ func TestHandoffIngestRetries(t *testing.T) {
 	if h.Most > 3 {
 		t.Errorf("%d reservations outstanding at once: a try reserved before the one before it settled", h.Most)
 	}
-	for _, id := range doomed {
+	for _, id := range []string{firstEP.ID, secondEP.ID} {
 		if !slices.Contains(h.CancelledIDs, id) {
-			t.Errorf("the reservation for deleted endpoint %s was not cancelled (cancelled: %v)", id, h.CancelledIDs)
+			t.Errorf("the reservation for deleted application's endpoint %s was not cancelled (cancelled: %v)", id, h.CancelledIDs)
 		}
 	}
 	if h.Wakes != 0 {
 		t.Errorf("%d wake-ups with every delivery written handed over", h.Wakes)
+	}
+}
+
+// waitedFor waits until some statement waits for a lock that the backend
+// pid holds.
+func waitedFor(t *testing.T, s *Store, pid int32) {
+	t.Helper()
+	const waiting = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ok bool
+		if err := s.pool.QueryRow(t.Context(), waiting, pid).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing waited for backend %d", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ingestWaiter returns the pid of the backend of the ingest statement that
+// holds a lock on the application's row, once there is one.
+func ingestWaiter(t *testing.T, s *Store, appID string) int32 {
+	t.Helper()
+	const holder = `
+		SELECT a.pid FROM pg_stat_activity a
+		WHERE a.query LIKE '%INSERT INTO messages%' AND a.wait_event_type = 'Lock' LIMIT 1`
+	var pid int32
+	if err := s.pool.QueryRow(t.Context(), holder).Scan(&pid); err != nil {
+		t.Fatalf("no ingest statement waits for a lock (%v) while it should hold %s's", err, appID)
+	}
+	return pid
+}
+
+// TestIngestSkipsEndpointsDeletedWhileWriting: an endpoint deleted while
+// ingest writes (its write waits for the deletion's row lock) gets no
+// delivery, and the message is stored with its other deliveries in one
+// try, as if the endpoint had been deleted before the message came.
+func TestIngestSkipsEndpointsDeletedWhileWriting(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t)
+	s := openDSN(t, dsn)
+	ctx := t.Context()
+	app, stable := fixture(t, s)
+	h := &storetest.HandoffLog{}
+	s.SetHandoff(h)
+
+	deleting := map[int32]pgx.Tx{}
+	var doomed []string
+	for range 2 {
+		ep := &hookbridge.Endpoint{AppID: app.ID, URL: "https://doomed.example/", Secrets: stable.Secrets}
+		if err := s.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		doomed = append(doomed, ep.ID)
+		tx, pid := deleteOpen(t, dsn, "endpoints", ep.ID)
+		deleting[pid] = tx
+	}
+	created := make(chan error, 1)
+	go func() {
+		_, _, err := s.CreateMessage(ctx, newMessage(app.ID))
+		created <- err
+	}()
+	commitWhenWaitedFor(t, s, deleting)
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	var endpoints []string
+	rows, err := s.pool.Query(ctx, `SELECT endpoint_id FROM deliveries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if endpoints, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(endpoints, []string{stable.ID}) {
+		t.Errorf("deliveries to %v, want only to %s", endpoints, stable.ID)
+	}
+
+	checkHandoff(t, h, s)
+	h.Lock()
+	defer h.Unlock()
+	if h.Reserved != 3 || len(h.Taken) != 1 || h.Taken[0].Endpoint.ID != stable.ID {
+		t.Errorf("%d reserved, %d taken; want 3 in one try, and the delivery to %s taken", h.Reserved, len(h.Taken), stable.ID)
+	}
+	for _, id := range doomed {
+		if !slices.Contains(h.CancelledIDs, id) {
+			t.Errorf("the reservation for deleted endpoint %s was not cancelled (cancelled: %v)", id, h.CancelledIDs)
+		}
 	}
 }
 

@@ -106,13 +106,27 @@ func (s driver) MessageCreateBatch(ctx context.Context, msgs []*hookbridge.Messa
 // row per handed delivery inserted, its id with its created_at. %s is the
 // conflict clause: ON CONFLICT … DO NOTHING for ordinary messages, nothing
 // for CreateMessageTo.
+//
+// The statement keeps the references a foreign key would (migration 0021),
+// once for the batch rather than once per row: apps locks the messages'
+// applications ($19, each once) FOR KEY SHARE, and the statement fails with
+// foreign_key_violation unless it found all $20 of them; eps locks the
+// endpoints ($21) the same way, and a delivery is written only to an
+// endpoint it locked. A deletion of any of them waits for this statement's
+// transaction and then deletes what it wrote.
 const insertMessages = `
-	WITH ins AS (
+	WITH apps AS (
+		SELECT hookbridge_referenced(count(*), $20, 'application') AS ok
+		FROM (SELECT id FROM applications WHERE id = ANY($19::text[]) FOR KEY SHARE) a),
+	eps AS (
+		SELECT id FROM endpoints WHERE id = ANY($21::text[]) FOR KEY SHARE),
+	ins AS (
 		INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent, deliver_at)
 		SELECT id, app_id, event_id, event_type, payload, channels::jsonb, created_at, trace_parent, deliver_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[], $17::text[],
 				$18::timestamptz[])
 			AS m (id, app_id, event_id, event_type, payload, channels, created_at, trace_parent, deliver_at)
+		WHERE (SELECT ok FROM apps)
 		%s
 		RETURNING id),
 	dl AS (
@@ -124,7 +138,7 @@ const insertMessages = `
 		FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $14::boolean[])
 			AS d (id, app_id, msg_id, endpoint_id, next_attempt_at, handed)
 		JOIN ins ON ins.id = d.msg_id
-		JOIN endpoints e ON e.id = d.endpoint_id
+		JOIN eps e ON e.id = d.endpoint_id
 		RETURNING id, created_at, lease_owner IS NOT NULL AS handed)
 	SELECT id, (SELECT count(*) FROM dl), NULL::timestamptz FROM ins
 	UNION ALL
@@ -145,11 +159,12 @@ const ingestTries = 3
 // statement, atomic on its own, writing the messages and their deliveries
 // (and a third, a lookup, only when event ids repeated). Endpoints created
 // or changed between the two are not seen, as if the message had come
-// first; one deleted in between is skipped. Only a deletion committed
-// while the write statement itself runs makes it fail on a foreign key,
-// writing nothing; the batch is then read and written again, and the last
-// try does both in one transaction that holds key-share locks on what it
-// read, so that deletions wait for it and it cannot lose the race again.
+// first; one deleted in between is skipped. Only an application deleted
+// before the write statement locks it makes that statement fail with
+// foreign_key_violation (insertMessages), writing nothing; the batch is
+// then read and written again, and the last try does both in one
+// transaction that holds key-share locks on what it read, so that
+// deletions wait for it and it cannot lose the race again.
 //
 // An error it returns from the database means that nothing was written,
 // which the group commit relies on (group.go): the lookup, which runs
@@ -288,9 +303,11 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		conflict = "" // CreateMessageTo does not look event ids up
 	}
 	leaseOwner, leaseUntil := ho.lease()
+	parentApps, parentEndpoints := distinct(ins.appIDs), distinct(dls.endpointIDs)
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
-		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents, ins.deliverAt)
+		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents, ins.deliverAt,
+		parentApps, len(parentApps), parentEndpoints)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -464,6 +481,17 @@ func (r *messageRows) add(m *hookbridge.Message) error {
 }
 
 // deliveryRows are new deliveries as the columns of an unnest.
+// distinct returns ids without repeats, in their first order.
+func distinct(ids []string) []string {
+	out := make([]string, 0, 1)
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 type deliveryRows struct {
 	ids, appIDs, msgIDs, endpointIDs []string
 	due                              []time.Time

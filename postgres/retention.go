@@ -8,8 +8,9 @@ import (
 )
 
 // purgeMessages deletes the oldest messages created before $1 whose
-// deliveries are all final, at most $2 of them; the foreign keys cascade to
-// their deliveries and attempts. It walks messages_created oldest first,
+// deliveries are all final, at most $2 of them; the cascade trigger
+// (migration 0021) deletes their deliveries, and the foreign key their
+// attempts. It walks messages_created oldest first,
 // and the NOT EXISTS probes deliveries_msg_endpoint. SKIP LOCKED leaves a
 // message that is being written to (a resend of it, say) for a later run
 // rather than waiting for it.

@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookbridge/hookbridge"
+)
+
+// orphans counts the messages without their application and the
+// deliveries without their message or endpoint.
+func orphans(t *testing.T, s *Store) int {
+	t.Helper()
+	const count = `
+		SELECT (SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = m.app_id))
+		     + (SELECT count(*) FROM deliveries d
+		        WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = d.msg_id)
+		           OR NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id))`
+	var n int
+	if err := s.pool.QueryRow(t.Context(), count).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestReferencesCascade: deleting an endpoint, a message or an
+// application deletes what depends on it, as the foreign keys that
+// migration 0021 replaced did, and leaves nothing else's rows.
+func TestReferencesCascade(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, e1 := fixture(t, s)
+	e2 := &hookbridge.Endpoint{AppID: app.ID, URL: "https://second.example/", Secrets: e1.Secrets}
+	if err := s.CreateEndpoint(ctx, e2); err != nil {
+		t.Fatal(err)
+	}
+	other, otherEP := fixture(t, s)
+	var msgs []*hookbridge.Message
+	for _, a := range []string{app.ID, app.ID, other.ID} {
+		m := newMessage(a)
+		if _, _, err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	deliveries := func(where string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := deliveries(`app_id = $1`, app.ID); n != 4 {
+		t.Fatalf("%d deliveries for two messages to two endpoints", n)
+	}
+
+	if err := s.DeleteEndpoint(ctx, app.ID, e1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := deliveries(`endpoint_id = $1`, e1.ID), deliveries(`endpoint_id = $1`, e2.ID); n != 0 || m != 2 {
+		t.Errorf("after deleting an endpoint: %d of its deliveries left, %d of the other's (want 0 and 2)", n, m)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM messages WHERE id = $1`, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := deliveries(`msg_id = $1`, msgs[0].ID), deliveries(`msg_id = $1`, msgs[1].ID); n != 0 || m != 1 {
+		t.Errorf("after deleting a message: %d of its deliveries left, %d of the other's (want 0 and 1)", n, m)
+	}
+	if err := s.DeleteApplication(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE app_id = $1`, app.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if n := deliveries(`app_id = $1`, app.ID); left != 0 || n != 0 {
+		t.Errorf("after deleting the application: %d messages and %d deliveries left", left, n)
+	}
+	if n := deliveries(`endpoint_id = $1`, otherEP.ID); n != 1 {
+		t.Errorf("the other application's deliveries: %d, want 1", n)
+	}
+	if n := orphans(t, s); n != 0 {
+		t.Errorf("%d rows without their parent", n)
+	}
+}
+
+// TestReferencesDeletionWaitsForWriter: a writer that locked a parent
+// FOR KEY SHARE, as every statement writing messages or deliveries does,
+// makes its deletion wait; once the writer commits, the deletion deletes
+// what the writer wrote as well, although the deletion began before it.
+func TestReferencesDeletionWaitsForWriter(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, ep := fixture(t, s)
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var pid int32
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	const write = `
+		WITH a AS (SELECT id FROM applications WHERE id = $1 FOR KEY SHARE),
+		e AS (SELECT id FROM endpoints WHERE id = $2 FOR KEY SHARE),
+		m AS (
+			INSERT INTO messages (id, app_id, event_type, payload, created_at)
+			SELECT 'msg_written_while_deleting', a.id, 'order.created', '\x7b7d', now() FROM a
+			RETURNING id, app_id)
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, trigger, attempts, next_attempt_at, created_at, updated_at)
+		SELECT 'dlv_written_while_deleting', m.app_id, m.id, e.id, 1, 0, 0, now(), now(), now() FROM m, e`
+	if _, err := tx.Exec(ctx, write, app.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteApplication(ctx, app.ID) }()
+	waitedFor(t, s, pid)
+	select {
+	case err := <-deleted:
+		t.Fatalf("the deletion did not wait for the writer: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d messages and deliveries left after their application's deletion", n)
+	}
+}
