@@ -26,24 +26,28 @@ ALTER TABLE deliveries DROP CONSTRAINT deliveries_endpoint_id_fkey;
 
 CREATE FUNCTION hookbridge_delete_app_messages() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM messages m USING gone WHERE m.app_id = gone.id;
+    DELETE FROM messages WHERE app_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION hookbridge_delete_message_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM deliveries d USING gone WHERE d.msg_id = gone.id;
+    DELETE FROM deliveries WHERE msg_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION hookbridge_delete_endpoint_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM deliveries d USING gone WHERE d.endpoint_id = gone.id;
+    DELETE FROM deliveries WHERE endpoint_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
 END $$;
 
 -- messages_app_id, deliveries_msg_endpoint and deliveries_endpoint_msg
--- serve the three deletions.
+-- serve the three deletions: = ANY of an array is planned as lookups in
+-- those indexes whatever the number of rows deleted, as the foreign keys'
+-- cascades were, where a join with the transition table could keep a plan
+-- made for a large deletion (a scan of the whole table) for the small ones
+-- after it.
 CREATE TRIGGER applications_cascade AFTER DELETE ON applications
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hookbridge_delete_app_messages();
 CREATE TRIGGER messages_cascade AFTER DELETE ON messages
