@@ -550,8 +550,9 @@ func TestIngestWhileEndpointsComeAndGo(t *testing.T) {
 }
 
 // TestLockedIngestHoldsOffDeletion: ingest's last try reads subscriptions
-// FOR KEY SHARE inside its transaction, so a deletion of the endpoint waits
-// for it instead of failing its write a third time.
+// FOR KEY SHARE inside its transaction, so a deletion of what it read
+// (here an endpoint) waits for it, and its write cannot lose a race a
+// third time.
 func TestLockedIngestHoldsOffDeletion(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
