@@ -1,12 +1,16 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookbridge/hookbridge"
 	"github.com/hookbridge/hookbridge/internal/testkit"
+	"github.com/hookbridge/hookbridge/postgres/pgtest"
 )
 
 // orphans counts the messages without their application and the
@@ -179,5 +183,41 @@ func TestCascadesUseIndexes(t *testing.T) {
 				testkit.WantPlan(t, "cascade", explain(t, s, query), []string{tc.index}, []string{"Seq Scan"})
 			})
 		}
+	}
+}
+
+// TestCascadesFromAnotherSearchPath: a deletion made from a session whose
+// search_path does not name Hookbridge's schema (an operator's psql, say)
+// still cascades to that schema's tables, as a foreign key's cascade
+// would.
+func TestCascadesFromAnotherSearchPath(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	app, _ := fixture(t, s)
+	if _, _, err := s.CreateMessage(ctx, newMessage(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "applications"}.Sanitize()+` WHERE id = $1`, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d messages and deliveries left after their application's deletion", n)
 	}
 }

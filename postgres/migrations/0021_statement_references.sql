@@ -20,23 +20,29 @@
 -- deleted before the writer locked it is not found, and the writer writes
 -- nothing for it (ingest then fails with foreign_key_violation, as the
 -- key did, and reads again). The other foreign keys stay as they were.
+--
+-- The trigger functions name the tables as the migration's session finds
+-- them (SET search_path FROM CURRENT): a cascade resolves its tables when
+-- it runs, unlike a foreign key's, so a deletion made from a session with
+-- another search_path (psql with the defaults, say) must still reach this
+-- schema's tables.
 ALTER TABLE messages DROP CONSTRAINT messages_app_id_fkey;
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_msg_id_fkey;
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_endpoint_id_fkey;
 
-CREATE FUNCTION hookbridge_delete_app_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION hookbridge_delete_app_messages() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM messages WHERE app_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION hookbridge_delete_message_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION hookbridge_delete_message_deliveries() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM deliveries WHERE msg_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION hookbridge_delete_endpoint_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION hookbridge_delete_endpoint_deliveries() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM deliveries WHERE endpoint_id = ANY (ARRAY(SELECT id FROM gone));
     RETURN NULL;
