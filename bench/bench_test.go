@@ -354,8 +354,12 @@ func TestStores(t *testing.T) {
 
 	f := func(v float64) *float64 { return &v }
 	run := func(store string, instances int, rate float64) *Report {
-		return &Report{Destination: DestHTTP, Store: store, Instances: instances, Messages: 100, DeliveredPerS: rate,
+		r := &Report{Destination: DestHTTP, Store: store, Instances: instances, Messages: 100, DeliveredPerS: rate,
 			CPUPerDelivUS: f(100), P99MS: f(9), DB: map[string]string{"sqlite": "sqlite", "postgres": "postgres://u:xxxxx@h/db"}[store]}
+		if store == "postgres" {
+			r.DBCPUPerDelivUS = f(rate / 10)
+		}
+		return r
 	}
 	rep := compare([]*Report{run("sqlite", 1, 1000), run("postgres", 3, 700), run("sqlite", 1, 1200), run("postgres", 3, 960)}, vs)
 	if rep.Store != "sqlite,postgres" || rep.DB != "sqlite,postgres://u:xxxxx@h/db" || rep.Instances != 3 {
@@ -364,9 +368,14 @@ func TestStores(t *testing.T) {
 	if pg := rep.Comparison[1]; pg.DB != "postgres://u:xxxxx@h/db" || !slices.Equal(pg.OfFirst, []float64{0.7, 0.8}) || pg.MedianOfFirst != 0.75 {
 		t.Errorf("postgres: db %q, of the first per round %v, median %v; want 0.7, 0.8 and 0.75", pg.DB, pg.OfFirst, pg.MedianOfFirst)
 	}
+	if pg, lite := rep.Comparison[1], rep.Comparison[0]; !slices.Equal(pg.DBCPUUS, []float64{70, 96}) || pg.MedianDBCPUUS == nil || *pg.MedianDBCPUUS != 83 ||
+		lite.DBCPUUS != nil || lite.MedianDBCPUUS != nil {
+		t.Errorf("database CPU: postgres %v (median %v), sqlite %v; want 70, 96 (83) and none", pg.DBCPUUS, pg.MedianDBCPUUS, lite.DBCPUUS)
+	}
 	var out strings.Builder
 	rep.printComparison(&out)
-	for _, want := range []string{"sqlite,postgres store", "round 2  postgres://u:xxxxx@h/db       960 deliveries/s", "× sqlite"} {
+	for _, want := range []string{"sqlite,postgres store", "round 2  postgres://u:xxxxx@h/db       960 deliveries/s", "× sqlite",
+		"PostgreSQL CPU 96.0 µs", "PostgreSQL CPU 83 µs"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the comparison printed\n%s\nwithout %q", out.String(), want)
 		}

@@ -30,6 +30,10 @@ type DestinationFigures struct {
 	OfDurableRelay []float64 `json:"of_durable_relay,omitempty"`          // delivered_per_s / durable_relay_per_s
 	// DurableRelayCPUUS is the durable relay's CPU per delivery, per round.
 	DurableRelayCPUUS []float64 `json:"durable_relay_cpu_us_per_delivery,omitempty"`
+	// DBCPUUS is what PostgreSQL on this machine spent per delivery, per
+	// round (see Report.DBCPUPerDelivUS): on a shared, noisy machine it
+	// moves less from round to round than the rate does.
+	DBCPUUS []float64 `json:"db_cpu_us_per_delivery,omitempty"`
 
 	MedianPerS       float64  `json:"median_delivered_per_s"`
 	MedianCPUUS      *float64 `json:"median_cpu_us_per_delivery"`
@@ -43,6 +47,7 @@ type DestinationFigures struct {
 	MedianOfDurableRelay *float64 `json:"median_of_durable_relay,omitempty"`
 
 	MedianDurableRelayCPUUS *float64 `json:"median_durable_relay_cpu_us_per_delivery,omitempty"`
+	MedianDBCPUUS           *float64 `json:"median_db_cpu_us_per_delivery,omitempty"`
 }
 
 // compare sums the runs of a comparison (rounds × variants, in that
@@ -143,6 +148,7 @@ func compare(runs []*Report, variants []variant) *Report {
 		f.RelayCPUUS, f.MedianRelayCPUUS = perRound(mine, func(r *Report) *float64 { return r.RelayCPUPerDelivUS })
 		f.OfDurableRelay, f.MedianOfDurableRelay = perRound(mine, func(r *Report) *float64 { return r.OfDurableRelay })
 		f.DurableRelayCPUUS, f.MedianDurableRelayCPUUS = perRound(mine, func(r *Report) *float64 { return r.DurableRelayCPUPerDelivUS })
+		f.DBCPUUS, f.MedianDBCPUUS = perRound(mine, func(r *Report) *float64 { return r.DBCPUPerDelivUS })
 		out.Comparison = append(out.Comparison, f)
 	}
 	out.DeliveredPerS = out.Comparison[0].MedianPerS
@@ -223,7 +229,7 @@ func (r *Report) printComparison(w io.Writer) {
 			{"server CPU %6.1f µs per delivery", run.CPUPerDelivUS}, {"p99 %6.1f ms", run.P99MS},
 			{"%.3f × relay", run.OfRelay}, {"relay CPU %.1f µs", run.RelayCPUPerDelivUS},
 			{"%.3f × durable relay", run.OfDurableRelay}, {"durable relay CPU %.1f µs", run.DurableRelayCPUPerDelivUS},
-			{"%.3f × baseline", run.Ratio},
+			{"%.3f × baseline", run.Ratio}, {"PostgreSQL CPU %.1f µs", run.DBCPUPerDelivUS},
 		} {
 			if m.v != nil {
 				fmt.Fprintf(w, "   "+m.format, *m.v)
@@ -264,7 +270,7 @@ func (r *Report) printComparison(w io.Writer) {
 			unit string
 		}{{"× relay", f.MedianOfRelay, ""}, {"relay CPU", f.MedianRelayCPUUS, " µs"},
 			{"× durable relay", f.MedianOfDurableRelay, ""}, {"durable relay CPU", f.MedianDurableRelayCPUUS, " µs"},
-			{"× baseline", f.MedianRatio, ""}} {
+			{"× baseline", f.MedianRatio, ""}, {"PostgreSQL CPU", f.MedianDBCPUUS, " µs"}} {
 			if m.v != nil {
 				figures = append(figures, fmt.Sprintf("%s %.3g%s", m.name, *m.v, m.unit))
 			}
