@@ -378,11 +378,7 @@ func TestHandoffIngestRetries(t *testing.T) {
 			t.Errorf("deleted application %d's message: %v, want ENOTFOUND", i, r.Err)
 		}
 	}
-	var stored int
-	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if stored != 2 {
+	if stored := storedRows(t, s); stored != 2 {
 		t.Errorf("%d messages and deliveries stored, want the live application's one of each", stored)
 	}
 

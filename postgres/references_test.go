@@ -29,6 +29,16 @@ func orphans(t *testing.T, s *Store) int {
 	return n
 }
 
+// storedRows counts the messages and deliveries stored.
+func storedRows(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestReferencesCascade: deleting an endpoint, a message or an
 // application deletes what depends on it, as the foreign keys that
 // migration 0021 replaced did, and leaves nothing else's rows.
@@ -137,11 +147,7 @@ func TestReferencesDeletionWaitsForWriter(t *testing.T) {
 	if err := <-deleted; err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if n := storedRows(t, s); n != 0 {
 		t.Errorf("%d messages and deliveries left after their application's deletion", n)
 	}
 }
@@ -213,11 +219,7 @@ func TestCascadesFromAnotherSearchPath(t *testing.T) {
 	if _, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "applications"}.Sanitize()+` WHERE id = $1`, app.ID); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM deliveries)`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if n := storedRows(t, s); n != 0 {
 		t.Errorf("%d messages and deliveries left after their application's deletion", n)
 	}
 }
