@@ -247,6 +247,19 @@ func TestHandoffNotifiesOnlyForTheRest(t *testing.T) {
 	}
 }
 
+// handoffFixture opens a store on a schema of its own, with an
+// application, an endpoint and a handoff that logs what it is given; it
+// returns the schema's DSN too, for connections of the test's own.
+func handoffFixture(t *testing.T) (string, *Store, *hookbridge.Application, *hookbridge.Endpoint, *storetest.HandoffLog) {
+	t.Helper()
+	dsn := pgtest.Schema(t)
+	s := openDSN(t, dsn)
+	app, ep := fixture(t, s)
+	h := &storetest.HandoffLog{}
+	s.SetHandoff(h)
+	return dsn, s, app, ep, h
+}
+
 // deleteOpen deletes the row of table with id in a transaction it leaves
 // open on a connection of its own, and returns the transaction and the
 // connection's backend pid.
@@ -310,12 +323,8 @@ func commitWhenWaitedFor(t *testing.T, s *Store, deleting map[int32]pgx.Tx) {
 // messages get ENOTFOUND and nothing of theirs is stored.
 func TestHandoffIngestRetries(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Schema(t)
-	s := openDSN(t, dsn)
+	dsn, s, app, stable, h := handoffFixture(t)
 	ctx := t.Context()
-	app, stable := fixture(t, s)
-	h := &storetest.HandoffLog{}
-	s.SetHandoff(h)
 
 	// Two more applications with an endpoint each. The write locks the
 	// applications in id order, so it holds second's lock when it waits
@@ -443,12 +452,8 @@ func ingestWaiter(t *testing.T, s *Store, appID string) int32 {
 // try, as if the endpoint had been deleted before the message came.
 func TestIngestSkipsEndpointsDeletedWhileWriting(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Schema(t)
-	s := openDSN(t, dsn)
+	dsn, s, app, stable, h := handoffFixture(t)
 	ctx := t.Context()
-	app, stable := fixture(t, s)
-	h := &storetest.HandoffLog{}
-	s.SetHandoff(h)
 
 	deleting := map[int32]pgx.Tx{}
 	var doomed []string

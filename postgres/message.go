@@ -252,9 +252,10 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 	var (
 		ins       messageRows
 		dls       deliveryRows
-		firstOf   = map[[2]string]int{} // (app, event id) → index of its first message
-		repeatOf  = map[int]int{}       // index → index of the first message with its event id
-		candidate []int                 // indexes of messages sent to the database
+		firstOf   = map[[2]string]int{}          // (app, event id) → index of its first message
+		repeatOf  = map[int]int{}                // index → index of the first message with its event id
+		candidate []int                          // indexes of messages sent to the database
+		owed      = make([]bool, len(endpoints)) // endpoints[j] gets a delivery
 	)
 	for i, msg := range msgs {
 		appLimited, ok := apps[msg.AppID]
@@ -292,6 +293,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			// created_at will be PostgreSQL's clock (insertMessages).
 			d := storekit.ScheduledDelivery(msg, e.ID, now)
 			dls.add(d, ho.reserve(d, msg, e, due, appLimited))
+			owed[j] = true
 		}
 	}
 	if len(candidate) == 0 {
@@ -303,7 +305,13 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		conflict = "" // CreateMessageTo does not look event ids up
 	}
 	leaseOwner, leaseUntil := ho.lease()
-	parentApps, parentEndpoints := distinct(ins.appIDs), distinct(dls.endpointIDs)
+	parentApps := distinct(ins.appIDs)
+	var parentEndpoints []string
+	for j := range endpoints {
+		if owed[j] {
+			parentEndpoints = append(parentEndpoints, endpoints[j].ID)
+		}
+	}
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),
 		ins.ids, ins.appIDs, ins.eventIDs, ins.eventTypes, ins.payloads, ins.channels, ins.createdAt,
 		dls.ids, dls.appIDs, dls.msgIDs, dls.endpointIDs, dls.due, now, dls.handed, leaseOwner, leaseUntil, ins.traceParents, ins.deliverAt,
@@ -496,7 +504,8 @@ func (r *messageRows) add(m *hookbridge.Message) error {
 }
 
 // deliveryRows are new deliveries as the columns of an unnest.
-// distinct returns ids without repeats, in their first order.
+// distinct returns ids without repeats, in their first order: for the
+// few applications of a group (a search of what it kept so far per id).
 func distinct(ids []string) []string {
 	out := make([]string, 0, 1)
 	for _, id := range ids {
