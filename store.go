@@ -359,8 +359,13 @@ type HandoffStore interface {
 // each time it starts listening (notifications sent while it was not are
 // lost), until ctx is done; then it returns nil. wake must not block. A
 // store that one process owns has none: its dispatcher is told directly.
+//
+// endpointIDs, when not empty, are the endpoints of every delivery the
+// writes behind one call made due (a wake-up for a few endpoints can then
+// be dropped by a dispatcher that would leave them all out of a claim);
+// empty means any endpoint. The slice is the callee's.
 type Listener interface {
-	Listen(ctx context.Context, wake func()) error
+	Listen(ctx context.Context, wake func(endpointIDs []string)) error
 }
 
 // ExclusiveRunner is implemented by stores that several instances share,

@@ -334,12 +334,27 @@ func (d *Dispatcher) Owner() string { return d.owner }
 // at once instead of at its next poll. It never blocks; calls that arrive
 // while a wake-up is pending are merged into it. It is the one entry point for
 // every source of wake-ups: the API after accepting a message, a resend or a
-// recovery, and a database notification.
+// recovery, and a database notification (through WakeFor).
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// WakeFor is Wake for deliveries to the endpoints ids alone, as a
+// notification from another instance's write names them; nil or empty
+// means any endpoint, and is Wake. A claim now leaves out the endpoints
+// this dispatcher holds at their bounds, and each of those wakes it when
+// it comes back within them (endpointSlots.unhold), so a wake-up for
+// such endpoints alone is dropped: it would cost the store a claim that
+// finds nothing and a look at the next due time, for every write while a
+// receiver hangs and messages to it keep coming.
+func (d *Dispatcher) WakeFor(ids []string) {
+	if len(ids) > 0 && d.slots.allFull(ids) {
+		return
+	}
+	d.Wake()
 }
 
 // wakeIdle tells the claimer that claims parked in memory wait for an

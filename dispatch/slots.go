@@ -353,6 +353,21 @@ func (s *endpointSlots) waitFull() bool {
 	return s.waiting >= s.maxWaiting || s.parkedB >= s.maxParkedBytes
 }
 
+// allFull says every endpoint of ids is left out of claims until it comes
+// back to low, whose unhold asks the claimer to look again. Endpoints left
+// out only while the waiting budget is spent do not count: one of those
+// that ends a request below its limit is not announced.
+func (s *endpointSlots) allFull(ids []string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := s.full[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // saturated returns the endpoints the next claim should leave out; nil when
 // there are none.
 func (s *endpointSlots) saturated() []string {

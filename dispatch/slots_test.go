@@ -269,3 +269,67 @@ func TestSlotsProgressNeedsSuccess(t *testing.T) {
 		}
 	}
 }
+
+// TestWakeForFullEndpoints: a wake-up that names only endpoints left out
+// of claims until they come back to low is dropped, since their return
+// asks for a claim itself; one that names any other endpoint, or none, is
+// kept, and so is one for an endpoint left out only while the waiting
+// budget is spent, whose return below its cap asks for nothing.
+func TestWakeForFullEndpoints(t *testing.T) {
+	const limit, batch = 2, 4
+	d := &Dispatcher{slots: newEndpointSlots(limit, batch), wake: make(chan struct{}, 1)}
+	woken := func() bool {
+		select {
+		case <-d.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	d.slots.admit(claimsFor("a", limit+batch)) // a is full
+	for _, tc := range []struct {
+		ids  []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{}, true},
+		{[]string{"a"}, false},
+		{[]string{"a", "a"}, false},
+		{[]string{"a", "b"}, true},
+		{[]string{"b"}, true},
+	} {
+		d.WakeFor(tc.ids)
+		if got := woken(); got != tc.want {
+			t.Errorf("WakeFor(%q) with a full: woken %v, want %v", tc.ids, got, tc.want)
+		}
+	}
+
+	// a comes back to low: the finish that brings it asks for a claim,
+	// and a wake-up for it is kept from then on.
+	reclaimed := false
+	for !reclaimed {
+		_, _, reclaimed = d.slots.finish("a", time.Time{}, true)
+	}
+	if d.WakeFor([]string{"a"}); !woken() {
+		t.Error("WakeFor([a]) once a came back to low: not woken")
+	}
+
+	// The waiting budget spent (16 waiting): b and c are left out of
+	// claims, but c is not full, and nothing would wake the claimer when
+	// c ends a request below its cap.
+	s := newEndpointSlots(limit, batch)
+	d.slots = s
+	s.admit(claimsFor("b", limit+2*batch))
+	s.admit(claimsFor("c", limit+batch/2+1))
+	s.admit(claimsFor("e", limit+batch/2+1))
+	s.admit(claimsFor("f", limit+2))
+	if !s.waitFull() || !slices.Contains(s.saturated(), "c") {
+		t.Fatalf("the budget is not spent (%d waiting) or c not left out (%v)", s.waiting, s.saturated())
+	}
+	if d.WakeFor([]string{"c"}); !woken() {
+		t.Error("WakeFor([c]) with c left out for the budget alone: not woken")
+	}
+	if d.WakeFor([]string{"b"}); woken() {
+		t.Error("WakeFor([b]) with b full: woken")
+	}
+}

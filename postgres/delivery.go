@@ -491,7 +491,7 @@ func (s driver) DeliveryResend(ctx context.Context, d *hookbridge.Delivery) erro
 	if err != nil {
 		return err
 	}
-	s.notifyDue()
+	s.notifyDue(d.EndpointID)
 	return nil
 }
 

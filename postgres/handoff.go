@@ -50,6 +50,9 @@ type handover struct {
 	// over: held back by their endpoint (never offered to Reserve), or
 	// refused by it. They decide between Handoff.Wake and Refused.
 	notOffered, refused bool
+	// unhanded are the endpoints of the new deliveries not handed over,
+	// once the write is tried: what the NOTIFY names.
+	unhanded []string
 	// inserted maps the handed deliveries the write statement inserted to
 	// their created_at (PostgreSQL's clock); written says the statement
 	// succeeded, which outside a transaction means it committed.

@@ -31,8 +31,9 @@ func notifyChannel(schema string) string {
 }
 
 // Listen calls wake whenever any instance using the same schema commits a
-// write that made deliveries due now (see notifyDue), until ctx is done;
-// then it returns nil. It holds one connection of its own, outside the
+// write that made deliveries due now (see notifyDue), with the endpoints
+// the notification names (nil: any), until ctx is done; then it returns
+// nil. It holds one connection of its own, outside the
 // pool, in LISTEN; if that connection fails it reconnects with backoff,
 // and after every (re)connection it calls wake once, since notifications
 // sent while it was not listening are lost. wake must not block.
@@ -40,7 +41,7 @@ func notifyChannel(schema string) string {
 // While it listens, the store caches applications, and empties the cache
 // on every write to them that any instance notifies (see ApplicationGet);
 // while it does not, the cache stays empty, so no change is missed.
-func (s *Store) Listen(ctx context.Context, wake func()) error {
+func (s *Store) Listen(ctx context.Context, wake func(endpointIDs []string)) error {
 	backoff := listenRetryMin
 	for {
 		err := s.listen(ctx, wake, func() { backoff = listenRetryMin })
@@ -62,7 +63,7 @@ func (s *Store) Listen(ctx context.Context, wake func()) error {
 
 // listen connects, listens, and calls wake on each notification until the
 // connection fails or ctx is done. connected is called once listening.
-func (s *Store) listen(ctx context.Context, wake, connected func()) error {
+func (s *Store) listen(ctx context.Context, wake func([]string), connected func()) error {
 	conn, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -74,7 +75,7 @@ func (s *Store) listen(ctx context.Context, wake, connected func()) error {
 	connected()
 	s.apps.Enable(true)
 	defer s.apps.Enable(false)
-	wake()
+	wake(nil)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -84,6 +85,6 @@ func (s *Store) listen(ctx context.Context, wake, connected func()) error {
 			s.apps.Invalidate()
 			continue
 		}
-		wake()
+		wake(dueEndpoints(n.Payload))
 	}
 }

@@ -217,8 +217,9 @@ func (s *Store) createMessages(ctx context.Context, msgs []*hookbridge.Message, 
 		}
 		if written > int64(taken) {
 			// Every instance may take what this one did not: the
-			// NOTIFY wakes them all (this one included).
-			s.notifyDue()
+			// NOTIFY wakes them all (this one included), unless they
+			// hold every endpoint it names at its bounds.
+			s.notifyDue(ho.unhanded...)
 			if ho.notOffered {
 				ho.h.Wake()
 			}
@@ -256,6 +257,7 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 		repeatOf  = map[int]int{}                // index → index of the first message with its event id
 		candidate []int                          // indexes of messages sent to the database
 		owed      = make([]bool, len(endpoints)) // endpoints[j] gets a delivery
+		unhanded  = make([]bool, len(endpoints)) // endpoints[j] gets one not handed over
 	)
 	for i, msg := range msgs {
 		appLimited, ok := apps[msg.AppID]
@@ -292,8 +294,10 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 			}
 			// created_at will be PostgreSQL's clock (insertMessages).
 			d := storekit.ScheduledDelivery(msg, e.ID, now)
-			dls.add(d, ho.reserve(d, msg, e, due, appLimited))
+			handed := ho.reserve(d, msg, e, due, appLimited)
+			dls.add(d, handed)
 			owed[j] = true
+			unhanded[j] = unhanded[j] || !handed
 		}
 	}
 	if len(candidate) == 0 {
@@ -310,6 +314,9 @@ func (s *Store) tryCreateMessages(ctx context.Context, q ingestQuerier, msgs []*
 	for j := range endpoints {
 		if owed[j] {
 			parentEndpoints = append(parentEndpoints, endpoints[j].ID)
+		}
+		if unhanded[j] {
+			ho.unhanded = append(ho.unhanded, endpoints[j].ID)
 		}
 	}
 	rows, err := q.Query(ctx, fmt.Sprintf(insertMessages, conflict),

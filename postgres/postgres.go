@@ -67,8 +67,10 @@ type Store struct {
 	ingest *ingestQueue
 
 	// notifyReq asks the notifier goroutine for a NOTIFY (buffered, 1: a
-	// request that finds it full is covered by the pending one).
+	// request that finds it full is covered by the pending one) of what
+	// due gathered.
 	notifyReq    chan struct{}
+	due          dueNotice
 	stopNotifier context.CancelFunc
 	notifierDone chan struct{}
 }
@@ -295,59 +297,4 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	tag, err := s.pool.Exec(ctx, sql, args...)
 	return tag.RowsAffected(), markErr(err)
-}
-
-// notifyDue tells listening instances (see Listen) that deliveries may be
-// due now. Writers call it after their transaction committed, so a woken
-// instance finds the deliveries. It never blocks: the notifier goroutine
-// sends the NOTIFY, and requests made while one is pending or being sent
-// are covered by the next, so a burst of commits costs a few NOTIFYs, not
-// one each.
-//
-// The NOTIFY is not part of the writing transaction, although that would
-// tie it to the commit for free: a transaction that notifies holds a
-// database-wide lock from its commit until its WAL is flushed, so every
-// notifying commit would wait for the previous one's fsync, and ingest on
-// every instance together would be capped at one commit per disk flush
-// (measured: docs/scaling.md). Sent on its own, the notification needs no
-// durability (a lost one only delays a delivery until the next poll), so
-// its transaction commits without waiting for the flush and holds the lock
-// for microseconds.
-func (s *Store) notifyDue() {
-	select {
-	case s.notifyReq <- struct{}{}:
-	default:
-	}
-}
-
-// notifier sends the NOTIFYs notifyDue asks for until ctx is done, then
-// sends one last if a request is pending.
-func (s *Store) notifier(ctx context.Context) {
-	defer close(s.notifierDone)
-	for {
-		select {
-		case <-s.notifyReq:
-			if err := s.sendNotify(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("postgres: notify other instances; they find new deliveries at their next poll", "err", err)
-			}
-		case <-ctx.Done():
-			select {
-			case <-s.notifyReq:
-				final, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = s.sendNotify(final) // best effort: the poll is the safety net
-			default:
-			}
-			return
-		}
-	}
-}
-
-// sendNotify sends one payload-free notification on the store's channel,
-// in a transaction of its own that does not wait for the WAL flush. One
-// round trip: the simple protocol runs the four statements at once.
-func (s *Store) sendNotify(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "+
-		pgx.Identifier{s.notify}.Sanitize()+"; COMMIT")
-	return err
 }

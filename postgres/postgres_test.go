@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,10 +176,10 @@ func TestListenWakes(t *testing.T) {
 	app, ep := fixture(t, writer)
 
 	ctx, cancel := context.WithCancel(t.Context())
-	wakes, otherWakes := make(chan struct{}, 16), make(chan struct{}, 16)
+	wakes, otherWakes := make(chan []string, 16), make(chan []string, 16)
 	done := make(chan error, 2)
-	go func() { done <- listener.Listen(ctx, func() { wakes <- struct{}{} }) }()
-	go func() { done <- other.Listen(ctx, func() { otherWakes <- struct{}{} }) }()
+	go func() { done <- listener.Listen(ctx, func(ids []string) { wakes <- ids }) }()
+	go func() { done <- other.Listen(ctx, func(ids []string) { otherWakes <- ids }) }()
 	// The first wake-up of each says it is listening.
 	waitWake(t, wakes, "listening")
 	waitWake(t, otherWakes, "other listening")
@@ -187,11 +188,27 @@ func TestListenWakes(t *testing.T) {
 	if _, _, err := writer.CreateMessage(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
-	waitWake(t, wakes, "CreateMessage")
+	wantNamed(t, waitWake(t, wakes, "CreateMessage"), ep.ID)
 	if _, err := writer.Resend(t.Context(), app.ID, m.ID, ep.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitWake(t, wakes, "Resend")
+	wantNamed(t, waitWake(t, wakes, "Resend"), ep.ID)
+
+	// A message to more endpoints than a notification names is announced
+	// to any.
+	many := &hookbridge.Application{Name: "many"}
+	if err := writer.CreateApplication(t.Context(), many); err != nil {
+		t.Fatal(err)
+	}
+	for range maxNamedEndpoints + 1 {
+		if err := writer.CreateEndpoint(t.Context(), &hookbridge.Endpoint{AppID: many.ID, URL: "https://receiver.example/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := writer.CreateMessage(t.Context(), &hookbridge.Message{AppID: many.ID, EventType: "order.created", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	wantNamed(t, waitWake(t, wakes, "a message to many endpoints"))
 
 	// A message owed to nobody makes nothing due: no notification.
 	if err := writer.DeleteEndpoint(t.Context(), app.ID, ep.ID); err != nil {
@@ -226,12 +243,26 @@ func TestListenWakes(t *testing.T) {
 	}
 }
 
-func waitWake(t *testing.T, wakes <-chan struct{}, what string) {
+// waitWake waits for a wake-up and returns the endpoints it names, or
+// fails after 10s.
+func waitWake(t *testing.T, wakes <-chan []string, what string) []string {
 	t.Helper()
 	select {
-	case <-wakes:
+	case ids := <-wakes:
+		return ids
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no wake-up after %s", what)
+		return nil
+	}
+}
+
+// wantNamed fails unless a wake-up named exactly the endpoints want, in
+// any order (none: any endpoint).
+func wantNamed(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		t.Errorf("the wake-up names endpoints %q, want %q", got, want)
 	}
 }
 
@@ -242,8 +273,8 @@ func TestListenReconnects(t *testing.T) {
 	s := openTest(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	wakes := make(chan struct{}, 16)
-	go s.Listen(ctx, func() { wakes <- struct{}{} })
+	wakes := make(chan []string, 16)
+	go s.Listen(ctx, func(ids []string) { wakes <- ids })
 	waitWake(t, wakes, "listening")
 	// End the listener's session from the server side.
 	if _, err := s.pool.Exec(t.Context(), `

@@ -182,7 +182,7 @@ func (s driver) TaskAdvance(ctx context.Context, owner string, t *hookbridge.Tas
 		return err
 	})
 	if err == nil && added {
-		s.notifyDue()
+		s.notifyDue(t.EndpointID)
 	}
 	return ok, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -96,9 +97,9 @@ func testApplicationsChanged(t *testing.T, a, b hookbridge.Store) {
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
-	wakes := make(chan struct{}, 16)
+	wakes := make(chan []string, 16)
 	done := make(chan error, 1)
-	go func() { done <- b.(hookbridge.Listener).Listen(ctx, func() { wakes <- struct{}{} }) }()
+	go func() { done <- b.(hookbridge.Listener).Listen(ctx, func(ids []string) { wakes <- ids }) }()
 	defer func() {
 		cancel()
 		ok(t, <-done)
@@ -128,16 +129,16 @@ func testApplicationsChanged(t *testing.T, a, b hookbridge.Store) {
 }
 
 // testListen: l wakes once listening, and when a message accepted through
-// w makes a delivery due, and when a resend through w does; it returns nil
-// once its context ends.
+// w makes a delivery due, and when a resend through w does, naming the
+// delivery's endpoint or none; it returns nil once its context ends.
 func testListen(t *testing.T, w hookbridge.Store, l hookbridge.Listener) {
 	app := groupApp(t, w)
 	page, err := w.ListEndpoints(t.Context(), app.ID, hookbridge.ListOptions{})
 	ok(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
-	wakes := make(chan struct{}, 16)
+	wakes := make(chan []string, 16)
 	done := make(chan error, 1)
-	go func() { done <- l.Listen(ctx, func() { wakes <- struct{}{} }) }()
+	go func() { done <- l.Listen(ctx, func(ids []string) { wakes <- ids }) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -146,22 +147,30 @@ func testListen(t *testing.T, w hookbridge.Store, l hookbridge.Listener) {
 	}()
 	waitWake(t, wakes, "listening")
 
+	ep := page.Data[0].ID
 	m := groupMessage(app.ID)
 	_, _, err = w.CreateMessage(t.Context(), m)
 	ok(t, err)
-	waitWake(t, wakes, "CreateMessage")
-	_, err = w.Resend(t.Context(), app.ID, m.ID, page.Data[0].ID, time.Now())
+	if ids := waitWake(t, wakes, "CreateMessage"); len(ids) > 0 && !slices.Contains(ids, ep) {
+		t.Errorf("the wake-up for a message names endpoints %q, not its delivery's %s", ids, ep)
+	}
+	_, err = w.Resend(t.Context(), app.ID, m.ID, ep, time.Now())
 	ok(t, err)
-	waitWake(t, wakes, "Resend")
+	if ids := waitWake(t, wakes, "Resend"); len(ids) > 0 && !slices.Contains(ids, ep) {
+		t.Errorf("the wake-up for a resend names endpoints %q, not its delivery's %s", ids, ep)
+	}
 }
 
-// waitWake waits for a wake-up, or fails after 10s.
-func waitWake(t *testing.T, wakes <-chan struct{}, what string) {
+// waitWake waits for a wake-up and returns the endpoints it names, or
+// fails after 10s.
+func waitWake(t *testing.T, wakes <-chan []string, what string) []string {
 	t.Helper()
 	select {
-	case <-wakes:
+	case ids := <-wakes:
+		return ids
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no wake-up after %s", what)
+		return nil
 	}
 }
 

@@ -30,7 +30,7 @@ const (
 // reconcileEvery (one instance at a time on a shared store). All are
 // counted in s.wg, so Shutdown waits
 // for them before closing the store.
-func (s *server) startJobs(ctx context.Context, wake func()) {
+func (s *server) startJobs(ctx context.Context, wake func(endpointIDs []string)) {
 	if l, ok := s.store.(hookbridge.Listener); ok {
 		s.wg.Go(func() {
 			if err := l.Listen(ctx, wake); err != nil && !errors.Is(err, context.Canceled) {

@@ -363,7 +363,7 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, out 
 		}
 	}()
 	s.wg.Go(func() { relay.Run(dctx) })
-	s.startJobs(dctx, disp.Wake)
+	s.startJobs(dctx, disp.WakeFor)
 	ok = true
 	started := []any{"addr", s.Addr, "db", redactDSN(cfg.DB), "version", buildVersion()}
 	if proxy != nil {
