@@ -47,6 +47,11 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 		}
 		full := len(claims) == limit
 		if len(claims) > 0 {
+			d.stats.claimFound.Inc()
+		} else {
+			d.stats.claimEmpty.Inc()
+		}
+		if len(claims) > 0 {
 			// Claims beyond an endpoint's cap go back at once; the
 			// endpoint is skipped until one of its requests ends.
 			var over []string

@@ -17,7 +17,10 @@ type stats struct {
 	attempts                  *prometheus.CounterVec
 	success, failure, errored prometheus.Counter
 	duration                  prometheus.Histogram // seconds per request made
-	gauges                    []prometheus.Collector
+	// claims of due deliveries from the store, by whether they found any.
+	claims                 *prometheus.CounterVec
+	claimFound, claimEmpty prometheus.Counter
+	gauges                 []prometheus.Collector
 }
 
 func newStats(d *Dispatcher) stats {
@@ -31,9 +34,14 @@ func newStats(d *Dispatcher) stats {
 			Help:    "How long delivery attempts took, from sending to the end of the answer (the broker's acknowledgement).",
 			Buckets: attemptBuckets,
 		}),
+		claims: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookbridge_delivery_claims_total",
+			Help: "Claims of due deliveries this instance's dispatcher made from the store (deliveries handed over as they are made need none), by result: found (some) or empty (none).",
+		}, []string{"result"}),
 	}
 	// Created now, so that each is shown at 0 before the first attempt.
 	s.success, s.failure, s.errored = s.attempts.WithLabelValues("success"), s.attempts.WithLabelValues("failure"), s.attempts.WithLabelValues("error")
+	s.claimFound, s.claimEmpty = s.claims.WithLabelValues("found"), s.claims.WithLabelValues("empty")
 	s.gauges = []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hookbridge_deliveries_in_flight",
@@ -75,11 +83,12 @@ func (s *stats) observe(r *sendResult, seconds float64, span trace.Span) {
 }
 
 // Describe and Collect make the Dispatcher a prometheus.Collector of its
-// figures: attempts by outcome, their durations, and the deliveries it
-// holds.
+// figures: attempts by outcome, their durations, its claims, and the
+// deliveries it holds.
 func (d *Dispatcher) Describe(ch chan<- *prometheus.Desc) {
 	d.stats.attempts.Describe(ch)
 	d.stats.duration.Describe(ch)
+	d.stats.claims.Describe(ch)
 	for _, g := range d.stats.gauges {
 		g.Describe(ch)
 	}
@@ -89,6 +98,7 @@ func (d *Dispatcher) Describe(ch chan<- *prometheus.Desc) {
 func (d *Dispatcher) Collect(ch chan<- prometheus.Metric) {
 	d.stats.attempts.Collect(ch)
 	d.stats.duration.Collect(ch)
+	d.stats.claims.Collect(ch)
 	for _, g := range d.stats.gauges {
 		g.Collect(ch)
 	}

@@ -33,6 +33,7 @@ var monitoredFamilies = map[string]family{
 	"hookbridge_http_requests_total":               {dto.MetricType_COUNTER, []string{"code", "route"}},
 	"hookbridge_delivery_attempts_total":           {dto.MetricType_COUNTER, []string{"outcome"}},
 	"hookbridge_delivery_attempt_duration_seconds": {dto.MetricType_HISTOGRAM, nil},
+	"hookbridge_delivery_claims_total":             {dto.MetricType_COUNTER, []string{"result"}},
 	"hookbridge_deliveries_in_flight":              {dto.MetricType_GAUGE, nil},
 	"hookbridge_deliveries_waiting_for_endpoint":   {dto.MetricType_GAUGE, nil},
 	"hookbridge_deliveries_queued":                 {dto.MetricType_GAUGE, []string{"status"}},
@@ -218,6 +219,10 @@ func TestMetricsEndpoint(t *testing.T) {
 			n, last, commits.GetSampleSum(), writes, busy)
 	}
 
+	// The claimer's first claim, before anything was due, found nothing.
+	if empty, _ := value(families, "hookbridge_delivery_claims_total", "result", "empty"); empty < 1 {
+		t.Errorf("hookbridge_delivery_claims_total{result=empty} = %v, want at least the first claim", empty)
+	}
 	for _, w := range []struct {
 		name   string
 		labels []string
