@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config, stderr io.Writer) (*Report, error) {
 	if cfg.URL == "" {
 		for i, v := range variants {
 			if isPostgres(v.db) && !slices.ContainsFunc(variants[:i], func(u variant) bool { return u.db == v.db }) {
-				if err := checkUnused(ctx, v.db); err != nil {
+				if err := checkDatabase(ctx, v.db, stderr); err != nil {
 					return nil, err
 				}
 			}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"time"
 
@@ -59,12 +60,18 @@ func (d dbUsage) cpuSoFar() (time.Duration, bool) {
 	return treeCPU(d.postmaster)
 }
 
-// checkUnused returns an error if a Hookbridge server has run on the
+// checkDatabase returns an error if a Hookbridge server has run on the
 // PostgreSQL database at dsn before this bench: its settings are sealed
 // under a secret key the bench's servers are not given, and they would
 // exit at start. Within one bench every run shares one key (see Run), and
 // each leaves the database as it found it but for those settings.
-func checkUnused(ctx context.Context, dsn string) error {
+//
+// It also warns on stderr when the server runs with autovacuum off: the
+// results' updates then leave dead rows that nothing clears, so each run
+// on the database is slower than the one before (docs/benchmarks.md,
+// "Issue 16's targets at 0eae8d1"), which production, with autovacuum
+// on, does not show.
+func checkDatabase(ctx context.Context, dsn string, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -85,6 +92,10 @@ func checkUnused(ctx context.Context, dsn string) error {
 	}
 	if used {
 		return fmt.Errorf("--db %s: a Hookbridge server has run on this database before, and sealed its settings under a key this bench does not have; give the bench an empty database", storeLabel(dsn))
+	}
+	var autovacuum string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('autovacuum')`).Scan(&autovacuum); err == nil && autovacuum == "off" {
+		fmt.Fprintf(stderr, "hookbridge bench: --db %s: autovacuum is off, so the dead rows the runs leave are not cleared and each run is slower than the one before; production runs with it on\n", storeLabel(dsn))
 	}
 	return nil
 }
