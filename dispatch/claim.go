@@ -46,12 +46,10 @@ func (d *Dispatcher) claim(ctx, storeCtx context.Context, work chan<- job) {
 			continue
 		}
 		full := len(claims) == limit
-		if len(claims) > 0 {
-			d.stats.claimFound.Inc()
-		} else {
+		if len(claims) == 0 {
 			d.stats.claimEmpty.Inc()
-		}
-		if len(claims) > 0 {
+		} else {
+			d.stats.claimFound.Inc()
 			// Claims beyond an endpoint's cap go back at once; the
 			// endpoint is skipped until one of its requests ends.
 			var over []string
