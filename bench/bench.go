@@ -323,11 +323,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	dbCPU0, dbKnown := db.cpuSoFar()
 	cpu0, cpu0Known := srv.cpuSoFar()
-	// SQLite's writer figures over the load (not over a backlog run, whose
-	// server restarts).
-	var writer0 writerSample
+	// SQLite's writer figures, and every server's claims, over the load
+	// (not over a backlog run, whose servers restart: there the claims
+	// are the drain's, counted from the restart).
+	var figures0 figures
 	if cfg.Backlog == 0 {
-		writer0 = b.readWriter(ctx, srv)
+		figures0 = b.readFigures(ctx, srv)
 	}
 	restart := time.Now()
 	if cfg.Backlog > 0 {
@@ -373,9 +374,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	// The database's share ends with the last arrival: the look-ups and
 	// the teardown below are the bench's.
 	dbCPU1, dbKnown1 := db.cpuSoFar()
-	if writer0.known {
-		rep.Writer = writerBetween(writer0, b.readWriter(ctx, srv))
+	figures1 := b.readFigures(ctx, srv)
+	if cfg.Backlog > 0 {
+		figures0 = figures{claims: claimSample{known: true}} // the restarted servers counted from 0
 	}
+	rep.Writer = writerBetween(figures0.writer, figures1.writer)
+	rep.Claims = claimsBetween(figures0.claims, figures1.claims)
 	// Repeated arrivals so far are told apart by the server's attempt
 	// log while it runs; any that come later count as duplicates.
 	split, err := b.classify(ctx, srv.base(0), apps, ing)

@@ -85,7 +85,9 @@ type Report struct {
 	// last arrival, per delivery. It shares the cores with the server.
 	DBCPUPerDelivUS *float64 `json:"db_cpu_us_per_delivery,omitempty"`
 	// A SQLite server's writer during the load (see WriterReport).
-	Writer   *WriterReport `json:"sqlite_writer,omitempty"`
+	Writer *WriterReport `json:"sqlite_writer,omitempty"`
+	// The servers' claims during the load (see ClaimsReport).
+	Claims   *ClaimsReport `json:"claims,omitempty"`
 	ElapsedS float64       `json:"elapsed_s"`
 
 	Backlog *BacklogReport `json:"backlog,omitempty"`
@@ -362,6 +364,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.Writer != nil {
 		fmt.Fprintf(w, "  SQLite writer                        %s\n", r.Writer)
+	}
+	if r.Claims != nil {
+		fmt.Fprintf(w, "  claims from the store                %s\n", r.Claims)
 	}
 	if r.RelayCPUPerDelivUS != nil {
 		fmt.Fprintf(w, "  store-less relay                     CPU %.1f µs per delivery", *r.RelayCPUPerDelivUS)

@@ -45,45 +45,60 @@ type writerSample struct {
 	known         bool
 }
 
-// readWriter reads the writer's figures from the /metrics of the server
-// whose API is at base, with the admin key. A server that reports none
-// (PostgreSQL, or a build without them) gives a sample not known, and no
-// error.
-func readWriter(ctx context.Context, base, apiKey string) (writerSample, error) {
-	s := writerSample{at: time.Now()}
+// scrape reads the /metrics of the server whose API is at base, with the
+// admin key, and when.
+func scrape(ctx context.Context, base, apiKey string) (map[string]*dto.MetricFamily, time.Time, error) {
+	at := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/api/v1")+"/metrics", nil)
 	if err != nil {
-		return s, err
+		return nil, at, err
 	}
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Accept", "text/plain")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return s, err
+		return nil, at, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return s, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return nil, at, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return s, fmt.Errorf("GET /metrics: %w", err)
+		return nil, at, fmt.Errorf("GET /metrics: %w", err)
 	}
-	return parseWriter(families, s.at), nil
+	return families, at, nil
 }
 
-// readWriter is readWriter on the first server, a failure told on stderr:
-// the run goes on without the writer's figures.
-func (b *bench) readWriter(ctx context.Context, srv fleet) writerSample {
-	s, err := readWriter(ctx, srv.base(0), b.apiKey)
-	if err != nil {
-		fmt.Fprintf(b.stderr, "hookbridge bench: the writer's figures not read: %v\n", err)
+// figures are what the servers' /metrics said at one moment: the first
+// server's SQLite writer, and every server's claims.
+type figures struct {
+	writer writerSample
+	claims claimSample
+}
+
+// readFigures scrapes every server of srv. A server that cannot be read
+// is told on stderr, and leaves the claims not known: the run goes on
+// without them.
+func (b *bench) readFigures(ctx context.Context, srv fleet) figures {
+	f := figures{claims: claimSample{known: true}}
+	for i := range srv {
+		families, at, err := scrape(ctx, srv.base(i), b.apiKey)
+		if err != nil {
+			fmt.Fprintf(b.stderr, "hookbridge bench: the server's figures not read: %v\n", err)
+			f.claims.known = false
+			continue
+		}
+		if i == 0 {
+			f.writer = parseWriter(families, at)
+		}
+		f.claims = f.claims.add(parseClaims(families))
 	}
-	return s
+	return f
 }
 
 // parseWriter takes the writer's figures out of a scrape made at.

@@ -60,6 +60,14 @@ func TestBenchSmoke(t *testing.T) {
 			if strings.Contains(tc.name, "Backlog") && rep.Writer != nil {
 				t.Errorf("sqlite_writer = %+v in a backlog run, whose server restarts; want none", rep.Writer)
 			}
+			// The claims, from the servers' /metrics. A backlog's
+			// deliveries are all claimed after the restart.
+			switch {
+			case rep.Claims == nil:
+				t.Error("no claims reported")
+			case strings.Contains(tc.name, "Backlog") && rep.Claims.Found == 0:
+				t.Errorf("claims = %+v in a backlog run's drain, want some that found deliveries", rep.Claims)
+			}
 			if tc.name == "DurableRelay" {
 				wantPositive(t, "--relay --durable-relay", map[string]*float64{"durable_relay_per_s": rep.DurableRelayPerS,
 					"of_durable_relay": rep.OfDurableRelay, "durable_relay_cpu_us_per_delivery": rep.DurableRelayCPUPerDelivUS, "relay_per_s": rep.RelayPerS})
@@ -282,6 +290,9 @@ func TestBenchSmokePostgres(t *testing.T) {
 	}
 	if rep.Writer != nil {
 		t.Errorf("sqlite_writer = %+v on PostgreSQL, want none", rep.Writer)
+	}
+	if rep.Claims == nil {
+		t.Error("no claims reported from the two servers")
 	}
 	// CI runs PostgreSQL on the same machine, where its processes can be
 	// read; elsewhere it may be in a container or on another host.
